@@ -1,0 +1,94 @@
+// Package redistest gives tests a Redis client: the real server when one is
+// reachable, so the suite exercises real Redis semantics, and miniredis
+// otherwise, so it still runs on a bare machine.
+//
+// It never flushes the database: packages run their tests in parallel
+// against the same server, so code under test must use unique keys.
+package redistest
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultAddr is the address probed when REDIS_URL is not set.
+const DefaultAddr = "127.0.0.1:6379"
+
+// pingTimeout bounds the probe so a missing server costs little time.
+const pingTimeout = 200 * time.Millisecond
+
+// New returns a client for the real Redis when reachable (REDIS_URL if set,
+// else DefaultAddr if it answers PING within 200 ms) and a miniredis
+// otherwise. It logs which one it picked. With REDIS_REQUIRED=1 a missing
+// real server fails the test instead of falling back. The client is closed
+// when the test ends.
+func New(t testing.TB) redis.UniversalClient {
+	t.Helper()
+	if c, desc, ok := dialReal(t); ok {
+		t.Log("redis: real " + desc)
+		return c
+	}
+	if os.Getenv("REDIS_REQUIRED") == "1" {
+		t.Fatal("redis: REDIS_REQUIRED=1 but no real Redis answered")
+	}
+	_, c := Miniredis(t)
+	return c
+}
+
+// Miniredis starts an in-process miniredis for tests that need to
+// fast-forward time or stop the server, and returns it with a client. Both
+// are closed when the test ends.
+func Miniredis(t testing.TB) (*miniredis.Miniredis, redis.UniversalClient) {
+	t.Helper()
+	m := miniredis.RunT(t)
+	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { _ = c.Close() })
+	t.Log("redis: miniredis")
+	return m, c
+}
+
+// dialReal connects to REDIS_URL or DefaultAddr and reports whether it answered
+// PING. desc names the server without any password.
+func dialReal(t testing.TB) (redis.UniversalClient, string, bool) {
+	t.Helper()
+	var opts *redis.Options
+	desc := DefaultAddr
+	if u := os.Getenv("REDIS_URL"); u != "" {
+		o, err := redis.ParseURL(u)
+		if err != nil {
+			// The URL may embed a password: never echo it.
+			t.Fatalf("redis: REDIS_URL does not parse: %v", redactErr(err))
+		}
+		opts = o
+		desc = o.Addr
+	} else {
+		opts = &redis.Options{Addr: DefaultAddr}
+	}
+	opts.DialTimeout = pingTimeout
+	opts.MaxRetries = 0
+	c := redis.NewClient(opts)
+	ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		_ = c.Close()
+		if os.Getenv("REDIS_URL") != "" && os.Getenv("REDIS_REQUIRED") == "1" {
+			t.Fatalf("redis: %s did not answer PING: %v", desc, err)
+		}
+		return nil, "", false
+	}
+	_ = c.Close()
+	// Reconnect with ordinary timeouts for the test itself.
+	opts.DialTimeout = 0
+	opts.MaxRetries = 0
+	c = redis.NewClient(opts)
+	t.Cleanup(func() { _ = c.Close() })
+	return c, desc, true
+}
+
+// redactErr hides the text of URL parse errors, which can quote the URL.
+func redactErr(error) string { return "invalid URL (not shown: it may contain a password)" }
