@@ -1,0 +1,347 @@
+package checkout
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/wallet-checkout/checkout/gateway"
+)
+
+// LatePolicy says what happens to money that arrives after a checkout expired
+// or was cancelled: the gateway cannot close JSAPI and jump orders, so such
+// payments happen.
+type LatePolicy string
+
+// The late-payment policies.
+const (
+	// LatePolicyAccept keeps the late payment: the checkout becomes paid (late).
+	LatePolicyAccept LatePolicy = "accept"
+	// LatePolicyRefund refunds the late payment automatically.
+	LatePolicyRefund LatePolicy = "refund"
+)
+
+// Valid reports whether p is a known policy.
+func (p LatePolicy) Valid() bool { return p == LatePolicyAccept || p == LatePolicyRefund }
+
+// WalletMode is how a wallet's in-app browser pays: natively through the JS
+// bridge (we resolve the payer's id first) or by redirecting to the gateway's
+// cashier page.
+type WalletMode string
+
+// The wallet modes.
+const (
+	// ModeNative calls payorder with JSAPI and hands the parameters to the bridge.
+	ModeNative WalletMode = "native"
+	// ModeRedirect calls payorder with jump_url and redirects to jsapi_pay_url.
+	ModeRedirect WalletMode = "redirect"
+)
+
+// Valid reports whether m is a known mode.
+func (m WalletMode) Valid() bool { return m == ModeNative || m == ModeRedirect }
+
+// WeChatConfig is one store's WeChat Pay set-up.
+type WeChatConfig struct {
+	Enabled bool
+	Mode    WalletMode
+	// AppID and AppSecret are the official account's, for snsapi_base OAuth.
+	AppID     string
+	AppSecret gateway.Secret
+	// MiniProgramAppID and MiniProgramSecret are for code2session.
+	MiniProgramAppID  string
+	MiniProgramSecret gateway.Secret
+	// PmtTag overrides the gateway pay-method tag; empty means take it from paylist.
+	PmtTag string
+}
+
+// AlipayConfig is one store's Alipay set-up.
+type AlipayConfig struct {
+	Enabled bool
+	Mode    WalletMode
+	AppID   string
+	// PrivateKey is the app's RSA2 private key, PEM.
+	PrivateKey gateway.Secret
+	// AlipayPublicKey is Alipay's public key, PEM, to verify its answers.
+	AlipayPublicKey string
+	// PmtTag overrides the gateway pay-method tag; empty means take it from paylist.
+	PmtTag string
+}
+
+// Store is one of a merchant's stores: a gateway account and the wallets it
+// takes.
+type Store struct {
+	ID         string
+	Name       string
+	Gateway    *gateway.Store
+	Sandbox    bool
+	WeChat     WeChatConfig
+	Alipay     AlipayConfig
+	LatePolicy LatePolicy
+}
+
+// APIKey is a merchant API key as stored: never the key itself.
+type APIKey struct {
+	// ID is a short public identifier (the key's first 12 characters), safe to log.
+	ID string
+	// Hash is the hex sha256 of the whole key.
+	Hash string
+	// Live is true for sk_live_ keys (real stores), false for sk_test_ ones.
+	Live bool
+}
+
+// Merchant is a merchant: its API keys, webhook, allowed redirect hosts and
+// stores.
+type Merchant struct {
+	ID             string
+	Name           string
+	APIKeys        []APIKey
+	WebhookURL     string
+	WebhookSecrets []gateway.Secret
+	// RedirectHosts are the hosts success and cancel URLs may point to.
+	RedirectHosts []string
+	// Stores[0] is the default store.
+	Stores []*Store
+	// MaxAmount is the largest checkout in fen; 0 means the service default.
+	MaxAmount int64
+}
+
+// DefaultStore returns the merchant's first store, or nil when it has none.
+func (m *Merchant) DefaultStore() *Store {
+	if len(m.Stores) == 0 {
+		return nil
+	}
+	return m.Stores[0]
+}
+
+// Store finds one of the merchant's stores by id.
+func (m *Merchant) Store(id string) (*Store, bool) {
+	for _, s := range m.Stores {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return nil, false
+}
+
+// The API key prefixes: people and secret scanners can tell them apart.
+const (
+	TestKeyPrefix = "sk_test_"
+	LiveKeyPrefix = "sk_live_"
+)
+
+// apiKeyRandomLen is the random part of an API key: 40 base62 characters,
+// about 238 bits.
+const apiKeyRandomLen = 40
+
+// APIKeyIDLen is how many leading characters of a key form its public ID.
+const APIKeyIDLen = 12
+
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// HashAPIKey returns the hex sha256 of key, as stored in APIKey.Hash.
+func HashAPIKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// NewAPIKey makes a fresh API key: sk_test_ or sk_live_ and 40 random base62
+// characters.
+func NewAPIKey(live bool) (string, error) {
+	r, err := randomBase62(apiKeyRandomLen)
+	if err != nil {
+		return "", fmt.Errorf("new api key: %w", err)
+	}
+	if live {
+		return LiveKeyPrefix + r, nil
+	}
+	return TestKeyPrefix + r, nil
+}
+
+// APIKeyFor returns the stored form of key.
+func APIKeyFor(key string) APIKey {
+	id := key
+	if len(id) > APIKeyIDLen {
+		id = id[:APIKeyIDLen]
+	}
+	return APIKey{ID: id, Hash: HashAPIKey(key), Live: strings.HasPrefix(key, LiveKeyPrefix)}
+}
+
+// randomBase62 returns n uniformly random base62 characters.
+func randomBase62(n int) (string, error) {
+	b := make([]byte, n)
+	if err := fillBase62(b); err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// fillBase62 fills b with uniformly random base62 characters, rejecting bytes
+// ≥ 248 so every character is equally likely.
+func fillBase62(b []byte) error {
+	var buf [64]byte
+	i := 0
+	for i < len(b) {
+		if _, err := rand.Read(buf[:]); err != nil {
+			return err
+		}
+		for _, c := range buf {
+			if c >= 248 {
+				continue
+			}
+			b[i] = base62[c%62]
+			i++
+			if i == len(b) {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// Directory is the read-only set of merchants the service serves, indexed for
+// the lookups requests need. It is safe for concurrent use.
+type Directory struct {
+	merchants []*Merchant
+	byID      map[string]*Merchant
+	byKeyHash map[string]*Merchant
+	byOpenID  map[string]storeRef
+}
+
+type storeRef struct {
+	merchant *Merchant
+	store    *Store
+}
+
+// ErrInvalidDirectory is wrapped by every NewDirectory error.
+var ErrInvalidDirectory = errors.New("invalid merchant directory")
+
+// NewDirectory checks the merchants and indexes them. Merchant ids, API keys
+// and store open_ids must be unique across the directory; store ids unique
+// within a merchant; every merchant needs at least one store.
+func NewDirectory(ms []*Merchant) (*Directory, error) {
+	d := &Directory{
+		byID:      make(map[string]*Merchant, len(ms)),
+		byKeyHash: make(map[string]*Merchant),
+		byOpenID:  make(map[string]storeRef),
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidDirectory}, args...)...)
+	}
+	for i, m := range ms {
+		if m == nil {
+			return nil, bad("merchants[%d] is empty", i)
+		}
+		if !validToken(m.ID, 64) {
+			return nil, bad("merchants[%d].id %q must be 1-64 letters, digits, '_' or '-'", i, m.ID)
+		}
+		if _, dup := d.byID[m.ID]; dup {
+			return nil, bad("merchant id %q is used twice", m.ID)
+		}
+		d.byID[m.ID] = m
+		if m.MaxAmount < 0 {
+			return nil, bad("merchant %s: max_amount is negative", m.ID)
+		}
+		for j, k := range m.APIKeys {
+			h, err := hex.DecodeString(k.Hash)
+			if err != nil || len(h) != sha256.Size {
+				return nil, bad("merchant %s: api_keys[%d] (%s): hash is not a hex sha256", m.ID, j, k.ID)
+			}
+			k.Hash = strings.ToLower(k.Hash)
+			if _, dup := d.byKeyHash[k.Hash]; dup {
+				return nil, bad("merchant %s: api_keys[%d] (%s) is used twice", m.ID, j, k.ID)
+			}
+			d.byKeyHash[k.Hash] = m
+		}
+		if len(m.Stores) == 0 {
+			return nil, bad("merchant %s has no store", m.ID)
+		}
+		seen := make(map[string]bool, len(m.Stores))
+		for j, s := range m.Stores {
+			if s == nil {
+				return nil, bad("merchant %s: stores[%d] is empty", m.ID, j)
+			}
+			if !validToken(s.ID, 64) {
+				return nil, bad("merchant %s: stores[%d].id %q must be 1-64 letters, digits, '_' or '-'", m.ID, j, s.ID)
+			}
+			if seen[s.ID] {
+				return nil, bad("merchant %s: store id %q is used twice", m.ID, s.ID)
+			}
+			seen[s.ID] = true
+			if s.Gateway == nil || s.Gateway.OpenID == "" {
+				return nil, bad("merchant %s: store %s has no gateway open_id", m.ID, s.ID)
+			}
+			if _, dup := d.byOpenID[s.Gateway.OpenID]; dup {
+				return nil, bad("merchant %s: store %s: open_id %q is used by another store", m.ID, s.ID, s.Gateway.OpenID)
+			}
+			d.byOpenID[s.Gateway.OpenID] = storeRef{m, s}
+			if s.LatePolicy == "" {
+				s.LatePolicy = LatePolicyAccept
+			}
+			if !s.LatePolicy.Valid() {
+				return nil, bad("merchant %s: store %s: late_policy %q must be accept or refund", m.ID, s.ID, s.LatePolicy)
+			}
+			for name, w := range map[string]WalletMode{"wechat": s.WeChat.Mode, "alipay": s.Alipay.Mode} {
+				if w != "" && !w.Valid() {
+					return nil, bad("merchant %s: store %s: %s.mode %q must be native or redirect", m.ID, s.ID, name, w)
+				}
+			}
+		}
+		d.merchants = append(d.merchants, m)
+	}
+	return d, nil
+}
+
+// validToken reports whether s is 1..max letters, digits, '_' or '-'.
+func validToken(s string, max int) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Authenticate finds the merchant an API key belongs to. Keys are compared by
+// their sha256, so the lookup's timing says nothing about the stored keys.
+func (d *Directory) Authenticate(apiKey string) (*Merchant, bool) {
+	if apiKey == "" || len(apiKey) > 256 {
+		return nil, false
+	}
+	m, ok := d.byKeyHash[HashAPIKey(apiKey)]
+	return m, ok
+}
+
+// Merchant finds a merchant by id.
+func (d *Directory) Merchant(id string) (*Merchant, bool) {
+	m, ok := d.byID[id]
+	return m, ok
+}
+
+// Merchants returns every merchant, in configuration order.
+func (d *Directory) Merchants() []*Merchant { return d.merchants }
+
+// Store finds one merchant's store by id.
+func (d *Directory) Store(merchantID, storeID string) (*Store, bool) {
+	m, ok := d.byID[merchantID]
+	if !ok {
+		return nil, false
+	}
+	return m.Store(storeID)
+}
+
+// StoreByOpenID finds a store, and its merchant, by gateway open_id: notifies
+// name the store this way.
+func (d *Directory) StoreByOpenID(openID string) (*Merchant, *Store, bool) {
+	r, ok := d.byOpenID[openID]
+	if !ok {
+		return nil, nil, false
+	}
+	return r.merchant, r.store, true
+}
