@@ -98,8 +98,8 @@ func (w WeChatPay) Complete() bool {
 
 // CancelResult is paycancel's answer.
 type CancelResult struct {
-	OrdNo  Text
-	Status Status // 4 when cancelled
+	OrdNo  Text   `json:"ord_no"`
+	Status Status `json:"ord_status"` // 4 when cancelled
 }
 
 // UnmarshalJSON accepts the table's ord_status and the example's ord_stautus.
@@ -141,11 +141,11 @@ type RefundResult struct {
 
 // OrderPage is one page of the order listing.
 type OrderPage struct {
-	TotalNum  int64
-	TotalPage int64
-	PageSize  int64
-	Page      int64
-	List      []Order
+	TotalNum  int64   `json:"totalnum"`
+	TotalPage int64   `json:"totalpage"`
+	PageSize  int64   `json:"pagesize"`
+	Page      int64   `json:"page"`
+	List      []Order `json:"list"`
 }
 
 // UnmarshalJSON accepts the example's "pages" and the table's "page".
