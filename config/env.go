@@ -1,0 +1,306 @@
+package config
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wallet-checkout/checkout/gateway"
+)
+
+// Defaults of the service settings.
+const (
+	DefaultAddr      = ":8080"
+	DefaultMaxAmount = int64(10_000_000) // fen: ¥100,000
+	DefaultRetention = 2160 * time.Hour  // 90 days
+	// MinSecretLen is the shortest session key or signing secret accepted:
+	// 32 bytes, what `openssl rand -base64 32` prints is longer than that.
+	MinSecretLen = 32
+)
+
+// Var describes one setting: its environment variable, the flag that mirrors
+// it, its default and what it does. cmd/checkout builds its flags from Vars so
+// that the two never drift apart.
+type Var struct {
+	Env     string
+	Flag    string // empty: deliberately no flag (secrets do not belong in ps output)
+	Default string
+	Usage   string
+}
+
+// Vars lists every setting read from the environment, in the order README
+// documents them.
+var Vars = []Var{
+	{Env: "CHECKOUT_ADDR", Flag: "addr", Default: DefaultAddr, Usage: "listen address (host:port)"},
+	{Env: "CHECKOUT_PUBLIC_URL", Flag: "public-url", Usage: "absolute URL payers and merchants reach the service at (default derived from the listen address, e.g. http://localhost:8080)"},
+	{Env: "REDIS_URL", Flag: "redis-url", Usage: "Redis URL, e.g. redis://:password@host:6379/0 (default: an in-process Redis whose data is lost on exit)"},
+	{Env: "CHECKOUT_CONFIG", Flag: "config", Usage: "path of the merchants YAML file (default: demo mode with the sandbox gateway)"},
+	{Env: "CHECKOUT_SESSION_KEYS", Usage: "comma-separated secrets (each at least 32 bytes) for payer session cookies; the first signs, all verify (required with CHECKOUT_CONFIG)"},
+	{Env: "CHECKOUT_SIGNING_SECRET", Usage: "secret (at least 32 bytes) for the service's own signatures (required with CHECKOUT_CONFIG)"},
+	{Env: "CHECKOUT_LOG_LEVEL", Flag: "log-level", Default: "info", Usage: "log level: debug, info, warn or error"},
+	{Env: "CHECKOUT_MAX_AMOUNT", Flag: "max-amount", Default: strconv.FormatInt(DefaultMaxAmount, 10), Usage: "largest checkout amount in fen, unless a merchant sets its own max_amount"},
+	{Env: "CHECKOUT_RETENTION", Flag: "retention", Default: DefaultRetention.String(), Usage: "how long finished checkouts are kept (Go duration, e.g. 2160h)"},
+	{Env: "CHECKOUT_ALLOW_PRIVATE_WEBHOOKS", Flag: "allow-private-webhooks", Default: "false", Usage: "allow webhook URLs on loopback and private networks (development only)"},
+}
+
+// Settings is the service configuration read from the environment.
+type Settings struct {
+	// Addr is the listen address.
+	Addr string
+	// PublicURL is the absolute URL of the service, without a trailing slash.
+	PublicURL string
+	// PublicURLSet reports whether PublicURL was given rather than derived
+	// from Addr; when it was derived and Addr has port 0, the caller derives
+	// it again from the bound address.
+	PublicURLSet bool
+	// RedisURL is empty when no Redis is configured (embedded default). It
+	// may carry a password: never print it.
+	RedisURL gateway.Secret
+	// Redis is RedisURL parsed; nil when RedisURL is empty.
+	Redis *redis.Options
+	// ConfigPath is the merchants file; empty means demo mode.
+	ConfigPath string
+	// SessionKeys sign and encrypt payer session cookies; the first is
+	// current, the others still decode older cookies (rotation).
+	SessionKeys []gateway.Secret
+	// SigningSecret keys the service's own signatures.
+	SigningSecret gateway.Secret
+	// Generated reports that SessionKeys and SigningSecret were generated
+	// for this process (demo mode): sessions do not survive a restart.
+	Generated bool
+	// LogLevel is the minimum level logged.
+	LogLevel slog.Level
+	// MaxAmount is the service-wide largest checkout amount, in fen.
+	MaxAmount int64
+	// Retention is how long finished checkouts are kept.
+	Retention time.Duration
+	// AllowPrivateWebhooks allows webhook URLs on loopback and private
+	// networks.
+	AllowPrivateWebhooks bool
+}
+
+// Demo reports whether the service runs without a merchants file: sandbox
+// gateway, demo merchant, generated secrets.
+func (s *Settings) Demo() bool { return s.ConfigPath == "" }
+
+// LogValue describes the settings without their secrets.
+func (s *Settings) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("addr", s.Addr),
+		slog.String("public_url", s.PublicURL),
+		slog.Bool("redis_configured", s.Redis != nil),
+		slog.String("config", s.ConfigPath),
+		slog.Int("session_keys", len(s.SessionKeys)),
+		slog.String("log_level", s.LogLevel.String()),
+		slog.Int64("max_amount", s.MaxAmount),
+		slog.Duration("retention", s.Retention),
+		slog.Bool("allow_private_webhooks", s.AllowPrivateWebhooks),
+	)
+}
+
+// SessionKeyPairs derives, for each session key, the hash key and the AES
+// block key that gorilla/securecookie wants, in the order
+// securecookie.CodecsFromPairs expects. Deriving both from one secret keeps
+// the operator's job to one value per key and makes rotation one edit.
+func (s *Settings) SessionKeyPairs() [][]byte {
+	pairs := make([][]byte, 0, 2*len(s.SessionKeys))
+	for _, k := range s.SessionKeys {
+		pairs = append(pairs, derive(k, "session hash key"), derive(k, "session block key"))
+	}
+	return pairs
+}
+
+func derive(secret gateway.Secret, label string) []byte {
+	m := hmac.New(sha256.New, []byte(secret.Reveal()))
+	m.Write([]byte(label))
+	return m.Sum(nil)
+}
+
+// Error is a configuration error: the setting or field path that is wrong
+// and why. Its text is the one line the binary prints before it stops.
+type Error struct {
+	// Path names the setting (CHECKOUT_ADDR) or the merchants file field
+	// (merchants[0].stores[1].gateway.open_key).
+	Path string
+	// Msg says what is wrong, never the secret value itself.
+	Msg string
+}
+
+func (e *Error) Error() string { return "config: " + e.Path + ": " + e.Msg }
+
+func errorf(path, format string, args ...any) *Error {
+	return &Error{Path: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+// FromEnv reads the settings through getenv (os.Getenv, or a flag-aware
+// lookup). It returns the first invalid value as an *Error.
+func FromEnv(getenv func(string) string) (*Settings, error) {
+	get := func(name string) string {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			for _, d := range Vars {
+				if d.Env == name {
+					return d.Default
+				}
+			}
+		}
+		return v
+	}
+	s := &Settings{}
+
+	s.Addr = get("CHECKOUT_ADDR")
+	if _, port, err := net.SplitHostPort(s.Addr); err != nil {
+		return nil, errorf("CHECKOUT_ADDR", "%q is not host:port (e.g. :8080 or 127.0.0.1:8080)", s.Addr)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return nil, errorf("CHECKOUT_ADDR", "port %q is not a number from 0 to 65535", port)
+	}
+
+	if raw := get("CHECKOUT_PUBLIC_URL"); raw != "" {
+		u, err := ParsePublicURL(raw)
+		if err != nil {
+			return nil, errorf("CHECKOUT_PUBLIC_URL", "%v", err)
+		}
+		s.PublicURL, s.PublicURLSet = u, true
+	} else {
+		s.PublicURL = DerivePublicURL(s.Addr)
+	}
+
+	if raw := get("REDIS_URL"); raw != "" {
+		opts, err := redis.ParseURL(raw)
+		if err != nil {
+			// go-redis errors do not echo the URL, but say only what kind
+			// of problem it is: the URL may hold a password.
+			return nil, errorf("REDIS_URL", "not a Redis URL (want redis://[:password@]host:port/db or rediss://…): %v", redactURLError(err, raw))
+		}
+		s.RedisURL, s.Redis = gateway.Secret(raw), opts
+	}
+
+	s.ConfigPath = get("CHECKOUT_CONFIG")
+
+	if raw := get("CHECKOUT_SESSION_KEYS"); raw != "" {
+		for i, k := range strings.Split(raw, ",") {
+			k = strings.TrimSpace(k)
+			if len(k) < MinSecretLen {
+				return nil, errorf("CHECKOUT_SESSION_KEYS", "key %d is %d bytes; each key must be at least %d (generate one with `openssl rand -base64 32`)", i+1, len(k), MinSecretLen)
+			}
+			s.SessionKeys = append(s.SessionKeys, gateway.Secret(k))
+		}
+	}
+	if raw := get("CHECKOUT_SIGNING_SECRET"); raw != "" {
+		if len(raw) < MinSecretLen {
+			return nil, errorf("CHECKOUT_SIGNING_SECRET", "is %d bytes; it must be at least %d (generate one with `openssl rand -base64 32`)", len(raw), MinSecretLen)
+		}
+		s.SigningSecret = gateway.Secret(raw)
+	}
+	switch {
+	case s.Demo() && len(s.SessionKeys) == 0 && s.SigningSecret == "":
+		s.SessionKeys = []gateway.Secret{randomSecret()}
+		s.SigningSecret = randomSecret()
+		s.Generated = true
+	case s.Demo() && len(s.SessionKeys) == 0:
+		s.SessionKeys = []gateway.Secret{randomSecret()}
+		s.Generated = true
+	case s.Demo() && s.SigningSecret == "":
+		s.SigningSecret = randomSecret()
+		s.Generated = true
+	case len(s.SessionKeys) == 0:
+		return nil, errorf("CHECKOUT_SESSION_KEYS", "required when CHECKOUT_CONFIG is set (generate one with `openssl rand -base64 32`)")
+	case s.SigningSecret == "":
+		return nil, errorf("CHECKOUT_SIGNING_SECRET", "required when CHECKOUT_CONFIG is set (generate one with `openssl rand -base64 32`)")
+	}
+
+	lvl := get("CHECKOUT_LOG_LEVEL")
+	switch strings.ToLower(lvl) {
+	case "debug":
+		s.LogLevel = slog.LevelDebug
+	case "info":
+		s.LogLevel = slog.LevelInfo
+	case "warn", "warning":
+		s.LogLevel = slog.LevelWarn
+	case "error":
+		s.LogLevel = slog.LevelError
+	default:
+		return nil, errorf("CHECKOUT_LOG_LEVEL", "%q is not one of debug, info, warn, error", lvl)
+	}
+
+	raw := get("CHECKOUT_MAX_AMOUNT")
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || n <= 0 {
+		return nil, errorf("CHECKOUT_MAX_AMOUNT", "%q is not a positive whole number of fen", raw)
+	}
+	s.MaxAmount = n
+
+	raw = get("CHECKOUT_RETENTION")
+	d, err := time.ParseDuration(raw)
+	if err != nil {
+		return nil, errorf("CHECKOUT_RETENTION", "%q is not a Go duration (e.g. 2160h for 90 days)", raw)
+	}
+	if d < time.Hour {
+		return nil, errorf("CHECKOUT_RETENTION", "%s is too short; keep finished checkouts at least 1h", d)
+	}
+	s.Retention = d
+
+	raw = get("CHECKOUT_ALLOW_PRIVATE_WEBHOOKS")
+	b, err := strconv.ParseBool(raw)
+	if err != nil {
+		return nil, errorf("CHECKOUT_ALLOW_PRIVATE_WEBHOOKS", "%q is not a boolean (true or false)", raw)
+	}
+	s.AllowPrivateWebhooks = b
+	return s, nil
+}
+
+// redactURLError replaces the URL, should an error quote it, with a mark.
+func redactURLError(err error, raw string) string {
+	return strings.ReplaceAll(err.Error(), raw, "<REDIS_URL>")
+}
+
+// randomSecret returns 32 random bytes as base64url: a session key or signing
+// secret for a demo process.
+func randomSecret() gateway.Secret {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return gateway.Secret(base64.RawURLEncoding.EncodeToString(b[:]))
+}
+
+// ParsePublicURL checks an absolute http(s) URL with no query, fragment or
+// user info, and returns it without a trailing slash.
+func ParsePublicURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%q is not a URL", raw)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("%q must start with http:// or https://", raw)
+	case u.Host == "":
+		return "", fmt.Errorf("%q has no host", raw)
+	case u.User != nil:
+		return "", fmt.Errorf("%q must not contain user info", raw)
+	case u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(raw, "?#"):
+		return "", fmt.Errorf("%q must not have a query or fragment", raw)
+	}
+	return strings.TrimRight(raw, "/"), nil
+}
+
+// DerivePublicURL is the public URL of a service listening on addr when none
+// is configured: http on the same port, localhost for wildcard hosts.
+func DerivePublicURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://localhost"
+	}
+	switch host {
+	case "", "0.0.0.0", "::":
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}

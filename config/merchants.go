@@ -1,0 +1,673 @@
+package config
+
+import (
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/gateway"
+)
+
+// The identity providers' real addresses, used unless the file overrides
+// them (tests and staging point them at a simulator).
+const (
+	DefaultWeChatAuthorizeBase = "https://open.weixin.qq.com"
+	DefaultWeChatAPIBase       = "https://api.weixin.qq.com"
+	DefaultAlipayAuthorizeBase = "https://openauth.alipay.com"
+	DefaultAlipayGatewayURL    = "https://openapi.alipay.com/gateway.do"
+)
+
+// Providers are the base URLs of the wallets' identity services.
+type Providers struct {
+	// WeChatAuthorizeBase is where payers' browsers go for snsapi_base.
+	WeChatAuthorizeBase string
+	// WeChatAPIBase serves sns/oauth2/access_token and sns/jscode2session.
+	WeChatAPIBase string
+	// AlipayAuthorizeBase is where payers' browsers go for auth_base.
+	AlipayAuthorizeBase string
+	// AlipayGatewayURL serves alipay.system.oauth.token.
+	AlipayGatewayURL string
+}
+
+// DefaultProviders returns the real identity providers.
+func DefaultProviders() Providers {
+	return Providers{
+		WeChatAuthorizeBase: DefaultWeChatAuthorizeBase,
+		WeChatAPIBase:       DefaultWeChatAPIBase,
+		AlipayAuthorizeBase: DefaultAlipayAuthorizeBase,
+		AlipayGatewayURL:    DefaultAlipayGatewayURL,
+	}
+}
+
+// Merchants is the validated content of the merchants file.
+type Merchants struct {
+	// Merchants in file order; each has at least one store, Stores[0]
+	// being its default.
+	Merchants []*checkout.Merchant
+	// Directory indexes Merchants for authentication and notify routing.
+	Directory *checkout.Directory
+	// Providers are the identity providers' base URLs.
+	Providers Providers
+}
+
+// Options tune how the merchants file is read.
+type Options struct {
+	// Getenv resolves ${ENV_VAR} references; os.Getenv when nil.
+	Getenv func(string) string
+	// AllowPrivateWebhooks accepts webhook URLs on loopback and private
+	// addresses, and plain http ones.
+	AllowPrivateWebhooks bool
+}
+
+// LoadMerchants reads and validates the merchants file at path.
+func LoadMerchants(path string, opts Options) (*Merchants, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, errorf("CHECKOUT_CONFIG", "cannot read the merchants file: %v", err)
+	}
+	return ParseMerchants(data, opts)
+}
+
+// ParseMerchants validates a merchants file. The first problem found is
+// returned as an *Error naming its field path; secrets never appear in it.
+func ParseMerchants(data []byte, opts Options) (*Merchants, error) {
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	f, err := decodeYAML(data)
+	if err != nil {
+		return nil, err
+	}
+	v := &validator{opts: opts, openIDs: map[string]string{}, keys: map[string]string{}}
+	out := &Merchants{}
+	if out.Providers, err = v.providers(&f.IdentityProviders); err != nil {
+		return nil, err
+	}
+	if len(f.Merchants) == 0 {
+		return nil, errorf("merchants", "the file lists no merchants; add at least one (see examples/merchants.yaml)")
+	}
+	ids := map[string]int{}
+	for i := range f.Merchants {
+		path := fmt.Sprintf("merchants[%d]", i)
+		m, err := v.merchant(path, &f.Merchants[i])
+		if err != nil {
+			return nil, err
+		}
+		if j, dup := ids[m.ID]; dup {
+			return nil, errorf(path+".id", "%q is already the id of merchants[%d]", m.ID, j)
+		}
+		ids[m.ID] = i
+		out.Merchants = append(out.Merchants, m)
+	}
+	out.Directory, err = checkout.NewDirectory(out.Merchants)
+	if err != nil {
+		return nil, &Error{Path: "merchants", Msg: err.Error()}
+	}
+	return out, nil
+}
+
+type validator struct {
+	opts    Options
+	openIDs map[string]string // open_id → path of its first use
+	keys    map[string]string // API key hash → path of its first use
+}
+
+var (
+	envRefRe   = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
+	idRe       = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+	openIDRe   = regexp.MustCompile(`^[A-Za-z0-9]{1,64}$`)
+	pmtTagRe   = regexp.MustCompile(`^[A-Za-z0-9_]{1,32}$`)
+	wechatIDRe = regexp.MustCompile(`^wx[0-9a-z]{16}$`)
+	alipayIDRe = regexp.MustCompile(`^[0-9]{16}$`)
+	hashRe     = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	hostRe     = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(:[0-9]{1,5})?$`)
+)
+
+// str resolves a ${ENV_VAR} reference; any other value is taken as written.
+func (v *validator) str(path, raw string) (string, error) {
+	raw = strings.TrimSpace(raw)
+	m := envRefRe.FindStringSubmatch(raw)
+	if m == nil {
+		if strings.Contains(raw, "${") {
+			return "", errorf(path, "an environment reference must be the whole value, written ${NAME} with letters, digits and _")
+		}
+		return raw, nil
+	}
+	val := v.opts.Getenv(m[1])
+	if val == "" {
+		return "", errorf(path, "environment variable %s is not set (or is empty)", m[1])
+	}
+	return val, nil
+}
+
+func (v *validator) providers(p *providersYAML) (Providers, error) {
+	out := DefaultProviders()
+	fields := []struct {
+		path string
+		raw  string
+		dst  *string
+	}{
+		{"identity_providers.wechat.authorize_base", p.WeChat.AuthorizeBase, &out.WeChatAuthorizeBase},
+		{"identity_providers.wechat.api_base", p.WeChat.APIBase, &out.WeChatAPIBase},
+		{"identity_providers.alipay.authorize_base", p.Alipay.AuthorizeBase, &out.AlipayAuthorizeBase},
+		{"identity_providers.alipay.gateway_url", p.Alipay.GatewayURL, &out.AlipayGatewayURL},
+	}
+	for _, f := range fields {
+		s, err := v.str(f.path, f.raw)
+		if err != nil {
+			return out, err
+		}
+		if s == "" {
+			continue
+		}
+		if err := httpURL(s); err != nil {
+			return out, errorf(f.path, "%v", err)
+		}
+		*f.dst = strings.TrimRight(s, "/")
+	}
+	return out, nil
+}
+
+func (v *validator) merchant(path string, y *merchantYAML) (*checkout.Merchant, error) {
+	m := &checkout.Merchant{}
+	var err error
+	if m.ID, err = v.id(path+".id", y.ID); err != nil {
+		return nil, err
+	}
+	if m.Name, err = v.name(path+".name", y.Name, true); err != nil {
+		return nil, err
+	}
+
+	if len(y.APIKeys) == 0 {
+		return nil, errorf(path+".api_keys", "list at least one API key hash (create a key and its hash with `checkout hash-key sk_live_…`)")
+	}
+	for i, raw := range y.APIKeys {
+		p := fmt.Sprintf("%s.api_keys[%d]", path, i)
+		k, err := v.apiKey(p, raw)
+		if err != nil {
+			return nil, err
+		}
+		m.APIKeys = append(m.APIKeys, k)
+	}
+
+	if m.WebhookURL, m.WebhookSecrets, err = v.webhook(path+".webhook", &y.Webhook); err != nil {
+		return nil, err
+	}
+
+	if len(y.RedirectHosts) == 0 {
+		return nil, errorf(path+".redirect_hosts", "list the hosts success and cancel URLs may point to (e.g. shop.example.com)")
+	}
+	seen := map[string]bool{}
+	for i, raw := range y.RedirectHosts {
+		p := fmt.Sprintf("%s.redirect_hosts[%d]", path, i)
+		h, err := v.str(p, raw)
+		if err != nil {
+			return nil, err
+		}
+		h = strings.ToLower(h)
+		if !hostRe.MatchString(h) || len(h) > 253 {
+			return nil, errorf(p, "%q is not a host name (write shop.example.com or shop.example.com:8443: no scheme, path or wildcard)", h)
+		}
+		if seen[h] {
+			return nil, errorf(p, "%q is listed twice", h)
+		}
+		seen[h] = true
+		m.RedirectHosts = append(m.RedirectHosts, h)
+	}
+
+	if y.MaxAmount < 0 {
+		return nil, errorf(path+".max_amount", "must be a positive number of fen, or 0 (absent) for the service default")
+	}
+	m.MaxAmount = y.MaxAmount
+
+	if len(y.Stores) == 0 {
+		return nil, errorf(path+".stores", "list at least one store; the first is the merchant's default")
+	}
+	storeIDs := map[string]int{}
+	for i := range y.Stores {
+		p := fmt.Sprintf("%s.stores[%d]", path, i)
+		st, err := v.store(p, &y.Stores[i], m.Name)
+		if err != nil {
+			return nil, err
+		}
+		if j, dup := storeIDs[st.ID]; dup {
+			return nil, errorf(p+".id", "%q is already the id of %s.stores[%d]", st.ID, path, j)
+		}
+		storeIDs[st.ID] = i
+		m.Stores = append(m.Stores, st)
+	}
+	live := false
+	for _, st := range m.Stores {
+		live = live || !st.Sandbox
+	}
+	for i := range m.APIKeys {
+		m.APIKeys[i].Live = live
+	}
+	return m, nil
+}
+
+func (v *validator) id(path, raw string) (string, error) {
+	s, err := v.str(path, raw)
+	if err != nil {
+		return "", err
+	}
+	if s == "" {
+		return "", errorf(path, "is required")
+	}
+	if !idRe.MatchString(s) {
+		return "", errorf(path, "%q must be 1 to 32 lowercase letters, digits, _ or -, starting with a letter or digit", s)
+	}
+	return s, nil
+}
+
+func (v *validator) name(path, raw string, required bool) (string, error) {
+	s, err := v.str(path, raw)
+	if err != nil {
+		return "", err
+	}
+	if s == "" && required {
+		return "", errorf(path, "is required (payers see it on the checkout page)")
+	}
+	if n := len([]rune(s)); n > 64 {
+		return "", errorf(path, "is %d characters; at most 64", n)
+	}
+	return s, nil
+}
+
+func (v *validator) apiKey(path, raw string) (checkout.APIKey, error) {
+	s := strings.TrimSpace(raw)
+	if strings.HasPrefix(s, "sk_") {
+		// Never echo the key: this message lands in logs.
+		return checkout.APIKey{}, errorf(path, "is a plain API key; store only its hash: run `checkout hash-key sk_live_…` (with your key) and put the sha256:… line it prints here")
+	}
+	s, err := v.str(path, s)
+	if err != nil {
+		return checkout.APIKey{}, err
+	}
+	s = strings.ToLower(s)
+	if !hashRe.MatchString(s) {
+		return checkout.APIKey{}, errorf(path, "must be sha256: followed by 64 hex digits, as `checkout hash-key KEY` prints")
+	}
+	if first, dup := v.keys[s]; dup {
+		return checkout.APIKey{}, errorf(path, "the same key hash is already used at %s", first)
+	}
+	v.keys[s] = path
+	h := strings.TrimPrefix(s, "sha256:")
+	// The plain key is not known here, so neither its prefix (the usual
+	// public id) nor whether it is live can be read from it: the id is the
+	// start of the hash, and Live is set from the merchant's stores.
+	return checkout.APIKey{ID: "sha256:" + h[:8], Hash: h}, nil
+}
+
+func (v *validator) webhook(path string, y *webhookYAML) (string, []gateway.Secret, error) {
+	u, err := v.str(path+".url", y.URL)
+	if err != nil {
+		return "", nil, err
+	}
+	if u != "" {
+		if err := v.webhookURL(u); err != nil {
+			return "", nil, errorf(path+".url", "%v", err)
+		}
+	}
+	if len(y.Secrets) > 2 {
+		return "", nil, errorf(path+".secrets", "has %d secrets; at most 2 (the current one and the one being rotated out)", len(y.Secrets))
+	}
+	var secrets []gateway.Secret
+	for i, raw := range y.Secrets {
+		p := fmt.Sprintf("%s.secrets[%d]", path, i)
+		s, err := v.str(p, raw)
+		if err != nil {
+			return "", nil, err
+		}
+		if len(s) < MinSecretLen {
+			return "", nil, errorf(p, "is %d bytes; at least %d (generate one with `openssl rand -base64 32`)", len(s), MinSecretLen)
+		}
+		secrets = append(secrets, gateway.Secret(s))
+	}
+	if u != "" && len(secrets) == 0 {
+		return "", nil, errorf(path+".secrets", "a webhook url needs a secret to sign its deliveries (generate one with `openssl rand -base64 32`)")
+	}
+	return u, secrets, nil
+}
+
+// webhookURL refuses URLs that would let a merchant make the service call
+// into its own network, unless the operator allows private webhooks.
+func (v *validator) webhookURL(s string) error {
+	if err := httpURL(s); err != nil {
+		return err
+	}
+	if v.opts.AllowPrivateWebhooks {
+		return nil
+	}
+	u, _ := url.Parse(s)
+	if u.Scheme != "https" {
+		return fmt.Errorf("%q must use https (set CHECKOUT_ALLOW_PRIVATE_WEBHOOKS=true for local development)", s)
+	}
+	if PrivateHost(u.Hostname()) {
+		return fmt.Errorf("%q points at a loopback or private address (set CHECKOUT_ALLOW_PRIVATE_WEBHOOKS=true for local development)", s)
+	}
+	return nil
+}
+
+// PrivateHost reports whether host is localhost or a literal loopback,
+// private, link-local or unspecified address. Names are resolved, and checked
+// again, only when a webhook is delivered.
+func PrivateHost(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(h, "[]"))
+	if ip == nil {
+		return false
+	}
+	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified()
+}
+
+func (v *validator) store(path string, y *storeYAML, merchantName string) (*checkout.Store, error) {
+	st := &checkout.Store{Sandbox: y.Sandbox}
+	var err error
+	if st.ID, err = v.id(path+".id", y.ID); err != nil {
+		return nil, err
+	}
+	if st.Name, err = v.name(path+".name", y.Name, false); err != nil {
+		return nil, err
+	}
+	if st.Name == "" {
+		st.Name = merchantName
+	}
+
+	late, err := v.str(path+".late_payment", y.LatePayment)
+	if err != nil {
+		return nil, err
+	}
+	switch checkout.LatePolicy(late) {
+	case "":
+		st.LatePolicy = checkout.LatePolicyAccept
+	case checkout.LatePolicyAccept, checkout.LatePolicyRefund:
+		st.LatePolicy = checkout.LatePolicy(late)
+	default:
+		return nil, errorf(path+".late_payment", "%q is not accept or refund", late)
+	}
+
+	if st.Gateway, err = v.gateway(path+".gateway", &y.Gateway); err != nil {
+		return nil, err
+	}
+	if st.WeChat, err = v.wechat(path+".wechat", &y.WeChat); err != nil {
+		return nil, err
+	}
+	if st.Alipay, err = v.alipay(path+".alipay", &y.Alipay); err != nil {
+		return nil, err
+	}
+	if !st.WeChat.Enabled && !st.Alipay.Enabled {
+		return nil, errorf(path, "enables no wallet; set wechat.enabled or alipay.enabled to true")
+	}
+	return st, nil
+}
+
+func (v *validator) gateway(path string, y *gatewayYAML) (*gateway.Store, error) {
+	base, err := v.str(path+".base_url", y.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if base == "" {
+		return nil, errorf(path+".base_url", "is required (the gateway's protocol root, e.g. https://api.example.com/mct1)")
+	}
+	if err := httpURL(base); err != nil {
+		return nil, errorf(path+".base_url", "%v", err)
+	}
+	openID, err := v.str(path+".open_id", y.OpenID)
+	if err != nil {
+		return nil, err
+	}
+	if openID == "" {
+		return nil, errorf(path+".open_id", "is required")
+	}
+	if !openIDRe.MatchString(openID) {
+		return nil, errorf(path+".open_id", "must be letters and digits (the gateway gives a 32-character id)")
+	}
+	if first, dup := v.openIDs[openID]; dup {
+		return nil, errorf(path+".open_id", "%q is already used at %s; each gateway store belongs to one store here", openID, first)
+	}
+	v.openIDs[openID] = path + ".open_id"
+	key, err := v.str(path+".open_key", y.OpenKey)
+	if err != nil {
+		return nil, err
+	}
+	if key == "" {
+		return nil, errorf(path+".open_key", "is required")
+	}
+	if len(key) != 32 {
+		return nil, errorf(path+".open_key", "must be exactly 32 bytes (got %d)", len(key))
+	}
+	pass, err := v.str(path+".shop_pass", y.ShopPass)
+	if err != nil {
+		return nil, err
+	}
+	if pass == "" {
+		return nil, errorf(path+".shop_pass", "is required: refunds (including the automatic refund of a double payment) need the store's supervisor password")
+	}
+	st, err := gateway.NewStore(base, openID, key, pass)
+	if err != nil {
+		return nil, errorf(path, "%v", err)
+	}
+	return st, nil
+}
+
+func (v *validator) mode(path, raw string, enabled bool) (checkout.WalletMode, error) {
+	s, err := v.str(path, raw)
+	if err != nil {
+		return "", err
+	}
+	switch checkout.WalletMode(s) {
+	case "":
+		if enabled {
+			return "", errorf(path, "is required when enabled: native (JS bridge, needs the app credentials) or redirect (the gateway's hosted page)")
+		}
+		return "", nil
+	case checkout.ModeNative, checkout.ModeRedirect:
+		return checkout.WalletMode(s), nil
+	}
+	return "", errorf(path, "%q is not native or redirect", s)
+}
+
+func (v *validator) pmtTag(path, raw string) (string, error) {
+	s, err := v.str(path, raw)
+	if err != nil {
+		return "", err
+	}
+	if s != "" && !pmtTagRe.MatchString(s) {
+		return "", errorf(path, "%q must be letters and digits, as the gateway's paylist names it (e.g. Weixin)", s)
+	}
+	return s, nil
+}
+
+func (v *validator) wechat(path string, y *wechatYAML) (checkout.WeChatConfig, error) {
+	c := checkout.WeChatConfig{Enabled: y.Enabled}
+	var err error
+	if c.Mode, err = v.mode(path+".mode", y.Mode, y.Enabled); err != nil {
+		return c, err
+	}
+	if c.PmtTag, err = v.pmtTag(path+".pmt_tag", y.PmtTag); err != nil {
+		return c, err
+	}
+	appID, secret, err := v.app(path+".app_id", y.AppID, path+".app_secret", y.AppSecret, wechatIDRe, "wx followed by 16 lowercase letters or digits")
+	if err != nil {
+		return c, err
+	}
+	c.AppID, c.AppSecret = appID, secret
+	if c.Enabled && c.Mode == checkout.ModeNative && appID == "" {
+		return c, errorf(path+".app_id", "is required in native mode (the official account's appid, for the payer's openid)")
+	}
+	mpID, mpSecret, err := v.app(path+".mini_program_app_id", y.MiniProgramAppID, path+".mini_program_secret", y.MiniProgramSecret, wechatIDRe, "wx followed by 16 lowercase letters or digits")
+	if err != nil {
+		return c, err
+	}
+	c.MiniProgramAppID, c.MiniProgramSecret = mpID, mpSecret
+	return c, nil
+}
+
+// app checks an app id and its secret: both or neither.
+func (v *validator) app(idPath, rawID, secretPath, rawSecret string, re *regexp.Regexp, shape string) (string, gateway.Secret, error) {
+	id, err := v.str(idPath, rawID)
+	if err != nil {
+		return "", "", err
+	}
+	secret, err := v.str(secretPath, rawSecret)
+	if err != nil {
+		return "", "", err
+	}
+	switch {
+	case id == "" && secret == "":
+		return "", "", nil
+	case id == "":
+		return "", "", errorf(idPath, "is required when %s is set", lastField(secretPath))
+	case secret == "":
+		return "", "", errorf(secretPath, "is required when %s is set", lastField(idPath))
+	case !re.MatchString(id):
+		return "", "", errorf(idPath, "%q must be %s", id, shape)
+	}
+	return id, gateway.Secret(secret), nil
+}
+
+func lastField(path string) string { return path[strings.LastIndexByte(path, '.')+1:] }
+
+func (v *validator) alipay(path string, y *alipayYAML) (checkout.AlipayConfig, error) {
+	c := checkout.AlipayConfig{Enabled: y.Enabled}
+	var err error
+	if c.Mode, err = v.mode(path+".mode", y.Mode, y.Enabled); err != nil {
+		return c, err
+	}
+	if c.PmtTag, err = v.pmtTag(path+".pmt_tag", y.PmtTag); err != nil {
+		return c, err
+	}
+	if c.AppID, err = v.str(path+".app_id", y.AppID); err != nil {
+		return c, err
+	}
+	if c.AppID != "" && !alipayIDRe.MatchString(c.AppID) {
+		return c, errorf(path+".app_id", "%q must be the 16-digit app id from Alipay's open platform", c.AppID)
+	}
+	priv, err := v.str(path+".private_key", y.PrivateKey)
+	if err != nil {
+		return c, err
+	}
+	if priv != "" {
+		if err := checkPrivateKey(priv); err != nil {
+			return c, errorf(path+".private_key", "%v", err)
+		}
+		c.PrivateKey = gateway.Secret(priv)
+	}
+	if c.AlipayPublicKey, err = v.str(path+".alipay_public_key", y.AlipayPublicKey); err != nil {
+		return c, err
+	}
+	if c.AlipayPublicKey != "" {
+		if err := checkPublicKey(c.AlipayPublicKey); err != nil {
+			return c, errorf(path+".alipay_public_key", "%v", err)
+		}
+	}
+	set := map[string]bool{"app_id": c.AppID != "", "private_key": priv != "", "alipay_public_key": c.AlipayPublicKey != ""}
+	needed := c.Enabled && c.Mode == checkout.ModeNative
+	if needed || set["app_id"] || set["private_key"] || set["alipay_public_key"] {
+		for _, f := range []string{"app_id", "private_key", "alipay_public_key"} {
+			if !set[f] {
+				if needed {
+					return c, errorf(path+"."+f, "is required in native mode (app_id, private_key and alipay_public_key identify the payer through auth_base)")
+				}
+				return c, errorf(path+"."+f, "is required when any of app_id, private_key, alipay_public_key is set")
+			}
+		}
+	}
+	return c, nil
+}
+
+// keyDER returns the DER bytes of a PEM block, or of the bare base64 form
+// Alipay's console shows.
+func keyDER(s string) ([]byte, error) {
+	if b, _ := pem.Decode([]byte(s)); b != nil {
+		return b.Bytes, nil
+	}
+	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(s), ""))
+	if err != nil {
+		return nil, errors.New("is neither PEM nor base64")
+	}
+	return der, nil
+}
+
+// checkPrivateKey accepts an RSA private key in PKCS#1 or PKCS#8. The error
+// never quotes the key.
+func checkPrivateKey(s string) error {
+	der, err := keyDER(s)
+	if err != nil {
+		return fmt.Errorf("the RSA private key %v", err)
+	}
+	if _, err := x509.ParsePKCS1PrivateKey(der); err == nil {
+		return nil
+	}
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return errors.New("is not an RSA private key in PKCS#1 or PKCS#8 form")
+	}
+	if _, ok := k.(*rsa.PrivateKey); !ok {
+		return errors.New("is not an RSA key (Alipay's RSA2 needs RSA)")
+	}
+	return nil
+}
+
+// checkPublicKey accepts an RSA public key in PKIX or PKCS#1.
+func checkPublicKey(s string) error {
+	der, err := keyDER(s)
+	if err != nil {
+		return fmt.Errorf("the RSA public key %v", err)
+	}
+	if _, err := x509.ParsePKCS1PublicKey(der); err == nil {
+		return nil
+	}
+	k, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return errors.New("is not an RSA public key (PKIX \"PUBLIC KEY\" PEM or Alipay's base64)")
+	}
+	if _, ok := k.(*rsa.PublicKey); !ok {
+		return errors.New("is not an RSA key (Alipay's RSA2 needs RSA)")
+	}
+	return nil
+}
+
+// httpURL checks an absolute http(s) URL without user info or fragment.
+func httpURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not a URL", s)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%q must start with https:// (or http://)", s)
+	case u.Host == "" || u.Hostname() == "":
+		return fmt.Errorf("%q has no host", s)
+	case u.User != nil:
+		return fmt.Errorf("%q must not contain user info", redactUser(u))
+	case u.Fragment != "":
+		return fmt.Errorf("%q must not have a #fragment", s)
+	}
+	return nil
+}
+
+// redactUser hides user info, which may be a password, from messages.
+func redactUser(u *url.URL) string {
+	c := *u
+	c.User = url.User("…")
+	return c.String()
+}
+
+// HashAPIKeyLine is what `checkout hash-key` prints and the merchants file
+// stores: "sha256:" and the hex SHA-256 of the whole key.
+func HashAPIKeyLine(key string) string {
+	return "sha256:" + checkout.HashAPIKey(key)
+}
