@@ -54,9 +54,12 @@ func parseLooseInt(b []byte) (int64, error) {
 		}
 		return v, nil
 	}
-	// Slow path: 100.0, 1e2 and other spellings of a whole number.
+	// Slow path: long numbers, 100.0, 1e2 and other spellings of a whole number.
+	if v, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+		return v, nil
+	}
 	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || f != float64(int64(f)) {
+	if err != nil || f != float64(int64(f)) || f > 1<<53 || f < -(1<<53) {
 		return 0, fmt.Errorf("gateway: %q is not a whole number", b)
 	}
 	return int64(f), nil
