@@ -227,7 +227,7 @@ func (v *validator) merchant(path string, y *merchantYAML) (*checkout.Merchant, 
 	if y.MaxAmount < 0 {
 		return nil, errorf(path+".max_amount", "must be a positive number of fen, or 0 (absent) for the service default")
 	}
-	m.MaxAmount = y.MaxAmount
+	m.MaxAmount = int64(y.MaxAmount)
 
 	if len(y.Stores) == 0 {
 		return nil, errorf(path+".stores", "list at least one store; the first is the merchant's default")

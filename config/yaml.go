@@ -36,7 +36,7 @@ type merchantYAML struct {
 	APIKeys       []string    `yaml:"api_keys"`
 	Webhook       webhookYAML `yaml:"webhook"`
 	RedirectHosts []string    `yaml:"redirect_hosts"`
-	MaxAmount     int64       `yaml:"max_amount"`
+	MaxAmount     fen         `yaml:"max_amount"`
 	Stores        []storeYAML `yaml:"stores"`
 }
 
@@ -79,6 +79,32 @@ type alipayYAML struct {
 	PrivateKey      string `yaml:"private_key"`
 	AlipayPublicKey string `yaml:"alipay_public_key"`
 	PmtTag          string `yaml:"pmt_tag"`
+}
+
+// fen is an amount in fen. yaml would truncate 5000.5 into 5000 for an
+// int64; money must not be rounded silently, so only YAML integers pass.
+type fen int64
+
+// UnmarshalYAML accepts only an integer scalar.
+func (f *fen) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" {
+		v, err := strconv.ParseInt(n.Value, 0, 64)
+		if err == nil {
+			*f = fen(v)
+			return nil
+		}
+	}
+	value := ""
+	if n.Kind == yaml.ScalarNode {
+		value = n.Value
+		if len(value) > 10 {
+			value = value[:7] + "..."
+		}
+		value = " `" + value + "`"
+	}
+	// The same shape as yaml's own complaints, so typeError maps it to the
+	// field path.
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: cannot unmarshal %s%s into int64", n.Line, n.ShortTag(), value)}}
 }
 
 // decodeYAML decodes the file strictly (unknown keys are errors) and turns
@@ -202,7 +228,9 @@ func findKey(n *yaml.Node, path string, line int, name string) (string, bool) {
 // matches those.
 func findValue(n *yaml.Node, path string, line int, shown string) (string, bool) {
 	if n.Line == line && path != "" {
-		if n.Kind != yaml.ScalarNode || n.Value == shown || strings.HasPrefix(n.Value, strings.TrimSuffix(shown, "...")) {
+		// yaml shows no value for mappings and sequences, and the first
+		// seven characters of long scalars.
+		if shown == "" && n.Kind != yaml.ScalarNode || n.Kind == yaml.ScalarNode && shown != "" && strings.HasPrefix(n.Value, strings.TrimSuffix(shown, "...")) {
 			return path, true
 		}
 	}
