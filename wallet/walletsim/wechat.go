@@ -1,0 +1,137 @@
+package walletsim
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+
+	"github.com/wallet-checkout/checkout/wallet"
+)
+
+// wechatAuthorize auto-approves snsapi_base (and snsapi_userinfo) requests:
+// 302 to redirect_uri with a fresh code and the state.
+func (s *Sim) wechatAuthorize(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	appID := q.Get("appid")
+	if _, ok := s.apps[appID]; !ok {
+		http.Error(w, "walletsim wechat: unknown appid (10003 redirect_uri 域名与后台配置不一致 / appid 无效)", http.StatusBadRequest)
+		return
+	}
+	if q.Get("response_type") != "code" {
+		http.Error(w, "walletsim wechat: response_type must be code", http.StatusBadRequest)
+		return
+	}
+	if scope := q.Get("scope"); scope != "snsapi_base" && scope != "snsapi_userinfo" {
+		http.Error(w, "walletsim wechat: scope must be snsapi_base or snsapi_userinfo (10005)", http.StatusBadRequest)
+		return
+	}
+	target, ok := redirectTarget(q.Get("redirect_uri"))
+	if !ok {
+		http.Error(w, "walletsim wechat: redirect_uri must be an absolute http(s) url (10003)", http.StatusBadRequest)
+		return
+	}
+	payer, snapshot, ok := payerOf(r)
+	if !ok {
+		http.Error(w, "walletsim: payer must be 1 to 64 printable characters", http.StatusBadRequest)
+		return
+	}
+	code := s.mint(kindOAuth, appID, payer, snapshot)
+	s.log.Info("walletsim wechat authorized", "app_id", appID, "payer", payer, "snapshot", snapshot)
+	redirectWith(w, r, target, map[string][]string{"code": {code}, "state": {q.Get("state")}})
+}
+
+// wechatFail answers like WeChat does: HTTP 200 with errcode and errmsg.
+func wechatFail(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, map[string]any{"errcode": code, "errmsg": msg + ", rid: " + rand.Text()[:12]})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json; encoding=utf-8")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// checkApp answers WeChat's appid/secret errors and reports whether the call
+// may go on.
+func (s *Sim) checkApp(w http.ResponseWriter, r *http.Request) (appID string, ok bool) {
+	q := r.URL.Query()
+	appID = q.Get("appid")
+	secret, known := s.apps[appID]
+	switch {
+	case appID == "" || !known:
+		wechatFail(w, 40013, "invalid appid")
+	case subtle.ConstantTimeCompare([]byte(q.Get("secret")), []byte(secret)) != 1:
+		wechatFail(w, wallet.WeChatInvalidSecret, "invalid appsecret")
+	case q.Get("grant_type") != "authorization_code":
+		wechatFail(w, 40002, "invalid grant_type")
+	default:
+		return appID, true
+	}
+	return "", false
+}
+
+// wechatAccessToken redeems an official-account OAuth code.
+func (s *Sim) wechatAccessToken(w http.ResponseWriter, r *http.Request) {
+	appID, ok := s.checkApp(w, r)
+	if !ok {
+		return
+	}
+	code := r.URL.Query().Get("code")
+	if code == "" {
+		wechatFail(w, 41008, "missing code")
+		return
+	}
+	g, res := s.redeem(kindOAuth, appID, code)
+	switch res {
+	case redeemUsed:
+		wechatFail(w, wallet.WeChatCodeUsed, "code been used")
+		return
+	case redeemUnknown:
+		wechatFail(w, wallet.WeChatInvalidCode, "invalid code")
+		return
+	}
+	answer := map[string]any{
+		"access_token":  rand.Text(),
+		"expires_in":    7200,
+		"refresh_token": rand.Text(),
+		"scope":         "snsapi_base",
+	}
+	if g.snapshot {
+		// A snapshot page gets a virtual openid and no unionid.
+		answer["openid"] = s.SnapshotOpenID(appID, g.payer)
+		answer["is_snapshotuser"] = 1
+	} else {
+		answer["openid"] = s.OpenID(appID, g.payer)
+		answer["unionid"] = s.UnionID(g.payer)
+	}
+	writeJSON(w, answer)
+}
+
+// wechatCode2Session redeems a mini-program wx.login code.
+func (s *Sim) wechatCode2Session(w http.ResponseWriter, r *http.Request) {
+	appID, ok := s.checkApp(w, r)
+	if !ok {
+		return
+	}
+	code := r.URL.Query().Get("js_code")
+	if code == "" {
+		wechatFail(w, 41008, "missing code")
+		return
+	}
+	g, res := s.redeem(kindMini, appID, code)
+	switch res {
+	case redeemUsed:
+		wechatFail(w, wallet.WeChatCodeUsed, "code been used")
+		return
+	case redeemUnknown:
+		wechatFail(w, wallet.WeChatInvalidCode, "invalid code")
+		return
+	}
+	key := make([]byte, 16)
+	_, _ = rand.Read(key)
+	writeJSON(w, map[string]any{
+		"openid":      s.OpenID(appID, g.payer),
+		"session_key": base64Std(key),
+		"unionid":     s.UnionID(g.payer),
+	})
+}
