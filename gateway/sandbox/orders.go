@@ -93,14 +93,14 @@ func familyOf(tag string) family {
 type magic int
 
 const (
-	magicNone         magic = iota
-	magicPayFails           // amount ..11: payorder fails with 8011
-	magicNotifyDelay        // amount ..21: first notify NotifyDelay late
-	magicNotifyTriple       // amount ..22: each notify attempt sent 3 times concurrently
-	magicNotifyNever        // amount ..23: no notify at all
-	magicAmountDiffers      // amount ..24: paid amount (and paystatus) differ by 1 fen
-	magicLatePayer          // amount ..25: the payer pays LatePayDelay after payorder
-	magicRefundFails        // amount ..40: refunds fail with 8040
+	magicNone          magic = iota
+	magicPayFails            // amount ..11: payorder fails with 8011
+	magicNotifyDelay         // amount ..21: first notify NotifyDelay late
+	magicNotifyTriple        // amount ..22: each notify attempt sent 3 times concurrently
+	magicNotifyNever         // amount ..23: no notify at all
+	magicAmountDiffers       // amount ..24: paid amount (and paystatus) differ by 1 fen
+	magicLatePayer           // amount ..25: the payer pays LatePayDelay after payorder
+	magicRefundFails         // amount ..40: refunds fail with 8040
 )
 
 // Magic amounts, by the last two digits of trade_amount in fen.
