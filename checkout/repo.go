@@ -1,0 +1,822 @@
+package checkout
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultRetention is how long checkouts are kept after they stop being
+// active.
+const DefaultRetention = 90 * 24 * time.Hour
+
+// IdempotencyTTL is how long an Idempotency-Key is remembered.
+const IdempotencyTTL = 24 * time.Hour
+
+// idemInFlightTTL bounds a reservation whose request never finished (a
+// crashed process), so the key can be retried later.
+const idemInFlightTTL = 30 * time.Second
+
+// Repo stores checkouts and their attempts in Redis. It is safe for
+// concurrent use.
+type Repo struct {
+	rdb       redis.UniversalClient
+	prefix    string
+	retention time.Duration
+	now       func() time.Time
+}
+
+// Option configures a Repo.
+type Option func(*Repo)
+
+// WithPrefix puts every key under prefix (tests use a random one). It must
+// not contain '{' or '}'.
+func WithPrefix(p string) Option { return func(r *Repo) { r.prefix = p } }
+
+// WithRetention sets how long finished checkouts are kept (default 90 days).
+func WithRetention(d time.Duration) Option {
+	return func(r *Repo) {
+		if d > 0 {
+			r.retention = d
+		}
+	}
+}
+
+// WithClock sets the clock transitions use (default time.Now).
+func WithClock(now func() time.Time) Option {
+	return func(r *Repo) {
+		if now != nil {
+			r.now = now
+		}
+	}
+}
+
+// NewRepo returns a repository on rdb.
+func NewRepo(rdb redis.UniversalClient, opts ...Option) *Repo {
+	r := &Repo{rdb: rdb, retention: DefaultRetention, now: time.Now}
+	for _, o := range opts {
+		o(r)
+	}
+	r.prefix = strings.NewReplacer("{", "", "}", "").Replace(r.prefix)
+	return r
+}
+
+// Retention reports how long finished checkouts are kept.
+func (r *Repo) Retention() time.Duration { return r.retention }
+
+func (r *Repo) keyCheckout(id string) string { return r.prefix + "co:{" + id + "}" }
+func (r *Repo) keyAttempts(id string) string { return r.prefix + "co:{" + id + "}:att" }
+func (r *Repo) keyLock(id string) string     { return r.prefix + "co:{" + id + "}:lock" }
+func (r *Repo) keyExpiry() string            { return r.prefix + "expiry" }
+func (r *Repo) keyList(merchantID string) string {
+	return r.prefix + "m:{" + merchantID + "}:list"
+}
+func (r *Repo) keyIdem(merchantID, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return r.prefix + "idem:{" + merchantID + "}:" + hex.EncodeToString(sum[:])
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// IdempotentResponse is the answer stored with a create, replayed when the
+// same Idempotency-Key and body come again.
+type IdempotentResponse struct {
+	MerchantID string
+	Key        string
+	Status     int
+	Body       []byte
+}
+
+// Create stores a new checkout (from NewCheckout) and indexes it for expiry
+// and listing, in one round trip (MULTI/EXEC). With idem set, the stored
+// answer of the reserved Idempotency-Key is written in the same transaction.
+func (r *Repo) Create(ctx context.Context, c *Checkout, idem *IdempotentResponse) error {
+	if c == nil || !ValidID(c.ID) || c.Status != StatusOpen {
+		return fmt.Errorf("create checkout: %w: not a new checkout", ErrInvalid)
+	}
+	fields, err := encodeCheckout(c)
+	if err != nil {
+		return fmt.Errorf("create checkout %s: %w", c.ID, err)
+	}
+	kc := r.keyCheckout(c.ID)
+	list := r.keyList(c.MerchantID)
+	_, err = r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, kc, fields...)
+		p.PExpireAt(ctx, kc, c.ExpiresAt.Add(r.retention))
+		p.ZAdd(ctx, r.keyExpiry(), redis.Z{Score: float64(ms(c.ExpiresAt)), Member: c.ID})
+		p.ZAdd(ctx, list, redis.Z{Score: float64(ms(c.CreatedAt)), Member: c.ID})
+		// Entries older than any checkout still stored are dropped as we go.
+		p.ZRemRangeByScore(ctx, list, "-inf", strconv.FormatInt(ms(c.CreatedAt.Add(-r.retention-MaxTTL)), 10))
+		if idem != nil {
+			k := r.keyIdem(idem.MerchantID, idem.Key)
+			p.HSet(ctx, k, "status", strconv.Itoa(idem.Status), "body", idem.Body)
+			p.PExpire(ctx, k, IdempotencyTTL)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("create checkout %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+func encodeCheckout(c *Checkout) ([]any, error) {
+	meta := ""
+	if len(c.Metadata) > 0 {
+		b, err := json.Marshal(c.Metadata)
+		if err != nil {
+			return nil, err
+		}
+		meta = string(b)
+	}
+	wallets := make([]string, len(c.Wallets))
+	for i, w := range c.Wallets {
+		wallets[i] = string(w)
+	}
+	late := "0"
+	if c.Late {
+		late = "1"
+	}
+	return []any{
+		"id", c.ID,
+		"merchant", c.MerchantID,
+		"store", c.StoreID,
+		"original", c.Amounts.Original,
+		"discount", c.Amounts.Discount,
+		"ignore", c.Amounts.Ignore,
+		"trade", c.Amounts.Trade,
+		"description", c.Description,
+		"reference", c.Reference,
+		"success_url", c.SuccessURL,
+		"cancel_url", c.CancelURL,
+		"late_policy", string(c.LatePolicy),
+		"webhook_url", c.WebhookURL,
+		"metadata", meta,
+		"wallets", strings.Join(wallets, ","),
+		"expires_at", ms(c.ExpiresAt),
+		"created_at", ms(c.CreatedAt),
+		"updated_at", ms(c.UpdatedAt),
+		"client_secret", c.ClientSecret,
+		"status", string(c.Status),
+		"late", late,
+		"refunded", c.Refunded,
+		"seq", c.Attempts,
+	}, nil
+}
+
+// errCorrupt marks a stored record we cannot read back.
+var errCorrupt = errors.New("corrupt record")
+
+func decodeCheckout(f map[string]string) (*Checkout, error) {
+	if f["id"] == "" {
+		return nil, ErrNotFound
+	}
+	var bad error
+	num := func(k string) int64 {
+		s, ok := f[k]
+		if !ok || s == "" {
+			return 0
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil && bad == nil {
+			bad = fmt.Errorf("%w: field %s", errCorrupt, k)
+		}
+		return n
+	}
+	tm := func(k string) time.Time {
+		n := num(k)
+		if n == 0 {
+			return time.Time{}
+		}
+		return time.UnixMilli(n)
+	}
+	c := &Checkout{
+		ID:         f["id"],
+		MerchantID: f["merchant"],
+		StoreID:    f["store"],
+		Amounts: Amounts{
+			Original: num("original"), Discount: num("discount"), Ignore: num("ignore"), Trade: num("trade"),
+		},
+		Description:  f["description"],
+		Reference:    f["reference"],
+		SuccessURL:   f["success_url"],
+		CancelURL:    f["cancel_url"],
+		LatePolicy:   LatePolicy(f["late_policy"]),
+		WebhookURL:   f["webhook_url"],
+		ExpiresAt:    tm("expires_at"),
+		CreatedAt:    tm("created_at"),
+		UpdatedAt:    tm("updated_at"),
+		ClientSecret: f["client_secret"],
+		Status:       Status(f["status"]),
+		Late:         f["late"] == "1",
+		Refunded:     num("refunded"),
+		PaidAt:       tm("paid_at"),
+		PaidAttempt:  int(num("paid_attempt")),
+		Attempts:     int(num("seq")),
+	}
+	if m := f["metadata"]; m != "" {
+		if err := json.Unmarshal([]byte(m), &c.Metadata); err != nil && bad == nil {
+			bad = fmt.Errorf("%w: metadata", errCorrupt)
+		}
+	}
+	if w := f["wallets"]; w != "" {
+		for _, s := range strings.Split(w, ",") {
+			c.Wallets = append(c.Wallets, Method(s))
+		}
+	}
+	if bad != nil {
+		return nil, fmt.Errorf("checkout %s: %w", c.ID, bad)
+	}
+	return c, nil
+}
+
+// Get reads a checkout. ErrNotFound when there is none.
+func (r *Repo) Get(ctx context.Context, id string) (*Checkout, error) {
+	if !ValidID(id) {
+		return nil, fmt.Errorf("checkout %.40q: %w", id, ErrNotFound)
+	}
+	f, err := r.rdb.HGetAll(ctx, r.keyCheckout(id)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("checkout %s: %w", id, err)
+	}
+	c, err := decodeCheckout(f)
+	if err != nil {
+		return nil, fmt.Errorf("checkout %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// GetFor reads a checkout of one merchant: another merchant's checkout is
+// ErrNotFound, exactly like a missing one.
+func (r *Repo) GetFor(ctx context.Context, merchantID, id string) (*Checkout, error) {
+	c, err := r.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.MerchantID != merchantID {
+		return nil, fmt.Errorf("checkout %s: %w", id, ErrNotFound)
+	}
+	return c, nil
+}
+
+// Attempts lists a checkout's attempts in order.
+func (r *Repo) Attempts(ctx context.Context, id string) ([]*Attempt, error) {
+	if !ValidID(id) {
+		return nil, fmt.Errorf("checkout %.40q: %w", id, ErrNotFound)
+	}
+	f, err := r.rdb.HGetAll(ctx, r.keyAttempts(id)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("attempts of %s: %w", id, err)
+	}
+	return decodeAttempts(id, f)
+}
+
+func decodeAttempts(id string, f map[string]string) ([]*Attempt, error) {
+	bySeq := map[int]*Attempt{}
+	maxSeq := 0
+	for k, v := range f {
+		s, name, ok := strings.Cut(k, ".")
+		n, err := strconv.Atoi(s)
+		if !ok || err != nil || n <= 0 {
+			return nil, fmt.Errorf("attempts of %s: %w: field %q", id, errCorrupt, k)
+		}
+		a := bySeq[n]
+		if a == nil {
+			a = &Attempt{CheckoutID: id, Seq: n, OutNo: OutNo(id, n)}
+			bySeq[n] = a
+			maxSeq = max(maxSeq, n)
+		}
+		switch name {
+		case "method":
+			a.Method = Method(v)
+		case "scenario":
+			a.Scenario = Scenario(v)
+		case "status":
+			a.Status = AttemptStatus(v)
+		case "ord_no":
+			a.OrdNo = v
+		case "amount":
+			a.Amount, _ = strconv.ParseInt(v, 10, 64)
+		case "created_at":
+			n, _ := strconv.ParseInt(v, 10, 64)
+			a.CreatedAt = time.UnixMilli(n)
+		case "updated_at":
+			n, _ := strconv.ParseInt(v, 10, 64)
+			a.UpdatedAt = time.UnixMilli(n)
+		}
+	}
+	out := make([]*Attempt, 0, len(bySeq))
+	for i := 1; i <= maxSeq; i++ {
+		if a := bySeq[i]; a != nil {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// AttemptByOutNo finds the checkout and attempt a gateway out_no belongs to
+// (one round trip). ErrNotFound when the out_no is not ours or is gone.
+func (r *Repo) AttemptByOutNo(ctx context.Context, outNo string) (*Checkout, *Attempt, error) {
+	id, seq, ok := ParseOutNo(outNo)
+	if !ok {
+		return nil, nil, fmt.Errorf("out_no %.64q: %w", outNo, ErrNotFound)
+	}
+	var cf, af *redis.MapStringStringCmd
+	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		cf = p.HGetAll(ctx, r.keyCheckout(id))
+		af = p.HGetAll(ctx, r.keyAttempts(id))
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("out_no %s: %w", outNo, err)
+	}
+	c, err := decodeCheckout(cf.Val())
+	if err != nil {
+		return nil, nil, fmt.Errorf("out_no %s: %w", outNo, err)
+	}
+	as, err := decodeAttempts(id, af.Val())
+	if err != nil {
+		return nil, nil, fmt.Errorf("out_no %s: %w", outNo, err)
+	}
+	for _, a := range as {
+		if a.Seq == seq {
+			return c, a, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("out_no %s: %w", outNo, ErrNotFound)
+}
+
+// Transition is the outcome of a state move. Changed is true only for the one
+// call that really moved the checkout, so callers emit exactly one event per
+// change.
+type Transition struct {
+	Changed bool
+	// From is the status before the call, To the status after it.
+	From, To Status
+	// Checkout is the checkout as it is after the call.
+	Checkout *Checkout
+}
+
+func (r *Repo) run(ctx context.Context, s *redis.Script, id string, args ...any) ([]any, error) {
+	keys := []string{r.keyCheckout(id), r.keyAttempts(id)}
+	argv := append([]any{ms(r.now()), r.retention.Milliseconds()}, args...)
+	v, err := s.Run(ctx, r.rdb, keys, argv...).Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(v) == 0 {
+		return nil, fmt.Errorf("%w: empty script answer", errCorrupt)
+	}
+	return v, nil
+}
+
+func code(v []any) int64 {
+	n, _ := v[0].(int64)
+	return n
+}
+
+func str(v []any, i int) string {
+	if i < len(v) {
+		s, _ := v[i].(string)
+		return s
+	}
+	return ""
+}
+
+func fieldsAt(v []any, i int) (*Checkout, error) {
+	if i >= len(v) {
+		return nil, fmt.Errorf("%w: script answer has no fields", errCorrupt)
+	}
+	flat, _ := v[i].([]any)
+	f := make(map[string]string, len(flat)/2)
+	for j := 0; j+1 < len(flat); j += 2 {
+		k, _ := flat[j].(string)
+		s, _ := flat[j+1].(string)
+		f[k] = s
+	}
+	return decodeCheckout(f)
+}
+
+// move runs scriptMove and shapes its answer.
+func (r *Repo) move(ctx context.Context, id string, to Status, from []Status, due bool) (*Transition, error) {
+	if !ValidID(id) {
+		return nil, fmt.Errorf("%w: checkout id", ErrNotFound)
+	}
+	fl := ","
+	for _, s := range from {
+		fl += string(s) + ","
+	}
+	d := "0"
+	if due {
+		d = "1"
+	}
+	v, err := r.run(ctx, scriptMove, id, string(to), fl, d)
+	if err != nil {
+		return nil, err
+	}
+	if code(v) < 0 {
+		return nil, ErrNotFound
+	}
+	c, err := fieldsAt(v, 2)
+	if err != nil {
+		return nil, err
+	}
+	t := &Transition{Changed: code(v) == 1, From: Status(str(v, 1)), To: c.Status, Checkout: c}
+	if !c.Status.Active() {
+		// Finished checkouts leave the expiry queue.
+		if err := r.rdb.ZRem(ctx, r.keyExpiry(), id).Err(); err != nil {
+			return t, err
+		}
+	}
+	return t, nil
+}
+
+// Cancel moves an open or pending checkout to cancelled. Refused (Changed
+// false, no error) in any other state.
+func (r *Repo) Cancel(ctx context.Context, id string) (*Transition, error) {
+	t, err := r.move(ctx, id, StatusCancelled, []Status{StatusOpen, StatusPending}, false)
+	if err != nil {
+		return nil, fmt.Errorf("cancel %s: %w", id, err)
+	}
+	return t, nil
+}
+
+// Expire moves an open or pending checkout whose expiry has passed to
+// expired. Refused (Changed false) when it is not due or not active; a
+// checkout that is no longer active also leaves the expiry queue.
+func (r *Repo) Expire(ctx context.Context, id string) (*Transition, error) {
+	t, err := r.move(ctx, id, StatusExpired, []Status{StatusOpen, StatusPending}, true)
+	if errors.Is(err, ErrNotFound) {
+		// Gone (retention or never existed): it has nothing left to expire.
+		if zerr := r.rdb.ZRem(ctx, r.keyExpiry(), id).Err(); zerr != nil {
+			return nil, fmt.Errorf("expire %s: %w", id, zerr)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("expire %s: %w", id, err)
+	}
+	return t, nil
+}
+
+// DueForExpiry returns up to limit ids whose expiry is at or before now, the
+// oldest first. A poller calls Expire on each.
+func (r *Repo) DueForExpiry(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	ids, err := r.rdb.ZRangeByScore(ctx, r.keyExpiry(), &redis.ZRangeBy{
+		Min: "-inf", Max: strconv.FormatInt(ms(now), 10), Count: int64(limit),
+	}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("due for expiry: %w", err)
+	}
+	return ids, nil
+}
+
+// Payment is the outcome of MarkPaid.
+type Payment struct {
+	Transition
+	// AttemptChanged is true for the one call that marked the attempt paid;
+	// duplicates of a notify see false.
+	AttemptChanged bool
+	// DoublePaid is true when this attempt was paid while another attempt
+	// had already paid the checkout: the money must be refunded and reported.
+	DoublePaid bool
+}
+
+// MarkPaid records that the gateway confirmed attempt seq of checkout id as
+// paid (ordNo may be empty when unknown). An open or pending checkout
+// becomes paid; an expired or cancelled one becomes paid and late. Only the
+// caller that saw Changed (or DoublePaid) may act on it.
+func (r *Repo) MarkPaid(ctx context.Context, id string, seq int, ordNo string) (*Payment, error) {
+	if !ValidID(id) || seq <= 0 {
+		return nil, fmt.Errorf("mark paid %s/%d: %w", id, seq, ErrNotFound)
+	}
+	v, err := r.run(ctx, scriptPay, id, seq, ordNo)
+	if err != nil {
+		return nil, fmt.Errorf("mark paid %s/%d: %w", id, seq, err)
+	}
+	switch code(v) {
+	case -1, -2:
+		return nil, fmt.Errorf("mark paid %s/%d: %w", id, seq, ErrNotFound)
+	case -3:
+		return nil, fmt.Errorf("mark paid %s/%d: %w: ord_no %q differs from the stored one", id, seq, ErrInvalid, ordNo)
+	}
+	c, err := fieldsAt(v, 2)
+	if err != nil {
+		return nil, fmt.Errorf("mark paid %s/%d: %w", id, seq, err)
+	}
+	p := &Payment{
+		Transition:     Transition{Changed: code(v) == 2, From: Status(str(v, 1)), To: c.Status, Checkout: c},
+		AttemptChanged: code(v) >= 1,
+		DoublePaid:     code(v) == 1,
+	}
+	if err := r.rdb.ZRem(ctx, r.keyExpiry(), id).Err(); err != nil {
+		return p, fmt.Errorf("mark paid %s/%d: %w", id, seq, err)
+	}
+	return p, nil
+}
+
+// RecordRefund adds a confirmed refund of amount fen: paid or
+// partially_refunded becomes partially_refunded, or refunded once the whole
+// amount is back. More than was paid is ErrInvalid; other states are refused
+// (Changed false).
+func (r *Repo) RecordRefund(ctx context.Context, id string, amount int64) (*Transition, error) {
+	if !ValidID(id) {
+		return nil, fmt.Errorf("refund %s: %w", id, ErrNotFound)
+	}
+	if amount <= 0 {
+		return nil, fmt.Errorf("refund %s: %w: amount must be > 0", id, ErrInvalid)
+	}
+	v, err := r.run(ctx, scriptRefund, id, amount)
+	if err != nil {
+		return nil, fmt.Errorf("refund %s: %w", id, err)
+	}
+	switch code(v) {
+	case -1:
+		return nil, fmt.Errorf("refund %s: %w", id, ErrNotFound)
+	case -3:
+		return nil, fmt.Errorf("refund %s: %w: more than the amount paid", id, ErrInvalid)
+	}
+	c, err := fieldsAt(v, 2)
+	if err != nil {
+		return nil, fmt.Errorf("refund %s: %w", id, err)
+	}
+	return &Transition{Changed: code(v) == 1, From: Status(str(v, 1)), To: c.Status, Checkout: c}, nil
+}
+
+// AddAttempt creates the next payment attempt of an active checkout and
+// moves an open checkout to pending. The attempt's OutNo is what to send as
+// payorder's out_no. Call it under Lock so a payer's double click does not
+// start two orders. ErrNotAllowed when the checkout is finished, past its
+// expiry, or does not allow the wallet.
+func (r *Repo) AddAttempt(ctx context.Context, id string, m Method, s Scenario) (*Attempt, *Transition, error) {
+	if !ValidID(id) {
+		return nil, nil, fmt.Errorf("add attempt %s: %w", id, ErrNotFound)
+	}
+	if !m.Valid() || !s.Valid() {
+		return nil, nil, fmt.Errorf("add attempt %s: %w: method %q scenario %q", id, ErrInvalid, m, s)
+	}
+	v, err := r.run(ctx, scriptAddAttempt, id, string(m), string(s))
+	if err != nil {
+		return nil, nil, fmt.Errorf("add attempt %s: %w", id, err)
+	}
+	switch n := code(v); {
+	case n == -1:
+		return nil, nil, fmt.Errorf("add attempt %s: %w", id, ErrNotFound)
+	case n == -4:
+		return nil, nil, fmt.Errorf("add attempt %s: %w: wallet %s is not allowed", id, ErrNotAllowed, m)
+	case n == -5:
+		return nil, nil, fmt.Errorf("add attempt %s: %w: past its expiry", id, ErrNotAllowed)
+	case n == 0:
+		return nil, nil, fmt.Errorf("add attempt %s: %w: checkout is %s", id, ErrNotAllowed, str(v, 1))
+	}
+	c, err := fieldsAt(v, 2)
+	if err != nil {
+		return nil, nil, fmt.Errorf("add attempt %s: %w", id, err)
+	}
+	seq := int(code(v))
+	now := c.UpdatedAt
+	a := &Attempt{
+		CheckoutID: id, Seq: seq, Method: m, Scenario: s, OutNo: OutNo(id, seq),
+		Status: AttemptPending, Amount: c.Amounts.Trade, CreatedAt: now, UpdatedAt: now,
+	}
+	from := Status(str(v, 1))
+	return a, &Transition{Changed: from != c.Status, From: from, To: c.Status, Checkout: c}, nil
+}
+
+// UpdateAttempt records the gateway's ord_no (once; a different one later is
+// ErrInvalid) and/or moves the attempt: pending → failed|cancelled|unknown,
+// unknown → pending|failed|cancelled. Paid only comes from MarkPaid. It
+// reports whether anything changed; a refused move is ErrNotAllowed.
+func (r *Repo) UpdateAttempt(ctx context.Context, id string, seq int, to AttemptStatus, ordNo string) (bool, error) {
+	if !ValidID(id) || seq <= 0 {
+		return false, fmt.Errorf("update attempt %s/%d: %w", id, seq, ErrNotFound)
+	}
+	if to == AttemptPaid {
+		return false, fmt.Errorf("update attempt %s/%d: %w: use MarkPaid", id, seq, ErrInvalid)
+	}
+	v, err := r.run(ctx, scriptUpdateAttempt, id, seq, string(to), ordNo)
+	if err != nil {
+		return false, fmt.Errorf("update attempt %s/%d: %w", id, seq, err)
+	}
+	switch code(v) {
+	case -2:
+		return false, fmt.Errorf("update attempt %s/%d: %w", id, seq, ErrNotFound)
+	case -3:
+		return false, fmt.Errorf("update attempt %s/%d: %w: ord_no differs from the stored one", id, seq, ErrInvalid)
+	case 0:
+		if to != "" && AttemptStatus(str(v, 1)) != to {
+			return false, fmt.Errorf("update attempt %s/%d: %w: %s → %s", id, seq, ErrNotAllowed, str(v, 1), to)
+		}
+		return false, nil
+	}
+	return true, nil
+}
+
+// ErrLocked means another request holds the checkout's lock.
+var ErrLocked = errors.New("checkout is locked")
+
+// Lock takes the checkout's short lock (SET NX PX) so that only one request
+// at a time creates an attempt. The returned function releases it if it is
+// still ours. ErrLocked when someone else holds it.
+func (r *Repo) Lock(ctx context.Context, id string, ttl time.Duration) (func(context.Context) error, error) {
+	if !ValidID(id) {
+		return nil, fmt.Errorf("lock %s: %w", id, ErrNotFound)
+	}
+	token, err := randomBase62(22)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", id, err)
+	}
+	k := r.keyLock(id)
+	ok, err := r.rdb.SetNX(ctx, k, token, ttl).Result()
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", id, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("lock %s: %w", id, ErrLocked)
+	}
+	return func(ctx context.Context) error {
+		if err := scriptUnlock.Run(ctx, r.rdb, []string{k}, token).Err(); err != nil {
+			return fmt.Errorf("unlock %s: %w", id, err)
+		}
+		return nil
+	}, nil
+}
+
+// Errors of idempotency keys.
+var (
+	// ErrIdempotencyConflict means the key was used with another body.
+	ErrIdempotencyConflict = errors.New("idempotency key reused with a different request")
+	// ErrIdempotencyInFlight means a request with the key is still running.
+	ErrIdempotencyInFlight = errors.New("a request with this idempotency key is in progress")
+)
+
+// Replay is a stored answer to send again.
+type Replay struct {
+	Status int
+	Body   []byte
+}
+
+// BeginIdempotent reserves merchantID's Idempotency-Key for a request with
+// this body (one round trip). It returns (nil, nil) when the caller should
+// go ahead (and then pass an IdempotentResponse to Create, or call
+// ReleaseIdempotent on failure), the stored answer when the same body came
+// before, ErrIdempotencyConflict for another body, and
+// ErrIdempotencyInFlight while the first request runs.
+func (r *Repo) BeginIdempotent(ctx context.Context, merchantID, key string, body []byte) (*Replay, error) {
+	sum := sha256.Sum256(body)
+	h := hex.EncodeToString(sum[:])
+	v, err := scriptIdemBegin.Run(ctx, r.rdb, []string{r.keyIdem(merchantID, key)}, h, idemInFlightTTL.Milliseconds()).Slice()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("idempotency key: %w", err)
+	}
+	if str(v, 0) != h {
+		return nil, ErrIdempotencyConflict
+	}
+	if str(v, 1) == "" {
+		return nil, ErrIdempotencyInFlight
+	}
+	st, err := strconv.Atoi(str(v, 1))
+	if err != nil {
+		return nil, fmt.Errorf("idempotency key: %w", errCorrupt)
+	}
+	return &Replay{Status: st, Body: []byte(str(v, 2))}, nil
+}
+
+// ReleaseIdempotent forgets a reservation whose request failed, so the
+// merchant can retry with the same key.
+func (r *Repo) ReleaseIdempotent(ctx context.Context, merchantID, key string) error {
+	if err := r.rdb.Del(ctx, r.keyIdem(merchantID, key)).Err(); err != nil {
+		return fmt.Errorf("release idempotency key: %w", err)
+	}
+	return nil
+}
+
+// ListQuery selects a page of a merchant's checkouts.
+type ListQuery struct {
+	// Status keeps only checkouts in this status; empty keeps all.
+	Status Status
+	// After is the cursor: the last id of the previous page.
+	After string
+	// Limit is the page size, 1..100 (default 20).
+	Limit int
+}
+
+// ErrBadCursor means the cursor is not a checkout of this list.
+var ErrBadCursor = errors.New("unknown cursor")
+
+// listScanMax bounds how many index entries one filtered page reads.
+const listScanMax = 1000
+
+// List returns one merchant's checkouts, newest first, and the cursor of the
+// next page ("" at the end). With a status filter a page may be short while
+// a cursor is still returned: at most listScanMax entries are read per call.
+func (r *Repo) List(ctx context.Context, merchantID string, q ListQuery) ([]*Checkout, string, error) {
+	if q.Limit <= 0 {
+		q.Limit = 20
+	}
+	q.Limit = min(q.Limit, 100)
+	if q.After != "" && !ValidID(q.After) {
+		return nil, "", ErrBadCursor
+	}
+	var out []*Checkout
+	cursor := q.After
+	scanned := 0
+	for {
+		batch := q.Limit - len(out)
+		if q.Status != "" {
+			batch = 100
+		}
+		ids, err := r.listIDs(ctx, merchantID, cursor, batch+1)
+		if err != nil {
+			return nil, "", err
+		}
+		more := len(ids) > batch
+		if more {
+			ids = ids[:batch]
+		}
+		cs, err := r.getMany(ctx, ids)
+		if err != nil {
+			return nil, "", err
+		}
+		for i, c := range cs {
+			cursor = ids[i]
+			scanned++
+			if c == nil || c.MerchantID != merchantID || (q.Status != "" && c.Status != q.Status) {
+				continue
+			}
+			out = append(out, c)
+			if len(out) == q.Limit {
+				if i < len(cs)-1 || more {
+					return out, cursor, nil
+				}
+				return out, "", nil
+			}
+		}
+		if !more {
+			return out, "", nil
+		}
+		if scanned >= listScanMax {
+			return out, cursor, nil
+		}
+	}
+}
+
+func (r *Repo) listIDs(ctx context.Context, merchantID, after string, n int) ([]string, error) {
+	v, err := scriptList.Run(ctx, r.rdb, []string{r.keyList(merchantID)}, after, n).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list checkouts: %w", err)
+	}
+	if n, ok := v.(int64); ok && n == -1 {
+		return nil, ErrBadCursor
+	}
+	raw, _ := v.([]any)
+	ids := make([]string, 0, len(raw))
+	for _, x := range raw {
+		if s, ok := x.(string); ok {
+			ids = append(ids, s)
+		}
+	}
+	return ids, nil
+}
+
+// getMany reads checkouts in one pipeline; gone ones are nil.
+func (r *Repo) getMany(ctx context.Context, ids []string) ([]*Checkout, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, r.keyCheckout(id))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list checkouts: %w", err)
+	}
+	out := make([]*Checkout, len(ids))
+	for i, cmd := range cmds {
+		c, err := decodeCheckout(cmd.Val())
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[i] = c
+	}
+	return out, nil
+}
