@@ -174,8 +174,8 @@ func New(cfg Config) (*Server, error) {
 		cfg.Prefix = DefaultPrefix
 	}
 	cfg.Prefix = "/" + strings.Trim(cfg.Prefix, "/")
-	if cfg.Prefix == "/" {
-		return nil, fmt.Errorf("sandbox: prefix %q leaves no room for the pay pages", cfg.Prefix)
+	if cfg.Prefix == "/" || cfg.Prefix == "/pay" || cfg.Prefix == "/payer" {
+		return nil, fmt.Errorf("sandbox: prefix %q collides with the pay pages", cfg.Prefix)
 	}
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(cfg.PublicURL)

@@ -1,0 +1,154 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// storeFlags collects repeated -store OPEN_ID:OPEN_KEY[:SHOP_PASS] flags.
+type storeFlags []Store
+
+func (f *storeFlags) String() string { return fmt.Sprintf("%d stores", len(*f)) }
+
+func (f *storeFlags) Set(v string) error {
+	parts := strings.SplitN(v, ":", 3)
+	if len(parts) < 2 || parts[0] == "" || parts[1] == "" {
+		return errors.New("want OPEN_ID:OPEN_KEY[:SHOP_PASS]")
+	}
+	st := Store{OpenID: parts[0], OpenKey: parts[1]}
+	if len(parts) == 3 {
+		st.ShopPass = parts[2]
+	}
+	if len(st.OpenKey) != 32 {
+		return fmt.Errorf("open_key of %s must be exactly 32 characters, got %d", st.OpenID, len(st.OpenKey))
+	}
+	*f = append(*f, st)
+	return nil
+}
+
+// Main runs the standalone sandbox: `checkout sandbox -addr 127.0.0.1:9000
+// -store OPEN_ID:OPEN_KEY[:SHOP_PASS]` (repeatable). With no -store it makes
+// one store and prints its credentials. It serves until ctx is cancelled and
+// returns the process exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		stores    storeFlags
+		addr      = fs.String("addr", "127.0.0.1:9000", "listen address")
+		prefix    = fs.String("prefix", DefaultPrefix, "protocol path prefix")
+		publicURL = fs.String("public-url", "", "absolute URL where the sandbox is reachable (default http://ADDR)")
+		noQuirks  = fs.Bool("no-quirks", false, "write plain JSON instead of the real server's PHP-style quirks")
+		latency   = fs.Duration("latency", 0, "latency added to every protocol answer")
+		failRate  = fs.Float64("failure-rate", 0, "share of protocol requests answered with HTTP 502")
+		timeRate  = fs.Float64("timeout-rate", 0, "share of protocol requests left unanswered")
+		drop      = fs.Bool("drop-notifies", false, "never send async notifies")
+		dup       = fs.Int("duplicate-notifies", 0, "extra identical copies of every notify attempt")
+		step      = fs.Duration("notify-step", DefaultNotifyStep, "notify retry step (retries after 1, 2, 3… steps)")
+		giveUp    = fs.Duration("notify-give-up", DefaultNotifyGiveUp, "stop notify retries this long after the first attempt")
+		verbose   = fs.Bool("v", false, "log every request outcome")
+	)
+	fs.Var(&stores, "store", "store credentials OPEN_ID:OPEN_KEY[:SHOP_PASS] (repeatable; default one generated store)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: checkout sandbox [-addr 127.0.0.1:9000] [-store OPEN_ID:OPEN_KEY[:SHOP_PASS]]... [flags]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "sandbox: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "sandbox: %v\n", err)
+		return 1
+	}
+	base := *publicURL
+	if base == "" {
+		base = "http://" + ln.Addr().String()
+	}
+	s, err := New(Config{
+		Prefix: *prefix, PublicURL: base, DisableQuirks: *noQuirks, Logger: logger,
+		Latency: *latency, FailureRate: *failRate, TimeoutRate: *timeRate,
+		DropNotifies: *drop, DuplicateNotifies: *dup, NotifyStep: *step, NotifyGiveUp: *giveUp,
+	})
+	if err != nil {
+		ln.Close()
+		fmt.Fprintf(stderr, "sandbox: %v\n", err)
+		return 2
+	}
+	defer s.Close()
+	if len(stores) == 0 {
+		stores = append(stores, GenerateStore())
+	}
+	for _, st := range stores {
+		if err := s.AddStore(st); err != nil {
+			ln.Close()
+			fmt.Fprintf(stderr, "sandbox: %v\n", err)
+			return 2
+		}
+	}
+
+	fmt.Fprintf(stdout, "Sandbox gateway listening on %s\n", base)
+	fmt.Fprintf(stdout, "Protocol base URL: %s%s\n", strings.TrimRight(base, "/"), s.Prefix())
+	for _, st := range stores {
+		pass := st.ShopPass
+		if pass == "" {
+			pass = DefaultShopPass
+		}
+		// These are sandbox credentials, printed on purpose so that any
+		// client can be pointed at the sandbox; nothing real uses them.
+		fmt.Fprintf(stdout, "Store open_id=%s open_key=%s shop_pass=%s\n", st.OpenID, st.OpenKey, pass)
+	}
+
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		fmt.Fprintf(stderr, "sandbox: %v\n", err)
+		return 1
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		srv.Close()
+	}
+	<-done
+	return 0
+}
+
+// GenerateStore makes a store with random credentials (open_id 32 hex
+// digits, open_key 32 letters and digits, shop_pass 123456).
+func GenerateStore() Store {
+	var b [64]byte
+	_, _ = rand.Read(b[:])
+	id := make([]byte, 32)
+	key := make([]byte, 32)
+	for i := range 32 {
+		id[i] = lowhex[b[i]&0x0f]
+		key[i] = alnum[int(b[32+i])%len(alnum)]
+	}
+	return Store{OpenID: string(id), OpenKey: string(key), ShopPass: DefaultShopPass}
+}
