@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -295,7 +294,7 @@ func (c *Client) do(ctx context.Context, st *Store, endpoint string, payload []b
 		}
 		return false, nil
 	}
-	if err := json.Unmarshal(plain, out); err != nil {
+	if err := decodeJSON(plain, out); err != nil {
 		return false, fmt.Errorf("gateway %s: %w: %v", endpoint, ErrMalformed, err)
 	}
 	return false, nil

@@ -79,14 +79,21 @@ func Decrypt(key Key, hexData string) ([]byte, error) {
 	return buf[:n-pad], nil
 }
 
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
+// unhexTable maps an ASCII hex digit to its value and anything else to 0xff.
+var unhexTable = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
 	}
-	return 0, false
+	for i, c := range "0123456789abcdef" {
+		t[c] = byte(i)
+	}
+	for i, c := range "ABCDEF" {
+		t[c] = byte(10 + i)
+	}
+	return t
+}()
+
+func unhex(c byte) (byte, bool) {
+	v := unhexTable[c]
+	return v, v != 0xff
 }

@@ -42,7 +42,9 @@ func TestPayOrderValidation(t *testing.T) {
 		{"notify_url query", func(r *PayOrderRequest) { r.NotifyURL = "https://a.example/n?x=1" }, "notify_url", 0},
 		{"jump_url javascript", func(r *PayOrderRequest) { r.JumpURL = "javascript:alert(1)" }, "jump_url", 0},
 		{"barcode and jump", func(r *PayOrderRequest) { r.AuthCode, r.JumpURL = "1", "https://a.example/r" }, "auth_code", 0},
-		{"jsapi and jump", func(r *PayOrderRequest) { r.JSAPI, r.SubAppID, r.SubOpenID, r.JumpURL = true, "wx", "o", "https://a.example/r" }, "jump_url", 0},
+		{"jsapi and jump", func(r *PayOrderRequest) {
+			r.JSAPI, r.SubAppID, r.SubOpenID, r.JumpURL = true, "wx", "o", "https://a.example/r"
+		}, "jump_url", 0},
 		{"jsapi alone", func(r *PayOrderRequest) { r.JSAPI = true }, "JSAPI", 0},
 		{"jsapi appid only", func(r *PayOrderRequest) { r.JSAPI, r.SubAppID = true, "wx" }, "sub_openid", 0},
 		{"jsapi both wallets", func(r *PayOrderRequest) { r.JSAPI, r.SubAppID, r.SubOpenID, r.BuyerID = true, "wx", "o", "2088" }, "buyer_id", 0},

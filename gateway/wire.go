@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -26,9 +24,15 @@ func (n *Int) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func parseLooseInt(b []byte) (int64, error) {
+func parseLooseInt[S ~string | ~[]byte](b S) (int64, error) {
 	if len(b) >= 2 && b[0] == '"' {
-		b = bytes.TrimSpace(b[1 : len(b)-1])
+		b = b[1 : len(b)-1]
+		for len(b) > 0 && b[0] == ' ' {
+			b = b[1:]
+		}
+		for len(b) > 0 && b[len(b)-1] == ' ' {
+			b = b[:len(b)-1]
+		}
 	}
 	if len(b) == 0 || string(b) == "null" {
 		return 0, nil
@@ -41,7 +45,8 @@ func parseLooseInt(b []byte) (int64, error) {
 	}
 	var v int64
 	ok := len(s) > 0 && len(s) <= 18
-	for _, c := range s {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		if c < '0' || c > '9' {
 			ok = false
 			break
@@ -70,22 +75,22 @@ func parseLooseInt(b []byte) (int64, error) {
 type Text string
 
 // UnmarshalJSON accepts "x", 12, null and booleans, trimming spaces.
-func (t *Text) UnmarshalJSON(b []byte) error {
+func (t *Text) UnmarshalJSON(b []byte) error { return t.set(string(b)) }
+
+func (t *Text) set(v string) error {
 	switch {
-	case len(b) == 0 || string(b) == "null":
+	case len(v) == 0 || v == "null":
 		*t = ""
-	case b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
+	case v[0] == '"':
+		s, err := unquote(v)
+		if err != nil {
+			return fmt.Errorf("gateway: bad string %.40q", v)
 		}
 		*t = Text(strings.TrimSpace(s))
-	case b[0] == '{' || b[0] == '[':
-		// Some deployments return an object where the document has a string
-		// (trade_result): keep its JSON text.
-		*t = Text(b)
 	default:
-		*t = Text(b)
+		// A number where the document has a string, or an object some
+		// deployments send for trade_result: keep its JSON text.
+		*t = Text(v)
 	}
 	return nil
 }
