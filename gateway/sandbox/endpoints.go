@@ -576,11 +576,11 @@ func (s *Server) payRefund(c *call) (result, *apiError) {
 		return result{}, failMsg(gateway.CodeRefundFailed, "退款失败，refund_out_no只允许使用数字、字母，且不超过64位")
 	}
 	amount, present, valid := c.amount("refund_amount")
-	if !present || amount == 0 {
-		return result{}, fail(gateway.CodeRefundAmountEmpty)
-	}
 	if !valid || amount < 0 {
 		return result{}, fail(gateway.CodeAmountWrong)
+	}
+	if !present || amount == 0 {
+		return result{}, fail(gateway.CodeRefundAmountEmpty)
 	}
 	name, remark := c.text("refund_ord_name"), c.text("remark")
 	if !validText(name, 50) || !validText(remark, 100) {

@@ -66,6 +66,13 @@ func newEnv(t *testing.T, cfg Config) *env {
 	return &env{t: t, s: s, ts: ts, clock: clock, base: ts.URL + s.Prefix()}
 }
 
+// in returns the env reporting to t (a subtest).
+func (e *env) in(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
 // post sends a raw form to an endpoint and returns the body.
 func (e *env) post(endpoint, contentType, body string) []byte {
 	e.t.Helper()
