@@ -51,6 +51,7 @@ var Vars = []Var{
 	{Env: "CHECKOUT_MAX_AMOUNT", Flag: "max-amount", Default: strconv.FormatInt(DefaultMaxAmount, 10), Usage: "largest checkout amount in fen, unless a merchant sets its own max_amount"},
 	{Env: "CHECKOUT_RETENTION", Flag: "retention", Default: DefaultRetention.String(), Usage: "how long finished checkouts are kept (Go duration, e.g. 2160h)"},
 	{Env: "CHECKOUT_ALLOW_PRIVATE_WEBHOOKS", Flag: "allow-private-webhooks", Default: "false", Usage: "allow webhook URLs on loopback and private networks (development only)"},
+	{Env: "CHECKOUT_TRUSTED_PROXIES", Flag: "trusted-proxies", Usage: "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For gives the client IP (default none)"},
 }
 
 // Settings is the service configuration read from the environment.
@@ -87,6 +88,9 @@ type Settings struct {
 	// AllowPrivateWebhooks allows webhook URLs on loopback and private
 	// networks.
 	AllowPrivateWebhooks bool
+	// TrustedProxies are the reverse proxies (IPs or CIDRs) whose
+	// X-Forwarded-For is believed.
+	TrustedProxies []string
 }
 
 // Demo reports whether the service runs without a merchants file: sandbox
@@ -105,6 +109,7 @@ func (s *Settings) LogValue() slog.Value {
 		slog.Int64("max_amount", s.MaxAmount),
 		slog.Duration("retention", s.Retention),
 		slog.Bool("allow_private_webhooks", s.AllowPrivateWebhooks),
+		slog.Any("trusted_proxies", s.TrustedProxies),
 	)
 }
 
@@ -256,6 +261,17 @@ func FromEnv(getenv func(string) string) (*Settings, error) {
 		return nil, errorf("CHECKOUT_ALLOW_PRIVATE_WEBHOOKS", "%q is not a boolean (true or false)", raw)
 	}
 	s.AllowPrivateWebhooks = b
+
+	if raw := get("CHECKOUT_TRUSTED_PROXIES"); raw != "" {
+		for _, p := range strings.Split(raw, ",") {
+			p = strings.TrimSpace(p)
+			_, _, cidrErr := net.ParseCIDR(p)
+			if cidrErr != nil && net.ParseIP(p) == nil {
+				return nil, errorf("CHECKOUT_TRUSTED_PROXIES", "%q is not an IP address or CIDR (e.g. 10.0.0.0/8)", p)
+			}
+			s.TrustedProxies = append(s.TrustedProxies, p)
+		}
+	}
 	return s, nil
 }
 

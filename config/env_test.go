@@ -58,6 +58,7 @@ func TestFromEnvAll(t *testing.T) {
 		"CHECKOUT_MAX_AMOUNT":             "123456",
 		"CHECKOUT_RETENTION":              "720h",
 		"CHECKOUT_ALLOW_PRIVATE_WEBHOOKS": "true",
+		"CHECKOUT_TRUSTED_PROXIES":        "10.0.0.0/8, 192.168.1.1,::1",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +77,9 @@ func TestFromEnvAll(t *testing.T) {
 	}
 	if s.SigningSecret.Reveal() != secretB || s.LogLevel != slog.LevelDebug || s.MaxAmount != 123456 || s.Retention != 720*time.Hour || !s.AllowPrivateWebhooks {
 		t.Errorf("settings %+v", s)
+	}
+	if strings.Join(s.TrustedProxies, ";") != "10.0.0.0/8;192.168.1.1;::1" {
+		t.Errorf("trusted proxies %q", s.TrustedProxies)
 	}
 	pairs := s.SessionKeyPairs()
 	if len(pairs) != 4 {
@@ -144,6 +148,8 @@ func TestFromEnvErrors(t *testing.T) {
 		{"max amount negative", with("CHECKOUT_MAX_AMOUNT", "-5"), "is not a positive"},
 		{"retention days", with("CHECKOUT_RETENTION", "90d"), "config: CHECKOUT_RETENTION: \"90d\" is not a Go duration"},
 		{"retention short", with("CHECKOUT_RETENTION", "5m"), "config: CHECKOUT_RETENTION: 5m0s is too short"},
+		{"trusted proxy", with("CHECKOUT_TRUSTED_PROXIES", "10.0.0.0/8,proxy.local"), "config: CHECKOUT_TRUSTED_PROXIES: \"proxy.local\" is not an IP address or CIDR"},
+		{"trusted proxy cidr", with("CHECKOUT_TRUSTED_PROXIES", "10.0.0.0/33"), "config: CHECKOUT_TRUSTED_PROXIES: \"10.0.0.0/33\""},
 		{"private webhooks", with("CHECKOUT_ALLOW_PRIVATE_WEBHOOKS", "sometimes"), "config: CHECKOUT_ALLOW_PRIVATE_WEBHOOKS: \"sometimes\" is not a boolean"},
 	}
 	for _, tt := range tests {

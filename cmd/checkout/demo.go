@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/config"
+	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/gateway/sandbox"
+	"github.com/wallet-checkout/checkout/wallet/walletsim"
+)
+
+// The demo's fixed names. The appids have the shape of real ones so that
+// every code path that checks them runs; the sandbox and the wallet emulator
+// know them, nothing else does.
+const (
+	demoMerchantID  = "demo"
+	demoStoreID     = "demo"
+	demoWeChatAppID = "wxdemo0000000000oa" // official account
+	demoMiniAppID   = "wxdemo0000000000mp" // mini-program
+	// demoAmount is ¥19.99: its last two digits are none of the sandbox's
+	// magic amounts, so the demo payment simply succeeds.
+	demoAmount = 1999
+	demoTTL    = checkout.MaxTTL
+)
+
+// demoSetup is everything demo mode adds: the sandbox gateway and the wallet
+// emulator (both mounted under /sandbox/), one merchant with one sandbox
+// store, and its API key.
+type demoSetup struct {
+	// Directory holds the demo merchant.
+	Directory *checkout.Directory
+	// Handler serves the sandbox gateway, and the wallet emulator under
+	// /wallet/; the service mounts it under /sandbox/.
+	Handler http.Handler
+	// Providers points the wallets' identity services at the emulator.
+	Providers config.Providers
+
+	sandbox  *sandbox.Server
+	store    sandbox.Store
+	merchant *checkout.Merchant
+	apiKey   string
+	public   string
+}
+
+// newDemo builds the sandbox, the emulator and the demo merchant for a
+// service reachable at publicURL.
+func newDemo(publicURL string, log *slog.Logger) (*demoSetup, error) {
+	sb, err := sandbox.New(sandbox.Config{PublicURL: publicURL + "/sandbox", Logger: log.With("component", "sandbox")})
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	d := &demoSetup{sandbox: sb, public: publicURL}
+	ok := false
+	defer func() {
+		if !ok {
+			sb.Close()
+		}
+	}()
+
+	d.store = sandbox.GenerateStore()
+	d.store.Name = "演示门店 Demo Store"
+	if err := sb.AddStore(d.store); err != nil {
+		return nil, fmt.Errorf("sandbox store: %w", err)
+	}
+	// Native WeChat payments need the appids bound to the store, as on the
+	// real gateway (mpconfig/add).
+	for _, app := range []string{demoWeChatAppID, demoMiniAppID} {
+		if err := sb.BindAppID(d.store.OpenID, "Weixin", app); err != nil {
+			return nil, fmt.Errorf("sandbox bind %s: %w", app, err)
+		}
+	}
+
+	oaSecret, mpSecret := randomToken(), randomToken()
+	walletURL := publicURL + "/sandbox/wallet"
+	sim := walletsim.New(walletsim.Config{
+		PublicURL: walletURL,
+		Apps:      map[string]string{demoWeChatAppID: oaSecret, demoMiniAppID: mpSecret},
+		Logger:    log.With("component", "walletsim"),
+	})
+	d.Providers = config.Providers{
+		WeChatAuthorizeBase: walletURL,
+		WeChatAPIBase:       walletURL,
+		AlipayAuthorizeBase: walletURL,
+		AlipayGatewayURL:    walletURL + "/gateway.do",
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/wallet/", http.StripPrefix("/wallet", sim))
+	mux.Handle("/", sb.Handler())
+	d.Handler = mux
+
+	gw, err := gateway.NewStore(publicURL+"/sandbox"+sandbox.DefaultPrefix, d.store.OpenID, d.store.OpenKey, d.store.ShopPass)
+	if err != nil {
+		return nil, fmt.Errorf("gateway store: %w", err)
+	}
+	d.apiKey, err = checkout.NewAPIKey(false)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return nil, fmt.Errorf("public URL: %w", err)
+	}
+	hosts := []string{strings.ToLower(u.Host)}
+	if h := strings.ToLower(u.Hostname()); h != hosts[0] {
+		hosts = append(hosts, h)
+	}
+	d.merchant = &checkout.Merchant{
+		ID:            demoMerchantID,
+		Name:          "演示商户 Demo Merchant",
+		APIKeys:       []checkout.APIKey{checkout.APIKeyFor(d.apiKey)},
+		RedirectHosts: hosts,
+		Stores: []*checkout.Store{{
+			ID:      demoStoreID,
+			Name:    d.store.Name,
+			Gateway: gw,
+			Sandbox: true,
+			WeChat: checkout.WeChatConfig{
+				Enabled:           true,
+				Mode:              checkout.ModeNative,
+				AppID:             demoWeChatAppID,
+				AppSecret:         gateway.Secret(oaSecret),
+				MiniProgramAppID:  demoMiniAppID,
+				MiniProgramSecret: gateway.Secret(mpSecret),
+			},
+			Alipay:     checkout.AlipayConfig{Enabled: true, Mode: checkout.ModeRedirect},
+			LatePolicy: checkout.LatePolicyAccept,
+		}},
+	}
+	d.Directory, err = checkout.NewDirectory([]*checkout.Merchant{d.merchant})
+	if err != nil {
+		return nil, err
+	}
+	ok = true
+	return d, nil
+}
+
+// Start creates the demo checkout and prints what a person needs to try the
+// service: the API key, the sandbox store's credentials, a checkout URL and
+// a curl command. These are demo secrets, printed on purpose to stdout, never
+// logged.
+func (d *demoSetup) Start(ctx context.Context, repo *checkout.Repo, s *config.Settings, embeddedRedis bool, w io.Writer) error {
+	c, err := checkout.NewCheckout(&checkout.Draft{
+		MerchantID:  demoMerchantID,
+		StoreID:     demoStoreID,
+		Amounts:     checkout.Amounts{Original: demoAmount, Trade: demoAmount},
+		Description: "演示订单 Demo order",
+		Reference:   "demo-1",
+		SuccessURL:  d.public + "/c/" + checkout.CheckoutIDPlaceholder,
+		LatePolicy:  checkout.LatePolicyAccept,
+		TTL:         demoTTL,
+	}, time.Now())
+	if err != nil {
+		return fmt.Errorf("demo checkout: %w", err)
+	}
+	if err := repo.Create(ctx, c, nil); err != nil {
+		return fmt.Errorf("demo checkout: %w", err)
+	}
+
+	data := "Redis at REDIS_URL"
+	if embeddedRedis {
+		data = "in-process Redis: everything is lost when this process stops"
+	}
+	fmt.Fprintf(w, `
+Checkout service, DEMO MODE (no CHECKOUT_CONFIG): %[1]s
+  Data:      %[2]s
+  Merchant:  %[3]s (id %[4]s), redirect hosts %[5]s
+
+  API key:   %[6]s
+
+  Sandbox gateway store (point any gateway client here):
+    base URL   %[1]s/sandbox%[7]s
+    open_id    %[8]s
+    open_key   %[9]s
+    shop_pass  %[10]s
+
+  Pay this demo checkout (¥%[11]s, valid for %[12]s):
+    %[1]s/c/%[13]s
+
+  Create another:
+    curl -sS %[1]s/v1/checkouts \
+      -H 'Authorization: Bearer %[6]s' \
+      -H 'Content-Type: application/json' \
+      -d '{"amount": 1999, "description": "Demo order", "success_url": "%[1]s/c/{CHECKOUT_ID}"}'
+
+`, s.PublicURL, data, d.merchant.Name, d.merchant.ID, strings.Join(d.merchant.RedirectHosts, ", "),
+		d.apiKey, sandbox.DefaultPrefix, d.store.OpenID, d.store.OpenKey, d.store.ShopPass,
+		yuan(demoAmount), demoTTL, c.ID)
+	return nil
+}
+
+// Close stops the sandbox's notify deliveries.
+func (d *demoSetup) Close() { d.sandbox.Close() }
+
+func yuan(fen int64) string { return fmt.Sprintf("%d.%02d", fen/100, fen%100) }
+
+// randomToken returns 32 random bytes as base64url, for demo app secrets.
+func randomToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}

@@ -1,0 +1,161 @@
+// Command checkout is the hosted checkout service: one binary that serves the
+// merchant API, the payer pages and the gateway callbacks, configured by
+// environment variables (or the flags that mirror them) and a merchants file.
+//
+// Usage:
+//
+//	checkout [flags]             serve (demo mode without CHECKOUT_CONFIG)
+//	checkout sandbox [flags]     run the sandbox gateway on its own
+//	checkout hash-key KEY        print the sha256:… line the merchants file stores
+//	checkout -healthcheck        GET /healthz of a running service (for containers)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/config"
+	"github.com/wallet-checkout/checkout/gateway/sandbox"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal starts the graceful shutdown, a second one
+		// kills the process the default way.
+		<-ctx.Done()
+		stop()
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// Exit codes of run.
+const (
+	exitOK     = 0
+	exitFailed = 1 // the service could not start or stopped on an error
+	exitUsage  = 2 // bad flags, arguments or configuration
+)
+
+// run is the whole program; main only supplies the process's context,
+// arguments, environment and output so that tests can drive it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "sandbox":
+			return sandbox.Main(ctx, args[1:], stdout, stderr)
+		case "hash-key":
+			return hashKey(args[1:], stdout, stderr)
+		}
+	}
+
+	fs := flag.NewFlagSet("checkout", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { usage(fs, stderr) }
+	flagEnv := map[string]string{} // flag name → environment variable
+	for _, v := range config.Vars {
+		if v.Flag == "" {
+			continue
+		}
+		help := v.Usage + " (env " + v.Env + ")"
+		fs.String(v.Flag, v.Default, help)
+		flagEnv[v.Flag] = v.Env
+	}
+	healthcheck := fs.Bool("healthcheck", false, "check that the service listening on -addr answers /healthz, then exit (0 healthy, 1 not)")
+	addrFile := fs.String("addr-file", "", "once listening, write the bound address (host:port) to this file; with -addr 127.0.0.1:0 scripts and tests learn the port")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "checkout: unknown command %q (want sandbox, hash-key, or flags only)\n", fs.Arg(0))
+		return exitUsage
+	}
+
+	// A flag given on the command line wins over its environment variable.
+	set := map[string]string{}
+	fs.Visit(func(f *flag.Flag) {
+		if env, ok := flagEnv[f.Name]; ok {
+			set[env] = f.Value.String()
+		}
+	})
+	lookup := func(name string) string {
+		if v, ok := set[name]; ok {
+			return v
+		}
+		return getenv(name)
+	}
+
+	if *healthcheck {
+		return healthCheck(ctx, lookup, stderr)
+	}
+	return serve(ctx, lookup, *addrFile, stdout, stderr)
+}
+
+func usage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprint(w, `Usage:
+  checkout [flags]            serve the checkout (demo mode without CHECKOUT_CONFIG)
+  checkout sandbox [flags]    run the sandbox gateway on its own (checkout sandbox -h)
+  checkout hash-key KEY       print the sha256:… line to put in the merchants file
+  checkout -healthcheck       exit 0 when the service on -addr answers /healthz
+
+Every flag mirrors an environment variable; a flag given wins. Secrets
+(CHECKOUT_SESSION_KEYS, CHECKOUT_SIGNING_SECRET) are read from the environment
+only, so that they never show in the process list.
+
+Flags:
+`)
+	fs.PrintDefaults()
+}
+
+// hashKey prints the stored form of an API key. A new key is made with
+// `hash-key -new` (sk_live_…) or `hash-key -new -test` (sk_test_…).
+func hashKey(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("hash-key", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	newKey := fs.Bool("new", false, "generate a new API key, print it and its hash")
+	test := fs.Bool("test", false, "with -new: a sk_test_ key for sandbox stores")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage:\n  checkout hash-key KEY      print sha256:<hex> of KEY for the merchants file's api_keys\n  checkout hash-key -new [-test]   make a new key and print it with its hash\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if *newKey {
+		if fs.NArg() != 0 {
+			fs.Usage()
+			return exitUsage
+		}
+		key, err := checkout.NewAPIKey(!*test)
+		if err != nil {
+			fmt.Fprintf(stderr, "checkout hash-key: %v\n", err)
+			return exitFailed
+		}
+		fmt.Fprintf(stdout, "key:  %s   (give it to the merchant; it is not stored anywhere)\nhash: %s   (put this in api_keys)\n", key, config.HashAPIKeyLine(key))
+		return exitOK
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	key := strings.TrimSpace(fs.Arg(0))
+	if !strings.HasPrefix(key, checkout.LiveKeyPrefix) && !strings.HasPrefix(key, checkout.TestKeyPrefix) {
+		fmt.Fprintf(stderr, "checkout hash-key: an API key starts with %s or %s (make one with `checkout hash-key -new`)\n", checkout.LiveKeyPrefix, checkout.TestKeyPrefix)
+		return exitUsage
+	}
+	fmt.Fprintln(stdout, config.HashAPIKeyLine(key))
+	return exitOK
+}

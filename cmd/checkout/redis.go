@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wallet-checkout/checkout/config"
+)
+
+const (
+	// pingTimeout bounds the start-up check of a configured Redis.
+	pingTimeout = 5 * time.Second
+	// embeddedTick is how often the embedded Redis's clock is advanced:
+	// miniredis keeps time only when told, and without this sessions and
+	// locks would never expire.
+	embeddedTick = time.Second
+)
+
+// openRedis connects to the configured Redis, or starts an in-process one
+// when none is configured. A configured Redis that does not answer is an
+// error: production never falls back to memory silently.
+func openRedis(ctx context.Context, s *config.Settings, log *slog.Logger) (redis.UniversalClient, func(), error) {
+	if s.Redis != nil {
+		rdb := redis.NewClient(s.Redis)
+		pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+		defer cancel()
+		if err := rdb.Ping(pctx).Err(); err != nil {
+			_ = rdb.Close()
+			// Name the address, never the URL: it may hold a password.
+			return nil, nil, fmt.Errorf("REDIS_URL is set but Redis at %s does not answer PING: %v (the service does not fall back to an in-memory Redis when REDIS_URL is set)", s.Redis.Addr, err)
+		}
+		log.Info("Connected to Redis", "redis_addr", s.Redis.Addr, "redis_db", s.Redis.DB)
+		return rdb, func() { _ = rdb.Close() }, nil
+	}
+
+	m := miniredis.NewMiniRedis()
+	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, nil, fmt.Errorf("start the in-process Redis: %w", err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(embeddedTick)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				m.FastForward(embeddedTick)
+			case <-stop:
+				return
+			}
+		}
+	}()
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	log.Warn("REDIS_URL is not set: using an IN-PROCESS Redis. All data is in memory and LOST when the process stops; run only one replica like this. Set REDIS_URL for anything but a demo.", "redis_addr", m.Addr())
+	return rdb, func() {
+		_ = rdb.Close()
+		close(stop)
+		<-done
+		m.Close()
+	}, nil
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/config"
+	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/handlers"
+)
+
+// Server timeouts. There is no WriteTimeout: the result page's status stream
+// stays open for minutes; handlers bound their own work instead.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+	// shutdownTimeout is how long in-flight requests get after SIGTERM.
+	shutdownTimeout = 15 * time.Second
+)
+
+// serve runs the service until ctx is done, then shuts it down gracefully.
+func serve(ctx context.Context, getenv func(string) string, addrFile string, stdout, stderr io.Writer) int {
+	settings, err := config.FromEnv(getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	log := newLogger(stderr, settings.LogLevel)
+
+	// Read the merchants file before anything listens or connects, so that a
+	// bad file stops the start with its one message and nothing else.
+	var merchants *config.Merchants
+	if !settings.Demo() {
+		merchants, err = config.LoadMerchants(settings.ConfigPath, config.Options{Getenv: getenv, AllowPrivateWebhooks: settings.AllowPrivateWebhooks})
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitUsage
+		}
+	}
+
+	ln, err := net.Listen("tcp", settings.Addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "checkout: listen on %s: %v\n", settings.Addr, err)
+		return exitFailed
+	}
+	defer ln.Close()
+	bound := ln.Addr().String()
+	if !settings.PublicURLSet {
+		settings.PublicURL = config.DerivePublicURL(bound)
+	}
+
+	rdb, closeRedis, err := openRedis(ctx, settings, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "checkout: %v\n", err)
+		return exitFailed
+	}
+	defer closeRedis()
+
+	repo := checkout.NewRepo(rdb, checkout.WithRetention(settings.Retention))
+	deps := handlers.Deps{
+		Redis:          rdb,
+		Checkouts:      repo,
+		PublicURL:      settings.PublicURL,
+		Logger:         log,
+		Clock:          time.Now,
+		MaxAmount:      settings.MaxAmount,
+		Retention:      settings.Retention,
+		Gateway:        gateway.NewClient(),
+		TrustedProxies: settings.TrustedProxies,
+	}
+	var demo *demoSetup
+	if settings.Demo() {
+		demo, err = newDemo(settings.PublicURL, log)
+		if err != nil {
+			fmt.Fprintf(stderr, "checkout: demo mode: %v\n", err)
+			return exitFailed
+		}
+		defer demo.Close()
+		deps.Directory, deps.Sandbox = demo.Directory, demo.Handler
+	} else {
+		deps.Directory = merchants.Directory
+	}
+
+	h, err := handlers.New(deps)
+	if err != nil {
+		fmt.Fprintf(stderr, "checkout: %v\n", err)
+		return exitFailed
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+
+	if demo != nil {
+		if err := demo.Start(ctx, repo, settings, settings.Redis == nil, stdout); err != nil {
+			fmt.Fprintf(stderr, "checkout: demo mode: %v\n", err)
+			return exitFailed
+		}
+	}
+	if addrFile != "" {
+		if err := os.WriteFile(addrFile, []byte(bound), 0o644); err != nil {
+			fmt.Fprintf(stderr, "checkout: -addr-file: %v\n", err)
+			return exitFailed
+		}
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("Listening", "addr", bound, "public_url", settings.PublicURL, "demo", settings.Demo(), "settings", settings)
+
+	select {
+	case err := <-served:
+		log.Error("Server stopped", "error", err)
+		return exitFailed
+	case <-ctx.Done():
+	}
+	log.Info("Shutting down", "timeout", shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Error("Shutdown incomplete; closing remaining connections", "error", err)
+		_ = srv.Close()
+		return exitFailed
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("Server stopped", "error", err)
+		return exitFailed
+	}
+	log.Info("Stopped")
+	return exitOK
+}
+
+// newLogger logs text to a terminal and JSON elsewhere (containers, files),
+// where log collectors parse it.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			return slog.New(slog.NewTextHandler(w, opts))
+		}
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
