@@ -212,3 +212,12 @@ func (r *receiver) all() []received {
 func (r *receiver) url() string { return r.srv.URL + "/notify/sandbox" }
 
 var bg = context.Background()
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// newHTTPServer serves s on a loopback httptest server and returns its URL.
+func newHTTPServer(t *testing.T, s *Server) string {
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
