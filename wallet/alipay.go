@@ -54,7 +54,8 @@ func IsAlipayError(err error, subCode string) bool {
 }
 
 // Alipay talks to Alipay's web authorization and OpenAPI gateway. The zero
-// value talks to Alipay itself with http.DefaultClient and the system clock.
+// value talks to Alipay itself, with a client of DefaultTimeout and the
+// system clock.
 type Alipay struct {
 	// AuthorizeBase is where payers' browsers are sent to authorize;
 	// default DefaultAlipayAuthorizeBase.
@@ -62,8 +63,8 @@ type Alipay struct {
 	// GatewayURL is the full OpenAPI gateway URL; default
 	// DefaultAlipayGatewayURL.
 	GatewayURL string
-	// HTTP sends the gateway calls and owns their timeouts; nil means
-	// http.DefaultClient.
+	// HTTP sends the gateway calls and owns their timeouts; nil means a
+	// client with DefaultTimeout.
 	HTTP *http.Client
 	// Clock stamps requests; nil means time.Now.
 	Clock func() time.Time

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // MaxResponseBytes caps every provider answer the package reads. Identity
@@ -26,13 +27,20 @@ var ErrMalformedResponse = errors.New("wallet: malformed response")
 // verify with the configured Alipay public key.
 var ErrBadSignature = errors.New("wallet: response signature does not verify")
 
-// httpClient returns c, or http.DefaultClient when c is nil. Timeouts belong
-// to the injected client; calls also honour their context.
+// DefaultTimeout bounds a call when the client is not injected.
+const DefaultTimeout = 10 * time.Second
+
+// defaultHTTP is used when no client is injected: unlike
+// http.DefaultClient it cannot hang forever on a stalled provider.
+var defaultHTTP = &http.Client{Timeout: DefaultTimeout}
+
+// httpClient returns c, or a client with DefaultTimeout when c is nil.
+// Timeouts belong to the injected client; calls also honour their context.
 func httpClient(c *http.Client) *http.Client {
 	if c != nil {
 		return c
 	}
-	return http.DefaultClient
+	return defaultHTTP
 }
 
 // endpoint joins a configured base URL and a path, keeping any path the base

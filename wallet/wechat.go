@@ -56,16 +56,16 @@ func IsWeChatError(err error, code int) bool {
 }
 
 // WeChat talks to WeChat's official-account OAuth2 and mini-program login
-// endpoints. The zero value talks to WeChat itself with http.DefaultClient;
-// set the bases to point it at the emulator.
+// endpoints. The zero value talks to WeChat itself with a client of
+// DefaultTimeout; set the bases to point it at the emulator.
 type WeChat struct {
 	// AuthorizeBase is where payers' browsers are sent to authorize;
 	// default DefaultWeChatAuthorizeBase.
 	AuthorizeBase string
 	// APIBase is where codes are exchanged; default DefaultWeChatAPIBase.
 	APIBase string
-	// HTTP sends the exchange calls and owns their timeouts; nil means
-	// http.DefaultClient.
+	// HTTP sends the exchange calls and owns their timeouts; nil means a
+	// client with DefaultTimeout.
 	HTTP *http.Client
 }
 

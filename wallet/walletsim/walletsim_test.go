@@ -52,7 +52,7 @@ type env struct {
 
 // newEnv mounts a Sim under /sandbox/wallet on a test server, either with
 // the prefix kept or stripped by the router.
-func newEnv(t *testing.T, strip bool) *env {
+func newEnv(t testing.TB, strip bool) *env {
 	t.Helper()
 	e := &env{appKey: keys()[0]}
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
