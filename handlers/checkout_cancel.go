@@ -1,0 +1,100 @@
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/gateway"
+)
+
+// upstreamCancelTimeout bounds the paycancel calls of one cancel request.
+const upstreamCancelTimeout = 10 * time.Second
+
+// cancelCheckout is POST /v1/checkouts/:id/cancel. A paid checkout cannot be
+// cancelled. Pending barcode orders are closed upstream with paycancel; the
+// gateway cannot close the others, so they stay watched and a payment that
+// still arrives makes the checkout paid (late).
+func (h *handler) cancelCheckout(c *gin.Context) {
+	co, ok := h.loadOwn(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	switch co.Status {
+	case checkout.StatusCancelled:
+		// Cancelling twice is harmless: answer with the checkout as it is.
+		c.JSON(http.StatusOK, h.checkoutView(co))
+		return
+	case checkout.StatusOpen, checkout.StatusPending:
+	default:
+		h.notCancellable(c, co.Status)
+		return
+	}
+	tr, err := h.repo.Cancel(ctx, co.ID)
+	if err != nil {
+		h.unavailable(c, "cancel checkout", err)
+		return
+	}
+	if !tr.Changed && tr.To != checkout.StatusCancelled {
+		// It moved (paid, expired) between the read and the cancel.
+		h.notCancellable(c, tr.To)
+		return
+	}
+	if tr.Changed {
+		h.log.Info("Checkout cancelled", slog.String("request_id", c.GetString(ctxRequestID)),
+			slog.String("checkout_id", co.ID), slog.String("merchant_id", co.MerchantID))
+		// webhooks: the notify package (next wave) emits checkout.cancelled here.
+		h.cancelUpstream(context.WithoutCancel(ctx), c.GetString(ctxRequestID), tr.Checkout)
+	}
+	c.JSON(http.StatusOK, h.checkoutView(tr.Checkout))
+}
+
+func (h *handler) notCancellable(c *gin.Context, s checkout.Status) {
+	code, msg := "checkout_not_cancellable", "a "+string(s)+" checkout cannot be cancelled"
+	switch s {
+	case checkout.StatusPaid, checkout.StatusPartiallyRefunded, checkout.StatusRefunded:
+		code, msg = "checkout_paid", "the checkout is paid; refund it instead"
+	}
+	abortError(c, http.StatusConflict, code, msg, "")
+}
+
+// cancelUpstream closes the attempts the gateway can close. Failures are
+// logged: such attempts stay pending and the reconciler keeps watching them.
+func (h *handler) cancelUpstream(ctx context.Context, requestID string, co *checkout.Checkout) {
+	attempts, err := h.repo.Attempts(ctx, co.ID)
+	if err != nil {
+		h.log.Warn("Cannot read attempts to cancel upstream", slog.String("request_id", requestID), slog.String("checkout_id", co.ID), slog.Any("error", err))
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, upstreamCancelTimeout)
+	defer cancel()
+	for _, a := range attempts {
+		if a.Status != checkout.AttemptPending && a.Status != checkout.AttemptUnknown {
+			continue
+		}
+		log := h.log.With(slog.String("request_id", requestID), slog.String("checkout_id", co.ID), slog.String("out_no", a.OutNo), slog.String("scenario", string(a.Scenario)))
+		if !a.Scenario.Cancellable() {
+			log.Info("Attempt cannot be closed at the gateway; it stays watched")
+			continue
+		}
+		st, ok := h.dir.Store(co.MerchantID, co.StoreID)
+		if h.gw == nil || !ok || st.Gateway == nil {
+			log.Warn("No gateway to cancel the attempt; it stays watched")
+			continue
+		}
+		if _, err := h.gw.PayCancel(ctx, st.Gateway, gateway.ByOutNo(a.OutNo)); err != nil {
+			log.Warn("paycancel failed; the attempt stays watched", slog.Any("error", err))
+			continue
+		}
+		if _, err := h.repo.UpdateAttempt(ctx, co.ID, a.Seq, checkout.AttemptCancelled, ""); err != nil {
+			log.Warn("Cannot record the cancelled attempt", slog.Any("error", err))
+			continue
+		}
+		log.Info("Attempt cancelled at the gateway")
+	}
+}

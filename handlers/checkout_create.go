@@ -1,0 +1,443 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wallet-checkout/checkout/checkout"
+)
+
+// createRequest is the body of POST /v1/checkouts. Pointers tell "absent"
+// from zero.
+type createRequest struct {
+	Amount         *int64            `json:"amount"`
+	OriginalAmount *int64            `json:"original_amount"`
+	DiscountAmount *int64            `json:"discount_amount"`
+	IgnoreAmount   *int64            `json:"ignore_amount"`
+	Description    string            `json:"description"`
+	Reference      string            `json:"reference"`
+	SuccessURL     string            `json:"success_url"`
+	CancelURL      string            `json:"cancel_url"`
+	LatePolicy     string            `json:"late_policy"`
+	WebhookURL     string            `json:"webhook_url"`
+	ExpiresIn      *int64            `json:"expires_in"` // seconds
+	Wallets        []string          `json:"wallets"`
+	Metadata       map[string]string `json:"metadata"`
+	Store          string            `json:"store"`
+}
+
+// Limits of the create request not already set by the checkout package.
+const (
+	maxURLLen            = 2048
+	maxIdempotencyKeyLen = 255
+)
+
+// decodeCreate parses a create body strictly: one JSON object, no unknown
+// fields, the right types. Errors are *paramError.
+func decodeCreate(body []byte) (*createRequest, *paramError) {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 {
+		return nil, &paramError{code: "invalid_json", message: "the body is empty; send a JSON object"}
+	}
+	if trimmed[0] != '{' {
+		return nil, &paramError{code: "invalid_json", message: "the body must be a JSON object"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var req createRequest
+	if err := dec.Decode(&req); err != nil {
+		return nil, jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, &paramError{code: "invalid_json", message: "unexpected data after the JSON object"}
+	}
+	return &req, nil
+}
+
+// jsonError explains a decoding error without echoing the input.
+func jsonError(err error) *paramError {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return &paramError{code: "invalid_json", message: fmt.Sprintf("malformed JSON at byte %d", syn.Offset)}
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return &paramError{code: "invalid_json", message: "the body must be a JSON object"}
+		}
+		return &paramError{code: "invalid_parameter", param: typ.Field, message: "must be " + jsonType(typ.Type.Kind().String())}
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return &paramError{code: "invalid_json", message: "the JSON object is incomplete"}
+	}
+	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		name := strings.Trim(f, `"`)
+		if len(name) > 64 || !utf8.ValidString(name) {
+			name = name[:min(len(name), 64)]
+			name = strings.ToValidUTF8(name, "")
+		}
+		return &paramError{code: "unknown_parameter", param: name, message: "unknown parameter"}
+	}
+	return &paramError{code: "invalid_json", message: "malformed JSON"}
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "int64", "int", "int32":
+		return "an integer"
+	case "string":
+		return "a string"
+	case "slice":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	case "bool":
+		return "a boolean"
+	}
+	return "of another type"
+}
+
+// draftFrom applies every API rule to a decoded request.
+func (h *handler) draftFrom(m *checkout.Merchant, liveKey bool, req *createRequest) (*checkout.Draft, *paramError) {
+	st := m.DefaultStore()
+	if req.Store != "" {
+		var ok bool
+		if st, ok = m.Store(req.Store); !ok {
+			return nil, invalid("store", "unknown store")
+		}
+	}
+	if st == nil {
+		return nil, invalid("store", "the merchant has no store")
+	}
+	if liveKey == st.Sandbox {
+		if liveKey {
+			return nil, invalid("store", "a live API key cannot use a sandbox store")
+		}
+		return nil, invalid("store", "a test API key (sk_test_) can only use sandbox stores")
+	}
+	d := &checkout.Draft{MerchantID: m.ID, StoreID: st.ID}
+
+	if req.Amount == nil {
+		return nil, invalid("amount", "required: the amount to charge, in fen")
+	}
+	amount := *req.Amount
+	maxAmount := h.maxAmount
+	if m.MaxAmount > 0 {
+		maxAmount = m.MaxAmount
+	}
+	if amount <= 0 {
+		return nil, invalid("amount", "must be greater than 0 (fen)")
+	}
+	if amount > maxAmount {
+		return nil, invalid("amount", fmt.Sprintf("must be at most %d fen", maxAmount))
+	}
+	a := checkout.Amounts{Trade: amount}
+	for _, f := range []struct {
+		name string
+		v    *int64
+		dst  *int64
+	}{{"original_amount", req.OriginalAmount, &a.Original}, {"discount_amount", req.DiscountAmount, &a.Discount}, {"ignore_amount", req.IgnoreAmount, &a.Ignore}} {
+		if f.v == nil {
+			continue
+		}
+		if *f.v < 0 || *f.v > maxAmount*100 {
+			return nil, invalid(f.name, "must be between 0 and a sane maximum (fen)")
+		}
+		*f.dst = *f.v
+	}
+	if req.OriginalAmount == nil {
+		a.Original = a.Trade + a.Discount + a.Ignore
+	}
+	if a.Original-a.Discount-a.Ignore != a.Trade {
+		return nil, invalid("original_amount", "original_amount − discount_amount − ignore_amount must equal amount")
+	}
+	d.Amounts = a
+
+	if perr := checkText("description", req.Description, checkout.MaxDescriptionLen); perr != nil {
+		return nil, perr
+	}
+	d.Description = req.Description
+	if perr := checkText("reference", req.Reference, checkout.MaxReferenceLen); perr != nil {
+		return nil, perr
+	}
+	d.Reference = req.Reference
+
+	for _, u := range []struct {
+		name string
+		raw  string
+		dst  *string
+	}{{"success_url", req.SuccessURL, &d.SuccessURL}, {"cancel_url", req.CancelURL, &d.CancelURL}} {
+		if u.raw == "" {
+			continue
+		}
+		if msg := checkRedirect(u.raw, m.RedirectHosts); msg != "" {
+			return nil, invalid(u.name, msg)
+		}
+		*u.dst = u.raw
+	}
+
+	switch p := checkout.LatePolicy(req.LatePolicy); {
+	case p == "":
+		d.LatePolicy = st.LatePolicy
+		if d.LatePolicy == "" {
+			d.LatePolicy = checkout.LatePolicyAccept
+		}
+	case p.Valid():
+		d.LatePolicy = p
+	default:
+		return nil, invalid("late_policy", "must be accept or refund")
+	}
+
+	d.WebhookURL = m.WebhookURL
+	if req.WebhookURL != "" {
+		if msg := checkWebhook(req.WebhookURL); msg != "" {
+			return nil, invalid("webhook_url", msg)
+		}
+		d.WebhookURL = req.WebhookURL
+	}
+
+	d.TTL = checkout.DefaultTTL
+	if req.ExpiresIn != nil {
+		ttl := time.Duration(*req.ExpiresIn) * time.Second
+		if *req.ExpiresIn < int64(checkout.MinTTL/time.Second) || *req.ExpiresIn > int64(checkout.MaxTTL/time.Second) {
+			return nil, invalid("expires_in", fmt.Sprintf("must be between %d and %d seconds", int64(checkout.MinTTL/time.Second), int64(checkout.MaxTTL/time.Second)))
+		}
+		d.TTL = ttl
+	}
+
+	seen := map[checkout.Method]bool{}
+	for _, w := range req.Wallets {
+		mw := checkout.Method(w)
+		switch {
+		case !mw.Valid():
+			return nil, invalid("wallets", "each wallet must be wechat or alipay")
+		case seen[mw]:
+			return nil, invalid("wallets", "a wallet is listed twice")
+		case mw == checkout.MethodWeChat && !st.WeChat.Enabled, mw == checkout.MethodAlipay && !st.Alipay.Enabled:
+			return nil, invalid("wallets", "the store does not take "+w)
+		}
+		seen[mw] = true
+		d.Wallets = append(d.Wallets, mw)
+	}
+
+	if len(req.Metadata) > checkout.MaxMetadata {
+		return nil, invalid("metadata", fmt.Sprintf("at most %d pairs", checkout.MaxMetadata))
+	}
+	for k, v := range req.Metadata {
+		if k == "" || len(k) > checkout.MaxMetadataKeyLen || hasControl(k) || !utf8.ValidString(k) {
+			return nil, invalid("metadata", fmt.Sprintf("keys must be 1-%d bytes of printable text", checkout.MaxMetadataKeyLen))
+		}
+		if len(v) > checkout.MaxMetadataValLen || !utf8.ValidString(v) {
+			return nil, invalid("metadata", fmt.Sprintf("values must be at most %d bytes of text", checkout.MaxMetadataValLen))
+		}
+	}
+	if len(req.Metadata) > 0 {
+		d.Metadata = req.Metadata
+	}
+	return d, nil
+}
+
+func checkText(param, s string, maxRunes int) *paramError {
+	if !utf8.ValidString(s) {
+		return invalid(param, "must be valid UTF-8")
+	}
+	if utf8.RuneCountInString(s) > maxRunes {
+		return invalid(param, fmt.Sprintf("must be at most %d characters", maxRunes))
+	}
+	if hasControl(s) {
+		return invalid(param, "must not contain control characters")
+	}
+	return nil
+}
+
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, unicode.IsControl) >= 0
+}
+
+// sampleID stands in for {CHECKOUT_ID} while a URL is checked.
+const sampleID = "co_000000000000000000000000"
+
+// checkRedirect accepts only absolute http(s) URLs whose host is one of
+// hosts, and returns why not otherwise. It is strict on purpose: browsers
+// repair URLs that Go's parser reads differently (backslashes, spaces, tabs),
+// so anything unusual is refused instead of interpreted.
+func checkRedirect(raw string, hosts []string) string {
+	u, msg := parseAbsolute(raw)
+	if msg != "" {
+		return msg
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	port := u.Port()
+	for _, allowed := range hosts {
+		allowed = strings.ToLower(strings.TrimSpace(allowed))
+		ah, ap, err := net.SplitHostPort(allowed)
+		if err != nil {
+			// No port in the entry: any port of that host.
+			ah, ap = strings.Trim(allowed, "[]"), ""
+		}
+		ah = strings.TrimSuffix(ah, ".")
+		if ah != "" && ah == host && (ap == "" || ap == port) {
+			return ""
+		}
+	}
+	return "host " + host + " is not one of the merchant's allowed redirect hosts"
+}
+
+// checkWebhook accepts absolute http(s) URLs without credentials.
+func checkWebhook(raw string) string {
+	_, msg := parseAbsolute(raw)
+	return msg
+}
+
+func parseAbsolute(raw string) (*url.URL, string) {
+	if len(raw) > maxURLLen {
+		return nil, fmt.Sprintf("must be at most %d bytes", maxURLLen)
+	}
+	for i := 0; i < len(raw); i++ {
+		if c := raw[i]; c <= ' ' || c == 0x7f || c == '\\' {
+			return nil, "must not contain spaces, control characters or backslashes"
+		}
+	}
+	lower := strings.ToLower(raw)
+	if !strings.HasPrefix(lower, "https://") && !strings.HasPrefix(lower, "http://") {
+		return nil, "must be an absolute http:// or https:// URL"
+	}
+	u, err := url.Parse(strings.ReplaceAll(raw, checkout.CheckoutIDPlaceholder, sampleID))
+	if err != nil {
+		return nil, "is not a valid URL"
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https", u.Opaque != "":
+		return nil, "must be an absolute http:// or https:// URL"
+	case u.User != nil:
+		return nil, "must not contain a user name or password"
+	case u.Host == "" || u.Hostname() == "":
+		return nil, "must have a host"
+	case strings.ContainsAny(u.Host, "%@"):
+		return nil, "has an invalid host"
+	}
+	return u, ""
+}
+
+// createCheckout is POST /v1/checkouts.
+func (h *handler) createCheckout(c *gin.Context) {
+	m := merchantOf(c)
+	ctx := c.Request.Context()
+	if ct := c.GetHeader("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			abortError(c, http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json", "")
+			return
+		}
+	}
+	body, ok := readBody(c)
+	if !ok {
+		return
+	}
+	idemKey := c.GetHeader("Idempotency-Key")
+	if idemKey != "" {
+		if len(idemKey) > maxIdempotencyKeyLen || strings.IndexFunc(idemKey, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
+			abortError(c, http.StatusBadRequest, "invalid_parameter", fmt.Sprintf("Idempotency-Key must be 1-%d printable ASCII characters", maxIdempotencyKeyLen), "Idempotency-Key")
+			return
+		}
+		rep, err := h.repo.BeginIdempotent(ctx, m.ID, idemKey, body)
+		switch {
+		case errors.Is(err, checkout.ErrIdempotencyConflict):
+			abortError(c, http.StatusConflict, "idempotency_conflict", "this Idempotency-Key was used with a different request body", "Idempotency-Key")
+			return
+		case errors.Is(err, checkout.ErrIdempotencyInFlight):
+			abortError(c, http.StatusConflict, "idempotency_in_progress", "a request with this Idempotency-Key is still being processed; retry later", "Idempotency-Key")
+			return
+		case err != nil:
+			h.unavailable(c, "idempotency check failed", err)
+			return
+		case rep != nil:
+			c.Header("Idempotent-Replayed", "true")
+			c.Data(rep.Status, "application/json; charset=utf-8", rep.Body)
+			return
+		}
+	}
+	fail := func(status int, code, message, param string) {
+		if idemKey != "" {
+			// The request changed nothing: let the merchant retry with the same key.
+			if err := h.repo.ReleaseIdempotent(context.WithoutCancel(ctx), m.ID, idemKey); err != nil {
+				h.log.Warn("Cannot release an idempotency key", slog.String("request_id", c.GetString(ctxRequestID)), slog.Any("error", err))
+			}
+		}
+		abortError(c, status, code, message, param)
+	}
+	req, perr := decodeCreate(body)
+	if perr == nil {
+		var d *checkout.Draft
+		if d, perr = h.draftFrom(m, c.GetBool(ctxLiveKey), req); perr == nil {
+			h.insert(c, m, d, idemKey, fail)
+			return
+		}
+	}
+	fail(http.StatusBadRequest, perr.code, perr.message, perr.param)
+}
+
+func (h *handler) insert(c *gin.Context, m *checkout.Merchant, d *checkout.Draft, idemKey string, fail func(int, string, string, string)) {
+	co, err := checkout.NewCheckout(d, h.now())
+	if errors.Is(err, checkout.ErrInvalid) {
+		fail(http.StatusBadRequest, "invalid_parameter", err.Error(), "")
+		return
+	}
+	if err != nil {
+		h.log.Error("Cannot make a checkout", slog.String("request_id", c.GetString(ctxRequestID)), slog.Any("error", err))
+		fail(http.StatusInternalServerError, "internal_error", "internal error", "")
+		return
+	}
+	body, err := json.Marshal(h.checkoutView(co))
+	if err != nil {
+		fail(http.StatusInternalServerError, "internal_error", "internal error", "")
+		return
+	}
+	var idem *checkout.IdempotentResponse
+	if idemKey != "" {
+		idem = &checkout.IdempotentResponse{MerchantID: m.ID, Key: idemKey, Status: http.StatusCreated, Body: body}
+	}
+	if err := h.repo.Create(c.Request.Context(), co, idem); err != nil {
+		h.log.Error("Cannot store a checkout", slog.String("request_id", c.GetString(ctxRequestID)), slog.Any("error", err))
+		fail(http.StatusServiceUnavailable, "unavailable", "the checkout could not be stored; retry", "")
+		return
+	}
+	h.log.Info("Checkout created", slog.String("request_id", c.GetString(ctxRequestID)),
+		slog.String("checkout_id", co.ID), slog.String("merchant_id", m.ID), slog.Int64("amount", co.Amounts.Trade))
+	c.Header("Location", "/v1/checkouts/"+co.ID)
+	c.Data(http.StatusCreated, "application/json; charset=utf-8", body)
+}
+
+// readBody reads the whole body up to maxBodyBytes; it answers 413 beyond.
+func readBody(c *gin.Context) ([]byte, bool) {
+	b, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		abortError(c, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body must be at most %d bytes", maxBodyBytes), "")
+		return nil, false
+	case err != nil:
+		abortError(c, http.StatusBadRequest, "invalid_body", "the body could not be read", "")
+		return nil, false
+	}
+	return b, true
+}
+
+// unavailable answers 503 when Redis (or another dependency) fails.
+func (h *handler) unavailable(c *gin.Context, what string, err error) {
+	h.log.Error("Dependency failed", slog.String("request_id", c.GetString(ctxRequestID)), slog.String("what", what), slog.Any("error", err))
+	abortError(c, http.StatusServiceUnavailable, "unavailable", "the service is temporarily unavailable; retry", "")
+}

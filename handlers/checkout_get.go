@@ -1,0 +1,39 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wallet-checkout/checkout/checkout"
+)
+
+// getCheckout is GET /v1/checkouts/:id. Another merchant's checkout is 404,
+// exactly like a missing one, so ids cannot be probed.
+func (h *handler) getCheckout(c *gin.Context) {
+	co, ok := h.loadOwn(c)
+	if !ok {
+		return
+	}
+	c.JSON(http.StatusOK, h.checkoutView(co))
+}
+
+// loadOwn loads the :id checkout of the authenticated merchant or answers.
+func (h *handler) loadOwn(c *gin.Context) (*checkout.Checkout, bool) {
+	id := c.Param("id")
+	if !checkout.ValidID(id) {
+		abortError(c, http.StatusNotFound, "not_found", "no such checkout", "id")
+		return nil, false
+	}
+	co, err := h.repo.GetFor(c.Request.Context(), merchantOf(c).ID, id)
+	switch {
+	case errors.Is(err, checkout.ErrNotFound):
+		abortError(c, http.StatusNotFound, "not_found", "no such checkout", "id")
+		return nil, false
+	case err != nil:
+		h.unavailable(c, "get checkout", err)
+		return nil, false
+	}
+	return co, true
+}

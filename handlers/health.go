@@ -1,0 +1,28 @@
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// healthz says the process is up; it touches nothing else.
+func (h *handler) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// readyz says whether Redis answers, so a balancer stops sending traffic
+// when it does not.
+func (h *handler) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
+	defer cancel()
+	if err := h.rdb.Ping(ctx).Err(); err != nil {
+		h.log.Warn("Redis is not ready", slog.String("request_id", c.GetString(ctxRequestID)), slog.Any("error", err))
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "redis": "unreachable"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok", "redis": "ok"})
+}

@@ -1,0 +1,120 @@
+package handlers
+
+import (
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wallet-checkout/checkout/checkout"
+)
+
+const (
+	headerRequestID = "X-Request-Id"
+	ctxRequestID    = "request_id"
+	ctxMerchant     = "merchant"
+	ctxLiveKey      = "live_key"
+)
+
+// requestID takes a sane X-Request-Id from the caller or makes one, and
+// echoes it, so a merchant can quote it to support.
+func (h *handler) requestID(c *gin.Context) {
+	id := c.GetHeader(headerRequestID)
+	if !validRequestID(id) {
+		id = "req_" + rand.Text()
+	}
+	c.Set(ctxRequestID, id)
+	c.Header(headerRequestID, id)
+	c.Next()
+}
+
+func validRequestID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// accessLog logs one line per request. It logs the path, never the query
+// string or headers (the Authorization header carries the API key).
+func (h *handler) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	attrs := []slog.Attr{
+		slog.String("request_id", c.GetString(ctxRequestID)),
+		slog.String("method", c.Request.Method),
+		slog.String("path", c.Request.URL.Path),
+		slog.String("route", c.FullPath()),
+		slog.Int("status", c.Writer.Status()),
+		slog.Int("bytes", c.Writer.Size()),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		slog.String("client_ip", c.ClientIP()),
+	}
+	if m, ok := c.Get(ctxMerchant); ok {
+		attrs = append(attrs, slog.String("merchant_id", m.(*checkout.Merchant).ID))
+	}
+	level := slog.LevelInfo
+	if c.Writer.Status() >= 500 {
+		level = slog.LevelError
+	}
+	h.log.LogAttrs(c.Request.Context(), level, "Request", attrs...)
+}
+
+// recovery turns a panic into a JSON 500 and a log line with the stack.
+func (h *handler) recovery(c *gin.Context) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+			panic(v)
+		}
+		h.log.Error("Panic while serving a request",
+			slog.String("request_id", c.GetString(ctxRequestID)),
+			slog.Any("panic", v),
+			slog.String("stack", string(debug.Stack())))
+		if !c.Writer.Written() {
+			abortError(c, http.StatusInternalServerError, "internal_error", "internal error", "")
+			return
+		}
+		c.Abort()
+	}()
+	c.Next()
+}
+
+// authenticate checks the Bearer API key and remembers the merchant.
+func (h *handler) authenticate(c *gin.Context) {
+	auth := c.GetHeader("Authorization")
+	scheme, key, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" {
+		c.Header("WWW-Authenticate", `Bearer realm="checkout"`)
+		abortError(c, http.StatusUnauthorized, "unauthorized", "missing or malformed Authorization: Bearer header", "")
+		return
+	}
+	key = strings.TrimSpace(key)
+	m, ok := h.dir.Authenticate(key)
+	if !ok {
+		c.Header("WWW-Authenticate", `Bearer realm="checkout", error="invalid_token"`)
+		abortError(c, http.StatusUnauthorized, "unauthorized", "invalid API key", "")
+		return
+	}
+	c.Set(ctxMerchant, m)
+	c.Set(ctxLiveKey, strings.HasPrefix(key, checkout.LiveKeyPrefix))
+	c.Next()
+}
+
+func merchantOf(c *gin.Context) *checkout.Merchant {
+	return c.MustGet(ctxMerchant).(*checkout.Merchant)
+}

@@ -1,0 +1,46 @@
+package handlers
+
+import (
+	"net/http"
+	"os"
+
+	"github.com/gin-gonic/gin"
+)
+
+// routes builds the engine: every route of the service is here.
+func (h *handler) routes(d Deps) (*gin.Engine, error) {
+	if os.Getenv(gin.EnvGinMode) == "" {
+		// Debug mode prints every route to stdout; the binary logs with slog.
+		gin.SetMode(gin.ReleaseMode)
+	}
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.RemoveExtraSlash = true
+	r.ContextWithFallback = true
+	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
+		return nil, err
+	}
+	r.Use(h.requestID, h.accessLog, h.recovery)
+	r.NoRoute(func(c *gin.Context) { abortError(c, http.StatusNotFound, "not_found", "no such route", "") })
+	r.NoMethod(func(c *gin.Context) {
+		abortError(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route", "")
+	})
+
+	r.GET("/healthz", h.healthz)
+	r.GET("/readyz", h.readyz)
+
+	v1 := r.Group("/v1", h.authenticate)
+	v1.POST("/checkouts", h.createCheckout)
+	v1.GET("/checkouts", h.listCheckouts)
+	v1.GET("/checkouts/:id", h.getCheckout)
+	v1.POST("/checkouts/:id/cancel", h.cancelCheckout)
+
+	// pages: next wave (/c/:id, result page, QR codes, mini-program API,
+	// gateway notify intake).
+
+	if d.Sandbox != nil {
+		sb := gin.WrapH(http.StripPrefix("/sandbox", d.Sandbox))
+		r.Any("/sandbox/*path", sb)
+	}
+	return r, nil
+}
