@@ -42,6 +42,7 @@ type AlipayError struct {
 	SubMsg  string
 }
 
+// Error reports the codes and messages as Alipay sent them.
 func (e *AlipayError) Error() string {
 	return fmt.Sprintf("alipay %s %s: %s %s", e.Code, e.Msg, e.SubCode, e.SubMsg)
 }

@@ -45,6 +45,7 @@ type WeChatError struct {
 	Msg  string
 }
 
+// Error reports the errcode and errmsg as WeChat sent them.
 func (e *WeChatError) Error() string {
 	return fmt.Sprintf("wechat errcode %d: %s", e.Code, e.Msg)
 }

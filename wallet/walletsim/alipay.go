@@ -36,9 +36,9 @@ func (s *Sim) alipayAuthorize(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "walletsim alipay: scope must be auth_base or auth_user", http.StatusBadRequest)
 		return
 	}
-	target, ok := redirectTarget(q.Get("redirect_uri"))
+	target, ok := s.redirectTarget(q.Get("redirect_uri"))
 	if !ok {
-		http.Error(w, "walletsim alipay: redirect_uri must be an absolute http(s) url", http.StatusBadRequest)
+		http.Error(w, "walletsim alipay: redirect_uri must be an absolute http(s) url on an allowed host (授权回调地址不一致)", http.StatusBadRequest)
 		return
 	}
 	payer, _, ok := payerOf(r)

@@ -61,6 +61,11 @@ type Config struct {
 	AlipayApps map[string]*rsa.PublicKey
 	// AlipayPrivateKey signs the emulated Alipay answers; generated when nil.
 	AlipayPrivateKey *rsa.PrivateKey
+	// RedirectHosts are the hosts (host or host:port) that authorization
+	// may redirect back to, like the "网页授权域名" and "授权回调地址" set in
+	// the wallets' consoles. Empty means the host of PublicURL only, which
+	// is where the checkout that mounts the emulator lives.
+	RedirectHosts []string
 	// Clock decides code expiry; nil means time.Now.
 	Clock func() time.Time
 	// Logger receives one line per issued identity; nil means slog.Default().
@@ -91,6 +96,7 @@ type Sim struct {
 	basePath   string
 	apps       map[string]string
 	alipayApps map[string]*rsa.PublicKey
+	redirects  map[string]bool
 	key        *rsa.PrivateKey
 	clock      func() time.Time
 	log        *slog.Logger
@@ -109,10 +115,17 @@ func New(cfg Config) *Sim {
 		key:        cfg.AlipayPrivateKey,
 		clock:      cfg.Clock,
 		log:        cfg.Logger,
+		redirects:  make(map[string]bool),
 		codes:      make(map[string]*grant),
 	}
 	if u, err := url.Parse(s.publicURL); err == nil {
 		s.basePath = strings.TrimRight(u.Path, "/")
+		if len(cfg.RedirectHosts) == 0 && u.Host != "" {
+			s.redirects[strings.ToLower(u.Host)] = true
+		}
+	}
+	for _, h := range cfg.RedirectHosts {
+		s.redirects[strings.ToLower(h)] = true
 	}
 	for k, v := range cfg.Apps {
 		s.apps[k] = v
@@ -328,10 +341,14 @@ func (s *Sim) choosePayer(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "walletsim: payer set to %q (snapshot=%t)\n", payer, snap.MaxAge >= 0)
 }
 
-// redirectTarget parses a redirect_uri: absolute http(s) only.
-func redirectTarget(raw string) (*url.URL, bool) {
+// redirectTarget parses a redirect_uri: absolute http(s) only, to an
+// allowed host, so the emulator is no open redirector.
+func (s *Sim) redirectTarget(raw string) (*url.URL, bool) {
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return nil, false
+	}
+	if len(s.redirects) > 0 && !s.redirects[strings.ToLower(u.Host)] {
 		return nil, false
 	}
 	return u, true

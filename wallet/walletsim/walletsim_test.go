@@ -67,6 +67,7 @@ func newEnv(t testing.TB, strip bool) *env {
 		Apps:             map[string]string{oaApp: oaSecret.Reveal(), miniApp: miniSecret.Reveal()},
 		AlipayApps:       map[string]*rsa.PublicKey{aliApp: &e.appKey.PublicKey},
 		AlipayPrivateKey: keys()[1],
+		RedirectHosts:    []string{"pay.example.com", "a"},
 		Clock:            clock,
 		Logger:           slog.New(slog.DiscardHandler),
 	})
@@ -446,6 +447,9 @@ func TestGarbageRequests(t *testing.T) {
 		{"wechat authorize unknown app", "GET", "/connect/oauth2/authorize?appid=x&redirect_uri=https%3A%2F%2Fa&response_type=code&scope=snsapi_base", "", 400, "appid"},
 		{"wechat authorize javascript redirect", "GET", "/connect/oauth2/authorize?appid=" + oaApp + "&redirect_uri=javascript%3Aalert(1)&response_type=code&scope=snsapi_base", "", 400, "redirect_uri"},
 		{"wechat authorize relative redirect", "GET", "/connect/oauth2/authorize?appid=" + oaApp + "&redirect_uri=%2Fcb&response_type=code&scope=snsapi_base", "", 400, "redirect_uri"},
+		{"wechat authorize foreign redirect host", "GET", "/connect/oauth2/authorize?appid=" + oaApp + "&redirect_uri=https%3A%2F%2Fevil.example%2Fcb&response_type=code&scope=snsapi_base", "", 400, "redirect_uri"},
+		{"wechat authorize redirect with userinfo", "GET", "/connect/oauth2/authorize?appid=" + oaApp + "&redirect_uri=https%3A%2F%2Fpay.example.com%40evil.example%2Fcb&response_type=code&scope=snsapi_base", "", 400, "redirect_uri"},
+		{"alipay authorize foreign redirect host", "GET", "/oauth2/publicAppAuthorize.htm?app_id=" + aliApp + "&scope=auth_base&redirect_uri=https%3A%2F%2Fevil.example", "", 400, "redirect_uri"},
 		{"wechat authorize bad scope", "GET", "/connect/oauth2/authorize?appid=" + oaApp + "&redirect_uri=https%3A%2F%2Fa&response_type=code&scope=x", "", 400, "scope"},
 		{"wechat authorize bad response_type", "GET", "/connect/oauth2/authorize?appid=" + oaApp + "&redirect_uri=https%3A%2F%2Fa&response_type=token&scope=snsapi_base", "", 400, "response_type"},
 		{"wechat authorize control chars in payer", "GET", "/connect/oauth2/authorize?appid=" + oaApp + "&redirect_uri=https%3A%2F%2Fa&response_type=code&scope=snsapi_base&payer=%00", "", 400, "payer"},
@@ -484,6 +488,22 @@ func TestGarbageRequests(t *testing.T) {
 				t.Errorf("status %d body %.200s; want %d containing %q", resp.StatusCode, body, tc.status, tc.has)
 			}
 		})
+	}
+}
+
+func TestDefaultRedirectHostIsPublicURL(t *testing.T) {
+	s := New(Config{PublicURL: "http://127.0.0.1:8080/sandbox/wallet", Apps: map[string]string{"wx": "s"}, AlipayPrivateKey: keys()[1], Logger: slog.New(slog.DiscardHandler)})
+	for target, want := range map[string]int{
+		"http://127.0.0.1:8080/c/ck_1/wechat/callback": http.StatusFound,
+		"http://127.0.0.1:9090/c/ck_1/wechat/callback": http.StatusBadRequest,
+		"https://evil.example/":                        http.StatusBadRequest,
+	} {
+		u := s.WeChat(nil).AuthorizeURL("wx", target, "s")
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, httptest.NewRequest(http.MethodGet, u, nil))
+		if w.Code != want {
+			t.Errorf("redirect to %s: status %d, want %d", target, w.Code, want)
+		}
 	}
 }
 

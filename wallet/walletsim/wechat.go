@@ -26,9 +26,9 @@ func (s *Sim) wechatAuthorize(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "walletsim wechat: scope must be snsapi_base or snsapi_userinfo (10005)", http.StatusBadRequest)
 		return
 	}
-	target, ok := redirectTarget(q.Get("redirect_uri"))
+	target, ok := s.redirectTarget(q.Get("redirect_uri"))
 	if !ok {
-		http.Error(w, "walletsim wechat: redirect_uri must be an absolute http(s) url (10003)", http.StatusBadRequest)
+		http.Error(w, "walletsim wechat: redirect_uri must be an absolute http(s) url on an allowed host (10003 redirect_uri 域名与后台配置不一致)", http.StatusBadRequest)
 		return
 	}
 	payer, snapshot, ok := payerOf(r)
