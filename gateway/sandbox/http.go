@@ -282,8 +282,9 @@ body{margin:0;font-family:-apple-system,"PingFang SC","Noto Sans CJK SC","Micros
 .amount span{font-size:24px;margin-right:2px}
 .name{color:#666;font-size:14px;word-break:break-all}
 dl{margin:20px 0 0;text-align:left;font-size:14px;border-top:1px solid #eee;padding-top:12px}
-dt{color:#888;float:left;clear:left;width:40%}
-dd{margin:0 0 8px 40%;text-align:right;word-break:break-all}
+dt{color:#888;float:left;clear:left;width:34%}
+dd{margin:0 0 8px 34%;text-align:right;word-break:break-all}
+dd.no{font-size:13px;font-variant-numeric:tabular-nums}
 .actions{margin:8px 16px;display:flex;flex-direction:column;gap:12px}
 button{font:inherit;font-size:17px;border:0;border-radius:8px;padding:14px;width:100%}
 .pay{background:{{if and . .WeChat}}#07c160{{else}}#1677ff{{end}};color:#fff}
@@ -301,7 +302,7 @@ button{font:inherit;font-size:17px;border:0;border-radius:8px;padding:14px;width
 <div class="name">{{.OrdName}}</div>
 <dl>
 <dt>支付方式 Method</dt><dd>{{.Method}}</dd>
-<dt>订单号 Order</dt><dd>{{.OrdNo}}</dd>
+<dt>订单号 Order</dt><dd class="no">{{.OrdNo}}</dd>
 </dl>
 {{if not .Awaiting}}<div class="state" data-testid="sandbox-state">{{if eq .Status 1}}订单已支付 · Already paid{{else}}订单已取消 · Cancelled{{end}}</div>{{end}}
 </main>

@@ -1,0 +1,160 @@
+package sandbox
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/wallet-checkout/checkout/gateway"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// browser starts headless Chromium, mobile-sized, and records every URL the
+// page requests.
+func browser(t *testing.T) (context.Context, func() []string) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Skipf("headless Chromium test skipped: %s is absent (apt-get install -y chromium fonts-noto-cjk)", chromiumPath)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.NoSandbox,
+		chromedp.Headless,
+		chromedp.DisableGPU,
+		chromedp.WindowSize(390, 844),
+		chromedp.UserAgent("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47"),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	// The first call on ctx starts the browser, so ctx itself carries no
+	// timeout (it would stop the browser); the test's actions get one.
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		cancelCtx()
+		cancelAlloc()
+	})
+	var mu sync.Mutex
+	var urls []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
+			mu.Lock()
+			urls = append(urls, e.Request.URL)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatalf("network tracking: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateScale(1))); err != nil {
+		t.Fatalf("mobile viewport: %v", err)
+	}
+	tctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancelTimeout)
+	return tctx, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), urls...)
+	}
+}
+
+func artifactsDir() string {
+	if d := os.Getenv("ARTIFACTS_DIR"); d != "" {
+		return d
+	}
+	return os.TempDir()
+}
+
+func TestBrowserHostedPayPage(t *testing.T) {
+	e := newEnv(t, Config{})
+	ctx, requested := browser(t)
+	landed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(`<!DOCTYPE html><p id="landed">merchant result page</p>`))
+	}))
+	defer landed.Close()
+
+	tests := []struct {
+		name       string
+		button     string
+		wantStatus gateway.Status // in the jump query
+		orderAfter gateway.Status
+		screenshot bool
+	}{
+		{"pay", `[data-testid="sandbox-pay"]`, gateway.StatusPaid, gateway.StatusPaid, true},
+		{"cancel", `[data-testid="sandbox-cancel"]`, gateway.StatusCanceled, gateway.StatusAwaiting, false},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			outNo := "BR" + itoa(int64(i))
+			d := e.in(t).mustCall("payorder", payload(outNo, "Weixin", 8800, "jump_url", landed.URL+"/result/back", "ord_name", "沙箱测试 · 年卡"))
+			payURL := str(d, "jsapi_pay_url")
+			if err := chromedp.Do(ctx,
+				chromedp.Navigate(payURL),
+				chromedp.WaitVisible(chromedp.CSS(tc.button)),
+			); err != nil {
+				t.Fatalf("opening %s: %v", payURL, err)
+			}
+			text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"确认支付 / Pay", "取消 / Cancel", "88.00", "沙箱测试 · 年卡"} {
+				if !strings.Contains(text, want) {
+					t.Errorf("pay page lacks %q: %s", want, text)
+				}
+			}
+			if tc.screenshot {
+				png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+				if err != nil {
+					t.Fatal(err)
+				}
+				path := filepath.Join(artifactsDir(), "sandbox-pay-page.png")
+				if err := os.WriteFile(path, png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("pay page screenshot: %s", path)
+			}
+			if err := chromedp.Do(ctx,
+				chromedp.Click(chromedp.CSS(tc.button)),
+				chromedp.WaitVisible(chromedp.ID("landed")),
+			); err != nil {
+				t.Fatalf("pressing %s: %v", tc.name, err)
+			}
+			loc, err := chromedp.Run(ctx, chromedp.Location())
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, err := url.Parse(loc)
+			if err != nil || !strings.HasPrefix(loc, landed.URL+"/result/back?") {
+				t.Fatalf("landed on %q", loc)
+			}
+			cb, err := gateway.VerifyCallback(testKey, u.Query())
+			if err != nil {
+				t.Fatalf("jump query does not verify: %v", err)
+			}
+			if cb.OrdNo != str(d, "ord_no") || cb.OutNo != outNo || cb.Status != tc.wantStatus || len(cb.RandStr) != 128 {
+				t.Fatalf("jump callback %+v", cb)
+			}
+			if o, _ := e.s.Order(testOpenID, outNo); o.Status != tc.orderAfter {
+				t.Fatalf("order status %d after %s, want %d", o.Status, tc.name, tc.orderAfter)
+			}
+		})
+	}
+	for _, u := range requested() {
+		if !strings.HasPrefix(u, e.ts.URL) && !strings.HasPrefix(u, landed.URL) {
+			t.Errorf("the page requested a third party: %s", u)
+		}
+	}
+}
