@@ -1,0 +1,174 @@
+package sandbox
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wallet-checkout/checkout/gateway"
+)
+
+// startMain runs Main in the background and returns the protocol base URL
+// and the printed store lines.
+func startMain(t *testing.T, args ...string) (base string, stores []string, stop func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	stderr := &lockedWriter{}
+	code := make(chan int, 1)
+	go func() {
+		code <- Main(ctx, args, pw, stderr)
+		pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	deadline := time.AfterFunc(10*time.Second, func() { pw.CloseWithError(io.ErrUnexpectedEOF) })
+	defer deadline.Stop()
+	for sc.Scan() {
+		line := sc.Text()
+		if b, ok := strings.CutPrefix(line, "Protocol base URL: "); ok {
+			base = b
+		}
+		if strings.HasPrefix(line, "Store ") {
+			stores = append(stores, line)
+		}
+		if base != "" && len(stores) == countStores(args) {
+			break
+		}
+	}
+	if base == "" {
+		cancel()
+		t.Fatalf("Main printed no base URL; stderr: %s", stderr.String())
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	return base, stores, func() int {
+		cancel()
+		select {
+		case c := <-code:
+			return c
+		case <-time.After(10 * time.Second):
+			t.Fatal("Main did not return after cancel")
+			return -1
+		}
+	}
+}
+
+func countStores(args []string) int {
+	n := 0
+	for _, a := range args {
+		if a == "-store" {
+			n++
+		}
+	}
+	return max(n, 1)
+}
+
+// lockedWriter collects Main's logs, written from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+func paylistVia(t *testing.T, base, openID, openKey string) []map[string]any {
+	t.Helper()
+	key, err := gateway.ParseKey(openKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := gateway.SealRequest(key, openID, time.Now().Unix(), []byte(`{"pmt_type":"2,3,4"}`))
+	resp, err := http.Post(base+"/paylist", "application/x-www-form-urlencoded", strings.NewReader(f.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	data, err := gateway.OpenResponse(key, "paylist", body)
+	if err != nil {
+		t.Fatalf("paylist through the standalone sandbox: %v", err)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal(data, &list); err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+func TestMainWithStores(t *testing.T) {
+	base, stores, stop := startMain(t, "-addr", "127.0.0.1:0",
+		"-store", testOpenID+":"+testOpenKey+":s3cret", "-store", otherOpenID+":"+otherKey)
+	if !strings.HasPrefix(base, "http://127.0.0.1:") || !strings.HasSuffix(base, "/mct1") {
+		t.Fatalf("base URL %q", base)
+	}
+	if len(stores) != 2 || !strings.Contains(stores[0], "shop_pass=s3cret") || !strings.Contains(stores[1], "shop_pass=123456") {
+		t.Fatalf("store lines %q", stores)
+	}
+	if list := paylistVia(t, base, testOpenID, testOpenKey); len(list) != 2 {
+		t.Fatalf("paylist %v", list)
+	}
+	if list := paylistVia(t, base, otherOpenID, otherKey); len(list) != 2 {
+		t.Fatalf("paylist %v", list)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
+func TestMainGeneratesAStore(t *testing.T) {
+	base, stores, stop := startMain(t, "-addr", "127.0.0.1:0", "-prefix", "gw")
+	if !strings.HasSuffix(base, "/gw") || len(stores) != 1 {
+		t.Fatalf("base %q, stores %q", base, stores)
+	}
+	var id, key string
+	for _, f := range strings.Fields(stores[0]) {
+		if v, ok := strings.CutPrefix(f, "open_id="); ok {
+			id = v
+		}
+		if v, ok := strings.CutPrefix(f, "open_key="); ok {
+			key = v
+		}
+	}
+	if len(id) != 32 || len(key) != 32 {
+		t.Fatalf("generated credentials %q", stores[0])
+	}
+	paylistVia(t, base, id, key)
+	if code := stop(); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
+func TestMainBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-store", "onlyid"},
+		{"-store", "id:shortkey"},
+		{"-store", "bad id!:" + testOpenKey},
+		{"-failure-rate", "2"},
+		{"-prefix", "/pay"},
+		{"stray"},
+		{"-addr", "256.0.0.1:99999"},
+	} {
+		var out, errb strings.Builder
+		if code := Main(context.Background(), append([]string{"-addr", "127.0.0.1:0"}, args...), &out, &errb); code == 0 {
+			t.Errorf("%q: exit code 0", args)
+		}
+		if strings.Contains(out.String(), testOpenKey) {
+			t.Errorf("%q: credentials printed on failure", args)
+		}
+	}
+}
