@@ -1,0 +1,568 @@
+package checkout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wallet-checkout/checkout/gateway"
+)
+
+// The kinds of PayAction: what the page (or mini-program) does next.
+const (
+	KindWeChatJSAPI = "wechat_jsapi" // WeixinJSBridge / wx.requestPayment with PayAction.WeChat
+	KindAlipayJSAPI = "alipay_jsapi" // AlipayJSBridge tradePay with PayAction.TradeNO
+	KindRedirect    = "redirect"     // send the browser to PayAction.RedirectURL
+	KindQR          = "qr"           // show PayAction.QRCode for the payer's phone to scan
+)
+
+// How long pay parameters may be handed out again. WeChat's prepay_id lives
+// two hours, and the gateway's cashier URL and Alipay's trade_no no longer;
+// a QR code stays payable as long as the checkout.
+const (
+	jsapiValidity = 2 * time.Hour
+	// reuseMargin keeps a payer from starting on parameters about to die.
+	reuseMargin = time.Minute
+)
+
+// Defaults of Payments.
+const (
+	DefaultPayListTTL = 5 * time.Minute
+	// DefaultLockWait is how long a second click waits for the first one's
+	// payorder (the gateway client gives up after 15 s).
+	DefaultLockWait = 20 * time.Second
+	// lockTTL outlives any payorder, so the lock is never lost mid-call.
+	lockTTL = 30 * time.Second
+)
+
+// Errors of Start; check them with errors.Is. The checkout's own states come
+// back as ErrNotAllowed (finished, expired, wallet not allowed) and
+// ErrNotFound.
+var (
+	// ErrWalletDisabled means the store does not take this wallet or
+	// scenario (not enabled, or no pay method at the gateway).
+	ErrWalletDisabled = errors.New("wallet not available for this store")
+	// ErrPayerRequired means the scenario needs the payer's identity and the
+	// request carries none.
+	ErrPayerRequired = errors.New("payer identity required")
+	// ErrPaymentDeclined means the gateway refused the order (8011 and the
+	// like); PayError.Reason says why.
+	ErrPaymentDeclined = errors.New("payment declined")
+	// ErrPaymentUnknown means the gateway may or may not have created the
+	// order: the attempt is marked unknown and the reconciler settles it.
+	// The payer should wait and check, not pay again at once.
+	ErrPaymentUnknown = errors.New("payment outcome unknown")
+	// ErrBusy means another request kept the checkout's lock too long.
+	ErrBusy = errors.New("checkout busy")
+)
+
+// PayError is a Start failure tied to one attempt.
+type PayError struct {
+	Seq   int
+	OutNo string
+	// Reason is the gateway's (acquirer's) message, for the payer.
+	Reason string
+	Err    error
+}
+
+func (e *PayError) Error() string {
+	if e.Reason != "" {
+		return fmt.Sprintf("attempt %s: %v: %s", e.OutNo, e.Err, e.Reason)
+	}
+	return fmt.Sprintf("attempt %s: %v", e.OutNo, e.Err)
+}
+
+// Unwrap returns the cause (ErrPaymentDeclined, ErrPaymentUnknown, …).
+func (e *PayError) Unwrap() error { return e.Err }
+
+// PayGateway is the part of *gateway.Client that starts payments.
+type PayGateway interface {
+	PayOrder(ctx context.Context, st *gateway.Store, r *gateway.PayOrderRequest) (*gateway.PayOrderResult, error)
+	PayList(ctx context.Context, st *gateway.Store, types string) ([]gateway.PayMethod, error)
+}
+
+// StartRequest asks for a way to pay a checkout. It carries no amount: the
+// amount always comes from the stored checkout.
+type StartRequest struct {
+	CheckoutID string
+	Wallet     Method
+	// Scenario is ScenarioQR, ScenarioJSAPI, ScenarioJump or
+	// ScenarioMiniProgram.
+	Scenario Scenario
+	// SubAppID and SubOpenID name a WeChat payer (JSAPI, mini-program).
+	SubAppID  string
+	SubOpenID string
+	// BuyerID names an Alipay payer (JSAPI).
+	BuyerID string
+	// JumpURL is where the gateway's cashier returns (jump scenario).
+	JumpURL string
+	// NotifyURL is where the gateway sends the async notify.
+	NotifyURL string
+}
+
+// PayAction is what the payer's page does next.
+type PayAction struct {
+	Kind string
+	// WeChat holds the six bridge parameters, trimmed (KindWeChatJSAPI).
+	WeChat      gateway.WeChatPay
+	TradeNO     string
+	RedirectURL string
+	QRCode      string
+	AttemptSeq  int
+	OutNo       string
+	// Reused is true when an earlier attempt's parameters were handed out
+	// again instead of a new order.
+	Reused bool
+}
+
+// Payments starts payments: the rules between a payer's "Pay" and the
+// gateway's payorder. It is safe for concurrent use.
+type Payments struct {
+	repo *Repo
+	dir  *Directory
+	gw   PayGateway
+	log  *slog.Logger
+	now  func() time.Time
+
+	payListTTL time.Duration
+	lockWait   time.Duration
+	// afterOrder is told of every order that may exist at the gateway.
+	afterOrder func(ctx context.Context, outNo string)
+
+	mu       sync.Mutex
+	payLists map[string]payListEntry
+}
+
+type payListEntry struct {
+	methods []gateway.PayMethod
+	at      time.Time
+}
+
+// PaymentsOption configures Payments.
+type PaymentsOption func(*Payments)
+
+// WithPaymentsClock sets the clock (default time.Now).
+func WithPaymentsClock(now func() time.Time) PaymentsOption {
+	return func(p *Payments) {
+		if now != nil {
+			p.now = now
+		}
+	}
+}
+
+// WithPaymentsLogger sets the logger (default slog.Default()).
+func WithPaymentsLogger(l *slog.Logger) PaymentsOption {
+	return func(p *Payments) {
+		if l != nil {
+			p.log = l
+		}
+	}
+}
+
+// WithLockWait sets how long a concurrent request waits for the lock.
+func WithLockWait(d time.Duration) PaymentsOption {
+	return func(p *Payments) {
+		if d > 0 {
+			p.lockWait = d
+		}
+	}
+}
+
+// WithPayListTTL sets how long a store's paylist is cached.
+func WithPayListTTL(d time.Duration) PaymentsOption {
+	return func(p *Payments) { p.payListTTL = d }
+}
+
+// WithAfterOrder registers f, called with the out_no of every payorder that
+// created, or may have created, an order: the reconciler watches them.
+func WithAfterOrder(f func(ctx context.Context, outNo string)) PaymentsOption {
+	return func(p *Payments) { p.afterOrder = f }
+}
+
+// NewPayments builds Payments on the repository, the merchant directory and
+// the gateway client.
+func NewPayments(repo *Repo, dir *Directory, gw PayGateway, opts ...PaymentsOption) *Payments {
+	p := &Payments{
+		repo: repo, dir: dir, gw: gw,
+		log: slog.Default(), now: time.Now,
+		payListTTL: DefaultPayListTTL, lockWait: DefaultLockWait,
+		payLists: map[string]payListEntry{},
+	}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}
+
+// Start gives the payer a way to pay: the parameters of a still-valid pending
+// attempt of the same wallet, scenario and payer, or a new attempt and
+// gateway order. Concurrent calls for one checkout are serialised by its lock,
+// so a double click never creates two orders.
+//
+// Errors: ErrNotFound, ErrNotAllowed (finished, expired, wallet not allowed
+// by the checkout), ErrWalletDisabled, ErrPayerRequired, ErrInvalid,
+// ErrBusy, and *PayError wrapping ErrPaymentDeclined or ErrPaymentUnknown.
+func (p *Payments) Start(ctx context.Context, req StartRequest) (*PayAction, error) {
+	if !ValidID(req.CheckoutID) {
+		return nil, fmt.Errorf("start payment %.40q: %w", req.CheckoutID, ErrNotFound)
+	}
+	if err := req.check(); err != nil {
+		return nil, fmt.Errorf("start payment %s: %w", req.CheckoutID, err)
+	}
+	c, st, err := p.load(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := p.lock(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		// The lock must go even when the payer has gone away.
+		if err := unlock(context.WithoutCancel(ctx)); err != nil {
+			p.log.Warn("Unlock failed", slog.String("checkout_id", c.ID), slog.Any("error", err))
+		}
+	}()
+	// Read again under the lock: the first click may have just paid or
+	// created the attempt we can reuse.
+	if c, st, err = p.load(ctx, req); err != nil {
+		return nil, err
+	}
+	if a, err := p.reusable(ctx, c, req); err != nil {
+		return nil, err
+	} else if a != nil {
+		return a, nil
+	}
+	return p.order(ctx, c, st, req)
+}
+
+// check validates the request's shape.
+func (req *StartRequest) check() error {
+	if !req.Wallet.Valid() {
+		return fmt.Errorf("%w: wallet %.20q", ErrInvalid, req.Wallet)
+	}
+	switch req.Scenario {
+	case ScenarioQR:
+	case ScenarioJump:
+		if req.JumpURL == "" {
+			return fmt.Errorf("%w: jump_url required", ErrInvalid)
+		}
+	case ScenarioJSAPI:
+		if req.Wallet == MethodWeChat && (req.SubAppID == "" || req.SubOpenID == "") ||
+			req.Wallet == MethodAlipay && req.BuyerID == "" {
+			return ErrPayerRequired
+		}
+	case ScenarioMiniProgram:
+		if req.Wallet != MethodWeChat {
+			return fmt.Errorf("%w: mini-programs pay with WeChat", ErrInvalid)
+		}
+		if req.SubAppID == "" || req.SubOpenID == "" {
+			return ErrPayerRequired
+		}
+	default:
+		return fmt.Errorf("%w: scenario %.20q", ErrInvalid, req.Scenario)
+	}
+	return nil
+}
+
+// payer is who an order is bound to: nobody for QR and jump orders.
+func (req *StartRequest) payer() string {
+	switch req.Scenario {
+	case ScenarioJSAPI, ScenarioMiniProgram:
+		if req.Wallet == MethodAlipay {
+			return req.BuyerID
+		}
+		return req.SubAppID + "/" + req.SubOpenID
+	}
+	return ""
+}
+
+// load reads the checkout and its store and applies the refusals that need
+// no lock.
+func (p *Payments) load(ctx context.Context, req StartRequest) (*Checkout, *Store, error) {
+	c, err := p.repo.Get(ctx, req.CheckoutID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("start payment %s: %w", req.CheckoutID, err)
+	}
+	switch {
+	case !c.Status.Active():
+		return nil, nil, fmt.Errorf("start payment %s: %w: checkout is %s", c.ID, ErrNotAllowed, c.Status)
+	case !p.now().Before(c.ExpiresAt):
+		return nil, nil, fmt.Errorf("start payment %s: %w: past its expiry", c.ID, ErrNotAllowed)
+	case !c.Allows(req.Wallet):
+		return nil, nil, fmt.Errorf("start payment %s: %w: wallet %s not allowed", c.ID, ErrNotAllowed, req.Wallet)
+	}
+	st, ok := p.dir.Store(c.MerchantID, c.StoreID)
+	if !ok || st.Gateway == nil {
+		return nil, nil, fmt.Errorf("start payment %s: store %s/%s: %w", c.ID, c.MerchantID, c.StoreID, ErrWalletDisabled)
+	}
+	if req.Wallet == MethodWeChat && !st.WeChat.Enabled || req.Wallet == MethodAlipay && !st.Alipay.Enabled {
+		return nil, nil, fmt.Errorf("start payment %s: %w: %s", c.ID, ErrWalletDisabled, req.Wallet)
+	}
+	return c, st, nil
+}
+
+// lock takes the checkout's lock, waiting for a concurrent holder.
+func (p *Payments) lock(ctx context.Context, id string) (func(context.Context) error, error) {
+	deadline := time.Now().Add(p.lockWait)
+	wait := 10 * time.Millisecond
+	for {
+		unlock, err := p.repo.Lock(ctx, id, lockTTL)
+		if err == nil {
+			return unlock, nil
+		}
+		if !errors.Is(err, ErrLocked) {
+			return nil, fmt.Errorf("start payment %s: %w", id, err)
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return nil, fmt.Errorf("start payment %s: %w", id, ErrBusy)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("start payment %s: %w", id, ctx.Err())
+		case <-t.C:
+		}
+		wait = min(wait*2, 200*time.Millisecond)
+	}
+}
+
+// reusable finds the newest pending attempt of the same wallet, scenario and
+// payer whose parameters can still be paid.
+func (p *Payments) reusable(ctx context.Context, c *Checkout, req StartRequest) (*PayAction, error) {
+	if c.Attempts == 0 {
+		return nil, nil
+	}
+	atts, err := p.repo.Attempts(ctx, c.ID)
+	if err != nil {
+		return nil, fmt.Errorf("start payment %s: %w", c.ID, err)
+	}
+	now := p.now()
+	for i := len(atts) - 1; i >= 0; i-- {
+		a := atts[i]
+		if a.Status != AttemptPending || a.Method != req.Wallet || a.Scenario != req.Scenario || a.Amount != c.Amounts.Trade {
+			continue
+		}
+		pp, err := p.repo.PayParamsOf(ctx, c.ID, a.Seq)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("start payment %s: %w", c.ID, err)
+		}
+		if pp.Payer != req.payer() || !now.Add(reuseMargin).Before(pp.ValidUntil) {
+			continue
+		}
+		return &PayAction{
+			Kind: pp.Kind, WeChat: pp.WeChat, TradeNO: pp.TradeNO, RedirectURL: pp.RedirectURL,
+			QRCode: pp.QRCode, AttemptSeq: a.Seq, OutNo: a.OutNo, Reused: true,
+		}, nil
+	}
+	return nil, nil
+}
+
+// order creates a new attempt and its gateway order. Called under the lock.
+func (p *Payments) order(ctx context.Context, c *Checkout, st *Store, req StartRequest) (*PayAction, error) {
+	gs := gatewayScenario(req.Wallet, req.Scenario)
+	override := st.WeChat.PmtTag
+	if req.Wallet == MethodAlipay {
+		override = st.Alipay.PmtTag
+	}
+	tag := override
+	if tag == "" {
+		methods, err := p.payList(ctx, st)
+		if err != nil {
+			return nil, fmt.Errorf("start payment %s: paylist: %w", c.ID, err)
+		}
+		if tag, err = gateway.PickTag(methods, gateway.Wallet(req.Wallet), gs, ""); err != nil {
+			return nil, fmt.Errorf("start payment %s: %w: %w", c.ID, ErrWalletDisabled, err)
+		}
+	}
+	a, _, err := p.repo.AddAttempt(ctx, c.ID, req.Wallet, req.Scenario)
+	if err != nil {
+		return nil, fmt.Errorf("start payment %s: %w", c.ID, err)
+	}
+	po := &gateway.PayOrderRequest{
+		OutNo:  a.OutNo,
+		PmtTag: tag,
+		// The amounts are the stored checkout's, never the request's.
+		OriginalAmount: c.Amounts.Original,
+		DiscountAmount: c.Amounts.Discount,
+		IgnoreAmount:   c.Amounts.Ignore,
+		TradeAmount:    c.Amounts.Trade,
+		OrdName:        ordName(c.Description),
+		Remark:         c.ID,
+		NotifyURL:      req.NotifyURL,
+	}
+	switch gs {
+	case gateway.ScenarioJump:
+		po.JumpURL = req.JumpURL
+	case gateway.ScenarioWeChatJSAPI:
+		po.JSAPI, po.SubAppID, po.SubOpenID = true, req.SubAppID, req.SubOpenID
+	case gateway.ScenarioAlipayJSAPI:
+		po.JSAPI, po.BuyerID = true, req.BuyerID
+	}
+	log := p.log.With(slog.String("checkout_id", c.ID), slog.String("out_no", a.OutNo),
+		slog.String("wallet", string(req.Wallet)), slog.String("scenario", string(req.Scenario)))
+
+	res, err := p.gw.PayOrder(ctx, st.Gateway, po)
+	if err != nil {
+		return nil, p.failed(ctx, c, a, err, log)
+	}
+	p.watch(ctx, a.OutNo)
+	if res.OrdNo != "" {
+		if _, err := p.repo.UpdateAttempt(ctx, c.ID, a.Seq, "", string(res.OrdNo)); err != nil {
+			// The order exists; the notify and reconciler still find it by out_no.
+			log.Warn("Recording ord_no failed", slog.Any("error", err))
+		}
+	}
+	act, err := action(gs, res)
+	if err != nil {
+		log.Error("Payorder answer lacks the pay parameters", slog.Any("error", err))
+		if _, uerr := p.repo.UpdateAttempt(ctx, c.ID, a.Seq, AttemptUnknown, ""); uerr != nil {
+			log.Warn("Marking attempt unknown failed", slog.Any("error", uerr))
+		}
+		return nil, &PayError{Seq: a.Seq, OutNo: a.OutNo, Err: ErrPaymentUnknown}
+	}
+	act.AttemptSeq, act.OutNo = a.Seq, a.OutNo
+	until := p.now().Add(jsapiValidity)
+	if gs == gateway.ScenarioQR || until.After(c.ExpiresAt) {
+		until = c.ExpiresAt
+	}
+	pp := PayParams{
+		Payer: req.payer(), Kind: act.Kind, WeChat: act.WeChat, TradeNO: act.TradeNO,
+		RedirectURL: act.RedirectURL, QRCode: act.QRCode, ValidUntil: until,
+	}
+	if err := p.repo.SavePayParams(ctx, c.ID, a.Seq, pp, c.ExpiresAt); err != nil {
+		// The payer can still pay with what we hand out now; only reuse is lost.
+		log.Warn("Storing pay parameters failed", slog.Any("error", err))
+	}
+	log.Info("Payment started", slog.String("ord_no", string(res.OrdNo)), slog.String("pmt_tag", tag))
+	return act, nil
+}
+
+// failed records a payorder failure on the attempt and builds the error.
+func (p *Payments) failed(ctx context.Context, c *Checkout, a *Attempt, err error, log *slog.Logger) error {
+	// Recording must happen even if the payer has gone away.
+	bg := context.WithoutCancel(ctx)
+	var apiErr *gateway.APIError
+	switch {
+	case errors.As(err, &apiErr), errors.Is(err, gateway.ErrInvalid):
+		// The gateway answered (or we never sent): no order exists.
+		reason := ""
+		if apiErr != nil {
+			reason = apiErr.Msg
+		}
+		if _, uerr := p.repo.UpdateAttempt(bg, c.ID, a.Seq, AttemptFailed, ""); uerr != nil {
+			log.Warn("Marking attempt failed failed", slog.Any("error", uerr))
+		}
+		log.Warn("Payorder refused", slog.Any("error", err))
+		if errors.Is(err, gateway.ErrPayMethodDisabled) || errors.Is(err, gateway.ErrPayMethodEmpty) {
+			return &PayError{Seq: a.Seq, OutNo: a.OutNo, Reason: reason, Err: fmt.Errorf("%w: %w", ErrWalletDisabled, err)}
+		}
+		return &PayError{Seq: a.Seq, OutNo: a.OutNo, Reason: reason, Err: fmt.Errorf("%w: %w", ErrPaymentDeclined, err)}
+	default:
+		// Timeout, broken connection, 5xx, unverifiable answer: the order may
+		// exist. Never order again blindly; the reconciler asks by out_no.
+		if _, uerr := p.repo.UpdateAttempt(bg, c.ID, a.Seq, AttemptUnknown, ""); uerr != nil {
+			log.Warn("Marking attempt unknown failed", slog.Any("error", uerr))
+		}
+		p.watch(bg, a.OutNo)
+		log.Warn("Payorder outcome unknown", slog.Any("error", err))
+		return &PayError{Seq: a.Seq, OutNo: a.OutNo, Err: fmt.Errorf("%w: %w", ErrPaymentUnknown, err)}
+	}
+}
+
+func (p *Payments) watch(ctx context.Context, outNo string) {
+	if p.afterOrder != nil {
+		p.afterOrder(context.WithoutCancel(ctx), outNo)
+	}
+}
+
+// payList returns the store's pay methods, cached for payListTTL.
+func (p *Payments) payList(ctx context.Context, st *Store) ([]gateway.PayMethod, error) {
+	key := st.Gateway.BaseURL + "\x00" + st.Gateway.OpenID
+	now := p.now()
+	p.mu.Lock()
+	e, ok := p.payLists[key]
+	p.mu.Unlock()
+	if ok && now.Sub(e.at) < p.payListTTL {
+		return e.methods, nil
+	}
+	methods, err := p.gw.PayList(ctx, st.Gateway, gateway.PayListTypes(2, 3, 4))
+	if err != nil {
+		if ok {
+			// A stale list beats no payment while the gateway hiccups.
+			return e.methods, nil
+		}
+		return nil, err
+	}
+	p.mu.Lock()
+	p.payLists[key] = payListEntry{methods: methods, at: now}
+	p.mu.Unlock()
+	return methods, nil
+}
+
+// gatewayScenario maps a wallet and our scenario to the gateway's.
+func gatewayScenario(w Method, s Scenario) gateway.Scenario {
+	switch s {
+	case ScenarioQR:
+		return gateway.ScenarioQR
+	case ScenarioJump:
+		return gateway.ScenarioJump
+	case ScenarioMiniProgram:
+		return gateway.ScenarioWeChatJSAPI
+	}
+	if w == MethodAlipay {
+		return gateway.ScenarioAlipayJSAPI
+	}
+	return gateway.ScenarioWeChatJSAPI
+}
+
+// action turns payorder's answer into what the page does, checking that the
+// parameters the scenario needs are there.
+func action(s gateway.Scenario, res *gateway.PayOrderResult) (*PayAction, error) {
+	switch s {
+	case gateway.ScenarioQR:
+		if res.TradeQRCode == "" {
+			return nil, errors.New("no trade_qrcode")
+		}
+		return &PayAction{Kind: KindQR, QRCode: string(res.TradeQRCode)}, nil
+	case gateway.ScenarioJump:
+		if !strings.HasPrefix(string(res.JSAPIPayURL), "https://") && !strings.HasPrefix(string(res.JSAPIPayURL), "http://") {
+			return nil, errors.New("no usable jsapi_pay_url")
+		}
+		return &PayAction{Kind: KindRedirect, RedirectURL: string(res.JSAPIPayURL)}, nil
+	case gateway.ScenarioAlipayJSAPI:
+		if res.TradeNo == "" {
+			return nil, errors.New("no trade_no")
+		}
+		return &PayAction{Kind: KindAlipayJSAPI, TradeNO: string(res.TradeNo)}, nil
+	default:
+		// gateway.Text already trimmed the stray spaces the bridge rejects.
+		if !res.WeChatPay.Complete() {
+			return nil, errors.New("incomplete WeChat pay parameters")
+		}
+		return &PayAction{Kind: KindWeChatJSAPI, WeChat: res.WeChatPay}, nil
+	}
+}
+
+// ordName is the order name the payer sees in the wallet: the description,
+// cut to the gateway's 100 characters.
+func ordName(desc string) string {
+	desc = strings.TrimSpace(desc)
+	if desc == "" {
+		return "订单"
+	}
+	if utf8.RuneCountInString(desc) <= 100 {
+		return desc
+	}
+	r := []rune(desc)
+	return string(r[:100])
+}
