@@ -1,0 +1,7 @@
+package webhook
+
+import (
+	"net/http"
+)
+
+func (s *Service) newHTTPClient() *http.Client { return &http.Client{Timeout: s.timeout} }

@@ -1,0 +1,19 @@
+// Package webhook tells merchants what happened to their checkouts: it
+// stores each event in Redis, delivers it as a signed JSON POST to the
+// merchant's webhook URL, retries failures with exponential backoff for at
+// least three days, and keeps every delivery attempt for the events API.
+//
+// Emitting is one Redis round trip that stores the event and schedules its
+// delivery together, so an emitted event survives any restart. Delivery is
+// claimed through a sorted set with a lease, so several replicas share the
+// work without sending the same attempt twice, and a crashed replica's claim
+// is picked up again once its lease runs out.
+//
+// Merchants verify deliveries with Verify (see the package example): the
+// Checkout-Signature header carries a timestamp and one HMAC-SHA256 of
+// "timestamp.body" per active webhook secret, so secrets can be rotated
+// without losing a delivery.
+//
+// Every key lives in the hash slot {wh}, so the scripts also run on Redis
+// Cluster.
+package webhook
