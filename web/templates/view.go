@@ -1,0 +1,191 @@
+// Package templates holds the payer pages as templ components, their view
+// models, the amount formatting and the message catalogue (zh-Hans by
+// default, zh-Hant, en).
+//
+// Contract with the handlers (they build the views, the components render):
+//
+//	page := templates.NewPage(templates.Negotiate(c.GetHeader("Accept-Language"), c.Query("lang")), nonce)
+//	ctx := templ.WithNonce(c.Request.Context(), nonce)
+//	templates.CheckoutPage(templates.CheckoutView{Page: page, ...}).Render(ctx, c.Writer)
+//	templates.ResultPage(templates.ResultView{...})
+//	templates.ErrorPage(templates.ErrorView{Page: page, Status: 404, Title: page.T("error.not_found.title"), Message: ...})
+//
+// Components:
+//
+//	CheckoutPage(v CheckoutView) templ.Component // GET /c/:id
+//	ResultPage(v ResultView) templ.Component     // GET /c/:id/result
+//	ErrorPage(v ErrorView) templ.Component       // any payer-facing error
+//
+// The pages load one stylesheet and one script from the embedded package
+// web/static (static.Path("app.css"), static.Path("app.js")), served by
+// static.Handler() under /static/ (mount it with
+// r.GET("/static/*path", gin.WrapH(http.StripPrefix("/static/", static.Handler())))).
+// No inline script or handler is used, so a CSP of
+// "default-src 'self'; script-src 'self' 'nonce-…'; style-src 'self'; img-src 'self' data:; connect-src 'self'"
+// works; the nonce is also put on the script and link tags.
+//
+// The script reads its configuration from data-* attributes on <main> and
+// talks to the server with:
+//
+//	POST PayURL, header X-CSRF-Token: CSRFToken, body {"wallet":"wechat|alipay","scenario":"jsapi|jump|qr"}
+//	  → {"kind":"wechat_jsapi"|"alipay_jsapi"|"redirect"|"qr",
+//	     "wechat":{"appId","timeStamp","nonceStr","package","signType","paySign"},
+//	     "trade_no":…, "redirect_url":…, "qr_image_url":…, "result_url":…}
+//	  or {"error":{"code","message"}} with a 4xx/5xx status.
+//	GET EventsURL: server-sent events, each data line JSON {"status":…,"late":…}
+//	GET StatusURL: the same JSON, the fallback when EventsURL fails
+//	POST CheckURL, header X-CSRF-Token: ask the server to query the gateway now
+//	  (answers the same JSON as StatusURL).
+//
+// Status values are the checkout's (open, pending, paid, partially_refunded,
+// refunded, expired, cancelled); the result page also accepts "failed".
+package templates
+
+import (
+	"strconv"
+	"time"
+)
+
+// Wallet values of CheckoutView.Wallet: where the page was opened.
+const (
+	WalletWeChat      = "wechat"
+	WalletAlipay      = "alipay"
+	WalletBrowser     = "browser"
+	WalletMiniProgram = "miniprogram"
+)
+
+// Action values of CheckoutView.Action: what the page offers the payer.
+const (
+	ActionWeChatJSAPI        = "wechat_jsapi"        // button → POST pay {wechat,jsapi} → WeixinJSBridge
+	ActionWeChatRedirect     = "wechat_redirect"     // button → POST pay {wechat,jump} → location.href
+	ActionAlipayJSAPI        = "alipay_jsapi"        // button → POST pay {alipay,jsapi} → AlipayJSBridge tradePay
+	ActionAlipayRedirect     = "alipay_redirect"     // button → POST pay {alipay,jump} → location.href
+	ActionQR                 = "qr"                  // desktop: QR codes of Wallets, POST pay {w,qr} each
+	ActionOpenInWallet       = "open_in_wallet"      // phone browser: open the link in WeChat or Alipay
+	ActionSnapshot           = "snapshot"            // WeChat snapshot page: "使用完整服务"
+	ActionMiniProgramHandoff = "miniprogram_handoff" // web-view in a mini-program: wx.miniProgram.navigateTo
+	ActionOpenInBrowser      = "open_in_browser"     // e.g. an Alipay-only checkout inside WeChat
+	ActionPaid               = "paid"                // already paid: show it, never charge again
+	ActionExpired            = "expired"
+	ActionCancelled          = "cancelled"
+)
+
+// Page is what every page shares.
+type Page struct {
+	// Lang is a catalogue language: "zh-Hans" (default), "zh-Hant" or "en".
+	// Use Negotiate to pick it.
+	Lang string
+	// Nonce is the request's CSP nonce, put on the script and stylesheet
+	// tags. Pass it to templ.WithNonce as well.
+	Nonce string
+}
+
+// NewPage returns a Page for lang (normalised by Negotiate rules) and nonce.
+func NewPage(lang, nonce string) Page {
+	return Page{Lang: Negotiate("", lang), Nonce: nonce}
+}
+
+// T translates a message key into the page's language; unknown keys come
+// back as the key itself so a missing entry is visible, never blank.
+func (p Page) T(key string) string { return Translate(p.Lang, key) }
+
+// CheckoutView is the checkout page, GET /c/:id.
+type CheckoutView struct {
+	Page
+	ID           string
+	MerchantName string
+	Description  string
+	// Amount is the display amount, FormatFen(AmountFen).
+	Amount    string
+	AmountFen int64
+	ExpiresAt time.Time
+	// Status is the checkout's status (open, pending, paid, …).
+	Status string
+	// Wallet is where the page was opened: wechat, alipay, browser, miniprogram.
+	Wallet string
+	// Action is one of the Action* constants.
+	Action string
+	// PayURL, CSRFToken, StatusURL, EventsURL, CheckURL: see the package comment.
+	PayURL    string
+	CSRFToken string
+	StatusURL string
+	EventsURL string
+	// ResultURL is /c/:id/result: where the page goes after the bridge says
+	// ok and when the checkout reaches a final state.
+	ResultURL string
+	CheckURL  string
+	// CancelURL is the merchant's cancel URL ("" hides the "back to the
+	// merchant" link).
+	CancelURL string
+	// Wallets are the wallets offered (wechat, alipay), in display order.
+	Wallets []string
+	// PageURL is the absolute URL of this page, shown for copying in the
+	// open-in-wallet and open-in-browser guidance; "" hides it.
+	PageURL string
+	// MiniProgramPath is the page the mini-program hand-off navigates to;
+	// empty means /pages/pay/pay?checkout_id=<ID>.
+	MiniProgramPath string
+	// Notice is an optional message shown above the action (e.g. after a
+	// failed identity step); already translated.
+	Notice string
+}
+
+// ResultView is the result page, GET /c/:id/result.
+type ResultView struct {
+	Page
+	ID           string
+	MerchantName string
+	Description  string
+	Amount       string
+	AmountFen    int64
+	// Status is the checkout's confirmed status, or "failed".
+	Status string
+	// Late is set when money arrived after expiry or cancellation.
+	Late   bool
+	PaidAt time.Time
+	// SuccessURL is the merchant's success URL with the id filled in.
+	SuccessURL string
+	// CancelURL is the merchant's cancel URL ("" hides the link).
+	CancelURL string
+	// CheckoutURL is /c/:id: "pay again" from failed/cancelled-by-payer.
+	CheckoutURL string
+	StatusURL   string
+	EventsURL   string
+	CheckURL    string
+	CSRFToken   string
+	// CheckAfter is how long the page waits without news before POSTing
+	// CheckURL (0: 4 seconds).
+	CheckAfter time.Duration
+}
+
+// ErrorView is a payer-facing error page.
+type ErrorView struct {
+	Page
+	Status  int
+	Title   string
+	Message string
+	// BackURL, when set, is offered as a "back" link (e.g. to /c/:id).
+	BackURL string
+}
+
+// FormatFen formats an amount in fen as yuan with the ¥ sign and exactly two
+// decimals: 1234 → "¥12.34", -5 → "-¥0.05". Integer arithmetic only, so every
+// int64 (including math.MinInt64) formats exactly.
+func FormatFen(fen int64) string {
+	neg := fen < 0
+	// Work on the magnitude as uint64 so math.MinInt64 does not overflow.
+	u := uint64(fen)
+	if neg {
+		u = -u
+	}
+	yuan := strconv.FormatUint(u/100, 10)
+	cents := u % 100
+	b := make([]byte, 0, len(yuan)+6)
+	if neg {
+		b = append(b, '-')
+	}
+	b = append(b, "¥"...)
+	b = append(b, yuan...)
+	b = append(b, '.', byte('0'+cents/10), byte('0'+cents%10))
+	return string(b)
+}
