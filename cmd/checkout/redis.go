@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -25,6 +26,7 @@ const (
 // when none is configured. A configured Redis that does not answer is an
 // error: production never falls back to memory silently.
 func openRedis(ctx context.Context, s *config.Settings, log *slog.Logger) (redis.UniversalClient, func(), error) {
+	redisLog.log.Store(log)
 	if s.Redis != nil {
 		rdb := redis.NewClient(s.Redis)
 		pctx, cancel := context.WithTimeout(ctx, pingTimeout)
@@ -65,4 +67,21 @@ func openRedis(ctx context.Context, s *config.Settings, log *slog.Logger) (redis
 		<-done
 		m.Close()
 	}, nil
+}
+
+// redisLogger sends go-redis's own messages (connection pool dial failures)
+// to the service's structured log instead of the standard logger.
+type redisLogger struct{ log atomic.Pointer[slog.Logger] }
+
+// redisLog is installed by main with redis.SetLogger, a process-wide
+// setting; serve points it at its logger.
+var redisLog redisLogger
+
+// Printf implements go-redis's internal.Logging.
+func (r *redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l := r.log.Load()
+	if l == nil {
+		l = slog.Default()
+	}
+	l.WarnContext(ctx, "Redis client", "message", fmt.Sprintf(format, v...))
 }

@@ -1,0 +1,506 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/config"
+	"github.com/wallet-checkout/checkout/gateway"
+)
+
+// syncBuffer is an io.Writer the test reads while run writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// instance is a running `checkout` started through run.
+type instance struct {
+	base   string // http://127.0.0.1:port
+	addr   string
+	stdout *syncBuffer
+	stderr *syncBuffer
+	stop   func() int // cancels the context and returns run's exit code
+}
+
+// start runs the binary's run function with env and args, waits until it
+// listens (through -addr-file) and returns it. It fails the test if run
+// exits first.
+func start(t *testing.T, env map[string]string, args ...string) *instance {
+	t.Helper()
+	if env["CHECKOUT_ADDR"] == "" {
+		env["CHECKOUT_ADDR"] = "127.0.0.1:0"
+	}
+	addrFile := filepath.Join(t.TempDir(), "addr")
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &instance{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	exited := make(chan int, 1)
+	began := time.Now()
+	go func() {
+		exited <- run(ctx, append([]string{"-addr-file", addrFile}, args...), envOf(env), in.stdout, in.stderr)
+	}()
+	var once sync.Once
+	code := -1
+	in.stop = func() int {
+		once.Do(func() {
+			cancel()
+			select {
+			case code = <-exited:
+			case <-time.After(30 * time.Second):
+				t.Errorf("run did not return within 30 s of cancellation")
+			}
+		})
+		return code
+	}
+	t.Cleanup(func() { in.stop() })
+
+	deadline := time.After(30 * time.Second)
+	for {
+		if b, err := os.ReadFile(addrFile); err == nil && len(b) > 0 {
+			in.addr = string(b)
+			in.base = "http://" + in.addr
+			t.Logf("listening on %s after %s", in.addr, time.Since(began).Round(time.Millisecond))
+			return in
+		}
+		select {
+		case code := <-exited:
+			t.Fatalf("run exited with %d before listening\nstderr:\n%s", code, in.stderr)
+		case <-deadline:
+			t.Fatalf("run did not listen within 30 s\nstderr:\n%s", in.stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// runToExit runs the binary's run function and expects it to return by
+// itself (a start-up failure).
+func runToExit(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out, errb syncBuffer
+	code = run(ctx, args, envOf(env), &out, &errb)
+	if ctx.Err() != nil {
+		t.Fatalf("run only returned when its context timed out (code %d)\nstderr:\n%s", code, errb.String())
+	}
+	return code, out.String(), errb.String()
+}
+
+func do(t *testing.T, method, url, apiKey string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if apiKey != "" {
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	return resp.StatusCode, m
+}
+
+// realRedisURL returns a Redis URL for tests that need a real server: REDIS_URL,
+// else 127.0.0.1:6379 when it answers. It skips the test when there is none,
+// unless REDIS_REQUIRED=1 (CI), where it fails.
+func realRedisURL(t *testing.T) string {
+	t.Helper()
+	if u := os.Getenv("REDIS_URL"); u != "" {
+		t.Logf("redis: real, REDIS_URL")
+		return u
+	}
+	c, err := net.DialTimeout("tcp", "127.0.0.1:6379", 200*time.Millisecond)
+	if err == nil {
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(200 * time.Millisecond))
+		_, _ = c.Write([]byte("PING\r\n"))
+		buf := make([]byte, 7)
+		if n, _ := io.ReadFull(c, buf); n == 7 && string(buf) == "+PONG\r\n" {
+			t.Logf("redis: real 127.0.0.1:6379")
+			return "redis://127.0.0.1:6379/0"
+		}
+	}
+	if os.Getenv("REDIS_REQUIRED") == "1" {
+		t.Fatal("REDIS_REQUIRED=1 but no real Redis answers (REDIS_URL unset, nothing on 127.0.0.1:6379)")
+	}
+	t.Skip("no real Redis (set REDIS_URL or run redis-server on 127.0.0.1:6379)")
+	return ""
+}
+
+var (
+	apiKeyRe   = regexp.MustCompile(`API key:\s+(sk_test_[0-9A-Za-z]+)`)
+	checkoutRe = regexp.MustCompile(`(http://\S+)/c/(co_[0-9A-Za-z]+)`)
+	openIDRe   = regexp.MustCompile(`open_id\s+(\S+)`)
+	openKeyRe  = regexp.MustCompile(`open_key\s+(\S+)`)
+	shopPassRe = regexp.MustCompile(`shop_pass\s+(\S+)`)
+	baseURLRe  = regexp.MustCompile(`base URL\s+(\S+)`)
+)
+
+func match(t *testing.T, re *regexp.Regexp, s string) string {
+	t.Helper()
+	m := re.FindStringSubmatch(s)
+	if m == nil {
+		t.Fatalf("output has no match for %s:\n%s", re, s)
+	}
+	return m[1]
+}
+
+// TestDemoMode starts the binary as a newcomer does (no configuration at
+// all, on a free port), and uses what it prints: the API key against the
+// merchant API, the checkout it created, and the sandbox store's credentials
+// against the mounted sandbox gateway.
+func TestDemoMode(t *testing.T) {
+	in := start(t, map[string]string{})
+	out := in.stdout.String()
+	t.Logf("demo banner:\n%s", out)
+
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if code, body := do(t, "GET", in.base+path, "", nil); code != http.StatusOK {
+			t.Errorf("GET %s = %d %v", path, code, body)
+		}
+	}
+
+	key := match(t, apiKeyRe, out)
+	m := checkoutRe.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no checkout URL in the banner")
+	}
+	if m[1] != in.base {
+		t.Errorf("checkout URL starts with %s, want the bound address %s", m[1], in.base)
+	}
+	id := m[2]
+	code, body := do(t, "GET", in.base+"/v1/checkouts/"+id, key, nil)
+	if code != http.StatusOK || body["id"] != id || body["status"] != "open" {
+		t.Errorf("GET the demo checkout: %d %v", code, body)
+	}
+	if code, _ := do(t, "GET", in.base+"/v1/checkouts/"+id, "sk_test_wrong", nil); code != http.StatusUnauthorized {
+		t.Errorf("a wrong key gets %d, want 401", code)
+	}
+
+	// The curl example of the banner works as printed.
+	code, body = do(t, "POST", in.base+"/v1/checkouts", key, map[string]any{
+		"amount": 1999, "description": "Demo order", "success_url": in.base + "/c/{CHECKOUT_ID}",
+	})
+	if code != http.StatusCreated {
+		t.Fatalf("POST /v1/checkouts = %d %v", code, body)
+	}
+	if u, _ := body["url"].(string); !strings.HasPrefix(u, in.base+"/c/co_") {
+		t.Errorf("hosted url %v", body["url"])
+	}
+
+	// The printed sandbox credentials work with any gateway client.
+	st, err := gateway.NewStore(match(t, baseURLRe, out), match(t, openIDRe, out), match(t, openKeyRe, out), match(t, shopPassRe, out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	methods, err := gateway.NewClient().PayList(context.Background(), st, "2,3,4")
+	if err != nil || len(methods) == 0 {
+		t.Errorf("paylist through the mounted sandbox: %v %v", methods, err)
+	}
+
+	// The wallet emulator is mounted too: WeChat's authorize page
+	// auto-approves back to the redirect URI.
+	code, _ = do(t, "GET", in.base+"/sandbox/wallet/connect/oauth2/authorize?appid="+demoWeChatAppID+
+		"&redirect_uri="+in.base+"/back&response_type=code&scope=snsapi_base&state=s1", "", nil)
+	if code != http.StatusFound {
+		t.Errorf("walletsim authorize = %d, want 302", code)
+	}
+
+	if got := in.stop(); got != exitOK {
+		t.Errorf("exit code after shutdown %d, want 0\nstderr:\n%s", got, in.stderr)
+	}
+	logs := in.stderr.String()
+	if !strings.Contains(logs, "IN-PROCESS Redis") {
+		t.Errorf("no loud warning about the in-memory Redis in the logs:\n%s", logs)
+	}
+	// Logs never carry the demo secrets (the banner on stdout does, on purpose).
+	for _, secret := range []string{key, match(t, openKeyRe, out)} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("logs contain a secret")
+		}
+	}
+	if !strings.Contains(logs, "Stopped") {
+		t.Errorf("no graceful shutdown in the logs:\n%s", logs)
+	}
+}
+
+// TestDemoModeRealRedis runs the demo default against a configured real
+// Redis: the same service, data in Redis.
+func TestDemoModeRealRedis(t *testing.T) {
+	in := start(t, map[string]string{"REDIS_URL": realRedisURL(t)})
+	if code, body := do(t, "GET", in.base+"/readyz", "", nil); code != http.StatusOK {
+		t.Errorf("GET /readyz = %d %v", code, body)
+	}
+	if strings.Contains(in.stderr.String(), "IN-PROCESS Redis") {
+		t.Error("warned about the in-process Redis although REDIS_URL is set")
+	}
+	key := match(t, apiKeyRe, in.stdout.String())
+	id := checkoutRe.FindStringSubmatch(in.stdout.String())[2]
+	if code, body := do(t, "GET", in.base+"/v1/checkouts/"+id, key, nil); code != http.StatusOK {
+		t.Errorf("GET the demo checkout = %d %v", code, body)
+	}
+	if got := in.stop(); got != exitOK {
+		t.Errorf("exit code %d", got)
+	}
+}
+
+const (
+	testSessionKey = "test-session-key-0123456789abcdef0123"
+	testSigning    = "test-signing-secret-0123456789abcdef"
+)
+
+// TestConfigured serves merchants from a file, with a known API key.
+func TestConfigured(t *testing.T) {
+	key := "sk_live_TestConfiguredKey0123456789abcdefghij"
+	dir := t.TempDir()
+	src, err := os.ReadFile("testdata/merchants.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "merchants.yaml")
+	if err := os.WriteFile(path, bytes.ReplaceAll(src, []byte("HASH_OF_TEST_KEY"), []byte(config.HashAPIKeyLine(key))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in := start(t, map[string]string{
+		"CHECKOUT_CONFIG":         path,
+		"CHECKOUT_SESSION_KEYS":   testSessionKey,
+		"CHECKOUT_SIGNING_SECRET": testSigning,
+		"CHECKOUT_PUBLIC_URL":     "https://pay.example.com",
+		"SHOP_OPEN_KEY":           "0828e83720fdbe3685a7b94214af04f9",
+		"SHOP_PASS":               "supervisor",
+	})
+	if strings.Contains(in.stdout.String(), "DEMO MODE") {
+		t.Error("demo banner printed with a merchants file")
+	}
+	code, body := do(t, "POST", in.base+"/v1/checkouts", key, map[string]any{
+		"amount": 100, "description": "Configured", "success_url": "https://shop.example.com/ok?c={CHECKOUT_ID}",
+	})
+	if code != http.StatusCreated {
+		t.Fatalf("POST /v1/checkouts = %d %v", code, body)
+	}
+	if u, _ := body["url"].(string); !strings.HasPrefix(u, "https://pay.example.com/c/co_") {
+		t.Errorf("hosted url %v does not start with CHECKOUT_PUBLIC_URL", body["url"])
+	}
+	// No sandbox without demo mode.
+	if code, _ := do(t, "GET", in.base+"/sandbox/mct1/paylist", "", nil); code != http.StatusNotFound {
+		t.Errorf("/sandbox/ answers %d in configured mode, want 404", code)
+	}
+}
+
+func TestStartFailures(t *testing.T) {
+	prod := func(kv ...string) map[string]string {
+		m := map[string]string{
+			"CHECKOUT_ADDR":           "127.0.0.1:0",
+			"CHECKOUT_CONFIG":         "testdata/invalid.yaml",
+			"CHECKOUT_SESSION_KEYS":   testSessionKey,
+			"CHECKOUT_SIGNING_SECRET": testSigning,
+			"SHOP_OPEN_KEY":           "0828e83720fdbe3685a7b94214af04f",
+			"SHOP_PASS":               "supervisor",
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		code int
+		want string // the whole of stderr when exact, else a part
+		// exact: stderr must be exactly want (one line).
+		exact bool
+	}{
+		{
+			name: "unreachable REDIS_URL", code: exitFailed,
+			env:  map[string]string{"CHECKOUT_ADDR": "127.0.0.1:0", "REDIS_URL": "redis://:hunter2-secret@127.0.0.1:1/0"},
+			want: "checkout: REDIS_URL is set but Redis at 127.0.0.1:1 does not answer PING",
+		},
+		{
+			name: "invalid merchants file", code: exitUsage, exact: true, env: prod(),
+			want: "config: merchants[0].stores[0].gateway.open_key: must be exactly 32 bytes (got 31)\n",
+		},
+		{
+			name: "missing merchants file", code: exitUsage, env: prod("CHECKOUT_CONFIG", "testdata/nope.yaml"),
+			want: "config: CHECKOUT_CONFIG: cannot read the merchants file",
+		},
+		{
+			name: "missing secret env var", code: exitUsage, exact: true, env: prod("SHOP_PASS", "", "SHOP_OPEN_KEY", "0828e83720fdbe3685a7b94214af04f9"),
+			want: "config: merchants[0].stores[0].gateway.shop_pass: environment variable SHOP_PASS is not set (or is empty)\n",
+		},
+		{
+			name: "no session keys outside demo", code: exitUsage, env: prod("CHECKOUT_SESSION_KEYS", ""),
+			want: "config: CHECKOUT_SESSION_KEYS: required when CHECKOUT_CONFIG is set",
+		},
+		{
+			name: "bad log level", code: exitUsage, exact: true, env: map[string]string{"CHECKOUT_LOG_LEVEL": "loud"},
+			want: "config: CHECKOUT_LOG_LEVEL: \"loud\" is not one of debug, info, warn, error\n",
+		},
+		{
+			name: "bad flag value", code: exitUsage, args: []string{"-max-amount", "lots"}, exact: true,
+			want: "config: CHECKOUT_MAX_AMOUNT: \"lots\" is not a positive whole number of fen\n",
+		},
+		{name: "unknown flag", code: exitUsage, args: []string{"-nope"}, want: "flag provided but not defined: -nope"},
+		{name: "unknown command", code: exitUsage, args: []string{"serve"}, want: `checkout: unknown command "serve"`},
+		{name: "unusable address", code: exitFailed, env: map[string]string{"CHECKOUT_ADDR": "256.0.0.1:80"}, want: "checkout: listen on 256.0.0.1:80"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.env == nil {
+				tt.env = map[string]string{}
+			}
+			code, stdout, stderr := runToExit(t, tt.env, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d", code, tt.code)
+			}
+			if tt.exact && stderr != tt.want || !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr:\n%s\nwant %s:\n%s", stderr, map[bool]string{true: "exactly", false: "it to contain"}[tt.exact], tt.want)
+			}
+			if strings.Contains(stderr+stdout, "hunter2-secret") {
+				t.Error("output shows the Redis password")
+			}
+		})
+	}
+}
+
+// TestFlagsWinOverEnv: a flag given on the command line beats its variable.
+func TestFlagsWinOverEnv(t *testing.T) {
+	in := start(t, map[string]string{"CHECKOUT_ADDR": "not-an-address", "CHECKOUT_LOG_LEVEL": "loud"},
+		"-addr", "127.0.0.1:0", "-log-level", "debug", "-public-url", "https://flag.example")
+	if !strings.Contains(in.stdout.String(), "https://flag.example/c/co_") {
+		t.Errorf("banner does not use -public-url:\n%s", in.stdout)
+	}
+}
+
+func TestHealthcheck(t *testing.T) {
+	in := start(t, map[string]string{})
+	if code, _, stderr := runToExit(t, map[string]string{"CHECKOUT_ADDR": in.addr}, "-healthcheck"); code != exitOK {
+		t.Errorf("healthcheck of a running service: exit %d: %s", code, stderr)
+	}
+	_, port, _ := net.SplitHostPort(in.addr)
+	if code, _, _ := runToExit(t, map[string]string{}, "-healthcheck", "-addr", ":"+port); code != exitOK {
+		t.Errorf("healthcheck with -addr :%s: exit %d", port, code)
+	}
+	in.stop()
+	code, _, stderr := runToExit(t, map[string]string{"CHECKOUT_ADDR": in.addr}, "-healthcheck")
+	if code != exitFailed || !strings.HasPrefix(stderr, "healthcheck: ") {
+		t.Errorf("healthcheck of a stopped service: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestHashKey(t *testing.T) {
+	key, err := checkout.NewAPIKey(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"live key", []string{"hash-key", key}, exitOK, "sha256:" + checkout.HashAPIKey(key) + "\n", ""},
+		{"test key", []string{"hash-key", "sk_test_abc"}, exitOK, "sha256:" + checkout.HashAPIKey("sk_test_abc") + "\n", ""},
+		{"no key", []string{"hash-key"}, exitUsage, "", "Usage:"},
+		{"two keys", []string{"hash-key", key, key}, exitUsage, "", "Usage:"},
+		{"not a key", []string{"hash-key", "password123"}, exitUsage, "", "an API key starts with sk_live_ or sk_test_"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runToExit(t, nil, tt.args...)
+			if code != tt.code || stdout != tt.stdout || !strings.Contains(stderr, tt.stderr) {
+				t.Errorf("exit %d stdout %q stderr %q; want %d %q %q", code, stdout, stderr, tt.code, tt.stdout, tt.stderr)
+			}
+			if strings.Contains(stderr, "password123") {
+				t.Error("the rejected value is echoed")
+			}
+		})
+	}
+
+	for _, live := range []bool{true, false} {
+		args := []string{"hash-key", "-new"}
+		prefix := checkout.LiveKeyPrefix
+		if !live {
+			args, prefix = append(args, "-test"), checkout.TestKeyPrefix
+		}
+		code, stdout, _ := runToExit(t, nil, args...)
+		m := regexp.MustCompile(`key:\s+(sk_\w+).*\nhash:\s+(sha256:[0-9a-f]{64})`).FindStringSubmatch(stdout)
+		if code != exitOK || m == nil {
+			t.Fatalf("hash-key -new: exit %d, %q", code, stdout)
+		}
+		if !strings.HasPrefix(m[1], prefix) || m[2] != config.HashAPIKeyLine(m[1]) {
+			t.Errorf("hash-key -new (live=%v): key %s hash %s", live, m[1], m[2])
+		}
+	}
+}
+
+// TestSandboxCommand: `checkout sandbox` runs the standalone sandbox until
+// its context ends.
+func TestSandboxCommand(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"sandbox", "-addr", "127.0.0.1:0"}, envOf(nil), &out, &errb) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "open_key") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), "/mct1") {
+		t.Errorf("sandbox printed no protocol URL:\n%s\n%s", out.String(), errb.String())
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("sandbox exit %d: %s", code, errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("sandbox did not stop")
+	}
+}
