@@ -1,0 +1,516 @@
+package checkout
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/gateway/sandbox"
+)
+
+// payEnv is a repository, a directory with one store registered at a real
+// sandbox gateway, and Payments on the real gateway client.
+type payEnv struct {
+	repo    *Repo
+	clk     *clock
+	sb      *sandbox.Server
+	sbStore sandbox.Store
+	store   *Store
+	gw      *countingGateway
+	pay     *Payments
+	watched *watchLog
+}
+
+const payTestAppID = "wxOFFICIAL000001"
+
+// countingGateway counts the calls that reach the real client, and can
+// replace payorder's answer.
+type countingGateway struct {
+	PayGateway
+	payOrders atomic.Int32
+	payLists  atomic.Int32
+	override  func(r *gateway.PayOrderRequest) (*gateway.PayOrderResult, error)
+	last      atomic.Pointer[gateway.PayOrderRequest]
+}
+
+func (g *countingGateway) PayOrder(ctx context.Context, st *gateway.Store, r *gateway.PayOrderRequest) (*gateway.PayOrderResult, error) {
+	g.payOrders.Add(1)
+	cp := *r
+	g.last.Store(&cp)
+	if g.override != nil {
+		return g.override(r)
+	}
+	return g.PayGateway.PayOrder(ctx, st, r)
+}
+
+func (g *countingGateway) PayList(ctx context.Context, st *gateway.Store, types string) ([]gateway.PayMethod, error) {
+	g.payLists.Add(1)
+	return g.PayGateway.PayList(ctx, st, types)
+}
+
+type watchLog struct {
+	mu   sync.Mutex
+	outs []string
+}
+
+func (w *watchLog) add(_ context.Context, outNo string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.outs = append(w.outs, outNo)
+}
+
+func (w *watchLog) list() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.outs...)
+}
+
+func newPayEnv(t *testing.T) *payEnv {
+	t.Helper()
+	e := &payEnv{watched: &watchLog{}}
+	e.repo, e.clk = newTestRepo(t)
+	sb, err := sandbox.New(sandbox.Config{DropNotifies: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sb.Close)
+	e.sb = sb
+	e.sbStore = sandbox.GenerateStore()
+	if err := sb.AddStore(e.sbStore); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.BindAppID(e.sbStore.OpenID, "Weixin", payTestAppID); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sb.Handler())
+	t.Cleanup(srv.Close)
+	gs, err := gateway.NewStore(srv.URL+sb.Prefix(), e.sbStore.OpenID, e.sbStore.OpenKey, e.sbStore.ShopPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.store = &Store{
+		ID: "main", Name: "Main", Gateway: gs, Sandbox: true,
+		WeChat: WeChatConfig{Enabled: true, Mode: ModeNative, AppID: payTestAppID},
+		Alipay: AlipayConfig{Enabled: true, Mode: ModeNative},
+	}
+	dir, err := NewDirectory([]*Merchant{{ID: "m1", Name: "M1", Stores: []*Store{e.store}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.gw = &countingGateway{PayGateway: gateway.NewClient()}
+	e.pay = NewPayments(e.repo, dir, e.gw, WithPaymentsClock(e.clk.Now), WithAfterOrder(e.watched.add))
+	return e
+}
+
+func (e *payEnv) checkout(t *testing.T, trade int64) *Checkout {
+	t.Helper()
+	d := draft("m1")
+	d.Amounts = Amounts{Original: trade, Trade: trade}
+	c, err := NewCheckout(d, e.clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.repo.Create(context.Background(), c, nil); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func wechatJSAPI(id, openid string) StartRequest {
+	return StartRequest{CheckoutID: id, Wallet: MethodWeChat, Scenario: ScenarioJSAPI,
+		SubAppID: payTestAppID, SubOpenID: openid, NotifyURL: "https://pay.example/notify/x"}
+}
+
+func TestStartScenarios(t *testing.T) {
+	e := newPayEnv(t)
+	ctx := context.Background()
+	tests := []struct {
+		name  string
+		req   func(id string) StartRequest
+		kind  string
+		check func(t *testing.T, a *PayAction, o sandbox.OrderSnapshot)
+	}{
+		{"wechat qr", func(id string) StartRequest {
+			return StartRequest{CheckoutID: id, Wallet: MethodWeChat, Scenario: ScenarioQR}
+		}, KindQR, func(t *testing.T, a *PayAction, o sandbox.OrderSnapshot) {
+			if a.QRCode == "" || a.QRCode != o.TradeQRCode {
+				t.Errorf("QRCode %q, sandbox %q", a.QRCode, o.TradeQRCode)
+			}
+		}},
+		{"alipay jump", func(id string) StartRequest {
+			return StartRequest{CheckoutID: id, Wallet: MethodAlipay, Scenario: ScenarioJump, JumpURL: "https://pay.example/c/" + id + "/return"}
+		}, KindRedirect, func(t *testing.T, a *PayAction, o sandbox.OrderSnapshot) {
+			if a.RedirectURL == "" || !strings.HasPrefix(o.JumpURL, "https://pay.example/c/co_") || !strings.HasSuffix(o.JumpURL, "/return") {
+				t.Errorf("RedirectURL %q, jump %q", a.RedirectURL, o.JumpURL)
+			}
+		}},
+		{"wechat jsapi", func(id string) StartRequest { return wechatJSAPI(id, "openid-1") }, KindWeChatJSAPI,
+			func(t *testing.T, a *PayAction, o sandbox.OrderSnapshot) {
+				if !a.WeChat.Complete() || string(a.WeChat.AppID) != payTestAppID {
+					t.Errorf("WeChat params %+v", a.WeChat)
+				}
+				for _, v := range []gateway.Text{a.WeChat.SignType, a.WeChat.Package, a.WeChat.PaySign} {
+					if len(v) > 0 && (v[0] == ' ' || v[len(v)-1] == ' ') {
+						t.Errorf("untrimmed value %q", v)
+					}
+				}
+				if o.SubAppID != payTestAppID {
+					t.Errorf("sub_appid %q", o.SubAppID)
+				}
+			}},
+		{"alipay jsapi", func(id string) StartRequest {
+			return StartRequest{CheckoutID: id, Wallet: MethodAlipay, Scenario: ScenarioJSAPI, BuyerID: "2088000000000001"}
+		}, KindAlipayJSAPI, func(t *testing.T, a *PayAction, o sandbox.OrderSnapshot) {
+			if a.TradeNO == "" || a.TradeNO != o.TradeNo {
+				t.Errorf("TradeNO %q, sandbox %q", a.TradeNO, o.TradeNo)
+			}
+		}},
+		{"mini-program", func(id string) StartRequest {
+			r := wechatJSAPI(id, "mini-openid")
+			r.Scenario = ScenarioMiniProgram
+			return r
+		}, KindWeChatJSAPI, func(t *testing.T, a *PayAction, o sandbox.OrderSnapshot) {
+			if !a.WeChat.Complete() {
+				t.Errorf("WeChat params %+v", a.WeChat)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := e.checkout(t, 1234)
+			a, err := e.pay.Start(ctx, tc.req(c.ID))
+			if err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+			if a.Kind != tc.kind || a.AttemptSeq != 1 || a.OutNo != OutNo(c.ID, 1) || a.Reused {
+				t.Fatalf("action %+v", a)
+			}
+			o, ok := e.sb.Order(e.sbStore.OpenID, a.OutNo)
+			if !ok {
+				t.Fatal("no order at the sandbox")
+			}
+			if o.TradeAmount != 1234 {
+				t.Errorf("trade_amount %d, want the checkout's 1234", o.TradeAmount)
+			}
+			tc.check(t, a, o)
+			atts, err := e.repo.Attempts(ctx, c.ID)
+			if err != nil || len(atts) != 1 {
+				t.Fatalf("attempts %v %v", atts, err)
+			}
+			if atts[0].OrdNo != o.OrdNo || atts[0].Status != AttemptPending {
+				t.Errorf("attempt %+v, sandbox ord_no %s", atts[0], o.OrdNo)
+			}
+			if got, _ := e.repo.Get(ctx, c.ID); got.Status != StatusPending {
+				t.Errorf("checkout status %s", got.Status)
+			}
+			if w := e.watched.list(); len(w) == 0 || w[len(w)-1] != a.OutNo {
+				t.Errorf("reconciler not told of %s: %v", a.OutNo, w)
+			}
+		})
+	}
+}
+
+func TestStartReuse(t *testing.T) {
+	e := newPayEnv(t)
+	ctx := context.Background()
+	c := e.checkout(t, 500)
+
+	first, err := e.pay.Start(ctx, wechatJSAPI(c.ID, "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := e.pay.Start(ctx, wechatJSAPI(c.ID, "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Reused || again.AttemptSeq != first.AttemptSeq || again.WeChat != first.WeChat {
+		t.Fatalf("same payer should reuse: %+v vs %+v", again, first)
+	}
+	// Another payer, another wallet, another scenario: new orders.
+	bob, err := e.pay.Start(ctx, wechatJSAPI(c.ID, "bob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	qr, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodWeChat, Scenario: ScenarioQR})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bob.Reused || bob.AttemptSeq != 2 || qr.Reused || qr.AttemptSeq != 3 {
+		t.Fatalf("bob %+v qr %+v", bob, qr)
+	}
+	if got := e.gw.payOrders.Load(); got != 3 {
+		t.Fatalf("payorders %d, want 3", got)
+	}
+}
+
+func TestStartReuseEndsWithValidity(t *testing.T) {
+	e := newPayEnv(t)
+	ctx := context.Background()
+	d := draft("m1")
+	d.Amounts = Amounts{Original: 700, Trade: 700}
+	d.TTL = 24 * time.Hour
+	c, err := NewCheckout(d, e.clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.repo.Create(ctx, c, nil); err != nil {
+		t.Fatal(err)
+	}
+	a1, err := e.pay.Start(ctx, wechatJSAPI(c.ID, "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q1, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodAlipay, Scenario: ScenarioQR})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(2*time.Hour - 30*time.Second)
+	a2, err := e.pay.Start(ctx, wechatJSAPI(c.ID, "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a2.Reused || a2.AttemptSeq == a1.AttemptSeq {
+		t.Errorf("a prepay id about to die was handed out again: %+v", a2)
+	}
+	q2, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodAlipay, Scenario: ScenarioQR})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !q2.Reused || q2.AttemptSeq != q1.AttemptSeq || q2.QRCode != q1.QRCode {
+		t.Errorf("QR code should live as long as the checkout: %+v vs %+v", q2, q1)
+	}
+}
+
+func TestStartDoubleClick(t *testing.T) {
+	e := newPayEnv(t)
+	c := e.checkout(t, 888)
+	const n = 20
+	var wg sync.WaitGroup
+	acts := make([]*PayAction, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			acts[i], errs[i] = e.pay.Start(context.Background(), wechatJSAPI(c.ID, "alice"))
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("click %d: %v", i, errs[i])
+		}
+		if acts[i].OutNo != acts[0].OutNo || acts[i].WeChat != acts[0].WeChat {
+			t.Fatalf("click %d got another order: %+v vs %+v", i, acts[i], acts[0])
+		}
+	}
+	if got := e.gw.payOrders.Load(); got != 1 {
+		t.Fatalf("%d payorders for one double click", got)
+	}
+	if orders := e.sb.Orders(e.sbStore.OpenID); len(orders) != 1 {
+		t.Fatalf("%d sandbox orders", len(orders))
+	}
+}
+
+func TestStartRefusals(t *testing.T) {
+	e := newPayEnv(t)
+	ctx := context.Background()
+	qr := func(id string, w Method) StartRequest {
+		return StartRequest{CheckoutID: id, Wallet: w, Scenario: ScenarioQR}
+	}
+
+	paid := e.checkout(t, 100)
+	if _, err := e.pay.Start(ctx, qr(paid.ID, MethodWeChat)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.repo.MarkPaid(ctx, paid.ID, 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	cancelled := e.checkout(t, 100)
+	if _, err := e.repo.Cancel(ctx, cancelled.ID); err != nil {
+		t.Fatal(err)
+	}
+	onlyAlipay := func() *Checkout {
+		d := draft("m1")
+		d.Wallets = []Method{MethodAlipay}
+		c, _ := NewCheckout(d, e.clk.Now())
+		if err := e.repo.Create(ctx, c, nil); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}()
+	open := e.checkout(t, 100)
+	before := e.gw.payOrders.Load()
+
+	tests := []struct {
+		name string
+		req  StartRequest
+		want error
+	}{
+		{"paid", qr(paid.ID, MethodWeChat), ErrNotAllowed},
+		{"cancelled", qr(cancelled.ID, MethodWeChat), ErrNotAllowed},
+		{"wallet not allowed", qr(onlyAlipay.ID, MethodWeChat), ErrNotAllowed},
+		{"unknown checkout", qr("co_AAAAAAAAAAAAAAAAAAAAAAAA", MethodWeChat), ErrNotFound},
+		{"garbage id", qr("../../etc", MethodWeChat), ErrNotFound},
+		{"bad wallet", qr(open.ID, "paypal"), ErrInvalid},
+		{"bad scenario", StartRequest{CheckoutID: open.ID, Wallet: MethodWeChat, Scenario: "barcode"}, ErrInvalid},
+		{"jsapi without payer", StartRequest{CheckoutID: open.ID, Wallet: MethodAlipay, Scenario: ScenarioJSAPI}, ErrPayerRequired},
+		{"jump without url", StartRequest{CheckoutID: open.ID, Wallet: MethodAlipay, Scenario: ScenarioJump}, ErrInvalid},
+		{"alipay mini-program", StartRequest{CheckoutID: open.ID, Wallet: MethodAlipay, Scenario: ScenarioMiniProgram, BuyerID: "x"}, ErrInvalid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := e.pay.Start(ctx, tc.req); !errors.Is(err, tc.want) {
+				t.Fatalf("err %v, want %v", err, tc.want)
+			}
+		})
+	}
+	t.Run("wallet disabled", func(t *testing.T) {
+		e.store.Alipay.Enabled = false
+		defer func() { e.store.Alipay.Enabled = true }()
+		if _, err := e.pay.Start(ctx, qr(open.ID, MethodAlipay)); !errors.Is(err, ErrWalletDisabled) {
+			t.Fatalf("err %v", err)
+		}
+	})
+	t.Run("expired", func(t *testing.T) {
+		e.clk.Advance(DefaultTTL)
+		if _, err := e.pay.Start(ctx, qr(open.ID, MethodWeChat)); !errors.Is(err, ErrNotAllowed) {
+			t.Fatalf("err %v", err)
+		}
+	})
+	if got := e.gw.payOrders.Load(); got != before {
+		t.Fatalf("refused requests sent %d payorders", got-before)
+	}
+	if atts, _ := e.repo.Attempts(ctx, open.ID); len(atts) != 0 {
+		t.Fatalf("refused requests created attempts: %v", atts)
+	}
+}
+
+func TestStartDeclined(t *testing.T) {
+	e := newPayEnv(t)
+	ctx := context.Background()
+	c := e.checkout(t, 100+sandbox.MagicAmountPayFails)
+	_, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodWeChat, Scenario: ScenarioQR})
+	var pe *PayError
+	if !errors.Is(err, ErrPaymentDeclined) || !errors.As(err, &pe) || pe.Reason == "" || pe.Seq != 1 {
+		t.Fatalf("err %v (%+v)", err, pe)
+	}
+	atts, _ := e.repo.Attempts(ctx, c.ID)
+	if len(atts) != 1 || atts[0].Status != AttemptFailed {
+		t.Fatalf("attempts %+v", atts)
+	}
+	// The payer may try again: a new attempt, a new out_no.
+	_, err = e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodWeChat, Scenario: ScenarioQR})
+	if !errors.As(err, &pe) || pe.Seq != 2 {
+		t.Fatalf("retry: %v", err)
+	}
+
+	// An official account not bound to the store: 8011 from the gateway.
+	c2 := e.checkout(t, 300)
+	req := wechatJSAPI(c2.ID, "alice")
+	req.SubAppID = "wxNOTBOUND"
+	if _, err := e.pay.Start(ctx, req); !errors.Is(err, ErrPaymentDeclined) {
+		t.Fatalf("unbound appid: %v", err)
+	}
+}
+
+func TestStartOutcomeUnknown(t *testing.T) {
+	e := newPayEnv(t)
+	ctx := context.Background()
+	c := e.checkout(t, 100)
+	e.gw.override = func(r *gateway.PayOrderRequest) (*gateway.PayOrderResult, error) {
+		return nil, &gateway.UnknownOutcomeError{Endpoint: "payorder", OutNo: r.OutNo, Err: context.DeadlineExceeded}
+	}
+	_, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodWeChat, Scenario: ScenarioQR})
+	if !errors.Is(err, ErrPaymentUnknown) {
+		t.Fatalf("err %v", err)
+	}
+	atts, _ := e.repo.Attempts(ctx, c.ID)
+	if len(atts) != 1 || atts[0].Status != AttemptUnknown {
+		t.Fatalf("attempts %+v", atts)
+	}
+	if w := e.watched.list(); len(w) != 1 || w[0] != atts[0].OutNo {
+		t.Fatalf("the reconciler must watch the unknown order: %v", w)
+	}
+	// An answer without pay parameters is no better.
+	e.gw.override = func(r *gateway.PayOrderRequest) (*gateway.PayOrderResult, error) {
+		return &gateway.PayOrderResult{}, nil
+	}
+	if _, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodWeChat, Scenario: ScenarioQR}); !errors.Is(err, ErrPaymentUnknown) {
+		t.Fatalf("empty answer: %v", err)
+	}
+}
+
+func TestStartAmountFromCheckout(t *testing.T) {
+	e := newPayEnv(t)
+	ctx := context.Background()
+	d := draft("m1") // 1200 − 100 − 100 = 1000
+	c, err := NewCheckout(d, e.clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.repo.Create(ctx, c, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodAlipay, Scenario: ScenarioQR}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.gw.last.Load()
+	if r.TradeAmount != 1000 || r.OriginalAmount != 1200 || r.DiscountAmount != 100 || r.IgnoreAmount != 100 {
+		t.Fatalf("amounts %d %d %d %d", r.OriginalAmount, r.DiscountAmount, r.IgnoreAmount, r.TradeAmount)
+	}
+	if r.OrdName != d.Description || r.OutNo != OutNo(c.ID, 1) {
+		t.Fatalf("ord_name %q out_no %q", r.OrdName, r.OutNo)
+	}
+}
+
+func TestPayListCached(t *testing.T) {
+	e := newPayEnv(t)
+	ctx := context.Background()
+	for range 3 {
+		c := e.checkout(t, 100)
+		if _, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodWeChat, Scenario: ScenarioQR}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.gw.payLists.Load(); n != 1 {
+		t.Fatalf("paylist called %d times", n)
+	}
+	e.clk.Advance(DefaultPayListTTL)
+	c := e.checkout(t, 100)
+	if _, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodWeChat, Scenario: ScenarioQR}); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.gw.payLists.Load(); n != 2 {
+		t.Fatalf("paylist called %d times after the TTL", n)
+	}
+	// A store override skips paylist entirely.
+	e.store.WeChat.PmtTag = "Weixin"
+	defer func() { e.store.WeChat.PmtTag = "" }()
+	e.clk.Advance(DefaultPayListTTL)
+	c = e.checkout(t, 100)
+	if _, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodWeChat, Scenario: ScenarioQR}); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.gw.payLists.Load(); n != 2 {
+		t.Fatalf("paylist called with an override: %d", n)
+	}
+}
+
+func TestOrdName(t *testing.T) {
+	long := ""
+	for range 120 {
+		long += "字"
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"咖啡", "咖啡"}, {"  ", "订单"}, {long, long[:300]},
+	} {
+		if got := ordName(tc.in); got != tc.want {
+			t.Errorf("ordName(%q) = %q", tc.in, got)
+		}
+	}
+}
