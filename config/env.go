@@ -107,7 +107,7 @@ func (s *Settings) LogValue() slog.Value {
 		slog.Int("session_keys", len(s.SessionKeys)),
 		slog.String("log_level", s.LogLevel.String()),
 		slog.Int64("max_amount", s.MaxAmount),
-		slog.Duration("retention", s.Retention),
+		slog.String("retention", s.Retention.String()),
 		slog.Bool("allow_private_webhooks", s.AllowPrivateWebhooks),
 		slog.Any("trusted_proxies", s.TrustedProxies),
 	)

@@ -110,10 +110,9 @@ func newDemo(publicURL string, log *slog.Logger) (*demoSetup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("public URL: %w", err)
 	}
-	hosts := []string{strings.ToLower(u.Host)}
-	if h := strings.ToLower(u.Hostname()); h != hosts[0] {
-		hosts = append(hosts, h)
-	}
+	// A host without a port allows every port of it: the demo's own pages
+	// whatever CHECKOUT_PUBLIC_URL says.
+	hosts := []string{strings.ToLower(u.Hostname())}
 	d.merchant = &checkout.Merchant{
 		ID:            demoMerchantID,
 		Name:          "演示商户 Demo Merchant",
@@ -183,7 +182,7 @@ Checkout service, DEMO MODE (no CHECKOUT_CONFIG): %[1]s
     open_key   %[9]s
     shop_pass  %[10]s
 
-  Pay this demo checkout (¥%[11]s, valid for %[12]s):
+  Pay this demo checkout (¥%[11]s, valid for %[12]d hours):
     %[1]s/c/%[13]s
 
   Create another:
@@ -194,7 +193,7 @@ Checkout service, DEMO MODE (no CHECKOUT_CONFIG): %[1]s
 
 `, s.PublicURL, data, d.merchant.Name, d.merchant.ID, strings.Join(d.merchant.RedirectHosts, ", "),
 		d.apiKey, sandbox.DefaultPrefix, d.store.OpenID, d.store.OpenKey, d.store.ShopPass,
-		yuan(demoAmount), demoTTL, c.ID)
+		yuan(demoAmount), int(demoTTL.Hours()), c.ID)
 	return nil
 }
 

@@ -129,7 +129,7 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 		return exitFailed
 	case <-ctx.Done():
 	}
-	log.Info("Shutting down", "timeout", shutdownTimeout)
+	log.Info("Shutting down", "timeout", shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
