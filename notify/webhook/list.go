@@ -1,0 +1,243 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wallet-checkout/checkout/checkout"
+)
+
+// Record is an event with its delivery, as the events API lists it.
+type Record struct {
+	Event
+	Delivery Delivery `json:"delivery"`
+}
+
+// Delivery is where an event's delivery stands.
+type Delivery struct {
+	State string `json:"state"`
+	// NextAttempt is when the next attempt is due, nil when none is.
+	NextAttempt *time.Time `json:"next_attempt_at,omitempty"`
+	// Attempts are the attempts made, oldest first (at most the last 100).
+	Attempts []Attempt `json:"attempts"`
+}
+
+// ListQuery selects a page of a merchant's events.
+type ListQuery struct {
+	// Type keeps only events of this type; empty keeps all.
+	Type string
+	// CheckoutID keeps only events of this checkout; empty keeps all.
+	CheckoutID string
+	// After is the cursor: the last id of the previous page.
+	After string
+	// Limit is the page size, 1..100 (default 20).
+	Limit int
+}
+
+// listScanMax bounds the entries one List call reads when it has to filter
+// (both a type and a checkout): a page may then come back short with a
+// cursor.
+const listScanMax = 500
+
+// pageScript reads a page of an index newest first, after the cursor. A
+// cursor that is not in the index answers nil.
+//
+// KEYS: index; ARGV: cursor or '', count
+var pageScript = redis.NewScript(`
+local start = 0
+if ARGV[1] ~= '' then
+  local r = redis.call('ZREVRANK', KEYS[1], ARGV[1])
+  if not r then return false end
+  start = r + 1
+end
+return redis.call('ZREVRANGE', KEYS[1], start, start + tonumber(ARGV[2]) - 1)
+`)
+
+// List returns one merchant's events, newest first, each with its delivery,
+// and the cursor of the next page ("" at the end). ErrBadCursor when After
+// is not an event of this list.
+func (s *Service) List(ctx context.Context, merchantID string, q ListQuery) ([]*Record, string, error) {
+	if q.Limit <= 0 {
+		q.Limit = 20
+	}
+	q.Limit = min(q.Limit, 100)
+	if !validKeyPart(merchantID) {
+		return nil, "", nil
+	}
+	if q.Type != "" && !ValidType(q.Type) {
+		return nil, "", fmt.Errorf("%w: type %q", ErrInvalidEvent, q.Type)
+	}
+	if q.CheckoutID != "" && !checkout.ValidID(q.CheckoutID) {
+		return nil, "", nil // no such checkout, no events
+	}
+	if q.After != "" && !ValidID(q.After) {
+		return nil, "", ErrBadCursor
+	}
+	index := s.keyIndex(merchantID)
+	filterType := ""
+	switch {
+	case q.CheckoutID != "":
+		index = s.keyIndexCheckout(merchantID, q.CheckoutID)
+		filterType = q.Type
+	case q.Type != "":
+		index = s.keyIndexType(merchantID, q.Type)
+	}
+	var (
+		out     []*Record
+		cursor  = q.After
+		scanned int
+	)
+	for {
+		want := q.Limit - len(out) + 1 // one more tells whether a page follows
+		ids, err := pageScript.Run(ctx, s.rdb, []string{index}, cursor, want).StringSlice()
+		switch {
+		case errors.Is(err, redis.Nil):
+			return nil, "", ErrBadCursor
+		case err != nil:
+			return nil, "", fmt.Errorf("webhook: list %s: %w", merchantID, err)
+		}
+		more := len(ids) == want
+		if more {
+			ids = ids[:want-1]
+		}
+		recs, err := s.load(ctx, ids)
+		if err != nil {
+			return nil, "", fmt.Errorf("webhook: list %s: %w", merchantID, err)
+		}
+		for _, r := range recs {
+			if r != nil && r.MerchantID == merchantID && (filterType == "" || r.Type == filterType) {
+				out = append(out, r)
+			}
+		}
+		scanned += len(ids)
+		if len(ids) > 0 {
+			cursor = ids[len(ids)-1]
+		}
+		switch {
+		case !more:
+			return out, "", nil
+		case len(out) >= q.Limit || scanned >= listScanMax:
+			return out, cursor, nil
+		}
+	}
+}
+
+// Get returns one of a merchant's events with its delivery. Another
+// merchant's event is ErrNotFound, exactly like a missing one.
+func (s *Service) Get(ctx context.Context, merchantID, id string) (*Record, error) {
+	if !ValidID(id) {
+		return nil, ErrNotFound
+	}
+	recs, err := s.load(ctx, []string{id})
+	if err != nil {
+		return nil, fmt.Errorf("webhook: get %s: %w", id, err)
+	}
+	if recs[0] == nil || recs[0].MerchantID != merchantID {
+		return nil, ErrNotFound
+	}
+	return recs[0], nil
+}
+
+// load reads events and their attempts in one round trip; a missing event
+// is nil.
+func (s *Service) load(ctx context.Context, ids []string) ([]*Record, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	pipe := s.rdb.Pipeline()
+	hs := make([]*redis.MapStringStringCmd, len(ids))
+	ls := make([]*redis.StringSliceCmd, len(ids))
+	for i, id := range ids {
+		hs[i] = pipe.HGetAll(ctx, s.keyEvent(id))
+		ls[i] = pipe.LRange(ctx, s.keyAttempts(id), 0, -1)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]*Record, len(ids))
+	for i := range ids {
+		h := hs[i].Val()
+		if len(h) == 0 || h["body"] == "" {
+			continue
+		}
+		r := &Record{}
+		if err := json.Unmarshal([]byte(h["body"]), &r.Event); err != nil {
+			return nil, fmt.Errorf("event %s: stored body: %w", ids[i], err)
+		}
+		r.Delivery.State = h["state"]
+		if t := msTime(h["next"]); !t.IsZero() {
+			r.Delivery.NextAttempt = &t
+		}
+		r.Delivery.Attempts = make([]Attempt, 0, len(ls[i].Val()))
+		for _, raw := range ls[i].Val() {
+			var a Attempt
+			if json.Unmarshal([]byte(raw), &a) == nil {
+				r.Delivery.Attempts = append(r.Delivery.Attempts, a)
+			}
+		}
+		out[i] = r
+	}
+	return out, nil
+}
+
+// resendScript schedules a new delivery of an event now, with a fresh
+// retry window. While a worker holds a live claim on it, the resend is
+// noted and that worker schedules it when it finishes, so the two never
+// overlap. The event's keys are kept at least minTTL more.
+//
+// KEYS: event, due, attempts; ARGV: id, merchant, now ms, min ttl ms
+// Answers 0 when the event is not the merchant's.
+var resendScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'mid') ~= ARGV[2] then return 0 end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl >= 0 and ttl < tonumber(ARGV[4]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  redis.call('PEXPIRE', KEYS[3], ARGV[4])
+end
+if redis.call('HEXISTS', KEYS[1], 'claim') == 1 then
+  local due = redis.call('ZSCORE', KEYS[2], ARGV[1])
+  if due and tonumber(due) > tonumber(ARGV[3]) then
+    redis.call('HSET', KEYS[1], 'resend', 1)
+    return 2
+  end
+end
+redis.call('HSET', KEYS[1], 'state', 'pending', 'tries', 0, 'since', ARGV[3], 'next', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+return 1
+`)
+
+// Resend schedules a new delivery of one of a merchant's events now, with
+// the same id and body and a fresh retry window. Another merchant's event
+// is ErrNotFound.
+func (s *Service) Resend(ctx context.Context, merchantID, id string) error {
+	if !ValidID(id) || !validKeyPart(merchantID) {
+		return ErrNotFound
+	}
+	now := s.now()
+	n, err := resendScript.Run(ctx, s.rdb,
+		[]string{s.keyEvent(id), s.keyDue(), s.keyAttempts(id)},
+		id, merchantID, now.UnixMilli(), (s.maxAge + 24*time.Hour).Milliseconds(),
+	).Int()
+	if err != nil {
+		return fmt.Errorf("webhook: resend %s: %w", id, err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Pending reports how many deliveries are queued (due now or later, or
+// claimed): a gauge for operators.
+func (s *Service) Pending(ctx context.Context) (int64, error) {
+	n, err := s.rdb.ZCard(ctx, s.keyDue()).Result()
+	if err != nil {
+		return 0, fmt.Errorf("webhook: pending: %w", err)
+	}
+	return n, nil
+}
