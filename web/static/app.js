@@ -1,1 +1,399 @@
-"use strict";
+/* Payer pages. No framework, no third-party requests, no inline code: the
+   configuration comes from data-* attributes on <main id="app">. */
+(function () {
+  "use strict";
+
+  var app = document.getElementById("app");
+  if (!app) return;
+  var cfg = app.dataset;
+  var FINAL = { paid: 1, partially_refunded: 1, refunded: 1, expired: 1, cancelled: 1, failed: 1 };
+
+  function $(sel, root) { return (root || document).querySelector(sel); }
+  function $all(sel) { return Array.prototype.slice.call(document.querySelectorAll(sel)); }
+
+  function message(text, info) {
+    var el = $("[data-testid=message]");
+    if (!el) return;
+    el.textContent = text || "";
+    el.className = info ? "message info" : "message";
+    el.hidden = !text;
+  }
+
+  // request sends JSON and resolves with {status, body}; a network failure
+  // rejects. The CSRF header goes with every POST.
+  function request(method, url, body) {
+    var opts = { method: method, credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } };
+    if (method === "POST") {
+      opts.headers["Content-Type"] = "application/json";
+      opts.headers["X-CSRF-Token"] = cfg.csrf || "";
+      opts.body = JSON.stringify(body || {});
+    }
+    return fetch(url, opts).then(function (r) {
+      return r.json().then(
+        function (j) { return { status: r.status, body: j || {} }; },
+        function () { return { status: r.status, body: {} }; }
+      );
+    });
+  }
+
+  function go(url) { if (url) window.location.href = url; }
+
+  /* ---------- live status: SSE, polling fallback, one request at a time ---------- */
+
+  // watch calls onStatus with every status seen until the first final one,
+  // then stops for good (latch). It prefers the event stream and polls the
+  // JSON endpoint while the stream is down.
+  function watch(onStatus) {
+    var done = false, inflight = false, es = null, timer = null;
+    function handle(s) {
+      if (done || !s || !s.status) return;
+      if (FINAL[s.status]) { done = true; stop(); }
+      onStatus(s);
+    }
+    function poll() {
+      if (done || inflight || !cfg.statusUrl) return;
+      inflight = true;
+      request("GET", cfg.statusUrl).then(function (r) {
+        inflight = false;
+        if (r.status === 200) handle(r.body);
+      }, function () { inflight = false; });
+    }
+    function stop() {
+      if (es) { es.close(); es = null; }
+      if (timer) { clearInterval(timer); timer = null; }
+    }
+    function streamUp() { return es && es.readyState === 1; }
+    if (window.EventSource && cfg.eventsUrl) {
+      es = new EventSource(cfg.eventsUrl);
+      es.onmessage = function (e) {
+        try { handle(JSON.parse(e.data)); } catch (err) { /* ignore a malformed event */ }
+      };
+      es.addEventListener("status", es.onmessage);
+      es.onerror = function () { if (!done) poll(); };
+    }
+    // Poll often while the stream is down, rarely while it is up, so a lost
+    // event never leaves the page stuck.
+    var ticks = 0;
+    timer = setInterval(function () {
+      ticks++;
+      if (!streamUp() || ticks % 8 === 0) poll();
+    }, 2000);
+    if (!es) poll();
+    return {
+      poll: poll,
+      handle: handle,
+      done: function () { return done; },
+      stop: function () { done = true; stop(); }
+    };
+  }
+
+  // recheck asks for the current status once (pageshow, focus) and calls
+  // then(status) with it.
+  function recheck(then) {
+    if (!cfg.statusUrl) return;
+    request("GET", cfg.statusUrl).then(function (r) {
+      if (r.status === 200 && r.body && r.body.status) then(r.body);
+    }, function () {});
+  }
+
+  /* ---------- checkout page ---------- */
+
+  function checkoutPage() {
+    var busy = false, watcher = null, expired = false;
+    var resultURL = cfg.resultUrl;
+
+    function toResult(url) { window.location.replace(url || resultURL); }
+
+    function onStatus(s) {
+      if (FINAL[s.status]) toResult();
+    }
+
+    // The back button (bfcache) or a return from the wallet app must never
+    // show a stale unpaid page.
+    window.addEventListener("pageshow", function (e) {
+      if (e.persisted) {
+        busy = false;
+        $all("[data-pay]").forEach(function (b) { setBusy(b, false); });
+        recheck(onStatus);
+      }
+    });
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible") recheck(onStatus);
+    });
+
+    countdown();
+
+    function setBusy(btn, on) {
+      if (!btn) return;
+      btn.disabled = on || expired;
+      btn.setAttribute("aria-busy", on ? "true" : "false");
+    }
+
+    function failed(btn, text, info) {
+      busy = false;
+      setBusy(btn, false);
+      message(text, info);
+    }
+
+    // afterError looks at the checkout before blaming the payer: a paid or
+    // expired checkout goes to the result page.
+    function afterError(btn, text) {
+      recheck(function (s) { if (FINAL[s.status]) toResult(); });
+      failed(btn, text);
+    }
+
+    function pay(btn) {
+      if (busy || expired) return;
+      busy = true;
+      setBusy(btn, true);
+      message(cfg.msgStarting, true);
+      var wallet = btn.dataset.wallet, scenario = btn.dataset.scenario;
+      request("POST", cfg.payUrl, { wallet: wallet, scenario: scenario }).then(function (r) {
+        var b = r.body || {};
+        if (r.status >= 400 || b.error) {
+          afterError(btn, (b.error && b.error.message) || cfg.msgError);
+          return;
+        }
+        var next = b.result_url || resultURL;
+        switch (b.kind) {
+          case "redirect":
+            if (!b.redirect_url) return failed(btn, cfg.msgError);
+            go(b.redirect_url); // stays busy: the page is leaving
+            return;
+          case "wechat_jsapi":
+            return wechatPay(b.wechat, btn, next);
+          case "alipay_jsapi":
+            return alipayPay(b.trade_no, btn, next);
+          default:
+            failed(btn, cfg.msgError);
+        }
+      }, function () { failed(btn, cfg.msgNetwork); });
+    }
+
+    // bridge runs fn once the wallet's JS bridge exists, waiting for its
+    // ready event (the bridge is injected after the page starts), and gives
+    // up after a while.
+    function bridge(name, readyEvent, fn, fail) {
+      if (window[name]) return fn(window[name]);
+      var settled = false;
+      function ready() {
+        if (settled || !window[name]) return;
+        settled = true;
+        document.removeEventListener(readyEvent, ready);
+        fn(window[name]);
+      }
+      document.addEventListener(readyEvent, ready, false);
+      setTimeout(function () {
+        if (settled) return;
+        if (window[name]) return ready();
+        settled = true;
+        document.removeEventListener(readyEvent, ready);
+        fail();
+      }, 10000);
+    }
+
+    function wechatPay(params, btn, next) {
+      if (!params) return failed(btn, cfg.msgError);
+      var p = {
+        appId: params.appId, timeStamp: params.timeStamp, nonceStr: params.nonceStr,
+        "package": params["package"], signType: params.signType, paySign: params.paySign
+      };
+      bridge("WeixinJSBridge", "WeixinJSBridgeReady", function (jsb) {
+        jsb.invoke("getBrandWCPayRequest", p, function (res) {
+          var m = (res && res.err_msg) || "";
+          if (m === "get_brand_wcpay_request:ok") {
+            message(cfg.msgWaiting, true);
+            toResult(next);
+          } else if (/:cancel$/.test(m)) {
+            failed(btn, cfg.msgCancelled, true);
+          } else {
+            afterError(btn, cfg.msgFailed);
+          }
+        });
+      }, function () { failed(btn, cfg.msgBridge); });
+    }
+
+    function alipayPay(tradeNO, btn, next) {
+      if (!tradeNO) return failed(btn, cfg.msgError);
+      bridge("AlipayJSBridge", "AlipayJSBridgeReady", function (ajb) {
+        ajb.call("tradePay", { tradeNO: tradeNO }, function (res) {
+          var code = String((res && res.resultCode) || "");
+          if (code === "9000" || code === "8000" || code === "6004") {
+            // 8000 and 6004 mean "processing / unknown": the result page waits.
+            message(cfg.msgWaiting, true);
+            toResult(next);
+          } else if (code === "6001") {
+            failed(btn, cfg.msgCancelled, true);
+          } else {
+            afterError(btn, cfg.msgFailed);
+          }
+        });
+      }, function () { failed(btn, cfg.msgBridge); });
+    }
+
+    $all("[data-pay]").forEach(function (btn) {
+      btn.addEventListener("click", function () { pay(btn); });
+    });
+
+    if (cfg.action === "qr") qrPage();
+    if (cfg.action === "miniprogram_handoff") miniProgram();
+    $all("[data-copy]").forEach(function (b) {
+      b.addEventListener("click", function () { copy(b); });
+    });
+
+    function qrPage() {
+      var loaded = {}, live = $("[data-testid=live-status]");
+      function load(w) {
+        if (loaded[w] || expired) return;
+        loaded[w] = true;
+        var fig = $("[data-qr=" + w + "]");
+        var img = $("img", fig), wait = $(".qr-loading", fig), retry = $("[data-retry]", fig);
+        wait.hidden = false;
+        retry.hidden = true;
+        function fail() {
+          loaded[w] = false;
+          wait.hidden = true;
+          retry.hidden = false;
+        }
+        request("POST", cfg.payUrl, { wallet: w, scenario: "qr" }).then(function (r) {
+          var b = r.body || {};
+          if (r.status >= 400 || b.error || !b.qr_image_url) {
+            recheck(onStatus);
+            return fail();
+          }
+          img.onload = function () { wait.hidden = true; img.hidden = false; };
+          img.onerror = fail;
+          img.src = b.qr_image_url;
+        }, fail);
+      }
+      function select(w) {
+        $all("[data-tab]").forEach(function (t) {
+          t.setAttribute("aria-selected", t.dataset.tab === w ? "true" : "false");
+        });
+        $all("[data-qr]").forEach(function (f) { f.hidden = f.dataset.qr !== w; });
+        load(w);
+      }
+      $all("[data-tab]").forEach(function (t) {
+        t.addEventListener("click", function () { select(t.dataset.tab); });
+      });
+      $all("[data-retry]").forEach(function (b) {
+        b.addEventListener("click", function () { load(b.dataset.retry); });
+      });
+      var first = $("[data-qr]");
+      if (first) load(first.dataset.qr);
+      watcher = watch(function (s) {
+        if (s.status === "paid" || s.status === "partially_refunded" || s.status === "refunded") {
+          live.textContent = cfg.msgPaid;
+          live.className = "live ok";
+        }
+        if (FINAL[s.status]) setTimeout(function () { toResult(); }, 600);
+      });
+    }
+
+    function miniProgram() {
+      var tried = false;
+      function handoff(byHand) {
+        var mp = window.wx && window.wx.miniProgram;
+        if (mp && (byHand || window.__wxjs_environment === "miniprogram")) {
+          tried = true;
+          mp.navigateTo({ url: cfg.mpPath });
+          return;
+        }
+        if (byHand) message(cfg.msgMiniprogram, true);
+      }
+      handoff(false);
+      document.addEventListener("WeixinJSBridgeReady", function () { if (!tried) handoff(false); }, false);
+      var b = $("[data-miniprogram]");
+      if (b) b.addEventListener("click", function () { handoff(true); });
+    }
+
+    function copy(btn) {
+      var input = $("[data-testid=page-url]");
+      if (!input) return;
+      function done() { message(cfg.msgCopied, true); }
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(input.value).then(done, function () { input.select(); });
+      } else {
+        input.select();
+        try { if (document.execCommand("copy")) done(); } catch (e) { /* leave it selected */ }
+      }
+    }
+
+    function countdown() {
+      var el = $("[data-testid=countdown]");
+      var left = parseInt(cfg.expiresIn, 10);
+      if (!el || isNaN(left)) return;
+      var end = Date.now() + left * 1000;
+      function pad(n) { return n < 10 ? "0" + n : "" + n; }
+      function tick() {
+        var s = Math.max(0, Math.round((end - Date.now()) / 1000));
+        var h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60;
+        el.textContent = (h ? h + ":" + pad(m) : m) + ":" + pad(s % 60);
+        if (s > 0) return;
+        clearInterval(t);
+        expired = true;
+        $all("[data-pay]").forEach(function (b) { b.disabled = true; });
+        message(cfg.msgExpired);
+        // The server's expiry decides; ask it, and follow when it agrees.
+        recheck(onStatus);
+        setTimeout(function () { recheck(onStatus); }, 3000);
+      }
+      var t = setInterval(tick, 1000);
+      tick();
+    }
+  }
+
+  /* ---------- result page ---------- */
+
+  function resultPage() {
+    var views = { paid: "paid", partially_refunded: "paid", refunded: "paid", pending: "pending", open: "unpaid", failed: "failed", expired: "expired", cancelled: "cancelled" };
+    var checking = false, checks = 0, timer = null, watcher = null;
+    var delay = parseInt(cfg.checkAfter, 10) || 4000;
+
+    function show(s) {
+      var v = views[s.status] || "pending";
+      app.dataset.view = v;
+      app.dataset.status = s.status;
+      var ref = $("[data-testid=result-refunded]");
+      if (ref) ref.hidden = !(s.status === "refunded" || s.status === "partially_refunded");
+      if (FINAL[s.status]) {
+        if (timer) { clearTimeout(timer); timer = null; }
+        if (watcher) watcher.stop();
+        watcher = null;
+      }
+    }
+
+    // check asks the server to query the gateway, at most one at a time,
+    // backing off: the notify normally arrives first.
+    function check() {
+      timer = null;
+      if (checking || !cfg.checkUrl || FINAL[app.dataset.status]) return;
+      checking = true;
+      checks++;
+      request("POST", cfg.checkUrl, {}).then(function (r) {
+        checking = false;
+        if (r.status === 200 && r.body && r.body.status && watcher) watcher.handle(r.body);
+        after();
+      }, function () { checking = false; after(); });
+    }
+    function after() {
+      if (FINAL[app.dataset.status]) return;
+      if (checks >= 2) { var slow = $("[data-testid=result-slow]"); if (slow) slow.hidden = false; }
+      if (checks < 6) timer = setTimeout(check, delay * Math.pow(2, checks));
+    }
+
+    function start() {
+      if (FINAL[app.dataset.status] || watcher) return;
+      watcher = watch(show);
+      if (app.dataset.status === "pending") timer = setTimeout(check, delay);
+    }
+
+    window.addEventListener("pageshow", function (e) {
+      if (e.persisted) recheck(function (s) { if (!FINAL[app.dataset.status]) show(s); start(); });
+    });
+    start();
+  }
+
+  if (cfg.page === "checkout") checkoutPage();
+  else if (cfg.page === "result") resultPage();
+})();

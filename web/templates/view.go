@@ -99,6 +99,9 @@ type CheckoutView struct {
 	Amount    string
 	AmountFen int64
 	ExpiresAt time.Time
+	// Now is the server's time of rendering, for the countdown (the
+	// payer's clock may be wrong); zero means time.Now().
+	Now time.Time
 	// Status is the checkout's status (open, pending, paid, …).
 	Status string
 	// Wallet is where the page was opened: wechat, alipay, browser, miniprogram.

@@ -1,0 +1,80 @@
+package templates
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// ResultState maps a checkout status onto the result page's panel:
+// pending, paid, unpaid, failed, expired or cancelled. The script uses the
+// same mapping.
+func ResultState(status string) string {
+	switch status {
+	case "paid", "partially_refunded", "refunded":
+		return "paid"
+	case "pending":
+		return "pending"
+	case "open":
+		return "unpaid"
+	case "failed", "expired", "cancelled":
+		return status
+	}
+	// An unknown status never shows "paid"; waiting is the safe default.
+	return "pending"
+}
+
+// expiresIn is the number of whole seconds left to pay, never negative.
+func (v CheckoutView) expiresIn() int64 {
+	if v.ExpiresAt.IsZero() {
+		return 0
+	}
+	now := v.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	d := v.ExpiresAt.Sub(now)
+	if d <= 0 {
+		return 0
+	}
+	return int64(d / time.Second)
+}
+
+// miniProgramPath is where the mini-program hand-off navigates.
+func (v CheckoutView) miniProgramPath() string {
+	if v.MiniProgramPath != "" {
+		return v.MiniProgramPath
+	}
+	return "/pages/pay/pay?checkout_id=" + v.ID
+}
+
+// checkAfterMillis is the result page's wait before asking for a check.
+func (v ResultView) checkAfterMillis() int64 {
+	if v.CheckAfter <= 0 {
+		return 4000
+	}
+	return v.CheckAfter.Milliseconds()
+}
+
+// clock formats seconds as m:ss, or h:mm:ss from an hour up.
+func clock(secs int64) string {
+	if secs < 0 {
+		secs = 0
+	}
+	h, m, s := secs/3600, secs/60%60, secs%60
+	if h > 0 {
+		return fmt.Sprintf("%d:%02d:%02d", h, m, s)
+	}
+	return fmt.Sprintf("%d:%02d", m, s)
+}
+
+// initial is the first character of a merchant's name, for its avatar.
+func initial(name string) string {
+	name = strings.TrimSpace(name)
+	r, _ := utf8.DecodeRuneInString(name)
+	if r == utf8.RuneError {
+		return "¥"
+	}
+	return strings.ToUpper(string(r))
+}
