@@ -1,0 +1,112 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// roundTrips counts what go-redis sends: one per command, one per pipeline
+// or MULTI/EXEC block.
+type roundTrips struct{ n atomic.Int64 }
+
+func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// BenchmarkCreateCheckout drives POST /v1/checkouts through the real router
+// and Redis (real when reachable) and reports Redis round trips per request.
+func BenchmarkCreateCheckout(b *testing.B) {
+	body := `{"amount":1000,"description":"bench","success_url":"https://shop.example/ok/{CHECKOUT_ID}","metadata":{"k":"v"}}`
+	for _, mode := range []string{"plain", "idempotency_key"} {
+		b.Run(mode, func(b *testing.B) {
+			e := newEnv(b)
+			rt := &roundTrips{}
+			e.rdb.AddHook(rt)
+			send := func(i int) {
+				req := httptest.NewRequest("POST", "/v1/checkouts", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+e.keyA)
+				req.Header.Set("Content-Type", "application/json")
+				if mode == "idempotency_key" {
+					req.Header.Set("Idempotency-Key", "bench-"+strconv.Itoa(i))
+				}
+				w := httptest.NewRecorder()
+				e.handler.ServeHTTP(w, req)
+				if w.Code != http.StatusCreated {
+					b.Fatalf("status %d: %s", w.Code, w.Body)
+				}
+			}
+			send(-1) // loads the scripts
+			rt.n.Store(0)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				send(i)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(rt.n.Load())/float64(b.N), "redis_rt/op")
+		})
+	}
+	b.Run("parallel", func(b *testing.B) {
+		e := newEnv(b)
+		rt := &roundTrips{}
+		e.rdb.AddHook(rt)
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				req := httptest.NewRequest("POST", "/v1/checkouts", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+e.keyA)
+				w := httptest.NewRecorder()
+				e.handler.ServeHTTP(w, req)
+				if w.Code != http.StatusCreated {
+					b.Errorf("status %d", w.Code)
+					return
+				}
+			}
+		})
+		b.StopTimer()
+		b.ReportMetric(float64(rt.n.Load())/float64(b.N), "redis_rt/op")
+	})
+}
+
+// TestCreateRoundTrips pins the budget: a create takes at most 2 Redis round
+// trips (1 without an Idempotency-Key).
+func TestCreateRoundTrips(t *testing.T) {
+	e := newEnv(t)
+	rt := &roundTrips{}
+	e.rdb.AddHook(rt)
+	e.create(e.keyA, `{"amount":1}`) // warm: script loading
+	e.do("POST", "/v1/checkouts", e.keyA, `{"amount":1}`, "Idempotency-Key", "warm")
+	for _, tc := range []struct {
+		hdr  []string
+		want int64
+	}{{nil, 1}, {[]string{"Idempotency-Key", "rt-1"}, 2}} {
+		rt.n.Store(0)
+		if r := e.do("POST", "/v1/checkouts", e.keyA, `{"amount":1}`, tc.hdr...); r.status != 201 {
+			t.Fatal(r.status)
+		}
+		if got := rt.n.Load(); got != tc.want {
+			t.Fatalf("headers %v: %d round trips, want %d", tc.hdr, got, tc.want)
+		}
+	}
+}
+
