@@ -288,8 +288,8 @@ func randomSecret() gateway.Secret {
 	return gateway.Secret(base64.RawURLEncoding.EncodeToString(b[:]))
 }
 
-// ParsePublicURL checks an absolute http(s) URL with no query, fragment or
-// user info, and returns it without a trailing slash.
+// ParsePublicURL checks an absolute http(s) URL with no path, query,
+// fragment or user info, and returns it without a trailing slash.
 func ParsePublicURL(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	switch {
@@ -303,6 +303,9 @@ func ParsePublicURL(raw string) (string, error) {
 		return "", fmt.Errorf("%q must not contain user info", raw)
 	case u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(raw, "?#"):
 		return "", fmt.Errorf("%q must not have a query or fragment", raw)
+	case strings.Trim(u.Path, "/") != "":
+		// Every route (/c/…, /v1/…, callbacks) is at the root of the host.
+		return "", fmt.Errorf("%q must not have a path: the service is served at the root of its host", raw)
 	}
 	return strings.TrimRight(raw, "/"), nil
 }

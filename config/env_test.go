@@ -135,6 +135,7 @@ func TestFromEnvErrors(t *testing.T) {
 		{"public url ftp", with("CHECKOUT_PUBLIC_URL", "ftp://pay.example.com"), "must start with http:// or https://"},
 		{"public url query", with("CHECKOUT_PUBLIC_URL", "https://pay.example.com/?a=1"), "must not have a query or fragment"},
 		{"public url userinfo", with("CHECKOUT_PUBLIC_URL", "https://u:p@pay.example.com"), "must not contain user info"},
+		{"public url path", with("CHECKOUT_PUBLIC_URL", "https://example.com/pay"), "config: CHECKOUT_PUBLIC_URL: \"https://example.com/pay\" must not have a path"},
 		{"public url no host", with("CHECKOUT_PUBLIC_URL", "https:///x"), "has no host"},
 		{"redis scheme", with("REDIS_URL", "http://:pw-secret@localhost:6379"), "config: REDIS_URL: not a Redis URL"},
 		{"redis db", with("REDIS_URL", "redis://:pw-secret@localhost:6379/notadb"), "config: REDIS_URL: not a Redis URL"},

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// Docker cannot run here, so these tests keep the Dockerfile and CI script
+// consistent with the code they build and the README they promise.
+
+func readRepoFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("../../" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestDockerfile(t *testing.T) {
+	df := readRepoFile(t, "Dockerfile")
+	gomod := readRepoFile(t, "go.mod")
+
+	goVersion := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindStringSubmatch(gomod)
+	if goVersion == nil {
+		t.Fatal("go.mod has no go directive")
+	}
+	if !strings.Contains(df, "FROM golang:"+goVersion[1]) {
+		t.Errorf("the build stage is not golang:%s (go.mod's version)", goVersion[1])
+	}
+	for _, want := range []string{
+		"CGO_ENABLED=0",
+		"-trimpath",
+		"-tags timetzdata",
+		"./cmd/checkout",
+		"Asia/Shanghai",
+		"USER nonroot",
+		`HEALTHCHECK`,
+		`"-healthcheck"`,
+		"EXPOSE 8080",
+	} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	if strings.Count(df, "\nFROM ") != 2 {
+		t.Errorf("want a two-stage build")
+	}
+	// The ignore file must not drop what the build needs.
+	ignore := readRepoFile(t, ".dockerignore")
+	for _, needed := range []string{"go.mod", "go.sum", "cmd", "web", "*.go"} {
+		for _, line := range strings.Split(ignore, "\n") {
+			if strings.TrimSpace(line) == needed {
+				t.Errorf(".dockerignore drops %s, which the build needs", needed)
+			}
+		}
+	}
+}
+
+func TestCIScript(t *testing.T) {
+	ci := readRepoFile(t, ".ci/run")
+	readme := readRepoFile(t, "README.md")
+	const testCmd = "go test -race -count=1 ./..."
+	if !strings.Contains(readme, "```sh\n"+testCmd+"\n```") {
+		t.Errorf("README does not give the test command %q in its own block", testCmd)
+	}
+	if !strings.Contains(readme, "```sh\ngo run ./cmd/checkout\n```") {
+		t.Error("README does not give `go run ./cmd/checkout` in its own block")
+	}
+	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(testCmd) + `$`).MatchString(ci) {
+		t.Errorf(".ci/run does not run exactly %q", testCmd)
+	}
+	for _, want := range []string{"set -euo pipefail", "REDIS_URL=redis://127.0.0.1:6379/0", "REDIS_REQUIRED=1", "ARTIFACTS_DIR", "gofmt -l .", "go vet ./...", "go tool templ generate", "git diff --exit-code", "/usr/bin/chromium"} {
+		if !strings.Contains(ci, want) {
+			t.Errorf(".ci/run lacks %q", want)
+		}
+	}
+	if bash, err := exec.LookPath("bash"); err == nil {
+		if out, err := exec.Command(bash, "-n", "../../.ci/run").CombinedOutput(); err != nil {
+			t.Errorf("bash -n .ci/run: %v\n%s", err, out)
+		}
+	}
+	if fi, err := os.Stat("../../.ci/run"); err != nil || fi.Mode()&0o111 == 0 {
+		t.Errorf(".ci/run is not executable")
+	}
+}
