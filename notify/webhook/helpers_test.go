@@ -1,0 +1,200 @@
+package webhook
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/internal/redistest"
+)
+
+const (
+	secretNew = "whsec_new_0123456789abcdef"
+	secretOld = "whsec_old_fedcba9876543210"
+)
+
+// clock is a fake clock tests move by hand.
+type clock struct{ ns atomic.Int64 }
+
+func newClock() *clock {
+	c := &clock{}
+	c.ns.Store(time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// merchants is a directory of test merchants.
+type merchants struct {
+	mu sync.Mutex
+	m  map[string]*checkout.Merchant
+}
+
+func (d *merchants) Merchant(id string) (*checkout.Merchant, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m, ok := d.m[id]
+	return m, ok
+}
+
+func (d *merchants) set(m *checkout.Merchant) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.m[m.ID] = m
+}
+
+// fixture is a service on a fresh key prefix with a fake clock.
+type fixture struct {
+	rdb    redis.UniversalClient
+	prefix string
+	clk    *clock
+	dir    *merchants
+	svc    *Service
+}
+
+func newFixture(t testing.TB, opts ...Option) *fixture {
+	t.Helper()
+	f := &fixture{
+		rdb:    redistest.New(t),
+		prefix: "test:" + rand.Text() + ":",
+		clk:    newClock(),
+		dir:    &merchants{m: map[string]*checkout.Merchant{}},
+	}
+	f.svc = f.service(opts...)
+	return f
+}
+
+// service returns another Service on the same Redis and keys: a second
+// replica, or the process after a restart.
+func (f *fixture) service(opts ...Option) *Service {
+	base := []Option{WithPrefix(f.prefix), WithClock(f.clk.Now), AllowPrivate(true)}
+	return New(f.rdb, f.dir, append(base, opts...)...)
+}
+
+// merchant registers a merchant whose webhook goes to url, with both
+// rotation secrets active.
+func (f *fixture) merchant(id, url string) *checkout.Merchant {
+	m := &checkout.Merchant{
+		ID: id, Name: id, WebhookURL: url,
+		WebhookSecrets: []gateway.Secret{secretNew, secretOld},
+	}
+	f.dir.set(m)
+	return m
+}
+
+// testCheckout is a paid checkout of merchant.
+func testCheckout(t testing.TB, merchant string, now time.Time) *checkout.Checkout {
+	t.Helper()
+	c, err := checkout.NewCheckout(&checkout.Draft{
+		MerchantID:  merchant,
+		StoreID:     "main",
+		Amounts:     checkout.Amounts{Original: 1200, Discount: 100, Ignore: 100, Trade: 1000},
+		Description: "两杯咖啡",
+		Reference:   "order-42",
+		LatePolicy:  checkout.LatePolicyAccept,
+		Metadata:    map[string]string{"table": "7"},
+	}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Status = checkout.StatusPaid
+	c.PaidAt = now
+	c.PaidAttempt = 1
+	return c
+}
+
+// emit emits a fresh event of typ for a new checkout of merchant.
+func (f *fixture) emit(t testing.TB, merchant, typ string) Event {
+	t.Helper()
+	e, err := NewEvent(typ, testCheckout(t, merchant, f.clk.Now()), f.clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Emit(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// tick runs one Tick of svc at the fake clock's now.
+func (f *fixture) tick(t testing.TB, svc *Service) int {
+	t.Helper()
+	n, err := svc.Tick(context.Background(), f.clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (f *fixture) record(t testing.TB, merchant, id string) *Record {
+	t.Helper()
+	r, err := f.svc.Get(context.Background(), merchant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// delivery is one request a receiver got.
+type delivery struct {
+	id, typ, sig string
+	body         []byte
+}
+
+// receiver is a merchant's webhook endpoint answering with status(n) to
+// its nth request (from 1).
+type receiver struct {
+	*httptest.Server
+	mu     sync.Mutex
+	got    []delivery
+	status func(n int) int
+}
+
+func newReceiver(t testing.TB, status func(n int) int) *receiver {
+	t.Helper()
+	rc := &receiver{status: status}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		rc.got = append(rc.got, delivery{
+			id: r.Header.Get(HeaderEventID), typ: r.Header.Get(HeaderEventType),
+			sig: r.Header.Get(HeaderSignature), body: body,
+		})
+		n := len(rc.got)
+		rc.mu.Unlock()
+		w.WriteHeader(rc.status(n))
+		_, _ = w.Write([]byte(`{"received":true}`))
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *receiver) deliveries() []delivery {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]delivery(nil), rc.got...)
+}
+
+func always(code int) func(int) int { return func(int) int { return code } }
+
+// decode reads a delivered body back into an event.
+func decode(t testing.TB, body []byte) Event {
+	t.Helper()
+	var e Event
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatalf("delivered body is not an event: %v: %s", err, body)
+	}
+	return e
+}
