@@ -18,6 +18,7 @@ type store struct {
 	appIDs   map[string][]mpBinding // by pmt_tag
 	orders   []*order               // in creation order
 	byOutNo  map[string]*order      // out_no of payments and refunds share one namespace
+	byOrdNo  map[string]*order
 	shopSeq  int64
 }
 
@@ -271,12 +272,7 @@ func (o *order) snapshot() OrderSnapshot {
 // find looks an order up by ord_no, else by out_no.
 func (st *store) find(ordNo, outNo string) *order {
 	if ordNo != "" {
-		for _, o := range st.orders {
-			if o.ordNo == ordNo {
-				return o
-			}
-		}
-		return nil
+		return st.byOrdNo[ordNo]
 	}
 	if outNo != "" {
 		return st.byOutNo[outNo]
@@ -304,6 +300,7 @@ func (s *Server) register(o *order) {
 	o.shopID, o.mctID = st.shopSeq, s.mctSeq
 	st.orders = append(st.orders, o)
 	st.byOutNo[o.outNo] = o
+	st.byOrdNo[o.ordNo] = o
 	s.orders[o.ordNo] = o
 	if o.tradeQRCode != "" {
 		s.byQR[o.tradeQRCode] = o

@@ -283,6 +283,7 @@ func (s *Server) AddStore(st Store) error {
 		payList:  append([]PayMethod(nil), st.PayList...),
 		appIDs:   make(map[string][]mpBinding),
 		byOutNo:  make(map[string]*order),
+		byOrdNo:  make(map[string]*order),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
