@@ -1,0 +1,232 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/notify/webhook"
+)
+
+// orphanAfter is how old a pending attempt must be before paystatus's "no
+// such order" is believed: younger ones may still have their payorder in
+// flight.
+const orphanAfter = 2 * time.Minute
+
+// notifyWait is how long a notify waits for a duplicate that is applying the
+// same effect, before answering an error (the gateway then retries).
+const notifyWait = 3 * time.Second
+
+// Result is what a confirmation found and did.
+type Result struct {
+	// Checkout and Attempt are as they are after the call.
+	Checkout *checkout.Checkout
+	Attempt  *checkout.Attempt
+	// Gateway is the order's status at the gateway (0 when not asked).
+	Gateway gateway.Status
+	// Changed is true for the one call that moved the checkout.
+	Changed bool
+	// Settled is true when nothing more will happen to the attempt: it is
+	// paid (and what follows was done), cancelled or failed.
+	Settled bool
+	// NotFound is true when the gateway has no such order.
+	NotFound bool
+}
+
+// Confirm asks the gateway for the status of one of our orders (by out_no)
+// and applies it: paid marks the attempt and the checkout paid (or late, or
+// refunds a double payment), cancelled cancels the attempt, and an amount
+// other than the attempt's is never paid but raises an alert. Any number of
+// concurrent calls make one transition and one event.
+func (s *Service) Confirm(ctx context.Context, outNo string) (Result, error) {
+	c, a, err := s.repo.AttemptByOutNo(ctx, outNo)
+	if errors.Is(err, checkout.ErrNotFound) {
+		return Result{}, fmt.Errorf("confirm %.64q: %w", outNo, ErrUnknownOrder)
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("confirm %s: %w", outNo, err)
+	}
+	st, err := s.storeOf(c)
+	if err != nil {
+		return Result{}, fmt.Errorf("confirm %s: %w", outNo, err)
+	}
+	return s.confirm(ctx, st, c, a, notifyWait)
+}
+
+// confirm applies the gateway's word on attempt a of checkout c.
+func (s *Service) confirm(ctx context.Context, st *checkout.Store, c *checkout.Checkout, a *checkout.Attempt, wait time.Duration) (Result, error) {
+	res := Result{Checkout: c, Attempt: a}
+	if a.Status == checkout.AttemptPaid {
+		// Recorded already: make sure what follows was done too (a crash
+		// may have cut it short). Claimed effects make this free when done.
+		err := s.afterPaid(ctx, st, c, a, nil, "", wait)
+		res.Settled = err == nil
+		return res, err
+	}
+	o, err := s.gw.PayStatus(ctx, st.Gateway, gateway.ByOutNo(a.OutNo))
+	if errors.Is(err, gateway.ErrOrderNotFound) {
+		return s.notFoundUpstream(ctx, res)
+	}
+	if err != nil {
+		return res, fmt.Errorf("paystatus %s: %w", a.OutNo, err)
+	}
+	res.Gateway = o.Status
+	if string(o.OutNo) != a.OutNo || o.OrdType != gateway.OrderPayment || (a.OrdNo != "" && string(o.OrdNo) != a.OrdNo) {
+		s.log.Error("Gateway order does not match the attempt; nothing changed",
+			"checkout_id", c.ID, "out_no", a.OutNo, "gateway_out_no", string(o.OutNo),
+			"ord_type", int(o.OrdType), "ord_no", string(o.OrdNo), "stored_ord_no", a.OrdNo)
+		return res, fmt.Errorf("paystatus %s: %w", a.OutNo, ErrNotOurs)
+	}
+	switch o.Status {
+	case gateway.StatusPaid:
+		if int64(o.TradeAmount) != a.Amount {
+			res.Settled = true
+			return res, s.mismatch(ctx, c, a, o, wait)
+		}
+		p, err := s.repo.MarkPaid(ctx, c.ID, a.Seq, string(o.OrdNo))
+		if err != nil {
+			return res, fmt.Errorf("confirm %s: %w", a.OutNo, err)
+		}
+		paid := *a
+		paid.Status = checkout.AttemptPaid
+		paid.OrdNo = string(o.OrdNo)
+		res.Attempt, res.Checkout, res.Changed = &paid, p.Checkout, p.Changed
+		if p.AttemptChanged {
+			s.publish(ctx, p.Checkout)
+		}
+		if p.Changed {
+			s.log.Info("Checkout paid", "checkout_id", c.ID, "out_no", a.OutNo, "ord_no", string(o.OrdNo),
+				"amount", a.Amount, "from", string(p.From), "late", p.Checkout.Late)
+		}
+		from := checkout.Status("")
+		if p.Changed {
+			from = p.From
+		}
+		err = s.afterPaid(ctx, st, p.Checkout, &paid, o, from, wait)
+		res.Settled = err == nil
+		return res, err
+	case gateway.StatusCanceled:
+		changed, err := s.repo.UpdateAttempt(ctx, c.ID, a.Seq, checkout.AttemptCancelled, string(o.OrdNo))
+		if err != nil && !errors.Is(err, checkout.ErrNotAllowed) {
+			return res, fmt.Errorf("confirm %s: %w", a.OutNo, err)
+		}
+		cancelled := *a
+		cancelled.Status = checkout.AttemptCancelled
+		res.Attempt, res.Settled = &cancelled, true
+		if changed {
+			s.log.Info("Attempt cancelled at the gateway", "checkout_id", c.ID, "out_no", a.OutNo)
+			s.publish(ctx, c)
+		}
+		return res, nil
+	default:
+		// Awaiting payment (or the payer's password): the order exists.
+		to := checkout.AttemptStatus("")
+		if a.Status == checkout.AttemptUnknown {
+			to = checkout.AttemptPending
+		}
+		if to != "" || (a.OrdNo == "" && o.OrdNo != "") {
+			if _, err := s.repo.UpdateAttempt(ctx, c.ID, a.Seq, to, string(o.OrdNo)); err != nil &&
+				!errors.Is(err, checkout.ErrNotAllowed) {
+				return res, fmt.Errorf("confirm %s: %w", a.OutNo, err)
+			}
+		}
+		return res, nil
+	}
+}
+
+// notFoundUpstream handles paystatus's 8002. An attempt whose payorder
+// timed out (unknown) was never created: it failed, and only then may a new
+// attempt be made. A pending one is believed orphaned only once old enough
+// for any payorder to have ended.
+func (s *Service) notFoundUpstream(ctx context.Context, res Result) (Result, error) {
+	res.NotFound = true
+	a := res.Attempt
+	orphan := a.Status == checkout.AttemptPending && s.now().Sub(a.CreatedAt) > orphanAfter
+	if a.Status != checkout.AttemptUnknown && !orphan {
+		res.Settled = a.Status == checkout.AttemptFailed || a.Status == checkout.AttemptCancelled
+		return res, nil
+	}
+	if _, err := s.repo.UpdateAttempt(ctx, a.CheckoutID, a.Seq, checkout.AttemptFailed, ""); err != nil &&
+		!errors.Is(err, checkout.ErrNotAllowed) {
+		return res, fmt.Errorf("resolve %s: %w", a.OutNo, err)
+	}
+	s.log.Info("Attempt never reached the gateway; marked failed", "checkout_id", a.CheckoutID, "out_no", a.OutNo,
+		"was", string(a.Status))
+	failed := *a
+	failed.Status = checkout.AttemptFailed
+	res.Attempt, res.Settled = &failed, true
+	s.publish(ctx, res.Checkout)
+	return res, nil
+}
+
+// mismatch raises the alert for an order paid with another amount than the
+// attempt's, once, and takes the attempt out of play. Nothing is paid.
+func (s *Service) mismatch(ctx context.Context, c *checkout.Checkout, a *checkout.Attempt, o *gateway.Order, wait time.Duration) error {
+	s.log.Error("Gateway reports another amount than the attempt's; not marked paid",
+		"checkout_id", c.ID, "out_no", a.OutNo, "ord_no", string(o.OrdNo),
+		"expected", a.Amount, "reported", int64(o.TradeAmount))
+	err := s.waitEffect(ctx, c.ID, "mismatch:"+strconv.Itoa(a.Seq), wait, func(ctx context.Context) error {
+		if _, err := s.repo.UpdateAttempt(ctx, c.ID, a.Seq, checkout.AttemptFailed, string(o.OrdNo)); err != nil &&
+			!errors.Is(err, checkout.ErrNotAllowed) {
+			return err
+		}
+		return s.emit(ctx, webhook.TypeAmountMismatch, "mismatch:"+strconv.Itoa(a.Seq), c, func(e *webhook.Event) {
+			e.Data.Mismatch = &webhook.Mismatch{Attempt: a.Seq, OutNo: a.OutNo, Expected: a.Amount, Reported: int64(o.TradeAmount)}
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("confirm %s: %w", a.OutNo, err)
+	}
+	return fmt.Errorf("confirm %s: %w", a.OutNo, ErrAmountMismatch)
+}
+
+// latePolicy is the checkout's policy, else its store's, else accept.
+func latePolicy(c *checkout.Checkout, st *checkout.Store) checkout.LatePolicy {
+	if c.LatePolicy.Valid() {
+		return c.LatePolicy
+	}
+	if st.LatePolicy.Valid() {
+		return st.LatePolicy
+	}
+	return checkout.LatePolicyAccept
+}
+
+// paidInTime reports whether a payment recorded as late was in fact made
+// before the checkout expired (our expiry ran before the notify arrived):
+// such money is kept whatever the policy. A checkout the merchant cancelled
+// (from) gets no such grace.
+func paidInTime(c *checkout.Checkout, o *gateway.Order, from checkout.Status) bool {
+	if o == nil || o.TradePayTime.IsZero() || from == checkout.StatusCancelled {
+		return false
+	}
+	return !o.TradePayTime.After(c.ExpiresAt)
+}
+
+// afterPaid does, once, what follows a confirmed payment: the paid event
+// (late or not) or the late refund for the attempt that paid the checkout,
+// and the automatic refund of any other paid attempt.
+func (s *Service) afterPaid(ctx context.Context, st *checkout.Store, c *checkout.Checkout, a *checkout.Attempt,
+	o *gateway.Order, from checkout.Status, wait time.Duration,
+) error {
+	if c.PaidAttempt == a.Seq {
+		return s.waitEffect(ctx, c.ID, "paid", wait, func(ctx context.Context) error {
+			if c.Late && latePolicy(c, st) == checkout.LatePolicyRefund && !paidInTime(c, o, from) {
+				s.log.Warn("Late payment: refunding it (late policy refund)", "checkout_id", c.ID, "out_no", a.OutNo)
+				_, err := s.autoRefund(ctx, st, c, a, KindLate)
+				return err
+			}
+			return s.emit(ctx, webhook.TypePaid, "paid", c, nil)
+		})
+	}
+	name := "dup:" + strconv.Itoa(a.Seq)
+	return s.waitEffect(ctx, c.ID, name, wait, func(ctx context.Context) error {
+		s.log.Warn("Double payment: refunding the second one", "checkout_id", c.ID, "out_no", a.OutNo,
+			"paid_attempt", c.PaidAttempt, "amount", a.Amount)
+		_, err := s.autoRefund(ctx, st, c, a, KindDuplicate)
+		return err
+	})
+}

@@ -1,0 +1,224 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wallet-checkout/checkout/checkout"
+)
+
+// Update says that a checkout changed. Waiters re-read the checkout for the
+// details; an Update with an empty Status means "you may have missed
+// something" (the subscription was re-established): re-read too.
+type Update struct {
+	CheckoutID string
+	Status     checkout.Status
+	Late       bool
+}
+
+// encodeUpdate writes an update as "id status late" (ids and statuses have
+// no spaces).
+func encodeUpdate(u Update) string {
+	late := "0"
+	if u.Late {
+		late = "1"
+	}
+	return u.CheckoutID + " " + string(u.Status) + " " + late
+}
+
+func decodeUpdate(s string) (Update, bool) {
+	f := strings.Fields(s)
+	if len(f) != 3 || !checkout.ValidID(f[0]) || !checkout.Status(f[1]).Valid() {
+		return Update{}, false
+	}
+	return Update{CheckoutID: f[0], Status: checkout.Status(f[1]), Late: f[2] == "1"}, true
+}
+
+// publish tells every process's Hub that c changed. A lost publish costs a
+// waiting page a few seconds (it polls as a fallback), never money, so
+// errors are only logged.
+func (s *Service) publish(ctx context.Context, c *checkout.Checkout) {
+	if c == nil {
+		return
+	}
+	u := Update{CheckoutID: c.ID, Status: c.Status, Late: c.Late}
+	if err := s.rdb.Publish(ctx, s.Channel(), encodeUpdate(u)).Err(); err != nil {
+		s.log.Warn("Could not publish a checkout update", "checkout_id", c.ID, "error", err)
+	}
+}
+
+// Hub holds one Redis subscription per process and fans its updates out to
+// the local waiters (result pages, SSE streams). A waiter costs a channel
+// and a map entry. Fan-out never blocks: a waiter that has not read its
+// previous update gets only the newest one (it re-reads the state anyway).
+type Hub struct {
+	rdb     redis.UniversalClient
+	channel string
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	waiters map[string]map[chan Update]struct{}
+
+	readyOnce sync.Once
+	ready     chan struct{}
+}
+
+// NewHub returns a Hub for the Service's channel. Start it with Run.
+func NewHub(rdb redis.UniversalClient, channel string, log *slog.Logger) *Hub {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Hub{rdb: rdb, channel: channel, log: log, waiters: map[string]map[chan Update]struct{}{},
+		ready: make(chan struct{})}
+}
+
+// Subscribe registers a waiter for one checkout. The channel has room for
+// one update; the returned function unregisters the waiter (call it once
+// the page goes away; calling it twice is harmless).
+func (h *Hub) Subscribe(checkoutID string) (<-chan Update, func()) {
+	ch := make(chan Update, 1)
+	h.mu.Lock()
+	set := h.waiters[checkoutID]
+	if set == nil {
+		set = make(map[chan Update]struct{}, 1)
+		h.waiters[checkoutID] = set
+	}
+	set[ch] = struct{}{}
+	h.mu.Unlock()
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			h.mu.Lock()
+			if set := h.waiters[checkoutID]; set != nil {
+				delete(set, ch)
+				if len(set) == 0 {
+					delete(h.waiters, checkoutID)
+				}
+			}
+			h.mu.Unlock()
+		})
+	}
+}
+
+// Waiters reports how many waiters are registered.
+func (h *Hub) Waiters() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, set := range h.waiters {
+		n += len(set)
+	}
+	return n
+}
+
+// Ready is closed once the first subscription is established.
+func (h *Hub) Ready() <-chan struct{} { return h.ready }
+
+// deliver hands u to the checkout's waiters without ever blocking.
+func (h *Hub) deliver(u Update) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.waiters[u.CheckoutID] {
+		offer(ch, u)
+	}
+}
+
+// offer puts u in ch, replacing an unread older update.
+func offer(ch chan Update, u Update) {
+	for {
+		select {
+		case ch <- u:
+			return
+		default:
+		}
+		select {
+		case <-ch:
+		default:
+		}
+	}
+}
+
+// resync tells every waiter it may have missed an update.
+func (h *Hub) resync() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id, set := range h.waiters {
+		for ch := range set {
+			offer(ch, Update{CheckoutID: id})
+		}
+	}
+}
+
+// Run holds the subscription until ctx ends, re-subscribing with backoff when
+// Redis drops it; after each reconnection every waiter is told to re-read.
+func (h *Hub) Run(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	first := true
+	for ctx.Err() == nil {
+		err := h.session(ctx, first, func() { backoff = 100 * time.Millisecond })
+		first = false
+		if ctx.Err() != nil {
+			return
+		}
+		h.log.Warn("Update subscription lost; reconnecting", "error", err, "retry_in_ms", backoff.Milliseconds())
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// session subscribes once and delivers until the connection fails.
+func (h *Hub) session(ctx context.Context, first bool, connected func()) error {
+	ps := h.rdb.Subscribe(ctx)
+	defer ps.Close()
+	if err := ps.Subscribe(ctx, h.channel); err != nil {
+		return err
+	}
+	// Wait for the confirmation so a publish right after Ready is seen.
+	if _, err := ps.Receive(ctx); err != nil {
+		return err
+	}
+	connected()
+	h.readyOnce.Do(func() { close(h.ready) })
+	if !first {
+		h.resync()
+	}
+	for {
+		// ReceiveTimeout surfaces a dead connection instead of
+		// reconnecting silently, so we know to resync.
+		msg, err := ps.ReceiveTimeout(ctx, 30*time.Second)
+		if err != nil {
+			if isTimeout(err) {
+				if perr := ps.Ping(ctx); perr != nil {
+					return perr
+				}
+				continue
+			}
+			return err
+		}
+		switch m := msg.(type) {
+		case *redis.Message:
+			if u, ok := decodeUpdate(m.Payload); ok {
+				h.deliver(u)
+			}
+		case *redis.Pong, *redis.Subscription:
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

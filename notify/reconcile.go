@@ -1,0 +1,368 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/notify/webhook"
+)
+
+// The watch schedule of a pending attempt, from its creation: checks at
+// 5 s, 15 s, 30 s and 1 min, then every 5 min; once its checkout is past
+// expiry, every 15 min until 24 h after expiry (the gateway cannot close
+// JSAPI, jump and QR orders, and stops notifying after 3 h).
+var watchSteps = []time.Duration{5 * time.Second, 15 * time.Second, 30 * time.Second, time.Minute}
+
+const (
+	watchEvery       = 5 * time.Minute
+	watchLateEvery   = 15 * time.Minute
+	watchAfterExpiry = 24 * time.Hour
+	// checkNowEvery rate-limits "please check now" per checkout.
+	checkNowEvery = 2 * time.Second
+)
+
+// Work members of the watch set.
+func attemptMember(outNo string) string    { return "a:" + outNo }
+func expiryMember(id string) string        { return "x:" + id }
+func refundMember(id string, n int) string { return "r:" + id + ":" + strconv.Itoa(n) }
+
+// schedule puts a work member in the watch set, due at t (an earlier due
+// time already there wins).
+func (s *Service) schedule(ctx context.Context, member string, t time.Time) error {
+	err := s.rdb.ZAddLT(ctx, s.keyWatch(), redis.Z{Score: float64(t.UnixMilli()), Member: member}).Err()
+	if err != nil {
+		return fmt.Errorf("schedule %s: %w", member, err)
+	}
+	return nil
+}
+
+// Watch makes the reconciler follow an attempt until it settles. The pages
+// call it right after each payorder (and after a payorder timed out).
+func (s *Service) Watch(ctx context.Context, outNo string) error {
+	if _, _, ok := checkout.ParseOutNo(outNo); !ok {
+		return fmt.Errorf("watch %.64q: %w", outNo, ErrUnknownOrder)
+	}
+	return s.schedule(ctx, attemptMember(outNo), s.now().Add(watchSteps[0]))
+}
+
+// CheckNow is the result page's "please check now": it asks the gateway
+// about every unsettled attempt of the checkout at once, at most once per
+// two seconds per checkout (ErrRateLimited otherwise), and returns the
+// checkout as it is after.
+func (s *Service) CheckNow(ctx context.Context, checkoutID string) (*checkout.Checkout, error) {
+	if !checkout.ValidID(checkoutID) {
+		return nil, fmt.Errorf("check %.40q: %w", checkoutID, checkout.ErrNotFound)
+	}
+	ok, err := s.rdb.SetNX(ctx, s.keyCheckNow(checkoutID), "1", checkNowEvery).Result()
+	if err != nil {
+		return nil, fmt.Errorf("check %s: %w", checkoutID, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("check %s: %w", checkoutID, ErrRateLimited)
+	}
+	c, err := s.repo.Get(ctx, checkoutID)
+	if err != nil {
+		return nil, fmt.Errorf("check %s: %w", checkoutID, err)
+	}
+	st, err := s.storeOf(c)
+	if err != nil {
+		return nil, err
+	}
+	as, err := s.repo.Attempts(ctx, checkoutID)
+	if err != nil {
+		return nil, fmt.Errorf("check %s: %w", checkoutID, err)
+	}
+	for _, a := range as {
+		if a.Status != checkout.AttemptPending && a.Status != checkout.AttemptUnknown {
+			continue
+		}
+		if _, err := s.confirm(ctx, st, c, a, notifyWait); err != nil && !errors.Is(err, ErrAmountMismatch) {
+			return nil, fmt.Errorf("check %s: %w", checkoutID, err)
+		}
+	}
+	if c.Status.Active() && !s.now().Before(c.ExpiresAt) {
+		if err := s.expire(ctx, checkoutID); err != nil {
+			return nil, err
+		}
+	}
+	return s.repo.Get(ctx, checkoutID)
+}
+
+// nextCheck is when attempt a of c is next due, zero when it is no longer
+// worth watching.
+func nextCheck(c *checkout.Checkout, a *checkout.Attempt, now time.Time) time.Time {
+	if !now.Before(c.ExpiresAt) {
+		if now.After(c.ExpiresAt.Add(watchAfterExpiry)) {
+			return time.Time{}
+		}
+		return now.Add(watchLateEvery)
+	}
+	for _, d := range watchSteps {
+		if t := a.CreatedAt.Add(d); t.After(now) {
+			return t
+		}
+	}
+	return now.Add(watchEvery)
+}
+
+// Reconciler runs the periodic work: expiring checkouts, watching pending
+// attempts, cancelling what the gateway lets us cancel, resolving refunds.
+// Any number of replicas may run one on the same Redis: work is claimed by
+// pushing its deadline forward by a lease, so a crashed replica's work is
+// due again once the lease runs out.
+type Reconciler struct {
+	s           *Service
+	interval    time.Duration
+	batch       int
+	concurrency int
+}
+
+// ReconcilerOption configures a Reconciler.
+type ReconcilerOption func(*Reconciler)
+
+// WithInterval sets how often Run ticks (default 1 s).
+func WithInterval(d time.Duration) ReconcilerOption {
+	return func(r *Reconciler) {
+		if d > 0 {
+			r.interval = d
+		}
+	}
+}
+
+// WithBatch sets how many work items one tick claims (default 100) and how
+// many run at once (default 8).
+func WithBatch(n, concurrency int) ReconcilerOption {
+	return func(r *Reconciler) {
+		if n > 0 {
+			r.batch = n
+		}
+		if concurrency > 0 {
+			r.concurrency = concurrency
+		}
+	}
+}
+
+// NewReconciler returns a Reconciler for s.
+func NewReconciler(s *Service, opts ...ReconcilerOption) *Reconciler {
+	r := &Reconciler{s: s, interval: time.Second, batch: 100, concurrency: 8}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// Run ticks until ctx ends.
+func (r *Reconciler) Run(ctx context.Context) {
+	t := time.NewTicker(r.interval)
+	defer t.Stop()
+	for {
+		if err := r.Tick(ctx, r.s.now()); err != nil && ctx.Err() == nil {
+			r.s.log.Warn("Reconciler tick failed", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// scriptClaim takes up to ARGV[2] members of KEYS[1] due at or before
+// ARGV[1] and pushes each one's deadline to ARGV[3]: the claim's lease.
+var scriptClaim = redis.NewScript(`
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, m in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[3], m) end
+return due
+`)
+
+// Tick does the work due at now: expires checkouts past their expiry, then
+// claims and processes due watch items. Tests drive it with their clock.
+func (r *Reconciler) Tick(ctx context.Context, now time.Time) error {
+	s := r.s
+	ids, err := s.repo.DueForExpiry(ctx, now, r.batch)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := s.schedule(ctx, expiryMember(id), now); err != nil {
+			return err
+		}
+	}
+	due, err := scriptClaim.Run(ctx, s.rdb, []string{s.keyWatch()}, now.UnixMilli(), r.batch,
+		now.Add(s.lease).UnixMilli()).StringSlice()
+	if err != nil {
+		return fmt.Errorf("claim work: %w", err)
+	}
+	sem := make(chan struct{}, r.concurrency)
+	var wg sync.WaitGroup
+	for _, m := range due {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := r.process(ctx, m, now); err != nil {
+				s.log.Warn("Reconciler work failed; retried after its lease", "work", m, "error", err)
+			}
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// process does one claimed work item. On success the item is removed or
+// rescheduled; on error it stays claimed and comes back after the lease.
+func (r *Reconciler) process(ctx context.Context, m string, now time.Time) error {
+	s := r.s
+	kind, rest, _ := strings.Cut(m, ":")
+	switch kind {
+	case "a":
+		next, err := s.checkAttempt(ctx, rest, now)
+		if err != nil {
+			return err
+		}
+		if next.IsZero() {
+			return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
+		}
+		return s.rdb.ZAdd(ctx, s.keyWatch(), redis.Z{Score: float64(next.UnixMilli()), Member: m}).Err()
+	case "x":
+		if err := s.expire(ctx, rest); err != nil {
+			return err
+		}
+		return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
+	case "r":
+		id, ns, _ := strings.Cut(rest, ":")
+		n, err := strconv.Atoi(ns)
+		if err != nil || !checkout.ValidID(id) {
+			return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
+		}
+		rf, err := s.ResolveRefund(ctx, id, n)
+		if errors.Is(err, checkout.ErrNotFound) {
+			return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
+		}
+		if err != nil {
+			return err
+		}
+		if rf.Status == RefundPending {
+			// Ask again in a while (finishRefund removes it once final).
+			return s.schedule(ctx, m, now.Add(watchSteps[1]))
+		}
+		return nil
+	}
+	return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
+}
+
+// expire expires checkout id if it is due, and does once what follows: the
+// event, and a prompt look at its unsettled attempts (cancelling barcode
+// orders upstream, watching the others).
+func (s *Service) expire(ctx context.Context, id string) error {
+	t, err := s.repo.Expire(ctx, id)
+	if errors.Is(err, checkout.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if t.Changed {
+		s.log.Info("Checkout expired", "checkout_id", id)
+		s.publish(ctx, t.Checkout)
+	}
+	if !t.Changed && t.To != checkout.StatusExpired {
+		return nil
+	}
+	c := t.Checkout
+	return s.runEffect(ctx, id, "expired", func(ctx context.Context) error {
+		as, err := s.repo.Attempts(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, a := range as {
+			if a.Status == checkout.AttemptPending || a.Status == checkout.AttemptUnknown {
+				if err := s.schedule(ctx, attemptMember(a.OutNo), s.now()); err != nil {
+					return err
+				}
+			}
+		}
+		return s.emit(ctx, webhook.TypeExpired, "expired", c, nil)
+	})
+}
+
+// checkAttempt confirms one watched attempt and, when its checkout is no
+// longer active, cancels it upstream where the gateway allows (barcode).
+// It returns when to look again (zero: stop watching).
+func (s *Service) checkAttempt(ctx context.Context, outNo string, now time.Time) (time.Time, error) {
+	c, a, err := s.repo.AttemptByOutNo(ctx, outNo)
+	if errors.Is(err, checkout.ErrNotFound) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	if a.Status == checkout.AttemptFailed || a.Status == checkout.AttemptCancelled {
+		return time.Time{}, nil
+	}
+	st, err := s.storeOf(c)
+	if err != nil {
+		return time.Time{}, err
+	}
+	res, err := s.confirm(ctx, st, c, a, 0)
+	if errors.Is(err, ErrAmountMismatch) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	if res.Settled {
+		return time.Time{}, nil
+	}
+	a = res.Attempt
+	// A checkout that expired, was cancelled or was paid by another attempt
+	// no longer wants this order.
+	if !c.Status.Active() || !now.Before(c.ExpiresAt) {
+		if a.Scenario.Cancellable() && a.Status == checkout.AttemptPending {
+			done, err := s.cancelUpstream(ctx, st, c, a)
+			if err != nil {
+				return time.Time{}, err
+			}
+			if done {
+				return time.Time{}, nil
+			}
+		}
+	}
+	return nextCheck(c, a, now), nil
+}
+
+// cancelUpstream closes a barcode order the checkout no longer wants. 8012
+// means it is already paid or cancelled: paystatus says which.
+func (s *Service) cancelUpstream(ctx context.Context, st *checkout.Store, c *checkout.Checkout, a *checkout.Attempt) (bool, error) {
+	_, err := s.gw.PayCancel(ctx, st.Gateway, gateway.ByOutNo(a.OutNo))
+	switch {
+	case err == nil:
+		if _, err := s.repo.UpdateAttempt(ctx, c.ID, a.Seq, checkout.AttemptCancelled, ""); err != nil &&
+			!errors.Is(err, checkout.ErrNotAllowed) {
+			return false, err
+		}
+		s.log.Info("Barcode order cancelled at the gateway", "checkout_id", c.ID, "out_no", a.OutNo)
+		s.publish(ctx, c)
+		return true, nil
+	case errors.Is(err, gateway.ErrNotCancellable):
+		res, err := s.confirm(ctx, st, c, a, 0)
+		if errors.Is(err, ErrAmountMismatch) {
+			return true, nil
+		}
+		return res.Settled, err
+	case errors.Is(err, gateway.ErrOutcomeUnknown):
+		// Maybe cancelled: the next check's paystatus tells.
+		return false, nil
+	}
+	s.log.Warn("Gateway refused to cancel an order; still watching it", "checkout_id", c.ID, "out_no", a.OutNo, "error", err)
+	return false, nil
+}

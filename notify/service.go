@@ -1,0 +1,252 @@
+package notify
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/notify/webhook"
+)
+
+// Gateway is what notify needs of the gateway; *gateway.Client implements it.
+type Gateway interface {
+	PayStatus(ctx context.Context, st *gateway.Store, ref gateway.OrderRef) (*gateway.Order, error)
+	PayCancel(ctx context.Context, st *gateway.Store, ref gateway.OrderRef) (*gateway.CancelResult, error)
+	PayRefund(ctx context.Context, st *gateway.Store, r *gateway.RefundRequest) (*gateway.RefundResult, error)
+}
+
+// Emitter queues a merchant event; *webhook.Service implements it. Emit must
+// store the event durably before it returns nil.
+type Emitter interface {
+	Emit(ctx context.Context, e webhook.Event) error
+}
+
+// Errors of the package; check them with errors.Is.
+var (
+	// ErrUnknownStore means a notify named no store of the directory.
+	ErrUnknownStore = errors.New("notify: unknown store")
+	// ErrBadSignature means a notify's sign is missing or wrong.
+	ErrBadSignature = errors.New("notify: bad signature")
+	// ErrUnknownOrder means the order is not one of ours (or not this store's).
+	ErrUnknownOrder = errors.New("notify: unknown order")
+	// ErrNotSettled means the gateway does not (yet) report a final status:
+	// nothing was stored, ask again later.
+	ErrNotSettled = errors.New("notify: order not settled at the gateway")
+	// ErrBusy means another process is applying the same effect right now.
+	ErrBusy = errors.New("notify: effect in progress elsewhere")
+	// ErrAmountMismatch means the gateway reports another amount than the
+	// attempt's: nothing was marked paid and an alert was raised.
+	ErrAmountMismatch = errors.New("notify: amount differs from the attempt's")
+	// ErrNotOurs means paystatus describes an order that does not match the
+	// attempt (out_no, type or ord_no): nothing changed.
+	ErrNotOurs = errors.New("notify: gateway order does not match the attempt")
+	// ErrRateLimited means a check of this checkout ran moments ago.
+	ErrRateLimited = errors.New("notify: checked moments ago")
+)
+
+// Config is what a Service needs.
+type Config struct {
+	Redis     redis.UniversalClient
+	Repo      *checkout.Repo
+	Directory *checkout.Directory
+	Gateway   Gateway
+	// Events receives merchant events. Required: without it no merchant
+	// would learn of a payment.
+	Events Emitter
+	Logger *slog.Logger
+	// Clock is the time source (default time.Now).
+	Clock func() time.Time
+	// Prefix starts every key and the pub/sub channel (default "notify:").
+	// It must not contain '{' or '}'.
+	Prefix string
+	// EffectLease is how long a claimed effect is protected from other
+	// processes before a crash is assumed (default 30 s).
+	EffectLease time.Duration
+	// Retention is how long effect markers and refund records are kept
+	// (default checkout.DefaultRetention).
+	Retention time.Duration
+}
+
+// Service confirms payments, applies their effects and refunds. It is safe
+// for concurrent use; several processes may run one each on the same Redis.
+type Service struct {
+	rdb       redis.UniversalClient
+	repo      *checkout.Repo
+	dir       *checkout.Directory
+	gw        Gateway
+	events    Emitter
+	log       *slog.Logger
+	now       func() time.Time
+	prefix    string
+	lease     time.Duration
+	retention time.Duration
+}
+
+// New checks cfg and builds a Service.
+func New(cfg Config) (*Service, error) {
+	switch {
+	case cfg.Redis == nil:
+		return nil, errors.New("notify: Redis is required")
+	case cfg.Repo == nil:
+		return nil, errors.New("notify: Repo is required")
+	case cfg.Directory == nil:
+		return nil, errors.New("notify: Directory is required")
+	case cfg.Gateway == nil:
+		return nil, errors.New("notify: Gateway is required")
+	case cfg.Events == nil:
+		return nil, errors.New("notify: Events is required")
+	case strings.ContainsAny(cfg.Prefix, "{}"):
+		return nil, errors.New("notify: Prefix must not contain braces")
+	}
+	s := &Service{
+		rdb: cfg.Redis, repo: cfg.Repo, dir: cfg.Directory, gw: cfg.Gateway, events: cfg.Events,
+		log: cfg.Logger, now: cfg.Clock, prefix: cfg.Prefix, lease: cfg.EffectLease, retention: cfg.Retention,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.prefix == "" {
+		s.prefix = "notify:"
+	}
+	if s.lease <= 0 {
+		s.lease = 30 * time.Second
+	}
+	if s.retention <= 0 {
+		s.retention = checkout.DefaultRetention
+	}
+	return s, nil
+}
+
+// Keys. Everything about one checkout shares its hash slot ({id}).
+func (s *Service) keyEffect(id, name string) string { return s.prefix + "fx:{" + id + "}:" + name }
+func (s *Service) keyRefunds(id string) string      { return s.prefix + "rf:{" + id + "}" }
+func (s *Service) keyCheckNow(id string) string     { return s.prefix + "chk:{" + id + "}" }
+func (s *Service) keyWatch() string                 { return s.prefix + "watch" }
+func (s *Service) keyRefundDue() string             { return s.prefix + "refdue" }
+
+// Channel is the pub/sub channel that carries every transition.
+func (s *Service) Channel() string { return s.prefix + "updates" }
+
+// storeOf finds the store a checkout belongs to.
+func (s *Service) storeOf(c *checkout.Checkout) (*checkout.Store, error) {
+	st, ok := s.dir.Store(c.MerchantID, c.StoreID)
+	if !ok || st.Gateway == nil {
+		return nil, fmt.Errorf("checkout %s: store %s/%s is not configured", c.ID, c.MerchantID, c.StoreID)
+	}
+	return st, nil
+}
+
+// effect values.
+const (
+	effectRunning = "run"
+	effectDone    = "done"
+)
+
+// runEffect does fn once for the effect name of checkout id, whoever calls
+// it and however often: the first caller claims it (SET NX with a lease),
+// does it and marks it done; callers that find it done return nil, those
+// that find it claimed return ErrBusy. When fn fails the claim is dropped so
+// the next observer tries again; when the process dies the lease runs out.
+func (s *Service) runEffect(ctx context.Context, id, name string, fn func(context.Context) error) error {
+	k := s.keyEffect(id, name)
+	ok, err := s.rdb.SetNX(ctx, k, effectRunning, s.lease).Result()
+	if err != nil {
+		return fmt.Errorf("effect %s of %s: %w", name, id, err)
+	}
+	if !ok {
+		v, err := s.rdb.Get(ctx, k).Result()
+		switch {
+		case errors.Is(err, redis.Nil):
+			// The claim ended between our two calls: try once more.
+			return s.runEffect(ctx, id, name, fn)
+		case err != nil:
+			return fmt.Errorf("effect %s of %s: %w", name, id, err)
+		case v == effectDone:
+			return nil
+		}
+		return fmt.Errorf("effect %s of %s: %w", name, id, ErrBusy)
+	}
+	if err := fn(ctx); err != nil {
+		// A fresh context: the caller's may be what failed.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if derr := s.rdb.Del(dctx, k).Err(); derr != nil {
+			s.log.Warn("Could not release an effect claim; it frees itself after the lease",
+				"checkout_id", id, "effect", name, "error", derr)
+		}
+		return err
+	}
+	if err := s.rdb.Set(ctx, k, effectDone, s.retention).Err(); err != nil {
+		return fmt.Errorf("effect %s of %s: mark done: %w", name, id, err)
+	}
+	return nil
+}
+
+// waitEffect retries runEffect while another process holds the claim, for
+// up to wait: a notify arriving twice at once should see the first one's
+// result rather than an error.
+func (s *Service) waitEffect(ctx context.Context, id, name string, wait time.Duration, fn func(context.Context) error) error {
+	deadline := time.Now().Add(wait)
+	delay := 10 * time.Millisecond
+	for {
+		err := s.runEffect(ctx, id, name, fn)
+		if !errors.Is(err, ErrBusy) || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		delay = min(delay*2, 200*time.Millisecond)
+	}
+}
+
+// eventID derives an event id from the effect that emits it, so an emit
+// retried after a crash carries the same id and merchants deduplicate it.
+// It has the shape of webhook.NewID (evt_ and 24 base62 characters).
+func eventID(checkoutID, effect string) string {
+	sum := sha256.Sum256([]byte("notify-event\x00" + checkoutID + "\x00" + effect))
+	n := new(big.Int).SetBytes(sum[:])
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	b := make([]byte, 0, len(webhook.IDPrefix)+24)
+	b = append(b, webhook.IDPrefix...)
+	base := big.NewInt(62)
+	m := new(big.Int)
+	for range 24 {
+		n.DivMod(n, base, m)
+		b = append(b, alphabet[m.Int64()])
+	}
+	return string(b)
+}
+
+// emit queues one merchant event about c for effect.
+func (s *Service) emit(ctx context.Context, typ, effect string, c *checkout.Checkout, fill func(*webhook.Event)) error {
+	e, err := webhook.NewEvent(typ, c, s.now())
+	if err != nil {
+		return err
+	}
+	e.ID = eventID(c.ID, effect)
+	if fill != nil {
+		fill(&e)
+	}
+	if err := s.events.Emit(ctx, e); err != nil {
+		return fmt.Errorf("emit %s for %s: %w", typ, c.ID, err)
+	}
+	s.log.Info("Event emitted", "checkout_id", c.ID, "event_id", e.ID, "event_type", typ)
+	return nil
+}
