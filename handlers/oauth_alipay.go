@@ -1,0 +1,84 @@
+package handlers
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/wallet"
+)
+
+// alipayOAuthCallback ends the auth_base round trip: Alipay comes back with
+// auth_code and state; alipay.system.oauth.token (RSA2, with the store's
+// app keys) turns the code into the payer's buyer id, kept in the session.
+func (h *handler) alipayOAuthCallback(c *gin.Context) {
+	ck, _, st, ok := h.pageCheckout(c, false)
+	if !ok {
+		return
+	}
+	payer, ok := h.loadPayer(c, false)
+	if !ok {
+		return
+	}
+	back := pagePath(ck.ID, "")
+	appID := st.Alipay.AppID
+	if h.pages.Alipay == nil || appID == "" {
+		h.errorPage(c, http.StatusNotFound, "page.not_found", "")
+		return
+	}
+	if _, known := payer.AlipayUserID(appID); known {
+		c.Redirect(http.StatusFound, back)
+		c.Abort()
+		return
+	}
+	if !checkOAuthState(payer, c.Query("state"), back) {
+		h.savePayer(c, payer)
+		h.errorPage(c, http.StatusBadRequest, "page.oauth_expired", back)
+		return
+	}
+	code := c.Query("auth_code")
+	if code == "" {
+		h.savePayer(c, payer)
+		h.errorPage(c, http.StatusBadRequest, "page.oauth_denied", back)
+		return
+	}
+	app, err := h.alipayApp(st)
+	if err != nil {
+		h.savePayer(c, payer)
+		h.log.Error("Alipay app keys unusable", slog.String("store_id", st.ID), slog.Any("error", err))
+		h.errorPage(c, http.StatusServiceUnavailable, "page.unavailable", back)
+		return
+	}
+	id, err := h.pages.Alipay.ExchangeCode(c.Request.Context(), app, code)
+	if err != nil {
+		h.savePayer(c, payer)
+		status := http.StatusBadGateway
+		if wallet.IsAlipayError(err, wallet.AlipayCodeInvalid) {
+			status = http.StatusBadRequest
+		}
+		h.log.Warn("Alipay auth code exchange failed", slog.String("checkout_id", ck.ID),
+			slog.String("app_id", appID), slog.Any("error", err))
+		h.errorPage(c, status, "page.oauth_failed", back)
+		return
+	}
+	payer.SetAlipayUserID(appID, id.BuyerID())
+	if !h.savePayer(c, payer) {
+		h.errorPage(c, http.StatusServiceUnavailable, "page.unavailable", back)
+		return
+	}
+	c.Redirect(http.StatusFound, back)
+	c.Abort()
+}
+
+// alipayApp parses (once per store) the store's Alipay keys.
+func (h *handler) alipayApp(st *checkout.Store) (wallet.AlipayApp, error) {
+	if e, ok := h.pages.alipayApps.Load(st); ok {
+		e := e.(alipayAppEntry)
+		return e.app, e.err
+	}
+	app, err := wallet.ParseAlipayApp(st.Alipay.AppID, st.Alipay.PrivateKey.Reveal(), st.Alipay.AlipayPublicKey)
+	h.pages.alipayApps.Store(st, alipayAppEntry{app: app, err: err})
+	return app, err
+}

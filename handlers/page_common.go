@@ -1,0 +1,201 @@
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/gin-gonic/gin"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/sessions"
+	"github.com/wallet-checkout/checkout/web/templates"
+)
+
+const ctxNonce = "csp_nonce"
+
+// pageHeaders sets what every payer-facing answer carries: never cached
+// (the back button must not show a stale unpaid page), a strict CSP with a
+// fresh nonce, no framing, no sniffing, no referrer to third parties.
+func (h *handler) pageHeaders(c *gin.Context) {
+	var b [18]byte
+	_, _ = rand.Read(b[:])
+	nonce := base64.RawURLEncoding.EncodeToString(b[:])
+	c.Set(ctxNonce, nonce)
+	hd := c.Writer.Header()
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self' 'nonce-"+nonce+
+		"'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Referrer-Policy", "same-origin")
+	c.Next()
+}
+
+// sameOrigin refuses cross-origin state-changing requests (Sec-Fetch-Site
+// or Origin say another site sent them): the CSRF token is the second lock.
+func (h *handler) sameOrigin(c *gin.Context) {
+	if err := h.pages.cop.Check(c.Request); err != nil {
+		h.payError(c, http.StatusForbidden, "cross_origin", "")
+		return
+	}
+	c.Next()
+}
+
+// page is the request's common page data: language and nonce.
+func (h *handler) page(c *gin.Context) templates.Page {
+	lang := templates.Negotiate(c.GetHeader("Accept-Language"), c.Query("lang"))
+	return templates.Page{Lang: lang, Nonce: c.GetString(ctxNonce)}
+}
+
+// render writes a component with the request's nonce.
+func (h *handler) render(c *gin.Context, status int, comp templ.Component) {
+	ctx := templ.WithNonce(c.Request.Context(), c.GetString(ctxNonce))
+	c.Status(status)
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	if err := comp.Render(ctx, c.Writer); err != nil {
+		h.log.Warn("Rendering a page failed", slog.String("path", c.Request.URL.Path), slog.Any("error", err))
+	}
+	c.Abort()
+}
+
+// errorPage renders a payer-facing error; messages come from the payer
+// catalogue by key, never from an error value.
+func (h *handler) errorPage(c *gin.Context, status int, key, backURL string) {
+	p := h.page(c)
+	h.render(c, status, templates.ErrorPage(templates.ErrorView{
+		Page: p, Status: status,
+		Title:   payerMessage(p.Lang, key+".title"),
+		Message: payerMessage(p.Lang, key),
+		BackURL: backURL,
+	}))
+}
+
+// payError answers a page's fetch with {"error":{"code","message"}}, the
+// message in the payer's language.
+func (h *handler) payError(c *gin.Context, status int, code, extra string) {
+	lang := templates.Negotiate(c.GetHeader("Accept-Language"), c.Query("lang"))
+	msg := payerMessage(lang, "err."+code)
+	if extra != "" {
+		msg += " (" + extra + ")"
+	}
+	abortError(c, status, code, msg, "")
+}
+
+// pageCheckout loads the checkout of /c/:id with its merchant and store.
+// On failure it has already answered (HTML or JSON as asked) and reports
+// false.
+func (h *handler) pageCheckout(c *gin.Context, asJSON bool) (*checkout.Checkout, *checkout.Merchant, *checkout.Store, bool) {
+	fail := func(status int, key string) {
+		if asJSON {
+			h.payError(c, status, key, "")
+			return
+		}
+		h.errorPage(c, status, "page."+key, "")
+	}
+	id := c.Param("id")
+	if !checkout.ValidID(id) {
+		fail(http.StatusNotFound, "not_found")
+		return nil, nil, nil, false
+	}
+	ck, err := h.repo.Get(c.Request.Context(), id)
+	if errors.Is(err, checkout.ErrNotFound) {
+		fail(http.StatusNotFound, "not_found")
+		return nil, nil, nil, false
+	}
+	if err != nil {
+		h.log.Error("Loading a checkout failed", slog.String("checkout_id", id), slog.Any("error", err))
+		fail(http.StatusServiceUnavailable, "unavailable")
+		return nil, nil, nil, false
+	}
+	m, ok1 := h.dir.Merchant(ck.MerchantID)
+	st, ok2 := h.dir.Store(ck.MerchantID, ck.StoreID)
+	if !ok1 || !ok2 {
+		// The merchants file changed under a live checkout.
+		h.log.Error("Checkout of an unknown store", slog.String("checkout_id", id),
+			slog.String("merchant_id", ck.MerchantID), slog.String("store_id", ck.StoreID))
+		fail(http.StatusServiceUnavailable, "unavailable")
+		return nil, nil, nil, false
+	}
+	return ck, m, st, true
+}
+
+// loadPayer loads the payer session; a Redis failure has been answered.
+func (h *handler) loadPayer(c *gin.Context, asJSON bool) (*sessions.Payer, bool) {
+	p, err := h.pages.Sessions.Load(c.Request)
+	if err != nil {
+		h.log.Error("Loading the payer session failed", slog.Any("error", err))
+		if asJSON {
+			h.payError(c, http.StatusServiceUnavailable, "unavailable", "")
+		} else {
+			h.errorPage(c, http.StatusServiceUnavailable, "page.unavailable", "")
+		}
+		return nil, false
+	}
+	return p, true
+}
+
+// savePayer stores the session; a failure is logged and the page goes on
+// (the payer only loses what this request learned).
+func (h *handler) savePayer(c *gin.Context, p *sessions.Payer) bool {
+	if err := h.pages.Sessions.Save(c.Writer, c.Request, p); err != nil {
+		h.log.Error("Saving the payer session failed", slog.Any("error", err))
+		return false
+	}
+	return true
+}
+
+// displayStatus is the status a payer should see: an active checkout past
+// its expiry is expired even before the poller has moved it.
+func displayStatus(ck *checkout.Checkout, now time.Time) checkout.Status {
+	if ck.Status.Active() && !now.Before(ck.ExpiresAt) {
+		return checkout.StatusExpired
+	}
+	return ck.Status
+}
+
+// isPaidStatus reports whether money has been confirmed for the checkout.
+func isPaidStatus(s checkout.Status) bool {
+	return s == checkout.StatusPaid || s == checkout.StatusPartiallyRefunded || s == checkout.StatusRefunded
+}
+
+// walletsOffered lists the wallets the payer may use: allowed by the
+// checkout and enabled for the store, WeChat first.
+func walletsOffered(ck *checkout.Checkout, st *checkout.Store) []string {
+	var out []string
+	if st.WeChat.Enabled && ck.Allows(checkout.MethodWeChat) {
+		out = append(out, string(checkout.MethodWeChat))
+	}
+	if st.Alipay.Enabled && ck.Allows(checkout.MethodAlipay) {
+		out = append(out, string(checkout.MethodAlipay))
+	}
+	return out
+}
+
+func hasWallet(ws []string, w checkout.Method) bool {
+	for _, x := range ws {
+		if x == string(w) {
+			return true
+		}
+	}
+	return false
+}
+
+// pagePath is the path of one of a checkout's pages.
+func pagePath(id, sub string) string {
+	if sub == "" {
+		return "/c/" + id
+	}
+	return "/c/" + id + "/" + sub
+}
+
+// detach gives background work the request's values but not its
+// cancellation, bounded by d.
+func detach(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), d)
+}

@@ -1,0 +1,75 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/sessions"
+	"github.com/wallet-checkout/checkout/wallet"
+)
+
+// LiveUpdates tells waiting result pages that a checkout may have moved.
+// Subscribe returns a channel that receives a value after each transition of
+// the checkout (the page then reads the state from Redis, so a dropped or
+// coalesced signal loses nothing) and a function that ends the subscription.
+type LiveUpdates interface {
+	Subscribe(checkoutID string) (updates <-chan struct{}, cancel func())
+}
+
+// Reconciler is the confirmation component's side the pages use.
+type Reconciler interface {
+	// CheckNow asks the gateway (paystatus) about the checkout's pending
+	// attempts at once, because a payer is waiting.
+	CheckNow(ctx context.Context, checkoutID string) error
+	// Watch puts a new (or uncertain) gateway order under watch, so it is
+	// settled even when no notify comes.
+	Watch(ctx context.Context, outNo string) error
+}
+
+// PagesDeps is what the payer pages need.
+type PagesDeps struct {
+	// Sessions keeps payers' sessions: wallet identities, OAuth state, CSRF.
+	Sessions *sessions.Payers
+	// WeChat resolves official-account and mini-program openids; nil turns
+	// native WeChat mode and the mini-program API off.
+	WeChat *wallet.WeChat
+	// Alipay resolves Alipay buyer ids; nil turns native Alipay mode off.
+	Alipay *wallet.Alipay
+	// WalletSim, when set (demo mode), is mounted under /walletsim/.
+	WalletSim http.Handler
+	// PayOrderer places orders; *gateway.Client implements it.
+	PayOrderer checkout.PayGateway
+	// Hub streams transitions to result pages; nil makes the event stream
+	// poll Redis instead.
+	Hub LiveUpdates
+	// Reconciler, when set, settles orders without a notify and answers
+	// "please check now".
+	Reconciler Reconciler
+	// NotifyURL gives payorder's notify_url for a store (notify.NotifyURL);
+	// nil means PublicURL + "/notify/" + the store's gateway open_id.
+	NotifyURL func(st *checkout.Store) string
+	// CheckInterval is the least time between two "please check now" of one
+	// checkout (default 3 s).
+	CheckInterval time.Duration
+	// Heartbeat is the event stream's keep-alive period (default 15 s).
+	Heartbeat time.Duration
+}
+
+// pages is the payer pages' state, built by pageRoutes.
+type pages struct {
+	PagesDeps
+	pay *checkout.Payments
+	// cop rejects cross-origin state-changing requests (the pay button,
+	// "check now") on top of the CSRF token.
+	cop *http.CrossOriginProtection
+	// alipayApps caches parsed Alipay app keys per store.
+	alipayApps sync.Map // *checkout.Store → alipayAppEntry
+}
+
+type alipayAppEntry struct {
+	app wallet.AlipayApp
+	err error
+}

@@ -1,0 +1,52 @@
+package handlers
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/web/templates"
+)
+
+// showResultPage renders GET /c/:id/result: the confirmed state from Redis.
+// While it is pending the page listens to the event stream and asks for a
+// check; paid shows the amount and the way back to the merchant's success
+// URL (which never carries a status: the merchant asks us).
+func (h *handler) showResultPage(c *gin.Context) {
+	ck, m, st, ok := h.pageCheckout(c, false)
+	if !ok {
+		return
+	}
+	payer, ok := h.loadPayer(c, false)
+	if !ok {
+		return
+	}
+	s, err := h.payStatusOf(c.Request.Context(), ck)
+	if err != nil {
+		h.errorPage(c, http.StatusServiceUnavailable, "page.unavailable", "")
+		return
+	}
+	id := ck.ID
+	v := templates.ResultView{
+		Page:         h.page(c),
+		ID:           id,
+		MerchantName: merchantDisplayName(m, st),
+		Description:  ck.Description,
+		Amount:       templates.FormatFen(ck.Amounts.Trade),
+		AmountFen:    ck.Amounts.Trade,
+		Status:       s.Status,
+		Late:         ck.Late,
+		PaidAt:       ck.PaidAt,
+		SuccessURL:   strings.ReplaceAll(ck.SuccessURL, checkout.CheckoutIDPlaceholder, id),
+		CancelURL:    strings.ReplaceAll(ck.CancelURL, checkout.CheckoutIDPlaceholder, id),
+		CheckoutURL:  pagePath(id, ""),
+		StatusURL:    pagePath(id, "status"),
+		EventsURL:    pagePath(id, "events"),
+		CheckURL:     pagePath(id, "check"),
+		CSRFToken:    payer.CSRFToken(),
+	}
+	h.savePayer(c, payer)
+	h.render(c, http.StatusOK, templates.ResultPage(v))
+}

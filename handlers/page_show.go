@@ -1,0 +1,154 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/sessions"
+	"github.com/wallet-checkout/checkout/web/templates"
+)
+
+// showCheckoutPage renders GET /c/:id: what to pay and the way to pay that
+// suits where the link was opened. Inside WeChat or Alipay in native mode it
+// first obtains the payer's id through the wallet's OAuth, once per session.
+func (h *handler) showCheckoutPage(c *gin.Context) {
+	ck, m, st, ok := h.pageCheckout(c, false)
+	if !ok {
+		return
+	}
+	payer, ok := h.loadPayer(c, false)
+	if !ok {
+		return
+	}
+	v := h.checkoutPageView(c, ck, m, st, payer)
+	status := displayStatus(ck, h.now())
+	switch {
+	case isPaidStatus(status):
+		v.Action = templates.ActionPaid
+	case status == checkout.StatusExpired:
+		v.Action = templates.ActionExpired
+	case status == checkout.StatusCancelled:
+		v.Action = templates.ActionCancelled
+	case len(v.Wallets) == 0:
+		h.errorPage(c, http.StatusConflict, "page.no_wallet", ck.CancelURL)
+		return
+	default:
+		if redirect := h.chooseAction(c, &v, ck, st, payer); redirect != "" {
+			// The OAuth state is in the session: save before leaving.
+			if !h.savePayer(c, payer) {
+				h.errorPage(c, http.StatusServiceUnavailable, "page.unavailable", "")
+				return
+			}
+			c.Redirect(http.StatusFound, redirect)
+			c.Abort()
+			return
+		}
+	}
+	h.savePayer(c, payer)
+	h.render(c, http.StatusOK, templates.CheckoutPage(v))
+}
+
+// checkoutPageView fills what every variant of the checkout page shows.
+func (h *handler) checkoutPageView(c *gin.Context, ck *checkout.Checkout, m *checkout.Merchant, st *checkout.Store, payer *sessions.Payer) templates.CheckoutView {
+	id := ck.ID
+	return templates.CheckoutView{
+		Page:         h.page(c),
+		ID:           id,
+		MerchantName: merchantDisplayName(m, st),
+		Description:  ck.Description,
+		Amount:       templates.FormatFen(ck.Amounts.Trade),
+		AmountFen:    ck.Amounts.Trade,
+		ExpiresAt:    ck.ExpiresAt,
+		Status:       string(displayStatus(ck, h.now())),
+		Wallet:       detectClient(c.GetHeader("User-Agent")).Wallet,
+		PayURL:       pagePath(id, "pay"),
+		CSRFToken:    payer.CSRFToken(),
+		StatusURL:    pagePath(id, "status"),
+		EventsURL:    pagePath(id, "events"),
+		ResultURL:    pagePath(id, "result"),
+		CheckURL:     pagePath(id, "check"),
+		CancelURL:    ck.CancelURL,
+		Wallets:      walletsOffered(ck, st),
+		PageURL:      h.publicURL + pagePath(id, ""),
+	}
+}
+
+// merchantDisplayName is the name payers know: the merchant's, else the
+// store's.
+func merchantDisplayName(m *checkout.Merchant, st *checkout.Store) string {
+	if m.Name != "" {
+		return m.Name
+	}
+	return st.Name
+}
+
+// chooseAction decides the pay action for an active checkout. It returns a
+// URL when the payer must first go through the wallet's OAuth.
+func (h *handler) chooseAction(c *gin.Context, v *templates.CheckoutView, ck *checkout.Checkout, st *checkout.Store, payer *sessions.Payer) string {
+	cl := detectClient(c.GetHeader("User-Agent"))
+	switch cl.Wallet {
+	case templates.WalletMiniProgram:
+		// WeixinJSBridge cannot pay inside a mini-program's web-view: the
+		// mini-program pays with wx.requestPayment (see docs/pages.md).
+		if hasWallet(v.Wallets, checkout.MethodWeChat) {
+			v.Action = templates.ActionMiniProgramHandoff
+		} else {
+			v.Action = templates.ActionOpenInBrowser
+		}
+	case templates.WalletWeChat:
+		if !hasWallet(v.Wallets, checkout.MethodWeChat) {
+			// WeChat blocks Alipay inside its browser.
+			v.Action = templates.ActionOpenInBrowser
+			return ""
+		}
+		if !h.wechatNative(st) {
+			v.Action = templates.ActionWeChatRedirect
+			return ""
+		}
+		v.Action = templates.ActionWeChatJSAPI
+		if _, ok := payer.WeChatOpenID(st.WeChat.AppID); !ok {
+			return h.pages.WeChat.AuthorizeURL(st.WeChat.AppID, h.publicURL+pagePath(ck.ID, "oauth/wechat"), startOAuth(payer, ck.ID))
+		}
+	case templates.WalletAlipay:
+		if !hasWallet(v.Wallets, checkout.MethodAlipay) {
+			v.Action = templates.ActionOpenInBrowser
+			return ""
+		}
+		if !h.alipayNative(st) {
+			v.Action = templates.ActionAlipayRedirect
+			return ""
+		}
+		v.Action = templates.ActionAlipayJSAPI
+		if _, ok := payer.AlipayUserID(st.Alipay.AppID); !ok {
+			return h.pages.Alipay.AuthorizeURL(st.Alipay.AppID, h.publicURL+pagePath(ck.ID, "oauth/alipay"), startOAuth(payer, ck.ID))
+		}
+	default:
+		if cl.Mobile {
+			v.Action = templates.ActionOpenInWallet
+		} else {
+			v.Action = templates.ActionQR
+		}
+	}
+	return ""
+}
+
+// startOAuth begins a round trip bound to this checkout's page.
+func startOAuth(payer *sessions.Payer, id string) string {
+	state := payer.NewState()
+	payer.OAuthReturn = pagePath(id, "")
+	return state
+}
+
+// wechatNative reports whether WeChat pays through the JS bridge here: the
+// store asks for it and we can resolve openids for its official account
+// (the binary validates the providers' URLs at start-up).
+func (h *handler) wechatNative(st *checkout.Store) bool {
+	return st.WeChat.Mode == checkout.ModeNative && st.WeChat.AppID != "" && h.pages.WeChat != nil
+}
+
+// alipayNative is wechatNative for Alipay.
+func (h *handler) alipayNative(st *checkout.Store) bool {
+	return st.Alipay.Mode == checkout.ModeNative && st.Alipay.AppID != "" && h.pages.Alipay != nil
+}

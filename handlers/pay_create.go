@@ -1,0 +1,177 @@
+package handlers
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/gateway"
+)
+
+// payRequest is the page's "Pay": which wallet and how. Anything else in
+// the body (an amount, say) is ignored: the amount is the stored checkout's.
+type payRequest struct {
+	Wallet   string `json:"wallet"`
+	Scenario string `json:"scenario"`
+}
+
+// payResponse is what the page's script does next.
+type payResponse struct {
+	Kind        string             `json:"kind"`
+	WeChat      *gateway.WeChatPay `json:"wechat,omitempty"`
+	TradeNO     string             `json:"trade_no,omitempty"`
+	RedirectURL string             `json:"redirect_url,omitempty"`
+	QRImageURL  string             `json:"qr_image_url,omitempty"`
+	ResultURL   string             `json:"result_url"`
+}
+
+// createPayment answers POST /c/:id/pay: the CSRF token of the payer's
+// session must come in X-CSRF-Token; the payer's wallet identity comes from
+// the session, never from the body.
+func (h *handler) createPayment(c *gin.Context) {
+	ck, _, st, ok := h.pageCheckout(c, true)
+	if !ok {
+		return
+	}
+	payer, ok := h.loadPayer(c, true)
+	if !ok {
+		return
+	}
+	if !payer.CheckCSRF(c.GetHeader("X-CSRF-Token")) {
+		h.payError(c, http.StatusForbidden, "csrf", "")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 4<<10))
+	var in payRequest
+	if err != nil || json.Unmarshal(body, &in) != nil {
+		h.payError(c, http.StatusBadRequest, "invalid_request", "")
+		return
+	}
+	req := checkout.StartRequest{
+		CheckoutID: ck.ID,
+		Wallet:     checkout.Method(in.Wallet),
+		NotifyURL:  h.notifyURL(st),
+	}
+	switch in.Scenario {
+	case "qr":
+		req.Scenario = checkout.ScenarioQR
+	case "jump":
+		req.Scenario = checkout.ScenarioJump
+		// No query: the gateway signs every field it sends back.
+		req.JumpURL = h.publicURL + pagePath(ck.ID, "return")
+	case "jsapi":
+		req.Scenario = checkout.ScenarioJSAPI
+		switch req.Wallet {
+		case checkout.MethodWeChat:
+			req.SubAppID = st.WeChat.AppID
+			req.SubOpenID, _ = payer.WeChatOpenID(st.WeChat.AppID)
+		case checkout.MethodAlipay:
+			req.BuyerID, _ = payer.AlipayUserID(st.Alipay.AppID)
+		}
+	default:
+		h.payError(c, http.StatusBadRequest, "invalid_request", "")
+		return
+	}
+	if !req.Wallet.Valid() {
+		h.payError(c, http.StatusBadRequest, "invalid_request", "")
+		return
+	}
+	if !hasWallet(walletsOffered(ck, st), req.Wallet) {
+		h.payError(c, http.StatusConflict, "wallet_unavailable", "")
+		return
+	}
+	act, err := h.pages.pay.Start(c.Request.Context(), req)
+	if err != nil {
+		h.startError(c, ck, err, false)
+		return
+	}
+	out := payResponse{Kind: act.Kind, TradeNO: act.TradeNO, RedirectURL: act.RedirectURL, ResultURL: pagePath(ck.ID, "result")}
+	if act.Kind == checkout.KindWeChatJSAPI {
+		w := act.WeChat
+		out.WeChat = &w
+	}
+	if act.Kind == checkout.KindQR {
+		out.QRImageURL = pagePath(ck.ID, "qr/"+strconv.Itoa(act.AttemptSeq)+".svg")
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// startError maps a Payments.Start failure to an answer. english picks the
+// API's English messages (mini-program) over the payer's language.
+func (h *handler) startError(c *gin.Context, ck *checkout.Checkout, err error, english bool) {
+	fail := func(status int, code, extra string) {
+		if english {
+			abortError(c, status, code, payerMessage("en", "err."+code)+suffix(extra), "")
+			return
+		}
+		h.payError(c, status, code, extra)
+	}
+	var pe *checkout.PayError
+	errors.As(err, &pe)
+	switch {
+	case errors.Is(err, checkout.ErrNotFound):
+		fail(http.StatusNotFound, "not_found", "")
+	case errors.Is(err, checkout.ErrNotAllowed):
+		// The state may have moved since the request loaded it.
+		if fresh, gerr := h.repo.Get(c.Request.Context(), ck.ID); gerr == nil {
+			ck = fresh
+		}
+		fail(http.StatusConflict, notPayableCode(ck, h.now()), "")
+	case errors.Is(err, checkout.ErrWalletDisabled):
+		fail(http.StatusConflict, "wallet_unavailable", "")
+	case errors.Is(err, checkout.ErrPayerRequired):
+		fail(http.StatusConflict, "identity_required", "")
+	case errors.Is(err, checkout.ErrInvalid):
+		fail(http.StatusBadRequest, "invalid_request", "")
+	case errors.Is(err, checkout.ErrBusy):
+		c.Header("Retry-After", "2")
+		fail(http.StatusConflict, "busy", "")
+	case errors.Is(err, checkout.ErrPaymentDeclined):
+		reason := ""
+		if pe != nil {
+			reason = pe.Reason
+		}
+		fail(http.StatusPaymentRequired, "payment_declined", reason)
+	case errors.Is(err, checkout.ErrPaymentUnknown):
+		c.Header("Retry-After", "5")
+		fail(http.StatusServiceUnavailable, "payment_unknown", "")
+	default:
+		h.log.Error("Starting a payment failed", slog.String("checkout_id", ck.ID), slog.Any("error", err))
+		fail(http.StatusInternalServerError, "internal", "")
+	}
+}
+
+func suffix(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " (" + s + ")"
+}
+
+// notPayableCode names why a checkout cannot be paid, by its state now.
+func notPayableCode(ck *checkout.Checkout, now time.Time) string {
+	switch s := displayStatus(ck, now); {
+	case isPaidStatus(s):
+		return "checkout_paid"
+	case s == checkout.StatusExpired:
+		return "checkout_expired"
+	case s == checkout.StatusCancelled:
+		return "checkout_cancelled"
+	}
+	return "checkout_not_payable"
+}
+
+// notifyURL is payorder's notify_url for the store.
+func (h *handler) notifyURL(st *checkout.Store) string {
+	if h.pages.NotifyURL != nil {
+		return h.pages.NotifyURL(st)
+	}
+	return h.publicURL + "/notify/" + st.Gateway.OpenID
+}

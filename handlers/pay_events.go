@@ -1,0 +1,102 @@
+package handlers
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Event stream timing.
+const (
+	// eventsPollHub is the safety re-read when a Hub signals transitions
+	// (it also notices expiry, which no transition announces in time).
+	eventsPollHub = 10 * time.Second
+	// eventsPollAlone is the re-read without a Hub.
+	eventsPollAlone = time.Second
+	// eventsMaxLife ends a stream so no connection lives forever; the
+	// browser's EventSource reconnects.
+	eventsMaxLife = 30 * time.Minute
+)
+
+// streamPayEvents answers GET /c/:id/events with server-sent events: the
+// current state at once, then one event per change, a comment line as a
+// heartbeat every Heartbeat, and the end of the stream at a final state or
+// when the payer leaves.
+func (h *handler) streamPayEvents(c *gin.Context) {
+	ck, _, _, ok := h.pageCheckout(c, true)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	// Subscribe before the first read, so no transition falls in between.
+	var updates <-chan struct{}
+	poll := eventsPollAlone
+	if h.pages.Hub != nil {
+		ch, cancel := h.pages.Hub.Subscribe(ck.ID)
+		defer cancel()
+		updates, poll = ch, eventsPollHub
+	}
+	cur, err := h.payStatusOf(ctx, ck)
+	if err != nil {
+		h.payError(c, http.StatusServiceUnavailable, "unavailable", "")
+		return
+	}
+	w := c.Writer
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Accel-Buffering", "no")
+	c.Status(http.StatusOK)
+	send := func(s payStatus) bool {
+		b, _ := json.Marshal(s)
+		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+			return false
+		}
+		w.Flush()
+		return true
+	}
+	if _, err := fmt.Fprint(w, "retry: 3000\n\n"); err != nil || !send(cur) || cur.final() {
+		return
+	}
+	pollT := time.NewTicker(poll)
+	defer pollT.Stop()
+	beat := time.NewTicker(h.pages.Heartbeat)
+	defer beat.Stop()
+	life := time.NewTimer(eventsMaxLife)
+	defer life.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-life.C:
+			return
+		case <-beat.C:
+			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
+				return
+			}
+			w.Flush()
+			continue
+		case <-updates:
+		case <-pollT.C:
+		}
+		fresh, err := h.repo.Get(ctx, ck.ID)
+		if err != nil {
+			// Redis hiccup or the payer left: the page falls back to polling.
+			return
+		}
+		s, err := h.payStatusOf(ctx, fresh)
+		if err != nil {
+			return
+		}
+		if s == cur {
+			continue
+		}
+		if !send(s) || s.final() {
+			return
+		}
+		cur = s
+	}
+}

@@ -1,0 +1,52 @@
+package handlers
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	qr "github.com/piglig/go-qr"
+
+	"github.com/wallet-checkout/checkout/checkout"
+)
+
+// showPayQRCode answers GET /c/:id/qr/:seq.svg: the C-scans-B trade_qrcode
+// of one of this checkout's attempts, drawn as SVG on our own origin (no
+// third-party image service sees the payment link).
+func (h *handler) showPayQRCode(c *gin.Context) {
+	id := c.Param("id")
+	name, ok := strings.CutSuffix(c.Param("seq"), ".svg")
+	seq, err := strconv.Atoi(name)
+	if !ok || err != nil || seq <= 0 || !checkout.ValidID(id) {
+		c.AbortWithStatus(http.StatusNotFound)
+		return
+	}
+	pp, err := h.repo.PayParamsOf(c.Request.Context(), id, seq)
+	if errors.Is(err, checkout.ErrNotFound) || err == nil && pp.Kind != checkout.KindQR {
+		c.AbortWithStatus(http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		h.log.Error("Loading pay parameters failed", slog.String("checkout_id", id), slog.Any("error", err))
+		c.AbortWithStatus(http.StatusServiceUnavailable)
+		return
+	}
+	code, err := qr.EncodeText(pp.QRCode, qr.Medium)
+	if err != nil {
+		h.log.Error("Encoding a QR code failed", slog.String("checkout_id", id), slog.Any("error", err))
+		c.AbortWithStatus(http.StatusInternalServerError)
+		return
+	}
+	svg, err := code.ToSVGBytes(qr.NewQrCodeImgConfig(8, 4))
+	if err != nil {
+		h.log.Error("Drawing a QR code failed", slog.String("checkout_id", id), slog.Any("error", err))
+		c.AbortWithStatus(http.StatusInternalServerError)
+		return
+	}
+	// An attempt's code never changes; only this browser may keep it.
+	c.Header("Cache-Control", "private, max-age=3600")
+	c.Data(http.StatusOK, "image/svg+xml", svg)
+}

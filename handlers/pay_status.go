@@ -1,0 +1,133 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wallet-checkout/checkout/checkout"
+)
+
+// payStatus is the state a waiting page shows: GET /c/:id/status, each
+// event of /c/:id/events and the answer of POST /c/:id/check.
+type payStatus struct {
+	// Status is the checkout's status as the payer should see it, or
+	// "failed" while it is still payable but its last attempt failed.
+	Status string `json:"status"`
+	Late   bool   `json:"late"`
+	// Amount is in fen.
+	Amount int64  `json:"amount"`
+	PaidAt string `json:"paid_at,omitempty"`
+}
+
+// final reports whether the status can no longer change for the payer.
+func (s payStatus) final() bool {
+	switch checkout.Status(s.Status) {
+	case checkout.StatusPaid, checkout.StatusPartiallyRefunded, checkout.StatusRefunded,
+		checkout.StatusExpired, checkout.StatusCancelled:
+		return true
+	}
+	return false
+}
+
+// payStatusOf computes the payer's view of ck (one more round trip only
+// when the last attempt matters).
+func (h *handler) payStatusOf(ctx context.Context, ck *checkout.Checkout) (payStatus, error) {
+	s := payStatus{Status: string(displayStatus(ck, h.now())), Late: ck.Late, Amount: ck.Amounts.Trade}
+	if !ck.PaidAt.IsZero() {
+		s.PaidAt = ck.PaidAt.UTC().Format(time.RFC3339)
+	}
+	if ck.Status.Active() && s.Status != string(checkout.StatusExpired) && ck.Attempts > 0 {
+		atts, err := h.repo.Attempts(ctx, ck.ID)
+		if err != nil {
+			h.log.Error("Loading attempts failed", slog.String("checkout_id", ck.ID), slog.Any("error", err))
+			return s, err
+		}
+		if n := len(atts); n > 0 && atts[n-1].Status == checkout.AttemptFailed {
+			s.Status = "failed"
+		}
+	}
+	return s, nil
+}
+
+// showPayStatus answers GET /c/:id/status, the event stream's fallback.
+func (h *handler) showPayStatus(c *gin.Context) {
+	ck, _, _, ok := h.pageCheckout(c, true)
+	if !ok {
+		return
+	}
+	s, err := h.payStatusOf(c.Request.Context(), ck)
+	if err != nil {
+		h.payError(c, http.StatusServiceUnavailable, "unavailable", "")
+		return
+	}
+	c.JSON(http.StatusOK, s)
+}
+
+// checkPayment answers POST /c/:id/check: a waiting page saw no news for a
+// few seconds and asks us to query the gateway. At most one check per
+// checkout per CheckInterval reaches the gateway, whoever asks.
+func (h *handler) checkPayment(c *gin.Context) {
+	ck, _, _, ok := h.pageCheckout(c, true)
+	if !ok {
+		return
+	}
+	payer, ok := h.loadPayer(c, true)
+	if !ok {
+		return
+	}
+	if !payer.CheckCSRF(c.GetHeader("X-CSRF-Token")) {
+		h.payError(c, http.StatusForbidden, "csrf", "")
+		return
+	}
+	if ck.Status.Active() && h.requestCheck(c.Request.Context(), ck.ID, true) {
+		fresh, err := h.repo.Get(c.Request.Context(), ck.ID)
+		if err == nil {
+			ck = fresh
+		}
+	}
+	s, err := h.payStatusOf(c.Request.Context(), ck)
+	if err != nil {
+		h.payError(c, http.StatusServiceUnavailable, "unavailable", "")
+		return
+	}
+	c.JSON(http.StatusOK, s)
+}
+
+// checkTimeout bounds one "please check now".
+const checkTimeout = 8 * time.Second
+
+// requestCheck asks the reconciler to query the checkout's orders now,
+// unless someone did within CheckInterval. It reports whether it asked;
+// with wait false the query runs in the background.
+func (h *handler) requestCheck(ctx context.Context, id string, wait bool) bool {
+	if h.pages.Reconciler == nil {
+		return false
+	}
+	key := fmt.Sprintf("pages:check:{%s}", id)
+	ok, err := h.rdb.SetNX(ctx, key, "1", h.pages.CheckInterval).Result()
+	if err != nil || !ok {
+		if err != nil {
+			h.log.Warn("Check rate limit unavailable", slog.String("checkout_id", id), slog.Any("error", err))
+		}
+		return false
+	}
+	run := func(ctx context.Context) {
+		ctx, cancel := detach(ctx, checkTimeout)
+		defer cancel()
+		if err := h.pages.Reconciler.CheckNow(ctx, id); err != nil && !errors.Is(err, context.Canceled) {
+			h.log.Warn("Check now failed", slog.String("checkout_id", id), slog.Any("error", err))
+		}
+	}
+	if !wait {
+		go run(context.WithoutCancel(ctx))
+		return true
+	}
+	run(ctx)
+	return true
+}
