@@ -54,6 +54,9 @@ type Deps struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed for
 	// the client IP in logs; none by default.
 	TrustedProxies []string
+	// Payer pages (page_*.go, pay_*.go, oauth_*.go, miniprogram_*.go); they
+	// are mounted only when Sessions and PayOrderer are set.
+	PagesDeps
 }
 
 // handler holds the dependencies every action uses.
@@ -66,6 +69,8 @@ type handler struct {
 	log       *slog.Logger
 	now       func() time.Time
 	maxAmount int64
+	// pages is set up by pageRoutes.
+	pages *pages
 }
 
 // New checks the dependencies and builds the router.

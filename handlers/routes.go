@@ -37,6 +37,7 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 
 	// pages: next wave (/c/:id, result page, QR codes, mini-program API,
 	// gateway notify intake).
+	h.pageRoutes(r, d)
 
 	if d.Sandbox != nil {
 		sb := gin.WrapH(http.StripPrefix("/sandbox", d.Sandbox))
