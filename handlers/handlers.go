@@ -54,6 +54,12 @@ type Deps struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed for
 	// the client IP in logs; none by default.
 	TrustedProxies []string
+	// Notifier takes the gateway's async notifies (GET /notify/:store);
+	// *notify.Service. The route is mounted only when it is set.
+	Notifier Notifier
+	// Refunds makes and lists refunds (POST /v1/checkouts/:id/refunds);
+	// *notify.Service. The route is mounted only when it is set.
+	Refunds Refunder
 	// Payer pages (page_*.go, pay_*.go, oauth_*.go, miniprogram_*.go); they
 	// are mounted only when Sessions and PayOrderer are set.
 	PagesDeps
@@ -69,6 +75,8 @@ type handler struct {
 	log       *slog.Logger
 	now       func() time.Time
 	maxAmount int64
+	notifier  Notifier
+	refunder  Refunder
 	// pages is set up by pageRoutes.
 	pages *pages
 }
@@ -98,6 +106,8 @@ func New(d Deps) (http.Handler, error) {
 		log:       d.Logger,
 		now:       d.Clock,
 		maxAmount: d.MaxAmount,
+		notifier:  d.Notifier,
+		refunder:  d.Refunds,
 	}
 	if h.log == nil {
 		h.log = slog.Default()

@@ -34,6 +34,7 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	v1.GET("/checkouts", h.listCheckouts)
 	v1.GET("/checkouts/:id", h.getCheckout)
 	v1.POST("/checkouts/:id/cancel", h.cancelCheckout)
+	h.notifyRoutes(r, v1)
 
 	// pages: next wave (/c/:id, result page, QR codes, mini-program API,
 	// gateway notify intake).
