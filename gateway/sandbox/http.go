@@ -31,6 +31,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc(PathPayerQRCode, s.payerEndpoint(s.payerQRCode))
 	mux.HandleFunc(PathPayerWeChatJSAPI, s.payerEndpoint(s.payerWeChat))
 	mux.HandleFunc(PathPayerAlipayTrade, s.payerEndpoint(s.payerAlipay))
+	mux.HandleFunc("GET "+PathConsole+"{$}", s.showConsole)
+	mux.Handle("POST /console/pay/{ord_no}", http.NewCrossOriginProtection().Handler(http.HandlerFunc(s.consolePay)))
 	return mux
 }
 

@@ -211,3 +211,31 @@ func mustMarshal(v any) []byte {
 	}
 	return b
 }
+
+func TestConsole(t *testing.T) {
+	e := newEnv(t, Config{})
+	_, body := do(t, http.MethodGet, e.ts.URL+"/", "", "")
+	if !strings.Contains(string(body), "sandbox-console-empty") {
+		t.Fatalf("empty console: %s", body)
+	}
+	d := e.mustCall("payorder", payload("CO1", "Weixin", 100, "ord_name", "<script>x</script>"))
+	e.mustCall("payorder", payload("CO2", "Weixin", 100, "auth_code", "134567890123456789"))
+	_, body = do(t, http.MethodGet, e.ts.URL+"/", "", "")
+	if !strings.Contains(string(body), str(d, "ord_no")) || strings.Contains(string(body), "CO2") || strings.Contains(string(body), "<script>x") {
+		t.Fatalf("console lists: %s", body)
+	}
+	resp, _ := do(t, http.MethodPost, e.ts.URL+"/console/pay/"+str(d, "ord_no"), "application/x-www-form-urlencoded", "", "Sec-Fetch-Site", "cross-site")
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-site console post: %d", resp.StatusCode)
+	}
+	resp, _ = do(t, http.MethodPost, e.ts.URL+"/console/pay/"+str(d, "ord_no"), "application/x-www-form-urlencoded", "")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "../../" {
+		t.Fatalf("console pay: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if o, _ := e.s.Order(testOpenID, "CO1"); o.Status != gateway.StatusPaid {
+		t.Fatalf("status %d", o.Status)
+	}
+	if resp, _ := do(t, http.MethodPost, e.ts.URL+"/console/pay/9000", "application/x-www-form-urlencoded", ""); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown order: %d", resp.StatusCode)
+	}
+}

@@ -174,7 +174,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Prefix = DefaultPrefix
 	}
 	cfg.Prefix = "/" + strings.Trim(cfg.Prefix, "/")
-	if cfg.Prefix == "/" || cfg.Prefix == "/pay" || cfg.Prefix == "/payer" {
+	if cfg.Prefix == "/" || cfg.Prefix == "/pay" || cfg.Prefix == "/payer" || cfg.Prefix == "/console" {
 		return nil, fmt.Errorf("sandbox: prefix %q collides with the pay pages", cfg.Prefix)
 	}
 	if cfg.PublicURL != "" {
