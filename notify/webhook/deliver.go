@@ -95,7 +95,7 @@ return out
 // schedules a fresh delivery now.
 //
 // KEYS: due, event, attempts
-// ARGV: id, token, attempt JSON (” for none), outcome, next ms, now ms,
+// ARGV: id, token, attempt JSON (empty for none), outcome, next ms, now ms,
 // attempts kept
 // outcome: ok | retry | giveup | notsent | release
 var completeScript = redis.NewScript(`

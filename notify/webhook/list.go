@@ -47,7 +47,7 @@ const listScanMax = 500
 // pageScript reads a page of an index newest first, after the cursor. A
 // cursor that is not in the index answers nil.
 //
-// KEYS: index; ARGV: cursor or ”, count
+// KEYS: index; ARGV: cursor (empty for the first page), count
 var pageScript = redis.NewScript(`
 local start = 0
 if ARGV[1] ~= '' then
