@@ -1,0 +1,76 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/notify"
+)
+
+// Notifier takes the gateway's async notifies; *notify.Service implements it.
+type Notifier interface {
+	Notify(ctx context.Context, storeToken string, q url.Values) error
+}
+
+const (
+	// maxNotifyQuery bounds a notify's query string: six fields, rand_str
+	// being 128 characters, plus what some deployments add.
+	maxNotifyQuery = 4 << 10
+	// notifyTimeout bounds one notify: the gateway gives up on a slow
+	// receiver and retries anyway.
+	notifyTimeout = 20 * time.Second
+)
+
+// notifyRoutes registers the notify intake and the refunds API.
+func (h *handler) notifyRoutes(r *gin.Engine, v1 *gin.RouterGroup) {
+	if h.notifier != nil {
+		r.GET(notify.NotifyPath+":store", h.receiveNotify)
+	}
+	if h.refunder != nil {
+		v1.POST("/checkouts/:id/refunds", h.createRefund)
+	}
+}
+
+// receiveNotify is GET /notify/:store, the gateway's async notify. It
+// answers exactly notify_success only once the confirmed state is stored;
+// a bad signature is 400 and an order we do not know 404 (neither is ever
+// retried into success), and any failure of Redis or the gateway is 503 so
+// the gateway tries again later.
+func (h *handler) receiveNotify(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	store := c.Param("store")
+	raw := c.Request.URL.RawQuery
+	if len(store) > 64 || len(raw) > maxNotifyQuery {
+		c.String(http.StatusBadRequest, "notify too large")
+		return
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		c.String(http.StatusBadRequest, "malformed query")
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), notifyTimeout)
+	defer cancel()
+	err = h.notifier.Notify(ctx, store, q)
+	log := h.log.With(slog.String("request_id", c.GetString(ctxRequestID)), slog.String("out_no", q.Get("out_no")))
+	switch {
+	case err == nil:
+		c.String(http.StatusOK, gateway.NotifySuccess)
+	case errors.Is(err, notify.ErrBadSignature):
+		log.Warn("Notify rejected: bad signature", slog.Any("error", err), slog.String("client_ip", c.ClientIP()))
+		c.String(http.StatusBadRequest, "bad signature")
+	case errors.Is(err, notify.ErrUnknownStore), errors.Is(err, notify.ErrUnknownOrder):
+		log.Warn("Notify for an unknown store or order", slog.Any("error", err))
+		c.String(http.StatusNotFound, "unknown order")
+	default:
+		log.Error("Notify not applied; the gateway will retry", slog.Any("error", err))
+		c.String(http.StatusServiceUnavailable, "retry later")
+	}
+}

@@ -1,0 +1,135 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/notify"
+)
+
+// Refunder makes and lists refunds; *notify.Service implements it.
+type Refunder interface {
+	Refund(ctx context.Context, merchantID, checkoutID string, req notify.RefundRequest) (*notify.Refund, error)
+	Refunds(ctx context.Context, checkoutID string) ([]notify.Refund, error)
+}
+
+// refundTimeout bounds a refund request: payrefund and its paystatus.
+const refundTimeout = 30 * time.Second
+
+// refundRequest is the body of POST /v1/checkouts/:id/refunds.
+type refundRequest struct {
+	Amount *int64 `json:"amount"`
+	Reason string `json:"reason"`
+}
+
+// refundJSON is a refund as the merchant API shows it. Amounts are in fen.
+type refundJSON struct {
+	ID         string `json:"id"`
+	Object     string `json:"object"`
+	CheckoutID string `json:"checkout_id"`
+	Amount     int64  `json:"amount"`
+	Currency   string `json:"currency"`
+	Reason     string `json:"reason,omitempty"`
+	Kind       string `json:"kind"`
+	Status     string `json:"status"`
+	Failure    string `json:"failure,omitempty"`
+	Attempt    int    `json:"attempt"`
+	CreatedAt  string `json:"created_at"`
+	UpdatedAt  string `json:"updated_at"`
+}
+
+func refundView(r *notify.Refund) refundJSON {
+	return refundJSON{
+		ID: r.ID, Object: "refund", CheckoutID: r.CheckoutID, Amount: r.Amount, Currency: "CNY", Reason: r.Reason,
+		Kind: string(r.Kind), Status: string(r.Status), Failure: r.Failure, Attempt: r.Attempt,
+		CreatedAt: rfc3339(r.CreatedAt), UpdatedAt: rfc3339(r.UpdatedAt),
+	}
+}
+
+// refundsView is the "refunds" list of a checkout's JSON.
+func refundsView(rs []notify.Refund) []refundJSON {
+	out := make([]refundJSON, len(rs))
+	for i := range rs {
+		out[i] = refundView(&rs[i])
+	}
+	return out
+}
+
+// createRefund is POST /v1/checkouts/:id/refunds {amount, reason} with a
+// required Idempotency-Key: the same key answers the same refund and never
+// refunds twice. 201 when the gateway confirmed (or refused: status
+// failed), 202 while its outcome is being resolved.
+func (h *handler) createRefund(c *gin.Context) {
+	id := c.Param("id")
+	if !checkout.ValidID(id) {
+		abortError(c, http.StatusNotFound, "not_found", "no such checkout", "id")
+		return
+	}
+	key := c.GetHeader("Idempotency-Key")
+	if key == "" || len(key) > maxIdempotencyKeyLen || strings.IndexFunc(key, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
+		abortError(c, http.StatusBadRequest, "invalid_parameter",
+			fmt.Sprintf("a refund needs an Idempotency-Key of 1-%d printable ASCII characters", maxIdempotencyKeyLen), "Idempotency-Key")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes))
+	if err != nil {
+		abortError(c, http.StatusRequestEntityTooLarge, "body_too_large", "request body too large", "")
+		return
+	}
+	var req refundRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || dec.More() {
+		abortError(c, http.StatusBadRequest, "invalid_json", "the body must be one JSON object {amount, reason}", "")
+		return
+	}
+	if req.Amount == nil || *req.Amount <= 0 {
+		abortError(c, http.StatusBadRequest, "invalid_parameter", "amount must be a positive integer number of fen", "amount")
+		return
+	}
+	m := merchantOf(c)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), refundTimeout)
+	defer cancel()
+	r, err := h.refunder.Refund(ctx, m.ID, id, notify.RefundRequest{Amount: *req.Amount, Reason: req.Reason, IdempotencyKey: key})
+	switch {
+	case errors.Is(err, checkout.ErrNotFound):
+		abortError(c, http.StatusNotFound, "not_found", "no such checkout", "id")
+		return
+	case errors.Is(err, checkout.ErrInvalid):
+		abortError(c, http.StatusBadRequest, "invalid_parameter", "amount must be positive and reason at most 80 characters on one line", "")
+		return
+	case errors.Is(err, checkout.ErrNotAllowed):
+		abortError(c, http.StatusConflict, "checkout_not_refundable", "only a paid checkout can be refunded", "")
+		return
+	case errors.Is(err, notify.ErrExceedsRefundable):
+		abortError(c, http.StatusConflict, "refund_exceeds_refundable", "the amount is more than what is left to refund", "amount")
+		return
+	case errors.Is(err, notify.ErrIdempotencyConflict):
+		abortError(c, http.StatusConflict, "idempotency_conflict", "this Idempotency-Key was used for a different refund", "Idempotency-Key")
+		return
+	case err != nil && r == nil:
+		h.unavailable(c, "refund", err)
+		return
+	case err != nil:
+		// Reserved and possibly sent: the reconciler finishes it.
+		h.log.Warn("Refund left pending", slog.String("request_id", c.GetString(ctxRequestID)),
+			slog.String("checkout_id", id), slog.Any("error", err))
+	}
+	status := http.StatusCreated
+	if r.Status == notify.RefundPending {
+		status = http.StatusAccepted
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(status, refundView(r))
+}
