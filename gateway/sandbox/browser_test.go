@@ -158,3 +158,35 @@ func TestBrowserHostedPayPage(t *testing.T) {
 		}
 	}
 }
+
+func TestBrowserConsoleMounted(t *testing.T) {
+	s, err := New(Config{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.AddStore(Store{OpenID: testOpenID, OpenKey: testOpenKey}); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/sandbox/", http.StripPrefix("/sandbox", s.Handler()))
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+	ctx, _ := browser(t)
+	e := &env{t: t, s: s, ts: ts, base: ts.URL + "/sandbox/mct1"}
+	e.mustCall("payorder", payload("BC1", "Alipay", 100))
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(ts.URL+"/sandbox/"),
+		chromedp.Click(chromedp.CSS(`[data-testid="sandbox-console-pay"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="sandbox-console-empty"]`)),
+	); err != nil {
+		t.Fatalf("paying from the console: %v", err)
+	}
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil || loc != ts.URL+"/sandbox/" {
+		t.Fatalf("console came back at %q: %v", loc, err)
+	}
+	if o, _ := s.Order(testOpenID, "BC1"); o.Status != gateway.StatusPaid {
+		t.Fatalf("status %d", o.Status)
+	}
+}
