@@ -7,23 +7,26 @@ import (
 	"time"
 
 	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/sessions"
 	"github.com/wallet-checkout/checkout/wallet"
 )
 
-// LiveUpdates tells waiting result pages that a checkout may have moved.
-// Subscribe returns a channel that receives a value after each transition of
-// the checkout (the page then reads the state from Redis, so a dropped or
-// coalesced signal loses nothing) and a function that ends the subscription.
+// LiveUpdates tells waiting result pages that a checkout may have moved;
+// *notify.Hub implements it. The stream re-reads the state from Redis on
+// each update, so a dropped or coalesced one loses nothing.
 type LiveUpdates interface {
-	Subscribe(checkoutID string) (updates <-chan struct{}, cancel func())
+	Subscribe(checkoutID string) (updates <-chan notify.Update, cancel func())
 }
 
-// Reconciler is the confirmation component's side the pages use.
+// Reconciler is the confirmation component's side the pages use;
+// *notify.Service implements it.
 type Reconciler interface {
 	// CheckNow asks the gateway (paystatus) about the checkout's pending
-	// attempts at once, because a payer is waiting.
-	CheckNow(ctx context.Context, checkoutID string) error
+	// attempts at once, because a payer is waiting, and returns the
+	// checkout as it is after (notify.ErrRateLimited moments after another
+	// check).
+	CheckNow(ctx context.Context, checkoutID string) (*checkout.Checkout, error)
 	// Watch puts a new (or uncertain) gateway order under watch, so it is
 	// settled even when no notify comes.
 	Watch(ctx context.Context, outNo string) error
@@ -48,12 +51,9 @@ type PagesDeps struct {
 	// Reconciler, when set, settles orders without a notify and answers
 	// "please check now".
 	Reconciler Reconciler
-	// NotifyURL gives payorder's notify_url for a store (notify.NotifyURL);
-	// nil means PublicURL + "/notify/" + the store's gateway open_id.
+	// NotifyURL gives payorder's notify_url for a store; nil means
+	// notify.NotifyURL(PublicURL, store).
 	NotifyURL func(st *checkout.Store) string
-	// CheckInterval is the least time between two "please check now" of one
-	// checkout (default 3 s).
-	CheckInterval time.Duration
 	// Heartbeat is the event stream's keep-alive period (default 15 s).
 	Heartbeat time.Duration
 }

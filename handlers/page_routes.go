@@ -13,8 +13,7 @@ import (
 
 // Defaults of PagesDeps.
 const (
-	defaultCheckInterval = 3 * time.Second
-	defaultHeartbeat     = 15 * time.Second
+	defaultHeartbeat = 15 * time.Second
 )
 
 // pageRoutes mounts what payers and mini-programs touch: the hosted pages,
@@ -31,9 +30,6 @@ func (h *handler) pageRoutes(r *gin.Engine, d Deps) {
 		return
 	}
 	p := &pages{PagesDeps: d.PagesDeps, cop: http.NewCrossOriginProtection()}
-	if p.CheckInterval <= 0 {
-		p.CheckInterval = defaultCheckInterval
-	}
 	if p.Heartbeat <= 0 {
 		p.Heartbeat = defaultHeartbeat
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/notify"
 )
 
 // payRequest is the page's "Pay": which wallet and how. Anything else in
@@ -173,5 +174,5 @@ func (h *handler) notifyURL(st *checkout.Store) string {
 	if h.pages.NotifyURL != nil {
 		return h.pages.NotifyURL(st)
 	}
-	return h.publicURL + "/notify/" + st.Gateway.OpenID
+	return notify.NotifyURL(h.publicURL, st)
 }

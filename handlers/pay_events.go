@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/wallet-checkout/checkout/notify"
 )
 
 // Event stream timing.
@@ -32,7 +34,7 @@ func (h *handler) streamPayEvents(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	// Subscribe before the first read, so no transition falls in between.
-	var updates <-chan struct{}
+	var updates <-chan notify.Update
 	poll := eventsPollAlone
 	if h.pages.Hub != nil {
 		ch, cancel := h.pages.Hub.Subscribe(ck.ID)

@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/notify"
 )
 
 // payStatus is the state a waiting page shows: GET /c/:id/status, each
@@ -70,8 +70,9 @@ func (h *handler) showPayStatus(c *gin.Context) {
 }
 
 // checkPayment answers POST /c/:id/check: a waiting page saw no news for a
-// few seconds and asks us to query the gateway. At most one check per
-// checkout per CheckInterval reaches the gateway, whoever asks.
+// few seconds and asks us to query the gateway. The reconciler lets at most
+// one check per checkout through every couple of seconds, whoever asks;
+// the answer is the state either way.
 func (h *handler) checkPayment(c *gin.Context) {
 	ck, _, _, ok := h.pageCheckout(c, true)
 	if !ok {
@@ -85,9 +86,8 @@ func (h *handler) checkPayment(c *gin.Context) {
 		h.payError(c, http.StatusForbidden, "csrf", "")
 		return
 	}
-	if ck.Status.Active() && h.requestCheck(c.Request.Context(), ck.ID, true) {
-		fresh, err := h.repo.Get(c.Request.Context(), ck.ID)
-		if err == nil {
+	if ck.Status.Active() || ck.Status == checkout.StatusExpired || ck.Status == checkout.StatusCancelled {
+		if fresh := h.requestCheck(c.Request.Context(), ck.ID, true); fresh != nil {
 			ck = fresh
 		}
 	}
@@ -102,32 +102,28 @@ func (h *handler) checkPayment(c *gin.Context) {
 // checkTimeout bounds one "please check now".
 const checkTimeout = 8 * time.Second
 
-// requestCheck asks the reconciler to query the checkout's orders now,
-// unless someone did within CheckInterval. It reports whether it asked;
-// with wait false the query runs in the background.
-func (h *handler) requestCheck(ctx context.Context, id string, wait bool) bool {
+// requestCheck asks the reconciler to query the checkout's orders now. With
+// wait it returns the checkout as it is after (nil when nothing was
+// checked); without, the query runs in the background.
+func (h *handler) requestCheck(ctx context.Context, id string, wait bool) *checkout.Checkout {
 	if h.pages.Reconciler == nil {
-		return false
+		return nil
 	}
-	key := fmt.Sprintf("pages:check:{%s}", id)
-	ok, err := h.rdb.SetNX(ctx, key, "1", h.pages.CheckInterval).Result()
-	if err != nil || !ok {
-		if err != nil {
-			h.log.Warn("Check rate limit unavailable", slog.String("checkout_id", id), slog.Any("error", err))
-		}
-		return false
-	}
-	run := func(ctx context.Context) {
+	run := func(ctx context.Context) *checkout.Checkout {
 		ctx, cancel := detach(ctx, checkTimeout)
 		defer cancel()
-		if err := h.pages.Reconciler.CheckNow(ctx, id); err != nil && !errors.Is(err, context.Canceled) {
-			h.log.Warn("Check now failed", slog.String("checkout_id", id), slog.Any("error", err))
+		ck, err := h.pages.Reconciler.CheckNow(ctx, id)
+		if err != nil {
+			if !errors.Is(err, notify.ErrRateLimited) && !errors.Is(err, context.Canceled) {
+				h.log.Warn("Check now failed", slog.String("checkout_id", id), slog.Any("error", err))
+			}
+			return nil
 		}
+		return ck
 	}
 	if !wait {
 		go run(context.WithoutCancel(ctx))
-		return true
+		return nil
 	}
-	run(ctx)
-	return true
+	return run(ctx)
 }
