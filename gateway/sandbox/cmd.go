@@ -130,6 +130,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	case <-ctx.Done():
 	}
+	// Closing the sandbox first ends the requests held open by -timeout-rate
+	// and the notify deliveries, so that Shutdown is not kept waiting.
+	s.Close()
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil {

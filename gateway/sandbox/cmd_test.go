@@ -172,3 +172,25 @@ func TestMainBadFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestMainShutdownEndsHangingRequests(t *testing.T) {
+	base, _, stop := startMain(t, "-addr", "127.0.0.1:0", "-timeout-rate", "1", "-store", testOpenID+":"+testOpenKey)
+	f := gateway.SealRequest(testKey, testOpenID, time.Now().Unix(), []byte(`{"pmt_type":"2"}`))
+	started := make(chan struct{})
+	go func() {
+		close(started)
+		resp, err := http.Post(base+"/paylist", "application/x-www-form-urlencoded", strings.NewReader(f.Encode()))
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-started
+	time.Sleep(100 * time.Millisecond)
+	begin := time.Now()
+	if code := stop(); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	if el := time.Since(begin); el > 3*time.Second {
+		t.Fatalf("shutdown took %v with a hanging request", el)
+	}
+}
