@@ -202,28 +202,28 @@ type NotifyAttempt struct {
 
 // OrderSnapshot is a read-only copy of an order, for tests.
 type OrderSnapshot struct {
-	OpenID        string
-	OrdNo         string
-	OutNo         string
-	OrdType       gateway.OrderType
-	Scenario      Scenario
-	PmtTag        string
-	Status        gateway.Status
-	TradeAmount   int64 // what was ordered
-	PaidAmount    int64 // what the payer paid (0 until paid)
-	Refunded      int64 // sum of refunds against a payment
-	OriginalOrdNo string
-	TradeNo       string
-	TradeQRCode   string
-	PrepayID      string
-	SubAppID      string
-	NotifyURL     string
-	JumpURL       string
-	AddTime       time.Time
-	PayTime       time.Time
-	ShopSerial    int64 // ord_shop_id
-	MerchantSer   int64 // ord_mct_id
-	Notifies      []NotifyAttempt
+	OpenID         string
+	OrdNo          string
+	OutNo          string
+	OrdType        gateway.OrderType
+	Scenario       Scenario
+	PmtTag         string
+	Status         gateway.Status
+	TradeAmount    int64 // what was ordered
+	PaidAmount     int64 // what the payer paid (0 until paid)
+	Refunded       int64 // sum of refunds against a payment
+	OriginalOrdNo  string
+	TradeNo        string
+	TradeQRCode    string
+	PrepayID       string
+	SubAppID       string
+	NotifyURL      string
+	JumpURL        string
+	AddTime        time.Time
+	PayTime        time.Time
+	ShopSerial     int64 // ord_shop_id
+	MerchantSerial int64 // ord_mct_id
+	Notifies       []NotifyAttempt
 }
 
 // Order returns a copy of an order of a store, found by ord_no or out_no.
@@ -265,7 +265,7 @@ func (o *order) snapshot() OrderSnapshot {
 		PmtTag: o.pmtTag, Status: o.status, TradeAmount: o.trade, PaidAmount: o.paid, Refunded: o.refunded,
 		OriginalOrdNo: o.origOrdNo, TradeNo: o.tradeNo, TradeQRCode: o.tradeQRCode, PrepayID: o.prepayID,
 		SubAppID: o.subAppID, NotifyURL: o.notifyURL, JumpURL: o.jumpURL, AddTime: o.addTime, PayTime: o.payTime,
-		ShopSerial: o.shopID, MerchantSer: o.mctID, Notifies: append([]NotifyAttempt(nil), o.notifies...),
+		ShopSerial: o.shopID, MerchantSerial: o.mctID, Notifies: append([]NotifyAttempt(nil), o.notifies...),
 	}
 }
 

@@ -135,7 +135,6 @@ var (
 	ErrWrongScenario  = errors.New("sandbox: order was not created for this way of paying")
 	ErrBadPaySign     = errors.New("sandbox: paySign does not match")
 	ErrBadPayParams   = errors.New("sandbox: malformed payment parameters")
-	ErrClosed         = errors.New("sandbox: server closed")
 	errInvalidOpenID  = errors.New("sandbox: open_id must be 1 to 64 letters, digits, '-' or '_'")
 	errInvalidPayList = errors.New("sandbox: pay method needs a tag and types")
 )
