@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -18,6 +19,9 @@ import (
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/internal/redistest"
 )
+
+// quiet drops the service's logs: tests assert on records instead.
+var quiet = slog.New(slog.DiscardHandler)
 
 const (
 	secretNew = "whsec_new_0123456789abcdef"
@@ -73,13 +77,32 @@ func newFixture(t testing.TB, opts ...Option) *fixture {
 		dir:    &merchants{m: map[string]*checkout.Merchant{}},
 	}
 	f.svc = f.service(opts...)
+	t.Cleanup(func() { f.cleanup() })
 	return f
+}
+
+// cleanup deletes the fixture's keys: the real Redis is shared with other
+// packages' tests and outlives this run.
+func (f *fixture) cleanup() {
+	ctx := context.Background()
+	iter := f.rdb.Scan(ctx, 0, f.prefix+"*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+		if len(keys) == 1000 {
+			f.rdb.Del(ctx, keys...)
+			keys = keys[:0]
+		}
+	}
+	if len(keys) > 0 {
+		f.rdb.Del(ctx, keys...)
+	}
 }
 
 // service returns another Service on the same Redis and keys: a second
 // replica, or the process after a restart.
 func (f *fixture) service(opts ...Option) *Service {
-	base := []Option{WithPrefix(f.prefix), WithClock(f.clk.Now), AllowPrivate(true)}
+	base := []Option{WithPrefix(f.prefix), WithClock(f.clk.Now), AllowPrivate(true), WithLogger(quiet)}
 	return New(f.rdb, f.dir, append(base, opts...)...)
 }
 
@@ -197,4 +220,23 @@ func decode(t testing.TB, body []byte) Event {
 		t.Fatalf("delivered body is not an event: %v: %s", err, body)
 	}
 	return e
+}
+
+// deadRedis is a client of a Redis that is not there.
+func deadRedis(t testing.TB) redis.UniversalClient {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// roundTrips counts commands and pipelines sent to Redis.
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { r.n.Add(1); return next(ctx, cmd) }
+}
+func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { r.n.Add(1); return next(ctx, cmds) }
 }
