@@ -1,0 +1,366 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/gateway/sandbox"
+	"github.com/wallet-checkout/checkout/handlers"
+	"github.com/wallet-checkout/checkout/internal/redistest"
+	"github.com/wallet-checkout/checkout/notify"
+	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/sessions"
+	"github.com/wallet-checkout/checkout/wallet"
+	"github.com/wallet-checkout/checkout/wallet/walletsim"
+)
+
+// Identities of the test merchant's apps at the wallets.
+const (
+	oaAppID     = "wxe2e00000000000oa" // WeChat official account
+	mpAppID     = "wxe2e00000000000mp" // WeChat mini-program
+	alipayAppID = "2021000000000001"
+	merchantID  = "m_e2e"
+	successURL  = "/merchant/success?checkout={CHECKOUT_ID}"
+	cancelURL   = "/merchant/cancel?checkout={CHECKOUT_ID}"
+)
+
+// The merchant's stores: one pays inside the wallets through their JS
+// bridges, the other redirects to the gateway's cashier page.
+const (
+	storeNative   = "native"
+	storeRedirect = "redirect"
+)
+
+// stack is the whole service on one loopback server: the router with the
+// pages, the notify intake and the merchant API, the sandbox gateway under
+// /sandbox/, the wallet emulator under /walletsim/, a real Redis (or
+// miniredis), the confirmation service, its hub and its reconciler.
+type stack struct {
+	t      *testing.T
+	srv    *httptest.Server
+	url    string
+	apiKey string
+	sb     *sandbox.Server
+	// gwStores are the sandbox stores by our store id.
+	gwStores map[string]sandbox.Store
+	repo     *checkout.Repo
+	events   *recorder
+	clock    *shiftClock
+}
+
+// shiftClock is the service's clock: real time plus an offset a test may
+// move forward, to reach an expiry without waiting for it.
+type shiftClock struct{ offset atomic.Int64 }
+
+func (c *shiftClock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *shiftClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// recorder is the merchant-event sink: it keeps what the confirmation
+// service emits, so the tests can count payments.
+type recorder struct {
+	mu     sync.Mutex
+	events []webhook.Event
+}
+
+func (r *recorder) Emit(_ context.Context, e webhook.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+	return nil
+}
+
+// count reports how many events of typ were emitted for a checkout.
+func (r *recorder) count(checkoutID, typ string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, e := range r.events {
+		if e.CheckoutID == checkoutID && e.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// keys are RSA keys for the Alipay app and for the emulated Alipay,
+// generated once per test binary (generation is the slow part).
+var keys = sync.OnceValues(func() ([2]*rsa.PrivateKey, error) {
+	var out [2]*rsa.PrivateKey
+	for i := range out {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return out, err
+		}
+		out[i] = k
+	}
+	return out, nil
+})
+
+func pemPrivate(k *rsa.PrivateKey) string {
+	b, _ := x509.MarshalPKCS8PrivateKey(k)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: b}))
+}
+
+func pemPublic(k *rsa.PublicKey) string {
+	b, _ := x509.MarshalPKIXPublicKey(k)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: b}))
+}
+
+func randomHex(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// sandboxOptions tune the sandbox of one stack.
+type sandboxOptions struct {
+	// notifyDelay delays the first notify of orders with the sandbox's
+	// "delayed notify" magic amount (…21 fen).
+	notifyDelay time.Duration
+}
+
+// newStack builds and starts everything; it all stops when the test ends.
+func newStack(t *testing.T, opt sandboxOptions) *stack {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	rdb := redistest.New(t)
+	log := testLogger(t)
+	prefix := "e2e:" + randomHex(t, 6) + ":"
+	clock := &shiftClock{}
+
+	var handler atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handler.Load().(http.Handler).ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	base := srv.URL
+
+	sbCfg := sandbox.Config{PublicURL: base + "/sandbox", Logger: log.With("component", "sandbox")}
+	if opt.notifyDelay > 0 {
+		sbCfg.NotifyDelay = opt.notifyDelay
+	}
+	sb, err := sandbox.New(sbCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sb.Close)
+
+	ks, err := keys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	appKey, alipayKey := ks[0], ks[1]
+	oaSecret, mpSecret := randomHex(t, 16), randomHex(t, 16)
+	sim := walletsim.New(walletsim.Config{
+		PublicURL:        base + "/walletsim",
+		Apps:             map[string]string{oaAppID: oaSecret, mpAppID: mpSecret},
+		AlipayApps:       map[string]*rsa.PublicKey{alipayAppID: &appKey.PublicKey},
+		AlipayPrivateKey: alipayKey,
+		Logger:           log.With("component", "walletsim"),
+	})
+
+	s := &stack{t: t, srv: srv, url: base, sb: sb, gwStores: map[string]sandbox.Store{}, events: &recorder{}, clock: clock}
+	var stores []*checkout.Store
+	for _, id := range []string{storeNative, storeRedirect} {
+		gs := sandbox.GenerateStore()
+		gs.Name = "沙箱咖啡 " + id
+		if err := sb.AddStore(gs); err != nil {
+			t.Fatal(err)
+		}
+		for _, app := range []string{oaAppID, mpAppID} {
+			if err := sb.BindAppID(gs.OpenID, "Weixin", app); err != nil {
+				t.Fatal(err)
+			}
+		}
+		gw, err := gateway.NewStore(base+"/sandbox"+sb.Prefix(), gs.OpenID, gs.OpenKey, gs.ShopPass)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mode := checkout.ModeNative
+		if id == storeRedirect {
+			mode = checkout.ModeRedirect
+		}
+		s.gwStores[id] = gs
+		stores = append(stores, &checkout.Store{
+			ID: id, Name: gs.Name, Gateway: gw, Sandbox: true,
+			WeChat: checkout.WeChatConfig{
+				Enabled: true, Mode: mode, AppID: oaAppID, AppSecret: gateway.Secret(oaSecret),
+				MiniProgramAppID: mpAppID, MiniProgramSecret: gateway.Secret(mpSecret),
+			},
+			Alipay: checkout.AlipayConfig{
+				Enabled: true, Mode: mode, AppID: alipayAppID,
+				PrivateKey: gateway.Secret(pemPrivate(appKey)), AlipayPublicKey: pemPublic(&alipayKey.PublicKey),
+			},
+			LatePolicy: checkout.LatePolicyAccept,
+		})
+	}
+	s.apiKey, err = checkout.NewAPIKey(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := checkout.NewDirectory([]*checkout.Merchant{{
+		ID: merchantID, Name: "沙箱咖啡", APIKeys: []checkout.APIKey{checkout.APIKeyFor(s.apiKey)},
+		RedirectHosts: []string{"127.0.0.1"}, Stores: stores,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.repo = checkout.NewRepo(rdb, checkout.WithPrefix(prefix+"co:"), checkout.WithClock(clock.Now))
+	payers, err := sessions.NewPayers(rdb, sessions.Config{PublicURL: base, KeyPairs: [][]byte{[]byte(randomHex(t, 32))}, Prefix: prefix + "sess:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gwc := gateway.NewClient()
+	svc, err := notify.New(notify.Config{
+		Redis: rdb, Repo: s.repo, Directory: dir, Gateway: gwc, Events: s.events,
+		Logger: log.With("component", "notify"), Clock: clock.Now, Prefix: prefix + "notify:",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := notify.NewHub(rdb, svc.Channel(), log.With("component", "hub"))
+	go hub.Run(ctx)
+	select {
+	case <-hub.Ready():
+	case <-time.After(5 * time.Second):
+		t.Fatal("hub did not subscribe")
+	}
+	rec := notify.NewReconciler(svc, notify.WithInterval(250*time.Millisecond))
+	go rec.Run(ctx)
+
+	h, err := handlers.New(handlers.Deps{
+		Redis: rdb, Directory: dir, Checkouts: s.repo, Gateway: gwc, PublicURL: base,
+		Sandbox: sb.Handler(), Logger: log, Clock: clock.Now,
+		Notifier: svc, Refunds: svc,
+		PagesDeps: handlers.PagesDeps{
+			Sessions:   payers,
+			WeChat:     &wallet.WeChat{AuthorizeBase: base + "/walletsim", APIBase: base + "/walletsim"},
+			Alipay:     &wallet.Alipay{AuthorizeBase: base + "/walletsim", GatewayURL: base + "/walletsim/gateway.do"},
+			WalletSim:  sim,
+			PayOrderer: gwc,
+			Hub:        hub,
+			Reconciler: svc,
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The merchant's own pages, where success and cancel URLs lead.
+	mux := http.NewServeMux()
+	mux.HandleFunc("/merchant/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!DOCTYPE html><html lang="zh-Hans"><meta name="viewport" content="width=device-width"><title>商户</title><h1 data-testid="merchant-page">%s</h1><p data-testid="merchant-query">%s</p>`,
+			strings.TrimPrefix(r.URL.Path, "/merchant/"), r.URL.Query().Get("checkout"))
+	})
+	mux.Handle("/", h)
+	handler.Store(http.Handler(mux))
+	return s
+}
+
+// testLogger sends the service's logs to the test log, warnings and up
+// unless E2E_VERBOSE is set.
+func testLogger(t *testing.T) *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("E2E_VERBOSE") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// createCheckout makes a checkout through the merchant API, as a merchant's
+// server does, and returns its id and hosted URL.
+func (s *stack) createCheckout(req map[string]any) (id, pageURL string) {
+	s.t.Helper()
+	body := map[string]any{
+		"amount": 3600, "description": "拿铁 ×2", "success_url": s.url + successURL,
+		"cancel_url": s.url + cancelURL, "expires_in": 1800,
+	}
+	for k, v := range req {
+		body[k] = v
+	}
+	b, _ := json.Marshal(body)
+	r, _ := http.NewRequest(http.MethodPost, s.url+"/v1/checkouts", bytes.NewReader(b))
+	r.Header.Set("Authorization", "Bearer "+s.apiKey)
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Idempotency-Key", randomHex(s.t, 8))
+	res, err := http.DefaultClient.Do(r)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusCreated && res.StatusCode != http.StatusOK {
+		s.t.Fatalf("create checkout: %d %s", res.StatusCode, raw)
+	}
+	var out struct {
+		ID  string `json:"id"`
+		URL string `json:"url"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil || out.ID == "" {
+		s.t.Fatalf("create checkout answer %s: %v", raw, err)
+	}
+	return out.ID, out.URL
+}
+
+// checkout reads a checkout straight from the repository.
+func (s *stack) checkout(id string) *checkout.Checkout {
+	s.t.Helper()
+	c, err := s.repo.Get(context.Background(), id)
+	if err != nil {
+		s.t.Fatalf("read %s: %v", id, err)
+	}
+	return c
+}
+
+// orders lists the sandbox orders of a checkout (their out_no leads back
+// to it).
+func (s *stack) orders(store, id string) []sandbox.OrderSnapshot {
+	var out []sandbox.OrderSnapshot
+	for _, o := range s.sb.Orders(s.gwStores[store].OpenID) {
+		if cid, _, ok := checkout.ParseOutNo(o.OutNo); ok && cid == id {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// paidOrders counts a checkout's orders the sandbox calls paid.
+func (s *stack) paidOrders(store, id string) int {
+	n := 0
+	for _, o := range s.orders(store, id) {
+		if o.Status == gateway.StatusPaid {
+			n++
+		}
+	}
+	return n
+}
