@@ -190,3 +190,44 @@ func TestBrowserConsoleMounted(t *testing.T) {
 		t.Fatalf("status %d", o.Status)
 	}
 }
+
+// TestBrowserBridgeStandInFetchesCrossOrigin plays what the checkout's
+// browser tests do: a WeixinJSBridge stand-in, in a page of another origin,
+// fetches the sandbox's payer endpoint with the six parameters.
+func TestBrowserBridgeStandInFetchesCrossOrigin(t *testing.T) {
+	e := newEnv(t, Config{})
+	if err := e.s.BindAppID(testOpenID, "Weixin", testAppID); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := e.call("payorder", payload("BS1", "Weixin", 100, "JSAPI", "1", "sub_appid", testAppID, "sub_openid", "oBS1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	merchant := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(`<!DOCTYPE html><pre id="out"></pre><script>
+const d = ` + string(raw) + `;
+const p = {};
+for (const k of ["appId","timeStamp","nonceStr","package","signType","paySign"]) p[k] = String(d[k]).trim();
+window.WeixinJSBridge = {invoke(name, params, cb) {
+  fetch("` + e.ts.URL + PathPayerWeChatJSAPI + `", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(params)})
+    .then(r => r.json()).then(cb, err => cb({err_msg: "get_brand_wcpay_request:fail " + err}));
+}};
+WeixinJSBridge.invoke("getBrandWCPayRequest", p, res => {
+  const o = document.getElementById("out"); o.textContent = res.err_msg; o.className = "done";
+});
+</script>`))
+	}))
+	defer merchant.Close()
+	ctx, _ := browser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(merchant.URL), chromedp.WaitVisible(chromedp.CSS("#out.done"))); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("out")))
+	if err != nil || msg != "get_brand_wcpay_request:ok" {
+		t.Fatalf("bridge answered %q: %v", msg, err)
+	}
+	if o, _ := e.s.Order(testOpenID, "BS1"); o.Status != gateway.StatusPaid {
+		t.Fatalf("status %d", o.Status)
+	}
+}
