@@ -63,6 +63,9 @@ type Deps struct {
 	// Payer pages (page_*.go, pay_*.go, oauth_*.go, miniprogram_*.go); they
 	// are mounted only when Sessions and PayOrderer are set.
 	PagesDeps
+	// Events lists and resends merchant events (GET /v1/events, POST
+	// /v1/events/:id/resend); *webhook.Service. Mounted only when set.
+	Events EventLog
 }
 
 // handler holds the dependencies every action uses.
@@ -78,7 +81,8 @@ type handler struct {
 	notifier  Notifier
 	refunder  Refunder
 	// pages is set up by pageRoutes.
-	pages *pages
+	pages  *pages
+	events EventLog
 }
 
 // New checks the dependencies and builds the router.
@@ -108,6 +112,7 @@ func New(d Deps) (http.Handler, error) {
 		maxAmount: d.MaxAmount,
 		notifier:  d.Notifier,
 		refunder:  d.Refunds,
+		events:    d.Events,
 	}
 	if h.log == nil {
 		h.log = slog.Default()

@@ -1,0 +1,109 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/notify/webhook"
+)
+
+// EventLog lists a merchant's events with their deliveries and resends
+// them; *webhook.Service implements it.
+type EventLog interface {
+	List(ctx context.Context, merchantID string, q webhook.ListQuery) ([]*webhook.Record, string, error)
+	Get(ctx context.Context, merchantID, id string) (*webhook.Record, error)
+	Resend(ctx context.Context, merchantID, id string) error
+}
+
+// eventRoutes registers the events API; it is mounted only when the
+// service delivers webhooks.
+func (h *handler) eventRoutes(v1 *gin.RouterGroup) {
+	if h.events == nil {
+		return
+	}
+	v1.GET("/events", h.listEvents)
+	v1.GET("/events/:id", h.getEvent)
+	v1.POST("/events/:id/resend", h.resendEvent)
+}
+
+// eventListJSON is a page of events, shaped like the checkouts list.
+type eventListJSON struct {
+	Object     string            `json:"object"`
+	Data       []*webhook.Record `json:"data"`
+	HasMore    bool              `json:"has_more"`
+	NextCursor string            `json:"next_cursor,omitempty"`
+}
+
+// listEvents is GET /v1/events?type=&checkout_id=&limit=&starting_after=:
+// the merchant's events, newest first, each with its delivery attempts.
+func (h *handler) listEvents(c *gin.Context) {
+	q := webhook.ListQuery{Limit: 20}
+	if s := c.Query("type"); s != "" {
+		if !webhook.ValidType(s) {
+			abortError(c, http.StatusBadRequest, "invalid_parameter", "unknown event type", "type")
+			return
+		}
+		q.Type = s
+	}
+	if s := c.Query("checkout_id"); s != "" {
+		if !checkout.ValidID(s) {
+			abortError(c, http.StatusBadRequest, "invalid_parameter", "not a checkout id", "checkout_id")
+			return
+		}
+		q.CheckoutID = s
+	}
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 100 {
+			abortError(c, http.StatusBadRequest, "invalid_parameter", "must be an integer from 1 to 100", "limit")
+			return
+		}
+		q.Limit = n
+	}
+	q.After = c.Query("starting_after")
+	page, next, err := h.events.List(c.Request.Context(), merchantOf(c).ID, q)
+	switch {
+	case errors.Is(err, webhook.ErrBadCursor):
+		abortError(c, http.StatusBadRequest, "invalid_parameter", "unknown cursor", "starting_after")
+		return
+	case err != nil:
+		h.unavailable(c, "list events", err)
+		return
+	}
+	if page == nil {
+		page = []*webhook.Record{}
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, eventListJSON{Object: "list", Data: page, HasMore: next != "", NextCursor: next})
+}
+
+// getEvent is GET /v1/events/:id: one event with its delivery attempts.
+// Another merchant's event is 404, like a missing one.
+func (h *handler) getEvent(c *gin.Context) {
+	rec, ok := h.loadEvent(c)
+	if !ok {
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, rec)
+}
+
+// loadEvent reads the merchant's event named in the path, answering the
+// error itself when there is none.
+func (h *handler) loadEvent(c *gin.Context) (*webhook.Record, bool) {
+	rec, err := h.events.Get(c.Request.Context(), merchantOf(c).ID, c.Param("id"))
+	switch {
+	case errors.Is(err, webhook.ErrNotFound):
+		abortError(c, http.StatusNotFound, "not_found", "no such event", "id")
+		return nil, false
+	case err != nil:
+		h.unavailable(c, "read event", err)
+		return nil, false
+	}
+	return rec, true
+}
