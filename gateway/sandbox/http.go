@@ -283,9 +283,9 @@ body{margin:0;font-family:-apple-system,"PingFang SC","Noto Sans CJK SC","Micros
 .amount{font-size:40px;font-weight:600;margin:12px 0 4px}
 .amount span{font-size:24px;margin-right:2px}
 .name{color:#666;font-size:14px;word-break:break-all}
-dl{margin:20px 0 0;text-align:left;font-size:14px;border-top:1px solid #eee;padding-top:12px}
-dt{color:#888;float:left;clear:left;width:34%}
-dd{margin:0 0 8px 34%;text-align:right;word-break:break-all}
+dl{margin:20px 0 0;text-align:left;font-size:14px;border-top:1px solid #eee;padding-top:12px;display:grid;grid-template-columns:auto 1fr;gap:8px 12px;align-items:baseline}
+dt{color:#888;white-space:nowrap}
+dd{margin:0;text-align:right;word-break:break-all}
 dd.no{font-size:13px;font-variant-numeric:tabular-nums}
 .actions{margin:8px 16px;display:flex;flex-direction:column;gap:12px}
 button{font:inherit;font-size:17px;border:0;border-radius:8px;padding:14px;width:100%}
