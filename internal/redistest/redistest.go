@@ -9,6 +9,7 @@ package redistest
 import (
 	"context"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,6 +53,9 @@ func Miniredis(t testing.TB) (*miniredis.Miniredis, redis.UniversalClient) {
 	return m, c
 }
 
+// unreachable remembers addresses that did not answer PING.
+var unreachable sync.Map
+
 // dialReal connects to REDIS_URL or DefaultAddr and reports whether it answered
 // PING. desc names the server without any password.
 func dialReal(t testing.TB) (redis.UniversalClient, string, bool) {
@@ -69,6 +73,10 @@ func dialReal(t testing.TB) (redis.UniversalClient, string, bool) {
 	} else {
 		opts = &redis.Options{Addr: DefaultAddr}
 	}
+	if down, _ := unreachable.Load(desc); down == true && os.Getenv("REDIS_REQUIRED") != "1" {
+		// Probed already: don't pay the timeout again in every test.
+		return nil, "", false
+	}
 	opts.DialTimeout = pingTimeout
 	opts.MaxRetries = 0
 	c := redis.NewClient(opts)
@@ -76,6 +84,7 @@ func dialReal(t testing.TB) (redis.UniversalClient, string, bool) {
 	defer cancel()
 	if err := c.Ping(ctx).Err(); err != nil {
 		_ = c.Close()
+		unreachable.Store(desc, true)
 		if os.Getenv("REDIS_URL") != "" && os.Getenv("REDIS_REQUIRED") == "1" {
 			t.Fatalf("redis: %s did not answer PING: %v", desc, err)
 		}
