@@ -366,3 +366,29 @@ func (s *Service) cancelUpstream(ctx context.Context, st *checkout.Store, c *che
 	s.log.Warn("Gateway refused to cancel an order; still watching it", "checkout_id", c.ID, "out_no", a.OutNo, "error", err)
 	return false, nil
 }
+
+// Cancelled does, once, what follows a merchant's cancel: the
+// checkout.cancelled event, and a prompt look at the checkout's unsettled
+// attempts (barcode orders are cancelled upstream, the others stay watched
+// and, if paid anyway, apply the late policy). The cancel handler calls it
+// after checkout.Repo.Cancel reported Changed.
+func (s *Service) Cancelled(ctx context.Context, c *checkout.Checkout) error {
+	if c == nil || c.Status != checkout.StatusCancelled {
+		return fmt.Errorf("cancelled: %w: checkout is not cancelled", checkout.ErrInvalid)
+	}
+	s.publish(ctx, c)
+	return s.runEffect(ctx, c.ID, "cancelled", func(ctx context.Context) error {
+		as, err := s.repo.Attempts(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		for _, a := range as {
+			if a.Status == checkout.AttemptPending || a.Status == checkout.AttemptUnknown {
+				if err := s.schedule(ctx, attemptMember(a.OutNo), s.now()); err != nil {
+					return err
+				}
+			}
+		}
+		return s.emit(ctx, webhook.TypeCancelled, "cancelled", c, nil)
+	})
+}

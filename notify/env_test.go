@@ -1,0 +1,336 @@
+package notify_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/gateway/sandbox"
+	"github.com/wallet-checkout/checkout/handlers"
+	"github.com/wallet-checkout/checkout/internal/redistest"
+	"github.com/wallet-checkout/checkout/notify"
+	"github.com/wallet-checkout/checkout/notify/webhook"
+)
+
+// recorder is the merchant-event sink: it keeps every Emit call, and, like
+// webhook.Service, stores an id only once.
+type recorder struct {
+	mu    sync.Mutex
+	calls []webhook.Event
+	ids   map[string]bool
+	fail  atomic.Bool
+}
+
+func (r *recorder) Emit(_ context.Context, e webhook.Event) error {
+	if r.fail.Load() {
+		return errors.New("recorder: emit failing on purpose")
+	}
+	if !webhook.ValidID(e.ID) || !webhook.ValidType(e.Type) {
+		return fmt.Errorf("recorder: invalid event %q %q", e.ID, e.Type)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ids == nil {
+		r.ids = map[string]bool{}
+	}
+	r.calls = append(r.calls, e)
+	r.ids[e.ID] = true
+	return nil
+}
+
+// of returns the Emit calls of type typ for checkout id.
+func (r *recorder) of(id, typ string) []webhook.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []webhook.Event
+	for _, e := range r.calls {
+		if e.CheckoutID == id && e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (r *recorder) all(id string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.calls {
+		if e.CheckoutID == id {
+			out = append(out, e.Type)
+		}
+	}
+	return out
+}
+
+// clock is the service's and repository's time; the sandbox keeps real time.
+type clock struct{ ns atomic.Int64 }
+
+func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+type envConfig struct {
+	sandbox    sandbox.Config
+	rdb        redis.UniversalClient
+	latePolicy checkout.LatePolicy
+	gateway    func(notify.Gateway) notify.Gateway
+}
+
+// env is the whole stack: an in-process sandbox gateway on httptest, Redis
+// (real when reachable), the checkout repository, the notify service and
+// reconciler, and the handlers on httptest.
+type env struct {
+	t        testing.TB
+	rdb      redis.UniversalClient
+	prefix   string
+	clk      *clock
+	sb       *sandbox.Server
+	sbStore  sandbox.Store
+	gs       *gateway.Store
+	gw       *gateway.Client
+	store    *checkout.Store
+	merchant *checkout.Merchant
+	apiKey   string
+	dir      *checkout.Directory
+	repo     *checkout.Repo
+	events   *recorder
+	svc      *notify.Service
+	rec      *notify.Reconciler
+	api      *httptest.Server
+	handler  atomic.Pointer[http.Handler]
+	cfg      envConfig
+}
+
+func quietLogger() *slog.Logger {
+	if os.Getenv("NOTIFY_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func newEnv(t testing.TB, cfg envConfig) *env {
+	t.Helper()
+	e := &env{t: t, clk: &clock{}, events: &recorder{}, cfg: cfg, prefix: "test:" + rand.Text()[:12] + ":"}
+	e.clk.ns.Store(time.Now().UnixNano())
+	e.rdb = cfg.rdb
+	if e.rdb == nil {
+		e.rdb = redistest.New(t)
+	}
+	sc := cfg.sandbox
+	if sc.Logger == nil {
+		sc.Logger = quietLogger()
+	}
+	sb, err := sandbox.New(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sb = sb
+	sbSrv := httptest.NewServer(sb.Handler())
+	t.Cleanup(sbSrv.Close)
+	t.Cleanup(sb.Close)
+	e.sbStore = sandbox.GenerateStore()
+	if err := sb.AddStore(e.sbStore); err != nil {
+		t.Fatal(err)
+	}
+	e.gs, err = gateway.NewStore(sbSrv.URL+sb.Prefix(), e.sbStore.OpenID, e.sbStore.OpenKey, e.sbStore.ShopPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.gw = gateway.NewClient(gateway.WithRetries(0, 0, 0))
+	lp := cfg.latePolicy
+	if lp == "" {
+		lp = checkout.LatePolicyAccept
+	}
+	e.store = &checkout.Store{ID: "main", Name: "Main", Gateway: e.gs, Sandbox: true, LatePolicy: lp,
+		WeChat: checkout.WeChatConfig{Enabled: true, Mode: checkout.ModeRedirect},
+		Alipay: checkout.AlipayConfig{Enabled: true, Mode: checkout.ModeRedirect}}
+	e.apiKey, _ = checkout.NewAPIKey(false)
+	e.merchant = &checkout.Merchant{ID: "m_" + rand.Text()[:8], Name: "Shop", APIKeys: []checkout.APIKey{checkout.APIKeyFor(e.apiKey)},
+		Stores: []*checkout.Store{e.store}}
+	if e.dir, err = checkout.NewDirectory([]*checkout.Merchant{e.merchant}); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	return e
+}
+
+// start builds the service's components on the env's Redis and prefix: call
+// it again to simulate a restarted process.
+func (e *env) start() {
+	t := e.t
+	e.repo = checkout.NewRepo(e.rdb, checkout.WithPrefix(e.prefix+"co:"), checkout.WithClock(e.clk.Now))
+	var gw notify.Gateway = e.gw
+	if e.cfg.gateway != nil {
+		gw = e.cfg.gateway(gw)
+	}
+	svc, err := notify.New(notify.Config{
+		Redis: e.rdb, Repo: e.repo, Directory: e.dir, Gateway: gw, Events: e.events,
+		Logger: quietLogger(), Clock: e.clk.Now, Prefix: e.prefix + "n:", EffectLease: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc
+	e.rec = notify.NewReconciler(svc)
+	h, err := handlers.New(handlers.Deps{
+		Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: "https://pay.example",
+		Logger: quietLogger(), Clock: e.clk.Now, Notifier: svc, Refunds: svc,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.handler.Store(&h)
+	if e.api == nil {
+		e.api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			(*e.handler.Load()).ServeHTTP(w, r)
+		}))
+		t.Cleanup(e.api.Close)
+	}
+}
+
+// newCheckout stores an open checkout of amount fen.
+func (e *env) newCheckout(amount int64, ttl time.Duration) *checkout.Checkout {
+	e.t.Helper()
+	c, err := checkout.NewCheckout(&checkout.Draft{
+		MerchantID: e.merchant.ID, StoreID: e.store.ID, Amounts: checkout.Amounts{Original: amount, Trade: amount},
+		Description: "测试商品", LatePolicy: e.store.LatePolicy, TTL: ttl,
+	}, e.clk.Now())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.repo.Create(context.Background(), c, nil); err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// order makes an attempt and its gateway order the way the pages do:
+// AddAttempt, payorder with our notify_url, record ord_no, Watch.
+func (e *env) order(c *checkout.Checkout, s checkout.Scenario, authCode string) *checkout.Attempt {
+	e.t.Helper()
+	ctx := context.Background()
+	a, _, err := e.repo.AddAttempt(ctx, c.ID, checkout.MethodWeChat, s)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req := &gateway.PayOrderRequest{
+		OutNo: a.OutNo, PmtTag: "Weixin", OrdName: c.Description, OriginalAmount: c.Amounts.Trade,
+		TradeAmount: c.Amounts.Trade, NotifyURL: notify.NotifyURL(e.api.URL, e.store),
+	}
+	switch s {
+	case checkout.ScenarioBarcode:
+		req.AuthCode = authCode
+	case checkout.ScenarioJump:
+		req.JumpURL = "https://pay.example/c/" + c.ID + "/return"
+	}
+	res, err := e.gw.PayOrder(ctx, e.gs, req)
+	if err != nil {
+		e.t.Fatalf("payorder: %v", err)
+	}
+	if _, err := e.repo.UpdateAttempt(ctx, c.ID, a.Seq, "", string(res.OrdNo)); err != nil {
+		e.t.Fatal(err)
+	}
+	a.OrdNo = string(res.OrdNo)
+	if err := e.svc.Watch(ctx, a.OutNo); err != nil {
+		e.t.Fatal(err)
+	}
+	return a
+}
+
+// pay pays an order at the sandbox, as the payer would.
+func (e *env) pay(a *checkout.Attempt) {
+	e.t.Helper()
+	if err := e.sb.PayOrderNo(context.Background(), a.OrdNo); err != nil {
+		e.t.Fatalf("sandbox pay %s: %v", a.OrdNo, err)
+	}
+}
+
+func (e *env) get(id string) *checkout.Checkout {
+	e.t.Helper()
+	c, err := e.repo.Get(context.Background(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+func (e *env) attempt(id string, seq int) *checkout.Attempt {
+	e.t.Helper()
+	as, err := e.repo.Attempts(context.Background(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, a := range as {
+		if a.Seq == seq {
+			return a
+		}
+	}
+	e.t.Fatalf("no attempt %d of %s", seq, id)
+	return nil
+}
+
+// waitFor polls cond until it holds or the time is up.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// notifyQuery signs a notify the way the gateway does.
+func (e *env) notifyQuery(a *checkout.Attempt, status gateway.Status, extra ...gateway.Field) url.Values {
+	return gateway.CallbackQuery(e.gs.Key, gateway.Callback{
+		OrdNo: a.OrdNo, OutNo: a.OutNo, Status: status, Timestamp: time.Now(), RandStr: strings.Repeat("a1B2", 32),
+	}, extra...)
+}
+
+// sendNotify GETs our notify URL with q and returns status and body.
+func (e *env) sendNotify(rawQuery string) (int, string) {
+	e.t.Helper()
+	return e.getRaw(notify.NotifyURL(e.api.URL, e.store) + "?" + rawQuery)
+}
+
+func (e *env) getRaw(u string) (int, string) {
+	e.t.Helper()
+	res, err := http.Get(u)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// watched returns the watch set's members and their due times.
+func (e *env) watched() map[string]time.Time {
+	e.t.Helper()
+	zs, err := e.rdb.ZRangeWithScores(context.Background(), e.prefix+"n:watch", 0, -1).Result()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := map[string]time.Time{}
+	for _, z := range zs {
+		out[z.Member.(string)] = time.UnixMilli(int64(z.Score))
+	}
+	return out
+}
