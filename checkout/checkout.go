@@ -99,6 +99,10 @@ type Amounts struct {
 	Trade    int64
 }
 
+// MaxFen bounds every amount, far above any real payment, so sums of
+// amounts never overflow.
+const MaxFen = 1 << 50
+
 // Check verifies the breakdown adds up and nothing is negative.
 func (a Amounts) Check() error {
 	switch {
@@ -106,6 +110,9 @@ func (a Amounts) Check() error {
 		return fmt.Errorf("%w: trade amount must be > 0", ErrInvalid)
 	case a.Original < 0 || a.Discount < 0 || a.Ignore < 0:
 		return fmt.Errorf("%w: amounts must not be negative", ErrInvalid)
+	case a.Original > MaxFen || a.Discount > MaxFen || a.Ignore > MaxFen || a.Trade > MaxFen:
+		// Also keeps the arithmetic below from overflowing.
+		return fmt.Errorf("%w: amounts must be at most %d fen", ErrInvalid, int64(MaxFen))
 	case a.Original-a.Discount-a.Ignore != a.Trade:
 		return fmt.Errorf("%w: original − discount − ignore must equal the amount", ErrInvalid)
 	}

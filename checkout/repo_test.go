@@ -103,6 +103,9 @@ func TestNewCheckoutRejects(t *testing.T) {
 		{"zero amount", func(d *Draft) { d.Amounts = Amounts{} }},
 		{"negative", func(d *Draft) { d.Amounts = Amounts{Original: 100, Discount: -10, Trade: 110} }},
 		{"does not add up", func(d *Draft) { d.Amounts.Trade = 999 }},
+		{"overflowing breakdown", func(d *Draft) {
+			d.Amounts = Amounts{Original: 0, Discount: 1<<63 - 1, Ignore: 1<<63 - 1, Trade: 2}
+		}},
 		{"long description", func(d *Draft) { d.Description = string(make([]rune, 101)) }},
 		{"bad late policy", func(d *Draft) { d.LatePolicy = "" }},
 		{"short ttl", func(d *Draft) { d.TTL = time.Second }},

@@ -109,4 +109,3 @@ func TestCreateRoundTrips(t *testing.T) {
 		}
 	}
 }
-

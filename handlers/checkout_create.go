@@ -154,8 +154,8 @@ func (h *handler) draftFrom(m *checkout.Merchant, liveKey bool, req *createReque
 		if f.v == nil {
 			continue
 		}
-		if *f.v < 0 || *f.v > maxAmount*100 {
-			return nil, invalid(f.name, "must be between 0 and a sane maximum (fen)")
+		if *f.v < 0 || *f.v > checkout.MaxFen {
+			return nil, invalid(f.name, fmt.Sprintf("must be between 0 and %d (fen)", int64(checkout.MaxFen)))
 		}
 		*f.dst = *f.v
 	}

@@ -119,6 +119,7 @@ func TestCreateValidation(t *testing.T) {
 		{"amount negative", "", `{"amount":-5}`, nil, 400, "invalid_parameter", "amount"},
 		{"amount above merchant max", "", `{"amount":500001}`, nil, 400, "invalid_parameter", "amount"},
 		{"amounts do not add up", "", `{"amount":900,"original_amount":1000,"discount_amount":50}`, nil, 400, "invalid_parameter", "original_amount"},
+		{"overflowing breakdown", "", `{"amount":2,"original_amount":0,"discount_amount":9223372036854775807,"ignore_amount":9223372036854775807}`, nil, 400, "invalid_parameter", "discount_amount"},
 		{"negative discount", "", `{"amount":900,"discount_amount":-100}`, nil, 400, "invalid_parameter", "discount_amount"},
 		{"description too long", "", `{"amount":1,"description":"` + long + `"}`, nil, 400, "invalid_parameter", "description"},
 		{"description control", "", `{"amount":1,"description":"a\u0000b"}`, nil, 400, "invalid_parameter", "description"},
