@@ -89,7 +89,54 @@ type envConfig struct {
 	sandbox    sandbox.Config
 	rdb        redis.UniversalClient
 	latePolicy checkout.LatePolicy
-	gateway    func(notify.Gateway) notify.Gateway
+	spy        *gwSpy
+}
+
+// gwSpy counts gateway calls and injects failures.
+type gwSpy struct {
+	notify.Gateway
+	mu            sync.Mutex
+	status        map[string]int
+	refunds       int
+	statusDown    atomic.Bool
+	refundUnknown atomic.Bool
+}
+
+func (g *gwSpy) PayStatus(ctx context.Context, st *gateway.Store, ref gateway.OrderRef) (*gateway.Order, error) {
+	g.mu.Lock()
+	if g.status == nil {
+		g.status = map[string]int{}
+	}
+	g.status[ref.OutNo]++
+	g.mu.Unlock()
+	if g.statusDown.Load() {
+		return nil, errors.New("spy: gateway unreachable")
+	}
+	return g.Gateway.PayStatus(ctx, st, ref)
+}
+
+func (g *gwSpy) PayRefund(ctx context.Context, st *gateway.Store, r *gateway.RefundRequest) (*gateway.RefundResult, error) {
+	g.mu.Lock()
+	g.refunds++
+	g.mu.Unlock()
+	res, err := g.Gateway.PayRefund(ctx, st, r)
+	if g.refundUnknown.Load() {
+		// Processed upstream, answer lost: the worst case.
+		return nil, &gateway.UnknownOutcomeError{Endpoint: gateway.EndpointPayRefund, OutNo: r.RefundOutNo, Err: errors.New("spy: timeout")}
+	}
+	return res, err
+}
+
+func (g *gwSpy) statusCalls(outNo string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.status[outNo]
+}
+
+func (g *gwSpy) refundCalls() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.refunds
 }
 
 // env is the whole stack: an in-process sandbox gateway on httptest, Redis
@@ -136,6 +183,10 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	if sc.Logger == nil {
 		sc.Logger = quietLogger()
 	}
+	if sc.Clock == nil {
+		// One clock for the gateway and us, so tests can move past expiry.
+		sc.Clock = e.clk.Now
+	}
 	sb, err := sandbox.New(sc)
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +203,7 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.gw = gateway.NewClient(gateway.WithRetries(0, 0, 0))
+	e.gw = gateway.NewClient(gateway.WithRetries(0, 0, 0), gateway.WithClock(e.clk.Now))
 	lp := cfg.latePolicy
 	if lp == "" {
 		lp = checkout.LatePolicyAccept
@@ -176,8 +227,11 @@ func (e *env) start() {
 	t := e.t
 	e.repo = checkout.NewRepo(e.rdb, checkout.WithPrefix(e.prefix+"co:"), checkout.WithClock(e.clk.Now))
 	var gw notify.Gateway = e.gw
-	if e.cfg.gateway != nil {
-		gw = e.cfg.gateway(gw)
+	if e.cfg.spy != nil {
+		if e.cfg.spy.Gateway == nil {
+			e.cfg.spy.Gateway = e.gw
+		}
+		gw = e.cfg.spy
 	}
 	svc, err := notify.New(notify.Config{
 		Redis: e.rdb, Repo: e.repo, Directory: e.dir, Gateway: gw, Events: e.events,

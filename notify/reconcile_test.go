@@ -1,0 +1,446 @@
+package notify_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/gateway/sandbox"
+	"github.com/wallet-checkout/checkout/notify"
+	"github.com/wallet-checkout/checkout/notify/webhook"
+)
+
+// TestReconcilerAlone: the sandbox drops every notify; the reconciler's
+// schedule alone brings the checkout to paid, with one event.
+func TestReconcilerAlone(t *testing.T) {
+	e := newEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
+	ctx := context.Background()
+	c := e.newCheckout(1000, 30*time.Minute)
+	a := e.order(c, checkout.ScenarioQR, "")
+	if _, ok := e.watched()["a:"+a.OutNo]; !ok {
+		t.Fatal("attempt not watched after Watch")
+	}
+	// Not due yet: nothing is asked.
+	if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.pay(a)
+	e.clk.Advance(6 * time.Second)
+	if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.get(c.ID); got.Status != checkout.StatusPaid {
+		t.Fatalf("checkout %s after the 5 s check", got.Status)
+	}
+	if evs := e.events.of(c.ID, webhook.TypePaid); len(evs) != 1 {
+		t.Fatalf("%d paid events", len(evs))
+	}
+	if _, ok := e.watched()["a:"+a.OutNo]; ok {
+		t.Fatal("a settled attempt is still watched")
+	}
+}
+
+// TestWatchSchedule: a pending attempt is asked at 5 s, 15 s, 30 s, 1 min,
+// then every 5 min.
+func TestWatchSchedule(t *testing.T) {
+	spy := &gwSpy{}
+	e := newEnv(t, envConfig{spy: spy, sandbox: sandbox.Config{DropNotifies: true}})
+	ctx := context.Background()
+	c := e.newCheckout(1000, 2*time.Hour)
+	a := e.order(c, checkout.ScenarioQR, "")
+	start := e.clk.Now()
+	for _, tc := range []struct {
+		at    time.Duration
+		calls int
+	}{{4 * time.Second, 0}, {5 * time.Second, 1}, {14 * time.Second, 1}, {15 * time.Second, 2}, {30 * time.Second, 3},
+		{59 * time.Second, 3}, {60 * time.Second, 4}, {4 * time.Minute, 4}, {6 * time.Minute, 5}, {10 * time.Minute, 5}, {11 * time.Minute, 6}} {
+		e.clk.ns.Store(start.Add(tc.at).UnixNano())
+		if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if got := spy.statusCalls(a.OutNo); got != tc.calls {
+			t.Fatalf("at %s: %d paystatus calls, want %d", tc.at, got, tc.calls)
+		}
+	}
+}
+
+// TestExpiry: at expiry the checkout expires once (one event), its barcode
+// order is cancelled upstream, and its jump order stays watched, less
+// often; paid later, the checkout becomes paid (late).
+func TestExpiry(t *testing.T) {
+	e := newEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
+	ctx := context.Background()
+	c := e.newCheckout(1000, time.Minute)
+	bar := e.order(c, checkout.ScenarioBarcode, "134567890123459002") // the payer never types the password
+	jump := e.order(c, checkout.ScenarioJump, "")
+	e.clk.Advance(61 * time.Second)
+	for range 2 {
+		if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := e.get(c.ID); got.Status != checkout.StatusExpired {
+		t.Fatalf("checkout %s", got.Status)
+	}
+	if evs := e.events.of(c.ID, webhook.TypeExpired); len(evs) != 1 {
+		t.Fatalf("%d expired events", len(evs))
+	}
+	if o, _ := e.sb.Order(e.sbStore.OpenID, bar.OrdNo); o.Status != gateway.StatusCanceled {
+		t.Fatalf("barcode order at the gateway: %s", o.Status)
+	}
+	if a := e.attempt(c.ID, bar.Seq); a.Status != checkout.AttemptCancelled {
+		t.Fatalf("barcode attempt %s", a.Status)
+	}
+	if a := e.attempt(c.ID, jump.Seq); a.Status != checkout.AttemptPending {
+		t.Fatalf("jump attempt %s", a.Status)
+	}
+	due, ok := e.watched()["a:"+jump.OutNo]
+	if !ok {
+		t.Fatal("jump attempt no longer watched")
+	}
+	if d := due.Sub(e.clk.Now()); d < 10*time.Minute {
+		t.Fatalf("expired jump attempt due again in %s, want the slower schedule", d)
+	}
+	// More ticks change nothing and emit nothing.
+	if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// The payer pays the jump order an hour later.
+	e.clk.Advance(time.Hour)
+	e.pay(jump)
+	if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	got := e.get(c.ID)
+	if got.Status != checkout.StatusPaid || !got.Late {
+		t.Fatalf("checkout %s late=%v", got.Status, got.Late)
+	}
+	evs := e.events.of(c.ID, webhook.TypePaid)
+	if len(evs) != 1 || !evs[0].Data.Checkout.Late {
+		t.Fatalf("paid events %+v", evs)
+	}
+	if n := len(e.events.of(c.ID, webhook.TypeExpired)); n != 1 {
+		t.Fatalf("%d expired events", n)
+	}
+}
+
+// TestWatchEndsAfterExpiry: an order nobody pays is watched until 24 h
+// after expiry, then dropped.
+func TestWatchEndsAfterExpiry(t *testing.T) {
+	e := newEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
+	ctx := context.Background()
+	c := e.newCheckout(1000, time.Minute)
+	jump := e.order(c, checkout.ScenarioJump, "")
+	for range 100 {
+		e.clk.Advance(20 * time.Minute)
+		if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := e.watched()["a:"+jump.OutNo]; ok {
+		t.Fatal("still watched 33 h after expiry")
+	}
+}
+
+// TestLatePolicy: money confirmed long after expiry is kept (accept: paid,
+// late, one paid event) or refunded (refund: refunded, one late refund event).
+func TestLatePolicy(t *testing.T) {
+	for _, policy := range []checkout.LatePolicy{checkout.LatePolicyAccept, checkout.LatePolicyRefund} {
+		t.Run(string(policy), func(t *testing.T) {
+			e := newEnv(t, envConfig{latePolicy: policy, sandbox: sandbox.Config{DropNotifies: true}})
+			ctx := context.Background()
+			c := e.newCheckout(1000, time.Minute)
+			a := e.order(c, checkout.ScenarioJump, "")
+			e.clk.Advance(2 * time.Minute)
+			if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.get(c.ID); got.Status != checkout.StatusExpired {
+				t.Fatalf("checkout %s", got.Status)
+			}
+			e.clk.Advance(2 * time.Hour)
+			e.pay(a)
+			code, body := e.sendNotify(e.notifyQuery(a, gateway.StatusPaid).Encode())
+			if code != 200 || body != gateway.NotifySuccess {
+				t.Fatalf("notify: %d %q", code, body)
+			}
+			got := e.get(c.ID)
+			o, _ := e.sb.Order(e.sbStore.OpenID, a.OrdNo)
+			switch policy {
+			case checkout.LatePolicyAccept:
+				if got.Status != checkout.StatusPaid || !got.Late || o.Refunded != 0 {
+					t.Fatalf("checkout %s late=%v refunded upstream %d", got.Status, got.Late, o.Refunded)
+				}
+				if evs := e.events.of(c.ID, webhook.TypePaid); len(evs) != 1 || !evs[0].Data.Checkout.Late {
+					t.Fatalf("paid events %+v", evs)
+				}
+			case checkout.LatePolicyRefund:
+				if got.Status != checkout.StatusRefunded || !got.Late || got.Refunded != 1000 || o.Refunded != 1000 {
+					t.Fatalf("checkout %s late=%v refunded %d, upstream %d", got.Status, got.Late, got.Refunded, o.Refunded)
+				}
+				if n := len(e.events.of(c.ID, webhook.TypeLatePaymentRefunded)); n != 1 {
+					t.Fatalf("%d late refund events; all %v", n, e.events.all(c.ID))
+				}
+				if n := len(e.events.of(c.ID, webhook.TypePaid)); n != 0 {
+					t.Fatalf("%d paid events for refunded late money", n)
+				}
+			}
+			// A retried notify changes nothing.
+			e.sendNotify(e.notifyQuery(a, gateway.StatusPaid).Encode())
+			if n := len(e.events.all(c.ID)); n != 2 {
+				t.Fatalf("events after a duplicate: %v", e.events.all(c.ID))
+			}
+		})
+	}
+}
+
+// TestPaymentRacesExpiry: the payer pays just before expiry while the
+// reconciler expires the checkout: it ends paid (money paid in time is kept
+// even under the refund policy), with one paid event.
+func TestPaymentRacesExpiry(t *testing.T) {
+	for i := range 5 {
+		e := newEnv(t, envConfig{latePolicy: checkout.LatePolicyRefund, sandbox: sandbox.Config{DropNotifies: true}})
+		ctx := context.Background()
+		c := e.newCheckout(1000, time.Minute)
+		a := e.order(c, checkout.ScenarioQR, "")
+		e.clk.Advance(59 * time.Second)
+		e.pay(a)
+		e.clk.Advance(2 * time.Second)
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
+				t.Error(err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if _, err := e.svc.Confirm(ctx, a.OutNo); err != nil {
+				t.Error(err)
+			}
+		}()
+		wg.Wait()
+		if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		got := e.get(c.ID)
+		if got.Status != checkout.StatusPaid {
+			t.Fatalf("run %d: checkout %s (late=%v), events %v", i, got.Status, got.Late, e.events.all(c.ID))
+		}
+		if n := len(e.events.of(c.ID, webhook.TypePaid)); n != 1 {
+			t.Fatalf("run %d: %d paid events", i, n)
+		}
+	}
+}
+
+// TestAmountMismatch: paystatus reports another amount than the attempt's
+// (sandbox magic amount ..24): never paid, one alert, the notify is
+// acknowledged (retrying cannot help).
+func TestAmountMismatch(t *testing.T) {
+	e := newEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
+	amount := int64(1000 + sandbox.MagicAmountDiffers)
+	c := e.newCheckout(amount, 30*time.Minute)
+	a := e.order(c, checkout.ScenarioQR, "")
+	e.pay(a)
+	for range 3 {
+		code, body := e.sendNotify(e.notifyQuery(a, gateway.StatusPaid).Encode())
+		if code != 200 || body != gateway.NotifySuccess {
+			t.Fatalf("notify: %d %q", code, body)
+		}
+	}
+	e.clk.Advance(10 * time.Second)
+	if err := e.rec.Tick(context.Background(), e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.get(c.ID); got.Status == checkout.StatusPaid {
+		t.Fatal("checkout paid with the wrong amount")
+	}
+	if at := e.attempt(c.ID, a.Seq); at.Status == checkout.AttemptPaid {
+		t.Fatal("attempt paid with the wrong amount")
+	}
+	alerts := e.events.of(c.ID, webhook.TypeAmountMismatch)
+	if len(alerts) != 1 {
+		t.Fatalf("%d alerts", len(alerts))
+	}
+	m := alerts[0].Data.Mismatch
+	if m == nil || m.Expected != amount || m.Reported == amount || m.OutNo != a.OutNo {
+		t.Fatalf("alert %+v", m)
+	}
+	if n := len(e.events.of(c.ID, webhook.TypePaid)); n != 0 {
+		t.Fatalf("%d paid events", n)
+	}
+}
+
+// TestDoublePayment: two attempts of one checkout both paid: the first pays
+// the checkout, the second is refunded automatically and reported once.
+func TestDoublePayment(t *testing.T) {
+	e := newEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
+	ctx := context.Background()
+	c := e.newCheckout(1000, 30*time.Minute)
+	a1 := e.order(c, checkout.ScenarioQR, "")
+	a2 := e.order(c, checkout.ScenarioJump, "")
+	e.pay(a1)
+	e.pay(a2)
+	for _, a := range []*checkout.Attempt{a1, a2, a2, a1} {
+		if code, body := e.sendNotify(e.notifyQuery(a, gateway.StatusPaid).Encode()); code != 200 || body != gateway.NotifySuccess {
+			t.Fatalf("notify %s: %d %q", a.OutNo, code, body)
+		}
+	}
+	got := e.get(c.ID)
+	if got.Status != checkout.StatusPaid || got.PaidAttempt != a1.Seq || got.Refunded != 0 {
+		t.Fatalf("checkout %s paid_attempt=%d refunded=%d", got.Status, got.PaidAttempt, got.Refunded)
+	}
+	o2, _ := e.sb.Order(e.sbStore.OpenID, a2.OrdNo)
+	o1, _ := e.sb.Order(e.sbStore.OpenID, a1.OrdNo)
+	if o2.Refunded != 1000 || o1.Refunded != 0 {
+		t.Fatalf("upstream refunds: first %d, second %d", o1.Refunded, o2.Refunded)
+	}
+	dups := e.events.of(c.ID, webhook.TypeDuplicatePaymentRefunded)
+	if len(dups) != 1 || dups[0].Data.Refund == nil || dups[0].Data.Refund.Attempt != a2.Seq || dups[0].Data.Refund.Amount != 1000 {
+		t.Fatalf("duplicate events %+v", dups)
+	}
+	if n := len(e.events.of(c.ID, webhook.TypePaid)); n != 1 {
+		t.Fatalf("%d paid events", n)
+	}
+	rs, err := e.svc.Refunds(ctx, c.ID)
+	if err != nil || len(rs) != 1 || rs[0].Kind != notify.KindDuplicate || rs[0].Status != notify.RefundSucceeded {
+		t.Fatalf("refunds %+v %v", rs, err)
+	}
+}
+
+// TestUnknownAttempt: a payorder that timed out is resolved by querying
+// its out_no: never created (8002) → failed; created → pending, then paid.
+func TestUnknownAttempt(t *testing.T) {
+	e := newEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
+	ctx := context.Background()
+	c := e.newCheckout(1000, 30*time.Minute)
+	lost, _, err := e.repo.AddAttempt(ctx, c.ID, checkout.MethodWeChat, checkout.ScenarioQR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.repo.UpdateAttempt(ctx, c.ID, lost.Seq, checkout.AttemptUnknown, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Watch(ctx, lost.OutNo); err != nil {
+		t.Fatal(err)
+	}
+	made := e.order(c, checkout.ScenarioQR, "")
+	if _, err := e.repo.UpdateAttempt(ctx, c.ID, made.Seq, checkout.AttemptUnknown, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(6 * time.Second)
+	if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if a := e.attempt(c.ID, lost.Seq); a.Status != checkout.AttemptFailed {
+		t.Fatalf("never-created attempt %s", a.Status)
+	}
+	if a := e.attempt(c.ID, made.Seq); a.Status != checkout.AttemptPending {
+		t.Fatalf("created attempt %s", a.Status)
+	}
+	e.pay(made)
+	e.clk.Advance(10 * time.Second)
+	if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.get(c.ID); got.Status != checkout.StatusPaid || got.PaidAttempt != made.Seq {
+		t.Fatalf("checkout %s paid_attempt %d", got.Status, got.PaidAttempt)
+	}
+}
+
+// TestCheckNow: the result page's check asks at once, and at most once per
+// two seconds per checkout.
+func TestCheckNow(t *testing.T) {
+	e := newEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
+	ctx := context.Background()
+	c := e.newCheckout(1000, 30*time.Minute)
+	a := e.order(c, checkout.ScenarioQR, "")
+	got, err := e.svc.CheckNow(ctx, c.ID)
+	if err != nil || got.Status != checkout.StatusPending {
+		t.Fatalf("first check: %v %v", got, err)
+	}
+	e.pay(a)
+	if _, err := e.svc.CheckNow(ctx, c.ID); !errors.Is(err, notify.ErrRateLimited) {
+		t.Fatalf("second check at once: %v", err)
+	}
+	waitFor(t, 5*time.Second, "rate limit to pass", func() bool {
+		got, err = e.svc.CheckNow(ctx, c.ID)
+		return err == nil
+	})
+	if got.Status != checkout.StatusPaid {
+		t.Fatalf("checkout %s", got.Status)
+	}
+	if _, err := e.svc.CheckNow(ctx, "garbage"); !errors.Is(err, checkout.ErrNotFound) {
+		t.Fatalf("garbage id: %v", err)
+	}
+}
+
+// TestReplicasShareWork: two replicas tick at once over 20 due attempts:
+// each attempt is asked exactly once. A replica that fails mid-work leaves
+// its claims to the other once the lease runs out.
+func TestReplicasShareWork(t *testing.T) {
+	spy := &gwSpy{}
+	e := newEnv(t, envConfig{spy: spy, sandbox: sandbox.Config{DropNotifies: true}})
+	ctx := context.Background()
+	var as []*checkout.Attempt
+	var cs []*checkout.Checkout
+	for range 20 {
+		c := e.newCheckout(1000, 30*time.Minute)
+		a := e.order(c, checkout.ScenarioQR, "")
+		e.pay(a)
+		as, cs = append(as, a), append(cs, c)
+	}
+	other := notify.NewReconciler(e.svc, notify.WithBatch(5, 2))
+	e.clk.Advance(6 * time.Second)
+	var wg sync.WaitGroup
+	for _, r := range []*notify.Reconciler{e.rec, other} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 5 {
+				if err := r.Tick(ctx, e.clk.Now()); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i, a := range as {
+		if n := spy.statusCalls(a.OutNo); n != 1 {
+			t.Errorf("attempt %d asked %d times", i, n)
+		}
+		if got := e.get(cs[i].ID); got.Status != checkout.StatusPaid {
+			t.Errorf("checkout %d %s", i, got.Status)
+		}
+	}
+
+	// A replica whose gateway calls fail (as if it died holding claims).
+	c := e.newCheckout(1000, 30*time.Minute)
+	a := e.order(c, checkout.ScenarioQR, "")
+	e.pay(a)
+	e.clk.Advance(6 * time.Second)
+	spy.statusDown.Store(true)
+	if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	spy.statusDown.Store(false)
+	e.clk.Advance(time.Second)
+	if err := other.Tick(ctx, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := spy.statusCalls(a.OutNo); n != 1 {
+		t.Fatalf("claimed work redone within its lease: %d calls", n)
+	}
+	e.clk.Advance(6 * time.Second) // past the 5 s lease
+	if err := other.Tick(ctx, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.get(c.ID); got.Status != checkout.StatusPaid {
+		t.Fatalf("checkout %s after the lease ran out", got.Status)
+	}
+}
