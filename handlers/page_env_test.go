@@ -1,0 +1,350 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/gateway/sandbox"
+	"github.com/wallet-checkout/checkout/internal/redistest"
+	"github.com/wallet-checkout/checkout/notify"
+	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/sessions"
+	"github.com/wallet-checkout/checkout/wallet/walletsim"
+)
+
+// Real WeChat, Alipay and browser User-Agents.
+const (
+	uaWeChatIOS     = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800322c) NetType/WIFI Language/zh_CN"
+	uaWeChatAndroid = "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP2A.240805.005; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/126.0.6478.188 Mobile Safari/537.36 XWEB/1260117 MMWEBSDK/20240501 MMWEBID/1234 MicroMessenger/8.0.50.2701(0x28003253) WeChat/arm64 Weixin NetType/WIFI Language/zh_CN ABI/arm64"
+	uaWeChatMini    = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800322c) NetType/WIFI Language/zh_CN miniProgram/wx1234567890abcdef"
+	uaAlipay        = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Ariver/1.1.0 AliApp(AP/10.6.10.6000) Nebula WK RVKType(0) AlipayDefined(nt:WIFI,ws:390|780|3.0) AlipayClient/10.6.10.6000 Language/zh-Hans Region/CN"
+	uaDesktop       = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	uaPhone         = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36"
+)
+
+const (
+	pgOfficialApp    = "wxOFFICIAL0000001"
+	pgOfficialSecret = "official-secret-0000000000000001"
+	pgMiniApp        = "wxMINIPROGRAM0001"
+	pgMiniSecret     = "mini-secret-000000000000000000001"
+	pgAlipayApp      = "2021000000000001"
+)
+
+// pgKeys is the Alipay app key pair, made once (RSA generation is slow).
+var pgKeys = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
+// pgEvents records merchant events instead of delivering them.
+type pgEvents struct {
+	mu     sync.Mutex
+	events []webhook.Event
+}
+
+func (e *pgEvents) Emit(_ context.Context, ev webhook.Event) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.events = append(e.events, ev)
+	return nil
+}
+
+// pgEnv is the whole service on httptest: the router with real Redis, the
+// sandbox gateway and the wallet emulator mounted on it, the notify service
+// and its hub.
+type pgEnv struct {
+	t        *testing.T
+	srv      *httptest.Server
+	rdb      interface{ Close() error }
+	repo     *checkout.Repo
+	dir      *checkout.Directory
+	sb       *sandbox.Server
+	sbNative sandbox.Store // store "native": both wallets in native mode
+	sbRedir  sandbox.Store // store "redirect": both wallets in redirect mode
+	sim      *walletsim.Sim
+	svc      *notify.Service
+	hub      *notify.Hub
+	gw       *pgCountingGateway
+	logs     *syncBuffer
+	sess     *sessions.Payers
+}
+
+// pgCountingGateway counts payorders and keeps the last request.
+type pgCountingGateway struct {
+	*gateway.Client
+	mu        sync.Mutex
+	payOrders []gateway.PayOrderRequest
+}
+
+func (g *pgCountingGateway) PayOrder(ctx context.Context, st *gateway.Store, r *gateway.PayOrderRequest) (*gateway.PayOrderResult, error) {
+	g.mu.Lock()
+	g.payOrders = append(g.payOrders, *r)
+	g.mu.Unlock()
+	return g.Client.PayOrder(ctx, st, r)
+}
+
+func (g *pgCountingGateway) orders() []gateway.PayOrderRequest {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]gateway.PayOrderRequest(nil), g.payOrders...)
+}
+
+func newPgEnv(t *testing.T) *pgEnv {
+	t.Helper()
+	e := &pgEnv{t: t, logs: &syncBuffer{}}
+	var h http.Handler
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	t.Cleanup(e.srv.Close)
+	log := slog.New(slog.NewJSONHandler(e.logs, nil))
+
+	var err error
+	e.sb, err = sandbox.New(sandbox.Config{PublicURL: e.srv.URL + "/sandbox", NotifyStep: time.Second, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.sb.Close)
+	e.sbNative, e.sbRedir = sandbox.GenerateStore(), sandbox.GenerateStore()
+	for _, s := range []sandbox.Store{e.sbNative, e.sbRedir} {
+		if err := e.sb.AddStore(s); err != nil {
+			t.Fatal(err)
+		}
+		for _, app := range []string{pgOfficialApp, pgMiniApp} {
+			if err := e.sb.BindAppID(s.OpenID, "Weixin", app); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	appKey := pgKeys()
+	e.sim = walletsim.New(walletsim.Config{
+		PublicURL:  e.srv.URL + "/walletsim",
+		Apps:       map[string]string{pgOfficialApp: pgOfficialSecret, pgMiniApp: pgMiniSecret},
+		AlipayApps: map[string]*rsa.PublicKey{pgAlipayApp: &appKey.PublicKey},
+		Logger:     log,
+	})
+	privDER, err := x509.MarshalPKCS8PrivateKey(appKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubDER, err := x509.MarshalPKIXPublicKey(e.sim.AlipayPublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	privPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER}))
+	alipayPubPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}))
+
+	mkStore := func(id string, sb sandbox.Store, mode checkout.WalletMode) *checkout.Store {
+		gs, err := gateway.NewStore(e.srv.URL+"/sandbox"+e.sb.Prefix(), sb.OpenID, sb.OpenKey, sb.ShopPass)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &checkout.Store{
+			ID: id, Name: "Store " + id, Gateway: gs, Sandbox: true, LatePolicy: checkout.LatePolicyAccept,
+			WeChat: checkout.WeChatConfig{Enabled: true, Mode: mode, AppID: pgOfficialApp, AppSecret: pgOfficialSecret,
+				MiniProgramAppID: pgMiniApp, MiniProgramSecret: pgMiniSecret},
+			Alipay: checkout.AlipayConfig{Enabled: true, Mode: mode, AppID: pgAlipayApp,
+				PrivateKey: gateway.Secret(privPEM), AlipayPublicKey: alipayPubPEM},
+		}
+	}
+	m := &checkout.Merchant{
+		ID: "m_pages", Name: "茶饮小铺",
+		Stores: []*checkout.Store{mkStore("native", e.sbNative, checkout.ModeNative), mkStore("redirect", e.sbRedir, checkout.ModeRedirect)},
+	}
+	if e.dir, err = checkout.NewDirectory([]*checkout.Merchant{m}); err != nil {
+		t.Fatal(err)
+	}
+	rdb := redistest.New(t)
+	e.rdb = rdb
+	prefix := "test:" + rand.Text() + ":"
+	e.repo = checkout.NewRepo(rdb, checkout.WithPrefix(prefix))
+	e.gw = &pgCountingGateway{Client: gateway.NewClient()}
+	e.svc, err = notify.New(notify.Config{
+		Redis: rdb, Repo: e.repo, Directory: e.dir, Gateway: e.gw.Client, Events: &pgEvents{},
+		Logger: log, Prefix: prefix + "notify:",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	e.hub = notify.NewHub(rdb, e.svc.Channel(), log)
+	go e.hub.Run(ctx)
+	select {
+	case <-e.hub.Ready():
+	case <-time.After(5 * time.Second):
+		t.Fatal("hub did not subscribe")
+	}
+	payers, err := sessions.NewPayers(rdb, sessions.Config{
+		PublicURL: e.srv.URL, KeyPairs: [][]byte{[]byte("0123456789abcdef0123456789abcdef")}, Prefix: prefix + "sess:",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sess = payers
+	hc := e.srv.Client()
+	h, err = New(Deps{
+		Redis: rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: e.srv.URL, Logger: log,
+		Sandbox: e.sb.Handler(), Notifier: e.svc,
+		PagesDeps: PagesDeps{
+			Sessions: payers, WeChat: e.sim.WeChat(hc), Alipay: e.sim.Alipay(hc), WalletSim: e.sim,
+			PayOrderer: e.gw, Hub: e.hub, Reconciler: e.svc, Heartbeat: 200 * time.Millisecond,
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// newCheckout stores an open checkout of trade fen at a store.
+func (e *pgEnv) newCheckout(storeID string, trade int64, edit ...func(*checkout.Draft)) *checkout.Checkout {
+	e.t.Helper()
+	d := &checkout.Draft{
+		MerchantID: "m_pages", StoreID: storeID,
+		Amounts:     checkout.Amounts{Original: trade, Trade: trade},
+		Description: "两杯咖啡 <script>alert(1)</script>",
+		SuccessURL:  "https://shop.example/ok?c={CHECKOUT_ID}",
+		CancelURL:   "https://shop.example/cancel",
+		LatePolicy:  checkout.LatePolicyAccept,
+	}
+	for _, f := range edit {
+		f(d)
+	}
+	c, err := checkout.NewCheckout(d, time.Now())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.repo.Create(context.Background(), c, nil); err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// pgBrowser is one payer's browser: a cookie jar and a User-Agent.
+type pgBrowser struct {
+	e        *pgEnv
+	ua       string
+	c        *http.Client
+	noFollow *http.Client
+	payer    string
+}
+
+func (e *pgEnv) browser(ua, payer string) *pgBrowser {
+	e.t.Helper()
+	jar, _ := cookiejar.New(nil)
+	u, _ := url.Parse(e.srv.URL)
+	// The wallet emulator names its test payer by cookie.
+	jar.SetCookies(u, []*http.Cookie{{Name: walletsim.PayerCookie, Value: payer, Path: "/"}})
+	b := &pgBrowser{e: e, ua: ua, payer: payer}
+	b.c = &http.Client{Jar: jar, Timeout: 20 * time.Second}
+	b.noFollow = &http.Client{Jar: jar, Timeout: 20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return b
+}
+
+type pgResp struct {
+	status int
+	header http.Header
+	body   string
+	url    string
+}
+
+func (b *pgBrowser) do(follow bool, method, path string, body []byte, hdr map[string]string) pgResp {
+	b.e.t.Helper()
+	target := path
+	if strings.HasPrefix(path, "/") {
+		target = b.e.srv.URL + path
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, target, rd)
+	if err != nil {
+		b.e.t.Fatal(err)
+	}
+	req.Header.Set("User-Agent", b.ua)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if method == http.MethodPost {
+		// What a browser sends on a same-origin fetch.
+		req.Header.Set("Origin", b.e.srv.URL)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	cl := b.c
+	if !follow {
+		cl = b.noFollow
+	}
+	res, err := cl.Do(req)
+	if err != nil {
+		b.e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	out, _ := io.ReadAll(res.Body)
+	return pgResp{status: res.StatusCode, header: res.Header, body: string(out), url: res.Request.URL.String()}
+}
+
+func (b *pgBrowser) get(path string) pgResp { b.e.t.Helper(); return b.do(true, "GET", path, nil, nil) }
+
+// pay posts the page's pay request with the page's CSRF token.
+func (b *pgBrowser) pay(id, csrf string, body any) pgResp {
+	b.e.t.Helper()
+	raw, _ := json.Marshal(body)
+	return b.do(false, "POST", "/c/"+id+"/pay", raw, map[string]string{"X-CSRF-Token": csrf})
+}
+
+var (
+	reAction = regexp.MustCompile(`data-action="([^"]*)"`)
+	reCSRF   = regexp.MustCompile(`data-csrf="([^"]*)"`)
+)
+
+func attr(re *regexp.Regexp, body string) string {
+	m := re.FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+func decodeJSON(t *testing.T, s string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatalf("bad JSON %q: %v", s, err)
+	}
+}
+
+func (e *pgEnv) payers() *sessions.Payers { return e.sess }
+
+func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
+
+// jumpQuery is the signed query the gateway's cashier sends to jump_url.
+func (e *pgEnv) jumpQuery(st sandbox.Store, ordNo, outNo string, status gateway.Status) url.Values {
+	return gateway.CallbackQuery(gateway.MustParseKey(st.OpenKey), gateway.Callback{
+		OrdNo: ordNo, OutNo: outNo, Status: status, Timestamp: time.Now(), RandStr: rand.Text(),
+	})
+}
