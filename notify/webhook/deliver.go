@@ -240,23 +240,27 @@ func (s *Service) deliver(ctx context.Context, d claimed, token string) {
 		outcome = "ok"
 		if a.Status < 200 || a.Status > 299 {
 			outcome = "retry"
-			if !at.Before(d.since.Add(s.maxAge)) {
+			since := d.since
+			if since.IsZero() {
+				since = at // a record without its window start: start it now
+			}
+			if !at.Before(since.Add(s.maxAge)) {
 				outcome = "giveup"
 			}
 		}
 	}
 	next := at.Add(s.backoffAfter(d.tries))
 	s.finish(d, token, &a, outcome, next)
-	lvl := "Webhook delivered"
+	msg := "Webhook delivered"
 	switch outcome {
 	case "retry":
-		lvl = "Webhook delivery failed, will retry"
+		msg = "Webhook delivery failed, will retry"
 	case "giveup":
-		lvl = "Webhook delivery given up"
+		msg = "Webhook delivery given up"
 	case "notsent":
-		lvl = "Webhook not sent"
+		msg = "Webhook not sent"
 	}
-	s.log.Info(lvl, "event_id", d.id, "event_type", d.typ, "merchant_id", d.merchantID,
+	s.log.Info(msg, "event_id", d.id, "event_type", d.typ, "merchant_id", d.merchantID,
 		"status", a.Status, "error", a.Error, "duration_ms", a.Duration, "attempt", d.tries+1)
 }
 
