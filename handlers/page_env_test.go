@@ -88,6 +88,8 @@ type pgEnv struct {
 	gw       *pgCountingGateway
 	logs     *syncBuffer
 	sess     *sessions.Payers
+	// created is when newCheckout's checkouts are made (zero: now).
+	created time.Time
 }
 
 // pgCountingGateway counts payorders and keeps the last request.
@@ -231,7 +233,12 @@ func (e *pgEnv) newCheckout(storeID string, trade int64, edit ...func(*checkout.
 	for _, f := range edit {
 		f(d)
 	}
-	c, err := checkout.NewCheckout(d, time.Now())
+	created := e.created
+	e.created = time.Time{}
+	if created.IsZero() {
+		created = time.Now()
+	}
+	c, err := checkout.NewCheckout(d, created)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -347,4 +354,15 @@ func (e *pgEnv) jumpQuery(st sandbox.Store, ordNo, outNo string, status gateway.
 	return gateway.CallbackQuery(gateway.MustParseKey(st.OpenKey), gateway.Callback{
 		OrdNo: ordNo, OutNo: outNo, Status: status, Timestamp: time.Now(), RandStr: rand.Text(),
 	})
+}
+
+// sleep is the poll step of tests that wait for an async notify.
+func (e *pgEnv) sleep() { time.Sleep(100 * time.Millisecond) }
+
+// expiredCheckout stores a checkout whose expiry has passed, which the
+// expiry poller has not moved yet.
+func (e *pgEnv) expiredCheckout(storeID string) *checkout.Checkout {
+	e.t.Helper()
+	e.created = time.Now().Add(-checkout.DefaultTTL - time.Minute)
+	return e.newCheckout(storeID, 100)
 }
