@@ -209,7 +209,7 @@ func TestRestartStillDelivers(t *testing.T) {
 // then another worker sends it, and the dead worker's late report changes
 // nothing.
 func TestCrashedClaimRetriedAfterLease(t *testing.T) {
-	f := newFixture(t, WithLease(time.Minute))
+	f := newFixture(t, WithLease(time.Minute), WithBatch(1, 1))
 	rc := newReceiver(t, always(http.StatusOK))
 	f.merchant("m_acme", rc.URL)
 	e := f.emit(t, "m_acme", TypePaid)

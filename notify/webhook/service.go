@@ -31,9 +31,9 @@ const (
 	// DefaultTimeout bounds one delivery request.
 	DefaultTimeout = 10 * time.Second
 	// DefaultLease is how long a claimed delivery stays with its worker; a
-	// worker that crashed gives it up when the lease runs out. It must be
-	// longer than the request timeout.
-	DefaultLease = time.Minute
+	// worker that crashed gives it up when the lease runs out. It must
+	// cover sending a whole batch (see WithLease).
+	DefaultLease = 2 * time.Minute
 	// DefaultBatch is how many deliveries one Tick claims at most.
 	DefaultBatch = 50
 	// DefaultConcurrency is how many deliveries one Tick sends at a time.
@@ -122,7 +122,8 @@ func WithRetry(first, maxStep, maxAge time.Duration) Option {
 }
 
 // WithLease sets how long a claimed delivery is reserved for its worker
-// (default 1 min); it is raised to at least twice the request timeout.
+// (default 2 min). It is raised so a whole batch can be sent within it: at
+// least (batch/concurrency + 1) request timeouts, 80 s with the defaults.
 func WithLease(d time.Duration) Option { return func(s *Service) { s.lease = d } }
 
 // WithTimeout sets the timeout of one delivery request (default 10 s).
@@ -194,7 +195,10 @@ func New(rdb redis.UniversalClient, merchants Merchants, opts ...Option) *Servic
 	if min := s.maxAge + 24*time.Hour; s.retention < min {
 		s.retention = min
 	}
-	if min := 2 * s.timeout; s.lease < min {
+	// A claimed batch is sent in rounds of s.workers; the last round must
+	// still be inside the lease, or another replica would send it too.
+	rounds := (s.batch + s.workers - 1) / s.workers
+	if min := time.Duration(rounds+1) * s.timeout; s.lease < min {
 		s.lease = min
 	}
 	s.client = s.newHTTPClient()
