@@ -482,3 +482,24 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+// The lease always covers a whole batch: 50 claimed, sent 8 at a time,
+// each up to the timeout, must all be done before another replica may
+// take them.
+func TestLeaseCoversBatch(t *testing.T) {
+	cases := []struct {
+		opts []Option
+		want time.Duration
+	}{
+		{nil, DefaultLease},
+		{[]Option{WithLease(time.Second)}, 80 * time.Second},
+		{[]Option{WithLease(time.Second), WithBatch(1, 1)}, 20 * time.Second},
+		{[]Option{WithLease(time.Second), WithBatch(100, 10), WithTimeout(time.Second)}, 11 * time.Second},
+		{[]Option{WithLease(time.Hour)}, time.Hour},
+	}
+	for i, tc := range cases {
+		if got := New(nil, nil, tc.opts...).lease; got != tc.want {
+			t.Errorf("case %d: lease %v, want %v", i, got, tc.want)
+		}
+	}
+}
