@@ -144,9 +144,11 @@ type sandboxOptions struct {
 // newStack builds and starts everything; it all stops when the test ends.
 func newStack(t *testing.T, opt sandboxOptions) *stack {
 	t.Helper()
+	rdb := redistest.New(t)
+	// Registered after the Redis client, so it runs first: the hub and the
+	// reconciler stop before the client closes.
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	rdb := redistest.New(t)
 	log := testLogger(t)
 	prefix := "e2e:" + randomHex(t, 6) + ":"
 	clock := &shiftClock{}
