@@ -56,6 +56,10 @@ type PagesDeps struct {
 	NotifyURL func(st *checkout.Store) string
 	// Heartbeat is the event stream's keep-alive period (default 15 s).
 	Heartbeat time.Duration
+	// EventsPoll is how often the event stream re-reads the checkout
+	// anyway: it notices expiry, which nothing publishes, and covers a lost
+	// publish (default 5 s with a Hub, 1 s without).
+	EventsPoll time.Duration
 }
 
 // pages is the payer pages' state, built by pageRoutes.

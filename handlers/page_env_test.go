@@ -210,7 +210,7 @@ func newPgEnv(t *testing.T) *pgEnv {
 		Sandbox: e.sb.Handler(), Notifier: e.svc,
 		PagesDeps: PagesDeps{
 			Sessions: payers, WeChat: e.sim.WeChat(hc), Alipay: e.sim.Alipay(hc), WalletSim: e.sim,
-			PayOrderer: e.gw, Hub: e.hub, Reconciler: e.svc, Heartbeat: 200 * time.Millisecond,
+			PayOrderer: e.gw, Hub: e.hub, Reconciler: e.svc, Heartbeat: 200 * time.Millisecond, EventsPoll: 300 * time.Millisecond,
 		},
 	})
 	if err != nil {

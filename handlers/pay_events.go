@@ -13,9 +13,8 @@ import (
 
 // Event stream timing.
 const (
-	// eventsPollHub is the safety re-read when a Hub signals transitions
-	// (it also notices expiry, which no transition announces in time).
-	eventsPollHub = 10 * time.Second
+	// eventsPollHub is the safety re-read when a Hub signals transitions.
+	eventsPollHub = 5 * time.Second
 	// eventsPollAlone is the re-read without a Hub.
 	eventsPollAlone = time.Second
 	// eventsMaxLife ends a stream so no connection lives forever; the
@@ -40,6 +39,9 @@ func (h *handler) streamPayEvents(c *gin.Context) {
 		ch, cancel := h.pages.Hub.Subscribe(ck.ID)
 		defer cancel()
 		updates, poll = ch, eventsPollHub
+	}
+	if h.pages.EventsPoll > 0 {
+		poll = h.pages.EventsPoll
 	}
 	cur, err := h.payStatusOf(ctx, ck)
 	if err != nil {
