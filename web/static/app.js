@@ -378,7 +378,7 @@
     }
     function after() {
       if (FINAL[app.dataset.status]) return;
-      if (checks >= 2) { var slow = $("[data-testid=result-slow]"); if (slow) slow.hidden = false; }
+      if (checks >= 1) { var slow = $("[data-testid=result-slow]"); if (slow) slow.hidden = false; }
       if (checks < 6) timer = setTimeout(check, delay * Math.pow(2, checks));
     }
 
