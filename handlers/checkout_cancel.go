@@ -48,10 +48,30 @@ func (h *handler) cancelCheckout(c *gin.Context) {
 	if tr.Changed {
 		h.log.Info("Checkout cancelled", slog.String("request_id", c.GetString(ctxRequestID)),
 			slog.String("checkout_id", co.ID), slog.String("merchant_id", co.MerchantID))
-		// webhooks: the notify package (next wave) emits checkout.cancelled here.
-		h.cancelUpstream(context.WithoutCancel(ctx), c.GetString(ctxRequestID), tr.Checkout)
+		h.afterCancel(context.WithoutCancel(ctx), c.GetString(ctxRequestID), tr.Checkout)
 	}
 	c.JSON(http.StatusOK, h.checkoutView(tr.Checkout))
+}
+
+// CancelFollower does what follows a merchant's cancel, once: the
+// checkout.cancelled event and a prompt look at the unsettled attempts
+// (barcode orders cancelled upstream, the others watched). *notify.Service
+// implements it; when Deps.Notifier does, the cancel handler hands over to it.
+type CancelFollower interface {
+	Cancelled(ctx context.Context, c *checkout.Checkout) error
+}
+
+// afterCancel runs once per real cancel transition.
+func (h *handler) afterCancel(ctx context.Context, requestID string, co *checkout.Checkout) {
+	if f, ok := h.notifier.(CancelFollower); ok {
+		if err := f.Cancelled(ctx, co); err != nil {
+			// The cancel stands; the reconciler still watches the attempts.
+			h.log.Warn("Follow-up of a cancel failed", slog.String("request_id", requestID), slog.String("checkout_id", co.ID), slog.Any("error", err))
+		}
+		return
+	}
+	// Without the confirmation component, close what the gateway can close.
+	h.cancelUpstream(ctx, requestID, co)
 }
 
 func (h *handler) notCancellable(c *gin.Context, s checkout.Status) {

@@ -4,13 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/notify"
 )
 
 func TestGetAndIsolation(t *testing.T) {
@@ -197,7 +202,8 @@ func TestCancelWithoutGateway(t *testing.T) {
 	e := newEnv(t)
 	// A typed nil *gateway.Client (the binary before a gateway is set up)
 	// must behave like no gateway, not panic.
-	h, err := New(Deps{Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: "http://x", Clock: e.clk.Now, Gateway: (*gateway.Client)(nil)})
+	h, err := New(Deps{Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: "http://x", Clock: e.clk.Now,
+		Gateway: (*gateway.Client)(nil), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,3 +227,58 @@ func TestCancelWithoutGateway(t *testing.T) {
 		t.Fatalf("attempt %s, want pending (watched)", as[0].Status)
 	}
 }
+
+// followingNotifier stands in for notify.Service: it takes notifies and
+// follows cancels.
+type followingNotifier struct {
+	mu        sync.Mutex
+	cancelled []string
+}
+
+func (f *followingNotifier) Notify(context.Context, string, url.Values) error { return nil }
+
+func (f *followingNotifier) Cancelled(_ context.Context, c *checkout.Checkout) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cancelled = append(f.cancelled, c.ID+":"+string(c.Status))
+	return nil
+}
+
+func TestCancelHandsOverToNotifier(t *testing.T) {
+	e := newEnv(t)
+	fn := &followingNotifier{}
+	h, err := New(Deps{Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: "http://x", Clock: e.clk.Now,
+		Gateway: e.gw, Notifier: fn, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	id := e.create(e.keyA, `{"amount":100}`)["id"].(string)
+	if _, _, err := e.repo.AddAttempt(context.Background(), id, checkout.MethodWeChat, checkout.ScenarioBarcode); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/checkouts/"+id+"/cancel", nil)
+		req.Header.Set("Authorization", "Bearer "+e.keyA)
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+	}
+	// Exactly one follow-up for three cancels, and the notifier (not the
+	// handler) deals with the gateway.
+	if len(fn.cancelled) != 1 || fn.cancelled[0] != id+":cancelled" {
+		t.Fatalf("follow-ups %v", fn.cancelled)
+	}
+	if calls := e.gw.Calls(); len(calls) != 0 {
+		t.Fatalf("handler called paycancel itself: %v", calls)
+	}
+}
+
+// The confirmation component follows cancels.
+var _ CancelFollower = (*notify.Service)(nil)
