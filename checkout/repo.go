@@ -720,8 +720,9 @@ var ErrBadCursor = errors.New("unknown cursor")
 // listScanMax bounds how many index entries one filtered page reads.
 const listScanMax = 1000
 
-// List returns one merchant's checkouts, newest first, and the cursor of the
-// next page ("" at the end). With a status filter a page may be short while
+// List returns one merchant's checkouts, newest first (checkouts created in
+// the same millisecond come in reverse id order), and the cursor of the next
+// page ("" at the end). With a status filter a page may be short while
 // a cursor is still returned: at most listScanMax entries are read per call.
 func (r *Repo) List(ctx context.Context, merchantID string, q ListQuery) ([]*Checkout, string, error) {
 	if q.Limit <= 0 {
