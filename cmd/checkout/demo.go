@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,22 +30,26 @@ const (
 	demoStoreID     = "demo"
 	demoWeChatAppID = "wxdemo0000000000oa" // official account
 	demoMiniAppID   = "wxdemo0000000000mp" // mini-program
+	demoAlipayAppID = "2021000100000001"
 	// demoAmount is ¥19.99: its last two digits are none of the sandbox's
 	// magic amounts, so the demo payment simply succeeds.
 	demoAmount = 1999
 	demoTTL    = checkout.MaxTTL
 )
 
-// demoSetup is everything demo mode adds: the sandbox gateway and the wallet
-// emulator (both mounted under /sandbox/), one merchant with one sandbox
-// store, and its API key.
+// demoSetup is everything demo mode adds: the sandbox gateway (mounted under
+// /sandbox/), the wallet identity emulator (under /walletsim/), one merchant
+// with one sandbox store taking both wallets natively, and its API key.
 type demoSetup struct {
 	// Directory holds the demo merchant.
 	Directory *checkout.Directory
-	// Handler serves the sandbox gateway, and the wallet emulator under
-	// /wallet/; the service mounts it under /sandbox/.
-	Handler http.Handler
-	// Providers points the wallets' identity services at the emulator.
+	// Sandbox is the sandbox gateway's handler; the service mounts it under
+	// /sandbox/.
+	Sandbox http.Handler
+	// Sim is the wallet identity emulator; the service mounts it under
+	// /walletsim/ and points the wallet clients at it.
+	Sim *walletsim.Sim
+	// Providers are the emulator's addresses as identity providers.
 	Providers config.Providers
 
 	sandbox  *sandbox.Server
@@ -59,7 +66,7 @@ func newDemo(publicURL string, log *slog.Logger) (*demoSetup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	d := &demoSetup{sandbox: sb, public: publicURL}
+	d := &demoSetup{sandbox: sb, public: publicURL, Sandbox: sb.Handler()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -80,25 +87,35 @@ func newDemo(publicURL string, log *slog.Logger) (*demoSetup, error) {
 		}
 	}
 
+	// The emulated apps' credentials exist only in this process.
 	oaSecret, mpSecret := randomToken(), randomToken()
-	walletURL := publicURL + "/sandbox/wallet"
-	sim := walletsim.New(walletsim.Config{
-		PublicURL: walletURL,
-		Apps:      map[string]string{demoWeChatAppID: oaSecret, demoMiniAppID: mpSecret},
-		Logger:    log.With("component", "walletsim"),
+	appKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("alipay app key: %w", err)
+	}
+	simURL := publicURL + "/walletsim"
+	d.Sim = walletsim.New(walletsim.Config{
+		PublicURL:  simURL,
+		Apps:       map[string]string{demoWeChatAppID: oaSecret, demoMiniAppID: mpSecret},
+		AlipayApps: map[string]*rsa.PublicKey{demoAlipayAppID: &appKey.PublicKey},
+		Logger:     log.With("component", "walletsim"),
 	})
 	d.Providers = config.Providers{
-		WeChatAuthorizeBase: walletURL,
-		WeChatAPIBase:       walletURL,
-		AlipayAuthorizeBase: walletURL,
-		AlipayGatewayURL:    walletURL + "/gateway.do",
+		WeChatAuthorizeBase: simURL,
+		WeChatAPIBase:       simURL,
+		AlipayAuthorizeBase: simURL,
+		AlipayGatewayURL:    simURL + "/gateway.do",
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/wallet/", http.StripPrefix("/wallet", sim))
-	mux.Handle("/", sb.Handler())
-	d.Handler = mux
+	privDER, err := x509.MarshalPKCS8PrivateKey(appKey)
+	if err != nil {
+		return nil, fmt.Errorf("alipay app key: %w", err)
+	}
+	pubDER, err := x509.MarshalPKIXPublicKey(d.Sim.AlipayPublicKey())
+	if err != nil {
+		return nil, fmt.Errorf("alipay public key: %w", err)
+	}
 
-	gw, err := gateway.NewStore(publicURL+"/sandbox"+sandbox.DefaultPrefix, d.store.OpenID, d.store.OpenKey, d.store.ShopPass)
+	gw, err := gateway.NewStore(publicURL+"/sandbox"+sb.Prefix(), d.store.OpenID, d.store.OpenKey, d.store.ShopPass)
 	if err != nil {
 		return nil, fmt.Errorf("gateway store: %w", err)
 	}
@@ -110,14 +127,12 @@ func newDemo(publicURL string, log *slog.Logger) (*demoSetup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("public URL: %w", err)
 	}
-	// A host without a port allows every port of it: the demo's own pages
-	// whatever CHECKOUT_PUBLIC_URL says.
-	hosts := []string{strings.ToLower(u.Hostname())}
 	d.merchant = &checkout.Merchant{
-		ID:            demoMerchantID,
-		Name:          "演示商户 Demo Merchant",
-		APIKeys:       []checkout.APIKey{checkout.APIKeyFor(d.apiKey)},
-		RedirectHosts: hosts,
+		ID:      demoMerchantID,
+		Name:    "演示商户 Demo Merchant",
+		APIKeys: []checkout.APIKey{checkout.APIKeyFor(d.apiKey)},
+		// A host without a port allows every port of it.
+		RedirectHosts: []string{strings.ToLower(u.Hostname())},
 		Stores: []*checkout.Store{{
 			ID:      demoStoreID,
 			Name:    d.store.Name,
@@ -131,7 +146,13 @@ func newDemo(publicURL string, log *slog.Logger) (*demoSetup, error) {
 				MiniProgramAppID:  demoMiniAppID,
 				MiniProgramSecret: gateway.Secret(mpSecret),
 			},
-			Alipay:     checkout.AlipayConfig{Enabled: true, Mode: checkout.ModeRedirect},
+			Alipay: checkout.AlipayConfig{
+				Enabled:         true,
+				Mode:            checkout.ModeNative,
+				AppID:           demoAlipayAppID,
+				PrivateKey:      gateway.Secret(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER})),
+				AlipayPublicKey: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})),
+			},
 			LatePolicy: checkout.LatePolicyAccept,
 		}},
 	}
@@ -178,6 +199,7 @@ Checkout service, DEMO MODE (no CHECKOUT_CONFIG): %[1]s
 
   Sandbox gateway store (point any gateway client here):
     base URL   %[1]s/sandbox%[7]s
+    console    %[1]s/sandbox/ (orders awaiting a payer, and their pay buttons)
     open_id    %[8]s
     open_key   %[9]s
     shop_pass  %[10]s
@@ -192,7 +214,7 @@ Checkout service, DEMO MODE (no CHECKOUT_CONFIG): %[1]s
       -d '{"amount": 1999, "description": "Demo order", "success_url": "%[1]s/c/{CHECKOUT_ID}"}'
 
 `, s.PublicURL, data, d.merchant.Name, d.merchant.ID, strings.Join(d.merchant.RedirectHosts, ", "),
-		d.apiKey, sandbox.DefaultPrefix, d.store.OpenID, d.store.OpenKey, d.store.ShopPass,
+		d.apiKey, d.sandbox.Prefix(), d.store.OpenID, d.store.OpenKey, d.store.ShopPass,
 		yuan(demoAmount), int(demoTTL.Hours()), c.ID)
 	return nil
 }

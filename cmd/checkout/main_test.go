@@ -7,9 +7,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -75,7 +77,9 @@ func start(t *testing.T, env map[string]string, args ...string) *instance {
 			select {
 			case code = <-exited:
 			case <-time.After(30 * time.Second):
-				t.Errorf("run did not return within 30 s of cancellation")
+				var dump strings.Builder
+				_ = pprof.Lookup("goroutine").WriteTo(&dump, 1)
+				t.Errorf("run did not return within 30 s of cancellation; goroutines:\n%s", dump.String())
 			}
 		})
 		return code
@@ -245,7 +249,7 @@ func TestDemoMode(t *testing.T) {
 
 	// The wallet emulator is mounted too: WeChat's authorize page
 	// auto-approves back to the redirect URI.
-	code, _ = do(t, "GET", in.base+"/sandbox/wallet/connect/oauth2/authorize?appid="+demoWeChatAppID+
+	code, _ = do(t, "GET", in.base+"/walletsim/connect/oauth2/authorize?appid="+demoWeChatAppID+
 		"&redirect_uri="+in.base+"/back&response_type=code&scope=snsapi_base&state=s1", "", nil)
 	if code != http.StatusFound {
 		t.Errorf("walletsim authorize = %d, want 302", code)
@@ -266,6 +270,88 @@ func TestDemoMode(t *testing.T) {
 	}
 	if !strings.Contains(logs, "Stopped") {
 		t.Errorf("no graceful shutdown in the logs:\n%s", logs)
+	}
+}
+
+// TestDemoPaysEndToEnd pays the printed demo checkout the way a payer in a
+// desktop browser does (QR code), with the sandbox console standing in for
+// the phone that scans it, and watches the checkout become paid through the
+// whole chain: sandbox notify → /notify → paystatus → Redis → merchant API.
+func TestDemoPaysEndToEnd(t *testing.T) {
+	in := start(t, map[string]string{})
+	out := in.stdout.String()
+	key := match(t, apiKeyRe, out)
+	id := checkoutRe.FindStringSubmatch(out)[2]
+
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	get := func(path string) string {
+		t.Helper()
+		resp, err := browser.Get(in.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s = %s\n%s", path, resp.Status, b)
+		}
+		return string(b)
+	}
+	page := get("/c/" + id)
+	if !strings.Contains(page, "演示订单 Demo order") || !strings.Contains(page, "19.99") {
+		t.Errorf("the checkout page does not show the description and amount")
+	}
+	csrf := regexp.MustCompile(`data-csrf="([^"]+)"`).FindStringSubmatch(page)
+	if csrf == nil {
+		t.Fatalf("no CSRF token on the checkout page")
+	}
+	req, _ := http.NewRequest("POST", in.base+"/c/"+id+"/pay", strings.NewReader(`{"wallet":"wechat","scenario":"qr"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-CSRF-Token", csrf[1])
+	resp, err := browser.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"qr_image_url"`) {
+		t.Fatalf("POST /c/%s/pay = %s %s", id, resp.Status, body)
+	}
+	if code, b := do(t, "GET", in.base+"/v1/checkouts/"+id, key, nil); code != http.StatusOK || b["status"] != "pending" {
+		t.Errorf("after the QR order the checkout is %v, want pending", b["status"])
+	}
+
+	// The phone: the sandbox console lists the order and pays it.
+	ord := regexp.MustCompile(`console/pay/(\d+)`).FindStringSubmatch(get("/sandbox/"))
+	if ord == nil {
+		t.Fatal("the sandbox console lists no order awaiting payment")
+	}
+	resp, err = (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Post(in.base+"/sandbox/console/pay/"+ord[1], "application/x-www-form-urlencoded", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sandbox console pay = %s", resp.Status)
+	}
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, b := do(t, "GET", in.base+"/v1/checkouts/"+id, key, nil)
+		if b["status"] == "paid" {
+			if b["paid_at"] == nil || b["late"] != false {
+				t.Errorf("paid checkout %v", b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the checkout is still %v 20 s after the payment\nlogs:\n%s", b["status"], in.stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(get("/c/"+id+"/status"), "paid") {
+		t.Error("the payer's status endpoint does not say paid")
 	}
 }
 

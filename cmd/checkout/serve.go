@@ -13,8 +13,6 @@ import (
 
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/config"
-	"github.com/wallet-checkout/checkout/gateway"
-	"github.com/wallet-checkout/checkout/handlers"
 )
 
 // Server timeouts. There is no WriteTimeout: the result page's status stream
@@ -26,6 +24,11 @@ const (
 	maxHeaderBytes    = 64 << 10
 	// shutdownTimeout is how long in-flight requests get after SIGTERM.
 	shutdownTimeout = 15 * time.Second
+	// streamGrace is when, during a shutdown, the requests still running
+	// (long-lived status streams) have their context cancelled.
+	streamGrace = 5 * time.Second
+	// loopStopTimeout bounds the wait for the background loops at exit.
+	loopStopTimeout = 2 * time.Second
 )
 
 // serve runs the service until ctx is done, then shuts it down gracefully.
@@ -67,18 +70,11 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 	defer closeRedis()
 
 	repo := checkout.NewRepo(rdb, checkout.WithRetention(settings.Retention))
-	deps := handlers.Deps{
-		Redis:          rdb,
-		Checkouts:      repo,
-		PublicURL:      settings.PublicURL,
-		Logger:         log,
-		Clock:          time.Now,
-		MaxAmount:      settings.MaxAmount,
-		Retention:      settings.Retention,
-		Gateway:        gateway.NewClient(),
-		TrustedProxies: settings.TrustedProxies,
-	}
-	var demo *demoSetup
+	var (
+		demo      *demoSetup
+		dir       *checkout.Directory
+		providers config.Providers
+	)
 	if settings.Demo() {
 		demo, err = newDemo(settings.PublicURL, log)
 		if err != nil {
@@ -86,24 +82,29 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 			return exitFailed
 		}
 		defer demo.Close()
-		deps.Directory, deps.Sandbox = demo.Directory, demo.Handler
+		dir, providers = demo.Directory, demo.Providers
 	} else {
-		deps.Directory = merchants.Directory
+		dir, providers = merchants.Directory, merchants.Providers
 	}
-
-	h, err := handlers.New(deps)
+	a, err := wire(settings, rdb, repo, dir, providers, demo, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "checkout: %v\n", err)
 		return exitFailed
 	}
+
+	// Requests keep their context through the first part of a shutdown, so
+	// that API calls in flight finish; streams (the result page's live
+	// status) are ended after streamGrace by cancelling it.
+	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRequests()
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           a.handler,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 	}
 
 	if demo != nil {
@@ -119,6 +120,21 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 		}
 	}
 
+	loopCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
+	waitLoops := a.start(loopCtx)
+	defer func() {
+		stopLoops()
+		done := make(chan struct{})
+		go func() { waitLoops(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(loopStopTimeout):
+			// A loop blocked in a Redis read (the hub's subscription) ends
+			// when Redis is closed, which comes next.
+			log.Debug("Background loops still stopping; closing Redis under them")
+		}
+	}()
+
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("Listening", "addr", bound, "public_url", settings.PublicURL, "demo", settings.Demo(), "settings", settings)
@@ -132,6 +148,8 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 	log.Info("Shutting down", "timeout", shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
+	grace := time.AfterFunc(streamGrace, cancelRequests)
+	defer grace.Stop()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Error("Shutdown incomplete; closing remaining connections", "error", err)
 		_ = srv.Close()
