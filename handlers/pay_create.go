@@ -50,39 +50,28 @@ func (h *handler) createPayment(c *gin.Context) {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 4<<10))
-	var in payRequest
-	if err != nil || json.Unmarshal(body, &in) != nil {
+	if err != nil {
 		h.payError(c, http.StatusBadRequest, "invalid_request", "")
 		return
 	}
-	req := checkout.StartRequest{
-		CheckoutID: ck.ID,
-		Wallet:     checkout.Method(in.Wallet),
-		NotifyURL:  h.notifyURL(st),
+	wallet, scenario, ok := parsePayRequest(body)
+	if !ok {
+		h.payError(c, http.StatusBadRequest, "invalid_request", "")
+		return
 	}
-	switch in.Scenario {
-	case "qr":
-		req.Scenario = checkout.ScenarioQR
-	case "jump":
-		req.Scenario = checkout.ScenarioJump
+	req := checkout.StartRequest{CheckoutID: ck.ID, Wallet: wallet, Scenario: scenario, NotifyURL: h.notifyURL(st)}
+	switch scenario {
+	case checkout.ScenarioJump:
 		// No query: the gateway signs every field it sends back.
 		req.JumpURL = h.publicURL + pagePath(ck.ID, "return")
-	case "jsapi":
-		req.Scenario = checkout.ScenarioJSAPI
-		switch req.Wallet {
-		case checkout.MethodWeChat:
+	case checkout.ScenarioJSAPI:
+		// The payer's identity comes from the session, never from the body.
+		if wallet == checkout.MethodWeChat {
 			req.SubAppID = st.WeChat.AppID
 			req.SubOpenID, _ = payer.WeChatOpenID(st.WeChat.AppID)
-		case checkout.MethodAlipay:
+		} else {
 			req.BuyerID, _ = payer.AlipayUserID(st.Alipay.AppID)
 		}
-	default:
-		h.payError(c, http.StatusBadRequest, "invalid_request", "")
-		return
-	}
-	if !req.Wallet.Valid() {
-		h.payError(c, http.StatusBadRequest, "invalid_request", "")
-		return
 	}
 	if !hasWallet(walletsOffered(ck, st), req.Wallet) {
 		h.payError(c, http.StatusConflict, "wallet_unavailable", "")
@@ -167,6 +156,24 @@ func notPayableCode(ck *checkout.Checkout, now time.Time) string {
 		return "checkout_cancelled"
 	}
 	return "checkout_not_payable"
+}
+
+// parsePayRequest reads the pay body: a known wallet and one of the
+// scenarios a page may ask for. Other members are ignored.
+func parsePayRequest(body []byte) (checkout.Method, checkout.Scenario, bool) {
+	var in payRequest
+	if err := json.Unmarshal(body, &in); err != nil {
+		return "", "", false
+	}
+	w := checkout.Method(in.Wallet)
+	if !w.Valid() {
+		return "", "", false
+	}
+	switch s := checkout.Scenario(in.Scenario); s {
+	case checkout.ScenarioQR, checkout.ScenarioJump, checkout.ScenarioJSAPI:
+		return w, s, true
+	}
+	return "", "", false
 }
 
 // notifyURL is payorder's notify_url for the store.

@@ -18,9 +18,8 @@ import (
 // third-party image service sees the payment link).
 func (h *handler) showPayQRCode(c *gin.Context) {
 	id := c.Param("id")
-	name, ok := strings.CutSuffix(c.Param("seq"), ".svg")
-	seq, err := strconv.Atoi(name)
-	if !ok || err != nil || seq <= 0 || !checkout.ValidID(id) {
+	seq, ok := parseQRName(c.Param("seq"))
+	if !ok || !checkout.ValidID(id) {
 		c.AbortWithStatus(http.StatusNotFound)
 		return
 	}
@@ -49,4 +48,20 @@ func (h *handler) showPayQRCode(c *gin.Context) {
 	// An attempt's code never changes; only this browser may keep it.
 	c.Header("Cache-Control", "private, max-age=3600")
 	c.Data(http.StatusOK, "image/svg+xml", svg)
+}
+
+// parseQRName reads "<attempt>.svg": a positive decimal without sign or
+// leading zero, so that one image has one URL.
+func parseQRName(s string) (int, bool) {
+	name, ok := strings.CutSuffix(s, ".svg")
+	if !ok || name == "" || len(name) > 9 || name[0] == '0' {
+		return 0, false
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] < '0' || name[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.Atoi(name)
+	return n, err == nil && n > 0
 }
