@@ -74,7 +74,7 @@ func (e *pgEvents) Emit(_ context.Context, ev webhook.Event) error {
 // sandbox gateway and the wallet emulator mounted on it, the notify service
 // and its hub.
 type pgEnv struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *httptest.Server
 	rdb      interface{ Close() error }
 	repo     *checkout.Repo
@@ -112,7 +112,7 @@ func (g *pgCountingGateway) orders() []gateway.PayOrderRequest {
 	return append([]gateway.PayOrderRequest(nil), g.payOrders...)
 }
 
-func newPgEnv(t *testing.T) *pgEnv {
+func newPgEnv(t testing.TB) *pgEnv {
 	t.Helper()
 	e := &pgEnv{t: t, logs: &syncBuffer{}}
 	var h http.Handler

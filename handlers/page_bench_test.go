@@ -1,0 +1,70 @@
+package handlers
+
+import (
+	"net/http"
+	"testing"
+)
+
+// Benchmarks of the payer endpoints through the whole router against real
+// Redis: what one page view, one status poll and one QR image cost.
+//
+//	go test ./handlers -run '^$' -bench 'Page|PayStatus|PayQR' -benchmem
+
+func benchGet(b *testing.B, e *pgEnv, path, ua string) {
+	b.Helper()
+	req, _ := http.NewRequest("GET", e.srv.URL+path, nil)
+	req.Header.Set("User-Agent", ua)
+	cl := e.srv.Client()
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := cl.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.StatusCode != 200 {
+			b.Fatalf("%s: %d", path, res.StatusCode)
+		}
+		res.Body.Close()
+	}
+}
+
+func BenchmarkCheckoutPageDesktop(b *testing.B) {
+	e := newPgEnv(b)
+	ck := e.newCheckout("native", 1234)
+	benchGet(b, e, "/c/"+ck.ID, uaDesktop)
+}
+
+func BenchmarkPayStatus(b *testing.B) {
+	e := newPgEnv(b)
+	ck := e.newCheckout("native", 1234)
+	benchGet(b, e, "/c/"+ck.ID+"/status", uaDesktop)
+}
+
+func BenchmarkPayQRCode(b *testing.B) {
+	e := newPgEnv(b)
+	ck := e.newCheckout("native", 1234)
+	br := e.browser(uaDesktop, "bench")
+	_, _, csrf := br.openPage(ck.ID)
+	if r := br.pay(ck.ID, csrf, map[string]string{"wallet": "wechat", "scenario": "qr"}); r.status != 200 {
+		b.Fatalf("pay: %d %s", r.status, r.body)
+	}
+	benchGet(b, e, "/c/"+ck.ID+"/qr/1.svg", uaDesktop)
+}
+
+// BenchmarkPayReuse is a reload's or a double click's "Pay": lock, read,
+// hand out the stored parameters; no gateway call.
+func BenchmarkPayReuse(b *testing.B) {
+	e := newPgEnv(b)
+	ck := e.newCheckout("native", 1234)
+	br := e.browser(uaDesktop, "bench")
+	_, _, csrf := br.openPage(ck.ID)
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := br.pay(ck.ID, csrf, map[string]string{"wallet": "alipay", "scenario": "qr"}); r.status != 200 {
+			b.Fatalf("pay: %d %s", r.status, r.body)
+		}
+	}
+	if n := len(e.gw.orders()); n != 1 {
+		b.Fatalf("%d payorders", n)
+	}
+}
