@@ -97,12 +97,18 @@ type pgCountingGateway struct {
 	*gateway.Client
 	mu        sync.Mutex
 	payOrders []gateway.PayOrderRequest
+	// fail, when set, answers payorder instead of the sandbox.
+	fail func(r *gateway.PayOrderRequest) error
 }
 
 func (g *pgCountingGateway) PayOrder(ctx context.Context, st *gateway.Store, r *gateway.PayOrderRequest) (*gateway.PayOrderResult, error) {
 	g.mu.Lock()
 	g.payOrders = append(g.payOrders, *r)
+	fail := g.fail
 	g.mu.Unlock()
+	if fail != nil {
+		return nil, fail(r)
+	}
 	return g.Client.PayOrder(ctx, st, r)
 }
 
