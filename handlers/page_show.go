@@ -109,7 +109,12 @@ func (h *handler) chooseAction(c *gin.Context, v *templates.CheckoutView, ck *ch
 		}
 		v.Action = templates.ActionWeChatJSAPI
 		if _, ok := payer.WeChatOpenID(st.WeChat.AppID); !ok {
-			return h.pages.WeChat.AuthorizeURL(st.WeChat.AppID, h.publicURL+pagePath(ck.ID, "oauth/wechat"), startOAuth(payer, ck.ID))
+			u := h.pages.WeChat.AuthorizeURL(st.WeChat.AppID, h.publicURL+pagePath(ck.ID, "oauth/wechat"), startOAuth(payer, ck.ID))
+			if u == "" {
+				// A broken AuthorizeBase: the cashier still works.
+				v.Action = templates.ActionWeChatRedirect
+			}
+			return u
 		}
 	case templates.WalletAlipay:
 		if !hasWallet(v.Wallets, checkout.MethodAlipay) {
@@ -122,7 +127,11 @@ func (h *handler) chooseAction(c *gin.Context, v *templates.CheckoutView, ck *ch
 		}
 		v.Action = templates.ActionAlipayJSAPI
 		if _, ok := payer.AlipayUserID(st.Alipay.AppID); !ok {
-			return h.pages.Alipay.AuthorizeURL(st.Alipay.AppID, h.publicURL+pagePath(ck.ID, "oauth/alipay"), startOAuth(payer, ck.ID))
+			u := h.pages.Alipay.AuthorizeURL(st.Alipay.AppID, h.publicURL+pagePath(ck.ID, "oauth/alipay"), startOAuth(payer, ck.ID))
+			if u == "" {
+				v.Action = templates.ActionAlipayRedirect
+			}
+			return u
 		}
 	default:
 		if cl.Mobile {
