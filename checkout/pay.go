@@ -218,6 +218,11 @@ func (p *Payments) Start(ctx context.Context, req StartRequest) (*PayAction, err
 	if err != nil {
 		return nil, err
 	}
+	// Handing out stored parameters creates nothing, so it needs no lock:
+	// reloads and double clicks stay cheap.
+	if a, err := p.reusable(ctx, c, req); err != nil || a != nil {
+		return a, err
+	}
 	unlock, err := p.lock(ctx, c.ID)
 	if err != nil {
 		return nil, err
@@ -310,7 +315,9 @@ func (p *Payments) load(ctx context.Context, req StartRequest) (*Checkout, *Stor
 // lock takes the checkout's lock, waiting for a concurrent holder.
 func (p *Payments) lock(ctx context.Context, id string) (func(context.Context) error, error) {
 	deadline := time.Now().Add(p.lockWait)
-	wait := 10 * time.Millisecond
+	// Short steps: the holder usually finishes in one payorder round trip,
+	// and a waiting click then only reads the stored answer.
+	wait := 5 * time.Millisecond
 	for {
 		unlock, err := p.repo.Lock(ctx, id, lockTTL)
 		if err == nil {
@@ -329,7 +336,7 @@ func (p *Payments) lock(ctx context.Context, id string) (func(context.Context) e
 			return nil, fmt.Errorf("start payment %s: %w", id, ctx.Err())
 		case <-t.C:
 		}
-		wait = min(wait*2, 200*time.Millisecond)
+		wait = min(wait*2, 50*time.Millisecond)
 	}
 }
 

@@ -71,7 +71,9 @@ func (w *watchLog) list() []string {
 	return append([]string(nil), w.outs...)
 }
 
-func newPayEnv(t *testing.T) *payEnv {
+func newPayEnv(t *testing.T) *payEnv { return newPayEnvTB(t) }
+
+func newPayEnvTB(t testing.TB) *payEnv {
 	t.Helper()
 	e := &payEnv{watched: &watchLog{}}
 	e.repo, e.clk = newTestRepo(t)
@@ -108,7 +110,7 @@ func newPayEnv(t *testing.T) *payEnv {
 	return e
 }
 
-func (e *payEnv) checkout(t *testing.T, trade int64) *Checkout {
+func (e *payEnv) checkout(t testing.TB, trade int64) *Checkout {
 	t.Helper()
 	d := draft("m1")
 	d.Amounts = Amounts{Original: trade, Trade: trade}
