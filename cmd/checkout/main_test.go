@@ -590,3 +590,39 @@ func TestSandboxCommand(t *testing.T) {
 		t.Fatal("sandbox did not stop")
 	}
 }
+
+// TestShutdownEndsStreams: a SIGTERM while a payer's result page holds its
+// live status stream open still ends in a clean exit, soon after the
+// stream grace period rather than at the hard shutdown timeout.
+func TestShutdownEndsStreams(t *testing.T) {
+	in := start(t, map[string]string{})
+	id := checkoutRe.FindStringSubmatch(in.stdout.String())[2]
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	resp, err := browser.Get(in.base + "/c/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = browser.Get(in.base + "/c/" + id + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || !strings.HasPrefix(ct, "text/event-stream") {
+		t.Fatalf("GET /events = %s %s", resp.Status, ct)
+	}
+	buf := make([]byte, 256)
+	if n, err := resp.Body.Read(buf); err != nil || !strings.Contains(string(buf[:n]), "retry:") {
+		t.Fatalf("no first event: %q %v", buf[:n], err)
+	}
+	began := time.Now()
+	if code := in.stop(); code != exitOK {
+		t.Errorf("exit code %d with an open stream, want 0\n%s", code, in.stderr)
+	}
+	took := time.Since(began)
+	t.Logf("stopped %s after the signal", took.Round(time.Millisecond))
+	if took < streamGrace || took > streamGrace+loopStopTimeout+5*time.Second {
+		t.Errorf("shutdown with an open stream took %s; want a little over the %s grace", took, streamGrace)
+	}
+}
