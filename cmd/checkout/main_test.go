@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -624,5 +625,37 @@ func TestShutdownEndsStreams(t *testing.T) {
 	t.Logf("stopped %s after the signal", took.Round(time.Millisecond))
 	if took < streamGrace || took > streamGrace+loopStopTimeout+5*time.Second {
 		t.Errorf("shutdown with an open stream took %s; want a little over the %s grace", took, streamGrace)
+	}
+}
+
+// BenchmarkDemoStartup measures what a newcomer waits for after the build:
+// from run to a listening demo service (sandbox, wallet emulator, demo
+// merchant and checkout, embedded Redis). Shutdown is not timed.
+func BenchmarkDemoStartup(b *testing.B) {
+	dir := b.TempDir()
+	for i := 0; b.Loop(); i++ {
+		addrFile := filepath.Join(dir, fmt.Sprintf("addr%d", i))
+		ctx, cancel := context.WithCancel(context.Background())
+		exited := make(chan int, 1)
+		go func() {
+			exited <- run(ctx, []string{"-addr", "127.0.0.1:0", "-addr-file", addrFile}, envOf(nil), io.Discard, io.Discard)
+		}()
+		for {
+			if fi, err := os.Stat(addrFile); err == nil && fi.Size() > 0 {
+				break
+			}
+			select {
+			case code := <-exited:
+				b.Fatalf("run exited with %d", code)
+			default:
+			}
+			time.Sleep(time.Millisecond)
+		}
+		b.StopTimer()
+		cancel()
+		if code := <-exited; code != exitOK {
+			b.Fatalf("exit %d", code)
+		}
+		b.StartTimer()
 	}
 }
