@@ -222,3 +222,40 @@ func TestStaticAssets(t *testing.T) {
 		}
 	}
 }
+
+// TestEventsClientGone: a payer who closes the page frees the stream and its
+// hub subscription.
+func TestEventsClientGone(t *testing.T) {
+	e := newPgEnv(t)
+	ck := e.newCheckout("native", 100)
+	before := e.hub.Waiters()
+	const n = 5
+	cancels := make([]context.CancelFunc, n)
+	for i := range n {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancels[i] = cancel
+		req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/c/"+ck.ID+"/events", nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		buf := make([]byte, 256)
+		if _, err := res.Body.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := e.hub.Waiters(); got != before+n {
+		t.Fatalf("waiters %d, want %d", got, before+n)
+	}
+	for _, c := range cancels {
+		c()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for e.hub.Waiters() != before {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiters left after the payers went away: %d", e.hub.Waiters())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
