@@ -17,8 +17,10 @@ COPY . .
 # in (timetzdata) so that Asia/Shanghai resolves whatever the base image has.
 RUN CGO_ENABLED=0 go build -trimpath -tags timetzdata -ldflags="-s -w" -o /out/checkout ./cmd/checkout
 
-# Check that the zone data the service relies on is really there.
-RUN test -f /usr/share/zoneinfo/Asia/Shanghai
+# Zone files for the runtime image (whether or not the Go image has them).
+RUN apt-get update && apt-get install -y --no-install-recommends tzdata \
+ && rm -rf /var/lib/apt/lists/* \
+ && test -f /usr/share/zoneinfo/Asia/Shanghai
 
 FROM gcr.io/distroless/static-debian13:nonroot
 # distroless/static ships CA certificates (/etc/ssl/certs) for the gateway,

@@ -39,6 +39,9 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 		return exitUsage
 	}
 	log := newLogger(stderr, settings.LogLevel)
+	if settings.Generated {
+		log.Info("Session keys and signing secret generated for this process (demo mode): payer sessions end when it stops")
+	}
 
 	// Read the merchants file before anything listens or connects, so that a
 	// bad file stops the start with its one message and nothing else.
