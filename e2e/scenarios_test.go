@@ -58,7 +58,7 @@ func assertNotPaid(t *testing.T, s *stack, store, id string) {
 }
 
 // assertCheckoutPage checks what the payer must see before paying.
-func assertCheckoutPage(t *testing.T, tb *tab, amount, action string) {
+func assertCheckoutPage(t *testing.T, tb *tab, amount, action string, description ...string) {
 	t.Helper()
 	if got := tb.text("[data-testid=amount]"); got != amount {
 		t.Errorf("amount shows %q, want %q", got, amount)
@@ -66,14 +66,31 @@ func assertCheckoutPage(t *testing.T, tb *tab, amount, action string) {
 	if got := tb.text("[data-testid=merchant-name]"); got != "沙箱咖啡" {
 		t.Errorf("merchant shows %q", got)
 	}
-	if got := tb.text("[data-testid=description]"); got != "拿铁 ×2" {
+	wantDesc := "拿铁 ×2"
+	if len(description) > 0 {
+		wantDesc = description[0]
+	}
+	if got := tb.text("[data-testid=description]"); got != wantDesc {
 		t.Errorf("description shows %q", got)
 	}
 	if a := eval[string](tb, `document.getElementById("app").dataset.action`); a != action {
 		t.Errorf("page action %q, want %q", a, action)
 	}
+	assertFits(t, tb)
 	if !matches(`^\d+:\d\d$`, tb.text("[data-testid=countdown]")) {
 		t.Errorf("countdown shows %q", tb.text("[data-testid=countdown]"))
+	}
+}
+
+// assertFits checks the page needs no sideways scrolling and its pay
+// button (when there is one) is on the first screen.
+func assertFits(t *testing.T, tb *tab) {
+	t.Helper()
+	if w := eval[int](tb, `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
+		t.Errorf("the page is %d px wider than the screen", w)
+	}
+	if !eval[bool](tb, `(function(){var b=document.querySelector("[data-testid=pay-button]");return !b || b.getBoundingClientRect().bottom <= window.innerHeight})()`) {
+		t.Error("the pay button is below the first screen")
 	}
 }
 
@@ -81,6 +98,7 @@ func assertCheckoutPage(t *testing.T, tb *tab, amount, action string) {
 // the merchant.
 func assertResultPaid(t *testing.T, tb *tab, s *stack, id, amount string) {
 	t.Helper()
+	assertFits(t, tb)
 	if got := tb.text("[data-testid=result-paid] [data-testid=amount]"); got != amount {
 		t.Errorf("paid amount shows %q, want %q", got, amount)
 	}
@@ -154,11 +172,15 @@ func TestWeChatNative(t *testing.T) {
 func TestWeChatCancelThenPay(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, sandboxOptions{})
-	id, u := s.createCheckout(map[string]any{"amount": 1288, "store": storeNative})
-	tb := newTab(t, s, wechatPhone, wechatBridge("cancel", "ok"))
+	id, u := s.createCheckout(map[string]any{"amount": 1288, "store": storeNative,
+		"description": "年度会员 · 含 12 个月高级功能与专属客服，自动续费可随时取消"})
+	small := wechatPhone
+	small.width, small.height = 360, 640 // a small phone
+	tb := newTab(t, s, small, wechatBridge("cancel", "ok"))
 
 	tb.open(u, "[data-testid=pay-button]")
-	assertCheckoutPage(t, tb, "¥12.88", "wechat_jsapi")
+	assertCheckoutPage(t, tb, "¥12.88", "wechat_jsapi", "年度会员 · 含 12 个月高级功能与专属客服，自动续费可随时取消")
+	tb.screenshot("checkout-360x640")
 	tb.click("[data-testid=pay-button]")
 	tb.waitFor("the cancel message", `document.querySelector("[data-testid=message]").textContent.indexOf("取消") >= 0`)
 	if eval[bool](tb, `document.querySelector("[data-testid=pay-button]").disabled`) {
