@@ -284,14 +284,13 @@ func (v *validator) name(path, raw string, required bool) (string, error) {
 }
 
 func (v *validator) apiKey(path, raw string) (checkout.APIKey, error) {
-	s := strings.TrimSpace(raw)
+	s, err := v.str(path, raw)
+	if err != nil {
+		return checkout.APIKey{}, err
+	}
 	if strings.HasPrefix(s, "sk_") {
 		// Never echo the key: this message lands in logs.
 		return checkout.APIKey{}, errorf(path, "is a plain API key; store only its hash: run `checkout hash-key sk_live_…` (with your key) and put the sha256:… line it prints here")
-	}
-	s, err := v.str(path, s)
-	if err != nil {
-		return checkout.APIKey{}, err
 	}
 	s = strings.ToLower(s)
 	if !hashRe.MatchString(s) {
