@@ -23,8 +23,8 @@ const (
 	DefaultAddr      = ":8080"
 	DefaultMaxAmount = int64(10_000_000) // fen: ¥100,000
 	DefaultRetention = 2160 * time.Hour  // 90 days
-	// MinSecretLen is the shortest session key or signing secret accepted:
-	// 32 bytes, what `openssl rand -base64 32` prints is longer than that.
+	// MinSecretLen is the shortest session key, signing secret or webhook
+	// secret accepted, in bytes (`openssl rand -base64 32` prints 44).
 	MinSecretLen = 32
 )
 
@@ -141,6 +141,7 @@ type Error struct {
 	Msg string
 }
 
+// Error is the one-line message: "config: PATH: MSG".
 func (e *Error) Error() string { return "config: " + e.Path + ": " + e.Msg }
 
 func errorf(path, format string, args ...any) *Error {
