@@ -82,6 +82,7 @@ type pgEnv struct {
 	sb       *sandbox.Server
 	sbNative sandbox.Store // store "native": both wallets in native mode
 	sbRedir  sandbox.Store // store "redirect": both wallets in redirect mode
+	sbBad    sandbox.Store // store "badkeys": native, with unusable Alipay keys
 	sim      *walletsim.Sim
 	svc      *notify.Service
 	hub      *notify.Hub
@@ -132,8 +133,8 @@ func newPgEnv(t testing.TB) *pgEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.sb.Close)
-	e.sbNative, e.sbRedir = sandbox.GenerateStore(), sandbox.GenerateStore()
-	for _, s := range []sandbox.Store{e.sbNative, e.sbRedir} {
+	e.sbNative, e.sbRedir, e.sbBad = sandbox.GenerateStore(), sandbox.GenerateStore(), sandbox.GenerateStore()
+	for _, s := range []sandbox.Store{e.sbNative, e.sbRedir, e.sbBad} {
 		if err := e.sb.AddStore(s); err != nil {
 			t.Fatal(err)
 		}
@@ -177,8 +178,10 @@ func newPgEnv(t testing.TB) *pgEnv {
 	}
 	m := &checkout.Merchant{
 		ID: "m_pages", Name: "茶饮小铺",
-		Stores: []*checkout.Store{mkStore("native", e.sbNative, checkout.ModeNative), mkStore("redirect", e.sbRedir, checkout.ModeRedirect)},
+		Stores: []*checkout.Store{mkStore("native", e.sbNative, checkout.ModeNative), mkStore("redirect", e.sbRedir, checkout.ModeRedirect),
+			mkStore("badkeys", e.sbBad, checkout.ModeNative)},
 	}
+	m.Stores[2].Alipay.PrivateKey = "not a key"
 	if e.dir, err = checkout.NewDirectory([]*checkout.Merchant{m}); err != nil {
 		t.Fatal(err)
 	}

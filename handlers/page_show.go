@@ -159,5 +159,10 @@ func (h *handler) wechatNative(st *checkout.Store) bool {
 
 // alipayNative is wechatNative for Alipay.
 func (h *handler) alipayNative(st *checkout.Store) bool {
-	return st.Alipay.Mode == checkout.ModeNative && st.Alipay.AppID != "" && h.pages.Alipay != nil
+	if st.Alipay.Mode != checkout.ModeNative || st.Alipay.AppID == "" || h.pages.Alipay == nil {
+		return false
+	}
+	// Unusable app keys would fail at the token call: use the cashier.
+	_, err := h.alipayApp(st)
+	return err == nil
 }

@@ -18,6 +18,7 @@ func TestCheckoutPageVariants(t *testing.T) {
 	ctx := context.Background()
 	open := e.newCheckout("native", 1000)
 	redirect := e.newCheckout("redirect", 1000)
+	badKeys := e.newCheckout("badkeys", 1000)
 	alipayOnly := e.newCheckout("native", 1000, func(d *checkout.Draft) { d.Wallets = []checkout.Method{checkout.MethodAlipay} })
 	wechatOnly := e.newCheckout("native", 1000, func(d *checkout.Draft) { d.Wallets = []checkout.Method{checkout.MethodWeChat} })
 	expired := e.expiredCheckout("native")
@@ -45,6 +46,7 @@ func TestCheckoutPageVariants(t *testing.T) {
 		{"mini-program web-view", uaWeChatMini, open.ID, 200, templates.ActionMiniProgramHandoff},
 		{"WeChat, redirect mode", uaWeChatAndroid, redirect.ID, 200, templates.ActionWeChatRedirect},
 		{"Alipay, redirect mode", uaAlipay, redirect.ID, 200, templates.ActionAlipayRedirect},
+		{"Alipay, native mode with unusable app keys", uaAlipay, badKeys.ID, 200, templates.ActionAlipayRedirect},
 		{"desktop", uaDesktop, open.ID, 200, templates.ActionQR},
 		{"phone browser", uaPhone, open.ID, 200, templates.ActionOpenInWallet},
 		{"expired", uaWeChatIOS, expired.ID, 200, templates.ActionExpired},
