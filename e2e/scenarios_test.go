@@ -538,6 +538,12 @@ func TestGuidance(t *testing.T) {
 			t.Errorf("English tab says %q", got)
 		}
 		tb.screenshot("qr-english")
+		// Keyboard: the arrow key moves to the Alipay tab and its code.
+		tb.exec(`var w = document.querySelector("[data-tab=wechat]"); w.focus(); w.dispatchEvent(new KeyboardEvent("keydown", {key: "ArrowRight", bubbles: true}))`)
+		tb.visible("[data-testid=qr-image-alipay]")
+		if !eval[bool](tb, `document.activeElement === document.querySelector("[data-tab=alipay]")`) {
+			t.Error("focus did not follow the arrow key")
+		}
 	})
 }
 

@@ -268,13 +268,25 @@
       }
       function select(w) {
         $all("[data-tab]").forEach(function (t) {
-          t.setAttribute("aria-selected", t.dataset.tab === w ? "true" : "false");
+          var on = t.dataset.tab === w;
+          t.setAttribute("aria-selected", on ? "true" : "false");
+          t.tabIndex = on ? 0 : -1;
         });
         $all("[data-qr]").forEach(function (f) { f.hidden = f.dataset.qr !== w; });
         load(w);
       }
-      $all("[data-tab]").forEach(function (t) {
+      var tabs = $all("[data-tab]");
+      tabs.forEach(function (t, i) {
         t.addEventListener("click", function () { select(t.dataset.tab); });
+        // The tab pattern: arrow keys move between the wallets.
+        t.addEventListener("keydown", function (e) {
+          var d = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? tabs.length - 1 : 0;
+          if (!d) return;
+          e.preventDefault();
+          var n = tabs[(i + d) % tabs.length];
+          n.focus();
+          select(n.dataset.tab);
+        });
       });
       $all("[data-retry]").forEach(function (b) {
         b.addEventListener("click", function () { load(b.dataset.retry); });

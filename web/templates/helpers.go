@@ -78,3 +78,12 @@ func initial(name string) string {
 	}
 	return strings.ToUpper(string(r))
 }
+
+// tabIndex is the roving tabindex of the wallet tabs: only the selected
+// one is in the tab order; arrow keys move between them.
+func tabIndex(selected bool) string {
+	if selected {
+		return "0"
+	}
+	return "-1"
+}

@@ -37,6 +37,9 @@
 //	POST CheckURL, header X-CSRF-Token: ask the server to query the gateway now
 //	  (answers the same JSON as StatusURL).
 //
+// Set CheckoutView.Now to the handlers' clock so the countdown shows the
+// service's remaining time (the payer's clock may be wrong).
+//
 // Status values are the checkout's (open, pending, paid, partially_refunded,
 // refunded, expired, cancelled); the result page also accepts "failed".
 package templates
