@@ -2,9 +2,7 @@ package notify
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"time"
@@ -179,10 +177,14 @@ func (h *Hub) Run(ctx context.Context) {
 	}
 }
 
-// session subscribes once and delivers until the connection fails.
+// session subscribes once and delivers until the connection fails or ctx
+// ends. A ping every pingEvery finds a connection that died silently.
 func (h *Hub) session(ctx context.Context, first bool, connected func()) error {
 	ps := h.rdb.Subscribe(ctx)
 	defer ps.Close()
+	// Closing the subscription is what unblocks a waiting Receive.
+	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
+	defer stop()
 	if err := ps.Subscribe(ctx, h.channel); err != nil {
 		return err
 	}
@@ -195,30 +197,35 @@ func (h *Hub) session(ctx context.Context, first bool, connected func()) error {
 	if !first {
 		h.resync()
 	}
-	for {
-		// ReceiveTimeout surfaces a dead connection instead of
-		// reconnecting silently, so we know to resync.
-		msg, err := ps.ReceiveTimeout(ctx, 30*time.Second)
-		if err != nil {
-			if isTimeout(err) {
-				if perr := ps.Ping(ctx); perr != nil {
-					return perr
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(pingEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := ps.Ping(ctx); err != nil {
+					_ = ps.Close()
+					return
 				}
-				continue
 			}
+		}
+	}()
+	for {
+		msg, err := ps.Receive(ctx)
+		if err != nil {
 			return err
 		}
-		switch m := msg.(type) {
-		case *redis.Message:
+		if m, ok := msg.(*redis.Message); ok {
 			if u, ok := decodeUpdate(m.Payload); ok {
 				h.deliver(u)
 			}
-		case *redis.Pong, *redis.Subscription:
 		}
 	}
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
+// pingEvery is how often an idle subscription is checked.
+const pingEvery = 10 * time.Second
