@@ -1,6 +1,7 @@
 package notify_test
 
 import (
+	"net/url"
 	"testing"
 	"time"
 
@@ -19,3 +20,5 @@ func redistestMiniredis(t testing.TB) (*miniredis.Miniredis, redis.UniversalClie
 	t.Cleanup(func() { _ = c.Close() })
 	return m, c
 }
+
+func parseQuery(s string) (url.Values, error) { return url.ParseQuery(s) }
