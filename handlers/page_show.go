@@ -61,6 +61,7 @@ func (h *handler) checkoutPageView(c *gin.Context, ck *checkout.Checkout, m *che
 		Amount:       templates.FormatFen(ck.Amounts.Trade),
 		AmountFen:    ck.Amounts.Trade,
 		ExpiresAt:    ck.ExpiresAt,
+		Now:          h.now(),
 		Status:       string(displayStatus(ck, h.now())),
 		Wallet:       detectClient(c.GetHeader("User-Agent")).Wallet,
 		PayURL:       pagePath(id, "pay"),
