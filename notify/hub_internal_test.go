@@ -1,0 +1,35 @@
+package notify
+
+import (
+	"strings"
+	"testing"
+)
+
+// FuzzDecodeUpdate: any pub/sub payload decodes without panicking, and
+// what decodes encodes back to the same update. Seeds:
+// testdata/fuzz/FuzzDecodeUpdate.
+func FuzzDecodeUpdate(f *testing.F) {
+	f.Fuzz(func(t *testing.T, s string) {
+		u, ok := decodeUpdate(s)
+		if !ok {
+			return
+		}
+		v, ok := decodeUpdate(encodeUpdate(u))
+		if !ok || v != u {
+			t.Fatalf("%q → %+v → %q → %+v", s, u, encodeUpdate(u), v)
+		}
+		if strings.ContainsAny(u.CheckoutID, " \t\n") {
+			t.Fatalf("id with spaces: %q", u.CheckoutID)
+		}
+	})
+}
+
+func TestEventIDShape(t *testing.T) {
+	a, b := eventID("co_x", "paid"), eventID("co_x", "paid")
+	if a != b || a == eventID("co_y", "paid") || a == eventID("co_x", "expired") {
+		t.Fatalf("event ids not derived from their effect: %s %s", a, b)
+	}
+	if len(a) != 28 || !strings.HasPrefix(a, "evt_") {
+		t.Fatalf("event id %q", a)
+	}
+}
