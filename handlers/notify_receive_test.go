@@ -1,0 +1,129 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/notify"
+)
+
+// fakeNotifier answers Notify with a set error and records its inputs.
+type fakeNotifier struct {
+	mu    sync.Mutex
+	err   error
+	store string
+	query url.Values
+	calls int
+}
+
+func (f *fakeNotifier) Notify(_ context.Context, store string, q url.Values) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	f.store, f.query = store, q
+	return f.err
+}
+
+func notifyServer(t *testing.T, n Notifier, r Refunder) (*env, *httptest.Server) {
+	t.Helper()
+	e := newEnv(t)
+	h, err := New(Deps{
+		Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: "https://pay.example",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: e.clk.Now, Notifier: n, Refunds: r,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return e, srv
+}
+
+// TestReceiveNotify: notify_success only when the service says the new
+// state is stored; every failure maps to an answer that is never
+// notify_success, and the ones worth retrying are 5xx.
+func TestReceiveNotify(t *testing.T) {
+	f := &fakeNotifier{}
+	_, srv := notifyServer(t, f, nil)
+	for _, tc := range []struct {
+		name   string
+		err    error
+		path   string
+		status int
+	}{
+		{"stored", nil, "/notify/store1?out_no=1&sign=x", 200},
+		{"bad sign", fmt.Errorf("x: %w", notify.ErrBadSignature), "/notify/store1?sign=x", 400},
+		{"unknown store", fmt.Errorf("x: %w", notify.ErrUnknownStore), "/notify/nope?sign=x", 404},
+		{"unknown order", fmt.Errorf("x: %w", notify.ErrUnknownOrder), "/notify/store1?sign=x", 404},
+		{"redis down", errors.New("dial tcp: connection refused"), "/notify/store1?sign=x", 503},
+		{"not settled", notify.ErrNotSettled, "/notify/store1?sign=x", 503},
+		{"busy", notify.ErrBusy, "/notify/store1?sign=x", 503},
+		{"malformed query", nil, "/notify/store1?a=%zz", 400},
+		{"huge query", nil, "/notify/store1?a=" + strings.Repeat("x", 5000), 400},
+		{"long store", nil, "/notify/" + strings.Repeat("s", 65) + "?a=1", 400},
+		{"no store", nil, "/notify/?a=1", 404},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f.mu.Lock()
+			f.err = tc.err
+			f.mu.Unlock()
+			res, err := http.Get(srv.URL + tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != tc.status {
+				t.Fatalf("status %d %q, want %d", res.StatusCode, b, tc.status)
+			}
+			if ok := string(b) == gateway.NotifySuccess; ok != (tc.status == 200) {
+				t.Fatalf("body %q with status %d", b, res.StatusCode)
+			}
+		})
+	}
+	f.mu.Lock()
+	f.err = nil
+	f.mu.Unlock()
+	if res, _ := http.Get(srv.URL + "/notify/store1?out_no=AB1&status=1&sign=abc"); res != nil {
+		res.Body.Close()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.store != "store1" || f.query.Get("out_no") != "AB1" || f.query.Get("sign") != "abc" {
+		t.Fatalf("notifier got %q %v", f.store, f.query)
+	}
+}
+
+// TestNotifyRoutesOptional: without a Notifier or Refunder the routes are
+// not mounted.
+func TestNotifyRoutesOptional(t *testing.T) {
+	e, srv := notifyServer(t, nil, nil)
+	res, err := http.Get(srv.URL + "/notify/store1?a=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 404 {
+		t.Fatalf("notify without a notifier: %d", res.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/checkouts/co_x/refunds", strings.NewReader(`{"amount":1}`))
+	req.Header.Set("Authorization", "Bearer "+e.keyA)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 404 && res.StatusCode != 405 {
+		t.Fatalf("refund without a refunder: %d", res.StatusCode)
+	}
+}
