@@ -444,3 +444,52 @@ func TestReplicasShareWork(t *testing.T) {
 		t.Fatalf("checkout %s after the lease ran out", got.Status)
 	}
 }
+
+// TestReconcilerRun: Run ticks on its own until its context ends.
+func TestReconcilerRun(t *testing.T) {
+	e := newEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
+	c := e.newCheckout(1000, 30*time.Minute)
+	a := e.order(c, checkout.ScenarioQR, "")
+	e.pay(a)
+	e.clk.Advance(6 * time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); notify.NewReconciler(e.svc, notify.WithInterval(10*time.Millisecond)).Run(ctx) }()
+	waitFor(t, 5*time.Second, "paid by the running reconciler", func() bool { return e.get(c.ID).Status == checkout.StatusPaid })
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}
+
+// TestCancelled: a merchant's cancel emits one cancelled event and puts the
+// pending barcode order up for cancellation upstream.
+func TestCancelled(t *testing.T) {
+	e := newEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
+	ctx := context.Background()
+	c := e.newCheckout(1000, 30*time.Minute)
+	bar := e.order(c, checkout.ScenarioBarcode, "134567890123459002")
+	tr, err := e.repo.Cancel(ctx, c.ID)
+	if err != nil || !tr.Changed {
+		t.Fatalf("cancel: %v %v", tr, err)
+	}
+	for range 2 {
+		if err := e.svc.Cancelled(ctx, tr.Checkout); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(e.events.of(c.ID, webhook.TypeCancelled)); n != 1 {
+		t.Fatalf("%d cancelled events", n)
+	}
+	if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := e.sb.Order(e.sbStore.OpenID, bar.OrdNo); o.Status != gateway.StatusCanceled {
+		t.Fatalf("barcode order at the gateway: %s", o.Status)
+	}
+	if err := e.svc.Cancelled(ctx, e.newCheckout(1, time.Hour)); err == nil {
+		t.Fatal("Cancelled accepted an open checkout")
+	}
+}

@@ -161,17 +161,20 @@ const (
 // the next observer tries again; when the process dies the lease runs out.
 func (s *Service) runEffect(ctx context.Context, id, name string, fn func(context.Context) error) error {
 	k := s.keyEffect(id, name)
-	ok, err := s.rdb.SetNX(ctx, k, effectRunning, s.lease).Result()
-	if err != nil {
-		return fmt.Errorf("effect %s of %s: %w", name, id, err)
-	}
-	if !ok {
+	for try := 0; ; try++ {
+		ok, err := s.rdb.SetNX(ctx, k, effectRunning, s.lease).Result()
+		if err != nil {
+			return fmt.Errorf("effect %s of %s: %w", name, id, err)
+		}
+		if ok {
+			break
+		}
 		v, err := s.rdb.Get(ctx, k).Result()
 		switch {
-		case errors.Is(err, redis.Nil):
-			// The claim ended between our two calls: try once more.
-			return s.runEffect(ctx, id, name, fn)
-		case err != nil:
+		case errors.Is(err, redis.Nil) && try < 3:
+			// The claim ended between our two calls: try again.
+			continue
+		case err != nil && !errors.Is(err, redis.Nil):
 			return fmt.Errorf("effect %s of %s: %w", name, id, err)
 		case v == effectDone:
 			return nil
