@@ -454,7 +454,10 @@ func TestReconcilerRun(t *testing.T) {
 	e.clk.Advance(6 * time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); notify.NewReconciler(e.svc, notify.WithInterval(10*time.Millisecond)).Run(ctx) }()
+	go func() {
+		defer close(done)
+		notify.NewReconciler(e.svc, notify.WithInterval(10*time.Millisecond)).Run(ctx)
+	}()
 	waitFor(t, 5*time.Second, "paid by the running reconciler", func() bool { return e.get(c.ID).Status == checkout.StatusPaid })
 	cancel()
 	select {
