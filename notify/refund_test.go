@@ -278,3 +278,37 @@ func TestEffectsSurviveEmitFailure(t *testing.T) {
 		t.Fatalf("%d paid events", n)
 	}
 }
+
+// TestCrashAfterTransition: a process recorded the payment and died before
+// its event (with or without having claimed it). The gateway's next notify
+// (or the reconciler) finds the effect owed and emits it, once.
+func TestCrashAfterTransition(t *testing.T) {
+	for _, claimed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "before claiming", true: "holding the claim"}[claimed], func(t *testing.T) {
+			e := newEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
+			ctx := context.Background()
+			c := e.newCheckout(1000, 30*time.Minute)
+			a := e.order(c, checkout.ScenarioQR, "")
+			e.pay(a)
+			if p, err := e.repo.MarkPaid(ctx, c.ID, a.Seq, a.OrdNo); err != nil || !p.Changed {
+				t.Fatalf("mark paid: %v %v", p, err)
+			}
+			if claimed {
+				// The dead process's claim, with a short lease left.
+				if err := e.rdb.Set(ctx, e.prefix+"n:fx:{"+c.ID+"}:paid", "run", time.Second).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if code, body := e.sendNotify(e.notifyQuery(a, gateway.StatusPaid).Encode()); code != 200 || body != gateway.NotifySuccess {
+				t.Fatalf("notify: %d %q", code, body)
+			}
+			if n := len(e.events.of(c.ID, webhook.TypePaid)); n != 1 {
+				t.Fatalf("%d paid events", n)
+			}
+			e.sendNotify(e.notifyQuery(a, gateway.StatusPaid).Encode())
+			if n := len(e.events.of(c.ID, webhook.TypePaid)); n != 1 {
+				t.Fatalf("%d paid events after a duplicate", n)
+			}
+		})
+	}
+}
