@@ -292,6 +292,11 @@ func (e *env) order(c *checkout.Checkout, s checkout.Scenario, authCode string) 
 		req.AuthCode = authCode
 	case checkout.ScenarioJump:
 		req.JumpURL = "https://pay.example/c/" + c.ID + "/return"
+	case checkout.ScenarioJSAPI:
+		if err := e.sb.BindAppID(e.sbStore.OpenID, "Weixin", "wx0123456789abcdef"); err != nil {
+			e.t.Fatal(err)
+		}
+		req.JSAPI, req.SubAppID, req.SubOpenID = true, "wx0123456789abcdef", "oPayer"+c.ID[3:13]
 	}
 	res, err := e.gw.PayOrder(ctx, e.gs, req)
 	if err != nil {

@@ -77,6 +77,7 @@ func TestExpiry(t *testing.T) {
 	c := e.newCheckout(1000, time.Minute)
 	bar := e.order(c, checkout.ScenarioBarcode, "134567890123459002") // the payer never types the password
 	jump := e.order(c, checkout.ScenarioJump, "")
+	jsapi := e.order(c, checkout.ScenarioJSAPI, "")
 	e.clk.Advance(61 * time.Second)
 	for range 2 {
 		if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
@@ -95,15 +96,20 @@ func TestExpiry(t *testing.T) {
 	if a := e.attempt(c.ID, bar.Seq); a.Status != checkout.AttemptCancelled {
 		t.Fatalf("barcode attempt %s", a.Status)
 	}
-	if a := e.attempt(c.ID, jump.Seq); a.Status != checkout.AttemptPending {
-		t.Fatalf("jump attempt %s", a.Status)
-	}
-	due, ok := e.watched()["a:"+jump.OutNo]
-	if !ok {
-		t.Fatal("jump attempt no longer watched")
-	}
-	if d := due.Sub(e.clk.Now()); d < 10*time.Minute {
-		t.Fatalf("expired jump attempt due again in %s, want the slower schedule", d)
+	for _, a := range []*checkout.Attempt{jump, jsapi} {
+		if got := e.attempt(c.ID, a.Seq); got.Status != checkout.AttemptPending {
+			t.Fatalf("%s attempt %s", a.Scenario, got.Status)
+		}
+		if o, _ := e.sb.Order(e.sbStore.OpenID, a.OrdNo); o.Status != gateway.StatusAwaiting {
+			t.Fatalf("%s order at the gateway: %s", a.Scenario, o.Status)
+		}
+		due, ok := e.watched()["a:"+a.OutNo]
+		if !ok {
+			t.Fatalf("%s attempt no longer watched", a.Scenario)
+		}
+		if d := due.Sub(e.clk.Now()); d < 10*time.Minute {
+			t.Fatalf("expired %s attempt due again in %s, want the slower schedule", a.Scenario, d)
+		}
 	}
 	// More ticks change nothing and emit nothing.
 	if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
