@@ -196,14 +196,31 @@ func latePolicy(c *checkout.Checkout, st *checkout.Store) checkout.LatePolicy {
 }
 
 // paidInTime reports whether a payment recorded as late was in fact made
-// before the checkout expired (our expiry ran before the notify arrived):
+// before the checkout expired (our expiry ran before the gateway told us):
 // such money is kept whatever the policy. A checkout the merchant cancelled
-// (from) gets no such grace.
-func paidInTime(c *checkout.Checkout, o *gateway.Order, from checkout.Status) bool {
-	if o == nil || o.TradePayTime.IsZero() || from == checkout.StatusCancelled {
-		return false
+// gets no such grace. o may be nil (the caller found the attempt paid
+// already): then paystatus tells the pay time.
+func (s *Service) paidInTime(ctx context.Context, st *checkout.Store, c *checkout.Checkout, a *checkout.Attempt,
+	o *gateway.Order, from checkout.Status,
+) (bool, error) {
+	if from == checkout.StatusCancelled {
+		return false, nil
 	}
-	return !o.TradePayTime.After(c.ExpiresAt)
+	if o == nil {
+		var err error
+		if o, err = s.gw.PayStatus(ctx, st.Gateway, gateway.ByOutNo(a.OutNo)); err != nil {
+			return false, fmt.Errorf("paystatus %s: %w", a.OutNo, err)
+		}
+	}
+	if o.TradePayTime.IsZero() || o.TradePayTime.After(c.ExpiresAt) {
+		return false, nil
+	}
+	// Cancelled (Service.Cancelled ran): the merchant gave up on it.
+	n, err := s.rdb.Exists(ctx, s.keyEffect(c.ID, "cancelled")).Result()
+	if err != nil {
+		return false, fmt.Errorf("late payment of %s: %w", c.ID, err)
+	}
+	return n == 0, nil
 }
 
 // afterPaid does, once, what follows a confirmed payment: the paid event
@@ -214,10 +231,16 @@ func (s *Service) afterPaid(ctx context.Context, st *checkout.Store, c *checkout
 ) error {
 	if c.PaidAttempt == a.Seq {
 		return s.waitEffect(ctx, c.ID, "paid", wait, func(ctx context.Context) error {
-			if c.Late && latePolicy(c, st) == checkout.LatePolicyRefund && !paidInTime(c, o, from) {
-				s.log.Warn("Late payment: refunding it (late policy refund)", "checkout_id", c.ID, "out_no", a.OutNo)
-				_, err := s.autoRefund(ctx, st, c, a, KindLate)
-				return err
+			if c.Late && latePolicy(c, st) == checkout.LatePolicyRefund {
+				inTime, err := s.paidInTime(ctx, st, c, a, o, from)
+				if err != nil {
+					return err
+				}
+				if !inTime {
+					s.log.Warn("Late payment: refunding it (late policy refund)", "checkout_id", c.ID, "out_no", a.OutNo)
+					_, err := s.autoRefund(ctx, st, c, a, KindLate)
+					return err
+				}
 			}
 			return s.emit(ctx, webhook.TypePaid, "paid", c, nil)
 		})

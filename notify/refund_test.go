@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -294,10 +295,16 @@ func TestCrashAfterTransition(t *testing.T) {
 				t.Fatalf("mark paid: %v %v", p, err)
 			}
 			if claimed {
-				// The dead process's claim, with a short lease left.
-				if err := e.rdb.Set(ctx, e.prefix+"n:fx:{"+c.ID+"}:paid", "run", time.Second).Err(); err != nil {
+				// The dead process's claim, with a second of lease left:
+				// notifies meanwhile are told to come back later.
+				lease := "run:" + strconv.FormatInt(e.clk.Now().Add(time.Second).UnixMilli(), 10)
+				if err := e.rdb.Set(ctx, e.prefix+"n:fx:{"+c.ID+"}:paid", lease, time.Hour).Err(); err != nil {
 					t.Fatal(err)
 				}
+				if code, body := e.sendNotify(e.notifyQuery(a, gateway.StatusPaid).Encode()); code != 503 || body == gateway.NotifySuccess {
+					t.Fatalf("notify while the claim holds: %d %q", code, body)
+				}
+				e.clk.Advance(2 * time.Second)
 			}
 			if code, body := e.sendNotify(e.notifyQuery(a, gateway.StatusPaid).Encode()); code != 200 || body != gateway.NotifySuccess {
 				t.Fatalf("notify: %d %q", code, body)

@@ -148,37 +148,34 @@ func (s *Service) storeOf(c *checkout.Checkout) (*checkout.Store, error) {
 	return st, nil
 }
 
-// effect values.
-const (
-	effectRunning = "run"
-	effectDone    = "done"
-)
+// scriptClaimEffect claims effect KEYS[1] at ARGV[1] (unix ms) for a lease
+// of ARGV[2] ms. The lease is a deadline in the value rather than a TTL so
+// that it follows the service's clock (and works on a Redis whose clock
+// stands still, like miniredis); the TTL (ARGV[3] ms) only cleans up.
+// Returns 1 claimed, 0 done already, -1 claimed by someone else.
+var scriptClaimEffect = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v == 'done' then return 0 end
+if v and tonumber(string.sub(v, 5)) and tonumber(string.sub(v, 5)) > tonumber(ARGV[1]) then return -1 end
+redis.call('SET', KEYS[1], 'run:' .. tostring(tonumber(ARGV[1]) + tonumber(ARGV[2])), 'PX', ARGV[3])
+return 1
+`)
 
 // runEffect does fn once for the effect name of checkout id, whoever calls
-// it and however often: the first caller claims it (SET NX with a lease),
-// does it and marks it done; callers that find it done return nil, those
-// that find it claimed return ErrBusy. When fn fails the claim is dropped so
-// the next observer tries again; when the process dies the lease runs out.
+// it and however often: the first caller claims it (with a lease), does it
+// and marks it done; callers that find it done return nil, those that find
+// it claimed return ErrBusy. When fn fails the claim is dropped so the next
+// observer tries again; when the process dies the lease runs out.
 func (s *Service) runEffect(ctx context.Context, id, name string, fn func(context.Context) error) error {
 	k := s.keyEffect(id, name)
-	for try := 0; ; try++ {
-		ok, err := s.rdb.SetNX(ctx, k, effectRunning, s.lease).Result()
-		if err != nil {
-			return fmt.Errorf("effect %s of %s: %w", name, id, err)
-		}
-		if ok {
-			break
-		}
-		v, err := s.rdb.Get(ctx, k).Result()
-		switch {
-		case errors.Is(err, redis.Nil) && try < 3:
-			// The claim ended between our two calls: try again.
-			continue
-		case err != nil && !errors.Is(err, redis.Nil):
-			return fmt.Errorf("effect %s of %s: %w", name, id, err)
-		case v == effectDone:
-			return nil
-		}
+	v, err := scriptClaimEffect.Run(ctx, s.rdb, []string{k}, s.now().UnixMilli(), s.lease.Milliseconds(),
+		s.retention.Milliseconds()).Int()
+	switch {
+	case err != nil:
+		return fmt.Errorf("effect %s of %s: %w", name, id, err)
+	case v == 0:
+		return nil
+	case v < 0:
 		return fmt.Errorf("effect %s of %s: %w", name, id, ErrBusy)
 	}
 	if err := fn(ctx); err != nil {
@@ -191,7 +188,7 @@ func (s *Service) runEffect(ctx context.Context, id, name string, fn func(contex
 		}
 		return err
 	}
-	if err := s.rdb.Set(ctx, k, effectDone, s.retention).Err(); err != nil {
+	if err := s.rdb.Set(ctx, k, "done", s.retention).Err(); err != nil {
 		return fmt.Errorf("effect %s of %s: mark done: %w", name, id, err)
 	}
 	return nil
