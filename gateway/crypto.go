@@ -3,6 +3,7 @@ package gateway
 import (
 	"crypto/aes"
 	"fmt"
+	"slices"
 )
 
 const upperHex = "0123456789ABCDEF"
@@ -19,7 +20,13 @@ func Encrypt(key Key, plaintext []byte) string {
 func AppendEncrypt(dst []byte, key Key, plaintext []byte) []byte {
 	pad := aes.BlockSize - len(plaintext)%aes.BlockSize
 	n := len(plaintext) + pad
-	buf := make([]byte, n)
+	start := len(dst)
+	dst = slices.Grow(dst, 2*n)[:start+2*n]
+	out := dst[start:]
+	// Seal in the second half of the output, then spread it into hex from
+	// the front: writing byte k's digits (2k, 2k+1) never passes the bytes
+	// still to be read (n+k onwards), so one buffer serves both.
+	buf := out[n:]
 	copy(buf, plaintext)
 	for i := len(plaintext); i < n; i++ {
 		buf[i] = byte(pad)
@@ -28,12 +35,10 @@ func AppendEncrypt(dst []byte, key Key, plaintext []byte) []byte {
 	for i := 0; i < n; i += aes.BlockSize {
 		key.block.Encrypt(buf[i:i+aes.BlockSize], buf[i:i+aes.BlockSize])
 	}
-	start := len(dst)
-	dst = append(dst, make([]byte, 2*n)...)
-	out := dst[start:]
-	for i, b := range buf {
-		out[2*i] = upperHex[b>>4]
-		out[2*i+1] = upperHex[b&0x0f]
+	for k := 0; k < n; k++ {
+		b := out[n+k]
+		out[2*k] = upperHex[b>>4]
+		out[2*k+1] = upperHex[b&0x0f]
 	}
 	return dst
 }

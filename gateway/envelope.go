@@ -75,7 +75,9 @@ type Envelope struct {
 func ParseEnvelope(body []byte) (*Envelope, error) {
 	env := &Envelope{Fields: make([]Field, 0, 6)}
 	hasCode := false
-	err := scanObject(body, func(k string, v []byte) error {
+	// One copy of the body as a string; every member's text is then a
+	// substring of it, with no copy of the (large) data member.
+	err := scanObject(string(body), func(k string, v string) error {
 		text, err := memberText(v)
 		if err != nil {
 			return fmt.Errorf("member %q: %v", k, err)
@@ -110,7 +112,7 @@ func ParseEnvelope(body []byte) (*Envelope, error) {
 
 // memberText renders one top-level member the way the PHP server saw it when
 // it signed: strings unescaped, numbers as written, true "1", false/null "".
-func memberText(v []byte) (string, error) {
+func memberText(v string) (string, error) {
 	if len(v) == 0 {
 		return "", nil
 	}
@@ -124,7 +126,7 @@ func memberText(v []byte) (string, error) {
 	case '{', '[':
 		return "", fmt.Errorf("nested value cannot be signed")
 	}
-	return string(v), nil
+	return v, nil
 }
 
 // OpenResponse checks a gateway answer and returns its decrypted data (nil

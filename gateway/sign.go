@@ -5,8 +5,6 @@ import (
 	"crypto/sha1"
 	"crypto/subtle"
 	"encoding/hex"
-	"slices"
-	"strings"
 )
 
 // Field is one name=value pair of a signed set: the form fields of a request,
@@ -28,7 +26,13 @@ func Sign(key Key, fields []Field) string {
 func signInto(out *[32]byte, key Key, fields []Field) {
 	var arr [16]Field
 	fields = append(append(arr[:0], fields...), Field{"open_key", key.raw})
-	slices.SortFunc(fields, func(a, b Field) int { return strings.Compare(a.Name, b.Name) })
+	// Insertion sort: a handful of fields, and unlike slices.SortFunc it
+	// keeps the array on the stack.
+	for i := 1; i < len(fields); i++ {
+		for j := i; j > 0 && fields[j].Name < fields[j-1].Name; j-- {
+			fields[j], fields[j-1] = fields[j-1], fields[j]
+		}
+	}
 	h := sha1.New()
 	var buf [256]byte
 	b := buf[:0]
