@@ -16,7 +16,16 @@ func (h *handler) getCheckout(c *gin.Context) {
 	if !ok {
 		return
 	}
-	c.JSON(http.StatusOK, h.checkoutView(co))
+	view := h.checkoutView(co)
+	if h.refunder != nil {
+		rs, err := h.refunder.Refunds(c.Request.Context(), co.ID)
+		if err != nil {
+			h.unavailable(c, "list refunds", err)
+			return
+		}
+		view.Refunds = refundsView(rs)
+	}
+	c.JSON(http.StatusOK, view)
 }
 
 // loadOwn loads the :id checkout of the authenticated merchant or answers.

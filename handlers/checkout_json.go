@@ -33,6 +33,9 @@ type checkoutJSON struct {
 	CreatedAt      string            `json:"created_at"`
 	UpdatedAt      string            `json:"updated_at"`
 	PaidAt         string            `json:"paid_at,omitempty"`
+	// Refunds lists the checkout's refunds, oldest first (GET of one
+	// checkout only).
+	Refunds []refundJSON `json:"refunds,omitempty"`
 }
 
 func rfc3339(t time.Time) string {

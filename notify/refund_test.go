@@ -183,6 +183,31 @@ func TestRefundRequests(t *testing.T) {
 	if got := e.get(c.ID); got.Status != checkout.StatusRefunded || got.Refunded != 1000 {
 		t.Fatalf("checkout %s refunded %d", got.Status, got.Refunded)
 	}
+	// The merchant API shows the checkout with both refunds.
+	req, _ := http.NewRequest(http.MethodGet, e.api.URL+"/v1/checkouts/"+c.ID, nil)
+	req.Header.Set("Authorization", "Bearer "+e.apiKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var view struct {
+		Status         string `json:"status"`
+		RefundedAmount int64  `json:"refunded_amount"`
+		Refunds        []struct {
+			ID     string `json:"id"`
+			Amount int64  `json:"amount"`
+			Status string `json:"status"`
+		} `json:"refunds"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&view); err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK || view.Status != "refunded" || view.RefundedAmount != 1000 || len(view.Refunds) != 2 ||
+		view.Refunds[0].ID != first.ID || view.Refunds[0].Amount != 300 || view.Refunds[1].Amount != 700 ||
+		view.Refunds[0].Status != "succeeded" || view.Refunds[1].Status != "succeeded" {
+		t.Fatalf("GET checkout %d: %+v", res.StatusCode, view)
+	}
 }
 
 // TestRefundRefused: the gateway refuses (magic amount ..40, 8040): the
