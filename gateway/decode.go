@@ -64,7 +64,17 @@ func decodeFlat(s string, v any) error {
 	return scanObject(s, func(key, val string) error {
 		f, ok := table[key]
 		if !ok {
-			return nil
+			// encoding/json matches names case-insensitively when no exact
+			// match exists; so must we, to read what it reads.
+			for name, g := range table {
+				if strings.EqualFold(name, key) {
+					f, ok = g, true
+					break
+				}
+			}
+			if !ok {
+				return nil
+			}
 		}
 		var err error
 		switch p := rv.FieldByIndex(f.index).Addr().Interface().(type) {
