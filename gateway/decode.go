@@ -26,11 +26,40 @@ type flatField struct {
 	index []int
 }
 
-var flatTables sync.Map // reflect.Type → map[string]flatField
+// flatFields maps JSON member names to struct fields, exactly and folded to
+// lower case.
+type flatFields struct {
+	exact, lower map[string]flatField
+}
 
-func flatTable(t reflect.Type) map[string]flatField {
+// fold finds the field a name matches case-insensitively, as encoding/json
+// does (strings.EqualFold). ASCII names go through the lower-case map; the
+// rare others (Unicode folds such as U+017F ſ → s) are compared one by one.
+func (t flatFields) fold(key string) (flatField, bool) {
+	ascii := true
+	for i := 0; i < len(key); i++ {
+		if key[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		f, ok := t.lower[strings.ToLower(key)]
+		return f, ok
+	}
+	for name, f := range t.exact {
+		if strings.EqualFold(name, key) {
+			return f, true
+		}
+	}
+	return flatField{}, false
+}
+
+var flatTables sync.Map // reflect.Type → flatFields
+
+func flatTable(t reflect.Type) flatFields {
 	if m, ok := flatTables.Load(t); ok {
-		return m.(map[string]flatField)
+		return m.(flatFields)
 	}
 	m := map[string]flatField{}
 	var walk func(t reflect.Type, prefix []int)
@@ -52,27 +81,28 @@ func flatTable(t reflect.Type) map[string]flatField {
 		}
 	}
 	walk(t, nil)
-	flatTables.Store(t, m)
-	return m
+	ff := flatFields{exact: m, lower: make(map[string]flatField, len(m))}
+	for name, f := range m {
+		ff.lower[strings.ToLower(name)] = f
+	}
+	flatTables.Store(t, ff)
+	return ff
 }
 
 // decodeFlat decodes a JSON object whose members are all scalars of the
 // wire types (Text, Int, Time, Status, OrderType).
 func decodeFlat(s string, v any) error {
+	if strings.TrimSpace(s) == "null" {
+		return nil // as encoding/json: null leaves the value alone
+	}
 	rv := reflect.ValueOf(v).Elem()
 	table := flatTable(rv.Type())
 	return scanObject(s, func(key, val string) error {
-		f, ok := table[key]
+		f, ok := table.exact[key]
 		if !ok {
 			// encoding/json matches names case-insensitively when no exact
 			// match exists; so must we, to read what it reads.
-			for name, g := range table {
-				if strings.EqualFold(name, key) {
-					f, ok = g, true
-					break
-				}
-			}
-			if !ok {
+			if f, ok = table.fold(key); !ok {
 				return nil
 			}
 		}
