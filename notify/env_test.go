@@ -26,6 +26,7 @@ import (
 	"github.com/wallet-checkout/checkout/internal/redistest"
 	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/sessions"
 )
 
 // recorder is the merchant-event sink: it keeps every Emit call, and, like
@@ -90,6 +91,8 @@ type envConfig struct {
 	rdb        redis.UniversalClient
 	latePolicy checkout.LatePolicy
 	spy        *gwSpy
+	// pages mounts the payer pages too (the jump callback /c/:id/return).
+	pages bool
 }
 
 // gwSpy counts gateway calls and injects failures.
@@ -242,10 +245,19 @@ func (e *env) start() {
 	}
 	e.svc = svc
 	e.rec = notify.NewReconciler(svc)
-	h, err := handlers.New(handlers.Deps{
+	deps := handlers.Deps{
 		Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: "https://pay.example",
 		Logger: quietLogger(), Clock: e.clk.Now, Notifier: svc, Refunds: svc,
-	})
+	}
+	if e.cfg.pages {
+		payers, err := sessions.NewPayers(e.rdb, sessions.Config{PublicURL: "https://pay.example",
+			KeyPairs: [][]byte{[]byte("0123456789abcdef0123456789abcdef")}, Prefix: e.prefix + "sess:"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deps.PagesDeps = handlers.PagesDeps{Sessions: payers, PayOrderer: e.gw, Reconciler: svc}
+	}
+	h, err := handlers.New(deps)
 	if err != nil {
 		t.Fatal(err)
 	}
