@@ -21,6 +21,7 @@ import (
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/config"
 	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/internal/redistest"
 )
 
 // syncBuffer is an io.Writer the test reads while run writes to it.
@@ -152,9 +153,13 @@ func do(t *testing.T, method, url, apiKey string, body any) (int, map[string]any
 
 // realRedisURL returns a Redis URL for tests that need a real server: REDIS_URL,
 // else 127.0.0.1:6379 when it answers. It skips the test when there is none,
-// unless REDIS_REQUIRED=1 (CI), where it fails.
+// unless REDIS_REQUIRED=1 (CI), where it fails. With REDISTEST=miniredis (the
+// suite's miniredis pass) it skips: there is no real server to use then.
 func realRedisURL(t *testing.T) string {
 	t.Helper()
+	if redistest.ForcedMiniredis() {
+		t.Skip("REDISTEST=miniredis: this test needs a real Redis")
+	}
 	if u := os.Getenv("REDIS_URL"); u != "" {
 		t.Logf("redis: real, REDIS_URL")
 		return u

@@ -73,6 +73,10 @@ func TestCIScript(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(testCmd) + `$`).MatchString(ci) {
 		t.Errorf(".ci/run does not run exactly %q", testCmd)
 	}
+	// The whole suite runs twice: on the real server, then on miniredis.
+	if !regexp.MustCompile(`(?m)^REDISTEST=miniredis ` + regexp.QuoteMeta(testCmd) + `$`).MatchString(ci) {
+		t.Errorf(".ci/run does not run the suite on miniredis too (REDISTEST=miniredis %s)", testCmd)
+	}
 	for _, want := range []string{"set -euo pipefail", "REDIS_URL=redis://127.0.0.1:6379/0", "REDIS_REQUIRED=1", "ARTIFACTS_DIR", "gofmt -l .", "go vet ./...", "go tool templ generate", "git diff --exit-code", "/usr/bin/chromium"} {
 		if !strings.Contains(ci, want) {
 			t.Errorf(".ci/run lacks %q", want)

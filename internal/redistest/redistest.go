@@ -4,6 +4,9 @@
 //
 // It never flushes the database: packages run their tests in parallel
 // against the same server, so code under test must use unique keys.
+//
+// REDISTEST=miniredis forces miniredis even when a real server answers, so
+// that CI can run the whole suite against both (.ci/run does).
 package redistest
 
 import (
@@ -20,16 +23,28 @@ import (
 // DefaultAddr is the address probed when REDIS_URL is not set.
 const DefaultAddr = "127.0.0.1:6379"
 
+// ForceEnv is the environment variable that, set to "miniredis", makes New
+// use miniredis whatever else is set.
+const ForceEnv = "REDISTEST"
+
+// ForcedMiniredis reports whether REDISTEST=miniredis asks every test for
+// miniredis; tests that need a real server skip then.
+func ForcedMiniredis() bool { return os.Getenv(ForceEnv) == "miniredis" }
+
 // pingTimeout bounds the probe so a missing server costs little time.
 const pingTimeout = 200 * time.Millisecond
 
 // New returns a client for the real Redis when reachable (REDIS_URL if set,
 // else DefaultAddr if it answers PING within 200 ms) and a miniredis
 // otherwise. It logs which one it picked. With REDIS_REQUIRED=1 a missing
-// real server fails the test instead of falling back. The client is closed
-// when the test ends.
+// real server fails the test instead of falling back; REDISTEST=miniredis
+// skips the real server altogether. The client is closed when the test ends.
 func New(t testing.TB) redis.UniversalClient {
 	t.Helper()
+	if ForcedMiniredis() {
+		_, c := Miniredis(t)
+		return c
+	}
 	if c, desc, ok := dialReal(t); ok {
 		t.Log("redis: real " + desc)
 		return c
@@ -49,7 +64,11 @@ func Miniredis(t testing.TB) (*miniredis.Miniredis, redis.UniversalClient) {
 	m := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { _ = c.Close() })
-	t.Log("redis: miniredis")
+	if ForcedMiniredis() {
+		t.Log("redis: miniredis (" + ForceEnv + "=miniredis)")
+	} else {
+		t.Log("redis: miniredis")
+	}
 	return m, c
 }
 

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestNewRoundTrip(t *testing.T) {
@@ -41,5 +43,22 @@ func TestFallbackToMiniredis(t *testing.T) {
 	c := New(t)
 	if err := c.Ping(context.Background()).Err(); err != nil {
 		t.Fatalf("fallback client does not answer: %v", err)
+	}
+}
+
+func TestForcedMiniredis(t *testing.T) {
+	t.Setenv(ForceEnv, "miniredis")
+	t.Setenv("REDIS_URL", "")
+	t.Setenv("REDIS_REQUIRED", "1")
+	c, ok := New(t).(*redis.Client)
+	if !ok {
+		t.Fatal("New did not return a *redis.Client")
+	}
+	// miniredis listens on a random port, never on the real server's.
+	if addr := c.Options().Addr; addr == DefaultAddr {
+		t.Fatalf("REDISTEST=miniredis still gave the real server at %s", addr)
+	}
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("forced miniredis does not answer: %v", err)
 	}
 }
