@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"crypto/md5"
+	"crypto/subtle"
 	"encoding/hex"
 	"net/url"
 	"slices"
@@ -590,7 +591,9 @@ func (s *Server) payRefund(c *call) (result, *apiError) {
 	if pass == "" {
 		return result{}, fail(gateway.CodeShopPassEmpty)
 	}
-	if !strings.EqualFold(pass, st.passSHA1) {
+	// Hashes travel lowercase (doc 1); the real server compares the text,
+	// so an uppercase sha1 is a wrong password there too.
+	if subtle.ConstantTimeCompare([]byte(pass), []byte(st.passSHA1)) != 1 {
 		return result{}, fail(gateway.CodeShopPassWrong)
 	}
 

@@ -336,6 +336,12 @@ func TestPayRefund(t *testing.T) {
 		{"no shop_pass", r("shop_pass", nil), gateway.CodeShopPassEmpty},
 		{"plain shop_pass", r("shop_pass", "123456"), gateway.CodeShopPassWrong},
 		{"wrong shop_pass", r("shop_pass", gateway.PasswordSHA1("654321")), gateway.CodeShopPassWrong},
+		// Doc 1: hashed values are lowercase; an uppercase sha1 is wrong.
+		{"uppercase sha1 shop_pass", r("shop_pass", strings.ToUpper(pass)), gateway.CodeShopPassWrong},
+		{"refund_out_no with a dash", r("refund_out_no", "R-1"), gateway.CodeRefundFailed},
+		{"refund_out_no too long", r("refund_out_no", strings.Repeat("R", 65)), gateway.CodeRefundFailed},
+		{"refund_ord_name too long", r("refund_ord_name", strings.Repeat("退", 51)), gateway.CodeRefundFailed},
+		{"remark with control characters", r("remark", "a\x00b"), gateway.CodeRefundFailed},
 		{"unknown original", r("out_no", "NOPE"), gateway.CodeOriginalNotFound},
 		{"unpaid original", r("out_no", "UNPAID"), gateway.CodeNotRefundable},
 		{"more than paid", r("refund_amount", 1001), gateway.CodeRefundExceedsPaid},
@@ -343,8 +349,11 @@ func TestPayRefund(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			msg := tc.code.Message()
-			if tc.code == gateway.CodeOutNoEmpty {
+			switch tc.code {
+			case gateway.CodeOutNoEmpty:
 				msg = "refund_out_no不能为空"
+			case gateway.CodeRefundFailed:
+				msg = "" // 退款失败 and the reason
 			}
 			e.in(t).wantCode("payrefund", tc.req, tc.code, msg)
 		})

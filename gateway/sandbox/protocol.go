@@ -148,6 +148,12 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request) (*call, *apiError)
 	if err != nil || math.Abs(float64(ts-s.now().Unix())) > 600 {
 		return nil, fail(gateway.CodeTimestamp)
 	}
+	if !lowercase(form.Get("sign")) {
+		// Doc 5.1 on errcode 5: sha1 and md5 results must be lowercase. The
+		// real server compares the text, so an uppercase sign fails there
+		// even though its value is right; a client must find out here.
+		return nil, fail(gateway.CodeBadSign)
+	}
 	plain, err := gateway.OpenRequest(st.key, form)
 	switch {
 	case errors.Is(err, gateway.ErrBadSign) || errors.Is(err, gateway.ErrMissingSign):
@@ -165,6 +171,16 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request) (*call, *apiError)
 		return nil, failMsg(gateway.CodeOutNoEmpty, "data加密有问题")
 	}
 	return &call{st: st, data: data, base: s.publicBase(r)}, nil
+}
+
+// lowercase reports whether s has no uppercase ASCII letter.
+func lowercase(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 // readForm parses an urlencoded or multipart body. Anything else (a JSON

@@ -53,6 +53,9 @@ func TestEnvelopeErrors(t *testing.T) {
 		{"timestamp garbage", http.MethodPost, "application/x-www-form-urlencoded", form(func(v url.Values) { v.Set("timestamp", "soon") }), gateway.CodeTimestamp, ""},
 		{"no timestamp", http.MethodPost, "application/x-www-form-urlencoded", form(func(v url.Values) { v.Del("timestamp") }), gateway.CodeTimestamp, ""},
 		{"forged sign", http.MethodPost, "application/x-www-form-urlencoded", form(func(v url.Values) { v.Set("sign", strings.Repeat("0", 32)) }), gateway.CodeBadSign, "验证签名错误"},
+		// Doc 5.1 on errcode 5: the sha1 and md5 results must be lowercase,
+		// so the real server refuses an uppercase sign that is otherwise right.
+		{"uppercase sign", http.MethodPost, "application/x-www-form-urlencoded", form(func(v url.Values) { v.Set("sign", strings.ToUpper(v.Get("sign"))) }), gateway.CodeBadSign, "验证签名错误"},
 		{"no sign", http.MethodPost, "application/x-www-form-urlencoded", form(func(v url.Values) { v.Del("sign") }), gateway.CodeBadSign, ""},
 		{"tampered data", http.MethodPost, "application/x-www-form-urlencoded", form(func(v url.Values) { v.Set("data", "00"+v.Get("data")[2:]) }), gateway.CodeBadSign, ""},
 		{"extra field signed wrong", http.MethodPost, "application/x-www-form-urlencoded", form(func(v url.Values) { v.Set("lang", "en") }), gateway.CodeBadSign, ""},
