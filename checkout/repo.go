@@ -32,6 +32,9 @@ type Repo struct {
 	prefix    string
 	retention time.Duration
 	now       func() time.Time
+	// cluster is set on Redis Cluster, where one MULTI/EXEC cannot span
+	// the checkout's slot and the shared indexes' slots.
+	cluster bool
 }
 
 // Option configures a Repo.
@@ -66,6 +69,7 @@ func NewRepo(rdb redis.UniversalClient, opts ...Option) *Repo {
 		o(r)
 	}
 	r.prefix = strings.NewReplacer("{", "", "}", "").Replace(r.prefix)
+	_, r.cluster = rdb.(*redis.ClusterClient)
 	return r
 }
 
@@ -98,6 +102,12 @@ type IdempotentResponse struct {
 // Create stores a new checkout (from NewCheckout) and indexes it for expiry
 // and listing, in one round trip (MULTI/EXEC). With idem set, the stored
 // answer of the reserved Idempotency-Key is written in the same transaction.
+//
+// On Redis Cluster the keys are in several slots, which one transaction
+// cannot span, so the same commands go as one pipeline instead (still one
+// round trip per node). A failure part-way can then store the checkout
+// without its indexes or idempotent answer: the checkout still expires by
+// its expires_at check and TTL, and the key's reservation lapses (30 s).
 func (r *Repo) Create(ctx context.Context, c *Checkout, idem *IdempotentResponse) error {
 	if c == nil || !ValidID(c.ID) || c.Status != StatusOpen {
 		return fmt.Errorf("create checkout: %w: not a new checkout", ErrInvalid)
@@ -108,7 +118,11 @@ func (r *Repo) Create(ctx context.Context, c *Checkout, idem *IdempotentResponse
 	}
 	kc := r.keyCheckout(c.ID)
 	list := r.keyList(c.MerchantID)
-	_, err = r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	pipelined := r.rdb.TxPipelined
+	if r.cluster {
+		pipelined = r.rdb.Pipelined
+	}
+	_, err = pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, kc, fields...)
 		p.PExpireAt(ctx, kc, c.ExpiresAt.Add(r.retention))
 		p.ZAdd(ctx, r.keyExpiry(), redis.Z{Score: float64(ms(c.ExpiresAt)), Member: c.ID})

@@ -1,0 +1,90 @@
+package checkout
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wallet-checkout/checkout/internal/redistest"
+)
+
+// TestRepoOnCluster runs the repository through go-redis's cluster client,
+// which refuses a MULTI/EXEC whose keys span hash slots (ErrCrossSlot) before
+// sending anything. miniredis answers CLUSTER SLOTS as a one-node cluster,
+// so this catches every cross-slot transaction or script the code would
+// send to a real Redis Cluster.
+func TestRepoOnCluster(t *testing.T) {
+	m, _ := redistest.Miniredis(t)
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{m.Addr()}})
+	t.Cleanup(func() { _ = rdb.Close() })
+	clk := newClock()
+	r := NewRepo(rdb, WithClock(clk.Now))
+	ctx := context.Background()
+
+	body := []byte(`{"amount":1000}`)
+	if rep, err := r.BeginIdempotent(ctx, "m1", "k1", body); err != nil || rep != nil {
+		t.Fatalf("begin idempotent: %v %v", rep, err)
+	}
+	c, err := NewCheckout(draft("m1"), clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Create(ctx, c, &IdempotentResponse{MerchantID: "m1", Key: "k1", Status: 201, Body: []byte(`{"id":"` + c.ID + `"}`)}); err != nil {
+		t.Fatalf("create on a cluster: %v", err)
+	}
+	if rep, err := r.BeginIdempotent(ctx, "m1", "k1", body); err != nil || rep == nil || rep.Status != 201 {
+		t.Fatalf("replay on a cluster: %+v %v", rep, err)
+	}
+	if got, err := r.GetFor(ctx, "m1", c.ID); err != nil || got.Amounts != c.Amounts {
+		t.Fatalf("get: %+v %v", got, err)
+	}
+	page, _, err := r.List(ctx, "m1", ListQuery{})
+	if err != nil || len(page) != 1 || page[0].ID != c.ID {
+		t.Fatalf("list: %v %v", page, err)
+	}
+	unlock, err := r.Lock(ctx, c.ID, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, tr, err := r.AddAttempt(ctx, c.ID, MethodWeChat, ScenarioQR)
+	if err != nil || !tr.Changed || tr.To != StatusPending {
+		t.Fatalf("add attempt: %+v %v", tr, err)
+	}
+	if err := unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.UpdateAttempt(ctx, c.ID, a.Seq, "", "ORD1"); err != nil {
+		t.Fatal(err)
+	}
+	if gc, ga, err := r.AttemptByOutNo(ctx, a.OutNo); err != nil || gc.ID != c.ID || ga.OrdNo != "ORD1" {
+		t.Fatalf("attempt by out_no: %v", err)
+	}
+	p, err := r.MarkPaid(ctx, c.ID, a.Seq, "ORD1")
+	if err != nil || !p.Changed || p.To != StatusPaid {
+		t.Fatalf("mark paid: %+v %v", p, err)
+	}
+	if tr, err := r.RecordRefund(ctx, c.ID, 1000); err != nil || tr.To != StatusRefunded {
+		t.Fatalf("refund: %+v %v", tr, err)
+	}
+
+	// Expiry and cancel of other checkouts.
+	c2 := create(t, r, clk, "m1")
+	c3 := create(t, r, clk, "m1")
+	if tr, err := r.Cancel(ctx, c3.ID); err != nil || !tr.Changed {
+		t.Fatalf("cancel: %+v %v", tr, err)
+	}
+	clk.Advance(31 * time.Minute)
+	due, err := r.DueForExpiry(ctx, clk.Now(), 10)
+	if err != nil || len(due) != 1 || due[0] != c2.ID {
+		t.Fatalf("due: %v %v", due, err)
+	}
+	if tr, err := r.Expire(ctx, c2.ID); err != nil || tr.To != StatusExpired {
+		t.Fatalf("expire: %+v %v", tr, err)
+	}
+	if _, err := r.Get(ctx, "co_AAAAAAAAAAAAAAAAAAAAAAAA"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing: %v", err)
+	}
+}
