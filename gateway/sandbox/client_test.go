@@ -202,3 +202,108 @@ func TestTypedClientFaultInjection(t *testing.T) {
 		}
 	})
 }
+
+// TestTypedClientEveryErrorCode accounts for every errcode the sandbox
+// produces from the typed client's side: either the client sends the request
+// and maps the sandbox's answer to the code's sentinel error, or it refuses
+// the request locally (ErrInvalid) so that the code can never come back.
+// Codes only a hand-made request can provoke (8 for a JSON body, 8044 for
+// undecryptable data, 3002, 5 and 9 for a wrong envelope) are driven raw in
+// TestEnvelopeErrors and by the typed client in TestTypedClientEveryEndpoint.
+func TestTypedClientEveryErrorCode(t *testing.T) {
+	e := newEnv(t, Config{})
+	c, st := e.typedClient()
+	ctx := bg
+	pay := func(outNo string, amount int64, extra func(r *gateway.PayOrderRequest)) *gateway.PayOrderRequest {
+		r := &gateway.PayOrderRequest{OutNo: outNo, PmtTag: "Weixin", OriginalAmount: amount, TradeAmount: amount}
+		if extra != nil {
+			extra(r)
+		}
+		return r
+	}
+	barcode := func(r *gateway.PayOrderRequest) { r.AuthCode = "134567890123456789" }
+	mustPay := func(r *gateway.PayOrderRequest) *gateway.PayOrderResult {
+		t.Helper()
+		res, err := c.PayOrder(ctx, st, r)
+		if err != nil {
+			t.Fatalf("PayOrder %s: %v", r.OutNo, err)
+		}
+		return res
+	}
+	mustPay(pay("PAID", 1000, barcode))
+	mustPay(pay("PAID40", 1040, barcode))
+	mustPay(pay("AWAIT", 1000, nil))
+	if _, err := c.PayRefund(ctx, st, &gateway.RefundRequest{OutNo: "PAID", RefundOutNo: "REF1", RefundAmount: 100}); err != nil {
+		t.Fatal(err)
+	}
+	noPass, err := gateway.NewStore(e.base, testOpenID, testOpenKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refund := func(s *gateway.Store, r gateway.RefundRequest) func() error {
+		return func() error { _, err := c.PayRefund(ctx, s, &r); return err }
+	}
+	order := func(r *gateway.PayOrderRequest) func() error {
+		return func() error { _, err := c.PayOrder(ctx, st, r); return err }
+	}
+
+	answered := []struct {
+		code gateway.Code
+		call func() error
+		want error
+	}{
+		{8002, func() error { _, err := c.OrderView(ctx, st, gateway.ByOutNo("NONE")); return err }, gateway.ErrOrderNotFound},
+		{8005, order(pay("REF1", 100, nil)), gateway.ErrOrderExists},
+		{8007, order(pay("X1", 100, func(r *gateway.PayOrderRequest) { r.PmtTag = "Baifubao" })), gateway.ErrPayMethodDisabled},
+		{8007, func() error { return c.MPConfigAdd(ctx, st, gateway.MPConfig{PmtTag: "Alipay", SubAppID: testAppID}) }, gateway.ErrPayMethodDisabled},
+		{8011, order(pay("X2", 100, func(r *gateway.PayOrderRequest) { r.AuthCode = "134567890123458011" })), gateway.ErrPaymentFailed},
+		{8012, func() error { _, err := c.PayCancel(ctx, st, gateway.ByOutNo("PAID")); return err }, gateway.ErrNotCancellable},
+		{8013, func() error { _, err := c.PayCancel(ctx, st, gateway.ByOutNo("AWAIT")); return err }, gateway.ErrCancelFailed},
+		{8017, refund(func() *gateway.Store { s, _ := gateway.NewStore(e.base, testOpenID, testOpenKey, "654321"); return s }(), gateway.RefundRequest{OutNo: "PAID", RefundOutNo: "X3", RefundAmount: 1}), gateway.ErrShopPassWrong},
+		{8018, refund(st, gateway.RefundRequest{OutNo: "NONE", RefundOutNo: "X4", RefundAmount: 1}), gateway.ErrOriginalNotFound},
+		{8019, refund(st, gateway.RefundRequest{OutNo: "AWAIT", RefundOutNo: "X5", RefundAmount: 1}), gateway.ErrNotRefundable},
+		{8020, refund(st, gateway.RefundRequest{OutNo: "PAID", RefundOutNo: "REF1", RefundAmount: 1}), gateway.ErrRefundExists},
+		{8021, refund(st, gateway.RefundRequest{OutNo: "PAID", RefundOutNo: "X6", RefundAmount: 901}), gateway.ErrRefundExceedsLeft},
+		{8022, refund(st, gateway.RefundRequest{OutNo: "PAID40", RefundOutNo: "X7", RefundAmount: 1041}), gateway.ErrRefundExceedsPaid},
+		{8040, refund(st, gateway.RefundRequest{OutNo: "PAID40", RefundOutNo: "X8", RefundAmount: 1}), gateway.ErrRefundExceedsTakings},
+		{8045, order(pay("AWAIT", 100, nil)), gateway.ErrOutNoExists},
+	}
+	for _, tc := range answered {
+		t.Run(itoa(int64(tc.code))+" answered", func(t *testing.T) {
+			err := tc.call()
+			var ae *gateway.APIError
+			if !errors.As(err, &ae) || ae.Code != tc.code || !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want the sandbox's errcode %d", err, tc.code)
+			}
+		})
+	}
+
+	refusedLocally := []struct {
+		code gateway.Code
+		call func() error
+	}{
+		{8001, func() error { _, err := c.PayStatus(ctx, st, gateway.OrderRef{}); return err }},
+		{8004, order(pay("X9", 100, func(r *gateway.PayOrderRequest) { r.PmtTag = "" }))},
+		{8004, order(pay("X10", 100, func(r *gateway.PayOrderRequest) { r.PmtTag = "Diy" }))},
+		{8006, order(pay("X11", 100, func(r *gateway.PayOrderRequest) { r.DiscountAmount = 10 }))},
+		{8008, order(pay("X-12", 100, nil))},
+		{8008, order(pay("X13", 100, func(r *gateway.PayOrderRequest) { r.NotifyURL = "ftp://x" }))},
+		{8014, refund(st, gateway.RefundRequest{RefundOutNo: "X14", RefundAmount: 1})},
+		{8015, refund(st, gateway.RefundRequest{OutNo: "PAID", RefundOutNo: "X15"})},
+		{8016, refund(noPass, gateway.RefundRequest{OutNo: "PAID", RefundOutNo: "X16", RefundAmount: 1})},
+		{8023, refund(st, gateway.RefundRequest{OutNo: "PAID", RefundOutNo: "X-17", RefundAmount: 1})},
+		{8044, order(pay("", 100, nil))},
+		{8046, func() error { return c.MPConfigAdd(ctx, st, gateway.MPConfig{PmtTag: "Weixin"}) }},
+	}
+	before := len(e.s.Orders(testOpenID))
+	for _, tc := range refusedLocally {
+		t.Run(itoa(int64(tc.code))+" refused by the client", func(t *testing.T) {
+			if err := tc.call(); !errors.Is(err, gateway.ErrInvalid) {
+				t.Fatalf("got %v, want a local ErrInvalid (the sandbox would answer %d)", err, tc.code)
+			}
+		})
+	}
+	if after := len(e.s.Orders(testOpenID)); after != before {
+		t.Fatalf("locally refused requests created %d orders", after-before)
+	}
+}
