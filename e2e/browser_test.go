@@ -490,3 +490,31 @@ const miniProgramEnv = `(function () {
   window.__wxjs_environment = "miniprogram";
   window.wx = { miniProgram: { navigateTo: function (o) { sessionStorage.setItem("e2e_mp_nav", o.url); } } };
 })();`
+
+// miniProgramBridge is a mini-program web-view as WeChat gives it to a page
+// that loads no JS-SDK: no window.wx, only WeixinJSBridge (announced with
+// WeixinJSBridgeReady, with __wxjs_environment set), whose
+// invokeMiniProgramAPI is what the SDK's wx.miniProgram.navigateTo calls.
+// The call is recorded in sessionStorage["e2e_mp_invoke"].
+const miniProgramBridge = `(function () {
+  try { if (!window.sessionStorage) return; } catch (e) { return; }
+  function install() {
+    window.__wxjs_environment = "miniprogram";
+    window.WeixinJSBridge = {
+      invoke: function (name, args, cb) {
+        if (name === "invokeMiniProgramAPI") {
+          sessionStorage.setItem("e2e_mp_invoke", JSON.stringify(args));
+          if (cb) cb({ err_msg: "invokeMiniProgramAPI:ok" });
+          return;
+        }
+        if (cb) cb({ err_msg: name + ":fail" });
+      },
+      on: function () {},
+      call: function () {}
+    };
+    var e = document.createEvent("Event");
+    e.initEvent("WeixinJSBridgeReady", true, true);
+    document.dispatchEvent(e);
+  }
+  document.addEventListener("DOMContentLoaded", function () { setTimeout(install, 80); });
+})();`

@@ -515,6 +515,46 @@ func TestGuidance(t *testing.T) {
 		}
 		tb.screenshot("miniprogram-handoff")
 	})
+	t.Run("mini-program web-view without the JS-SDK", func(t *testing.T) {
+		// The page loads no third-party script, so WeChat's JS-SDK (and
+		// wx.miniProgram) is absent: the hand-off goes through the
+		// web-view's WeixinJSBridge, as the SDK itself does.
+		id, u := s.createCheckout(map[string]any{"store": storeNative})
+		tb := newTab(t, s, miniProgram, miniProgramBridge)
+		tb.open(u, "[data-testid=guide-miniprogram]")
+		tb.waitFor("hand-off", `sessionStorage.getItem("e2e_mp_invoke") !== null`)
+		var got struct {
+			Name string `json:"name"`
+			Arg  struct {
+				URL string `json:"url"`
+			} `json:"arg"`
+		}
+		raw := eval[string](tb, `sessionStorage.getItem("e2e_mp_invoke")`)
+		if err := json.Unmarshal([]byte(raw), &got); err != nil {
+			t.Fatalf("invokeMiniProgramAPI arguments %q: %v", raw, err)
+		}
+		if want := "/pages/pay/pay?checkout_id=" + id; got.Name != "navigateTo" || got.Arg.URL != want {
+			t.Errorf("hand-off %s, want navigateTo %q", raw, want)
+		}
+		// By hand too, when the automatic hand-off did not happen.
+		tb.exec(`sessionStorage.removeItem("e2e_mp_invoke")`)
+		tb.click("[data-testid=miniprogram-button]")
+		tb.waitFor("hand-off by the button", `sessionStorage.getItem("e2e_mp_invoke") !== null`)
+	})
+	t.Run("leave without paying", func(t *testing.T) {
+		id, u := s.createCheckout(map[string]any{"store": storeNative})
+		tb := newTab(t, s, wechatPhone, wechatBridge("cancel"))
+		tb.open(u, "[data-testid=pay-button]")
+		tb.click("[data-testid=cancel-link]")
+		tb.visible("[data-testid=merchant-page]")
+		if got := tb.text("[data-testid=merchant-page]"); got != "cancel" {
+			t.Errorf("leaving went to the merchant's %q page, want cancel", got)
+		}
+		if got := tb.text("[data-testid=merchant-query]"); got != id {
+			t.Errorf("the cancel URL names checkout %q, want %q", got, id)
+		}
+		assertNotPaid(t, s, storeNative, id)
+	})
 	t.Run("moments snapshot", func(t *testing.T) {
 		id, u := s.createCheckout(map[string]any{"store": storeNative})
 		tb := newTab(t, s, wechatPhone, wechatBridge("ok"))

@@ -304,12 +304,29 @@
 
     function miniProgram() {
       var tried = false;
-      function handoff(byHand) {
+      // navigate asks the enclosing mini-program to open its pay page. The
+      // page loads no JS-SDK (no third-party scripts), so wx.miniProgram
+      // exists only if the merchant injected it; the web-view's own
+      // WeixinJSBridge takes the same call the SDK makes.
+      function navigate() {
         var mp = window.wx && window.wx.miniProgram;
-        if (mp && (byHand || window.__wxjs_environment === "miniprogram")) {
-          tried = true;
+        if (mp && mp.navigateTo) {
           mp.navigateTo({ url: cfg.mpPath });
-          return;
+          return true;
+        }
+        var jsb = window.WeixinJSBridge;
+        if (jsb && jsb.invoke) {
+          jsb.invoke("invokeMiniProgramAPI", { name: "navigateTo", arg: { url: cfg.mpPath } }, function () {});
+          return true;
+        }
+        return false;
+      }
+      function handoff(byHand) {
+        if (byHand || window.__wxjs_environment === "miniprogram") {
+          if (navigate()) {
+            tried = true;
+            return;
+          }
         }
         if (byHand) message(cfg.msgMiniprogram, true);
       }
