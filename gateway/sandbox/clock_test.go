@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"errors"
+	"io"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -109,5 +111,45 @@ func TestConcurrentPayAndCancel(t *testing.T) {
 	e.clock.Advance(time.Hour)
 	if n := len(rcv.all()); n != 20 {
 		t.Fatalf("%d notifies for 20 orders", n)
+	}
+}
+
+// TestPayerActsWhilePayOrderAnswers pays each order the moment it exists,
+// while payorder is still writing its answer and log line: under -race this
+// finds any read of the order outside the lock once it is published.
+func TestPayerActsWhilePayOrderAnswers(t *testing.T) {
+	e := newEnv(t, Config{Logger: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	const n = 40
+	done := make(chan struct{})
+	var payer sync.WaitGroup
+	payer.Add(1)
+	paid := 0
+	go func() {
+		defer payer.Done()
+		for {
+			for _, o := range e.s.Orders(testOpenID) {
+				if o.Status == gateway.StatusAwaiting && e.s.PayOrderNo(bg, o.OrdNo) == nil {
+					paid++
+				}
+			}
+			select {
+			case <-done:
+				return
+			default:
+			}
+		}
+	}()
+	for i := range n {
+		e.mustCall("payorder", payload("LIVE"+itoa(int64(i)), "Weixin", 100))
+	}
+	close(done)
+	payer.Wait()
+	for _, o := range e.s.Orders(testOpenID) {
+		if o.Status == gateway.StatusAwaiting && e.s.PayOrderNo(bg, o.OrdNo) == nil {
+			paid++
+		}
+	}
+	if paid != n {
+		t.Fatalf("%d of %d orders paid", paid, n)
 	}
 }

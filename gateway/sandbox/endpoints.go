@@ -268,9 +268,12 @@ func (s *Server) payOrder(c *call) (result, *apiError) {
 		}
 	}
 	data := s.payOrderObject(o, c.base).encode(s.cfg.Quirks)
+	// Once published, the order may be paid by a payer at any moment, so
+	// its status is read for the log before unlocking.
+	status := o.status
 	s.mu.Unlock()
 
-	s.log.Info("Sandbox order created", append(orderAttrs(o), "scenario", string(sc), "trade_amount", trade, "status", int(o.status))...)
+	s.log.Info("Sandbox order created", append(orderAttrs(o), "scenario", string(sc), "trade_amount", trade, "status", int(status))...)
 	switch {
 	case mg == magicLatePayer:
 		s.after(s.cfg.LatePayDelay, func() { s.payLater(o) })
