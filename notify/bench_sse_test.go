@@ -1,0 +1,166 @@
+package notify_test
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/gateway/sandbox"
+	"github.com/wallet-checkout/checkout/handlers"
+	"github.com/wallet-checkout/checkout/sessions"
+)
+
+// pipeListener serves HTTP over in-memory connections (net.Pipe), so ten
+// thousand streams fit in one process without ten thousand socket pairs.
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
+func (l *pipeListener) Addr() net.Addr { return &net.UnixAddr{Name: "pipe", Net: "pipe"} }
+
+// dial returns the client end of a new connection.
+func (l *pipeListener) dial() (net.Conn, error) {
+	srv, cli := net.Pipe()
+	select {
+	case l.conns <- srv:
+		return cli, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// BenchmarkFanoutSSE measures what BenchmarkFanout leaves out: 10,000 real
+// result-page event streams (GET /c/:id/events, the production handler
+// with the Hub) open on one checkout in one process; an op is the time from
+// the transition's publish until every stream has sent "paid" (each stream
+// re-reads the checkout from Redis when told). Memory per waiter is the
+// process's heap and stack growth with the streams open, after GC; it
+// counts the test's client end too (a goroutine, a pipe and a 512-byte
+// reader per stream), so it is an upper bound for the server.
+func BenchmarkFanoutSSE(b *testing.B) {
+	const waiters = 10_000
+	e := newEnv(b, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
+	hub := startHub(b, e)
+	payers, err := sessions.NewPayers(e.rdb, sessions.Config{PublicURL: "https://pay.example",
+		KeyPairs: [][]byte{[]byte("0123456789abcdef0123456789abcdef")}, Prefix: e.prefix + "sess:"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := handlers.New(handlers.Deps{
+		Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: "https://pay.example",
+		Logger: quietLogger(), Clock: e.clk.Now, Notifier: e.svc,
+		PagesDeps: handlers.PagesDeps{Sessions: payers, PayOrderer: e.gw, Reconciler: e.svc, Hub: hub,
+			Heartbeat: time.Hour, EventsPoll: time.Hour},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := newPipeListener()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	b.Cleanup(func() { _ = srv.Close() })
+	ctx := context.Background()
+
+	var perWaiter float64
+	b.ReportAllocs()
+	b.StopTimer()
+	for i := range b.N {
+		c := e.newCheckout(1000, 30*time.Minute)
+		a := e.order(c, checkout.ScenarioQR, "")
+		var m0, m1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		var ready, paid sync.WaitGroup
+		ready.Add(waiters)
+		paid.Add(waiters)
+		req := "GET /c/" + c.ID + "/events HTTP/1.1\r\nHost: pay.example\r\nAccept: text/event-stream\r\n\r\n"
+		sem := make(chan struct{}, 256) // open streams a few hundred at a time
+		for range waiters {
+			sem <- struct{}{}
+			go func() {
+				conn, err := l.dial()
+				if err != nil {
+					b.Error(err)
+					ready.Done()
+					paid.Done()
+					return
+				}
+				defer conn.Close()
+				if _, err := conn.Write([]byte(req)); err != nil {
+					b.Error(err)
+					ready.Done()
+					paid.Done()
+					return
+				}
+				r := bufio.NewReaderSize(conn, 512)
+				first := true
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						b.Errorf("stream ended early: %v", err)
+						if first {
+							ready.Done()
+						}
+						paid.Done()
+						return
+					}
+					if !strings.HasPrefix(line, "data: ") {
+						continue
+					}
+					if first {
+						first = false
+						<-sem
+						ready.Done()
+						continue
+					}
+					if strings.Contains(line, `"status":"paid"`) {
+						paid.Done()
+						return
+					}
+				}
+			}()
+		}
+		ready.Wait()
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		perWaiter = float64(int64(m1.HeapAlloc+m1.StackInuse)-int64(m0.HeapAlloc+m0.StackInuse)) / waiters
+		if hub.Waiters() != waiters {
+			b.Fatalf("round %d: %d hub waiters, want %d", i, hub.Waiters(), waiters)
+		}
+		// The transition is stored first; the publish is what the op times.
+		if _, err := e.repo.MarkPaid(ctx, c.ID, a.Seq, a.OrdNo); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := e.rdb.Publish(ctx, e.svc.Channel(), c.ID+" paid 0").Err(); err != nil {
+			b.Fatal(err)
+		}
+		paid.Wait()
+		b.StopTimer()
+		waitFor(b, 10*time.Second, "streams closed", func() bool { return hub.Waiters() == 0 })
+	}
+	b.ReportMetric(perWaiter, "B/waiter")
+}
