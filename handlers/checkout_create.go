@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -204,7 +205,7 @@ func (h *handler) draftFrom(m *checkout.Merchant, liveKey bool, req *createReque
 
 	d.WebhookURL = m.WebhookURL
 	if req.WebhookURL != "" {
-		if msg := checkWebhook(req.WebhookURL); msg != "" {
+		if msg := checkWebhook(req.WebhookURL, h.allowPrivateWebhooks); msg != "" {
 			return nil, invalid("webhook_url", msg)
 		}
 		d.WebhookURL = req.WebhookURL
@@ -297,10 +298,39 @@ func checkRedirect(raw string, hosts []string) string {
 	return "host " + host + " is not one of the merchant's allowed redirect hosts"
 }
 
-// checkWebhook accepts absolute http(s) URLs without credentials.
-func checkWebhook(raw string) string {
-	_, msg := parseAbsolute(raw)
-	return msg
+// checkWebhook accepts absolute https URLs without credentials whose host is
+// not loopback or private, the rule the merchants file applies to webhook
+// URLs; allowPrivate (development) also accepts http and private hosts.
+// Names are resolved, and refused if private, only when a webhook is
+// delivered; refusing literal addresses here tells the merchant at once
+// instead of at every failed delivery.
+func checkWebhook(raw string, allowPrivate bool) string {
+	u, msg := parseAbsolute(raw)
+	if msg != "" || allowPrivate {
+		return msg
+	}
+	if u.Scheme != "https" {
+		return "must be an https:// URL"
+	}
+	if privateHost(u.Hostname()) {
+		return "must not point at a loopback or private address"
+	}
+	return ""
+}
+
+// privateHost reports whether host is localhost or a literal loopback,
+// private, link-local or unspecified address.
+func privateHost(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.Trim(h, "[]"))
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified()
 }
 
 func parseAbsolute(raw string) (*url.URL, string) {

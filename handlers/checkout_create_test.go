@@ -3,7 +3,10 @@ package handlers
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -129,6 +132,12 @@ func TestCreateValidation(t *testing.T) {
 		{"webhook not http", "", `{"amount":1,"webhook_url":"ftp://x.example/h"}`, nil, 400, "invalid_parameter", "webhook_url"},
 		{"webhook relative", "", `{"amount":1,"webhook_url":"/hook"}`, nil, 400, "invalid_parameter", "webhook_url"},
 		{"webhook userinfo", "", `{"amount":1,"webhook_url":"https://u:p@x.example/h"}`, nil, 400, "invalid_parameter", "webhook_url"},
+		{"webhook plain http", "", `{"amount":1,"webhook_url":"http://hooks.shop.example/h"}`, nil, 400, "invalid_parameter", "webhook_url"},
+		{"webhook loopback", "", `{"amount":1,"webhook_url":"https://127.0.0.1:6379/h"}`, nil, 400, "invalid_parameter", "webhook_url"},
+		{"webhook localhost", "", `{"amount":1,"webhook_url":"https://localhost/h"}`, nil, 400, "invalid_parameter", "webhook_url"},
+		{"webhook private", "", `{"amount":1,"webhook_url":"https://10.0.0.7/h"}`, nil, 400, "invalid_parameter", "webhook_url"},
+		{"webhook link-local", "", `{"amount":1,"webhook_url":"https://169.254.169.254/latest"}`, nil, 400, "invalid_parameter", "webhook_url"},
+		{"webhook mapped loopback", "", `{"amount":1,"webhook_url":"https://[::ffff:127.0.0.1]/h"}`, nil, 400, "invalid_parameter", "webhook_url"},
 		{"expires too short", "", `{"amount":1,"expires_in":59}`, nil, 400, "invalid_parameter", "expires_in"},
 		{"expires too long", "", `{"amount":1,"expires_in":86401}`, nil, 400, "invalid_parameter", "expires_in"},
 		{"expires wrong type", "", `{"amount":1,"expires_in":"600"}`, nil, 400, "invalid_parameter", "expires_in"},
@@ -175,6 +184,29 @@ func TestCreateValidation(t *testing.T) {
 	page, _, err := e.repo.List(context.Background(), "ma", checkout.ListQuery{Limit: 100})
 	if err != nil || len(page) != 0 {
 		t.Fatalf("rejected requests stored %d checkouts (%v)", len(page), err)
+	}
+}
+
+// TestPrivateWebhooksAllowed: with CHECKOUT_ALLOW_PRIVATE_WEBHOOKS a
+// checkout's webhook_url may be plain http on a private host, as the
+// merchants file's may.
+func TestPrivateWebhooksAllowed(t *testing.T) {
+	e := newEnv(t)
+	h, err := New(Deps{
+		Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: "https://pay.example",
+		Clock: e.clk.Now, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), AllowPrivateWebhooks: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"http://127.0.0.1:9000/hook", "http://localhost/h", "https://10.0.0.7/h"} {
+		req := httptest.NewRequest("POST", "/v1/checkouts", strings.NewReader(fmt.Sprintf(`{"amount":1,"webhook_url":%q}`, u)))
+		req.Header.Set("Authorization", "Bearer "+e.keyA)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusCreated || !strings.Contains(w.Body.String(), u) {
+			t.Errorf("%s: %d %s", u, w.Code, w.Body)
+		}
 	}
 }
 

@@ -54,6 +54,10 @@ type Deps struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed for
 	// the client IP in logs; none by default.
 	TrustedProxies []string
+	// AllowPrivateWebhooks lets a checkout's webhook_url be plain http or
+	// point at loopback and private addresses, as the merchants file's
+	// webhook URLs may (CHECKOUT_ALLOW_PRIVATE_WEBHOOKS, development only).
+	AllowPrivateWebhooks bool
 	// Notifier takes the gateway's async notifies (GET /notify/:store);
 	// *notify.Service. The route is mounted only when it is set.
 	Notifier Notifier
@@ -78,8 +82,10 @@ type handler struct {
 	log       *slog.Logger
 	now       func() time.Time
 	maxAmount int64
-	notifier  Notifier
-	refunder  Refunder
+	// allowPrivateWebhooks: see Deps.AllowPrivateWebhooks.
+	allowPrivateWebhooks bool
+	notifier             Notifier
+	refunder             Refunder
 	// pages is set up by pageRoutes.
 	pages  *pages
 	events EventLog
@@ -102,17 +108,18 @@ func New(d Deps) (http.Handler, error) {
 		d.Gateway = nil
 	}
 	h := &handler{
-		rdb:       d.Redis,
-		dir:       d.Directory,
-		repo:      d.Checkouts,
-		gw:        d.Gateway,
-		publicURL: strings.TrimRight(d.PublicURL, "/"),
-		log:       d.Logger,
-		now:       d.Clock,
-		maxAmount: d.MaxAmount,
-		notifier:  d.Notifier,
-		refunder:  d.Refunds,
-		events:    d.Events,
+		rdb:                  d.Redis,
+		dir:                  d.Directory,
+		repo:                 d.Checkouts,
+		gw:                   d.Gateway,
+		publicURL:            strings.TrimRight(d.PublicURL, "/"),
+		log:                  d.Logger,
+		now:                  d.Clock,
+		maxAmount:            d.MaxAmount,
+		notifier:             d.Notifier,
+		allowPrivateWebhooks: d.AllowPrivateWebhooks,
+		refunder:             d.Refunds,
+		events:               d.Events,
 	}
 	if h.log == nil {
 		h.log = slog.Default()

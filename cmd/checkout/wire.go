@@ -67,9 +67,11 @@ func wire(s *config.Settings, rdb redis.UniversalClient, repo *checkout.Repo, di
 		MaxAmount:      s.MaxAmount,
 		Retention:      s.Retention,
 		TrustedProxies: s.TrustedProxies,
-		Notifier:       svc,
-		Refunds:        svc,
-		Events:         hooks,
+		// The same rule as for the merchants file's webhook URLs.
+		AllowPrivateWebhooks: s.AllowPrivateWebhooks,
+		Notifier:             svc,
+		Refunds:              svc,
+		Events:               hooks,
 		PagesDeps: handlers.PagesDeps{
 			Sessions:   payers,
 			PayOrderer: gw,
