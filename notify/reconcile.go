@@ -327,6 +327,13 @@ func (s *Service) checkAttempt(ctx context.Context, outNo string, now time.Time)
 		return time.Time{}, nil
 	}
 	a = res.Attempt
+	if c.Status == checkout.StatusCancelled {
+		// The cancel's follow-up may have been cut short (a crash or a Redis
+		// error after the transition): its event is owed. Free once done.
+		if err := s.cancelledEffect(ctx, c); err != nil {
+			return time.Time{}, err
+		}
+	}
 	// A checkout that expired, was cancelled or was paid by another attempt
 	// no longer wants this order.
 	if !c.Status.Active() || !now.Before(c.ExpiresAt) {
@@ -380,6 +387,12 @@ func (s *Service) Cancelled(ctx context.Context, c *checkout.Checkout) error {
 		return fmt.Errorf("cancelled: %w: checkout is not cancelled", checkout.ErrInvalid)
 	}
 	s.publish(ctx, c)
+	return s.cancelledEffect(ctx, c)
+}
+
+// cancelledEffect is Cancelled's once-only part: the event and a prompt
+// look at the unsettled attempts.
+func (s *Service) cancelledEffect(ctx context.Context, c *checkout.Checkout) error {
 	return s.runEffect(ctx, c.ID, "cancelled", func(ctx context.Context) error {
 		as, err := s.repo.Attempts(ctx, c.ID)
 		if err != nil {

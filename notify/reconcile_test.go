@@ -530,3 +530,33 @@ func TestPaidAfterCancel(t *testing.T) {
 		t.Fatalf("%d late refund events", n)
 	}
 }
+
+// TestCancelledEventOwed: the cancel was stored but its follow-up never ran
+// (the process died, or Redis failed, right after the transition): the
+// reconciler, watching the checkout's pending order, emits the owed
+// checkout.cancelled event, once.
+func TestCancelledEventOwed(t *testing.T) {
+	e := newEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
+	ctx := context.Background()
+	c := e.newCheckout(1000, 30*time.Minute)
+	e.order(c, checkout.ScenarioJump, "")
+	if tr, err := e.repo.Cancel(ctx, c.ID); err != nil || !tr.Changed {
+		t.Fatalf("cancel: %v %v", tr, err)
+	}
+	for range 4 {
+		e.clk.Advance(6 * time.Minute)
+		if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(e.events.of(c.ID, webhook.TypeCancelled)); n != 1 {
+		t.Fatalf("%d cancelled events; all %v", n, e.events.all(c.ID))
+	}
+	// A late Cancelled (the handler's own follow-up) adds nothing.
+	if err := e.svc.Cancelled(ctx, e.get(c.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.events.all(c.ID)); n != 1 {
+		t.Fatalf("events %v", e.events.all(c.ID))
+	}
+}
