@@ -103,6 +103,17 @@ type gwSpy struct {
 	refunds       int
 	statusDown    atomic.Bool
 	refundUnknown atomic.Bool
+	// beforeCancel, when set, runs before each paycancel reaches the gateway.
+	beforeCancel func(ref gateway.OrderRef)
+	cancels      atomic.Int64
+}
+
+func (g *gwSpy) PayCancel(ctx context.Context, st *gateway.Store, ref gateway.OrderRef) (*gateway.CancelResult, error) {
+	g.cancels.Add(1)
+	if g.beforeCancel != nil {
+		g.beforeCancel(ref)
+	}
+	return g.Gateway.PayCancel(ctx, st, ref)
 }
 
 func (g *gwSpy) PayStatus(ctx context.Context, st *gateway.Store, ref gateway.OrderRef) (*gateway.Order, error) {

@@ -560,3 +560,41 @@ func TestCancelledEventOwed(t *testing.T) {
 		t.Fatalf("events %v", e.events.all(c.ID))
 	}
 }
+
+// TestExpiryCancelRacesPayment: at expiry the barcode order is paid between
+// our paystatus and our paycancel; the gateway answers 8012 (already paid
+// or cancelled) and paystatus decides: paid (late, accepted), never
+// cancelled, one paid event.
+func TestExpiryCancelRacesPayment(t *testing.T) {
+	spy := &gwSpy{}
+	e := newEnv(t, envConfig{spy: spy, sandbox: sandbox.Config{DropNotifies: true}})
+	ctx := context.Background()
+	c := e.newCheckout(1000, time.Minute)
+	bar := e.order(c, checkout.ScenarioBarcode, "134567890123459002") // waits for the payer's password
+	spy.beforeCancel = func(gateway.OrderRef) { e.pay(bar) }          // the payer types it just now
+	e.clk.Advance(61 * time.Second)
+	for range 2 {
+		if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if spy.cancels.Load() == 0 {
+		t.Fatal("paycancel never tried")
+	}
+	if o, _ := e.sb.Order(e.sbStore.OpenID, bar.OrdNo); o.Status != gateway.StatusPaid {
+		t.Fatalf("barcode order at the gateway: %s", o.Status)
+	}
+	got := e.get(c.ID)
+	if got.Status != checkout.StatusPaid || !got.Late {
+		t.Fatalf("checkout %s late=%v; events %v", got.Status, got.Late, e.events.all(c.ID))
+	}
+	if a := e.attempt(c.ID, bar.Seq); a.Status != checkout.AttemptPaid {
+		t.Fatalf("attempt %s", a.Status)
+	}
+	if n := len(e.events.of(c.ID, webhook.TypePaid)); n != 1 {
+		t.Fatalf("%d paid events; all %v", n, e.events.all(c.ID))
+	}
+	if _, ok := e.watched()["a:"+bar.OutNo]; ok {
+		t.Fatal("a paid attempt is still watched")
+	}
+}
