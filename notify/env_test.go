@@ -93,6 +93,22 @@ type envConfig struct {
 	spy        *gwSpy
 	// pages mounts the payer pages too (the jump callback /c/:id/return).
 	pages bool
+	// webhooks stores and delivers events with a real webhook.Service (on
+	// the env's Redis and clock) as well as recording them.
+	webhooks bool
+}
+
+// tee stores an event with the webhook service, then records it.
+type tee struct {
+	hooks *webhook.Service
+	rec   *recorder
+}
+
+func (t tee) Emit(ctx context.Context, e webhook.Event) error {
+	if err := t.hooks.Emit(ctx, e); err != nil {
+		return err
+	}
+	return t.rec.Emit(ctx, e)
 }
 
 // gwSpy counts gateway calls and injects failures.
@@ -171,6 +187,7 @@ type env struct {
 	dir      *checkout.Directory
 	repo     *checkout.Repo
 	events   *recorder
+	hooks    *webhook.Service
 	svc      *notify.Service
 	rec      *notify.Reconciler
 	api      *httptest.Server
@@ -247,8 +264,14 @@ func (e *env) start() {
 		}
 		gw = e.cfg.spy
 	}
+	var events notify.Emitter = e.events
+	if e.cfg.webhooks {
+		e.hooks = webhook.New(e.rdb, e.dir, webhook.WithPrefix(e.prefix+"wh:"), webhook.WithClock(e.clk.Now),
+			webhook.AllowPrivate(true), webhook.WithLogger(quietLogger()))
+		events = tee{hooks: e.hooks, rec: e.events}
+	}
 	svc, err := notify.New(notify.Config{
-		Redis: e.rdb, Repo: e.repo, Directory: e.dir, Gateway: gw, Events: e.events,
+		Redis: e.rdb, Repo: e.repo, Directory: e.dir, Gateway: gw, Events: events,
 		Logger: quietLogger(), Clock: e.clk.Now, Prefix: e.prefix + "n:", EffectLease: 5 * time.Second,
 	})
 	if err != nil {
