@@ -495,7 +495,8 @@ const miniProgramEnv = `(function () {
 // that loads no JS-SDK: no window.wx, only WeixinJSBridge (announced with
 // WeixinJSBridgeReady, with __wxjs_environment set), whose
 // invokeMiniProgramAPI is what the SDK's wx.miniProgram.navigateTo calls.
-// The call is recorded in sessionStorage["e2e_mp_invoke"].
+// The call is recorded in sessionStorage["e2e_mp_invoke"], any other
+// invoke's name in sessionStorage["e2e_mp_other"].
 const miniProgramBridge = `(function () {
   try { if (!window.sessionStorage) return; } catch (e) { return; }
   function install() {
@@ -507,6 +508,8 @@ const miniProgramBridge = `(function () {
           if (cb) cb({ err_msg: "invokeMiniProgramAPI:ok" });
           return;
         }
+        // WeChat refuses payments inside a web-view.
+        sessionStorage.setItem("e2e_mp_other", name);
         if (cb) cb({ err_msg: name + ":fail" });
       },
       on: function () {},

@@ -541,6 +541,27 @@ func TestGuidance(t *testing.T) {
 		tb.click("[data-testid=miniprogram-button]")
 		tb.waitFor("hand-off by the button", `sessionStorage.getItem("e2e_mp_invoke") !== null`)
 	})
+	t.Run("mini-program web-view the User-Agent hides", func(t *testing.T) {
+		// Some WeChat versions leave "miniProgram" out of a web-view's
+		// User-Agent: the page offers WeChat Pay, but on "Pay" WeChat's
+		// environment flag says web-view, where the bridge cannot pay, and
+		// the page hands off to the mini-program instead.
+		id, u := s.createCheckout(map[string]any{"store": storeNative})
+		tb := newTab(t, s, wechatPhone, miniProgramBridge)
+		tb.open(u, "[data-testid=pay-button]")
+		tb.click("[data-testid=pay-button]")
+		tb.waitFor("hand-off", `sessionStorage.getItem("e2e_mp_invoke") !== null`)
+		raw := eval[string](tb, `sessionStorage.getItem("e2e_mp_invoke")`)
+		if want := `"url":"/pages/pay/pay?checkout_id=` + id + `"`; !strings.Contains(raw, want) {
+			t.Errorf("hand-off %s, want %s", raw, want)
+		}
+		if other := eval[string](tb, `sessionStorage.getItem("e2e_mp_other") || ""`); other != "" {
+			t.Errorf("the page called %s inside a web-view", other)
+		}
+		tb.waitFor("the button again", `!document.querySelector("[data-testid=pay-button]").disabled`)
+		tb.screenshot("webview-handoff-from-pay")
+		assertNotPaid(t, s, storeNative, id)
+	})
 	t.Run("leave without paying", func(t *testing.T) {
 		id, u := s.createCheckout(map[string]any{"store": storeNative})
 		tb := newTab(t, s, wechatPhone, wechatBridge("cancel"))

@@ -199,6 +199,13 @@
         "package": params["package"], signType: params.signType, paySign: params.paySign
       };
       bridge("WeixinJSBridge", "WeixinJSBridgeReady", function (jsb) {
+        // A mini-program's web-view whose User-Agent did not say so: WeChat
+        // refuses getBrandWCPayRequest there, so hand off to the
+        // mini-program instead.
+        if (window.__wxjs_environment === "miniprogram") {
+          toMiniProgram();
+          return failed(btn, cfg.msgMiniprogram, true);
+        }
         jsb.invoke("getBrandWCPayRequest", p, function (res) {
           var m = (res && res.err_msg) || "";
           if (m === "get_brand_wcpay_request:ok") {
@@ -302,28 +309,29 @@
       });
     }
 
+    // toMiniProgram asks the enclosing mini-program to open its pay page.
+    // The page loads no JS-SDK (no third-party scripts), so wx.miniProgram
+    // exists only if the merchant injected it; the web-view's own
+    // WeixinJSBridge takes the same call the SDK makes.
+    function toMiniProgram() {
+      var mp = window.wx && window.wx.miniProgram;
+      if (mp && mp.navigateTo) {
+        mp.navigateTo({ url: cfg.mpPath });
+        return true;
+      }
+      var jsb = window.WeixinJSBridge;
+      if (cfg.mpPath && jsb && jsb.invoke) {
+        jsb.invoke("invokeMiniProgramAPI", { name: "navigateTo", arg: { url: cfg.mpPath } }, function () {});
+        return true;
+      }
+      return false;
+    }
+
     function miniProgram() {
       var tried = false;
-      // navigate asks the enclosing mini-program to open its pay page. The
-      // page loads no JS-SDK (no third-party scripts), so wx.miniProgram
-      // exists only if the merchant injected it; the web-view's own
-      // WeixinJSBridge takes the same call the SDK makes.
-      function navigate() {
-        var mp = window.wx && window.wx.miniProgram;
-        if (mp && mp.navigateTo) {
-          mp.navigateTo({ url: cfg.mpPath });
-          return true;
-        }
-        var jsb = window.WeixinJSBridge;
-        if (jsb && jsb.invoke) {
-          jsb.invoke("invokeMiniProgramAPI", { name: "navigateTo", arg: { url: cfg.mpPath } }, function () {});
-          return true;
-        }
-        return false;
-      }
       function handoff(byHand) {
         if (byHand || window.__wxjs_environment === "miniprogram") {
-          if (navigate()) {
+          if (toMiniProgram()) {
             tried = true;
             return;
           }
