@@ -1,7 +1,9 @@
 package webhook_test
 
 import (
+	"encoding/json"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -46,5 +48,44 @@ func TestDocsVerificationExample(t *testing.T) {
 		if got != want {
 			t.Errorf("%s's verifySignature differs from the one Example runs:\n%s\n--- want ---\n%s", doc, got, want)
 		}
+	}
+}
+
+// TestDocsEventExample: the event docs/webhooks.md shows under "The
+// request" is the golden event body the tests produce (same fields, same
+// values), so the documented payload cannot drift from the real one.
+func TestDocsEventExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/webhooks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(doc)
+	i := strings.Index(s, "## The request")
+	if i < 0 {
+		t.Fatal(`docs/webhooks.md has no "## The request" section`)
+	}
+	s = s[i:]
+	start := strings.Index(s, "```json\n")
+	if start < 0 {
+		t.Fatal("no JSON example in the request section")
+	}
+	s = s[start+len("```json\n"):]
+	end := strings.Index(s, "```")
+	if end < 0 {
+		t.Fatal("unterminated JSON example")
+	}
+	var shown, golden any
+	if err := json.Unmarshal([]byte(s[:end]), &shown); err != nil {
+		t.Fatalf("the documented event is not JSON: %v", err)
+	}
+	g, err := os.ReadFile("testdata/event_refund.golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(g, &golden); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(shown, golden) {
+		t.Errorf("docs/webhooks.md's event differs from testdata/event_refund.golden.json:\n%s", s[:end])
 	}
 }
