@@ -119,6 +119,9 @@ type gwSpy struct {
 	refunds       int
 	statusDown    atomic.Bool
 	refundUnknown atomic.Bool
+	// statusEdit, when set, changes each paystatus answer (a gateway that
+	// describes some other order).
+	statusEdit func(o *gateway.Order)
 	// beforeCancel, when set, runs before each paycancel reaches the gateway.
 	beforeCancel func(ref gateway.OrderRef)
 	cancels      atomic.Int64
@@ -142,7 +145,13 @@ func (g *gwSpy) PayStatus(ctx context.Context, st *gateway.Store, ref gateway.Or
 	if g.statusDown.Load() {
 		return nil, errors.New("spy: gateway unreachable")
 	}
-	return g.Gateway.PayStatus(ctx, st, ref)
+	o, err := g.Gateway.PayStatus(ctx, st, ref)
+	if err == nil && g.statusEdit != nil {
+		c := *o
+		g.statusEdit(&c)
+		o = &c
+	}
+	return o, err
 }
 
 func (g *gwSpy) PayRefund(ctx context.Context, st *gateway.Store, r *gateway.RefundRequest) (*gateway.RefundResult, error) {

@@ -249,3 +249,38 @@ func TestRedisDownDuringNotify(t *testing.T) {
 		t.Fatalf("%d paid events", len(evs))
 	}
 }
+
+// TestPaystatusNotOurs: a validly signed notify whose paystatus answer
+// describes another order (another out_no or ord_no, or a refund order)
+// never pays anything and is answered 404, not notify_success.
+func TestPaystatusNotOurs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(o *gateway.Order)
+	}{
+		{"other out_no", func(o *gateway.Order) { o.OutNo = "someone-else" }},
+		{"other ord_no", func(o *gateway.Order) { o.OrdNo = "X" + o.OrdNo }},
+		{"refund order", func(o *gateway.Order) { o.OrdType = gateway.OrderRefund }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spy := &gwSpy{statusEdit: tc.edit}
+			e := newEnv(t, envConfig{spy: spy, sandbox: sandbox.Config{DropNotifies: true}})
+			c := e.newCheckout(1000, 30*time.Minute)
+			a := e.order(c, checkout.ScenarioQR, "")
+			e.pay(a)
+			code, body := e.sendNotify(e.notifyQuery(a, gateway.StatusPaid).Encode())
+			if code != http.StatusNotFound || body == gateway.NotifySuccess {
+				t.Fatalf("got %d %q", code, body)
+			}
+			if got := e.get(c.ID); got.Status != checkout.StatusPending {
+				t.Fatalf("checkout %s", got.Status)
+			}
+			if at := e.attempt(c.ID, a.Seq); at.Status != checkout.AttemptPending {
+				t.Fatalf("attempt %s", at.Status)
+			}
+			if evs := e.events.all(c.ID); len(evs) != 0 {
+				t.Fatalf("events %v", evs)
+			}
+		})
+	}
+}
