@@ -549,8 +549,12 @@ func TestGuidance(t *testing.T) {
 		id, u := s.createCheckout(map[string]any{"store": storeNative})
 		tb := newTab(t, s, wechatPhone, miniProgramBridge)
 		tb.open(u, "[data-testid=pay-button]")
+		tb.waitFor("the bridge", `!!window.WeixinJSBridge`)
 		tb.click("[data-testid=pay-button]")
 		tb.waitFor("hand-off", `sessionStorage.getItem("e2e_mp_invoke") !== null`)
+		if n := len(s.orders(storeNative, id)); n != 0 {
+			t.Errorf("%d gateway orders for a payment the web-view cannot make", n)
+		}
 		raw := eval[string](tb, `sessionStorage.getItem("e2e_mp_invoke")`)
 		if want := `"url":"/pages/pay/pay?checkout_id=` + id + `"`; !strings.Contains(raw, want) {
 			t.Errorf("hand-off %s, want %s", raw, want)

@@ -148,6 +148,10 @@
       setBusy(btn, true);
       message(cfg.msgStarting, true);
       var wallet = btn.dataset.wallet, scenario = btn.dataset.scenario;
+      // Known to be a mini-program's web-view already: no order to create.
+      if (wallet === "wechat" && scenario === "jsapi" && window.__wxjs_environment === "miniprogram" && toMiniProgram()) {
+        return failed(btn, cfg.msgMiniprogram, true);
+      }
       request("POST", cfg.payUrl, { wallet: wallet, scenario: scenario }).then(function (r) {
         var b = r.body || {};
         if (r.status >= 400 || b.error) {
