@@ -31,11 +31,19 @@ const ForceEnv = "REDISTEST"
 // miniredis; tests that need a real server skip then.
 func ForcedMiniredis() bool { return os.Getenv(ForceEnv) == "miniredis" }
 
-// pingTimeout bounds the probe so a missing server costs little time.
-const pingTimeout = 200 * time.Millisecond
+// pingTimeout bounds the probe of DefaultAddr. A missing server refuses the
+// connection at once; the bound only matters for one that accepts and does
+// not answer, and must leave room for a real server slowed by a loaded
+// machine (the whole suite under -race), or tests would quietly fall back.
+const pingTimeout = time.Second
+
+// namedPingTimeout bounds the probe of a server the run names (REDIS_URL)
+// or requires (REDIS_REQUIRED=1): it is expected to be there, so a slow
+// answer is waited for rather than failing the test.
+const namedPingTimeout = 5 * time.Second
 
 // New returns a client for the real Redis when reachable (REDIS_URL if set,
-// else DefaultAddr if it answers PING within 200 ms) and a miniredis
+// else DefaultAddr if it answers PING within a second) and a miniredis
 // otherwise. It logs which one it picked. With REDIS_REQUIRED=1 a missing
 // real server fails the test instead of falling back; REDISTEST=miniredis
 // skips the real server altogether. The client is closed when the test ends.
@@ -96,10 +104,16 @@ func dialReal(t testing.TB) (redis.UniversalClient, string, bool) {
 		// Probed already: don't pay the timeout again in every test.
 		return nil, "", false
 	}
-	opts.DialTimeout = pingTimeout
+	probe := pingTimeout
+	if os.Getenv("REDIS_URL") != "" || os.Getenv("REDIS_REQUIRED") == "1" {
+		probe = namedPingTimeout
+	}
+	opts.DialTimeout = probe
 	opts.MaxRetries = 0
+	// One dial: a refused connection means no server, at once.
+	opts.DialerRetries = 1
 	c := redis.NewClient(opts)
-	ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), probe)
 	defer cancel()
 	if err := c.Ping(ctx).Err(); err != nil {
 		_ = c.Close()
@@ -113,6 +127,7 @@ func dialReal(t testing.TB) (redis.UniversalClient, string, bool) {
 	// Reconnect with ordinary timeouts for the test itself.
 	opts.DialTimeout = 0
 	opts.MaxRetries = 0
+	opts.DialerRetries = 0
 	c = redis.NewClient(opts)
 	t.Cleanup(func() { _ = c.Close() })
 	return c, desc, true

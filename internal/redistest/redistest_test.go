@@ -3,6 +3,8 @@ package redistest
 import (
 	"context"
 	"crypto/rand"
+	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -60,5 +62,54 @@ func TestForcedMiniredis(t *testing.T) {
 	}
 	if err := c.Ping(context.Background()).Err(); err != nil {
 		t.Fatalf("forced miniredis does not answer: %v", err)
+	}
+}
+
+// slowProxy forwards connections to addr, holding back each connection's
+// first answer for delay: a real server on a loaded machine.
+func slowProxy(t *testing.T, addr string, delay time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				up, err := net.Dial("tcp", addr)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go func() { _, _ = io.Copy(up, c) }()
+				time.Sleep(delay)
+				_, _ = io.Copy(c, up)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestSlowNamedServer: a server named by REDIS_URL that answers slowly (as
+// under the whole suite with -race on two cores) is waited for, not
+// replaced by miniredis, and with REDIS_REQUIRED=1 not a failure.
+func TestSlowNamedServer(t *testing.T) {
+	m, _ := Miniredis(t)
+	proxy := slowProxy(t, m.Addr(), 600*time.Millisecond)
+	t.Setenv(ForceEnv, "")
+	t.Setenv("REDIS_URL", "redis://"+proxy+"/0")
+	t.Setenv("REDIS_REQUIRED", "1")
+	c, ok := New(t).(*redis.Client)
+	if !ok || c.Options().Addr != proxy {
+		t.Fatalf("got a client for %v, want the slow server at %s", c.Options().Addr, proxy)
+	}
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		t.Fatal(err)
 	}
 }
