@@ -196,8 +196,12 @@ func (r *Reconciler) Tick(ctx context.Context, now time.Time) error {
 		return err
 	}
 	for _, id := range ids {
-		if err := s.schedule(ctx, expiryMember(id), now); err != nil {
-			return err
+		// NX, not the earlier-wins of schedule: a member already there is
+		// due now or claimed by a replica (its lease is its score), and
+		// pulling a claim forward would have two replicas expire it at once.
+		err := s.rdb.ZAddNX(ctx, s.keyWatch(), redis.Z{Score: float64(now.UnixMilli()), Member: expiryMember(id)}).Err()
+		if err != nil {
+			return fmt.Errorf("schedule expiry of %s: %w", id, err)
 		}
 	}
 	due, err := scriptClaim.Run(ctx, s.rdb, []string{s.keyWatch()}, now.UnixMilli(), r.batch,

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
@@ -596,5 +598,36 @@ func TestExpiryCancelRacesPayment(t *testing.T) {
 	}
 	if _, ok := e.watched()["a:"+bar.OutNo]; ok {
 		t.Fatal("a paid attempt is still watched")
+	}
+}
+
+// TestExpiryClaimHonoured: an expiry another replica has claimed (its lease
+// is the member's due time) is left to it until the lease runs out, then
+// taken over: never done by two replicas at once.
+func TestExpiryClaimHonoured(t *testing.T) {
+	e := newEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
+	ctx := context.Background()
+	c := e.newCheckout(1000, time.Minute)
+	e.clk.Advance(61 * time.Second)
+	// Another replica claimed it just now, with a 5 s lease, and died.
+	lease := e.clk.Now().Add(5 * time.Second)
+	if err := e.rdb.ZAdd(ctx, e.prefix+"n:watch", redis.Z{Score: float64(lease.UnixMilli()), Member: "x:" + c.ID}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.get(c.ID); got.Status != checkout.StatusOpen {
+		t.Fatalf("checkout %s while another replica's claim holds", got.Status)
+	}
+	e.clk.Advance(6 * time.Second)
+	if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.get(c.ID); got.Status != checkout.StatusExpired {
+		t.Fatalf("checkout %s after the claim ran out", got.Status)
+	}
+	if n := len(e.events.of(c.ID, webhook.TypeExpired)); n != 1 {
+		t.Fatalf("%d expired events", n)
 	}
 }
