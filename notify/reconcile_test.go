@@ -71,7 +71,7 @@ func TestWatchSchedule(t *testing.T) {
 }
 
 // TestExpiry: at expiry the checkout expires once (one event), its barcode
-// order is cancelled upstream, and its jump order stays watched, less
+// order is cancelled upstream, and its jump, JSAPI and QR orders stay watched, less
 // often; paid later, the checkout becomes paid (late).
 func TestExpiry(t *testing.T) {
 	e := newEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
@@ -80,6 +80,7 @@ func TestExpiry(t *testing.T) {
 	bar := e.order(c, checkout.ScenarioBarcode, "134567890123459002") // the payer never types the password
 	jump := e.order(c, checkout.ScenarioJump, "")
 	jsapi := e.order(c, checkout.ScenarioJSAPI, "")
+	qr := e.order(c, checkout.ScenarioQR, "")
 	e.clk.Advance(61 * time.Second)
 	for range 2 {
 		if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
@@ -98,7 +99,7 @@ func TestExpiry(t *testing.T) {
 	if a := e.attempt(c.ID, bar.Seq); a.Status != checkout.AttemptCancelled {
 		t.Fatalf("barcode attempt %s", a.Status)
 	}
-	for _, a := range []*checkout.Attempt{jump, jsapi} {
+	for _, a := range []*checkout.Attempt{jump, jsapi, qr} {
 		if got := e.attempt(c.ID, a.Seq); got.Status != checkout.AttemptPending {
 			t.Fatalf("%s attempt %s", a.Scenario, got.Status)
 		}
