@@ -493,6 +493,8 @@ func TestGuidance(t *testing.T) {
 		if got := tb.value("[data-testid=page-url]"); got != u {
 			t.Errorf("link to copy %q, want %q", got, u)
 		}
+		// Under the hint, the QR codes: another phone can scan them.
+		tb.visible("[data-testid=qr-image-wechat]")
 		tb.screenshot("open-in-wallet-360x640")
 	})
 	t.Run("alipay only in wechat", func(t *testing.T) {

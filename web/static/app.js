@@ -246,7 +246,7 @@
       btn.addEventListener("click", function () { pay(btn); });
     });
 
-    if (cfg.action === "qr") qrPage();
+    if (cfg.action === "qr" || cfg.action === "open_in_wallet") qrPage();
     if (cfg.action === "miniprogram_handoff") miniProgram();
     $all("[data-copy]").forEach(function (b) {
       b.addEventListener("click", function () { copy(b); });
