@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"golang.org/x/sync/singleflight"
 	"net/http"
 	"sync"
 	"time"
@@ -71,6 +72,10 @@ type pages struct {
 	cop *http.CrossOriginProtection
 	// alipayApps caches parsed Alipay app keys per store.
 	alipayApps sync.Map // *checkout.Store → alipayAppEntry
+	// reads lets the event streams waiting on one checkout share one Redis
+	// read per change: a transition wakes every waiter of that checkout at
+	// once, and ten thousand of them should not mean ten thousand reads.
+	reads singleflight.Group
 }
 
 type alipayAppEntry struct {

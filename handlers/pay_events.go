@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -86,13 +87,9 @@ func (h *handler) streamPayEvents(c *gin.Context) {
 		case <-updates:
 		case <-pollT.C:
 		}
-		fresh, err := h.repo.Get(ctx, ck.ID)
+		s, err := h.sharedPayStatus(ctx, ck.ID)
 		if err != nil {
 			// Redis hiccup or the payer left: the page falls back to polling.
-			return
-		}
-		s, err := h.payStatusOf(ctx, fresh)
-		if err != nil {
 			return
 		}
 		if s == cur {
@@ -103,4 +100,25 @@ func (h *handler) streamPayEvents(c *gin.Context) {
 		}
 		cur = s
 	}
+}
+
+// sharedPayStatus reads a checkout's status for its event streams. The
+// streams waiting on one checkout wake together on a transition; they share
+// one read (Redis round trips per change stay constant however many payers
+// wait), detached from any one stream's request so that a leaving payer does
+// not fail the others' read.
+func (h *handler) sharedPayStatus(ctx context.Context, id string) (payStatus, error) {
+	v, err, _ := h.pages.reads.Do(id, func() (any, error) {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		fresh, err := h.repo.Get(rctx, id)
+		if err != nil {
+			return payStatus{}, err
+		}
+		return h.payStatusOf(rctx, fresh)
+	})
+	if err != nil {
+		return payStatus{}, err
+	}
+	return v.(payStatus), nil
 }
