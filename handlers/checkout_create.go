@@ -208,6 +208,11 @@ func (h *handler) draftFrom(m *checkout.Merchant, liveKey bool, req *createReque
 		if msg := checkWebhook(req.WebhookURL, h.allowPrivateWebhooks); msg != "" {
 			return nil, invalid("webhook_url", msg)
 		}
+		// Deliveries are signed with the merchant's secrets: without one the
+		// events would only ever wait as "not sent".
+		if len(m.WebhookSecrets) == 0 {
+			return nil, invalid("webhook_url", "the merchant has no webhook secret to sign deliveries with; configure webhook_secrets first")
+		}
 		d.WebhookURL = req.WebhookURL
 	}
 

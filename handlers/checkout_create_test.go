@@ -136,6 +136,7 @@ func TestCreateValidation(t *testing.T) {
 		{"webhook loopback", "", `{"amount":1,"webhook_url":"https://127.0.0.1:6379/h"}`, nil, 400, "invalid_parameter", "webhook_url"},
 		{"webhook localhost", "", `{"amount":1,"webhook_url":"https://localhost/h"}`, nil, 400, "invalid_parameter", "webhook_url"},
 		{"webhook private", "", `{"amount":1,"webhook_url":"https://10.0.0.7/h"}`, nil, 400, "invalid_parameter", "webhook_url"},
+		{"webhook without a merchant secret", "b", `{"amount":1,"webhook_url":"https://hooks.b.example/h"}`, nil, 400, "invalid_parameter", "webhook_url"},
 		{"webhook link-local", "", `{"amount":1,"webhook_url":"https://169.254.169.254/latest"}`, nil, 400, "invalid_parameter", "webhook_url"},
 		{"webhook mapped loopback", "", `{"amount":1,"webhook_url":"https://[::ffff:127.0.0.1]/h"}`, nil, 400, "invalid_parameter", "webhook_url"},
 		{"expires too short", "", `{"amount":1,"expires_in":59}`, nil, 400, "invalid_parameter", "expires_in"},
@@ -162,8 +163,11 @@ func TestCreateValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			key := e.keyA
-			if tt.key == "live" {
+			switch tt.key {
+			case "live":
 				key = e.liveA
+			case "b":
+				key = e.keyB
 			}
 			var r *response
 			if tt.body == "" {

@@ -110,11 +110,12 @@ func newEnv(t testing.TB) *env {
 	onlyWeChat.Alipay.Enabled = false
 	a := &checkout.Merchant{
 		ID: "ma", Name: "Merchant A",
-		APIKeys:       []checkout.APIKey{checkout.APIKeyFor(e.keyA), checkout.APIKeyFor(e.liveA)},
-		WebhookURL:    "https://hooks.shop.example/checkout",
-		RedirectHosts: []string{"shop.example", "pay.shop.example:8443"},
-		Stores:        []*checkout.Store{store(t, "main", "OA"+uniq, true), store(t, "live", "OL"+uniq, false), onlyWeChat},
-		MaxAmount:     500000,
+		APIKeys:        []checkout.APIKey{checkout.APIKeyFor(e.keyA), checkout.APIKeyFor(e.liveA)},
+		WebhookURL:     "https://hooks.shop.example/checkout",
+		WebhookSecrets: []gateway.Secret{"whsec_test_merchant_a"},
+		RedirectHosts:  []string{"shop.example", "pay.shop.example:8443"},
+		Stores:         []*checkout.Store{store(t, "main", "OA"+uniq, true), store(t, "live", "OL"+uniq, false), onlyWeChat},
+		MaxAmount:      500000,
 	}
 	b := &checkout.Merchant{
 		ID: "mb", Name: "Merchant B",
