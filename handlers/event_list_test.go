@@ -206,8 +206,10 @@ func (e *evEnv) paidCheckout() string {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
+		// The checkout turns paid before its event is stored (the event is
+		// the transition's follow-up): wait for both.
 		c, err := e.repo.Get(ctx, created.ID)
-		if err == nil && c.Status == checkout.StatusPaid {
+		if err == nil && c.Status == checkout.StatusPaid && len(e.list("?checkout_id="+created.ID, e.keyA).Data) > 0 {
 			return created.ID
 		}
 		if time.Now().After(deadline) {
