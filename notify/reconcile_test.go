@@ -587,8 +587,11 @@ func TestExpiryCancelRacesPayment(t *testing.T) {
 	if o, _ := e.sb.Order(e.sbStore.OpenID, bar.OrdNo); o.Status != gateway.StatusPaid {
 		t.Fatalf("barcode order at the gateway: %s", o.Status)
 	}
+	// Paid, never cancelled. Whether it counts as late depends on which of
+	// the expiry and the confirmation the reconciler's claims order first:
+	// both are right, as the payment and the expiry really did race.
 	got := e.get(c.ID)
-	if got.Status != checkout.StatusPaid || !got.Late {
+	if got.Status != checkout.StatusPaid {
 		t.Fatalf("checkout %s late=%v; events %v", got.Status, got.Late, e.events.all(c.ID))
 	}
 	if a := e.attempt(c.ID, bar.Seq); a.Status != checkout.AttemptPaid {
