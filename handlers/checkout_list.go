@@ -28,14 +28,11 @@ func (h *handler) listCheckouts(c *gin.Context) {
 			return
 		}
 	}
-	if s := c.Query("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 100 {
-			abortError(c, http.StatusBadRequest, "invalid_parameter", "must be an integer from 1 to 100", "limit")
-			return
-		}
-		q.Limit = n
+	limit, ok := pageLimit(c)
+	if !ok {
+		return
 	}
+	q.Limit = limit
 	q.After = c.Query("starting_after")
 	page, next, err := h.repo.List(c.Request.Context(), merchantOf(c).ID, q)
 	switch {
@@ -51,4 +48,19 @@ func (h *handler) listCheckouts(c *gin.Context) {
 		out.Data = append(out.Data, h.checkoutView(co))
 	}
 	c.JSON(http.StatusOK, out)
+}
+
+// pageLimit reads the optional limit of a list request (1 to 100; 0 when
+// absent, for the list's default) or answers 400.
+func pageLimit(c *gin.Context) (int, bool) {
+	s := c.Query("limit")
+	if s == "" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 100 {
+		abortError(c, http.StatusBadRequest, "invalid_parameter", "must be an integer from 1 to 100", "limit")
+		return 0, false
+	}
+	return n, true
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -57,14 +56,11 @@ func (h *handler) listEvents(c *gin.Context) {
 		}
 		q.CheckoutID = s
 	}
-	if s := c.Query("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 100 {
-			abortError(c, http.StatusBadRequest, "invalid_parameter", "must be an integer from 1 to 100", "limit")
-			return
-		}
-		q.Limit = n
+	limit, ok := pageLimit(c)
+	if !ok {
+		return
 	}
+	q.Limit = limit
 	q.After = c.Query("starting_after")
 	page, next, err := h.events.List(c.Request.Context(), merchantOf(c).ID, q)
 	switch {
