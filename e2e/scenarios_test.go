@@ -271,7 +271,9 @@ func TestRedirectMode(t *testing.T) {
 
 			// Back twice, past the cashier, to the checkout page as it was
 			// before paying: it must not offer to pay again.
-			tb.exec(`history.go(-2)`)
+			// Deferred, so the evaluation returns before the navigation
+			// starts (else Chromium may report the target navigated away).
+			tb.exec(`setTimeout(function(){history.go(-2)}, 0)`)
 			tb.waitFor("back on the checkout page", `location.pathname === "/c/`+id+`" || location.pathname === "/c/`+id+`/result"`)
 			tb.waitFor("the page knows it is paid", `!!document.querySelector("[data-testid=state-paid], [data-view=paid]")`)
 			if tb.isVisible("[data-testid=pay-button]") {
