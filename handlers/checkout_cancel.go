@@ -35,6 +35,14 @@ func (h *handler) cancelCheckout(c *gin.Context) {
 		h.notCancellable(c, co.Status)
 		return
 	}
+	// The follow-up (event, watching the attempts) must survive a crash
+	// right after the cancel is stored: record that it is owed first.
+	if p, ok := h.notifier.(CancelPlanner); ok {
+		if err := p.CancelIntent(ctx, co.ID); err != nil {
+			h.unavailable(c, "cancel checkout", err)
+			return
+		}
+	}
 	tr, err := h.repo.Cancel(ctx, co.ID)
 	if err != nil {
 		h.unavailable(c, "cancel checkout", err)
@@ -59,6 +67,13 @@ func (h *handler) cancelCheckout(c *gin.Context) {
 // implements it; when Deps.Notifier does, the cancel handler hands over to it.
 type CancelFollower interface {
 	Cancelled(ctx context.Context, c *checkout.Checkout) error
+}
+
+// CancelPlanner records before a cancel is stored that its follow-up is
+// owed, so that a crash between the two does not lose it. *notify.Service
+// implements it.
+type CancelPlanner interface {
+	CancelIntent(ctx context.Context, id string) error
 }
 
 // afterCancel runs once per real cancel transition.

@@ -233,6 +233,14 @@ func TestCancelWithoutGateway(t *testing.T) {
 type followingNotifier struct {
 	mu        sync.Mutex
 	cancelled []string
+	intents   []string
+}
+
+func (f *followingNotifier) CancelIntent(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.intents = append(f.intents, id)
+	return nil
 }
 
 func (f *followingNotifier) Notify(context.Context, string, url.Values) error { return nil }
@@ -275,10 +283,18 @@ func TestCancelHandsOverToNotifier(t *testing.T) {
 	if len(fn.cancelled) != 1 || fn.cancelled[0] != id+":cancelled" {
 		t.Fatalf("follow-ups %v", fn.cancelled)
 	}
+	// The intent came first, for the one request that stored the cancel
+	// (the other two found it cancelled already).
+	if len(fn.intents) != 1 || fn.intents[0] != id {
+		t.Fatalf("intents %v", fn.intents)
+	}
 	if calls := e.gw.Calls(); len(calls) != 0 {
 		t.Fatalf("handler called paycancel itself: %v", calls)
 	}
 }
 
-// The confirmation component follows cancels.
-var _ CancelFollower = (*notify.Service)(nil)
+// The confirmation component follows cancels, and plans them.
+var (
+	_ CancelFollower = (*notify.Service)(nil)
+	_ CancelPlanner  = (*notify.Service)(nil)
+)

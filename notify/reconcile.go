@@ -34,6 +34,7 @@ const (
 func attemptMember(outNo string) string    { return "a:" + outNo }
 func expiryMember(id string) string        { return "x:" + id }
 func refundMember(id string, n int) string { return "r:" + id + ":" + strconv.Itoa(n) }
+func cancelMember(id string) string        { return "c:" + id }
 
 // schedule puts a work member in the watch set, due at t (an earlier due
 // time already there wins).
@@ -245,6 +246,20 @@ func (r *Reconciler) process(ctx context.Context, m string, now time.Time) error
 			return err
 		}
 		return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
+	case "c":
+		c, err := s.repo.Get(ctx, rest)
+		if errors.Is(err, checkout.ErrNotFound) {
+			return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
+		}
+		if err != nil {
+			return err
+		}
+		if c.Status == checkout.StatusCancelled {
+			if err := s.cancelledEffect(ctx, c); err != nil {
+				return err
+			}
+		}
+		return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
 	case "r":
 		id, ns, _ := strings.Cut(rest, ":")
 		n, err := strconv.Atoi(ns)
@@ -391,7 +406,20 @@ func (s *Service) Cancelled(ctx context.Context, c *checkout.Checkout) error {
 		return fmt.Errorf("cancelled: %w: checkout is not cancelled", checkout.ErrInvalid)
 	}
 	s.publish(ctx, c)
-	return s.cancelledEffect(ctx, c)
+	if err := s.cancelledEffect(ctx, c); err != nil {
+		return err
+	}
+	return s.rdb.ZRem(ctx, s.keyWatch(), cancelMember(c.ID)).Err()
+}
+
+// CancelIntent records, before a merchant's cancel is stored, that its
+// follow-up is owed. Should the process die between storing the cancel and
+// running Cancelled, the reconciler finds the intent after a lease and runs
+// the follow-up itself (a checkout without unsettled attempts would
+// otherwise never get its checkout.cancelled event); if the cancel was
+// never stored, the intent is dropped.
+func (s *Service) CancelIntent(ctx context.Context, id string) error {
+	return s.schedule(ctx, cancelMember(id), s.now().Add(s.lease))
 }
 
 // cancelledEffect is Cancelled's once-only part: the event and a prompt

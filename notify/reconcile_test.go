@@ -564,6 +564,59 @@ func TestCancelledEventOwed(t *testing.T) {
 	}
 }
 
+// TestCancelIntent: the process dies after a merchant's cancel of a
+// checkout with no attempt was stored and before its follow-up ran. The
+// intent recorded first brings the checkout.cancelled event, once; an
+// intent whose cancel never happened is dropped without an event.
+func TestCancelIntent(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	ctx := context.Background()
+	crashed := e.newCheckout(1000, 30*time.Minute)
+	if err := e.svc.CancelIntent(ctx, crashed.ID); err != nil {
+		t.Fatal(err)
+	}
+	if tr, err := e.repo.Cancel(ctx, crashed.ID); err != nil || !tr.Changed {
+		t.Fatalf("cancel: %v %v", tr, err)
+	}
+	never := e.newCheckout(1000, 30*time.Minute)
+	if err := e.svc.CancelIntent(ctx, never.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing before the lease: the request that recorded it may still run.
+	if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.events.all(crashed.ID)); n != 0 {
+		t.Fatalf("events before the lease: %v", e.events.all(crashed.ID))
+	}
+	for range 2 {
+		e.clk.Advance(time.Minute)
+		if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(e.events.of(crashed.ID, webhook.TypeCancelled)); n != 1 {
+		t.Fatalf("%d cancelled events; all %v", n, e.events.all(crashed.ID))
+	}
+	if got := e.get(never.ID); got.Status != checkout.StatusOpen || len(e.events.all(never.ID)) != 0 {
+		t.Fatalf("never cancelled: %s, events %v", got.Status, e.events.all(never.ID))
+	}
+	w := e.watched()
+	if _, ok := w["c:"+crashed.ID]; ok {
+		t.Error("intent of the crashed cancel still watched")
+	}
+	if _, ok := w["c:"+never.ID]; ok {
+		t.Error("intent of the cancel that never happened still watched")
+	}
+	// The handler's own follow-up arriving late adds nothing.
+	if err := e.svc.Cancelled(ctx, e.get(crashed.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.events.all(crashed.ID)); n != 1 {
+		t.Fatalf("events %v", e.events.all(crashed.ID))
+	}
+}
+
 // TestExpiryCancelRacesPayment: at expiry the barcode order is paid between
 // our paystatus and our paycancel; the gateway answers 8012 (already paid
 // or cancelled) and paystatus decides: paid (late, accepted), never
