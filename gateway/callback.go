@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -34,7 +35,7 @@ var callbackFields = [...]string{"ord_no", "timestamp", "rand_str", "out_no", "s
 
 // ErrCallback is the error of a callback query that lacks a field, repeats
 // one, or carries a value that cannot be read.
-var ErrCallback = fmt.Errorf("gateway: malformed callback")
+var ErrCallback = errors.New("gateway: malformed callback")
 
 // VerifyCallback checks the query of an async notify or a front-end jump with
 // the store's key. The sign covers every received field but sign itself, so
