@@ -28,20 +28,9 @@ func (h *handler) alipayOAuthCallback(c *gin.Context) {
 		h.errorPage(c, http.StatusNotFound, "page.not_found", "")
 		return
 	}
-	if _, known := payer.AlipayUserID(appID); known {
-		c.Redirect(http.StatusFound, back)
-		c.Abort()
-		return
-	}
-	if !checkOAuthState(payer, c.Query("state"), back) {
-		h.savePayer(c, payer)
-		h.errorPage(c, http.StatusBadRequest, "page.oauth_expired", back)
-		return
-	}
-	code := c.Query("auth_code")
-	if code == "" {
-		h.savePayer(c, payer)
-		h.errorPage(c, http.StatusBadRequest, "page.oauth_denied", back)
+	_, known := payer.AlipayUserID(appID)
+	code, ok := h.oauthCode(c, payer, known, back, "auth_code")
+	if !ok {
 		return
 	}
 	app, err := h.alipayApp(st)
@@ -53,23 +42,11 @@ func (h *handler) alipayOAuthCallback(c *gin.Context) {
 	}
 	id, err := h.pages.Alipay.ExchangeCode(c.Request.Context(), app, code)
 	if err != nil {
-		h.savePayer(c, payer)
-		status := http.StatusBadGateway
-		if wallet.IsAlipayError(err, wallet.AlipayCodeInvalid) {
-			status = http.StatusBadRequest
-		}
-		h.log.Warn("Alipay auth code exchange failed", slog.String("checkout_id", ck.ID),
-			slog.String("app_id", appID), slog.Any("error", err))
-		h.errorPage(c, status, "page.oauth_failed", back)
+		h.oauthFailed(c, payer, "Alipay", ck.ID, appID, wallet.IsAlipayError(err, wallet.AlipayCodeInvalid), err, back)
 		return
 	}
 	payer.SetAlipayUserID(appID, id.BuyerID())
-	if !h.savePayer(c, payer) {
-		h.errorPage(c, http.StatusServiceUnavailable, "page.unavailable", back)
-		return
-	}
-	c.Redirect(http.StatusFound, back)
-	c.Abort()
+	h.finishOAuth(c, payer, back)
 }
 
 // alipayApp parses (once per store) the store's Alipay keys.

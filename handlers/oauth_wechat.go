@@ -31,35 +31,15 @@ func (h *handler) wechatOAuthCallback(c *gin.Context) {
 		h.errorPage(c, http.StatusNotFound, "page.not_found", "")
 		return
 	}
-	// A refresh of this page replays a used code (WeChat answers 40163):
-	// the identity it gave is already in the session.
-	if _, known := payer.WeChatOpenID(appID); known {
-		c.Redirect(http.StatusFound, back)
-		c.Abort()
-		return
-	}
-	if !checkOAuthState(payer, c.Query("state"), back) {
-		h.savePayer(c, payer)
-		h.errorPage(c, http.StatusBadRequest, "page.oauth_expired", back)
-		return
-	}
-	code := c.Query("code")
-	if code == "" {
-		// The payer declined (snsapi_base never asks, but be safe).
-		h.savePayer(c, payer)
-		h.errorPage(c, http.StatusBadRequest, "page.oauth_denied", back)
+	_, known := payer.WeChatOpenID(appID)
+	code, ok := h.oauthCode(c, payer, known, back, "code")
+	if !ok {
 		return
 	}
 	id, err := h.pages.WeChat.ExchangeCode(c.Request.Context(), appID, st.WeChat.AppSecret, code)
 	if err != nil {
-		h.savePayer(c, payer)
-		status := http.StatusBadGateway
-		if wallet.IsWeChatError(err, wallet.WeChatInvalidCode) || wallet.IsWeChatError(err, wallet.WeChatCodeUsed) {
-			status = http.StatusBadRequest
-		}
-		h.log.Warn("WeChat OAuth code exchange failed", slog.String("checkout_id", ck.ID),
-			slog.String("app_id", appID), slog.Any("error", err))
-		h.errorPage(c, status, "page.oauth_failed", back)
+		badCode := wallet.IsWeChatError(err, wallet.WeChatInvalidCode) || wallet.IsWeChatError(err, wallet.WeChatCodeUsed)
+		h.oauthFailed(c, payer, "WeChat", ck.ID, appID, badCode, err, back)
 		return
 	}
 	if id.Snapshot {
@@ -71,12 +51,7 @@ func (h *handler) wechatOAuthCallback(c *gin.Context) {
 		return
 	}
 	payer.SetWeChatOpenID(appID, id.OpenID)
-	if !h.savePayer(c, payer) {
-		h.errorPage(c, http.StatusServiceUnavailable, "page.unavailable", back)
-		return
-	}
-	c.Redirect(http.StatusFound, back)
-	c.Abort()
+	h.finishOAuth(c, payer, back)
 }
 
 // checkOAuthState consumes the session's state: it must match (in constant
@@ -87,4 +62,53 @@ func checkOAuthState(payer *sessions.Payer, state, back string) bool {
 	payer.OAuthReturn = ""
 	ok := payer.CheckState(state)
 	return ok && ret == back
+}
+
+// oauthCode takes the code a wallet's OAuth round trip came back with. A
+// payer whose identity the session already holds goes straight back: a
+// refresh of the callback replays a used code (WeChat answers 40163).
+// Otherwise the state must be the session's and the code present (an
+// auth_base/snsapi_base round trip never asks the payer, but be safe).
+// It has answered when it returns false.
+func (h *handler) oauthCode(c *gin.Context, payer *sessions.Payer, known bool, back, codeParam string) (string, bool) {
+	if known {
+		c.Redirect(http.StatusFound, back)
+		c.Abort()
+		return "", false
+	}
+	if !checkOAuthState(payer, c.Query("state"), back) {
+		h.savePayer(c, payer)
+		h.errorPage(c, http.StatusBadRequest, "page.oauth_expired", back)
+		return "", false
+	}
+	code := c.Query(codeParam)
+	if code == "" {
+		h.savePayer(c, payer)
+		h.errorPage(c, http.StatusBadRequest, "page.oauth_denied", back)
+		return "", false
+	}
+	return code, true
+}
+
+// oauthFailed answers a failed code exchange: 400 when the code itself was
+// refused, 502 when the wallet's service failed.
+func (h *handler) oauthFailed(c *gin.Context, payer *sessions.Payer, walletName, checkoutID, appID string, badCode bool, err error, back string) {
+	h.savePayer(c, payer)
+	status := http.StatusBadGateway
+	if badCode {
+		status = http.StatusBadRequest
+	}
+	h.log.Warn(walletName+" OAuth code exchange failed", slog.String("checkout_id", checkoutID),
+		slog.String("app_id", appID), slog.Any("error", err))
+	h.errorPage(c, status, "page.oauth_failed", back)
+}
+
+// finishOAuth keeps the identity just learnt and sends the payer back.
+func (h *handler) finishOAuth(c *gin.Context, payer *sessions.Payer, back string) {
+	if !h.savePayer(c, payer) {
+		h.errorPage(c, http.StatusServiceUnavailable, "page.unavailable", back)
+		return
+	}
+	c.Redirect(http.StatusFound, back)
+	c.Abort()
 }
