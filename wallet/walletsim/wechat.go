@@ -70,24 +70,35 @@ func (s *Sim) checkApp(w http.ResponseWriter, r *http.Request) (appID string, ok
 	return "", false
 }
 
-// wechatAccessToken redeems an official-account OAuth code.
-func (s *Sim) wechatAccessToken(w http.ResponseWriter, r *http.Request) {
+// wechatRedeem checks the app and redeems the code in query parameter
+// param, answering WeChat's errors itself (false): missing 41008, used
+// 40163, unknown 40029.
+func (s *Sim) wechatRedeem(w http.ResponseWriter, r *http.Request, kind codeKind, param string) (string, grant, bool) {
 	appID, ok := s.checkApp(w, r)
 	if !ok {
-		return
+		return "", grant{}, false
 	}
-	code := r.URL.Query().Get("code")
+	code := r.URL.Query().Get(param)
 	if code == "" {
 		wechatFail(w, 41008, "missing code")
-		return
+		return "", grant{}, false
 	}
-	g, res := s.redeem(kindOAuth, appID, code)
+	g, res := s.redeem(kind, appID, code)
 	switch res {
 	case redeemUsed:
 		wechatFail(w, wallet.WeChatCodeUsed, "code been used")
-		return
+		return "", grant{}, false
 	case redeemUnknown:
 		wechatFail(w, wallet.WeChatInvalidCode, "invalid code")
+		return "", grant{}, false
+	}
+	return appID, g, true
+}
+
+// wechatAccessToken redeems an official-account OAuth code.
+func (s *Sim) wechatAccessToken(w http.ResponseWriter, r *http.Request) {
+	appID, g, ok := s.wechatRedeem(w, r, kindOAuth, "code")
+	if !ok {
 		return
 	}
 	answer := map[string]any{
@@ -109,22 +120,8 @@ func (s *Sim) wechatAccessToken(w http.ResponseWriter, r *http.Request) {
 
 // wechatCode2Session redeems a mini-program wx.login code.
 func (s *Sim) wechatCode2Session(w http.ResponseWriter, r *http.Request) {
-	appID, ok := s.checkApp(w, r)
+	appID, g, ok := s.wechatRedeem(w, r, kindMini, "js_code")
 	if !ok {
-		return
-	}
-	code := r.URL.Query().Get("js_code")
-	if code == "" {
-		wechatFail(w, 41008, "missing code")
-		return
-	}
-	g, res := s.redeem(kindMini, appID, code)
-	switch res {
-	case redeemUsed:
-		wechatFail(w, wallet.WeChatCodeUsed, "code been used")
-		return
-	case redeemUnknown:
-		wechatFail(w, wallet.WeChatInvalidCode, "invalid code")
 		return
 	}
 	key := make([]byte, 16)
