@@ -418,6 +418,14 @@ func (p *Payments) order(ctx context.Context, c *Checkout, st *Store, req StartR
 	log := p.log.With(slog.String("checkout_id", c.ID), slog.String("out_no", a.OutNo),
 		slog.String("wallet", string(req.Wallet)), slog.String("scenario", string(req.Scenario)))
 
+	// Noted before sending, so that the daily reconciliation knows of the
+	// order even if this process dies the instant it is sent.
+	if err := p.repo.RecordSent(ctx, c.MerchantID, c.StoreID, a.OutNo, p.now()); err != nil {
+		if _, uerr := p.repo.UpdateAttempt(context.WithoutCancel(ctx), c.ID, a.Seq, AttemptFailed, ""); uerr != nil {
+			log.Warn("Marking an unsent attempt failed failed", slog.Any("error", uerr))
+		}
+		return nil, fmt.Errorf("start payment %s: %w", c.ID, err)
+	}
 	res, err := p.gw.PayOrder(ctx, st.Gateway, po)
 	if err != nil {
 		return nil, p.failed(ctx, c, a, err, log)
