@@ -23,6 +23,12 @@ const (
 	DefaultAddr      = ":8080"
 	DefaultMaxAmount = int64(10_000_000) // fen: ¥100,000
 	DefaultRetention = 2160 * time.Hour  // 90 days
+	// DefaultClaimLease is how long a replica's claim on background work
+	// (an effect, a reconciler item) protects it before a crash is assumed.
+	DefaultClaimLease = 30 * time.Second
+	// DefaultWebhookRetry is the wait after a webhook's first failed
+	// delivery; it doubles after each further failure.
+	DefaultWebhookRetry = 30 * time.Second
 	// MinSecretLen is the shortest session key, signing secret or webhook
 	// secret accepted, in bytes (`openssl rand -base64 32` prints 44).
 	MinSecretLen = 32
@@ -52,6 +58,8 @@ var Vars = []Var{
 	{Env: "CHECKOUT_RETENTION", Flag: "retention", Default: DefaultRetention.String(), Usage: "how long finished checkouts are kept (Go duration, e.g. 2160h)"},
 	{Env: "CHECKOUT_ALLOW_PRIVATE_WEBHOOKS", Flag: "allow-private-webhooks", Default: "false", Usage: "allow webhook URLs on loopback and private networks (development only)"},
 	{Env: "CHECKOUT_TRUSTED_PROXIES", Flag: "trusted-proxies", Usage: "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For gives the client IP (default none)"},
+	{Env: "CHECKOUT_CLAIM_LEASE", Flag: "claim-lease", Default: DefaultClaimLease.String(), Usage: "lease of a claim on background work (effects, reconciler items; webhook deliveries get four times it) before a crashed replica's work is taken over; for drills and tests"},
+	{Env: "CHECKOUT_WEBHOOK_RETRY", Flag: "webhook-retry", Default: DefaultWebhookRetry.String(), Usage: "wait after a webhook delivery's first failure, doubling after each further one; for drills and tests"},
 }
 
 // Settings is the service configuration read from the environment.
@@ -91,6 +99,13 @@ type Settings struct {
 	// TrustedProxies are the reverse proxies (IPs or CIDRs) whose
 	// X-Forwarded-For is believed.
 	TrustedProxies []string
+	// ClaimLease is how long a claim on background work protects it from
+	// other replicas before its holder is presumed dead. Shorter than the
+	// default only in drills and tests: a claim must outlast the work it
+	// covers, a gateway call included.
+	ClaimLease time.Duration
+	// WebhookRetry is the first back-off step of a failed webhook delivery.
+	WebhookRetry time.Duration
 }
 
 // Demo reports whether the service runs without a merchants file: sandbox
@@ -110,6 +125,8 @@ func (s *Settings) LogValue() slog.Value {
 		slog.String("retention", s.Retention.String()),
 		slog.Bool("allow_private_webhooks", s.AllowPrivateWebhooks),
 		slog.Any("trusted_proxies", s.TrustedProxies),
+		slog.String("claim_lease", s.ClaimLease.String()),
+		slog.String("webhook_retry", s.WebhookRetry.String()),
 	)
 }
 
@@ -273,7 +290,28 @@ func FromEnv(getenv func(string) string) (*Settings, error) {
 			s.TrustedProxies = append(s.TrustedProxies, p)
 		}
 	}
+
+	if s.ClaimLease, err = drillDuration(get, "CHECKOUT_CLAIM_LEASE", time.Second, time.Hour); err != nil {
+		return nil, err
+	}
+	if s.WebhookRetry, err = drillDuration(get, "CHECKOUT_WEBHOOK_RETRY", time.Second, 6*time.Hour); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// drillDuration reads a duration setting that exists to compress the
+// service's timing in drills and tests, bounded to [lo, hi].
+func drillDuration(get func(string) string, name string, lo, hi time.Duration) (time.Duration, error) {
+	raw := get(name)
+	d, err := time.ParseDuration(raw)
+	switch {
+	case err != nil:
+		return 0, errorf(name, "%q is not a Go duration (e.g. 30s)", raw)
+	case d < lo || d > hi:
+		return 0, errorf(name, "%s is out of range; use %s to %s", d, lo, hi)
+	}
+	return d, nil
 }
 
 // redactURLError replaces the URL, should an error quote it, with a mark.

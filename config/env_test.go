@@ -36,6 +36,9 @@ func TestFromEnvDefaults(t *testing.T) {
 	if s.SessionKeys[0] == s.SigningSecret {
 		t.Error("session key and signing secret are the same")
 	}
+	if s.ClaimLease != 30*time.Second || s.WebhookRetry != 30*time.Second {
+		t.Errorf("claim lease %s, webhook retry %s, want 30s each", s.ClaimLease, s.WebhookRetry)
+	}
 	if s.LogLevel != slog.LevelInfo || s.MaxAmount != DefaultMaxAmount || s.Retention != 90*24*time.Hour || s.AllowPrivateWebhooks {
 		t.Errorf("defaults: %+v", s)
 	}
@@ -59,6 +62,8 @@ func TestFromEnvAll(t *testing.T) {
 		"CHECKOUT_RETENTION":              "720h",
 		"CHECKOUT_ALLOW_PRIVATE_WEBHOOKS": "true",
 		"CHECKOUT_TRUSTED_PROXIES":        "10.0.0.0/8, 192.168.1.1,::1",
+		"CHECKOUT_CLAIM_LEASE":            "5s",
+		"CHECKOUT_WEBHOOK_RETRY":          "1500ms",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +82,9 @@ func TestFromEnvAll(t *testing.T) {
 	}
 	if s.SigningSecret.Reveal() != secretB || s.LogLevel != slog.LevelDebug || s.MaxAmount != 123456 || s.Retention != 720*time.Hour || !s.AllowPrivateWebhooks {
 		t.Errorf("settings %+v", s)
+	}
+	if s.ClaimLease != 5*time.Second || s.WebhookRetry != 1500*time.Millisecond {
+		t.Errorf("claim lease %s, webhook retry %s", s.ClaimLease, s.WebhookRetry)
 	}
 	if strings.Join(s.TrustedProxies, ";") != "10.0.0.0/8;192.168.1.1;::1" {
 		t.Errorf("trusted proxies %q", s.TrustedProxies)
@@ -152,6 +160,11 @@ func TestFromEnvErrors(t *testing.T) {
 		{"trusted proxy", with("CHECKOUT_TRUSTED_PROXIES", "10.0.0.0/8,proxy.local"), "config: CHECKOUT_TRUSTED_PROXIES: \"proxy.local\" is not an IP address or CIDR"},
 		{"trusted proxy cidr", with("CHECKOUT_TRUSTED_PROXIES", "10.0.0.0/33"), "config: CHECKOUT_TRUSTED_PROXIES: \"10.0.0.0/33\""},
 		{"private webhooks", with("CHECKOUT_ALLOW_PRIVATE_WEBHOOKS", "sometimes"), "config: CHECKOUT_ALLOW_PRIVATE_WEBHOOKS: \"sometimes\" is not a boolean"},
+		{"claim lease text", with("CHECKOUT_CLAIM_LEASE", "30"), "config: CHECKOUT_CLAIM_LEASE: \"30\" is not a Go duration"},
+		{"claim lease short", with("CHECKOUT_CLAIM_LEASE", "100ms"), "config: CHECKOUT_CLAIM_LEASE: 100ms is out of range; use 1s to 1h0m0s"},
+		{"claim lease long", with("CHECKOUT_CLAIM_LEASE", "2h"), "config: CHECKOUT_CLAIM_LEASE: 2h0m0s is out of range"},
+		{"webhook retry text", with("CHECKOUT_WEBHOOK_RETRY", "soon"), "config: CHECKOUT_WEBHOOK_RETRY: \"soon\" is not a Go duration"},
+		{"webhook retry zero", with("CHECKOUT_WEBHOOK_RETRY", "0s"), "config: CHECKOUT_WEBHOOK_RETRY: 0s is out of range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
