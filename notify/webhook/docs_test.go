@@ -89,3 +89,38 @@ func TestDocsEventExample(t *testing.T) {
 		t.Errorf("docs/webhooks.md's event differs from testdata/event_refund.golden.json:\n%s", s[:end])
 	}
 }
+
+// TestDocsReconciliationExample: the reconciliation alert docs/webhooks.md
+// shows is the golden body the tests produce.
+func TestDocsReconciliationExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/webhooks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(doc)
+	i := strings.Index(s, "## Reconciliation alerts")
+	if i < 0 {
+		t.Fatal(`docs/webhooks.md has no "## Reconciliation alerts" section`)
+	}
+	s = s[i:]
+	start := strings.Index(s, "```json\n")
+	end := strings.Index(s[max(start, 0)+len("```json\n"):], "```")
+	if start < 0 || end < 0 {
+		t.Fatal("no JSON example in the reconciliation section")
+	}
+	shownText := s[start+len("```json\n"):][:end]
+	var shown, golden any
+	if err := json.Unmarshal([]byte(shownText), &shown); err != nil {
+		t.Fatalf("the documented event is not JSON: %v", err)
+	}
+	g, err := os.ReadFile("testdata/event_reconciliation.golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(g, &golden); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(shown, golden) {
+		t.Errorf("docs/webhooks.md's alert differs from testdata/event_reconciliation.golden.json:\n%s", shownText)
+	}
+}

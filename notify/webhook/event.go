@@ -30,12 +30,18 @@ const (
 	// TypeAmountMismatch is an alert: the gateway reported an order of
 	// ours with another amount than the attempt's; nothing was marked paid.
 	TypeAmountMismatch = "checkout.amount_mismatch"
+	// TypeReconciliationMismatch is an alert of the daily reconciliation: the
+	// gateway's order list and the service disagree about an order or a
+	// refund (Data.Reconciliation says how). It belongs to a store's day,
+	// not to a checkout: CheckoutID is set only when the order is one of ours.
+	TypeReconciliationMismatch = "reconciliation.mismatch"
 )
 
 // Types lists every event type, in documentation order.
 var Types = []string{
 	TypePaid, TypeExpired, TypeCancelled, TypeRefundSucceeded, TypeRefundFailed,
 	TypeDuplicatePaymentRefunded, TypeLatePaymentRefunded, TypeAmountMismatch,
+	TypeReconciliationMismatch,
 }
 
 // ValidType reports whether t is a known event type.
@@ -55,15 +61,18 @@ const IDPrefix = "evt_"
 // about 143 bits.
 const idRandomLen = 24
 
-// Event is one thing that happened to a checkout, as the merchant receives
-// it. Its JSON form is the webhook body.
+// Event is one thing that happened to a checkout (or, for reconciliation
+// alerts, to a store's day at the gateway), as the merchant receives it.
+// Its JSON form is the webhook body.
 type Event struct {
 	// ID is unique (evt_ and 24 random base62 characters). A retried or
 	// resent delivery carries the same id, so merchants deduplicate on it.
 	ID         string    `json:"id"`
 	Type       string    `json:"type"`
 	MerchantID string    `json:"merchant_id"`
-	CheckoutID string    `json:"checkout_id"`
+	// CheckoutID is the checkout the event is about; empty for events that
+	// belong to no checkout (a reconciliation of an order we never made).
+	CheckoutID string    `json:"checkout_id,omitempty"`
 	Created    time.Time `json:"created"`
 	Data       Data      `json:"data"`
 	// WebhookURL overrides the merchant's webhook URL for this event (the
@@ -71,12 +80,14 @@ type Event struct {
 	WebhookURL string `json:"-"`
 }
 
-// Data is the payload of an event: the checkout as it is after the change,
-// and the refund or the alert details for the types that have them.
+// Data is the payload of an event: the checkout as it is after the change
+// (nil for events about no checkout), and the refund or the alert details
+// for the types that have them.
 type Data struct {
-	Checkout Snapshot  `json:"checkout"`
-	Refund   *Refund   `json:"refund,omitempty"`
-	Mismatch *Mismatch `json:"mismatch,omitempty"`
+	Checkout       *Snapshot       `json:"checkout,omitempty"`
+	Refund         *Refund         `json:"refund,omitempty"`
+	Mismatch       *Mismatch       `json:"mismatch,omitempty"`
+	Reconciliation *Reconciliation `json:"reconciliation,omitempty"`
 }
 
 // Snapshot is the merchant-facing view of a checkout inside an event.
@@ -170,7 +181,7 @@ func NewEvent(typ string, c *checkout.Checkout, now time.Time) (Event, error) {
 		MerchantID: c.MerchantID,
 		CheckoutID: c.ID,
 		Created:    now.UTC().Truncate(time.Millisecond),
-		Data:       Data{Checkout: SnapshotOf(c)},
+		Data:       Data{Checkout: new(SnapshotOf(c))},
 		WebhookURL: c.WebhookURL,
 	}, nil
 }

@@ -222,7 +222,8 @@ func (s *Service) keyIndexType(merchantID, typ string) string {
 // schedules its first delivery now, all or nothing. An id seen before is a
 // no-op, so a caller may retry Emit after an error without sending twice.
 //
-// KEYS: event, index, index by checkout, index by type, due
+// KEYS: event, the indexes (all, by checkout when the event has one, by
+// type), due last
 // ARGV: id, body, merchant, checkout, type, url, created ms, now ms,
 // retention s, cutoff ms
 var emitScript = redis.NewScript(`
@@ -231,12 +232,12 @@ redis.call('HSET', KEYS[1], 'body', ARGV[2], 'mid', ARGV[3], 'cid', ARGV[4],
   'type', ARGV[5], 'url', ARGV[6], 'created', ARGV[7], 'state', 'pending',
   'tries', 0, 'since', ARGV[8], 'next', ARGV[8])
 redis.call('EXPIRE', KEYS[1], ARGV[9])
-for i = 2, 4 do
+for i = 2, #KEYS - 1 do
   redis.call('ZADD', KEYS[i], ARGV[7], ARGV[1])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[10])
   redis.call('EXPIRE', KEYS[i], ARGV[9])
 end
-redis.call('ZADD', KEYS[5], ARGV[8], ARGV[1])
+redis.call('ZADD', KEYS[#KEYS], ARGV[8], ARGV[1])
 return 1
 `)
 
@@ -254,13 +255,11 @@ func (s *Service) Emit(ctx context.Context, e Event) error {
 	}
 	now := s.now()
 	created := e.Created.UnixMilli()
-	keys := []string{
-		s.keyEvent(e.ID),
-		s.keyIndex(e.MerchantID),
-		s.keyIndexCheckout(e.MerchantID, e.CheckoutID),
-		s.keyIndexType(e.MerchantID, e.Type),
-		s.keyDue(),
+	keys := []string{s.keyEvent(e.ID), s.keyIndex(e.MerchantID)}
+	if e.CheckoutID != "" {
+		keys = append(keys, s.keyIndexCheckout(e.MerchantID, e.CheckoutID))
 	}
+	keys = append(keys, s.keyIndexType(e.MerchantID, e.Type), s.keyDue())
 	err = emitScript.Run(ctx, s.rdb, keys,
 		e.ID, body, e.MerchantID, e.CheckoutID, e.Type, e.WebhookURL,
 		created, now.UnixMilli(), int64(s.retention/time.Second),
@@ -282,8 +281,13 @@ func checkEvent(e *Event) error {
 		return fmt.Errorf("%w: type %q", ErrInvalidEvent, e.Type)
 	case !validKeyPart(e.MerchantID):
 		return fmt.Errorf("%w: merchant id %q", ErrInvalidEvent, e.MerchantID)
-	case !checkout.ValidID(e.CheckoutID):
+	case e.CheckoutID != "" && !checkout.ValidID(e.CheckoutID):
 		return fmt.Errorf("%w: checkout id %q", ErrInvalidEvent, e.CheckoutID)
+	case e.Type == TypeReconciliationMismatch && e.Data.Reconciliation == nil:
+		return fmt.Errorf("%w: %s without its reconciliation", ErrInvalidEvent, e.Type)
+	case e.Type != TypeReconciliationMismatch && (e.CheckoutID == "" || e.Data.Checkout == nil):
+		// Every other type is about a checkout, and merchants read it.
+		return fmt.Errorf("%w: %s without its checkout", ErrInvalidEvent, e.Type)
 	case e.Created.IsZero():
 		return fmt.Errorf("%w: no creation time", ErrInvalidEvent)
 	}
