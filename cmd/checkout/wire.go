@@ -36,7 +36,10 @@ func wire(s *config.Settings, rdb redis.UniversalClient, repo *checkout.Repo, di
 	gw := gateway.NewClient()
 	hooks := webhook.New(rdb, dir,
 		webhook.AllowPrivate(s.AllowPrivateWebhooks),
-		webhook.WithLogger(log.With("component", "webhook")))
+		webhook.WithLogger(log.With("component", "webhook")),
+		webhook.WithRetry(s.WebhookRetry, 0, 0),
+		webhook.WithLease(webhookLease(s.ClaimLease)),
+		webhook.WithTimeout(webhookTimeout(s.ClaimLease)))
 	svc, err := notify.New(notify.Config{
 		Redis:     rdb,
 		Repo:      repo,
@@ -45,6 +48,8 @@ func wire(s *config.Settings, rdb redis.UniversalClient, repo *checkout.Repo, di
 		Events:    hooks,
 		Logger:    log.With("component", "notify"),
 		Retention: s.Retention,
+		// The reconciler claims its work items under the same lease.
+		EffectLease: s.ClaimLease,
 	})
 	if err != nil {
 		return nil, err
@@ -105,4 +110,16 @@ func (a *app) start(ctx context.Context) (wait func()) {
 		wg.Go(func() { loop(ctx) })
 	}
 	return wg.Wait
+}
+
+// webhookLease is the claim lease of webhook deliveries: four claim leases,
+// which keeps the default (30 s) at the webhook sender's own 2 min.
+func webhookLease(claim time.Duration) time.Duration { return 4 * claim }
+
+// webhookTimeout bounds one delivery so that a whole claimed batch fits in
+// its lease (the sender would otherwise stretch a short lease to fit the
+// batch): the default 10 s unless the lease is compressed for a drill.
+func webhookTimeout(claim time.Duration) time.Duration {
+	rounds := time.Duration((webhook.DefaultBatch+webhook.DefaultConcurrency-1)/webhook.DefaultConcurrency + 1)
+	return min(webhook.DefaultTimeout, webhookLease(claim)/rounds)
 }

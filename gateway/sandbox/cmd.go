@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 )
@@ -56,6 +57,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		step      = fs.Duration("notify-step", DefaultNotifyStep, "notify retry step (retries after 1, 2, 3… steps)")
 		giveUp    = fs.Duration("notify-give-up", DefaultNotifyGiveUp, "stop notify retries this long after the first attempt")
 		verbose   = fs.Bool("v", false, "log every request outcome")
+		addrFile  = fs.String("addr-file", "", "once listening, write the bound address (host:port) to this file; with -addr 127.0.0.1:0 scripts and tests learn the port")
+		journal   = fs.Bool("journal", false, "record every payorder and payrefund request and serve the record, with every order, as JSON at "+PathJournal)
+		lateDelay = fs.Duration("late-pay-delay", DefaultLatePayDelay, "when the late payer of magic amount ..25 pays, after payorder")
+		ntfDelay  = fs.Duration("notify-delay", DefaultNotifyDelay, "how late the first notify of magic amount ..21 comes")
+		pwDelay   = fs.Duration("password-delay", DefaultPasswordDelay, "how long a barcode payer with auth_code ..9001 takes to type the password")
 	)
 	fs.Var(&stores, "store", "store credentials OPEN_ID:OPEN_KEY[:SHOP_PASS] (repeatable; default one generated store)")
 	fs.Usage = func() {
@@ -91,6 +97,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Prefix: *prefix, PublicURL: base, DisableQuirks: *noQuirks, Logger: logger,
 		Latency: *latency, FailureRate: *failRate, TimeoutRate: *timeRate,
 		DropNotifies: *drop, DuplicateNotifies: *dup, NotifyStep: *step, NotifyGiveUp: *giveUp,
+		LatePayDelay: *lateDelay, NotifyDelay: *ntfDelay, PasswordDelay: *pwDelay,
 	})
 	if err != nil {
 		ln.Close()
@@ -98,6 +105,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer s.Close()
+	if *journal {
+		s.EnableJournal(0)
+	}
 	if len(stores) == 0 {
 		stores = append(stores, GenerateStore())
 	}
@@ -122,6 +132,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	if *addrFile != "" {
+		// Written once everything is set up: a reader that sees the address
+		// finds the stores registered.
+		if err := os.WriteFile(*addrFile, []byte(ln.Addr().String()), 0o644); err != nil {
+			ln.Close()
+			fmt.Fprintf(stderr, "sandbox: -addr-file: %v\n", err)
+			return 1
+		}
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {

@@ -107,7 +107,8 @@ func paymentFailed(reason string) *apiError {
 }
 
 // payOrder answers payorder, every scenario.
-func (s *Server) payOrder(c *call) (result, *apiError) {
+func (s *Server) payOrder(c *call) (res result, aerr *apiError) {
+	defer s.journalRecord("payorder", c, &res, &aerr)
 	st := c.st
 	outNo := c.text("out_no")
 	if outNo == "" {
@@ -566,7 +567,8 @@ func (s *Server) payCancel(c *call) (result, *apiError) {
 // payRefund answers payrefund: a new refund order against a paid payment,
 // checked and recorded under one lock so that concurrent refunds can never
 // exceed what was paid.
-func (s *Server) payRefund(c *call) (result, *apiError) {
+func (s *Server) payRefund(c *call) (res result, aerr *apiError) {
+	defer s.journalRecord("payrefund", c, &res, &aerr)
 	st := c.st
 	ordNo, outNo := c.text("ord_no"), c.text("out_no")
 	if ordNo == "" && outNo == "" {
@@ -658,7 +660,10 @@ func (s *Server) payRefund(c *call) (result, *apiError) {
 }
 
 // orderList answers order: every filter, a date range defaulting to the
-// last 90 days, newest first, pages of at most 100.
+// last 90 days, newest first, pages of at most 100. Payments and refunds
+// (ord_type 2) are listed alike, by add_time in China time, to the second:
+// the gateway stores its datetimes to the second, so an order added at
+// 23:59:59.7 belongs to a day whose edate is 23:59:59.
 func (s *Server) orderList(c *call) (result, *apiError) {
 	page, _, ok1 := c.amount("page")
 	size, _, ok2 := c.amount("pagesize")
@@ -696,7 +701,7 @@ func (s *Server) orderList(c *call) (result, *apiError) {
 			tag != "" && o.pmtTag != tag,
 			ordType != 0 && int64(o.ordType) != ordType,
 			status != 0 && int64(o.status) != status,
-			o.addTime.Before(since), o.addTime.After(until):
+			o.addTime.Truncate(time.Second).Before(since), o.addTime.Truncate(time.Second).After(until):
 			continue
 		}
 		match = append(match, o)
@@ -709,15 +714,23 @@ func (s *Server) orderList(c *call) (result, *apiError) {
 			list = append(list, s.orderObject(o, false))
 		}
 	}
+	// The document spells the paging object both ways: "pages" in its
+	// example (what the PHP server sends, hence quirks mode), "page" in its
+	// table. Clients must read both.
+	pagingKey := "page"
+	if s.cfg.Quirks {
+		pagingKey = "pages"
+	}
 	d := newObject().
-		obj("pages", newObject().int("totalnum", total).num("totalpage", pages).num("pagesize", size).num("page", page)).
+		obj(pagingKey, newObject().int("totalnum", total).num("totalpage", pages).num("pagesize", size).num("page", page)).
 		list("list", list)
 	return result{"ok", d.encode(s.cfg.Quirks)}, nil
 }
 
-// parseDate reads sdate/edate: "2006-01-02 15:04:05" or "2006-01-02" in
-// China time; a bare date as edate means the end of that day. Anything else
-// counts as absent, as PHP's strtotime failing would.
+// parseDate reads sdate/edate: "2006-01-02 15:04:05", or a bare date
+// "2006-01-02" or "20060102" (the table gives the field 8 characters, and
+// PHP's strtotime reads both), in China time; a bare date as edate means the
+// end of that day. Anything else counts as absent, as strtotime failing would.
 func parseDate(s string, end bool) (time.Time, bool) {
 	if s == "" {
 		return time.Time{}, false
@@ -725,11 +738,14 @@ func parseDate(s string, end bool) (time.Time, bool) {
 	if t, err := time.ParseInLocation("2006-01-02 15:04:05", s, gateway.ChinaTime()); err == nil {
 		return t, true
 	}
-	if t, err := time.ParseInLocation("2006-01-02", s, gateway.ChinaTime()); err == nil {
-		if end {
-			t = t.Add(24*time.Hour - time.Second)
+	for _, layout := range []string{"2006-01-02", "20060102"} {
+		if t, err := time.ParseInLocation(layout, s, gateway.ChinaTime()); err == nil {
+			if end {
+				// Days in China are always 24 h long (no summer time).
+				t = t.Add(24*time.Hour - time.Second)
+			}
+			return t, true
 		}
-		return t, true
 	}
 	return time.Time{}, false
 }

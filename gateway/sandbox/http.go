@@ -33,6 +33,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc(PathPayerAlipayTrade, s.payerEndpoint(s.payerAlipay))
 	mux.HandleFunc("GET "+PathConsole+"{$}", s.showConsole)
 	mux.Handle("POST /console/pay/{ord_no}", http.NewCrossOriginProtection().Handler(http.HandlerFunc(s.consolePay)))
+	mux.HandleFunc("GET "+PathJournal, s.serveJournal)
 	return mux
 }
 
