@@ -43,6 +43,20 @@ func (h *handler) notifyRoutes(r *gin.Engine, v1 *gin.RouterGroup) {
 // a bad signature is 400 and an order we do not know 404 (neither is ever
 // retried into success), and any failure of Redis or the gateway is 503 so
 // the gateway tries again later.
+//
+// A notify whose signed timestamp is more than 24 h old or 600 s ahead of
+// our clock is 400 "stale notify". Not a 5xx or 429, which would say "try
+// again later" when the same signed notify can only grow older; not 403 or
+// 410, as the request is authentic and the URL is not gone. The gateway
+// does not tell 4xx codes apart (anything but notify_success is a failure,
+// retried at growing gaps and for 3 h at most, so no answer can make it
+// retry forever); 400 is the one that tells people and monitors "do not
+// repeat this unchanged", like a bad signature. It is refused before any
+// Redis or gateway call, so its retries cost nothing.
+//
+// A duplicate that arrives while another copy's paystatus window is open
+// and the order is not settled yet is 503 (never 429): the gateway must
+// come back, and by then the window has passed.
 func (h *handler) receiveNotify(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	store := c.Param("store")
@@ -66,6 +80,15 @@ func (h *handler) receiveNotify(c *gin.Context) {
 	case errors.Is(err, notify.ErrBadSignature):
 		log.Warn("Notify rejected: bad signature", slog.Any("error", err), slog.String("client_ip", c.ClientIP()))
 		c.String(http.StatusBadRequest, "bad signature")
+	case errors.Is(err, notify.ErrStaleNotify):
+		// The error names the store, the signed and our times: no secret.
+		log.Warn("Notify refused: timestamp outside the accepted window (replay, or a clock off)",
+			slog.Any("error", err), slog.String("client_ip", c.ClientIP()))
+		c.String(http.StatusBadRequest, "stale notify")
+	case errors.Is(err, notify.ErrRecentlyChecked):
+		// Routine with duplicated notifies: not an error worth an alert.
+		log.Info("Duplicate notify answered 503; the order was checked moments ago", slog.Any("error", err))
+		c.String(http.StatusServiceUnavailable, "retry later")
 	case errors.Is(err, notify.ErrUnknownStore), errors.Is(err, notify.ErrUnknownOrder):
 		log.Warn("Notify for an unknown store or order", slog.Any("error", err))
 		c.String(http.StatusNotFound, "unknown order")

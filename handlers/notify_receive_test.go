@@ -68,6 +68,8 @@ func TestReceiveNotify(t *testing.T) {
 		{"redis down", errors.New("dial tcp: connection refused"), "/notify/store1?sign=x", 503},
 		{"not settled", notify.ErrNotSettled, "/notify/store1?sign=x", 503},
 		{"busy", notify.ErrBusy, "/notify/store1?sign=x", 503},
+		{"stale timestamp", fmt.Errorf("x: %w", notify.ErrStaleNotify), "/notify/store1?sign=x", 400},
+		{"checked moments ago", fmt.Errorf("x: %w", notify.ErrRecentlyChecked), "/notify/store1?sign=x", 503},
 		{"malformed query", nil, "/notify/store1?a=%zz", 400},
 		{"huge query", nil, "/notify/store1?a=" + strings.Repeat("x", 5000), 400},
 		{"long store", nil, "/notify/" + strings.Repeat("s", 65) + "?a=1", 400},

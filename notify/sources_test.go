@@ -233,6 +233,9 @@ func TestNotifyGatewayDown(t *testing.T) {
 		t.Fatalf("events without a paystatus: %v", evs)
 	}
 	spy.statusDown.Store(false)
+	// The gateway's retry comes 30 s later; within 2 s of the first
+	// notify's paystatus a copy is answered 503 without asking again.
+	e.clk.Advance(2 * time.Second)
 	if code, body := e.sendNotify(raw); code != 200 || body != gateway.NotifySuccess {
 		t.Fatalf("retried notify: %d %q", code, body)
 	}
