@@ -295,6 +295,9 @@ func TestEffectsSurviveEmitFailure(t *testing.T) {
 		t.Fatalf("checkout %s", got.Status)
 	}
 	e.events.fail.Store(false)
+	// The gateway's retry comes 30 s later; within 2 s of the first
+	// notify's paystatus a copy is answered 503 from the unsettled store.
+	e.clk.Advance(2 * time.Second)
 	for range 3 {
 		if code, body := e.sendNotify(e.notifyQuery(a, gateway.StatusPaid).Encode()); code != 200 || body != gateway.NotifySuccess {
 			t.Fatalf("retried notify: %d %q", code, body)
