@@ -66,7 +66,7 @@ func TestRepoOnCluster(t *testing.T) {
 	if err != nil || !p.Changed || p.To != StatusPaid {
 		t.Fatalf("mark paid: %+v %v", p, err)
 	}
-	if tr, err := r.RecordRefund(ctx, c.ID, 1000); err != nil || tr.To != StatusRefunded {
+	if tr, err := r.RecordRefund(ctx, c.ID, "R1", 1000); err != nil || tr.To != StatusRefunded {
 		t.Fatalf("refund: %+v %v", tr, err)
 	}
 

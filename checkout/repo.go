@@ -539,18 +539,25 @@ func (r *Repo) MarkPaid(ctx context.Context, id string, seq int, ordNo string) (
 	return p, nil
 }
 
-// RecordRefund adds a confirmed refund of amount fen: paid or
+// RecordRefund adds confirmed refund refundKey of amount fen, once: paid or
 // partially_refunded becomes partially_refunded, or refunded once the whole
-// amount is back. More than was paid is ErrInvalid; other states are refused
-// (Changed false).
-func (r *Repo) RecordRefund(ctx context.Context, id string, amount int64) (*Transition, error) {
+// amount is back. The checkout keeps a mark of every refund it counted,
+// written in the same atomic step as the total, so recording a refund again
+// (a retry after a crash) changes nothing and answers Changed false with
+// the checkout as it is. refundKey names the refund within the checkout
+// (its refund_out_no): letters, digits, '_' and '-', at most 64. More than
+// was paid is ErrInvalid; other states are refused (Changed false).
+func (r *Repo) RecordRefund(ctx context.Context, id, refundKey string, amount int64) (*Transition, error) {
 	if !ValidID(id) {
 		return nil, fmt.Errorf("refund %s: %w", id, ErrNotFound)
 	}
 	if amount <= 0 {
 		return nil, fmt.Errorf("refund %s: %w: amount must be > 0", id, ErrInvalid)
 	}
-	v, err := r.run(ctx, scriptRefund, id, amount)
+	if !validRefundKey(refundKey) {
+		return nil, fmt.Errorf("refund %s: %w: refund key %.70q", id, ErrInvalid, refundKey)
+	}
+	v, err := r.run(ctx, scriptRefund, id, amount, refundKey)
 	if err != nil {
 		return nil, fmt.Errorf("refund %s: %w", id, err)
 	}
@@ -565,6 +572,19 @@ func (r *Repo) RecordRefund(ctx context.Context, id string, amount int64) (*Tran
 		return nil, fmt.Errorf("refund %s: %w", id, err)
 	}
 	return &Transition{Changed: code(v) == 1, From: Status(str(v, 1)), To: c.Status, Checkout: c}, nil
+}
+
+// validRefundKey reports whether k can name a refund in a checkout's hash.
+func validRefundKey(k string) bool {
+	if k == "" || len(k) > 64 {
+		return false
+	}
+	for _, c := range k {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // AddAttempt creates the next payment attempt of an active checkout and

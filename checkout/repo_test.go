@@ -182,11 +182,11 @@ func stateOf(t *testing.T, r *Repo, clk *clock, state string) *Checkout {
 	case "partially_refunded":
 		addAttempt()
 		must(r.MarkPaid(ctx, c.ID, 1, "ORD1"))
-		must(r.RecordRefund(ctx, c.ID, 100))
+		must(r.RecordRefund(ctx, c.ID, "R1", 100))
 	case "refunded":
 		addAttempt()
 		must(r.MarkPaid(ctx, c.ID, 1, "ORD1"))
-		must(r.RecordRefund(ctx, c.ID, 1000))
+		must(r.RecordRefund(ctx, c.ID, "R1", 1000))
 	case "expired":
 		addAttempt()
 		clk.Advance(31 * time.Minute)
@@ -296,7 +296,7 @@ func TestTransitions(t *testing.T) {
 				}
 			case opRefund:
 				var tr *Transition
-				if tr, err = r.RecordRefund(ctx, c.ID, 100); err == nil {
+				if tr, err = r.RecordRefund(ctx, c.ID, "R9", 100); err == nil {
 					changed, after = tr.Changed, tr.Checkout
 				}
 			case opAttempt:
@@ -336,20 +336,20 @@ func TestRefundLimits(t *testing.T) {
 	r, clk := newTestRepo(t)
 	ctx := context.Background()
 	c := stateOf(t, r, clk, "paid")
-	if _, err := r.RecordRefund(ctx, c.ID, 1001); !errors.Is(err, ErrInvalid) {
+	if _, err := r.RecordRefund(ctx, c.ID, "R1", 1001); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("over-refund err = %v", err)
 	}
-	if _, err := r.RecordRefund(ctx, c.ID, 0); !errors.Is(err, ErrInvalid) {
+	if _, err := r.RecordRefund(ctx, c.ID, "R1", 0); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("zero refund err = %v", err)
 	}
-	tr, err := r.RecordRefund(ctx, c.ID, 400)
+	tr, err := r.RecordRefund(ctx, c.ID, "R1", 400)
 	if err != nil || tr.To != StatusPartiallyRefunded || tr.Checkout.Refunded != 400 {
 		t.Fatalf("partial: %+v, %v", tr, err)
 	}
-	if _, err := r.RecordRefund(ctx, c.ID, 601); !errors.Is(err, ErrInvalid) {
+	if _, err := r.RecordRefund(ctx, c.ID, "R2", 601); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("over-refund err = %v", err)
 	}
-	tr, err = r.RecordRefund(ctx, c.ID, 600)
+	tr, err = r.RecordRefund(ctx, c.ID, "R2", 600)
 	if err != nil || tr.From != StatusPartiallyRefunded || tr.To != StatusRefunded || tr.Checkout.Refunded != 1000 {
 		t.Fatalf("rest: %+v, %v", tr, err)
 	}
@@ -600,7 +600,7 @@ func TestConcurrentTransitions(t *testing.T) {
 	})
 	c = stateOf(t, r, clk, "paid")
 	race("full refund", c, func() (bool, error) {
-		tr, err := r.RecordRefund(ctx, c.ID, 1000)
+		tr, err := r.RecordRefund(ctx, c.ID, "R1", 1000)
 		if errors.Is(err, ErrInvalid) {
 			return false, nil
 		}

@@ -69,12 +69,19 @@ keep(now, ret)
 return {code, st, redis.call('HGETALL', KEYS[1])}
 `)
 
-// scriptRefund adds ARGV[3] fen to the refunded amount. Returns {-1}
-// missing, {0, status, fields} refused by state, {-3, status} more than was
-// paid, {1, previous, fields} recorded.
+// scriptRefund adds ARGV[3] fen to the refunded amount for refund ARGV[4],
+// once: the field 'refund:' .. ARGV[4] of the checkout hash marks it
+// applied, in the same step as the total, so a refund recorded again (after
+// a crash) changes nothing. Returns {-1} missing, {2, status, fields}
+// applied already, {0, status, fields} refused by state, {-3, status} more
+// than was paid, {1, previous, fields} recorded.
 var scriptRefund = redis.NewScript(luaPrelude + `
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return {-1} end
+local mark = 'refund:' .. ARGV[4]
+if redis.call('HEXISTS', KEYS[1], mark) == 1 then
+  return {2, st, redis.call('HGETALL', KEYS[1])}
+end
 if st ~= 'paid' and st ~= 'partially_refunded' then
   return {0, st, redis.call('HGETALL', KEYS[1])}
 end
@@ -84,7 +91,7 @@ local amount = tonumber(ARGV[3])
 if done + amount > trade then return {-3, st} end
 local to = 'partially_refunded'
 if done + amount == trade then to = 'refunded' end
-redis.call('HSET', KEYS[1], 'status', to, 'refunded', tostring(done + amount), 'updated_at', ARGV[1])
+redis.call('HSET', KEYS[1], 'status', to, 'refunded', tostring(done + amount), 'updated_at', ARGV[1], mark, ARGV[3])
 keep(now, ret)
 return {1, st, redis.call('HGETALL', KEYS[1])}
 `)

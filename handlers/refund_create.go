@@ -43,18 +43,26 @@ type refundJSON struct {
 	Reason     string `json:"reason,omitempty"`
 	Kind       string `json:"kind"`
 	Status     string `json:"status"`
-	Failure    string `json:"failure,omitempty"`
-	Attempt    int    `json:"attempt"`
-	CreatedAt  string `json:"created_at"`
-	UpdatedAt  string `json:"updated_at"`
+	// Failure says why it failed or, while pending, the gateway's last
+	// refusal.
+	Failure   string `json:"failure,omitempty"`
+	Attempt   int    `json:"attempt"`
+	CreatedAt string `json:"created_at"`
+	UpdatedAt string `json:"updated_at"`
+	// NextAttemptAt is when a refund the gateway refused is sent again.
+	NextAttemptAt string `json:"next_attempt_at,omitempty"`
 }
 
 func refundView(r *notify.Refund) refundJSON {
-	return refundJSON{
+	v := refundJSON{
 		ID: r.ID, Object: "refund", CheckoutID: r.CheckoutID, Amount: r.Amount, Currency: "CNY", Reason: r.Reason,
 		Kind: string(r.Kind), Status: string(r.Status), Failure: r.Failure, Attempt: r.Attempt,
 		CreatedAt: rfc3339(r.CreatedAt), UpdatedAt: rfc3339(r.UpdatedAt),
 	}
+	if !r.NextAttemptAt.IsZero() {
+		v.NextAttemptAt = rfc3339(r.NextAttemptAt)
+	}
+	return v
 }
 
 // refundsView is the "refunds" list of a checkout's JSON.
@@ -68,8 +76,10 @@ func refundsView(rs []notify.Refund) []refundJSON {
 
 // createRefund is POST /v1/checkouts/:id/refunds {amount, reason} with a
 // required Idempotency-Key: the same key answers the same refund and never
-// refunds twice. 201 when the gateway confirmed (or refused: status
-// failed), 202 while its outcome is being resolved.
+// refunds twice. 201 when the gateway decided (status succeeded or failed),
+// 202 while its outcome is being resolved or a refusal waits for its retry
+// (status pending). A replay answers with the first answer's status code
+// and the refund's current state.
 func (h *handler) createRefund(c *gin.Context) {
 	id := c.Param("id")
 	if !checkout.ValidID(id) {
@@ -126,10 +136,19 @@ func (h *handler) createRefund(c *gin.Context) {
 		h.log.Warn("Refund left pending", slog.String("request_id", c.GetString(ctxRequestID)),
 			slog.String("checkout_id", id), slog.Any("error", err))
 	}
-	status := http.StatusCreated
-	if r.Status == notify.RefundPending {
-		status = http.StatusAccepted
-	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(status, refundView(r))
+	c.JSON(refundStatusCode(r), refundView(r))
+}
+
+// refundStatusCode is the status code of an answer about r: the one the
+// first answer had (recorded with the refund), else what its state says.
+func refundStatusCode(r *notify.Refund) int {
+	st := r.FirstStatus
+	if st == "" {
+		st = r.Status
+	}
+	if st == notify.RefundPending {
+		return http.StatusAccepted
+	}
+	return http.StatusCreated
 }

@@ -274,8 +274,11 @@ func (r *Reconciler) process(ctx context.Context, m string, now time.Time) error
 			return err
 		}
 		if rf.Status == RefundPending {
-			// Ask again in a while (finishRefund removes it once final).
-			return s.schedule(ctx, m, now.Add(watchSteps[1]))
+			// Ask again in a while, or at the next try of one the gateway
+			// refused (finishRefund removes it once final). Set, not the
+			// earlier-wins of schedule: the score is this claim's lease.
+			next := nextRefundCheck(rf, now, watchSteps[1])
+			return s.rdb.ZAdd(ctx, s.keyWatch(), redis.Z{Score: float64(next.UnixMilli()), Member: m}).Err()
 		}
 		return nil
 	}

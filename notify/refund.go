@@ -44,13 +44,17 @@ const (
 	RefundFailed    RefundStatus = "failed"
 )
 
-// Internal phases of a refund record. created: reserved, not yet sent;
-// sending: one process is calling payrefund; unknown: the call's outcome is
-// unknown and paystatus on refund_out_no will tell.
+// Internal phases of a refund record (docs/money.md). created: reserved,
+// not yet sent; sending: one process is calling payrefund (a claim with a
+// lease from updated); unknown: the call's outcome is unknown and paystatus
+// on refund_out_no will tell; retrying: the gateway refused it and it is
+// sent again at next. A refund the gateway proves it never created is sent
+// again, always under the same refund_out_no.
 const (
 	phaseCreated   = "created"
 	phaseSending   = "sending"
 	phaseUnknown   = "unknown"
+	phaseRetrying  = "retrying"
 	phaseSucceeded = "succeeded"
 	phaseFailed    = "failed"
 )
@@ -77,18 +81,30 @@ type Refund struct {
 	// Attempt is the payment attempt refunded.
 	Attempt int
 	// OutNo is the refund's refund_out_no at the gateway.
-	OutNo     string
-	OrdNo     string
-	Amount    int64
-	Reason    string
-	Kind      RefundKind
-	Status    RefundStatus
+	OutNo  string
+	OrdNo  string
+	Amount int64
+	Reason string
+	Kind   RefundKind
+	Status RefundStatus
+	// Failure says why it failed or, while it is pending, the gateway's
+	// last refusal.
 	Failure   string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// NextAttemptAt is when a refund the gateway refused is sent again
+	// (zero unless it waits for that).
+	NextAttemptAt time.Time
+	// FirstStatus is the status the first answer to the merchant's request
+	// reported (empty until answered): a replay of the request answers the
+	// way the first answer did (201 or 202), with the current state.
+	FirstStatus RefundStatus
 
-	n     int
-	phase string
+	n         int
+	phase     string
+	sends     int       // payrefund claims so far
+	refusals  int       // refusals by the gateway so far
+	refusedAt time.Time // the first refusal
 }
 
 // RefundRequest is a merchant's refund.
@@ -130,8 +146,8 @@ return {1, tostring(n)}
 
 // scriptPhase moves refund ARGV[1] of KEYS[1] from one of the phases ARGV[2]
 // (",a,b,") to ARGV[3] at ARGV[4], setting ord_no ARGV[5] and failure ARGV[6]
-// when not empty. A failed refund gives its reservation back. Returns -1
-// missing, 0 refused, 1 moved.
+// when not empty. A failed refund gives its reservation back; a succeeded
+// one forgets the refusals it had. Returns -1 missing, 0 refused, 1 moved.
 var scriptPhase = redis.NewScript(`
 local p = ARGV[1] .. '.'
 local st = redis.call('HGET', KEYS[1], p .. 'status')
@@ -140,6 +156,7 @@ if not string.find(ARGV[2], ',' .. st .. ',', 1, true) then return 0 end
 redis.call('HSET', KEYS[1], p .. 'status', ARGV[3], p .. 'updated', ARGV[4])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], p .. 'ord_no', ARGV[5]) end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], p .. 'failure', ARGV[6]) end
+if ARGV[3] == 'succeeded' then redis.call('HSET', KEYS[1], p .. 'failure', '') end
 if ARGV[3] == 'failed' then
   local seq = redis.call('HGET', KEYS[1], p .. 'seq')
   redis.call('HINCRBY', KEYS[1], 'res:' .. seq, -tonumber(redis.call('HGET', KEYS[1], p .. 'amount')))
@@ -147,12 +164,41 @@ end
 return 1
 `)
 
+// scriptClaimSend gives refund ARGV[1] of KEYS[1] to one sender: it moves it
+// from one of the phases ARGV[2] (",a,b,") to sending at ARGV[4], only if
+// it was sent ARGV[3] times so far, and counts the send. Of any number of
+// callers that read the same record, one wins. Returns -1 missing, 0
+// taken by another, 1 claimed.
+var scriptClaimSend = redis.NewScript(`
+local p = ARGV[1] .. '.'
+local st = redis.call('HGET', KEYS[1], p .. 'status')
+if not st then return -1 end
+if not string.find(ARGV[2], ',' .. st .. ',', 1, true) then return 0 end
+local sends = tonumber(redis.call('HGET', KEYS[1], p .. 'sends') or '0')
+if sends ~= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], p .. 'status', 'sending', p .. 'updated', ARGV[4], p .. 'sends', sends + 1)
+return 1
+`)
+
+// scriptAnswered records ARGV[2] as the status of the first answer about
+// refund ARGV[1] of KEYS[1], unless one is recorded, and returns the
+// recorded one.
+var scriptAnswered = redis.NewScript(`
+local f = ARGV[1] .. '.first'
+redis.call('HSETNX', KEYS[1], f, ARGV[2])
+return redis.call('HGET', KEYS[1], f)
+`)
+
 // Refund refunds amount fen of a paid checkout of merchantID. The amount is
 // reserved atomically in Redis before payrefund is called, so concurrent
 // refunds can never add up to more than was paid; a definite failure gives
-// the reservation back. The refund comes back succeeded, failed or (when
-// the gateway's answer is uncertain) pending, which the reconciler resolves
-// by querying its refund_out_no, never by sending again.
+// the reservation back. The refund comes back succeeded, failed or pending:
+// while the gateway's answer is uncertain (the reconciler asks paystatus
+// about its refund_out_no, and sends it again under that same number only
+// when the gateway proves it never created it), or while a refusal by the
+// gateway waits for its retry. A request with an Idempotency-Key already
+// used answers that refund, in its current state, whatever the checkout's
+// state is now (ErrIdempotencyConflict when the amount or reason differ).
 func (s *Service) Refund(ctx context.Context, merchantID, checkoutID string, req RefundRequest) (*Refund, error) {
 	if req.Amount <= 0 {
 		return nil, fmt.Errorf("refund %s: %w: amount must be a positive number of fen", checkoutID, checkout.ErrInvalid)
@@ -164,6 +210,20 @@ func (s *Service) Refund(ctx context.Context, merchantID, checkoutID string, req
 	if err != nil {
 		return nil, fmt.Errorf("refund %s: %w", checkoutID, err)
 	}
+	key := req.IdempotencyKey
+	if key != "" {
+		// A replay before anything else: the checkout may be refunded by
+		// now, and the answer is still the refund this key made.
+		r, found, err := s.refundByIdem(ctx, checkoutID, idemField(key))
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			return s.replay(ctx, c, r, req)
+		}
+	} else {
+		key = "nokey:" + strconv.FormatInt(s.now().UnixNano(), 36) + ":" + rand.Text()
+	}
 	if c.Status != checkout.StatusPaid && c.Status != checkout.StatusPartiallyRefunded {
 		return nil, fmt.Errorf("refund %s: %w: checkout is %s", checkoutID, checkout.ErrNotAllowed, c.Status)
 	}
@@ -174,20 +234,80 @@ func (s *Service) Refund(ctx context.Context, merchantID, checkoutID string, req
 	if err != nil {
 		return nil, fmt.Errorf("refund %s: %w", checkoutID, err)
 	}
-	key := req.IdempotencyKey
-	if key == "" {
-		key = "nokey:" + strconv.FormatInt(s.now().UnixNano(), 36) + ":" + rand.Text()
-	}
-	sum := sha256.Sum256([]byte(key))
-	r, created, err := s.reserve(ctx, c, c.PaidAttempt, c.Amounts.Trade, req.Amount, req.Reason, KindMerchant,
-		"idem:"+hex.EncodeToString(sum[:16]))
+	r, created, err := s.reserve(ctx, c, c.PaidAttempt, c.Amounts.Trade, req.Amount, req.Reason, KindMerchant, idemField(key))
 	if err != nil {
 		return nil, err
 	}
-	if !created && (r.Amount != req.Amount || r.Reason != req.Reason || r.Kind != KindMerchant) {
+	if !created && !sameRequest(r, req) {
 		return nil, fmt.Errorf("refund %s: %w", checkoutID, ErrIdempotencyConflict)
 	}
-	return s.advance(ctx, st, c, r)
+	r, err = s.advance(ctx, st, c, r)
+	return s.answered(ctx, r), err
+}
+
+// idemField is the refund hash's field that maps an Idempotency-Key to its
+// refund record.
+func idemField(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "idem:" + hex.EncodeToString(sum[:16])
+}
+
+// sameRequest reports whether req asks for merchant refund r.
+func sameRequest(r *Refund, req RefundRequest) bool {
+	return r.Amount == req.Amount && r.Reason == req.Reason && r.Kind == KindMerchant
+}
+
+// refundByIdem finds the refund an idempotency field names.
+func (s *Service) refundByIdem(ctx context.Context, checkoutID, field string) (*Refund, bool, error) {
+	v, err := s.rdb.HGet(ctx, s.keyRefunds(checkoutID), field).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("refund %s: idempotency: %w", checkoutID, err)
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return nil, false, fmt.Errorf("refund %s: idempotency: bad record number %.20q", checkoutID, v)
+	}
+	r, err := s.refund(ctx, checkoutID, n)
+	if err != nil {
+		return nil, false, err
+	}
+	return r, true, nil
+}
+
+// replay answers a merchant's request again with the refund its key made,
+// driving it on where it can go now.
+func (s *Service) replay(ctx context.Context, c *checkout.Checkout, r *Refund, req RefundRequest) (*Refund, error) {
+	if !sameRequest(r, req) {
+		return nil, fmt.Errorf("refund %s: %w", c.ID, ErrIdempotencyConflict)
+	}
+	st, err := s.storeOf(c)
+	if err != nil {
+		// The store left the configuration: the refund as it stands.
+		s.log.Warn("Refund replayed without its store", "checkout_id", c.ID, "refund_out_no", r.OutNo, "error", err)
+		return s.answered(ctx, r), nil
+	}
+	r, err = s.advance(ctx, st, c, r)
+	return s.answered(ctx, r), err
+}
+
+// answered records, once, the status the first answer about merchant
+// refund r reports, and sets r.FirstStatus to the recorded one. Concurrent
+// first requests with one key all answer as the first recorded.
+func (s *Service) answered(ctx context.Context, r *Refund) *Refund {
+	if r.FirstStatus != "" {
+		return r
+	}
+	v, err := scriptAnswered.Run(ctx, s.rdb, []string{s.keyRefunds(r.CheckoutID)}, r.n, string(r.Status)).Text()
+	if err != nil {
+		// Answer as things stand; a replay records its own answer.
+		s.log.Warn("Could not record a refund's first answer", "refund_out_no", r.OutNo, "error", err)
+		return r
+	}
+	r.FirstStatus = RefundStatus(v)
+	return r
 }
 
 // autoRefund refunds the whole of attempt a (a double or late payment),
@@ -242,52 +362,63 @@ func (s *Service) reserve(ctx context.Context, c *checkout.Checkout, seq int, li
 }
 
 // setPhase moves refund r between phases; it reports whether it moved.
+// When another process moved it first, r is reloaded as it is now.
 func (s *Service) setPhase(ctx context.Context, r *Refund, from []string, to, ordNo, failure string) (bool, error) {
+	now := s.now()
 	v, err := scriptPhase.Run(ctx, s.rdb, []string{s.keyRefunds(r.CheckoutID)}, r.n, ","+strings.Join(from, ",")+",", to,
-		s.now().UnixMilli(), ordNo, failure).Int()
+		now.UnixMilli(), ordNo, failure).Int()
 	if err != nil {
 		return false, fmt.Errorf("refund %s: %w", r.OutNo, err)
 	}
 	if v < 0 {
 		return false, fmt.Errorf("refund %s: %w", r.OutNo, checkout.ErrNotFound)
 	}
-	if v == 1 {
-		r.phase, r.Status = to, statusOf(to)
-		if ordNo != "" {
-			r.OrdNo = ordNo
+	if v == 0 {
+		fresh, err := s.refund(ctx, r.CheckoutID, r.n)
+		if err != nil {
+			return false, err
 		}
-		if failure != "" {
-			r.Failure = failure
-		}
+		*r = *fresh
+		return false, nil
 	}
-	return v == 1, nil
+	r.phase, r.Status, r.UpdatedAt = to, statusOf(to), now
+	if ordNo != "" {
+		r.OrdNo = ordNo
+	}
+	if failure != "" {
+		r.Failure = failure
+	}
+	if to == phaseSucceeded {
+		r.Failure = ""
+	}
+	return true, nil
 }
 
 // advance drives refund r as far as it can go now: send it if nobody has,
-// resolve it if its outcome is unknown, and finish it (record, event) once
-// it succeeded or failed.
+// resolve it if its outcome is unknown (sending it again, under the same
+// refund_out_no, when the gateway proves it never got it), send it again
+// once a refusal's wait is over, and finish it (record, event) once it
+// succeeded or failed.
 func (s *Service) advance(ctx context.Context, st *checkout.Store, c *checkout.Checkout, r *Refund) (*Refund, error) {
+	var err error
 	switch r.phase {
 	case phaseCreated:
-		ok, err := s.setPhase(ctx, r, []string{phaseCreated}, phaseSending, "", "")
-		if err != nil {
-			return r, err
-		}
-		if !ok {
-			// Another caller is sending it.
-			return s.refund(ctx, r.CheckoutID, r.n)
-		}
-		if err := s.send(ctx, st, r); err != nil {
-			return r, err
+		err = s.sendOnce(ctx, st, c, r, phaseCreated)
+	case phaseRetrying:
+		// The event of the first refusal may have been lost to a crash.
+		err = s.deferredEffect(ctx, c, r)
+		if !s.now().Before(r.NextAttemptAt) {
+			err = errors.Join(err, s.sendOnce(ctx, st, c, r, phaseRetrying))
 		}
 	case phaseSending, phaseUnknown:
-		// A sender that crashed, or an uncertain answer: ask, never resend.
 		if r.phase == phaseSending && s.now().Sub(r.UpdatedAt) < s.lease {
+			// Its sender is at work (or died less than a lease ago).
 			return r, nil
 		}
-		if err := s.resolveRefund(ctx, st, r); err != nil {
-			return r, err
-		}
+		err = s.resolveRefund(ctx, st, c, r)
+	}
+	if err != nil {
+		return r, err
 	}
 	if r.phase == phaseSucceeded || r.phase == phaseFailed {
 		if err := s.finishRefund(ctx, c, r); err != nil {
@@ -297,8 +428,40 @@ func (s *Service) advance(ctx context.Context, st *checkout.Store, c *checkout.C
 	return r, nil
 }
 
-// send calls payrefund once and records what it learnt.
-func (s *Service) send(ctx context.Context, st *checkout.Store, r *Refund) error {
+// sendOnce claims refund r for sending, from one of the phases from, and
+// sends it. Of concurrent callers that read the same record, one sends;
+// the others reload r as it is now.
+func (s *Service) sendOnce(ctx context.Context, st *checkout.Store, c *checkout.Checkout, r *Refund, from ...string) error {
+	now := s.now()
+	v, err := scriptClaimSend.Run(ctx, s.rdb, []string{s.keyRefunds(r.CheckoutID)}, r.n, ","+strings.Join(from, ",")+",",
+		r.sends, now.UnixMilli()).Int()
+	if err != nil {
+		return fmt.Errorf("refund %s: claim: %w", r.OutNo, err)
+	}
+	if v < 0 {
+		return fmt.Errorf("refund %s: %w", r.OutNo, checkout.ErrNotFound)
+	}
+	if v == 0 {
+		fresh, err := s.refund(ctx, r.CheckoutID, r.n)
+		if err != nil {
+			return err
+		}
+		*r = *fresh
+		return nil
+	}
+	r.phase, r.Status, r.UpdatedAt = phaseSending, RefundPending, now
+	r.sends++
+	return s.transmit(ctx, st, c, r)
+}
+
+// transmit calls payrefund once for refund r, whose sending claim the
+// caller holds, and records what it learnt. The number is noted for the
+// daily reconciliation first; if that fails nothing is sent, and the
+// reconciler sends it after the claim's lease.
+func (s *Service) transmit(ctx context.Context, st *checkout.Store, c *checkout.Checkout, r *Refund) error {
+	if err := s.repo.RecordSent(ctx, c.MerchantID, c.StoreID, r.OutNo, s.now()); err != nil {
+		return fmt.Errorf("refund %s: not sent: %w", r.OutNo, err)
+	}
 	req := &gateway.RefundRequest{
 		OutNo:        checkout.OutNo(r.CheckoutID, r.Attempt),
 		RefundOutNo:  r.OutNo,
@@ -311,49 +474,71 @@ func (s *Service) send(ctx context.Context, st *checkout.Store, r *Refund) error
 	switch {
 	case err == nil:
 		s.log.Info("Refund created at the gateway", "checkout_id", r.CheckoutID, "refund_out_no", r.OutNo,
-			"ord_no", string(res.OrdNo), "amount", r.Amount, "kind", string(r.Kind))
+			"ord_no", string(res.OrdNo), "amount", r.Amount, "kind", string(r.Kind), "send", r.sends)
 	case errors.Is(err, gateway.ErrRefundExists):
-		// Ours from an earlier try: find out what became of it.
-	case errors.As(err, &apiErr) || errors.Is(err, gateway.ErrInvalid):
-		msg := "refund refused by the gateway"
-		if apiErr != nil {
-			msg = fmt.Sprintf("gateway error %d: %s", int(apiErr.Code), apiErr.Code.Meaning())
-		}
-		s.log.Warn("Refund refused", "checkout_id", r.CheckoutID, "refund_out_no", r.OutNo, "error", err)
-		_, perr := s.setPhase(ctx, r, []string{phaseSending}, phaseFailed, "", msg)
+		// Ours from an earlier send: paystatus says what became of it.
+		s.log.Info("Refund already at the gateway under its number", "checkout_id", r.CheckoutID, "refund_out_no", r.OutNo)
+	case errors.Is(err, gateway.ErrOutcomeUnknown):
+		return s.outcomeUnknown(ctx, r, err)
+	case errors.As(err, &apiErr):
+		return s.refused(ctx, c, r, apiErr)
+	case errors.Is(err, gateway.ErrInvalid):
+		// Refused by our own client: nothing was sent, and sending the
+		// same request again cannot help.
+		s.log.Error("Refund request invalid; not sent", "checkout_id", r.CheckoutID, "refund_out_no", r.OutNo, "error", err)
+		_, perr := s.setPhase(ctx, r, []string{phaseSending}, phaseFailed, "", "the refund request was invalid")
 		return perr
 	default:
-		s.log.Warn("Refund outcome unknown; will resolve by refund_out_no", "checkout_id", r.CheckoutID,
-			"refund_out_no", r.OutNo, "error", err)
-		_, perr := s.setPhase(ctx, r, []string{phaseSending}, phaseUnknown, "", "")
-		return perr
+		return s.outcomeUnknown(ctx, r, err)
 	}
-	if err := s.resolveRefund(ctx, st, r); err != nil {
-		// The refund exists but paystatus did not answer: leave it to the
-		// reconciler.
-		_, _ = s.setPhase(ctx, r, []string{phaseSending}, phaseUnknown, "", "")
-		s.log.Warn("Refund not confirmed yet", "refund_out_no", r.OutNo, "error", err)
-	}
-	return nil
+	return s.settle(ctx, st, r)
 }
 
-// resolveRefund asks paystatus about refund_out_no and records a final answer.
-func (s *Service) resolveRefund(ctx context.Context, st *checkout.Store, r *Refund) error {
+// outcomeUnknown leaves refund r to paystatus on its refund_out_no.
+func (s *Service) outcomeUnknown(ctx context.Context, r *Refund, cause error) error {
+	s.log.Warn("Refund outcome unknown; will resolve by refund_out_no", "checkout_id", r.CheckoutID,
+		"refund_out_no", r.OutNo, "error", cause)
+	_, err := s.setPhase(ctx, r, []string{phaseSending}, phaseUnknown, "", "")
+	return err
+}
+
+// settle confirms with paystatus a refund the gateway just accepted (or
+// reported as existing). Without an answer it is left unknown: the
+// reconciler asks again.
+func (s *Service) settle(ctx context.Context, st *checkout.Store, r *Refund) error {
 	o, err := s.gw.PayStatus(ctx, st.Gateway, gateway.ByOutNo(r.OutNo))
-	from := []string{phaseSending, phaseUnknown}
+	if err != nil {
+		return s.outcomeUnknown(ctx, r, fmt.Errorf("paystatus %s: %w", r.OutNo, err))
+	}
+	return s.applyOrder(ctx, r, o)
+}
+
+// resolveRefund asks paystatus about a refund whose outcome is unknown (or
+// whose sender died). One the gateway never created is sent again under the
+// same refund_out_no; one it knows takes its final state from it.
+func (s *Service) resolveRefund(ctx context.Context, st *checkout.Store, c *checkout.Checkout, r *Refund) error {
+	o, err := s.gw.PayStatus(ctx, st.Gateway, gateway.ByOutNo(r.OutNo))
 	switch {
 	case errors.Is(err, gateway.ErrOrderNotFound):
 		if r.phase == phaseSending && s.now().Sub(r.UpdatedAt) < s.lease {
 			return nil
 		}
-		_, err := s.setPhase(ctx, r, from, phaseFailed, "", "the gateway never created the refund")
-		return err
+		s.log.Warn("The gateway never created the refund; sending it again under the same refund_out_no",
+			"checkout_id", r.CheckoutID, "refund_out_no", r.OutNo, "was", r.phase)
+		return s.sendOnce(ctx, st, c, r, phaseSending, phaseUnknown)
 	case err != nil:
 		return fmt.Errorf("paystatus %s: %w", r.OutNo, err)
 	}
+	return s.applyOrder(ctx, r, o)
+}
+
+// applyOrder records what paystatus says of refund r: paid is succeeded,
+// cancelled is failed; anything else leaves it as it is.
+func (s *Service) applyOrder(ctx context.Context, r *Refund, o *gateway.Order) error {
 	if o.OrdType != gateway.OrderRefund || string(o.OutNo) != r.OutNo {
 		return fmt.Errorf("paystatus %s: %w", r.OutNo, ErrNotOurs)
 	}
+	from := []string{phaseSending, phaseUnknown}
 	switch o.Status {
 	case gateway.StatusPaid:
 		if int64(o.TradeAmount) != r.Amount {
@@ -371,11 +556,13 @@ func (s *Service) resolveRefund(ctx context.Context, st *checkout.Store, r *Refu
 
 // finishRefund does, once, what follows a final refund: record it on the
 // checkout (merchant and late refunds), emit its event, stop resolving it.
+// Recording is idempotent per refund (its refund_out_no), so doing this
+// again after a crash never counts the refund twice.
 func (s *Service) finishRefund(ctx context.Context, c *checkout.Checkout, r *Refund) error {
 	err := s.runEffect(ctx, r.CheckoutID, "refund:"+strconv.Itoa(r.n), func(ctx context.Context) error {
 		after := c
 		if r.phase == phaseSucceeded && r.Kind != KindDuplicate {
-			t, err := s.repo.RecordRefund(ctx, r.CheckoutID, r.Amount)
+			t, err := s.repo.RecordRefund(ctx, r.CheckoutID, r.OutNo, r.Amount)
 			switch {
 			case errors.Is(err, checkout.ErrInvalid):
 				s.log.Error("Refund exceeds what the checkout shows as paid", "checkout_id", r.CheckoutID, "refund_out_no", r.OutNo)
@@ -390,11 +577,7 @@ func (s *Service) finishRefund(ctx context.Context, c *checkout.Checkout, r *Ref
 		} else if fresh, err := s.repo.Get(ctx, r.CheckoutID); err == nil {
 			after = fresh
 		}
-		info := &webhook.Refund{ID: r.ID, Amount: r.Amount, Reason: r.Reason, Failure: r.Failure}
-		if r.Kind != KindMerchant {
-			info.Attempt = r.Attempt
-		}
-		fill := func(e *webhook.Event) { e.Data.Refund = info }
+		fill := func(e *webhook.Event) { e.Data.Refund = refundInfo(r) }
 		effect := "refund:" + strconv.Itoa(r.n)
 		switch {
 		case r.phase == phaseSucceeded && r.Kind == KindDuplicate:
@@ -451,7 +634,8 @@ func statusOf(phase string) RefundStatus {
 // refund reads refund record n.
 func (s *Service) refund(ctx context.Context, checkoutID string, n int) (*Refund, error) {
 	p := strconv.Itoa(n) + "."
-	names := []string{"seq", "amount", "reason", "kind", "status", "created", "updated", "ord_no", "failure"}
+	names := []string{"seq", "amount", "reason", "kind", "status", "created", "updated", "ord_no", "failure",
+		"sends", "refusals", "refused_at", "next", "first"}
 	fields := make([]string, len(names))
 	for i, f := range names {
 		fields[i] = p + f
@@ -473,16 +657,28 @@ func (s *Service) refund(ctx context.Context, checkoutID string, n int) (*Refund
 }
 
 func decodeRefund(checkoutID string, n int, f map[string]string) *Refund {
-	seq, _ := strconv.Atoi(f["seq"])
-	amount, _ := strconv.ParseInt(f["amount"], 10, 64)
-	created, _ := strconv.ParseInt(f["created"], 10, 64)
-	updated, _ := strconv.ParseInt(f["updated"], 10, 64)
-	out := refundOutNo(checkoutID, n)
-	return &Refund{
-		ID: "re_" + out, CheckoutID: checkoutID, Attempt: seq, OutNo: out, OrdNo: f["ord_no"], Amount: amount,
-		Reason: f["reason"], Kind: RefundKind(f["kind"]), Status: statusOf(f["status"]), Failure: f["failure"],
-		CreatedAt: time.UnixMilli(created), UpdatedAt: time.UnixMilli(updated), n: n, phase: f["status"],
+	num := func(k string) int64 {
+		v, _ := strconv.ParseInt(f[k], 10, 64)
+		return v
 	}
+	tm := func(k string) time.Time {
+		if v := num(k); v > 0 {
+			return time.UnixMilli(v)
+		}
+		return time.Time{}
+	}
+	out := refundOutNo(checkoutID, n)
+	r := &Refund{
+		ID: "re_" + out, CheckoutID: checkoutID, Attempt: int(num("seq")), OutNo: out, OrdNo: f["ord_no"], Amount: num("amount"),
+		Reason: f["reason"], Kind: RefundKind(f["kind"]), Status: statusOf(f["status"]), Failure: f["failure"],
+		CreatedAt: time.UnixMilli(num("created")), UpdatedAt: time.UnixMilli(num("updated")),
+		FirstStatus: RefundStatus(f["first"]), n: n, phase: f["status"],
+		sends: int(num("sends")), refusals: int(num("refusals")), refusedAt: tm("refused_at"),
+	}
+	if r.phase == phaseRetrying {
+		r.NextAttemptAt = tm("next")
+	}
+	return r
 }
 
 // Refunds lists a checkout's refunds, oldest first, for GET

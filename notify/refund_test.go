@@ -25,7 +25,11 @@ type refundAnswer struct {
 	Status string `json:"status"`
 	Amount int64  `json:"amount"`
 	Kind   string `json:"kind"`
-	Error  *struct {
+	// Failure is the last refusal (pending) or why it failed.
+	Failure string `json:"failure"`
+	// NextAttemptAt is when a refused refund is sent again.
+	NextAttemptAt string `json:"next_attempt_at"`
+	Error         *struct {
 		Code string `json:"code"`
 	} `json:"error"`
 }
@@ -211,20 +215,31 @@ func TestRefundRequests(t *testing.T) {
 }
 
 // TestRefundRefused: the gateway refuses (magic amount ..40, 8040): the
-// refund fails, its reservation is given back, one failed event.
+// refund stays pending, with the refusal in failure and its next try in
+// next_attempt_at, holding its reservation; the merchant hears of it once
+// (checkout.refund.deferred), and nothing has failed yet.
 func TestRefundRefused(t *testing.T) {
 	e := newEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
 	c, _ := e.paidCheckout(1000 + sandbox.MagicAmountRefundFails)
-	for i := range 2 {
-		r := e.postRefund(c.ID, fmt.Sprintf("k%d", i), `{"amount":1040}`)
-		if r.status != http.StatusCreated || r.Status != "failed" {
-			t.Fatalf("refund %d: %+v", i, r)
-		}
+	r := e.postRefund(c.ID, "k0", `{"amount":1040}`)
+	if r.status != http.StatusAccepted || r.Status != "pending" || !strings.Contains(r.Failure, "8040") {
+		t.Fatalf("refused refund: %+v", r)
+	}
+	if next, err := time.Parse(time.RFC3339, r.NextAttemptAt); err != nil || next.Sub(e.clk.Now()) < 4*time.Minute ||
+		next.Sub(e.clk.Now()) > 5*time.Minute {
+		t.Fatalf("next_attempt_at %q (now %s): %v", r.NextAttemptAt, e.clk.Now().UTC(), err)
+	}
+	if again := e.postRefund(c.ID, "k1", `{"amount":1040}`); again.status != http.StatusConflict || again.Error == nil ||
+		again.Error.Code != "refund_exceeds_refundable" {
+		t.Fatalf("second refund while the first waits: %+v", again)
 	}
 	if got := e.get(c.ID); got.Status != checkout.StatusPaid || got.Refunded != 0 {
 		t.Fatalf("checkout %s refunded %d", got.Status, got.Refunded)
 	}
-	if n := len(e.events.of(c.ID, webhook.TypeRefundFailed)); n != 2 {
+	if n := len(e.events.of(c.ID, webhook.TypeRefundDeferred)); n != 1 {
+		t.Fatalf("%d deferred events", n)
+	}
+	if n := len(e.events.of(c.ID, webhook.TypeRefundFailed)); n != 0 {
 		t.Fatalf("%d failed events", n)
 	}
 }

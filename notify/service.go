@@ -74,6 +74,13 @@ type Config struct {
 	// Retention is how long effect markers and refund records are kept
 	// (default checkout.DefaultRetention).
 	Retention time.Duration
+	// RefundRetry is the wait after each refusal of a refund by the
+	// gateway before it is sent again, the last one repeating (default
+	// DefaultRefundRetry: 5 min, 15 min, 30 min, 1 h, then every 2 h).
+	RefundRetry []time.Duration
+	// RefundRetryFor is how long after its first refusal a refund is still
+	// retried before it fails (default DefaultRefundRetryFor, 7 days).
+	RefundRetryFor time.Duration
 }
 
 // Service confirms payments, applies their effects and refunds. It is safe
@@ -89,6 +96,7 @@ type Service struct {
 	prefix    string
 	lease     time.Duration
 	retention time.Duration
+	retry     refundRetry
 }
 
 // New checks cfg and builds a Service.
@@ -126,6 +134,11 @@ func New(cfg Config) (*Service, error) {
 	if s.retention <= 0 {
 		s.retention = checkout.DefaultRetention
 	}
+	retry, err := newRefundRetry(cfg.RefundRetry, cfg.RefundRetryFor)
+	if err != nil {
+		return nil, err
+	}
+	s.retry = retry
 	return s, nil
 }
 

@@ -21,6 +21,11 @@ const (
 	TypeRefundSucceeded = "checkout.refund.succeeded"
 	// TypeRefundFailed: a refund the merchant asked for was refused.
 	TypeRefundFailed = "checkout.refund.failed"
+	// TypeRefundDeferred: the gateway refused a refund (for example 8040,
+	// not enough takings today); it stays pending and is sent again, under
+	// the same number, until it goes through or its retry window ends with
+	// TypeRefundFailed. Sent once per refund, at its first refusal.
+	TypeRefundDeferred = "checkout.refund.deferred"
 	// TypeDuplicatePaymentRefunded: a second payment of an already paid
 	// checkout was refunded automatically.
 	TypeDuplicatePaymentRefunded = "checkout.duplicate_payment.refunded"
@@ -39,7 +44,7 @@ const (
 
 // Types lists every event type, in documentation order.
 var Types = []string{
-	TypePaid, TypeExpired, TypeCancelled, TypeRefundSucceeded, TypeRefundFailed,
+	TypePaid, TypeExpired, TypeCancelled, TypeRefundSucceeded, TypeRefundFailed, TypeRefundDeferred,
 	TypeDuplicatePaymentRefunded, TypeLatePaymentRefunded, TypeAmountMismatch,
 	TypeReconciliationMismatch,
 }
