@@ -91,3 +91,50 @@ func TestCreateRefundMapping(t *testing.T) {
 		})
 	}
 }
+
+// TestCreateRefundReplayStatus: the status code follows the first answer
+// recorded with the refund (a replay of a refund first answered 202 stays
+// 202 once it succeeded), and a refund waiting for its retry shows when.
+func TestCreateRefundReplayStatus(t *testing.T) {
+	f := &fakeRefunder{}
+	e, srv := notifyServer(t, nil, f)
+	id, _ := checkout.NewID()
+	next := time.Date(2026, 11, 25, 8, 5, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name        string
+		status      notify.RefundStatus
+		first       notify.RefundStatus
+		next        time.Time
+		code        int
+		nextAttempt string
+	}{
+		{"first 202, now succeeded", notify.RefundSucceeded, notify.RefundPending, time.Time{}, 202, ""},
+		{"first 201, now succeeded", notify.RefundSucceeded, notify.RefundSucceeded, time.Time{}, 201, ""},
+		{"first 201 failed", notify.RefundFailed, notify.RefundFailed, time.Time{}, 201, ""},
+		{"waiting for a retry", notify.RefundPending, notify.RefundPending, next, 202, "2026-11-25T08:05:00Z"},
+		{"not recorded", notify.RefundPending, "", time.Time{}, 202, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f.r = &notify.Refund{ID: "re_x", CheckoutID: id, Amount: 100, Status: tc.status, FirstStatus: tc.first,
+				Kind: notify.KindMerchant, NextAttemptAt: tc.next, CreatedAt: time.Unix(1, 0)}
+			f.err = nil
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/checkouts/"+id+"/refunds", strings.NewReader(`{"amount":100}`))
+			req.Header.Set("Authorization", "Bearer "+e.keyA)
+			req.Header.Set("Idempotency-Key", "k")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			var body map[string]any
+			if err := json.Unmarshal(b, &body); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := body["next_attempt_at"].(string)
+			if res.StatusCode != tc.code || body["status"] != string(tc.status) || got != tc.nextAttempt {
+				t.Fatalf("%d %s, want %d with next_attempt_at %q", res.StatusCode, b, tc.code, tc.nextAttempt)
+			}
+		})
+	}
+}

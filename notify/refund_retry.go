@@ -80,7 +80,9 @@ return 1
 // would fall outside the retry window.
 func (s *Service) refused(ctx context.Context, c *checkout.Checkout, r *Refund, apiErr *gateway.APIError) error {
 	msg := fmt.Sprintf("gateway error %d: %s", int(apiErr.Code), apiErr.Code.Meaning())
-	now := s.now()
+	// In the record's precision, so the window's end is the same whoever
+	// computes it.
+	now := time.UnixMilli(s.now().UnixMilli())
 	first := r.refusedAt
 	if first.IsZero() {
 		first = now
