@@ -1,0 +1,42 @@
+// Package chaos is the service's chaos suite: it runs the real binary as a
+// child process, with the sandbox gateway as a second process (its state
+// survives the service's restarts), against a real redis-server the test
+// starts itself with AOF, and a webhook receiver in the test. While mixed
+// traffic runs (checkouts paid in every scenario the service can start
+// without a phone, duplicate and late notifies, merchant cancels, partial
+// and full refunds with Idempotency-Key replays, late payments under both
+// late policies, double payments), it kill -9s the service at random
+// instants (and right after it logs a refund or an automatic refund, where
+// a crash hurts most), restarts it on the same Redis, and restarts Redis
+// once gracefully. A separate test kill -9s Redis itself, under
+// --appendfsync always. After a quiet period it checks, for every checkout,
+// the service's word against the sandbox's own journal of every payorder
+// and payrefund it received:
+//
+//   - the refunded total is the sum of the refunds that succeeded at the
+//     gateway, never more than was paid;
+//   - every order paid at the gateway is paid in the service (or refunded
+//     per the late or double-payment rules), and nothing else is;
+//   - every automatic refund owed was made exactly once at the gateway;
+//   - no out_no or refund_out_no was sent twice with different contents,
+//     and each refund cause has one refund_out_no;
+//   - every event owed reached the webhook receiver, with one id per cause,
+//     and no event describes a state the checkout never had;
+//   - Idempotency-Key replays answered what the first request answered.
+//
+// A failure prints the seed and, per invariant, the checkouts that broke it,
+// and keeps the processes' logs (in $ARTIFACTS_DIR when set, else in a
+// directory it names).
+//
+// Run it:
+//
+//	go test -race -count=1 ./chaos                       # the short seeded run CI does
+//	CHAOS_SEED=42 go test -count=1 -run Chaos -v ./chaos  # replay a seed's decisions
+//	CHAOS_DURATION=20m go test -count=1 -run 'Chaos$' -timeout 0 -v ./chaos
+//
+// CHAOS_DURATION is how long traffic runs (default 70s); the quiet period
+// after it is bounded separately. The seed decides the traffic mix and the
+// kill instants; the machine's scheduling still varies between runs. It
+// needs a redis-server binary on PATH (it skips without one) and skips in
+// the miniredis pass (REDISTEST=miniredis).
+package chaos

@@ -1,0 +1,397 @@
+package chaos
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wallet-checkout/checkout/internal/redistest"
+)
+
+// binDir holds the binary built once per test process; TestMain removes it.
+var (
+	binDir   string
+	binOnce  sync.Once
+	binPath  string
+	binError error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// needReal skips where the suite cannot run: the miniredis pass, or no
+// redis-server binary to start.
+func needReal(t *testing.T) string {
+	t.Helper()
+	if redistest.ForcedMiniredis() {
+		t.Skip("REDISTEST=miniredis: the chaos suite needs real redis-server processes (it kills and restarts them)")
+	}
+	p, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("no redis-server binary on PATH: the chaos suite starts its own Redis (CI installs one)")
+	}
+	return p
+}
+
+// checkoutBinary builds ./cmd/checkout once for the whole package, unless
+// CHAOS_BINARY names a binary to test instead (another build, e.g. of an
+// older commit, to see what the suite finds there).
+func checkoutBinary(t *testing.T) string {
+	t.Helper()
+	if b := os.Getenv("CHAOS_BINARY"); b != "" {
+		t.Logf("testing CHAOS_BINARY=%s", b)
+		return b
+	}
+	binOnce.Do(func() {
+		binDir, binError = os.MkdirTemp("", "chaos-bin-")
+		if binError != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "checkout")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/checkout")
+		cmd.Dir = ".."
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			binError = fmt.Errorf("go build ./cmd/checkout: %v\n%s", err, out)
+		}
+	})
+	if binError != nil {
+		t.Fatal(binError)
+	}
+	return binPath
+}
+
+// freePort asks the kernel for a free loopback port. Redis gets its port
+// this way (it has no -addr-file); the tiny race with another process
+// taking it is covered by retrying the start.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// proc is one child process in its own process group, so that a kill
+// reaches everything it started.
+type proc struct {
+	name   string
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error
+}
+
+// lineHook sees every line a child writes to stderr.
+type lineHook func(line string)
+
+// startProc starts bin with args and env, appending stdout and stderr to
+// logPath (and handing stderr lines to hook).
+func startProc(t *testing.T, name, logPath string, hook lineHook, bin string, args []string, env []string) *proc {
+	t.Helper()
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(logf, "\n===== %s start %s: %s %s\n", name, time.Now().Format(time.RFC3339Nano), filepath.Base(bin), strings.Join(args, " "))
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Stdout = logf
+	var pw *io.PipeWriter
+	if hook != nil {
+		var pr *io.PipeReader
+		pr, pw = io.Pipe()
+		cmd.Stderr = io.MultiWriter(logf, pw)
+		go func() {
+			sc := bufio.NewScanner(pr)
+			sc.Buffer(make([]byte, 64<<10), 1<<20)
+			for sc.Scan() {
+				hook(sc.Text())
+			}
+			_, _ = io.Copy(io.Discard, pr)
+		}()
+	} else {
+		cmd.Stderr = logf
+	}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		if pw != nil {
+			pw.Close()
+		}
+		fmt.Fprintf(logf, "===== %s exit %s: %v\n", name, time.Now().Format(time.RFC3339Nano), p.err)
+		logf.Close()
+		close(p.exited)
+	}()
+	t.Cleanup(func() { p.kill() })
+	return p
+}
+
+// kill sends SIGKILL to the process group and waits for the exit.
+func (p *proc) kill() {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.exited
+}
+
+// running reports whether the process has not exited.
+func (p *proc) running() bool {
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// waitAddrFile waits for a child to write its bound address.
+func waitAddrFile(t *testing.T, p *proc, path string, within time.Duration) (string, error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
+			return string(b), nil
+		}
+		if !p.running() {
+			return "", fmt.Errorf("%s exited before listening: %v", p.name, p.err)
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("%s did not listen within %s", p.name, within)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// redisServer is a redis-server with AOF in a directory of its own; it
+// keeps its port across restarts so the service's REDIS_URL stays valid.
+type redisServer struct {
+	t       *testing.T
+	bin     string
+	dir     string
+	logPath string
+	port    int
+	fsync   string // everysec or always
+	p       *proc
+	// restarts counts graceful and hard restarts.
+	restarts atomic.Int64
+}
+
+func newRedis(t *testing.T, bin, dataDir, logDir, fsync string) *redisServer {
+	r := &redisServer{t: t, bin: bin, dir: dataDir, logPath: filepath.Join(logDir, "redis.log"), fsync: fsync}
+	r.port = freePort(t)
+	r.start()
+	return r
+}
+
+func (r *redisServer) url() string { return "redis://127.0.0.1:" + strconv.Itoa(r.port) + "/0" }
+
+func (r *redisServer) client() *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(r.port), MaxRetries: -1, DialTimeout: time.Second})
+}
+
+// start runs redis-server and waits until it answers PING with its data
+// loaded. Retried: the port may be in TIME_WAIT or briefly taken.
+func (r *redisServer) start() {
+	r.t.Helper()
+	args := []string{
+		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--dir", r.dir,
+		"--appendonly", "yes", "--appendfsync", r.fsync, "--save", "",
+		"--daemonize", "no", "--protected-mode", "yes",
+	}
+	var lastErr error
+	for try := 0; try < 20; try++ {
+		r.p = startProc(r.t, "redis", r.logPath, nil, r.bin, args, os.Environ())
+		rdb := r.client()
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) && r.p.running() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			err := rdb.Ping(ctx).Err()
+			cancel()
+			if err == nil {
+				rdb.Close()
+				return
+			}
+			lastErr = err
+			time.Sleep(50 * time.Millisecond)
+		}
+		rdb.Close()
+		r.p.kill()
+		time.Sleep(200 * time.Millisecond)
+	}
+	r.t.Fatalf("redis-server on port %d did not start: %v (see %s)", r.port, lastErr, r.logPath)
+}
+
+// restartGraceful asks Redis to SHUTDOWN (writing the AOF completely), then
+// starts it again on the same data.
+func (r *redisServer) restartGraceful() {
+	rdb := r.client()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	err := rdb.Shutdown(ctx).Err()
+	cancel()
+	rdb.Close()
+	select {
+	case <-r.p.exited:
+	case <-time.After(30 * time.Second):
+		r.t.Errorf("redis did not stop after SHUTDOWN (%v); killing it", err)
+		r.p.kill()
+	}
+	r.restarts.Add(1)
+	r.start()
+}
+
+// restartKill kills Redis with SIGKILL and starts it again.
+func (r *redisServer) restartKill() {
+	r.p.kill()
+	r.restarts.Add(1)
+	r.start()
+}
+
+// frontProxy is the service's fixed public address: a reverse proxy to the
+// current incarnation, like a load balancer. Notify and jump URLs given to
+// the gateway point here, so they stay valid across restarts on new ports.
+type frontProxy struct {
+	srv     *http.Server
+	ln      net.Listener
+	backend atomic.Pointer[url.URL]
+}
+
+func newFrontProxy(t *testing.T) *frontProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &frontProxy{ln: ln}
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second, ResponseHeaderTimeout: 60 * time.Second}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			if b := f.backend.Load(); b != nil {
+				pr.SetURL(b)
+			}
+			pr.Out.Host = pr.In.Host // the service sees its public host
+		},
+		Transport: tr,
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, _ error) {
+			w.WriteHeader(http.StatusBadGateway)
+		},
+	}
+	f.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f.backend.Load() == nil {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = f.srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = f.srv.Shutdown(ctx)
+		tr.CloseIdleConnections()
+	})
+	return f
+}
+
+func (f *frontProxy) url() string { return "http://" + f.ln.Addr().String() }
+
+// service runs and restarts the checkout binary.
+type service struct {
+	t        *testing.T
+	bin      string
+	env      []string
+	logPath  string
+	dir      string
+	front    *frontProxy
+	hook     lineHook
+	mu       sync.Mutex
+	p        *proc
+	n        int
+	kills    atomic.Int64
+	restarts atomic.Int64
+}
+
+// start runs a new incarnation on a free port and points the front at it.
+func (s *service) start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	addrFile := filepath.Join(s.dir, fmt.Sprintf("service-%d.addr", s.n))
+	p := startProc(s.t, "service", s.logPath, s.hook, s.bin, []string{"-addr", "127.0.0.1:0", "-addr-file", addrFile}, s.env)
+	addr, err := waitAddrFile(s.t, p, addrFile, 60*time.Second)
+	if err != nil {
+		p.kill()
+		return err
+	}
+	u, _ := url.Parse("http://" + addr)
+	s.p = p
+	s.front.backend.Store(u)
+	return nil
+}
+
+// killAndRestart kill -9s the running incarnation and starts the next.
+func (s *service) killAndRestart(pause time.Duration) error {
+	s.mu.Lock()
+	p := s.p
+	s.mu.Unlock()
+	if p != nil {
+		s.front.backend.Store(nil)
+		p.kill()
+		s.kills.Add(1)
+	}
+	time.Sleep(pause)
+	var err error
+	for try := 0; try < 3; try++ {
+		if err = s.start(); err == nil {
+			s.restarts.Add(1)
+			return nil
+		}
+	}
+	return err
+}
+
+// alive reports whether the current incarnation still runs (it must never
+// exit by itself).
+func (s *service) alive() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p != nil && !s.p.running() {
+		return fmt.Errorf("the service exited by itself: %v", s.p.err)
+	}
+	return nil
+}
+
+// errRetry marks a request to try again (the service is down or busy).
+var errRetry = errors.New("retry")

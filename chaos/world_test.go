@@ -1,0 +1,371 @@
+package chaos
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/config"
+	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/gateway/sandbox"
+	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/wallet/walletsim"
+)
+
+// Identities of the chaos merchant's apps at the emulated wallets.
+const (
+	merchantID  = "chaos"
+	oaAppID     = "wxc4a05000000000oa" // WeChat official account
+	mpAppID     = "wxc4a05000000000mp" // WeChat mini-program
+	alipayAppID = "2021000000000042"
+	storeNative = "native"   // pays in the wallets' JS bridges; late policy accept
+	storeRedir  = "redirect" // pays on the gateway's page; late policy refund
+)
+
+// options shape one chaos run.
+type options struct {
+	seed     uint64
+	duration time.Duration // traffic
+	quiet    time.Duration // upper bound of the quiet period
+	fsync    string        // redis --appendfsync
+	// serviceKills enables kill -9 of the service (random and targeted).
+	serviceKills bool
+	killEvery    [2]time.Duration // random kill interval bounds
+	// redisGraceful restarts Redis once with SHUTDOWN; redisKills kill -9s
+	// it that many times.
+	redisGraceful bool
+	redisKills    int
+	workers       int
+	claimLease    time.Duration
+	lateDelay     time.Duration // sandbox -late-pay-delay (magic ..25)
+}
+
+// world is everything one run starts.
+type world struct {
+	t        *testing.T
+	opt      options
+	logDir   string
+	apiKey   string
+	rdb      *redisServer
+	sb       *proc
+	sbURL    string
+	gwStores map[string]*gateway.Store // by our store id
+	sim      *walletsim.Sim
+	simSrv   *httptest.Server
+	recv     *receiver
+	front    *frontProxy
+	svc      *service
+	gwClient *gateway.Client
+}
+
+func randHex(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// logDirFor is where the processes' logs go: $ARTIFACTS_DIR when set (CI
+// keeps it), else a directory removed when the test passes and kept, with
+// its path printed, when it fails.
+func logDirFor(t *testing.T, seed uint64) string {
+	t.Helper()
+	name := fmt.Sprintf("chaos-%s-seed%d-", strings.ReplaceAll(t.Name(), "/", "_"), seed)
+	if a := os.Getenv("ARTIFACTS_DIR"); a != "" {
+		d, err := os.MkdirTemp(a, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { t.Logf("logs of the service, the sandbox and redis: %s", d) })
+		return d
+	}
+	d, err := os.MkdirTemp("", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs of the service, the sandbox and redis kept in %s (remove it when done)", d)
+			return
+		}
+		_ = os.RemoveAll(d)
+	})
+	return d
+}
+
+func newWorld(t *testing.T, opt options, hook lineHook) *world {
+	t.Helper()
+	redisBin := needReal(t)
+	bin := checkoutBinary(t)
+	w := &world{t: t, opt: opt, gwStores: map[string]*gateway.Store{}, gwClient: gateway.NewClient()}
+	w.logDir = logDirFor(t, opt.seed)
+	work := t.TempDir()
+
+	w.rdb = newRedis(t, redisBin, work, w.logDir, opt.fsync)
+
+	// The sandbox gateway: its own process, never restarted.
+	type gwStore struct{ id, openID, key, pass string }
+	var stores []gwStore
+	args := []string{"sandbox", "-addr", "127.0.0.1:0", "-addr-file", filepath.Join(work, "sandbox.addr"),
+		"-journal", "-duplicate-notifies", "1", "-notify-step", "1s", "-notify-give-up", "30m",
+		"-notify-delay", "5s", "-late-pay-delay", opt.lateDelay.String()}
+	for _, id := range []string{storeNative, storeRedir} {
+		gs := sandbox.GenerateStore()
+		gs.ShopPass = randHex(t, 6)
+		stores = append(stores, gwStore{id, gs.OpenID, gs.OpenKey, gs.ShopPass})
+		args = append(args, "-store", gs.OpenID+":"+gs.OpenKey+":"+gs.ShopPass)
+	}
+	w.sb = startProc(t, "sandbox", filepath.Join(w.logDir, "sandbox.log"), nil, bin, args, os.Environ())
+	addr, err := waitAddrFile(t, w.sb, filepath.Join(work, "sandbox.addr"), 60*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.sbURL = "http://" + addr
+	for _, s := range stores {
+		st, err := gateway.NewStore(w.sbURL+"/mct1", s.openID, s.key, s.pass)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.gwStores[s.id] = st
+	}
+	// Native JSAPI and mini-program orders need their appids bound, as on
+	// the real gateway.
+	for _, app := range []string{oaAppID, mpAppID} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := w.gwClient.MPConfigAdd(ctx, w.gwStores[storeNative], gateway.MPConfig{PmtTag: "Weixin", SubAppID: gateway.Text(app)})
+		cancel()
+		if err != nil {
+			t.Fatalf("mpconfig/add %s: %v", app, err)
+		}
+	}
+
+	w.front = newFrontProxy(t)
+	frontHost := strings.TrimPrefix(w.front.url(), "http://")
+
+	// The wallets' identity services, emulated in the test.
+	appKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oaSecret, mpSecret := randHex(t, 16), randHex(t, 16)
+	var simHandler http.Handler
+	var simMu sync.RWMutex
+	w.simSrv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		simMu.RLock()
+		h := simHandler
+		simMu.RUnlock()
+		h.ServeHTTP(rw, r)
+	}))
+	t.Cleanup(w.simSrv.Close)
+	w.sim = walletsim.New(walletsim.Config{
+		PublicURL:     w.simSrv.URL,
+		Apps:          map[string]string{oaAppID: oaSecret, mpAppID: mpSecret},
+		AlipayApps:    map[string]*rsa.PublicKey{alipayAppID: &appKey.PublicKey},
+		RedirectHosts: []string{frontHost},
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	simMu.Lock()
+	simHandler = w.sim
+	simMu.Unlock()
+
+	whSecret := randHex(t, 24)
+	w.recv = newReceiver(t, whSecret, opt.seed)
+
+	key, err := checkout.NewAPIKey(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.apiKey = key
+	yaml := fmt.Sprintf(`identity_providers:
+  wechat:
+    authorize_base: %[1]s
+    api_base: %[1]s
+  alipay:
+    authorize_base: %[1]s
+    gateway_url: %[1]s/gateway.do
+merchants:
+  - id: %[2]s
+    name: 混沌咖啡 Chaos Coffee
+    api_keys: [%[3]s]
+    webhook:
+      url: %[4]s/hooks
+      secrets: ["${CHAOS_WEBHOOK_SECRET}"]
+    redirect_hosts: [127.0.0.1]
+    stores:
+      - id: %[5]s
+        late_payment: accept
+        sandbox: true
+        gateway:
+          base_url: %[6]s/mct1
+          open_id: %[7]s
+          open_key: ${CHAOS_NATIVE_OPEN_KEY}
+          shop_pass: ${CHAOS_NATIVE_SHOP_PASS}
+        wechat:
+          enabled: true
+          mode: native
+          app_id: %[8]s
+          app_secret: ${CHAOS_OA_SECRET}
+          mini_program_app_id: %[9]s
+          mini_program_secret: ${CHAOS_MP_SECRET}
+        alipay:
+          enabled: true
+          mode: native
+          app_id: "%[10]s"
+          private_key: ${CHAOS_ALIPAY_PRIVATE_KEY}
+          alipay_public_key: ${CHAOS_ALIPAY_PUBLIC_KEY}
+      - id: %[11]s
+        late_payment: refund
+        sandbox: true
+        gateway:
+          base_url: %[6]s/mct1
+          open_id: %[12]s
+          open_key: ${CHAOS_REDIRECT_OPEN_KEY}
+          shop_pass: ${CHAOS_REDIRECT_SHOP_PASS}
+        wechat:
+          enabled: true
+          mode: redirect
+        alipay:
+          enabled: true
+          mode: redirect
+`, w.simSrv.URL, merchantID, config.HashAPIKeyLine(key), w.recv.srv.URL, storeNative, w.sbURL, stores[0].openID,
+		oaAppID, mpAppID, alipayAppID, storeRedir, stores[1].openID)
+	cfgPath := filepath.Join(work, "merchants.yaml")
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pkcs8, _ := x509.MarshalPKCS8PrivateKey(appKey)
+	simPub, _ := x509.MarshalPKIXPublicKey(w.sim.AlipayPublicKey())
+	env := append(os.Environ(),
+		"CHECKOUT_CONFIG="+cfgPath,
+		"REDIS_URL="+w.rdb.url(),
+		"CHECKOUT_PUBLIC_URL="+w.front.url(),
+		"CHECKOUT_SESSION_KEYS="+randHex(t, 24),
+		"CHECKOUT_SIGNING_SECRET="+randHex(t, 24),
+		"CHECKOUT_ALLOW_PRIVATE_WEBHOOKS=true",
+		"CHECKOUT_CLAIM_LEASE="+opt.claimLease.String(),
+		"CHECKOUT_WEBHOOK_RETRY=1s",
+		"CHECKOUT_LOG_LEVEL=info",
+		"CHAOS_WEBHOOK_SECRET="+whSecret,
+		"CHAOS_NATIVE_OPEN_KEY="+stores[0].key,
+		"CHAOS_NATIVE_SHOP_PASS="+stores[0].pass,
+		"CHAOS_REDIRECT_OPEN_KEY="+stores[1].key,
+		"CHAOS_REDIRECT_SHOP_PASS="+stores[1].pass,
+		"CHAOS_OA_SECRET="+oaSecret,
+		"CHAOS_MP_SECRET="+mpSecret,
+		"CHAOS_ALIPAY_PRIVATE_KEY="+string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8})),
+		"CHAOS_ALIPAY_PUBLIC_KEY="+string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: simPub})),
+	)
+	w.svc = &service{t: t, bin: bin, env: env, logPath: filepath.Join(w.logDir, "service.log"), dir: work, front: w.front, hook: hook}
+	if err := w.svc.start(); err != nil {
+		t.Fatalf("service: %v (see %s)", err, w.svc.logPath)
+	}
+	return w
+}
+
+// journal reads the sandbox's journal and order dump.
+func (w *world) journal() (*sandbox.Journal, error) {
+	resp, err := http.Get(w.sbURL + sandbox.PathJournal)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("journal: HTTP %d", resp.StatusCode)
+	}
+	var j sandbox.Journal
+	if err := json.NewDecoder(resp.Body).Decode(&j); err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
+
+// delivery is one webhook request the receiver got with a valid signature.
+type delivery struct {
+	At    time.Time
+	ID    string
+	Type  string
+	Event webhook.Event
+}
+
+// receiver is the merchant's webhook endpoint: it verifies every delivery's
+// signature, records it, and fails a seeded share of them with 500 so that
+// retries happen too.
+type receiver struct {
+	srv    *httptest.Server
+	secret string
+	mu     sync.Mutex
+	got    []delivery
+	bad    []string // deliveries refused: bad signature or body
+	n      uint64
+	seed   uint64
+}
+
+func newReceiver(t *testing.T, secret string, seed uint64) *receiver {
+	r := &receiver{secret: secret, seed: seed}
+	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, 1<<20))
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	id, typ := req.Header.Get(webhook.HeaderEventID), req.Header.Get(webhook.HeaderEventType)
+	if err := webhook.Verify(body, req.Header.Get(webhook.HeaderSignature), []string{r.secret}, 0, time.Now()); err != nil {
+		r.mu.Lock()
+		r.bad = append(r.bad, fmt.Sprintf("%s %s: %v", id, typ, err))
+		r.mu.Unlock()
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	var e webhook.Event
+	if err := json.Unmarshal(body, &e); err != nil || e.ID != id || e.Type != typ {
+		r.mu.Lock()
+		r.bad = append(r.bad, fmt.Sprintf("%s %s: body %q does not match its headers", id, typ, body))
+		r.mu.Unlock()
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	r.mu.Lock()
+	r.n++
+	// One delivery in 12 fails (after being recorded as received: the
+	// merchant saw it, the service must still retry).
+	fail := (r.n*0x9E3779B97F4A7C15+r.seed)%12 == 0
+	r.got = append(r.got, delivery{At: time.Now(), ID: id, Type: typ, Event: e})
+	r.mu.Unlock()
+	if fail {
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (r *receiver) deliveries() ([]delivery, []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]delivery(nil), r.got...), append([]string(nil), r.bad...)
+}
+
+// url helper for the sandbox's payer actions.
+func (w *world) sandboxURL(path string) string { return w.sbURL + path }
