@@ -70,6 +70,10 @@ type Deps struct {
 	// Events lists and resends merchant events (GET /v1/events, POST
 	// /v1/events/:id/resend); *webhook.Service. Mounted only when set.
 	Events EventLog
+	// Reconciliations runs and lists the daily reconciliations with the
+	// gateway (/v1/reconciliations); *reconciliation.Service. Mounted only
+	// when set.
+	Reconciliations Reconciliations
 }
 
 // handler holds the dependencies every action uses.

@@ -36,6 +36,7 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	v1.POST("/checkouts/:id/cancel", h.cancelCheckout)
 	h.notifyRoutes(r, v1)
 	h.eventRoutes(v1)
+	h.reconciliationRoutes(v1, d.Reconciliations)
 
 	// pages: next wave (/c/:id, result page, QR codes, mini-program API,
 	// gateway notify intake).

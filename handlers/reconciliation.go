@@ -1,0 +1,277 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wallet-checkout/checkout/reconciliation"
+)
+
+// Reconciliations runs and lists the daily reconciliations with the
+// gateway; *reconciliation.Service implements it.
+type Reconciliations interface {
+	Reconcile(ctx context.Context, merchantID, storeID, date string) (*reconciliation.Run, error)
+	Get(ctx context.Context, merchantID, runID string) (*reconciliation.Run, error)
+	List(ctx context.Context, merchantID string, q reconciliation.ListQuery) ([]*reconciliation.Run, string, error)
+	SetStatus(ctx context.Context, merchantID, runID, diffID string, to reconciliation.Status, note string) (*reconciliation.Difference, error)
+}
+
+// reconcileTimeout bounds an on-demand run: a day of a busy store is a few
+// pages of the gateway's list and some confirmations.
+const reconcileTimeout = 2 * time.Minute
+
+// reconciliationHandlers serves the reconciliations API.
+type reconciliationHandlers struct {
+	*handler
+	svc Reconciliations
+}
+
+// reconciliationRoutes registers the reconciliations API; it is mounted
+// only when the service runs reconciliations.
+func (h *handler) reconciliationRoutes(v1 *gin.RouterGroup, svc Reconciliations) {
+	if svc == nil {
+		return
+	}
+	r := &reconciliationHandlers{handler: h, svc: svc}
+	v1.POST("/reconciliations", r.create)
+	v1.GET("/reconciliations", r.list)
+	v1.GET("/reconciliations/:id", r.get)
+	v1.POST("/reconciliations/:id/differences/:did", r.setStatus)
+}
+
+// reconciliationJSON is a run with its differences (always a list).
+type reconciliationJSON struct {
+	Object string `json:"object"`
+	*reconciliation.Run
+	Differences []reconciliation.Difference `json:"differences"`
+}
+
+// reconciliationSummaryJSON is a run in a list, without its differences.
+type reconciliationSummaryJSON struct {
+	Object string `json:"object"`
+	*reconciliation.Run
+}
+
+type reconciliationListJSON struct {
+	Object     string                      `json:"object"`
+	Data       []reconciliationSummaryJSON `json:"data"`
+	HasMore    bool                        `json:"has_more"`
+	NextCursor string                      `json:"next_cursor,omitempty"`
+}
+
+func reconciliationView(r *reconciliation.Run) reconciliationJSON {
+	ds := r.Differences
+	if ds == nil {
+		ds = []reconciliation.Difference{}
+	}
+	return reconciliationJSON{Object: "reconciliation", Run: r, Differences: ds}
+}
+
+// decodeStrict parses body as one JSON object into v: no unknown fields,
+// nothing after it.
+func decodeStrict(body []byte, v any) *paramError {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return &paramError{code: "invalid_json", message: "the body must be a JSON object"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return &paramError{code: "invalid_json", message: "unexpected data after the JSON object"}
+	}
+	return nil
+}
+
+// readJSONBody checks the content type, reads and decodes a body into v,
+// answering the error itself.
+func readJSONBody(c *gin.Context, v any) bool {
+	if ct := c.GetHeader("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			abortError(c, http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json", "")
+			return false
+		}
+	}
+	body, ok := readBody(c)
+	if !ok {
+		return false
+	}
+	if perr := decodeStrict(body, v); perr != nil {
+		abortError(c, http.StatusBadRequest, perr.code, perr.message, perr.param)
+		return false
+	}
+	return true
+}
+
+// create is POST /v1/reconciliations {"store_id", "date"}: reconcile one of
+// the merchant's stores for a finished gateway day (YYYY-MM-DD, UTC+8), or
+// again, and answer 200 with the run and its differences.
+func (r *reconciliationHandlers) create(c *gin.Context) {
+	var req struct {
+		StoreID *string `json:"store_id"`
+		Date    *string `json:"date"`
+	}
+	if !readJSONBody(c, &req) {
+		return
+	}
+	m := merchantOf(c)
+	switch {
+	case req.StoreID == nil || *req.StoreID == "":
+		abortError(c, http.StatusBadRequest, "invalid_parameter", "required: the id of one of your stores", "store_id")
+		return
+	case req.Date == nil:
+		abortError(c, http.StatusBadRequest, "invalid_parameter", "required: the gateway day, YYYY-MM-DD (UTC+8)", "date")
+		return
+	}
+	st, ok := m.Store(*req.StoreID)
+	if !ok {
+		abortError(c, http.StatusBadRequest, "invalid_parameter", "unknown store", "store_id")
+		return
+	}
+	if live := c.GetBool(ctxLiveKey); live == st.Sandbox {
+		msg := "a test API key (sk_test_) can only use sandbox stores"
+		if live {
+			msg = "a live API key cannot use a sandbox store"
+		}
+		abortError(c, http.StatusBadRequest, "invalid_parameter", msg, "store_id")
+		return
+	}
+	if _, err := reconciliation.ParseDate(*req.Date); err != nil {
+		abortError(c, http.StatusBadRequest, "invalid_parameter", "must be a date, YYYY-MM-DD", "date")
+		return
+	}
+	// The run goes on if the caller hangs up: it is stored either way and a
+	// retry finds it (or ErrBusy while it runs).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), reconcileTimeout)
+	defer cancel()
+	run, err := r.svc.Reconcile(ctx, m.ID, st.ID, *req.Date)
+	switch {
+	case errors.Is(err, reconciliation.ErrInvalid):
+		abortError(c, http.StatusBadRequest, "invalid_parameter",
+			"the day must be over at the gateway (UTC+8) and within the retention", "date")
+		return
+	case errors.Is(err, reconciliation.ErrBusy):
+		abortError(c, http.StatusConflict, "reconciliation_in_progress", "this store's day is being reconciled right now; retry shortly", "")
+		return
+	case errors.Is(err, reconciliation.ErrGateway):
+		r.log.Warn("Reconciliation: gateway unavailable", "request_id", c.GetString(ctxRequestID), "error", err)
+		abortError(c, http.StatusBadGateway, "gateway_unavailable", "the payment gateway could not be asked; retry later", "")
+		return
+	case err != nil:
+		r.unavailable(c, "reconcile", err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, reconciliationView(run))
+}
+
+// list is GET /v1/reconciliations?store_id=&date=&status=&limit=&starting_after=:
+// the merchant's runs, newest first, without their differences. status is
+// has_open_differences or clean.
+func (r *reconciliationHandlers) list(c *gin.Context) {
+	m := merchantOf(c)
+	q := reconciliation.ListQuery{StoreID: c.Query("store_id"), Date: c.Query("date"), After: c.Query("starting_after")}
+	if q.StoreID != "" {
+		if _, ok := m.Store(q.StoreID); !ok {
+			abortError(c, http.StatusBadRequest, "invalid_parameter", "unknown store", "store_id")
+			return
+		}
+	}
+	if q.Date != "" {
+		if _, err := reconciliation.ParseDate(q.Date); err != nil {
+			abortError(c, http.StatusBadRequest, "invalid_parameter", "must be a date, YYYY-MM-DD", "date")
+			return
+		}
+	}
+	switch c.Query("status") {
+	case "":
+	case "has_open_differences":
+		q.Open = new(true)
+	case "clean":
+		q.Open = new(false)
+	default:
+		abortError(c, http.StatusBadRequest, "invalid_parameter", "must be has_open_differences or clean", "status")
+		return
+	}
+	limit, ok := pageLimit(c)
+	if !ok {
+		return
+	}
+	q.Limit = limit
+	page, next, err := r.svc.List(c.Request.Context(), m.ID, q)
+	switch {
+	case errors.Is(err, reconciliation.ErrBadCursor):
+		abortError(c, http.StatusBadRequest, "invalid_parameter", "unknown cursor", "starting_after")
+		return
+	case err != nil:
+		r.unavailable(c, "list reconciliations", err)
+		return
+	}
+	out := reconciliationListJSON{Object: "list", Data: make([]reconciliationSummaryJSON, 0, len(page)), HasMore: next != "", NextCursor: next}
+	for _, run := range page {
+		out.Data = append(out.Data, reconciliationSummaryJSON{Object: "reconciliation", Run: run})
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, out)
+}
+
+// get is GET /v1/reconciliations/:id: one run with its differences.
+// Another merchant's run is 404, like a missing one.
+func (r *reconciliationHandlers) get(c *gin.Context) {
+	run, err := r.svc.Get(c.Request.Context(), merchantOf(c).ID, c.Param("id"))
+	switch {
+	case errors.Is(err, reconciliation.ErrNotFound):
+		abortError(c, http.StatusNotFound, "not_found", "no such reconciliation", "id")
+		return
+	case err != nil:
+		r.unavailable(c, "read reconciliation", err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, reconciliationView(run))
+}
+
+// setStatus is POST /v1/reconciliations/:id/differences/:did
+// {"status": "acknowledged"|"resolved", "note": "…"}: the merchant has seen
+// a difference, or dealt with it. It answers 200 with the difference.
+func (r *reconciliationHandlers) setStatus(c *gin.Context) {
+	var req struct {
+		Status *string `json:"status"`
+		Note   string  `json:"note"`
+	}
+	if !readJSONBody(c, &req) {
+		return
+	}
+	if req.Status == nil || (*req.Status != string(reconciliation.StatusAcknowledged) && *req.Status != string(reconciliation.StatusResolved)) {
+		abortError(c, http.StatusBadRequest, "invalid_parameter", "must be acknowledged or resolved", "status")
+		return
+	}
+	d, err := r.svc.SetStatus(c.Request.Context(), merchantOf(c).ID, c.Param("id"), c.Param("did"),
+		reconciliation.Status(*req.Status), req.Note)
+	switch {
+	case errors.Is(err, reconciliation.ErrNotFound):
+		abortError(c, http.StatusNotFound, "not_found", "no such reconciliation or difference", "id")
+		return
+	case errors.Is(err, reconciliation.ErrInvalid):
+		abortError(c, http.StatusBadRequest, "invalid_parameter", "at most 200 characters on one line", "note")
+		return
+	case errors.Is(err, reconciliation.ErrTransition):
+		abortError(c, http.StatusConflict, "invalid_transition", "a resolved difference stays resolved", "status")
+		return
+	case err != nil:
+		r.unavailable(c, "update difference", err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, d)
+}

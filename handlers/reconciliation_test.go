@@ -1,0 +1,174 @@
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/notify"
+	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/reconciliation"
+)
+
+// quietGateway lists no orders: every day is clean.
+type quietGateway struct{}
+
+func (quietGateway) Orders(context.Context, *gateway.Store, *gateway.OrderQuery) (*gateway.OrderPage, error) {
+	return &gateway.OrderPage{TotalPage: 0, Page: 1}, nil
+}
+
+func (quietGateway) OrderView(context.Context, *gateway.Store, gateway.OrderRef) (*gateway.Order, error) {
+	return nil, gateway.ErrOrderNotFound
+}
+
+// noPayments has nothing to confirm (a day without orders asks nothing).
+type noPayments struct{}
+
+func (noPayments) Confirm(context.Context, string) (notify.Result, error) {
+	return notify.Result{}, notify.ErrUnknownOrder
+}
+func (noPayments) ResolveRefund(context.Context, string, int) (*notify.Refund, error) {
+	return nil, notify.ErrUnknownOrder
+}
+func (noPayments) Refunds(context.Context, string) ([]notify.Refund, error) { return nil, nil }
+
+// withReconciliations serves the env's API with the reconciliations
+// mounted, on a real reconciliation.Service over the env's Redis.
+func withReconciliations(t *testing.T, e *env) *reconciliation.Service {
+	t.Helper()
+	prefix := "test:" + rand.Text()[:12] + ":"
+	hooks := webhook.New(e.rdb, e.dir, webhook.WithPrefix(prefix+"wh:"), webhook.WithClock(e.clk.Now))
+	svc, err := reconciliation.New(reconciliation.Config{Redis: e.rdb, Repo: e.repo, Directory: e.dir,
+		Gateway: quietGateway{}, Payments: noPayments{}, Events: hooks, Clock: e.clk.Now, Prefix: prefix + "rc:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(Deps{Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: "https://pay.example",
+		Clock: e.clk.Now, Reconciliations: svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(h)
+	t.Cleanup(e.srv.Close)
+	return svc
+}
+
+func TestReconciliationsAPI(t *testing.T) {
+	e := newEnv(t) // 2026-11-25 16:00 UTC+8
+	withReconciliations(t, e)
+
+	// Auth first, then the error shape of every bad input.
+	if r := e.do("POST", "/v1/reconciliations", "", `{"store_id":"main","date":"2026-11-24"}`); r.status != http.StatusUnauthorized {
+		t.Fatalf("no key: %d", r.status)
+	}
+	bad := []struct {
+		body, code, param string
+		status            int
+	}{
+		{`{"store_id":"main"}`, "invalid_parameter", "date", 400},
+		{`{"date":"2026-11-24"}`, "invalid_parameter", "store_id", 400},
+		{`{"store_id":"nope","date":"2026-11-24"}`, "invalid_parameter", "store_id", 400},
+		{`{"store_id":"live","date":"2026-11-24"}`, "invalid_parameter", "store_id", 400}, // a test key, a live store
+		{`{"store_id":"main","date":"24/11/2026"}`, "invalid_parameter", "date", 400},
+		{`{"store_id":"main","date":"2026-11-31"}`, "invalid_parameter", "date", 400},
+		{`{"store_id":"main","date":"2026-11-25"}`, "invalid_parameter", "date", 400}, // not over yet
+		{`{"store_id":"main","date":20261124}`, "invalid_parameter", "date", 400},
+		{`{"store_id":"main","date":"2026-11-24","x":1}`, "unknown_parameter", "x", 400},
+		{`[1]`, "invalid_json", "", 400},
+		{`{"store_id":`, "invalid_json", "", 400},
+	}
+	for _, b := range bad {
+		r := e.do("POST", "/v1/reconciliations", e.keyA, b.body)
+		if r.status != b.status {
+			t.Errorf("%s: %d %s", b.body, r.status, r.body)
+			continue
+		}
+		if code, param := r.errorOf(t); code != b.code || param != b.param {
+			t.Errorf("%s: %s %s", b.body, code, param)
+		}
+	}
+	if r := e.do("POST", "/v1/reconciliations", e.keyA, `{}`, "Content-Type", "text/plain"); r.status != http.StatusUnsupportedMediaType {
+		t.Errorf("text/plain: %d", r.status)
+	}
+	if r := e.do("GET", "/v1/reconciliations", e.keyA, ""); r.status != 200 || len(r.json(t)["data"].([]any)) != 0 {
+		t.Fatalf("bad input created runs: %s", r.body)
+	}
+
+	// Three days of A's main store, one of B's.
+	var ids []string
+	for _, d := range []string{"2026-11-21", "2026-11-22", "2026-11-23"} {
+		r := e.do("POST", "/v1/reconciliations", e.keyA, fmt.Sprintf(`{"store_id":"main","date":%q}`, d))
+		if r.status != http.StatusOK {
+			t.Fatalf("%s: %d %s", d, r.status, r.body)
+		}
+		m := r.json(t)
+		if m["object"] != "reconciliation" || m["date"] != d || m["store_id"] != "main" || len(m["differences"].([]any)) != 0 {
+			t.Fatalf("run %s", r.body)
+		}
+		ids = append(ids, m["id"].(string))
+		e.clk.Advance(1e9)
+	}
+	rb := e.do("POST", "/v1/reconciliations", e.keyB, `{"store_id":"main","date":"2026-11-23"}`)
+	if rb.status != 200 {
+		t.Fatalf("B: %d %s", rb.status, rb.body)
+	}
+	idB := rb.json(t)["id"].(string)
+	if idB == ids[2] {
+		t.Fatal("two merchants' runs share an id")
+	}
+	// A re-run is the same run.
+	again := e.do("POST", "/v1/reconciliations", e.keyA, `{"store_id":"main","date":"2026-11-23"}`).json(t)
+	if again["id"] != ids[2] || again["runs"].(float64) != 2 {
+		t.Errorf("re-run: %v", again)
+	}
+
+	// Read: 404 across merchants, like a missing run.
+	if r := e.do("GET", "/v1/reconciliations/"+ids[0], e.keyA, ""); r.status != 200 || r.json(t)["id"] != ids[0] {
+		t.Errorf("get: %d %s", r.status, r.body)
+	}
+	for _, path := range []string{"/v1/reconciliations/" + idB, "/v1/reconciliations/rc_nope"} {
+		r := e.do("GET", path, e.keyA, "")
+		if code, _ := r.errorOf(t); r.status != 404 || code != "not_found" {
+			t.Errorf("%s: %d %s", path, r.status, code)
+		}
+	}
+	if r := e.do("POST", "/v1/reconciliations/"+idB+"/differences/df_012345678901234567890123", e.keyA, `{"status":"acknowledged"}`); r.status != 404 {
+		t.Errorf("another merchant's difference: %d", r.status)
+	}
+	if r := e.do("POST", "/v1/reconciliations/"+ids[0]+"/differences/df_012345678901234567890123", e.keyA, `{"status":"open"}`); r.status != 400 {
+		t.Errorf("status open: %d", r.status)
+	}
+
+	// List: newest first, cursor, filters.
+	r := e.do("GET", "/v1/reconciliations?limit=2", e.keyA, "")
+	page := r.json(t)
+	data := page["data"].([]any)
+	if len(data) != 2 || data[0].(map[string]any)["id"] != ids[2] || page["has_more"] != true || page["next_cursor"] != ids[1] {
+		t.Fatalf("first page: %s", r.body)
+	}
+	if _, ok := data[0].(map[string]any)["differences"]; ok {
+		t.Error("a list carries differences")
+	}
+	r = e.do("GET", "/v1/reconciliations?limit=2&starting_after="+ids[1], e.keyA, "")
+	page = r.json(t)
+	if data := page["data"].([]any); len(data) != 1 || data[0].(map[string]any)["id"] != ids[0] || page["has_more"] != false {
+		t.Fatalf("second page: %s", r.body)
+	}
+	filters := map[string]int{"date=2026-11-22": 1, "store_id=main": 3, "status=clean": 3, "status=has_open_differences": 0}
+	for q, n := range filters {
+		r := e.do("GET", "/v1/reconciliations?"+q, e.keyA, "")
+		if r.status != 200 || len(r.json(t)["data"].([]any)) != n {
+			t.Errorf("%s: %d %s", q, r.status, r.body)
+		}
+	}
+	for _, q := range []string{"status=weird", "date=2026-1-1", "store_id=nope", "limit=0", "starting_after=" + idB} {
+		r := e.do("GET", "/v1/reconciliations?"+q, e.keyA, "")
+		if code, _ := r.errorOf(t); r.status != 400 || code != "invalid_parameter" {
+			t.Errorf("%s: %d %s", q, r.status, code)
+		}
+	}
+}
