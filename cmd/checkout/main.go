@@ -7,6 +7,7 @@
 //	checkout [flags]             serve (demo mode without CHECKOUT_CONFIG)
 //	checkout sandbox [flags]     run the sandbox gateway on its own
 //	checkout hash-key KEY        print the sha256:… line the merchants file stores
+//	checkout reconcile -store ID [-date YYYY-MM-DD]   reconcile a store's day with the gateway
 //	checkout -healthcheck        GET /healthz of a running service (for containers)
 package main
 
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return sandbox.Main(ctx, args[1:], stdout, stderr)
 		case "hash-key":
 			return hashKey(args[1:], stdout, stderr)
+		case "reconcile":
+			return reconcile(ctx, args[1:], getenv, stdout, stderr)
 		}
 	}
 
@@ -80,7 +83,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "checkout: unknown command %q (want sandbox, hash-key, or flags only)\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "checkout: unknown command %q (want sandbox, hash-key, reconcile, or flags only)\n", fs.Arg(0))
 		return exitUsage
 	}
 
@@ -109,6 +112,8 @@ func usage(fs *flag.FlagSet, w io.Writer) {
   checkout [flags]            serve the checkout (demo mode without CHECKOUT_CONFIG)
   checkout sandbox [flags]    run the sandbox gateway on its own (checkout sandbox -h)
   checkout hash-key KEY       print the sha256:… line to put in the merchants file
+  checkout reconcile -store ID [-date YYYY-MM-DD]
+                              reconcile a store's gateway day now (checkout reconcile -h)
   checkout -healthcheck       exit 0 when the service on -addr answers /healthz
 
 Every flag mirrors an environment variable; a flag given wins. Secrets

@@ -16,6 +16,7 @@ import (
 	"github.com/wallet-checkout/checkout/handlers"
 	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/reconciliation"
 	"github.com/wallet-checkout/checkout/sessions"
 	"github.com/wallet-checkout/checkout/wallet"
 )
@@ -28,6 +29,8 @@ const walletTimeout = 10 * time.Second
 type app struct {
 	handler http.Handler
 	loops   []func(context.Context)
+	// recon runs reconciliations; `checkout reconcile` uses it directly.
+	recon *reconciliation.Service
 }
 
 // wire builds every part from the settings and the directory. demo is nil
@@ -56,6 +59,10 @@ func wire(s *config.Settings, rdb redis.UniversalClient, repo *checkout.Repo, di
 	}
 	hub := notify.NewHub(rdb, svc.Channel(), log.With("component", "hub"))
 	reconciler := notify.NewReconciler(svc)
+	recon, err := newReconciliation(s, rdb, repo, dir, gw, svc, hooks, log)
+	if err != nil {
+		return nil, err
+	}
 	payers, err := sessions.NewPayers(rdb, sessions.Config{PublicURL: s.PublicURL, KeyPairs: s.SessionKeyPairs()})
 	if err != nil {
 		return nil, fmt.Errorf("sessions: %w", err)
@@ -77,6 +84,7 @@ func wire(s *config.Settings, rdb redis.UniversalClient, repo *checkout.Repo, di
 		Notifier:             svc,
 		Refunds:              svc,
 		Events:               hooks,
+		Reconciliations:      recon,
 		PagesDeps: handlers.PagesDeps{
 			Sessions:   payers,
 			PayOrderer: gw,
@@ -99,7 +107,8 @@ func wire(s *config.Settings, rdb redis.UniversalClient, repo *checkout.Repo, di
 	}
 	return &app{
 		handler: h,
-		loops:   []func(context.Context){hooks.Run, reconciler.Run, hub.Run},
+		loops:   []func(context.Context){hooks.Run, reconciler.Run, hub.Run, recon.Daily(0).Run},
+		recon:   recon,
 	}, nil
 }
 
