@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
 )
 
@@ -19,6 +20,13 @@ func FuzzNotifyQuery(f *testing.F) {
 	a := e.order(c, checkout.ScenarioQR, "")
 	e.pay(a)
 	f.Add("ord_no=" + a.OrdNo + "&out_no=" + a.OutNo + "&status=1&timestamp=1&rand_str=x&sign=00")
+	// Validly signed, but refused for their timestamp: stale, ahead, and
+	// not a plausible time at all.
+	f.Add(notifyAt(e, a, gateway.StatusPaid, -24*time.Hour-time.Second).Encode())
+	f.Add(notifyAt(e, a, gateway.StatusPaid, 601*time.Second).Encode())
+	for _, ts := range []string{"-1", "0", "abc", "", "9223372036854775807", "-9223372036854775808", "99999999999999999999"} {
+		f.Add(signedNotify(e, a, gateway.StatusPaid, ts).Encode())
+	}
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, raw string) {
 		q, err := url.ParseQuery(raw)
