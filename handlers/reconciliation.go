@@ -158,7 +158,7 @@ func (r *reconciliationHandlers) create(c *gin.Context) {
 	switch {
 	case errors.Is(err, reconciliation.ErrInvalid):
 		abortError(c, http.StatusBadRequest, "invalid_parameter",
-			"the day must be over at the gateway (UTC+8) and within the retention", "date")
+			"the day must have begun at the gateway (UTC+8) and be within the retention", "date")
 		return
 	case errors.Is(err, reconciliation.ErrBusy):
 		abortError(c, http.StatusConflict, "reconciliation_in_progress", "this store's day is being reconciled right now; retry shortly", "")

@@ -75,7 +75,7 @@ func TestReconciliationsAPI(t *testing.T) {
 		{`{"store_id":"live","date":"2026-11-24"}`, "invalid_parameter", "store_id", 400}, // a test key, a live store
 		{`{"store_id":"main","date":"24/11/2026"}`, "invalid_parameter", "date", 400},
 		{`{"store_id":"main","date":"2026-11-31"}`, "invalid_parameter", "date", 400},
-		{`{"store_id":"main","date":"2026-11-25"}`, "invalid_parameter", "date", 400}, // not over yet
+		{`{"store_id":"main","date":"2026-11-26"}`, "invalid_parameter", "date", 400}, // not begun
 		{`{"store_id":"main","date":20261124}`, "invalid_parameter", "date", 400},
 		{`{"store_id":"main","date":"2026-11-24","x":1}`, "unknown_parameter", "x", 400},
 		{`[1]`, "invalid_json", "", 400},

@@ -365,7 +365,7 @@ func TestBadInput(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range []struct{ store, date string }{
 		{"nope", day}, {"", day}, {"m{x}", day}, {"main", "2026-12-1"}, {"main", "2026-02-30"},
-		{"main", "yesterday"}, {"main", "2026-12-01"}, {"main", "2027-01-01"}, {"main", "2020-01-01"},
+		{"main", "yesterday"}, {"main", "2026-12-02"}, {"main", "2027-01-01"}, {"main", "2020-01-01"},
 	} {
 		if _, err := e.svc.Reconcile(ctx, e.merchant.ID, c.store, c.date); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%q %q: %v", c.store, c.date, err)

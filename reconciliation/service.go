@@ -108,13 +108,14 @@ func (s *Service) store(merchantID, storeID string) (*checkout.Store, error) {
 	return st, nil
 }
 
-// checkDay refuses days that are not over yet (at the gateway, UTC+8) and
-// days older than what is kept.
+// checkDay refuses days that have not begun (at the gateway, UTC+8) and
+// days older than what is kept. Today may be reconciled so far: the daily
+// run does it again, whole, after midnight.
 func (s *Service) checkDay(day time.Time) error {
 	now := s.now()
 	switch {
-	case !day.Before(dayOf(now)):
-		return fmt.Errorf("%w: date %s is not over yet (UTC+8)", ErrInvalid, day.Format(dateLayout))
+	case day.After(dayOf(now)):
+		return fmt.Errorf("%w: date %s has not begun (UTC+8)", ErrInvalid, day.Format(dateLayout))
 	case day.Before(dayOf(now.Add(-s.retention))):
 		return fmt.Errorf("%w: date %s is older than the retention", ErrInvalid, day.Format(dateLayout))
 	}
@@ -122,9 +123,9 @@ func (s *Service) checkDay(day time.Time) error {
 }
 
 // Reconcile runs the reconciliation of store storeID of merchantID for the
-// gateway day date (YYYY-MM-DD, UTC+8), or runs it again, and returns the
-// run with its differences. ErrInvalid for an unknown store or a bad or
-// unfinished day, ErrBusy when another process is running it, ErrGateway
+// gateway day date (YYYY-MM-DD, UTC+8; today is reconciled so far), or runs
+// it again, and returns the run with its differences. ErrInvalid for an
+// unknown store or a bad, future or expired day, ErrBusy when another process is running it, ErrGateway
 // when the gateway cannot be asked.
 func (s *Service) Reconcile(ctx context.Context, merchantID, storeID, date string) (*Run, error) {
 	return s.reconcile(ctx, merchantID, storeID, date, false)

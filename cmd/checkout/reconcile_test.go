@@ -122,10 +122,10 @@ func TestReconcileCommand(t *testing.T) {
 	t.Run("bad arguments", func(t *testing.T) {
 		demo := map[string]string{}
 		for _, args := range [][]string{
-			{"-date", date},                                       // no store
-			{"-store", "nope", "-date", date},                     // unknown store
-			{"-store", "main", "-date", "1.12.26"},                // bad date
-			{"-store", "main", "-date", now.Format("2006-01-02")}, // not over
+			{"-date", date},                        // no store
+			{"-store", "nope", "-date", date},      // unknown store
+			{"-store", "main", "-date", "1.12.26"}, // bad date
+			{"-store", "main", "-date", now.AddDate(0, 0, 2).Format("2006-01-02")}, // not begun
 			{"-store", "main", "stray"},
 		} {
 			if code, _, errOut := runCLI(t, env, args...); code != exitUsage || errOut == "" {
