@@ -103,6 +103,17 @@ func (s *Service) Notify(ctx context.Context, storeToken string, q url.Values) e
 			"store_id", st.ID, "out_no", cb.OutNo, "ord_no", cb.OrdNo, "checkout_store_id", c.StoreID)
 		return fmt.Errorf("notify %s: %w", cb.OutNo, ErrUnknownOrder)
 	}
+	return s.confirmThrottled(ctx, st, c, a, cb)
+}
+
+// confirmThrottled answers a verified notify for attempt a: from the store
+// when it is settled there (no paystatus), from the store after a bounded
+// wait when another notify asked paystatus within the last
+// notifyCheckEvery, and otherwise by asking paystatus itself, with the
+// window held until its outcome is stored.
+func (s *Service) confirmThrottled(ctx context.Context, st *checkout.Store, c *checkout.Checkout, a *checkout.Attempt,
+	cb gateway.Callback,
+) error {
 	settled, err := s.settledInStore(ctx, c, a)
 	if err != nil {
 		return fmt.Errorf("notify %s: %w", cb.OutNo, err)
