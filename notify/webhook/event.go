@@ -72,9 +72,9 @@ const idRandomLen = 24
 type Event struct {
 	// ID is unique (evt_ and 24 random base62 characters). A retried or
 	// resent delivery carries the same id, so merchants deduplicate on it.
-	ID         string    `json:"id"`
-	Type       string    `json:"type"`
-	MerchantID string    `json:"merchant_id"`
+	ID         string `json:"id"`
+	Type       string `json:"type"`
+	MerchantID string `json:"merchant_id"`
 	// CheckoutID is the checkout the event is about; empty for events that
 	// belong to no checkout (a reconciliation of an order we never made).
 	CheckoutID string    `json:"checkout_id,omitempty"`
