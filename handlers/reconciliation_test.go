@@ -14,10 +14,15 @@ import (
 	"github.com/wallet-checkout/checkout/reconciliation"
 )
 
-// quietGateway lists no orders: every day is clean.
+// quietGateway lists no orders, but one of the store's own POS on
+// 2026-11-20 (a foreign order: an explained difference).
 type quietGateway struct{}
 
-func (quietGateway) Orders(context.Context, *gateway.Store, *gateway.OrderQuery) (*gateway.OrderPage, error) {
+func (quietGateway) Orders(_ context.Context, _ *gateway.Store, q *gateway.OrderQuery) (*gateway.OrderPage, error) {
+	if gateway.FormatTime(q.Since) == "2026-11-20 00:00:00" {
+		return &gateway.OrderPage{TotalPage: 1, Page: 1, List: []gateway.Order{{OutNo: "POS1", OrdNo: "9001",
+			OrdType: gateway.OrderPayment, TradeAmount: 100, Status: gateway.StatusPaid}}}, nil
+	}
 	return &gateway.OrderPage{TotalPage: 0, Page: 1}, nil
 }
 
@@ -143,22 +148,47 @@ func TestReconciliationsAPI(t *testing.T) {
 		t.Errorf("status open: %d", r.status)
 	}
 
+	// A difference is resolved through the API; it stays resolved.
+	pos := e.do("POST", "/v1/reconciliations", e.keyA, `{"store_id":"main","date":"2026-11-20"}`).json(t)
+	diffs := pos["differences"].([]any)
+	if len(diffs) != 1 || diffs[0].(map[string]any)["class"] != "foreign" || diffs[0].(map[string]any)["status"] != "acknowledged" {
+		t.Fatalf("foreign order: %v", pos)
+	}
+	dpath := "/v1/reconciliations/" + pos["id"].(string) + "/differences/" + diffs[0].(map[string]any)["id"].(string)
+	if r := e.do("POST", dpath, e.keyA, `{"status":"resolved","note":"our POS"}`); r.status != 200 ||
+		r.json(t)["status"] != "resolved" || r.json(t)["note"] != "our POS" {
+		t.Fatalf("resolve: %d %s", r.status, r.body)
+	}
+	if r := e.do("POST", dpath, e.keyA, `{"status":"acknowledged"}`); r.status != http.StatusConflict {
+		t.Errorf("resolved → acknowledged: %d %s", r.status, r.body)
+	} else if code, _ := r.errorOf(t); code != "invalid_transition" {
+		t.Errorf("code %s", code)
+	}
+	if r := e.do("POST", dpath, e.keyB, `{"status":"resolved"}`); r.status != 404 {
+		t.Errorf("B resolves A's difference: %d", r.status)
+	}
+	if r := e.do("POST", dpath, e.keyA, `{"status":"resolved","note":"two\nlines"}`); r.status != 400 {
+		t.Errorf("two-line note: %d", r.status)
+	}
+	ids = append(ids, pos["id"].(string)) // the newest
+
 	// List: newest first, cursor, filters.
 	r := e.do("GET", "/v1/reconciliations?limit=2", e.keyA, "")
 	page := r.json(t)
 	data := page["data"].([]any)
-	if len(data) != 2 || data[0].(map[string]any)["id"] != ids[2] || page["has_more"] != true || page["next_cursor"] != ids[1] {
+	if len(data) != 2 || data[0].(map[string]any)["id"] != ids[3] || page["has_more"] != true || page["next_cursor"] != ids[2] {
 		t.Fatalf("first page: %s", r.body)
 	}
 	if _, ok := data[0].(map[string]any)["differences"]; ok {
 		t.Error("a list carries differences")
 	}
-	r = e.do("GET", "/v1/reconciliations?limit=2&starting_after="+ids[1], e.keyA, "")
+	r = e.do("GET", "/v1/reconciliations?limit=2&starting_after="+ids[2], e.keyA, "")
 	page = r.json(t)
-	if data := page["data"].([]any); len(data) != 1 || data[0].(map[string]any)["id"] != ids[0] || page["has_more"] != false {
+	if data := page["data"].([]any); len(data) != 2 || data[0].(map[string]any)["id"] != ids[1] ||
+		data[1].(map[string]any)["id"] != ids[0] || page["has_more"] != false {
 		t.Fatalf("second page: %s", r.body)
 	}
-	filters := map[string]int{"date=2026-11-22": 1, "store_id=main": 3, "status=clean": 3, "status=has_open_differences": 0}
+	filters := map[string]int{"date=2026-11-22": 1, "store_id=main": 4, "status=clean": 4, "status=has_open_differences": 0}
 	for q, n := range filters {
 		r := e.do("GET", "/v1/reconciliations?"+q, e.keyA, "")
 		if r.status != 200 || len(r.json(t)["data"].([]any)) != n {
