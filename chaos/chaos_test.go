@@ -103,11 +103,13 @@ func (k *killer) hook(line string) {
 		if strings.Contains(line, m) {
 			k.mu.Lock()
 			fire := k.rng.IntN(2) == 0
-			// An automatic refund is sent within a millisecond or two of
-			// its log line; a recorded refund is finished within a few.
-			spread := 8000
+			// The sandbox answers after -latency (15 ms), so an automatic
+			// refund's payrefund is in flight for the first ~16 ms after
+			// its log line, and a refund created at the gateway is
+			// confirmed with paystatus and recorded ~16 ms after its own.
+			spread := 25000
 			if i == 1 || i == 2 {
-				spread = 1500
+				spread = 16000
 			}
 			delay := time.Duration(k.rng.IntN(spread)) * time.Microsecond
 			k.mu.Unlock()
@@ -122,11 +124,38 @@ func (k *killer) hook(line string) {
 	}
 }
 
+// aim decides, for a payorder or payrefund passing the gateway proxy,
+// whether to kill the service with it in flight; fired queues the kill and
+// waits a moment for it, reporting whether it was queued.
+func (k *killer) aim(endpoint string) (kill, before bool, fired func() bool) {
+	if !k.active.Load() || (endpoint != "payrefund" && endpoint != "payorder") {
+		return false, false, nil
+	}
+	k.mu.Lock()
+	odds := 40
+	if endpoint == "payrefund" {
+		odds = 5
+	}
+	kill, before = k.rng.IntN(odds) == 0, k.rng.IntN(2) == 0
+	k.mu.Unlock()
+	return kill, before, func() bool {
+		select {
+		case k.targeted <- -1: // now, whatever the gap since the last kill
+		default:
+			return false
+		}
+		// The service dies within moments; answering before it does would
+		// let it act on the answer.
+		time.Sleep(500 * time.Millisecond)
+		return true
+	}
+}
+
 func runChaos(t *testing.T, opt options) {
 	t.Logf("chaos seed %d (replay with CHAOS_SEED=%d), traffic %s, redis --appendfsync %s", opt.seed, opt.seed, opt.duration, opt.fsync)
 	began := time.Now()
 	k := &killer{rng: mrand.New(mrand.NewPCG(opt.seed, 99)), targeted: make(chan time.Duration, 1)}
-	w := newWorld(t, opt, k.hook)
+	w := newWorld(t, opt, k.hook, k.aim)
 	d := newDriver(w)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -148,6 +177,9 @@ func runChaos(t *testing.T, opt options) {
 	}
 	var serviceDied []string
 	kill := func(why string) {
+		if time.Until(trafficEnd) < time.Second {
+			return // a restart would outlast the traffic
+		}
 		if err := w.svc.alive(); err != nil {
 			serviceDied = append(serviceDied, err.Error())
 		}
@@ -173,10 +205,10 @@ func runChaos(t *testing.T, opt options) {
 			}
 			timer.Reset(next())
 		case delay := <-k.targeted:
-			if time.Since(k.last) < time.Second {
+			if delay >= 0 && time.Since(k.last) < time.Second {
 				continue
 			}
-			time.Sleep(delay)
+			time.Sleep(max(delay, 0))
 			k.aimed.Add(1)
 			kill("aimed")
 		case <-tick.C:
@@ -284,7 +316,7 @@ func (d *driver) report(t *testing.T, w *world, k *killer, st *state, total, qui
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "chaos run, seed %d: %s in all, quiet period %s\n", w.opt.seed, total.Round(time.Second), quiet.Round(time.Second))
-	fmt.Fprintf(&b, "  service: %d kills (%d aimed right after money work), %d restarts; redis: %d restarts (--appendfsync %s)\n",
+	fmt.Fprintf(&b, "  service: %d kills (%d aimed: right after money work, or with a payorder/payrefund in flight), %d restarts; redis: %d restarts (--appendfsync %s)\n",
 		w.svc.kills.Load(), k.aimed.Load(), w.svc.restarts.Load(), w.rdb.restarts.Load(), w.opt.fsync)
 	d.led.mu.Lock()
 	journeys := map[string]int{}

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -70,6 +71,7 @@ type world struct {
 	simSrv   *httptest.Server
 	recv     *receiver
 	front    *frontProxy
+	gwFront  string
 	svc      *service
 	gwClient *gateway.Client
 }
@@ -111,7 +113,7 @@ func logDirFor(t *testing.T, seed uint64) string {
 	return d
 }
 
-func newWorld(t *testing.T, opt options, hook lineHook) *world {
+func newWorld(t *testing.T, opt options, hook lineHook, aim func(endpoint string) (kill, before bool, fired func() bool)) *world {
 	t.Helper()
 	redisBin := needReal(t)
 	bin := checkoutBinary(t)
@@ -126,7 +128,10 @@ func newWorld(t *testing.T, opt options, hook lineHook) *world {
 	var stores []gwStore
 	args := []string{"sandbox", "-addr", "127.0.0.1:0", "-addr-file", filepath.Join(work, "sandbox.addr"),
 		"-journal", "-duplicate-notifies", "1", "-notify-step", "1s", "-notify-give-up", "30m",
-		"-notify-delay", "5s", "-late-pay-delay", opt.lateDelay.String()}
+		"-notify-delay", "5s", "-late-pay-delay", opt.lateDelay.String(),
+		// A real gateway takes tens of milliseconds: a kill then often
+		// lands while a request is in flight.
+		"-latency", "15ms"}
 	for _, id := range []string{storeNative, storeRedir} {
 		gs := sandbox.GenerateStore()
 		gs.ShopPass = randHex(t, 6)
@@ -156,6 +161,11 @@ func newWorld(t *testing.T, opt options, hook lineHook) *world {
 			t.Fatalf("mpconfig/add %s: %v", app, err)
 		}
 	}
+
+	// The service reaches the gateway through a proxy of the test's, which
+	// can kill the service while a payrefund or payorder is in flight:
+	// before the gateway got it, or after it acted but before the answer.
+	w.gwFront = newGatewayProxy(t, w.sbURL, aim)
 
 	w.front = newFrontProxy(t)
 	frontHost := strings.TrimPrefix(w.front.url(), "http://")
@@ -245,7 +255,7 @@ merchants:
         alipay:
           enabled: true
           mode: redirect
-`, w.simSrv.URL, merchantID, config.HashAPIKeyLine(key), w.recv.srv.URL, storeNative, w.sbURL, stores[0].openID,
+`, w.simSrv.URL, merchantID, config.HashAPIKeyLine(key), w.recv.srv.URL, storeNative, w.gwFront, stores[0].openID,
 		oaAppID, mpAppID, alipayAppID, storeRedir, stores[1].openID)
 	cfgPath := filepath.Join(work, "merchants.yaml")
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
@@ -369,3 +379,45 @@ func (r *receiver) deliveries() ([]delivery, []string) {
 
 // url helper for the sandbox's payer actions.
 func (w *world) sandboxURL(path string) string { return w.sbURL + path }
+
+// newGatewayProxy forwards the service's protocol requests to the sandbox.
+// For each payorder and payrefund it asks aim whether to kill the service
+// with this request in flight, and when: before forwarding it (the gateway
+// never gets it) or after the gateway answered (the answer is lost).
+func newGatewayProxy(t *testing.T, target string, aim func(endpoint string) (kill, before bool, fired func() bool)) string {
+	t.Helper()
+	hc := &http.Client{Timeout: 30 * time.Second}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		endpoint := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
+		kill, before, fired := aim(endpoint)
+		if kill && before && fired() {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		out, _ := http.NewRequest(r.Method, target+r.URL.RequestURI(), bytes.NewReader(body))
+		out.Header = r.Header.Clone()
+		resp, err := hc.Do(out)
+		if err != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		answer, err := io.ReadAll(resp.Body)
+		if err != nil || (kill && !before && fired()) {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = w.Write(answer)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
