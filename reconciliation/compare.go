@@ -15,6 +15,12 @@ import (
 // maxPages bounds the order list read for one day (100 orders a page).
 const maxPages = 1000
 
+// lateLookback is how far before its day a run looks for payments paid on
+// it: the gateway lists an order under the day it was created, and QR,
+// JSAPI and jump orders stay payable upstream after we give up on them, so
+// money may come after the run of the order's own day.
+const lateLookback = 3 * 24 * time.Hour
+
 // comparison is one run's look at a store's day.
 type comparison struct {
 	s     *Service
@@ -48,7 +54,7 @@ func (c *comparison) add(d Difference) {
 }
 
 func (c *comparison) compare(ctx context.Context) error {
-	orders, err := c.list(ctx)
+	orders, err := c.list(ctx, gateway.OrderQuery{Since: c.day, Until: c.day.Add(24*time.Hour - time.Second)})
 	if err != nil {
 		return err
 	}
@@ -60,6 +66,9 @@ func (c *comparison) compare(ctx context.Context) error {
 		if err := c.gatewayOrder(ctx, &orders[i]); err != nil {
 			return err
 		}
+	}
+	if err := c.paidLate(ctx); err != nil {
+		return err
 	}
 
 	// Everything we sent that day must be known to the gateway.
@@ -99,10 +108,10 @@ func (c *comparison) compare(ctx context.Context) error {
 	return nil
 }
 
-// list reads the gateway's orders of the day, every page, payments and
-// refunds alike.
-func (c *comparison) list(ctx context.Context) ([]gateway.Order, error) {
-	q := gateway.OrderQuery{PageSize: 100, Since: c.day, Until: c.day.Add(24*time.Hour - time.Second)}
+// list reads every page of the gateway's orders that q selects (by default
+// the day's, payments and refunds alike).
+func (c *comparison) list(ctx context.Context, q gateway.OrderQuery) ([]gateway.Order, error) {
+	q.PageSize = 100
 	seen := map[string]bool{}
 	var out []gateway.Order
 	for page := 1; ; page++ {
@@ -125,6 +134,45 @@ func (c *comparison) list(ctx context.Context) ([]gateway.Order, error) {
 			return out, nil
 		}
 	}
+}
+
+// paidLate compares our payments created in the lookback before the day
+// and paid on it that the service has not recorded as paid: a late payment
+// whose notify was lost is found here, by the run of the day it was paid.
+// Orders the service knows as paid, and any not ours, were compared in the
+// runs of the days they were created.
+func (c *comparison) paidLate(ctx context.Context) error {
+	orders, err := c.list(ctx, gateway.OrderQuery{OrdType: gateway.OrderPayment, Status: gateway.StatusPaid,
+		Since: c.day.Add(-lateLookback), Until: c.day.Add(-time.Second)})
+	if err != nil {
+		return err
+	}
+	for i := range orders {
+		o := &orders[i]
+		outNo, pay := string(o.OutNo), o.TradePayTime.Time
+		if o.OrdType != gateway.OrderPayment || o.Status != gateway.StatusPaid || pay.IsZero() ||
+			!dayOf(pay).Equal(c.day) || c.listed[outNo] {
+			continue
+		}
+		if _, _, ok := checkout.ParseOutNo(outNo); !ok {
+			continue
+		}
+		co, a, err := c.s.repo.AttemptByOutNo(ctx, outNo)
+		if errors.Is(err, checkout.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if a.Status == checkout.AttemptPaid || co.MerchantID != c.mid || co.StoreID != c.sid {
+			continue
+		}
+		c.listed[outNo] = true
+		if err := c.gatewayPayment(ctx, o); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *comparison) gatewayOrder(ctx context.Context, o *gateway.Order) error {
@@ -157,10 +205,17 @@ func (c *comparison) gatewayPayment(ctx context.Context, o *gateway.Order) error
 	}
 	co, a, err := c.s.repo.AttemptByOutNo(ctx, outNo)
 	if errors.Is(err, checkout.ErrNotFound) {
-		if _, err := c.s.repo.Get(ctx, id); err == nil {
-			d.CheckoutID = id
-		}
 		d.Class, d.Detail = ClassUnknownToUs, "the service has no such attempt"
+		switch _, err := c.s.repo.Get(ctx, id); {
+		case err == nil:
+			d.CheckoutID = id
+		case !errors.Is(err, checkout.ErrNotFound):
+			return err
+		case string(o.Remark) != id:
+			// Our shape by chance (a POS's numeric serial): every payorder
+			// of ours sends its checkout id as the remark.
+			d.Class, d.Detail = ClassForeign, "out_no of our shape, remark not our checkout id"
+		}
 		c.add(d)
 		return nil
 	}

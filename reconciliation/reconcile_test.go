@@ -78,10 +78,10 @@ func TestDifferencesClassified(t *testing.T) {
 	if _, err := e.sb.AddOrder(open, sandbox.FaultOrder{OutNo: "POS20261201001", Amount: 880}); err != nil {
 		t.Fatal(err)
 	}
-	// Our shape, never ours.
+	// Ours (its remark is the checkout id), and the service lost it.
 	ghostID, _ := checkout.NewID()
 	ghost := checkout.OutNo(ghostID, 1)
-	if _, err := e.sb.AddOrder(open, sandbox.FaultOrder{OutNo: ghost, Amount: 990}); err != nil {
+	if _, err := e.sb.AddOrder(open, sandbox.FaultOrder{OutNo: ghost, Amount: 990, Remark: ghostID}); err != nil {
 		t.Fatal(err)
 	}
 	// A refund the gateway made of our payment, under one of our numbers.

@@ -35,6 +35,8 @@ type FaultOrder struct {
 	// order.
 	AddTime time.Time
 	PayTime time.Time
+	// Remark is the order's remark (the service sends its checkout id).
+	Remark string
 }
 
 // AddOrder puts an order in the books of store openID as if another system
@@ -58,7 +60,7 @@ func (s *Server) AddOrder(openID string, f FaultOrder) (OrderSnapshot, error) {
 	o := &order{
 		st: st, ordNo: s.newOrdNo(now), outNo: f.OutNo, ordType: gateway.OrderPayment, scenario: ScenarioQR,
 		pmtTag: f.PmtTag, ordName: "外部订单", original: f.Amount, trade: f.Amount, status: f.Status,
-		addTime: f.AddTime, payTime: f.PayTime, nonce: s.randString(16, alnum),
+		addTime: f.AddTime, payTime: f.PayTime, remark: f.Remark, nonce: s.randString(16, alnum),
 	}
 	if o.pmtTag == "" {
 		o.pmtTag = "Alipay"
