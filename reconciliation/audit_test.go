@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
 	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
@@ -164,5 +165,69 @@ func TestRefundOfAnOldCheckout(t *testing.T) {
 	if ds := byOutNo(r, rf.OutNo); len(ds) != 1 || ds[0].Class != ClassRefundMissingGateway || ds[0].Status != StatusOpen ||
 		len(r.Differences) != 1 || r.Gateway.Refunds != 1 || r.Gateway.RefundAmount != 100 {
 		t.Errorf("refunds of old checkouts:\n%s", describe(r))
+	}
+}
+
+// TestAnotherMerchantsOutNo: an order on this store's books under the out_no
+// of another merchant's checkout (anyone who saw that checkout's link can
+// derive it) tells this merchant nothing of the other's checkout: no
+// checkout id, amount or state in the difference or its alert.
+func TestAnotherMerchantsOutNo(t *testing.T) {
+	e := newEnv(t, noon, envOptions{})
+	ctx := context.Background()
+	other := sandbox.GenerateStore()
+	if err := e.sb.AddStore(other); err != nil {
+		t.Fatal(err)
+	}
+	gs, err := gateway.NewStore(e.sbURL, other.OpenID, other.OpenKey, other.ShopPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bStore := &checkout.Store{ID: "main", Name: "B", Gateway: gs, Sandbox: true, LatePolicy: checkout.LatePolicyAccept,
+		Alipay: checkout.AlipayConfig{Enabled: true, Mode: checkout.ModeRedirect}}
+	b := &checkout.Merchant{ID: "b_" + e.merchant.ID, Name: "B", Stores: []*checkout.Store{bStore}}
+	dir, err := checkout.NewDirectory([]*checkout.Merchant{e.merchant, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc, err := checkout.NewCheckout(&checkout.Draft{MerchantID: b.ID, StoreID: bStore.ID,
+		Amounts: checkout.Amounts{Original: 4321, Trade: 4321}, TTL: time.Hour, LatePolicy: checkout.LatePolicyAccept}, e.clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.repo.Create(ctx, bc, nil); err != nil {
+		t.Fatal(err)
+	}
+	act, err := checkout.NewPayments(e.repo, dir, e.gw, checkout.WithPaymentsClock(e.clk.Now)).Start(ctx,
+		checkout.StartRequest{CheckoutID: bc.ID, Wallet: checkout.MethodAlipay, Scenario: checkout.ScenarioQR,
+			NotifyURL: "https://pay.example/notify/main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.sb.AddOrder(e.sbStore.OpenID, sandbox.FaultOrder{OutNo: act.OutNo, Amount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.sb.AddOrder(e.sbStore.OpenID, sandbox.FaultOrder{OutNo: refundOutNo(bc.ID, 1), Refund: true, Amount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Set(after)
+	r := e.reconcile(day)
+	for _, d := range r.Differences {
+		if d.CheckoutID == bc.ID {
+			t.Errorf("another merchant's checkout id in %s %s", d.Class, d.OutNo)
+		}
+	}
+	ds := byOutNo(r, act.OutNo)
+	if len(ds) != 1 || ds[0].CheckoutID != "" || ds[0].ServiceAmount != 0 || ds[0].ServiceState != "" {
+		t.Errorf("another merchant's checkout shows through:\n%s%+v", describe(r), ds)
+	}
+	evs, _, err := e.hooks.List(ctx, e.merchant.ID, webhook.ListQuery{Limit: 100})
+	for _, ev := range evs {
+		if ev.CheckoutID == bc.ID {
+			t.Errorf("alert about another merchant's checkout: %+v", ev)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }

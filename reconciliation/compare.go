@@ -206,11 +206,11 @@ func (c *comparison) gatewayPayment(ctx context.Context, o *gateway.Order) error
 	co, a, err := c.s.repo.AttemptByOutNo(ctx, outNo)
 	if errors.Is(err, checkout.ErrNotFound) {
 		d.Class, d.Detail = ClassUnknownToUs, "the service has no such attempt"
-		switch _, err := c.s.repo.Get(ctx, id); {
-		case err == nil:
-			d.CheckoutID = id
-		case !errors.Is(err, checkout.ErrNotFound):
+		switch got, err := c.s.repo.Get(ctx, id); {
+		case err != nil && !errors.Is(err, checkout.ErrNotFound):
 			return err
+		case err == nil && got.MerchantID == c.mid:
+			d.CheckoutID = id
 		case string(o.Remark) != id:
 			// Our shape by chance (a POS's numeric serial): every payorder
 			// of ours sends its checkout id as the remark.
@@ -225,6 +225,10 @@ func (c *comparison) gatewayPayment(ctx context.Context, o *gateway.Order) error
 	d.CheckoutID, d.ServiceAmount, d.ServiceState = co.ID, a.Amount, string(a.Status)
 	if co.MerchantID != c.mid || co.StoreID != c.sid {
 		d.Class, d.Detail = ClassUnknownToUs, "the attempt belongs to another store of the service"
+		if co.MerchantID != c.mid {
+			// Another merchant's: nothing of it shows here.
+			d.CheckoutID, d.ServiceAmount, d.ServiceState, d.Detail = "", 0, "", "the service has no such attempt"
+		}
 		c.add(d)
 		return nil
 	}
@@ -312,12 +316,18 @@ func (c *comparison) gatewayRefund(ctx context.Context, o *gateway.Order) error 
 		c.add(d)
 		return nil
 	}
-	r, err := c.refund(ctx, id, n)
-	if err != nil {
+	co, err := c.s.repo.Get(ctx, id)
+	if err != nil && !errors.Is(err, checkout.ErrNotFound) {
 		return err
 	}
+	var r *notify.Refund
+	if err == nil && co.MerchantID == c.mid && co.StoreID == c.sid {
+		if r, err = c.refund(ctx, id, n); err != nil {
+			return err
+		}
+	}
 	if r == nil {
-		if _, err := c.s.repo.Get(ctx, id); err == nil {
+		if err == nil && co.MerchantID == c.mid {
 			d.CheckoutID = id
 		}
 		d.Class = ClassRefundMissingOurs
