@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -304,6 +305,8 @@ func newFrontProxy(t *testing.T) *frontProxy {
 			pr.Out.Host = pr.In.Host // the service sees its public host
 		},
 		Transport: tr,
+		// A kill cuts answers short; that is the point, not news.
+		ErrorLog: log.New(io.Discard, "", 0),
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, _ error) {
 			w.WriteHeader(http.StatusBadGateway)
 		},
