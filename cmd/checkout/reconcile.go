@@ -138,9 +138,9 @@ func reconcile(ctx context.Context, args []string, getenv func(string) string, s
 		fmt.Fprintf(stderr, "checkout reconcile: %v\n", err)
 		return exitFailed
 	}
-	explained := 0
+	explained := 0 // of the acknowledged: those acknowledged from the start
 	for _, d := range r.Differences {
-		if d.Explained {
+		if d.Explained && d.Status == reconciliation.StatusAcknowledged {
 			explained++
 		}
 	}

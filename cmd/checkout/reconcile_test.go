@@ -111,12 +111,31 @@ func TestReconcileCommand(t *testing.T) {
 	})
 	t.Run("unknown order: open", func(t *testing.T) {
 		id, _ := checkout.NewID()
-		if _, err := sb.AddOrder(st.OpenID, sandbox.FaultOrder{OutNo: checkout.OutNo(id, 1), Amount: 600, AddTime: yesterday}); err != nil {
+		if _, err := sb.AddOrder(st.OpenID, sandbox.FaultOrder{OutNo: checkout.OutNo(id, 1), Amount: 600, AddTime: yesterday, Remark: id}); err != nil {
 			t.Fatal(err)
 		}
 		code, out, errOut := runCLI(t, env, "-store", "main", "-date", date)
 		if c := counts(t, out); code != exitDifferences || c[0] != "2" || c[2] != "1" {
 			t.Fatalf("exit %d, counts %v\n%s", code, c, errOut)
+		}
+	})
+	t.Run("explained and resolved: counted once", func(t *testing.T) {
+		// The merchant resolves the foreign order's difference (as POST
+		// …/differences/{id} does).
+		ctx := context.Background()
+		key := "rc:{m:" + merchant + ":main}:run:" + strings.ReplaceAll(date, "-", "") + ":d"
+		diffs, err := rdb.HGetAll(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, v := range diffs {
+			if strings.Contains(v, `"out_no":"POS1"`) {
+				rdb.HSet(ctx, key, id, strings.Replace(v, `"status":"acknowledged"`, `"status":"resolved"`, 1))
+			}
+		}
+		code, out, errOut := runCLI(t, env, "-store", "main", "-date", date)
+		if !strings.HasSuffix(out, " 1 open, 0 auto-fixed, 0 explained, 0 acknowledged, 1 resolved\n") || code != exitDifferences {
+			t.Fatalf("exit %d %q\n%s", code, out, errOut)
 		}
 	})
 	t.Run("bad arguments", func(t *testing.T) {
