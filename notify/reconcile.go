@@ -36,6 +36,10 @@ func expiryMember(id string) string        { return "x:" + id }
 func refundMember(id string, n int) string { return "r:" + id + ":" + strconv.Itoa(n) }
 func cancelMember(id string) string        { return "c:" + id }
 
+// refundIntentMember is a refund's cause (its idempotency field) watched
+// before its record is made.
+func refundIntentMember(id, idem string) string { return "ri:" + id + ":" + idem }
+
 // schedule puts a work member in the watch set, due at t (an earlier due
 // time already there wins).
 func (s *Service) schedule(ctx context.Context, member string, t time.Time) error {
@@ -281,6 +285,29 @@ func (r *Reconciler) process(ctx context.Context, m string, now time.Time) error
 			return s.rdb.ZAdd(ctx, s.keyWatch(), redis.Z{Score: float64(next.UnixMilli()), Member: m}).Err()
 		}
 		return nil
+	case "ri":
+		// A refund's maker died between its reservation and its watch
+		// member: watch the refund its cause names, if one was made.
+		id, idem, _ := strings.Cut(rest, ":")
+		if !checkout.ValidID(id) || idem == "" {
+			return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
+		}
+		v, err := s.rdb.HGet(ctx, s.keyRefunds(id), idem).Result()
+		if errors.Is(err, redis.Nil) {
+			return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
+		}
+		if err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
+		}
+		err = s.rdb.ZAddNX(ctx, s.keyWatch(), redis.Z{Score: float64(now.UnixMilli()), Member: refundMember(id, n)}).Err()
+		if err != nil {
+			return err
+		}
+		return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
 	}
 	return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
 }

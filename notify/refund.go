@@ -330,6 +330,14 @@ func (s *Service) reserve(ctx context.Context, c *checkout.Checkout, seq int, li
 	kind RefundKind, idem string,
 ) (*Refund, bool, error) {
 	now := s.now()
+	// The cause is watched before its record exists: a kill between the
+	// reservation and the refund's own watch member would leave it reserved
+	// and never sent. The reconciler turns a leftover intent into the
+	// refund's member, or drops it when no refund was made.
+	intent := refundIntentMember(c.ID, idem)
+	if err := s.schedule(ctx, intent, now.Add(s.lease)); err != nil {
+		return nil, false, fmt.Errorf("refund %s: %w", c.ID, err)
+	}
 	v, err := scriptReserve.Run(ctx, s.rdb, []string{s.keyRefunds(c.ID)}, idem, seq, limit, amount, reason, string(kind),
 		now.UnixMilli(), s.retention.Milliseconds()).Slice()
 	if err != nil {
@@ -341,6 +349,7 @@ func (s *Service) reserve(ctx context.Context, c *checkout.Checkout, seq int, li
 	code, _ := v[0].(int64)
 	arg, _ := v[1].(string)
 	if code < 0 {
+		s.unwatchIntent(ctx, intent)
 		return nil, false, fmt.Errorf("refund %s: %w (%s fen of %d already refunded or in progress)", c.ID, ErrExceedsRefundable, arg, limit)
 	}
 	n, err := strconv.Atoi(arg)
@@ -358,7 +367,24 @@ func (s *Service) reserve(ctx context.Context, c *checkout.Checkout, seq int, li
 	if err != nil {
 		return nil, false, err
 	}
+	if code != 1 && r.phase != phaseSucceeded && r.phase != phaseFailed {
+		// Its creator may have died before watching it: watch it unless
+		// it is watched (NX: a member's score may be a claim or a retry).
+		err := s.rdb.ZAddNX(ctx, s.keyWatch(), redis.Z{Score: float64(now.Add(s.lease).UnixMilli()), Member: refundMember(c.ID, n)}).Err()
+		if err != nil {
+			return nil, false, fmt.Errorf("refund %s: watch: %w", c.ID, err)
+		}
+	}
+	s.unwatchIntent(ctx, intent)
 	return r, code == 1, nil
+}
+
+// unwatchIntent drops a refund intent whose refund is watched (or was never
+// made). Should that fail, the reconciler drops it after its lease.
+func (s *Service) unwatchIntent(ctx context.Context, intent string) {
+	if err := s.rdb.ZRem(ctx, s.keyWatch(), intent).Err(); err != nil {
+		s.log.Warn("Could not unschedule a refund intent", "work", intent, "error", err)
+	}
 }
 
 // setPhase moves refund r between phases; it reports whether it moved.
