@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
 	"github.com/wallet-checkout/checkout/internal/redistest"
 	"github.com/wallet-checkout/checkout/notify"
@@ -192,5 +193,65 @@ func TestRefundKilledAtEveryRedisCommand(t *testing.T) {
 				t.Run(fmt.Sprintf("killed before command %02d", n), func(t *testing.T) { run(t, scenario, n) })
 			}
 		})
+	}
+}
+
+// slowRefusalGate makes the first payrefund slow and refused: while it
+// hangs, past its sending claim's lease, during runs (another process
+// taking the refund over); then the gateway's refusal comes back.
+type slowRefusalGate struct {
+	notify.Gateway
+	mu     sync.Mutex
+	calls  int
+	during func()
+}
+
+func (g *slowRefusalGate) PayRefund(ctx context.Context, st *gateway.Store, r *gateway.RefundRequest) (*gateway.RefundResult, error) {
+	g.mu.Lock()
+	g.calls++
+	first := g.calls == 1
+	g.mu.Unlock()
+	if !first {
+		return g.Gateway.PayRefund(ctx, st, r)
+	}
+	g.during()
+	return nil, &gateway.APIError{Endpoint: gateway.EndpointPayRefund, Code: gateway.CodeRefundExceedsTakings, Msg: "退款金额超过当日交易额"}
+}
+
+// TestRefundRefusedAfterTakeover: a merchant refund's first send hangs past
+// its claim's lease; the reconciler takes it over, sends it again under the
+// same number, and the gateway takes that one. Then the first send's
+// refusal arrives. The request still answers its refund (never 409
+// checkout_not_refundable), as it is now, and a replay answers the same
+// status; the refund counts once.
+func TestRefundRefusedAfterTakeover(t *testing.T) {
+	g := &slowRefusalGate{}
+	e := newEnv(t, envConfig{spy: &gwSpy{Gateway: g}, sandbox: sandbox.Config{DropNotifies: true}})
+	g.Gateway = e.gw
+	ctx := context.Background()
+	c, _ := e.paidCheckout(1000)
+	g.during = func() {
+		e.clk.Advance(10 * time.Second)
+		if r, err := e.svc.ResolveRefund(ctx, c.ID, 1); err != nil || r.Status != notify.RefundSucceeded {
+			t.Errorf("takeover: %+v %v", r, err)
+		}
+	}
+	first := e.postRefund(c.ID, "k1", `{"amount":300}`)
+	if first.Error != nil || first.ID == "" || first.Status != "succeeded" {
+		t.Fatalf("first answer: %d %+v (error %+v)", first.status, first, first.Error)
+	}
+	again := e.postRefund(c.ID, "k1", `{"amount":300}`)
+	if again.status != first.status || again.ID != first.ID || again.Status != "succeeded" {
+		t.Fatalf("replay: %d %+v, first %d", again.status, again, first.status)
+	}
+	r := e.onlyRefund(c.ID)
+	if r.Status != notify.RefundSucceeded || e.refundOrders(r.OutNo) != 1 {
+		t.Fatalf("refund %+v, %d at the gateway", r, e.refundOrders(r.OutNo))
+	}
+	if got := e.get(c.ID); got.Refunded != 300 {
+		t.Fatalf("refunded %d", got.Refunded)
+	}
+	if n := distinctIDs(e.events.of(c.ID, webhook.TypeRefundSucceeded)); n != 1 {
+		t.Fatalf("%d refund events; all %v", n, e.events.all(c.ID))
 	}
 }

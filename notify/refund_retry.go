@@ -102,8 +102,18 @@ func (s *Service) refused(ctx context.Context, c *checkout.Checkout, r *Refund, 
 	if err != nil {
 		return fmt.Errorf("refund %s: defer: %w", r.OutNo, err)
 	}
-	if v != 1 {
-		return fmt.Errorf("refund %s: defer: %w: no longer sending", r.OutNo, checkout.ErrNotAllowed)
+	if v < 0 {
+		return fmt.Errorf("refund %s: defer: %w", r.OutNo, checkout.ErrNotFound)
+	}
+	if v == 0 {
+		// Another process took it over (its sender's lease ran out) and
+		// moved it on: the refusal of this send is stale. As it is now.
+		fresh, err := s.refund(ctx, r.CheckoutID, r.n)
+		if err != nil {
+			return err
+		}
+		*r = *fresh
+		return nil
 	}
 	r.phase, r.Status, r.Failure, r.UpdatedAt, r.NextAttemptAt = phaseRetrying, RefundPending, msg, now, next
 	r.refusals++
