@@ -131,8 +131,8 @@ type Payments struct {
 
 	payListTTL time.Duration
 	lockWait   time.Duration
-	// afterOrder is told of every order that may exist at the gateway.
-	afterOrder func(ctx context.Context, outNo string)
+	// watch is told of every order before it is sent to the gateway.
+	watch func(ctx context.Context, outNo string) error
 
 	mu       sync.Mutex
 	payLists map[string]payListEntry
@@ -178,10 +178,14 @@ func WithPayListTTL(d time.Duration) PaymentsOption {
 	return func(p *Payments) { p.payListTTL = d }
 }
 
-// WithAfterOrder registers f, called with the out_no of every payorder that
-// created, or may have created, an order: the reconciler watches them.
-func WithAfterOrder(f func(ctx context.Context, outNo string)) PaymentsOption {
-	return func(p *Payments) { p.afterOrder = f }
+// WithWatch registers f, called with the out_no of every payorder before it
+// is sent: the reconciler watches every order that may come to exist at the
+// gateway. When f fails, the order is not sent. Watching first, rather than
+// after the answer, means no crash or Redis error between the two can leave
+// an order that nobody ever asks the gateway about (one that is paid
+// without a notify would stay unnoticed).
+func WithWatch(f func(ctx context.Context, outNo string) error) PaymentsOption {
+	return func(p *Payments) { p.watch = f }
 }
 
 // NewPayments builds Payments on the repository, the merchant directory and
@@ -418,9 +422,9 @@ func (p *Payments) order(ctx context.Context, c *Checkout, st *Store, req StartR
 	log := p.log.With(slog.String("checkout_id", c.ID), slog.String("out_no", a.OutNo),
 		slog.String("wallet", string(req.Wallet)), slog.String("scenario", string(req.Scenario)))
 
-	// Noted before sending, so that the daily reconciliation knows of the
+	// Watched and noted before sending, so that the reconcilers know of the
 	// order even if this process dies the instant it is sent.
-	if err := p.repo.RecordSent(ctx, c.MerchantID, c.StoreID, a.OutNo, p.now()); err != nil {
+	if err := p.beforeSend(ctx, c, a); err != nil {
 		if _, uerr := p.repo.UpdateAttempt(context.WithoutCancel(ctx), c.ID, a.Seq, AttemptFailed, ""); uerr != nil {
 			log.Warn("Marking an unsent attempt failed failed", slog.Any("error", uerr))
 		}
@@ -430,7 +434,6 @@ func (p *Payments) order(ctx context.Context, c *Checkout, st *Store, req StartR
 	if err != nil {
 		return nil, p.failed(ctx, c, a, err, log)
 	}
-	p.watch(ctx, a.OutNo)
 	if res.OrdNo != "" {
 		if _, err := p.repo.UpdateAttempt(ctx, c.ID, a.Seq, "", string(res.OrdNo)); err != nil {
 			// The order exists; the notify and reconciler still find it by out_no.
@@ -485,19 +488,24 @@ func (p *Payments) failed(ctx context.Context, c *Checkout, a *Attempt, err erro
 	default:
 		// Timeout, broken connection, 5xx, unverifiable answer: the order may
 		// exist. Never order again blindly; the reconciler asks by out_no.
+		// Watched since before it was sent: the reconciler settles it.
 		if _, uerr := p.repo.UpdateAttempt(bg, c.ID, a.Seq, AttemptUnknown, ""); uerr != nil {
 			log.Warn("Marking attempt unknown failed", slog.Any("error", uerr))
 		}
-		p.watch(bg, a.OutNo)
 		log.Warn("Payorder outcome unknown", slog.Any("error", err))
 		return &PayError{Seq: a.Seq, OutNo: a.OutNo, Err: fmt.Errorf("%w: %w", ErrPaymentUnknown, err)}
 	}
 }
 
-func (p *Payments) watch(ctx context.Context, outNo string) {
-	if p.afterOrder != nil {
-		p.afterOrder(context.WithoutCancel(ctx), outNo)
+// beforeSend puts attempt a under watch and in the sent index; an error
+// means it must not be sent.
+func (p *Payments) beforeSend(ctx context.Context, c *Checkout, a *Attempt) error {
+	if p.watch != nil {
+		if err := p.watch(ctx, a.OutNo); err != nil {
+			return fmt.Errorf("watch %s: %w", a.OutNo, err)
+		}
 	}
+	return p.repo.RecordSent(ctx, c.MerchantID, c.StoreID, a.OutNo, p.now())
 }
 
 // payList returns the store's pay methods, cached for payListTTL.

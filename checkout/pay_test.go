@@ -57,12 +57,17 @@ func (g *countingGateway) PayList(ctx context.Context, st *gateway.Store, types 
 type watchLog struct {
 	mu   sync.Mutex
 	outs []string
+	fail error // when set, watching fails
 }
 
-func (w *watchLog) add(_ context.Context, outNo string) {
+func (w *watchLog) add(_ context.Context, outNo string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.fail != nil {
+		return w.fail
+	}
 	w.outs = append(w.outs, outNo)
+	return nil
 }
 
 func (w *watchLog) list() []string {
@@ -106,7 +111,7 @@ func newPayEnvTB(t testing.TB) *payEnv {
 		t.Fatal(err)
 	}
 	e.gw = &countingGateway{PayGateway: gateway.NewClient()}
-	e.pay = NewPayments(e.repo, dir, e.gw, WithPaymentsClock(e.clk.Now), WithAfterOrder(e.watched.add))
+	e.pay = NewPayments(e.repo, dir, e.gw, WithPaymentsClock(e.clk.Now), WithWatch(e.watched.add))
 	return e
 }
 
@@ -514,5 +519,39 @@ func TestOrdName(t *testing.T) {
 		if got := ordName(tc.in); got != tc.want {
 			t.Errorf("ordName(%q) = %q", tc.in, got)
 		}
+	}
+}
+
+// TestStartWatchFails: an order the reconciler cannot be told of is never
+// sent. Were it sent, a crash or a lost notify would leave a payment nobody
+// ever asks the gateway about.
+func TestStartWatchFails(t *testing.T) {
+	e := newPayEnv(t)
+	ctx := context.Background()
+	c := e.checkout(t, 100)
+	e.watched.mu.Lock()
+	e.watched.fail = errors.New("LOADING Redis is loading the dataset in memory")
+	e.watched.mu.Unlock()
+	_, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodWeChat, Scenario: ScenarioQR})
+	if err == nil || !strings.Contains(err.Error(), "LOADING") {
+		t.Fatalf("Start: %v, want the watch error", err)
+	}
+	if n := e.gw.payOrders.Load(); n != 0 {
+		t.Fatalf("%d payorder calls, want none", n)
+	}
+	atts, _ := e.repo.Attempts(ctx, c.ID)
+	if len(atts) != 1 || atts[0].Status != AttemptFailed {
+		t.Fatalf("attempts %+v, want one failed", atts)
+	}
+	// Once watching works again, the payer can pay.
+	e.watched.mu.Lock()
+	e.watched.fail = nil
+	e.watched.mu.Unlock()
+	a, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodWeChat, Scenario: ScenarioQR})
+	if err != nil {
+		t.Fatalf("Start after recovery: %v", err)
+	}
+	if w := e.watched.list(); len(w) != 1 || w[0] != a.OutNo {
+		t.Fatalf("watched %v, want %s", w, a.OutNo)
 	}
 }

@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"context"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -36,11 +34,7 @@ func (h *handler) pageRoutes(r *gin.Engine, d Deps) {
 	opts := []checkout.PaymentsOption{checkout.WithPaymentsClock(h.now), checkout.WithPaymentsLogger(h.log)}
 	if p.Reconciler != nil {
 		rec := p.Reconciler
-		opts = append(opts, checkout.WithAfterOrder(func(ctx context.Context, outNo string) {
-			if err := rec.Watch(ctx, outNo); err != nil {
-				h.log.Warn("Watching an order failed", slog.String("out_no", outNo), slog.Any("error", err))
-			}
-		}))
+		opts = append(opts, checkout.WithWatch(rec.Watch))
 	}
 	p.pay = checkout.NewPayments(h.repo, h.dir, p.PayOrderer, opts...)
 	h.pages = p
