@@ -15,8 +15,8 @@ import (
 )
 
 // Keys. Everything about one store shares a hash slot ({m:merchant:store}):
-// its runs, their differences, its counters and its claims, so that a run is
-// stored in one transaction. The per-merchant list index has its own slot
+// its runs, their differences, the index of its days and its claims, so
+// that a run is stored in one transaction. The per-merchant list index has its own slot
 // ({m:merchant}); it is written after the run, and a run whose index write
 // was lost is indexed again by its next run.
 func (s *Service) storeTag(merchantID, storeID string) string {
@@ -32,6 +32,15 @@ func (s *Service) keyLease(mid, sid, day string) string {
 func (s *Service) keyDaily(mid, sid, day string) string {
 	return s.storeTag(mid, sid) + ":daily:" + day
 }
+
+// keyDays indexes the days a store has a run of: member yyyymmdd, score
+// the run's end of life in ms of the service's clock (its last write and
+// the retention). The store's counts are summed over the runs it lists.
+func (s *Service) keyDays(mid, sid string) string { return s.storeTag(mid, sid) + ":days" }
+
+// keyStats is the running total the store's counts once were: it drifted
+// (a run that expired left its open differences in it). No longer read;
+// deleted by the store's next write.
 func (s *Service) keyStats(mid, sid string) string { return s.storeTag(mid, sid) + ":stats" }
 func (s *Service) keyIndex(mid string) string      { return s.prefix + "{m:" + mid + "}:runs" }
 func (s *Service) keyIDs(mid string) string        { return s.prefix + "{m:" + mid + "}:ids" }
@@ -144,6 +153,9 @@ func (s *Service) release(ctx context.Context, mid, sid, day, token string) {
 type storedRun struct {
 	Run
 	MerchantID string `json:"merchant_id"`
+	// Raised is how many of its differences raised an alert (nil in runs
+	// stored before it was kept).
+	Raised *int64 `json:"raised,omitempty"`
 }
 
 // loadRun reads a run and its differences; nil when there is none.
@@ -191,9 +203,10 @@ func sorted(m map[string]Difference) []Difference {
 }
 
 // update reads a store's day under WATCH, lets change edit it, and writes
-// run and differences back in one transaction of the store's slot, with the
-// store's counters moved by what changed (open differences, alerts raised),
-// so they stay exact. change returns the run to write, nil to write
+// run and differences back in one transaction of the store's slot, with
+// the run's own counts (open differences, alerts raised) and its entry in
+// the store's index of days, so that the store's counts, summed over the
+// runs that still exist, are exact. change returns the run to write, nil to write
 // nothing; it may be called again when a concurrent writer (a re-run, a
 // merchant acknowledging) got there first.
 func (s *Service) update(ctx context.Context, mid, sid, date string,
@@ -201,33 +214,21 @@ func (s *Service) update(ctx context.Context, mid, sid, date string,
 ) (*Run, error) {
 	day := compact(date)
 	keys := []string{s.keyRun(mid, sid, day), s.keyDiffs(mid, sid, day)}
-	tally := func(diffs map[string]Difference) (open, raised int64) {
-		for _, d := range diffs {
-			if d.Status == StatusOpen {
-				open++
-			}
-			if d.EventID != "" {
-				raised++
-			}
-		}
-		return open, raised
-	}
 	var out *Run
 	txf := func(tx *redis.Tx) error {
 		r, diffs, err := s.loadRun(ctx, tx, mid, sid, date)
 		if err != nil {
 			return err
 		}
-		open0, raised0 := tally(diffs)
 		r, err = change(r, diffs)
 		if err != nil || r == nil {
 			return err
 		}
-		open1, raised1 := tally(diffs)
+		raised := raisedIn(diffs)
 		list := sorted(diffs)
 		r.Counts = count(list)
 		r.Differences = nil
-		body, err := json.Marshal(storedRun{Run: *r, MerchantID: mid})
+		body, err := json.Marshal(storedRun{Run: *r, MerchantID: mid, Raised: &raised})
 		if err != nil {
 			return err
 		}
@@ -239,19 +240,23 @@ func (s *Service) update(ctx context.Context, mid, sid, date string,
 			}
 			fields = append(fields, d.ID, b)
 		}
+		now := s.now()
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.Set(ctx, keys[0], body, s.retention)
 			if len(fields) > 0 {
 				p.HSet(ctx, keys[1], fields...)
 				p.PExpire(ctx, keys[1], s.retention)
 			}
-			if open1 != open0 {
-				p.HIncrBy(ctx, s.keyStats(mid, sid), "open", open1-open0)
-			}
-			if raised1 != raised0 {
-				p.HIncrBy(ctx, s.keyStats(mid, sid), "raised", raised1-raised0)
-			}
-			p.PExpire(ctx, s.keyStats(mid, sid), s.retention)
+			// The day's entry lives as long as its run; entries of runs
+			// that ended a whole retention ago (whichever clock Redis
+			// keeps) go, so the index holds a few retentions of days at
+			// most even if nobody reads the counts. Counts drops the
+			// entries of runs that are gone, exactly.
+			days := s.keyDays(mid, sid)
+			p.ZAdd(ctx, days, redis.Z{Score: float64(now.Add(s.retention).UnixMilli()), Member: day})
+			p.ZRemRangeByScore(ctx, days, "-inf", "("+strconv.FormatInt(now.Add(-s.retention).UnixMilli(), 10))
+			p.PExpire(ctx, days, s.retention)
+			p.Del(ctx, s.keyStats(mid, sid))
 			return nil
 		})
 		if err != nil {
@@ -319,29 +324,96 @@ func (s *Service) where(ctx context.Context, mid, runID string) (string, string,
 	return sid, date, nil
 }
 
+// raisedIn counts the differences whose alert was raised.
+func raisedIn(diffs map[string]Difference) int64 {
+	var n int64
+	for _, d := range diffs {
+		if d.EventID != "" {
+			n++
+		}
+	}
+	return n
+}
+
 // StoreCounts is what a store's reconciliations add up to.
 type StoreCounts struct {
 	// Open is how many differences are open over all its kept runs.
 	Open int64 `json:"open"`
-	// Raised is how many reconciliation.mismatch alerts it raised.
+	// Raised is how many reconciliation.mismatch alerts its kept runs
+	// raised.
 	Raised int64 `json:"raised"`
 }
 
-// Counts returns a store's counters.
+// scriptKeptRuns reads the runs KEYS[2..] of the days ARGV[1..] listed in
+// index KEYS[1], and drops from the index the days whose run is gone
+// (expired), in one step: a run stored again later is listed again by
+// its write. Returns the runs, false for the gone ones.
+var scriptKeptRuns = redis.NewScript(`
+local out = {}
+for i = 2, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if not v then redis.call('ZREM', KEYS[1], ARGV[i - 1]) end
+  out[i - 1] = v
+end
+return out
+`)
+
+// Counts sums a store's counts over its runs that still exist: exact
+// after re-runs, acknowledgements and resolutions, and a run that expired
+// takes its differences out of them.
 func (s *Service) Counts(ctx context.Context, merchantID, storeID string) (StoreCounts, error) {
 	if !validKeyPart(merchantID) || !validKeyPart(storeID) {
 		return StoreCounts{}, ErrNotFound
 	}
-	v, err := s.rdb.HMGet(ctx, s.keyStats(merchantID, storeID), "open", "raised").Result()
-	if err != nil {
+	fail := func(err error) (StoreCounts, error) {
 		return StoreCounts{}, fmt.Errorf("reconciliation counts %s/%s: %w", merchantID, storeID, err)
 	}
-	n := func(x any) int64 {
-		str, _ := x.(string)
-		i, _ := strconv.ParseInt(str, 10, 64)
-		return i
+	days, err := s.rdb.ZRange(ctx, s.keyDays(merchantID, storeID), 0, -1).Result()
+	if err != nil || len(days) == 0 {
+		if err != nil {
+			return fail(err)
+		}
+		return StoreCounts{}, nil
 	}
-	return StoreCounts{Open: n(v[0]), Raised: n(v[1])}, nil
+	keys := make([]string, 0, 1+len(days))
+	args := make([]any, 0, len(days))
+	keys = append(keys, s.keyDays(merchantID, storeID))
+	for _, day := range days {
+		keys = append(keys, s.keyRun(merchantID, storeID, day))
+		args = append(args, day)
+	}
+	runs, err := scriptKeptRuns.Run(ctx, s.rdb, keys, args...).Slice()
+	if err != nil {
+		return fail(err)
+	}
+	var sc StoreCounts
+	for i, v := range runs {
+		raw, ok := v.(string)
+		if !ok {
+			continue // expired
+		}
+		var sr storedRun
+		if err := json.Unmarshal([]byte(raw), &sr); err != nil {
+			return fail(fmt.Errorf("stored run of %s: %w", days[i], err))
+		}
+		sc.Open += int64(sr.Counts.Open)
+		if sr.Raised != nil {
+			sc.Raised += *sr.Raised
+			continue
+		}
+		// Stored before runs kept their count of alerts: count them.
+		dc, err := s.rdb.HVals(ctx, s.keyDiffs(merchantID, storeID, days[i])).Result()
+		if err != nil {
+			return fail(err)
+		}
+		for _, b := range dc {
+			var d Difference
+			if json.Unmarshal([]byte(b), &d) == nil && d.EventID != "" {
+				sc.Raised++
+			}
+		}
+	}
+	return sc, nil
 }
 
 // markRaised records that difference id's alert was emitted; update
