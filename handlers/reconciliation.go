@@ -114,8 +114,10 @@ func readJSONBody(c *gin.Context, v any) bool {
 }
 
 // create is POST /v1/reconciliations {"store_id", "date"}: reconcile one of
-// the merchant's stores for a finished gateway day (YYYY-MM-DD, UTC+8), or
-// again, and answer 200 with the run and its differences.
+// the merchant's stores for a gateway day (YYYY-MM-DD, UTC+8; today so far,
+// where numbers sent in the last minutes are left to a later run and
+// counted in in_flight), or again, and answer 200 with the run and its
+// differences.
 func (r *reconciliationHandlers) create(c *gin.Context) {
 	var req struct {
 		StoreID *string `json:"store_id"`

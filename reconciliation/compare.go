@@ -21,6 +21,19 @@ const maxPages = 1000
 // money may come after the run of the order's own day.
 const lateLookback = 3 * 24 * time.Hour
 
+// InFlight is how long after the service sent a number a run leaves it
+// alone: a payorder or payrefund still on its way, an order the gateway
+// has not listed yet, a notify not processed yet are not differences. A
+// run of today so far (or of a day whose last minutes are this close)
+// neither records nor alerts anything about a number sent less than
+// InFlight before it, on the service's clock; a later run judges it. It
+// must not exceed DailyAfter, so that the daily run of a whole day, and
+// any run after 00:10, judges every number of it as before. It is longer
+// than any payorder (the gateway client gives up after 15 s) and than the
+// 2 minutes after which a pending attempt unknown upstream is taken for an
+// orphan.
+const InFlight = 10 * time.Minute
+
 // comparison is one run's look at a store's day.
 type comparison struct {
 	s     *Service
@@ -33,6 +46,12 @@ type comparison struct {
 	found  map[string]*Difference
 	totals Totals
 	sent   int
+	// now is when the run looks; numbers sent InFlight before it or later
+	// are in flight: counted in inFlight, not compared.
+	now      time.Time
+	inFlight int
+	// sentAt holds when the service first sent each number of the day.
+	sentAt map[string]time.Time
 	// listed holds the out_nos the gateway lists for the day.
 	listed map[string]bool
 	// checkouts are ours whose orders the day touched: their refunds made
@@ -62,6 +81,17 @@ func (c *comparison) compare(ctx context.Context) error {
 	for i := range orders {
 		c.listed[string(orders[i].OutNo)] = true
 	}
+	// Read after the list: every number the gateway lists was noted before
+	// it was sent, so the index tells which listed orders are in flight.
+	sent, err := c.s.repo.SentOn(ctx, c.mid, c.sid, c.day)
+	if err != nil {
+		return err
+	}
+	c.sent = len(sent)
+	c.sentAt = make(map[string]time.Time, len(sent))
+	for _, x := range sent {
+		c.sentAt[x.OutNo] = x.At
+	}
 	for i := range orders {
 		if err := c.gatewayOrder(ctx, &orders[i]); err != nil {
 			return err
@@ -72,15 +102,13 @@ func (c *comparison) compare(ctx context.Context) error {
 	}
 
 	// Everything we sent that day must be known to the gateway.
-	sent, err := c.s.repo.SentOn(ctx, c.mid, c.sid, c.day)
-	if err != nil {
-		return err
-	}
-	c.sent = len(sent)
 	sentSet := map[string]bool{}
 	for _, x := range sent {
 		sentSet[x.OutNo] = true
 		if c.listed[x.OutNo] {
+			continue
+		}
+		if c.flying(x.At) {
 			continue
 		}
 		if err := c.sentNotListed(ctx, x.OutNo); err != nil {
@@ -97,7 +125,7 @@ func (c *comparison) compare(ctx context.Context) error {
 		}
 		for i := range refunds {
 			r := &refunds[i]
-			if c.listed[r.OutNo] || sentSet[r.OutNo] || !dayOf(r.CreatedAt).Equal(c.day) {
+			if c.listed[r.OutNo] || sentSet[r.OutNo] || !dayOf(r.CreatedAt).Equal(c.day) || c.flying(r.CreatedAt) {
 				continue
 			}
 			if err := c.refundNotListed(ctx, r); err != nil {
@@ -106,6 +134,17 @@ func (c *comparison) compare(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// flying reports whether a number sent at t is still in flight at the
+// run's time, and counts it then. A day whose last number was sent
+// InFlight before the run has none.
+func (c *comparison) flying(t time.Time) bool {
+	if t.IsZero() || c.now.Sub(t) >= InFlight {
+		return false
+	}
+	c.inFlight++
+	return true
 }
 
 // list reads every page of the gateway's orders that q selects (by default
@@ -181,11 +220,19 @@ func (c *comparison) gatewayOrder(ctx context.Context, o *gateway.Order) error {
 		if o.Status == gateway.StatusPaid {
 			c.totals.RefundAmount += int64(o.TradeAmount)
 		}
+		if c.flying(c.sentAt[string(o.OutNo)]) {
+			return nil
+		}
 		return c.gatewayRefund(ctx, o)
 	}
 	c.totals.Payments++
 	if o.Status == gateway.StatusPaid {
 		c.totals.PaymentAmount += int64(o.TradeAmount)
+	}
+	if c.flying(c.sentAt[string(o.OutNo)]) {
+		// Sent a moment ago: its notify or our record of the answer may
+		// be on its way. A later run compares it.
+		return nil
 	}
 	return c.gatewayPayment(ctx, o)
 }

@@ -137,8 +137,12 @@ type Run struct {
 	UpdatedAt time.Time `json:"updated_at"`
 	Gateway   Totals    `json:"gateway"`
 	// Sent is how many numbers the service sent that day.
-	Sent   int    `json:"sent"`
-	Counts Counts `json:"counts"`
+	Sent int `json:"sent"`
+	// InFlight is how many numbers of the day were sent less than
+	// InFlight before the run (today so far): not compared yet, a later
+	// run does.
+	InFlight int    `json:"in_flight,omitempty"`
+	Counts   Counts `json:"counts"`
 	// Differences is filled by Get, oldest first; lists leave it nil.
 	Differences []Difference `json:"differences,omitempty"`
 }

@@ -211,7 +211,7 @@ func (s *Service) dailyDone(ctx context.Context, mid, sid, date string) (bool, e
 func (s *Service) run(ctx context.Context, st *checkout.Store, mid, sid string, day time.Time) (*Run, error) {
 	date := day.Format(dateLayout)
 	runID := RunID(mid, sid, date)
-	cmp := &comparison{s: s, st: st, mid: mid, sid: sid, day: day, runID: runID, found: map[string]*Difference{}}
+	cmp := &comparison{s: s, st: st, mid: mid, sid: sid, day: day, runID: runID, found: map[string]*Difference{}, now: s.now()}
 	if err := cmp.compare(ctx); err != nil {
 		return nil, err
 	}
@@ -221,7 +221,7 @@ func (s *Service) run(ctx context.Context, st *checkout.Store, mid, sid string, 
 			r = &Run{ID: runID, MerchantID: mid, StoreID: sid, Date: date, CreatedAt: now}
 		}
 		r.Runs++
-		r.UpdatedAt, r.Gateway, r.Sent = now, cmp.totals, cmp.sent
+		r.UpdatedAt, r.Gateway, r.Sent, r.InFlight = now, cmp.totals, cmp.sent, cmp.inFlight
 		merge(diffs, cmp.found, now)
 		return r, nil
 	})
@@ -236,7 +236,7 @@ func (s *Service) run(ctx context.Context, st *checkout.Store, mid, sid string, 
 	}
 	s.log.Info("Reconciliation done", "merchant_id", mid, "store_id", sid, "date", date, "reconciliation_id", r.ID,
 		"gateway_orders", r.Gateway.Payments+r.Gateway.Refunds, "sent", r.Sent, "open", r.Counts.Open,
-		"auto_fixed", r.Counts.AutoFixed, "differences", len(r.Differences))
+		"auto_fixed", r.Counts.AutoFixed, "in_flight", r.InFlight, "differences", len(r.Differences))
 	return s.Get(ctx, mid, r.ID)
 }
 

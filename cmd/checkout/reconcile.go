@@ -144,10 +144,17 @@ func reconcile(ctx context.Context, args []string, getenv func(string) string, s
 			explained++
 		}
 	}
+	// Numbers sent moments before the run (today so far) are not judged
+	// yet: said only when there are some, so a whole past day's line is
+	// as it always was.
+	inFlight := ""
+	if r.InFlight > 0 {
+		inFlight = fmt.Sprintf("; %d sent in the last %s, not judged yet", r.InFlight, reconciliation.InFlight)
+	}
 	fmt.Fprintf(stdout, "reconciliation %s: store %s %s: %d gateway orders (%d payments, %d refunds), %d sent; "+
-		"%d open, %d auto-fixed, %d explained, %d acknowledged, %d resolved\n",
+		"%d open, %d auto-fixed, %d explained, %d acknowledged, %d resolved%s\n",
 		r.ID, r.StoreID, r.Date, r.Gateway.Payments+r.Gateway.Refunds, r.Gateway.Payments, r.Gateway.Refunds, r.Sent,
-		r.Counts.Open, r.Counts.AutoFixed, explained, r.Counts.Acknowledged-explained, r.Counts.Resolved)
+		r.Counts.Open, r.Counts.AutoFixed, explained, r.Counts.Acknowledged-explained, r.Counts.Resolved, inFlight)
 	if r.Counts.Open > 0 {
 		return exitDifferences
 	}
