@@ -142,7 +142,11 @@ type Checkout struct {
 	Status       Status
 	// Late is set when money arrived after the checkout expired or was
 	// cancelled.
-	Late     bool
+	Late bool
+	// LateFrom is the state a late payment came after (expired or
+	// cancelled), recorded with the payment; empty when not late (and for
+	// late payments recorded before it was kept).
+	LateFrom Status
 	Refunded int64
 	PaidAt   time.Time
 	// PaidAttempt is the sequence number of the attempt that paid, 0 when none.

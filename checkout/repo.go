@@ -231,6 +231,7 @@ func decodeCheckout(f map[string]string) (*Checkout, error) {
 		ClientSecret: f["client_secret"],
 		Status:       Status(f["status"]),
 		Late:         f["late"] == "1",
+		LateFrom:     Status(f["late_from"]),
 		Refunded:     num("refunded"),
 		PaidAt:       tm("paid_at"),
 		PaidAttempt:  int(num("paid_attempt")),

@@ -45,7 +45,9 @@ return {1, st, redis.call('HGETALL', KEYS[1])}
 // empty) is paid. Returns {-1} no checkout, {-2} no attempt, {-3} ord_no
 // differs from the one stored, {0, status, fields} attempt already paid,
 // {1, status, fields} attempt paid but the checkout was already paid by
-// another attempt, {2, previous, fields} checkout moved to paid.
+// another attempt, {2, previous, fields} checkout moved to paid. A late
+// payment keeps the state it came after in late_from, in the same step, so
+// whoever looks at it later (after a crash) decides the late policy alike.
 var scriptPay = redis.NewScript(luaPrelude + `
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return {-1} end
@@ -62,7 +64,7 @@ if st == 'open' or st == 'pending' then
   redis.call('HSET', KEYS[1], 'status', 'paid', 'paid_at', ARGV[1], 'paid_attempt', ARGV[3], 'updated_at', ARGV[1])
   code = 2
 elseif st == 'expired' or st == 'cancelled' then
-  redis.call('HSET', KEYS[1], 'status', 'paid', 'late', '1', 'paid_at', ARGV[1], 'paid_attempt', ARGV[3], 'updated_at', ARGV[1])
+  redis.call('HSET', KEYS[1], 'status', 'paid', 'late', '1', 'late_from', st, 'paid_at', ARGV[1], 'paid_attempt', ARGV[3], 'updated_at', ARGV[1])
   code = 2
 end
 keep(now, ret)

@@ -199,11 +199,13 @@ func latePolicy(c *checkout.Checkout, st *checkout.Store) checkout.LatePolicy {
 // before the checkout expired (our expiry ran before the gateway told us):
 // such money is kept whatever the policy. A checkout the merchant cancelled
 // gets no such grace. o may be nil (the caller found the attempt paid
-// already): then paystatus tells the pay time.
+// already): then paystatus tells the pay time. The decision rests on what
+// the payment recorded (c.LateFrom), never on who looks, so a look after a
+// crash decides as the first one did.
 func (s *Service) paidInTime(ctx context.Context, st *checkout.Store, c *checkout.Checkout, a *checkout.Attempt,
 	o *gateway.Order, from checkout.Status,
 ) (bool, error) {
-	if from == checkout.StatusCancelled {
+	if from == checkout.StatusCancelled || c.LateFrom == checkout.StatusCancelled {
 		return false, nil
 	}
 	if o == nil {
@@ -215,7 +217,12 @@ func (s *Service) paidInTime(ctx context.Context, st *checkout.Store, c *checkou
 	if o.TradePayTime.IsZero() || o.TradePayTime.After(c.ExpiresAt) {
 		return false, nil
 	}
-	// Cancelled (Service.Cancelled ran): the merchant gave up on it.
+	if c.LateFrom != "" {
+		// Recorded with the payment: it came after an expiry, not a cancel.
+		return true, nil
+	}
+	// Paid before late_from was recorded: cancelled if Service.Cancelled
+	// ran (the merchant gave up on it).
 	n, err := s.rdb.Exists(ctx, s.keyEffect(c.ID, "cancelled")).Result()
 	if err != nil {
 		return false, fmt.Errorf("late payment of %s: %w", c.ID, err)
@@ -232,9 +239,17 @@ func (s *Service) afterPaid(ctx context.Context, st *checkout.Store, c *checkout
 	if c.PaidAttempt == a.Seq {
 		return s.waitEffect(ctx, c.ID, "paid", wait, func(ctx context.Context) error {
 			if c.Late && latePolicy(c, st) == checkout.LatePolicyRefund {
-				inTime, err := s.paidInTime(ctx, st, c, a, o, from)
+				// A late refund already made for it is the decision taken:
+				// carry it on, never emit checkout.paid beside it.
+				made, err := s.rdb.HExists(ctx, s.keyRefunds(c.ID), lateRefundCause(a.Seq)).Result()
 				if err != nil {
-					return err
+					return fmt.Errorf("late payment of %s: %w", c.ID, err)
+				}
+				inTime := false
+				if !made {
+					if inTime, err = s.paidInTime(ctx, st, c, a, o, from); err != nil {
+						return err
+					}
 				}
 				if !inTime {
 					s.log.Warn("Late payment: refunding it (late policy refund)", "checkout_id", c.ID, "out_no", a.OutNo)

@@ -37,8 +37,28 @@ func refundMember(id string, n int) string { return "r:" + id + ":" + strconv.It
 func cancelMember(id string) string        { return "c:" + id }
 
 // refundIntentMember is a refund's cause (its idempotency field) watched
-// before its record is made.
-func refundIntentMember(id, idem string) string { return "ri:" + id + ":" + idem }
+// before its record is made, with the fence nonce of the request that made
+// it (base32: never "idem" or "auto", the start of a cause).
+func refundIntentMember(id, nonce, idem string) string { return "ri:" + id + ":" + nonce + ":" + idem }
+
+// intentFence is the refund hash's field that retires the intent with
+// nonce: a reservation under that intent is refused once it is set.
+func intentFence(nonce string) string { return "fence:" + nonce }
+
+// scriptRetireIntent looks at the cause ARGV[1] of refund hash KEYS[1] for a
+// due intent: it returns the refund's number if one was made; else it sets
+// the intent's fence ARGV[2] (at ARGV[3], the hash kept at least ARGV[4] ms)
+// so that the intent's maker, should it be alive and late, can no longer
+// make one, and returns false.
+var scriptRetireIntent = redis.NewScript(`
+local n = redis.call('HGET', KEYS[1], ARGV[1])
+if n then return n end
+if ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+  if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+end
+return false
+`)
 
 // schedule puts a work member in the watch set, due at t (an earlier due
 // time already there wins).
@@ -287,12 +307,24 @@ func (r *Reconciler) process(ctx context.Context, m string, now time.Time) error
 		return nil
 	case "ri":
 		// A refund's maker died between its reservation and its watch
-		// member: watch the refund its cause names, if one was made.
-		id, idem, _ := strings.Cut(rest, ":")
+		// member (or stalls before its reservation): watch the refund its
+		// cause names, if one was made; else fence the intent off, in the
+		// refund hash's slot, before dropping it.
+		id, tail, _ := strings.Cut(rest, ":")
+		nonce, idem, _ := strings.Cut(tail, ":")
+		if nonce == "idem" || nonce == "auto" {
+			// Written before intents had a fence.
+			nonce, idem = "", tail
+		}
 		if !checkout.ValidID(id) || idem == "" {
 			return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
 		}
-		v, err := s.rdb.HGet(ctx, s.keyRefunds(id), idem).Result()
+		fence := ""
+		if nonce != "" {
+			fence = intentFence(nonce)
+		}
+		v, err := scriptRetireIntent.Run(ctx, s.rdb, []string{s.keyRefunds(id)}, idem, fence, now.UnixMilli(),
+			s.retention.Milliseconds()).Text()
 		if errors.Is(err, redis.Nil) {
 			return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
 		}

@@ -71,6 +71,10 @@ var (
 	// ErrIdempotencyConflict means the Idempotency-Key was used for another
 	// refund request.
 	ErrIdempotencyConflict = errors.New("idempotency key reused with a different refund request")
+	// ErrRefundInterrupted means the request stalled so long that the
+	// reconciler gave its intent up: nothing was reserved or sent; asking
+	// again is safe.
+	ErrRefundInterrupted = errors.New("refund interrupted before its reservation; nothing was reserved, try again")
 )
 
 // Refund is one refund of a checkout.
@@ -126,11 +130,14 @@ func refundOutNo(checkoutID string, n int) string {
 
 // scriptReserve creates refund record n of KEYS[1] unless the idempotency
 // field ARGV[1] names one already, reserving ARGV[4] fen of attempt ARGV[2]
-// whose paid amount is ARGV[3]. Returns {0, n} existing, {-1, reserved}
-// exceeds, {1, n} created.
+// whose paid amount is ARGV[3]. ARGV[9] is the fence of the caller's
+// intent: the reconciler sets it when it retires that intent with no refund
+// made, and a record is then never made under it. Returns {0, n} existing,
+// {-1, reserved} exceeds, {-2, empty} fenced, {1, n} created.
 var scriptReserve = redis.NewScript(`
 local n = redis.call('HGET', KEYS[1], ARGV[1])
 if n then return {0, n} end
+if ARGV[9] ~= '' and redis.call('HEXISTS', KEYS[1], ARGV[9]) == 1 then return {-2, ''} end
 local rk = 'res:' .. ARGV[2]
 local res = tonumber(redis.call('HGET', KEYS[1], rk) or '0')
 local amount = tonumber(ARGV[4])
@@ -317,12 +324,21 @@ func (s *Service) autoRefund(ctx context.Context, st *checkout.Store, c *checkou
 	if kind == KindLate {
 		reason = "自动退款：超时支付"
 	}
-	r, _, err := s.reserve(ctx, c, a.Seq, a.Amount, a.Amount, reason, kind, "auto:"+string(kind)+":"+strconv.Itoa(a.Seq))
+	r, _, err := s.reserve(ctx, c, a.Seq, a.Amount, a.Amount, reason, kind, autoRefundCause(kind, a.Seq))
 	if err != nil {
 		return nil, err
 	}
 	return s.advance(ctx, st, c, r)
 }
+
+// autoRefundCause is the idempotency field of the automatic refund of kind
+// for attempt seq.
+func autoRefundCause(kind RefundKind, seq int) string {
+	return "auto:" + string(kind) + ":" + strconv.Itoa(seq)
+}
+
+// lateRefundCause is the idempotency field of attempt seq's late refund.
+func lateRefundCause(seq int) string { return autoRefundCause(KindLate, seq) }
 
 // reserve creates (or finds, by idem) a refund record and schedules its
 // resolution, so a crash right after leaves it to the reconciler.
@@ -334,12 +350,17 @@ func (s *Service) reserve(ctx context.Context, c *checkout.Checkout, seq int, li
 	// reservation and the refund's own watch member would leave it reserved
 	// and never sent. The reconciler turns a leftover intent into the
 	// refund's member, or drops it when no refund was made.
-	intent := refundIntentMember(c.ID, idem)
+	// The intent carries a fence of its own: should this process stall past
+	// the intent's lease, the reconciler retires it (no refund made yet)
+	// and sets the fence in the refund hash, and the reservation below is
+	// then refused, so no record can appear after its intent is gone.
+	nonce := rand.Text()[:16]
+	intent := refundIntentMember(c.ID, nonce, idem)
 	if err := s.schedule(ctx, intent, now.Add(s.lease)); err != nil {
 		return nil, false, fmt.Errorf("refund %s: %w", c.ID, err)
 	}
 	v, err := scriptReserve.Run(ctx, s.rdb, []string{s.keyRefunds(c.ID)}, idem, seq, limit, amount, reason, string(kind),
-		now.UnixMilli(), s.retention.Milliseconds()).Slice()
+		now.UnixMilli(), s.retention.Milliseconds(), intentFence(nonce)).Slice()
 	if err != nil {
 		return nil, false, fmt.Errorf("refund %s: reserve: %w", c.ID, err)
 	}
@@ -348,6 +369,10 @@ func (s *Service) reserve(ctx context.Context, c *checkout.Checkout, seq int, li
 	}
 	code, _ := v[0].(int64)
 	arg, _ := v[1].(string)
+	if code == -2 {
+		s.unwatchIntent(ctx, intent)
+		return nil, false, fmt.Errorf("refund %s: %w", c.ID, ErrRefundInterrupted)
+	}
 	if code < 0 {
 		s.unwatchIntent(ctx, intent)
 		return nil, false, fmt.Errorf("refund %s: %w (%s fen of %d already refunded or in progress)", c.ID, ErrExceedsRefundable, arg, limit)
