@@ -231,10 +231,13 @@ func (p *Payments) Start(ctx context.Context, req StartRequest) (*PayAction, err
 	if err != nil {
 		return nil, err
 	}
+	// c is read again below and is nil if that read fails: the deferred
+	// unlock must not depend on it.
+	id := c.ID
 	defer func() {
 		// The lock must go even when the payer has gone away.
 		if err := unlock(context.WithoutCancel(ctx)); err != nil {
-			p.log.Warn("Unlock failed", slog.String("checkout_id", c.ID), slog.Any("error", err))
+			p.log.Warn("Unlock failed", slog.String("checkout_id", id), slog.Any("error", err))
 		}
 	}()
 	// Read again under the lock: the first click may have just paid or

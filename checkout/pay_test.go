@@ -3,12 +3,15 @@ package checkout
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
@@ -553,5 +556,56 @@ func TestStartWatchFails(t *testing.T) {
 	}
 	if w := e.watched.list(); len(w) != 1 || w[0] != a.OutNo {
 		t.Fatalf("watched %v, want %s", w, a.OutNo)
+	}
+}
+
+// failAfterLock fails every Redis command after the checkout lock is taken,
+// as a Redis that restarts (LOADING) mid-request does.
+type failAfterLock struct{ locked atomic.Bool }
+
+func (h *failAfterLock) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *failAfterLock) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if h.locked.Load() {
+			cmd.SetErr(errors.New("LOADING Redis is loading the dataset in memory"))
+			return cmd.Err()
+		}
+		err := next(ctx, cmd)
+		if args := cmd.Args(); len(args) > 1 && strings.EqualFold(fmt.Sprint(args[0]), "set") &&
+			strings.HasSuffix(fmt.Sprint(args[1]), ":lock") && err == nil {
+			h.locked.Store(true)
+		}
+		return err
+	}
+}
+
+func (h *failAfterLock) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if h.locked.Load() {
+			err := errors.New("LOADING Redis is loading the dataset in memory")
+			for _, c := range cmds {
+				c.SetErr(err)
+			}
+			return err
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// TestStartRedisFailsUnderLock: Redis failing between taking the lock and
+// releasing it is an error for the payer, never a panic (seen in the chaos
+// suite: the deferred unlock logged a checkout it no longer had).
+func TestStartRedisFailsUnderLock(t *testing.T) {
+	e := newPayEnv(t)
+	ctx := context.Background()
+	c := e.checkout(t, 100)
+	e.repo.rdb.AddHook(&failAfterLock{})
+	_, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodWeChat, Scenario: ScenarioQR})
+	if err == nil || !strings.Contains(err.Error(), "LOADING") {
+		t.Fatalf("Start: %v, want the Redis error", err)
+	}
+	if n := e.gw.payOrders.Load(); n != 0 {
+		t.Fatalf("%d payorder calls, want none", n)
 	}
 }
