@@ -311,7 +311,15 @@ func checkCheckout(f findings, p *planned, v *checkoutView, g *gwCheckout, evs [
 			lates = append(lates, r)
 		}
 	}
-	owedOnce := func(kind string, seq int, rs []refundView) {
+	// held is what the merchant's own refunds took of the paid amount: a
+	// late refund returns only what they left.
+	var held int64
+	for _, r := range v.Refunds {
+		if r.Kind == "merchant" && r.Status != "failed" {
+			held += r.Amount
+		}
+	}
+	owedOnce := func(kind string, seq int, rs []refundView, less int64) {
 		o, isPaid := paid[seq]
 		switch {
 		case !isPaid:
@@ -321,14 +329,14 @@ func checkCheckout(f findings, p *planned, v *checkoutView, g *gwCheckout, evs [
 		default:
 			r := rs[0]
 			made := gwRefunds[strings.TrimPrefix(r.ID, "re_")]
-			if len(made) != 1 || made[0].TradeAmount != o.PaidAmount || made[0].OriginalOrdNo != o.OrdNo {
-				f.add(invAutoRefund, id, "%s refund %s of attempt %d (%d fen paid): service says %s (%s), gateway made it %d times",
-					kind, r.ID, seq, o.PaidAmount, r.Status, r.Failure, len(made))
+			if len(made) != 1 || made[0].TradeAmount != o.PaidAmount-less || made[0].OriginalOrdNo != o.OrdNo {
+				f.add(invAutoRefund, id, "%s refund %s of attempt %d (%d fen paid, %d refunded by the merchant): service says %s (%s), gateway made it %d times",
+					kind, r.ID, seq, o.PaidAmount, less, r.Status, r.Failure, len(made))
 			}
 		}
 	}
 	for seq, rs := range dups {
-		owedOnce("duplicate", seq, rs)
+		owedOnce("duplicate", seq, rs, 0)
 	}
 	if len(paid) > 1 {
 		var undone []int
@@ -345,12 +353,12 @@ func checkCheckout(f findings, p *planned, v *checkoutView, g *gwCheckout, evs [
 	policy := v.LatePolicy
 	lateRefundOwed := v.Late && policy == "refund" && lateAfterEnd(p, v, paid)
 	switch {
-	case lateRefundOwed && len(lates) == 0:
-		f.add(invAutoRefund, id, "paid late (policy refund) but never refunded")
+	case lateRefundOwed && len(lates) == 0 && held < v.Amount:
+		f.add(invAutoRefund, id, "paid late (policy refund) but never refunded (%d of %d refunded by the merchant)", held, v.Amount)
 	case len(lates) > 1:
 		f.add(invContents, id, "%d late refund records", len(lates))
 	case len(lates) == 1:
-		owedOnce("late", lates[0].Attempt, lates)
+		owedOnce("late", lates[0].Attempt, lates, held)
 	}
 
 	checkEvents(f, p, v, paid, mismatched, gwRefunds, evs, lateRefundOwed)

@@ -254,7 +254,13 @@ func (s *Service) afterPaid(ctx context.Context, st *checkout.Store, c *checkout
 				if !inTime {
 					s.log.Warn("Late payment: refunding it (late policy refund)", "checkout_id", c.ID, "out_no", a.OutNo)
 					_, err := s.autoRefund(ctx, st, c, a, KindLate)
-					return err
+					if !errors.Is(err, ErrExceedsRefundable) {
+						return err
+					}
+					// The merchant refunded all of it first: the money is
+					// back with the payer, and the payment is reported as
+					// what it was, paid late.
+					s.log.Info("Late payment already refunded by the merchant", "checkout_id", c.ID, "out_no", a.OutNo)
 				}
 			}
 			return s.emit(ctx, webhook.TypePaid, "paid", c, nil)

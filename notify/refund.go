@@ -130,7 +130,8 @@ func refundOutNo(checkoutID string, n int) string {
 
 // scriptReserve creates refund record n of KEYS[1] unless the idempotency
 // field ARGV[1] names one already, reserving ARGV[4] fen of attempt ARGV[2]
-// whose paid amount is ARGV[3]. ARGV[9] is the fence of the caller's
+// whose paid amount is ARGV[3] (ARGV[4] = 0: all that is left of it, {-1,
+// reserved} when nothing is). ARGV[9] is the fence of the caller's
 // intent: the reconciler sets it when it retires that intent with no refund
 // made, and a record is then never made under it. Returns {0, n} existing,
 // {-1, reserved} exceeds, {-2, empty} fenced, {1, n} created.
@@ -141,11 +142,12 @@ if ARGV[9] ~= '' and redis.call('HEXISTS', KEYS[1], ARGV[9]) == 1 then return {-
 local rk = 'res:' .. ARGV[2]
 local res = tonumber(redis.call('HGET', KEYS[1], rk) or '0')
 local amount = tonumber(ARGV[4])
-if res + amount > tonumber(ARGV[3]) then return {-1, tostring(res)} end
+if amount == 0 then amount = tonumber(ARGV[3]) - res end
+if amount <= 0 or res + amount > tonumber(ARGV[3]) then return {-1, tostring(res)} end
 n = redis.call('HINCRBY', KEYS[1], 'n', 1)
 redis.call('HINCRBY', KEYS[1], rk, amount)
 local p = n .. '.'
-redis.call('HSET', KEYS[1], ARGV[1], n, p .. 'seq', ARGV[2], p .. 'amount', ARGV[4], p .. 'reason', ARGV[5],
+redis.call('HSET', KEYS[1], ARGV[1], n, p .. 'seq', ARGV[2], p .. 'amount', tostring(amount), p .. 'reason', ARGV[5],
   p .. 'kind', ARGV[6], p .. 'status', 'created', p .. 'created', ARGV[7], p .. 'updated', ARGV[7], p .. 'ord_no', '', p .. 'failure', '')
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
 return {1, tostring(n)}
@@ -324,7 +326,14 @@ func (s *Service) autoRefund(ctx context.Context, st *checkout.Store, c *checkou
 	if kind == KindLate {
 		reason = "自动退款：超时支付"
 	}
-	r, _, err := s.reserve(ctx, c, a.Seq, a.Amount, a.Amount, reason, kind, autoRefundCause(kind, a.Seq))
+	amount := a.Amount
+	if kind == KindLate {
+		// A late payment is the checkout's paid attempt, which the merchant
+		// may have refunded in part before the policy got to it: the policy
+		// returns what is left (ErrExceedsRefundable when nothing is).
+		amount = 0
+	}
+	r, _, err := s.reserve(ctx, c, a.Seq, a.Amount, amount, reason, kind, autoRefundCause(kind, a.Seq))
 	if err != nil {
 		return nil, err
 	}
