@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -38,6 +39,13 @@ func (s Status) Valid() bool {
 
 // Active reports whether the checkout can still start payments.
 func (s Status) Active() bool { return s == StatusOpen || s == StatusPending }
+
+// Paid reports whether money has been confirmed for the checkout: paid,
+// and still so after refunds (partially_refunded, refunded). Payers see
+// these as paid, they cannot be cancelled, and they never change back.
+func (s Status) Paid() bool {
+	return s == StatusPaid || s == StatusPartiallyRefunded || s == StatusRefunded
+}
 
 // Method is a wallet.
 type Method string
@@ -181,6 +189,39 @@ var (
 	ErrNotAllowed = errors.New("not allowed in this state")
 )
 
+// FieldError is a draft's field that breaks one of the domain's rules. It
+// matches ErrInvalid; Field is the field's name in the API ("reference").
+type FieldError struct {
+	Field   string
+	Message string // what the value must be, e.g. "must be at most 128 characters"
+}
+
+func (e *FieldError) Error() string { return "invalid " + e.Field + ": " + e.Message }
+
+// Is makes every FieldError match ErrInvalid.
+func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
+
+// CheckReference applies the rule of a checkout's reference, the merchant's
+// own id for it: valid UTF-8, no control characters, at most
+// MaxReferenceLen characters (not bytes: a Chinese order number counts each
+// character once, as the README promises).
+func CheckReference(s string) error {
+	return checkText("reference", s, MaxReferenceLen)
+}
+
+// checkText is the rule of a free-text field shown to people and merchants.
+func checkText(field, s string, maxRunes int) error {
+	switch {
+	case !utf8.ValidString(s):
+		return &FieldError{Field: field, Message: "must be valid UTF-8"}
+	case utf8.RuneCountInString(s) > maxRunes:
+		return &FieldError{Field: field, Message: fmt.Sprintf("must be at most %d characters", maxRunes)}
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return &FieldError{Field: field, Message: "must not contain control characters"}
+	}
+	return nil
+}
+
 // idPrefix starts every checkout id.
 const idPrefix = "co_"
 
@@ -278,7 +319,7 @@ type Draft struct {
 // Limits of a draft.
 const (
 	MaxDescriptionLen = 100 // characters
-	MaxReferenceLen   = 128
+	MaxReferenceLen   = 128 // characters
 	MinTTL            = time.Minute
 	MaxTTL            = 24 * time.Hour
 	DefaultTTL        = 30 * time.Minute
@@ -344,8 +385,8 @@ func (d *Draft) check() error {
 	if utf8.RuneCountInString(d.Description) > MaxDescriptionLen || !utf8.ValidString(d.Description) {
 		return bad("description longer than %d characters", MaxDescriptionLen)
 	}
-	if len(d.Reference) > MaxReferenceLen {
-		return bad("reference longer than %d bytes", MaxReferenceLen)
+	if err := CheckReference(d.Reference); err != nil {
+		return err
 	}
 	if !d.LatePolicy.Valid() {
 		return bad("late policy %q", d.LatePolicy)

@@ -1,13 +1,7 @@
 package config
 
 import (
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/pem"
-	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -15,6 +9,8 @@ import (
 
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/internal/hostclass"
+	"github.com/wallet-checkout/checkout/wallet"
 )
 
 // The identity providers' real addresses, used unless the file overrides
@@ -351,25 +347,11 @@ func (v *validator) webhookURL(s string) error {
 	if u.Scheme != "https" {
 		return fmt.Errorf("%q must use https (set CHECKOUT_ALLOW_PRIVATE_WEBHOOKS=true for local development)", s)
 	}
-	if PrivateHost(u.Hostname()) {
-		return fmt.Errorf("%q points at a loopback or private address (set CHECKOUT_ALLOW_PRIVATE_WEBHOOKS=true for local development)", s)
+	// Names are resolved, and checked again, only when a webhook is delivered.
+	if class := hostclass.Of(u.Hostname()); class.Internal() {
+		return fmt.Errorf("%q points at a loopback or private address (%s; set CHECKOUT_ALLOW_PRIVATE_WEBHOOKS=true for local development)", s, class)
 	}
 	return nil
-}
-
-// PrivateHost reports whether host is localhost or a literal loopback,
-// private, link-local or unspecified address. Names are resolved, and checked
-// again, only when a webhook is delivered.
-func PrivateHost(host string) bool {
-	h := strings.ToLower(strings.TrimSuffix(host, "."))
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(h, "[]"))
-	if ip == nil {
-		return false
-	}
-	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified()
 }
 
 func (v *validator) store(path string, y *storeYAML, merchantName string) (*checkout.Store, error) {
@@ -560,7 +542,9 @@ func (v *validator) alipay(path string, y *alipayYAML) (checkout.AlipayConfig, e
 		return c, err
 	}
 	if priv != "" {
-		if err := checkPrivateKey(priv); err != nil {
+		// The pages parse the key with the same function; a key it refuses
+		// (too short, say) must stop the start, not the payer's page.
+		if _, err := wallet.ParseRSAPrivateKey(priv); err != nil {
 			return c, errorf(path+".private_key", "%v", err)
 		}
 		c.PrivateKey = gateway.Secret(priv)
@@ -569,7 +553,7 @@ func (v *validator) alipay(path string, y *alipayYAML) (checkout.AlipayConfig, e
 		return c, err
 	}
 	if c.AlipayPublicKey != "" {
-		if err := checkPublicKey(c.AlipayPublicKey); err != nil {
+		if _, err := wallet.ParseRSAPublicKey(c.AlipayPublicKey); err != nil {
 			return c, errorf(path+".alipay_public_key", "%v", err)
 		}
 	}
@@ -586,58 +570,6 @@ func (v *validator) alipay(path string, y *alipayYAML) (checkout.AlipayConfig, e
 		}
 	}
 	return c, nil
-}
-
-// keyDER returns the DER bytes of a PEM block, or of the bare base64 form
-// Alipay's console shows.
-func keyDER(s string) ([]byte, error) {
-	if b, _ := pem.Decode([]byte(s)); b != nil {
-		return b.Bytes, nil
-	}
-	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(s), ""))
-	if err != nil {
-		return nil, errors.New("is neither PEM nor base64")
-	}
-	return der, nil
-}
-
-// checkPrivateKey accepts an RSA private key in PKCS#1 or PKCS#8. The error
-// never quotes the key.
-func checkPrivateKey(s string) error {
-	der, err := keyDER(s)
-	if err != nil {
-		return fmt.Errorf("the RSA private key %v", err)
-	}
-	if _, err := x509.ParsePKCS1PrivateKey(der); err == nil {
-		return nil
-	}
-	k, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
-		return errors.New("is not an RSA private key in PKCS#1 or PKCS#8 form")
-	}
-	if _, ok := k.(*rsa.PrivateKey); !ok {
-		return errors.New("is not an RSA key (Alipay's RSA2 needs RSA)")
-	}
-	return nil
-}
-
-// checkPublicKey accepts an RSA public key in PKIX or PKCS#1.
-func checkPublicKey(s string) error {
-	der, err := keyDER(s)
-	if err != nil {
-		return fmt.Errorf("the RSA public key %v", err)
-	}
-	if _, err := x509.ParsePKCS1PublicKey(der); err == nil {
-		return nil
-	}
-	k, err := x509.ParsePKIXPublicKey(der)
-	if err != nil {
-		return errors.New("is not an RSA public key (PKIX \"PUBLIC KEY\" PEM or Alipay's base64)")
-	}
-	if _, ok := k.(*rsa.PublicKey); !ok {
-		return errors.New("is not an RSA key (Alipay's RSA2 needs RSA)")
-	}
-	return nil
 }
 
 // httpURL checks an absolute http(s) URL without user info or fragment.

@@ -19,7 +19,7 @@ import (
 )
 
 // Test keys are generated, never committed.
-var testKeys = sync.OnceValue(func() (k struct{ privPKCS1, privPKCS8, pub, pubBare, ecPriv string }) {
+var testKeys = sync.OnceValue(func() (k struct{ privPKCS1, privPKCS8, pub, pubBare, ecPriv, weakPriv, weakPub string }) {
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		panic(err)
@@ -33,6 +33,13 @@ var testKeys = sync.OnceValue(func() (k struct{ privPKCS1, privPKCS8, pub, pubBa
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ecDER, _ := x509.MarshalPKCS8PrivateKey(ec)
 	k.ecPriv = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecDER}))
+	weak, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		panic(err)
+	}
+	k.weakPriv = string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(weak)}))
+	weakPubDER, _ := x509.MarshalPKIXPublicKey(&weak.PublicKey)
+	k.weakPub = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: weakPubDER}))
 	return k
 })
 
@@ -307,6 +314,11 @@ func TestParseMerchantsErrors(t *testing.T) {
 		{name: "alipay private key is public", env: map[string]string{"ACME_ALIPAY_PRIVATE_KEY": k.pub}, want: "config: merchants[0].stores[0].alipay.private_key: is not an RSA private key in PKCS#1 or PKCS#8 form"},
 		{name: "alipay private key EC", env: map[string]string{"ACME_ALIPAY_PRIVATE_KEY": k.ecPriv}, want: "config: merchants[0].stores[0].alipay.private_key: is not an RSA key"},
 		{name: "alipay public key is private", env: map[string]string{"ACME_ALIPAY_PUBLIC_KEY": k.privPKCS1}, want: "config: merchants[0].stores[0].alipay.alipay_public_key: is not an RSA public key"},
+		// The pages parse keys with wallet's parser, which refuses keys under
+		// 2048 bits: the start must refuse them too, naming the field.
+		{name: "alipay private key 1024 bits", env: map[string]string{"ACME_ALIPAY_PRIVATE_KEY": k.weakPriv}, want: "config: merchants[0].stores[0].alipay.private_key: is a 1024-bit RSA key; RSA2 needs at least 2048 bits"},
+		{name: "alipay public key 1024 bits", env: map[string]string{"ACME_ALIPAY_PUBLIC_KEY": k.weakPub}, want: "config: merchants[0].stores[0].alipay.alipay_public_key: is a 1024-bit RSA key; RSA2 needs at least 2048 bits"},
+		{name: "alipay private key empty PEM", env: map[string]string{"ACME_ALIPAY_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nAAAA"}, want: "config: merchants[0].stores[0].alipay.private_key: the RSA private key has a -----BEGIN line but no whole PEM block"},
 
 		// identity providers
 		{name: "provider url", old: "api_base: http://127.0.0.1:9100/wechat-api", new: "api_base: 127.0.0.1:9100", want: "config: identity_providers.wechat.api_base: \"127.0.0.1:9100\" is not a URL"},
@@ -439,4 +451,43 @@ func FuzzParseMerchants(f *testing.F) {
 			t.Fatal("success without merchants")
 		}
 	})
+}
+
+// TestWebhookHostClasses: the merchants file refuses a webhook URL on every
+// internal host class (internal/hostclass), the same classes the create API
+// and the delivery dialer refuse.
+func TestWebhookHostClasses(t *testing.T) {
+	for host, refused := range map[string]bool{
+		"localhost":          true, // localhost
+		"api.localhost":      true,
+		"127.0.0.1":          true, // loopback
+		"[::1]":              true,
+		"[::ffff:127.0.0.1]": true,
+		"10.1.2.3":           true, // private
+		"[fd00::1]":          true,
+		"169.254.169.254":    true, // link-local
+		"[fe80::1]":          true,
+		"0.0.0.0":            true, // unspecified
+		"224.0.0.251":        true, // multicast
+		"100.64.0.1":         true, // reserved: carrier-grade NAT, once accepted here and refused at every delivery
+		"198.18.0.1":         true,
+		"8.8.8.8":            false, // public
+		"[2606:4700::1111]":  false,
+		"hooks.example.com":  false, // a name: checked again when dialed
+	} {
+		t.Run(host, func(t *testing.T) {
+			src := strings.Replace(readFixture(t, "valid.yaml"), "url: https://hooks.acme.example/checkout", "url: https://"+host+"/h", 1)
+			_, err := ParseMerchants([]byte(src), Options{Getenv: envOf(testEnv())})
+			if refused != (err != nil) {
+				t.Fatalf("refused %v, want %v (%v)", err != nil, refused, err)
+			}
+			if err != nil && !strings.Contains(err.Error(), "config: merchants[0].webhook.url: ") {
+				t.Errorf("error does not name the field: %v", err)
+			}
+			// Development allows every class.
+			if _, err := ParseMerchants([]byte(src), Options{Getenv: envOf(testEnv()), AllowPrivateWebhooks: true}); err != nil {
+				t.Errorf("with private webhooks allowed: %v", err)
+			}
+		})
+	}
 }

@@ -91,8 +91,7 @@ func (h *handler) afterCancel(ctx context.Context, requestID string, co *checkou
 
 func (h *handler) notCancellable(c *gin.Context, s checkout.Status) {
 	code, msg := "checkout_not_cancellable", "a "+string(s)+" checkout cannot be cancelled"
-	switch s {
-	case checkout.StatusPaid, checkout.StatusPartiallyRefunded, checkout.StatusRefunded:
+	if s.Paid() {
 		code, msg = "checkout_paid", "the checkout is paid; refund it instead"
 	}
 	abortError(c, http.StatusConflict, code, msg, "")

@@ -11,7 +11,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/internal/hostclass"
 )
 
 // createRequest is the body of POST /v1/checkouts. Pointers tell "absent"
@@ -172,8 +172,8 @@ func (h *handler) draftFrom(m *checkout.Merchant, liveKey bool, req *createReque
 		return nil, perr
 	}
 	d.Description = req.Description
-	if perr := checkText("reference", req.Reference, checkout.MaxReferenceLen); perr != nil {
-		return nil, perr
+	if err := checkout.CheckReference(req.Reference); err != nil {
+		return nil, fieldError(err)
 	}
 	d.Reference = req.Reference
 
@@ -257,6 +257,15 @@ func (h *handler) draftFrom(m *checkout.Merchant, liveKey bool, req *createReque
 	return d, nil
 }
 
+// fieldError answers a domain rule's refusal with the field it names.
+func fieldError(err error) *paramError {
+	var fe *checkout.FieldError
+	if errors.As(err, &fe) {
+		return invalid(fe.Field, fe.Message)
+	}
+	return &paramError{code: "invalid_parameter", message: err.Error()}
+}
+
 func checkText(param, s string, maxRunes int) *paramError {
 	if !utf8.ValidString(s) {
 		return invalid(param, "must be valid UTF-8")
@@ -304,7 +313,7 @@ func checkRedirect(raw string, hosts []string) string {
 }
 
 // checkWebhook accepts absolute https URLs without credentials whose host is
-// not loopback or private, the rule the merchants file applies to webhook
+// not internal (hostclass), the rule the merchants file applies to webhook
 // URLs; allowPrivate (development) also accepts http and private hosts.
 // Names are resolved, and refused if private, only when a webhook is
 // delivered; refusing literal addresses here tells the merchant at once
@@ -317,25 +326,10 @@ func checkWebhook(raw string, allowPrivate bool) string {
 	if u.Scheme != "https" {
 		return "must be an https:// URL"
 	}
-	if privateHost(u.Hostname()) {
+	if hostclass.Of(u.Hostname()).Internal() {
 		return "must not point at a loopback or private address"
 	}
 	return ""
-}
-
-// privateHost reports whether host is localhost or a literal loopback,
-// private, link-local or unspecified address.
-func privateHost(host string) bool {
-	h := strings.ToLower(strings.TrimSuffix(host, "."))
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(strings.Trim(h, "[]"))
-	if err != nil {
-		return false
-	}
-	ip = ip.Unmap()
-	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified()
 }
 
 func parseAbsolute(raw string) (*url.URL, string) {
@@ -428,7 +422,8 @@ func (h *handler) createCheckout(c *gin.Context) {
 func (h *handler) insert(c *gin.Context, m *checkout.Merchant, d *checkout.Draft, idemKey string, fail func(int, string, string, string)) {
 	co, err := checkout.NewCheckout(d, h.now())
 	if errors.Is(err, checkout.ErrInvalid) {
-		fail(http.StatusBadRequest, "invalid_parameter", err.Error(), "")
+		perr := fieldError(err)
+		fail(http.StatusBadRequest, perr.code, perr.message, perr.param)
 		return
 	}
 	if err != nil {

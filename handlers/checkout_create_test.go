@@ -88,6 +88,24 @@ func TestCreateFull(t *testing.T) {
 	}
 }
 
+// TestCreateReferenceAndWebhookHosts: the limits the domain owns hold
+// through the API: a reference of 128 Chinese characters is taken (129 are
+// refused, TestCreateValidation), and webhook URLs on public literals and
+// names are taken (internal host classes are refused, TestCreateValidation).
+func TestCreateReferenceAndWebhookHosts(t *testing.T) {
+	e := newEnv(t)
+	ref := strings.Repeat("单", checkout.MaxReferenceLen)
+	m := e.create(e.keyA, `{"amount": 100, "reference": "`+ref+`"}`)
+	if m["reference"] != ref {
+		t.Errorf("reference %v", m["reference"])
+	}
+	for _, u := range []string{"https://[2606:4700::1111]/h", "https://8.8.8.8/h", "https://hooks.example.com/h"} {
+		if m := e.create(e.keyA, `{"amount": 100, "webhook_url": "`+u+`"}`); m["webhook_url"] != u {
+			t.Errorf("webhook_url %v, want %s", m["webhook_url"], u)
+		}
+	}
+}
+
 func TestCreateValidation(t *testing.T) {
 	e := newEnv(t)
 	long := strings.Repeat("字", 101)
@@ -128,6 +146,8 @@ func TestCreateValidation(t *testing.T) {
 		{"description control", "", `{"amount":1,"description":"a\u0000b"}`, nil, 400, "invalid_parameter", "description"},
 		{"description wrong type", "", `{"amount":1,"description":5}`, nil, 400, "invalid_parameter", "description"},
 		{"reference too long", "", `{"amount":1,"reference":"` + strings.Repeat("r", 129) + `"}`, nil, 400, "invalid_parameter", "reference"},
+		{"reference 129 characters", "", `{"amount":1,"reference":"` + strings.Repeat("单", 129) + `"}`, nil, 400, "invalid_parameter", "reference"},
+		{"reference control", "", `{"amount":1,"reference":"a\u0007b"}`, nil, 400, "invalid_parameter", "reference"},
 		{"late policy", "", `{"amount":1,"late_policy":"keep"}`, nil, 400, "invalid_parameter", "late_policy"},
 		{"webhook not http", "", `{"amount":1,"webhook_url":"ftp://x.example/h"}`, nil, 400, "invalid_parameter", "webhook_url"},
 		{"webhook relative", "", `{"amount":1,"webhook_url":"/hook"}`, nil, 400, "invalid_parameter", "webhook_url"},
@@ -139,6 +159,14 @@ func TestCreateValidation(t *testing.T) {
 		{"webhook without a merchant secret", "b", `{"amount":1,"webhook_url":"https://hooks.b.example/h"}`, nil, 400, "invalid_parameter", "webhook_url"},
 		{"webhook link-local", "", `{"amount":1,"webhook_url":"https://169.254.169.254/latest"}`, nil, 400, "invalid_parameter", "webhook_url"},
 		{"webhook mapped loopback", "", `{"amount":1,"webhook_url":"https://[::ffff:127.0.0.1]/h"}`, nil, 400, "invalid_parameter", "webhook_url"},
+		// Every internal host class (internal/hostclass), as the merchants
+		// file and the delivery dialer refuse them.
+		{"webhook localhost subdomain", "", `{"amount":1,"webhook_url":"https://api.localhost/h"}`, nil, 400, "invalid_parameter", "webhook_url"},
+		{"webhook ipv6 private", "", `{"amount":1,"webhook_url":"https://[fd00::1]/h"}`, nil, 400, "invalid_parameter", "webhook_url"},
+		{"webhook unspecified", "", `{"amount":1,"webhook_url":"https://0.0.0.0/h"}`, nil, 400, "invalid_parameter", "webhook_url"},
+		{"webhook multicast", "", `{"amount":1,"webhook_url":"https://239.1.2.3/h"}`, nil, 400, "invalid_parameter", "webhook_url"},
+		{"webhook carrier-grade NAT", "", `{"amount":1,"webhook_url":"https://100.64.0.1/h"}`, nil, 400, "invalid_parameter", "webhook_url"},
+		{"webhook NAT64", "", `{"amount":1,"webhook_url":"https://[64:ff9b::a00:1]/h"}`, nil, 400, "invalid_parameter", "webhook_url"},
 		{"expires too short", "", `{"amount":1,"expires_in":59}`, nil, 400, "invalid_parameter", "expires_in"},
 		{"expires too long", "", `{"amount":1,"expires_in":86401}`, nil, 400, "invalid_parameter", "expires_in"},
 		{"expires wrong type", "", `{"amount":1,"expires_in":"600"}`, nil, 400, "invalid_parameter", "expires_in"},

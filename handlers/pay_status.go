@@ -27,12 +27,8 @@ type payStatus struct {
 
 // final reports whether the status can no longer change for the payer.
 func (s payStatus) final() bool {
-	switch checkout.Status(s.Status) {
-	case checkout.StatusPaid, checkout.StatusPartiallyRefunded, checkout.StatusRefunded,
-		checkout.StatusExpired, checkout.StatusCancelled:
-		return true
-	}
-	return false
+	st := checkout.Status(s.Status)
+	return st.Paid() || st == checkout.StatusExpired || st == checkout.StatusCancelled
 }
 
 // payStatusOf computes the payer's view of ck (one more round trip only

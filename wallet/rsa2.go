@@ -74,32 +74,72 @@ func VerifyRSA2(pub *rsa.PublicKey, content []byte, sig string) error {
 	return nil
 }
 
+// Why a key is refused by ParseRSAPrivateKey or ParseRSAPublicKey; check
+// with errors.Is. The errors' own text follows the key's name (the
+// merchants file prints "alipay.private_key: is not …") and never quotes key
+// material.
+var (
+	// ErrKeyEncoding: the key is empty, or neither PEM nor base64.
+	ErrKeyEncoding = errors.New("key encoding")
+	// ErrKeyForm: the DER is not a key of the kind asked for (a public key
+	// given as the private one, say) in a form Alipay uses.
+	ErrKeyForm = errors.New("key form")
+	// ErrKeyNotRSA: the key is not RSA (Alipay's RSA2 needs RSA).
+	ErrKeyNotRSA = errors.New("key not RSA")
+	// ErrKeyTooShort: the RSA key has fewer than 2048 bits.
+	ErrKeyTooShort = errors.New("key too short")
+)
+
+// keyError is a refusal: one of the Err* reasons and the words for it.
+type keyError struct {
+	reason error
+	msg    string
+}
+
+func (e *keyError) Error() string        { return e.msg }
+func (e *keyError) Is(target error) bool { return target == e.reason }
+
+func refuse(reason error, format string, args ...any) error {
+	return &keyError{reason: reason, msg: fmt.Sprintf(format, args...)}
+}
+
 // keyDER returns the DER bytes of a key given as PEM (any block type, so
-// test keys labelled "TESTING KEY" work) or as bare base64.
-func keyDER(s string) ([]byte, error) {
+// test keys labelled "TESTING KEY" work) or as bare base64. kind ("private",
+// "public") is for the message.
+func keyDER(s, kind string) ([]byte, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return nil, errors.New("empty key")
+		return nil, refuse(ErrKeyEncoding, "the RSA %s key is empty", kind)
 	}
 	if strings.Contains(s, "-----BEGIN") {
 		block, _ := pem.Decode([]byte(s))
 		if block == nil {
-			return nil, errors.New("no PEM block")
+			return nil, refuse(ErrKeyEncoding, "the RSA %s key has a -----BEGIN line but no whole PEM block", kind)
 		}
 		return block.Bytes, nil
 	}
 	compact := strings.Join(strings.Fields(s), "")
 	der, err := base64.StdEncoding.DecodeString(compact)
 	if err != nil {
-		return nil, errors.New("neither PEM nor base64")
+		return nil, refuse(ErrKeyEncoding, "the RSA %s key is neither PEM nor base64", kind)
 	}
 	return der, nil
 }
 
+// checkBits refuses keys Alipay would not issue for RSA2.
+func checkBits(pub *rsa.PublicKey) error {
+	if n := pub.N.BitLen(); n < minRSABits {
+		return refuse(ErrKeyTooShort, "is a %d-bit RSA key; RSA2 needs at least %d bits", n, minRSABits)
+	}
+	return nil
+}
+
 // ParseRSAPrivateKey reads an RSA private key in PKCS#1 or PKCS#8, as PEM or
-// as bare base64. Keys under 2048 bits are refused.
+// as bare base64. Keys under 2048 bits are refused. It is the one parser of
+// these keys: the merchants file is checked with it at start, so a key the
+// pages could not use stops the start instead.
 func ParseRSAPrivateKey(s string) (*rsa.PrivateKey, error) {
-	der, err := keyDER(s)
+	der, err := keyDER(s, "private")
 	if err != nil {
 		return nil, err
 	}
@@ -109,14 +149,14 @@ func ParseRSAPrivateKey(s string) (*rsa.PrivateKey, error) {
 	} else if k, err := x509.ParsePKCS8PrivateKey(der); err == nil {
 		rk, ok := k.(*rsa.PrivateKey)
 		if !ok {
-			return nil, fmt.Errorf("PKCS#8 key is %T, not RSA", k)
+			return nil, refuse(ErrKeyNotRSA, "is not an RSA key (Alipay's RSA2 needs RSA)")
 		}
 		key = rk
 	} else {
-		return nil, errors.New("not a PKCS#1 or PKCS#8 RSA private key")
+		return nil, refuse(ErrKeyForm, "is not an RSA private key in PKCS#1 or PKCS#8 form")
 	}
-	if key.N.BitLen() < minRSABits {
-		return nil, fmt.Errorf("RSA key has %d bits, want at least %d", key.N.BitLen(), minRSABits)
+	if err := checkBits(&key.PublicKey); err != nil {
+		return nil, err
 	}
 	return key, nil
 }
@@ -124,7 +164,7 @@ func ParseRSAPrivateKey(s string) (*rsa.PrivateKey, error) {
 // ParseRSAPublicKey reads an RSA public key in PKIX (or PKCS#1), as PEM or as
 // bare base64. Keys under 2048 bits are refused.
 func ParseRSAPublicKey(s string) (*rsa.PublicKey, error) {
-	der, err := keyDER(s)
+	der, err := keyDER(s, "public")
 	if err != nil {
 		return nil, err
 	}
@@ -132,16 +172,16 @@ func ParseRSAPublicKey(s string) (*rsa.PublicKey, error) {
 	if k, err := x509.ParsePKIXPublicKey(der); err == nil {
 		rk, ok := k.(*rsa.PublicKey)
 		if !ok {
-			return nil, fmt.Errorf("PKIX key is %T, not RSA", k)
+			return nil, refuse(ErrKeyNotRSA, "is not an RSA key (Alipay's RSA2 needs RSA)")
 		}
 		key = rk
 	} else if k, err := x509.ParsePKCS1PublicKey(der); err == nil {
 		key = k
 	} else {
-		return nil, errors.New("not a PKIX or PKCS#1 RSA public key")
+		return nil, refuse(ErrKeyForm, "is not an RSA public key (PKIX \"PUBLIC KEY\" PEM or Alipay's base64)")
 	}
-	if key.N.BitLen() < minRSABits {
-		return nil, fmt.Errorf("RSA key has %d bits, want at least %d", key.N.BitLen(), minRSABits)
+	if err := checkBits(key); err != nil {
+		return nil, err
 	}
 	return key, nil
 }

@@ -146,8 +146,9 @@ func TestForbiddenAddr(t *testing.T) {
 		"::ffff:8.8.8.8": false, "100.128.0.1": false, "172.32.0.1": false,
 	}
 	for addr, want := range cases {
-		if got := forbiddenAddr(netip.MustParseAddr(addr)); got != want {
-			t.Errorf("forbiddenAddr(%s) = %v, want %v", addr, got, want)
+		ap := netip.AddrPortFrom(netip.MustParseAddr(addr), 443)
+		if err := guardControl("tcp", ap.String(), nil); (err != nil) != want || err != nil && !errors.Is(err, ErrForbiddenAddress) {
+			t.Errorf("guardControl(%s) = %v, want refused %v", ap, err, want)
 		}
 	}
 	if err := guardControl("tcp", "not an address", nil); !errors.Is(err, ErrForbiddenAddress) {
