@@ -218,7 +218,8 @@ func (p *Payments) Start(ctx context.Context, req StartRequest) (*PayAction, err
 	if err := req.check(); err != nil {
 		return nil, fmt.Errorf("start payment %s: %w", req.CheckoutID, err)
 	}
-	c, st, err := p.load(ctx, req)
+	// The store is read again under the lock, below.
+	c, _, err := p.load(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +243,8 @@ func (p *Payments) Start(ctx context.Context, req StartRequest) (*PayAction, err
 	}()
 	// Read again under the lock: the first click may have just paid or
 	// created the attempt we can reuse.
-	if c, st, err = p.load(ctx, req); err != nil {
+	c, st, err := p.load(ctx, req)
+	if err != nil {
 		return nil, err
 	}
 	if a, err := p.reusable(ctx, c, req); err != nil {

@@ -31,7 +31,7 @@ func TestPayParamsStorage(t *testing.T) {
 	}
 	// The key lives as long as the checkout's record.
 	ttl := r.rdb.PTTL(ctx, r.keyPay(c.ID)).Val()
-	if d := c.ExpiresAt.Add(r.retention).Sub(time.Now()); ttl <= 0 || ttl > d+time.Minute {
+	if d := time.Until(c.ExpiresAt.Add(r.retention)); ttl <= 0 || ttl > d+time.Minute {
 		t.Fatalf("TTL %v, want about %v", ttl, d)
 	}
 

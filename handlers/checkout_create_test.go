@@ -350,8 +350,7 @@ func TestIdempotencyConcurrent(t *testing.T) {
 			r := e.do("POST", "/v1/checkouts", e.keyA, `{"amount":77}`, "Idempotency-Key", "race")
 			statuses <- r.status
 			if r.status == 201 {
-				var m map[string]any
-				m = r.json(t)
+				m := r.json(t)
 				ids <- m["id"].(string)
 			}
 		}()

@@ -54,20 +54,20 @@ func (rc *evReceiver) deliveries() []evDelivery {
 // emitting into the webhook service, the handlers on httptest, and a
 // merchant receiver. Webhook deliveries run on a fake clock, by Tick.
 type evEnv struct {
-	t              *testing.T
-	rdb            redis.UniversalClient
-	clk            *testClock
-	sb             *sandbox.Server
-	gw             *gateway.Client
-	store          *checkout.Store
-	repo           *checkout.Repo
-	svc            *notify.Service
-	hooks          *webhook.Service
-	api            *httptest.Server
-	rc             *evReceiver
-	keyA, keyB     string
-	merchantA      string
-	prefix, notify string
+	t          *testing.T
+	rdb        redis.UniversalClient
+	clk        *testClock
+	sb         *sandbox.Server
+	gw         *gateway.Client
+	store      *checkout.Store
+	repo       *checkout.Repo
+	svc        *notify.Service
+	hooks      *webhook.Service
+	api        *httptest.Server
+	rc         *evReceiver
+	keyA, keyB string
+	merchantA  string
+	prefix     string
 }
 
 func newEvEnv(t *testing.T) *evEnv {

@@ -48,9 +48,6 @@ type Deps struct {
 	Clock   func() time.Time
 	// MaxAmount is the service-wide largest checkout in fen (0: DefaultMaxAmount).
 	MaxAmount int64
-	// Retention is how long finished checkouts are kept; informational here
-	// (the repository applies it).
-	Retention time.Duration
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed for
 	// the client IP in logs; none by default.
 	TrustedProxies []string

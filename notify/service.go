@@ -147,7 +147,6 @@ func (s *Service) keyEffect(id, name string) string { return s.prefix + "fx:{" +
 func (s *Service) keyRefunds(id string) string      { return s.prefix + "rf:{" + id + "}" }
 func (s *Service) keyCheckNow(id string) string     { return s.prefix + "chk:{" + id + "}" }
 func (s *Service) keyWatch() string                 { return s.prefix + "watch" }
-func (s *Service) keyRefundDue() string             { return s.prefix + "refdue" }
 
 // Channel is the pub/sub channel that carries every transition.
 func (s *Service) Channel() string { return s.prefix + "updates" }

@@ -77,7 +77,6 @@ func wire(s *config.Settings, rdb redis.UniversalClient, repo *checkout.Repo, di
 		Logger:         log,
 		Clock:          time.Now,
 		MaxAmount:      s.MaxAmount,
-		Retention:      s.Retention,
 		TrustedProxies: s.TrustedProxies,
 		// The same rule as for the merchants file's webhook URLs.
 		AllowPrivateWebhooks: s.AllowPrivateWebhooks,
