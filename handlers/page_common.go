@@ -159,11 +159,6 @@ func displayStatus(ck *checkout.Checkout, now time.Time) checkout.Status {
 	return ck.Status
 }
 
-// isPaidStatus reports whether money has been confirmed for the checkout.
-func isPaidStatus(s checkout.Status) bool {
-	return s == checkout.StatusPaid || s == checkout.StatusPartiallyRefunded || s == checkout.StatusRefunded
-}
-
 // walletsOffered lists the wallets the payer may use: allowed by the
 // checkout and enabled for the store, WeChat first.
 func walletsOffered(ck *checkout.Checkout, st *checkout.Store) []string {

@@ -25,7 +25,7 @@ func (h *handler) showCheckoutPage(c *gin.Context) {
 	v := h.checkoutPageView(c, ck, m, st, payer)
 	status := displayStatus(ck, h.now())
 	switch {
-	case isPaidStatus(status):
+	case status.Paid():
 		v.Action = templates.ActionPaid
 	case status == checkout.StatusExpired:
 		v.Action = templates.ActionExpired

@@ -148,7 +148,7 @@ func suffix(s string) string {
 // notPayableCode names why a checkout cannot be paid, by its state now.
 func notPayableCode(ck *checkout.Checkout, now time.Time) string {
 	switch s := displayStatus(ck, now); {
-	case isPaidStatus(s):
+	case s.Paid():
 		return "checkout_paid"
 	case s == checkout.StatusExpired:
 		return "checkout_expired"
