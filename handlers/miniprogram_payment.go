@@ -11,6 +11,7 @@ import (
 
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/wallet"
+	"github.com/wallet-checkout/checkout/web/templates"
 )
 
 // miniProgramRequest is what a mini-program sends: the checkout's client
@@ -53,7 +54,7 @@ func (h *handler) createMiniProgramPayment(c *gin.Context) {
 	}
 	if s := displayStatus(ck, h.now()); !s.Active() {
 		code := notPayableCode(ck, h.now())
-		abortError(c, http.StatusConflict, code, payerMessage("en", "err."+code), "")
+		abortError(c, http.StatusConflict, code, apiErrorMessage(templates.LangEn, code), "")
 		return
 	}
 	st, ok := h.dir.Store(ck.MerchantID, ck.StoreID)

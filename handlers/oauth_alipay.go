@@ -25,7 +25,7 @@ func (h *handler) alipayOAuthCallback(c *gin.Context) {
 	back := pagePath(ck.ID, "")
 	appID := st.Alipay.AppID
 	if h.pages.Alipay == nil || appID == "" {
-		h.errorPage(c, http.StatusNotFound, "page.not_found", "")
+		h.errorPage(c, http.StatusNotFound, pageNotFound, "")
 		return
 	}
 	_, known := payer.AlipayUserID(appID)
@@ -37,7 +37,7 @@ func (h *handler) alipayOAuthCallback(c *gin.Context) {
 	if err != nil {
 		h.savePayer(c, payer)
 		h.log.Error("Alipay app keys unusable", slog.String("store_id", st.ID), slog.Any("error", err))
-		h.errorPage(c, http.StatusServiceUnavailable, "page.unavailable", back)
+		h.errorPage(c, http.StatusServiceUnavailable, pageUnavailable, back)
 		return
 	}
 	id, err := h.pages.Alipay.ExchangeCode(c.Request.Context(), app, code)

@@ -28,7 +28,7 @@ func (h *handler) wechatOAuthCallback(c *gin.Context) {
 	back := pagePath(ck.ID, "")
 	appID := st.WeChat.AppID
 	if h.pages.WeChat == nil || appID == "" {
-		h.errorPage(c, http.StatusNotFound, "page.not_found", "")
+		h.errorPage(c, http.StatusNotFound, pageNotFound, "")
 		return
 	}
 	_, known := payer.WeChatOpenID(appID)
@@ -78,13 +78,13 @@ func (h *handler) oauthCode(c *gin.Context, payer *sessions.Payer, known bool, b
 	}
 	if !checkOAuthState(payer, c.Query("state"), back) {
 		h.savePayer(c, payer)
-		h.errorPage(c, http.StatusBadRequest, "page.oauth_expired", back)
+		h.errorPage(c, http.StatusBadRequest, pageOAuthExpired, back)
 		return "", false
 	}
 	code := c.Query(codeParam)
 	if code == "" {
 		h.savePayer(c, payer)
-		h.errorPage(c, http.StatusBadRequest, "page.oauth_denied", back)
+		h.errorPage(c, http.StatusBadRequest, pageOAuthDenied, back)
 		return "", false
 	}
 	return code, true
@@ -100,13 +100,13 @@ func (h *handler) oauthFailed(c *gin.Context, payer *sessions.Payer, walletName,
 	}
 	h.log.Warn(walletName+" OAuth code exchange failed", slog.String("checkout_id", checkoutID),
 		slog.String("app_id", appID), slog.Any("error", err))
-	h.errorPage(c, status, "page.oauth_failed", back)
+	h.errorPage(c, status, pageOAuthFailed, back)
 }
 
 // finishOAuth keeps the identity just learnt and sends the payer back.
 func (h *handler) finishOAuth(c *gin.Context, payer *sessions.Payer, back string) {
 	if !h.savePayer(c, payer) {
-		h.errorPage(c, http.StatusServiceUnavailable, "page.unavailable", back)
+		h.errorPage(c, http.StatusServiceUnavailable, pageUnavailable, back)
 		return
 	}
 	c.Redirect(http.StatusFound, back)

@@ -64,14 +64,14 @@ func (h *handler) render(c *gin.Context, status int, comp templ.Component) {
 	c.Abort()
 }
 
-// errorPage renders a payer-facing error; messages come from the payer
-// catalogue by key, never from an error value.
-func (h *handler) errorPage(c *gin.Context, status int, key, backURL string) {
+// errorPage renders a payer-facing error; its texts come from the
+// catalogue, never from an error value.
+func (h *handler) errorPage(c *gin.Context, status int, text errorText, backURL string) {
 	p := h.page(c)
 	h.render(c, status, templates.ErrorPage(templates.ErrorView{
 		Page: p, Status: status,
-		Title:   payerMessage(p.Lang, key+".title"),
-		Message: payerMessage(p.Lang, key),
+		Title:   p.T(text.title),
+		Message: p.T(text.body),
 		BackURL: backURL,
 	}))
 }
@@ -80,7 +80,7 @@ func (h *handler) errorPage(c *gin.Context, status int, key, backURL string) {
 // message in the payer's language.
 func (h *handler) payError(c *gin.Context, status int, code, extra string) {
 	lang := templates.Negotiate(c.GetHeader("Accept-Language"), c.Query("lang"))
-	msg := payerMessage(lang, "err."+code)
+	msg := apiErrorMessage(lang, code)
 	if extra != "" {
 		msg += " (" + extra + ")"
 	}
@@ -91,26 +91,26 @@ func (h *handler) payError(c *gin.Context, status int, code, extra string) {
 // On failure it has already answered (HTML or JSON as asked) and reports
 // false.
 func (h *handler) pageCheckout(c *gin.Context, asJSON bool) (*checkout.Checkout, *checkout.Merchant, *checkout.Store, bool) {
-	fail := func(status int, key string) {
+	fail := func(status int, code string, page errorText) {
 		if asJSON {
-			h.payError(c, status, key, "")
+			h.payError(c, status, code, "")
 			return
 		}
-		h.errorPage(c, status, "page."+key, "")
+		h.errorPage(c, status, page, "")
 	}
 	id := c.Param("id")
 	if !checkout.ValidID(id) {
-		fail(http.StatusNotFound, "not_found")
+		fail(http.StatusNotFound, "not_found", pageNotFound)
 		return nil, nil, nil, false
 	}
 	ck, err := h.repo.Get(c.Request.Context(), id)
 	if errors.Is(err, checkout.ErrNotFound) {
-		fail(http.StatusNotFound, "not_found")
+		fail(http.StatusNotFound, "not_found", pageNotFound)
 		return nil, nil, nil, false
 	}
 	if err != nil {
 		h.log.Error("Loading a checkout failed", slog.String("checkout_id", id), slog.Any("error", err))
-		fail(http.StatusServiceUnavailable, "unavailable")
+		fail(http.StatusServiceUnavailable, "unavailable", pageUnavailable)
 		return nil, nil, nil, false
 	}
 	m, ok1 := h.dir.Merchant(ck.MerchantID)
@@ -119,7 +119,7 @@ func (h *handler) pageCheckout(c *gin.Context, asJSON bool) (*checkout.Checkout,
 		// The merchants file changed under a live checkout.
 		h.log.Error("Checkout of an unknown store", slog.String("checkout_id", id),
 			slog.String("merchant_id", ck.MerchantID), slog.String("store_id", ck.StoreID))
-		fail(http.StatusServiceUnavailable, "unavailable")
+		fail(http.StatusServiceUnavailable, "unavailable", pageUnavailable)
 		return nil, nil, nil, false
 	}
 	return ck, m, st, true
@@ -133,7 +133,7 @@ func (h *handler) loadPayer(c *gin.Context, asJSON bool) (*sessions.Payer, bool)
 		if asJSON {
 			h.payError(c, http.StatusServiceUnavailable, "unavailable", "")
 		} else {
-			h.errorPage(c, http.StatusServiceUnavailable, "page.unavailable", "")
+			h.errorPage(c, http.StatusServiceUnavailable, pageUnavailable, "")
 		}
 		return nil, false
 	}

@@ -25,7 +25,7 @@ func (h *handler) showResultPage(c *gin.Context) {
 	}
 	s, err := h.payStatusOf(c.Request.Context(), ck)
 	if err != nil {
-		h.errorPage(c, http.StatusServiceUnavailable, "page.unavailable", "")
+		h.errorPage(c, http.StatusServiceUnavailable, pageUnavailable, "")
 		return
 	}
 	id := ck.ID

@@ -32,13 +32,13 @@ func (h *handler) showCheckoutPage(c *gin.Context) {
 	case status == checkout.StatusCancelled:
 		v.Action = templates.ActionCancelled
 	case len(v.Wallets) == 0:
-		h.errorPage(c, http.StatusConflict, "page.no_wallet", ck.CancelURL)
+		h.errorPage(c, http.StatusConflict, pageNoWallet, ck.CancelURL)
 		return
 	default:
 		if redirect := h.chooseAction(c, &v, ck, st, payer); redirect != "" {
 			// The OAuth state is in the session: save before leaving.
 			if !h.savePayer(c, payer) {
-				h.errorPage(c, http.StatusServiceUnavailable, "page.unavailable", "")
+				h.errorPage(c, http.StatusServiceUnavailable, pageUnavailable, "")
 				return
 			}
 			c.Redirect(http.StatusFound, redirect)

@@ -14,6 +14,7 @@ import (
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/notify"
+	"github.com/wallet-checkout/checkout/web/templates"
 )
 
 // payRequest is the page's "Pay": which wallet and how. Anything else in
@@ -98,7 +99,7 @@ func (h *handler) createPayment(c *gin.Context) {
 func (h *handler) startError(c *gin.Context, ck *checkout.Checkout, err error, english bool) {
 	fail := func(status int, code, extra string) {
 		if english {
-			abortError(c, status, code, payerMessage("en", "err."+code)+suffix(extra), "")
+			abortError(c, status, code, apiErrorMessage(templates.LangEn, code)+suffix(extra), "")
 			return
 		}
 		h.payError(c, status, code, extra)

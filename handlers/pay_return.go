@@ -25,14 +25,14 @@ func (h *handler) payReturn(c *gin.Context) {
 	if err != nil {
 		h.log.Warn("Rejected a front-end jump", slog.String("checkout_id", ck.ID),
 			slog.String("client_ip", c.ClientIP()), slog.Any("error", err))
-		h.errorPage(c, http.StatusBadRequest, "page.return_invalid", back)
+		h.errorPage(c, http.StatusBadRequest, pageReturnInvalid, back)
 		return
 	}
 	id, seq, ok := checkout.ParseOutNo(cb.OutNo)
 	if !ok || id != ck.ID || seq > ck.Attempts {
 		h.log.Warn("Rejected a front-end jump for another checkout", slog.String("checkout_id", ck.ID),
 			slog.String("out_no", cb.OutNo), slog.String("client_ip", c.ClientIP()))
-		h.errorPage(c, http.StatusBadRequest, "page.return_invalid", back)
+		h.errorPage(c, http.StatusBadRequest, pageReturnInvalid, back)
 		return
 	}
 	// The payer is back: ask the gateway now rather than wait for the notify.

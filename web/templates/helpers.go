@@ -5,15 +5,18 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/wallet-checkout/checkout/checkout"
 )
 
 // ResultState maps a checkout status onto the result page's panel:
 // pending, paid, unpaid, failed, expired or cancelled. The script uses the
 // same mapping.
 func ResultState(status string) string {
-	switch status {
-	case "paid", "partially_refunded", "refunded":
+	if checkout.Status(status).Paid() {
 		return "paid"
+	}
+	switch status {
 	case "pending":
 		return "pending"
 	case "open":
@@ -23,6 +26,28 @@ func ResultState(status string) string {
 	}
 	// An unknown status never shows "paid"; waiting is the safe default.
 	return "pending"
+}
+
+// walletText is a wallet's texts, as catalogue keys.
+type walletText struct {
+	pay, hint, tab, qrAlt, qrScan string
+}
+
+// walletTexts spells out each wallet's keys rather than building them from
+// the wallet's name, so that the catalogue's test finds every key in the
+// source.
+var walletTexts = map[string]walletText{
+	WalletWeChat: {pay: "pay.wechat", hint: "pay.wechat.hint", tab: "wallet.wechat", qrAlt: "qr.alt.wechat", qrScan: "qr.scan.wechat"},
+	WalletAlipay: {pay: "pay.alipay", hint: "pay.alipay.hint", tab: "wallet.alipay", qrAlt: "qr.alt.alipay", qrScan: "qr.scan.alipay"},
+}
+
+// walletTextOf returns wallet's texts; an unknown wallet's show its name,
+// visible rather than blank.
+func walletTextOf(wallet string) walletText {
+	if t, ok := walletTexts[wallet]; ok {
+		return t
+	}
+	return walletText{pay: wallet, hint: wallet, tab: wallet, qrAlt: wallet, qrScan: wallet}
 }
 
 // expiresIn is the number of whole seconds left to pay, never negative.

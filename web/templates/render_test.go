@@ -390,7 +390,7 @@ func TestErrorPage(t *testing.T) {
 	v := ErrorView{Page: p, Status: 404, Title: p.T("error.not_found.title"), Message: p.T("error.not_found.body"), BackURL: "/c/co_x"}
 	d := parse(t, render(t, ErrorPage(v)))
 	checkCSPSafe(t, d)
-	d.mustText(t, "error-title", "订单不存在")
+	d.mustText(t, "error-title", "找不到该订单")
 	if href, _ := attr(d.byTestID("error-back"), "href"); href != "/c/co_x" {
 		t.Errorf("back href %q", href)
 	}
