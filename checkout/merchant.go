@@ -27,6 +27,22 @@ const (
 // Valid reports whether p is a known policy.
 func (p LatePolicy) Valid() bool { return p == LatePolicyAccept || p == LatePolicyRefund }
 
+// DefaultLatePolicy applies where neither the checkout nor its store names
+// a policy: the money is kept, as the payer meant to pay.
+const DefaultLatePolicy = LatePolicyAccept
+
+// EffectiveLatePolicy is the one answer to "what happens to a late
+// payment?": the first valid policy of choices, most specific first (the
+// checkout's, then its store's), else DefaultLatePolicy.
+func EffectiveLatePolicy(choices ...LatePolicy) LatePolicy {
+	for _, p := range choices {
+		if p.Valid() {
+			return p
+		}
+	}
+	return DefaultLatePolicy
+}
+
 // WalletMode is how a wallet's in-app browser pays: natively through the JS
 // bridge (we resolve the payer's id first) or by redirecting to the gateway's
 // cashier page.
@@ -277,12 +293,10 @@ func NewDirectory(ms []*Merchant) (*Directory, error) {
 				return nil, bad("merchant %s: store %s: open_id %q is used by another store", m.ID, s.ID, s.Gateway.OpenID)
 			}
 			d.byOpenID[s.Gateway.OpenID] = storeRef{m, s}
-			if s.LatePolicy == "" {
-				s.LatePolicy = LatePolicyAccept
-			}
-			if !s.LatePolicy.Valid() {
+			if s.LatePolicy != "" && !s.LatePolicy.Valid() {
 				return nil, bad("merchant %s: store %s: late_policy %q must be accept or refund", m.ID, s.ID, s.LatePolicy)
 			}
+			s.LatePolicy = EffectiveLatePolicy(s.LatePolicy)
 			for name, w := range map[string]WalletMode{"wechat": s.WeChat.Mode, "alipay": s.Alipay.Mode} {
 				if w != "" && !w.Valid() {
 					return nil, bad("merchant %s: store %s: %s.mode %q must be native or redirect", m.ID, s.ID, name, w)

@@ -42,3 +42,49 @@ func TestReferenceRule(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusPaid pins which statuses count as paid: the payer pages, the
+// cancel API and the status stream all ask Status.Paid.
+func TestStatusPaid(t *testing.T) {
+	for s, want := range map[Status]bool{
+		StatusOpen: false, StatusPending: false, StatusPaid: true, StatusPartiallyRefunded: true,
+		StatusRefunded: true, StatusExpired: false, StatusCancelled: false, "failed": false, "": false,
+	} {
+		if s.Paid() != want {
+			t.Errorf("%q.Paid() = %v, want %v", s, s.Paid(), want)
+		}
+	}
+}
+
+// TestEffectiveLatePolicy pins the one precedence: the checkout's policy,
+// then its store's, then accept, which the config, the directory, the
+// create API and the confirmation all use.
+func TestEffectiveLatePolicy(t *testing.T) {
+	for _, tt := range []struct {
+		choices []LatePolicy
+		want    LatePolicy
+	}{
+		{nil, LatePolicyAccept},
+		{[]LatePolicy{""}, LatePolicyAccept},
+		{[]LatePolicy{"", ""}, LatePolicyAccept},
+		{[]LatePolicy{"", LatePolicyRefund}, LatePolicyRefund},
+		{[]LatePolicy{LatePolicyAccept, LatePolicyRefund}, LatePolicyAccept},
+		{[]LatePolicy{LatePolicyRefund, LatePolicyAccept}, LatePolicyRefund},
+		{[]LatePolicy{"keep", LatePolicyRefund}, LatePolicyRefund},
+	} {
+		if got := EffectiveLatePolicy(tt.choices...); got != tt.want {
+			t.Errorf("EffectiveLatePolicy(%q) = %q, want %q", tt.choices, got, tt.want)
+		}
+	}
+	if DefaultLatePolicy != LatePolicyAccept {
+		t.Errorf("default %q", DefaultLatePolicy)
+	}
+	// A store without a policy gets the default in the directory.
+	st := testStore(t, "main", "87f46f5db1b65f0ac195285f49ee6958")
+	if _, err := NewDirectory([]*Merchant{{ID: "m", Name: "M", Stores: []*Store{st}}}); err != nil {
+		t.Fatal(err)
+	}
+	if st.LatePolicy != DefaultLatePolicy {
+		t.Errorf("directory left the store's policy %q", st.LatePolicy)
+	}
+}

@@ -371,14 +371,10 @@ func (v *validator) store(path string, y *storeYAML, merchantName string) (*chec
 	if err != nil {
 		return nil, err
 	}
-	switch checkout.LatePolicy(late) {
-	case "":
-		st.LatePolicy = checkout.LatePolicyAccept
-	case checkout.LatePolicyAccept, checkout.LatePolicyRefund:
-		st.LatePolicy = checkout.LatePolicy(late)
-	default:
+	if p := checkout.LatePolicy(late); p != "" && !p.Valid() {
 		return nil, errorf(path+".late_payment", "%q is not accept or refund", late)
 	}
+	st.LatePolicy = checkout.EffectiveLatePolicy(checkout.LatePolicy(late))
 
 	if st.Gateway, err = v.gateway(path+".gateway", &y.Gateway); err != nil {
 		return nil, err

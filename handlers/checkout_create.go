@@ -192,13 +192,8 @@ func (h *handler) draftFrom(m *checkout.Merchant, liveKey bool, req *createReque
 	}
 
 	switch p := checkout.LatePolicy(req.LatePolicy); {
-	case p == "":
-		d.LatePolicy = st.LatePolicy
-		if d.LatePolicy == "" {
-			d.LatePolicy = checkout.LatePolicyAccept
-		}
-	case p.Valid():
-		d.LatePolicy = p
+	case p == "", p.Valid():
+		d.LatePolicy = checkout.EffectiveLatePolicy(p, st.LatePolicy)
 	default:
 		return nil, invalid("late_policy", "must be accept or refund")
 	}

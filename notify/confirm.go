@@ -184,17 +184,6 @@ func (s *Service) mismatch(ctx context.Context, c *checkout.Checkout, a *checkou
 	return fmt.Errorf("confirm %s: %w", a.OutNo, ErrAmountMismatch)
 }
 
-// latePolicy is the checkout's policy, else its store's, else accept.
-func latePolicy(c *checkout.Checkout, st *checkout.Store) checkout.LatePolicy {
-	if c.LatePolicy.Valid() {
-		return c.LatePolicy
-	}
-	if st.LatePolicy.Valid() {
-		return st.LatePolicy
-	}
-	return checkout.LatePolicyAccept
-}
-
 // paidInTime reports whether a payment recorded as late was in fact made
 // before the checkout expired (our expiry ran before the gateway told us):
 // such money is kept whatever the policy. A checkout the merchant cancelled
@@ -238,7 +227,7 @@ func (s *Service) afterPaid(ctx context.Context, st *checkout.Store, c *checkout
 ) error {
 	if c.PaidAttempt == a.Seq {
 		return s.waitEffect(ctx, c.ID, "paid", wait, func(ctx context.Context) error {
-			if c.Late && latePolicy(c, st) == checkout.LatePolicyRefund {
+			if c.Late && checkout.EffectiveLatePolicy(c.LatePolicy, st.LatePolicy) == checkout.LatePolicyRefund {
 				// A late refund already made for it is the decision taken:
 				// carry it on, never emit checkout.paid beside it.
 				made, err := s.rdb.HExists(ctx, s.keyRefunds(c.ID), lateRefundCause(a.Seq)).Result()
