@@ -2,17 +2,14 @@ package handlers
 
 import (
 	"net/http"
-	"os"
 
 	"github.com/gin-gonic/gin"
 )
 
 // routes builds the engine: every route of the service is here.
 func (h *handler) routes(d Deps) (*gin.Engine, error) {
-	if os.Getenv(gin.EnvGinMode) == "" {
-		// Debug mode prints every route to stdout; the binary logs with slog.
-		gin.SetMode(gin.ReleaseMode)
-	}
+	// gin's mode is process-wide: the binary sets it in main, tests in
+	// TestMain; building a router never changes it.
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.RemoveExtraSlash = true

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wallet-checkout/checkout/checkout"
@@ -31,6 +32,12 @@ import (
 
 func main() {
 	redis.SetLogger(&redisLog)
+	// gin's mode is process-wide, so the process sets it, here and once: its
+	// default debug mode prints every route to stdout, and the service logs
+	// with slog. GIN_MODE, which gin reads itself, still wins.
+	if os.Getenv(gin.EnvGinMode) == "" {
+		gin.SetMode(gin.ReleaseMode)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		// After the first signal starts the graceful shutdown, a second one

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gin-gonic/gin"
 )
 
 // childEnv, set in a re-executed test binary, makes it run the real main
@@ -21,6 +23,9 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
+	// The tests drive run, not main, which sets gin's mode for the process:
+	// keep gin's debug lines out of their output.
+	gin.SetMode(gin.TestMode)
 	os.Exit(m.Run())
 }
 
@@ -30,7 +35,7 @@ func TestMain(m *testing.M) {
 func TestSIGTERM(t *testing.T) {
 	addrFile := filepath.Join(t.TempDir(), "addr")
 	cmd := exec.Command(os.Args[0], "-addr", "127.0.0.1:0", "-addr-file", addrFile)
-	cmd.Env = append(os.Environ(), childEnv+"=1", "REDIS_URL=", "CHECKOUT_CONFIG=")
+	cmd.Env = append(os.Environ(), childEnv+"=1", "REDIS_URL=", "CHECKOUT_CONFIG=", "GIN_MODE=")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -94,5 +99,9 @@ func TestSIGTERM(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "DEMO MODE") {
 		t.Errorf("no demo banner on stdout:\n%s", stdout.String())
+	}
+	// main puts gin in release mode: no route listing, no debug warnings.
+	if out := stdout.String() + logs; strings.Contains(out, "[GIN") {
+		t.Errorf("gin's debug output in the process's output:\n%s", out)
 	}
 }
