@@ -491,3 +491,83 @@ func TestWebhookHostClasses(t *testing.T) {
 		})
 	}
 }
+
+// TestYAMLShapes: the file is walked as a tree of nodes alongside the
+// expected layout, so each problem is named by its field path and line
+// without reading go-yaml's message text; yaml's own features (anchors,
+// aliases, merge keys) keep working.
+func TestYAMLShapes(t *testing.T) {
+	base := readFixture(t, "valid.yaml")
+	for _, tt := range []struct {
+		name, old, new, want string
+	}{
+		{"key set twice", "    max_amount: 500000\n", "    max_amount: 500000\n    max_amount: 600000\n", "config: merchants[0].max_amount: is set twice (lines 25 and 26); keep one"},
+		{"key not a name", "    max_amount: 500000\n", "    [max_amount]: 500000\n", "config: merchants[0]: has a key that is not a name (line 25)"},
+		{"merge of a list", "        alipay: {enabled: true, mode: redirect}", "        alipay: {<<: [a, b]}", "config: merchants[1].stores[0].alipay: merges (<<) something that is not a mapping (line"},
+		{"long value quoted by its start", "max_amount: 500000", "max_amount: 5000000000000000000000000", `config: merchants[0].max_amount: must be a whole number (got "5000000…") (line 25)`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(base, tt.old) {
+				t.Fatalf("valid.yaml has no %q", tt.old)
+			}
+			_, err := ParseMerchants([]byte(strings.Replace(base, tt.old, tt.new, 1)), Options{Getenv: envOf(testEnv())})
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error\n  %v\nwant one line starting\n  %s", err, tt.want)
+			}
+		})
+	}
+	for src, want := range map[string]string{
+		"- a\n- b\n":              "config: merchants file: must be a mapping of fields, not a list (line 1)",
+		"hello":                   `config: merchants file: must be a mapping of fields (got "hello") (line 1)`,
+		"# only a comment\n":      "config: merchants file: is empty; it needs a merchants: list",
+		"merchants: [*nowhere]\n": "config: merchants file: is not valid YAML: ",
+	} {
+		_, err := ParseMerchants([]byte(src), Options{Getenv: envOf(nil)})
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%q: error %v, want %s", src, err, want)
+		}
+	}
+
+	t.Run("anchors, aliases and merge keys", func(t *testing.T) {
+		src := strings.Replace(base, "        wechat:\n          enabled: true\n          mode: redirect", "        wechat:\n          <<: &redirect {enabled: true, mode: native}\n          mode: redirect", 1)
+		src = strings.Replace(src, "        alipay: {enabled: true, mode: redirect}", "        alipay: {<<: *redirect, mode: redirect}", 1)
+		src = strings.Replace(src, "    redirect_hosts:\n      - shop.acme.example", "    redirect_hosts: &hosts\n      - shop.acme.example", 1)
+		src = strings.Replace(src, "    redirect_hosts: [tea.example]", "    redirect_hosts: *hosts", 1)
+		if src == base {
+			t.Fatal("fixture changed")
+		}
+		got, err := ParseMerchants([]byte(src), Options{Getenv: envOf(testEnv())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kiosk, beta := got.Merchants[0].Stores[1], got.Merchants[1].Stores[0]
+		// The mapping's own key wins over the merged one.
+		if !kiosk.WeChat.Enabled || kiosk.WeChat.Mode != checkout.ModeRedirect {
+			t.Errorf("merged wechat %+v", kiosk.WeChat)
+		}
+		if !beta.Alipay.Enabled || beta.Alipay.Mode != checkout.ModeRedirect {
+			t.Errorf("merged alipay %+v", beta.Alipay)
+		}
+		if strings.Join(got.Merchants[1].RedirectHosts, ",") != "shop.acme.example,pay.acme.example:8443" {
+			t.Errorf("aliased redirect hosts %v", got.Merchants[1].RedirectHosts)
+		}
+	})
+}
+
+// TestYAMLAliasBomb: aliases that expand past maxValues stop the start
+// quickly with one line, instead of walking millions of values.
+func TestYAMLAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("merchants:\n  - &m\n    id: acme\n    stores: [&s {id: main, name: x, late_payment: accept, wechat: {enabled: true, mode: redirect}}")
+	for range 2000 {
+		b.WriteString(", *s")
+	}
+	b.WriteString("]\n")
+	for range 2000 {
+		b.WriteString("  - *m\n")
+	}
+	_, err := ParseMerchants([]byte(b.String()), Options{Getenv: envOf(nil)})
+	if err == nil || err.Error() != fmt.Sprintf("config: merchants file: holds more than %d values once its aliases are expanded", maxValues) {
+		t.Fatalf("error %v", err)
+	}
+}

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -85,7 +85,8 @@ type alipayYAML struct {
 // int64; money must not be rounded silently, so only YAML integers pass.
 type fen int64
 
-// UnmarshalYAML accepts only an integer scalar.
+// UnmarshalYAML accepts only an integer scalar. Its error's text is never
+// shown: the walker that called it names the field and the value.
 func (f *fen) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" {
 		v, err := strconv.ParseInt(n.Value, 0, 64)
@@ -94,167 +95,215 @@ func (f *fen) UnmarshalYAML(n *yaml.Node) error {
 			return nil
 		}
 	}
-	value := ""
-	if n.Kind == yaml.ScalarNode {
-		value = n.Value
-		if len(value) > 10 {
-			value = value[:7] + "..."
-		}
-		value = " `" + value + "`"
-	}
-	// The same shape as yaml's own complaints, so typeError maps it to the
-	// field path.
-	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: cannot unmarshal %s%s into int64", n.Line, n.ShortTag(), value)}}
+	return errors.New("not a whole number")
 }
 
-// decodeYAML decodes the file strictly (unknown keys are errors) and turns
-// yaml's line-numbered complaints into the field path they are about.
+// maxValues bounds the values a file may hold once its aliases are
+// expanded, so that a "billion laughs" file cannot stall the start.
+const maxValues = 1 << 20
+
+// decodeYAML decodes the file strictly (unknown and repeated keys are
+// errors). It reads the file as a tree of nodes and walks it alongside
+// fileYAML, so every problem is named by the field path and line the walk
+// is at, never by reading another library's message text.
 func decodeYAML(data []byte) (*fileYAML, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errorf("merchants file", "is empty; it needs a merchants: list")
 	}
-	var f fileYAML
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	err := dec.Decode(&f)
-	if err == nil {
-		var extra yaml.Node
-		if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-			return nil, errorf("merchants file", "holds more than one YAML document; keep one")
+	var root yaml.Node
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errorf("merchants file", "is empty; it needs a merchants: list")
 		}
-		return &f, nil
+		// A syntax error: the parser's own words name the line, which is
+		// the best there is. They are shown, not interpreted.
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		return nil, errorf("merchants file", "is not valid YAML: %s", strings.Join(strings.Fields(msg), " "))
 	}
-	var te *yaml.TypeError
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		var root yaml.Node
-		if yaml.Unmarshal(data, &root) == nil {
-			return nil, typeError(&root, te.Errors[0])
-		}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errorf("merchants file", "holds more than one YAML document; keep one")
 	}
-	// A syntax error: yaml already names the line, which is the best there is.
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	return nil, errorf("merchants file", "is not valid YAML: %s", msg)
+	var f fileYAML
+	w := &walker{left: maxValues}
+	if err := w.decode(&root, "", reflect.ValueOf(&f).Elem()); err != nil {
+		return nil, err
+	}
+	return &f, nil
 }
 
-var (
-	lineRe     = regexp.MustCompile(`^line (\d+): (.*)$`)
-	notFoundRe = regexp.MustCompile(`^field (\S+) not found in type`)
-	cannotRe   = regexp.MustCompile("^cannot unmarshal (!!\\w+)(?: `(.*)`)? into (\\S+)$")
-)
+// walker decodes a node tree into Go values, naming the path of the first
+// problem.
+type walker struct {
+	left int // values still allowed
+}
 
-// typeError maps one of yaml's "line N: …" messages to a field path.
-func typeError(root *yaml.Node, msg string) *Error {
-	m := lineRe.FindStringSubmatch(msg)
-	if m == nil {
-		return errorf("merchants file", "%s", msg)
+func (w *walker) decode(n *yaml.Node, path string, v reflect.Value) *Error {
+	if w.left--; w.left < 0 {
+		return errorf("merchants file", "holds more than %d values once its aliases are expanded", maxValues)
 	}
-	line, _ := strconv.Atoi(m[1])
-	rest := m[2]
-	if nf := notFoundRe.FindStringSubmatch(rest); nf != nil {
-		if path, ok := findKey(root, "", line, nf[1]); ok {
-			return errorf(path, "unknown field (line %d); check its spelling and indentation", line)
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil
 		}
-		return errorf("merchants file", "line %d: unknown field %s", line, nf[1])
+		return w.decode(n.Content[0], path, v)
+	case yaml.AliasNode:
+		if n.Alias == nil {
+			return errorf(orFile(path), "uses an unknown alias (line %d)", n.Line)
+		}
+		return w.decode(n.Alias, path, v)
 	}
-	if c := cannotRe.FindStringSubmatch(rest); c != nil {
-		path, ok := findValue(root, "", line, c[2])
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		// An empty value is the zero value, as a missing key is.
+		v.Set(reflect.Zero(v.Type()))
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return mismatch(n, path, v.Type())
+		}
+		return w.mapping(n, path, v)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return mismatch(n, path, v.Type())
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, c := range n.Content {
+			if err := w.decode(c, fmt.Sprintf("%s[%d]", path, i), s.Index(i)); err != nil {
+				return err
+			}
+		}
+		v.Set(s)
+		return nil
+	}
+	// A leaf: yaml converts the one scalar (and fen checks it); only
+	// whether it could is used, not what it says.
+	if n.Kind != yaml.ScalarNode || n.Decode(v.Addr().Interface()) != nil {
+		return mismatch(n, path, v.Type())
+	}
+	return nil
+}
+
+// entry is one key of a mapping and its value.
+type entry struct{ key, value *yaml.Node }
+
+// mapping decodes a mapping into the struct v: each key must be one of its
+// fields' yaml names, and appear once.
+func (w *walker) mapping(n *yaml.Node, path string, v reflect.Value) *Error {
+	fields := map[string]int{}
+	for i := 0; i < v.NumField(); i++ {
+		if name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ","); name != "" {
+			fields[name] = i
+		}
+	}
+	entries, err := w.entries(n, path, map[string]*yaml.Node{}, false)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		p := join(path, e.key.Value)
+		i, ok := fields[e.key.Value]
 		if !ok {
-			path = "merchants file"
+			return errorf(p, "unknown field (line %d); check its spelling and indentation", e.key.Line)
 		}
-		return errorf(path, "%s (line %d)", wantedType(c[1], c[2], c[3]), line)
+		if err := w.decode(e.value, p, v.Field(i)); err != nil {
+			return err
+		}
 	}
-	return errorf("merchants file", "line %d: %s", line, rest)
+	return nil
 }
 
-// wantedType explains a type mismatch in the operator's terms.
-func wantedType(got, value, into string) string {
+// entries lists a mapping's keys in order, then those of the mappings it
+// merges (<<: *base) that it does not set itself, as yaml's own decoder
+// does. A key written twice in one mapping is an error; merged ones are
+// not, the first one counts.
+func (w *walker) entries(n *yaml.Node, path string, seen map[string]*yaml.Node, merged bool) ([]entry, *Error) {
+	var out []entry
+	var merges []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			return nil, errorf(orFile(path), "has a key that is not a name (line %d)", k.Line)
+		}
+		if k.Value == "<<" && k.ShortTag() == "!!merge" {
+			merges = append(merges, val)
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			if merged {
+				continue
+			}
+			return nil, errorf(join(path, k.Value), "is set twice (lines %d and %d); keep one", first.Line, k.Line)
+		}
+		seen[k.Value] = k
+		out = append(out, entry{k, val})
+	}
+	for _, m := range merges {
+		sources := []*yaml.Node{m}
+		if m.Kind == yaml.SequenceNode {
+			sources = m.Content
+		}
+		for _, s := range sources {
+			if w.left--; w.left < 0 {
+				return nil, errorf("merchants file", "holds more than %d values once its aliases are expanded", maxValues)
+			}
+			if s.Kind == yaml.AliasNode && s.Alias != nil {
+				s = s.Alias
+			}
+			if s.Kind != yaml.MappingNode {
+				return nil, errorf(orFile(path), "merges (<<) something that is not a mapping (line %d)", s.Line)
+			}
+			more, err := w.entries(s, path, seen, true)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, more...)
+		}
+	}
+	return out, nil
+}
+
+// mismatch explains, in the operator's terms, a value of the wrong shape.
+func mismatch(n *yaml.Node, path string, t reflect.Type) *Error {
 	var want string
 	switch {
-	case strings.HasPrefix(into, "int"):
+	case t == reflect.TypeFor[fen]():
 		want = "a whole number"
-	case into == "bool":
+	case t.Kind() == reflect.Bool:
 		want = "true or false"
-	case into == "string":
+	case t.Kind() == reflect.String:
 		want = "a single text value"
-	case strings.HasPrefix(into, "[]"):
+	case t.Kind() == reflect.Slice:
 		want = "a list"
 	default:
 		want = "a mapping of fields"
 	}
-	switch got {
-	case "!!map":
-		return fmt.Sprintf("must be %s, not a mapping", want)
-	case "!!seq":
-		return fmt.Sprintf("must be %s, not a list", want)
+	switch n.Kind {
+	case yaml.MappingNode:
+		return errorf(orFile(path), "must be %s, not a mapping (line %d)", want, n.Line)
+	case yaml.SequenceNode:
+		return errorf(orFile(path), "must be %s, not a list (line %d)", want, n.Line)
 	}
-	if v, cut := strings.CutSuffix(value, "..."); cut {
-		value = v + "…" // yaml shortened it
-	}
-	return fmt.Sprintf("must be %s (got %q)", want, value)
+	return errorf(orFile(path), "must be %s (got %q) (line %d)", want, shown(n.Value), n.Line)
 }
 
-// findKey finds the mapping key name on line and returns its path.
-func findKey(n *yaml.Node, path string, line int, name string) (string, bool) {
-	switch n.Kind {
-	case yaml.DocumentNode:
-		for _, c := range n.Content {
-			if p, ok := findKey(c, path, line, name); ok {
-				return p, true
-			}
-		}
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			p := join(path, k.Value)
-			if k.Line == line && k.Value == name {
-				return p, true
-			}
-			if q, ok := findKey(v, p, line, name); ok {
-				return q, true
-			}
-		}
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			if p, ok := findKey(c, fmt.Sprintf("%s[%d]", path, i), line, name); ok {
-				return p, true
-			}
-		}
+// shown is a value as an error may quote it: short values whole, longer
+// ones by their start only, since a misplaced value may be a secret.
+func shown(s string) string {
+	if r := []rune(s); len(r) > 10 {
+		return string(r[:7]) + "…"
 	}
-	return "", false
+	return s
 }
 
-// findValue finds the value on line that yaml complained about. yaml shows
-// mappings and sequences as a placeholder, so any non-scalar on the line
-// matches those.
-func findValue(n *yaml.Node, path string, line int, shown string) (string, bool) {
-	if n.Line == line && path != "" {
-		// yaml shows no value for mappings and sequences, and the first
-		// seven characters of long scalars.
-		if shown == "" && n.Kind != yaml.ScalarNode || n.Kind == yaml.ScalarNode && shown != "" && strings.HasPrefix(n.Value, strings.TrimSuffix(shown, "...")) {
-			return path, true
-		}
+func orFile(path string) string {
+	if path == "" {
+		return "merchants file"
 	}
-	switch n.Kind {
-	case yaml.DocumentNode:
-		for _, c := range n.Content {
-			if p, ok := findValue(c, path, line, shown); ok {
-				return p, true
-			}
-		}
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if p, ok := findValue(n.Content[i+1], join(path, n.Content[i].Value), line, shown); ok {
-				return p, true
-			}
-		}
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			if p, ok := findValue(c, fmt.Sprintf("%s[%d]", path, i), line, shown); ok {
-				return p, true
-			}
-		}
-	}
-	return "", false
+	return path
 }
 
 func join(path, key string) string {
