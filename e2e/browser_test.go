@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/gin-gonic/gin"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -66,6 +67,8 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// Quiet: no gin debug banner and route list in the output.
+	gin.SetMode(gin.TestMode)
 	code := m.Run()
 	browserCancel()
 	os.Exit(code)
