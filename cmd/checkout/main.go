@@ -72,15 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("checkout", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { usage(fs, stderr) }
-	flagEnv := map[string]string{} // flag name → environment variable
-	for _, v := range config.Vars {
-		if v.Flag == "" {
-			continue
-		}
-		help := v.Usage + " (env " + v.Env + ")"
-		fs.String(v.Flag, v.Default, help)
-		flagEnv[v.Flag] = v.Env
-	}
+	lookup := settingFlags(fs, getenv)
 	healthcheck := fs.Bool("healthcheck", false, "check that the service listening on -addr answers /healthz, then exit (0 healthy, 1 not)")
 	addrFile := fs.String("addr-file", "", "once listening, write the bound address (host:port) to this file; with -addr 127.0.0.1:0 scripts and tests learn the port")
 	if err := fs.Parse(args); err != nil {
@@ -92,20 +84,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "checkout: unknown command %q (want sandbox, hash-key, reconcile, or flags only)\n", fs.Arg(0))
 		return exitUsage
-	}
-
-	// A flag given on the command line wins over its environment variable.
-	set := map[string]string{}
-	fs.Visit(func(f *flag.Flag) {
-		if env, ok := flagEnv[f.Name]; ok {
-			set[env] = f.Value.String()
-		}
-	})
-	lookup := func(name string) string {
-		if v, ok := set[name]; ok {
-			return v
-		}
-		return getenv(name)
 	}
 
 	if *healthcheck {

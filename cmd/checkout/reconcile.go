@@ -48,13 +48,7 @@ func reconcile(ctx context.Context, args []string, getenv func(string) string, s
 	storeID := fs.String("store", "", "the store to reconcile (its id in the merchants file)")
 	merchantID := fs.String("merchant", "", "the store's merchant, when several merchants have a store of that id")
 	date := fs.String("date", "", "the gateway day, YYYY-MM-DD in UTC+8 (default: yesterday)")
-	flagEnv := map[string]string{}
-	for _, v := range config.Vars {
-		if v.Flag != "" {
-			fs.String(v.Flag, v.Default, v.Usage+" (env "+v.Env+")")
-			flagEnv[v.Flag] = v.Env
-		}
-	}
+	lookup := settingFlags(fs, getenv)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage:\n  checkout reconcile -store ID [-merchant ID] [-date YYYY-MM-DD] [service flags]\n\n"+
 			"Reconciles one store's gateway day (UTC+8) with the gateway's order list, with the service's\n"+
@@ -72,19 +66,6 @@ func reconcile(ctx context.Context, args []string, getenv func(string) string, s
 		fmt.Fprintln(stderr, "checkout reconcile: -store is required (and nothing else after the flags)")
 		return exitUsage
 	}
-	set := map[string]string{}
-	fs.Visit(func(f *flag.Flag) {
-		if env, ok := flagEnv[f.Name]; ok {
-			set[env] = f.Value.String()
-		}
-	})
-	lookup := func(name string) string {
-		if v, ok := set[name]; ok {
-			return v
-		}
-		return getenv(name)
-	}
-
 	settings, err := config.FromEnv(lookup)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
