@@ -6,6 +6,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,7 +84,16 @@ type killer struct {
 	targeted chan time.Duration
 	last     time.Time
 	aimed    atomic.Int64
+	// armed holds checkouts whose automatic refund was just logged, until
+	// when: the gateway proxy kills the service with that refund's
+	// payrefund held back from the gateway (the refund is then in sending,
+	// never received: it must be sent again, never given up as failed).
+	armed map[string]time.Time
+	// autoHeld counts those kills.
+	autoHeld atomic.Int64
 }
+
+var reCheckoutID = regexp.MustCompile(`"checkout_id":"(co_[0-9A-Za-z]+)"`)
 
 // markers are log lines after which a crash hurts most: a refund just
 // created at the gateway (next: recording it, its event, marking it done),
@@ -103,6 +113,26 @@ func (k *killer) hook(line string) {
 		if strings.Contains(line, m) {
 			k.mu.Lock()
 			fire := k.rng.IntN(2) == 0
+			if i == 1 || i == 2 {
+				// An automatic refund: half the time its payrefund is held
+				// at the gateway proxy and the service killed then; a
+				// quarter, a kill a few ms after the line; else none.
+				switch n := k.rng.IntN(4); {
+				case n < 2:
+					if m := reCheckoutID.FindStringSubmatch(line); m != nil {
+						now := time.Now()
+						for id, until := range k.armed {
+							if now.After(until) {
+								delete(k.armed, id)
+							}
+						}
+						k.armed[m[1]] = now.Add(3 * time.Second)
+					}
+					fire = false
+				default:
+					fire = n == 2
+				}
+			}
 			// The sandbox answers after -latency (15 ms), so an automatic
 			// refund's payrefund is in flight for the first ~16 ms after
 			// its log line, and a refund created at the gateway is
@@ -127,11 +157,29 @@ func (k *killer) hook(line string) {
 // aim decides, for a payorder or payrefund passing the gateway proxy,
 // whether to kill the service with it in flight; fired queues the kill and
 // waits a moment for it, reporting whether it was queued.
-func (k *killer) aim(endpoint string) (kill, before bool, fired func() bool) {
+func (k *killer) aim(endpoint, checkoutID string) (kill, before bool, fired func() bool) {
 	if !k.active.Load() || (endpoint != "payrefund" && endpoint != "payorder") {
 		return false, false, nil
 	}
 	k.mu.Lock()
+	if until, ok := k.armed[checkoutID]; ok && endpoint == "payrefund" {
+		delete(k.armed, checkoutID)
+		if time.Now().Before(until) {
+			k.mu.Unlock()
+			return true, true, func() bool {
+				// Wait for the chaos loop rather than give up: this kill
+				// is the point of the arming.
+				select {
+				case k.targeted <- -1:
+				case <-time.After(time.Second):
+					return false
+				}
+				k.autoHeld.Add(1)
+				time.Sleep(500 * time.Millisecond)
+				return true
+			}
+		}
+	}
 	odds := 40
 	if endpoint == "payrefund" {
 		odds = 5
@@ -154,7 +202,7 @@ func (k *killer) aim(endpoint string) (kill, before bool, fired func() bool) {
 func runChaos(t *testing.T, opt options) {
 	t.Logf("chaos seed %d (replay with CHAOS_SEED=%d), traffic %s, redis --appendfsync %s", opt.seed, opt.seed, opt.duration, opt.fsync)
 	began := time.Now()
-	k := &killer{rng: mrand.New(mrand.NewPCG(opt.seed, 99)), targeted: make(chan time.Duration, 1)}
+	k := &killer{rng: mrand.New(mrand.NewPCG(opt.seed, 99)), targeted: make(chan time.Duration, 1), armed: map[string]time.Time{}}
 	w := newWorld(t, opt, k.hook, k.aim)
 	d := newDriver(w)
 	t.Cleanup(func() {
@@ -251,11 +299,12 @@ func runChaos(t *testing.T, opt options) {
 	// leases, retries, the reconciler's schedule).
 	quietStart := time.Now()
 	var f findings
+	var cov coverage
 	var st *state
 	for {
 		st = d.collect()
 		if st != nil {
-			f = check(d.led, st)
+			f, cov = check(d.led, st)
 			if f.count() == 0 {
 				break
 			}
@@ -267,6 +316,7 @@ func runChaos(t *testing.T, opt options) {
 	}
 	quiet := time.Since(quietStart)
 	d.report(t, w, k, st, time.Since(began), quiet)
+	t.Logf("cases each invariant examined:%s", cov)
 	for _, s := range serviceDied {
 		t.Errorf("the service died by itself: %s", s)
 	}
@@ -316,8 +366,8 @@ func (d *driver) report(t *testing.T, w *world, k *killer, st *state, total, qui
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "chaos run, seed %d: %s in all, quiet period %s\n", w.opt.seed, total.Round(time.Second), quiet.Round(time.Second))
-	fmt.Fprintf(&b, "  service: %d kills (%d aimed: right after money work, or with a payorder/payrefund in flight), %d restarts; redis: %d restarts (--appendfsync %s)\n",
-		w.svc.kills.Load(), k.aimed.Load(), w.svc.restarts.Load(), w.rdb.restarts.Load(), w.opt.fsync)
+	fmt.Fprintf(&b, "  service: %d kills (%d aimed: right after money work, or with a payorder/payrefund in flight; %d with an automatic refund's payrefund held from the gateway), %d restarts; redis: %d restarts (--appendfsync %s)\n",
+		w.svc.kills.Load(), k.aimed.Load(), k.autoHeld.Load(), w.svc.restarts.Load(), w.rdb.restarts.Load(), w.opt.fsync)
 	d.led.mu.Lock()
 	journeys := map[string]int{}
 	for _, p := range d.led.checkouts {

@@ -69,6 +69,19 @@ func (f findings) String() string {
 	return b.String()
 }
 
+// coverage counts, per invariant, the cases a check examined that could
+// have broken it (a check that met none proves nothing). Printed with the
+// run's report.
+type coverage map[string]int
+
+func (c coverage) String() string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(c)) {
+		fmt.Fprintf(&b, "\n    %-62s %d", k, c[k])
+	}
+	return b.String()
+}
+
 // state is everything the checks read.
 type state struct {
 	journal  *sandbox.Journal
@@ -84,8 +97,8 @@ type gwCheckout struct {
 }
 
 // check runs every invariant over the ledger's checkouts.
-func check(led *ledger, st *state) findings {
-	f := findings{}
+func check(led *ledger, st *state) (findings, coverage) {
+	f, cov := findings{}, coverage{}
 	gw := map[string]*gwCheckout{}
 	byOrdNo := map[string]sandbox.OrderSnapshot{}
 	for _, o := range st.journal.Orders {
@@ -121,7 +134,33 @@ func check(led *ledger, st *state) findings {
 		}
 	}
 
-	checkContents(f, st.journal)
+	checkContents(f, cov, st.journal)
+	for _, o := range st.journal.Orders {
+		if o.OrdType != gateway.OrderPayment || o.Status != gateway.StatusPaid {
+			continue
+		}
+		copies, attempts := 0, 0
+		for _, n := range o.Notifies {
+			if n.Status == gateway.StatusPaid {
+				attempts++
+				copies = max(copies, n.Copies)
+			}
+		}
+		if copies > 1 {
+			cov["traffic: paid orders notified in 2+ identical copies at once"]++
+		}
+		if attempts > 1 {
+			cov["traffic: paid orders notified again later (retries)"]++
+		}
+	}
+	cov["events: deliveries checked"] = len(st.delivers)
+	seen := map[string]int{}
+	for _, dl := range st.delivers {
+		seen[dl.ID]++
+		if seen[dl.ID] == 2 {
+			cov["events: event ids delivered 2+ times (retries)"]++
+		}
+	}
 
 	events := map[string][]delivery{}
 	for _, dl := range st.delivers {
@@ -144,21 +183,22 @@ func check(led *ledger, st *state) findings {
 		if g == nil {
 			g = &gwCheckout{}
 		}
-		checkCheckout(f, p, v, g, events[id], led)
+		checkCheckout(f, cov, p, v, g, events[id], led)
 	}
 	for id := range gw {
 		if _, ok := led.checkouts[id]; !ok {
 			f.add(invPaid, id, "orders at the gateway for a checkout the driver never saw created")
 		}
 	}
-	checkReplays(f, led)
-	return f
+	checkReplays(f, cov, led)
+	return f, cov
 }
 
 // checkContents: every out_no (payorder) and refund_out_no (payrefund) sent
 // more than once was sent with the same contents each time.
-func checkContents(f findings, j *sandbox.Journal) {
+func checkContents(f findings, cov coverage, j *sandbox.Journal) {
 	first := map[string]sandbox.JournalEntry{}
+	sends := map[string]int{}
 	for _, e := range j.Requests {
 		var no string
 		switch e.Endpoint {
@@ -168,6 +208,9 @@ func checkContents(f findings, j *sandbox.Journal) {
 			no = jsonText(e.Request["refund_out_no"])
 		}
 		k := e.Endpoint + "/" + e.OpenID + "/" + no
+		if sends[k]++; sends[k] == 2 {
+			cov["contents: "+e.Endpoint+" numbers sent 2+ times, contents compared"]++
+		}
 		prev, seen := first[k]
 		if !seen {
 			first[k] = e
@@ -212,7 +255,7 @@ func diffRequests(a, b map[string]json.RawMessage) string {
 }
 
 // checkCheckout runs the per-checkout invariants.
-func checkCheckout(f findings, p *planned, v *checkoutView, g *gwCheckout, evs []delivery, led *ledger) {
+func checkCheckout(f findings, cov coverage, p *planned, v *checkoutView, g *gwCheckout, evs []delivery, led *ledger) {
 	id := p.ID
 	// The gateway's payments of this checkout, paid ones by attempt.
 	paid := map[int]sandbox.OrderSnapshot{}
@@ -258,6 +301,20 @@ func checkCheckout(f findings, p *planned, v *checkoutView, g *gwCheckout, evs [
 			gwCounted += r.TradeAmount
 		}
 	}
+	if gwCounted > 0 {
+		cov["refund total: checkouts with refunds counted at the gateway"]++
+		if len(gwRefunds) > 1 {
+			cov["refund total: checkouts with 2+ refunds summed"]++
+		}
+		if gwCounted == v.Amount {
+			cov["refund total: checkouts refunded in full"]++
+		}
+	}
+	for _, r := range v.Refunds {
+		if r.Status == "failed" || r.Failure != "" {
+			cov["refund total: refunds failed or refused by the gateway"]++
+		}
+	}
 	if v.RefundedAmount != gwCounted {
 		f.add(invRefundTotal, id, "service says %d fen refunded, the gateway's refunds of it (other than double payments') add up to %d", v.RefundedAmount, gwCounted)
 	}
@@ -279,6 +336,14 @@ func checkCheckout(f findings, p *planned, v *checkoutView, g *gwCheckout, evs [
 	}
 
 	// Paid at the gateway <=> paid in the service.
+	if len(paid) > 0 {
+		cov["paid: checkouts paid at the gateway"]++
+	} else {
+		cov["paid: checkouts never paid at the gateway"]++
+	}
+	if len(mismatched) > 0 {
+		cov["paid: checkouts paid another amount at the gateway"]++
+	}
 	switch {
 	case len(paid) > 0 && !paidStatus(v.Status):
 		f.add(invPaid, id, "%d orders paid at the gateway, the service says %s", len(paid), v.Status)
@@ -338,8 +403,11 @@ func checkCheckout(f findings, p *planned, v *checkoutView, g *gwCheckout, evs [
 	for seq, rs := range dups {
 		owedOnce("duplicate", seq, rs, 0)
 	}
-	if len(paid) > 1 {
-		var undone []int
+	// undone: the paid attempts without a double-payment refund; exactly
+	// one, the attempt that paid the checkout (even when it is the only
+	// one: it is no double).
+	var undone []int
+	if len(paid) > 0 {
 		for seq := range paid {
 			if len(dups[seq]) == 0 {
 				undone = append(undone, seq)
@@ -350,17 +418,70 @@ func checkCheckout(f findings, p *planned, v *checkoutView, g *gwCheckout, evs [
 			f.add(invAutoRefund, id, "%d attempts paid at the gateway; attempts without a double-payment refund: %v (want exactly the one that paid it)", len(paid), undone)
 		}
 	}
-	policy := v.LatePolicy
-	lateRefundOwed := v.Late && policy == "refund" && lateAfterEnd(p, v, paid)
+	// The late policy is the one the checkout was created with, and
+	// lateness is the gateway's pay time against the expiry, or a payment
+	// after the merchant's cancel: not the service's own word on either.
+	policy := p.LatePolicy
+	if v.LatePolicy != policy {
+		f.add(invAutoRefund, id, "late policy %q in the service, created with %q", v.LatePolicy, policy)
+	}
+	payer := paid
+	if len(undone) == 1 {
+		payer = map[int]sandbox.OrderSnapshot{undone[0]: paid[undone[0]]}
+	}
+	late := len(payer) > 0 && lateAfterEnd(p, v, payer)
+	if late && !v.Late {
+		f.add(invPaid, id, "paid after its expiry or cancel at the gateway, the service does not call it late (status %s)", v.Status)
+	}
+	lateRefundOwed := policy == "refund" && late
+	if len(paid) > 1 {
+		cov["auto refund: double-paid checkouts (a double refund owed)"]++
+	}
+	if late {
+		cov["auto refund: paid late, policy "+policy]++
+	}
 	switch {
 	case lateRefundOwed && len(lates) == 0 && held < v.Amount:
 		f.add(invAutoRefund, id, "paid late (policy refund) but never refunded (%d of %d refunded by the merchant)", held, v.Amount)
 	case len(lates) > 1:
 		f.add(invContents, id, "%d late refund records", len(lates))
+	case len(lates) == 1 && (policy != "refund" || paidInTime(p, v, paid[lates[0].Attempt])):
+		f.add(invAutoRefund, id, "late refund %s (%s) of attempt %d, not owed: policy %s, paid %s, expiry %s, cancelled by the merchant %v",
+			lates[0].ID, lates[0].Status, lates[0].Attempt, policy, paid[lates[0].Attempt].PayTime.Format(time.RFC3339Nano), v.ExpiresAt.Format(time.RFC3339), p.Cancelled)
 	case len(lates) == 1:
 		owedOnce("late", lates[0].Attempt, lates, held)
 	}
 
+	// One refund record per cause: a merchant refund per Idempotency-Key.
+	merchant := 0
+	for _, r := range v.Refunds {
+		if r.Kind == "merchant" {
+			merchant++
+		}
+	}
+	if merchant > 0 {
+		cov["contents: checkouts with merchant refunds, one record per key"]++
+	}
+	if merchant > len(p.Asked) {
+		f.add(invContents, id, "%d merchant refund records, %d Idempotency-Keys used (one refund_out_no per key)", merchant, len(p.Asked))
+	}
+	// A late payment refunded is never reported as kept: no checkout.paid
+	// beside its late refund.
+	for _, r := range lates {
+		if r.Status != "succeeded" {
+			continue
+		}
+		cov["events: late refunds made, no checkout.paid beside them"]++
+		for _, dl := range evs {
+			if dl.Event.Type == webhook.TypePaid {
+				f.add(invEvents, id, "checkout.paid %s delivered beside late refund %s, which returned the payment", dl.Event.ID, r.ID)
+				break
+			}
+		}
+	}
+	if len(evs) > 0 {
+		cov["events: checkouts whose events were checked"]++
+	}
 	checkEvents(f, p, v, paid, mismatched, gwRefunds, evs, lateRefundOwed)
 }
 
@@ -381,6 +502,14 @@ func lateAfterEnd(p *planned, v *checkoutView, paid map[int]sandbox.OrderSnapsho
 		}
 	}
 	return false
+}
+
+// paidInTime reports whether payment o certainly came before the checkout
+// ended: not cancelled by the merchant, and paid a whole second before
+// the expiry. (An unpaid o is not in time: the late refund of it is
+// reported as of an unpaid attempt.)
+func paidInTime(p *planned, v *checkoutView, o sandbox.OrderSnapshot) bool {
+	return !p.Cancelled && !o.PayTime.IsZero() && o.PayTime.Add(time.Second).Before(v.ExpiresAt)
 }
 
 // checkEvents: events owed were delivered, one id per cause, each
@@ -484,10 +613,18 @@ func checkEvents(f findings, p *planned, v *checkoutView, paid, mismatched map[i
 
 // checkReplays: every Idempotency-Key replay answered what the first
 // request did. Call with led.mu held.
-func checkReplays(f findings, led *ledger) {
+func checkReplays(f findings, cov coverage, led *ledger) {
+	for _, as := range led.refunds {
+		for _, a := range as {
+			if a.ErrCode == "refund_exceeds_refundable" {
+				cov["refund total: asks for more than is left (refused)"]++
+			}
+		}
+	}
 	for key, as := range led.creates {
 		first := as[0]
 		for _, a := range as[1:] {
+			cov["replays: create replays compared"]++
 			if a.Code != first.Code || a.ID != first.ID || (first.Code == 201 && !a.Replayed) {
 				f.add(invReplays, first.ID, "create key %s first answered %d %s, a replay %d %s%s (replayed header %v)",
 					key, first.Code, first.ID, a.Code, a.ID, errSuffix(a.ErrCode), a.Replayed)
@@ -513,6 +650,10 @@ func checkReplays(f findings, led *ledger) {
 			if a.At.Before(first.At) || a == *first || a.Code == 0 {
 				continue
 			}
+			cov["replays: refund replays compared"]++
+			if first.Code == 202 {
+				cov["replays: refund replays of a first 202 (pending)"]++
+			}
 			if a.Asked != first.Asked {
 				if a.Code != 409 || a.ErrCode != "idempotency_conflict" {
 					f.add(invReplays, id, "refund key %s reused with another amount (%d, first %d) answered %d%s, want 409 idempotency_conflict",
@@ -523,6 +664,8 @@ func checkReplays(f findings, led *ledger) {
 			switch {
 			case a.Code != 201 && a.Code != 202:
 				f.add(invReplays, id, "refund key %s first answered %d %s (%s), a replay %d%s", key, first.Code, first.ID, first.Status, a.Code, errSuffix(a.ErrCode))
+			case a.Code != first.Code:
+				f.add(invReplays, id, "refund key %s first answered %d %s (%s), a replay %d (%s)", key, first.Code, first.ID, first.Status, a.Code, a.Status)
 			case a.ID != first.ID || a.Amount != first.Amount:
 				f.add(invReplays, id, "refund key %s first answered %s (%d fen), a replay %s (%d fen)", key, first.ID, first.Amount, a.ID, a.Amount)
 			case first.Status != "pending" && a.Status != first.Status:

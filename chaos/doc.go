@@ -7,8 +7,11 @@
 // and full refunds with Idempotency-Key replays, late payments under both
 // late policies, double payments), it kill -9s the service at random
 // instants (and right after it logs a refund or an automatic refund, where
-// a crash hurts most), restarts it on the same Redis, and restarts Redis
-// once gracefully. A separate test kill -9s Redis itself, under
+// a crash hurts most; and with a payorder or payrefund in flight at a proxy
+// in front of the gateway: half the automatic refunds logged have their
+// payrefund held there and the service killed, so the refund is left in
+// sending, never received, and must be sent again), restarts it on the
+// same Redis, and restarts Redis once gracefully. A separate test kill -9s Redis itself, under
 // --appendfsync always. After a quiet period it checks, for every checkout,
 // the service's word against the sandbox's own journal of every payorder
 // and payrefund it received:
@@ -24,9 +27,15 @@
 //     and no event describes a state the checkout never had;
 //   - Idempotency-Key replays answered what the first request answered.
 //
+// The report (go test -v) counts, per invariant, the cases it examined
+// that could have broken it (double payments, late payments per policy,
+// numbers sent twice, replays of a 202...), so that a pass is seen not to
+// be vacuous; check_logic_test.go feeds the checks made-up defects.
+//
 // A failure prints the seed and, per invariant, the checkouts that broke it,
 // and keeps the processes' logs (in $ARTIFACTS_DIR when set, else in a
-// directory it names).
+// directory it names). Children die with the test binary (parent-death
+// signal); on Ctrl-C or SIGTERM it kills them and removes its directories.
 //
 // Run it:
 //

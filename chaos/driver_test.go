@@ -94,6 +94,9 @@ type planned struct {
 	Cancelled bool
 	// RefundKeys lists the refund Idempotency-Keys used on it.
 	RefundKeys []string
+	// Asked holds every refund Idempotency-Key sent for it, answered or
+	// not: the merchant refunds it may have are at most that many.
+	Asked map[string]bool
 }
 
 type keyedAnswer struct {
@@ -299,6 +302,12 @@ func (d *driver) recordCreate(key string, a answer) {
 // and records the answer.
 func (d *driver) refund(p *planned, key string, amount int64) keyedAnswer {
 	d.led.refundAsks.Add(1)
+	d.led.mu.Lock()
+	if p.Asked == nil {
+		p.Asked = map[string]bool{}
+	}
+	p.Asked[key] = true
+	d.led.mu.Unlock()
 	body := map[string]any{"amount": amount, "reason": "chaos " + key[len(key)-min(len(key), 12):]}
 	a, err := d.persist("POST", "/v1/checkouts/"+p.ID+"/refunds", body, map[string]string{"Idempotency-Key": key})
 	ka := keyedAnswer{At: time.Now(), Code: a.code, Asked: amount}

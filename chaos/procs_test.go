@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -36,11 +37,83 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// Ctrl-C (or a SIGTERM from CI) ends the test binary without running
+	// cleanups, and the children, in process groups of their own, would
+	// not get the terminal's signal: kill them and remove the directories
+	// here. (A child also dies with the binary by its parent-death signal.)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		n, dirs := live.killAll()
+		fmt.Fprintf(os.Stderr, "chaos: %v: killed %d child processes, removed %d directories\n", sig, n, dirs)
+		os.Exit(2)
+	}()
 	code := m.Run()
+	signal.Stop(sigs)
 	if binDir != "" {
 		_ = os.RemoveAll(binDir)
 	}
 	os.Exit(code)
+}
+
+// live is every child still running and every directory the runs made
+// (work and log directories, the built binary's), for an interrupt.
+var live = &registry{procs: map[*proc]bool{}, dirs: map[string]bool{}}
+
+type registry struct {
+	mu    sync.Mutex
+	procs map[*proc]bool
+	dirs  map[string]bool
+}
+
+func (r *registry) addDir(d string) {
+	r.mu.Lock()
+	r.dirs[d] = true
+	r.mu.Unlock()
+}
+
+func (r *registry) setProc(p *proc, on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if on {
+		r.procs[p] = true
+	} else {
+		delete(r.procs, p)
+	}
+}
+
+// killAll kills every live child's process group, waits a moment for
+// them to exit and removes the directories.
+func (r *registry) killAll() (procs, dirs int) {
+	r.mu.Lock()
+	var ps []*proc
+	for p := range r.procs {
+		ps = append(ps, p)
+	}
+	var ds []string
+	for d := range r.dirs {
+		ds = append(ds, d)
+	}
+	if binDir != "" {
+		ds = append(ds, binDir)
+	}
+	r.mu.Unlock()
+	for _, p := range ps {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	}
+	for _, p := range ps {
+		select {
+		case <-p.exited:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	for _, d := range ds {
+		if os.RemoveAll(d) == nil {
+			dirs++
+		}
+	}
+	return len(ps), dirs
 }
 
 // needReal skips where the suite cannot run: the miniredis pass, or no
@@ -121,7 +194,9 @@ func startProc(t *testing.T, name, logPath string, hook lineHook, bin string, ar
 	fmt.Fprintf(logf, "\n===== %s start %s: %s %s\n", name, time.Now().Format(time.RFC3339Nano), filepath.Base(bin), strings.Join(args, " "))
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own group, so that a kill reaches whatever it starts; SIGKILLed
+	// when the test binary dies, however it dies (a panic, a timeout).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Stdout = logf
 	var pw *io.PipeWriter
 	if hook != nil {
@@ -144,8 +219,10 @@ func startProc(t *testing.T, name, logPath string, hook lineHook, bin string, ar
 		t.Fatalf("start %s: %v", name, err)
 	}
 	p := &proc{name: name, cmd: cmd, exited: make(chan struct{})}
+	live.setProc(p, true)
 	go func() {
 		p.err = cmd.Wait()
+		live.setProc(p, false)
 		if pw != nil {
 			pw.Close()
 		}

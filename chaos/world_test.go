@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,6 +104,7 @@ func logDirFor(t *testing.T, seed uint64) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	live.addDir(d)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("logs of the service, the sandbox and redis kept in %s (remove it when done)", d)
@@ -113,13 +115,20 @@ func logDirFor(t *testing.T, seed uint64) string {
 	return d
 }
 
-func newWorld(t *testing.T, opt options, hook lineHook, aim func(endpoint string) (kill, before bool, fired func() bool)) *world {
+func newWorld(t *testing.T, opt options, hook lineHook, aim aimFunc) *world {
 	t.Helper()
 	redisBin := needReal(t)
 	bin := checkoutBinary(t)
 	w := &world{t: t, opt: opt, gwStores: map[string]*gateway.Store{}, gwClient: gateway.NewClient()}
 	w.logDir = logDirFor(t, opt.seed)
-	work := t.TempDir()
+	// The work directory (Redis's AOF, address files): removed at the end
+	// whatever the outcome, or by TestMain on an interrupt.
+	work, err := os.MkdirTemp("", "chaos-work-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.addDir(work)
+	t.Cleanup(func() { _ = os.RemoveAll(work) })
 
 	w.rdb = newRedis(t, redisBin, work, w.logDir, opt.fsync)
 
@@ -165,7 +174,11 @@ func newWorld(t *testing.T, opt options, hook lineHook, aim func(endpoint string
 	// The service reaches the gateway through a proxy of the test's, which
 	// can kill the service while a payrefund or payorder is in flight:
 	// before the gateway got it, or after it acted but before the answer.
-	w.gwFront = newGatewayProxy(t, w.sbURL, aim)
+	keys := map[string]gateway.Key{}
+	for _, st := range w.gwStores {
+		keys[st.OpenID] = st.Key
+	}
+	w.gwFront = newGatewayProxy(t, w.sbURL, aim, keys)
 
 	w.front = newFrontProxy(t)
 	frontHost := strings.TrimPrefix(w.front.url(), "http://")
@@ -380,22 +393,30 @@ func (r *receiver) deliveries() ([]delivery, []string) {
 // url helper for the sandbox's payer actions.
 func (w *world) sandboxURL(path string) string { return w.sbURL + path }
 
+// aimFunc decides whether to kill the service with a request to endpoint
+// about checkoutID (read from its out_no; empty when unknown) in flight.
+type aimFunc func(endpoint, checkoutID string) (kill, before bool, fired func() bool)
+
 // newGatewayProxy forwards the service's protocol requests to the sandbox.
 // For each payorder and payrefund it asks aim whether to kill the service
 // with this request in flight, and when: before forwarding it (the gateway
 // never gets it) or after the gateway answered (the answer is lost).
-func newGatewayProxy(t *testing.T, target string, aim func(endpoint string) (kill, before bool, fired func() bool)) string {
+func newGatewayProxy(t *testing.T, target string, aim aimFunc, keys map[string]gateway.Key) string {
 	t.Helper()
 	hc := &http.Client{Timeout: 30 * time.Second}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		endpoint := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
-		kill, before, fired := aim(endpoint)
-		if kill && before && fired() {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
 			w.WriteHeader(http.StatusBadGateway)
 			return
 		}
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
+		var checkoutID string
+		if endpoint == "payrefund" {
+			checkoutID = checkoutOfRequest(body, keys)
+		}
+		kill, before, fired := aim(endpoint, checkoutID)
+		if kill && before && fired() {
 			w.WriteHeader(http.StatusBadGateway)
 			return
 		}
@@ -420,4 +441,29 @@ func newGatewayProxy(t *testing.T, target string, aim func(endpoint string) (kil
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// checkoutOfRequest reads the checkout a protocol request is about from
+// the out_no in its encrypted data.
+func checkoutOfRequest(body []byte, keys map[string]gateway.Key) string {
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return ""
+	}
+	key, ok := keys[form.Get("open_id")]
+	if !ok {
+		return ""
+	}
+	plain, err := gateway.Decrypt(key, form.Get("data"))
+	if err != nil {
+		return ""
+	}
+	var d struct {
+		OutNo string `json:"out_no"`
+	}
+	if json.Unmarshal(plain, &d) != nil {
+		return ""
+	}
+	id, _, _ := checkout.ParseOutNo(d.OutNo)
+	return id
 }
