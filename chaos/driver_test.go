@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -465,5 +464,3 @@ func seqOf(qrURL string) int {
 	n, _ := strconv.Atoi(strings.TrimSuffix(s, ".svg"))
 	return n
 }
-
-var errNotStarted = errors.New("payment not started")

@@ -3,7 +3,6 @@ package chaos
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -472,6 +471,3 @@ func (s *service) alive() error {
 	}
 	return nil
 }
-
-// errRetry marks a request to try again (the service is down or busy).
-var errRetry = errors.New("retry")
