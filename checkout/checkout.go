@@ -209,6 +209,14 @@ func CheckReference(s string) error {
 	return checkText("reference", s, MaxReferenceLen)
 }
 
+// CheckDescription applies the rule of a checkout's description, the text the
+// payer reads on the page and in the wallet: valid UTF-8, no control
+// characters (they would reach the page and the gateway's order name), at
+// most MaxDescriptionLen characters (not bytes).
+func CheckDescription(s string) error {
+	return checkText("description", s, MaxDescriptionLen)
+}
+
 // checkText is the rule of a free-text field shown to people and merchants.
 func checkText(field, s string, maxRunes int) error {
 	switch {
@@ -382,8 +390,8 @@ func (d *Draft) check() error {
 	if err := d.Amounts.Check(); err != nil {
 		return err
 	}
-	if utf8.RuneCountInString(d.Description) > MaxDescriptionLen || !utf8.ValidString(d.Description) {
-		return bad("description longer than %d characters", MaxDescriptionLen)
+	if err := CheckDescription(d.Description); err != nil {
+		return err
 	}
 	if err := CheckReference(d.Reference); err != nil {
 		return err

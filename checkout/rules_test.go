@@ -2,6 +2,7 @@ package checkout
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,47 @@ func TestReferenceRule(t *testing.T) {
 				var fe *FieldError
 				if !errors.As(err, &fe) || fe.Field != "reference" || fe.Message != tt.msg || !errors.Is(err, ErrInvalid) {
 					t.Errorf("err = %#v, want reference: %s (ErrInvalid)", err, tt.msg)
+				}
+			}
+		})
+	}
+}
+
+// TestDescriptionRule pins the one rule of a description, which the create
+// API applies by calling CheckDescription and the domain applies to every
+// draft: at most MaxDescriptionLen characters, not bytes, and no control
+// characters.
+func TestDescriptionRule(t *testing.T) {
+	tooLong := fmt.Sprintf("must be at most %d characters", MaxDescriptionLen)
+	for _, tt := range []struct {
+		name, desc string
+		msg        string // "" when accepted
+	}{
+		{"empty", "", ""},
+		{"limit in ASCII", strings.Repeat("d", MaxDescriptionLen), ""},
+		{"limit in Chinese characters (3 bytes each)", strings.Repeat("拿", MaxDescriptionLen), ""},
+		{"one Chinese character more", strings.Repeat("拿", MaxDescriptionLen+1), tooLong},
+		{"one ASCII character more", strings.Repeat("d", MaxDescriptionLen+1), tooLong},
+		{"newline", "a\nb", "must not contain control characters"},
+		{"NUL", "a\x00b", "must not contain control characters"},
+		{"C1 control", "a\u0085b", "must not contain control characters"},
+		{"invalid UTF-8", "a\xffb", "must be valid UTF-8"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckDescription(tt.desc)
+			d := draft("m")
+			d.Description = tt.desc
+			_, newErr := NewCheckout(d, time.Now())
+			if tt.msg == "" {
+				if err != nil || newErr != nil {
+					t.Fatalf("refused: %v / %v", err, newErr)
+				}
+				return
+			}
+			for _, err := range []error{err, newErr} {
+				var fe *FieldError
+				if !errors.As(err, &fe) || fe.Field != "description" || fe.Message != tt.msg || !errors.Is(err, ErrInvalid) {
+					t.Errorf("err = %#v, want description: %s (ErrInvalid)", err, tt.msg)
 				}
 			}
 		})

@@ -168,8 +168,8 @@ func (h *handler) draftFrom(m *checkout.Merchant, liveKey bool, req *createReque
 	}
 	d.Amounts = a
 
-	if perr := checkText("description", req.Description, checkout.MaxDescriptionLen); perr != nil {
-		return nil, perr
+	if err := checkout.CheckDescription(req.Description); err != nil {
+		return nil, fieldError(err)
 	}
 	d.Description = req.Description
 	if err := checkout.CheckReference(req.Reference); err != nil {
@@ -259,19 +259,6 @@ func fieldError(err error) *paramError {
 		return invalid(fe.Field, fe.Message)
 	}
 	return &paramError{code: "invalid_parameter", message: err.Error()}
-}
-
-func checkText(param, s string, maxRunes int) *paramError {
-	if !utf8.ValidString(s) {
-		return invalid(param, "must be valid UTF-8")
-	}
-	if utf8.RuneCountInString(s) > maxRunes {
-		return invalid(param, fmt.Sprintf("must be at most %d characters", maxRunes))
-	}
-	if hasControl(s) {
-		return invalid(param, "must not contain control characters")
-	}
-	return nil
 }
 
 func hasControl(s string) bool {

@@ -106,6 +106,33 @@ func TestCreateReferenceAndWebhookHosts(t *testing.T) {
 	}
 }
 
+// TestCreateDescription: the description's rule is the domain's
+// (checkout.CheckDescription) and holds through the API: the limit counts
+// characters, so MaxDescriptionLen Chinese characters are taken and one more
+// is refused, as are control characters, each naming param "description".
+func TestCreateDescription(t *testing.T) {
+	e := newEnv(t)
+	desc := strings.Repeat("拿", checkout.MaxDescriptionLen)
+	if m := e.create(e.keyA, `{"amount": 100, "description": "`+desc+`"}`); m["description"] != desc {
+		t.Errorf("description %v", m["description"])
+	}
+	for name, body := range map[string]string{
+		"one character more": `{"amount":1,"description":"` + desc + `拿"}`,
+		"newline":            `{"amount":1,"description":"a\nb"}`,
+		"bell":               `{"amount":1,"description":"a\u0007b"}`,
+		"C1 control":         `{"amount":1,"description":"a\u0085b"}`,
+	} {
+		r := e.do("POST", "/v1/checkouts", e.keyA, body)
+		if r.status != 400 {
+			t.Errorf("%s: status %d %s", name, r.status, r.body)
+			continue
+		}
+		if code, param := r.errorOf(t); code != "invalid_parameter" || param != "description" {
+			t.Errorf("%s: error %s, param %q", name, code, param)
+		}
+	}
+}
+
 func TestCreateValidation(t *testing.T) {
 	e := newEnv(t)
 	long := strings.Repeat("字", 101)
