@@ -19,17 +19,6 @@ type EventLog interface {
 	Resend(ctx context.Context, merchantID, id string) error
 }
 
-// eventRoutes registers the events API; it is mounted only when the
-// service delivers webhooks.
-func (h *handler) eventRoutes(v1 *gin.RouterGroup) {
-	if h.events == nil {
-		return
-	}
-	v1.GET("/events", h.listEvents)
-	v1.GET("/events/:id", h.getEvent)
-	v1.POST("/events/:id/resend", h.resendEvent)
-}
-
 // eventListJSON is a page of events, shaped like the checkouts list.
 type eventListJSON struct {
 	Object     string            `json:"object"`

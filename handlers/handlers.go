@@ -87,7 +87,7 @@ type handler struct {
 	allowPrivateWebhooks bool
 	notifier             Notifier
 	refunder             Refunder
-	// pages is set up by pageRoutes.
+	// pages is set up by initPages.
 	pages  *pages
 	events EventLog
 }

@@ -28,16 +28,6 @@ const (
 	notifyTimeout = 20 * time.Second
 )
 
-// notifyRoutes registers the notify intake and the refunds API.
-func (h *handler) notifyRoutes(r *gin.Engine, v1 *gin.RouterGroup) {
-	if h.notifier != nil {
-		r.GET(notify.NotifyPath+":store", h.receiveNotify)
-	}
-	if h.refunder != nil {
-		v1.POST("/checkouts/:id/refunds", h.createRefund)
-	}
-}
-
 // receiveNotify is GET /notify/:store, the gateway's async notify. It
 // answers exactly notify_success only once the confirmed state is stored;
 // a bad signature is 400 and an order we do not know 404 (neither is ever

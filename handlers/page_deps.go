@@ -63,7 +63,7 @@ type PagesDeps struct {
 	EventsPoll time.Duration
 }
 
-// pages is the payer pages' state, built by pageRoutes.
+// pages is the payer pages' state, built by initPages.
 type pages struct {
 	PagesDeps
 	pay *checkout.Payments

@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
 	"github.com/wallet-checkout/checkout/checkout"
 )
 
@@ -14,18 +12,12 @@ const (
 	defaultHeartbeat = 15 * time.Second
 )
 
-// pageRoutes mounts what payers and mini-programs touch: the hosted pages,
-// the pay action, the OAuth callbacks, the result page and its live status,
-// the QR codes, the static assets and the mini-program API. Nothing is
-// mounted without sessions and a gateway to pay through.
-func (h *handler) pageRoutes(r *gin.Engine, d Deps) {
-	h.staticRoutes(r)
-	if d.WalletSim != nil {
-		ws := gin.WrapH(d.WalletSim)
-		r.Any("/walletsim/*path", ws)
-	}
+// initPages prepares what the payer pages and the mini-program API share
+// (h.pages) and reports whether they can be served: not without sessions
+// and a gateway to pay through. routes mounts them when it reports true.
+func (h *handler) initPages(d Deps) bool {
 	if d.Sessions == nil || d.PayOrderer == nil {
-		return
+		return false
 	}
 	p := &pages{PagesDeps: d.PagesDeps, cop: http.NewCrossOriginProtection()}
 	if p.Heartbeat <= 0 {
@@ -38,20 +30,5 @@ func (h *handler) pageRoutes(r *gin.Engine, d Deps) {
 	}
 	p.pay = checkout.NewPayments(h.repo, h.dir, p.PayOrderer, opts...)
 	h.pages = p
-
-	c := r.Group("/c/:id", h.pageHeaders)
-	c.GET("", h.showCheckoutPage)
-	c.GET("/oauth/wechat", h.wechatOAuthCallback)
-	c.GET("/oauth/alipay", h.alipayOAuthCallback)
-	c.POST("/pay", h.sameOrigin, h.createPayment)
-	c.GET("/qr/:seq", h.showPayQRCode)
-	c.GET("/return", h.payReturn)
-	c.GET("/result", h.showResultPage)
-	c.GET("/status", h.showPayStatus)
-	c.GET("/events", h.streamPayEvents)
-	c.POST("/check", h.sameOrigin, h.checkPayment)
-
-	// Outside the Bearer-authenticated /v1 group: the mini-program proves
-	// itself with the checkout's client secret.
-	r.POST("/v1/checkouts/:id/wechat-mini-program-payments", h.createMiniProgramPayment)
+	return true
 }

@@ -34,19 +34,6 @@ type reconciliationHandlers struct {
 	svc Reconciliations
 }
 
-// reconciliationRoutes registers the reconciliations API; it is mounted
-// only when the service runs reconciliations.
-func (h *handler) reconciliationRoutes(v1 *gin.RouterGroup, svc Reconciliations) {
-	if svc == nil {
-		return
-	}
-	r := &reconciliationHandlers{handler: h, svc: svc}
-	v1.POST("/reconciliations", r.create)
-	v1.GET("/reconciliations", r.list)
-	v1.GET("/reconciliations/:id", r.get)
-	v1.POST("/reconciliations/:id/differences/:did", r.setStatus)
-}
-
 // reconciliationJSON is a run with its differences (always a list).
 type reconciliationJSON struct {
 	Object string `json:"object"`
