@@ -811,11 +811,24 @@ func (r *Repo) List(ctx context.Context, merchantID string, q ListQuery) ([]*Che
 }
 
 func (r *Repo) listIDs(ctx context.Context, merchantID, after string, n int) ([]string, error) {
-	v, err := scriptList.Run(ctx, r.rdb, []string{r.keyList(merchantID)}, after, n).Result()
-	if err != nil {
+	ids, err := PageNewestFirst(ctx, r.rdb, r.keyList(merchantID), after, n)
+	if err != nil && !errors.Is(err, ErrBadCursor) {
 		return nil, fmt.Errorf("list checkouts: %w", err)
 	}
-	if n, ok := v.(int64); ok && n == -1 {
+	return ids, err
+}
+
+// PageNewestFirst reads up to n members of the sorted-set index key, newest
+// (highest score) first, after the member after ("" for the first page), in
+// one round trip. ErrBadCursor when after is not in the index. It is the
+// cursor mechanism of every list the merchant API serves (checkouts,
+// events, reconciliations).
+func PageNewestFirst(ctx context.Context, rdb redis.Scripter, key, after string, n int) ([]string, error) {
+	v, err := scriptList.Run(ctx, rdb, []string{key}, after, n).Result()
+	if err != nil {
+		return nil, err
+	}
+	if code, ok := v.(int64); ok && code == -1 {
 		return nil, ErrBadCursor
 	}
 	raw, _ := v.([]any)

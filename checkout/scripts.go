@@ -168,6 +168,7 @@ return false
 
 // scriptList returns up to ARGV[2] ids of the index KEYS[1], newest first,
 // after the id ARGV[1] (empty: from the top). -1 when the cursor is unknown.
+// PageNewestFirst is its one caller.
 var scriptList = redis.NewScript(`
 local start = 0
 if ARGV[1] ~= '' then

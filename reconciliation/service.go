@@ -404,18 +404,6 @@ type ListQuery struct {
 // listScanMax bounds the runs one filtered List call reads.
 const listScanMax = 500
 
-// pageScript reads a page of the index newest first after the cursor; a
-// cursor that is not in the index answers nil.
-var pageScript = redis.NewScript(`
-local start = 0
-if ARGV[1] ~= '' then
-  local r = redis.call('ZREVRANK', KEYS[1], ARGV[1])
-  if not r then return false end
-  start = r + 1
-end
-return redis.call('ZREVRANGE', KEYS[1], start, start + tonumber(ARGV[2]) - 1)
-`)
-
 // List returns a merchant's runs, newest first (by when they first ran),
 // without their differences, and the cursor of the next page ("" at the
 // end). ErrBadCursor when After is not one of the list's runs.
@@ -437,9 +425,9 @@ func (s *Service) List(ctx context.Context, merchantID string, q ListQuery) ([]*
 	)
 	for {
 		want := q.Limit - len(out) + 1
-		ids, err := pageScript.Run(ctx, s.rdb, []string{s.keyIndex(merchantID)}, cursor, want).StringSlice()
+		ids, err := checkout.PageNewestFirst(ctx, s.rdb, s.keyIndex(merchantID), cursor, want)
 		switch {
-		case errors.Is(err, redis.Nil):
+		case errors.Is(err, checkout.ErrBadCursor):
 			return nil, "", ErrBadCursor
 		case err != nil:
 			return nil, "", fmt.Errorf("list reconciliations of %s: %w", merchantID, err)

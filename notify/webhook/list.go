@@ -44,20 +44,6 @@ type ListQuery struct {
 // cursor.
 const listScanMax = 500
 
-// pageScript reads a page of an index newest first, after the cursor. A
-// cursor that is not in the index answers nil.
-//
-// KEYS: index; ARGV: cursor (empty for the first page), count
-var pageScript = redis.NewScript(`
-local start = 0
-if ARGV[1] ~= '' then
-  local r = redis.call('ZREVRANK', KEYS[1], ARGV[1])
-  if not r then return false end
-  start = r + 1
-end
-return redis.call('ZREVRANGE', KEYS[1], start, start + tonumber(ARGV[2]) - 1)
-`)
-
 // List returns one merchant's events, newest first, each with its delivery,
 // and the cursor of the next page ("" at the end). ErrBadCursor when After
 // is not an event of this list.
@@ -94,9 +80,9 @@ func (s *Service) List(ctx context.Context, merchantID string, q ListQuery) ([]*
 	)
 	for {
 		want := q.Limit - len(out) + 1 // one more tells whether a page follows
-		ids, err := pageScript.Run(ctx, s.rdb, []string{index}, cursor, want).StringSlice()
+		ids, err := checkout.PageNewestFirst(ctx, s.rdb, index, cursor, want)
 		switch {
-		case errors.Is(err, redis.Nil):
+		case errors.Is(err, checkout.ErrBadCursor):
 			return nil, "", ErrBadCursor
 		case err != nil:
 			return nil, "", fmt.Errorf("webhook: list %s: %w", merchantID, err)
