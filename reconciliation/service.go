@@ -322,11 +322,17 @@ func (s *Service) alert(ctx context.Context, r *Run) error {
 // Get returns one of a merchant's runs with its differences. Another
 // merchant's run is ErrNotFound, exactly like a missing one.
 func (s *Service) Get(ctx context.Context, merchantID, runID string) (*Run, error) {
+	return s.get(ctx, merchantID, runID, true)
+}
+
+// get reads one of a merchant's runs, with its differences when withDiffs
+// is set.
+func (s *Service) get(ctx context.Context, merchantID, runID string, withDiffs bool) (*Run, error) {
 	sid, date, err := s.where(ctx, merchantID, runID)
 	if err != nil {
 		return nil, err
 	}
-	r, diffs, err := s.loadRun(ctx, s.rdb, merchantID, sid, date)
+	r, diffs, err := s.readRun(ctx, s.rdb, merchantID, sid, date, withDiffs)
 	if err != nil {
 		return nil, err
 	}
@@ -437,7 +443,7 @@ func (s *Service) List(ctx context.Context, merchantID string, q ListQuery) ([]*
 			ids = ids[:want-1]
 		}
 		for _, id := range ids {
-			r, err := s.Get(ctx, merchantID, id)
+			r, err := s.get(ctx, merchantID, id, false)
 			if errors.Is(err, ErrNotFound) {
 				continue // outlived its retention
 			}

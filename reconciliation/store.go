@@ -160,10 +160,19 @@ type storedRun struct {
 
 // loadRun reads a run and its differences; nil when there is none.
 func (s *Service) loadRun(ctx context.Context, c redis.Cmdable, mid, sid, date string) (*Run, map[string]Difference, error) {
+	return s.readRun(ctx, c, mid, sid, date, true)
+}
+
+// readRun is loadRun, reading the differences only when withDiffs is set
+// (a list shows runs without them).
+func (s *Service) readRun(ctx context.Context, c redis.Cmdable, mid, sid, date string, withDiffs bool) (*Run, map[string]Difference, error) {
 	day := compact(date)
 	pipe := c.Pipeline()
 	rc := pipe.Get(ctx, s.keyRun(mid, sid, day))
-	dc := pipe.HGetAll(ctx, s.keyDiffs(mid, sid, day))
+	var dc *redis.MapStringStringCmd
+	if withDiffs {
+		dc = pipe.HGetAll(ctx, s.keyDiffs(mid, sid, day))
+	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, nil, fmt.Errorf("read reconciliation %s/%s %s: %w", mid, sid, date, err)
 	}
@@ -177,6 +186,9 @@ func (s *Service) loadRun(ctx context.Context, c redis.Cmdable, mid, sid, date s
 	}
 	sr.Run.MerchantID = sr.MerchantID
 	diffs := map[string]Difference{}
+	if dc == nil {
+		return &sr.Run, diffs, nil
+	}
 	for id, v := range dc.Val() {
 		var d Difference
 		if err := json.Unmarshal([]byte(v), &d); err != nil {
