@@ -11,10 +11,7 @@ import (
 // TestReferenceRule pins the one rule of a reference, which the create API
 // applies by calling CheckReference: at most 128 characters, not bytes.
 func TestReferenceRule(t *testing.T) {
-	for _, tt := range []struct {
-		name, ref string
-		msg       string // "" when accepted
-	}{
+	checkTextRule(t, "reference", CheckReference, func(d *Draft, v string) { d.Reference = v }, []textCase{
 		{"empty", "", ""},
 		{"128 ASCII", strings.Repeat("r", 128), ""},
 		{"128 Chinese characters (384 bytes)", strings.Repeat("单", 128), ""},
@@ -22,26 +19,7 @@ func TestReferenceRule(t *testing.T) {
 		{"129 ASCII", strings.Repeat("r", 129), "must be at most 128 characters"},
 		{"control character", "a\nb", "must not contain control characters"},
 		{"invalid UTF-8", "a\xffb", "must be valid UTF-8"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			err := CheckReference(tt.ref)
-			d := draft("m")
-			d.Reference = tt.ref
-			_, newErr := NewCheckout(d, time.Now())
-			if tt.msg == "" {
-				if err != nil || newErr != nil {
-					t.Fatalf("refused: %v / %v", err, newErr)
-				}
-				return
-			}
-			for _, err := range []error{err, newErr} {
-				var fe *FieldError
-				if !errors.As(err, &fe) || fe.Field != "reference" || fe.Message != tt.msg || !errors.Is(err, ErrInvalid) {
-					t.Errorf("err = %#v, want reference: %s (ErrInvalid)", err, tt.msg)
-				}
-			}
-		})
-	}
+	})
 }
 
 // TestDescriptionRule pins the one rule of a description, which the create
@@ -50,10 +28,7 @@ func TestReferenceRule(t *testing.T) {
 // characters.
 func TestDescriptionRule(t *testing.T) {
 	tooLong := fmt.Sprintf("must be at most %d characters", MaxDescriptionLen)
-	for _, tt := range []struct {
-		name, desc string
-		msg        string // "" when accepted
-	}{
+	checkTextRule(t, "description", CheckDescription, func(d *Draft, v string) { d.Description = v }, []textCase{
 		{"empty", "", ""},
 		{"limit in ASCII", strings.Repeat("d", MaxDescriptionLen), ""},
 		{"limit in Chinese characters (3 bytes each)", strings.Repeat("拿", MaxDescriptionLen), ""},
@@ -63,11 +38,23 @@ func TestDescriptionRule(t *testing.T) {
 		{"NUL", "a\x00b", "must not contain control characters"},
 		{"C1 control", "a\u0085b", "must not contain control characters"},
 		{"invalid UTF-8", "a\xffb", "must be valid UTF-8"},
-	} {
+	})
+}
+
+// textCase is a value of a text field and the FieldError message it gets
+// ("" when accepted).
+type textCase struct{ name, value, msg string }
+
+// checkTextRule runs the cases through the rule's owner (check) and through
+// NewCheckout with the value set on a draft: both must agree, refusing with
+// a FieldError on field that matches ErrInvalid.
+func checkTextRule(t *testing.T, field string, check func(string) error, set func(*Draft, string), cases []textCase) {
+	t.Helper()
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
-			err := CheckDescription(tt.desc)
+			err := check(tt.value)
 			d := draft("m")
-			d.Description = tt.desc
+			set(d, tt.value)
 			_, newErr := NewCheckout(d, time.Now())
 			if tt.msg == "" {
 				if err != nil || newErr != nil {
@@ -77,8 +64,8 @@ func TestDescriptionRule(t *testing.T) {
 			}
 			for _, err := range []error{err, newErr} {
 				var fe *FieldError
-				if !errors.As(err, &fe) || fe.Field != "description" || fe.Message != tt.msg || !errors.Is(err, ErrInvalid) {
-					t.Errorf("err = %#v, want description: %s (ErrInvalid)", err, tt.msg)
+				if !errors.As(err, &fe) || fe.Field != field || fe.Message != tt.msg || !errors.Is(err, ErrInvalid) {
+					t.Errorf("err = %#v, want %s: %s (ErrInvalid)", err, field, tt.msg)
 				}
 			}
 		})
