@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,3 +23,21 @@ func redistestMiniredis(t testing.TB) (*miniredis.Miniredis, redis.UniversalClie
 }
 
 func parseQuery(s string) (url.Values, error) { return url.ParseQuery(s) }
+
+// paidUpdates counts the "paid" updates of checkout id that reach the
+// subscription ps over the next 300 ms: the tests that send a notify many
+// times expect exactly one.
+func paidUpdates(ps *redis.PubSub, id string) int {
+	updates := 0
+	timeout := time.After(300 * time.Millisecond)
+	for {
+		select {
+		case m := <-ps.Channel():
+			if strings.Contains(m.Payload, id+" paid") {
+				updates++
+			}
+		case <-timeout:
+			return updates
+		}
+	}
+}

@@ -106,20 +106,7 @@ func TestNotifyBurstOnePaystatus(t *testing.T) {
 	if evs := e.events.of(c.ID, webhook.TypePaid); len(evs) != 1 {
 		t.Fatalf("%d paid events, want 1 (all: %v)", len(evs), e.events.all(c.ID))
 	}
-	updates := 0
-	timeout := time.After(300 * time.Millisecond)
-loop:
-	for {
-		select {
-		case m := <-ps.Channel():
-			if strings.Contains(m.Payload, c.ID+" paid") {
-				updates++
-			}
-		case <-timeout:
-			break loop
-		}
-	}
-	if updates != 1 {
+	if updates := paidUpdates(ps, c.ID); updates != 1 {
 		t.Fatalf("%d paid updates published, want 1", updates)
 	}
 }

@@ -71,21 +71,7 @@ func TestDuplicateNotifies(t *testing.T) {
 		t.Fatalf("%d paid events after a late duplicate", len(evs))
 	}
 	// Exactly one transition was published.
-	updates := 0
-	ch := ps.Channel()
-	timeout := time.After(300 * time.Millisecond)
-loop:
-	for {
-		select {
-		case m := <-ch:
-			if strings.Contains(m.Payload, c.ID+" paid") {
-				updates++
-			}
-		case <-timeout:
-			break loop
-		}
-	}
-	if updates != 1 {
+	if updates := paidUpdates(ps, c.ID); updates != 1 {
 		t.Fatalf("%d paid updates published, want 1", updates)
 	}
 }
