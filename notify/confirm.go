@@ -169,12 +169,12 @@ func (s *Service) mismatch(ctx context.Context, c *checkout.Checkout, a *checkou
 	s.log.Error("Gateway reports another amount than the attempt's; not marked paid",
 		"checkout_id", c.ID, "out_no", a.OutNo, "ord_no", string(o.OrdNo),
 		"expected", a.Amount, "reported", int64(o.TradeAmount))
-	err := s.waitEffect(ctx, c.ID, "mismatch:"+strconv.Itoa(a.Seq), wait, func(ctx context.Context) error {
+	err := s.waitEffect(ctx, c.ID, mismatchEffect(a.Seq), wait, func(ctx context.Context) error {
 		if _, err := s.repo.UpdateAttempt(ctx, c.ID, a.Seq, checkout.AttemptFailed, string(o.OrdNo)); err != nil &&
 			!errors.Is(err, checkout.ErrNotAllowed) {
 			return err
 		}
-		return s.emit(ctx, webhook.TypeAmountMismatch, "mismatch:"+strconv.Itoa(a.Seq), c, func(e *webhook.Event) {
+		return s.emit(ctx, webhook.TypeAmountMismatch, mismatchEffect(a.Seq), c, func(e *webhook.Event) {
 			e.Data.Mismatch = &webhook.Mismatch{Attempt: a.Seq, OutNo: a.OutNo, Expected: a.Amount, Reported: int64(o.TradeAmount)}
 		})
 	})
@@ -219,14 +219,28 @@ func (s *Service) paidInTime(ctx context.Context, st *checkout.Store, c *checkou
 	return n == 0, nil
 }
 
+// paidEffect names the effect that follows attempt a's payment of c (and
+// the cause of its event): "paid" for the attempt that paid the checkout,
+// "dup:<seq>" for a double payment. settledInStore reads the same marker.
+func paidEffect(c *checkout.Checkout, a *checkout.Attempt) string {
+	if c.PaidAttempt == a.Seq {
+		return "paid"
+	}
+	return "dup:" + strconv.Itoa(a.Seq)
+}
+
+// mismatchEffect names the amount-mismatch alert of attempt seq.
+func mismatchEffect(seq int) string { return "mismatch:" + strconv.Itoa(seq) }
+
 // afterPaid does, once, what follows a confirmed payment: the paid event
 // (late or not) or the late refund for the attempt that paid the checkout,
 // and the automatic refund of any other paid attempt.
 func (s *Service) afterPaid(ctx context.Context, st *checkout.Store, c *checkout.Checkout, a *checkout.Attempt,
 	o *gateway.Order, from checkout.Status, wait time.Duration,
 ) error {
+	name := paidEffect(c, a)
 	if c.PaidAttempt == a.Seq {
-		return s.waitEffect(ctx, c.ID, "paid", wait, func(ctx context.Context) error {
+		return s.waitEffect(ctx, c.ID, name, wait, func(ctx context.Context) error {
 			if c.Late && checkout.EffectiveLatePolicy(c.LatePolicy, st.LatePolicy) == checkout.LatePolicyRefund {
 				// A late refund already made for it is the decision taken:
 				// carry it on, never emit checkout.paid beside it.
@@ -252,10 +266,9 @@ func (s *Service) afterPaid(ctx context.Context, st *checkout.Store, c *checkout
 					s.log.Info("Late payment already refunded by the merchant", "checkout_id", c.ID, "out_no", a.OutNo)
 				}
 			}
-			return s.emit(ctx, webhook.TypePaid, "paid", c, nil)
+			return s.emit(ctx, webhook.TypePaid, name, c, nil)
 		})
 	}
-	name := "dup:" + strconv.Itoa(a.Seq)
 	return s.waitEffect(ctx, c.ID, name, wait, func(ctx context.Context) error {
 		s.log.Warn("Double payment: refunding the second one", "checkout_id", c.ID, "out_no", a.OutNo,
 			"paid_attempt", c.PaidAttempt, "amount", a.Amount)

@@ -183,20 +183,16 @@ func claimsNewPayment(cb gateway.Callback, a *checkout.Attempt) bool {
 
 // settledInStore reports whether the stored state of attempt a of c is
 // final: paid with what follows done, cancelled, or failed with no amount
-// mismatch alert still being raised. The effect names are those of
-// afterPaid and mismatch in confirm.go.
+// mismatch alert still being raised.
 func (s *Service) settledInStore(ctx context.Context, c *checkout.Checkout, a *checkout.Attempt) (bool, error) {
 	var effect string
 	switch a.Status {
 	case checkout.AttemptCancelled:
 		return true, nil
 	case checkout.AttemptPaid:
-		effect = "dup:" + strconv.Itoa(a.Seq)
-		if c.PaidAttempt == a.Seq {
-			effect = "paid"
-		}
+		effect = paidEffect(c, a)
 	case checkout.AttemptFailed:
-		effect = "mismatch:" + strconv.Itoa(a.Seq)
+		effect = mismatchEffect(a.Seq)
 	default:
 		return false, nil
 	}
