@@ -15,7 +15,7 @@ func TestPayParamsStorage(t *testing.T) {
 	c := create(t, r, clk, "m1")
 	other := create(t, r, clk, "m1")
 	want := PayParams{
-		Payer: "wxapp/openid", Kind: KindWeChatJSAPI,
+		Payer: "wxapp/openid", Kind: "wechat_jsapi",
 		WeChat:     gateway.WeChatPay{AppID: "wx1", TimeStamp: "1700000000", NonceStr: "n", Package: "prepay_id=wx1", SignType: "MD5", PaySign: "ABC"},
 		ValidUntil: clk.Now().Add(2 * time.Hour).Truncate(time.Millisecond).UTC(),
 	}

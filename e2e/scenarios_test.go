@@ -35,10 +35,10 @@ func assertPaidOnce(t *testing.T, s *stack, store, id string) {
 	}
 	// The event is emitted right after the transition; give it a moment.
 	deadline := time.Now().Add(3 * time.Second)
-	for s.events.count(id, webhook.TypePaid) == 0 && time.Now().Before(deadline) {
+	for s.eventCount(id, webhook.TypePaid) == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n := s.events.count(id, webhook.TypePaid); n != 1 {
+	if n := s.eventCount(id, webhook.TypePaid); n != 1 {
 		t.Errorf("%d checkout.paid events, want 1", n)
 	}
 }
@@ -52,7 +52,7 @@ func assertNotPaid(t *testing.T, s *stack, store, id string) {
 	if n := s.paidOrders(store, id); n != 0 {
 		t.Errorf("%d paid orders at the gateway, want 0", n)
 	}
-	if n := s.events.count(id, webhook.TypePaid); n != 0 {
+	if n := s.eventCount(id, webhook.TypePaid); n != 0 {
 		t.Errorf("%d checkout.paid events, want 0", n)
 	}
 }

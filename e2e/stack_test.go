@@ -21,15 +21,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wallet-checkout/checkout/app"
 	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/config"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
-	"github.com/wallet-checkout/checkout/handlers"
 	"github.com/wallet-checkout/checkout/internal/redistest"
-	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
-	"github.com/wallet-checkout/checkout/sessions"
-	"github.com/wallet-checkout/checkout/wallet"
 	"github.com/wallet-checkout/checkout/wallet/walletsim"
 )
 
@@ -62,8 +60,7 @@ type stack struct {
 	sb     *sandbox.Server
 	// gwStores are the sandbox stores by our store id.
 	gwStores map[string]sandbox.Store
-	repo     *checkout.Repo
-	events   *recorder
+	app      *app.App
 	clock    *shiftClock
 }
 
@@ -74,31 +71,15 @@ type shiftClock struct{ offset atomic.Int64 }
 func (c *shiftClock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *shiftClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
-// recorder is the merchant-event sink: it keeps what the confirmation
-// service emits, so the tests can count payments.
-type recorder struct {
-	mu     sync.Mutex
-	events []webhook.Event
-}
-
-func (r *recorder) Emit(_ context.Context, e webhook.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-	return nil
-}
-
-// count reports how many events of typ were emitted for a checkout.
-func (r *recorder) count(checkoutID, typ string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, e := range r.events {
-		if e.CheckoutID == checkoutID && e.Type == typ {
-			n++
-		}
+// eventCount reports how many merchant events of typ the service stored
+// for a checkout.
+func (s *stack) eventCount(checkoutID, typ string) int {
+	s.t.Helper()
+	evs, _, err := s.app.Webhooks.List(context.Background(), merchantID, webhook.ListQuery{Type: typ, CheckoutID: checkoutID, Limit: 100})
+	if err != nil {
+		s.t.Fatalf("list events: %v", err)
 	}
-	return n
+	return len(evs)
 }
 
 // keys are RSA keys for the Alipay app and for the emulated Alipay,
@@ -184,7 +165,7 @@ func newStack(t *testing.T, opt sandboxOptions) *stack {
 		Logger:           log.With("component", "walletsim"),
 	})
 
-	s := &stack{t: t, srv: srv, url: base, sb: sb, gwStores: map[string]sandbox.Store{}, events: &recorder{}, clock: clock}
+	s := &stack{t: t, srv: srv, url: base, sb: sb, gwStores: map[string]sandbox.Store{}, clock: clock}
 	var stores []*checkout.Store
 	for _, id := range []string{storeNative, storeRedirect} {
 		gs := sandbox.GenerateStore()
@@ -230,46 +211,32 @@ func newStack(t *testing.T, opt sandboxOptions) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.repo = checkout.NewRepo(rdb, checkout.WithPrefix(prefix+"co:"), checkout.WithClock(clock.Now))
-	payers, err := sessions.NewPayers(rdb, sessions.Config{PublicURL: base, KeyPairs: [][]byte{[]byte(randomHex(t, 32))}, Prefix: prefix + "sess:"})
+	settings, err := config.FromEnv(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
-	gwc := gateway.NewClient()
-	svc, err := notify.New(notify.Config{
-		Redis: rdb, Repo: s.repo, Directory: dir, Gateway: gwc, Events: s.events,
-		Logger: log.With("component", "notify"), Clock: clock.Now, Prefix: prefix + "notify:",
+	settings.PublicURL = base
+	a, err := app.New(app.Config{
+		Settings: settings, Redis: rdb, Directory: dir, Logger: log, Clock: clock.Now, Prefix: prefix,
+		Providers: config.Providers{
+			WeChatAuthorizeBase: base + "/walletsim", WeChatAPIBase: base + "/walletsim",
+			AlipayAuthorizeBase: base + "/walletsim", AlipayGatewayURL: base + "/walletsim/gateway.do",
+		},
+		Sandbox: sb.Handler(), WalletSim: sim,
+		ReconcileEvery: 250 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hub := notify.NewHub(rdb, svc.Channel(), log.With("component", "hub"))
-	go hub.Run(ctx)
+	s.app = a
+	wait := a.Start(ctx)
+	t.Cleanup(func() { cancel(); wait() })
 	select {
-	case <-hub.Ready():
+	case <-a.Hub.Ready():
 	case <-time.After(5 * time.Second):
 		t.Fatal("hub did not subscribe")
 	}
-	rec := notify.NewReconciler(svc, notify.WithInterval(250*time.Millisecond))
-	go rec.Run(ctx)
-
-	h, err := handlers.New(handlers.Deps{
-		Redis: rdb, Directory: dir, Checkouts: s.repo, Gateway: gwc, PublicURL: base,
-		Sandbox: sb.Handler(), Logger: log, Clock: clock.Now,
-		Notifier: svc, Refunds: svc,
-		PagesDeps: handlers.PagesDeps{
-			Sessions:   payers,
-			WeChat:     &wallet.WeChat{AuthorizeBase: base + "/walletsim", APIBase: base + "/walletsim"},
-			Alipay:     &wallet.Alipay{AuthorizeBase: base + "/walletsim", GatewayURL: base + "/walletsim/gateway.do"},
-			WalletSim:  sim,
-			PayOrderer: gwc,
-			Hub:        hub,
-			Reconciler: svc,
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := a.Handler
 	// The merchant's own pages, where success and cancel URLs lead.
 	mux := http.NewServeMux()
 	mux.HandleFunc("/merchant/", func(w http.ResponseWriter, r *http.Request) {
@@ -337,7 +304,7 @@ func (s *stack) createCheckout(req map[string]any) (id, pageURL string) {
 // checkout reads a checkout straight from the repository.
 func (s *stack) checkout(id string) *checkout.Checkout {
 	s.t.Helper()
-	c, err := s.repo.Get(context.Background(), id)
+	c, err := s.app.Repo.Get(context.Background(), id)
 	if err != nil {
 		s.t.Fatalf("read %s: %v", id, err)
 	}

@@ -251,10 +251,10 @@ func TestCreateValidation(t *testing.T) {
 // merchants file's may.
 func TestPrivateWebhooksAllowed(t *testing.T) {
 	e := newEnv(t)
-	h, err := New(Deps{
+	h, err := New(standIns(t, Deps{
 		Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: "https://pay.example",
 		Clock: e.clk.Now, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), AllowPrivateWebhooks: true,
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

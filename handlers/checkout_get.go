@@ -17,14 +17,12 @@ func (h *handler) getCheckout(c *gin.Context) {
 		return
 	}
 	view := h.checkoutView(co)
-	if h.refunder != nil {
-		rs, err := h.refunder.Refunds(c.Request.Context(), co.ID)
-		if err != nil {
-			h.unavailable(c, "list refunds", err)
-			return
-		}
-		view.Refunds = refundsView(rs)
+	rs, err := h.pay.Refunds(c.Request.Context(), co.ID)
+	if err != nil {
+		h.unavailable(c, "list refunds", err)
+		return
 	}
+	view.Refunds = refundsView(rs)
 	c.JSON(http.StatusOK, view)
 }
 

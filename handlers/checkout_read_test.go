@@ -2,20 +2,15 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wallet-checkout/checkout/checkout"
-	"github.com/wallet-checkout/checkout/gateway"
-	"github.com/wallet-checkout/checkout/notify"
 )
 
 func TestGetAndIsolation(t *testing.T) {
@@ -149,14 +144,12 @@ func TestCancel(t *testing.T) {
 	if r.status != 200 || r.json(t)["status"] != "cancelled" {
 		t.Fatalf("cancel pending: %d %s", r.status, r.body)
 	}
-	st, _ := e.dir.Store("ma", "main")
-	if calls := e.gw.Calls(); len(calls) != 1 || calls[0] != st.Gateway.OpenID+"/"+bar.OutNo {
-		t.Fatalf("paycancel calls %v, want only the barcode attempt", calls)
+	// The use cases close the barcode order upstream (payments' tests):
+	// the handler hands the cancelled checkout over, once.
+	if cancelled, _ := e.pay.handedOver(); len(cancelled) != 2 || cancelled[1] != pending+":cancelled" {
+		t.Fatalf("cancels handed over %v", cancelled)
 	}
-	as, _ := e.repo.Attempts(ctx, pending)
-	if as[0].Status != checkout.AttemptCancelled || as[1].Status != checkout.AttemptPending {
-		t.Fatalf("attempts after cancel: %s %s", as[0].Status, as[1].Status)
-	}
+	_ = bar
 	// The QR order can still be paid: the checkout becomes paid, late.
 	p, err := e.repo.MarkPaid(ctx, pending, qr.Seq, "ORDQR")
 	if err != nil || !p.Changed || !p.Checkout.Late {
@@ -173,19 +166,6 @@ func TestCancel(t *testing.T) {
 		t.Fatalf("after late payment: %v %v", g["status"], g["late"])
 	}
 
-	// A failing paycancel leaves the attempt pending (still watched).
-	e.gw.err = errors.New("gateway down")
-	failing := e.create(e.keyA, `{"amount":100}`)["id"].(string)
-	if _, _, err := e.repo.AddAttempt(ctx, failing, checkout.MethodWeChat, checkout.ScenarioBarcode); err != nil {
-		t.Fatal(err)
-	}
-	if r := e.do("POST", "/v1/checkouts/"+failing+"/cancel", e.keyA, ""); r.status != 200 {
-		t.Fatalf("cancel with failing gateway: %d", r.status)
-	}
-	if as, _ := e.repo.Attempts(ctx, failing); as[0].Status != checkout.AttemptPending {
-		t.Fatalf("attempt after failed paycancel: %s", as[0].Status)
-	}
-
 	// Expired cannot be cancelled.
 	exp := e.create(e.keyA, `{"amount":100,"expires_in":60}`)["id"].(string)
 	e.clk.Advance(2 * time.Minute)
@@ -198,65 +178,11 @@ func TestCancel(t *testing.T) {
 	}
 }
 
-func TestCancelWithoutGateway(t *testing.T) {
-	e := newEnv(t)
-	// A typed nil *gateway.Client (the binary before a gateway is set up)
-	// must behave like no gateway, not panic.
-	h, err := New(Deps{Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: "http://x", Clock: e.clk.Now,
-		Gateway: (*gateway.Client)(nil), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	id := e.create(e.keyA, `{"amount":100}`)["id"].(string)
-	if _, _, err := e.repo.AddAttempt(context.Background(), id, checkout.MethodWeChat, checkout.ScenarioBarcode); err != nil {
-		t.Fatal(err)
-	}
-	req, _ := http.NewRequest("POST", srv.URL+"/v1/checkouts/"+id+"/cancel", nil)
-	req.Header.Set("Authorization", "Bearer "+e.keyA)
-	res, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("status %d", res.StatusCode)
-	}
-	if as, _ := e.repo.Attempts(context.Background(), id); as[0].Status != checkout.AttemptPending {
-		t.Fatalf("attempt %s, want pending (watched)", as[0].Status)
-	}
-}
-
-// followingNotifier stands in for notify.Service: it takes notifies and
-// follows cancels.
-type followingNotifier struct {
-	mu        sync.Mutex
-	cancelled []string
-	intents   []string
-}
-
-func (f *followingNotifier) CancelIntent(_ context.Context, id string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.intents = append(f.intents, id)
-	return nil
-}
-
-func (f *followingNotifier) Notify(context.Context, string, url.Values) error { return nil }
-
-func (f *followingNotifier) Cancelled(_ context.Context, c *checkout.Checkout) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.cancelled = append(f.cancelled, c.ID+":"+string(c.Status))
-	return nil
-}
-
 func TestCancelHandsOverToNotifier(t *testing.T) {
 	e := newEnv(t)
-	fn := &followingNotifier{}
-	h, err := New(Deps{Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: "http://x", Clock: e.clk.Now,
-		Gateway: e.gw, Notifier: fn, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	fn := &standInPayments{}
+	h, err := New(standIns(t, Deps{Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: "http://x", Clock: e.clk.Now,
+		Payments: fn, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,13 +214,4 @@ func TestCancelHandsOverToNotifier(t *testing.T) {
 	if len(fn.intents) != 1 || fn.intents[0] != id {
 		t.Fatalf("intents %v", fn.intents)
 	}
-	if calls := e.gw.Calls(); len(calls) != 0 {
-		t.Fatalf("handler called paycancel itself: %v", calls)
-	}
 }
-
-// The confirmation component follows cancels, and plans them.
-var (
-	_ CancelFollower = (*notify.Service)(nil)
-	_ CancelPlanner  = (*notify.Service)(nil)
-)

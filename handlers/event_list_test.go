@@ -19,8 +19,8 @@ import (
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
 	"github.com/wallet-checkout/checkout/internal/redistest"
-	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 const (
@@ -61,7 +61,7 @@ type evEnv struct {
 	gw         *gateway.Client
 	store      *checkout.Store
 	repo       *checkout.Repo
-	svc        *notify.Service
+	svc        *payments.Service
 	hooks      *webhook.Service
 	api        *httptest.Server
 	rc         *evReceiver
@@ -129,17 +129,17 @@ func newEvEnv(t *testing.T) *evEnv {
 	e.repo = checkout.NewRepo(e.rdb, checkout.WithPrefix(e.prefix+"co:"), checkout.WithClock(e.clk.Now))
 	e.hooks = webhook.New(e.rdb, dir, webhook.WithPrefix(e.prefix+"wh:"), webhook.WithClock(e.clk.Now),
 		webhook.AllowPrivate(true), webhook.WithLogger(quiet))
-	e.svc, err = notify.New(notify.Config{
+	e.svc, err = payments.New(payments.Config{
 		Redis: e.rdb, Repo: e.repo, Directory: dir, Gateway: e.gw, Events: e.hooks,
-		Logger: quiet, Clock: e.clk.Now, Prefix: e.prefix + "n:",
+		Logger: quiet, Clock: e.clk.Now, Prefix: e.prefix + "n:", PublicURL: "https://pay.example",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Deps{
+	h, err := New(standIns(t, Deps{
 		Redis: e.rdb, Directory: dir, Checkouts: e.repo, PublicURL: "https://pay.example",
-		Logger: quiet, Clock: e.clk.Now, Notifier: e.svc, Refunds: e.svc, Events: e.hooks,
-	})
+		Logger: quiet, Clock: e.clk.Now, Payments: e.svc, Events: e.hooks,
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func (e *evEnv) paidCheckout() string {
 	}
 	or, err := e.gw.PayOrder(ctx, e.store.Gateway, &gateway.PayOrderRequest{
 		OutNo: a.OutNo, PmtTag: "Weixin", OrdName: "咖啡", OriginalAmount: 1000, TradeAmount: 1000,
-		NotifyURL: notify.NotifyURL(e.api.URL, e.store), JumpURL: "https://pay.example/c/" + created.ID + "/return",
+		NotifyURL: payments.NotifyURL(e.api.URL, e.store), JumpURL: "https://pay.example/c/" + created.ID + "/return",
 	})
 	if err != nil {
 		e.t.Fatalf("payorder: %v", err)
@@ -402,8 +402,8 @@ func TestEventsRedisDown(t *testing.T) {
 	t.Cleanup(func() { _ = dead.Close() })
 	dir, _ := checkout.NewDirectory([]*checkout.Merchant{{ID: e.merchantA, APIKeys: []checkout.APIKey{checkout.APIKeyFor(e.keyA)},
 		Stores: []*checkout.Store{e.store}}})
-	h, err := New(Deps{Redis: dead, Directory: dir, Checkouts: e.repo, PublicURL: "https://pay.example",
-		Logger: slog.New(slog.DiscardHandler), Events: webhook.New(dead, dir)})
+	h, err := New(standIns(t, Deps{Redis: dead, Directory: dir, Checkouts: e.repo, PublicURL: "https://pay.example",
+		Logger: slog.New(slog.DiscardHandler), Events: webhook.New(dead, dir)}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,13 +9,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wallet-checkout/checkout/checkout"
-	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // DefaultMaxAmount is the largest checkout in fen when neither the merchant
@@ -25,10 +26,32 @@ const DefaultMaxAmount int64 = 10_000_000
 // maxBodyBytes bounds every API request body.
 const maxBodyBytes = 64 << 10
 
-// OrderCanceller closes an unpaid order at the gateway (paycancel).
-// *gateway.Client implements it.
-type OrderCanceller interface {
-	PayCancel(ctx context.Context, st *gateway.Store, ref gateway.OrderRef) (*gateway.CancelResult, error)
+// Payments is the use cases the handlers call: every operation that talks
+// to the gateway goes through it. *payments.Service implements it; a test
+// may stand in for one use case.
+type Payments interface {
+	// Start gives a payer the parameters to pay with (payorder).
+	Start(ctx context.Context, req payments.StartRequest) (*payments.PayAction, error)
+	// Notify takes one async notify of the gateway.
+	Notify(ctx context.Context, storeToken string, q url.Values) error
+	// Returned takes the gateway cashier's front-end jump back to the
+	// checkout: it verifies the query and asks paystatus soon.
+	Returned(ctx context.Context, c *checkout.Checkout, q url.Values) error
+	// CheckNow asks the gateway (paystatus) about the checkout's pending
+	// attempts at once, because a payer is waiting, and returns the
+	// checkout as it is after (payments.ErrRateLimited moments after
+	// another check).
+	CheckNow(ctx context.Context, checkoutID string) (*checkout.Checkout, error)
+	// CancelIntent records, before a cancel is stored, that its follow-up
+	// is owed, so that a crash between the two does not lose it.
+	CancelIntent(ctx context.Context, checkoutID string) error
+	// Cancelled does what follows a merchant's cancel, once: the
+	// checkout.cancelled event, barcode orders closed upstream, the others
+	// watched.
+	Cancelled(ctx context.Context, c *checkout.Checkout) error
+	// Refund makes a refund (payrefund); Refunds lists a checkout's.
+	Refund(ctx context.Context, merchantID, checkoutID string, req payments.RefundRequest) (*payments.Refund, error)
+	Refunds(ctx context.Context, checkoutID string) ([]payments.Refund, error)
 }
 
 // Deps is what the handlers need.
@@ -36,9 +59,8 @@ type Deps struct {
 	Redis     redis.UniversalClient
 	Directory *checkout.Directory
 	Checkouts *checkout.Repo
-	// Gateway cancels pending barcode orders when a merchant cancels a
-	// checkout. May be nil: those orders then stay watched like the others.
-	Gateway OrderCanceller
+	// Payments runs every use case that talks to the gateway.
+	Payments Payments
 	// PublicURL is where the service is reachable, e.g.
 	// http://localhost:8080; hosted checkout URLs start with it.
 	PublicURL string
@@ -55,21 +77,14 @@ type Deps struct {
 	// point at loopback and private addresses, as the merchants file's
 	// webhook URLs may (CHECKOUT_ALLOW_PRIVATE_WEBHOOKS, development only).
 	AllowPrivateWebhooks bool
-	// Notifier takes the gateway's async notifies (GET /notify/:store);
-	// *notify.Service. The route is mounted only when it is set.
-	Notifier Notifier
-	// Refunds makes and lists refunds (POST /v1/checkouts/:id/refunds);
-	// *notify.Service. The route is mounted only when it is set.
-	Refunds Refunder
-	// Payer pages (page_*.go, pay_*.go, oauth_*.go, miniprogram_*.go); they
-	// are mounted only when Sessions and PayOrderer are set.
+	// What the payer pages need (page_*.go, pay_*.go, oauth_*.go,
+	// miniprogram_*.go).
 	PagesDeps
 	// Events lists and resends merchant events (GET /v1/events, POST
-	// /v1/events/:id/resend); *webhook.Service. Mounted only when set.
+	// /v1/events/:id/resend); *webhook.Service.
 	Events EventLog
 	// Reconciliations runs and lists the daily reconciliations with the
-	// gateway (/v1/reconciliations); *reconciliation.Service. Mounted only
-	// when set.
+	// gateway (/v1/reconciliations); *reconciliation.Service.
 	Reconciliations Reconciliations
 }
 
@@ -78,15 +93,13 @@ type handler struct {
 	rdb       redis.UniversalClient
 	dir       *checkout.Directory
 	repo      *checkout.Repo
-	gw        OrderCanceller
+	pay       Payments
 	publicURL string
 	log       *slog.Logger
 	now       func() time.Time
 	maxAmount int64
 	// allowPrivateWebhooks: see Deps.AllowPrivateWebhooks.
 	allowPrivateWebhooks bool
-	notifier             Notifier
-	refunder             Refunder
 	// pages is set up by initPages.
 	pages  *pages
 	events EventLog
@@ -101,25 +114,32 @@ func New(d Deps) (http.Handler, error) {
 		return nil, errors.New("handlers: Directory is required")
 	case d.Checkouts == nil:
 		return nil, errors.New("handlers: Checkouts is required")
+	case d.Payments == nil:
+		return nil, errors.New("handlers: Payments is required")
+	case d.Events == nil:
+		return nil, errors.New("handlers: Events is required")
+	case d.Reconciliations == nil:
+		return nil, errors.New("handlers: Reconciliations is required")
+	case d.Sessions == nil:
+		return nil, errors.New("handlers: Sessions is required")
+	case d.Hub == nil:
+		return nil, errors.New("handlers: Hub is required")
+	case d.WeChat == nil || d.Alipay == nil:
+		return nil, errors.New("handlers: WeChat and Alipay are required")
 	}
 	if d.PublicURL == "" {
 		return nil, errors.New("handlers: PublicURL is required")
-	}
-	if gc, ok := d.Gateway.(*gateway.Client); ok && gc == nil {
-		d.Gateway = nil
 	}
 	h := &handler{
 		rdb:                  d.Redis,
 		dir:                  d.Directory,
 		repo:                 d.Checkouts,
-		gw:                   d.Gateway,
+		pay:                  d.Payments,
 		publicURL:            strings.TrimRight(d.PublicURL, "/"),
 		log:                  d.Logger,
 		now:                  d.Clock,
 		maxAmount:            d.MaxAmount,
-		notifier:             d.Notifier,
 		allowPrivateWebhooks: d.AllowPrivateWebhooks,
-		refunder:             d.Refunds,
 		events:               d.Events,
 	}
 	if h.log == nil {

@@ -27,7 +27,7 @@ func TestHealth(t *testing.T) {
 func TestReadyzWithoutRedis(t *testing.T) {
 	m, rdb := redistest.Miniredis(t)
 	e := newEnv(t)
-	h, err := New(Deps{Redis: rdb, Directory: e.dir, Checkouts: checkout.NewRepo(rdb), PublicURL: "http://x", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	h, err := New(standIns(t, Deps{Redis: rdb, Directory: e.dir, Checkouts: checkout.NewRepo(rdb), PublicURL: "http://x", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +22,10 @@ import (
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/internal/redistest"
+	"github.com/wallet-checkout/checkout/notify"
+	"github.com/wallet-checkout/checkout/payments"
+	"github.com/wallet-checkout/checkout/sessions"
+	"github.com/wallet-checkout/checkout/wallet"
 )
 
 // syncBuffer collects log output from concurrent handlers.
@@ -40,28 +46,90 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// fakeGateway records paycancel calls.
-type fakeGateway struct {
-	mu    sync.Mutex
-	calls []string
-	err   error
-}
-
-func (f *fakeGateway) PayCancel(_ context.Context, st *gateway.Store, ref gateway.OrderRef) (*gateway.CancelResult, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, st.OpenID+"/"+ref.OutNo)
-	if f.err != nil {
-		return nil, f.err
+// standIns fills the dependencies a test does not exercise with stand-ins
+// that refuse every call, so that New (which requires them all) builds the
+// router. Tests that exercise a part give the real one (or a recording one).
+func standIns(t testing.TB, d Deps) Deps {
+	t.Helper()
+	if d.Payments == nil {
+		d.Payments = &standInPayments{}
 	}
-	return &gateway.CancelResult{}, nil
+	if d.Events == nil {
+		d.Events = standInEvents{}
+	}
+	if d.Reconciliations == nil {
+		d.Reconciliations = standInReconciliations{}
+	}
+	if d.Sessions == nil {
+		p, err := sessions.NewPayers(d.Redis, sessions.Config{PublicURL: d.PublicURL,
+			KeyPairs: [][]byte{[]byte("0123456789abcdef0123456789abcdef")}, Prefix: "test:" + rand.Text() + ":sess:"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Sessions = p
+	}
+	if d.Hub == nil {
+		d.Hub = standInHub{}
+	}
+	if d.WeChat == nil {
+		d.WeChat = &wallet.WeChat{}
+	}
+	if d.Alipay == nil {
+		d.Alipay = &wallet.Alipay{}
+	}
+	return d
 }
 
-func (f *fakeGateway) Calls() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.calls...)
+var errStandIn = errors.New("test stand-in: not part of this test")
+
+// standInPayments records the cancels handed over to it and refuses the
+// other use cases.
+type standInPayments struct {
+	mu        sync.Mutex
+	cancelled []string
+	intents   []string
 }
+
+func (p *standInPayments) Start(context.Context, payments.StartRequest) (*payments.PayAction, error) {
+	return nil, errStandIn
+}
+func (p *standInPayments) Notify(context.Context, string, url.Values) error { return errStandIn }
+func (p *standInPayments) Returned(context.Context, *checkout.Checkout, url.Values) error {
+	return errStandIn
+}
+func (p *standInPayments) CheckNow(context.Context, string) (*checkout.Checkout, error) {
+	return nil, errStandIn
+}
+func (p *standInPayments) CancelIntent(_ context.Context, id string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.intents = append(p.intents, id)
+	return nil
+}
+func (p *standInPayments) Cancelled(_ context.Context, c *checkout.Checkout) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cancelled = append(p.cancelled, c.ID+":"+string(c.Status))
+	return nil
+}
+func (p *standInPayments) Refund(context.Context, string, string, payments.RefundRequest) (*payments.Refund, error) {
+	return nil, errStandIn
+}
+func (p *standInPayments) Refunds(context.Context, string) ([]payments.Refund, error) {
+	return nil, nil
+}
+
+func (p *standInPayments) handedOver() (cancelled, intents []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.cancelled...), append([]string(nil), p.intents...)
+}
+
+type standInEvents struct{ EventLog }
+type standInReconciliations struct{ Reconciliations }
+type standInHub struct{}
+
+func (standInHub) Subscribe(string) (<-chan notify.Update, func()) { return nil, func() {} }
 
 type testClock struct{ ns atomic.Int64 }
 
@@ -76,7 +144,7 @@ type env struct {
 	repo    *checkout.Repo
 	dir     *checkout.Directory
 	clk     *testClock
-	gw      *fakeGateway
+	pay     *standInPayments
 	logs    *syncBuffer
 	// keyA and keyB are test keys of merchants A and B, liveA a live key of A.
 	keyA, keyB, liveA string
@@ -100,7 +168,7 @@ func store(t testing.TB, id, openID string, sandbox bool) *checkout.Store {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, clk: &testClock{}, gw: &fakeGateway{}, logs: &syncBuffer{}}
+	e := &env{t: t, clk: &testClock{}, pay: &standInPayments{}, logs: &syncBuffer{}}
 	e.clk.ns.Store(time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC).UnixNano())
 	e.keyA, _ = checkout.NewAPIKey(false)
 	e.keyB, _ = checkout.NewAPIKey(false)
@@ -131,14 +199,14 @@ func newEnv(t testing.TB) *env {
 	// Merchant ids are shared by parallel test runs: a random prefix keeps
 	// their indexes apart.
 	e.repo = checkout.NewRepo(e.rdb, checkout.WithPrefix("test:"+rand.Text()+":"), checkout.WithClock(e.clk.Now))
-	e.handler, err = New(Deps{
-		Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, Gateway: e.gw,
+	e.handler, err = New(standIns(t, Deps{
+		Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, Payments: e.pay,
 		PublicURL: "https://pay.example/", Logger: slog.New(slog.NewJSONHandler(e.logs, nil)),
 		Clock: e.clk.Now, MaxAmount: 1_000_000,
 		Sandbox: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "sandbox:"+r.URL.Path)
 		}),
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

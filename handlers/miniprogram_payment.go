@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/payments"
 	"github.com/wallet-checkout/checkout/wallet"
 	"github.com/wallet-checkout/checkout/web/templates"
 )
@@ -78,13 +79,12 @@ func (h *handler) createMiniProgramPayment(c *gin.Context) {
 		abortError(c, http.StatusBadGateway, "identity_provider_error", "WeChat login failed, retry", "")
 		return
 	}
-	act, err := h.pages.pay.Start(c.Request.Context(), checkout.StartRequest{
+	act, err := h.pay.Start(c.Request.Context(), payments.StartRequest{
 		CheckoutID: id,
 		Wallet:     checkout.MethodWeChat,
 		Scenario:   checkout.ScenarioMiniProgram,
 		SubAppID:   st.WeChat.MiniProgramAppID,
 		SubOpenID:  who.OpenID,
-		NotifyURL:  h.notifyURL(st),
 	})
 	if err != nil {
 		h.startError(c, ck, err, true)

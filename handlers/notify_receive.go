@@ -10,14 +10,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/wallet-checkout/checkout/gateway"
-	"github.com/wallet-checkout/checkout/notify"
+	"github.com/wallet-checkout/checkout/payments"
 )
-
-// Notifier takes the gateway's async notifies; *notify.Service implements it.
-type Notifier interface {
-	Notify(ctx context.Context, storeToken string, q url.Values) error
-}
 
 const (
 	// maxNotifyQuery bounds a notify's query string: six fields, rand_str
@@ -62,24 +56,24 @@ func (h *handler) receiveNotify(c *gin.Context) {
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), notifyTimeout)
 	defer cancel()
-	err = h.notifier.Notify(ctx, store, q)
+	err = h.pay.Notify(ctx, store, q)
 	log := h.log.With(slog.String("request_id", c.GetString(ctxRequestID)), slog.String("out_no", q.Get("out_no")))
 	switch {
 	case err == nil:
-		c.String(http.StatusOK, gateway.NotifySuccess)
-	case errors.Is(err, notify.ErrBadSignature):
+		c.String(http.StatusOK, payments.NotifySuccess)
+	case errors.Is(err, payments.ErrBadSignature):
 		log.Warn("Notify rejected: bad signature", slog.Any("error", err), slog.String("client_ip", c.ClientIP()))
 		c.String(http.StatusBadRequest, "bad signature")
-	case errors.Is(err, notify.ErrStaleNotify):
+	case errors.Is(err, payments.ErrStaleNotify):
 		// The error names the store, the signed and our times: no secret.
 		log.Warn("Notify refused: timestamp outside the accepted window (replay, or a clock off)",
 			slog.Any("error", err), slog.String("client_ip", c.ClientIP()))
 		c.String(http.StatusBadRequest, "stale notify")
-	case errors.Is(err, notify.ErrRecentlyChecked):
+	case errors.Is(err, payments.ErrRecentlyChecked):
 		// Routine with duplicated notifies: not an error worth an alert.
 		log.Info("Duplicate notify answered 503; the order was checked moments ago", slog.Any("error", err))
 		c.String(http.StatusServiceUnavailable, "retry later")
-	case errors.Is(err, notify.ErrUnknownStore), errors.Is(err, notify.ErrUnknownOrder):
+	case errors.Is(err, payments.ErrUnknownStore), errors.Is(err, payments.ErrUnknownOrder):
 		log.Warn("Notify for an unknown store or order", slog.Any("error", err))
 		c.String(http.StatusNotFound, "unknown order")
 	default:

@@ -14,11 +14,12 @@ import (
 	"testing"
 
 	"github.com/wallet-checkout/checkout/gateway"
-	"github.com/wallet-checkout/checkout/notify"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // fakeNotifier answers Notify with a set error and records its inputs.
 type fakeNotifier struct {
+	standInPayments
 	mu    sync.Mutex
 	err   error
 	store string
@@ -34,13 +35,13 @@ func (f *fakeNotifier) Notify(_ context.Context, store string, q url.Values) err
 	return f.err
 }
 
-func notifyServer(t *testing.T, n Notifier, r Refunder) (*env, *httptest.Server) {
+func notifyServer(t *testing.T, n Payments) (*env, *httptest.Server) {
 	t.Helper()
 	e := newEnv(t)
-	h, err := New(Deps{
+	h, err := New(standIns(t, Deps{
 		Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: "https://pay.example",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: e.clk.Now, Notifier: n, Refunds: r,
-	})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: e.clk.Now, Payments: n,
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func notifyServer(t *testing.T, n Notifier, r Refunder) (*env, *httptest.Server)
 // notify_success, and the ones worth retrying are 5xx.
 func TestReceiveNotify(t *testing.T) {
 	f := &fakeNotifier{}
-	_, srv := notifyServer(t, f, nil)
+	_, srv := notifyServer(t, f)
 	for _, tc := range []struct {
 		name   string
 		err    error
@@ -62,14 +63,14 @@ func TestReceiveNotify(t *testing.T) {
 		status int
 	}{
 		{"stored", nil, "/notify/store1?out_no=1&sign=x", 200},
-		{"bad sign", fmt.Errorf("x: %w", notify.ErrBadSignature), "/notify/store1?sign=x", 400},
-		{"unknown store", fmt.Errorf("x: %w", notify.ErrUnknownStore), "/notify/nope?sign=x", 404},
-		{"unknown order", fmt.Errorf("x: %w", notify.ErrUnknownOrder), "/notify/store1?sign=x", 404},
+		{"bad sign", fmt.Errorf("x: %w", payments.ErrBadSignature), "/notify/store1?sign=x", 400},
+		{"unknown store", fmt.Errorf("x: %w", payments.ErrUnknownStore), "/notify/nope?sign=x", 404},
+		{"unknown order", fmt.Errorf("x: %w", payments.ErrUnknownOrder), "/notify/store1?sign=x", 404},
 		{"redis down", errors.New("dial tcp: connection refused"), "/notify/store1?sign=x", 503},
-		{"not settled", notify.ErrNotSettled, "/notify/store1?sign=x", 503},
-		{"busy", notify.ErrBusy, "/notify/store1?sign=x", 503},
-		{"stale timestamp", fmt.Errorf("x: %w", notify.ErrStaleNotify), "/notify/store1?sign=x", 400},
-		{"checked moments ago", fmt.Errorf("x: %w", notify.ErrRecentlyChecked), "/notify/store1?sign=x", 503},
+		{"not settled", payments.ErrNotSettled, "/notify/store1?sign=x", 503},
+		{"busy", payments.ErrBusy, "/notify/store1?sign=x", 503},
+		{"stale timestamp", fmt.Errorf("x: %w", payments.ErrStaleNotify), "/notify/store1?sign=x", 400},
+		{"checked moments ago", fmt.Errorf("x: %w", payments.ErrRecentlyChecked), "/notify/store1?sign=x", 503},
 		{"malformed query", nil, "/notify/store1?a=%zz", 400},
 		{"huge query", nil, "/notify/store1?a=" + strings.Repeat("x", 5000), 400},
 		{"long store", nil, "/notify/" + strings.Repeat("s", 65) + "?a=1", 400},
@@ -103,29 +104,5 @@ func TestReceiveNotify(t *testing.T) {
 	defer f.mu.Unlock()
 	if f.store != "store1" || f.query.Get("out_no") != "AB1" || f.query.Get("sign") != "abc" {
 		t.Fatalf("notifier got %q %v", f.store, f.query)
-	}
-}
-
-// TestNotifyRoutesOptional: without a Notifier or Refunder the routes are
-// not mounted.
-func TestNotifyRoutesOptional(t *testing.T) {
-	e, srv := notifyServer(t, nil, nil)
-	res, err := http.Get(srv.URL + "/notify/store1?a=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 404 {
-		t.Fatalf("notify without a notifier: %d", res.StatusCode)
-	}
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/checkouts/co_x/refunds", strings.NewReader(`{"amount":1}`))
-	req.Header.Set("Authorization", "Bearer "+e.keyA)
-	res, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 404 && res.StatusCode != 405 {
-		t.Fatalf("refund without a refunder: %d", res.StatusCode)
 	}
 }

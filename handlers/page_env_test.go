@@ -26,6 +26,7 @@ import (
 	"github.com/wallet-checkout/checkout/internal/redistest"
 	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/payments"
 	"github.com/wallet-checkout/checkout/sessions"
 	"github.com/wallet-checkout/checkout/wallet/walletsim"
 )
@@ -84,7 +85,7 @@ type pgEnv struct {
 	sbRedir  sandbox.Store // store "redirect": both wallets in redirect mode
 	sbBad    sandbox.Store // store "badkeys": native, with unusable Alipay keys
 	sim      *walletsim.Sim
-	svc      *notify.Service
+	svc      *payments.Service
 	hub      *notify.Hub
 	gw       *pgCountingGateway
 	logs     *syncBuffer
@@ -190,8 +191,8 @@ func newPgEnv(t testing.TB) *pgEnv {
 	prefix := "test:" + rand.Text() + ":"
 	e.repo = checkout.NewRepo(rdb, checkout.WithPrefix(prefix))
 	e.gw = &pgCountingGateway{Client: gateway.NewClient()}
-	e.svc, err = notify.New(notify.Config{
-		Redis: rdb, Repo: e.repo, Directory: e.dir, Gateway: e.gw.Client, Events: &pgEvents{},
+	e.svc, err = payments.New(payments.Config{
+		Redis: rdb, Repo: e.repo, Directory: e.dir, Gateway: e.gw, Events: &pgEvents{}, PublicURL: e.srv.URL,
 		Logger: log, Prefix: prefix + "notify:",
 	})
 	if err != nil {
@@ -214,14 +215,14 @@ func newPgEnv(t testing.TB) *pgEnv {
 	}
 	e.sess = payers
 	hc := e.srv.Client()
-	h, err = New(Deps{
+	h, err = New(standIns(t, Deps{
 		Redis: rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: e.srv.URL, Logger: log,
-		Sandbox: e.sb.Handler(), Notifier: e.svc,
+		Sandbox: e.sb.Handler(), Payments: e.svc,
 		PagesDeps: PagesDeps{
 			Sessions: payers, WeChat: e.sim.WeChat(hc), Alipay: e.sim.Alipay(hc), WalletSim: e.sim,
-			PayOrderer: e.gw, Hub: e.hub, Reconciler: e.svc, Heartbeat: 200 * time.Millisecond, EventsPoll: 300 * time.Millisecond,
+			Hub: e.hub, Heartbeat: 200 * time.Millisecond, EventsPoll: 300 * time.Millisecond,
 		},
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

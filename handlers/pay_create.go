@@ -12,8 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/wallet-checkout/checkout/checkout"
-	"github.com/wallet-checkout/checkout/gateway"
-	"github.com/wallet-checkout/checkout/notify"
+	"github.com/wallet-checkout/checkout/payments"
 	"github.com/wallet-checkout/checkout/web/templates"
 )
 
@@ -26,12 +25,12 @@ type payRequest struct {
 
 // payResponse is what the page's script does next.
 type payResponse struct {
-	Kind        string             `json:"kind"`
-	WeChat      *gateway.WeChatPay `json:"wechat,omitempty"`
-	TradeNO     string             `json:"trade_no,omitempty"`
-	RedirectURL string             `json:"redirect_url,omitempty"`
-	QRImageURL  string             `json:"qr_image_url,omitempty"`
-	ResultURL   string             `json:"result_url"`
+	Kind        string              `json:"kind"`
+	WeChat      *payments.WeChatPay `json:"wechat,omitempty"`
+	TradeNO     string              `json:"trade_no,omitempty"`
+	RedirectURL string              `json:"redirect_url,omitempty"`
+	QRImageURL  string              `json:"qr_image_url,omitempty"`
+	ResultURL   string              `json:"result_url"`
 }
 
 // createPayment answers POST /c/:id/pay: the CSRF token of the payer's
@@ -60,7 +59,7 @@ func (h *handler) createPayment(c *gin.Context) {
 		h.payError(c, http.StatusBadRequest, "invalid_request", "")
 		return
 	}
-	req := checkout.StartRequest{CheckoutID: ck.ID, Wallet: wallet, Scenario: scenario, NotifyURL: h.notifyURL(st)}
+	req := payments.StartRequest{CheckoutID: ck.ID, Wallet: wallet, Scenario: scenario}
 	switch scenario {
 	case checkout.ScenarioJump:
 		// No query: the gateway signs every field it sends back.
@@ -78,17 +77,17 @@ func (h *handler) createPayment(c *gin.Context) {
 		h.payError(c, http.StatusConflict, "wallet_unavailable", "")
 		return
 	}
-	act, err := h.pages.pay.Start(c.Request.Context(), req)
+	act, err := h.pay.Start(c.Request.Context(), req)
 	if err != nil {
 		h.startError(c, ck, err, false)
 		return
 	}
 	out := payResponse{Kind: act.Kind, TradeNO: act.TradeNO, RedirectURL: act.RedirectURL, ResultURL: pagePath(ck.ID, "result")}
-	if act.Kind == checkout.KindWeChatJSAPI {
+	if act.Kind == payments.KindWeChatJSAPI {
 		w := act.WeChat
 		out.WeChat = &w
 	}
-	if act.Kind == checkout.KindQR {
+	if act.Kind == payments.KindQR {
 		out.QRImageURL = pagePath(ck.ID, "qr/"+strconv.Itoa(act.AttemptSeq)+".svg")
 	}
 	c.JSON(http.StatusOK, out)
@@ -104,7 +103,7 @@ func (h *handler) startError(c *gin.Context, ck *checkout.Checkout, err error, e
 		}
 		h.payError(c, status, code, extra)
 	}
-	var pe *checkout.PayError
+	var pe *payments.PayError
 	errors.As(err, &pe)
 	switch {
 	case errors.Is(err, checkout.ErrNotFound):
@@ -115,22 +114,22 @@ func (h *handler) startError(c *gin.Context, ck *checkout.Checkout, err error, e
 			ck = fresh
 		}
 		fail(http.StatusConflict, notPayableCode(ck, h.now()), "")
-	case errors.Is(err, checkout.ErrWalletDisabled):
+	case errors.Is(err, payments.ErrWalletDisabled):
 		fail(http.StatusConflict, "wallet_unavailable", "")
-	case errors.Is(err, checkout.ErrPayerRequired):
+	case errors.Is(err, payments.ErrPayerRequired):
 		fail(http.StatusConflict, "identity_required", "")
 	case errors.Is(err, checkout.ErrInvalid):
 		fail(http.StatusBadRequest, "invalid_request", "")
-	case errors.Is(err, checkout.ErrBusy):
+	case errors.Is(err, payments.ErrCheckoutBusy):
 		c.Header("Retry-After", "2")
 		fail(http.StatusConflict, "busy", "")
-	case errors.Is(err, checkout.ErrPaymentDeclined):
+	case errors.Is(err, payments.ErrPaymentDeclined):
 		reason := ""
 		if pe != nil {
 			reason = pe.Reason
 		}
 		fail(http.StatusPaymentRequired, "payment_declined", reason)
-	case errors.Is(err, checkout.ErrPaymentUnknown):
+	case errors.Is(err, payments.ErrPaymentUnknown):
 		c.Header("Retry-After", "5")
 		fail(http.StatusServiceUnavailable, "payment_unknown", "")
 	default:
@@ -175,12 +174,4 @@ func parsePayRequest(body []byte) (checkout.Method, checkout.Scenario, bool) {
 		return w, s, true
 	}
 	return "", "", false
-}
-
-// notifyURL is payorder's notify_url for the store.
-func (h *handler) notifyURL(st *checkout.Store) string {
-	if h.pages.NotifyURL != nil {
-		return h.pages.NotifyURL(st)
-	}
-	return notify.NotifyURL(h.publicURL, st)
 }

@@ -8,16 +8,13 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/wallet-checkout/checkout/notify"
 )
 
 // Event stream timing.
 const (
-	// eventsPollHub is the safety re-read when a Hub signals transitions.
-	eventsPollHub = 5 * time.Second
-	// eventsPollAlone is the re-read without a Hub.
-	eventsPollAlone = time.Second
+	// eventsPoll is the safety re-read beside the Hub's updates: it notices
+	// expiry, which nothing publishes, and covers a lost publish.
+	eventsPoll = 5 * time.Second
 	// eventsMaxLife ends a stream so no connection lives forever; the
 	// browser's EventSource reconnects.
 	eventsMaxLife = 30 * time.Minute
@@ -34,13 +31,9 @@ func (h *handler) streamPayEvents(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	// Subscribe before the first read, so no transition falls in between.
-	var updates <-chan notify.Update
-	poll := eventsPollAlone
-	if h.pages.Hub != nil {
-		ch, cancel := h.pages.Hub.Subscribe(ck.ID)
-		defer cancel()
-		updates, poll = ch, eventsPollHub
-	}
+	updates, cancel := h.pages.Hub.Subscribe(ck.ID)
+	defer cancel()
+	poll := eventsPoll
 	if h.pages.EventsPoll > 0 {
 		poll = h.pages.EventsPoll
 	}

@@ -11,6 +11,7 @@ import (
 	qr "github.com/piglig/go-qr"
 
 	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // showPayQRCode answers GET /c/:id/qr/:seq.svg: the C-scans-B trade_qrcode
@@ -24,7 +25,7 @@ func (h *handler) showPayQRCode(c *gin.Context) {
 		return
 	}
 	pp, err := h.repo.PayParamsOf(c.Request.Context(), id, seq)
-	if errors.Is(err, checkout.ErrNotFound) || err == nil && pp.Kind != checkout.KindQR {
+	if errors.Is(err, checkout.ErrNotFound) || err == nil && pp.Kind != payments.KindQR {
 		c.AbortWithStatus(http.StatusNotFound)
 		return
 	}

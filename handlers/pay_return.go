@@ -5,9 +5,6 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/wallet-checkout/checkout/checkout"
-	"github.com/wallet-checkout/checkout/gateway"
 )
 
 // payReturn answers GET /c/:id/return, where the gateway's cashier sends the
@@ -16,22 +13,14 @@ import (
 // page. It never marks anything paid: only a confirmed notify or paystatus
 // does, and the result page waits for that.
 func (h *handler) payReturn(c *gin.Context) {
-	ck, _, st, ok := h.pageCheckout(c, false)
+	ck, _, _, ok := h.pageCheckout(c, false)
 	if !ok {
 		return
 	}
 	back := pagePath(ck.ID, "")
-	cb, err := gateway.VerifyCallback(st.Gateway.Key, c.Request.URL.Query())
-	if err != nil {
+	if err := h.pay.Returned(c.Request.Context(), ck, c.Request.URL.Query()); err != nil {
 		h.log.Warn("Rejected a front-end jump", slog.String("checkout_id", ck.ID),
 			slog.String("client_ip", c.ClientIP()), slog.Any("error", err))
-		h.errorPage(c, http.StatusBadRequest, pageReturnInvalid, back)
-		return
-	}
-	id, seq, ok := checkout.ParseOutNo(cb.OutNo)
-	if !ok || id != ck.ID || seq > ck.Attempts {
-		h.log.Warn("Rejected a front-end jump for another checkout", slog.String("checkout_id", ck.ID),
-			slog.String("out_no", cb.OutNo), slog.String("client_ip", c.ClientIP()))
 		h.errorPage(c, http.StatusBadRequest, pageReturnInvalid, back)
 		return
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/wallet-checkout/checkout/checkout"
-	"github.com/wallet-checkout/checkout/notify"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // payStatus is the state a waiting page shows: GET /c/:id/status, each
@@ -102,15 +102,12 @@ const checkTimeout = 8 * time.Second
 // wait it returns the checkout as it is after (nil when nothing was
 // checked); without, the query runs in the background.
 func (h *handler) requestCheck(ctx context.Context, id string, wait bool) *checkout.Checkout {
-	if h.pages.Reconciler == nil {
-		return nil
-	}
 	run := func(ctx context.Context) *checkout.Checkout {
 		ctx, cancel := detach(ctx, checkTimeout)
 		defer cancel()
-		ck, err := h.pages.Reconciler.CheckNow(ctx, id)
+		ck, err := h.pay.CheckNow(ctx, id)
 		if err != nil {
-			if !errors.Is(err, notify.ErrRateLimited) && !errors.Is(err, context.Canceled) {
+			if !errors.Is(err, payments.ErrRateLimited) && !errors.Is(err, context.Canceled) {
 				h.log.Warn("Check now failed", slog.String("checkout_id", id), slog.Any("error", err))
 			}
 			return nil

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/wallet-checkout/checkout/gateway"
-	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/payments"
 	"github.com/wallet-checkout/checkout/reconciliation"
 )
 
@@ -33,13 +33,13 @@ func (quietGateway) OrderView(context.Context, *gateway.Store, gateway.OrderRef)
 // noPayments has nothing to confirm (a day without orders asks nothing).
 type noPayments struct{}
 
-func (noPayments) Confirm(context.Context, string) (notify.Result, error) {
-	return notify.Result{}, notify.ErrUnknownOrder
+func (noPayments) Confirm(context.Context, string) (payments.Result, error) {
+	return payments.Result{}, payments.ErrUnknownOrder
 }
-func (noPayments) ResolveRefund(context.Context, string, int) (*notify.Refund, error) {
-	return nil, notify.ErrUnknownOrder
+func (noPayments) ResolveRefund(context.Context, string, int) (*payments.Refund, error) {
+	return nil, payments.ErrUnknownOrder
 }
-func (noPayments) Refunds(context.Context, string) ([]notify.Refund, error) { return nil, nil }
+func (noPayments) Refunds(context.Context, string) ([]payments.Refund, error) { return nil, nil }
 
 // withReconciliations serves the env's API with the reconciliations
 // mounted, on a real reconciliation.Service over the env's Redis.
@@ -52,8 +52,8 @@ func withReconciliations(t *testing.T, e *env) *reconciliation.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Deps{Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: "https://pay.example",
-		Clock: e.clk.Now, Reconciliations: svc})
+	h, err := New(standIns(t, Deps{Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: "https://pay.example",
+		Clock: e.clk.Now, Reconciliations: svc}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,14 +15,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/wallet-checkout/checkout/checkout"
-	"github.com/wallet-checkout/checkout/notify"
+	"github.com/wallet-checkout/checkout/payments"
 )
-
-// Refunder makes and lists refunds; *notify.Service implements it.
-type Refunder interface {
-	Refund(ctx context.Context, merchantID, checkoutID string, req notify.RefundRequest) (*notify.Refund, error)
-	Refunds(ctx context.Context, checkoutID string) ([]notify.Refund, error)
-}
 
 // refundTimeout bounds a refund request: payrefund and its paystatus.
 const refundTimeout = 30 * time.Second
@@ -53,7 +47,7 @@ type refundJSON struct {
 	NextAttemptAt string `json:"next_attempt_at,omitempty"`
 }
 
-func refundView(r *notify.Refund) refundJSON {
+func refundView(r *payments.Refund) refundJSON {
 	v := refundJSON{
 		ID: r.ID, Object: "refund", CheckoutID: r.CheckoutID, Amount: r.Amount, Currency: "CNY", Reason: r.Reason,
 		Kind: string(r.Kind), Status: string(r.Status), Failure: r.Failure, Attempt: r.Attempt,
@@ -66,7 +60,7 @@ func refundView(r *notify.Refund) refundJSON {
 }
 
 // refundsView is the "refunds" list of a checkout's JSON.
-func refundsView(rs []notify.Refund) []refundJSON {
+func refundsView(rs []payments.Refund) []refundJSON {
 	out := make([]refundJSON, len(rs))
 	for i := range rs {
 		out[i] = refundView(&rs[i])
@@ -111,7 +105,7 @@ func (h *handler) createRefund(c *gin.Context) {
 	m := merchantOf(c)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), refundTimeout)
 	defer cancel()
-	r, err := h.refunder.Refund(ctx, m.ID, id, notify.RefundRequest{Amount: *req.Amount, Reason: req.Reason, IdempotencyKey: key})
+	r, err := h.pay.Refund(ctx, m.ID, id, payments.RefundRequest{Amount: *req.Amount, Reason: req.Reason, IdempotencyKey: key})
 	switch {
 	case errors.Is(err, checkout.ErrNotFound):
 		abortError(c, http.StatusNotFound, "not_found", "no such checkout", "id")
@@ -122,10 +116,10 @@ func (h *handler) createRefund(c *gin.Context) {
 	case errors.Is(err, checkout.ErrNotAllowed):
 		abortError(c, http.StatusConflict, "checkout_not_refundable", "only a paid checkout can be refunded", "")
 		return
-	case errors.Is(err, notify.ErrExceedsRefundable):
+	case errors.Is(err, payments.ErrExceedsRefundable):
 		abortError(c, http.StatusConflict, "refund_exceeds_refundable", "the amount is more than what is left to refund", "amount")
 		return
-	case errors.Is(err, notify.ErrIdempotencyConflict):
+	case errors.Is(err, payments.ErrIdempotencyConflict):
 		abortError(c, http.StatusConflict, "idempotency_conflict", "this Idempotency-Key was used for a different refund", "Idempotency-Key")
 		return
 	case err != nil && r == nil:
@@ -142,12 +136,12 @@ func (h *handler) createRefund(c *gin.Context) {
 
 // refundStatusCode is the status code of an answer about r: the one the
 // first answer had (recorded with the refund), else what its state says.
-func refundStatusCode(r *notify.Refund) int {
+func refundStatusCode(r *payments.Refund) int {
 	st := r.FirstStatus
 	if st == "" {
 		st = r.Status
 	}
-	if st == notify.RefundPending {
+	if st == payments.RefundPending {
 		return http.StatusAccepted
 	}
 	return http.StatusCreated

@@ -12,38 +12,39 @@ import (
 	"time"
 
 	"github.com/wallet-checkout/checkout/checkout"
-	"github.com/wallet-checkout/checkout/notify"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // fakeRefunder answers Refund with a set result.
 type fakeRefunder struct {
-	r        *notify.Refund
+	standInPayments
+	r        *payments.Refund
 	err      error
 	merchant string
-	req      notify.RefundRequest
+	req      payments.RefundRequest
 }
 
-func (f *fakeRefunder) Refund(_ context.Context, merchantID, _ string, req notify.RefundRequest) (*notify.Refund, error) {
+func (f *fakeRefunder) Refund(_ context.Context, merchantID, _ string, req payments.RefundRequest) (*payments.Refund, error) {
 	f.merchant, f.req = merchantID, req
 	return f.r, f.err
 }
 
-func (f *fakeRefunder) Refunds(context.Context, string) ([]notify.Refund, error) { return nil, nil }
+func (f *fakeRefunder) Refunds(context.Context, string) ([]payments.Refund, error) { return nil, nil }
 
 // TestCreateRefundMapping: the refund service's outcomes map to statuses
 // and error codes; what reaches it is the authenticated merchant and the
 // parsed body.
 func TestCreateRefundMapping(t *testing.T) {
 	f := &fakeRefunder{}
-	e, srv := notifyServer(t, nil, f)
+	e, srv := notifyServer(t, f)
 	id, _ := checkout.NewID()
-	ok := &notify.Refund{ID: "re_x", CheckoutID: id, Amount: 100, Status: notify.RefundSucceeded, Kind: notify.KindMerchant,
+	ok := &payments.Refund{ID: "re_x", CheckoutID: id, Amount: 100, Status: payments.RefundSucceeded, Kind: payments.KindMerchant,
 		CreatedAt: time.Unix(1, 0)}
 	pending := *ok
-	pending.Status = notify.RefundPending
+	pending.Status = payments.RefundPending
 	for _, tc := range []struct {
 		name   string
-		r      *notify.Refund
+		r      *payments.Refund
 		err    error
 		status int
 		code   string
@@ -53,8 +54,8 @@ func TestCreateRefundMapping(t *testing.T) {
 		{"pending with error", &pending, errors.New("paystatus down"), 202, ""},
 		{"not found", nil, fmt.Errorf("x: %w", checkout.ErrNotFound), 404, "not_found"},
 		{"not paid", nil, fmt.Errorf("x: %w", checkout.ErrNotAllowed), 409, "checkout_not_refundable"},
-		{"exceeds", nil, fmt.Errorf("x: %w", notify.ErrExceedsRefundable), 409, "refund_exceeds_refundable"},
-		{"conflict", nil, notify.ErrIdempotencyConflict, 409, "idempotency_conflict"},
+		{"exceeds", nil, fmt.Errorf("x: %w", payments.ErrExceedsRefundable), 409, "refund_exceeds_refundable"},
+		{"conflict", nil, payments.ErrIdempotencyConflict, 409, "idempotency_conflict"},
 		{"invalid", nil, fmt.Errorf("x: %w", checkout.ErrInvalid), 400, "invalid_parameter"},
 		{"redis down", nil, errors.New("connection refused"), 503, "unavailable"},
 	} {
@@ -97,26 +98,26 @@ func TestCreateRefundMapping(t *testing.T) {
 // 202 once it succeeded), and a refund waiting for its retry shows when.
 func TestCreateRefundReplayStatus(t *testing.T) {
 	f := &fakeRefunder{}
-	e, srv := notifyServer(t, nil, f)
+	e, srv := notifyServer(t, f)
 	id, _ := checkout.NewID()
 	next := time.Date(2026, 11, 25, 8, 5, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		name        string
-		status      notify.RefundStatus
-		first       notify.RefundStatus
+		status      payments.RefundStatus
+		first       payments.RefundStatus
 		next        time.Time
 		code        int
 		nextAttempt string
 	}{
-		{"first 202, now succeeded", notify.RefundSucceeded, notify.RefundPending, time.Time{}, 202, ""},
-		{"first 201, now succeeded", notify.RefundSucceeded, notify.RefundSucceeded, time.Time{}, 201, ""},
-		{"first 201 failed", notify.RefundFailed, notify.RefundFailed, time.Time{}, 201, ""},
-		{"waiting for a retry", notify.RefundPending, notify.RefundPending, next, 202, "2026-11-25T08:05:00Z"},
-		{"not recorded", notify.RefundPending, "", time.Time{}, 202, ""},
+		{"first 202, now succeeded", payments.RefundSucceeded, payments.RefundPending, time.Time{}, 202, ""},
+		{"first 201, now succeeded", payments.RefundSucceeded, payments.RefundSucceeded, time.Time{}, 201, ""},
+		{"first 201 failed", payments.RefundFailed, payments.RefundFailed, time.Time{}, 201, ""},
+		{"waiting for a retry", payments.RefundPending, payments.RefundPending, next, 202, "2026-11-25T08:05:00Z"},
+		{"not recorded", payments.RefundPending, "", time.Time{}, 202, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f.r = &notify.Refund{ID: "re_x", CheckoutID: id, Amount: 100, Status: tc.status, FirstStatus: tc.first,
-				Kind: notify.KindMerchant, NextAttemptAt: tc.next, CreatedAt: time.Unix(1, 0)}
+			f.r = &payments.Refund{ID: "re_x", CheckoutID: id, Amount: 100, Status: tc.status, FirstStatus: tc.first,
+				Kind: payments.KindMerchant, NextAttemptAt: tc.next, CreatedAt: time.Unix(1, 0)}
 			f.err = nil
 			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/checkouts/"+id+"/refunds", strings.NewReader(`{"amount":100}`))
 			req.Header.Set("Authorization", "Bearer "+e.keyA)

@@ -4,8 +4,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/wallet-checkout/checkout/notify"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // routes builds the engine: every route of the service is here, and only
@@ -38,55 +37,43 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	v1.GET("/checkouts/:id", h.getCheckout)
 	v1.POST("/checkouts/:id/cancel", h.cancelCheckout)
 
+	v1.POST("/checkouts/:id/refunds", h.createRefund)
+	v1.GET("/events", h.listEvents)
+	v1.GET("/events/:id", h.getEvent)
+	v1.POST("/events/:id/resend", h.resendEvent)
+	rec := &reconciliationHandlers{handler: h, svc: d.Reconciliations}
+	v1.POST("/reconciliations", rec.create)
+	v1.GET("/reconciliations", rec.list)
+	v1.GET("/reconciliations/:id", rec.get)
+	v1.POST("/reconciliations/:id/differences/:did", rec.setStatus)
+
 	// The gateway's async notifies: signed by the gateway, not by a key.
-	if h.notifier != nil {
-		r.GET(notify.NotifyPath+":store", h.receiveNotify)
-	}
-	// Refunds exist only when the service can confirm them with the gateway.
-	if h.refunder != nil {
-		v1.POST("/checkouts/:id/refunds", h.createRefund)
-	}
-	// The events API exists only when the service delivers webhooks.
-	if h.events != nil {
-		v1.GET("/events", h.listEvents)
-		v1.GET("/events/:id", h.getEvent)
-		v1.POST("/events/:id/resend", h.resendEvent)
-	}
-	// The reconciliations API exists only when the service runs them.
-	if d.Reconciliations != nil {
-		rec := &reconciliationHandlers{handler: h, svc: d.Reconciliations}
-		v1.POST("/reconciliations", rec.create)
-		v1.GET("/reconciliations", rec.list)
-		v1.GET("/reconciliations/:id", rec.get)
-		v1.POST("/reconciliations/:id/differences/:did", rec.setStatus)
-	}
+	r.GET(payments.NotifyPath+":store", h.receiveNotify)
 
 	// What payers and mini-programs touch: the pages' assets, the wallet
-	// simulator in demo mode, then the pages themselves, which are mounted
-	// only with sessions and a gateway to pay through (initPages).
+	// simulator in demo mode, then the pages themselves.
 	assets := staticHandler()
 	r.GET("/static/:checksum/*file", assets)
 	r.HEAD("/static/:checksum/*file", assets)
 	if d.WalletSim != nil {
 		r.Any("/walletsim/*path", gin.WrapH(d.WalletSim))
 	}
-	if h.initPages(d) {
-		c := r.Group("/c/:id", h.pageHeaders)
-		c.GET("", h.showCheckoutPage)
-		c.GET("/oauth/wechat", h.wechatOAuthCallback)
-		c.GET("/oauth/alipay", h.alipayOAuthCallback)
-		c.POST("/pay", h.sameOrigin, h.createPayment)
-		c.GET("/qr/:seq", h.showPayQRCode)
-		c.GET("/return", h.payReturn)
-		c.GET("/result", h.showResultPage)
-		c.GET("/status", h.showPayStatus)
-		c.GET("/events", h.streamPayEvents)
-		c.POST("/check", h.sameOrigin, h.checkPayment)
+	h.initPages(d)
+	c := r.Group("/c/:id", h.pageHeaders)
+	c.GET("", h.showCheckoutPage)
+	c.GET("/oauth/wechat", h.wechatOAuthCallback)
+	c.GET("/oauth/alipay", h.alipayOAuthCallback)
+	c.POST("/pay", h.sameOrigin, h.createPayment)
+	c.GET("/qr/:seq", h.showPayQRCode)
+	c.GET("/return", h.payReturn)
+	c.GET("/result", h.showResultPage)
+	c.GET("/status", h.showPayStatus)
+	c.GET("/events", h.streamPayEvents)
+	c.POST("/check", h.sameOrigin, h.checkPayment)
 
-		// Outside the Bearer-authenticated /v1 group: the mini-program
-		// proves itself with the checkout's client secret.
-		r.POST("/v1/checkouts/:id/wechat-mini-program-payments", h.createMiniProgramPayment)
-	}
+	// Outside the Bearer-authenticated /v1 group: the mini-program
+	// proves itself with the checkout's client secret.
+	r.POST("/v1/checkouts/:id/wechat-mini-program-payments", h.createMiniProgramPayment)
 
 	if d.Sandbox != nil {
 		r.Any("/sandbox/*path", gin.WrapH(http.StripPrefix("/sandbox", d.Sandbox)))

@@ -17,18 +17,8 @@ import (
 	"github.com/wallet-checkout/checkout/sessions"
 )
 
-// Stubs that only make an optional feature present: building the router
-// never calls them.
-type (
-	routesNotifier        struct{ Notifier }
-	routesRefunder        struct{ Refunder }
-	routesEvents          struct{ EventLog }
-	routesReconciliations struct{ Reconciliations }
-	routesPayGateway      struct{ checkout.PayGateway }
-)
-
 // TestRoutesGolden pins the service's map: every method, path and handler
-// gin has registered with every optional feature on, against
+// gin has registered with the demo mounts (sandbox, wallet emulator) on, against
 // testdata/routes.txt. A route added outside routes.go's reading order, or
 // one lost in a move, changes this list (go test -run TestRoutesGolden
 // -update rewrites it; review the diff).
@@ -40,14 +30,10 @@ func TestRoutesGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	noop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
-	h, err := New(Deps{
+	h, err := New(standIns(t, Deps{
 		Redis: rdb, Directory: dir, Checkouts: checkout.NewRepo(rdb), PublicURL: "https://pay.example",
-		Sandbox: noop, Notifier: routesNotifier{}, Refunds: routesRefunder{}, Events: routesEvents{},
-		Reconciliations: routesReconciliations{},
-		PagesDeps: PagesDeps{
-			Sessions: &sessions.Payers{}, WalletSim: noop, PayOrderer: routesPayGateway{},
-		},
-	})
+		Sandbox: noop, PagesDeps: PagesDeps{Sessions: &sessions.Payers{}, WalletSim: noop},
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

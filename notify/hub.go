@@ -39,17 +39,9 @@ func decodeUpdate(s string) (Update, bool) {
 	return Update{CheckoutID: f[0], Status: checkout.Status(f[1]), Late: f[2] == "1"}, true
 }
 
-// publish tells every process's Hub that c changed. A lost publish costs a
-// waiting page a few seconds (it polls as a fallback), never money, so
-// errors are only logged.
-func (s *Service) publish(ctx context.Context, c *checkout.Checkout) {
-	if c == nil {
-		return
-	}
-	u := Update{CheckoutID: c.ID, Status: c.Status, Late: c.Late}
-	if err := s.rdb.Publish(ctx, s.Channel(), encodeUpdate(u)).Err(); err != nil {
-		s.log.Warn("Could not publish a checkout update", "checkout_id", c.ID, "error", err)
-	}
+// Publish tells every process's Hub on channel that a checkout changed.
+func Publish(ctx context.Context, rdb redis.UniversalClient, channel string, u Update) error {
+	return rdb.Publish(ctx, channel, encodeUpdate(u)).Err()
 }
 
 // Hub holds one Redis subscription per process and fans its updates out to

@@ -9,8 +9,8 @@ import (
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
-	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // TestForeignOutNoOfOurShape: a POS whose serials happen to have the shape
@@ -150,11 +150,11 @@ func TestRefundOfAnOldCheckout(t *testing.T) {
 	okCo, _ := e.paid(1000)
 	lostCo, _ := e.paid(2000)
 	e.clk.Set(noon)
-	if _, err := e.notify.Refund(ctx, e.merchant.ID, okCo.ID, notify.RefundRequest{Amount: 100, IdempotencyKey: "a"}); err != nil {
+	if _, err := e.payments.Refund(ctx, e.merchant.ID, okCo.ID, payments.RefundRequest{Amount: 100, IdempotencyKey: "a"}); err != nil {
 		t.Fatal(err)
 	}
-	rf, err := e.notify.Refund(ctx, e.merchant.ID, lostCo.ID, notify.RefundRequest{Amount: 200, IdempotencyKey: "b"})
-	if err != nil || rf.Status != notify.RefundSucceeded {
+	rf, err := e.payments.Refund(ctx, e.merchant.ID, lostCo.ID, payments.RefundRequest{Amount: 200, IdempotencyKey: "b"})
+	if err != nil || rf.Status != payments.RefundSucceeded {
 		t.Fatalf("refund %+v %v", rf, err)
 	}
 	if err := e.sb.DropOrder(e.sbStore.OpenID, rf.OutNo); err != nil {
@@ -198,9 +198,13 @@ func TestAnotherMerchantsOutNo(t *testing.T) {
 	if err := e.repo.Create(ctx, bc, nil); err != nil {
 		t.Fatal(err)
 	}
-	act, err := checkout.NewPayments(e.repo, dir, e.gw, checkout.WithPaymentsClock(e.clk.Now)).Start(ctx,
-		checkout.StartRequest{CheckoutID: bc.ID, Wallet: checkout.MethodAlipay, Scenario: checkout.ScenarioQR,
-			NotifyURL: "https://pay.example/notify/main"})
+	other2, err := payments.New(payments.Config{Redis: e.rdb, Repo: e.repo, Directory: dir, Gateway: e.gw, Events: e.events,
+		Logger: quiet(), Clock: e.clk.Now, Prefix: e.prefix + "n:", PublicURL: "https://pay.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	act, err := other2.Start(ctx,
+		payments.StartRequest{CheckoutID: bc.ID, Wallet: checkout.MethodAlipay, Scenario: checkout.ScenarioQR})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
-	"github.com/wallet-checkout/checkout/notify"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // maxPages bounds the order list read for one day (100 orders a page).
@@ -327,7 +327,7 @@ func (c *comparison) gatewayPayment(ctx context.Context, o *gateway.Order) error
 func (c *comparison) confirm(ctx context.Context, d Difference, want checkout.AttemptStatus) error {
 	res, err := c.s.pay.Confirm(ctx, d.OutNo)
 	switch {
-	case errors.Is(err, notify.ErrAmountMismatch), errors.Is(err, notify.ErrNotOurs):
+	case errors.Is(err, payments.ErrAmountMismatch), errors.Is(err, payments.ErrNotOurs):
 		d.Detail = "confirmation refused: " + err.Error()
 	case err != nil:
 		return fmt.Errorf("reconciliation: confirm %s: %w", d.OutNo, err)
@@ -367,7 +367,7 @@ func (c *comparison) gatewayRefund(ctx context.Context, o *gateway.Order) error 
 	if err != nil && !errors.Is(err, checkout.ErrNotFound) {
 		return err
 	}
-	var r *notify.Refund
+	var r *payments.Refund
 	if err == nil && co.MerchantID == c.mid && co.StoreID == c.sid {
 		if r, err = c.refund(ctx, id, n); err != nil {
 			return err
@@ -388,17 +388,17 @@ func (c *comparison) gatewayRefund(ctx context.Context, o *gateway.Order) error 
 		c.add(d)
 		return nil
 	}
-	want := notify.RefundPending
+	want := payments.RefundPending
 	switch o.Status {
 	case gateway.StatusPaid:
-		want = notify.RefundSucceeded
+		want = payments.RefundSucceeded
 	case gateway.StatusCanceled:
-		want = notify.RefundFailed
+		want = payments.RefundFailed
 	}
 	switch {
-	case r.Status == want, want == notify.RefundPending:
+	case r.Status == want, want == payments.RefundPending:
 		return nil
-	case r.Status == notify.RefundPending:
+	case r.Status == payments.RefundPending:
 		d.Class = ClassStateDiffers
 		fixed, err := c.s.pay.ResolveRefund(ctx, id, n)
 		if err != nil {
@@ -436,7 +436,7 @@ func (c *comparison) originalOf(ctx context.Context, ordNo string) (*checkout.Ch
 }
 
 // refund finds refund n of checkout id, nil when there is none.
-func (c *comparison) refund(ctx context.Context, id string, n int) (*notify.Refund, error) {
+func (c *comparison) refund(ctx context.Context, id string, n int) (*payments.Refund, error) {
 	refunds, err := c.s.pay.Refunds(ctx, id)
 	if err != nil {
 		return nil, err
@@ -500,8 +500,8 @@ func (c *comparison) sentNotListed(ctx context.Context, outNo string) error {
 
 // refundNotListed checks one of our refunds of the day that the day's list
 // lacks.
-func (c *comparison) refundNotListed(ctx context.Context, r *notify.Refund) error {
-	if r.Status == notify.RefundFailed {
+func (c *comparison) refundNotListed(ctx context.Context, r *payments.Refund) error {
+	if r.Status == payments.RefundFailed {
 		return nil
 	}
 	o, found, err := c.lookup(ctx, r.OutNo)
@@ -514,7 +514,7 @@ func (c *comparison) refundNotListed(ctx context.Context, r *notify.Refund) erro
 	d := Difference{OutNo: r.OutNo, OrdNo: r.OrdNo, Refund: true, CheckoutID: r.CheckoutID,
 		ServiceAmount: r.Amount, ServiceState: string(r.Status)}
 	switch r.Status {
-	case notify.RefundSucceeded:
+	case payments.RefundSucceeded:
 		d.Class = ClassRefundMissingGateway
 	default:
 		d.Class, d.Detail = ClassRefundDeferred, "pending, not sent yet"

@@ -8,7 +8,7 @@
 // records (checkout attempts, refund records, and the index of numbers sent,
 // checkout.Repo.SentOn), classifies each disagreement (see Class), fixes
 // what is merely late on our side through the normal confirmation path
-// (notify.Service.Confirm, ResolveRefund), and stores the run and its
+// (payments.Service.Confirm, ResolveRefund), and stores the run and its
 // differences in Redis with stable ids, so that a re-run of the same store
 // and day updates the same differences. Each difference left open raises one
 // reconciliation.mismatch merchant event.

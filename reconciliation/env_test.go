@@ -19,8 +19,8 @@ import (
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
 	"github.com/wallet-checkout/checkout/internal/redistest"
-	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // clock is the manual clock of the service, the repository and the sandbox.
@@ -67,11 +67,11 @@ func (r *recorder) of(typ, id string) int {
 
 // payShim lets a test change what the service reports of refunds.
 type payShim struct {
-	*notify.Service
-	refunds func(id string, rs []notify.Refund) []notify.Refund
+	*payments.Service
+	refunds func(id string, rs []payments.Refund) []payments.Refund
 }
 
-func (p *payShim) Refunds(ctx context.Context, id string) ([]notify.Refund, error) {
+func (p *payShim) Refunds(ctx context.Context, id string) ([]payments.Refund, error) {
 	rs, err := p.Service.Refunds(ctx, id)
 	if err == nil && p.refunds != nil {
 		rs = p.refunds(id, rs)
@@ -92,8 +92,8 @@ type env struct {
 	merchant *checkout.Merchant
 	dir      *checkout.Directory
 	repo     *checkout.Repo
-	payments *checkout.Payments
-	notify   *notify.Service
+
+	payments *payments.Service
 	shim     *payShim
 	events   *recorder
 	hooks    *webhook.Service
@@ -153,16 +153,14 @@ func newEnv(t testing.TB, start time.Time, opts envOptions) *env {
 		t.Fatal(err)
 	}
 	e.repo = checkout.NewRepo(e.rdb, checkout.WithPrefix(e.prefix+"co:"), checkout.WithClock(e.clk.Now))
-	e.payments = checkout.NewPayments(e.repo, e.dir, e.gw, checkout.WithPaymentsClock(e.clk.Now),
-		checkout.WithPaymentsLogger(quiet()))
 	e.hooks = webhook.New(e.rdb, e.dir, webhook.WithPrefix(e.prefix+"wh:"), webhook.WithClock(e.clk.Now), webhook.WithLogger(quiet()))
 	e.events = &recorder{hooks: e.hooks}
-	e.notify, err = notify.New(notify.Config{Redis: e.rdb, Repo: e.repo, Directory: e.dir, Gateway: e.gw, Events: e.events,
-		Logger: quiet(), Clock: e.clk.Now, Prefix: e.prefix + "n:"})
+	e.payments, err = payments.New(payments.Config{Redis: e.rdb, Repo: e.repo, Directory: e.dir, Gateway: e.gw, Events: e.events,
+		Logger: quiet(), Clock: e.clk.Now, Prefix: e.prefix + "n:", PublicURL: "https://pay.example"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.shim = &payShim{Service: e.notify}
+	e.shim = &payShim{Service: e.payments}
 	e.svc = e.service()
 	return e
 }
@@ -188,7 +186,7 @@ func cleanup(rdb redis.UniversalClient, prefix string) {
 
 // order makes a checkout of amount fen and its gateway order (a QR code),
 // the way the payer page does: the number is in the sent index first.
-func (e *env) order(amount int64) (*checkout.Checkout, *checkout.PayAction) {
+func (e *env) order(amount int64) (*checkout.Checkout, *payments.PayAction) {
 	e.t.Helper()
 	c, err := checkout.NewCheckout(&checkout.Draft{MerchantID: e.merchant.ID, StoreID: e.store.ID,
 		Amounts: checkout.Amounts{Original: amount, Trade: amount}, Description: "测试商品", TTL: time.Hour,
@@ -200,8 +198,8 @@ func (e *env) order(amount int64) (*checkout.Checkout, *checkout.PayAction) {
 	if err := e.repo.Create(ctx, c, nil); err != nil {
 		e.t.Fatal(err)
 	}
-	act, err := e.payments.Start(ctx, checkout.StartRequest{CheckoutID: c.ID, Wallet: checkout.MethodAlipay,
-		Scenario: checkout.ScenarioQR, NotifyURL: "https://pay.example/notify/" + e.store.ID})
+	act, err := e.payments.Start(ctx, payments.StartRequest{CheckoutID: c.ID, Wallet: checkout.MethodAlipay,
+		Scenario: checkout.ScenarioQR})
 	if err != nil {
 		e.t.Fatalf("start payment: %v", err)
 	}
@@ -209,7 +207,7 @@ func (e *env) order(amount int64) (*checkout.Checkout, *checkout.PayAction) {
 }
 
 // payerPays pays the order at the gateway; the service learns nothing.
-func (e *env) payerPays(act *checkout.PayAction) {
+func (e *env) payerPays(act *payments.PayAction) {
 	e.t.Helper()
 	if err := e.sb.PayQRCode(context.Background(), act.QRCode); err != nil {
 		e.t.Fatalf("sandbox pay: %v", err)
@@ -221,7 +219,7 @@ func (e *env) paid(amount int64) (*checkout.Checkout, string) {
 	e.t.Helper()
 	c, act := e.order(amount)
 	e.payerPays(act)
-	if _, err := e.notify.Confirm(context.Background(), act.OutNo); err != nil {
+	if _, err := e.payments.Confirm(context.Background(), act.OutNo); err != nil {
 		e.t.Fatalf("confirm: %v", err)
 	}
 	if got := e.get(c.ID); got.Status != checkout.StatusPaid {

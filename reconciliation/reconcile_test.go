@@ -10,8 +10,8 @@ import (
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
-	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // day is the gateway day the tests reconcile; noon is inside it.
@@ -27,20 +27,20 @@ func TestCleanDay(t *testing.T) {
 	e := newEnv(t, noon, envOptions{})
 	ctx := context.Background()
 	c, _ := e.paid(1000)
-	if _, err := e.notify.Refund(ctx, e.merchant.ID, c.ID, notify.RefundRequest{Amount: 300, IdempotencyKey: "k1"}); err != nil {
+	if _, err := e.payments.Refund(ctx, e.merchant.ID, c.ID, payments.RefundRequest{Amount: 300, IdempotencyKey: "k1"}); err != nil {
 		t.Fatal(err)
 	}
 	e.paid(2000)
 	e.order(500) // never paid
-	_, err := e.payments.Start(ctx, checkout.StartRequest{CheckoutID: func() string {
+	_, err := e.payments.Start(ctx, payments.StartRequest{CheckoutID: func() string {
 		c, _ := checkout.NewCheckout(&checkout.Draft{MerchantID: e.merchant.ID, StoreID: e.store.ID,
 			Amounts: checkout.Amounts{Original: 711, Trade: 711}, LatePolicy: checkout.LatePolicyAccept}, e.clk.Now())
 		if err := e.repo.Create(ctx, c, nil); err != nil {
 			t.Fatal(err)
 		}
 		return c.ID
-	}(), Wallet: checkout.MethodAlipay, Scenario: checkout.ScenarioQR, NotifyURL: "https://pay.example/notify/main"})
-	if !errors.Is(err, checkout.ErrPaymentDeclined) {
+	}(), Wallet: checkout.MethodAlipay, Scenario: checkout.ScenarioQR})
+	if !errors.Is(err, payments.ErrPaymentDeclined) {
 		t.Fatalf("amount ..11 should be declined: %v", err)
 	}
 
@@ -97,8 +97,8 @@ func TestDifferencesClassified(t *testing.T) {
 	}
 	// A refund we count as made that the gateway lost.
 	lostRefund, _ := e.paid(1400)
-	rf, err := e.notify.Refund(ctx, e.merchant.ID, lostRefund.ID, notify.RefundRequest{Amount: 400, IdempotencyKey: "lost"})
-	if err != nil || rf.Status != notify.RefundSucceeded {
+	rf, err := e.payments.Refund(ctx, e.merchant.ID, lostRefund.ID, payments.RefundRequest{Amount: 400, IdempotencyKey: "lost"})
+	if err != nil || rf.Status != payments.RefundSucceeded {
 		t.Fatalf("refund: %+v %v", rf, err)
 	}
 	if err := e.sb.DropOrder(open, rf.OutNo); err != nil {
@@ -133,7 +133,7 @@ func TestDifferencesClassified(t *testing.T) {
 	boundary, boundaryAct := e.order(2000)
 	e.clk.Set(china(2026, 12, 2, 0, 3, 0))
 	e.payerPays(boundaryAct)
-	if _, err := e.notify.Confirm(ctx, boundaryAct.OutNo); err != nil {
+	if _, err := e.payments.Confirm(ctx, boundaryAct.OutNo); err != nil {
 		t.Fatal(err)
 	}
 
@@ -257,7 +257,7 @@ func TestSentJustBeforeMidnight(t *testing.T) {
 	e := newEnv(t, china(2026, 12, 1, 23, 59, 58), envOptions{sandboxAhead: 5 * time.Second, quirksOff: true})
 	_, act := e.order(1000)
 	e.payerPays(act)
-	if _, err := e.notify.Confirm(context.Background(), act.OutNo); err != nil {
+	if _, err := e.payments.Confirm(context.Background(), act.OutNo); err != nil {
 		t.Fatal(err)
 	}
 	e.clk.Set(china(2026, 12, 3, 1, 0, 0))
@@ -276,16 +276,16 @@ func TestSentJustBeforeMidnight(t *testing.T) {
 func TestRefundDeferred(t *testing.T) {
 	e := newEnv(t, noon, envOptions{})
 	c, _ := e.paid(1040) // ..40: the sandbox refuses refunds with 8040
-	rf, _ := e.notify.Refund(context.Background(), e.merchant.ID, c.ID, notify.RefundRequest{Amount: 100, IdempotencyKey: "d"})
+	rf, _ := e.payments.Refund(context.Background(), e.merchant.ID, c.ID, payments.RefundRequest{Amount: 100, IdempotencyKey: "d"})
 	if rf == nil {
 		t.Fatal("no refund record")
 	}
 	// Whatever notify does with the refusal now, the record a deferral
 	// leaves is pending with the refusal in Failure.
-	e.shim.refunds = func(id string, rs []notify.Refund) []notify.Refund {
+	e.shim.refunds = func(id string, rs []payments.Refund) []payments.Refund {
 		for i := range rs {
 			if rs[i].OutNo == rf.OutNo {
-				rs[i].Status, rs[i].Failure = notify.RefundPending, "gateway error 8040: refund exceeds today's takings"
+				rs[i].Status, rs[i].Failure = payments.RefundPending, "gateway error 8040: refund exceeds today's takings"
 			}
 		}
 		return rs

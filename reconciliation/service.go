@@ -13,8 +13,8 @@ import (
 
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
-	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // Gateway is what a run asks the gateway; *gateway.Client implements it.
@@ -24,11 +24,11 @@ type Gateway interface {
 }
 
 // Payments is the normal confirmation path a run fixes late records
-// through, and where it reads refunds; *notify.Service implements it.
+// through, and where it reads refunds; *payments.Service implements it.
 type Payments interface {
-	Confirm(ctx context.Context, outNo string) (notify.Result, error)
-	ResolveRefund(ctx context.Context, checkoutID string, n int) (*notify.Refund, error)
-	Refunds(ctx context.Context, checkoutID string) ([]notify.Refund, error)
+	Confirm(ctx context.Context, outNo string) (payments.Result, error)
+	ResolveRefund(ctx context.Context, checkoutID string, n int) (*payments.Refund, error)
+	Refunds(ctx context.Context, checkoutID string) ([]payments.Refund, error)
 }
 
 // Config is what a Service needs.
@@ -39,7 +39,7 @@ type Config struct {
 	Gateway   Gateway
 	Payments  Payments
 	// Events receives the reconciliation.mismatch alerts; *webhook.Service.
-	Events notify.Emitter
+	Events payments.Emitter
 	Logger *slog.Logger
 	// Clock is the service's clock (default time.Now).
 	Clock func() time.Time
@@ -61,7 +61,7 @@ type Service struct {
 	dir       *checkout.Directory
 	gw        Gateway
 	pay       Payments
-	events    notify.Emitter
+	events    payments.Emitter
 	log       *slog.Logger
 	now       func() time.Time
 	prefix    string

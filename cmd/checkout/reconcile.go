@@ -6,36 +6,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/wallet-checkout/checkout/app"
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/config"
 	"github.com/wallet-checkout/checkout/gateway"
-	"github.com/wallet-checkout/checkout/notify"
-	"github.com/wallet-checkout/checkout/notify/webhook"
 	"github.com/wallet-checkout/checkout/reconciliation"
 )
 
 // exitDifferences is reconcile's exit code when the run left differences
 // open: the day is reconciled, and someone should look.
 const exitDifferences = 3
-
-// newReconciliation builds the reconciliation service on the service's own
-// parts, with the service's clock: the server's daily loop and `checkout
-// reconcile` share it through wire.
-func newReconciliation(s *config.Settings, rdb redis.UniversalClient, repo *checkout.Repo, dir *checkout.Directory,
-	gw *gateway.Client, svc *notify.Service, hooks *webhook.Service, log *slog.Logger,
-) (*reconciliation.Service, error) {
-	return reconciliation.New(reconciliation.Config{
-		Redis: rdb, Repo: repo, Directory: dir, Gateway: gw, Payments: svc, Events: hooks,
-		Logger: log.With("component", "reconciliation"), Clock: time.Now, Retention: s.Retention,
-		// Like webhook deliveries: a run is longer than one reconciler item.
-		Lease: 4 * s.ClaimLease,
-	})
-}
 
 // reconcile is `checkout reconcile -store ID [-merchant ID] [-date
 // YYYY-MM-DD]`: one store's gateway day reconciled now, with the service's
@@ -101,13 +83,12 @@ func reconcile(ctx context.Context, args []string, getenv func(string) string, s
 		return exitFailed
 	}
 	defer closeRedis()
-	repo := checkout.NewRepo(rdb, checkout.WithRetention(settings.Retention))
-	a, err := wire(settings, rdb, repo, merchants.Directory, merchants.Providers, nil, log)
+	a, err := app.New(app.Config{Settings: settings, Redis: rdb, Directory: merchants.Directory, Providers: merchants.Providers, Logger: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "checkout reconcile: %v\n", err)
 		return exitFailed
 	}
-	r, err := a.recon.Reconcile(ctx, mid, *storeID, *date)
+	r, err := a.Reconciliation.Reconcile(ctx, mid, *storeID, *date)
 	switch {
 	case errors.Is(err, reconciliation.ErrInvalid):
 		fmt.Fprintf(stderr, "checkout reconcile: %v\n", err)

@@ -11,7 +11,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/app"
 	"github.com/wallet-checkout/checkout/config"
 )
 
@@ -72,12 +72,8 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 	}
 	defer closeRedis()
 
-	repo := checkout.NewRepo(rdb, checkout.WithRetention(settings.Retention))
-	var (
-		demo      *demoSetup
-		dir       *checkout.Directory
-		providers config.Providers
-	)
+	cfg := app.Config{Settings: settings, Redis: rdb, Logger: log}
+	var demo *demoSetup
 	if settings.Demo() {
 		demo, err = newDemo(settings.PublicURL, log)
 		if err != nil {
@@ -85,11 +81,11 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 			return exitFailed
 		}
 		defer demo.Close()
-		dir, providers = demo.Directory, demo.Providers
+		cfg.Directory, cfg.Providers, cfg.Sandbox, cfg.WalletSim = demo.Directory, demo.Providers, demo.Sandbox, demo.Sim
 	} else {
-		dir, providers = merchants.Directory, merchants.Providers
+		cfg.Directory, cfg.Providers = merchants.Directory, merchants.Providers
 	}
-	a, err := wire(settings, rdb, repo, dir, providers, demo, log)
+	a, err := app.New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "checkout: %v\n", err)
 		return exitFailed
@@ -101,7 +97,7 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRequests()
 	srv := &http.Server{
-		Handler:           a.handler,
+		Handler:           a.Handler,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       idleTimeout,
@@ -111,7 +107,7 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 	}
 
 	if demo != nil {
-		if err := demo.Start(ctx, repo, settings, settings.Redis == nil, stdout); err != nil {
+		if err := demo.Start(ctx, a.Repo, settings, settings.Redis == nil, stdout); err != nil {
 			fmt.Fprintf(stderr, "checkout: demo mode: %v\n", err)
 			return exitFailed
 		}
@@ -124,7 +120,7 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 	}
 
 	loopCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
-	waitLoops := a.start(loopCtx)
+	waitLoops := a.Start(loopCtx)
 	defer func() {
 		stopLoops()
 		done := make(chan struct{})

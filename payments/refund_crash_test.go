@@ -1,4 +1,4 @@
-package notify_test
+package payments_test
 
 import (
 	"context"
@@ -11,12 +11,13 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wallet-checkout/checkout/app"
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
 	"github.com/wallet-checkout/checkout/internal/redistest"
-	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // killHook ends the goroutine that issues the armed Redis command, before
@@ -89,12 +90,12 @@ func (k *killHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 // same for a late payment's automatic refund, killed anywhere in the
 // confirmation that makes it.
 func TestRefundKilledAtEveryRedisCommand(t *testing.T) {
-	req := notify.RefundRequest{Amount: 300, Reason: "退货", IdempotencyKey: "k1"}
+	req := payments.RefundRequest{Amount: 300, Reason: "退货", IdempotencyKey: "k1"}
 	run := func(t *testing.T, scenario string, killAt int) (commands int) {
 		rdb := redistest.New(t)
 		k := &killHook{left: -1}
 		rdb.AddHook(k)
-		cfg := envConfig{rdb: rdb, webhooks: true, sandbox: sandbox.Config{DropNotifies: true}}
+		cfg := envConfig{rdb: rdb, sandbox: sandbox.Config{DropNotifies: true}}
 		if scenario == "late" {
 			cfg.latePolicy = checkout.LatePolicyRefund
 		}
@@ -142,7 +143,7 @@ func TestRefundKilledAtEveryRedisCommand(t *testing.T) {
 			return commands
 		}
 		r := rs[0]
-		if len(rs) != 1 || r.Status != notify.RefundSucceeded {
+		if len(rs) != 1 || r.Status != payments.RefundSucceeded {
 			t.Fatalf("after the restart: %+v (payrefund calls %d)", rs, g.total())
 		}
 		if n := e.refundOrders(r.OutNo); n != 1 {
@@ -160,7 +161,7 @@ func TestRefundKilledAtEveryRedisCommand(t *testing.T) {
 		}
 		// A refusal lost with the process (killed before it was recorded)
 		// is unknown to anyone: the resend goes through without it.
-		deferred, _ := e.rdb.HGet(ctx, e.prefix+"n:rf:{"+c.ID+"}", "1.refusals").Int()
+		deferred, _ := e.rdb.HGet(ctx, e.prefix+"notify:rf:{"+c.ID+"}", "1.refusals").Int()
 		if n := distinctIDs(e.events.of(c.ID, webhook.TypeRefundDeferred)); n != deferred {
 			t.Fatalf("%d deferred events; all %v", n, e.events.all(c.ID))
 		}
@@ -176,7 +177,7 @@ func TestRefundKilledAtEveryRedisCommand(t *testing.T) {
 				t.Fatalf("still watched: %s", m)
 			}
 		}
-		if res, err := e.rdb.HGet(ctx, e.prefix+"n:rf:{"+c.ID+"}", "res:1").Int64(); err != nil || res != amount {
+		if res, err := e.rdb.HGet(ctx, e.prefix+"notify:rf:{"+c.ID+"}", "res:1").Int64(); err != nil || res != amount {
 			t.Fatalf("reservation %d %v", res, err)
 		}
 		return commands
@@ -200,7 +201,7 @@ func TestRefundKilledAtEveryRedisCommand(t *testing.T) {
 // hangs, past its sending claim's lease, during runs (another process
 // taking the refund over); then the gateway's refusal comes back.
 type slowRefusalGate struct {
-	notify.Gateway
+	app.Gateway
 	mu     sync.Mutex
 	calls  int
 	during func()
@@ -232,7 +233,7 @@ func TestRefundRefusedAfterTakeover(t *testing.T) {
 	c, _ := e.paidCheckout(1000)
 	g.during = func() {
 		e.clk.Advance(10 * time.Second)
-		if r, err := e.svc.ResolveRefund(ctx, c.ID, 1); err != nil || r.Status != notify.RefundSucceeded {
+		if r, err := e.svc.ResolveRefund(ctx, c.ID, 1); err != nil || r.Status != payments.RefundSucceeded {
 			t.Errorf("takeover: %+v %v", r, err)
 		}
 	}
@@ -245,7 +246,7 @@ func TestRefundRefusedAfterTakeover(t *testing.T) {
 		t.Fatalf("replay: %d %+v, first %d", again.status, again, first.status)
 	}
 	r := e.onlyRefund(c.ID)
-	if r.Status != notify.RefundSucceeded || e.refundOrders(r.OutNo) != 1 {
+	if r.Status != payments.RefundSucceeded || e.refundOrders(r.OutNo) != 1 {
 		t.Fatalf("refund %+v, %d at the gateway", r, e.refundOrders(r.OutNo))
 	}
 	if got := e.get(c.ID); got.Refunded != 300 {

@@ -1,4 +1,4 @@
-package notify_test
+package payments_test
 
 import (
 	"bufio"
@@ -13,8 +13,6 @@ import (
 
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
-	"github.com/wallet-checkout/checkout/handlers"
-	"github.com/wallet-checkout/checkout/sessions"
 )
 
 // pipeListener serves HTTP over in-memory connections (net.Pipe), so ten
@@ -62,22 +60,9 @@ func (l *pipeListener) dial() (net.Conn, error) {
 // reader per stream), so it is an upper bound for the server.
 func BenchmarkFanoutSSE(b *testing.B) {
 	const waiters = 10_000
-	e := newEnv(b, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
-	hub := startHub(b, e)
-	payers, err := sessions.NewPayers(e.rdb, sessions.Config{PublicURL: "https://pay.example",
-		KeyPairs: [][]byte{[]byte("0123456789abcdef0123456789abcdef")}, Prefix: e.prefix + "sess:"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, err := handlers.New(handlers.Deps{
-		Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: "https://pay.example",
-		Logger: quietLogger(), Clock: e.clk.Now, Notifier: e.svc,
-		PagesDeps: handlers.PagesDeps{Sessions: payers, PayOrderer: e.gw, Reconciler: e.svc, Hub: hub,
-			Heartbeat: time.Hour, EventsPoll: time.Hour},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := newEnv(b, envConfig{sandbox: sandbox.Config{DropNotifies: true}, quietStreams: true})
+	startHub(b, e)
+	h := e.app.Handler
 	l := newPipeListener()
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(l) }()
@@ -147,8 +132,8 @@ func BenchmarkFanoutSSE(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&m1)
 		perWaiter = float64(int64(m1.HeapAlloc+m1.StackInuse)-int64(m0.HeapAlloc+m0.StackInuse)) / waiters
-		if hub.Waiters() != waiters {
-			b.Fatalf("round %d: %d hub waiters, want %d", i, hub.Waiters(), waiters)
+		if e.app.Hub.Waiters() != waiters {
+			b.Fatalf("round %d: %d hub waiters, want %d", i, e.app.Hub.Waiters(), waiters)
 		}
 		// The transition is stored first; the publish is what the op times.
 		if _, err := e.repo.MarkPaid(ctx, c.ID, a.Seq, a.OrdNo); err != nil {
@@ -160,7 +145,7 @@ func BenchmarkFanoutSSE(b *testing.B) {
 		}
 		paid.Wait()
 		b.StopTimer()
-		waitFor(b, 10*time.Second, "streams closed", func() bool { return hub.Waiters() == 0 })
+		waitFor(b, 10*time.Second, "streams closed", func() bool { return e.app.Hub.Waiters() == 0 })
 	}
 	b.ReportMetric(perWaiter, "B/waiter")
 }

@@ -1,4 +1,4 @@
-package notify_test
+package payments_test
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
-	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // updateCounter counts the transitions published on the service's channel.
@@ -74,7 +74,7 @@ func (e *env) jump(c *checkout.Checkout, a *checkout.Attempt, status gateway.Sta
 // sooner. Whatever the order, one transition and one paid event.
 func TestJumpCallbackAndNotify(t *testing.T) {
 	spy := &gwSpy{}
-	e := newEnv(t, envConfig{pages: true, spy: spy, sandbox: sandbox.Config{DropNotifies: true}})
+	e := newEnv(t, envConfig{spy: spy, sandbox: sandbox.Config{DropNotifies: true}})
 	updates := countUpdates(t, e)
 	// waitCheck waits for the jump's asynchronous paystatus.
 	waitCheck := func(a *checkout.Attempt, calls int) {
@@ -150,7 +150,7 @@ func TestJumpCallbackAndNotify(t *testing.T) {
 // TestAllSourcesOnce: notifies, jump callbacks, the reconciler and "please
 // check now" all race on one paid order: one transition, one paid event.
 func TestAllSourcesOnce(t *testing.T) {
-	e := newEnv(t, envConfig{pages: true, sandbox: sandbox.Config{DropNotifies: true}})
+	e := newEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
 	updates := countUpdates(t, e)
 	ctx := context.Background()
 	for round := range 3 {
@@ -159,7 +159,7 @@ func TestAllSourcesOnce(t *testing.T) {
 		e.pay(a)
 		e.clk.Advance(6 * time.Second) // the attempt is due for the reconciler
 		raw := e.notifyQuery(a, gateway.StatusPaid).Encode()
-		replica := notify.NewReconciler(e.svc)
+		replica := payments.NewReconciler(e.svc)
 		var wg sync.WaitGroup
 		errs := make(chan error, 100)
 		for i := range 40 {
@@ -184,7 +184,7 @@ func TestAllSourcesOnce(t *testing.T) {
 						errs <- err
 					}
 				case 3:
-					if _, err := e.svc.CheckNow(ctx, c.ID); err != nil && !errors.Is(err, notify.ErrRateLimited) {
+					if _, err := e.svc.CheckNow(ctx, c.ID); err != nil && !errors.Is(err, payments.ErrRateLimited) {
 						errs <- err
 					}
 				}

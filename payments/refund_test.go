@@ -1,4 +1,4 @@
-package notify_test
+package payments_test
 
 import (
 	"context"
@@ -15,8 +15,8 @@ import (
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
-	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 type refundAnswer struct {
@@ -125,7 +125,7 @@ func TestConcurrentRefunds(t *testing.T) {
 		t.Fatalf("%d refunds listed, %v", len(rs), err)
 	}
 	for _, r := range rs {
-		if r.Status != notify.RefundSucceeded || r.Kind != notify.KindMerchant || !strings.HasPrefix(r.ID, "re_") {
+		if r.Status != payments.RefundSucceeded || r.Kind != payments.KindMerchant || !strings.HasPrefix(r.ID, "re_") {
 			t.Fatalf("refund %+v", r)
 		}
 	}
@@ -341,7 +341,7 @@ func TestCrashAfterTransition(t *testing.T) {
 				// The dead process's claim, with a second of lease left:
 				// notifies meanwhile are told to come back later.
 				lease := "run:" + strconv.FormatInt(e.clk.Now().Add(time.Second).UnixMilli(), 10)
-				if err := e.rdb.Set(ctx, e.prefix+"n:fx:{"+c.ID+"}:paid", lease, time.Hour).Err(); err != nil {
+				if err := e.rdb.Set(ctx, e.prefix+"notify:fx:{"+c.ID+"}:paid", lease, time.Hour).Err(); err != nil {
 					t.Fatal(err)
 				}
 				if code, body := e.sendNotify(e.notifyQuery(a, gateway.StatusPaid).Encode()); code != 503 || body == gateway.NotifySuccess {

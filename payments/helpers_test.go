@@ -1,4 +1,4 @@
-package notify_test
+package payments_test
 
 import (
 	"net/url"

@@ -1,4 +1,4 @@
-package notify_test
+package payments_test
 
 import (
 	"context"
@@ -14,29 +14,15 @@ import (
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
-	"github.com/wallet-checkout/checkout/handlers"
-	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // secondProcess builds another notify service and notify intake on the
 // env's Redis, prefix, clock, gateway spy and event sink: a replica.
 func secondProcess(t *testing.T, e *env) *httptest.Server {
 	t.Helper()
-	svc, err := notify.New(notify.Config{
-		Redis: e.rdb, Repo: e.repo, Directory: e.dir, Gateway: e.cfg.spy, Events: e.events,
-		Logger: quietLogger(), Clock: e.clk.Now, Prefix: e.prefix + "n:", EffectLease: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := handlers.New(handlers.Deps{
-		Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: "https://pay.example",
-		Logger: quietLogger(), Clock: e.clk.Now, Notifier: svc, Refunds: svc,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := e.build().Handler
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
@@ -44,7 +30,7 @@ func secondProcess(t *testing.T, e *env) *httptest.Server {
 
 // windowKey is the notify paystatus window of attempt a (see intake.go).
 func windowKey(e *env, a *checkout.Attempt) string {
-	return e.prefix + "n:nchk:{" + a.CheckoutID + "}:" + a.OutNo
+	return e.prefix + "notify:nchk:{" + a.CheckoutID + "}:" + a.OutNo
 }
 
 // TestNotifyBurstOnePaystatus: 50 copies of one notify at once, over two
@@ -65,7 +51,7 @@ func TestNotifyBurstOnePaystatus(t *testing.T) {
 	a := e.order(c, checkout.ScenarioQR, "")
 	e.pay(a)
 	raw := e.notifyQuery(a, gateway.StatusPaid).Encode()
-	urls := []string{notify.NotifyURL(e.api.URL, e.store), notify.NotifyURL(other.URL, e.store)}
+	urls := []string{payments.NotifyURL(e.api.URL, e.store), payments.NotifyURL(other.URL, e.store)}
 
 	const n = 50
 	var wg sync.WaitGroup

@@ -1,4 +1,4 @@
-package checkout
+package payments
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
 )
 
@@ -57,8 +58,8 @@ var (
 	// order: the attempt is marked unknown and the reconciler settles it.
 	// The payer should wait and check, not pay again at once.
 	ErrPaymentUnknown = errors.New("payment outcome unknown")
-	// ErrBusy means another request kept the checkout's lock too long.
-	ErrBusy = errors.New("checkout busy")
+	// ErrCheckoutBusy means another request kept the checkout's lock too long.
+	ErrCheckoutBusy = errors.New("checkout busy")
 )
 
 // PayError is a Start failure tied to one attempt.
@@ -80,20 +81,14 @@ func (e *PayError) Error() string {
 // Unwrap returns the cause (ErrPaymentDeclined, ErrPaymentUnknown, …).
 func (e *PayError) Unwrap() error { return e.Err }
 
-// PayGateway is the part of *gateway.Client that starts payments.
-type PayGateway interface {
-	PayOrder(ctx context.Context, st *gateway.Store, r *gateway.PayOrderRequest) (*gateway.PayOrderResult, error)
-	PayList(ctx context.Context, st *gateway.Store, types string) ([]gateway.PayMethod, error)
-}
-
 // StartRequest asks for a way to pay a checkout. It carries no amount: the
 // amount always comes from the stored checkout.
 type StartRequest struct {
 	CheckoutID string
-	Wallet     Method
+	Wallet     checkout.Method
 	// Scenario is ScenarioQR, ScenarioJSAPI, ScenarioJump or
 	// ScenarioMiniProgram.
-	Scenario Scenario
+	Scenario checkout.Scenario
 	// SubAppID and SubOpenID name a WeChat payer (JSAPI, mini-program).
 	SubAppID  string
 	SubOpenID string
@@ -101,15 +96,17 @@ type StartRequest struct {
 	BuyerID string
 	// JumpURL is where the gateway's cashier returns (jump scenario).
 	JumpURL string
-	// NotifyURL is where the gateway sends the async notify.
-	NotifyURL string
 }
+
+// WeChatPay is the six parameters of WeixinJSBridge's getBrandWCPayRequest
+// and wx.requestPayment, as the gateway hands them out.
+type WeChatPay = gateway.WeChatPay
 
 // PayAction is what the payer's page does next.
 type PayAction struct {
 	Kind string
 	// WeChat holds the six bridge parameters, trimmed (KindWeChatJSAPI).
-	WeChat      gateway.WeChatPay
+	WeChat      WeChatPay
 	TradeNO     string
 	RedirectURL string
 	QRCode      string
@@ -120,17 +117,19 @@ type PayAction struct {
 	Reused bool
 }
 
-// Payments starts payments: the rules between a payer's "Pay" and the
+// starter starts payments: the rules between a payer's "Pay" and the
 // gateway's payorder. It is safe for concurrent use.
-type Payments struct {
-	repo *Repo
-	dir  *Directory
-	gw   PayGateway
+type starter struct {
+	repo *checkout.Repo
+	dir  *checkout.Directory
+	gw   Gateway
 	log  *slog.Logger
 	now  func() time.Time
 
 	payListTTL time.Duration
 	lockWait   time.Duration
+	// publicURL starts payorder's notify_url (NotifyURL).
+	publicURL string
 	// watch is told of every order before it is sent to the gateway.
 	watch func(ctx context.Context, outNo string) error
 
@@ -143,63 +142,27 @@ type payListEntry struct {
 	at      time.Time
 }
 
-// PaymentsOption configures Payments.
-type PaymentsOption func(*Payments)
-
-// WithPaymentsClock sets the clock (default time.Now).
-func WithPaymentsClock(now func() time.Time) PaymentsOption {
-	return func(p *Payments) {
-		if now != nil {
-			p.now = now
-		}
-	}
-}
-
-// WithPaymentsLogger sets the logger (default slog.Default()).
-func WithPaymentsLogger(l *slog.Logger) PaymentsOption {
-	return func(p *Payments) {
-		if l != nil {
-			p.log = l
-		}
-	}
-}
-
-// WithLockWait sets how long a concurrent request waits for the lock.
-func WithLockWait(d time.Duration) PaymentsOption {
-	return func(p *Payments) {
-		if d > 0 {
-			p.lockWait = d
-		}
-	}
-}
-
-// WithPayListTTL sets how long a store's paylist is cached.
-func WithPayListTTL(d time.Duration) PaymentsOption {
-	return func(p *Payments) { p.payListTTL = d }
-}
-
-// WithWatch registers f, called with the out_no of every payorder before it
-// is sent: the reconciler watches every order that may come to exist at the
-// gateway. When f fails, the order is not sent. Watching first, rather than
-// after the answer, means no crash or Redis error between the two can leave
-// an order that nobody ever asks the gateway about (one that is paid
+// newStarter fills in the defaults of p and readies its paylist cache.
+// p.watch is called with the out_no of every payorder before it is sent:
+// the reconciler watches every order that may come to exist at the
+// gateway. When it fails, the order is not sent. Watching first, rather
+// than after the answer, means no crash or Redis error between the two can
+// leave an order that nobody ever asks the gateway about (one that is paid
 // without a notify would stay unnoticed).
-func WithWatch(f func(ctx context.Context, outNo string) error) PaymentsOption {
-	return func(p *Payments) { p.watch = f }
-}
-
-// NewPayments builds Payments on the repository, the merchant directory and
-// the gateway client.
-func NewPayments(repo *Repo, dir *Directory, gw PayGateway, opts ...PaymentsOption) *Payments {
-	p := &Payments{
-		repo: repo, dir: dir, gw: gw,
-		log: slog.Default(), now: time.Now,
-		payListTTL: DefaultPayListTTL, lockWait: DefaultLockWait,
-		payLists: map[string]payListEntry{},
+func newStarter(p *starter) *starter {
+	if p.log == nil {
+		p.log = slog.Default()
 	}
-	for _, o := range opts {
-		o(p)
+	if p.now == nil {
+		p.now = time.Now
 	}
+	if p.payListTTL <= 0 {
+		p.payListTTL = DefaultPayListTTL
+	}
+	if p.lockWait <= 0 {
+		p.lockWait = DefaultLockWait
+	}
+	p.payLists = map[string]payListEntry{}
 	return p
 }
 
@@ -210,10 +173,10 @@ func NewPayments(repo *Repo, dir *Directory, gw PayGateway, opts ...PaymentsOpti
 //
 // Errors: ErrNotFound, ErrNotAllowed (finished, expired, wallet not allowed
 // by the checkout), ErrWalletDisabled, ErrPayerRequired, ErrInvalid,
-// ErrBusy, and *PayError wrapping ErrPaymentDeclined or ErrPaymentUnknown.
-func (p *Payments) Start(ctx context.Context, req StartRequest) (*PayAction, error) {
-	if !ValidID(req.CheckoutID) {
-		return nil, fmt.Errorf("start payment %.40q: %w", req.CheckoutID, ErrNotFound)
+// ErrCheckoutBusy, and *PayError wrapping ErrPaymentDeclined or ErrPaymentUnknown.
+func (p *starter) Start(ctx context.Context, req StartRequest) (*PayAction, error) {
+	if !checkout.ValidID(req.CheckoutID) {
+		return nil, fmt.Errorf("start payment %.40q: %w", req.CheckoutID, checkout.ErrNotFound)
 	}
 	if err := req.check(); err != nil {
 		return nil, fmt.Errorf("start payment %s: %w", req.CheckoutID, err)
@@ -258,28 +221,28 @@ func (p *Payments) Start(ctx context.Context, req StartRequest) (*PayAction, err
 // check validates the request's shape.
 func (req *StartRequest) check() error {
 	if !req.Wallet.Valid() {
-		return fmt.Errorf("%w: wallet %.20q", ErrInvalid, req.Wallet)
+		return fmt.Errorf("%w: wallet %.20q", checkout.ErrInvalid, req.Wallet)
 	}
 	switch req.Scenario {
-	case ScenarioQR:
-	case ScenarioJump:
+	case checkout.ScenarioQR:
+	case checkout.ScenarioJump:
 		if req.JumpURL == "" {
-			return fmt.Errorf("%w: jump_url required", ErrInvalid)
+			return fmt.Errorf("%w: jump_url required", checkout.ErrInvalid)
 		}
-	case ScenarioJSAPI:
-		if req.Wallet == MethodWeChat && (req.SubAppID == "" || req.SubOpenID == "") ||
-			req.Wallet == MethodAlipay && req.BuyerID == "" {
+	case checkout.ScenarioJSAPI:
+		if req.Wallet == checkout.MethodWeChat && (req.SubAppID == "" || req.SubOpenID == "") ||
+			req.Wallet == checkout.MethodAlipay && req.BuyerID == "" {
 			return ErrPayerRequired
 		}
-	case ScenarioMiniProgram:
-		if req.Wallet != MethodWeChat {
-			return fmt.Errorf("%w: mini-programs pay with WeChat", ErrInvalid)
+	case checkout.ScenarioMiniProgram:
+		if req.Wallet != checkout.MethodWeChat {
+			return fmt.Errorf("%w: mini-programs pay with WeChat", checkout.ErrInvalid)
 		}
 		if req.SubAppID == "" || req.SubOpenID == "" {
 			return ErrPayerRequired
 		}
 	default:
-		return fmt.Errorf("%w: scenario %.20q", ErrInvalid, req.Scenario)
+		return fmt.Errorf("%w: scenario %.20q", checkout.ErrInvalid, req.Scenario)
 	}
 	return nil
 }
@@ -287,8 +250,8 @@ func (req *StartRequest) check() error {
 // payer is who an order is bound to: nobody for QR and jump orders.
 func (req *StartRequest) payer() string {
 	switch req.Scenario {
-	case ScenarioJSAPI, ScenarioMiniProgram:
-		if req.Wallet == MethodAlipay {
+	case checkout.ScenarioJSAPI, checkout.ScenarioMiniProgram:
+		if req.Wallet == checkout.MethodAlipay {
 			return req.BuyerID
 		}
 		return req.SubAppID + "/" + req.SubOpenID
@@ -298,31 +261,31 @@ func (req *StartRequest) payer() string {
 
 // load reads the checkout and its store and applies the refusals that need
 // no lock.
-func (p *Payments) load(ctx context.Context, req StartRequest) (*Checkout, *Store, error) {
+func (p *starter) load(ctx context.Context, req StartRequest) (*checkout.Checkout, *checkout.Store, error) {
 	c, err := p.repo.Get(ctx, req.CheckoutID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("start payment %s: %w", req.CheckoutID, err)
 	}
 	switch {
 	case !c.Status.Active():
-		return nil, nil, fmt.Errorf("start payment %s: %w: checkout is %s", c.ID, ErrNotAllowed, c.Status)
+		return nil, nil, fmt.Errorf("start payment %s: %w: checkout is %s", c.ID, checkout.ErrNotAllowed, c.Status)
 	case !p.now().Before(c.ExpiresAt):
-		return nil, nil, fmt.Errorf("start payment %s: %w: past its expiry", c.ID, ErrNotAllowed)
+		return nil, nil, fmt.Errorf("start payment %s: %w: past its expiry", c.ID, checkout.ErrNotAllowed)
 	case !c.Allows(req.Wallet):
-		return nil, nil, fmt.Errorf("start payment %s: %w: wallet %s not allowed", c.ID, ErrNotAllowed, req.Wallet)
+		return nil, nil, fmt.Errorf("start payment %s: %w: wallet %s not allowed", c.ID, checkout.ErrNotAllowed, req.Wallet)
 	}
 	st, ok := p.dir.Store(c.MerchantID, c.StoreID)
 	if !ok || st.Gateway == nil {
 		return nil, nil, fmt.Errorf("start payment %s: store %s/%s: %w", c.ID, c.MerchantID, c.StoreID, ErrWalletDisabled)
 	}
-	if req.Wallet == MethodWeChat && !st.WeChat.Enabled || req.Wallet == MethodAlipay && !st.Alipay.Enabled {
+	if req.Wallet == checkout.MethodWeChat && !st.WeChat.Enabled || req.Wallet == checkout.MethodAlipay && !st.Alipay.Enabled {
 		return nil, nil, fmt.Errorf("start payment %s: %w: %s", c.ID, ErrWalletDisabled, req.Wallet)
 	}
 	return c, st, nil
 }
 
 // lock takes the checkout's lock, waiting for a concurrent holder.
-func (p *Payments) lock(ctx context.Context, id string) (func(context.Context) error, error) {
+func (p *starter) lock(ctx context.Context, id string) (func(context.Context) error, error) {
 	deadline := time.Now().Add(p.lockWait)
 	// Short steps: the holder usually finishes in one payorder round trip,
 	// and a waiting click then only reads the stored answer.
@@ -332,11 +295,11 @@ func (p *Payments) lock(ctx context.Context, id string) (func(context.Context) e
 		if err == nil {
 			return unlock, nil
 		}
-		if !errors.Is(err, ErrLocked) {
+		if !errors.Is(err, checkout.ErrLocked) {
 			return nil, fmt.Errorf("start payment %s: %w", id, err)
 		}
 		if time.Now().Add(wait).After(deadline) {
-			return nil, fmt.Errorf("start payment %s: %w", id, ErrBusy)
+			return nil, fmt.Errorf("start payment %s: %w", id, ErrCheckoutBusy)
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -351,7 +314,7 @@ func (p *Payments) lock(ctx context.Context, id string) (func(context.Context) e
 
 // reusable finds the newest pending attempt of the same wallet, scenario and
 // payer whose parameters can still be paid.
-func (p *Payments) reusable(ctx context.Context, c *Checkout, req StartRequest) (*PayAction, error) {
+func (p *starter) reusable(ctx context.Context, c *checkout.Checkout, req StartRequest) (*PayAction, error) {
 	if c.Attempts == 0 {
 		return nil, nil
 	}
@@ -362,11 +325,11 @@ func (p *Payments) reusable(ctx context.Context, c *Checkout, req StartRequest) 
 	now := p.now()
 	for i := len(atts) - 1; i >= 0; i-- {
 		a := atts[i]
-		if a.Status != AttemptPending || a.Method != req.Wallet || a.Scenario != req.Scenario || a.Amount != c.Amounts.Trade {
+		if a.Status != checkout.AttemptPending || a.Method != req.Wallet || a.Scenario != req.Scenario || a.Amount != c.Amounts.Trade {
 			continue
 		}
 		pp, err := p.repo.PayParamsOf(ctx, c.ID, a.Seq)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, checkout.ErrNotFound) {
 			continue
 		}
 		if err != nil {
@@ -384,10 +347,10 @@ func (p *Payments) reusable(ctx context.Context, c *Checkout, req StartRequest) 
 }
 
 // order creates a new attempt and its gateway order. Called under the lock.
-func (p *Payments) order(ctx context.Context, c *Checkout, st *Store, req StartRequest) (*PayAction, error) {
+func (p *starter) order(ctx context.Context, c *checkout.Checkout, st *checkout.Store, req StartRequest) (*PayAction, error) {
 	gs := gatewayScenario(req.Wallet, req.Scenario)
 	override := st.WeChat.PmtTag
-	if req.Wallet == MethodAlipay {
+	if req.Wallet == checkout.MethodAlipay {
 		override = st.Alipay.PmtTag
 	}
 	tag := override
@@ -414,7 +377,7 @@ func (p *Payments) order(ctx context.Context, c *Checkout, st *Store, req StartR
 		TradeAmount:    c.Amounts.Trade,
 		OrdName:        ordName(c.Description),
 		Remark:         c.ID,
-		NotifyURL:      req.NotifyURL,
+		NotifyURL:      NotifyURL(p.publicURL, st),
 	}
 	switch gs {
 	case gateway.ScenarioJump:
@@ -430,7 +393,7 @@ func (p *Payments) order(ctx context.Context, c *Checkout, st *Store, req StartR
 	// Watched and noted before sending, so that the reconcilers know of the
 	// order even if this process dies the instant it is sent.
 	if err := p.beforeSend(ctx, c, a); err != nil {
-		if _, uerr := p.repo.UpdateAttempt(context.WithoutCancel(ctx), c.ID, a.Seq, AttemptFailed, ""); uerr != nil {
+		if _, uerr := p.repo.UpdateAttempt(context.WithoutCancel(ctx), c.ID, a.Seq, checkout.AttemptFailed, ""); uerr != nil {
 			log.Warn("Marking an unsent attempt failed failed", slog.Any("error", uerr))
 		}
 		return nil, fmt.Errorf("start payment %s: %w", c.ID, err)
@@ -448,7 +411,7 @@ func (p *Payments) order(ctx context.Context, c *Checkout, st *Store, req StartR
 	act, err := action(gs, res)
 	if err != nil {
 		log.Error("Payorder answer lacks the pay parameters", slog.Any("error", err))
-		if _, uerr := p.repo.UpdateAttempt(ctx, c.ID, a.Seq, AttemptUnknown, ""); uerr != nil {
+		if _, uerr := p.repo.UpdateAttempt(ctx, c.ID, a.Seq, checkout.AttemptUnknown, ""); uerr != nil {
 			log.Warn("Marking attempt unknown failed", slog.Any("error", uerr))
 		}
 		return nil, &PayError{Seq: a.Seq, OutNo: a.OutNo, Err: ErrPaymentUnknown}
@@ -458,7 +421,7 @@ func (p *Payments) order(ctx context.Context, c *Checkout, st *Store, req StartR
 	if gs == gateway.ScenarioQR || until.After(c.ExpiresAt) {
 		until = c.ExpiresAt
 	}
-	pp := PayParams{
+	pp := checkout.PayParams{
 		Payer: req.payer(), Kind: act.Kind, WeChat: act.WeChat, TradeNO: act.TradeNO,
 		RedirectURL: act.RedirectURL, QRCode: act.QRCode, ValidUntil: until,
 	}
@@ -471,7 +434,7 @@ func (p *Payments) order(ctx context.Context, c *Checkout, st *Store, req StartR
 }
 
 // failed records a payorder failure on the attempt and builds the error.
-func (p *Payments) failed(ctx context.Context, c *Checkout, a *Attempt, err error, log *slog.Logger) error {
+func (p *starter) failed(ctx context.Context, c *checkout.Checkout, a *checkout.Attempt, err error, log *slog.Logger) error {
 	// Recording must happen even if the payer has gone away.
 	bg := context.WithoutCancel(ctx)
 	var apiErr *gateway.APIError
@@ -482,7 +445,7 @@ func (p *Payments) failed(ctx context.Context, c *Checkout, a *Attempt, err erro
 		if apiErr != nil {
 			reason = apiErr.Msg
 		}
-		if _, uerr := p.repo.UpdateAttempt(bg, c.ID, a.Seq, AttemptFailed, ""); uerr != nil {
+		if _, uerr := p.repo.UpdateAttempt(bg, c.ID, a.Seq, checkout.AttemptFailed, ""); uerr != nil {
 			log.Warn("Marking attempt failed failed", slog.Any("error", uerr))
 		}
 		log.Warn("Payorder refused", slog.Any("error", err))
@@ -494,7 +457,7 @@ func (p *Payments) failed(ctx context.Context, c *Checkout, a *Attempt, err erro
 		// Timeout, broken connection, 5xx, unverifiable answer: the order may
 		// exist. Never order again blindly; the reconciler asks by out_no.
 		// Watched since before it was sent: the reconciler settles it.
-		if _, uerr := p.repo.UpdateAttempt(bg, c.ID, a.Seq, AttemptUnknown, ""); uerr != nil {
+		if _, uerr := p.repo.UpdateAttempt(bg, c.ID, a.Seq, checkout.AttemptUnknown, ""); uerr != nil {
 			log.Warn("Marking attempt unknown failed", slog.Any("error", uerr))
 		}
 		log.Warn("Payorder outcome unknown", slog.Any("error", err))
@@ -504,7 +467,7 @@ func (p *Payments) failed(ctx context.Context, c *Checkout, a *Attempt, err erro
 
 // beforeSend puts attempt a under watch and in the sent index; an error
 // means it must not be sent.
-func (p *Payments) beforeSend(ctx context.Context, c *Checkout, a *Attempt) error {
+func (p *starter) beforeSend(ctx context.Context, c *checkout.Checkout, a *checkout.Attempt) error {
 	if p.watch != nil {
 		if err := p.watch(ctx, a.OutNo); err != nil {
 			return fmt.Errorf("watch %s: %w", a.OutNo, err)
@@ -514,7 +477,7 @@ func (p *Payments) beforeSend(ctx context.Context, c *Checkout, a *Attempt) erro
 }
 
 // payList returns the store's pay methods, cached for payListTTL.
-func (p *Payments) payList(ctx context.Context, st *Store) ([]gateway.PayMethod, error) {
+func (p *starter) payList(ctx context.Context, st *checkout.Store) ([]gateway.PayMethod, error) {
 	key := st.Gateway.BaseURL + "\x00" + st.Gateway.OpenID
 	now := p.now()
 	p.mu.Lock()
@@ -538,16 +501,16 @@ func (p *Payments) payList(ctx context.Context, st *Store) ([]gateway.PayMethod,
 }
 
 // gatewayScenario maps a wallet and our scenario to the gateway's.
-func gatewayScenario(w Method, s Scenario) gateway.Scenario {
+func gatewayScenario(w checkout.Method, s checkout.Scenario) gateway.Scenario {
 	switch s {
-	case ScenarioQR:
+	case checkout.ScenarioQR:
 		return gateway.ScenarioQR
-	case ScenarioJump:
+	case checkout.ScenarioJump:
 		return gateway.ScenarioJump
-	case ScenarioMiniProgram:
+	case checkout.ScenarioMiniProgram:
 		return gateway.ScenarioWeChatJSAPI
 	}
-	if w == MethodAlipay {
+	if w == checkout.MethodAlipay {
 		return gateway.ScenarioAlipayJSAPI
 	}
 	return gateway.ScenarioWeChatJSAPI
@@ -593,4 +556,16 @@ func ordName(desc string) string {
 	}
 	r := []rune(desc)
 	return string(r[:100])
+}
+
+// Start gives the payer a way to pay: the parameters of a still-valid pending
+// attempt of the same wallet, scenario and payer, or a new attempt and
+// gateway order. Concurrent calls for one checkout are serialised by its lock,
+// so a double click never creates two orders.
+//
+// Errors: ErrNotFound, ErrNotAllowed (finished, expired, wallet not allowed
+// by the checkout), ErrWalletDisabled, ErrPayerRequired, ErrInvalid,
+// ErrCheckoutBusy, and *PayError wrapping ErrPaymentDeclined or ErrPaymentUnknown.
+func (s *Service) Start(ctx context.Context, req StartRequest) (*PayAction, error) {
+	return s.starter.Start(ctx, req)
 }

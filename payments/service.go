@@ -1,4 +1,4 @@
-package notify
+package payments
 
 import (
 	"context"
@@ -14,11 +14,15 @@ import (
 
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
 )
 
-// Gateway is what notify needs of the gateway; *gateway.Client implements it.
+// Gateway is what the use cases need of the gateway; *gateway.Client
+// implements it.
 type Gateway interface {
+	PayOrder(ctx context.Context, st *gateway.Store, r *gateway.PayOrderRequest) (*gateway.PayOrderResult, error)
+	PayList(ctx context.Context, st *gateway.Store, types string) ([]gateway.PayMethod, error)
 	PayStatus(ctx context.Context, st *gateway.Store, ref gateway.OrderRef) (*gateway.Order, error)
 	PayCancel(ctx context.Context, st *gateway.Store, ref gateway.OrderRef) (*gateway.CancelResult, error)
 	PayRefund(ctx context.Context, st *gateway.Store, r *gateway.RefundRequest) (*gateway.RefundResult, error)
@@ -33,24 +37,24 @@ type Emitter interface {
 // Errors of the package; check them with errors.Is.
 var (
 	// ErrUnknownStore means a notify named no store of the directory.
-	ErrUnknownStore = errors.New("notify: unknown store")
+	ErrUnknownStore = errors.New("payments: unknown store")
 	// ErrBadSignature means a notify's sign is missing or wrong.
-	ErrBadSignature = errors.New("notify: bad signature")
+	ErrBadSignature = errors.New("payments: bad signature")
 	// ErrUnknownOrder means the order is not one of ours (or not this store's).
-	ErrUnknownOrder = errors.New("notify: unknown order")
+	ErrUnknownOrder = errors.New("payments: unknown order")
 	// ErrNotSettled means the gateway does not (yet) report a final status:
 	// nothing was stored, ask again later.
-	ErrNotSettled = errors.New("notify: order not settled at the gateway")
+	ErrNotSettled = errors.New("payments: order not settled at the gateway")
 	// ErrBusy means another process is applying the same effect right now.
-	ErrBusy = errors.New("notify: effect in progress elsewhere")
+	ErrBusy = errors.New("payments: effect in progress elsewhere")
 	// ErrAmountMismatch means the gateway reports another amount than the
 	// attempt's: nothing was marked paid and an alert was raised.
-	ErrAmountMismatch = errors.New("notify: amount differs from the attempt's")
+	ErrAmountMismatch = errors.New("payments: amount differs from the attempt's")
 	// ErrNotOurs means paystatus describes an order that does not match the
 	// attempt (out_no, type or ord_no): nothing changed.
-	ErrNotOurs = errors.New("notify: gateway order does not match the attempt")
+	ErrNotOurs = errors.New("payments: gateway order does not match the attempt")
 	// ErrRateLimited means a check of this checkout ran moments ago.
-	ErrRateLimited = errors.New("notify: checked moments ago")
+	ErrRateLimited = errors.New("payments: checked moments ago")
 )
 
 // Config is what a Service needs.
@@ -81,6 +85,9 @@ type Config struct {
 	// RefundRetryFor is how long after its first refusal a refund is still
 	// retried before it fails (default DefaultRefundRetryFor, 7 days).
 	RefundRetryFor time.Duration
+	// PublicURL is where the service is reachable: payorder's notify_url
+	// starts with it (NotifyURL). Required.
+	PublicURL string
 }
 
 // Service confirms payments, applies their effects and refunds. It is safe
@@ -97,23 +104,28 @@ type Service struct {
 	lease     time.Duration
 	retention time.Duration
 	retry     refundRetry
+	publicURL string
+	// starter starts payments (Start).
+	starter *starter
 }
 
 // New checks cfg and builds a Service.
 func New(cfg Config) (*Service, error) {
 	switch {
 	case cfg.Redis == nil:
-		return nil, errors.New("notify: Redis is required")
+		return nil, errors.New("payments: Redis is required")
 	case cfg.Repo == nil:
-		return nil, errors.New("notify: Repo is required")
+		return nil, errors.New("payments: Repo is required")
 	case cfg.Directory == nil:
-		return nil, errors.New("notify: Directory is required")
+		return nil, errors.New("payments: Directory is required")
 	case cfg.Gateway == nil:
-		return nil, errors.New("notify: Gateway is required")
+		return nil, errors.New("payments: Gateway is required")
 	case cfg.Events == nil:
-		return nil, errors.New("notify: Events is required")
+		return nil, errors.New("payments: Events is required")
+	case cfg.PublicURL == "":
+		return nil, errors.New("payments: PublicURL is required")
 	case strings.ContainsAny(cfg.Prefix, "{}"):
-		return nil, errors.New("notify: Prefix must not contain braces")
+		return nil, errors.New("payments: Prefix must not contain braces")
 	}
 	s := &Service{
 		rdb: cfg.Redis, repo: cfg.Repo, dir: cfg.Directory, gw: cfg.Gateway, events: cfg.Events,
@@ -139,6 +151,9 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.retry = retry
+	s.publicURL = strings.TrimRight(cfg.PublicURL, "/")
+	s.starter = newStarter(&starter{repo: s.repo, dir: s.dir, gw: s.gw, log: s.log, now: s.now,
+		publicURL: s.publicURL, watch: s.Watch})
 	return s, nil
 }
 
@@ -261,4 +276,17 @@ func (s *Service) emit(ctx context.Context, typ, effect string, c *checkout.Chec
 	}
 	s.log.Info("Event emitted", "checkout_id", c.ID, "event_id", e.ID, "event_type", typ)
 	return nil
+}
+
+// publish tells every process's Hub that c changed. A lost publish costs a
+// waiting page a few seconds (it polls as a fallback), never money, so
+// errors are only logged.
+func (s *Service) publish(ctx context.Context, c *checkout.Checkout) {
+	if c == nil {
+		return
+	}
+	u := notify.Update{CheckoutID: c.ID, Status: c.Status, Late: c.Late}
+	if err := notify.Publish(ctx, s.rdb, s.Channel(), u); err != nil {
+		s.log.Warn("Could not publish a checkout update", "checkout_id", c.ID, "error", err)
+	}
 }

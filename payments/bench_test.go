@@ -1,4 +1,4 @@
-package notify_test
+package payments_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
 	"github.com/wallet-checkout/checkout/notify"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // roundTrips counts Redis round trips: one per command, one per pipeline
@@ -67,7 +68,7 @@ func BenchmarkNotify(b *testing.B) {
 				parsed[i] = v
 			}
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-			url := notify.NotifyURL(e.api.URL, e.store) + "?"
+			url := payments.NotifyURL(e.api.URL, e.store) + "?"
 			ctx := context.Background()
 			var next atomic.Int64
 			b.ReportAllocs()

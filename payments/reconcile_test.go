@@ -1,4 +1,4 @@
-package notify_test
+package payments_test
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
-	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // TestReconcilerAlone: the sandbox drops every notify; the reconciler's
@@ -317,7 +317,7 @@ func TestDoublePayment(t *testing.T) {
 		t.Fatalf("%d paid events", n)
 	}
 	rs, err := e.svc.Refunds(ctx, c.ID)
-	if err != nil || len(rs) != 1 || rs[0].Kind != notify.KindDuplicate || rs[0].Status != notify.RefundSucceeded {
+	if err != nil || len(rs) != 1 || rs[0].Kind != payments.KindDuplicate || rs[0].Status != payments.RefundSucceeded {
 		t.Fatalf("refunds %+v %v", rs, err)
 	}
 }
@@ -374,7 +374,7 @@ func TestCheckNow(t *testing.T) {
 		t.Fatalf("first check: %v %v", got, err)
 	}
 	e.pay(a)
-	if _, err := e.svc.CheckNow(ctx, c.ID); !errors.Is(err, notify.ErrRateLimited) {
+	if _, err := e.svc.CheckNow(ctx, c.ID); !errors.Is(err, payments.ErrRateLimited) {
 		t.Fatalf("second check at once: %v", err)
 	}
 	e.clk.Advance(2 * time.Second)
@@ -404,10 +404,10 @@ func TestReplicasShareWork(t *testing.T) {
 		e.pay(a)
 		as, cs = append(as, a), append(cs, c)
 	}
-	other := notify.NewReconciler(e.svc, notify.WithBatch(5, 2))
+	other := payments.NewReconciler(e.svc, payments.WithBatch(5, 2))
 	e.clk.Advance(6 * time.Second)
 	var wg sync.WaitGroup
-	for _, r := range []*notify.Reconciler{e.rec, other} {
+	for _, r := range []*payments.Reconciler{e.rec, other} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -465,7 +465,7 @@ func TestReconcilerRun(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		notify.NewReconciler(e.svc, notify.WithInterval(10*time.Millisecond)).Run(ctx)
+		payments.NewReconciler(e.svc, payments.WithInterval(10*time.Millisecond)).Run(ctx)
 	}()
 	waitFor(t, 5*time.Second, "paid by the running reconciler", func() bool { return e.get(c.ID).Status == checkout.StatusPaid })
 	cancel()
@@ -668,7 +668,7 @@ func TestExpiryClaimHonoured(t *testing.T) {
 	e.clk.Advance(61 * time.Second)
 	// Another replica claimed it just now, with a 5 s lease, and died.
 	lease := e.clk.Now().Add(5 * time.Second)
-	if err := e.rdb.ZAdd(ctx, e.prefix+"n:watch", redis.Z{Score: float64(lease.UnixMilli()), Member: "x:" + c.ID}).Err(); err != nil {
+	if err := e.rdb.ZAdd(ctx, e.prefix+"notify:watch", redis.Z{Score: float64(lease.UnixMilli()), Member: "x:" + c.ID}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {

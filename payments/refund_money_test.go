@@ -1,4 +1,4 @@
-package notify_test
+package payments_test
 
 import (
 	"context"
@@ -13,11 +13,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wallet-checkout/checkout/app"
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
-	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // gateMode is what refundGate does with one payrefund call.
@@ -45,7 +46,7 @@ const (
 // every payrefund call and those that reached the gateway, by
 // refund_out_no.
 type refundGate struct {
-	notify.Gateway
+	app.Gateway
 	mu      sync.Mutex
 	modes   []gateMode
 	calls   map[string]int
@@ -138,7 +139,7 @@ func (e *env) refundOrders(refundOutNo string) int {
 }
 
 // onlyRefund returns the checkout's one refund.
-func (e *env) onlyRefund(id string) notify.Refund {
+func (e *env) onlyRefund(id string) payments.Refund {
 	e.t.Helper()
 	rs, err := e.svc.Refunds(context.Background(), id)
 	if err != nil || len(rs) != 1 {
@@ -189,11 +190,11 @@ func TestRefundTotalOnceAfterCrash(t *testing.T) {
 				// The dead process's claim, its lease over, and its work
 				// item, never removed.
 				claim := "run:" + strconv.FormatInt(e.clk.Now().UnixMilli(), 10)
-				if err := e.rdb.Set(ctx, e.prefix+"n:fx:{"+c.ID+"}:refund:1", claim, time.Hour).Err(); err != nil {
+				if err := e.rdb.Set(ctx, e.prefix+"notify:fx:{"+c.ID+"}:refund:1", claim, time.Hour).Err(); err != nil {
 					t.Fatal(err)
 				}
 				due := e.clk.Now().Add(time.Second).UnixMilli()
-				if err := e.rdb.ZAdd(ctx, e.prefix+"n:watch", redis.Z{Score: float64(due), Member: "r:" + c.ID + ":1"}).Err(); err != nil {
+				if err := e.rdb.ZAdd(ctx, e.prefix+"notify:watch", redis.Z{Score: float64(due), Member: "r:" + c.ID + ":1"}).Err(); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -234,17 +235,17 @@ func TestRefundTotalOnceAfterCrash(t *testing.T) {
 // again under the same refund_out_no: exactly one refund at the gateway,
 // recorded once, reported once.
 func TestRefundLostWhileSending(t *testing.T) {
-	for _, kind := range []notify.RefundKind{notify.KindDuplicate, notify.KindLate} {
+	for _, kind := range []payments.RefundKind{payments.KindDuplicate, payments.KindLate} {
 		t.Run(string(kind), func(t *testing.T) {
 			cfg := envConfig{sandbox: sandbox.Config{DropNotifies: true}}
-			if kind == notify.KindLate {
+			if kind == payments.KindLate {
 				cfg.latePolicy = checkout.LatePolicyRefund
 			}
 			e, g := newGateEnv(t, cfg)
 			ctx := context.Background()
 			var c *checkout.Checkout
 			var refunded *checkout.Attempt
-			if kind == notify.KindDuplicate {
+			if kind == payments.KindDuplicate {
 				c = e.newCheckout(1000, 30*time.Minute)
 				a1 := e.order(c, checkout.ScenarioQR, "")
 				a2 := e.order(c, checkout.ScenarioJump, "")
@@ -265,7 +266,7 @@ func TestRefundLostWhileSending(t *testing.T) {
 			g.script(gateCrash)
 			crashed(func() { _, _ = e.svc.Confirm(ctx, refunded.OutNo) })
 			r := e.onlyRefund(c.ID)
-			if r.Status != notify.RefundPending {
+			if r.Status != payments.RefundPending {
 				t.Fatalf("refund after the crash: %+v", r)
 			}
 			if n := e.refundOrders(r.OutNo); n != 0 {
@@ -279,7 +280,7 @@ func TestRefundLostWhileSending(t *testing.T) {
 			e.tick()
 
 			r = e.onlyRefund(c.ID)
-			if r.Status != notify.RefundSucceeded {
+			if r.Status != payments.RefundSucceeded {
 				t.Fatalf("refund after the restart: %+v", r)
 			}
 			if n := e.refundOrders(r.OutNo); n != 1 {
@@ -292,7 +293,7 @@ func TestRefundLostWhileSending(t *testing.T) {
 				t.Fatalf("payrefund calls: %d under %s, %d in all; want the lost one and one resend", calls, r.OutNo, g.total())
 			}
 			typ := webhook.TypeDuplicatePaymentRefunded
-			if kind == notify.KindLate {
+			if kind == payments.KindLate {
 				typ = webhook.TypeLatePaymentRefunded
 				if got := e.get(c.ID); got.Status != checkout.StatusRefunded || got.Refunded != 1000 {
 					t.Fatalf("checkout %s refunded %d", got.Status, got.Refunded)
@@ -323,7 +324,7 @@ func TestRefundUnknownNeverCreated(t *testing.T) {
 	}
 	r := e.onlyRefund(c.ID)
 	got, err := e.svc.ResolveRefund(context.Background(), c.ID, 1)
-	if err != nil || got.Status != notify.RefundSucceeded {
+	if err != nil || got.Status != payments.RefundSucceeded {
 		t.Fatalf("resolved: %+v %v", got, err)
 	}
 	if calls, reached := g.count(r.OutNo); calls != 2 || reached != 1 || e.refundOrders(r.OutNo) != 1 {
@@ -360,13 +361,13 @@ func TestRefundRefusedThenRetried(t *testing.T) {
 	e.clk.Advance(4 * time.Minute)
 	e.tick()
 	r := e.onlyRefund(c.ID)
-	if calls, _ := g.count(r.OutNo); calls != 1 || r.Status != notify.RefundPending {
+	if calls, _ := g.count(r.OutNo); calls != 1 || r.Status != payments.RefundPending {
 		t.Fatalf("before the retry: %d calls, %+v", calls, r)
 	}
 	e.clk.Advance(time.Minute + time.Second)
 	e.tick()
 	r = e.onlyRefund(c.ID)
-	if r.Status != notify.RefundSucceeded || r.Failure != "" {
+	if r.Status != payments.RefundSucceeded || r.Failure != "" {
 		t.Fatalf("after the retry: %+v", r)
 	}
 	if calls, reached := g.count(r.OutNo); calls != 2 || reached != 1 || e.refundOrders(r.OutNo) != 1 {
@@ -421,7 +422,7 @@ func TestRefundRefusedForSevenDays(t *testing.T) {
 	out := e.onlyRefund(c.ID).OutNo
 	want := []time.Duration{5 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour}
 	at := start
-	for i := 0; i < 200 && e.onlyRefund(c.ID).Status == notify.RefundPending; i++ {
+	for i := 0; i < 200 && e.onlyRefund(c.ID).Status == payments.RefundPending; i++ {
 		step := 2 * time.Hour
 		if i < len(want) {
 			step = want[i]
@@ -437,12 +438,12 @@ func TestRefundRefusedForSevenDays(t *testing.T) {
 		if calls, _ := g.count(out); calls != i+2 {
 			t.Fatalf("retry %d at %s: %d calls", i+1, at.Sub(start), calls)
 		}
-		if n := len(e.events.of(c.ID, webhook.TypeRefundFailed)); n != 0 && e.onlyRefund(c.ID).Status == notify.RefundPending {
+		if n := len(e.events.of(c.ID, webhook.TypeRefundFailed)); n != 0 && e.onlyRefund(c.ID).Status == payments.RefundPending {
 			t.Fatalf("failed event while still retrying")
 		}
 	}
 	r := e.onlyRefund(c.ID)
-	if r.Status != notify.RefundFailed || !strings.Contains(r.Failure, "8040") {
+	if r.Status != payments.RefundFailed || !strings.Contains(r.Failure, "8040") {
 		t.Fatalf("after the retries: %+v", r)
 	}
 	if took := at.Sub(start); took > 7*24*time.Hour || took < 7*24*time.Hour-2*time.Hour {
@@ -482,18 +483,18 @@ func TestConcurrentResolversAfterCrash(t *testing.T) {
 	e, g := newGateEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
 	ctx := context.Background()
 	c, _ := e.paidCheckout(1000)
-	req := notify.RefundRequest{Amount: 300, Reason: "退货", IdempotencyKey: "k1"}
+	req := payments.RefundRequest{Amount: 300, Reason: "退货", IdempotencyKey: "k1"}
 	g.script(gateCrash)
 	crashed(func() { _, _ = e.svc.Refund(ctx, e.merchant.ID, c.ID, req) })
 	r := e.onlyRefund(c.ID)
-	if r.Status != notify.RefundPending {
+	if r.Status != payments.RefundPending {
 		t.Fatalf("after the crash: %+v", r)
 	}
 	e.start()
 	e.clk.Advance(10 * time.Second)
-	recs := []*notify.Reconciler{e.rec}
+	recs := []*payments.Reconciler{e.rec}
 	for range 3 {
-		recs = append(recs, notify.NewReconciler(e.svc))
+		recs = append(recs, payments.NewReconciler(e.svc))
 	}
 	var wg sync.WaitGroup
 	run := func(f func()) {
@@ -515,7 +516,7 @@ func TestConcurrentResolversAfterCrash(t *testing.T) {
 	e.clk.Advance(10 * time.Second)
 	e.tick()
 	r = e.onlyRefund(c.ID)
-	if r.Status != notify.RefundSucceeded {
+	if r.Status != payments.RefundSucceeded {
 		t.Fatalf("after the race: %+v", r)
 	}
 	if calls, reached := g.count(r.OutNo); calls != 2 || reached != 1 {

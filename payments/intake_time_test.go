@@ -1,4 +1,4 @@
-package notify_test
+package payments_test
 
 import (
 	"context"
@@ -13,8 +13,8 @@ import (
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
-	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // intakeRandStr is the rand_str of the notifies these tests sign.
@@ -100,7 +100,7 @@ func TestNotifyTimestampRefusalIsClean(t *testing.T) {
 	for _, d := range []time.Duration{-25 * time.Hour, time.Hour} {
 		q := notifyAt(e, a, gateway.StatusPaid, d)
 		err := e.svc.Notify(context.Background(), e.store.Gateway.OpenID, q)
-		if !errors.Is(err, notify.ErrStaleNotify) || errors.Is(err, notify.ErrBadSignature) {
+		if !errors.Is(err, payments.ErrStaleNotify) || errors.Is(err, payments.ErrBadSignature) {
 			t.Fatalf("offset %s: %v, want ErrStaleNotify", d, err)
 		}
 		for _, secret := range []string{e.sbStore.OpenKey, e.sbStore.ShopPass, q.Get("sign"), intakeRandStr} {

@@ -1,7 +1,8 @@
-package checkout
+package payments
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -13,20 +14,23 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
+	"github.com/wallet-checkout/checkout/internal/redistest"
 )
 
 // payEnv is a repository, a directory with one store registered at a real
 // sandbox gateway, and Payments on the real gateway client.
 type payEnv struct {
-	repo    *Repo
-	clk     *clock
+	repo    *checkout.Repo
+	rdb     redis.UniversalClient
+	clk     *startClock
 	sb      *sandbox.Server
 	sbStore sandbox.Store
-	store   *Store
+	store   *checkout.Store
 	gw      *countingGateway
-	pay     *Payments
+	pay     *starter
 	watched *watchLog
 }
 
@@ -35,7 +39,7 @@ const payTestAppID = "wxOFFICIAL000001"
 // countingGateway counts the calls that reach the real client, and can
 // replace payorder's answer.
 type countingGateway struct {
-	PayGateway
+	Gateway
 	payOrders atomic.Int32
 	payLists  atomic.Int32
 	override  func(r *gateway.PayOrderRequest) (*gateway.PayOrderResult, error)
@@ -49,12 +53,12 @@ func (g *countingGateway) PayOrder(ctx context.Context, st *gateway.Store, r *ga
 	if g.override != nil {
 		return g.override(r)
 	}
-	return g.PayGateway.PayOrder(ctx, st, r)
+	return g.Gateway.PayOrder(ctx, st, r)
 }
 
 func (g *countingGateway) PayList(ctx context.Context, st *gateway.Store, types string) ([]gateway.PayMethod, error) {
 	g.payLists.Add(1)
-	return g.PayGateway.PayList(ctx, st, types)
+	return g.Gateway.PayList(ctx, st, types)
 }
 
 type watchLog struct {
@@ -84,7 +88,8 @@ func newPayEnv(t *testing.T) *payEnv { return newPayEnvTB(t) }
 func newPayEnvTB(t testing.TB) *payEnv {
 	t.Helper()
 	e := &payEnv{watched: &watchLog{}}
-	e.repo, e.clk = newTestRepo(t)
+	e.rdb, e.clk = redistest.New(t), newStartClock()
+	e.repo = checkout.NewRepo(e.rdb, checkout.WithPrefix("test:"+rand.Text()+":"), checkout.WithClock(e.clk.Now))
 	sb, err := sandbox.New(sandbox.Config{DropNotifies: true})
 	if err != nil {
 		t.Fatal(err)
@@ -104,25 +109,25 @@ func newPayEnvTB(t testing.TB) *payEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.store = &Store{
+	e.store = &checkout.Store{
 		ID: "main", Name: "Main", Gateway: gs, Sandbox: true,
-		WeChat: WeChatConfig{Enabled: true, Mode: ModeNative, AppID: payTestAppID},
-		Alipay: AlipayConfig{Enabled: true, Mode: ModeNative},
+		WeChat: checkout.WeChatConfig{Enabled: true, Mode: checkout.ModeNative, AppID: payTestAppID},
+		Alipay: checkout.AlipayConfig{Enabled: true, Mode: checkout.ModeNative},
 	}
-	dir, err := NewDirectory([]*Merchant{{ID: "m1", Name: "M1", Stores: []*Store{e.store}}})
+	dir, err := checkout.NewDirectory([]*checkout.Merchant{{ID: "m1", Name: "M1", Stores: []*checkout.Store{e.store}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.gw = &countingGateway{PayGateway: gateway.NewClient()}
-	e.pay = NewPayments(e.repo, dir, e.gw, WithPaymentsClock(e.clk.Now), WithWatch(e.watched.add))
+	e.gw = &countingGateway{Gateway: gateway.NewClient()}
+	e.pay = newStarter(&starter{repo: e.repo, dir: dir, gw: e.gw, now: e.clk.Now, watch: e.watched.add, publicURL: "https://pay.example"})
 	return e
 }
 
-func (e *payEnv) checkout(t testing.TB, trade int64) *Checkout {
+func (e *payEnv) checkout(t testing.TB, trade int64) *checkout.Checkout {
 	t.Helper()
 	d := draft("m1")
-	d.Amounts = Amounts{Original: trade, Trade: trade}
-	c, err := NewCheckout(d, e.clk.Now())
+	d.Amounts = checkout.Amounts{Original: trade, Trade: trade}
+	c, err := checkout.NewCheckout(d, e.clk.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,8 +138,8 @@ func (e *payEnv) checkout(t testing.TB, trade int64) *Checkout {
 }
 
 func wechatJSAPI(id, openid string) StartRequest {
-	return StartRequest{CheckoutID: id, Wallet: MethodWeChat, Scenario: ScenarioJSAPI,
-		SubAppID: payTestAppID, SubOpenID: openid, NotifyURL: "https://pay.example/notify/x"}
+	return StartRequest{CheckoutID: id, Wallet: checkout.MethodWeChat, Scenario: checkout.ScenarioJSAPI,
+		SubAppID: payTestAppID, SubOpenID: openid}
 }
 
 func TestStartScenarios(t *testing.T) {
@@ -147,14 +152,14 @@ func TestStartScenarios(t *testing.T) {
 		check func(t *testing.T, a *PayAction, o sandbox.OrderSnapshot)
 	}{
 		{"wechat qr", func(id string) StartRequest {
-			return StartRequest{CheckoutID: id, Wallet: MethodWeChat, Scenario: ScenarioQR}
+			return StartRequest{CheckoutID: id, Wallet: checkout.MethodWeChat, Scenario: checkout.ScenarioQR}
 		}, KindQR, func(t *testing.T, a *PayAction, o sandbox.OrderSnapshot) {
 			if a.QRCode == "" || a.QRCode != o.TradeQRCode {
 				t.Errorf("QRCode %q, sandbox %q", a.QRCode, o.TradeQRCode)
 			}
 		}},
 		{"alipay jump", func(id string) StartRequest {
-			return StartRequest{CheckoutID: id, Wallet: MethodAlipay, Scenario: ScenarioJump, JumpURL: "https://pay.example/c/" + id + "/return"}
+			return StartRequest{CheckoutID: id, Wallet: checkout.MethodAlipay, Scenario: checkout.ScenarioJump, JumpURL: "https://pay.example/c/" + id + "/return"}
 		}, KindRedirect, func(t *testing.T, a *PayAction, o sandbox.OrderSnapshot) {
 			if a.RedirectURL == "" || !strings.HasPrefix(o.JumpURL, "https://pay.example/c/co_") || !strings.HasSuffix(o.JumpURL, "/return") {
 				t.Errorf("RedirectURL %q, jump %q", a.RedirectURL, o.JumpURL)
@@ -175,7 +180,7 @@ func TestStartScenarios(t *testing.T) {
 				}
 			}},
 		{"alipay jsapi", func(id string) StartRequest {
-			return StartRequest{CheckoutID: id, Wallet: MethodAlipay, Scenario: ScenarioJSAPI, BuyerID: "2088000000000001"}
+			return StartRequest{CheckoutID: id, Wallet: checkout.MethodAlipay, Scenario: checkout.ScenarioJSAPI, BuyerID: "2088000000000001"}
 		}, KindAlipayJSAPI, func(t *testing.T, a *PayAction, o sandbox.OrderSnapshot) {
 			if a.TradeNO == "" || a.TradeNO != o.TradeNo {
 				t.Errorf("TradeNO %q, sandbox %q", a.TradeNO, o.TradeNo)
@@ -183,7 +188,7 @@ func TestStartScenarios(t *testing.T) {
 		}},
 		{"mini-program", func(id string) StartRequest {
 			r := wechatJSAPI(id, "mini-openid")
-			r.Scenario = ScenarioMiniProgram
+			r.Scenario = checkout.ScenarioMiniProgram
 			return r
 		}, KindWeChatJSAPI, func(t *testing.T, a *PayAction, o sandbox.OrderSnapshot) {
 			if !a.WeChat.Complete() {
@@ -198,7 +203,7 @@ func TestStartScenarios(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Start: %v", err)
 			}
-			if a.Kind != tc.kind || a.AttemptSeq != 1 || a.OutNo != OutNo(c.ID, 1) || a.Reused {
+			if a.Kind != tc.kind || a.AttemptSeq != 1 || a.OutNo != checkout.OutNo(c.ID, 1) || a.Reused {
 				t.Fatalf("action %+v", a)
 			}
 			o, ok := e.sb.Order(e.sbStore.OpenID, a.OutNo)
@@ -213,10 +218,10 @@ func TestStartScenarios(t *testing.T) {
 			if err != nil || len(atts) != 1 {
 				t.Fatalf("attempts %v %v", atts, err)
 			}
-			if atts[0].OrdNo != o.OrdNo || atts[0].Status != AttemptPending {
+			if atts[0].OrdNo != o.OrdNo || atts[0].Status != checkout.AttemptPending {
 				t.Errorf("attempt %+v, sandbox ord_no %s", atts[0], o.OrdNo)
 			}
-			if got, _ := e.repo.Get(ctx, c.ID); got.Status != StatusPending {
+			if got, _ := e.repo.Get(ctx, c.ID); got.Status != checkout.StatusPending {
 				t.Errorf("checkout status %s", got.Status)
 			}
 			if w := e.watched.list(); len(w) == 0 || w[len(w)-1] != a.OutNo {
@@ -247,7 +252,7 @@ func TestStartReuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	qr, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodWeChat, Scenario: ScenarioQR})
+	qr, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: checkout.MethodWeChat, Scenario: checkout.ScenarioQR})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,9 +268,9 @@ func TestStartReuseEndsWithValidity(t *testing.T) {
 	e := newPayEnv(t)
 	ctx := context.Background()
 	d := draft("m1")
-	d.Amounts = Amounts{Original: 700, Trade: 700}
+	d.Amounts = checkout.Amounts{Original: 700, Trade: 700}
 	d.TTL = 24 * time.Hour
-	c, err := NewCheckout(d, e.clk.Now())
+	c, err := checkout.NewCheckout(d, e.clk.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +281,7 @@ func TestStartReuseEndsWithValidity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q1, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodAlipay, Scenario: ScenarioQR})
+	q1, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: checkout.MethodAlipay, Scenario: checkout.ScenarioQR})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +293,7 @@ func TestStartReuseEndsWithValidity(t *testing.T) {
 	if a2.Reused || a2.AttemptSeq == a1.AttemptSeq {
 		t.Errorf("a prepay id about to die was handed out again: %+v", a2)
 	}
-	q2, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodAlipay, Scenario: ScenarioQR})
+	q2, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: checkout.MethodAlipay, Scenario: checkout.ScenarioQR})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,12 +334,12 @@ func TestStartDoubleClick(t *testing.T) {
 func TestStartRefusals(t *testing.T) {
 	e := newPayEnv(t)
 	ctx := context.Background()
-	qr := func(id string, w Method) StartRequest {
-		return StartRequest{CheckoutID: id, Wallet: w, Scenario: ScenarioQR}
+	qr := func(id string, w checkout.Method) StartRequest {
+		return StartRequest{CheckoutID: id, Wallet: w, Scenario: checkout.ScenarioQR}
 	}
 
 	paid := e.checkout(t, 100)
-	if _, err := e.pay.Start(ctx, qr(paid.ID, MethodWeChat)); err != nil {
+	if _, err := e.pay.Start(ctx, qr(paid.ID, checkout.MethodWeChat)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.repo.MarkPaid(ctx, paid.ID, 1, ""); err != nil {
@@ -344,10 +349,10 @@ func TestStartRefusals(t *testing.T) {
 	if _, err := e.repo.Cancel(ctx, cancelled.ID); err != nil {
 		t.Fatal(err)
 	}
-	onlyAlipay := func() *Checkout {
+	onlyAlipay := func() *checkout.Checkout {
 		d := draft("m1")
-		d.Wallets = []Method{MethodAlipay}
-		c, _ := NewCheckout(d, e.clk.Now())
+		d.Wallets = []checkout.Method{checkout.MethodAlipay}
+		c, _ := checkout.NewCheckout(d, e.clk.Now())
 		if err := e.repo.Create(ctx, c, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -361,16 +366,16 @@ func TestStartRefusals(t *testing.T) {
 		req  StartRequest
 		want error
 	}{
-		{"paid", qr(paid.ID, MethodWeChat), ErrNotAllowed},
-		{"cancelled", qr(cancelled.ID, MethodWeChat), ErrNotAllowed},
-		{"wallet not allowed", qr(onlyAlipay.ID, MethodWeChat), ErrNotAllowed},
-		{"unknown checkout", qr("co_AAAAAAAAAAAAAAAAAAAAAAAA", MethodWeChat), ErrNotFound},
-		{"garbage id", qr("../../etc", MethodWeChat), ErrNotFound},
-		{"bad wallet", qr(open.ID, "paypal"), ErrInvalid},
-		{"bad scenario", StartRequest{CheckoutID: open.ID, Wallet: MethodWeChat, Scenario: "barcode"}, ErrInvalid},
-		{"jsapi without payer", StartRequest{CheckoutID: open.ID, Wallet: MethodAlipay, Scenario: ScenarioJSAPI}, ErrPayerRequired},
-		{"jump without url", StartRequest{CheckoutID: open.ID, Wallet: MethodAlipay, Scenario: ScenarioJump}, ErrInvalid},
-		{"alipay mini-program", StartRequest{CheckoutID: open.ID, Wallet: MethodAlipay, Scenario: ScenarioMiniProgram, BuyerID: "x"}, ErrInvalid},
+		{"paid", qr(paid.ID, checkout.MethodWeChat), checkout.ErrNotAllowed},
+		{"cancelled", qr(cancelled.ID, checkout.MethodWeChat), checkout.ErrNotAllowed},
+		{"wallet not allowed", qr(onlyAlipay.ID, checkout.MethodWeChat), checkout.ErrNotAllowed},
+		{"unknown checkout", qr("co_AAAAAAAAAAAAAAAAAAAAAAAA", checkout.MethodWeChat), checkout.ErrNotFound},
+		{"garbage id", qr("../../etc", checkout.MethodWeChat), checkout.ErrNotFound},
+		{"bad wallet", qr(open.ID, "paypal"), checkout.ErrInvalid},
+		{"bad scenario", StartRequest{CheckoutID: open.ID, Wallet: checkout.MethodWeChat, Scenario: "barcode"}, checkout.ErrInvalid},
+		{"jsapi without payer", StartRequest{CheckoutID: open.ID, Wallet: checkout.MethodAlipay, Scenario: checkout.ScenarioJSAPI}, ErrPayerRequired},
+		{"jump without url", StartRequest{CheckoutID: open.ID, Wallet: checkout.MethodAlipay, Scenario: checkout.ScenarioJump}, checkout.ErrInvalid},
+		{"alipay mini-program", StartRequest{CheckoutID: open.ID, Wallet: checkout.MethodAlipay, Scenario: checkout.ScenarioMiniProgram, BuyerID: "x"}, checkout.ErrInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -382,13 +387,13 @@ func TestStartRefusals(t *testing.T) {
 	t.Run("wallet disabled", func(t *testing.T) {
 		e.store.Alipay.Enabled = false
 		defer func() { e.store.Alipay.Enabled = true }()
-		if _, err := e.pay.Start(ctx, qr(open.ID, MethodAlipay)); !errors.Is(err, ErrWalletDisabled) {
+		if _, err := e.pay.Start(ctx, qr(open.ID, checkout.MethodAlipay)); !errors.Is(err, ErrWalletDisabled) {
 			t.Fatalf("err %v", err)
 		}
 	})
 	t.Run("expired", func(t *testing.T) {
-		e.clk.Advance(DefaultTTL)
-		if _, err := e.pay.Start(ctx, qr(open.ID, MethodWeChat)); !errors.Is(err, ErrNotAllowed) {
+		e.clk.Advance(checkout.DefaultTTL)
+		if _, err := e.pay.Start(ctx, qr(open.ID, checkout.MethodWeChat)); !errors.Is(err, checkout.ErrNotAllowed) {
 			t.Fatalf("err %v", err)
 		}
 	})
@@ -404,17 +409,17 @@ func TestStartDeclined(t *testing.T) {
 	e := newPayEnv(t)
 	ctx := context.Background()
 	c := e.checkout(t, 100+sandbox.MagicAmountPayFails)
-	_, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodWeChat, Scenario: ScenarioQR})
+	_, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: checkout.MethodWeChat, Scenario: checkout.ScenarioQR})
 	var pe *PayError
 	if !errors.Is(err, ErrPaymentDeclined) || !errors.As(err, &pe) || pe.Reason == "" || pe.Seq != 1 {
 		t.Fatalf("err %v (%+v)", err, pe)
 	}
 	atts, _ := e.repo.Attempts(ctx, c.ID)
-	if len(atts) != 1 || atts[0].Status != AttemptFailed {
+	if len(atts) != 1 || atts[0].Status != checkout.AttemptFailed {
 		t.Fatalf("attempts %+v", atts)
 	}
 	// The payer may try again: a new attempt, a new out_no.
-	_, err = e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodWeChat, Scenario: ScenarioQR})
+	_, err = e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: checkout.MethodWeChat, Scenario: checkout.ScenarioQR})
 	if !errors.As(err, &pe) || pe.Seq != 2 {
 		t.Fatalf("retry: %v", err)
 	}
@@ -435,12 +440,12 @@ func TestStartOutcomeUnknown(t *testing.T) {
 	e.gw.override = func(r *gateway.PayOrderRequest) (*gateway.PayOrderResult, error) {
 		return nil, &gateway.UnknownOutcomeError{Endpoint: "payorder", OutNo: r.OutNo, Err: context.DeadlineExceeded}
 	}
-	_, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodWeChat, Scenario: ScenarioQR})
+	_, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: checkout.MethodWeChat, Scenario: checkout.ScenarioQR})
 	if !errors.Is(err, ErrPaymentUnknown) {
 		t.Fatalf("err %v", err)
 	}
 	atts, _ := e.repo.Attempts(ctx, c.ID)
-	if len(atts) != 1 || atts[0].Status != AttemptUnknown {
+	if len(atts) != 1 || atts[0].Status != checkout.AttemptUnknown {
 		t.Fatalf("attempts %+v", atts)
 	}
 	if w := e.watched.list(); len(w) != 1 || w[0] != atts[0].OutNo {
@@ -450,7 +455,7 @@ func TestStartOutcomeUnknown(t *testing.T) {
 	e.gw.override = func(r *gateway.PayOrderRequest) (*gateway.PayOrderResult, error) {
 		return &gateway.PayOrderResult{}, nil
 	}
-	if _, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodWeChat, Scenario: ScenarioQR}); !errors.Is(err, ErrPaymentUnknown) {
+	if _, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: checkout.MethodWeChat, Scenario: checkout.ScenarioQR}); !errors.Is(err, ErrPaymentUnknown) {
 		t.Fatalf("empty answer: %v", err)
 	}
 }
@@ -459,21 +464,21 @@ func TestStartAmountFromCheckout(t *testing.T) {
 	e := newPayEnv(t)
 	ctx := context.Background()
 	d := draft("m1") // 1200 − 100 − 100 = 1000
-	c, err := NewCheckout(d, e.clk.Now())
+	c, err := checkout.NewCheckout(d, e.clk.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := e.repo.Create(ctx, c, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodAlipay, Scenario: ScenarioQR}); err != nil {
+	if _, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: checkout.MethodAlipay, Scenario: checkout.ScenarioQR}); err != nil {
 		t.Fatal(err)
 	}
 	r := e.gw.last.Load()
 	if r.TradeAmount != 1000 || r.OriginalAmount != 1200 || r.DiscountAmount != 100 || r.IgnoreAmount != 100 {
 		t.Fatalf("amounts %d %d %d %d", r.OriginalAmount, r.DiscountAmount, r.IgnoreAmount, r.TradeAmount)
 	}
-	if r.OrdName != d.Description || r.OutNo != OutNo(c.ID, 1) {
+	if r.OrdName != d.Description || r.OutNo != checkout.OutNo(c.ID, 1) {
 		t.Fatalf("ord_name %q out_no %q", r.OrdName, r.OutNo)
 	}
 }
@@ -483,7 +488,7 @@ func TestPayListCached(t *testing.T) {
 	ctx := context.Background()
 	for range 3 {
 		c := e.checkout(t, 100)
-		if _, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodWeChat, Scenario: ScenarioQR}); err != nil {
+		if _, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: checkout.MethodWeChat, Scenario: checkout.ScenarioQR}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -492,7 +497,7 @@ func TestPayListCached(t *testing.T) {
 	}
 	e.clk.Advance(DefaultPayListTTL)
 	c := e.checkout(t, 100)
-	if _, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodWeChat, Scenario: ScenarioQR}); err != nil {
+	if _, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: checkout.MethodWeChat, Scenario: checkout.ScenarioQR}); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.gw.payLists.Load(); n != 2 {
@@ -503,7 +508,7 @@ func TestPayListCached(t *testing.T) {
 	defer func() { e.store.WeChat.PmtTag = "" }()
 	e.clk.Advance(DefaultPayListTTL)
 	c = e.checkout(t, 100)
-	if _, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodWeChat, Scenario: ScenarioQR}); err != nil {
+	if _, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: checkout.MethodWeChat, Scenario: checkout.ScenarioQR}); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.gw.payLists.Load(); n != 2 {
@@ -535,7 +540,7 @@ func TestStartWatchFails(t *testing.T) {
 	e.watched.mu.Lock()
 	e.watched.fail = errors.New("LOADING Redis is loading the dataset in memory")
 	e.watched.mu.Unlock()
-	_, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodWeChat, Scenario: ScenarioQR})
+	_, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: checkout.MethodWeChat, Scenario: checkout.ScenarioQR})
 	if err == nil || !strings.Contains(err.Error(), "LOADING") {
 		t.Fatalf("Start: %v, want the watch error", err)
 	}
@@ -543,14 +548,14 @@ func TestStartWatchFails(t *testing.T) {
 		t.Fatalf("%d payorder calls, want none", n)
 	}
 	atts, _ := e.repo.Attempts(ctx, c.ID)
-	if len(atts) != 1 || atts[0].Status != AttemptFailed {
+	if len(atts) != 1 || atts[0].Status != checkout.AttemptFailed {
 		t.Fatalf("attempts %+v, want one failed", atts)
 	}
 	// Once watching works again, the payer can pay.
 	e.watched.mu.Lock()
 	e.watched.fail = nil
 	e.watched.mu.Unlock()
-	a, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodWeChat, Scenario: ScenarioQR})
+	a, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: checkout.MethodWeChat, Scenario: checkout.ScenarioQR})
 	if err != nil {
 		t.Fatalf("Start after recovery: %v", err)
 	}
@@ -600,12 +605,40 @@ func TestStartRedisFailsUnderLock(t *testing.T) {
 	e := newPayEnv(t)
 	ctx := context.Background()
 	c := e.checkout(t, 100)
-	e.repo.rdb.AddHook(&failAfterLock{})
-	_, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: MethodWeChat, Scenario: ScenarioQR})
+	e.rdb.AddHook(&failAfterLock{})
+	_, err := e.pay.Start(ctx, StartRequest{CheckoutID: c.ID, Wallet: checkout.MethodWeChat, Scenario: checkout.ScenarioQR})
 	if err == nil || !strings.Contains(err.Error(), "LOADING") {
 		t.Fatalf("Start: %v, want the Redis error", err)
 	}
 	if n := e.gw.payOrders.Load(); n != 0 {
 		t.Fatalf("%d payorder calls, want none", n)
+	}
+}
+
+// startClock is the tests' clock: it moves only when told to.
+type startClock struct{ ns atomic.Int64 }
+
+func newStartClock() *startClock {
+	c := &startClock{}
+	c.ns.Store(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *startClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *startClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// draft is a checkout of merchant m1 at its main store.
+func draft(merchant string) *checkout.Draft {
+	return &checkout.Draft{
+		MerchantID:  merchant,
+		StoreID:     "main",
+		Amounts:     checkout.Amounts{Original: 1200, Discount: 100, Ignore: 100, Trade: 1000},
+		Description: "两杯咖啡",
+		Reference:   "order-42",
+		SuccessURL:  "https://shop.example/ok?c={CHECKOUT_ID}",
+		CancelURL:   "https://shop.example/cancel",
+		LatePolicy:  checkout.LatePolicyAccept,
+		Metadata:    map[string]string{"table": "7"},
+		Wallets:     []checkout.Method{checkout.MethodWeChat, checkout.MethodAlipay},
 	}
 }

@@ -1,4 +1,4 @@
-package notify_test
+package payments_test
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
-	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // TestLateRefundAfterMerchantRefund: a late payment (policy refund) is
@@ -43,8 +43,8 @@ func TestLateRefundAfterMerchantRefund(t *testing.T) {
 			if _, err := e.repo.MarkPaid(ctx, c.ID, a.Seq, o.OrdNo); err != nil {
 				t.Fatal(err)
 			}
-			r, err := e.svc.Refund(ctx, e.merchant.ID, c.ID, notify.RefundRequest{Amount: tc.merchant, IdempotencyKey: "k1"})
-			if err != nil || r.Status != notify.RefundSucceeded {
+			r, err := e.svc.Refund(ctx, e.merchant.ID, c.ID, payments.RefundRequest{Amount: tc.merchant, IdempotencyKey: "k1"})
+			if err != nil || r.Status != payments.RefundSucceeded {
 				t.Fatalf("merchant refund %+v %v", r, err)
 			}
 			if _, err := e.svc.Confirm(ctx, a.OutNo); err != nil {
@@ -56,16 +56,16 @@ func TestLateRefundAfterMerchantRefund(t *testing.T) {
 				t.Fatalf("checkout %s refunded %d, upstream %d; want refunded 1000 both", got.Status, got.Refunded, up.Refunded)
 			}
 			rs, _ := e.svc.Refunds(ctx, c.ID)
-			var late []notify.Refund
+			var late []payments.Refund
 			for _, r := range rs {
-				if r.Kind == notify.KindLate {
+				if r.Kind == payments.KindLate {
 					late = append(late, r)
 				}
 			}
 			switch {
 			case tc.late == 0 && len(late) != 0:
 				t.Fatalf("late refund made though nothing was left: %+v", late)
-			case tc.late > 0 && (len(late) != 1 || late[0].Amount != tc.late || late[0].Status != notify.RefundSucceeded):
+			case tc.late > 0 && (len(late) != 1 || late[0].Amount != tc.late || late[0].Status != payments.RefundSucceeded):
 				t.Fatalf("late refunds %+v, want one of %d succeeded", late, tc.late)
 			}
 			if n := len(e.events.of(c.ID, tc.event)); n != 1 {
@@ -73,7 +73,7 @@ func TestLateRefundAfterMerchantRefund(t *testing.T) {
 			}
 			// Later looks find the follow-up done.
 			e.clk.Advance(time.Hour)
-			if _, err := e.svc.Confirm(ctx, a.OutNo); err != nil && !errors.Is(err, notify.ErrRecentlyChecked) {
+			if _, err := e.svc.Confirm(ctx, a.OutNo); err != nil && !errors.Is(err, payments.ErrRecentlyChecked) {
 				t.Fatalf("second confirm: %v", err)
 			}
 		})

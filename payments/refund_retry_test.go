@@ -1,4 +1,4 @@
-package notify_test
+package payments_test
 
 import (
 	"context"
@@ -9,28 +9,28 @@ import (
 
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
-	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // serviceWith builds another Service and Reconciler on the env's Redis,
 // prefix, clock, gateway and event recorder, with cfg changed by mod.
-func (e *env) serviceWith(mod func(*notify.Config)) (*notify.Service, *notify.Reconciler) {
+func (e *env) serviceWith(mod func(*payments.Config)) (*payments.Service, *payments.Reconciler) {
 	e.t.Helper()
-	var gw notify.Gateway = e.gw
+	var gw payments.Gateway = e.gw
 	if e.cfg.spy != nil {
 		gw = e.cfg.spy
 	}
-	cfg := notify.Config{
+	cfg := payments.Config{
 		Redis: e.rdb, Repo: e.repo, Directory: e.dir, Gateway: gw, Events: e.events,
-		Logger: quietLogger(), Clock: e.clk.Now, Prefix: e.prefix + "n:", EffectLease: 5 * time.Second,
+		Logger: quietLogger(), Clock: e.clk.Now, Prefix: e.prefix + "notify:", EffectLease: 5 * time.Second, PublicURL: "https://pay.example",
 	}
 	mod(&cfg)
-	svc, err := notify.New(cfg)
+	svc, err := payments.New(cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return svc, notify.NewReconciler(svc)
+	return svc, payments.NewReconciler(svc)
 }
 
 // TestRefundRetryConfig: the schedule and the window are the Config's. A
@@ -41,7 +41,7 @@ func (e *env) serviceWith(mod func(*notify.Config)) (*notify.Service, *notify.Re
 func TestRefundRetryConfig(t *testing.T) {
 	e, g := newGateEnv(t, envConfig{latePolicy: checkout.LatePolicyRefund, sandbox: sandbox.Config{DropNotifies: true}})
 	ctx := context.Background()
-	svc, rec := e.serviceWith(func(c *notify.Config) {
+	svc, rec := e.serviceWith(func(c *payments.Config) {
 		c.RefundRetry = []time.Duration{time.Minute, 2 * time.Minute}
 		c.RefundRetryFor = 5 * time.Minute
 	})
@@ -57,7 +57,7 @@ func TestRefundRetryConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := e.onlyRefund(c.ID)
-	if r.Kind != notify.KindLate || r.Status != notify.RefundPending || !strings.Contains(r.Failure, "8040") {
+	if r.Kind != payments.KindLate || r.Status != payments.RefundPending || !strings.Contains(r.Failure, "8040") {
 		t.Fatalf("late refund: %+v", r)
 	}
 	start := e.clk.Now()
@@ -77,7 +77,7 @@ func TestRefundRetryConfig(t *testing.T) {
 		}
 	}
 	r = e.onlyRefund(c.ID)
-	if r.Status != notify.RefundFailed || !strings.Contains(r.Failure, "8040") || !r.NextAttemptAt.IsZero() {
+	if r.Status != payments.RefundFailed || !strings.Contains(r.Failure, "8040") || !r.NextAttemptAt.IsZero() {
 		t.Fatalf("after the window: %+v", r)
 	}
 	want := []string{webhook.TypeExpired, webhook.TypeRefundDeferred, webhook.TypePaid, webhook.TypeRefundFailed}
@@ -107,14 +107,14 @@ func TestRefundRetryConfig(t *testing.T) {
 // window, is refused when the Service is built.
 func TestRefundRetryConfigInvalid(t *testing.T) {
 	e := newEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
-	for name, mod := range map[string]func(*notify.Config){
-		"zero wait":       func(c *notify.Config) { c.RefundRetry = []time.Duration{time.Minute, 0} },
-		"negative wait":   func(c *notify.Config) { c.RefundRetry = []time.Duration{-time.Minute} },
-		"negative window": func(c *notify.Config) { c.RefundRetryFor = -time.Hour },
+	for name, mod := range map[string]func(*payments.Config){
+		"zero wait":       func(c *payments.Config) { c.RefundRetry = []time.Duration{time.Minute, 0} },
+		"negative wait":   func(c *payments.Config) { c.RefundRetry = []time.Duration{-time.Minute} },
+		"negative window": func(c *payments.Config) { c.RefundRetryFor = -time.Hour },
 	} {
-		cfg := notify.Config{Redis: e.rdb, Repo: e.repo, Directory: e.dir, Gateway: e.gw, Events: e.events}
+		cfg := payments.Config{Redis: e.rdb, Repo: e.repo, Directory: e.dir, Gateway: e.gw, Events: e.events, PublicURL: "https://pay.example"}
 		mod(&cfg)
-		if _, err := notify.New(cfg); err == nil {
+		if _, err := payments.New(cfg); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -150,7 +150,7 @@ func TestRefundDeferredEventOwed(t *testing.T) {
 	e.clk.Advance(15 * time.Minute)
 	e.tick()
 	r := e.onlyRefund(c.ID)
-	if calls, reached := g.count(r.OutNo); r.Status != notify.RefundSucceeded || calls != 3 || reached != 1 {
+	if calls, reached := g.count(r.OutNo); r.Status != payments.RefundSucceeded || calls != 3 || reached != 1 {
 		t.Fatalf("refund %+v after %d calls (%d reached)", r, calls, reached)
 	}
 	if n := len(e.events.of(c.ID, webhook.TypeRefundDeferred)); n != 1 {

@@ -1,4 +1,4 @@
-package notify_test
+package payments_test
 
 // Defects found by the 20-minute chaos runs (seeds 851621876 and 53267149),
 // each reproduced at the crash point or interleaving the logs show.
@@ -15,12 +15,13 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wallet-checkout/checkout/app"
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
 	"github.com/wallet-checkout/checkout/internal/redistest"
-	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // cmdHook acts on the Redis commands of a client: it may end the goroutine
@@ -151,7 +152,7 @@ func watchAdd(id string) func(args []any) bool {
 }
 
 // reserveScript matches the script call that reserves a refund of kind.
-func reserveScript(kind notify.RefundKind) func(args []any) bool {
+func reserveScript(kind payments.RefundKind) func(args []any) bool {
 	return func(args []any) bool {
 		if len(args) == 0 {
 			return false
@@ -173,7 +174,7 @@ func reserveScript(kind notify.RefundKind) func(args []any) bool {
 // calling goroutine once the gateway has accepted it: a process killed
 // right after the refund was made, before it stored anything of the answer.
 type dieAfterSend struct {
-	notify.Gateway
+	app.Gateway
 	armed atomic.Bool
 }
 
@@ -204,7 +205,7 @@ func (e *env) wantRefundedOnce(c *checkout.Checkout, amount int64, typ string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if len(rs) != 1 || rs[0].Status != notify.RefundSucceeded {
+	if len(rs) != 1 || rs[0].Status != payments.RefundSucceeded {
 		e.t.Fatalf("refunds of %s: %+v", c.ID, rs)
 	}
 	if n := e.refundOrders(rs[0].OutNo); n != 1 {
@@ -236,7 +237,7 @@ func TestLateRefundAfterCancelKilledAnywhere(t *testing.T) {
 		rdb := redistest.New(t)
 		h := newCmdHook()
 		rdb.AddHook(h)
-		e, _ := newGateEnv(t, envConfig{rdb: rdb, webhooks: true, latePolicy: checkout.LatePolicyRefund,
+		e, _ := newGateEnv(t, envConfig{rdb: rdb, latePolicy: checkout.LatePolicyRefund,
 			sandbox: sandbox.Config{DropNotifies: true}})
 		ctx := context.Background()
 		c := e.newCheckout(1000, time.Hour)
@@ -285,14 +286,14 @@ func TestLateRefundAfterCancelKilledAnywhere(t *testing.T) {
 // gateway has made it. Nobody asks again. The refund must still end
 // succeeded, counted once: the reconciler has to know of it.
 func TestRefundKilledBeforeItsWatchThenSentAndKilled(t *testing.T) {
-	for _, kind := range []notify.RefundKind{notify.KindMerchant, notify.KindLate} {
+	for _, kind := range []payments.RefundKind{payments.KindMerchant, payments.KindLate} {
 		t.Run(string(kind), func(t *testing.T) {
 			rdb := redistest.New(t)
 			h := newCmdHook()
 			rdb.AddHook(h)
 			gate := &dieAfterSend{}
-			cfg := envConfig{rdb: rdb, webhooks: true, spy: &gwSpy{Gateway: gate}, sandbox: sandbox.Config{DropNotifies: true}}
-			if kind == notify.KindLate {
+			cfg := envConfig{rdb: rdb, spy: &gwSpy{Gateway: gate}, sandbox: sandbox.Config{DropNotifies: true}}
+			if kind == payments.KindLate {
 				cfg.latePolicy = checkout.LatePolicyRefund
 			}
 			e := newEnv(t, cfg)
@@ -302,7 +303,7 @@ func TestRefundKilledBeforeItsWatchThenSentAndKilled(t *testing.T) {
 			var act func()
 			amount, typ := int64(300), webhook.TypeRefundSucceeded
 			switch kind {
-			case notify.KindLate:
+			case payments.KindLate:
 				amount, typ = 1000, webhook.TypeLatePaymentRefunded
 				c = e.newCheckout(1000, time.Minute)
 				a := e.order(c, checkout.ScenarioJump, "")
@@ -312,7 +313,7 @@ func TestRefundKilledBeforeItsWatchThenSentAndKilled(t *testing.T) {
 				act = func() { _, _ = e.svc.Confirm(ctx, a.OutNo) }
 			default:
 				c, _ = e.paidCheckout(1000)
-				req := notify.RefundRequest{Amount: 300, Reason: "退货", IdempotencyKey: "k1"}
+				req := payments.RefundRequest{Amount: 300, Reason: "退货", IdempotencyKey: "k1"}
 				act = func() { _, _ = e.svc.Refund(ctx, e.merchant.ID, c.ID, req) }
 			}
 			// First maker: killed between the reservation and the watch.
@@ -320,15 +321,15 @@ func TestRefundKilledBeforeItsWatchThenSentAndKilled(t *testing.T) {
 			crashed(act)
 			h.stop()
 			e.start()
-			if kind == notify.KindLate {
+			if kind == payments.KindLate {
 				// The paid effect's claim runs out before its next owner.
 				e.clk.Advance(6 * time.Second)
 			}
 			// Second: finds the record, sends it, killed once it is made.
 			// (The late refund's owner claims the paid effect, then, a
 			// moment later, the refund's send.)
-			if kind == notify.KindLate {
-				h.onWhen(reserveScript(notify.KindLate), func() { e.clk.Advance(3 * time.Second) })
+			if kind == payments.KindLate {
+				h.onWhen(reserveScript(payments.KindLate), func() { e.clk.Advance(3 * time.Second) })
 			}
 			gate.armed.Store(true)
 			crashed(act)
@@ -358,11 +359,11 @@ func TestRefundIntentRetiredWhileItsMakerStalls(t *testing.T) {
 	rdb := redistest.New(t)
 	h := newCmdHook()
 	rdb.AddHook(h)
-	e, g := newGateEnv(t, envConfig{rdb: rdb, webhooks: true, sandbox: sandbox.Config{DropNotifies: true}})
+	e, g := newGateEnv(t, envConfig{rdb: rdb, sandbox: sandbox.Config{DropNotifies: true}})
 	ctx := context.Background()
 	c, _ := e.paidCheckout(1000)
-	req := notify.RefundRequest{Amount: 300, Reason: "退货", IdempotencyKey: "k1"}
-	held, release := h.holdWhen(reserveScript(notify.KindMerchant))
+	req := payments.RefundRequest{Amount: 300, Reason: "退货", IdempotencyKey: "k1"}
+	held, release := h.holdWhen(reserveScript(payments.KindMerchant))
 	h.killWhen(watchAdd(c.ID))
 	done := make(chan error, 1)
 	go func() {
@@ -389,7 +390,7 @@ func TestRefundIntentRetiredWhileItsMakerStalls(t *testing.T) {
 		if g.total() != 0 || e.get(c.ID).Refunded != 0 {
 			t.Fatalf("no refund record, yet %d payrefund calls", g.total())
 		}
-		if res, _ := e.rdb.HGet(ctx, e.prefix+"n:rf:{"+c.ID+"}", "res:1").Int64(); res != 0 {
+		if res, _ := e.rdb.HGet(ctx, e.prefix+"notify:rf:{"+c.ID+"}", "res:1").Int64(); res != 0 {
 			t.Fatalf("no refund record, yet %d fen reserved", res)
 		}
 		// The merchant's retry makes it.

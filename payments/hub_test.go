@@ -1,4 +1,4 @@
-package notify_test
+package payments_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 
 func startHub(t testing.TB, e *env) *notify.Hub {
 	t.Helper()
-	h := notify.NewHub(e.rdb, e.svc.Channel(), quietLogger())
+	h := e.app.Hub
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); h.Run(ctx) }()

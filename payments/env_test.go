@@ -1,4 +1,4 @@
-package notify_test
+package payments_test
 
 import (
 	"context"
@@ -19,14 +19,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wallet-checkout/checkout/app"
 	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/config"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
-	"github.com/wallet-checkout/checkout/handlers"
 	"github.com/wallet-checkout/checkout/internal/redistest"
-	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
-	"github.com/wallet-checkout/checkout/sessions"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // recorder is the merchant-event sink: it keeps every Emit call, and, like
@@ -91,29 +91,28 @@ type envConfig struct {
 	rdb        redis.UniversalClient
 	latePolicy checkout.LatePolicy
 	spy        *gwSpy
-	// pages mounts the payer pages too (the jump callback /c/:id/return).
-	pages bool
-	// webhooks stores and delivers events with a real webhook.Service (on
-	// the env's Redis and clock) as well as recording them.
-	webhooks bool
+	// quietStreams makes the result page's event streams send no
+	// heartbeat and re-read nothing on their own (the SSE benchmark).
+	quietStreams bool
 }
 
-// tee stores an event with the webhook service, then records it.
+// tee records an event, then stores it with the webhook service: a
+// recorder told to fail keeps the event from being stored.
 type tee struct {
 	hooks *webhook.Service
 	rec   *recorder
 }
 
 func (t tee) Emit(ctx context.Context, e webhook.Event) error {
-	if err := t.hooks.Emit(ctx, e); err != nil {
+	if err := t.rec.Emit(ctx, e); err != nil {
 		return err
 	}
-	return t.rec.Emit(ctx, e)
+	return t.hooks.Emit(ctx, e)
 }
 
 // gwSpy counts gateway calls and injects failures.
 type gwSpy struct {
-	notify.Gateway
+	app.Gateway
 	mu            sync.Mutex
 	status        map[string]int
 	refunds       int
@@ -197,8 +196,9 @@ type env struct {
 	repo     *checkout.Repo
 	events   *recorder
 	hooks    *webhook.Service
-	svc      *notify.Service
-	rec      *notify.Reconciler
+	app      *app.App
+	svc      *payments.Service
+	rec      *payments.Reconciler
 	api      *httptest.Server
 	handler  atomic.Pointer[http.Handler]
 	cfg      envConfig
@@ -265,45 +265,9 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 // it again to simulate a restarted process.
 func (e *env) start() {
 	t := e.t
-	e.repo = checkout.NewRepo(e.rdb, checkout.WithPrefix(e.prefix+"co:"), checkout.WithClock(e.clk.Now))
-	var gw notify.Gateway = e.gw
-	if e.cfg.spy != nil {
-		if e.cfg.spy.Gateway == nil {
-			e.cfg.spy.Gateway = e.gw
-		}
-		gw = e.cfg.spy
-	}
-	var events notify.Emitter = e.events
-	if e.cfg.webhooks {
-		e.hooks = webhook.New(e.rdb, e.dir, webhook.WithPrefix(e.prefix+"wh:"), webhook.WithClock(e.clk.Now),
-			webhook.AllowPrivate(true), webhook.WithLogger(quietLogger()))
-		events = tee{hooks: e.hooks, rec: e.events}
-	}
-	svc, err := notify.New(notify.Config{
-		Redis: e.rdb, Repo: e.repo, Directory: e.dir, Gateway: gw, Events: events,
-		Logger: quietLogger(), Clock: e.clk.Now, Prefix: e.prefix + "n:", EffectLease: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.svc = svc
-	e.rec = notify.NewReconciler(svc)
-	deps := handlers.Deps{
-		Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: "https://pay.example",
-		Logger: quietLogger(), Clock: e.clk.Now, Notifier: svc, Refunds: svc,
-	}
-	if e.cfg.pages {
-		payers, err := sessions.NewPayers(e.rdb, sessions.Config{PublicURL: "https://pay.example",
-			KeyPairs: [][]byte{[]byte("0123456789abcdef0123456789abcdef")}, Prefix: e.prefix + "sess:"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		deps.PagesDeps = handlers.PagesDeps{Sessions: payers, PayOrderer: e.gw, Reconciler: svc}
-	}
-	h, err := handlers.New(deps)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := e.build()
+	e.app, e.repo, e.hooks, e.svc, e.rec = a, a.Repo, a.Webhooks, a.Payments, a.Reconciler
+	h := a.Handler
 	e.handler.Store(&h)
 	if e.api == nil {
 		e.api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -311,6 +275,36 @@ func (e *env) start() {
 		}))
 		t.Cleanup(e.api.Close)
 	}
+}
+
+// build assembles the whole service (app.New) on the env's Redis, prefix,
+// clock, gateway (or spy) and event recorder: one process of it.
+func (e *env) build() *app.App {
+	e.t.Helper()
+	var gw app.Gateway = e.gw
+	if e.cfg.spy != nil {
+		if e.cfg.spy.Gateway == nil {
+			e.cfg.spy.Gateway = e.gw
+		}
+		gw = e.cfg.spy
+	}
+	settings, err := config.FromEnv(func(string) string { return "" })
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	settings.PublicURL, settings.AllowPrivateWebhooks, settings.ClaimLease = "https://pay.example", true, 5*time.Second
+	cfg := app.Config{
+		Settings: settings, Redis: e.rdb, Directory: e.dir, Gateway: gw, Logger: quietLogger(), Clock: e.clk.Now, Prefix: e.prefix,
+		Events: func(hooks *webhook.Service) payments.Emitter { return tee{hooks: hooks, rec: e.events} },
+	}
+	if e.cfg.quietStreams {
+		cfg.PageHeartbeat, cfg.PageEventsPoll = time.Hour, time.Hour
+	}
+	a, err := app.New(cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return a
 }
 
 // newCheckout stores an open checkout of amount fen.
@@ -340,7 +334,7 @@ func (e *env) order(c *checkout.Checkout, s checkout.Scenario, authCode string) 
 	}
 	req := &gateway.PayOrderRequest{
 		OutNo: a.OutNo, PmtTag: "Weixin", OrdName: c.Description, OriginalAmount: c.Amounts.Trade,
-		TradeAmount: c.Amounts.Trade, NotifyURL: notify.NotifyURL(e.api.URL, e.store),
+		TradeAmount: c.Amounts.Trade, NotifyURL: payments.NotifyURL(e.api.URL, e.store),
 	}
 	switch s {
 	case checkout.ScenarioBarcode:
@@ -421,7 +415,7 @@ func (e *env) notifyQuery(a *checkout.Attempt, status gateway.Status, extra ...g
 // sendNotify GETs our notify URL with q and returns status and body.
 func (e *env) sendNotify(rawQuery string) (int, string) {
 	e.t.Helper()
-	return e.getRaw(notify.NotifyURL(e.api.URL, e.store) + "?" + rawQuery)
+	return e.getRaw(payments.NotifyURL(e.api.URL, e.store) + "?" + rawQuery)
 }
 
 func (e *env) getRaw(u string) (int, string) {
@@ -438,7 +432,7 @@ func (e *env) getRaw(u string) (int, string) {
 // watched returns the watch set's members and their due times.
 func (e *env) watched() map[string]time.Time {
 	e.t.Helper()
-	zs, err := e.rdb.ZRangeWithScores(context.Background(), e.prefix+"n:watch", 0, -1).Result()
+	zs, err := e.rdb.ZRangeWithScores(context.Background(), e.prefix+"notify:watch", 0, -1).Result()
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package notify
+package payments
 
 import (
 	"context"
@@ -51,6 +51,31 @@ var (
 	// answer a retryable error (503, never 429), the gateway comes back.
 	ErrRecentlyChecked = errors.New("notify: order checked moments ago; state not final yet")
 )
+
+// NotifySuccess is the exact answer that tells the gateway a notify was
+// taken; anything else makes it retry.
+const NotifySuccess = gateway.NotifySuccess
+
+// Returned takes the gateway cashier's front-end jump back to checkout c
+// (jump_url): it verifies the query with the store's key and checks that it
+// names one of c's attempts. It never marks anything paid: only a confirmed
+// notify or paystatus does. ErrBadSignature or ErrUnknownOrder mean a forged
+// or foreign jump.
+func (s *Service) Returned(ctx context.Context, c *checkout.Checkout, q url.Values) error {
+	st, err := s.storeOf(c)
+	if err != nil {
+		return err
+	}
+	cb, err := gateway.VerifyCallback(st.Gateway.Key, q)
+	if err != nil {
+		return fmt.Errorf("return to %s: %w: %w", c.ID, ErrBadSignature, err)
+	}
+	id, seq, ok := checkout.ParseOutNo(cb.OutNo)
+	if !ok || id != c.ID || seq > c.Attempts {
+		return fmt.Errorf("return to %s: out_no %.64q: %w", c.ID, cb.OutNo, ErrUnknownOrder)
+	}
+	return nil
+}
 
 // NotifyURL is the notify_url to give payorder for a store: the store is in
 // the path, because the gateway signs every query field it sends and our

@@ -1,4 +1,4 @@
-package notify_test
+package payments_test
 
 import (
 	"context"
@@ -47,7 +47,7 @@ func TestRestartMidFlow(t *testing.T) {
 	defer rc.Close()
 
 	spy := &gwSpy{}
-	e := newEnv(t, envConfig{webhooks: true, spy: spy, sandbox: sandbox.Config{DropNotifies: true}})
+	e := newEnv(t, envConfig{spy: spy, sandbox: sandbox.Config{DropNotifies: true}})
 	e.merchant.WebhookURL = rc.URL + "/hooks"
 	e.merchant.WebhookSecrets = []gateway.Secret{secret}
 	ctx := context.Background()

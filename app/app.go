@@ -1,0 +1,229 @@
+// Package app builds the whole service from its settings: the repository,
+// the use cases, live updates, webhooks, reconciliations, sessions and the
+// router. It is the one place that wires the parts together; the binary
+// (cmd/checkout), the browser suite (e2e) and the package tests that need
+// the whole service all call New, so a new dependency is one edit here.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/config"
+	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/handlers"
+	"github.com/wallet-checkout/checkout/notify"
+	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/payments"
+	"github.com/wallet-checkout/checkout/reconciliation"
+	"github.com/wallet-checkout/checkout/sessions"
+	"github.com/wallet-checkout/checkout/wallet"
+)
+
+// WalletTimeout bounds each call to WeChat's and Alipay's identity services.
+const WalletTimeout = 10 * time.Second
+
+// Gateway is every call the service makes to the payment gateway;
+// *gateway.Client implements it.
+type Gateway interface {
+	payments.Gateway
+	reconciliation.Gateway
+}
+
+// Config is what the service is built from. Settings, Redis and Directory
+// are required; the rest have the production defaults.
+type Config struct {
+	// Settings are the service's settings (config.FromEnv).
+	Settings *config.Settings
+	Redis    redis.UniversalClient
+	// Directory holds the merchants and their stores.
+	Directory *checkout.Directory
+	// Providers are the identity providers' URLs (WeChat OAuth and
+	// code2session, Alipay auth_base); the zero value means the real ones.
+	Providers config.Providers
+	// Gateway talks to the payment gateway (default gateway.NewClient()).
+	// Tests put a spy or a fault in front of the real client.
+	Gateway Gateway
+	// Sandbox and WalletSim, when set (demo mode), are mounted under
+	// /sandbox/ and /walletsim/.
+	Sandbox   http.Handler
+	WalletSim http.Handler
+	Logger    *slog.Logger
+	// Clock is the service's clock (default time.Now); tests move it.
+	Clock func() time.Time
+	// Prefix starts every Redis key of the service, for tests that share
+	// a Redis (default none: the production key names). No braces.
+	Prefix string
+	// Events, when set, stands between the use cases and the webhook
+	// service: tests record events or make emitting fail. It is given the
+	// webhook service to pass the events on to.
+	Events func(hooks *webhook.Service) payments.Emitter
+	// ReconcileEvery is how often the reconciler looks for due work
+	// (default 1 s); the browser suite makes it faster.
+	ReconcileEvery time.Duration
+	// PageHeartbeat and PageEventsPoll tune the result page's event
+	// stream (handlers.PagesDeps; defaults 15 s and 5 s).
+	PageHeartbeat  time.Duration
+	PageEventsPoll time.Duration
+}
+
+// App is the assembled service: its HTTP handler, its parts (for the
+// binary's subcommands and for tests) and the loops that run beside the
+// handler.
+type App struct {
+	Handler        http.Handler
+	Repo           *checkout.Repo
+	Payments       *payments.Service
+	Reconciler     *payments.Reconciler
+	Webhooks       *webhook.Service
+	Hub            *notify.Hub
+	Reconciliation *reconciliation.Service
+	Sessions       *sessions.Payers
+
+	loops []func(context.Context)
+}
+
+// New builds the service. It starts nothing: Start runs the loops.
+func New(cfg Config) (*App, error) {
+	s := cfg.Settings
+	switch {
+	case s == nil:
+		return nil, errors.New("app: Settings is required")
+	case cfg.Redis == nil:
+		return nil, errors.New("app: Redis is required")
+	case cfg.Directory == nil:
+		return nil, errors.New("app: Directory is required")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	now := cfg.Clock
+	if now == nil {
+		now = time.Now
+	}
+	var gw Gateway = gateway.NewClient()
+	if cfg.Gateway != nil {
+		gw = cfg.Gateway
+	}
+	rdb, dir, p := cfg.Redis, cfg.Directory, cfg.Prefix
+	lease, retry := s.ClaimLease, s.WebhookRetry
+	if lease <= 0 {
+		lease = config.DefaultClaimLease
+	}
+	if retry <= 0 {
+		retry = config.DefaultWebhookRetry
+	}
+
+	repoOpts := []checkout.Option{checkout.WithRetention(s.Retention), checkout.WithClock(now)}
+	hookOpts := []webhook.Option{
+		webhook.AllowPrivate(s.AllowPrivateWebhooks),
+		webhook.WithLogger(log.With("component", "webhook")),
+		webhook.WithClock(now),
+		webhook.WithRetry(retry, 0, 0),
+		webhook.WithLease(webhookLease(lease)),
+		webhook.WithTimeout(webhookTimeout(lease)),
+	}
+	var payPrefix, recPrefix, sessPrefix string
+	if p != "" {
+		repoOpts = append(repoOpts, checkout.WithPrefix(p+"co:"))
+		hookOpts = append(hookOpts, webhook.WithPrefix(p))
+		payPrefix, recPrefix, sessPrefix = p+"notify:", p+"rc:", p+"sess:"
+	}
+	a := &App{Repo: checkout.NewRepo(rdb, repoOpts...), Webhooks: webhook.New(rdb, dir, hookOpts...)}
+
+	var events payments.Emitter = a.Webhooks
+	if cfg.Events != nil {
+		events = cfg.Events(a.Webhooks)
+	}
+	var err error
+	a.Payments, err = payments.New(payments.Config{
+		Redis: rdb, Repo: a.Repo, Directory: dir, Gateway: gw, Events: events,
+		Logger: log.With("component", "payments"), Clock: now, Prefix: payPrefix,
+		Retention: s.Retention, PublicURL: s.PublicURL,
+		// The reconciler claims its work items under the same lease.
+		EffectLease: lease,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.Reconciler = payments.NewReconciler(a.Payments, payments.WithInterval(cfg.ReconcileEvery))
+	a.Hub = notify.NewHub(rdb, a.Payments.Channel(), log.With("component", "hub"))
+	a.Reconciliation, err = reconciliation.New(reconciliation.Config{
+		Redis: rdb, Repo: a.Repo, Directory: dir, Gateway: gw, Payments: a.Payments, Events: a.Webhooks,
+		Logger: log.With("component", "reconciliation"), Clock: now, Prefix: recPrefix, Retention: s.Retention,
+		// Like webhook deliveries: a run is longer than one reconciler item.
+		Lease: webhookLease(lease),
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.Sessions, err = sessions.NewPayers(rdb, sessions.Config{PublicURL: s.PublicURL, KeyPairs: s.SessionKeyPairs(), Prefix: sessPrefix})
+	if err != nil {
+		return nil, fmt.Errorf("sessions: %w", err)
+	}
+
+	hc := &http.Client{Timeout: WalletTimeout}
+	pv := cfg.Providers
+	a.Handler, err = handlers.New(handlers.Deps{
+		Redis:          rdb,
+		Directory:      dir,
+		Checkouts:      a.Repo,
+		Payments:       a.Payments,
+		PublicURL:      s.PublicURL,
+		Logger:         log,
+		Clock:          now,
+		MaxAmount:      s.MaxAmount,
+		TrustedProxies: s.TrustedProxies,
+		// The same rule as for the merchants file's webhook URLs.
+		AllowPrivateWebhooks: s.AllowPrivateWebhooks,
+		Events:               a.Webhooks,
+		Reconciliations:      a.Reconciliation,
+		Sandbox:              cfg.Sandbox,
+		PagesDeps: handlers.PagesDeps{
+			Sessions:   a.Sessions,
+			Hub:        a.Hub,
+			WeChat:     &wallet.WeChat{AuthorizeBase: pv.WeChatAuthorizeBase, APIBase: pv.WeChatAPIBase, HTTP: hc},
+			Alipay:     &wallet.Alipay{AuthorizeBase: pv.AlipayAuthorizeBase, GatewayURL: pv.AlipayGatewayURL, HTTP: hc},
+			WalletSim:  cfg.WalletSim,
+			Heartbeat:  cfg.PageHeartbeat,
+			EventsPoll: cfg.PageEventsPoll,
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.loops = []func(context.Context){a.Webhooks.Run, a.Reconciler.Run, a.Hub.Run, a.Reconciliation.Daily(0).Run}
+	return a, nil
+}
+
+// Start runs the loops beside the handler (webhook delivery, the
+// reconciler, the live-update hub, the daily reconciliation) until ctx
+// ends; the returned function waits for them to stop.
+func (a *App) Start(ctx context.Context) (wait func()) {
+	var wg sync.WaitGroup
+	for _, loop := range a.loops {
+		wg.Go(func() { loop(ctx) })
+	}
+	return wg.Wait
+}
+
+// webhookLease is the claim lease of webhook deliveries: four claim leases,
+// which keeps the default (30 s) at the webhook sender's own 2 min.
+func webhookLease(claim time.Duration) time.Duration { return 4 * claim }
+
+// webhookTimeout bounds one delivery so that a whole claimed batch fits in
+// its lease (the sender would otherwise stretch a short lease to fit the
+// batch): the default 10 s unless the lease is compressed for a drill.
+func webhookTimeout(claim time.Duration) time.Duration {
+	rounds := time.Duration((webhook.DefaultBatch+webhook.DefaultConcurrency-1)/webhook.DefaultConcurrency + 1)
+	return min(webhook.DefaultTimeout, webhookLease(claim)/rounds)
+}
