@@ -54,9 +54,8 @@ func (h *handler) cancelCheckout(c *gin.Context) {
 		return
 	}
 	if tr.Changed {
-		h.log.Info("Checkout cancelled", slog.String("request_id", c.GetString(ctxRequestID)),
-			slog.String("checkout_id", co.ID), slog.String("merchant_id", co.MerchantID))
-		h.afterCancel(context.WithoutCancel(ctx), c.GetString(ctxRequestID), tr.Checkout)
+		h.logger(c).Info("Checkout cancelled", slog.String("checkout_id", co.ID), slog.String("merchant_id", co.MerchantID))
+		h.afterCancel(context.WithoutCancel(ctx), tr.Checkout)
 	}
 	c.JSON(http.StatusOK, h.checkoutView(tr.Checkout))
 }
@@ -76,17 +75,18 @@ type CancelPlanner interface {
 	CancelIntent(ctx context.Context, id string) error
 }
 
-// afterCancel runs once per real cancel transition.
-func (h *handler) afterCancel(ctx context.Context, requestID string, co *checkout.Checkout) {
+// afterCancel runs once per real cancel transition; ctx is the request's,
+// detached, and carries its logger.
+func (h *handler) afterCancel(ctx context.Context, co *checkout.Checkout) {
 	if f, ok := h.notifier.(CancelFollower); ok {
 		if err := f.Cancelled(ctx, co); err != nil {
 			// The cancel stands; the reconciler still watches the attempts.
-			h.log.Warn("Follow-up of a cancel failed", slog.String("request_id", requestID), slog.String("checkout_id", co.ID), slog.Any("error", err))
+			h.logFrom(ctx).Warn("Follow-up of a cancel failed", slog.String("checkout_id", co.ID), slog.Any("error", err))
 		}
 		return
 	}
 	// Without the confirmation component, close what the gateway can close.
-	h.cancelUpstream(ctx, requestID, co)
+	h.cancelUpstream(ctx, co)
 }
 
 func (h *handler) notCancellable(c *gin.Context, s checkout.Status) {
@@ -99,10 +99,10 @@ func (h *handler) notCancellable(c *gin.Context, s checkout.Status) {
 
 // cancelUpstream closes the attempts the gateway can close. Failures are
 // logged: such attempts stay pending and the reconciler keeps watching them.
-func (h *handler) cancelUpstream(ctx context.Context, requestID string, co *checkout.Checkout) {
+func (h *handler) cancelUpstream(ctx context.Context, co *checkout.Checkout) {
 	attempts, err := h.repo.Attempts(ctx, co.ID)
 	if err != nil {
-		h.log.Warn("Cannot read attempts to cancel upstream", slog.String("request_id", requestID), slog.String("checkout_id", co.ID), slog.Any("error", err))
+		h.logFrom(ctx).Warn("Cannot read attempts to cancel upstream", slog.String("checkout_id", co.ID), slog.Any("error", err))
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, upstreamCancelTimeout)
@@ -111,7 +111,7 @@ func (h *handler) cancelUpstream(ctx context.Context, requestID string, co *chec
 		if a.Status != checkout.AttemptPending && a.Status != checkout.AttemptUnknown {
 			continue
 		}
-		log := h.log.With(slog.String("request_id", requestID), slog.String("checkout_id", co.ID), slog.String("out_no", a.OutNo), slog.String("scenario", string(a.Scenario)))
+		log := h.logFrom(ctx).With(slog.String("checkout_id", co.ID), slog.String("out_no", a.OutNo), slog.String("scenario", string(a.Scenario)))
 		if !a.Scenario.Cancellable() {
 			log.Info("Attempt cannot be closed at the gateway; it stays watched")
 			continue

@@ -23,14 +23,14 @@ func (h *handler) payReturn(c *gin.Context) {
 	back := pagePath(ck.ID, "")
 	cb, err := gateway.VerifyCallback(st.Gateway.Key, c.Request.URL.Query())
 	if err != nil {
-		h.log.Warn("Rejected a front-end jump", slog.String("checkout_id", ck.ID),
+		h.logger(c).Warn("Rejected a front-end jump", slog.String("checkout_id", ck.ID),
 			slog.String("client_ip", c.ClientIP()), slog.Any("error", err))
 		h.errorPage(c, http.StatusBadRequest, pageReturnInvalid, back)
 		return
 	}
 	id, seq, ok := checkout.ParseOutNo(cb.OutNo)
 	if !ok || id != ck.ID || seq > ck.Attempts {
-		h.log.Warn("Rejected a front-end jump for another checkout", slog.String("checkout_id", ck.ID),
+		h.logger(c).Warn("Rejected a front-end jump for another checkout", slog.String("checkout_id", ck.ID),
 			slog.String("out_no", cb.OutNo), slog.String("client_ip", c.ClientIP()))
 		h.errorPage(c, http.StatusBadRequest, pageReturnInvalid, back)
 		return
