@@ -48,18 +48,18 @@ func (h *handler) cancelCheckout(c *gin.Context) {
 		return
 	}
 	if tr.Changed {
-		h.log.Info("Checkout cancelled", slog.String("request_id", c.GetString(ctxRequestID)),
-			slog.String("checkout_id", co.ID), slog.String("merchant_id", co.MerchantID))
-		h.afterCancel(context.WithoutCancel(ctx), c.GetString(ctxRequestID), tr.Checkout)
+		h.logger(c).Info("Checkout cancelled", slog.String("checkout_id", co.ID), slog.String("merchant_id", co.MerchantID))
+		h.afterCancel(context.WithoutCancel(ctx), tr.Checkout)
 	}
 	c.JSON(http.StatusOK, h.checkoutView(tr.Checkout))
 }
 
-// afterCancel runs once per real cancel transition.
-func (h *handler) afterCancel(ctx context.Context, requestID string, co *checkout.Checkout) {
+// afterCancel runs once per real cancel transition; ctx is the request's,
+// detached, and carries its logger.
+func (h *handler) afterCancel(ctx context.Context, co *checkout.Checkout) {
 	if err := h.pay.Cancelled(ctx, co); err != nil {
 		// The cancel stands; the reconciler still watches the attempts.
-		h.log.Warn("Follow-up of a cancel failed", slog.String("request_id", requestID), slog.String("checkout_id", co.ID), slog.Any("error", err))
+		h.logFrom(ctx).Warn("Follow-up of a cancel failed", slog.String("checkout_id", co.ID), slog.Any("error", err))
 	}
 }
 

@@ -385,7 +385,7 @@ func (h *handler) createCheckout(c *gin.Context) {
 		if idemKey != "" {
 			// The request changed nothing: let the merchant retry with the same key.
 			if err := h.repo.ReleaseIdempotent(context.WithoutCancel(ctx), m.ID, idemKey); err != nil {
-				h.log.Warn("Cannot release an idempotency key", slog.String("request_id", c.GetString(ctxRequestID)), slog.Any("error", err))
+				h.logger(c).Warn("Cannot release an idempotency key", slog.Any("error", err))
 			}
 		}
 		abortError(c, status, code, message, param)
@@ -409,7 +409,7 @@ func (h *handler) insert(c *gin.Context, m *checkout.Merchant, d *checkout.Draft
 		return
 	}
 	if err != nil {
-		h.log.Error("Cannot make a checkout", slog.String("request_id", c.GetString(ctxRequestID)), slog.Any("error", err))
+		h.logger(c).Error("Cannot make a checkout", slog.Any("error", err))
 		fail(http.StatusInternalServerError, "internal_error", "internal error", "")
 		return
 	}
@@ -423,12 +423,11 @@ func (h *handler) insert(c *gin.Context, m *checkout.Merchant, d *checkout.Draft
 		idem = &checkout.IdempotentResponse{MerchantID: m.ID, Key: idemKey, Status: http.StatusCreated, Body: body}
 	}
 	if err := h.repo.Create(c.Request.Context(), co, idem); err != nil {
-		h.log.Error("Cannot store a checkout", slog.String("request_id", c.GetString(ctxRequestID)), slog.Any("error", err))
+		h.logger(c).Error("Cannot store a checkout", slog.Any("error", err))
 		fail(http.StatusServiceUnavailable, "unavailable", "the checkout could not be stored; retry", "")
 		return
 	}
-	h.log.Info("Checkout created", slog.String("request_id", c.GetString(ctxRequestID)),
-		slog.String("checkout_id", co.ID), slog.String("merchant_id", m.ID), slog.Int64("amount", co.Amounts.Trade))
+	h.logger(c).Info("Checkout created", slog.String("checkout_id", co.ID), slog.String("merchant_id", m.ID), slog.Int64("amount", co.Amounts.Trade))
 	c.Header("Location", "/v1/checkouts/"+co.ID)
 	c.Data(http.StatusCreated, "application/json; charset=utf-8", body)
 }
@@ -450,6 +449,6 @@ func readBody(c *gin.Context) ([]byte, bool) {
 
 // unavailable answers 503 when Redis (or another dependency) fails.
 func (h *handler) unavailable(c *gin.Context, what string, err error) {
-	h.log.Error("Dependency failed", slog.String("request_id", c.GetString(ctxRequestID)), slog.String("what", what), slog.Any("error", err))
+	h.logger(c).Error("Dependency failed", slog.String("what", what), slog.Any("error", err))
 	abortError(c, http.StatusServiceUnavailable, "unavailable", "the service is temporarily unavailable; retry", "")
 }

@@ -20,7 +20,7 @@ func (h *handler) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
 	defer cancel()
 	if err := h.rdb.Ping(ctx).Err(); err != nil {
-		h.log.Warn("Redis is not ready", slog.String("request_id", c.GetString(ctxRequestID)), slog.Any("error", err))
+		h.logger(c).Warn("Redis is not ready", slog.Any("error", err))
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "redis": "unreachable"})
 		return
 	}

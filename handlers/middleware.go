@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"log/slog"
@@ -16,21 +17,40 @@ import (
 
 const (
 	headerRequestID = "X-Request-Id"
-	ctxRequestID    = "request_id"
 	ctxMerchant     = "merchant"
 	ctxLiveKey      = "live_key"
 )
 
 // requestID takes a sane X-Request-Id from the caller or makes one, and
-// echoes it, so a merchant can quote it to support.
+// echoes it, so a merchant can quote it to support. The request's context
+// carries a logger with the id (logFrom): every log line of the request
+// names it, and nothing else is added (never a header, key or secret).
 func (h *handler) requestID(c *gin.Context) {
 	id := c.GetHeader(headerRequestID)
 	if !validRequestID(id) {
 		id = "req_" + rand.Text()
 	}
-	c.Set(ctxRequestID, id)
 	c.Header(headerRequestID, id)
+	log := h.log.With(slog.String("request_id", id))
+	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), loggerKey{}, log))
 	c.Next()
+}
+
+// loggerKey is the context key of the request's logger.
+type loggerKey struct{}
+
+// logFrom is the logger of the request ctx belongs to (or was detached
+// from), with its request_id; the service's logger outside a request.
+func (h *handler) logFrom(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return h.log
+}
+
+// logger is the request's logger: every handler logs through it.
+func (h *handler) logger(c *gin.Context) *slog.Logger {
+	return h.logFrom(c.Request.Context())
 }
 
 func validRequestID(s string) bool {
@@ -52,7 +72,6 @@ func (h *handler) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
 	attrs := []slog.Attr{
-		slog.String("request_id", c.GetString(ctxRequestID)),
 		slog.String("method", c.Request.Method),
 		slog.String("path", c.Request.URL.Path),
 		slog.String("route", c.FullPath()),
@@ -68,7 +87,7 @@ func (h *handler) accessLog(c *gin.Context) {
 	if c.Writer.Status() >= 500 {
 		level = slog.LevelError
 	}
-	h.log.LogAttrs(c.Request.Context(), level, "Request", attrs...)
+	h.logger(c).LogAttrs(c.Request.Context(), level, "Request", attrs...)
 }
 
 // recovery turns a panic into a JSON 500 and a log line with the stack.
@@ -81,8 +100,7 @@ func (h *handler) recovery(c *gin.Context) {
 		if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 			panic(v)
 		}
-		h.log.Error("Panic while serving a request",
-			slog.String("request_id", c.GetString(ctxRequestID)),
+		h.logger(c).Error("Panic while serving a request",
 			slog.Any("panic", v),
 			slog.String("stack", string(debug.Stack())))
 		if !c.Writer.Written() {

@@ -45,7 +45,7 @@ func (h *handler) createMiniProgramPayment(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		h.log.Error("Loading a checkout failed", slog.String("checkout_id", id), slog.Any("error", err))
+		h.logger(c).Error("Loading a checkout failed", slog.String("checkout_id", id), slog.Any("error", err))
 		abortError(c, http.StatusServiceUnavailable, "unavailable", "temporarily unavailable, retry", "")
 		return
 	}
@@ -74,7 +74,7 @@ func (h *handler) createMiniProgramPayment(c *gin.Context) {
 			abortError(c, http.StatusBadRequest, "invalid_code", "WeChat refused the code; call wx.login again", "code")
 			return
 		}
-		h.log.Warn("Mini-program code2session failed", slog.String("checkout_id", id),
+		h.logger(c).Warn("Mini-program code2session failed", slog.String("checkout_id", id),
 			slog.String("app_id", st.WeChat.MiniProgramAppID), slog.Any("error", err))
 		abortError(c, http.StatusBadGateway, "identity_provider_error", "WeChat login failed, retry", "")
 		return

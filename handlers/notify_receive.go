@@ -57,7 +57,7 @@ func (h *handler) receiveNotify(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), notifyTimeout)
 	defer cancel()
 	err = h.pay.Notify(ctx, store, q)
-	log := h.log.With(slog.String("request_id", c.GetString(ctxRequestID)), slog.String("out_no", q.Get("out_no")))
+	log := h.logger(c).With(slog.String("out_no", q.Get("out_no")))
 	switch {
 	case err == nil:
 		c.String(http.StatusOK, payments.NotifySuccess)

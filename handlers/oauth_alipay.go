@@ -36,7 +36,7 @@ func (h *handler) alipayOAuthCallback(c *gin.Context) {
 	app, err := h.alipayApp(st)
 	if err != nil {
 		h.savePayer(c, payer)
-		h.log.Error("Alipay app keys unusable", slog.String("store_id", st.ID), slog.Any("error", err))
+		h.logger(c).Error("Alipay app keys unusable", slog.String("store_id", st.ID), slog.Any("error", err))
 		h.errorPage(c, http.StatusServiceUnavailable, pageUnavailable, back)
 		return
 	}

@@ -98,7 +98,7 @@ func (h *handler) oauthFailed(c *gin.Context, payer *sessions.Payer, walletName,
 	if badCode {
 		status = http.StatusBadRequest
 	}
-	h.log.Warn(walletName+" OAuth code exchange failed", slog.String("checkout_id", checkoutID),
+	h.logger(c).Warn(walletName+" OAuth code exchange failed", slog.String("checkout_id", checkoutID),
 		slog.String("app_id", appID), slog.Any("error", err))
 	h.errorPage(c, status, pageOAuthFailed, back)
 }

@@ -59,7 +59,7 @@ func (h *handler) render(c *gin.Context, status int, comp templ.Component) {
 	c.Status(status)
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	if err := comp.Render(ctx, c.Writer); err != nil {
-		h.log.Warn("Rendering a page failed", slog.String("path", c.Request.URL.Path), slog.Any("error", err))
+		h.logger(c).Warn("Rendering a page failed", slog.String("path", c.Request.URL.Path), slog.Any("error", err))
 	}
 	c.Abort()
 }
@@ -109,7 +109,7 @@ func (h *handler) pageCheckout(c *gin.Context, asJSON bool) (*checkout.Checkout,
 		return nil, nil, nil, false
 	}
 	if err != nil {
-		h.log.Error("Loading a checkout failed", slog.String("checkout_id", id), slog.Any("error", err))
+		h.logger(c).Error("Loading a checkout failed", slog.String("checkout_id", id), slog.Any("error", err))
 		fail(http.StatusServiceUnavailable, "unavailable", pageUnavailable)
 		return nil, nil, nil, false
 	}
@@ -117,7 +117,7 @@ func (h *handler) pageCheckout(c *gin.Context, asJSON bool) (*checkout.Checkout,
 	st, ok2 := h.dir.Store(ck.MerchantID, ck.StoreID)
 	if !ok1 || !ok2 {
 		// The merchants file changed under a live checkout.
-		h.log.Error("Checkout of an unknown store", slog.String("checkout_id", id),
+		h.logger(c).Error("Checkout of an unknown store", slog.String("checkout_id", id),
 			slog.String("merchant_id", ck.MerchantID), slog.String("store_id", ck.StoreID))
 		fail(http.StatusServiceUnavailable, "unavailable", pageUnavailable)
 		return nil, nil, nil, false
@@ -129,7 +129,7 @@ func (h *handler) pageCheckout(c *gin.Context, asJSON bool) (*checkout.Checkout,
 func (h *handler) loadPayer(c *gin.Context, asJSON bool) (*sessions.Payer, bool) {
 	p, err := h.pages.Sessions.Load(c.Request)
 	if err != nil {
-		h.log.Error("Loading the payer session failed", slog.Any("error", err))
+		h.logger(c).Error("Loading the payer session failed", slog.Any("error", err))
 		if asJSON {
 			h.payError(c, http.StatusServiceUnavailable, "unavailable", "")
 		} else {
@@ -144,7 +144,7 @@ func (h *handler) loadPayer(c *gin.Context, asJSON bool) (*sessions.Payer, bool)
 // (the payer only loses what this request learned).
 func (h *handler) savePayer(c *gin.Context, p *sessions.Payer) bool {
 	if err := h.pages.Sessions.Save(c.Writer, c.Request, p); err != nil {
-		h.log.Error("Saving the payer session failed", slog.Any("error", err))
+		h.logger(c).Error("Saving the payer session failed", slog.Any("error", err))
 		return false
 	}
 	return true

@@ -133,7 +133,7 @@ func (h *handler) startError(c *gin.Context, ck *checkout.Checkout, err error, e
 		c.Header("Retry-After", "5")
 		fail(http.StatusServiceUnavailable, "payment_unknown", "")
 	default:
-		h.log.Error("Starting a payment failed", slog.String("checkout_id", ck.ID), slog.Any("error", err))
+		h.logger(c).Error("Starting a payment failed", slog.String("checkout_id", ck.ID), slog.Any("error", err))
 		fail(http.StatusInternalServerError, "internal", "")
 	}
 }

@@ -30,19 +30,19 @@ func (h *handler) showPayQRCode(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		h.log.Error("Loading pay parameters failed", slog.String("checkout_id", id), slog.Any("error", err))
+		h.logger(c).Error("Loading pay parameters failed", slog.String("checkout_id", id), slog.Any("error", err))
 		c.AbortWithStatus(http.StatusServiceUnavailable)
 		return
 	}
 	code, err := qr.EncodeText(pp.QRCode, qr.Medium)
 	if err != nil {
-		h.log.Error("Encoding a QR code failed", slog.String("checkout_id", id), slog.Any("error", err))
+		h.logger(c).Error("Encoding a QR code failed", slog.String("checkout_id", id), slog.Any("error", err))
 		c.AbortWithStatus(http.StatusInternalServerError)
 		return
 	}
 	svg, err := code.ToSVGBytes(qr.NewQrCodeImgConfig(8, 4))
 	if err != nil {
-		h.log.Error("Drawing a QR code failed", slog.String("checkout_id", id), slog.Any("error", err))
+		h.logger(c).Error("Drawing a QR code failed", slog.String("checkout_id", id), slog.Any("error", err))
 		c.AbortWithStatus(http.StatusInternalServerError)
 		return
 	}

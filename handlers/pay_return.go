@@ -19,7 +19,7 @@ func (h *handler) payReturn(c *gin.Context) {
 	}
 	back := pagePath(ck.ID, "")
 	if err := h.pay.Returned(c.Request.Context(), ck, c.Request.URL.Query()); err != nil {
-		h.log.Warn("Rejected a front-end jump", slog.String("checkout_id", ck.ID),
+		h.logger(c).Warn("Rejected a front-end jump", slog.String("checkout_id", ck.ID),
 			slog.String("client_ip", c.ClientIP()), slog.Any("error", err))
 		h.errorPage(c, http.StatusBadRequest, pageReturnInvalid, back)
 		return

@@ -41,7 +41,7 @@ func (h *handler) payStatusOf(ctx context.Context, ck *checkout.Checkout) (paySt
 	if ck.Status.Active() && s.Status != string(checkout.StatusExpired) && ck.Attempts > 0 {
 		atts, err := h.repo.Attempts(ctx, ck.ID)
 		if err != nil {
-			h.log.Error("Loading attempts failed", slog.String("checkout_id", ck.ID), slog.Any("error", err))
+			h.logFrom(ctx).Error("Loading attempts failed", slog.String("checkout_id", ck.ID), slog.Any("error", err))
 			return s, err
 		}
 		if n := len(atts); n > 0 && atts[n-1].Status == checkout.AttemptFailed {
@@ -108,7 +108,7 @@ func (h *handler) requestCheck(ctx context.Context, id string, wait bool) *check
 		ck, err := h.pay.CheckNow(ctx, id)
 		if err != nil {
 			if !errors.Is(err, payments.ErrRateLimited) && !errors.Is(err, context.Canceled) {
-				h.log.Warn("Check now failed", slog.String("checkout_id", id), slog.Any("error", err))
+				h.logFrom(ctx).Warn("Check now failed", slog.String("checkout_id", id), slog.Any("error", err))
 			}
 			return nil
 		}

@@ -153,7 +153,7 @@ func (r *reconciliationHandlers) create(c *gin.Context) {
 		abortError(c, http.StatusConflict, "reconciliation_in_progress", "this store's day is being reconciled right now; retry shortly", "")
 		return
 	case errors.Is(err, reconciliation.ErrGateway):
-		r.log.Warn("Reconciliation: gateway unavailable", "request_id", c.GetString(ctxRequestID), "error", err)
+		r.logger(c).Warn("Reconciliation: gateway unavailable", "error", err)
 		abortError(c, http.StatusBadGateway, "gateway_unavailable", "the payment gateway could not be asked; retry later", "")
 		return
 	case err != nil:

@@ -127,8 +127,7 @@ func (h *handler) createRefund(c *gin.Context) {
 		return
 	case err != nil:
 		// Reserved and possibly sent: the reconciler finishes it.
-		h.log.Warn("Refund left pending", slog.String("request_id", c.GetString(ctxRequestID)),
-			slog.String("checkout_id", id), slog.Any("error", err))
+		h.logger(c).Warn("Refund left pending", slog.String("checkout_id", id), slog.Any("error", err))
 	}
 	c.Header("Cache-Control", "no-store")
 	c.JSON(refundStatusCode(r), refundView(r))
