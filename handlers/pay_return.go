@@ -16,10 +16,7 @@ import (
 // page. It never marks anything paid: only a confirmed notify or paystatus
 // does, and the result page waits for that.
 func (h *handler) payReturn(c *gin.Context) {
-	ck, _, st, ok := h.pageCheckout(c, false)
-	if !ok {
-		return
-	}
+	ck, st := pageCheckoutOf(c), pageStoreOf(c)
 	back := pagePath(ck.ID, "")
 	cb, err := gateway.VerifyCallback(st.Gateway.Key, c.Request.URL.Query())
 	if err != nil {
