@@ -14,14 +14,7 @@ import (
 // auth_code and state; alipay.system.oauth.token (RSA2, with the store's
 // app keys) turns the code into the payer's buyer id, kept in the session.
 func (h *handler) alipayOAuthCallback(c *gin.Context) {
-	ck, _, st, ok := h.pageCheckout(c, false)
-	if !ok {
-		return
-	}
-	payer, ok := h.loadPayer(c, false)
-	if !ok {
-		return
-	}
+	ck, st, payer := pageCheckoutOf(c), pageStoreOf(c), pagePayerOf(c)
 	back := pagePath(ck.ID, "")
 	appID := st.Alipay.AppID
 	if h.pages.Alipay == nil || appID == "" {

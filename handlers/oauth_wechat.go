@@ -17,14 +17,7 @@ import (
 // for the store's official account, kept in the session, and the payer goes
 // back to the checkout page.
 func (h *handler) wechatOAuthCallback(c *gin.Context) {
-	ck, m, st, ok := h.pageCheckout(c, false)
-	if !ok {
-		return
-	}
-	payer, ok := h.loadPayer(c, false)
-	if !ok {
-		return
-	}
+	ck, m, st, payer := pageCheckoutOf(c), pageMerchantOf(c), pageStoreOf(c), pagePayerOf(c)
 	back := pagePath(ck.ID, "")
 	appID := st.WeChat.AppID
 	if h.pages.WeChat == nil || appID == "" {

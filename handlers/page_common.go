@@ -87,7 +87,8 @@ func (h *handler) payError(c *gin.Context, status int, code, extra string) {
 	abortError(c, status, code, msg, "")
 }
 
-// pageCheckout loads the checkout of /c/:id with its merchant and store.
+// pageCheckout loads the checkout of /c/:id with its merchant and store
+// (for requireCheckout).
 // On failure it has already answered (HTML or JSON as asked) and reports
 // false.
 func (h *handler) pageCheckout(c *gin.Context, asJSON bool) (*checkout.Checkout, *checkout.Merchant, *checkout.Store, bool) {
@@ -125,7 +126,8 @@ func (h *handler) pageCheckout(c *gin.Context, asJSON bool) (*checkout.Checkout,
 	return ck, m, st, true
 }
 
-// loadPayer loads the payer session; a Redis failure has been answered.
+// loadPayer loads the payer session (for requirePayer); a Redis failure
+// has been answered.
 func (h *handler) loadPayer(c *gin.Context, asJSON bool) (*sessions.Payer, bool) {
 	p, err := h.pages.Sessions.Load(c.Request)
 	if err != nil {

@@ -15,14 +15,7 @@ import (
 // check; paid shows the amount and the way back to the merchant's success
 // URL (which never carries a status: the merchant asks us).
 func (h *handler) showResultPage(c *gin.Context) {
-	ck, m, st, ok := h.pageCheckout(c, false)
-	if !ok {
-		return
-	}
-	payer, ok := h.loadPayer(c, false)
-	if !ok {
-		return
-	}
+	ck, m, st, payer := pageCheckoutOf(c), pageMerchantOf(c), pageStoreOf(c), pagePayerOf(c)
 	s, err := h.payStatusOf(c.Request.Context(), ck)
 	if err != nil {
 		h.errorPage(c, http.StatusServiceUnavailable, pageUnavailable, "")

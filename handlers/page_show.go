@@ -14,14 +14,7 @@ import (
 // suits where the link was opened. Inside WeChat or Alipay in native mode it
 // first obtains the payer's id through the wallet's OAuth, once per session.
 func (h *handler) showCheckoutPage(c *gin.Context) {
-	ck, m, st, ok := h.pageCheckout(c, false)
-	if !ok {
-		return
-	}
-	payer, ok := h.loadPayer(c, false)
-	if !ok {
-		return
-	}
+	ck, m, st, payer := pageCheckoutOf(c), pageMerchantOf(c), pageStoreOf(c), pagePayerOf(c)
 	v := h.checkoutPageView(c, ck, m, st, payer)
 	status := displayStatus(ck, h.now())
 	switch {

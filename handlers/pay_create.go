@@ -33,22 +33,11 @@ type payResponse struct {
 	ResultURL   string              `json:"result_url"`
 }
 
-// createPayment answers POST /c/:id/pay: the CSRF token of the payer's
-// session must come in X-CSRF-Token; the payer's wallet identity comes from
+// createPayment answers POST /c/:id/pay (requireCSRF has checked the
+// session's token in X-CSRF-Token); the payer's wallet identity comes from
 // the session, never from the body.
 func (h *handler) createPayment(c *gin.Context) {
-	ck, _, st, ok := h.pageCheckout(c, true)
-	if !ok {
-		return
-	}
-	payer, ok := h.loadPayer(c, true)
-	if !ok {
-		return
-	}
-	if !payer.CheckCSRF(c.GetHeader("X-CSRF-Token")) {
-		h.payError(c, http.StatusForbidden, "csrf", "")
-		return
-	}
+	ck, st, payer := pageCheckoutOf(c), pageStoreOf(c), pagePayerOf(c)
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 4<<10))
 	if err != nil {
 		h.payError(c, http.StatusBadRequest, "invalid_request", "")

@@ -25,10 +25,7 @@ const (
 // heartbeat every Heartbeat, and the end of the stream at a final state or
 // when the payer leaves.
 func (h *handler) streamPayEvents(c *gin.Context) {
-	ck, _, _, ok := h.pageCheckout(c, true)
-	if !ok {
-		return
-	}
+	ck := pageCheckoutOf(c)
 	ctx := c.Request.Context()
 	// Subscribe before the first read, so no transition falls in between.
 	updates, cancel := h.pages.Hub.Subscribe(ck.ID)

@@ -13,10 +13,7 @@ import (
 // page. It never marks anything paid: only a confirmed notify or paystatus
 // does, and the result page waits for that.
 func (h *handler) payReturn(c *gin.Context) {
-	ck, _, _, ok := h.pageCheckout(c, false)
-	if !ok {
-		return
-	}
+	ck := pageCheckoutOf(c)
 	back := pagePath(ck.ID, "")
 	if err := h.pay.Returned(c.Request.Context(), ck, c.Request.URL.Query()); err != nil {
 		h.logger(c).Warn("Rejected a front-end jump", slog.String("checkout_id", ck.ID),

@@ -53,10 +53,7 @@ func (h *handler) payStatusOf(ctx context.Context, ck *checkout.Checkout) (paySt
 
 // showPayStatus answers GET /c/:id/status, the event stream's fallback.
 func (h *handler) showPayStatus(c *gin.Context) {
-	ck, _, _, ok := h.pageCheckout(c, true)
-	if !ok {
-		return
-	}
+	ck := pageCheckoutOf(c)
 	s, err := h.payStatusOf(c.Request.Context(), ck)
 	if err != nil {
 		h.payError(c, http.StatusServiceUnavailable, "unavailable", "")
@@ -70,18 +67,7 @@ func (h *handler) showPayStatus(c *gin.Context) {
 // one check per checkout through every couple of seconds, whoever asks;
 // the answer is the state either way.
 func (h *handler) checkPayment(c *gin.Context) {
-	ck, _, _, ok := h.pageCheckout(c, true)
-	if !ok {
-		return
-	}
-	payer, ok := h.loadPayer(c, true)
-	if !ok {
-		return
-	}
-	if !payer.CheckCSRF(c.GetHeader("X-CSRF-Token")) {
-		h.payError(c, http.StatusForbidden, "csrf", "")
-		return
-	}
+	ck := pageCheckoutOf(c)
 	if ck.Status.Active() || ck.Status == checkout.StatusExpired || ck.Status == checkout.StatusCancelled {
 		if fresh := h.requestCheck(c.Request.Context(), ck.ID, true); fresh != nil {
 			ck = fresh

@@ -59,17 +59,26 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 		r.Any("/walletsim/*path", gin.WrapH(d.WalletSim))
 	}
 	h.initPages(d)
+	// Every page route but the QR image (which reads one attempt and
+	// answers bare statuses) starts from the loaded checkout, merchant
+	// and store: an error page for what a browser opens, a JSON error
+	// for what the page script jsonFetches. POSTs check the origin first,
+	// then the session's CSRF token.
 	c := r.Group("/c/:id", h.pageHeaders)
-	c.GET("", h.showCheckoutPage)
-	c.GET("/oauth/wechat", h.wechatOAuthCallback)
-	c.GET("/oauth/alipay", h.alipayOAuthCallback)
-	c.POST("/pay", h.sameOrigin, h.createPayment)
 	c.GET("/qr/:seq", h.showPayQRCode)
-	c.GET("/return", h.payReturn)
-	c.GET("/result", h.showResultPage)
-	c.GET("/status", h.showPayStatus)
-	c.GET("/events", h.streamPayEvents)
-	c.POST("/check", h.sameOrigin, h.checkPayment)
+	htmlPages := c.Group("", h.requireCheckout(asHTML))
+	htmlPages.GET("/return", h.payReturn)
+	payerPages := htmlPages.Group("", h.requirePayer(asHTML))
+	payerPages.GET("", h.showCheckoutPage)
+	payerPages.GET("/oauth/wechat", h.wechatOAuthCallback)
+	payerPages.GET("/oauth/alipay", h.alipayOAuthCallback)
+	payerPages.GET("/result", h.showResultPage)
+	jsonFetches := c.Group("", h.requireCheckout(asJSON))
+	jsonFetches.GET("/status", h.showPayStatus)
+	jsonFetches.GET("/events", h.streamPayEvents)
+	posts := c.Group("", h.sameOrigin, h.requireCheckout(asJSON), h.requirePayer(asJSON), h.requireCSRF)
+	posts.POST("/pay", h.createPayment)
+	posts.POST("/check", h.checkPayment)
 
 	// Outside the Bearer-authenticated /v1 group: the mini-program
 	// proves itself with the checkout's client secret.

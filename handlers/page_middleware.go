@@ -1,0 +1,93 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/sessions"
+)
+
+// The /c/:id group's middleware loads what its handlers start from, once,
+// into the gin context; the handlers read it back with the typed accessors
+// below. The keys are the pages' own: ctxMerchant is the merchant API's
+// (the access log names the authenticated merchant), not the page's.
+const (
+	ctxPageCheckout = "page_checkout"
+	ctxPageMerchant = "page_merchant"
+	ctxPageStore    = "page_store"
+	ctxPagePayer    = "page_payer"
+)
+
+// answerAs is how a page route answers a failure of its opening steps:
+// the pages (and the OAuth callbacks, the gateway's return) with an HTML
+// error page, the page script's fetch endpoints (pay, status, events,
+// check) with a JSON error.
+type answerAs bool
+
+const (
+	asHTML answerAs = false
+	asJSON answerAs = true
+)
+
+// requireCheckout loads the checkout of /c/:id with its merchant and store
+// (pageCheckout); a missing checkout or store has been answered as asked
+// and ends the request.
+func (h *handler) requireCheckout(as answerAs) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ck, m, st, ok := h.pageCheckout(c, bool(as))
+		if !ok {
+			c.Abort()
+			return
+		}
+		c.Set(ctxPageCheckout, ck)
+		c.Set(ctxPageMerchant, m)
+		c.Set(ctxPageStore, st)
+		c.Next()
+	}
+}
+
+// requirePayer loads the payer's session (loadPayer); a Redis failure has
+// been answered as asked and ends the request.
+func (h *handler) requirePayer(as answerAs) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		payer, ok := h.loadPayer(c, bool(as))
+		if !ok {
+			c.Abort()
+			return
+		}
+		c.Set(ctxPagePayer, payer)
+		c.Next()
+	}
+}
+
+// requireCSRF refuses a POST whose X-CSRF-Token is not the session's
+// (after requirePayer); it changes nothing, not even the session.
+func (h *handler) requireCSRF(c *gin.Context) {
+	if !pagePayerOf(c).CheckCSRF(c.GetHeader("X-CSRF-Token")) {
+		h.payError(c, http.StatusForbidden, "csrf", "")
+		return
+	}
+	c.Next()
+}
+
+// pageCheckoutOf is the checkout requireCheckout loaded.
+func pageCheckoutOf(c *gin.Context) *checkout.Checkout {
+	return c.MustGet(ctxPageCheckout).(*checkout.Checkout)
+}
+
+// pageMerchantOf is the checkout's merchant requireCheckout loaded.
+func pageMerchantOf(c *gin.Context) *checkout.Merchant {
+	return c.MustGet(ctxPageMerchant).(*checkout.Merchant)
+}
+
+// pageStoreOf is the checkout's store requireCheckout loaded.
+func pageStoreOf(c *gin.Context) *checkout.Store {
+	return c.MustGet(ctxPageStore).(*checkout.Store)
+}
+
+// pagePayerOf is the payer's session requirePayer loaded.
+func pagePayerOf(c *gin.Context) *sessions.Payer {
+	return c.MustGet(ctxPagePayer).(*sessions.Payer)
+}
