@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,14 +29,14 @@ const (
 	StatusCancelled         Status = "cancelled"
 )
 
+// statuses is every status, in the order of a checkout's life.
+var statuses = []Status{StatusOpen, StatusPending, StatusPaid, StatusPartiallyRefunded, StatusRefunded, StatusExpired, StatusCancelled}
+
+// Statuses lists every status, in the order of a checkout's life.
+func Statuses() []Status { return slices.Clone(statuses) }
+
 // Valid reports whether s is a known status.
-func (s Status) Valid() bool {
-	switch s {
-	case StatusOpen, StatusPending, StatusPaid, StatusPartiallyRefunded, StatusRefunded, StatusExpired, StatusCancelled:
-		return true
-	}
-	return false
-}
+func (s Status) Valid() bool { return slices.Contains(statuses, s) }
 
 // Active reports whether the checkout can still start payments.
 func (s Status) Active() bool { return s == StatusOpen || s == StatusPending }

@@ -7,39 +7,41 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/sessions"
 	"github.com/wallet-checkout/checkout/wallet"
 )
 
-// alipayOAuthCallback ends the auth_base round trip: Alipay comes back with
-// auth_code and state; alipay.system.oauth.token (RSA2, with the store's
-// app keys) turns the code into the payer's buyer id, kept in the session.
-func (h *handler) alipayOAuthCallback(c *gin.Context) {
-	ck, st, payer := pageCheckoutOf(c), pageStoreOf(c), pagePayerOf(c)
-	back := pagePath(ck.ID, "")
-	appID := st.Alipay.AppID
-	if h.pages.Alipay == nil || appID == "" {
-		h.errorPage(c, http.StatusNotFound, pageNotFound, "")
-		return
-	}
-	_, known := payer.AlipayUserID(appID)
-	code, ok := h.oauthCode(c, payer, known, back, "auth_code")
-	if !ok {
-		return
-	}
+// alipayOAuthCallback ends the auth_base round trip (oauthCallback):
+// Alipay comes back with auth_code and state, and the code becomes the
+// payer's buyer id.
+func (h *handler) alipayOAuthCallback(c *gin.Context) { h.oauthCallback(c, alipayOAuth) }
+
+var alipayOAuth = oauthWallet{
+	codeParam: "auth_code",
+	appID:     func(st *checkout.Store) string { return st.Alipay.AppID },
+	enabled:   func(p *pages) bool { return p.Alipay != nil },
+	identity:  (*sessions.Payer).AlipayUserID,
+	keep:      (*sessions.Payer).SetAlipayUserID,
+	exchange:  (*handler).alipayExchange,
+}
+
+// alipayExchange calls alipay.system.oauth.token (RSA2, with the store's
+// app keys) for the payer's buyer id.
+func (h *handler) alipayExchange(c *gin.Context, payer *sessions.Payer, st *checkout.Store, code, back string) (oauthIdentity, bool) {
+	ck, appID := pageCheckoutOf(c), st.Alipay.AppID
 	app, err := h.alipayApp(st)
 	if err != nil {
 		h.savePayer(c, payer)
 		h.logger(c).Error("Alipay app keys unusable", slog.String("store_id", st.ID), slog.Any("error", err))
 		h.errorPage(c, http.StatusServiceUnavailable, pageUnavailable, back)
-		return
+		return oauthIdentity{}, false
 	}
 	id, err := h.pages.Alipay.ExchangeCode(c.Request.Context(), app, code)
 	if err != nil {
 		h.oauthFailed(c, payer, "Alipay", ck.ID, appID, wallet.IsAlipayError(err, wallet.AlipayCodeInvalid), err, back)
-		return
+		return oauthIdentity{}, false
 	}
-	payer.SetAlipayUserID(appID, id.BuyerID())
-	h.finishOAuth(c, payer, back)
+	return oauthIdentity{id: id.BuyerID()}, true
 }
 
 // alipayApp parses (once per store) the store's Alipay keys.

@@ -6,45 +6,36 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/sessions"
 	"github.com/wallet-checkout/checkout/wallet"
-	"github.com/wallet-checkout/checkout/web/templates"
 )
 
-// wechatOAuthCallback ends the snsapi_base round trip: WeChat comes back
-// with code and state; the state must be the session's (constant-time,
-// single-use, bound to this checkout), the code becomes the payer's openid
-// for the store's official account, kept in the session, and the payer goes
-// back to the checkout page.
-func (h *handler) wechatOAuthCallback(c *gin.Context) {
-	ck, m, st, payer := pageCheckoutOf(c), pageMerchantOf(c), pageStoreOf(c), pagePayerOf(c)
-	back := pagePath(ck.ID, "")
-	appID := st.WeChat.AppID
-	if h.pages.WeChat == nil || appID == "" {
-		h.errorPage(c, http.StatusNotFound, pageNotFound, "")
-		return
-	}
-	_, known := payer.WeChatOpenID(appID)
-	code, ok := h.oauthCode(c, payer, known, back, "code")
-	if !ok {
-		return
-	}
+// wechatOAuthCallback ends the snsapi_base round trip (oauthCallback):
+// WeChat comes back with code and state, and the code becomes the payer's
+// openid for the store's official account.
+func (h *handler) wechatOAuthCallback(c *gin.Context) { h.oauthCallback(c, wechatOAuth) }
+
+var wechatOAuth = oauthWallet{
+	codeParam: "code",
+	appID:     func(st *checkout.Store) string { return st.WeChat.AppID },
+	enabled:   func(p *pages) bool { return p.WeChat != nil },
+	identity:  (*sessions.Payer).WeChatOpenID,
+	keep:      (*sessions.Payer).SetWeChatOpenID,
+	exchange:  (*handler).wechatExchange,
+}
+
+// wechatExchange asks WeChat for the openid (and whether the page is a
+// Moments snapshot).
+func (h *handler) wechatExchange(c *gin.Context, payer *sessions.Payer, st *checkout.Store, code, back string) (oauthIdentity, bool) {
+	ck, appID := pageCheckoutOf(c), st.WeChat.AppID
 	id, err := h.pages.WeChat.ExchangeCode(c.Request.Context(), appID, st.WeChat.AppSecret, code)
 	if err != nil {
 		badCode := wallet.IsWeChatError(err, wallet.WeChatInvalidCode) || wallet.IsWeChatError(err, wallet.WeChatCodeUsed)
 		h.oauthFailed(c, payer, "WeChat", ck.ID, appID, badCode, err, back)
-		return
+		return oauthIdentity{}, false
 	}
-	if id.Snapshot {
-		// A Moments snapshot page: the openid is virtual, never pay with it.
-		h.savePayer(c, payer)
-		v := h.checkoutPageView(c, ck, m, st, payer)
-		v.Action = templates.ActionSnapshot
-		h.render(c, http.StatusOK, templates.CheckoutPage(v))
-		return
-	}
-	payer.SetWeChatOpenID(appID, id.OpenID)
-	h.finishOAuth(c, payer, back)
+	return oauthIdentity{id: id.OpenID, snapshot: id.Snapshot}, true
 }
 
 // checkOAuthState consumes the session's state: it must match (in constant

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -159,4 +160,99 @@ func (b *pgBrowser) csrfOf(id string) string {
 	b.e.t.Helper()
 	_, _, csrf := b.openPage(id)
 	return csrf
+}
+
+// TestOAuthCallbacks runs both wallets through the one callback flow:
+// state mismatch, missing code, refused code, success, and the refresh of
+// a callback whose identity the session already holds.
+func TestOAuthCallbacks(t *testing.T) {
+	e := newPgEnv(t)
+	ck := e.newCheckout("native", 100)
+	wallets := []struct {
+		name, ua, path, codeParam, action string
+		mint                              func(payer string) string
+	}{
+		{"wechat", uaWeChatIOS, "/oauth/wechat", "code", templates.ActionWeChatJSAPI,
+			func(payer string) string { return e.sim.MintOAuthCode(pgOfficialApp, payer, false) }},
+		{"alipay", uaAlipay, "/oauth/alipay", "auth_code", templates.ActionAlipayJSAPI,
+			func(payer string) string { return e.sim.MintAlipayCode(pgAlipayApp, payer) }},
+	}
+	back := "/c/" + ck.ID
+	for _, w := range wallets {
+		// start opens the page, which sends the payer to the wallet.
+		start := func(t *testing.T, b *pgBrowser) string {
+			t.Helper()
+			r := b.do(false, "GET", back, nil, nil)
+			loc, err := url.Parse(r.header.Get("Location"))
+			if r.status != http.StatusFound || err != nil || loc.Query().Get("state") == "" {
+				t.Fatalf("no OAuth redirect: %d %s", r.status, r.header.Get("Location"))
+			}
+			return loc.Query().Get("state")
+		}
+		callback := func(b *pgBrowser, code, state string) pgResp {
+			q := url.Values{"state": {state}}
+			if code != "" {
+				q.Set(w.codeParam, code)
+			}
+			return b.do(false, "GET", back+w.path+"?"+q.Encode(), nil, nil)
+		}
+		backPage := func(status int, page errorText) func(*testing.T, pgResp) {
+			return func(t *testing.T, r pgResp) {
+				t.Helper()
+				pgErrorAnswer{status: status, page: page}.check(t, withoutCookies(r))
+				if !strings.Contains(r.body, `data-testid="error-back"`) || !strings.Contains(r.body, `href="`+back+`"`) {
+					t.Errorf("no way back to the checkout page: %.300s", r.body)
+				}
+			}
+		}
+		tests := []struct {
+			name  string
+			code  func(payer string) string
+			state func(real string) string
+			want  func(*testing.T, pgResp)
+			// identified: the payer's id is in the session afterwards.
+			identified bool
+		}{
+			{"state mismatch", w.mint, func(string) string { return "forged-state" }, backPage(http.StatusBadRequest, pageOAuthExpired), false},
+			{"no state", w.mint, func(string) string { return "" }, backPage(http.StatusBadRequest, pageOAuthExpired), false},
+			{"missing code", func(string) string { return "" }, func(s string) string { return s }, backPage(http.StatusBadRequest, pageOAuthDenied), false},
+			{"refused code", func(string) string { return "not-a-code" }, func(s string) string { return s }, backPage(http.StatusBadRequest, pageOAuthFailed), false},
+			{"success", w.mint, func(s string) string { return s }, func(t *testing.T, r pgResp) {
+				if r.status != http.StatusFound || r.header.Get("Location") != back {
+					t.Fatalf("success: %d %q", r.status, r.header.Get("Location"))
+				}
+			}, true},
+		}
+		for _, tt := range tests {
+			t.Run(w.name+" "+tt.name, func(t *testing.T) {
+				payer := w.name + strings.ReplaceAll(tt.name, " ", "")
+				b := e.browser(w.ua, payer)
+				state := start(t, b)
+				tt.want(t, callback(b, tt.code(payer), tt.state(state)))
+				r := b.do(false, "GET", back, nil, nil)
+				if !tt.identified {
+					// Not identified, and the state was spent: start over.
+					if r.status != http.StatusFound {
+						t.Fatalf("after %s the page did not start over: %d", tt.name, r.status)
+					}
+					return
+				}
+				if r.status != http.StatusOK || attr(reAction, r.body) != w.action {
+					t.Fatalf("after OAuth: %d %q", r.status, attr(reAction, r.body))
+				}
+				// A refresh of the callback (its code spent) goes straight back.
+				if r := callback(b, "spent", "whatever"); r.status != http.StatusFound || r.header.Get("Location") != back {
+					t.Fatalf("refresh: %d %q", r.status, r.header.Get("Location"))
+				}
+			})
+		}
+	}
+}
+
+// withoutCookies drops Set-Cookie: the OAuth callbacks save the session
+// (the spent state) even when they refuse.
+func withoutCookies(r pgResp) pgResp {
+	r.header = r.header.Clone()
+	r.header.Del("Set-Cookie")
+	return r
 }

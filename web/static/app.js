@@ -6,7 +6,19 @@
   var app = document.getElementById("app");
   if (!app) return;
   var cfg = app.dataset;
-  var FINAL = { paid: 1, partially_refunded: 1, refunded: 1, expired: 1, cancelled: 1, failed: 1 };
+  // Which statuses count as paid is Go's to say (checkout.Status.Paid): the
+  // page renders the set in data-paid-statuses and the script keeps none of
+  // its own. A final status ends the wait: paid, or one that cannot become
+  // paid on this page.
+  var PAID = statusSet(cfg.paidStatuses);
+  var ENDED = { expired: 1, cancelled: 1, failed: 1 };
+  function statusSet(list) {
+    var set = {};
+    (list || "").split(" ").forEach(function (s) { if (s) set[s] = true; });
+    return set;
+  }
+  function isPaid(status) { return PAID[status] === true; }
+  function isFinal(status) { return isPaid(status) || ENDED[status] === 1; }
 
   function $(sel, root) { return (root || document).querySelector(sel); }
   function $all(sel) { return Array.prototype.slice.call(document.querySelectorAll(sel)); }
@@ -47,7 +59,7 @@
     var done = false, inflight = false, es = null, timer = null;
     function handle(s) {
       if (done || !s || !s.status) return;
-      if (FINAL[s.status]) { done = true; stop(); }
+      if (isFinal(s.status)) { done = true; stop(); }
       onStatus(s);
     }
     function poll() {
@@ -105,7 +117,7 @@
     function toResult(url) { window.location.replace(url || resultURL); }
 
     function onStatus(s) {
-      if (FINAL[s.status]) toResult();
+      if (isFinal(s.status)) toResult();
     }
 
     // The back button (bfcache) or a return from the wallet app must never
@@ -138,7 +150,7 @@
     // afterError looks at the checkout before blaming the payer: a paid or
     // expired checkout goes to the result page.
     function afterError(btn, text) {
-      recheck(function (s) { if (FINAL[s.status]) toResult(); });
+      recheck(function (s) { if (isFinal(s.status)) toResult(); });
       failed(btn, text);
     }
 
@@ -305,11 +317,11 @@
       var first = $("[data-qr]");
       if (first) load(first.dataset.qr);
       watcher = watch(function (s) {
-        if (s.status === "paid" || s.status === "partially_refunded" || s.status === "refunded") {
+        if (isPaid(s.status)) {
           live.textContent = cfg.msgPaid;
           live.className = "live ok";
         }
-        if (FINAL[s.status]) setTimeout(function () { toResult(); }, 600);
+        if (isFinal(s.status)) setTimeout(function () { toResult(); }, 600);
       });
     }
 
@@ -387,17 +399,19 @@
   /* ---------- result page ---------- */
 
   function resultPage() {
-    var views = { paid: "paid", partially_refunded: "paid", refunded: "paid", pending: "pending", open: "unpaid", failed: "failed", expired: "expired", cancelled: "cancelled" };
+    // The panel of each unpaid status (templates.ResultState).
+    var views = { pending: "pending", open: "unpaid", failed: "failed", expired: "expired", cancelled: "cancelled" };
+    var REFUNDED = statusSet(cfg.refundedStatuses);
     var checking = false, checks = 0, timer = null, watcher = null;
     var delay = parseInt(cfg.checkAfter, 10) || 4000;
 
     function show(s) {
-      var v = views[s.status] || "pending";
+      var v = isPaid(s.status) ? "paid" : views[s.status] || "pending";
       app.dataset.view = v;
       app.dataset.status = s.status;
       var ref = $("[data-testid=result-refunded]");
-      if (ref) ref.hidden = !(s.status === "refunded" || s.status === "partially_refunded");
-      if (FINAL[s.status]) {
+      if (ref) ref.hidden = REFUNDED[s.status] !== true;
+      if (isFinal(s.status)) {
         if (timer) { clearTimeout(timer); timer = null; }
         if (watcher) watcher.stop();
         watcher = null;
@@ -408,7 +422,7 @@
     // backing off: the notify normally arrives first.
     function check() {
       timer = null;
-      if (checking || !cfg.checkUrl || FINAL[app.dataset.status]) return;
+      if (checking || !cfg.checkUrl || isFinal(app.dataset.status)) return;
       checking = true;
       checks++;
       request("POST", cfg.checkUrl, {}).then(function (r) {
@@ -418,19 +432,19 @@
       }, function () { checking = false; after(); });
     }
     function after() {
-      if (FINAL[app.dataset.status]) return;
+      if (isFinal(app.dataset.status)) return;
       if (checks >= 1) { var slow = $("[data-testid=result-slow]"); if (slow) slow.hidden = false; }
       if (checks < 6) timer = setTimeout(check, delay * Math.pow(2, checks));
     }
 
     function start() {
-      if (FINAL[app.dataset.status] || watcher) return;
+      if (isFinal(app.dataset.status) || watcher) return;
       watcher = watch(show);
       if (app.dataset.status === "pending") timer = setTimeout(check, delay);
     }
 
     window.addEventListener("pageshow", function (e) {
-      if (e.persisted) recheck(function (s) { if (!FINAL[app.dataset.status]) show(s); start(); });
+      if (e.persisted) recheck(function (s) { if (!isFinal(app.dataset.status)) show(s); start(); });
     });
     start();
   }

@@ -28,6 +28,32 @@ func ResultState(status string) string {
 	return "pending"
 }
 
+// paidStatuses is the statuses checkout.Status.Paid counts as paid, space
+// separated: the pages render it (data-paid-statuses) and the page script
+// reads its set from there, so that the set has one owner.
+func paidStatuses() string { return statusesWhere(checkout.Status.Paid) }
+
+// refundedStatuses is the paid statuses that show the refunded note
+// (data-refunded-statuses).
+func refundedStatuses() string { return statusesWhere(refunded) }
+
+// refunded reports whether a status shows the refunded note: paid, and
+// some or all of it given back.
+func refunded(s checkout.Status) bool {
+	return s.Paid() && s != checkout.StatusPaid
+}
+
+// statusesWhere lists the statuses for which keep is true, space separated.
+func statusesWhere(keep func(checkout.Status) bool) string {
+	var out []string
+	for _, s := range checkout.Statuses() {
+		if keep(s) {
+			out = append(out, string(s))
+		}
+	}
+	return strings.Join(out, " ")
+}
+
 // walletText is a wallet's texts, as catalogue keys.
 type walletText struct {
 	pay, hint, tab, qrAlt, qrScan string

@@ -1,0 +1,70 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/sessions"
+	"github.com/wallet-checkout/checkout/web/templates"
+)
+
+// oauthWallet is what one wallet's OAuth callback has of its own; the
+// round trip itself is oauthCallback, the same for every wallet.
+type oauthWallet struct {
+	// codeParam is the query parameter the wallet sends the code in.
+	codeParam string
+	// appID is the store's app at the wallet ("" when it has none).
+	appID func(st *checkout.Store) string
+	// enabled reports whether the service can resolve this wallet's ids.
+	enabled func(p *pages) bool
+	// identity is the payer's id for an app, when the session has it.
+	identity func(payer *sessions.Payer, appID string) (string, bool)
+	// keep puts the payer's id for an app in the session.
+	keep func(payer *sessions.Payer, appID, id string)
+	// exchange turns the code into the payer's identity. When it returns
+	// false it has answered (the code refused, the wallet failing).
+	exchange func(h *handler, c *gin.Context, payer *sessions.Payer, st *checkout.Store, code, back string) (oauthIdentity, bool)
+}
+
+// oauthIdentity is what a code exchange learnt about the payer.
+type oauthIdentity struct {
+	id string
+	// snapshot is a WeChat Moments snapshot page: the id is virtual.
+	snapshot bool
+}
+
+// oauthCallback ends a wallet's silent OAuth round trip on
+// /c/:id/oauth/<wallet>: the state must be the session's (constant-time,
+// single-use, bound to this checkout), the code becomes the payer's id for
+// the store's app, kept in the session, and the payer goes back to the
+// checkout page.
+func (h *handler) oauthCallback(c *gin.Context, w oauthWallet) {
+	ck, st, payer := pageCheckoutOf(c), pageStoreOf(c), pagePayerOf(c)
+	back := pagePath(ck.ID, "")
+	appID := w.appID(st)
+	if !w.enabled(h.pages) || appID == "" {
+		h.errorPage(c, http.StatusNotFound, pageNotFound, "")
+		return
+	}
+	_, known := w.identity(payer, appID)
+	code, ok := h.oauthCode(c, payer, known, back, w.codeParam)
+	if !ok {
+		return
+	}
+	id, ok := w.exchange(h, c, payer, st, code, back)
+	if !ok {
+		return
+	}
+	if id.snapshot {
+		// A Moments snapshot page: the openid is virtual, never pay with it.
+		h.savePayer(c, payer)
+		v := h.checkoutPageView(c, ck, pageMerchantOf(c), st, payer)
+		v.Action = templates.ActionSnapshot
+		h.render(c, http.StatusOK, templates.CheckoutPage(v))
+		return
+	}
+	w.keep(payer, appID, id.id)
+	h.finishOAuth(c, payer, back)
+}
