@@ -59,7 +59,7 @@ func (h *handler) createMiniProgramPayment(c *gin.Context) {
 		return
 	}
 	st, ok := h.dir.Store(ck.MerchantID, ck.StoreID)
-	if !ok || h.pages.WeChat == nil || !st.WeChat.Enabled || st.WeChat.MiniProgramAppID == "" || !ck.Allows(checkout.MethodWeChat) {
+	if !ok || !st.WeChat.Enabled || st.WeChat.MiniProgramAppID == "" || !ck.Allows(checkout.MethodWeChat) {
 		abortError(c, http.StatusConflict, "wallet_unavailable", "WeChat mini-program payments are not configured for this checkout's store", "")
 		return
 	}

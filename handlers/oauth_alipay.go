@@ -19,7 +19,6 @@ func (h *handler) alipayOAuthCallback(c *gin.Context) { h.oauthCallback(c, alipa
 var alipayOAuth = oauthWallet{
 	codeParam: "auth_code",
 	appID:     func(st *checkout.Store) string { return st.Alipay.AppID },
-	enabled:   func(p *pages) bool { return p.Alipay != nil },
 	identity:  (*sessions.Payer).AlipayUserID,
 	keep:      (*sessions.Payer).SetAlipayUserID,
 	exchange:  (*handler).alipayExchange,

@@ -17,8 +17,6 @@ type oauthWallet struct {
 	codeParam string
 	// appID is the store's app at the wallet ("" when it has none).
 	appID func(st *checkout.Store) string
-	// enabled reports whether the service can resolve this wallet's ids.
-	enabled func(p *pages) bool
 	// identity is the payer's id for an app, when the session has it.
 	identity func(payer *sessions.Payer, appID string) (string, bool)
 	// keep puts the payer's id for an app in the session.
@@ -44,7 +42,7 @@ func (h *handler) oauthCallback(c *gin.Context, w oauthWallet) {
 	ck, st, payer := pageCheckoutOf(c), pageStoreOf(c), pagePayerOf(c)
 	back := pagePath(ck.ID, "")
 	appID := w.appID(st)
-	if !w.enabled(h.pages) || appID == "" {
+	if appID == "" {
 		h.errorPage(c, http.StatusNotFound, pageNotFound, "")
 		return
 	}

@@ -19,7 +19,6 @@ func (h *handler) wechatOAuthCallback(c *gin.Context) { h.oauthCallback(c, wecha
 var wechatOAuth = oauthWallet{
 	codeParam: "code",
 	appID:     func(st *checkout.Store) string { return st.WeChat.AppID },
-	enabled:   func(p *pages) bool { return p.WeChat != nil },
 	identity:  (*sessions.Payer).WeChatOpenID,
 	keep:      (*sessions.Payer).SetWeChatOpenID,
 	exchange:  (*handler).wechatExchange,

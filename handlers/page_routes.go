@@ -17,5 +17,8 @@ func (h *handler) initPages(d Deps) {
 	if p.Heartbeat <= 0 {
 		p.Heartbeat = defaultHeartbeat
 	}
+	if p.EventsPoll <= 0 {
+		p.EventsPoll = eventsPoll
+	}
 	h.pages = p
 }

@@ -148,12 +148,12 @@ func startOAuth(payer *sessions.Payer, id string) string {
 // store asks for it and we can resolve openids for its official account
 // (the binary validates the providers' URLs at start-up).
 func (h *handler) wechatNative(st *checkout.Store) bool {
-	return st.WeChat.Mode == checkout.ModeNative && st.WeChat.AppID != "" && h.pages.WeChat != nil
+	return st.WeChat.Mode == checkout.ModeNative && st.WeChat.AppID != ""
 }
 
 // alipayNative is wechatNative for Alipay.
 func (h *handler) alipayNative(st *checkout.Store) bool {
-	if st.Alipay.Mode != checkout.ModeNative || st.Alipay.AppID == "" || h.pages.Alipay == nil {
+	if st.Alipay.Mode != checkout.ModeNative || st.Alipay.AppID == "" {
 		return false
 	}
 	// Unusable app keys would fail at the token call: use the cashier.

@@ -30,10 +30,7 @@ func (h *handler) streamPayEvents(c *gin.Context) {
 	// Subscribe before the first read, so no transition falls in between.
 	updates, cancel := h.pages.Hub.Subscribe(ck.ID)
 	defer cancel()
-	poll := eventsPoll
-	if h.pages.EventsPoll > 0 {
-		poll = h.pages.EventsPoll
-	}
+	poll := h.pages.EventsPoll
 	cur, err := h.payStatusOf(ctx, ck)
 	if err != nil {
 		h.payError(c, http.StatusServiceUnavailable, "unavailable", "")

@@ -198,12 +198,12 @@ func TestAnotherMerchantsOutNo(t *testing.T) {
 	if err := e.repo.Create(ctx, bc, nil); err != nil {
 		t.Fatal(err)
 	}
-	other2, err := payments.New(payments.Config{Redis: e.rdb, Repo: e.repo, Directory: dir, Gateway: e.gw, Events: e.events,
+	bPayments, err := payments.New(payments.Config{Redis: e.rdb, Repo: e.repo, Directory: dir, Gateway: e.gw, Events: e.events,
 		Logger: quiet(), Clock: e.clk.Now, Prefix: e.prefix + "n:", PublicURL: "https://pay.example"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	act, err := other2.Start(ctx,
+	act, err := bPayments.Start(ctx,
 		payments.StartRequest{CheckoutID: bc.ID, Wallet: checkout.MethodAlipay, Scenario: checkout.ScenarioQR})
 	if err != nil {
 		t.Fatal(err)
