@@ -46,7 +46,7 @@ func (h *handler) streamPayEvents(c *gin.Context) {
 	}
 	cur, err := h.payStatusOf(ctx, ck)
 	if err != nil {
-		h.payError(c, http.StatusServiceUnavailable, "unavailable", "")
+		h.failPage(c, err, payerLang(c))
 		return
 	}
 	w := c.Writer
