@@ -158,21 +158,16 @@ func answerFor(err error, rules ...errorRule) (a answer, ok bool) {
 // fail answers err as the merchant API does. rules are the request's own
 // (answerFor). An error without an answer is a 500 internal_error.
 func (h *handler) fail(c *gin.Context, err error, rules ...errorRule) {
-	a, ok := answerFor(err, rules...)
-	if !ok {
-		a = internalAnswer
-	}
-	h.logFailure(c, err, a, ok)
+	a, _ := h.resolve(c, err, rules...)
 	abortWith(c, a)
 }
 
 // failPage answers a payer page's fetch: the status and code fail would
 // send, the catalogue's message for the code in lang (with the gateway's
-// reason of a declined payment), no param. The mini-program takes it in
-// English.
+// reason of a declined payment), no param; "internal" for an error without
+// an answer. The mini-program takes it in English.
 func (h *handler) failPage(c *gin.Context, err error, lang string, rules ...errorRule) {
-	a, ok := answerFor(err, rules...)
-	h.logFailure(c, err, a, ok)
+	a, ok := h.resolve(c, err, rules...)
 	if !ok {
 		abortWith(c, answer{status: http.StatusInternalServerError, code: "internal", message: apiErrorMessage(lang, "internal")})
 		return
@@ -189,23 +184,23 @@ func (h *handler) failPage(c *gin.Context, err error, lang string, rules ...erro
 // failStatus answers err with the status fail would send and no body (an
 // image, say).
 func (h *handler) failStatus(c *gin.Context, err error) {
-	a, ok := answerFor(err)
-	if !ok {
-		a = internalAnswer
-	}
-	h.logFailure(c, err, a, ok)
+	a, _ := h.resolve(c, err)
 	c.AbortWithStatus(a.status)
 }
 
-// logFailure logs what the service must look at: errors without an answer
+// resolve is err's answer (internalAnswer when ok is false: nothing knows
+// err). It logs what the service must look at: errors without an answer
 // and answers of 500 and more (a dependency or the gateway failing).
-func (h *handler) logFailure(c *gin.Context, err error, a answer, known bool) {
+func (h *handler) resolve(c *gin.Context, err error, rules ...errorRule) (a answer, ok bool) {
+	a, ok = answerFor(err, rules...)
 	switch {
-	case !known:
+	case !ok:
+		a = internalAnswer
 		h.logger(c).Error("Request failed", slog.Any("error", err))
 	case a.status >= http.StatusInternalServerError:
 		h.logger(c).Error("Request failed", slog.String("code", a.code), slog.Any("error", err))
 	}
+	return a, ok
 }
 
 // abortWith writes an answer and stops the chain. Messages never carry
