@@ -28,23 +28,23 @@ func (h *handler) cancelCheckout(c *gin.Context) {
 		return
 	case checkout.StatusOpen, checkout.StatusPending:
 	default:
-		h.notCancellable(c, co.Status)
+		h.fail(c, notCancellable(co.Status))
 		return
 	}
 	// The follow-up (event, watching the attempts) must survive a crash
 	// right after the cancel is stored: record that it is owed first.
 	if err := h.pay.CancelIntent(ctx, co.ID); err != nil {
-		h.unavailable(c, "cancel checkout", err)
+		h.fail(c, unavailable("record the cancel's follow-up", err))
 		return
 	}
 	tr, err := h.repo.Cancel(ctx, co.ID)
 	if err != nil {
-		h.unavailable(c, "cancel checkout", err)
+		h.fail(c, unavailable("cancel checkout", err))
 		return
 	}
 	if !tr.Changed && tr.To != checkout.StatusCancelled {
 		// It moved (paid, expired) between the read and the cancel.
-		h.notCancellable(c, tr.To)
+		h.fail(c, notCancellable(tr.To))
 		return
 	}
 	if tr.Changed {
@@ -63,10 +63,10 @@ func (h *handler) afterCancel(ctx context.Context, co *checkout.Checkout) {
 	}
 }
 
-func (h *handler) notCancellable(c *gin.Context, s checkout.Status) {
-	code, msg := "checkout_not_cancellable", "a "+string(s)+" checkout cannot be cancelled"
+// notCancellable is the refusal to cancel a checkout in state s.
+func notCancellable(s checkout.Status) error {
 	if s.Paid() {
-		code, msg = "checkout_paid", "the checkout is paid; refund it instead"
+		return errPaidNoCancel
 	}
-	abortError(c, http.StatusConflict, code, msg, "")
+	return refusal(http.StatusConflict, "checkout_not_cancellable", "a "+string(s)+" checkout cannot be cancelled", "")
 }

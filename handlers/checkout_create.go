@@ -49,14 +49,14 @@ const (
 )
 
 // decodeCreate parses a create body strictly: one JSON object, no unknown
-// fields, the right types. Errors are *paramError.
-func decodeCreate(body []byte) (*createRequest, *paramError) {
+// fields, the right types.
+func decodeCreate(body []byte) (*createRequest, *requestError) {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 {
-		return nil, &paramError{code: "invalid_json", message: "the body is empty; send a JSON object"}
+		return nil, badRequest("invalid_json", "", "the body is empty; send a JSON object")
 	}
 	if trimmed[0] != '{' {
-		return nil, &paramError{code: "invalid_json", message: "the body must be a JSON object"}
+		return nil, badRequest("invalid_json", "", "the body must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -65,25 +65,25 @@ func decodeCreate(body []byte) (*createRequest, *paramError) {
 		return nil, jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, &paramError{code: "invalid_json", message: "unexpected data after the JSON object"}
+		return nil, badRequest("invalid_json", "", "unexpected data after the JSON object")
 	}
 	return &req, nil
 }
 
 // jsonError explains a decoding error without echoing the input.
-func jsonError(err error) *paramError {
+func jsonError(err error) *requestError {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		return &paramError{code: "invalid_json", message: fmt.Sprintf("malformed JSON at byte %d", syn.Offset)}
+		return badRequest("invalid_json", "", fmt.Sprintf("malformed JSON at byte %d", syn.Offset))
 	case errors.As(err, &typ):
 		if typ.Field == "" {
-			return &paramError{code: "invalid_json", message: "the body must be a JSON object"}
+			return badRequest("invalid_json", "", "the body must be a JSON object")
 		}
-		return &paramError{code: "invalid_parameter", param: typ.Field, message: "must be " + jsonType(typ.Type.Kind().String())}
+		return invalid(typ.Field, "must be "+jsonType(typ.Type.Kind().String()))
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return &paramError{code: "invalid_json", message: "the JSON object is incomplete"}
+		return badRequest("invalid_json", "", "the JSON object is incomplete")
 	}
 	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		name := strings.Trim(f, `"`)
@@ -91,9 +91,9 @@ func jsonError(err error) *paramError {
 			name = name[:min(len(name), 64)]
 			name = strings.ToValidUTF8(name, "")
 		}
-		return &paramError{code: "unknown_parameter", param: name, message: "unknown parameter"}
+		return badRequest("unknown_parameter", name, "unknown parameter")
 	}
-	return &paramError{code: "invalid_json", message: "malformed JSON"}
+	return badRequest("invalid_json", "", "malformed JSON")
 }
 
 func jsonType(kind string) string {
@@ -113,7 +113,7 @@ func jsonType(kind string) string {
 }
 
 // draftFrom applies every API rule to a decoded request.
-func (h *handler) draftFrom(m *checkout.Merchant, liveKey bool, req *createRequest) (*checkout.Draft, *paramError) {
+func (h *handler) draftFrom(m *checkout.Merchant, liveKey bool, req *createRequest) (*checkout.Draft, *requestError) {
 	st := m.DefaultStore()
 	if req.Store != "" {
 		var ok bool
@@ -169,11 +169,11 @@ func (h *handler) draftFrom(m *checkout.Merchant, liveKey bool, req *createReque
 	d.Amounts = a
 
 	if err := checkout.CheckDescription(req.Description); err != nil {
-		return nil, fieldError(err)
+		return nil, refusalOf(err)
 	}
 	d.Description = req.Description
 	if err := checkout.CheckReference(req.Reference); err != nil {
-		return nil, fieldError(err)
+		return nil, refusalOf(err)
 	}
 	d.Reference = req.Reference
 
@@ -250,15 +250,6 @@ func (h *handler) draftFrom(m *checkout.Merchant, liveKey bool, req *createReque
 		d.Metadata = req.Metadata
 	}
 	return d, nil
-}
-
-// fieldError answers a domain rule's refusal with the field it names.
-func fieldError(err error) *paramError {
-	var fe *checkout.FieldError
-	if errors.As(err, &fe) {
-		return invalid(fe.Field, fe.Message)
-	}
-	return &paramError{code: "invalid_parameter", message: err.Error()}
 }
 
 func hasControl(s string) bool {
@@ -348,74 +339,59 @@ func parseAbsolute(raw string) (*url.URL, string) {
 func (h *handler) createCheckout(c *gin.Context) {
 	m := merchantOf(c)
 	ctx := c.Request.Context()
-	if ct := c.GetHeader("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			abortError(c, http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json", "")
-			return
-		}
-	}
-	body, ok := readBody(c)
-	if !ok {
+	body, err := readJSON(c)
+	if err != nil {
+		h.fail(c, err)
 		return
 	}
 	idemKey := c.GetHeader("Idempotency-Key")
 	if idemKey != "" {
-		if len(idemKey) > maxIdempotencyKeyLen || strings.IndexFunc(idemKey, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
-			abortError(c, http.StatusBadRequest, "invalid_parameter", fmt.Sprintf("Idempotency-Key must be 1-%d printable ASCII characters", maxIdempotencyKeyLen), "Idempotency-Key")
+		if !validIdempotencyKey(idemKey) {
+			h.fail(c, invalid("Idempotency-Key", fmt.Sprintf("Idempotency-Key must be 1-%d printable ASCII characters", maxIdempotencyKeyLen)))
 			return
 		}
 		rep, err := h.repo.BeginIdempotent(ctx, m.ID, idemKey, body)
-		switch {
-		case errors.Is(err, checkout.ErrIdempotencyConflict):
-			abortError(c, http.StatusConflict, "idempotency_conflict", "this Idempotency-Key was used with a different request body", "Idempotency-Key")
+		if err != nil {
+			h.fail(c, unavailable("idempotency check", err))
 			return
-		case errors.Is(err, checkout.ErrIdempotencyInFlight):
-			abortError(c, http.StatusConflict, "idempotency_in_progress", "a request with this Idempotency-Key is still being processed; retry later", "Idempotency-Key")
-			return
-		case err != nil:
-			h.unavailable(c, "idempotency check failed", err)
-			return
-		case rep != nil:
+		}
+		if rep != nil {
 			c.Header("Idempotent-Replayed", "true")
 			c.Data(rep.Status, "application/json; charset=utf-8", rep.Body)
 			return
 		}
 	}
-	fail := func(status int, code, message, param string) {
+	fail := func(err error) {
 		if idemKey != "" {
 			// The request changed nothing: let the merchant retry with the same key.
 			if err := h.repo.ReleaseIdempotent(context.WithoutCancel(ctx), m.ID, idemKey); err != nil {
 				h.logger(c).Warn("Cannot release an idempotency key", slog.Any("error", err))
 			}
 		}
-		abortError(c, status, code, message, param)
+		h.fail(c, err)
 	}
 	req, perr := decodeCreate(body)
-	if perr == nil {
-		var d *checkout.Draft
-		if d, perr = h.draftFrom(m, c.GetBool(ctxLiveKey), req); perr == nil {
-			h.insert(c, m, d, idemKey, fail)
-			return
-		}
-	}
-	fail(http.StatusBadRequest, perr.code, perr.message, perr.param)
-}
-
-func (h *handler) insert(c *gin.Context, m *checkout.Merchant, d *checkout.Draft, idemKey string, fail func(int, string, string, string)) {
-	co, err := checkout.NewCheckout(d, h.now())
-	if errors.Is(err, checkout.ErrInvalid) {
-		perr := fieldError(err)
-		fail(http.StatusBadRequest, perr.code, perr.message, perr.param)
+	if perr != nil {
+		fail(perr)
 		return
 	}
+	d, perr := h.draftFrom(m, c.GetBool(ctxLiveKey), req)
+	if perr != nil {
+		fail(perr)
+		return
+	}
+	h.insert(c, m, d, idemKey, fail)
+}
+
+func (h *handler) insert(c *gin.Context, m *checkout.Merchant, d *checkout.Draft, idemKey string, fail func(error)) {
+	co, err := checkout.NewCheckout(d, h.now())
 	if err != nil {
-		h.logger(c).Error("Cannot make a checkout", slog.Any("error", err))
-		fail(http.StatusInternalServerError, "internal_error", "internal error", "")
+		fail(err)
 		return
 	}
 	body, err := json.Marshal(h.checkoutView(co))
 	if err != nil {
-		fail(http.StatusInternalServerError, "internal_error", "internal error", "")
+		fail(err)
 		return
 	}
 	var idem *checkout.IdempotentResponse
@@ -423,8 +399,7 @@ func (h *handler) insert(c *gin.Context, m *checkout.Merchant, d *checkout.Draft
 		idem = &checkout.IdempotentResponse{MerchantID: m.ID, Key: idemKey, Status: http.StatusCreated, Body: body}
 	}
 	if err := h.repo.Create(c.Request.Context(), co, idem); err != nil {
-		h.logger(c).Error("Cannot store a checkout", slog.Any("error", err))
-		fail(http.StatusServiceUnavailable, "unavailable", "the checkout could not be stored; retry", "")
+		fail(unavailableWith("the checkout could not be stored; retry", "store checkout", err))
 		return
 	}
 	h.logger(c).Info("Checkout created", slog.String("checkout_id", co.ID), slog.String("merchant_id", m.ID), slog.Int64("amount", co.Amounts.Trade))
@@ -432,23 +407,32 @@ func (h *handler) insert(c *gin.Context, m *checkout.Merchant, d *checkout.Draft
 	c.Data(http.StatusCreated, "application/json; charset=utf-8", body)
 }
 
-// readBody reads the whole body up to maxBodyBytes; it answers 413 beyond.
-func readBody(c *gin.Context) ([]byte, bool) {
+// validIdempotencyKey: 1 to maxIdempotencyKeyLen printable ASCII characters.
+func validIdempotencyKey(key string) bool {
+	return key != "" && len(key) <= maxIdempotencyKeyLen && strings.IndexFunc(key, func(r rune) bool { return r < 0x21 || r > 0x7e }) < 0
+}
+
+// readJSON checks that the body, if typed, is JSON and reads it (readBody).
+func readJSON(c *gin.Context) ([]byte, error) {
+	if ct := c.GetHeader("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return nil, errMediaType
+		}
+	}
+	return readBody(c)
+}
+
+// readBody reads the whole body up to maxBodyBytes: beyond, the answer is
+// 413 body_too_large; a body that cannot be read otherwise (the client went
+// away, a broken chunked encoding) is 400 invalid_body.
+func readBody(c *gin.Context) ([]byte, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		abortError(c, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body must be at most %d bytes", maxBodyBytes), "")
-		return nil, false
+		return nil, bodyTooLarge(tooBig.Limit)
 	case err != nil:
-		abortError(c, http.StatusBadRequest, "invalid_body", "the body could not be read", "")
-		return nil, false
+		return nil, errUnreadable.because(err)
 	}
-	return b, true
-}
-
-// unavailable answers 503 when Redis (or another dependency) fails.
-func (h *handler) unavailable(c *gin.Context, what string, err error) {
-	h.logger(c).Error("Dependency failed", slog.String("what", what), slog.Any("error", err))
-	abortError(c, http.StatusServiceUnavailable, "unavailable", "the service is temporarily unavailable; retry", "")
+	return b, nil
 }

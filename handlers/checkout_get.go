@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -19,7 +18,7 @@ func (h *handler) getCheckout(c *gin.Context) {
 	view := h.checkoutView(co)
 	rs, err := h.pay.Refunds(c.Request.Context(), co.ID)
 	if err != nil {
-		h.unavailable(c, "list refunds", err)
+		h.fail(c, unavailable("list refunds", err))
 		return
 	}
 	view.Refunds = refundsView(rs)
@@ -30,16 +29,12 @@ func (h *handler) getCheckout(c *gin.Context) {
 func (h *handler) loadOwn(c *gin.Context) (*checkout.Checkout, bool) {
 	id := c.Param("id")
 	if !checkout.ValidID(id) {
-		abortError(c, http.StatusNotFound, "not_found", "no such checkout", "id")
+		h.fail(c, errNoCheckout)
 		return nil, false
 	}
 	co, err := h.repo.GetFor(c.Request.Context(), merchantOf(c).ID, id)
-	switch {
-	case errors.Is(err, checkout.ErrNotFound):
-		abortError(c, http.StatusNotFound, "not_found", "no such checkout", "id")
-		return nil, false
-	case err != nil:
-		h.unavailable(c, "get checkout", err)
+	if err != nil {
+		h.fail(c, unavailable("get checkout", err))
 		return nil, false
 	}
 	return co, true

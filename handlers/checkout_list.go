@@ -1,7 +1,7 @@
 package handlers
 
 import (
-	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -24,23 +24,20 @@ func (h *handler) listCheckouts(c *gin.Context) {
 	if s := c.Query("status"); s != "" {
 		q.Status = checkout.Status(s)
 		if !q.Status.Valid() {
-			abortError(c, http.StatusBadRequest, "invalid_parameter", "unknown status", "status")
+			h.fail(c, invalid("status", "unknown status"))
 			return
 		}
 	}
-	limit, ok := pageLimit(c)
-	if !ok {
+	limit, err := pageLimit(c)
+	if err != nil {
+		h.fail(c, err)
 		return
 	}
 	q.Limit = limit
 	q.After = c.Query("starting_after")
 	page, next, err := h.repo.List(c.Request.Context(), merchantOf(c).ID, q)
-	switch {
-	case errors.Is(err, checkout.ErrBadCursor):
-		abortError(c, http.StatusBadRequest, "invalid_parameter", "unknown cursor", "starting_after")
-		return
-	case err != nil:
-		h.unavailable(c, "list checkouts", err)
+	if err != nil {
+		h.fail(c, unavailable("list checkouts", err))
 		return
 	}
 	out := listJSON{Object: "list", Data: make([]checkoutJSON, 0, len(page)), HasMore: next != "", NextCursor: next}
@@ -50,17 +47,19 @@ func (h *handler) listCheckouts(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// pageLimit reads the optional limit of a list request (1 to 100; 0 when
-// absent, for the list's default) or answers 400.
-func pageLimit(c *gin.Context) (int, bool) {
+// maxPageLimit is the largest limit of a list request.
+const maxPageLimit = 100
+
+// pageLimit reads the optional limit of a list request (1 to maxPageLimit;
+// 0 when absent, for the list's default).
+func pageLimit(c *gin.Context) (int, error) {
 	s := c.Query("limit")
 	if s == "" {
-		return 0, true
+		return 0, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > 100 {
-		abortError(c, http.StatusBadRequest, "invalid_parameter", "must be an integer from 1 to 100", "limit")
-		return 0, false
+	if err != nil || n < 1 || n > maxPageLimit {
+		return 0, invalid("limit", fmt.Sprintf("must be an integer from 1 to %d", maxPageLimit))
 	}
-	return n, true
+	return n, nil
 }

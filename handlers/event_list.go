@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -33,31 +32,28 @@ func (h *handler) listEvents(c *gin.Context) {
 	q := webhook.ListQuery{Limit: 20}
 	if s := c.Query("type"); s != "" {
 		if !webhook.ValidType(s) {
-			abortError(c, http.StatusBadRequest, "invalid_parameter", "unknown event type", "type")
+			h.fail(c, invalid("type", "unknown event type"))
 			return
 		}
 		q.Type = s
 	}
 	if s := c.Query("checkout_id"); s != "" {
 		if !checkout.ValidID(s) {
-			abortError(c, http.StatusBadRequest, "invalid_parameter", "not a checkout id", "checkout_id")
+			h.fail(c, invalid("checkout_id", "not a checkout id"))
 			return
 		}
 		q.CheckoutID = s
 	}
-	limit, ok := pageLimit(c)
-	if !ok {
+	limit, err := pageLimit(c)
+	if err != nil {
+		h.fail(c, err)
 		return
 	}
 	q.Limit = limit
 	q.After = c.Query("starting_after")
 	page, next, err := h.events.List(c.Request.Context(), merchantOf(c).ID, q)
-	switch {
-	case errors.Is(err, webhook.ErrBadCursor):
-		abortError(c, http.StatusBadRequest, "invalid_parameter", "unknown cursor", "starting_after")
-		return
-	case err != nil:
-		h.unavailable(c, "list events", err)
+	if err != nil {
+		h.fail(c, unavailable("list events", err))
 		return
 	}
 	if page == nil {
@@ -82,12 +78,8 @@ func (h *handler) getEvent(c *gin.Context) {
 // error itself when there is none.
 func (h *handler) loadEvent(c *gin.Context) (*webhook.Record, bool) {
 	rec, err := h.events.Get(c.Request.Context(), merchantOf(c).ID, c.Param("id"))
-	switch {
-	case errors.Is(err, webhook.ErrNotFound):
-		abortError(c, http.StatusNotFound, "not_found", "no such event", "id")
-		return nil, false
-	case err != nil:
-		h.unavailable(c, "read event", err)
+	if err != nil {
+		h.fail(c, unavailable("read event", err))
 		return nil, false
 	}
 	return rec, true

@@ -1,12 +1,9 @@
 package handlers
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/wallet-checkout/checkout/notify/webhook"
 )
 
 // resendEvent is POST /v1/events/:id/resend: deliver the event again now,
@@ -16,13 +13,8 @@ import (
 func (h *handler) resendEvent(c *gin.Context) {
 	ctx := c.Request.Context()
 	mid := merchantOf(c).ID
-	err := h.events.Resend(ctx, mid, c.Param("id"))
-	switch {
-	case errors.Is(err, webhook.ErrNotFound):
-		abortError(c, http.StatusNotFound, "not_found", "no such event", "id")
-		return
-	case err != nil:
-		h.unavailable(c, "resend event", err)
+	if err := h.events.Resend(ctx, mid, c.Param("id")); err != nil {
+		h.fail(c, unavailable("resend event", err))
 		return
 	}
 	rec, ok := h.loadEvent(c)

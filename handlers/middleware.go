@@ -104,7 +104,7 @@ func (h *handler) recovery(c *gin.Context) {
 			slog.Any("panic", v),
 			slog.String("stack", string(debug.Stack())))
 		if !c.Writer.Written() {
-			abortError(c, http.StatusInternalServerError, "internal_error", "internal error", "")
+			abortWith(c, internalAnswer)
 			return
 		}
 		c.Abort()
@@ -118,14 +118,14 @@ func (h *handler) authenticate(c *gin.Context) {
 	scheme, key, ok := strings.Cut(auth, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" {
 		c.Header("WWW-Authenticate", `Bearer realm="checkout"`)
-		abortError(c, http.StatusUnauthorized, "unauthorized", "missing or malformed Authorization: Bearer header", "")
+		h.fail(c, errNoAuth)
 		return
 	}
 	key = strings.TrimSpace(key)
 	m, ok := h.dir.Authenticate(key)
 	if !ok {
 		c.Header("WWW-Authenticate", `Bearer realm="checkout", error="invalid_token"`)
-		abortError(c, http.StatusUnauthorized, "unauthorized", "invalid API key", "")
+		h.fail(c, errBadKey)
 		return
 	}
 	c.Set(ctxMerchant, m)

@@ -3,8 +3,8 @@ package handlers
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -12,8 +12,10 @@ import (
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/payments"
 	"github.com/wallet-checkout/checkout/wallet"
-	"github.com/wallet-checkout/checkout/web/templates"
 )
+
+// maxMiniProgramBody bounds the body of a mini-program payment request.
+const maxMiniProgramBody = 4 << 10
 
 // miniProgramRequest is what a mini-program sends: the checkout's client
 // secret (from the merchant's server) and a fresh wx.login code.
@@ -28,55 +30,47 @@ type miniProgramRequest struct {
 // Bearer key: the client secret proves the caller may pay this checkout.
 func (h *handler) createMiniProgramPayment(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 4<<10))
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxMiniProgramBody))
 	var in miniProgramRequest
 	if err != nil || json.Unmarshal(body, &in) != nil {
-		abortError(c, http.StatusBadRequest, "invalid_request", "the body must be a JSON object with client_secret and code", "")
+		h.fail(c, errMiniProgramBody)
 		return
 	}
 	id := c.Param("id")
 	if !checkout.ValidID(id) {
-		abortError(c, http.StatusNotFound, "not_found", "no such checkout", "id")
+		h.fail(c, errNoCheckout)
 		return
 	}
 	ck, err := h.repo.Get(c.Request.Context(), id)
-	if errors.Is(err, checkout.ErrNotFound) {
-		abortError(c, http.StatusNotFound, "not_found", "no such checkout", "id")
-		return
-	}
 	if err != nil {
-		h.logger(c).Error("Loading a checkout failed", slog.String("checkout_id", id), slog.Any("error", err))
-		abortError(c, http.StatusServiceUnavailable, "unavailable", "temporarily unavailable, retry", "")
+		h.fail(c, unavailableWith("temporarily unavailable, retry", "load checkout "+id, err))
 		return
 	}
 	if in.ClientSecret == "" || !ck.VerifyClientSecret(in.ClientSecret) {
-		abortError(c, http.StatusUnauthorized, "invalid_client_secret", "client_secret does not belong to this checkout", "client_secret")
+		h.fail(c, errClientSecret)
 		return
 	}
 	if s := displayStatus(ck, h.now()); !s.Active() {
-		code := notPayableCode(ck, h.now())
-		abortError(c, http.StatusConflict, code, apiErrorMessage(templates.LangEn, code), "")
+		h.fail(c, notPayable(ck, h.now()))
 		return
 	}
 	st, ok := h.dir.Store(ck.MerchantID, ck.StoreID)
 	if !ok || !st.WeChat.Enabled || st.WeChat.MiniProgramAppID == "" || !ck.Allows(checkout.MethodWeChat) {
-		abortError(c, http.StatusConflict, "wallet_unavailable", "WeChat mini-program payments are not configured for this checkout's store", "")
+		h.fail(c, errNoMiniProgram)
 		return
 	}
 	if in.Code == "" {
-		abortError(c, http.StatusBadRequest, "invalid_code", "code (from wx.login) is required", "code")
+		h.fail(c, badRequest("invalid_code", "code", "code (from wx.login) is required"))
 		return
 	}
 	who, err := h.pages.WeChat.Code2Session(c.Request.Context(), st.WeChat.MiniProgramAppID, st.WeChat.MiniProgramSecret, in.Code)
 	if err != nil {
 		var we *wallet.WeChatError
 		if errors.As(err, &we) && we.Code != wallet.WeChatBusy && we.Code != wallet.WeChatRateLimited && we.Code != wallet.WeChatInvalidSecret {
-			abortError(c, http.StatusBadRequest, "invalid_code", "WeChat refused the code; call wx.login again", "code")
+			h.fail(c, badRequest("invalid_code", "code", "WeChat refused the code; call wx.login again"))
 			return
 		}
-		h.logger(c).Warn("Mini-program code2session failed", slog.String("checkout_id", id),
-			slog.String("app_id", st.WeChat.MiniProgramAppID), slog.Any("error", err))
-		abortError(c, http.StatusBadGateway, "identity_provider_error", "WeChat login failed, retry", "")
+		h.fail(c, errWeChatLogin.because(fmt.Errorf("code2session for checkout %s, app %s: %w", id, st.WeChat.MiniProgramAppID, err)))
 		return
 	}
 	act, err := h.pay.Start(c.Request.Context(), payments.StartRequest{

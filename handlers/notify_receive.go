@@ -57,27 +57,50 @@ func (h *handler) receiveNotify(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), notifyTimeout)
 	defer cancel()
 	err = h.pay.Notify(ctx, store, q)
-	log := h.logger(c).With(slog.String("out_no", q.Get("out_no")))
-	switch {
-	case err == nil:
+	if err == nil {
 		c.String(http.StatusOK, payments.NotifySuccess)
-	case errors.Is(err, payments.ErrBadSignature):
-		log.Warn("Notify rejected: bad signature", slog.Any("error", err), slog.String("client_ip", c.ClientIP()))
-		c.String(http.StatusBadRequest, "bad signature")
-	case errors.Is(err, payments.ErrStaleNotify):
-		// The error names the store, the signed and our times: no secret.
-		log.Warn("Notify refused: timestamp outside the accepted window (replay, or a clock off)",
-			slog.Any("error", err), slog.String("client_ip", c.ClientIP()))
-		c.String(http.StatusBadRequest, "stale notify")
-	case errors.Is(err, payments.ErrRecentlyChecked):
-		// Routine with duplicated notifies: not an error worth an alert.
-		log.Info("Duplicate notify answered 503; the order was checked moments ago", slog.Any("error", err))
-		c.String(http.StatusServiceUnavailable, "retry later")
-	case errors.Is(err, payments.ErrUnknownStore), errors.Is(err, payments.ErrUnknownOrder):
-		log.Warn("Notify for an unknown store or order", slog.Any("error", err))
-		c.String(http.StatusNotFound, "unknown order")
-	default:
-		log.Error("Notify not applied; the gateway will retry", slog.Any("error", err))
-		c.String(http.StatusServiceUnavailable, "retry later")
+		return
 	}
+	a := notifyAnswerFor(err)
+	h.logger(c).Log(ctx, a.level, a.log, slog.String("out_no", q.Get("out_no")),
+		slog.Any("error", err), slog.String("client_ip", c.ClientIP()))
+	c.String(a.status, a.body)
+}
+
+// notifyAnswer is what the gateway is told about a notify that was not
+// applied (plain text: anything but notify_success is a failure to it),
+// and how the refusal is logged.
+type notifyAnswer struct {
+	status int
+	body   string
+	level  slog.Level
+	log    string
+}
+
+// notifyAnswers are the notify intake's errors; anything else is a failure
+// of Redis or the gateway, retried (notifyRetry).
+var notifyAnswers = []struct {
+	err    error
+	answer notifyAnswer
+}{
+	{payments.ErrBadSignature, notifyAnswer{http.StatusBadRequest, "bad signature", slog.LevelWarn, "Notify rejected: bad signature"}},
+	// The error names the store, the signed and our times: no secret.
+	{payments.ErrStaleNotify, notifyAnswer{http.StatusBadRequest, "stale notify", slog.LevelWarn,
+		"Notify refused: timestamp outside the accepted window (replay, or a clock off)"}},
+	// Routine with duplicated notifies: not an error worth an alert.
+	{payments.ErrRecentlyChecked, notifyAnswer{http.StatusServiceUnavailable, "retry later", slog.LevelInfo,
+		"Duplicate notify answered 503; the order was checked moments ago"}},
+	{payments.ErrUnknownStore, notifyAnswer{http.StatusNotFound, "unknown order", slog.LevelWarn, "Notify for an unknown store or order"}},
+	{payments.ErrUnknownOrder, notifyAnswer{http.StatusNotFound, "unknown order", slog.LevelWarn, "Notify for an unknown store or order"}},
+}
+
+var notifyRetry = notifyAnswer{http.StatusServiceUnavailable, "retry later", slog.LevelError, "Notify not applied; the gateway will retry"}
+
+func notifyAnswerFor(err error) notifyAnswer {
+	for _, r := range notifyAnswers {
+		if errors.Is(err, r.err) {
+			return r.answer
+		}
+	}
+	return notifyRetry
 }

@@ -79,12 +79,12 @@ func (h *handler) errorPage(c *gin.Context, status int, text errorText, backURL 
 // payError answers a page's fetch with {"error":{"code","message"}}, the
 // message in the payer's language.
 func (h *handler) payError(c *gin.Context, status int, code, extra string) {
-	lang := templates.Negotiate(c.GetHeader("Accept-Language"), c.Query("lang"))
-	msg := apiErrorMessage(lang, code)
-	if extra != "" {
-		msg += " (" + extra + ")"
-	}
-	abortError(c, status, code, msg, "")
+	abortWith(c, answer{status: status, code: code, message: apiErrorMessage(payerLang(c), code) + suffix(extra)})
+}
+
+// payerLang is the language of the payer's answers.
+func payerLang(c *gin.Context) string {
+	return templates.Negotiate(c.GetHeader("Accept-Language"), c.Query("lang"))
 }
 
 // pageCheckout loads the checkout of /c/:id with its merchant and store

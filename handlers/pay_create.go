@@ -3,8 +3,8 @@ package handlers
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -82,49 +82,27 @@ func (h *handler) createPayment(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// startError maps a Payments.Start failure to an answer. english picks the
-// API's English messages (mini-program) over the payer's language.
+// startError answers a Payments.Start failure (errorAnswers, startRules)
+// in the payer's language, or in English for the mini-program.
 func (h *handler) startError(c *gin.Context, ck *checkout.Checkout, err error, english bool) {
-	fail := func(status int, code, extra string) {
-		if english {
-			abortError(c, status, code, apiErrorMessage(templates.LangEn, code)+suffix(extra), "")
-			return
-		}
-		h.payError(c, status, code, extra)
+	lang := templates.LangEn
+	if !english {
+		lang = payerLang(c)
 	}
-	var pe *payments.PayError
-	errors.As(err, &pe)
-	switch {
-	case errors.Is(err, checkout.ErrNotFound):
-		fail(http.StatusNotFound, "not_found", "")
-	case errors.Is(err, checkout.ErrNotAllowed):
+	if errors.Is(err, checkout.ErrNotAllowed) {
 		// The state may have moved since the request loaded it.
 		if fresh, gerr := h.repo.Get(c.Request.Context(), ck.ID); gerr == nil {
 			ck = fresh
 		}
-		fail(http.StatusConflict, notPayableCode(ck, h.now()), "")
-	case errors.Is(err, payments.ErrWalletDisabled):
-		fail(http.StatusConflict, "wallet_unavailable", "")
-	case errors.Is(err, payments.ErrPayerRequired):
-		fail(http.StatusConflict, "identity_required", "")
-	case errors.Is(err, checkout.ErrInvalid):
-		fail(http.StatusBadRequest, "invalid_request", "")
-	case errors.Is(err, payments.ErrCheckoutBusy):
-		c.Header("Retry-After", "2")
-		fail(http.StatusConflict, "busy", "")
-	case errors.Is(err, payments.ErrPaymentDeclined):
-		reason := ""
-		if pe != nil {
-			reason = pe.Reason
-		}
-		fail(http.StatusPaymentRequired, "payment_declined", reason)
-	case errors.Is(err, payments.ErrPaymentUnknown):
-		c.Header("Retry-After", "5")
-		fail(http.StatusServiceUnavailable, "payment_unknown", "")
-	default:
-		h.logger(c).Error("Starting a payment failed", slog.String("checkout_id", ck.ID), slog.Any("error", err))
-		fail(http.StatusInternalServerError, "internal", "")
+		err = notPayable(ck, h.now())
 	}
+	h.failPage(c, fmt.Errorf("start a payment of %s: %w", ck.ID, err), lang, startRules...)
+}
+
+// notPayable is the refusal to pay ck, by its state now.
+func notPayable(ck *checkout.Checkout, now time.Time) error {
+	code := notPayableCode(ck, now)
+	return refusal(http.StatusConflict, code, apiErrorMessage(templates.LangEn, code), "")
 }
 
 func suffix(s string) string {

@@ -33,7 +33,7 @@ func (h *handler) streamPayEvents(c *gin.Context) {
 	poll := h.pages.EventsPoll
 	cur, err := h.payStatusOf(ctx, ck)
 	if err != nil {
-		h.payError(c, http.StatusServiceUnavailable, "unavailable", "")
+		h.failPage(c, err, payerLang(c))
 		return
 	}
 	w := c.Writer

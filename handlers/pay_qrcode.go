@@ -1,8 +1,7 @@
 package handlers
 
 import (
-	"errors"
-	"log/slog"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -21,29 +20,25 @@ func (h *handler) showPayQRCode(c *gin.Context) {
 	id := c.Param("id")
 	seq, ok := parseQRName(c.Param("seq"))
 	if !ok || !checkout.ValidID(id) {
-		c.AbortWithStatus(http.StatusNotFound)
+		h.failStatus(c, errNoCheckout)
 		return
 	}
 	pp, err := h.repo.PayParamsOf(c.Request.Context(), id, seq)
-	if errors.Is(err, checkout.ErrNotFound) || err == nil && pp.Kind != payments.KindQR {
-		c.AbortWithStatus(http.StatusNotFound)
-		return
+	if err == nil && pp.Kind != payments.KindQR {
+		err = fmt.Errorf("attempt %d of %s has no QR code: %w", seq, id, checkout.ErrNotFound)
 	}
 	if err != nil {
-		h.logger(c).Error("Loading pay parameters failed", slog.String("checkout_id", id), slog.Any("error", err))
-		c.AbortWithStatus(http.StatusServiceUnavailable)
+		h.failStatus(c, unavailable("load the pay parameters of "+id, err))
 		return
 	}
 	code, err := qr.EncodeText(pp.QRCode, qr.Medium)
 	if err != nil {
-		h.logger(c).Error("Encoding a QR code failed", slog.String("checkout_id", id), slog.Any("error", err))
-		c.AbortWithStatus(http.StatusInternalServerError)
+		h.failStatus(c, fmt.Errorf("encode the QR code of %s: %w", id, err))
 		return
 	}
 	svg, err := code.ToSVGBytes(qr.NewQrCodeImgConfig(8, 4))
 	if err != nil {
-		h.logger(c).Error("Drawing a QR code failed", slog.String("checkout_id", id), slog.Any("error", err))
-		c.AbortWithStatus(http.StatusInternalServerError)
+		h.failStatus(c, fmt.Errorf("draw the QR code of %s: %w", id, err))
 		return
 	}
 	// An attempt's code never changes; only this browser may keep it.

@@ -41,8 +41,7 @@ func (h *handler) payStatusOf(ctx context.Context, ck *checkout.Checkout) (paySt
 	if ck.Status.Active() && s.Status != string(checkout.StatusExpired) && ck.Attempts > 0 {
 		atts, err := h.repo.Attempts(ctx, ck.ID)
 		if err != nil {
-			h.logFrom(ctx).Error("Loading attempts failed", slog.String("checkout_id", ck.ID), slog.Any("error", err))
-			return s, err
+			return s, unavailable("load the attempts of "+ck.ID, err)
 		}
 		if n := len(atts); n > 0 && atts[n-1].Status == checkout.AttemptFailed {
 			s.Status = "failed"
@@ -56,7 +55,7 @@ func (h *handler) showPayStatus(c *gin.Context) {
 	ck := pageCheckoutOf(c)
 	s, err := h.payStatusOf(c.Request.Context(), ck)
 	if err != nil {
-		h.payError(c, http.StatusServiceUnavailable, "unavailable", "")
+		h.failPage(c, err, payerLang(c))
 		return
 	}
 	c.JSON(http.StatusOK, s)
@@ -75,7 +74,7 @@ func (h *handler) checkPayment(c *gin.Context) {
 	}
 	s, err := h.payStatusOf(c.Request.Context(), ck)
 	if err != nil {
-		h.payError(c, http.StatusServiceUnavailable, "unavailable", "")
+		h.failPage(c, err, payerLang(c))
 		return
 	}
 	c.JSON(http.StatusOK, s)

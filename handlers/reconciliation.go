@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"mime"
 	"net/http"
 	"time"
 
@@ -64,10 +63,10 @@ func reconciliationView(r *reconciliation.Run) reconciliationJSON {
 
 // decodeStrict parses body as one JSON object into v: no unknown fields,
 // nothing after it.
-func decodeStrict(body []byte, v any) *paramError {
+func decodeStrict(body []byte, v any) error {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return &paramError{code: "invalid_json", message: "the body must be a JSON object"}
+		return badRequest("invalid_json", "", "the body must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -75,29 +74,18 @@ func decodeStrict(body []byte, v any) *paramError {
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return &paramError{code: "invalid_json", message: "unexpected data after the JSON object"}
+		return badRequest("invalid_json", "", "unexpected data after the JSON object")
 	}
 	return nil
 }
 
-// readJSONBody checks the content type, reads and decodes a body into v,
-// answering the error itself.
-func readJSONBody(c *gin.Context, v any) bool {
-	if ct := c.GetHeader("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			abortError(c, http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json", "")
-			return false
-		}
+// readJSONBody checks the content type, reads and decodes a body into v.
+func readJSONBody(c *gin.Context, v any) error {
+	body, err := readJSON(c)
+	if err != nil {
+		return err
 	}
-	body, ok := readBody(c)
-	if !ok {
-		return false
-	}
-	if perr := decodeStrict(body, v); perr != nil {
-		abortError(c, http.StatusBadRequest, perr.code, perr.message, perr.param)
-		return false
-	}
-	return true
+	return decodeStrict(body, v)
 }
 
 // create is POST /v1/reconciliations {"store_id", "date"}: reconcile one of
@@ -110,21 +98,22 @@ func (r *reconciliationHandlers) create(c *gin.Context) {
 		StoreID *string `json:"store_id"`
 		Date    *string `json:"date"`
 	}
-	if !readJSONBody(c, &req) {
+	if err := readJSONBody(c, &req); err != nil {
+		r.fail(c, err)
 		return
 	}
 	m := merchantOf(c)
 	switch {
 	case req.StoreID == nil || *req.StoreID == "":
-		abortError(c, http.StatusBadRequest, "invalid_parameter", "required: the id of one of your stores", "store_id")
+		r.fail(c, invalid("store_id", "required: the id of one of your stores"))
 		return
 	case req.Date == nil:
-		abortError(c, http.StatusBadRequest, "invalid_parameter", "required: the gateway day, YYYY-MM-DD (UTC+8)", "date")
+		r.fail(c, invalid("date", "required: the gateway day, YYYY-MM-DD (UTC+8)"))
 		return
 	}
 	st, ok := m.Store(*req.StoreID)
 	if !ok {
-		abortError(c, http.StatusBadRequest, "invalid_parameter", "unknown store", "store_id")
+		r.fail(c, invalid("store_id", "unknown store"))
 		return
 	}
 	if live := c.GetBool(ctxLiveKey); live == st.Sandbox {
@@ -132,11 +121,11 @@ func (r *reconciliationHandlers) create(c *gin.Context) {
 		if live {
 			msg = "a live API key cannot use a sandbox store"
 		}
-		abortError(c, http.StatusBadRequest, "invalid_parameter", msg, "store_id")
+		r.fail(c, invalid("store_id", msg))
 		return
 	}
 	if _, err := reconciliation.ParseDate(*req.Date); err != nil {
-		abortError(c, http.StatusBadRequest, "invalid_parameter", "must be a date, YYYY-MM-DD", "date")
+		r.fail(c, invalid("date", "must be a date, YYYY-MM-DD"))
 		return
 	}
 	// The run goes on if the caller hangs up: it is stored either way and a
@@ -144,20 +133,8 @@ func (r *reconciliationHandlers) create(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), reconcileTimeout)
 	defer cancel()
 	run, err := r.svc.Reconcile(ctx, m.ID, st.ID, *req.Date)
-	switch {
-	case errors.Is(err, reconciliation.ErrInvalid):
-		abortError(c, http.StatusBadRequest, "invalid_parameter",
-			"the day must have begun at the gateway (UTC+8) and be within the retention", "date")
-		return
-	case errors.Is(err, reconciliation.ErrBusy):
-		abortError(c, http.StatusConflict, "reconciliation_in_progress", "this store's day is being reconciled right now; retry shortly", "")
-		return
-	case errors.Is(err, reconciliation.ErrGateway):
-		r.logger(c).Warn("Reconciliation: gateway unavailable", "error", err)
-		abortError(c, http.StatusBadGateway, "gateway_unavailable", "the payment gateway could not be asked; retry later", "")
-		return
-	case err != nil:
-		r.unavailable(c, "reconcile", err)
+	if err != nil {
+		r.fail(c, unavailable("reconcile", err), reconcileRules...)
 		return
 	}
 	c.Header("Cache-Control", "no-store")
@@ -172,13 +149,13 @@ func (r *reconciliationHandlers) list(c *gin.Context) {
 	q := reconciliation.ListQuery{StoreID: c.Query("store_id"), Date: c.Query("date"), After: c.Query("starting_after")}
 	if q.StoreID != "" {
 		if _, ok := m.Store(q.StoreID); !ok {
-			abortError(c, http.StatusBadRequest, "invalid_parameter", "unknown store", "store_id")
+			r.fail(c, invalid("store_id", "unknown store"))
 			return
 		}
 	}
 	if q.Date != "" {
 		if _, err := reconciliation.ParseDate(q.Date); err != nil {
-			abortError(c, http.StatusBadRequest, "invalid_parameter", "must be a date, YYYY-MM-DD", "date")
+			r.fail(c, invalid("date", "must be a date, YYYY-MM-DD"))
 			return
 		}
 	}
@@ -189,21 +166,18 @@ func (r *reconciliationHandlers) list(c *gin.Context) {
 	case "clean":
 		q.Open = new(false)
 	default:
-		abortError(c, http.StatusBadRequest, "invalid_parameter", "must be has_open_differences or clean", "status")
+		r.fail(c, invalid("status", "must be has_open_differences or clean"))
 		return
 	}
-	limit, ok := pageLimit(c)
-	if !ok {
+	limit, err := pageLimit(c)
+	if err != nil {
+		r.fail(c, err)
 		return
 	}
 	q.Limit = limit
 	page, next, err := r.svc.List(c.Request.Context(), m.ID, q)
-	switch {
-	case errors.Is(err, reconciliation.ErrBadCursor):
-		abortError(c, http.StatusBadRequest, "invalid_parameter", "unknown cursor", "starting_after")
-		return
-	case err != nil:
-		r.unavailable(c, "list reconciliations", err)
+	if err != nil {
+		r.fail(c, unavailable("list reconciliations", err))
 		return
 	}
 	out := reconciliationListJSON{Object: "list", Data: make([]reconciliationSummaryJSON, 0, len(page)), HasMore: next != "", NextCursor: next}
@@ -218,12 +192,8 @@ func (r *reconciliationHandlers) list(c *gin.Context) {
 // Another merchant's run is 404, like a missing one.
 func (r *reconciliationHandlers) get(c *gin.Context) {
 	run, err := r.svc.Get(c.Request.Context(), merchantOf(c).ID, c.Param("id"))
-	switch {
-	case errors.Is(err, reconciliation.ErrNotFound):
-		abortError(c, http.StatusNotFound, "not_found", "no such reconciliation", "id")
-		return
-	case err != nil:
-		r.unavailable(c, "read reconciliation", err)
+	if err != nil {
+		r.fail(c, unavailable("read reconciliation", err))
 		return
 	}
 	c.Header("Cache-Control", "no-store")
@@ -238,27 +208,18 @@ func (r *reconciliationHandlers) setStatus(c *gin.Context) {
 		Status *string `json:"status"`
 		Note   string  `json:"note"`
 	}
-	if !readJSONBody(c, &req) {
+	if err := readJSONBody(c, &req); err != nil {
+		r.fail(c, err)
 		return
 	}
 	if req.Status == nil || (*req.Status != string(reconciliation.StatusAcknowledged) && *req.Status != string(reconciliation.StatusResolved)) {
-		abortError(c, http.StatusBadRequest, "invalid_parameter", "must be acknowledged or resolved", "status")
+		r.fail(c, invalid("status", "must be acknowledged or resolved"))
 		return
 	}
 	d, err := r.svc.SetStatus(c.Request.Context(), merchantOf(c).ID, c.Param("id"), c.Param("did"),
 		reconciliation.Status(*req.Status), req.Note)
-	switch {
-	case errors.Is(err, reconciliation.ErrNotFound):
-		abortError(c, http.StatusNotFound, "not_found", "no such reconciliation or difference", "id")
-		return
-	case errors.Is(err, reconciliation.ErrInvalid):
-		abortError(c, http.StatusBadRequest, "invalid_parameter", "at most 200 characters on one line", "note")
-		return
-	case errors.Is(err, reconciliation.ErrTransition):
-		abortError(c, http.StatusConflict, "invalid_transition", "a resolved difference stays resolved", "status")
-		return
-	case err != nil:
-		r.unavailable(c, "update difference", err)
+	if err != nil {
+		r.fail(c, unavailable("update difference", err), differenceRules...)
 		return
 	}
 	c.Header("Cache-Control", "no-store")

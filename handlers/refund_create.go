@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -77,56 +74,41 @@ func refundsView(rs []payments.Refund) []refundJSON {
 func (h *handler) createRefund(c *gin.Context) {
 	id := c.Param("id")
 	if !checkout.ValidID(id) {
-		abortError(c, http.StatusNotFound, "not_found", "no such checkout", "id")
+		h.fail(c, errNoCheckout)
 		return
 	}
 	key := c.GetHeader("Idempotency-Key")
-	if key == "" || len(key) > maxIdempotencyKeyLen || strings.IndexFunc(key, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
-		abortError(c, http.StatusBadRequest, "invalid_parameter",
-			fmt.Sprintf("a refund needs an Idempotency-Key of 1-%d printable ASCII characters", maxIdempotencyKeyLen), "Idempotency-Key")
+	if !validIdempotencyKey(key) {
+		h.fail(c, invalid("Idempotency-Key", fmt.Sprintf("a refund needs an Idempotency-Key of 1-%d printable ASCII characters", maxIdempotencyKeyLen)))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes))
+	body, err := readBody(c)
 	if err != nil {
-		abortError(c, http.StatusRequestEntityTooLarge, "body_too_large", "request body too large", "")
+		h.fail(c, err)
 		return
 	}
 	var req refundRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil || dec.More() {
-		abortError(c, http.StatusBadRequest, "invalid_json", "the body must be one JSON object {amount, reason}", "")
+		h.fail(c, badRequest("invalid_json", "", "the body must be one JSON object {amount, reason}"))
 		return
 	}
 	if req.Amount == nil || *req.Amount <= 0 {
-		abortError(c, http.StatusBadRequest, "invalid_parameter", "amount must be a positive integer number of fen", "amount")
+		h.fail(c, invalid("amount", "amount must be a positive integer number of fen"))
 		return
 	}
 	m := merchantOf(c)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), refundTimeout)
 	defer cancel()
 	r, err := h.pay.Refund(ctx, m.ID, id, payments.RefundRequest{Amount: *req.Amount, Reason: req.Reason, IdempotencyKey: key})
-	switch {
-	case errors.Is(err, checkout.ErrNotFound):
-		abortError(c, http.StatusNotFound, "not_found", "no such checkout", "id")
-		return
-	case errors.Is(err, checkout.ErrInvalid):
-		abortError(c, http.StatusBadRequest, "invalid_parameter", "amount must be positive and reason at most 80 characters on one line", "")
-		return
-	case errors.Is(err, checkout.ErrNotAllowed):
-		abortError(c, http.StatusConflict, "checkout_not_refundable", "only a paid checkout can be refunded", "")
-		return
-	case errors.Is(err, payments.ErrExceedsRefundable):
-		abortError(c, http.StatusConflict, "refund_exceeds_refundable", "the amount is more than what is left to refund", "amount")
-		return
-	case errors.Is(err, payments.ErrIdempotencyConflict):
-		abortError(c, http.StatusConflict, "idempotency_conflict", "this Idempotency-Key was used for a different refund", "Idempotency-Key")
-		return
-	case err != nil && r == nil:
-		h.unavailable(c, "refund", err)
-		return
-	case err != nil:
-		// Reserved and possibly sent: the reconciler finishes it.
+	if err != nil {
+		// A refund reserved and possibly sent comes back with the error: the
+		// reconciler finishes it, and the answer is the pending refund.
+		if _, refused := answerFor(err, refundRules...); refused || r == nil {
+			h.fail(c, unavailable("refund", err), refundRules...)
+			return
+		}
 		h.logger(c).Warn("Refund left pending", slog.String("checkout_id", id), slog.Any("error", err))
 	}
 	c.Header("Cache-Control", "no-store")

@@ -21,10 +21,8 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 		return nil, err
 	}
 	r.Use(h.requestID, h.accessLog, h.recovery)
-	r.NoRoute(func(c *gin.Context) { abortError(c, http.StatusNotFound, "not_found", "no such route", "") })
-	r.NoMethod(func(c *gin.Context) {
-		abortError(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route", "")
-	})
+	r.NoRoute(func(c *gin.Context) { h.fail(c, errNoRoute) })
+	r.NoMethod(func(c *gin.Context) { h.fail(c, errNoMethod) })
 
 	// Probes.
 	r.GET("/healthz", h.healthz)
