@@ -38,14 +38,17 @@ type Gateway interface {
 	reconciliation.Gateway
 }
 
-// Config is what the service is built from. Settings, Redis and Directory
-// are required; the rest have the production defaults.
+// Config is what the service is built from. Settings, Redis, Directory and
+// Accounts are required; the rest have the production defaults.
 type Config struct {
 	// Settings are the service's settings (config.FromEnv).
 	Settings *config.Settings
 	Redis    redis.UniversalClient
 	// Directory holds the merchants and their stores.
 	Directory *checkout.Directory
+	// Accounts are the stores' gateway accounts: one for every store of
+	// Directory (config.Merchants has both).
+	Accounts *payments.Accounts
 	// Providers are the identity providers' URLs (WeChat OAuth and
 	// code2session, Alipay auth_base); the zero value means the real ones.
 	Providers config.Providers
@@ -101,6 +104,11 @@ func New(cfg Config) (*App, error) {
 		return nil, errors.New("app: Redis is required")
 	case cfg.Directory == nil:
 		return nil, errors.New("app: Directory is required")
+	case cfg.Accounts == nil:
+		return nil, errors.New("app: Accounts is required")
+	}
+	if err := cfg.Accounts.Check(cfg.Directory); err != nil {
+		return nil, fmt.Errorf("app: %w", err)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -146,7 +154,7 @@ func New(cfg Config) (*App, error) {
 	}
 	var err error
 	a.Payments, err = payments.New(payments.Config{
-		Redis: rdb, Repo: a.Repo, Directory: dir, Gateway: gw, Events: events,
+		Redis: rdb, Repo: a.Repo, Directory: dir, Accounts: cfg.Accounts, Gateway: gw, Events: events,
 		Logger: log.With("component", "payments"), Clock: now, Prefix: payPrefix,
 		Retention: s.Retention, PublicURL: s.PublicURL,
 		// The reconciler claims its work items under the same lease.
@@ -158,7 +166,7 @@ func New(cfg Config) (*App, error) {
 	a.Reconciler = payments.NewReconciler(a.Payments, payments.WithInterval(cfg.ReconcileEvery))
 	a.Hub = notify.NewHub(rdb, a.Payments.Channel(), log.With("component", "hub"))
 	a.Reconciliation, err = reconciliation.New(reconciliation.Config{
-		Redis: rdb, Repo: a.Repo, Directory: dir, Gateway: gw, Payments: a.Payments, Events: a.Webhooks,
+		Redis: rdb, Repo: a.Repo, Directory: dir, Accounts: cfg.Accounts, Gateway: gw, Payments: a.Payments, Events: a.Webhooks,
 		Logger: log.With("component", "reconciliation"), Clock: now, Prefix: recPrefix, Retention: s.Retention,
 		// Like webhook deliveries: a run is longer than one reconciler item.
 		Lease: webhookLease(lease),

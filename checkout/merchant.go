@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/wallet-checkout/checkout/gateway"
 )
 
 // LatePolicy says what happens to money that arrives after a checkout expired
@@ -65,10 +63,10 @@ type WeChatConfig struct {
 	Mode    WalletMode
 	// AppID and AppSecret are the official account's, for snsapi_base OAuth.
 	AppID     string
-	AppSecret gateway.Secret
+	AppSecret Secret
 	// MiniProgramAppID and MiniProgramSecret are for code2session.
 	MiniProgramAppID  string
-	MiniProgramSecret gateway.Secret
+	MiniProgramSecret Secret
 	// PmtTag overrides the gateway pay-method tag; empty means take it from paylist.
 	PmtTag string
 }
@@ -79,19 +77,19 @@ type AlipayConfig struct {
 	Mode    WalletMode
 	AppID   string
 	// PrivateKey is the app's RSA2 private key, PEM.
-	PrivateKey gateway.Secret
+	PrivateKey Secret
 	// AlipayPublicKey is Alipay's public key, PEM, to verify its answers.
 	AlipayPublicKey string
 	// PmtTag overrides the gateway pay-method tag; empty means take it from paylist.
 	PmtTag string
 }
 
-// Store is one of a merchant's stores: a gateway account and the wallets it
-// takes.
+// Store is one of a merchant's stores and the wallets it takes. Its
+// account at the gateway (open_id, open_key) is not here: the use cases
+// keep it (payments.Accounts), so that the domain knows no protocol.
 type Store struct {
 	ID         string
 	Name       string
-	Gateway    *gateway.Store
 	Sandbox    bool
 	WeChat     WeChatConfig
 	Alipay     AlipayConfig
@@ -115,7 +113,7 @@ type Merchant struct {
 	Name           string
 	APIKeys        []APIKey
 	WebhookURL     string
-	WebhookSecrets []gateway.Secret
+	WebhookSecrets []Secret
 	// RedirectHosts are the hosts success and cancel URLs may point to.
 	RedirectHosts []string
 	// Stores[0] is the default store.
@@ -223,12 +221,6 @@ type Directory struct {
 	merchants []*Merchant
 	byID      map[string]*Merchant
 	byKeyHash map[string]*Merchant
-	byOpenID  map[string]storeRef
-}
-
-type storeRef struct {
-	merchant *Merchant
-	store    *Store
 }
 
 // ErrInvalidDirectory is wrapped by every NewDirectory error.
@@ -241,7 +233,6 @@ func NewDirectory(ms []*Merchant) (*Directory, error) {
 	d := &Directory{
 		byID:      make(map[string]*Merchant, len(ms)),
 		byKeyHash: make(map[string]*Merchant),
-		byOpenID:  make(map[string]storeRef),
 	}
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidDirectory}, args...)...)
@@ -286,13 +277,6 @@ func NewDirectory(ms []*Merchant) (*Directory, error) {
 				return nil, bad("merchant %s: store id %q is used twice", m.ID, s.ID)
 			}
 			seen[s.ID] = true
-			if s.Gateway == nil || s.Gateway.OpenID == "" {
-				return nil, bad("merchant %s: store %s has no gateway open_id", m.ID, s.ID)
-			}
-			if _, dup := d.byOpenID[s.Gateway.OpenID]; dup {
-				return nil, bad("merchant %s: store %s: open_id %q is used by another store", m.ID, s.ID, s.Gateway.OpenID)
-			}
-			d.byOpenID[s.Gateway.OpenID] = storeRef{m, s}
 			if s.LatePolicy != "" && !s.LatePolicy.Valid() {
 				return nil, bad("merchant %s: store %s: late_policy %q must be accept or refund", m.ID, s.ID, s.LatePolicy)
 			}
@@ -348,14 +332,4 @@ func (d *Directory) Store(merchantID, storeID string) (*Store, bool) {
 		return nil, false
 	}
 	return m.Store(storeID)
-}
-
-// StoreByOpenID finds a store, and its merchant, by gateway open_id: notifies
-// name the store this way.
-func (d *Directory) StoreByOpenID(openID string) (*Merchant, *Store, bool) {
-	r, ok := d.byOpenID[openID]
-	if !ok {
-		return nil, nil, false
-	}
-	return r.merchant, r.store, true
 }

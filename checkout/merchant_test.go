@@ -6,17 +6,10 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
-
-	"github.com/wallet-checkout/checkout/gateway"
 )
 
-func testStore(t testing.TB, id, openID string) *Store {
-	t.Helper()
-	gs, err := gateway.NewStore("http://127.0.0.1:1/gw", openID, strings.Repeat("k", 32), "pass")
-	if err != nil {
-		t.Fatalf("gateway store: %v", err)
-	}
-	return &Store{ID: id, Name: "Store " + id, Gateway: gs, Sandbox: true}
+func testStore(id string) *Store {
+	return &Store{ID: id, Name: "Store " + id, Sandbox: true}
 }
 
 func TestNewAPIKey(t *testing.T) {
@@ -59,8 +52,8 @@ func TestHashAPIKey(t *testing.T) {
 func TestDirectoryLookups(t *testing.T) {
 	keyA, _ := NewAPIKey(false)
 	keyB, _ := NewAPIKey(true)
-	a := &Merchant{ID: "m_a", APIKeys: []APIKey{APIKeyFor(keyA)}, Stores: []*Store{testStore(t, "main", "OA1"), testStore(t, "two", "OA2")}}
-	b := &Merchant{ID: "m_b", APIKeys: []APIKey{APIKeyFor(keyB)}, Stores: []*Store{testStore(t, "main", "OB1")}}
+	a := &Merchant{ID: "m_a", APIKeys: []APIKey{APIKeyFor(keyA)}, Stores: []*Store{testStore("main"), testStore("two")}}
+	b := &Merchant{ID: "m_b", APIKeys: []APIKey{APIKeyFor(keyB)}, Stores: []*Store{testStore("main")}}
 	d, err := NewDirectory([]*Merchant{a, b})
 	if err != nil {
 		t.Fatal(err)
@@ -82,17 +75,11 @@ func TestDirectoryLookups(t *testing.T) {
 	if _, ok := d.Merchant("nope"); ok {
 		t.Fatal("Merchant(nope) found")
 	}
-	if s, ok := d.Store("m_a", "two"); !ok || s.Gateway.OpenID != "OA2" {
+	if s, ok := d.Store("m_a", "two"); !ok || s.ID != "two" || s != a.Stores[1] {
 		t.Fatal("Store(m_a, two)")
 	}
 	if _, ok := d.Store("m_b", "two"); ok {
 		t.Fatal("Store(m_b, two) found another merchant's store")
-	}
-	if m, s, ok := d.StoreByOpenID("OB1"); !ok || m != b || s.ID != "main" {
-		t.Fatal("StoreByOpenID(OB1)")
-	}
-	if _, _, ok := d.StoreByOpenID("nope"); ok {
-		t.Fatal("StoreByOpenID(nope) found")
 	}
 	if a.DefaultStore().ID != "main" || a.Stores[0].LatePolicy != LatePolicyAccept {
 		t.Fatal("default store or default late policy wrong")
@@ -107,40 +94,36 @@ func TestNewDirectoryErrors(t *testing.T) {
 		want string
 	}{
 		{"nil merchant", func() []*Merchant { return []*Merchant{nil} }, "empty"},
-		{"empty id", func() []*Merchant { return []*Merchant{{Stores: []*Store{testStore(t, "s", "O1")}}} }, "id"},
-		{"bad id", func() []*Merchant { return []*Merchant{{ID: "a b", Stores: []*Store{testStore(t, "s", "O1")}}} }, "id"},
+		{"empty id", func() []*Merchant { return []*Merchant{{Stores: []*Store{testStore("s")}}} }, "id"},
+		{"bad id", func() []*Merchant { return []*Merchant{{ID: "a b", Stores: []*Store{testStore("s")}}} }, "id"},
 		{"duplicate id", func() []*Merchant {
-			return []*Merchant{{ID: "a", Stores: []*Store{testStore(t, "s", "O1")}}, {ID: "a", Stores: []*Store{testStore(t, "s", "O2")}}}
+			return []*Merchant{{ID: "a", Stores: []*Store{testStore("s")}}, {ID: "a", Stores: []*Store{testStore("s")}}}
 		}, "used twice"},
 		{"duplicate key", func() []*Merchant {
 			return []*Merchant{
-				{ID: "a", APIKeys: []APIKey{APIKeyFor(key)}, Stores: []*Store{testStore(t, "s", "O1")}},
-				{ID: "b", APIKeys: []APIKey{APIKeyFor(key)}, Stores: []*Store{testStore(t, "s", "O2")}},
+				{ID: "a", APIKeys: []APIKey{APIKeyFor(key)}, Stores: []*Store{testStore("s")}},
+				{ID: "b", APIKeys: []APIKey{APIKeyFor(key)}, Stores: []*Store{testStore("s")}},
 			}
 		}, "used twice"},
 		{"bad hash", func() []*Merchant {
-			return []*Merchant{{ID: "a", APIKeys: []APIKey{{ID: "x", Hash: "zz"}}, Stores: []*Store{testStore(t, "s", "O1")}}}
+			return []*Merchant{{ID: "a", APIKeys: []APIKey{{ID: "x", Hash: "zz"}}, Stores: []*Store{testStore("s")}}}
 		}, "hex sha256"},
 		{"no store", func() []*Merchant { return []*Merchant{{ID: "a"}} }, "no store"},
 		{"duplicate store id", func() []*Merchant {
-			return []*Merchant{{ID: "a", Stores: []*Store{testStore(t, "s", "O1"), testStore(t, "s", "O2")}}}
+			return []*Merchant{{ID: "a", Stores: []*Store{testStore("s"), testStore("s")}}}
 		}, "store id"},
-		{"duplicate open_id", func() []*Merchant {
-			return []*Merchant{{ID: "a", Stores: []*Store{testStore(t, "s", "O1")}}, {ID: "b", Stores: []*Store{testStore(t, "s", "O1")}}}
-		}, "open_id"},
-		{"no gateway", func() []*Merchant { return []*Merchant{{ID: "a", Stores: []*Store{{ID: "s"}}}} }, "open_id"},
 		{"bad late policy", func() []*Merchant {
-			s := testStore(t, "s", "O1")
+			s := testStore("s")
 			s.LatePolicy = "keep"
 			return []*Merchant{{ID: "a", Stores: []*Store{s}}}
 		}, "late_policy"},
 		{"bad mode", func() []*Merchant {
-			s := testStore(t, "s", "O1")
+			s := testStore("s")
 			s.WeChat.Mode = "popup"
 			return []*Merchant{{ID: "a", Stores: []*Store{s}}}
 		}, "mode"},
 		{"negative max", func() []*Merchant {
-			return []*Merchant{{ID: "a", MaxAmount: -1, Stores: []*Store{testStore(t, "s", "O1")}}}
+			return []*Merchant{{ID: "a", MaxAmount: -1, Stores: []*Store{testStore("s")}}}
 		}, "max_amount"},
 	}
 	for _, tt := range tests {
@@ -154,14 +137,14 @@ func TestNewDirectoryErrors(t *testing.T) {
 }
 
 func TestSecretsNeverPrint(t *testing.T) {
-	s := testStore(t, "s", "O1")
+	s := testStore("s")
 	s.WeChat.AppSecret = "wx-secret-value"
 	s.Alipay.PrivateKey = "alipay-private-value"
-	m := &Merchant{ID: "a", WebhookSecrets: []gateway.Secret{"whsec-value"}, Stores: []*Store{s}}
+	m := &Merchant{ID: "a", WebhookSecrets: []Secret{"whsec-value"}, Stores: []*Store{s}}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%v %+v %#v %v", m, m, s, *s)
 	slog.New(slog.NewTextHandler(&b, nil)).Info("m", "merchant", m, "store", s)
-	for _, secret := range []string{"wx-secret-value", "alipay-private-value", "whsec-value", strings.Repeat("k", 32), "pass"} {
+	for _, secret := range []string{"wx-secret-value", "alipay-private-value", "whsec-value"} {
 		if strings.Contains(b.String(), secret) {
 			t.Fatalf("secret %q printed", secret)
 		}

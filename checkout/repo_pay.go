@@ -9,9 +9,19 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/wallet-checkout/checkout/gateway"
 )
+
+// WeChatPay is what WeixinJSBridge.invoke('getBrandWCPayRequest', …) and
+// wx.requestPayment take, as the gateway handed it out for an attempt. The
+// JSON names are the bridge's own.
+type WeChatPay struct {
+	AppID     string `json:"appId"`
+	TimeStamp string `json:"timeStamp"`
+	NonceStr  string `json:"nonceStr"`
+	Package   string `json:"package"`
+	SignType  string `json:"signType"`
+	PaySign   string `json:"paySign"`
+}
 
 // PayParams is what the gateway answered to an attempt's payorder, kept so
 // that a payer who clicks again, reloads or switches back gets the same order
@@ -22,11 +32,11 @@ type PayParams struct {
 	// which anyone may pay): the WeChat sub_openid or the Alipay buyer_id.
 	Payer string `json:"payer,omitempty"`
 	// Kind is the PayAction kind the parameters serve.
-	Kind        string            `json:"kind"`
-	WeChat      gateway.WeChatPay `json:"wechat,omitzero"`
-	TradeNO     string            `json:"trade_no,omitempty"`
-	RedirectURL string            `json:"redirect_url,omitempty"`
-	QRCode      string            `json:"qr_code,omitempty"`
+	Kind        string    `json:"kind"`
+	WeChat      WeChatPay `json:"wechat,omitzero"`
+	TradeNO     string    `json:"trade_no,omitempty"`
+	RedirectURL string    `json:"redirect_url,omitempty"`
+	QRCode      string    `json:"qr_code,omitempty"`
 	// ValidUntil ends the reuse: prepay ids live two hours, QR codes as long
 	// as the checkout.
 	ValidUntil time.Time `json:"valid_until"`
@@ -75,4 +85,9 @@ func (r *Repo) PayParamsOf(ctx context.Context, id string, seq int) (*PayParams,
 		return nil, fmt.Errorf("pay params %s/%d: %w: %v", id, seq, errCorrupt, err)
 	}
 	return &p, nil
+}
+
+// Complete reports whether every bridge parameter is present.
+func (w WeChatPay) Complete() bool {
+	return w.AppID != "" && w.TimeStamp != "" && w.NonceStr != "" && w.Package != "" && w.SignType != "" && w.PaySign != ""
 }

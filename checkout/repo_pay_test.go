@@ -5,8 +5,6 @@ import (
 	"errors"
 	"testing"
 	"time"
-
-	"github.com/wallet-checkout/checkout/gateway"
 )
 
 func TestPayParamsStorage(t *testing.T) {
@@ -16,7 +14,7 @@ func TestPayParamsStorage(t *testing.T) {
 	other := create(t, r, clk, "m1")
 	want := PayParams{
 		Payer: "wxapp/openid", Kind: "wechat_jsapi",
-		WeChat:     gateway.WeChatPay{AppID: "wx1", TimeStamp: "1700000000", NonceStr: "n", Package: "prepay_id=wx1", SignType: "MD5", PaySign: "ABC"},
+		WeChat:     WeChatPay{AppID: "wx1", TimeStamp: "1700000000", NonceStr: "n", Package: "prepay_id=wx1", SignType: "MD5", PaySign: "ABC"},
 		ValidUntil: clk.Now().Add(2 * time.Hour).Truncate(time.Millisecond).UTC(),
 	}
 	if err := r.SavePayParams(ctx, c.ID, 1, want, c.ExpiresAt); err != nil {

@@ -109,7 +109,7 @@ func TestEffectiveLatePolicy(t *testing.T) {
 		t.Errorf("default %q", DefaultLatePolicy)
 	}
 	// A store without a policy gets the default in the directory.
-	st := testStore(t, "main", "87f46f5db1b65f0ac195285f49ee6958")
+	st := testStore("main")
 	if _, err := NewDirectory([]*Merchant{{ID: "m", Name: "M", Stores: []*Store{st}}}); err != nil {
 		t.Fatal(err)
 	}

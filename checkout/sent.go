@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/wallet-checkout/checkout/gateway"
 )
 
 // The sent index lists, per store and per gateway day (UTC+8, the day the
@@ -19,8 +17,12 @@ import (
 // order from it. One key per store and day: on a Cluster the days of a busy
 // store spread over slots instead of piling on one.
 
+// chinaTime is UTC+8, the zone the gateway's days go by (gateway.ChinaTime:
+// TestSentIndexByGatewayDay places numbers by the gateway's own days).
+var chinaTime = time.FixedZone("CST", 8*3600)
+
 // sentDay is the gateway day of t, as yyyymmdd.
-func sentDay(t time.Time) string { return t.In(gateway.ChinaTime()).Format("20060102") }
+func sentDay(t time.Time) string { return t.In(chinaTime).Format("20060102") }
 
 func (r *Repo) keySent(merchantID, storeID, day string) string {
 	return r.prefix + "sent:{" + merchantID + ":" + storeID + ":" + day + "}"

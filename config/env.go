@@ -14,8 +14,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/wallet-checkout/checkout/gateway"
+	"github.com/wallet-checkout/checkout/checkout"
 )
 
 // Defaults of the service settings.
@@ -74,16 +73,16 @@ type Settings struct {
 	PublicURLSet bool
 	// RedisURL is empty when no Redis is configured (embedded default). It
 	// may carry a password: never print it.
-	RedisURL gateway.Secret
+	RedisURL checkout.Secret
 	// Redis is RedisURL parsed; nil when RedisURL is empty.
 	Redis *redis.Options
 	// ConfigPath is the merchants file; empty means demo mode.
 	ConfigPath string
 	// SessionKeys sign and encrypt payer session cookies; the first is
 	// current, the others still decode older cookies (rotation).
-	SessionKeys []gateway.Secret
+	SessionKeys []checkout.Secret
 	// SigningSecret keys the service's own signatures.
-	SigningSecret gateway.Secret
+	SigningSecret checkout.Secret
 	// Generated reports that SessionKeys and SigningSecret were generated
 	// for this process (demo mode): sessions do not survive a restart.
 	Generated bool
@@ -142,7 +141,7 @@ func (s *Settings) SessionKeyPairs() [][]byte {
 	return pairs
 }
 
-func derive(secret gateway.Secret, label string) []byte {
+func derive(secret checkout.Secret, label string) []byte {
 	m := hmac.New(sha256.New, []byte(secret.Reveal()))
 	m.Write([]byte(label))
 	return m.Sum(nil)
@@ -205,7 +204,7 @@ func FromEnv(getenv func(string) string) (*Settings, error) {
 			// of problem it is: the URL may hold a password.
 			return nil, errorf("REDIS_URL", "not a Redis URL (want redis://[:password@]host:port/db or rediss://…): %v", redactURLError(err, raw))
 		}
-		s.RedisURL, s.Redis = gateway.Secret(raw), opts
+		s.RedisURL, s.Redis = checkout.Secret(raw), opts
 	}
 
 	s.ConfigPath = get("CHECKOUT_CONFIG")
@@ -216,22 +215,22 @@ func FromEnv(getenv func(string) string) (*Settings, error) {
 			if len(k) < MinSecretLen {
 				return nil, errorf("CHECKOUT_SESSION_KEYS", "key %d is %d bytes; each key must be at least %d (generate one with `openssl rand -base64 32`)", i+1, len(k), MinSecretLen)
 			}
-			s.SessionKeys = append(s.SessionKeys, gateway.Secret(k))
+			s.SessionKeys = append(s.SessionKeys, checkout.Secret(k))
 		}
 	}
 	if raw := get("CHECKOUT_SIGNING_SECRET"); raw != "" {
 		if len(raw) < MinSecretLen {
 			return nil, errorf("CHECKOUT_SIGNING_SECRET", "is %d bytes; it must be at least %d (generate one with `openssl rand -base64 32`)", len(raw), MinSecretLen)
 		}
-		s.SigningSecret = gateway.Secret(raw)
+		s.SigningSecret = checkout.Secret(raw)
 	}
 	switch {
 	case s.Demo() && len(s.SessionKeys) == 0 && s.SigningSecret == "":
-		s.SessionKeys = []gateway.Secret{randomSecret()}
+		s.SessionKeys = []checkout.Secret{randomSecret()}
 		s.SigningSecret = randomSecret()
 		s.Generated = true
 	case s.Demo() && len(s.SessionKeys) == 0:
-		s.SessionKeys = []gateway.Secret{randomSecret()}
+		s.SessionKeys = []checkout.Secret{randomSecret()}
 		s.Generated = true
 	case s.Demo() && s.SigningSecret == "":
 		s.SigningSecret = randomSecret()
@@ -321,10 +320,10 @@ func redactURLError(err error, raw string) string {
 
 // randomSecret returns 32 random bytes as base64url: a session key or signing
 // secret for a demo process.
-func randomSecret() gateway.Secret {
+func randomSecret() checkout.Secret {
 	var b [32]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	return gateway.Secret(base64.RawURLEncoding.EncodeToString(b[:]))
+	return checkout.Secret(base64.RawURLEncoding.EncodeToString(b[:]))
 }
 
 // ParsePublicURL checks an absolute http(s) URL with no path, query,

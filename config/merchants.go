@@ -10,6 +10,7 @@ import (
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/internal/hostclass"
+	"github.com/wallet-checkout/checkout/payments"
 	"github.com/wallet-checkout/checkout/wallet"
 )
 
@@ -49,8 +50,11 @@ type Merchants struct {
 	// Merchants in file order; each has at least one store, Stores[0]
 	// being its default.
 	Merchants []*checkout.Merchant
-	// Directory indexes Merchants for authentication and notify routing.
+	// Directory indexes Merchants for authentication and lookups.
 	Directory *checkout.Directory
+	// Accounts are the stores' gateway accounts (open_id, open_key, base
+	// URL), kept by the use cases rather than in the stores.
+	Accounts *payments.Accounts
 	// Providers are the identity providers' base URLs.
 	Providers Providers
 }
@@ -83,7 +87,7 @@ func ParseMerchants(data []byte, opts Options) (*Merchants, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &validator{opts: opts, openIDs: map[string]string{}, keys: map[string]string{}}
+	v := &validator{opts: opts, openIDs: map[string]string{}, keys: map[string]string{}, accounts: payments.NewAccounts()}
 	out := &Merchants{}
 	if out.Providers, err = v.providers(&f.IdentityProviders); err != nil {
 		return nil, err
@@ -108,6 +112,7 @@ func ParseMerchants(data []byte, opts Options) (*Merchants, error) {
 	if err != nil {
 		return nil, &Error{Path: "merchants", Msg: err.Error()}
 	}
+	out.Accounts = v.accounts
 	return out, nil
 }
 
@@ -115,6 +120,8 @@ type validator struct {
 	opts    Options
 	openIDs map[string]string // open_id → path of its first use
 	keys    map[string]string // API key hash → path of its first use
+	// accounts collects the stores' gateway accounts.
+	accounts *payments.Accounts
 }
 
 var (
@@ -231,7 +238,7 @@ func (v *validator) merchant(path string, y *merchantYAML) (*checkout.Merchant, 
 	storeIDs := map[string]int{}
 	for i := range y.Stores {
 		p := fmt.Sprintf("%s.stores[%d]", path, i)
-		st, err := v.store(p, &y.Stores[i], m.Name)
+		st, gs, err := v.store(p, &y.Stores[i], m.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -239,6 +246,11 @@ func (v *validator) merchant(path string, y *merchantYAML) (*checkout.Merchant, 
 			return nil, errorf(p+".id", "%q is already the id of %s.stores[%d]", st.ID, path, j)
 		}
 		storeIDs[st.ID] = i
+		// The open_id is unique already (v.gateway says where it was used
+		// first), so Add has nothing left to refuse.
+		if err := v.accounts.Add(m.ID, st.ID, gs); err != nil {
+			return nil, errorf(p+".gateway", "%v", err)
+		}
 		m.Stores = append(m.Stores, st)
 	}
 	live := false
@@ -303,7 +315,7 @@ func (v *validator) apiKey(path, raw string) (checkout.APIKey, error) {
 	return checkout.APIKey{ID: "sha256:" + h[:8], Hash: h}, nil
 }
 
-func (v *validator) webhook(path string, y *webhookYAML) (string, []gateway.Secret, error) {
+func (v *validator) webhook(path string, y *webhookYAML) (string, []checkout.Secret, error) {
 	u, err := v.str(path+".url", y.URL)
 	if err != nil {
 		return "", nil, err
@@ -316,7 +328,7 @@ func (v *validator) webhook(path string, y *webhookYAML) (string, []gateway.Secr
 	if len(y.Secrets) > 2 {
 		return "", nil, errorf(path+".secrets", "has %d secrets; at most 2 (the current one and the one being rotated out)", len(y.Secrets))
 	}
-	var secrets []gateway.Secret
+	var secrets []checkout.Secret
 	for i, raw := range y.Secrets {
 		p := fmt.Sprintf("%s.secrets[%d]", path, i)
 		s, err := v.str(p, raw)
@@ -326,7 +338,7 @@ func (v *validator) webhook(path string, y *webhookYAML) (string, []gateway.Secr
 		if len(s) < MinSecretLen {
 			return "", nil, errorf(p, "is %d bytes; at least %d (generate one with `openssl rand -base64 32`)", len(s), MinSecretLen)
 		}
-		secrets = append(secrets, gateway.Secret(s))
+		secrets = append(secrets, checkout.Secret(s))
 	}
 	if u != "" && len(secrets) == 0 {
 		return "", nil, errorf(path+".secrets", "a webhook url needs a secret to sign its deliveries (generate one with `openssl rand -base64 32`)")
@@ -354,14 +366,14 @@ func (v *validator) webhookURL(s string) error {
 	return nil
 }
 
-func (v *validator) store(path string, y *storeYAML, merchantName string) (*checkout.Store, error) {
+func (v *validator) store(path string, y *storeYAML, merchantName string) (*checkout.Store, *gateway.Store, error) {
 	st := &checkout.Store{Sandbox: y.Sandbox}
 	var err error
 	if st.ID, err = v.id(path+".id", y.ID); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if st.Name, err = v.name(path+".name", y.Name, false); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if st.Name == "" {
 		st.Name = merchantName
@@ -369,26 +381,27 @@ func (v *validator) store(path string, y *storeYAML, merchantName string) (*chec
 
 	late, err := v.str(path+".late_payment", y.LatePayment)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if p := checkout.LatePolicy(late); p != "" && !p.Valid() {
-		return nil, errorf(path+".late_payment", "%q is not accept or refund", late)
+		return nil, nil, errorf(path+".late_payment", "%q is not accept or refund", late)
 	}
 	st.LatePolicy = checkout.EffectiveLatePolicy(checkout.LatePolicy(late))
 
-	if st.Gateway, err = v.gateway(path+".gateway", &y.Gateway); err != nil {
-		return nil, err
+	gs, err := v.gateway(path+".gateway", &y.Gateway)
+	if err != nil {
+		return nil, nil, err
 	}
 	if st.WeChat, err = v.wechat(path+".wechat", &y.WeChat); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if st.Alipay, err = v.alipay(path+".alipay", &y.Alipay); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !st.WeChat.Enabled && !st.Alipay.Enabled {
-		return nil, errorf(path, "enables no wallet; set wechat.enabled or alipay.enabled to true")
+		return nil, nil, errorf(path, "enables no wallet; set wechat.enabled or alipay.enabled to true")
 	}
-	return st, nil
+	return st, gs, nil
 }
 
 func (v *validator) gateway(path string, y *gatewayYAML) (*gateway.Store, error) {
@@ -494,7 +507,7 @@ func (v *validator) wechat(path string, y *wechatYAML) (checkout.WeChatConfig, e
 }
 
 // app checks an app id and its secret: both or neither.
-func (v *validator) app(idPath, rawID, secretPath, rawSecret string, re *regexp.Regexp, shape string) (string, gateway.Secret, error) {
+func (v *validator) app(idPath, rawID, secretPath, rawSecret string, re *regexp.Regexp, shape string) (string, checkout.Secret, error) {
 	id, err := v.str(idPath, rawID)
 	if err != nil {
 		return "", "", err
@@ -513,7 +526,7 @@ func (v *validator) app(idPath, rawID, secretPath, rawSecret string, re *regexp.
 	case !re.MatchString(id):
 		return "", "", errorf(idPath, "%q must be %s", id, shape)
 	}
-	return id, gateway.Secret(secret), nil
+	return id, checkout.Secret(secret), nil
 }
 
 func lastField(path string) string { return path[strings.LastIndexByte(path, '.')+1:] }
@@ -543,7 +556,7 @@ func (v *validator) alipay(path string, y *alipayYAML) (checkout.AlipayConfig, e
 		if _, err := wallet.ParseRSAPrivateKey(priv); err != nil {
 			return c, errorf(path+".private_key", "%v", err)
 		}
-		c.PrivateKey = gateway.Secret(priv)
+		c.PrivateKey = checkout.Secret(priv)
 	}
 	if c.AlipayPublicKey, err = v.str(path+".alipay_public_key", y.AlipayPublicKey); err != nil {
 		return c, err

@@ -113,7 +113,10 @@ func TestParseMerchantsValid(t *testing.T) {
 	if main.ID != "main" || main.Name != "南京西路店" || main.LatePolicy != checkout.LatePolicyRefund || main.Sandbox {
 		t.Errorf("store %+v", main)
 	}
-	gw := main.Gateway
+	gw, ok := got.Accounts.Of(acme.ID, main.ID)
+	if !ok {
+		t.Fatal("no gateway account for the main store")
+	}
 	if gw.BaseURL != "https://api.gateway.example/mct1" || gw.OpenID != "87f46f5db1b65f0ac195285f49ee6958" || gw.ShopPass.Reveal() != testShopPass {
 		t.Errorf("gateway %v", gw)
 	}
@@ -131,8 +134,11 @@ func TestParseMerchantsValid(t *testing.T) {
 		t.Errorf("alipay %+v", ali)
 	}
 	kiosk := acme.Stores[1]
-	if kiosk.Name != acme.Name || kiosk.LatePolicy != checkout.LatePolicyAccept || kiosk.WeChat.Mode != checkout.ModeRedirect || kiosk.Alipay.Enabled || kiosk.Gateway.BaseURL != "http://127.0.0.1:9000/mct1" {
+	if kiosk.Name != acme.Name || kiosk.LatePolicy != checkout.LatePolicyAccept || kiosk.WeChat.Mode != checkout.ModeRedirect || kiosk.Alipay.Enabled {
 		t.Errorf("kiosk defaults %+v", kiosk)
+	}
+	if kgw, _ := got.Accounts.Of(acme.ID, kiosk.ID); kgw == nil || kgw.BaseURL != "http://127.0.0.1:9000/mct1" {
+		t.Errorf("kiosk gateway %v", kgw)
 	}
 
 	beta := got.Merchants[1]
@@ -140,9 +146,12 @@ func TestParseMerchantsValid(t *testing.T) {
 		t.Errorf("sandbox merchant: live=%v sandbox=%v", beta.APIKeys[0].Live, beta.Stores[0].Sandbox)
 	}
 
-	// The directory is built and indexes the stores.
-	if m, st, ok := got.Directory.StoreByOpenID("0828e83720fdbe3685a7b94214af04f9"); !ok || m.ID != "acme" || st.ID != "kiosk" {
-		t.Errorf("StoreByOpenID: %v %v %v", m, st, ok)
+	// The directory is built, and the accounts index the stores by open_id.
+	if m, st, _, ok := got.Accounts.ByOpenID("0828e83720fdbe3685a7b94214af04f9"); !ok || m != "acme" || st != "kiosk" {
+		t.Errorf("ByOpenID: %v %v %v", m, st, ok)
+	}
+	if err := got.Accounts.Check(got.Directory); err != nil {
+		t.Errorf("accounts and directory disagree: %v", err)
 	}
 	if _, ok := got.Directory.Merchant("beta-tea"); !ok {
 		t.Error("beta-tea not in the directory")

@@ -28,6 +28,7 @@ import (
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
 	"github.com/wallet-checkout/checkout/internal/redistest"
 	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/payments"
 	"github.com/wallet-checkout/checkout/wallet/walletsim"
 )
 
@@ -167,6 +168,7 @@ func newStack(t *testing.T, opt sandboxOptions) *stack {
 
 	s := &stack{t: t, srv: srv, url: base, sb: sb, gwStores: map[string]sandbox.Store{}, clock: clock}
 	var stores []*checkout.Store
+	accounts := payments.NewAccounts()
 	for _, id := range []string{storeNative, storeRedirect} {
 		gs := sandbox.GenerateStore()
 		gs.Name = "沙箱咖啡 " + id
@@ -187,15 +189,18 @@ func newStack(t *testing.T, opt sandboxOptions) *stack {
 			mode = checkout.ModeRedirect
 		}
 		s.gwStores[id] = gs
+		if err := accounts.Add(merchantID, id, gw); err != nil {
+			t.Fatal(err)
+		}
 		stores = append(stores, &checkout.Store{
-			ID: id, Name: gs.Name, Gateway: gw, Sandbox: true,
+			ID: id, Name: gs.Name, Sandbox: true,
 			WeChat: checkout.WeChatConfig{
-				Enabled: true, Mode: mode, AppID: oaAppID, AppSecret: gateway.Secret(oaSecret),
-				MiniProgramAppID: mpAppID, MiniProgramSecret: gateway.Secret(mpSecret),
+				Enabled: true, Mode: mode, AppID: oaAppID, AppSecret: checkout.Secret(oaSecret),
+				MiniProgramAppID: mpAppID, MiniProgramSecret: checkout.Secret(mpSecret),
 			},
 			Alipay: checkout.AlipayConfig{
 				Enabled: true, Mode: mode, AppID: alipayAppID,
-				PrivateKey: gateway.Secret(pemPrivate(appKey)), AlipayPublicKey: pemPublic(&alipayKey.PublicKey),
+				PrivateKey: checkout.Secret(pemPrivate(appKey)), AlipayPublicKey: pemPublic(&alipayKey.PublicKey),
 			},
 			LatePolicy: checkout.LatePolicyAccept,
 		})
@@ -217,7 +222,7 @@ func newStack(t *testing.T, opt sandboxOptions) *stack {
 	}
 	settings.PublicURL = base
 	a, err := app.New(app.Config{
-		Settings: settings, Redis: rdb, Directory: dir, Logger: log, Clock: clock.Now, Prefix: prefix,
+		Settings: settings, Redis: rdb, Directory: dir, Accounts: accounts, Logger: log, Clock: clock.Now, Prefix: prefix,
 		Providers: config.Providers{
 			WeChatAuthorizeBase: base + "/walletsim", WeChatAPIBase: base + "/walletsim",
 			AlipayAuthorizeBase: base + "/walletsim", AlipayGatewayURL: base + "/walletsim/gateway.do",

@@ -60,6 +60,8 @@ type evEnv struct {
 	sb         *sandbox.Server
 	gw         *gateway.Client
 	store      *checkout.Store
+	gs         *gateway.Store
+	accounts   *payments.Accounts
 	repo       *checkout.Repo
 	svc        *payments.Service
 	hooks      *webhook.Service
@@ -105,24 +107,31 @@ func newEvEnv(t *testing.T) *evEnv {
 	}))
 	t.Cleanup(e.rc.Close)
 
-	e.store = &checkout.Store{ID: "main", Name: "Main", Gateway: gs, Sandbox: true, LatePolicy: checkout.LatePolicyAccept,
+	e.store = &checkout.Store{ID: "main", Name: "Main", Sandbox: true, LatePolicy: checkout.LatePolicyAccept,
 		WeChat: checkout.WeChatConfig{Enabled: true, Mode: checkout.ModeRedirect},
 		Alipay: checkout.AlipayConfig{Enabled: true, Mode: checkout.ModeRedirect}}
 	e.keyA, _ = checkout.NewAPIKey(false)
 	e.keyB, _ = checkout.NewAPIKey(false)
 	e.merchantA = "m_" + rand.Text()[:8]
 	a := &checkout.Merchant{ID: e.merchantA, Name: "Shop A", APIKeys: []checkout.APIKey{checkout.APIKeyFor(e.keyA)},
-		WebhookURL: e.rc.URL + "/hooks", WebhookSecrets: []gateway.Secret{evSecretNew, evSecretOld},
+		WebhookURL: e.rc.URL + "/hooks", WebhookSecrets: []checkout.Secret{evSecretNew, evSecretOld},
 		Stores: []*checkout.Store{e.store}}
 	gsB, err := gateway.NewStore(sbSrv.URL+sb.Prefix(), "OB"+rand.Text()[:10], st.OpenKey, st.ShopPass)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := &checkout.Merchant{ID: "m_" + rand.Text()[:8], Name: "Shop B", APIKeys: []checkout.APIKey{checkout.APIKeyFor(e.keyB)},
-		Stores: []*checkout.Store{{ID: "main", Name: "B", Gateway: gsB, Sandbox: true, LatePolicy: checkout.LatePolicyAccept,
+		Stores: []*checkout.Store{{ID: "main", Name: "B", Sandbox: true, LatePolicy: checkout.LatePolicyAccept,
 			WeChat: checkout.WeChatConfig{Enabled: true, Mode: checkout.ModeRedirect}}}}
 	dir, err := checkout.NewDirectory([]*checkout.Merchant{a, b})
 	if err != nil {
+		t.Fatal(err)
+	}
+	e.gs, e.accounts = gs, payments.NewAccounts()
+	if err := e.accounts.Add(a.ID, "main", gs); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.accounts.Add(b.ID, "main", gsB); err != nil {
 		t.Fatal(err)
 	}
 
@@ -130,7 +139,7 @@ func newEvEnv(t *testing.T) *evEnv {
 	e.hooks = webhook.New(e.rdb, dir, webhook.WithPrefix(e.prefix+"wh:"), webhook.WithClock(e.clk.Now),
 		webhook.AllowPrivate(true), webhook.WithLogger(quiet))
 	e.svc, err = payments.New(payments.Config{
-		Redis: e.rdb, Repo: e.repo, Directory: dir, Gateway: e.gw, Events: e.hooks,
+		Redis: e.rdb, Repo: e.repo, Directory: dir, Accounts: e.accounts, Gateway: e.gw, Events: e.hooks,
 		Logger: quiet, Clock: e.clk.Now, Prefix: e.prefix + "n:", PublicURL: "https://pay.example",
 	})
 	if err != nil {
@@ -191,9 +200,9 @@ func (e *evEnv) paidCheckout() string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	or, err := e.gw.PayOrder(ctx, e.store.Gateway, &gateway.PayOrderRequest{
+	or, err := e.gw.PayOrder(ctx, e.gs, &gateway.PayOrderRequest{
 		OutNo: a.OutNo, PmtTag: "Weixin", OrdName: "咖啡", OriginalAmount: 1000, TradeAmount: 1000,
-		NotifyURL: payments.NotifyURL(e.api.URL, e.store), JumpURL: "https://pay.example/c/" + created.ID + "/return",
+		NotifyURL: payments.NotifyURL(e.api.URL, e.gs.OpenID), JumpURL: "https://pay.example/c/" + created.ID + "/return",
 	})
 	if err != nil {
 		e.t.Fatalf("payorder: %v", err)

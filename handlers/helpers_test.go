@@ -20,7 +20,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wallet-checkout/checkout/checkout"
-	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/internal/redistest"
 	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/payments"
@@ -150,16 +149,12 @@ type env struct {
 	keyA, keyB, liveA string
 }
 
+// testOpenKey is a gateway open_key that must never reach a log.
 const testOpenKey = "0123456789abcdef0123456789abcdef"
 
-func store(t testing.TB, id, openID string, sandbox bool) *checkout.Store {
-	t.Helper()
-	gs, err := gateway.NewStore("http://127.0.0.1:9/mct1", openID, testOpenKey, "supervisor")
-	if err != nil {
-		t.Fatal(err)
-	}
+func store(id string, sandbox bool) *checkout.Store {
 	return &checkout.Store{
-		ID: id, Name: "Store " + id, Gateway: gs, Sandbox: sandbox,
+		ID: id, Name: "Store " + id, Sandbox: sandbox,
 		WeChat:     checkout.WeChatConfig{Enabled: true, Mode: checkout.ModeRedirect},
 		Alipay:     checkout.AlipayConfig{Enabled: true, Mode: checkout.ModeRedirect},
 		LatePolicy: checkout.LatePolicyRefund,
@@ -173,23 +168,22 @@ func newEnv(t testing.TB) *env {
 	e.keyA, _ = checkout.NewAPIKey(false)
 	e.keyB, _ = checkout.NewAPIKey(false)
 	e.liveA, _ = checkout.NewAPIKey(true)
-	uniq := rand.Text()[:8]
-	onlyWeChat := store(t, "wx", "OW"+uniq, true)
+	onlyWeChat := store("wx", true)
 	onlyWeChat.Alipay.Enabled = false
 	a := &checkout.Merchant{
 		ID: "ma", Name: "Merchant A",
 		APIKeys:        []checkout.APIKey{checkout.APIKeyFor(e.keyA), checkout.APIKeyFor(e.liveA)},
 		WebhookURL:     "https://hooks.shop.example/checkout",
-		WebhookSecrets: []gateway.Secret{"whsec_test_merchant_a"},
+		WebhookSecrets: []checkout.Secret{"whsec_test_merchant_a"},
 		RedirectHosts:  []string{"shop.example", "pay.shop.example:8443"},
-		Stores:         []*checkout.Store{store(t, "main", "OA"+uniq, true), store(t, "live", "OL"+uniq, false), onlyWeChat},
+		Stores:         []*checkout.Store{store("main", true), store("live", false), onlyWeChat},
 		MaxAmount:      500000,
 	}
 	b := &checkout.Merchant{
 		ID: "mb", Name: "Merchant B",
 		APIKeys:       []checkout.APIKey{checkout.APIKeyFor(e.keyB)},
 		RedirectHosts: []string{"b.example"},
-		Stores:        []*checkout.Store{store(t, "main", "OB"+uniq, true)},
+		Stores:        []*checkout.Store{store("main", true)},
 	}
 	var err error
 	if e.dir, err = checkout.NewDirectory([]*checkout.Merchant{a, b}); err != nil {

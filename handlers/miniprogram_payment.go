@@ -63,7 +63,7 @@ func (h *handler) createMiniProgramPayment(c *gin.Context) {
 		h.fail(c, badRequest("invalid_code", "code", "code (from wx.login) is required"))
 		return
 	}
-	who, err := h.pages.WeChat.Code2Session(c.Request.Context(), st.WeChat.MiniProgramAppID, st.WeChat.MiniProgramSecret, in.Code)
+	who, err := h.pages.WeChat.Code2Session(c.Request.Context(), st.WeChat.MiniProgramAppID, st.WeChat.MiniProgramSecret.Reveal(), in.Code)
 	if err != nil {
 		var we *wallet.WeChatError
 		if errors.As(err, &we) && we.Code != wallet.WeChatBusy && we.Code != wallet.WeChatRateLimited && we.Code != wallet.WeChatInvalidSecret {

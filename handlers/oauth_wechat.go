@@ -28,7 +28,7 @@ var wechatOAuth = oauthWallet{
 // Moments snapshot).
 func (h *handler) wechatExchange(c *gin.Context, payer *sessions.Payer, st *checkout.Store, code, back string) (oauthIdentity, bool) {
 	ck, appID := pageCheckoutOf(c), st.WeChat.AppID
-	id, err := h.pages.WeChat.ExchangeCode(c.Request.Context(), appID, st.WeChat.AppSecret, code)
+	id, err := h.pages.WeChat.ExchangeCode(c.Request.Context(), appID, st.WeChat.AppSecret.Reveal(), code)
 	if err != nil {
 		badCode := wallet.IsWeChatError(err, wallet.WeChatInvalidCode) || wallet.IsWeChatError(err, wallet.WeChatCodeUsed)
 		h.oauthFailed(c, payer, "WeChat", ck.ID, appID, badCode, err, back)

@@ -164,17 +164,21 @@ func newPgEnv(t testing.TB) *pgEnv {
 	privPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER}))
 	alipayPubPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}))
 
+	accounts := payments.NewAccounts()
 	mkStore := func(id string, sb sandbox.Store, mode checkout.WalletMode) *checkout.Store {
 		gs, err := gateway.NewStore(e.srv.URL+"/sandbox"+e.sb.Prefix(), sb.OpenID, sb.OpenKey, sb.ShopPass)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if err := accounts.Add("m_pages", id, gs); err != nil {
+			t.Fatal(err)
+		}
 		return &checkout.Store{
-			ID: id, Name: "Store " + id, Gateway: gs, Sandbox: true, LatePolicy: checkout.LatePolicyAccept,
+			ID: id, Name: "Store " + id, Sandbox: true, LatePolicy: checkout.LatePolicyAccept,
 			WeChat: checkout.WeChatConfig{Enabled: true, Mode: mode, AppID: pgOfficialApp, AppSecret: pgOfficialSecret,
 				MiniProgramAppID: pgMiniApp, MiniProgramSecret: pgMiniSecret},
 			Alipay: checkout.AlipayConfig{Enabled: true, Mode: mode, AppID: pgAlipayApp,
-				PrivateKey: gateway.Secret(privPEM), AlipayPublicKey: alipayPubPEM},
+				PrivateKey: checkout.Secret(privPEM), AlipayPublicKey: alipayPubPEM},
 		}
 	}
 	m := &checkout.Merchant{
@@ -192,7 +196,7 @@ func newPgEnv(t testing.TB) *pgEnv {
 	e.repo = checkout.NewRepo(rdb, checkout.WithPrefix(prefix))
 	e.gw = &pgCountingGateway{Client: gateway.NewClient()}
 	e.svc, err = payments.New(payments.Config{
-		Redis: rdb, Repo: e.repo, Directory: e.dir, Gateway: e.gw, Events: &pgEvents{}, PublicURL: e.srv.URL,
+		Redis: rdb, Repo: e.repo, Directory: e.dir, Accounts: accounts, Gateway: e.gw, Events: &pgEvents{}, PublicURL: e.srv.URL,
 		Logger: log, Prefix: prefix + "notify:",
 	})
 	if err != nil {

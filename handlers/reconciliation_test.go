@@ -47,7 +47,19 @@ func withReconciliations(t *testing.T, e *env) *reconciliation.Service {
 	t.Helper()
 	prefix := "test:" + rand.Text()[:12] + ":"
 	hooks := webhook.New(e.rdb, e.dir, webhook.WithPrefix(prefix+"wh:"), webhook.WithClock(e.clk.Now))
-	svc, err := reconciliation.New(reconciliation.Config{Redis: e.rdb, Repo: e.repo, Directory: e.dir,
+	accounts := payments.NewAccounts()
+	for _, m := range e.dir.Merchants() {
+		for _, s := range m.Stores {
+			gs, err := gateway.NewStore("http://127.0.0.1:9/mct1", "O"+m.ID+s.ID, testOpenKey, "supervisor")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := accounts.Add(m.ID, s.ID, gs); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	svc, err := reconciliation.New(reconciliation.Config{Redis: e.rdb, Repo: e.repo, Directory: e.dir, Accounts: accounts,
 		Gateway: quietGateway{}, Payments: noPayments{}, Events: hooks, Clock: e.clk.Now, Prefix: prefix + "rc:"})
 	if err != nil {
 		t.Fatal(err)

@@ -68,7 +68,7 @@ func BenchmarkNotify(b *testing.B) {
 				parsed[i] = v
 			}
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-			url := payments.NotifyURL(e.api.URL, e.store) + "?"
+			url := payments.NotifyURL(e.api.URL, e.gs.OpenID) + "?"
 			ctx := context.Background()
 			var next atomic.Int64
 			b.ReportAllocs()
@@ -79,7 +79,7 @@ func BenchmarkNotify(b *testing.B) {
 					i := next.Add(1) - 1
 					switch mode {
 					case "service":
-						if err := e.svc.Notify(ctx, e.store.Gateway.OpenID, parsed[i]); err != nil {
+						if err := e.svc.Notify(ctx, e.gs.OpenID, parsed[i]); err != nil {
 							b.Error(err)
 						}
 					case "http":

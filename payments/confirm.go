@@ -58,7 +58,7 @@ func (s *Service) Confirm(ctx context.Context, outNo string) (Result, error) {
 }
 
 // confirm applies the gateway's word on attempt a of checkout c.
-func (s *Service) confirm(ctx context.Context, st *checkout.Store, c *checkout.Checkout, a *checkout.Attempt, wait time.Duration) (Result, error) {
+func (s *Service) confirm(ctx context.Context, st *store, c *checkout.Checkout, a *checkout.Attempt, wait time.Duration) (Result, error) {
 	res := Result{Checkout: c, Attempt: a}
 	if a.Status == checkout.AttemptPaid {
 		// Recorded already: make sure what follows was done too (a crash
@@ -191,7 +191,7 @@ func (s *Service) mismatch(ctx context.Context, c *checkout.Checkout, a *checkou
 // already): then paystatus tells the pay time. The decision rests on what
 // the payment recorded (c.LateFrom), never on who looks, so a look after a
 // crash decides as the first one did.
-func (s *Service) paidInTime(ctx context.Context, st *checkout.Store, c *checkout.Checkout, a *checkout.Attempt,
+func (s *Service) paidInTime(ctx context.Context, st *store, c *checkout.Checkout, a *checkout.Attempt,
 	o *gateway.Order, from checkout.Status,
 ) (bool, error) {
 	if from == checkout.StatusCancelled || c.LateFrom == checkout.StatusCancelled {
@@ -235,7 +235,7 @@ func mismatchEffect(seq int) string { return "mismatch:" + strconv.Itoa(seq) }
 // afterPaid does, once, what follows a confirmed payment: the paid event
 // (late or not) or the late refund for the attempt that paid the checkout,
 // and the automatic refund of any other paid attempt.
-func (s *Service) afterPaid(ctx context.Context, st *checkout.Store, c *checkout.Checkout, a *checkout.Attempt,
+func (s *Service) afterPaid(ctx context.Context, st *store, c *checkout.Checkout, a *checkout.Attempt,
 	o *gateway.Order, from checkout.Status, wait time.Duration,
 ) error {
 	name := paidEffect(c, a)

@@ -193,6 +193,7 @@ type env struct {
 	merchant *checkout.Merchant
 	apiKey   string
 	dir      *checkout.Directory
+	accounts *payments.Accounts
 	repo     *checkout.Repo
 	events   *recorder
 	hooks    *webhook.Service
@@ -248,13 +249,17 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	if lp == "" {
 		lp = checkout.LatePolicyAccept
 	}
-	e.store = &checkout.Store{ID: "main", Name: "Main", Gateway: e.gs, Sandbox: true, LatePolicy: lp,
+	e.store = &checkout.Store{ID: "main", Name: "Main", Sandbox: true, LatePolicy: lp,
 		WeChat: checkout.WeChatConfig{Enabled: true, Mode: checkout.ModeRedirect},
 		Alipay: checkout.AlipayConfig{Enabled: true, Mode: checkout.ModeRedirect}}
 	e.apiKey, _ = checkout.NewAPIKey(false)
 	e.merchant = &checkout.Merchant{ID: "m_" + rand.Text()[:8], Name: "Shop", APIKeys: []checkout.APIKey{checkout.APIKeyFor(e.apiKey)},
 		Stores: []*checkout.Store{e.store}}
 	if e.dir, err = checkout.NewDirectory([]*checkout.Merchant{e.merchant}); err != nil {
+		t.Fatal(err)
+	}
+	e.accounts = payments.NewAccounts()
+	if err := e.accounts.Add(e.merchant.ID, e.store.ID, e.gs); err != nil {
 		t.Fatal(err)
 	}
 	e.start()
@@ -294,7 +299,7 @@ func (e *env) build() *app.App {
 	}
 	settings.PublicURL, settings.AllowPrivateWebhooks, settings.ClaimLease = "https://pay.example", true, 5*time.Second
 	cfg := app.Config{
-		Settings: settings, Redis: e.rdb, Directory: e.dir, Gateway: gw, Logger: quietLogger(), Clock: e.clk.Now, Prefix: e.prefix,
+		Settings: settings, Redis: e.rdb, Directory: e.dir, Accounts: e.accounts, Gateway: gw, Logger: quietLogger(), Clock: e.clk.Now, Prefix: e.prefix,
 		Events: func(hooks *webhook.Service) payments.Emitter { return tee{hooks: hooks, rec: e.events} },
 	}
 	if e.cfg.quietStreams {
@@ -334,7 +339,7 @@ func (e *env) order(c *checkout.Checkout, s checkout.Scenario, authCode string) 
 	}
 	req := &gateway.PayOrderRequest{
 		OutNo: a.OutNo, PmtTag: "Weixin", OrdName: c.Description, OriginalAmount: c.Amounts.Trade,
-		TradeAmount: c.Amounts.Trade, NotifyURL: payments.NotifyURL(e.api.URL, e.store),
+		TradeAmount: c.Amounts.Trade, NotifyURL: payments.NotifyURL(e.api.URL, e.gs.OpenID),
 	}
 	switch s {
 	case checkout.ScenarioBarcode:
@@ -415,7 +420,7 @@ func (e *env) notifyQuery(a *checkout.Attempt, status gateway.Status, extra ...g
 // sendNotify GETs our notify URL with q and returns status and body.
 func (e *env) sendNotify(rawQuery string) (int, string) {
 	e.t.Helper()
-	return e.getRaw(payments.NotifyURL(e.api.URL, e.store) + "?" + rawQuery)
+	return e.getRaw(payments.NotifyURL(e.api.URL, e.gs.OpenID) + "?" + rawQuery)
 }
 
 func (e *env) getRaw(u string) (int, string) {

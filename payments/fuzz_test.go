@@ -37,7 +37,7 @@ func FuzzNotifyQuery(f *testing.F) {
 		if q.Get("out_no") == "" && len(raw)%2 == 0 {
 			q.Set("out_no", a.OutNo)
 		}
-		if err := e.svc.Notify(ctx, e.store.Gateway.OpenID, q); err == nil {
+		if err := e.svc.Notify(ctx, e.gs.OpenID, q); err == nil {
 			t.Fatalf("accepted a notify nobody signed: %q", raw)
 		}
 		if err := e.svc.Notify(ctx, raw, q); err == nil {

@@ -80,8 +80,8 @@ func (s *Service) Returned(ctx context.Context, c *checkout.Checkout, q url.Valu
 // NotifyURL is the notify_url to give payorder for a store: the store is in
 // the path, because the gateway signs every query field it sends and our
 // own query parameters would break the signature.
-func NotifyURL(publicURL string, st *checkout.Store) string {
-	return strings.TrimRight(publicURL, "/") + NotifyPath + url.PathEscape(st.Gateway.OpenID)
+func NotifyURL(publicURL, openID string) string {
+	return strings.TrimRight(publicURL, "/") + NotifyPath + url.PathEscape(openID)
 }
 
 // Notify handles one async notify for the store whose open_id is storeToken:
@@ -101,8 +101,9 @@ func NotifyURL(publicURL string, st *checkout.Store) string {
 // (see awaitSettled), and one whose order is settled in the store is
 // answered without asking at all.
 func (s *Service) Notify(ctx context.Context, storeToken string, q url.Values) error {
-	m, st, ok := s.dir.StoreByOpenID(storeToken)
-	if !ok || st.Gateway == nil {
+	merchantID, storeID, _, ok := s.accounts.ByOpenID(storeToken)
+	st, known := s.accounts.store(s.dir, merchantID, storeID)
+	if !ok || !known {
 		return fmt.Errorf("notify for store %.40q: %w", storeToken, ErrUnknownStore)
 	}
 	cb, err := gateway.VerifyCallback(st.Gateway.Key, q)
@@ -123,7 +124,7 @@ func (s *Service) Notify(ctx context.Context, storeToken string, q url.Values) e
 	if err != nil {
 		return fmt.Errorf("notify %s: %w", cb.OutNo, err)
 	}
-	if c.MerchantID != m.ID || c.StoreID != st.ID || (a.OrdNo != "" && a.OrdNo != cb.OrdNo) {
+	if c.MerchantID != merchantID || c.StoreID != st.ID || (a.OrdNo != "" && a.OrdNo != cb.OrdNo) {
 		s.log.Error("Notify names an order of ours for another store or gateway order",
 			"store_id", st.ID, "out_no", cb.OutNo, "ord_no", cb.OrdNo, "checkout_store_id", c.StoreID)
 		return fmt.Errorf("notify %s: %w", cb.OutNo, ErrUnknownOrder)
@@ -136,7 +137,7 @@ func (s *Service) Notify(ctx context.Context, storeToken string, q url.Values) e
 // wait when another notify asked paystatus within the last
 // notifyCheckEvery, and otherwise by asking paystatus itself, with the
 // window held until its outcome is stored.
-func (s *Service) confirmThrottled(ctx context.Context, st *checkout.Store, c *checkout.Checkout, a *checkout.Attempt,
+func (s *Service) confirmThrottled(ctx context.Context, st *store, c *checkout.Checkout, a *checkout.Attempt,
 	cb gateway.Callback,
 ) error {
 	settled, err := s.settledInStore(ctx, c, a)
@@ -160,7 +161,7 @@ func (s *Service) confirmThrottled(ctx context.Context, st *checkout.Store, c *c
 
 // confirmNotify asks paystatus about the notified attempt and maps the
 // outcome to Notify's answer.
-func (s *Service) confirmNotify(ctx context.Context, st *checkout.Store, c *checkout.Checkout, a *checkout.Attempt,
+func (s *Service) confirmNotify(ctx context.Context, st *store, c *checkout.Checkout, a *checkout.Attempt,
 	cb gateway.Callback,
 ) error {
 	res, err := s.confirm(ctx, st, c, a, notifyWait)

@@ -51,7 +51,7 @@ func TestNotifyBurstOnePaystatus(t *testing.T) {
 	a := e.order(c, checkout.ScenarioQR, "")
 	e.pay(a)
 	raw := e.notifyQuery(a, gateway.StatusPaid).Encode()
-	urls := []string{payments.NotifyURL(e.api.URL, e.store), payments.NotifyURL(other.URL, e.store)}
+	urls := []string{payments.NotifyURL(e.api.URL, e.gs.OpenID), payments.NotifyURL(other.URL, e.gs.OpenID)}
 
 	const n = 50
 	var wg sync.WaitGroup

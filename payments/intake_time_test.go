@@ -99,7 +99,7 @@ func TestNotifyTimestampRefusalIsClean(t *testing.T) {
 	a := e.order(c, checkout.ScenarioQR, "")
 	for _, d := range []time.Duration{-25 * time.Hour, time.Hour} {
 		q := notifyAt(e, a, gateway.StatusPaid, d)
-		err := e.svc.Notify(context.Background(), e.store.Gateway.OpenID, q)
+		err := e.svc.Notify(context.Background(), e.gs.OpenID, q)
 		if !errors.Is(err, payments.ErrStaleNotify) || errors.Is(err, payments.ErrBadSignature) {
 			t.Fatalf("offset %s: %v, want ErrStaleNotify", d, err)
 		}

@@ -120,7 +120,7 @@ func TestNotifyRejected(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			u := e.api.URL + tc.path
 			if tc.path == "" {
-				u = e.api.URL + "/notify/" + e.store.Gateway.OpenID
+				u = e.api.URL + "/notify/" + e.gs.OpenID
 			}
 			code, body := e.getRaw(u + "?" + tc.raw)
 			if code != tc.want || body == gateway.NotifySuccess {

@@ -433,7 +433,7 @@ func (s *Service) checkAttempt(ctx context.Context, outNo string, now time.Time)
 
 // cancelUpstream closes a barcode order the checkout no longer wants. 8012
 // means it is already paid or cancelled: paystatus says which.
-func (s *Service) cancelUpstream(ctx context.Context, st *checkout.Store, c *checkout.Checkout, a *checkout.Attempt) (bool, error) {
+func (s *Service) cancelUpstream(ctx context.Context, st *store, c *checkout.Checkout, a *checkout.Attempt) (bool, error) {
 	_, err := s.gw.PayCancel(ctx, st.Gateway, gateway.ByOutNo(a.OutNo))
 	switch {
 	case err == nil:

@@ -321,7 +321,7 @@ func (s *Service) answered(ctx context.Context, r *Refund) *Refund {
 
 // autoRefund refunds the whole of attempt a (a double or late payment),
 // once: its idempotency field is derived from the attempt.
-func (s *Service) autoRefund(ctx context.Context, st *checkout.Store, c *checkout.Checkout, a *checkout.Attempt, kind RefundKind) (*Refund, error) {
+func (s *Service) autoRefund(ctx context.Context, st *store, c *checkout.Checkout, a *checkout.Attempt, kind RefundKind) (*Refund, error) {
 	reason := "自动退款：重复支付"
 	if kind == KindLate {
 		reason = "自动退款：超时支付"
@@ -459,7 +459,7 @@ func (s *Service) setPhase(ctx context.Context, r *Refund, from []string, to, or
 // refund_out_no, when the gateway proves it never got it), send it again
 // once a refusal's wait is over, and finish it (record, event) once it
 // succeeded or failed.
-func (s *Service) advance(ctx context.Context, st *checkout.Store, c *checkout.Checkout, r *Refund) (*Refund, error) {
+func (s *Service) advance(ctx context.Context, st *store, c *checkout.Checkout, r *Refund) (*Refund, error) {
 	var err error
 	switch r.phase {
 	case phaseCreated:
@@ -491,7 +491,7 @@ func (s *Service) advance(ctx context.Context, st *checkout.Store, c *checkout.C
 // sendOnce claims refund r for sending, from one of the phases from, and
 // sends it. Of concurrent callers that read the same record, one sends;
 // the others reload r as it is now.
-func (s *Service) sendOnce(ctx context.Context, st *checkout.Store, c *checkout.Checkout, r *Refund, from ...string) error {
+func (s *Service) sendOnce(ctx context.Context, st *store, c *checkout.Checkout, r *Refund, from ...string) error {
 	now := s.now()
 	v, err := scriptClaimSend.Run(ctx, s.rdb, []string{s.keyRefunds(r.CheckoutID)}, r.n, ","+strings.Join(from, ",")+",",
 		r.sends, now.UnixMilli()).Int()
@@ -518,7 +518,7 @@ func (s *Service) sendOnce(ctx context.Context, st *checkout.Store, c *checkout.
 // caller holds, and records what it learnt. The number is noted for the
 // daily reconciliation first; if that fails nothing is sent, and the
 // reconciler sends it after the claim's lease.
-func (s *Service) transmit(ctx context.Context, st *checkout.Store, c *checkout.Checkout, r *Refund) error {
+func (s *Service) transmit(ctx context.Context, st *store, c *checkout.Checkout, r *Refund) error {
 	if err := s.repo.RecordSent(ctx, c.MerchantID, c.StoreID, r.OutNo, s.now()); err != nil {
 		return fmt.Errorf("refund %s: not sent: %w", r.OutNo, err)
 	}
@@ -565,7 +565,7 @@ func (s *Service) outcomeUnknown(ctx context.Context, r *Refund, cause error) er
 // settle confirms with paystatus a refund the gateway just accepted (or
 // reported as existing). Without an answer it is left unknown: the
 // reconciler asks again.
-func (s *Service) settle(ctx context.Context, st *checkout.Store, r *Refund) error {
+func (s *Service) settle(ctx context.Context, st *store, r *Refund) error {
 	o, err := s.gw.PayStatus(ctx, st.Gateway, gateway.ByOutNo(r.OutNo))
 	if err != nil {
 		return s.outcomeUnknown(ctx, r, fmt.Errorf("paystatus %s: %w", r.OutNo, err))
@@ -576,7 +576,7 @@ func (s *Service) settle(ctx context.Context, st *checkout.Store, r *Refund) err
 // resolveRefund asks paystatus about a refund whose outcome is unknown (or
 // whose sender died). One the gateway never created is sent again under the
 // same refund_out_no; one it knows takes its final state from it.
-func (s *Service) resolveRefund(ctx context.Context, st *checkout.Store, c *checkout.Checkout, r *Refund) error {
+func (s *Service) resolveRefund(ctx context.Context, st *store, c *checkout.Checkout, r *Refund) error {
 	o, err := s.gw.PayStatus(ctx, st.Gateway, gateway.ByOutNo(r.OutNo))
 	switch {
 	case errors.Is(err, gateway.ErrOrderNotFound):

@@ -22,7 +22,7 @@ func (e *env) serviceWith(mod func(*payments.Config)) (*payments.Service, *payme
 		gw = e.cfg.spy
 	}
 	cfg := payments.Config{
-		Redis: e.rdb, Repo: e.repo, Directory: e.dir, Gateway: gw, Events: e.events,
+		Redis: e.rdb, Repo: e.repo, Directory: e.dir, Accounts: e.accounts, Gateway: gw, Events: e.events,
 		Logger: quietLogger(), Clock: e.clk.Now, Prefix: e.prefix + "notify:", EffectLease: 5 * time.Second, PublicURL: "https://pay.example",
 	}
 	mod(&cfg)
@@ -112,7 +112,7 @@ func TestRefundRetryConfigInvalid(t *testing.T) {
 		"negative wait":   func(c *payments.Config) { c.RefundRetry = []time.Duration{-time.Minute} },
 		"negative window": func(c *payments.Config) { c.RefundRetryFor = -time.Hour },
 	} {
-		cfg := payments.Config{Redis: e.rdb, Repo: e.repo, Directory: e.dir, Gateway: e.gw, Events: e.events, PublicURL: "https://pay.example"}
+		cfg := payments.Config{Redis: e.rdb, Repo: e.repo, Directory: e.dir, Accounts: e.accounts, Gateway: e.gw, Events: e.events, PublicURL: "https://pay.example"}
 		mod(&cfg)
 		if _, err := payments.New(cfg); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -49,7 +49,7 @@ func TestRestartMidFlow(t *testing.T) {
 	spy := &gwSpy{}
 	e := newEnv(t, envConfig{spy: spy, sandbox: sandbox.Config{DropNotifies: true}})
 	e.merchant.WebhookURL = rc.URL + "/hooks"
-	e.merchant.WebhookSecrets = []gateway.Secret{secret}
+	e.merchant.WebhookSecrets = []checkout.Secret{secret}
 	ctx := context.Background()
 
 	// 1. Paid, its event tried once and failing.

@@ -62,7 +62,9 @@ type Config struct {
 	Redis     redis.UniversalClient
 	Repo      *checkout.Repo
 	Directory *checkout.Directory
-	Gateway   Gateway
+	// Accounts are the stores' gateway accounts.
+	Accounts *Accounts
+	Gateway  Gateway
 	// Events receives merchant events. Required: without it no merchant
 	// would learn of a payment.
 	Events Emitter
@@ -96,6 +98,7 @@ type Service struct {
 	rdb       redis.UniversalClient
 	repo      *checkout.Repo
 	dir       *checkout.Directory
+	accounts  *Accounts
 	gw        Gateway
 	events    Emitter
 	log       *slog.Logger
@@ -118,6 +121,8 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("payments: Repo is required")
 	case cfg.Directory == nil:
 		return nil, errors.New("payments: Directory is required")
+	case cfg.Accounts == nil:
+		return nil, errors.New("payments: Accounts is required")
 	case cfg.Gateway == nil:
 		return nil, errors.New("payments: Gateway is required")
 	case cfg.Events == nil:
@@ -128,7 +133,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("payments: Prefix must not contain braces")
 	}
 	s := &Service{
-		rdb: cfg.Redis, repo: cfg.Repo, dir: cfg.Directory, gw: cfg.Gateway, events: cfg.Events,
+		rdb: cfg.Redis, repo: cfg.Repo, dir: cfg.Directory, accounts: cfg.Accounts, gw: cfg.Gateway, events: cfg.Events,
 		log: cfg.Logger, now: cfg.Clock, prefix: cfg.Prefix, lease: cfg.EffectLease, retention: cfg.Retention,
 	}
 	if s.log == nil {
@@ -152,7 +157,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s.retry = retry
 	s.publicURL = strings.TrimRight(cfg.PublicURL, "/")
-	s.starter = newStarter(&starter{repo: s.repo, dir: s.dir, gw: s.gw, log: s.log, now: s.now,
+	s.starter = newStarter(&starter{repo: s.repo, dir: s.dir, accounts: s.accounts, gw: s.gw, log: s.log, now: s.now,
 		publicURL: s.publicURL, watch: s.Watch})
 	return s, nil
 }
@@ -167,9 +172,9 @@ func (s *Service) keyWatch() string                 { return s.prefix + "watch" 
 func (s *Service) Channel() string { return s.prefix + "updates" }
 
 // storeOf finds the store a checkout belongs to.
-func (s *Service) storeOf(c *checkout.Checkout) (*checkout.Store, error) {
-	st, ok := s.dir.Store(c.MerchantID, c.StoreID)
-	if !ok || st.Gateway == nil {
+func (s *Service) storeOf(c *checkout.Checkout) (*store, error) {
+	st, ok := s.accounts.store(s.dir, c.MerchantID, c.StoreID)
+	if !ok {
 		return nil, fmt.Errorf("checkout %s: store %s/%s is not configured", c.ID, c.MerchantID, c.StoreID)
 	}
 	return st, nil

@@ -100,7 +100,7 @@ type StartRequest struct {
 
 // WeChatPay is the six parameters of WeixinJSBridge's getBrandWCPayRequest
 // and wx.requestPayment, as the gateway hands them out.
-type WeChatPay = gateway.WeChatPay
+type WeChatPay = checkout.WeChatPay
 
 // PayAction is what the payer's page does next.
 type PayAction struct {
@@ -120,11 +120,12 @@ type PayAction struct {
 // starter starts payments: the rules between a payer's "Pay" and the
 // gateway's payorder. It is safe for concurrent use.
 type starter struct {
-	repo *checkout.Repo
-	dir  *checkout.Directory
-	gw   Gateway
-	log  *slog.Logger
-	now  func() time.Time
+	repo     *checkout.Repo
+	dir      *checkout.Directory
+	accounts *Accounts
+	gw       Gateway
+	log      *slog.Logger
+	now      func() time.Time
 
 	payListTTL time.Duration
 	lockWait   time.Duration
@@ -261,7 +262,7 @@ func (req *StartRequest) payer() string {
 
 // load reads the checkout and its store and applies the refusals that need
 // no lock.
-func (p *starter) load(ctx context.Context, req StartRequest) (*checkout.Checkout, *checkout.Store, error) {
+func (p *starter) load(ctx context.Context, req StartRequest) (*checkout.Checkout, *store, error) {
 	c, err := p.repo.Get(ctx, req.CheckoutID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("start payment %s: %w", req.CheckoutID, err)
@@ -274,8 +275,8 @@ func (p *starter) load(ctx context.Context, req StartRequest) (*checkout.Checkou
 	case !c.Allows(req.Wallet):
 		return nil, nil, fmt.Errorf("start payment %s: %w: wallet %s not allowed", c.ID, checkout.ErrNotAllowed, req.Wallet)
 	}
-	st, ok := p.dir.Store(c.MerchantID, c.StoreID)
-	if !ok || st.Gateway == nil {
+	st, ok := p.accounts.store(p.dir, c.MerchantID, c.StoreID)
+	if !ok {
 		return nil, nil, fmt.Errorf("start payment %s: store %s/%s: %w", c.ID, c.MerchantID, c.StoreID, ErrWalletDisabled)
 	}
 	if req.Wallet == checkout.MethodWeChat && !st.WeChat.Enabled || req.Wallet == checkout.MethodAlipay && !st.Alipay.Enabled {
@@ -347,7 +348,7 @@ func (p *starter) reusable(ctx context.Context, c *checkout.Checkout, req StartR
 }
 
 // order creates a new attempt and its gateway order. Called under the lock.
-func (p *starter) order(ctx context.Context, c *checkout.Checkout, st *checkout.Store, req StartRequest) (*PayAction, error) {
+func (p *starter) order(ctx context.Context, c *checkout.Checkout, st *store, req StartRequest) (*PayAction, error) {
 	gs := gatewayScenario(req.Wallet, req.Scenario)
 	override := st.WeChat.PmtTag
 	if req.Wallet == checkout.MethodAlipay {
@@ -377,7 +378,7 @@ func (p *starter) order(ctx context.Context, c *checkout.Checkout, st *checkout.
 		TradeAmount:    c.Amounts.Trade,
 		OrdName:        ordName(c.Description),
 		Remark:         c.ID,
-		NotifyURL:      NotifyURL(p.publicURL, st),
+		NotifyURL:      NotifyURL(p.publicURL, st.Gateway.OpenID),
 	}
 	switch gs {
 	case gateway.ScenarioJump:
@@ -477,7 +478,7 @@ func (p *starter) beforeSend(ctx context.Context, c *checkout.Checkout, a *check
 }
 
 // payList returns the store's pay methods, cached for payListTTL.
-func (p *starter) payList(ctx context.Context, st *checkout.Store) ([]gateway.PayMethod, error) {
+func (p *starter) payList(ctx context.Context, st *store) ([]gateway.PayMethod, error) {
 	key := st.Gateway.BaseURL + "\x00" + st.Gateway.OpenID
 	now := p.now()
 	p.mu.Lock()
@@ -540,7 +541,11 @@ func action(s gateway.Scenario, res *gateway.PayOrderResult) (*PayAction, error)
 		if !res.WeChatPay.Complete() {
 			return nil, errors.New("incomplete WeChat pay parameters")
 		}
-		return &PayAction{Kind: KindWeChatJSAPI, WeChat: res.WeChatPay}, nil
+		w := res.WeChatPay
+		return &PayAction{Kind: KindWeChatJSAPI, WeChat: WeChatPay{
+			AppID: string(w.AppID), TimeStamp: string(w.TimeStamp), NonceStr: string(w.NonceStr),
+			Package: string(w.Package), SignType: string(w.SignType), PaySign: string(w.PaySign),
+		}}, nil
 	}
 }
 

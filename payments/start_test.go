@@ -110,7 +110,7 @@ func newPayEnvTB(t testing.TB) *payEnv {
 		t.Fatal(err)
 	}
 	e.store = &checkout.Store{
-		ID: "main", Name: "Main", Gateway: gs, Sandbox: true,
+		ID: "main", Name: "Main", Sandbox: true,
 		WeChat: checkout.WeChatConfig{Enabled: true, Mode: checkout.ModeNative, AppID: payTestAppID},
 		Alipay: checkout.AlipayConfig{Enabled: true, Mode: checkout.ModeNative},
 	}
@@ -118,8 +118,12 @@ func newPayEnvTB(t testing.TB) *payEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	accounts := NewAccounts()
+	if err := accounts.Add("m1", "main", gs); err != nil {
+		t.Fatal(err)
+	}
 	e.gw = &countingGateway{Gateway: gateway.NewClient()}
-	e.pay = newStarter(&starter{repo: e.repo, dir: dir, gw: e.gw, now: e.clk.Now, watch: e.watched.add, publicURL: "https://pay.example"})
+	e.pay = newStarter(&starter{repo: e.repo, dir: dir, accounts: accounts, gw: e.gw, now: e.clk.Now, watch: e.watched.add, publicURL: "https://pay.example"})
 	return e
 }
 
@@ -170,7 +174,7 @@ func TestStartScenarios(t *testing.T) {
 				if !a.WeChat.Complete() || string(a.WeChat.AppID) != payTestAppID {
 					t.Errorf("WeChat params %+v", a.WeChat)
 				}
-				for _, v := range []gateway.Text{a.WeChat.SignType, a.WeChat.Package, a.WeChat.PaySign} {
+				for _, v := range []string{a.WeChat.SignType, a.WeChat.Package, a.WeChat.PaySign} {
 					if len(v) > 0 && (v[0] == ' ' || v[len(v)-1] == ' ') {
 						t.Errorf("untrimmed value %q", v)
 					}

@@ -183,12 +183,21 @@ func TestAnotherMerchantsOutNo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bStore := &checkout.Store{ID: "main", Name: "B", Gateway: gs, Sandbox: true, LatePolicy: checkout.LatePolicyAccept,
+	bStore := &checkout.Store{ID: "main", Name: "B", Sandbox: true, LatePolicy: checkout.LatePolicyAccept,
 		Alipay: checkout.AlipayConfig{Enabled: true, Mode: checkout.ModeRedirect}}
 	b := &checkout.Merchant{ID: "b_" + e.merchant.ID, Name: "B", Stores: []*checkout.Store{bStore}}
 	dir, err := checkout.NewDirectory([]*checkout.Merchant{e.merchant, b})
 	if err != nil {
 		t.Fatal(err)
+	}
+	accounts := payments.NewAccounts()
+	for _, add := range []struct {
+		merchant string
+		gs       *gateway.Store
+	}{{e.merchant.ID, e.storeAccount()}, {b.ID, gs}} {
+		if err := accounts.Add(add.merchant, "main", add.gs); err != nil {
+			t.Fatal(err)
+		}
 	}
 	bc, err := checkout.NewCheckout(&checkout.Draft{MerchantID: b.ID, StoreID: bStore.ID,
 		Amounts: checkout.Amounts{Original: 4321, Trade: 4321}, TTL: time.Hour, LatePolicy: checkout.LatePolicyAccept}, e.clk.Now())
@@ -198,7 +207,7 @@ func TestAnotherMerchantsOutNo(t *testing.T) {
 	if err := e.repo.Create(ctx, bc, nil); err != nil {
 		t.Fatal(err)
 	}
-	bPayments, err := payments.New(payments.Config{Redis: e.rdb, Repo: e.repo, Directory: dir, Gateway: e.gw, Events: e.events,
+	bPayments, err := payments.New(payments.Config{Redis: e.rdb, Repo: e.repo, Directory: dir, Accounts: accounts, Gateway: e.gw, Events: e.events,
 		Logger: quiet(), Clock: e.clk.Now, Prefix: e.prefix + "n:", PublicURL: "https://pay.example"})
 	if err != nil {
 		t.Fatal(err)

@@ -36,8 +36,9 @@ const InFlight = 10 * time.Minute
 
 // comparison is one run's look at a store's day.
 type comparison struct {
-	s     *Service
-	st    *checkout.Store
+	s *Service
+	// gs is the store's gateway account.
+	gs    *gateway.Store
 	mid   string
 	sid   string
 	day   time.Time
@@ -158,7 +159,7 @@ func (c *comparison) list(ctx context.Context, q gateway.OrderQuery) ([]gateway.
 			return nil, fmt.Errorf("%w: more than %d pages of orders on %s", ErrGateway, maxPages, c.day.Format(dateLayout))
 		}
 		q.Page = page
-		p, err := c.s.gw.Orders(ctx, c.st.Gateway, &q)
+		p, err := c.s.gw.Orders(ctx, c.gs, &q)
 		if err != nil {
 			return nil, fmt.Errorf("%w: order list page %d: %w", ErrGateway, page, err)
 		}
@@ -421,7 +422,7 @@ func (c *comparison) originalOf(ctx context.Context, ordNo string) (*checkout.Ch
 	if ordNo == "" {
 		return nil, nil
 	}
-	o, err := c.s.gw.OrderView(ctx, c.st.Gateway, gateway.ByOrdNo(ordNo))
+	o, err := c.s.gw.OrderView(ctx, c.gs, gateway.ByOrdNo(ordNo))
 	if errors.Is(err, gateway.ErrOrderNotFound) {
 		return nil, nil
 	}
@@ -533,7 +534,7 @@ func (c *comparison) refundNotListed(ctx context.Context, r *payments.Refund) er
 // while we listed) comes back to be compared; nil, false when there is no
 // such order.
 func (c *comparison) lookup(ctx context.Context, outNo string) (*gateway.Order, bool, error) {
-	o, err := c.s.gw.OrderView(ctx, c.st.Gateway, gateway.ByOutNo(outNo))
+	o, err := c.s.gw.OrderView(ctx, c.gs, gateway.ByOutNo(outNo))
 	if errors.Is(err, gateway.ErrOrderNotFound) {
 		return nil, false, nil
 	}

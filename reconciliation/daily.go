@@ -64,7 +64,7 @@ func (d *Daily) Tick(ctx context.Context, now time.Time) int {
 			if ctx.Err() != nil {
 				return ran
 			}
-			if st.Gateway == nil || !validKeyPart(m.ID) || !validKeyPart(st.ID) {
+			if _, ok := s.accounts.Of(m.ID, st.ID); !ok || !validKeyPart(m.ID) || !validKeyPart(st.ID) {
 				continue
 			}
 			if done, err := s.dailyDone(ctx, m.ID, st.ID, date); err != nil || done {

@@ -94,6 +94,7 @@ type env struct {
 	repo     *checkout.Repo
 
 	payments *payments.Service
+	accounts *payments.Accounts
 	shim     *payShim
 	events   *recorder
 	hooks    *webhook.Service
@@ -145,17 +146,21 @@ func newEnv(t testing.TB, start time.Time, opts envOptions) *env {
 		t.Fatal(err)
 	}
 	e.gw = gateway.NewClient(gateway.WithRetries(0, 0, 0), gateway.WithClock(e.clk.Now))
-	e.store = &checkout.Store{ID: "main", Name: "Main", Gateway: gs, Sandbox: true, LatePolicy: checkout.LatePolicyAccept,
+	e.store = &checkout.Store{ID: "main", Name: "Main", Sandbox: true, LatePolicy: checkout.LatePolicyAccept,
 		WeChat: checkout.WeChatConfig{Enabled: true, Mode: checkout.ModeRedirect},
 		Alipay: checkout.AlipayConfig{Enabled: true, Mode: checkout.ModeRedirect}}
 	e.merchant = &checkout.Merchant{ID: "m_" + rand.Text()[:8], Name: "Shop", Stores: []*checkout.Store{e.store}}
 	if e.dir, err = checkout.NewDirectory([]*checkout.Merchant{e.merchant}); err != nil {
 		t.Fatal(err)
 	}
+	e.accounts = payments.NewAccounts()
+	if err := e.accounts.Add(e.merchant.ID, e.store.ID, gs); err != nil {
+		t.Fatal(err)
+	}
 	e.repo = checkout.NewRepo(e.rdb, checkout.WithPrefix(e.prefix+"co:"), checkout.WithClock(e.clk.Now))
 	e.hooks = webhook.New(e.rdb, e.dir, webhook.WithPrefix(e.prefix+"wh:"), webhook.WithClock(e.clk.Now), webhook.WithLogger(quiet()))
 	e.events = &recorder{hooks: e.hooks}
-	e.payments, err = payments.New(payments.Config{Redis: e.rdb, Repo: e.repo, Directory: e.dir, Gateway: e.gw, Events: e.events,
+	e.payments, err = payments.New(payments.Config{Redis: e.rdb, Repo: e.repo, Directory: e.dir, Accounts: e.accounts, Gateway: e.gw, Events: e.events,
 		Logger: quiet(), Clock: e.clk.Now, Prefix: e.prefix + "n:", PublicURL: "https://pay.example"})
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +172,7 @@ func newEnv(t testing.TB, start time.Time, opts envOptions) *env {
 
 // service is another Service on the same Redis: another replica.
 func (e *env) service() *Service {
-	s, err := New(Config{Redis: e.rdb, Repo: e.repo, Directory: e.dir, Gateway: e.gw, Payments: e.shim,
+	s, err := New(Config{Redis: e.rdb, Repo: e.repo, Directory: e.dir, Accounts: e.accounts, Gateway: e.gw, Payments: e.shim,
 		Events: e.events, Logger: quiet(), Clock: e.clk.Now, Prefix: e.prefix + "rc:", Lease: time.Minute})
 	if err != nil {
 		e.t.Fatal(err)
@@ -264,4 +269,10 @@ func describe(r *Run) string {
 			d.GatewayState, d.ServiceAmount, d.ServiceState, d.Detail)
 	}
 	return s
+}
+
+// storeAccount is the env's store's gateway account.
+func (e *env) storeAccount() *gateway.Store {
+	gs, _ := e.accounts.Of(e.merchant.ID, e.store.ID)
+	return gs
 }

@@ -36,8 +36,10 @@ type Config struct {
 	Redis     redis.UniversalClient
 	Repo      *checkout.Repo
 	Directory *checkout.Directory
-	Gateway   Gateway
-	Payments  Payments
+	// Accounts are the stores' gateway accounts.
+	Accounts *payments.Accounts
+	Gateway  Gateway
+	Payments Payments
 	// Events receives the reconciliation.mismatch alerts; *webhook.Service.
 	Events payments.Emitter
 	Logger *slog.Logger
@@ -59,6 +61,7 @@ type Service struct {
 	rdb       redis.UniversalClient
 	repo      *checkout.Repo
 	dir       *checkout.Directory
+	accounts  *payments.Accounts
 	gw        Gateway
 	pay       Payments
 	events    payments.Emitter
@@ -72,13 +75,13 @@ type Service struct {
 // New checks cfg and builds a Service.
 func New(cfg Config) (*Service, error) {
 	switch {
-	case cfg.Redis == nil, cfg.Repo == nil, cfg.Directory == nil, cfg.Gateway == nil, cfg.Payments == nil, cfg.Events == nil:
-		return nil, errors.New("reconciliation: Redis, Repo, Directory, Gateway, Payments and Events are required")
+	case cfg.Redis == nil, cfg.Repo == nil, cfg.Directory == nil, cfg.Accounts == nil, cfg.Gateway == nil, cfg.Payments == nil, cfg.Events == nil:
+		return nil, errors.New("reconciliation: Redis, Repo, Directory, Accounts, Gateway, Payments and Events are required")
 	case strings.ContainsAny(cfg.Prefix, "{}"):
 		return nil, errors.New("reconciliation: Prefix must not contain braces")
 	}
 	s := &Service{
-		rdb: cfg.Redis, repo: cfg.Repo, dir: cfg.Directory, gw: cfg.Gateway, pay: cfg.Payments, events: cfg.Events,
+		rdb: cfg.Redis, repo: cfg.Repo, dir: cfg.Directory, accounts: cfg.Accounts, gw: cfg.Gateway, pay: cfg.Payments, events: cfg.Events,
 		log: cfg.Logger, now: cfg.Clock, prefix: cfg.Prefix, retention: cfg.Retention, leaseFor: cfg.Lease,
 	}
 	if s.log == nil {
@@ -99,13 +102,13 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// store finds a merchant's store that talks to a gateway.
-func (s *Service) store(merchantID, storeID string) (*checkout.Store, error) {
-	st, ok := s.dir.Store(merchantID, storeID)
-	if !ok || st.Gateway == nil || !validKeyPart(merchantID) || !validKeyPart(storeID) {
+// store finds the gateway account of a merchant's store.
+func (s *Service) store(merchantID, storeID string) (*gateway.Store, error) {
+	gs, ok := s.accounts.Of(merchantID, storeID)
+	if !ok || !validKeyPart(merchantID) || !validKeyPart(storeID) {
 		return nil, fmt.Errorf("%w: no store %.64q", ErrInvalid, storeID)
 	}
-	return st, nil
+	return gs, nil
 }
 
 // checkDay refuses days that have not begun (at the gateway, UTC+8) and
@@ -132,7 +135,7 @@ func (s *Service) Reconcile(ctx context.Context, merchantID, storeID, date strin
 }
 
 func (s *Service) reconcile(ctx context.Context, mid, sid, date string, daily bool) (*Run, error) {
-	st, err := s.store(mid, sid)
+	gs, err := s.store(mid, sid)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +168,7 @@ func (s *Service) reconcile(ctx context.Context, mid, sid, date string, daily bo
 	defer cancel(nil)
 	go s.keepLease(rctx, cancel, mid, sid, compact(date), token)
 
-	r, err := s.run(rctx, st, mid, sid, day)
+	r, err := s.run(rctx, gs, mid, sid, day)
 	if cause := context.Cause(rctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		err = fmt.Errorf("%w (%w)", err, cause)
 	}
@@ -208,10 +211,10 @@ func (s *Service) dailyDone(ctx context.Context, mid, sid, date string) (bool, e
 }
 
 // run compares, stores and alerts.
-func (s *Service) run(ctx context.Context, st *checkout.Store, mid, sid string, day time.Time) (*Run, error) {
+func (s *Service) run(ctx context.Context, gs *gateway.Store, mid, sid string, day time.Time) (*Run, error) {
 	date := day.Format(dateLayout)
 	runID := RunID(mid, sid, date)
-	cmp := &comparison{s: s, st: st, mid: mid, sid: sid, day: day, runID: runID, found: map[string]*Difference{}, now: s.now()}
+	cmp := &comparison{s: s, gs: gs, mid: mid, sid: sid, day: day, runID: runID, found: map[string]*Difference{}, now: s.now()}
 	if err := cmp.compare(ctx); err != nil {
 		return nil, err
 	}

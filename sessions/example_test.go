@@ -12,7 +12,6 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/sessions"
 	"github.com/wallet-checkout/checkout/wallet"
 	"github.com/wallet-checkout/checkout/wallet/walletsim"
@@ -28,13 +27,13 @@ func Example_weChatOAuth() {
 	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	defer rdb.Close()
 
-	const appID, secret = "wx0a11111111111111", gateway.Secret("oa-secret")
+	const appID, secret = "wx0a11111111111111", "oa-secret"
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	sim := walletsim.New(walletsim.Config{
 		PublicURL: srv.URL + "/sandbox/wallet",
-		Apps:      map[string]string{appID: secret.Reveal()},
+		Apps:      map[string]string{appID: secret},
 		Logger:    slog.New(slog.DiscardHandler),
 	})
 	mux.Handle("/sandbox/wallet/", sim)

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-
-	"github.com/wallet-checkout/checkout/gateway"
 )
 
 // Default WeChat endpoints.
@@ -166,7 +164,7 @@ func decodeWeChat(body []byte) (wechatAnswer, error) {
 // payer's openid. Errors: *WeChatError for WeChat's answers (WeChatCodeUsed
 // when the code was already used, WeChatInvalidCode for an unknown one),
 // ErrMalformedResponse, ErrResponseTooLarge, or a transport error.
-func (c *WeChat) ExchangeCode(ctx context.Context, appID string, secret gateway.Secret, code string) (OAuthIdentity, error) {
+func (c *WeChat) ExchangeCode(ctx context.Context, appID string, secret string, code string) (OAuthIdentity, error) {
 	if appID == "" || code == "" {
 		return OAuthIdentity{}, errors.New("wechat oauth: appid and code are required")
 	}
@@ -176,7 +174,7 @@ func (c *WeChat) ExchangeCode(ctx context.Context, appID string, secret gateway.
 	}
 	req, err := newGet(ctx, u, url.Values{
 		"appid":      {appID},
-		"secret":     {secret.Reveal()},
+		"secret":     {secret},
 		"code":       {code},
 		"grant_type": {"authorization_code"},
 	})
@@ -196,7 +194,7 @@ func (c *WeChat) ExchangeCode(ctx context.Context, appID string, secret gateway.
 
 // Code2Session trades a mini-program wx.login code for the payer's openid
 // under appID. Errors as for ExchangeCode.
-func (c *WeChat) Code2Session(ctx context.Context, appID string, secret gateway.Secret, jsCode string) (MiniIdentity, error) {
+func (c *WeChat) Code2Session(ctx context.Context, appID string, secret string, jsCode string) (MiniIdentity, error) {
 	if appID == "" || jsCode == "" {
 		return MiniIdentity{}, errors.New("wechat code2session: appid and code are required")
 	}
@@ -206,7 +204,7 @@ func (c *WeChat) Code2Session(ctx context.Context, appID string, secret gateway.
 	}
 	req, err := newGet(ctx, u, url.Values{
 		"appid":      {appID},
-		"secret":     {secret.Reveal()},
+		"secret":     {secret},
 		"js_code":    {jsCode},
 		"grant_type": {"authorization_code"},
 	})

@@ -19,6 +19,7 @@ import (
 	"github.com/wallet-checkout/checkout/config"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
+	"github.com/wallet-checkout/checkout/payments"
 	"github.com/wallet-checkout/checkout/wallet/walletsim"
 )
 
@@ -49,6 +50,8 @@ type demoSetup struct {
 	// Sim is the wallet identity emulator; the service mounts it under
 	// /walletsim/ and points the wallet clients at it.
 	Sim *walletsim.Sim
+	// Accounts holds the demo store's account at the sandbox gateway.
+	Accounts *payments.Accounts
 	// Providers are the emulator's addresses as identity providers.
 	Providers config.Providers
 
@@ -136,21 +139,20 @@ func newDemo(publicURL string, log *slog.Logger) (*demoSetup, error) {
 		Stores: []*checkout.Store{{
 			ID:      demoStoreID,
 			Name:    d.store.Name,
-			Gateway: gw,
 			Sandbox: true,
 			WeChat: checkout.WeChatConfig{
 				Enabled:           true,
 				Mode:              checkout.ModeNative,
 				AppID:             demoWeChatAppID,
-				AppSecret:         gateway.Secret(oaSecret),
+				AppSecret:         checkout.Secret(oaSecret),
 				MiniProgramAppID:  demoMiniAppID,
-				MiniProgramSecret: gateway.Secret(mpSecret),
+				MiniProgramSecret: checkout.Secret(mpSecret),
 			},
 			Alipay: checkout.AlipayConfig{
 				Enabled:         true,
 				Mode:            checkout.ModeNative,
 				AppID:           demoAlipayAppID,
-				PrivateKey:      gateway.Secret(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER})),
+				PrivateKey:      checkout.Secret(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER})),
 				AlipayPublicKey: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})),
 			},
 			LatePolicy: checkout.LatePolicyAccept,
@@ -158,6 +160,10 @@ func newDemo(publicURL string, log *slog.Logger) (*demoSetup, error) {
 	}
 	d.Directory, err = checkout.NewDirectory([]*checkout.Merchant{d.merchant})
 	if err != nil {
+		return nil, err
+	}
+	d.Accounts = payments.NewAccounts()
+	if err := d.Accounts.Add(demoMerchantID, demoStoreID, gw); err != nil {
 		return nil, err
 	}
 	ok = true

@@ -83,7 +83,7 @@ func reconcile(ctx context.Context, args []string, getenv func(string) string, s
 		return exitFailed
 	}
 	defer closeRedis()
-	a, err := app.New(app.Config{Settings: settings, Redis: rdb, Directory: merchants.Directory, Providers: merchants.Providers, Logger: log})
+	a, err := app.New(app.Config{Settings: settings, Redis: rdb, Directory: merchants.Directory, Accounts: merchants.Accounts, Providers: merchants.Providers, Logger: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "checkout reconcile: %v\n", err)
 		return exitFailed

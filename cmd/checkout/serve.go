@@ -81,9 +81,9 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 			return exitFailed
 		}
 		defer demo.Close()
-		cfg.Directory, cfg.Providers, cfg.Sandbox, cfg.WalletSim = demo.Directory, demo.Providers, demo.Sandbox, demo.Sim
+		cfg.Directory, cfg.Accounts, cfg.Providers, cfg.Sandbox, cfg.WalletSim = demo.Directory, demo.Accounts, demo.Providers, demo.Sandbox, demo.Sim
 	} else {
-		cfg.Directory, cfg.Providers = merchants.Directory, merchants.Providers
+		cfg.Directory, cfg.Accounts, cfg.Providers = merchants.Directory, merchants.Accounts, merchants.Providers
 	}
 	a, err := app.New(cfg)
 	if err != nil {

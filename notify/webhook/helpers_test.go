@@ -16,7 +16,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wallet-checkout/checkout/checkout"
-	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/internal/redistest"
 )
 
@@ -111,7 +110,7 @@ func (f *fixture) service(opts ...Option) *Service {
 func (f *fixture) merchant(id, url string) *checkout.Merchant {
 	m := &checkout.Merchant{
 		ID: id, Name: id, WebhookURL: url,
-		WebhookSecrets: []gateway.Secret{secretNew, secretOld},
+		WebhookSecrets: []checkout.Secret{secretNew, secretOld},
 	}
 	f.dir.set(m)
 	return m

@@ -15,7 +15,7 @@ import (
 func FuzzServeHTTP(f *testing.F) {
 	s := New(Config{
 		PublicURL:        "http://127.0.0.1:8080/sandbox/wallet",
-		Apps:             map[string]string{oaApp: oaSecret.Reveal()},
+		Apps:             map[string]string{oaApp: oaSecret},
 		AlipayPrivateKey: keys()[1],
 		Logger:           slog.New(slog.DiscardHandler),
 	})

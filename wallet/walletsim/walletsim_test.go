@@ -16,15 +16,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/wallet"
 )
 
 const (
 	oaApp      = "wx0a11111111111111"
-	oaSecret   = gateway.Secret("oa-secret")
+	oaSecret   = "oa-secret"
 	miniApp    = "wx0b22222222222222"
-	miniSecret = gateway.Secret("mini-secret")
+	miniSecret = "mini-secret"
 	aliApp     = "2021000000000001"
 )
 
@@ -64,7 +63,7 @@ func newEnv(t testing.TB, strip bool) *env {
 	t.Cleanup(e.srv.Close)
 	e.sim = New(Config{
 		PublicURL:        e.srv.URL + "/sandbox/wallet",
-		Apps:             map[string]string{oaApp: oaSecret.Reveal(), miniApp: miniSecret.Reveal()},
+		Apps:             map[string]string{oaApp: oaSecret, miniApp: miniSecret},
 		AlipayApps:       map[string]*rsa.PublicKey{aliApp: &e.appKey.PublicKey},
 		AlipayPrivateKey: keys()[1],
 		RedirectHosts:    []string{"pay.example.com", "a"},
@@ -222,7 +221,7 @@ func TestWeChatExchangeErrors(t *testing.T) {
 	tests := []struct {
 		name   string
 		app    string
-		secret gateway.Secret
+		secret string
 		code   func() string
 		want   int
 	}{
