@@ -218,6 +218,25 @@ func CheckDescription(s string) error {
 	return checkText("description", s, MaxDescriptionLen)
 }
 
+// CheckMetadata applies the rule of a checkout's metadata, the merchant's
+// own key-value pairs: at most MaxMetadata pairs, keys of 1 to
+// MaxMetadataKeyLen bytes of printable UTF-8 text, values of at most
+// MaxMetadataValLen bytes of UTF-8.
+func CheckMetadata(m map[string]string) error {
+	if len(m) > MaxMetadata {
+		return &FieldError{Field: "metadata", Message: fmt.Sprintf("at most %d pairs", MaxMetadata)}
+	}
+	for k, v := range m {
+		if k == "" || len(k) > MaxMetadataKeyLen || !utf8.ValidString(k) || strings.IndexFunc(k, unicode.IsControl) >= 0 {
+			return &FieldError{Field: "metadata", Message: fmt.Sprintf("keys must be 1-%d bytes of printable text", MaxMetadataKeyLen)}
+		}
+		if len(v) > MaxMetadataValLen || !utf8.ValidString(v) {
+			return &FieldError{Field: "metadata", Message: fmt.Sprintf("values must be at most %d bytes of text", MaxMetadataValLen)}
+		}
+	}
+	return nil
+}
+
 // checkText is the rule of a free-text field shown to people and merchants.
 func checkText(field, s string, maxRunes int) error {
 	switch {
@@ -403,13 +422,8 @@ func (d *Draft) check() error {
 	if d.TTL != 0 && (d.TTL < MinTTL || d.TTL > MaxTTL) {
 		return bad("expiry must be between %s and %s", MinTTL, MaxTTL)
 	}
-	if len(d.Metadata) > MaxMetadata {
-		return bad("more than %d metadata pairs", MaxMetadata)
-	}
-	for k, v := range d.Metadata {
-		if k == "" || len(k) > MaxMetadataKeyLen || len(v) > MaxMetadataValLen {
-			return bad("metadata keys are 1-%d bytes, values at most %d", MaxMetadataKeyLen, MaxMetadataValLen)
-		}
+	if err := CheckMetadata(d.Metadata); err != nil {
+		return err
 	}
 	for _, w := range d.Wallets {
 		if !w.Valid() {
