@@ -2,13 +2,18 @@ package handlers
 
 import (
 	"bytes"
+	"encoding/json"
 	"sync"
+	"testing"
 )
 
 // What the external tests (package handlers_test, which build the whole
 // service with app.New) share with the internal ones: the test data and
 // helpers both use, and the few internal values the external tests'
 // assertions compare answers with. Nothing here builds a service.
+
+// MaxBodyBytes is the largest request body read (maxBodyBytes).
+const MaxBodyBytes = maxBodyBytes
 
 // The catalogue keys of the titles of the error pages the tests expect.
 var (
@@ -48,4 +53,30 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Object decodes a JSON object body, failing on any other.
+func Object(t testing.TB, status int, body []byte) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatalf("body is not JSON (%d): %q", status, body)
+	}
+	return m
+}
+
+// ErrorOf returns code and param of an error body, failing on any other shape.
+func ErrorOf(t testing.TB, status int, body []byte) (string, string) {
+	t.Helper()
+	var b struct {
+		Error *struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+			Param   string `json:"param"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(body, &b); err != nil || b.Error == nil || b.Error.Code == "" || b.Error.Message == "" {
+		t.Fatalf("not an error body (%d): %q", status, body)
+	}
+	return b.Error.Code, b.Error.Param
 }

@@ -3,10 +3,14 @@ package handlers_test
 import (
 	"crypto/rand"
 	"log/slog"
+	"net/http"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/wallet-checkout/checkout/app"
 	"github.com/wallet-checkout/checkout/config"
+	"github.com/wallet-checkout/checkout/handlers"
 	"github.com/wallet-checkout/checkout/internal/redistest"
 )
 
@@ -16,6 +20,9 @@ type option func(*app.Config, *config.Settings)
 func publicURL(u string) option {
 	return func(_ *app.Config, s *config.Settings) { s.PublicURL = u }
 }
+
+// allowPrivateWebhooks is CHECKOUT_ALLOW_PRIVATE_WEBHOOKS.
+func allowPrivateWebhooks(_ *app.Config, s *config.Settings) { s.AllowPrivateWebhooks = true }
 
 // build assembles the whole service with app.New, as the binary does: the
 // settings of an empty environment (config.FromEnv), changed by opts; Redis
@@ -46,4 +53,21 @@ func build(t testing.TB, cfg *app.Config, opts ...option) *app.App {
 		t.Fatal(err)
 	}
 	return a
+}
+
+type testClock struct{ ns atomic.Int64 }
+
+func (c *testClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *testClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// errorOf returns code and param of an error body, failing on any other shape.
+func (r *response) errorOf(t testing.TB) (string, string) {
+	t.Helper()
+	return handlers.ErrorOf(t, r.status, r.body)
 }
