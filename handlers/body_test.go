@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/wallet-checkout/checkout/handlers"
 )
 
 // redisState is every key under prefix with its serialized value.
@@ -58,7 +60,9 @@ func TestBodyReadErrors(t *testing.T) {
 			status int
 			code   string
 		}{
-			{"over the limit", func() io.Reader { return strings.NewReader(`{"reason":"` + strings.Repeat("x", maxBodyBytes) + `"}`) },
+			{"over the limit", func() io.Reader {
+				return strings.NewReader(`{"reason":"` + strings.Repeat("x", handlers.MaxBodyBytes) + `"}`)
+			},
 				http.StatusRequestEntityTooLarge, "body_too_large"},
 			{"read fails", func() io.Reader {
 				return io.MultiReader(strings.NewReader(`{"amount":10`), iotest.ErrReader(errors.New("connection reset by peer")))

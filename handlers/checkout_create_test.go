@@ -1,16 +1,13 @@
-package handlers
+package handlers_test
 
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/wallet-checkout/checkout/checkout"
 )
@@ -250,14 +247,8 @@ func TestCreateValidation(t *testing.T) {
 // checkout's webhook_url may be plain http on a private host, as the
 // merchants file's may.
 func TestPrivateWebhooksAllowed(t *testing.T) {
-	e := newEnv(t)
-	h, err := New(standIns(t, Deps{
-		Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: "https://pay.example",
-		Clock: e.clk.Now, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), AllowPrivateWebhooks: true,
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEnv(t, allowPrivateWebhooks)
+	h := e.handler
 	for _, u := range []string{"http://127.0.0.1:9000/hook", "http://localhost/h", "https://10.0.0.7/h"} {
 		req := httptest.NewRequest("POST", "/v1/checkouts", strings.NewReader(fmt.Sprintf(`{"amount":1,"webhook_url":%q}`, u)))
 		req.Header.Set("Authorization", "Bearer "+e.keyA)
@@ -474,36 +465,4 @@ func TestGarbageNever500(t *testing.T) {
 		}
 		r.errorOf(t)
 	}
-}
-
-func FuzzDecodeCreate(f *testing.F) {
-	f.Add([]byte(`{"amount":1000}`))
-	f.Add([]byte(`{"amount":900,"original_amount":1000,"discount_amount":100,"metadata":{"a":"b"},"wallets":["wechat"]}`))
-	f.Add([]byte(`[`))
-	f.Add([]byte(`{"amount":"x"}`))
-	h := &handler{maxAmount: DefaultMaxAmount, now: time.Now}
-	key, _ := checkout.NewAPIKey(false)
-	st := &checkout.Store{ID: "main", Sandbox: true, LatePolicy: checkout.LatePolicyAccept,
-		WeChat: checkout.WeChatConfig{Enabled: true}, Alipay: checkout.AlipayConfig{Enabled: true}}
-	m := &checkout.Merchant{ID: "m", APIKeys: []checkout.APIKey{checkout.APIKeyFor(key)}, RedirectHosts: []string{"shop.example"}, Stores: []*checkout.Store{st}}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		req, perr := decodeCreate(body)
-		if perr != nil {
-			if perr.code == "" || perr.message == "" {
-				t.Fatalf("empty error for %q", body)
-			}
-			return
-		}
-		d, perr := h.draftFrom(m, false, req)
-		if perr != nil {
-			if perr.code == "" || perr.param == "" {
-				t.Fatalf("error without code or param for %q: %+v", body, perr)
-			}
-			return
-		}
-		// Whatever passed the API rules must pass the domain's.
-		if _, err := checkout.NewCheckout(d, time.Now()); err != nil {
-			t.Fatalf("API accepted what the domain refuses (%q): %v", body, err)
-		}
-	})
 }

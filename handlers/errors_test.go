@@ -29,7 +29,7 @@ type failed struct {
 // context and returns the answer and what was logged.
 func answerOf(t *testing.T, err error, lang string, rules ...errorRule) (failed, string) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &SyncBuffer{}
 	h := &handler{log: slog.New(slog.NewJSONHandler(logs, nil))}
 	w := httptest.NewRecorder()
 	c, _ := gin.CreateTestContext(w)
@@ -186,14 +186,14 @@ func TestUnmappedError(t *testing.T) {
 	req := httptest.NewRequest("GET", "/boom", nil)
 	req.Header.Set("X-Request-Id", "req-boom")
 	e.handler.ServeHTTP(w, req)
-	r := &response{status: w.Code, header: w.Header(), body: w.Body.Bytes()}
-	if r.status != 500 || strings.Contains(string(r.body), "WRONGPASS") || strings.Contains(string(r.body), "10.0.0.7") {
-		t.Fatalf("unmapped error answer: %d %s", r.status, r.body)
+	r := &Response{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes()}
+	if r.Status != 500 || strings.Contains(string(r.Body), "WRONGPASS") || strings.Contains(string(r.Body), "10.0.0.7") {
+		t.Fatalf("unmapped error answer: %d %s", r.Status, r.Body)
 	}
-	if code, _ := r.errorOf(t); code != "internal_error" {
+	if code, _ := r.ErrorOf(t); code != "internal_error" {
 		t.Fatalf("code %q", code)
 	}
-	ls := linesWith(t, e, "Request failed")
+	ls := LinesWith(t, e.logs.String(), "Request failed")
 	if len(ls) != 1 || ls[0]["request_id"] != "req-boom" || !strings.Contains(fmt.Sprint(ls[0]["error"]), "WRONGPASS") {
 		t.Fatalf("log lines: %v", ls)
 	}

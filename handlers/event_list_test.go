@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wallet-checkout/checkout/app"
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
@@ -49,10 +50,10 @@ func (rc *evReceiver) deliveries() []evDelivery {
 	return append([]evDelivery(nil), rc.got...)
 }
 
-// evEnv is the whole stack for merchant events: the sandbox gateway on
-// httptest, real Redis when reachable, the repository, the notify service
-// emitting into the webhook service, the handlers on httptest, and a
-// merchant receiver. Webhook deliveries run on a fake clock, by Tick.
+// evEnv is the whole service (app.New) for merchant events: the sandbox
+// gateway on httptest, real Redis when reachable, the handlers on
+// httptest, and a merchant receiver. Webhook deliveries run on a fake
+// clock, by Tick.
 type evEnv struct {
 	t          *testing.T
 	rdb        redis.UniversalClient
@@ -61,9 +62,9 @@ type evEnv struct {
 	gw         *gateway.Client
 	store      *checkout.Store
 	gs         *gateway.Store
+	dir        *checkout.Directory
 	accounts   *payments.Accounts
 	repo       *checkout.Repo
-	svc        *payments.Service
 	hooks      *webhook.Service
 	api        *httptest.Server
 	rc         *evReceiver
@@ -74,11 +75,10 @@ type evEnv struct {
 
 func newEvEnv(t *testing.T) *evEnv {
 	t.Helper()
-	quiet := slog.New(slog.DiscardHandler)
 	e := &evEnv{t: t, clk: &testClock{}, rdb: redistest.New(t), prefix: "test:" + rand.Text()[:12] + ":"}
 	e.clk.ns.Store(time.Now().UnixNano())
 
-	sb, err := sandbox.New(sandbox.Config{Logger: quiet})
+	sb, err := sandbox.New(sandbox.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func newEvEnv(t *testing.T) *evEnv {
 	b := &checkout.Merchant{ID: "m_" + rand.Text()[:8], Name: "Shop B", APIKeys: []checkout.APIKey{checkout.APIKeyFor(e.keyB)},
 		Stores: []*checkout.Store{{ID: "main", Name: "B", Sandbox: true, LatePolicy: checkout.LatePolicyAccept,
 			WeChat: checkout.WeChatConfig{Enabled: true, Mode: checkout.ModeRedirect}}}}
-	dir, err := checkout.NewDirectory([]*checkout.Merchant{a, b})
+	e.dir, err = checkout.NewDirectory([]*checkout.Merchant{a, b})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,24 +135,10 @@ func newEvEnv(t *testing.T) *evEnv {
 		t.Fatal(err)
 	}
 
-	e.repo = checkout.NewRepo(e.rdb, checkout.WithPrefix(e.prefix+"co:"), checkout.WithClock(e.clk.Now))
-	e.hooks = webhook.New(e.rdb, dir, webhook.WithPrefix(e.prefix+"wh:"), webhook.WithClock(e.clk.Now),
-		webhook.AllowPrivate(true), webhook.WithLogger(quiet))
-	e.svc, err = payments.New(payments.Config{
-		Redis: e.rdb, Repo: e.repo, Directory: dir, Accounts: e.accounts, Gateway: e.gw, Events: e.hooks,
-		Logger: quiet, Clock: e.clk.Now, Prefix: e.prefix + "n:", PublicURL: "https://pay.example",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := New(standIns(t, Deps{
-		Redis: e.rdb, Directory: dir, Checkouts: e.repo, PublicURL: "https://pay.example",
-		Logger: quiet, Clock: e.clk.Now, Payments: e.svc, Events: e.hooks,
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.api = httptest.NewServer(h)
+	svc := build(t, &app.Config{Redis: e.rdb, Directory: e.dir, Accounts: e.accounts, Gateway: e.gw, Clock: e.clk.Now, Prefix: e.prefix},
+		publicURL("https://pay.example"), allowPrivateWebhooks)
+	e.repo, e.hooks = svc.Repo, svc.Webhooks
+	e.api = httptest.NewServer(svc.Handler)
 	t.Cleanup(e.api.Close)
 	return e
 }
@@ -409,14 +395,8 @@ func TestEventsRedisDown(t *testing.T) {
 	e := newEvEnv(t)
 	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 50 * time.Millisecond})
 	t.Cleanup(func() { _ = dead.Close() })
-	dir, _ := checkout.NewDirectory([]*checkout.Merchant{{ID: e.merchantA, APIKeys: []checkout.APIKey{checkout.APIKeyFor(e.keyA)},
-		Stores: []*checkout.Store{e.store}}})
-	h, err := New(standIns(t, Deps{Redis: dead, Directory: dir, Checkouts: e.repo, PublicURL: "https://pay.example",
-		Logger: slog.New(slog.DiscardHandler), Events: webhook.New(dead, dir)}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
+	a := build(t, &app.Config{Redis: dead, Directory: e.dir, Accounts: e.accounts}, publicURL("https://pay.example"))
+	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
 	e.api = srv
 	evID, _ := webhook.NewID()

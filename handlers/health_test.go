@@ -1,16 +1,10 @@
-package handlers
+package handlers_test
 
 import (
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/gin-gonic/gin"
-
-	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/internal/redistest"
 )
 
@@ -26,13 +20,8 @@ func TestHealth(t *testing.T) {
 
 func TestReadyzWithoutRedis(t *testing.T) {
 	m, rdb := redistest.Miniredis(t)
-	e := newEnv(t)
-	h, err := New(standIns(t, Deps{Redis: rdb, Directory: e.dir, Checkouts: checkout.NewRepo(rdb), PublicURL: "http://x", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	e := newEnv(t, withRedis(rdb))
+	srv := e.srv
 	m.Close()
 	for p, want := range map[string]int{"/healthz": 200, "/readyz": 503} {
 		res, err := http.Get(srv.URL + p)
@@ -93,29 +82,5 @@ func TestSandboxMount(t *testing.T) {
 	r := e.do("GET", "/sandbox/mct1/payorder", "", "")
 	if r.status != 200 || string(r.body) != "sandbox:/mct1/payorder" {
 		t.Fatalf("sandbox: %d %q", r.status, r.body)
-	}
-}
-
-func TestRecovery(t *testing.T) {
-	logs := &syncBuffer{}
-	h := &handler{log: slog.New(slog.NewJSONHandler(logs, nil))}
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	r.Use(h.requestID, h.recovery)
-	r.GET("/boom", func(c *gin.Context) { panic("boom") })
-	srv := httptest.NewServer(r)
-	defer srv.Close()
-	res, err := http.Get(srv.URL + "/boom")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	rr := &response{status: res.StatusCode, body: b}
-	if code, _ := rr.errorOf(t); res.StatusCode != 500 || code != "internal_error" {
-		t.Fatalf("panic answer: %d %s", res.StatusCode, b)
-	}
-	if !strings.Contains(logs.String(), "Panic") || !strings.Contains(logs.String(), "request_id") {
-		t.Fatalf("panic not logged: %s", logs.String())
 	}
 }

@@ -1,40 +1,12 @@
-package handlers
+package handlers_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/wallet-checkout/checkout/handlers"
 )
-
-// logLines decodes the JSON log lines of an env.
-func logLines(t *testing.T, e *env) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for line := range strings.SplitSeq(strings.TrimSpace(e.logs.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line is not JSON: %q", line)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-// linesWith returns the log lines whose msg is msg.
-func linesWith(t *testing.T, e *env, msg string) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, l := range logLines(t, e) {
-		if l["msg"] == msg {
-			out = append(out, l)
-		}
-	}
-	return out
-}
 
 // TestHandlerLogCarriesRequestID: a handler's own log line (not only the
 // access log) names the request it belongs to, once, without the handler
@@ -46,7 +18,7 @@ func TestHandlerLogCarriesRequestID(t *testing.T) {
 		t.Fatalf("create: %d %s", r.status, r.body)
 	}
 	id := r.json(t)["id"]
-	created := linesWith(t, e, "Checkout created")
+	created := handlers.LinesWith(t, e.logs.String(), "Checkout created")
 	if len(created) != 1 {
 		t.Fatalf("want one Checkout created line, got %d: %s", len(created), e.logs.String())
 	}
@@ -61,7 +33,7 @@ func TestHandlerLogCarriesRequestID(t *testing.T) {
 	if r.status != http.StatusOK {
 		t.Fatalf("cancel: %d %s", r.status, r.body)
 	}
-	if ls := linesWith(t, e, "Checkout cancelled"); len(ls) != 1 || ls[0]["request_id"] != "req-log-2" {
+	if ls := handlers.LinesWith(t, e.logs.String(), "Checkout cancelled"); len(ls) != 1 || ls[0]["request_id"] != "req-log-2" {
 		t.Fatalf("Checkout cancelled lines: %v", ls)
 	}
 }

@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"bytes"
@@ -20,12 +20,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wallet-checkout/checkout/app"
 	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/config"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
-	"github.com/wallet-checkout/checkout/internal/redistest"
+	"github.com/wallet-checkout/checkout/handlers"
 	"github.com/wallet-checkout/checkout/notify"
-	"github.com/wallet-checkout/checkout/notify/webhook"
 	"github.com/wallet-checkout/checkout/payments"
 	"github.com/wallet-checkout/checkout/sessions"
 	"github.com/wallet-checkout/checkout/wallet/walletsim"
@@ -33,12 +34,12 @@ import (
 
 // Real WeChat, Alipay and browser User-Agents.
 const (
-	uaWeChatIOS     = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800322c) NetType/WIFI Language/zh_CN"
-	uaWeChatAndroid = "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP2A.240805.005; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/126.0.6478.188 Mobile Safari/537.36 XWEB/1260117 MMWEBSDK/20240501 MMWEBID/1234 MicroMessenger/8.0.50.2701(0x28003253) WeChat/arm64 Weixin NetType/WIFI Language/zh_CN ABI/arm64"
-	uaWeChatMini    = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800322c) NetType/WIFI Language/zh_CN miniProgram/wx1234567890abcdef"
-	uaAlipay        = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Ariver/1.1.0 AliApp(AP/10.6.10.6000) Nebula WK RVKType(0) AlipayDefined(nt:WIFI,ws:390|780|3.0) AlipayClient/10.6.10.6000 Language/zh-Hans Region/CN"
-	uaDesktop       = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
-	uaPhone         = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36"
+	uaWeChatIOS     = handlers.UAWeChatIOS
+	uaWeChatAndroid = handlers.UAWeChatAndroid
+	uaWeChatMini    = handlers.UAWeChatMini
+	uaAlipay        = handlers.UAAlipay
+	uaDesktop       = handlers.UADesktop
+	uaPhone         = handlers.UAPhone
 )
 
 const (
@@ -58,26 +59,13 @@ var pgKeys = sync.OnceValue(func() *rsa.PrivateKey {
 	return k
 })
 
-// pgEvents records merchant events instead of delivering them.
-type pgEvents struct {
-	mu     sync.Mutex
-	events []webhook.Event
-}
-
-func (e *pgEvents) Emit(_ context.Context, ev webhook.Event) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.events = append(e.events, ev)
-	return nil
-}
-
-// pgEnv is the whole service on httptest: the router with real Redis, the
-// sandbox gateway and the wallet emulator mounted on it, the notify service
-// and its hub.
+// pgEnv is the whole service (app.New) on httptest, with real Redis, the
+// sandbox gateway and the wallet emulator mounted on it, and its hub
+// running (no other loop).
 type pgEnv struct {
 	t        testing.TB
 	srv      *httptest.Server
-	rdb      interface{ Close() error }
+	app      *app.App
 	repo     *checkout.Repo
 	dir      *checkout.Directory
 	sb       *sandbox.Server
@@ -85,13 +73,19 @@ type pgEnv struct {
 	sbRedir  sandbox.Store // store "redirect": both wallets in redirect mode
 	sbBad    sandbox.Store // store "badkeys": native, with unusable Alipay keys
 	sim      *walletsim.Sim
-	svc      *payments.Service
 	hub      *notify.Hub
 	gw       *pgCountingGateway
-	logs     *syncBuffer
-	sess     *sessions.Payers
+	logs     *handlers.SyncBuffer
 	// created is when newCheckout's checkouts are made (zero: now).
 	created time.Time
+}
+
+// payStatus is the answer of GET /c/:id/status.
+type payStatus struct {
+	Status string `json:"status"`
+	Late   bool   `json:"late"`
+	Amount int64  `json:"amount"`
+	PaidAt string `json:"paid_at,omitempty"`
 }
 
 // pgCountingGateway counts payorders and keeps the last request.
@@ -122,7 +116,7 @@ func (g *pgCountingGateway) orders() []gateway.PayOrderRequest {
 
 func newPgEnv(t testing.TB) *pgEnv {
 	t.Helper()
-	e := &pgEnv{t: t, logs: &syncBuffer{}}
+	e := &pgEnv{t: t, logs: &handlers.SyncBuffer{}}
 	var h http.Handler
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(e.srv.Close)
@@ -190,46 +184,24 @@ func newPgEnv(t testing.TB) *pgEnv {
 	if e.dir, err = checkout.NewDirectory([]*checkout.Merchant{m}); err != nil {
 		t.Fatal(err)
 	}
-	rdb := redistest.New(t)
-	e.rdb = rdb
-	prefix := "test:" + rand.Text() + ":"
-	e.repo = checkout.NewRepo(rdb, checkout.WithPrefix(prefix))
 	e.gw = &pgCountingGateway{Client: gateway.NewClient()}
-	e.svc, err = payments.New(payments.Config{
-		Redis: rdb, Repo: e.repo, Directory: e.dir, Accounts: accounts, Gateway: e.gw, Events: &pgEvents{}, PublicURL: e.srv.URL,
-		Logger: log, Prefix: prefix + "notify:",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sim := e.srv.URL + "/walletsim"
+	e.app = build(t, &app.Config{
+		Directory: e.dir, Accounts: accounts, Gateway: e.gw, Logger: log,
+		Providers: config.Providers{WeChatAuthorizeBase: sim, WeChatAPIBase: sim, AlipayAuthorizeBase: sim, AlipayGatewayURL: sim + "/gateway.do"},
+		Sandbox:   e.sb.Handler(), WalletSim: e.sim,
+		PageHeartbeat: 200 * time.Millisecond, PageEventsPoll: 300 * time.Millisecond,
+	}, publicURL(e.srv.URL))
+	e.repo, e.hub = e.app.Repo, e.app.Hub
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	e.hub = notify.NewHub(rdb, e.svc.Channel(), log)
 	go e.hub.Run(ctx)
 	select {
 	case <-e.hub.Ready():
 	case <-time.After(5 * time.Second):
 		t.Fatal("hub did not subscribe")
 	}
-	payers, err := sessions.NewPayers(rdb, sessions.Config{
-		PublicURL: e.srv.URL, KeyPairs: [][]byte{[]byte("0123456789abcdef0123456789abcdef")}, Prefix: prefix + "sess:",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.sess = payers
-	hc := e.srv.Client()
-	h, err = New(standIns(t, Deps{
-		Redis: rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: e.srv.URL, Logger: log,
-		Sandbox: e.sb.Handler(), Payments: e.svc,
-		PagesDeps: PagesDeps{
-			Sessions: payers, WeChat: e.sim.WeChat(hc), Alipay: e.sim.Alipay(hc), WalletSim: e.sim,
-			Hub: e.hub, Heartbeat: 200 * time.Millisecond, EventsPoll: 300 * time.Millisecond,
-		},
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h = e.app.Handler
 	return e
 }
 
@@ -359,7 +331,7 @@ func decodeJSON(t *testing.T, s string, v any) {
 	}
 }
 
-func (e *pgEnv) payers() *sessions.Payers { return e.sess }
+func (e *pgEnv) payers() *sessions.Payers { return e.app.Sessions }
 
 func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
 

@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"context"
@@ -8,16 +8,29 @@ import (
 	"testing"
 
 	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/handlers"
 	"github.com/wallet-checkout/checkout/web/templates"
 )
 
 // pgErrorAnswer is the part of a page answer the opening steps decide.
 type pgErrorAnswer struct {
 	status int
-	// page is the error page's text (HTML answers), or zero.
-	page errorText
+	// page is the catalogue key of the error page's title (HTML answers),
+	// or "".
+	page string
 	// code is the JSON error's code (fetch answers), or "".
 	code string
+}
+
+// pgErrorBody is the JSON error answer of what the page script fetches.
+type pgErrorBody struct {
+	Error pgAPIError `json:"error"`
+}
+
+type pgAPIError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Param   string `json:"param,omitempty"`
 }
 
 // check compares r with the answer: an HTML error page with its catalogue
@@ -39,19 +52,19 @@ func (want pgErrorAnswer) check(t *testing.T, r pgResp) {
 		if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 			t.Errorf("Content-Type %q, want JSON", ct)
 		}
-		var got errorBody
+		var got pgErrorBody
 		decodeJSON(t, r.body, &got)
-		exp := errorBody{apiError{Code: want.code, Message: apiErrorMessage(templates.LangZhHans, want.code)}}
+		exp := pgErrorBody{pgAPIError{Code: want.code, Message: handlers.APIErrorMessage(templates.LangZhHans, want.code)}}
 		if got != exp {
 			t.Errorf("answer %+v, want %+v", got, exp)
 		}
-	case want.page != errorText{}:
+	case want.page != "":
 		if ct := r.header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
 			t.Errorf("Content-Type %q, want HTML", ct)
 		}
-		title := templates.Translate(templates.LangZhHans, want.page.title)
+		title := templates.Translate(templates.LangZhHans, want.page)
 		if !strings.Contains(r.body, `data-testid="error-page"`) || !strings.Contains(r.body, `data-testid="error-title">`+title+`<`) {
-			t.Errorf("not the %q error page: %.300s", want.page.title, r.body)
+			t.Errorf("not the %q error page: %.300s", want.page, r.body)
 		}
 	default:
 		if r.body != "" {
@@ -68,9 +81,9 @@ func TestPageRoutesMissingCheckout(t *testing.T) {
 	e := newPgEnv(t)
 	gone := e.newCheckout("native", 100, func(d *checkout.Draft) { d.StoreID = "closed" })
 	const unknown = "co_AAAAAAAAAAAAAAAAAAAAAAAA"
-	htmlNotFound := pgErrorAnswer{status: http.StatusNotFound, page: pageNotFound}
+	htmlNotFound := pgErrorAnswer{status: http.StatusNotFound, page: handlers.PageNotFoundTitle}
 	jsonNotFound := pgErrorAnswer{status: http.StatusNotFound, code: "not_found"}
-	htmlUnavailable := pgErrorAnswer{status: http.StatusServiceUnavailable, page: pageUnavailable}
+	htmlUnavailable := pgErrorAnswer{status: http.StatusServiceUnavailable, page: handlers.PageUnavailableTitle}
 	jsonUnavailable := pgErrorAnswer{status: http.StatusServiceUnavailable, code: "unavailable"}
 	tests := []struct {
 		method, sub string
@@ -196,7 +209,7 @@ func TestOAuthCallbacks(t *testing.T) {
 			}
 			return b.do(false, "GET", back+w.path+"?"+q.Encode(), nil, nil)
 		}
-		backPage := func(status int, page errorText) func(*testing.T, pgResp) {
+		backPage := func(status int, page string) func(*testing.T, pgResp) {
 			return func(t *testing.T, r pgResp) {
 				t.Helper()
 				pgErrorAnswer{status: status, page: page}.check(t, withoutCookies(r))
@@ -213,10 +226,10 @@ func TestOAuthCallbacks(t *testing.T) {
 			// identified: the payer's id is in the session afterwards.
 			identified bool
 		}{
-			{"state mismatch", w.mint, func(string) string { return "forged-state" }, backPage(http.StatusBadRequest, pageOAuthExpired), false},
-			{"no state", w.mint, func(string) string { return "" }, backPage(http.StatusBadRequest, pageOAuthExpired), false},
-			{"missing code", func(string) string { return "" }, func(s string) string { return s }, backPage(http.StatusBadRequest, pageOAuthDenied), false},
-			{"refused code", func(string) string { return "not-a-code" }, func(s string) string { return s }, backPage(http.StatusBadRequest, pageOAuthFailed), false},
+			{"state mismatch", w.mint, func(string) string { return "forged-state" }, backPage(http.StatusBadRequest, handlers.PageOAuthExpiredTitle), false},
+			{"no state", w.mint, func(string) string { return "" }, backPage(http.StatusBadRequest, handlers.PageOAuthExpiredTitle), false},
+			{"missing code", func(string) string { return "" }, func(s string) string { return s }, backPage(http.StatusBadRequest, handlers.PageOAuthDeniedTitle), false},
+			{"refused code", func(string) string { return "not-a-code" }, func(s string) string { return s }, backPage(http.StatusBadRequest, handlers.PageOAuthFailedTitle), false},
 			{"success", w.mint, func(s string) string { return s }, func(t *testing.T, r pgResp) {
 				if r.status != http.StatusFound || r.header.Get("Location") != back {
 					t.Fatalf("success: %d %q", r.status, r.header.Get("Location"))

@@ -1,22 +1,19 @@
-package handlers
+package handlers_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
+	"github.com/wallet-checkout/checkout/app"
 	"github.com/wallet-checkout/checkout/gateway"
-	"github.com/wallet-checkout/checkout/notify/webhook"
-	"github.com/wallet-checkout/checkout/payments"
-	"github.com/wallet-checkout/checkout/reconciliation"
 )
 
 // quietGateway lists no orders, but one of the store's own POS on
-// 2026-11-20 (a foreign order: an explained difference).
-type quietGateway struct{}
+// 2026-11-20 (a foreign order: an explained difference). Its other calls
+// reach the real client, where nothing listens.
+type quietGateway struct{ app.Gateway }
 
 func (quietGateway) Orders(_ context.Context, _ *gateway.Store, q *gateway.OrderQuery) (*gateway.OrderPage, error) {
 	if gateway.FormatTime(q.Since) == "2026-11-20 00:00:00" {
@@ -30,53 +27,8 @@ func (quietGateway) OrderView(context.Context, *gateway.Store, gateway.OrderRef)
 	return nil, gateway.ErrOrderNotFound
 }
 
-// noPayments has nothing to confirm (a day without orders asks nothing).
-type noPayments struct{}
-
-func (noPayments) Confirm(context.Context, string) (payments.Result, error) {
-	return payments.Result{}, payments.ErrUnknownOrder
-}
-func (noPayments) ResolveRefund(context.Context, string, int) (*payments.Refund, error) {
-	return nil, payments.ErrUnknownOrder
-}
-func (noPayments) Refunds(context.Context, string) ([]payments.Refund, error) { return nil, nil }
-
-// withReconciliations serves the env's API with the reconciliations
-// mounted, on a real reconciliation.Service over the env's Redis.
-func withReconciliations(t *testing.T, e *env) *reconciliation.Service {
-	t.Helper()
-	prefix := "test:" + rand.Text()[:12] + ":"
-	hooks := webhook.New(e.rdb, e.dir, webhook.WithPrefix(prefix+"wh:"), webhook.WithClock(e.clk.Now))
-	accounts := payments.NewAccounts()
-	for _, m := range e.dir.Merchants() {
-		for _, s := range m.Stores {
-			gs, err := gateway.NewStore("http://127.0.0.1:9/mct1", "O"+m.ID+s.ID, testOpenKey, "supervisor")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := accounts.Add(m.ID, s.ID, gs); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	svc, err := reconciliation.New(reconciliation.Config{Redis: e.rdb, Repo: e.repo, Directory: e.dir, Accounts: accounts,
-		Gateway: quietGateway{}, Payments: noPayments{}, Events: hooks, Clock: e.clk.Now, Prefix: prefix + "rc:"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := New(standIns(t, Deps{Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, PublicURL: "https://pay.example",
-		Clock: e.clk.Now, Reconciliations: svc}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.srv = httptest.NewServer(h)
-	t.Cleanup(e.srv.Close)
-	return svc
-}
-
 func TestReconciliationsAPI(t *testing.T) {
-	e := newEnv(t) // 2026-11-25 16:00 UTC+8
-	withReconciliations(t, e)
+	e := newEnv(t, withGateway(quietGateway{gateway.NewClient(gateway.WithRetries(0, 0, 0))})) // 2026-11-25 16:00 UTC+8
 
 	// Auth first, then the error shape of every bad input.
 	if r := e.do("POST", "/v1/reconciliations", "", `{"store_id":"main","date":"2026-11-24"}`); r.status != http.StatusUnauthorized {

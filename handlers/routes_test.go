@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"bytes"
@@ -13,8 +13,9 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wallet-checkout/checkout/app"
 	"github.com/wallet-checkout/checkout/checkout"
-	"github.com/wallet-checkout/checkout/sessions"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // TestRoutesGolden pins the service's map: every method, path and handler
@@ -30,16 +31,10 @@ func TestRoutesGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	noop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
-	h, err := New(standIns(t, Deps{
-		Redis: rdb, Directory: dir, Checkouts: checkout.NewRepo(rdb), PublicURL: "https://pay.example",
-		Sandbox: noop, PagesDeps: PagesDeps{Sessions: &sessions.Payers{}, WalletSim: noop},
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, ok := h.(*gin.Engine)
+	a := build(t, &app.Config{Redis: rdb, Directory: dir, Accounts: payments.NewAccounts(), Sandbox: noop, WalletSim: noop})
+	engine, ok := a.Handler.(*gin.Engine)
 	if !ok {
-		t.Fatalf("New returned %T, not a *gin.Engine", h)
+		t.Fatalf("New returned %T, not a *gin.Engine", a.Handler)
 	}
 	var lines []string
 	for _, r := range engine.Routes() {
