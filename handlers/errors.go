@@ -269,7 +269,7 @@ var (
 	errNoMethod     = refusal(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route", "")
 	errNoAuth       = refusal(http.StatusUnauthorized, "unauthorized", "missing or malformed Authorization: Bearer header", "")
 	errBadKey       = refusal(http.StatusUnauthorized, "unauthorized", "invalid API key", "")
-	errMediaType    = refusal(http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json", "")
+	errMediaType    = refusal(http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json (UTF-8)", "")
 	errUnreadable   = badRequest("invalid_body", "", "the body could not be read")
 	errNoCheckout   = refusal(http.StatusNotFound, "not_found", "no such checkout", "id")
 	errPaidNoCancel = refusal(http.StatusConflict, "checkout_paid", "the checkout is paid; refund it instead", "")
