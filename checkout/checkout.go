@@ -218,6 +218,31 @@ func CheckDescription(s string) error {
 	return checkText("description", s, MaxDescriptionLen)
 }
 
+// CheckMetadata applies the rule of a checkout's metadata, the merchant's
+// own key-value pairs given back in the API and in webhooks: at most
+// MaxMetadata pairs, keys of 1 to MaxMetadataKeyLen bytes, values of at most
+// MaxMetadataValLen bytes, all valid UTF-8 without control characters (a
+// NUL, CR or LF would reach the merchant's logs and CSV exports as is).
+func CheckMetadata(m map[string]string) error {
+	if len(m) > MaxMetadata {
+		return &FieldError{Field: "metadata", Message: fmt.Sprintf("at most %d pairs", MaxMetadata)}
+	}
+	for k, v := range m {
+		if k == "" || len(k) > MaxMetadataKeyLen || !printable(k) {
+			return &FieldError{Field: "metadata", Message: fmt.Sprintf("keys must be 1-%d bytes of printable text", MaxMetadataKeyLen)}
+		}
+		if len(v) > MaxMetadataValLen || !printable(v) {
+			return &FieldError{Field: "metadata", Message: fmt.Sprintf("values must be at most %d bytes of text without control characters", MaxMetadataValLen)}
+		}
+	}
+	return nil
+}
+
+// printable reports whether s is valid UTF-8 without control characters.
+func printable(s string) bool {
+	return utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0
+}
+
 // checkText is the rule of a free-text field shown to people and merchants.
 func checkText(field, s string, maxRunes int) error {
 	switch {
@@ -403,13 +428,8 @@ func (d *Draft) check() error {
 	if d.TTL != 0 && (d.TTL < MinTTL || d.TTL > MaxTTL) {
 		return bad("expiry must be between %s and %s", MinTTL, MaxTTL)
 	}
-	if len(d.Metadata) > MaxMetadata {
-		return bad("more than %d metadata pairs", MaxMetadata)
-	}
-	for k, v := range d.Metadata {
-		if k == "" || len(k) > MaxMetadataKeyLen || len(v) > MaxMetadataValLen {
-			return bad("metadata keys are 1-%d bytes, values at most %d", MaxMetadataKeyLen, MaxMetadataValLen)
-		}
+	if err := CheckMetadata(d.Metadata); err != nil {
+		return err
 	}
 	for _, w := range d.Wallets {
 		if !w.Valid() {

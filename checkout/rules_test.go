@@ -41,6 +41,39 @@ func TestDescriptionRule(t *testing.T) {
 	})
 }
 
+// TestMetadataRule pins the one rule of metadata, applied by the create API
+// (CheckMetadata) and to every draft: printable UTF-8 keys and values (no
+// NUL, CR or LF: they reach merchants' logs and exports), within the sizes.
+func TestMetadataRule(t *testing.T) {
+	values := fmt.Sprintf("values must be at most %d bytes of text without control characters", MaxMetadataValLen)
+	keys := fmt.Sprintf("keys must be 1-%d bytes of printable text", MaxMetadataKeyLen)
+	checkTextRule(t, "metadata", func(v string) error { return CheckMetadata(map[string]string{"table": v}) },
+		func(d *Draft, v string) { d.Metadata = map[string]string{"table": v} }, []textCase{
+			{"empty value", "", ""},
+			{"Chinese value", "靠窗 7 号桌", ""},
+			{"value at the limit", strings.Repeat("v", MaxMetadataValLen), ""},
+			{"value too long", strings.Repeat("v", MaxMetadataValLen+1), values},
+			{"NUL in a value", "a\x00b", values},
+			{"CR LF in a value", "a\r\nSet-Cookie: x", values},
+			{"invalid UTF-8 in a value", "a\xffb", values},
+		})
+	checkTextRule(t, "metadata", func(k string) error { return CheckMetadata(map[string]string{k: "v"}) },
+		func(d *Draft, k string) { d.Metadata = map[string]string{k: "v"} }, []textCase{
+			{"key", "table", ""},
+			{"empty key", "", keys},
+			{"key too long", strings.Repeat("k", MaxMetadataKeyLen+1), keys},
+			{"newline in a key", "a\nb", keys},
+		})
+	many := map[string]string{}
+	for i := range MaxMetadata + 1 {
+		many[fmt.Sprint("k", i)] = "v"
+	}
+	var fe *FieldError
+	if err := CheckMetadata(many); !errors.As(err, &fe) || fe.Field != "metadata" {
+		t.Errorf("%d pairs: %v", len(many), err)
+	}
+}
+
 // textCase is a value of a text field and the FieldError message it gets
 // ("" when accepted).
 type textCase struct{ name, value, msg string }

@@ -11,10 +11,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -179,25 +178,13 @@ func (h *handler) draftFrom(m *checkout.Merchant, liveKey bool, req *createReque
 		d.Wallets = append(d.Wallets, mw)
 	}
 
-	if len(req.Metadata) > checkout.MaxMetadata {
-		return nil, invalid("metadata", fmt.Sprintf("at most %d pairs", checkout.MaxMetadata))
-	}
-	for k, v := range req.Metadata {
-		if k == "" || len(k) > checkout.MaxMetadataKeyLen || hasControl(k) || !utf8.ValidString(k) {
-			return nil, invalid("metadata", fmt.Sprintf("keys must be 1-%d bytes of printable text", checkout.MaxMetadataKeyLen))
-		}
-		if len(v) > checkout.MaxMetadataValLen || !utf8.ValidString(v) {
-			return nil, invalid("metadata", fmt.Sprintf("values must be at most %d bytes of text", checkout.MaxMetadataValLen))
-		}
+	if err := checkout.CheckMetadata(req.Metadata); err != nil {
+		return nil, refusalOf(err)
 	}
 	if len(req.Metadata) > 0 {
 		d.Metadata = req.Metadata
 	}
 	return d, nil
-}
-
-func hasControl(s string) bool {
-	return strings.IndexFunc(s, unicode.IsControl) >= 0
 }
 
 // sampleID stands in for {CHECKOUT_ID} while a URL is checked.
@@ -275,8 +262,19 @@ func parseAbsolute(raw string) (*url.URL, string) {
 		return nil, "must have a host"
 	case strings.ContainsAny(u.Host, "%@"):
 		return nil, "has an invalid host"
+	case !validPort(u.Port()):
+		return nil, "has an invalid port (1-65535)"
 	}
 	return u, ""
+}
+
+// validPort reports whether a URL's port is absent or 1-65535 in decimal.
+func validPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535 && p[0] != '0'
 }
 
 // createCheckout is POST /v1/checkouts.
