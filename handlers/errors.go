@@ -269,6 +269,7 @@ var (
 	errNoMethod     = refusal(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route", "")
 	errNoAuth       = refusal(http.StatusUnauthorized, "unauthorized", "missing or malformed Authorization: Bearer header", "")
 	errBadKey       = refusal(http.StatusUnauthorized, "unauthorized", "invalid API key", "")
+	errEncodedPath  = badRequest("invalid_path", "", "the path must not contain an encoded '/', '\\' or '.'")
 	errMediaType    = refusal(http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json (UTF-8)", "")
 	errUnreadable   = badRequest("invalid_body", "", "the body could not be read")
 	errNoCheckout   = refusal(http.StatusNotFound, "not_found", "no such checkout", "id")
