@@ -219,22 +219,28 @@ func CheckDescription(s string) error {
 }
 
 // CheckMetadata applies the rule of a checkout's metadata, the merchant's
-// own key-value pairs: at most MaxMetadata pairs, keys of 1 to
-// MaxMetadataKeyLen bytes of printable UTF-8 text, values of at most
-// MaxMetadataValLen bytes of UTF-8.
+// own key-value pairs given back in the API and in webhooks: at most
+// MaxMetadata pairs, keys of 1 to MaxMetadataKeyLen bytes, values of at most
+// MaxMetadataValLen bytes, all valid UTF-8 without control characters (a
+// NUL, CR or LF would reach the merchant's logs and CSV exports as is).
 func CheckMetadata(m map[string]string) error {
 	if len(m) > MaxMetadata {
 		return &FieldError{Field: "metadata", Message: fmt.Sprintf("at most %d pairs", MaxMetadata)}
 	}
 	for k, v := range m {
-		if k == "" || len(k) > MaxMetadataKeyLen || !utf8.ValidString(k) || strings.IndexFunc(k, unicode.IsControl) >= 0 {
+		if k == "" || len(k) > MaxMetadataKeyLen || !printable(k) {
 			return &FieldError{Field: "metadata", Message: fmt.Sprintf("keys must be 1-%d bytes of printable text", MaxMetadataKeyLen)}
 		}
-		if len(v) > MaxMetadataValLen || !utf8.ValidString(v) {
-			return &FieldError{Field: "metadata", Message: fmt.Sprintf("values must be at most %d bytes of text", MaxMetadataValLen)}
+		if len(v) > MaxMetadataValLen || !printable(v) {
+			return &FieldError{Field: "metadata", Message: fmt.Sprintf("values must be at most %d bytes of text without control characters", MaxMetadataValLen)}
 		}
 	}
 	return nil
+}
+
+// printable reports whether s is valid UTF-8 without control characters.
+func printable(s string) bool {
+	return utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0
 }
 
 // checkText is the rule of a free-text field shown to people and merchants.

@@ -41,6 +41,42 @@ func TestDescriptionRule(t *testing.T) {
 	})
 }
 
+// TestMetadataRule pins the one rule of metadata, applied by the create API
+// (CheckMetadata) and to every draft: printable UTF-8 keys and values (no
+// NUL, CR or LF: they reach merchants' logs and exports), within the sizes.
+func TestMetadataRule(t *testing.T) {
+	values := fmt.Sprintf("values must be at most %d bytes of text without control characters", MaxMetadataValLen)
+	keys := fmt.Sprintf("keys must be 1-%d bytes of printable text", MaxMetadataKeyLen)
+	checkTextRule(t, "metadata", func(v string) error { return CheckMetadata(map[string]string{"table": v}) },
+		func(d *Draft, v string) { d.Metadata = map[string]string{"table": v} }, []textCase{
+			{"empty value", "", ""},
+			{"Chinese value", "靠窗 7 号桌", ""},
+			{"value at the limit", strings.Repeat("v", MaxMetadataValLen), ""},
+			{"value too long", strings.Repeat("v", MaxMetadataValLen+1), values},
+			{"NUL in a value", "a\x00b", values},
+			{"CR LF in a value", "a\r\nSet-Cookie: x", values},
+			{"invalid UTF-8 in a value", "a\xffb", values},
+		})
+	checkTextRule(t, "metadata", func(k string) error { return CheckMetadata(map[string]string{k: "v"}) },
+		func(d *Draft, k string) { d.Metadata = map[string]string{k: "v"} }, []textCase{
+			{"key", "table", ""},
+			{"empty key", "", keys},
+			{"key too long", strings.Repeat("k", MaxMetadataKeyLen+1), keys},
+			{"key at the limit", strings.Repeat("k", MaxMetadataKeyLen), ""},
+			{"newline in a key", "a\nb", keys},
+			{"NUL in a key", "a\x00b", keys},
+			{"invalid UTF-8 key", "a\xffb", keys},
+		})
+	many := map[string]string{}
+	for i := range MaxMetadata + 1 {
+		many[fmt.Sprint("k", i)] = "v"
+	}
+	var fe *FieldError
+	if err := CheckMetadata(many); !errors.As(err, &fe) || fe.Field != "metadata" {
+		t.Errorf("%d pairs: %v", len(many), err)
+	}
+}
+
 // textCase is a value of a text field and the FieldError message it gets
 // ("" when accepted).
 type textCase struct{ name, value, msg string }
@@ -115,53 +151,5 @@ func TestEffectiveLatePolicy(t *testing.T) {
 	}
 	if st.LatePolicy != DefaultLatePolicy {
 		t.Errorf("directory left the store's policy %q", st.LatePolicy)
-	}
-}
-
-// TestMetadataRule pins the one rule of a checkout's metadata, which the
-// create API applies through the domain: at most MaxMetadata pairs, keys of
-// 1 to MaxMetadataKeyLen bytes of printable text, values of at most
-// MaxMetadataValLen bytes of text. A draft that breaks it is refused with a
-// FieldError on "metadata", as the API answers it.
-func TestMetadataRule(t *testing.T) {
-	keyMsg := fmt.Sprintf("keys must be 1-%d bytes of printable text", MaxMetadataKeyLen)
-	valMsg := fmt.Sprintf("values must be at most %d bytes of text", MaxMetadataValLen)
-	many := map[string]string{}
-	for i := range MaxMetadata + 1 {
-		many[fmt.Sprint("k", i)] = "v"
-	}
-	for _, tt := range []struct {
-		name string
-		meta map[string]string
-		msg  string // "" when accepted
-	}{
-		{"none", nil, ""},
-		{"one pair", map[string]string{"table": "7", "shift": "早"}, ""},
-		{"key at the limit", map[string]string{strings.Repeat("k", MaxMetadataKeyLen): "v"}, ""},
-		{"value at the limit", map[string]string{"k": strings.Repeat("v", MaxMetadataValLen)}, ""},
-		{"too many pairs", many, fmt.Sprintf("at most %d pairs", MaxMetadata)},
-		{"empty key", map[string]string{"": "v"}, keyMsg},
-		{"key too long", map[string]string{strings.Repeat("k", MaxMetadataKeyLen+1): "v"}, keyMsg},
-		{"newline in a key", map[string]string{"a\nb": "v"}, keyMsg},
-		{"NUL in a key", map[string]string{"a\x00b": "v"}, keyMsg},
-		{"invalid UTF-8 key", map[string]string{"a\xffb": "v"}, keyMsg},
-		{"value too long", map[string]string{"k": strings.Repeat("v", MaxMetadataValLen+1)}, valMsg},
-		{"invalid UTF-8 value", map[string]string{"k": "a\xffb"}, valMsg},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			d := draft("m")
-			d.Metadata = tt.meta
-			_, err := NewCheckout(d, time.Now())
-			if tt.msg == "" {
-				if err != nil {
-					t.Fatalf("refused: %v", err)
-				}
-				return
-			}
-			var fe *FieldError
-			if !errors.As(err, &fe) || fe.Field != "metadata" || fe.Message != tt.msg || !errors.Is(err, ErrInvalid) {
-				t.Errorf("err = %#v, want metadata: %s (ErrInvalid)", err, tt.msg)
-			}
-		})
 	}
 }

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,9 +11,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -47,68 +46,13 @@ const (
 	maxIdempotencyKeyLen = 255
 )
 
-// decodeCreate parses a create body strictly: one JSON object, no unknown
-// fields, the right types.
+// decodeCreate parses a create body strictly (decodeStrict).
 func decodeCreate(body []byte) (*createRequest, *requestError) {
-	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) == 0 {
-		return nil, badRequest("invalid_json", "", "the body is empty; send a JSON object")
-	}
-	if trimmed[0] != '{' {
-		return nil, badRequest("invalid_json", "", "the body must be a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
 	var req createRequest
-	if err := dec.Decode(&req); err != nil {
-		return nil, jsonError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, badRequest("invalid_json", "", "unexpected data after the JSON object")
+	if err := decodeStrict(body, &req); err != nil {
+		return nil, err
 	}
 	return &req, nil
-}
-
-// jsonError explains a decoding error without echoing the input.
-func jsonError(err error) *requestError {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return badRequest("invalid_json", "", fmt.Sprintf("malformed JSON at byte %d", syn.Offset))
-	case errors.As(err, &typ):
-		if typ.Field == "" {
-			return badRequest("invalid_json", "", "the body must be a JSON object")
-		}
-		return invalid(typ.Field, "must be "+jsonType(typ.Type.Kind().String()))
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return badRequest("invalid_json", "", "the JSON object is incomplete")
-	}
-	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		name := strings.Trim(f, `"`)
-		if len(name) > 64 || !utf8.ValidString(name) {
-			name = name[:min(len(name), 64)]
-			name = strings.ToValidUTF8(name, "")
-		}
-		return badRequest("unknown_parameter", name, "unknown parameter")
-	}
-	return badRequest("invalid_json", "", "malformed JSON")
-}
-
-func jsonType(kind string) string {
-	switch kind {
-	case "int64", "int", "int32":
-		return "an integer"
-	case "string":
-		return "a string"
-	case "slice":
-		return "an array"
-	case "map", "struct":
-		return "an object"
-	case "bool":
-		return "a boolean"
-	}
-	return "of another type"
 }
 
 // draftFrom applies every API rule to a decoded request.
@@ -318,8 +262,19 @@ func parseAbsolute(raw string) (*url.URL, string) {
 		return nil, "must have a host"
 	case strings.ContainsAny(u.Host, "%@"):
 		return nil, "has an invalid host"
+	case !validPort(u.Port()):
+		return nil, "has an invalid port (1-65535)"
 	}
 	return u, ""
+}
+
+// validPort reports whether a URL's port is absent or 1-65535 in decimal.
+func validPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535 && p[0] != '0'
 }
 
 // createCheckout is POST /v1/checkouts.
@@ -399,10 +354,15 @@ func validIdempotencyKey(key string) bool {
 	return key != "" && len(key) <= maxIdempotencyKeyLen && strings.IndexFunc(key, func(r rune) bool { return r < 0x21 || r > 0x7e }) < 0
 }
 
-// readJSON checks that the body, if typed, is JSON and reads it (readBody).
+// readJSON checks that the body, if typed, is JSON in UTF-8 (the only
+// charset JSON has: RFC 8259) and reads it (readBody).
 func readJSON(c *gin.Context) ([]byte, error) {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		mt, params, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return nil, errMediaType
+		}
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
 			return nil, errMediaType
 		}
 	}

@@ -180,7 +180,7 @@ func TestUnmappedError(t *testing.T) {
 	// Through the router: the body has none of the error's text, the log
 	// line has it and the request id.
 	e := newEnv(t)
-	eng := e.handler.(*gin.Engine)
+	eng := e.handler.(router).Engine
 	eng.GET("/boom", func(c *gin.Context) { (&handler{log: slog.New(slog.DiscardHandler)}).fail(c, secret) })
 	w := httptest.NewRecorder()
 	req := httptest.NewRequest("GET", "/boom", nil)

@@ -95,6 +95,8 @@ type handler struct {
 	repo      *checkout.Repo
 	pay       Payments
 	publicURL string
+	// https is whether publicURL is https (HSTS).
+	https     bool
 	log       *slog.Logger
 	now       func() time.Time
 	maxAmount int64
@@ -136,6 +138,7 @@ func New(d Deps) (http.Handler, error) {
 		repo:                 d.Checkouts,
 		pay:                  d.Payments,
 		publicURL:            strings.TrimRight(d.PublicURL, "/"),
+		https:                strings.HasPrefix(strings.ToLower(d.PublicURL), "https://"),
 		log:                  d.Logger,
 		now:                  d.Clock,
 		maxAmount:            d.MaxAmount,
@@ -155,5 +158,5 @@ func New(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("handlers: %w", err)
 	}
-	return r, nil
+	return router{r}, nil
 }

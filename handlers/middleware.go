@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -33,6 +34,56 @@ func (h *handler) requestID(c *gin.Context) {
 	c.Header(headerRequestID, id)
 	log := h.log.With(slog.String("request_id", id))
 	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), loggerKey{}, log))
+	c.Next()
+}
+
+// router is the service's gin engine behind the one check that must come
+// before routing: gin decodes and cleans the path, and may redirect it,
+// before any middleware runs, so /notify/..%2f..%2fv1%2fcheckouts would
+// reach /v1/checkouts (or be redirected there) and slip past a proxy that
+// filters by path prefix. A path with an encoded '/', '\' or '.' (%2f,
+// %5c, %2e) is refused; no route of ours needs one. A plain trailing or
+// doubled slash is not an attack: gin's handling of those stays.
+type router struct{ *gin.Engine }
+
+func (r router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if encodedSeparator(req) {
+		a := errEncodedPath.answer
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(a.status)
+		_ = json.NewEncoder(w).Encode(errorBody{apiError{Code: a.code, Message: a.message}})
+		return
+	}
+	r.Engine.ServeHTTP(w, req)
+}
+
+// encodedSeparator reports whether the request's path, as sent, has an
+// encoded '/', '\' or '.'.
+func encodedSeparator(req *http.Request) bool {
+	raw, _, _ := strings.Cut(req.RequestURI, "?")
+	if raw == "" {
+		raw = req.URL.EscapedPath()
+	}
+	lower := strings.ToLower(raw)
+	return strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(lower, "%2e")
+}
+
+// transportSecurity asks browsers to use https only (HSTS) when the service
+// is served over https: one year, the common preload-free setting.
+func (h *handler) transportSecurity(c *gin.Context) {
+	if h.https {
+		c.Header("Strict-Transport-Security", "max-age=31536000")
+	}
+	c.Next()
+}
+
+// apiNoStore keeps every merchant API answer out of caches: some carry a
+// client_secret, and none is worth keeping.
+func apiNoStore(c *gin.Context) {
+	if p := c.Request.URL.Path; p == "/v1" || strings.HasPrefix(p, "/v1/") {
+		c.Header("Cache-Control", "no-store")
+	}
 	c.Next()
 }
 

@@ -76,7 +76,8 @@ func TestMiniProgramPayment(t *testing.T) {
 		{"no code", fresh.ID, map[string]string{"client_secret": fresh.ClientSecret}, 400, "invalid_code"},
 		{"wallet not allowed", alipayOnly.ID, map[string]string{"client_secret": alipayOnly.ClientSecret, "code": "x"}, 409, "wallet_unavailable"},
 		{"unknown checkout", "co_AAAAAAAAAAAAAAAAAAAAAAAA", map[string]string{"client_secret": "x", "code": "x"}, 404, "not_found"},
-		{"garbage id", "..%2F..%2Fetc", map[string]string{"client_secret": "x", "code": "x"}, 404, "not_found"},
+		{"encoded slashes in the id", "..%2F..%2Fetc", map[string]string{"client_secret": "x", "code": "x"}, 400, "invalid_path"},
+		{"garbage id", "..etc", map[string]string{"client_secret": "x", "code": "x"}, 404, "not_found"},
 		{"garbage body", fresh.ID, "not an object", 400, "invalid_request"},
 		{"amount ignored", fresh.ID, map[string]any{"client_secret": fresh.ClientSecret, "code": e.sim.MintMiniProgramCode(pgMiniApp, "b"), "amount": 1}, 200, ""},
 	}

@@ -1,11 +1,7 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"time"
 
@@ -61,31 +57,16 @@ func reconciliationView(r *reconciliation.Run) reconciliationJSON {
 	return reconciliationJSON{Object: "reconciliation", Run: r, Differences: ds}
 }
 
-// decodeStrict parses body as one JSON object into v: no unknown fields,
-// nothing after it.
-func decodeStrict(body []byte, v any) error {
-	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return badRequest("invalid_json", "", "the body must be a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return badRequest("invalid_json", "", "unexpected data after the JSON object")
-	}
-	return nil
-}
-
 // readJSONBody checks the content type, reads and decodes a body into v.
 func readJSONBody(c *gin.Context, v any) error {
 	body, err := readJSON(c)
 	if err != nil {
 		return err
 	}
-	return decodeStrict(body, v)
+	if err := decodeStrict(body, v); err != nil {
+		return err
+	}
+	return nil
 }
 
 // create is POST /v1/reconciliations {"store_id", "date"}: reconcile one of

@@ -1,9 +1,7 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -82,16 +80,14 @@ func (h *handler) createRefund(c *gin.Context) {
 		h.fail(c, invalid("Idempotency-Key", fmt.Sprintf("a refund needs an Idempotency-Key of 1-%d printable ASCII characters", maxIdempotencyKeyLen)))
 		return
 	}
-	body, err := readBody(c)
+	body, err := readJSON(c)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
 	var req refundRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || dec.More() {
-		h.fail(c, badRequest("invalid_json", "", "the body must be one JSON object {amount, reason}"))
+	if err := decodeStrict(body, &req); err != nil {
+		h.fail(c, err)
 		return
 	}
 	if req.Amount == nil || *req.Amount <= 0 {

@@ -20,7 +20,7 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
 		return nil, err
 	}
-	r.Use(h.requestID, h.accessLog, h.recovery)
+	r.Use(h.requestID, h.accessLog, h.recovery, h.transportSecurity, apiNoStore)
 	r.NoRoute(func(c *gin.Context) { h.fail(c, errNoRoute) })
 	r.NoMethod(func(c *gin.Context) { h.fail(c, errNoMethod) })
 

@@ -160,15 +160,20 @@ func TestRefundRequests(t *testing.T) {
 		{"no key", c.ID, "", `{"amount":1}`, 400, "invalid_parameter"},
 		{"zero", c.ID, "k2", `{"amount":0}`, 400, "invalid_parameter"},
 		{"negative", c.ID, "k3", `{"amount":-5}`, 400, "invalid_parameter"},
-		{"fraction", c.ID, "k4", `{"amount":1.5}`, 400, "invalid_json"},
-		{"string amount", c.ID, "k5", `{"amount":"100"}`, 400, "invalid_json"},
-		{"unknown field", c.ID, "k6", `{"amount":1,"to":"me"}`, 400, "invalid_json"},
+		// The refund body is decoded like every merchant API body: the
+		// member at fault is named.
+		{"fraction", c.ID, "k4", `{"amount":1.5}`, 400, "invalid_parameter"},
+		{"string amount", c.ID, "k5", `{"amount":"100"}`, 400, "invalid_parameter"},
+		{"unknown field", c.ID, "k6", `{"amount":1,"to":"me"}`, 400, "unknown_parameter"},
+		{"name in capitals", c.ID, "k13", `{"AMOUNT":1}`, 400, "unknown_parameter"},
+		{"amount twice", c.ID, "k14", `{"amount":1,"amount":700}`, 400, "duplicate_parameter"},
 		{"garbage", c.ID, "k7", `{{{`, 400, "invalid_json"},
 		{"reason too long", c.ID, "k8", `{"amount":1,"reason":"` + strings.Repeat("长", 81) + `"}`, 400, "invalid_parameter"},
 		{"more than left", c.ID, "k9", `{"amount":701}`, 409, "refund_exceeds_refundable"},
 		{"unpaid checkout", open.ID, "k10", `{"amount":1}`, 409, "checkout_not_refundable"},
 		{"no such checkout", mustID(t), "k11", `{"amount":1}`, 404, "not_found"},
-		{"garbage id", "co_..%2F", "k12", `{"amount":1}`, 404, "not_found"},
+		{"garbage id", "co_..", "k12", `{"amount":1}`, 404, "not_found"},
+		{"encoded slash in the id", "co_..%2F", "k15", `{"amount":1}`, 400, "invalid_path"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := e.postRefund(tc.id, tc.key, tc.body)

@@ -70,6 +70,14 @@ var reserved = []netip.Prefix{
 	netip.MustParsePrefix("2002::/16"),      // 6to4: may embed a private v4
 	netip.MustParsePrefix("fec0::/10"),      // deprecated site-local
 	netip.MustParsePrefix("100::/64"),       // discard-only
+	// IPv6 special-purpose ranges (IANA registry) and the forms that embed
+	// an IPv4 address, which a dialer may route to it.
+	netip.MustParsePrefix("::/96"),           // IPv4-compatible (deprecated): ::127.0.0.1
+	netip.MustParsePrefix("::ffff:0:0:0/96"), // IPv4-translated (SIIT)
+	netip.MustParsePrefix("2001::/23"),       // IETF protocol assignments, Teredo (embeds a v4) among them
+	netip.MustParsePrefix("2001:db8::/32"),   // documentation
+	netip.MustParsePrefix("3fff::/20"),       // documentation
+	netip.MustParsePrefix("5f00::/16"),       // SRv6 SIDs
 }
 
 // Of classifies a URL's host: a name, or a literal address with or without

@@ -38,3 +38,29 @@ func TestInternal(t *testing.T) {
 		t.Error("the zero address is not refused")
 	}
 }
+
+// TestSpecialPurposeIPv6: IPv6 forms that embed an IPv4 address, or that
+// the IANA special-purpose registry sets apart, are internal: a webhook
+// URL or a resolved name must not reach them (https://[::127.0.0.1] was
+// let through to the dialer).
+func TestSpecialPurposeIPv6(t *testing.T) {
+	for _, host := range []string{
+		"[::127.0.0.1]",     // IPv4-compatible (::/96), deprecated
+		"[::10.0.0.7]",      // the same with a private v4
+		"[::ffff:0:7f00:1]", // IPv4-translated (SIIT, ::ffff:0:0:0/96)
+		"[2001::1]",         // Teredo (2001::/32): embeds a v4
+		"[2001:db8::1]",     // documentation
+		"[2001:10::1]",      // ORCHID (in 2001::/23, IETF assignments)
+		"[3fff::1]",         // documentation (3fff::/20)
+		"[5f00::1]",         // SRv6 SIDs
+	} {
+		if c := Of(host); !c.Internal() {
+			t.Errorf("Of(%s) = %s, want internal", host, c)
+		}
+	}
+	for _, host := range []string{"[2400:cb00::1]", "[2606:4700::1111]", "[240e::1]"} {
+		if c := Of(host); c != Public {
+			t.Errorf("Of(%s) = %s, want public", host, c)
+		}
+	}
+}

@@ -4,16 +4,20 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -351,8 +355,10 @@ func (s *Service) send(ctx context.Context, d claimed, dest string, secrets []st
 	return a
 }
 
-// describe turns a client error into a message for the merchant, without
-// the URL that *url.Error quotes.
+// describe turns a client error into a message for the merchant: what went
+// wrong, in words, never the URL that *url.Error quotes (it may carry
+// credentials) nor an address of the service's own network (its DNS
+// resolver, its source address) that the raw error text names.
 func describe(err error) string {
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -361,8 +367,31 @@ func describe(err error) string {
 		}
 		err = ue.Err
 	}
-	if errors.Is(err, ErrForbiddenAddress) {
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalidCert x509.CertificateInvalidError
+	var recordErr tls.RecordHeaderError
+	switch {
+	case errors.Is(err, ErrForbiddenAddress):
 		return "destination address not allowed (private, loopback or reserved)"
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return "DNS: no such host " + dnsErr.Name
+	case errors.As(err, &dnsErr):
+		return "DNS lookup of " + dnsErr.Name + " failed"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset by the server"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "host unreachable"
+	case errors.As(err, &certErr), errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalidCert):
+		return "TLS certificate not accepted (expired, self-signed or for another name)"
+	case errors.As(err, &recordErr):
+		return "TLS handshake failed (is it an https server?)"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed by the server before it answered"
 	}
-	return err.Error()
+	return "connection failed"
 }
