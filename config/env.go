@@ -15,19 +15,21 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/payments"
 )
 
 // Defaults of the service settings.
 const (
 	DefaultAddr      = ":8080"
 	DefaultMaxAmount = int64(10_000_000) // fen: ¥100,000
-	DefaultRetention = 2160 * time.Hour  // 90 days
+	DefaultRetention = checkout.DefaultRetention
 	// DefaultClaimLease is how long a replica's claim on background work
 	// (an effect, a reconciler item) protects it before a crash is assumed.
-	DefaultClaimLease = 30 * time.Second
+	DefaultClaimLease = payments.DefaultEffectLease
 	// DefaultWebhookRetry is the wait after a webhook's first failed
 	// delivery; it doubles after each further failure.
-	DefaultWebhookRetry = 30 * time.Second
+	DefaultWebhookRetry = webhook.DefaultBackoff
 	// MinSecretLen is the shortest session key, signing secret or webhook
 	// secret accepted, in bytes (`openssl rand -base64 32` prints 44).
 	MinSecretLen = 32

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/config"
 )
 
 func FuzzDecodeCreate(f *testing.F) {
@@ -12,7 +13,7 @@ func FuzzDecodeCreate(f *testing.F) {
 	f.Add([]byte(`{"amount":900,"original_amount":1000,"discount_amount":100,"metadata":{"a":"b"},"wallets":["wechat"]}`))
 	f.Add([]byte(`[`))
 	f.Add([]byte(`{"amount":"x"}`))
-	h := &handler{maxAmount: DefaultMaxAmount, now: time.Now}
+	h := &handler{maxAmount: config.DefaultMaxAmount, now: time.Now}
 	key, _ := checkout.NewAPIKey(false)
 	st := &checkout.Store{ID: "main", Sandbox: true, LatePolicy: checkout.LatePolicyAccept,
 		WeChat: checkout.WeChatConfig{Enabled: true}, Alipay: checkout.AlipayConfig{Enabled: true}}

@@ -1,6 +1,9 @@
 // Package handlers is the service's HTTP surface on gin: the merchant API
-// under /v1, ops endpoints, and the mount points of the pages and the
-// sandbox gateway. Routes live in routes.go; each action has its own file.
+// under /v1, the payer pages under /c/:id and the mini-program endpoint,
+// the gateway's notify intake, ops endpoints, and the mounts of the demo's
+// sandbox gateway and wallet emulator. Handlers parse, call the domain or
+// the use cases (Payments), and answer through one error mapping
+// (errors.go). Every route is in routes.go; each action has its own file.
 package handlers
 
 import (
@@ -18,10 +21,6 @@ import (
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/payments"
 )
-
-// DefaultMaxAmount is the largest checkout in fen when neither the merchant
-// nor the service sets one: 100 000 yuan.
-const DefaultMaxAmount int64 = 10_000_000
 
 // maxBodyBytes bounds every API request body.
 const maxBodyBytes = 64 << 10
@@ -68,7 +67,8 @@ type Deps struct {
 	Sandbox http.Handler
 	Logger  *slog.Logger
 	Clock   func() time.Time
-	// MaxAmount is the service-wide largest checkout in fen (0: DefaultMaxAmount).
+	// MaxAmount is the service-wide largest checkout in fen, unless a
+	// merchant sets its own (CHECKOUT_MAX_AMOUNT).
 	MaxAmount int64
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed for
 	// the client IP in logs; none by default.
@@ -132,6 +132,9 @@ func New(d Deps) (http.Handler, error) {
 	if d.PublicURL == "" {
 		return nil, errors.New("handlers: PublicURL is required")
 	}
+	if d.MaxAmount <= 0 {
+		return nil, errors.New("handlers: MaxAmount must be positive")
+	}
 	h := &handler{
 		rdb:                  d.Redis,
 		dir:                  d.Directory,
@@ -150,9 +153,6 @@ func New(d Deps) (http.Handler, error) {
 	}
 	if h.now == nil {
 		h.now = time.Now
-	}
-	if h.maxAmount <= 0 {
-		h.maxAmount = DefaultMaxAmount
 	}
 	r, err := h.routes(d)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/config"
 	"github.com/wallet-checkout/checkout/internal/redistest"
 	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/payments"
@@ -28,6 +29,9 @@ import (
 // router. Tests that exercise a part give the real one (or a recording one).
 func standIns(t testing.TB, d Deps) Deps {
 	t.Helper()
+	if d.MaxAmount == 0 {
+		d.MaxAmount = config.DefaultMaxAmount
+	}
 	if d.Payments == nil {
 		d.Payments = &standInPayments{}
 	}

@@ -5,13 +5,14 @@ import (
 	"time"
 
 	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/config"
 )
 
 // TestCreateRefusesWhatAStrictAPIRefuses: a success or webhook URL whose
 // port is not 1-65535, and metadata with control characters (NUL, CR, LF),
 // are refused field by field, never stored.
 func TestCreateRefusesWhatAStrictAPIRefuses(t *testing.T) {
-	h := &handler{maxAmount: DefaultMaxAmount, now: time.Now}
+	h := &handler{maxAmount: config.DefaultMaxAmount, now: time.Now}
 	m := &checkout.Merchant{ID: "m", RedirectHosts: []string{"shop.example"}, WebhookSecrets: []checkout.Secret{"whsec"}, Stores: []*checkout.Store{store("main", true)}}
 	for _, tc := range []struct {
 		name, body, param string

@@ -57,6 +57,11 @@ var (
 	ErrRateLimited = errors.New("payments: checked moments ago")
 )
 
+// DefaultEffectLease is how long a claimed effect or reconciler item is
+// protected from other processes before a crash is assumed: longer than any
+// gateway call it covers. config's CHECKOUT_CLAIM_LEASE defaults to it.
+const DefaultEffectLease = 30 * time.Second
+
 // Config is what a Service needs.
 type Config struct {
 	Redis     redis.UniversalClient
@@ -75,7 +80,7 @@ type Config struct {
 	// It must not contain '{' or '}'.
 	Prefix string
 	// EffectLease is how long a claimed effect is protected from other
-	// processes before a crash is assumed (default 30 s).
+	// processes before a crash is assumed (default DefaultEffectLease).
 	EffectLease time.Duration
 	// Retention is how long effect markers and refund records are kept
 	// (default checkout.DefaultRetention).
@@ -146,7 +151,7 @@ func New(cfg Config) (*Service, error) {
 		s.prefix = "notify:"
 	}
 	if s.lease <= 0 {
-		s.lease = 30 * time.Second
+		s.lease = DefaultEffectLease
 	}
 	if s.retention <= 0 {
 		s.retention = checkout.DefaultRetention

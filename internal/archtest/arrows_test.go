@@ -29,7 +29,7 @@ var allowed = map[string][]string{
 	"checkout":           {},
 	"wallet":             {},
 	"wallet/walletsim":   {"wallet"},
-	"config":             {"checkout", "gateway", "internal/hostclass", "payments", "wallet"},
+	"config":             {"checkout", "gateway", "internal/hostclass", "notify/webhook", "payments", "wallet"},
 	"notify/webhook":     {"checkout", "internal/hostclass"},
 	"notify":             {"checkout"},
 	"payments":           {"checkout", "gateway", "notify", "notify/webhook"},
