@@ -265,6 +265,13 @@ func refusal(status int, code, message, param string) *requestError {
 
 // The refusals the handlers decide themselves.
 var (
+	// The payer pages' own (their fetches answer in the payer's language,
+	// failPage).
+	errCrossOrigin    = refusal(http.StatusForbidden, "cross_origin", "cross-origin request refused", "")
+	errCSRF           = refusal(http.StatusForbidden, "csrf", "missing or wrong CSRF token", "")
+	errPayRequest     = badRequest("invalid_request", "", "the pay request must be {wallet, scenario} of a known wallet and scenario")
+	errWalletNotOffer = refusal(http.StatusConflict, "wallet_unavailable", "this wallet is not offered for this checkout here", "")
+
 	errNoRoute      = refusal(http.StatusNotFound, "not_found", "no such route", "")
 	errNoMethod     = refusal(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route", "")
 	errNoAuth       = refusal(http.StatusUnauthorized, "unauthorized", "missing or malformed Authorization: Bearer header", "")

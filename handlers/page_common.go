@@ -5,8 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/a-h/templ"
@@ -41,7 +41,7 @@ func (h *handler) pageHeaders(c *gin.Context) {
 // or Origin say another site sent them): the CSRF token is the second lock.
 func (h *handler) sameOrigin(c *gin.Context) {
 	if err := h.pages.cop.Check(c.Request); err != nil {
-		h.payError(c, http.StatusForbidden, "cross_origin", "")
+		h.payError(c, errCrossOrigin)
 		return
 	}
 	c.Next()
@@ -76,11 +76,28 @@ func (h *handler) errorPage(c *gin.Context, status int, text errorText, backURL 
 	}))
 }
 
-// payError answers a page's fetch with {"error":{"code","message"}}, the
+// payError answers a page's fetch with err's answer (failPage), the
 // message in the payer's language.
-func (h *handler) payError(c *gin.Context, status int, code, extra string) {
-	abortWith(c, answer{status: status, code: code, message: apiErrorMessage(payerLang(c), code) + suffix(extra)})
+func (h *handler) payError(c *gin.Context, err error) {
+	h.failPage(c, err, payerLang(c))
 }
+
+// pageFailure answers a page route's failure of its opening steps: a page
+// script's fetch (asJSON) with the JSON error, a page with the error page
+// text, in the payer's language either way. Answers of 500 and more are
+// logged with their cause.
+func (h *handler) pageFailure(c *gin.Context, asJSON bool, err error, text errorText) {
+	if asJSON {
+		h.payError(c, err)
+		return
+	}
+	a, _ := h.resolve(c, err)
+	h.errorPage(c, a.status, text, "")
+}
+
+// errStoreGone means a live checkout's store is no longer in the
+// merchants file.
+var errStoreGone = errors.New("store not in the merchants file")
 
 // payerLang is the language of the payer's answers.
 func payerLang(c *gin.Context) string {
@@ -92,35 +109,26 @@ func payerLang(c *gin.Context) string {
 // On failure it has already answered (HTML or JSON as asked) and reports
 // false.
 func (h *handler) pageCheckout(c *gin.Context, asJSON bool) (*checkout.Checkout, *checkout.Merchant, *checkout.Store, bool) {
-	fail := func(status int, code string, page errorText) {
-		if asJSON {
-			h.payError(c, status, code, "")
-			return
-		}
-		h.errorPage(c, status, page, "")
-	}
 	id := c.Param("id")
 	if !checkout.ValidID(id) {
-		fail(http.StatusNotFound, "not_found", pageNotFound)
+		h.pageFailure(c, asJSON, errNoCheckout, pageNotFound)
 		return nil, nil, nil, false
 	}
 	ck, err := h.repo.Get(c.Request.Context(), id)
 	if errors.Is(err, checkout.ErrNotFound) {
-		fail(http.StatusNotFound, "not_found", pageNotFound)
+		h.pageFailure(c, asJSON, errNoCheckout, pageNotFound)
 		return nil, nil, nil, false
 	}
 	if err != nil {
-		h.logger(c).Error("Loading a checkout failed", slog.String("checkout_id", id), slog.Any("error", err))
-		fail(http.StatusServiceUnavailable, "unavailable", pageUnavailable)
+		h.pageFailure(c, asJSON, unavailable("load checkout "+id, err), pageUnavailable)
 		return nil, nil, nil, false
 	}
 	m, ok1 := h.dir.Merchant(ck.MerchantID)
 	st, ok2 := h.dir.Store(ck.MerchantID, ck.StoreID)
 	if !ok1 || !ok2 {
 		// The merchants file changed under a live checkout.
-		h.logger(c).Error("Checkout of an unknown store", slog.String("checkout_id", id),
-			slog.String("merchant_id", ck.MerchantID), slog.String("store_id", ck.StoreID))
-		fail(http.StatusServiceUnavailable, "unavailable", pageUnavailable)
+		err := fmt.Errorf("merchant %s, store %s: %w", ck.MerchantID, ck.StoreID, errStoreGone)
+		h.pageFailure(c, asJSON, unavailable("checkout "+id, err), pageUnavailable)
 		return nil, nil, nil, false
 	}
 	return ck, m, st, true
@@ -131,12 +139,7 @@ func (h *handler) pageCheckout(c *gin.Context, asJSON bool) (*checkout.Checkout,
 func (h *handler) loadPayer(c *gin.Context, asJSON bool) (*sessions.Payer, bool) {
 	p, err := h.pages.Sessions.Load(c.Request)
 	if err != nil {
-		h.logger(c).Error("Loading the payer session failed", slog.Any("error", err))
-		if asJSON {
-			h.payError(c, http.StatusServiceUnavailable, "unavailable", "")
-		} else {
-			h.errorPage(c, http.StatusServiceUnavailable, pageUnavailable, "")
-		}
+		h.pageFailure(c, asJSON, unavailable("load the payer session", err), pageUnavailable)
 		return nil, false
 	}
 	return p, true

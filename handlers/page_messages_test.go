@@ -16,9 +16,10 @@ import (
 
 // TestAPIErrorCodesHaveMessages reads the handlers' source for every error
 // code a payer's page or the mini-program can receive with a catalogue
-// message (the code argument of payError and apiErrorMessage, the codes
-// startError and pageCheckout fail with, the codes notPayableCode returns)
-// and checks that apiErrorKeys has each of them, and nothing else.
+// message (the refusals payError and pageFailure answer with, the code
+// argument of apiErrorMessage, the codes startError fails with, the codes
+// notPayableCode returns) and checks that apiErrorKeys has each of them,
+// and nothing else.
 func TestAPIErrorCodesHaveMessages(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {
@@ -34,6 +35,56 @@ func TestAPIErrorCodesHaveMessages(t *testing.T) {
 		if s, err := strconv.Unquote(lit.Value); err == nil {
 			sent[s] = fset.Position(lit.Pos()).String()
 		}
+	}
+	// codes of the refusals declared as variables (errCSRF = refusal(…)),
+	// and of the call that makes a 503 (unavailable(…)).
+	codes := map[string]string{}
+	refused := func(e ast.Expr) {
+		switch e := e.(type) {
+		case *ast.Ident:
+			if code, ok := codes[e.Name]; ok {
+				sent[code] = fset.Position(e.Pos()).String()
+			}
+		case *ast.CallExpr:
+			if callee(e) == "unavailable" {
+				sent["unavailable"] = fset.Position(e.Pos()).String()
+			}
+		}
+	}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			vs, ok := n.(*ast.ValueSpec)
+			if !ok {
+				return true
+			}
+			for i, v := range vs.Values {
+				call, ok := v.(*ast.CallExpr)
+				if !ok || i >= len(vs.Names) {
+					continue
+				}
+				arg := -1
+				switch callee(call) {
+				case "refusal":
+					arg = 1
+				case "badRequest":
+					arg = 0
+				}
+				if arg >= 0 && arg < len(call.Args) {
+					if lit, ok := call.Args[arg].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						code, _ := strconv.Unquote(lit.Value)
+						codes[vs.Names[i].Name] = code
+					}
+				}
+			}
+			return true
+		})
 	}
 	for _, name := range files {
 		if strings.HasSuffix(name, "_test.go") {
@@ -58,15 +109,15 @@ func TestAPIErrorCodesHaveMessages(t *testing.T) {
 				case *ast.CallExpr:
 					switch callee(n) {
 					case "payError":
+						if len(n.Args) > 1 {
+							refused(n.Args[1])
+						}
+					case "pageFailure":
 						if len(n.Args) > 2 {
-							literal(n.Args[2])
+							refused(n.Args[2])
 						}
 					case "apiErrorMessage":
 						if len(n.Args) > 1 {
-							literal(n.Args[1])
-						}
-					case "fail":
-						if (fn == "startError" || fn == "pageCheckout") && len(n.Args) > 1 {
 							literal(n.Args[1])
 						}
 					}

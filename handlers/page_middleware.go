@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"net/http"
-
 	"github.com/gin-gonic/gin"
 
 	"github.com/wallet-checkout/checkout/checkout"
@@ -66,7 +64,7 @@ func (h *handler) requirePayer(as answerAs) gin.HandlerFunc {
 // (after requirePayer); it changes nothing, not even the session.
 func (h *handler) requireCSRF(c *gin.Context) {
 	if !pagePayerOf(c).CheckCSRF(c.GetHeader("X-CSRF-Token")) {
-		h.payError(c, http.StatusForbidden, "csrf", "")
+		h.payError(c, errCSRF)
 		return
 	}
 	c.Next()

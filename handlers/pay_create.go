@@ -40,12 +40,12 @@ func (h *handler) createPayment(c *gin.Context) {
 	ck, st, payer := pageCheckoutOf(c), pageStoreOf(c), pagePayerOf(c)
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 4<<10))
 	if err != nil {
-		h.payError(c, http.StatusBadRequest, "invalid_request", "")
+		h.payError(c, errPayRequest)
 		return
 	}
 	wallet, scenario, ok := parsePayRequest(body)
 	if !ok {
-		h.payError(c, http.StatusBadRequest, "invalid_request", "")
+		h.payError(c, errPayRequest)
 		return
 	}
 	req := payments.StartRequest{CheckoutID: ck.ID, Wallet: wallet, Scenario: scenario}
@@ -63,7 +63,7 @@ func (h *handler) createPayment(c *gin.Context) {
 		}
 	}
 	if !hasWallet(walletsOffered(ck, st), req.Wallet) {
-		h.payError(c, http.StatusConflict, "wallet_unavailable", "")
+		h.payError(c, errWalletNotOffer)
 		return
 	}
 	act, err := h.pay.Start(c.Request.Context(), req)
