@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +16,8 @@ import (
 	"github.com/wallet-checkout/checkout/handlers"
 )
 
-// redisState is every key under prefix with its serialized value.
+// redisState is every key under prefix with its value, read by type
+// (DUMP would do, but miniredis knows it for strings only).
 func redisState(t *testing.T, e *evEnv) map[string]string {
 	t.Helper()
 	ctx := context.Background()
@@ -23,14 +25,34 @@ func redisState(t *testing.T, e *evEnv) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sort.Strings(keys)
 	out := map[string]string{}
 	for _, k := range keys {
-		v, err := e.rdb.Dump(ctx, k).Result()
+		typ, err := e.rdb.Type(ctx, k).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[k] = v
+		var v any
+		switch typ {
+		case "string":
+			v, err = e.rdb.Get(ctx, k).Result()
+		case "hash":
+			v, err = e.rdb.HGetAll(ctx, k).Result()
+		case "zset":
+			v, err = e.rdb.ZRangeWithScores(ctx, k, 0, -1).Result()
+		case "set":
+			var m []string
+			m, err = e.rdb.SMembers(ctx, k).Result()
+			sort.Strings(m)
+			v = m
+		case "list":
+			v, err = e.rdb.LRange(ctx, k, 0, -1).Result()
+		default:
+			t.Fatalf("key %s of type %s", k, typ)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[k] = typ + fmt.Sprint(v)
 	}
 	return out
 }
