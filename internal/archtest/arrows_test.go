@@ -48,6 +48,7 @@ var allowed = map[string][]string{
 	"cmd/checkout": {
 		"app", "checkout", "config", "gateway", "gateway/sandbox", "payments", "reconciliation", "wallet/walletsim",
 	},
+	"cmd/loadharness": {"app", "checkout", "config", "gateway", "gateway/sandbox", "payments"},
 	// Test-only packages: their code is all in _test.go files.
 	"chaos": {},
 	"e2e":   {},
