@@ -1,12 +1,15 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/a-h/templ"
@@ -53,14 +56,30 @@ func (h *handler) page(c *gin.Context) templates.Page {
 	return templates.Page{Lang: lang, Nonce: c.GetString(ctxNonce)}
 }
 
-// render writes a component with the request's nonce.
+// pageBuffers hold rendered pages until they are written: a page goes out
+// in one write with its Content-Length, not in the chunks templ would
+// flush its small buffer in.
+var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledPage is the largest buffer kept for reuse; a rare huge page
+// must not pin its memory.
+const maxPooledPage = 64 << 10
+
+// render writes a component with the request's nonce, in one write.
 func (h *handler) render(c *gin.Context, status int, comp templ.Component) {
 	ctx := templ.WithNonce(c.Request.Context(), c.GetString(ctxNonce))
-	c.Status(status)
-	c.Header("Content-Type", "text/html; charset=utf-8")
-	if err := comp.Render(ctx, c.Writer); err != nil {
+	buf := pageBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= maxPooledPage {
+			pageBuffers.Put(buf)
+		}
+	}()
+	if err := comp.Render(ctx, buf); err != nil {
 		h.logger(c).Warn("Rendering a page failed", slog.String("path", c.Request.URL.Path), slog.Any("error", err))
 	}
+	c.Header("Content-Length", strconv.Itoa(buf.Len()))
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 	c.Abort()
 }
 
