@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -129,7 +130,7 @@ func (h *handler) limitAPI(c *gin.Context) {
 // address (another server behind the same egress) still gets in.
 func (h *handler) authFailed(c *gin.Context, err error, challenge string) {
 	l := h.limiter
-	ip := c.ClientIP()
+	ip := clientAddress(c)
 	if l.allow(c, "auth_failures", "auth:"+ip, l.limits.AuthFailures) {
 		c.Header("WWW-Authenticate", challenge)
 		h.fail(c, err)
@@ -160,5 +161,21 @@ func (h *handler) limitPayer(action string) gin.HandlerFunc {
 // allowPayer takes one of action's requests on checkoutID from the
 // client address's budget.
 func (h *handler) allowPayer(c *gin.Context, action, checkoutID string) bool {
-	return h.limiter.allow(c, "payer", "payer:"+action+":"+checkoutID+":"+c.ClientIP(), h.limiter.limits.Payer)
+	return h.limiter.allow(c, "payer", "payer:"+action+":"+checkoutID+":"+clientAddress(c), h.limiter.limits.Payer)
+}
+
+// clientAddress is what the per-address limits count by: the client's IP
+// (c.ClientIP, which believes X-Forwarded-For only from trusted proxies),
+// an IPv6 address as its /64, the block one subscriber usually holds.
+func clientAddress(c *gin.Context) string {
+	ip := c.ClientIP()
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Unmap().Is4() {
+		return ip
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }

@@ -112,13 +112,30 @@ func TestRateLimitAuthFailures(t *testing.T) {
 	if r := e.do("GET", "/v1/checkouts", "sk_test_wrong", "", "X-Forwarded-For", "203.0.113.9"); r.status != http.StatusUnauthorized {
 		t.Errorf("one wrong key from another address: %d, want 401", r.status)
 	}
+	// An IPv6 client is counted by its /64: moving within it does not help.
+	for i := range 11 {
+		r := e.do("GET", "/v1/checkouts", "sk_test_wrong", "", "X-Forwarded-For", "2001:db8:1:2::"+strconv.FormatInt(int64(i+1), 16))
+		if i == 10 {
+			checkLimited(t, r.status, r.header, r.body, "10", enRateLimited)
+		}
+	}
 
 	logs := e.logs.String()
-	if n := strings.Count(logs, "keeps failing authentication"); n != 1 {
-		t.Errorf("%d warnings about the failing address, want 1:\n%s", n, logs)
+	warned := map[string]int{}
+	for line := range strings.Lines(logs) {
+		if strings.Contains(line, "keeps failing authentication") {
+			var l struct {
+				ClientIP string `json:"client_ip"`
+			}
+			_ = json.Unmarshal([]byte(line), &l)
+			warned[l.ClientIP]++
+		}
 	}
-	if !strings.Contains(logs, `"client_ip":"`+attacker+`"`) || strings.Contains(logs, "sk_test_wrong") {
-		t.Errorf("the warning must name the address and never a key:\n%s", logs)
+	if len(warned) != 2 || warned[attacker] != 1 || warned["2001:db8:1:2::/64"] != 1 {
+		t.Errorf("warnings by address %v, want one for %s and one for 2001:db8:1:2::/64:\n%s", warned, attacker, logs)
+	}
+	if strings.Contains(logs, "sk_test_wrong") {
+		t.Errorf("a key reached the log:\n%s", logs)
 	}
 }
 
