@@ -102,8 +102,12 @@ func setRateHeaders(c *gin.Context, res *redis_rate.Result) {
 }
 
 // failedOpen logs a failure of the limiter, at most once per
-// limiterLogEvery in this process.
+// limiterLogEvery in this process; a request the client gave up on is no
+// failure of the limiter.
 func (l *limiter) failedOpen(ctx context.Context, what string, err error) {
+	if ctx.Err() != nil {
+		return
+	}
 	now := time.Now().UnixNano()
 	last := l.lastFailLog.Load()
 	if now-last < int64(limiterLogEvery) || !l.lastFailLog.CompareAndSwap(last, now) {
