@@ -196,6 +196,9 @@ func New(cfg Config) (*App, error) {
 		Events:               a.Webhooks,
 		Reconciliations:      a.Reconciliation,
 		Sandbox:              cfg.Sandbox,
+		RateLimits: handlers.RateLimits{
+			API: s.RateAPI, AuthFailures: s.RateAuthFailures, Payer: s.RatePayer, Prefix: p,
+		},
 		PagesDeps: handlers.PagesDeps{
 			Sessions:   a.Sessions,
 			Hub:        a.Hub,

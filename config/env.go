@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/notify/webhook"
@@ -30,6 +31,11 @@ const (
 	// DefaultWebhookRetry is the wait after a webhook's first failed
 	// delivery; it doubles after each further failure.
 	DefaultWebhookRetry = webhook.DefaultBackoff
+	// The abuse limits (README, "Rate limits"): high enough that a real
+	// shop never meets them.
+	DefaultRateAPI          = "100/s:200" // per API key, on every /v1 route
+	DefaultRateAuthFailures = "20/m"      // failed authentications per client address
+	DefaultRatePayer        = "60/m"      // per checkout and client address, per payer action
 	// MinSecretLen is the shortest session key, signing secret or webhook
 	// secret accepted, in bytes (`openssl rand -base64 32` prints 44).
 	MinSecretLen = 32
@@ -59,6 +65,9 @@ var Vars = []Var{
 	{Env: "CHECKOUT_RETENTION", Flag: "retention", Default: DefaultRetention.String(), Usage: "how long finished checkouts are kept (Go duration, e.g. 2160h)"},
 	{Env: "CHECKOUT_ALLOW_PRIVATE_WEBHOOKS", Flag: "allow-private-webhooks", Default: "false", Usage: "allow webhook URLs on loopback and private networks (development only)"},
 	{Env: "CHECKOUT_TRUSTED_PROXIES", Flag: "trusted-proxies", Usage: "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For gives the client IP (default none)"},
+	{Env: "CHECKOUT_RATE_API", Flag: "rate-api", Default: DefaultRateAPI, Usage: "requests per API key on the merchant API, as N/s, N/m or N/h with an optional :BURST (default burst N), or off"},
+	{Env: "CHECKOUT_RATE_AUTH_FAILURES", Flag: "rate-auth-failures", Default: DefaultRateAuthFailures, Usage: "failed authentications (401) per client address before it gets 429, same syntax"},
+	{Env: "CHECKOUT_RATE_PAYER", Flag: "rate-payer", Default: DefaultRatePayer, Usage: "payer actions (pay, check, mini-program payment) per checkout and client address, each action counted apart, same syntax"},
 	{Env: "CHECKOUT_CLAIM_LEASE", Flag: "claim-lease", Default: DefaultClaimLease.String(), Usage: "lease of a claim on background work (effects, reconciler items; webhook deliveries get four times it) before a crashed replica's work is taken over; for drills and tests"},
 	{Env: "CHECKOUT_WEBHOOK_RETRY", Flag: "webhook-retry", Default: DefaultWebhookRetry.String(), Usage: "wait after a webhook delivery's first failure, doubling after each further one; for drills and tests"},
 }
@@ -109,6 +118,9 @@ type Settings struct {
 	ClaimLease time.Duration
 	// WebhookRetry is the first back-off step of a failed webhook delivery.
 	WebhookRetry time.Duration
+	// RateAPI, RateAuthFailures and RatePayer are the abuse limits
+	// (CHECKOUT_RATE_*); a zero Limit is off.
+	RateAPI, RateAuthFailures, RatePayer redis_rate.Limit
 }
 
 // Demo reports whether the service runs without a merchants file: sandbox
@@ -130,6 +142,9 @@ func (s *Settings) LogValue() slog.Value {
 		slog.Any("trusted_proxies", s.TrustedProxies),
 		slog.String("claim_lease", s.ClaimLease.String()),
 		slog.String("webhook_retry", s.WebhookRetry.String()),
+		slog.String("rate_api", rateString(s.RateAPI)),
+		slog.String("rate_auth_failures", rateString(s.RateAuthFailures)),
+		slog.String("rate_payer", rateString(s.RatePayer)),
 	)
 }
 
@@ -300,7 +315,73 @@ func FromEnv(getenv func(string) string) (*Settings, error) {
 	if s.WebhookRetry, err = drillDuration(get, "CHECKOUT_WEBHOOK_RETRY", time.Second, 6*time.Hour); err != nil {
 		return nil, err
 	}
+	for _, r := range []struct {
+		name string
+		to   *redis_rate.Limit
+	}{
+		{"CHECKOUT_RATE_API", &s.RateAPI},
+		{"CHECKOUT_RATE_AUTH_FAILURES", &s.RateAuthFailures},
+		{"CHECKOUT_RATE_PAYER", &s.RatePayer},
+	} {
+		raw := get(r.name)
+		if *r.to, err = ParseRate(raw); err != nil {
+			return nil, errorf(r.name, "%v", err)
+		}
+	}
 	return s, nil
+}
+
+// ParseRate reads a rate limit: N/s, N/m or N/h (N a positive whole
+// number), optionally followed by :BURST, the requests allowed at once
+// (default N); "off" is the zero Limit, no limit.
+func ParseRate(raw string) (redis_rate.Limit, error) {
+	if strings.EqualFold(raw, "off") {
+		return redis_rate.Limit{}, nil
+	}
+	bad := fmt.Errorf("%q is not a rate like 100/s, 20/m, 1000/h or 100/s:200 (with a burst), or off", raw)
+	count, rest, ok := strings.Cut(raw, "/")
+	if !ok {
+		return redis_rate.Limit{}, bad
+	}
+	unit, burst, hasBurst := strings.Cut(rest, ":")
+	var l redis_rate.Limit
+	switch unit {
+	case "s":
+		l.Period = time.Second
+	case "m":
+		l.Period = time.Minute
+	case "h":
+		l.Period = time.Hour
+	default:
+		return redis_rate.Limit{}, bad
+	}
+	const most = 1_000_000
+	n, err := strconv.Atoi(count)
+	if err != nil || n <= 0 || n > most {
+		return redis_rate.Limit{}, bad
+	}
+	l.Rate, l.Burst = n, n
+	if hasBurst {
+		b, err := strconv.Atoi(burst)
+		if err != nil || b <= 0 || b > most {
+			return redis_rate.Limit{}, bad
+		}
+		l.Burst = b
+	}
+	return l, nil
+}
+
+// rateString writes a limit back in ParseRate's syntax.
+func rateString(l redis_rate.Limit) string {
+	if l.IsZero() {
+		return "off"
+	}
+	unit := map[time.Duration]string{time.Second: "s", time.Minute: "m", time.Hour: "h"}[l.Period]
+	s := strconv.Itoa(l.Rate) + "/" + unit
+	if l.Burst != l.Rate {
+		s += ":" + strconv.Itoa(l.Burst)
+	}
+	return s
 }
 
 // drillDuration reads a duration setting that exists to compress the

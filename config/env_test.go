@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-redis/redis_rate/v10"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -39,6 +41,10 @@ func TestFromEnvDefaults(t *testing.T) {
 	if s.ClaimLease != 30*time.Second || s.WebhookRetry != 30*time.Second {
 		t.Errorf("claim lease %s, webhook retry %s, want 30s each", s.ClaimLease, s.WebhookRetry)
 	}
+	if s.RateAPI != (redis_rate.Limit{Rate: 100, Burst: 200, Period: time.Second}) ||
+		s.RateAuthFailures != redis_rate.PerMinute(20) || s.RatePayer != redis_rate.PerMinute(60) {
+		t.Errorf("rates %v, %v, %v", s.RateAPI, s.RateAuthFailures, s.RatePayer)
+	}
 	if s.LogLevel != slog.LevelInfo || s.MaxAmount != DefaultMaxAmount || s.Retention != 90*24*time.Hour || s.AllowPrivateWebhooks {
 		t.Errorf("defaults: %+v", s)
 	}
@@ -64,6 +70,9 @@ func TestFromEnvAll(t *testing.T) {
 		"CHECKOUT_TRUSTED_PROXIES":        "10.0.0.0/8, 192.168.1.1,::1",
 		"CHECKOUT_CLAIM_LEASE":            "5s",
 		"CHECKOUT_WEBHOOK_RETRY":          "1500ms",
+		"CHECKOUT_RATE_API":               "50/s:80",
+		"CHECKOUT_RATE_AUTH_FAILURES":     "off",
+		"CHECKOUT_RATE_PAYER":             "1000/h",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +94,10 @@ func TestFromEnvAll(t *testing.T) {
 	}
 	if s.ClaimLease != 5*time.Second || s.WebhookRetry != 1500*time.Millisecond {
 		t.Errorf("claim lease %s, webhook retry %s", s.ClaimLease, s.WebhookRetry)
+	}
+	if s.RateAPI != (redis_rate.Limit{Rate: 50, Burst: 80, Period: time.Second}) || !s.RateAuthFailures.IsZero() ||
+		s.RatePayer != (redis_rate.Limit{Rate: 1000, Burst: 1000, Period: time.Hour}) {
+		t.Errorf("rates %v, %v, %v", s.RateAPI, s.RateAuthFailures, s.RatePayer)
 	}
 	if strings.Join(s.TrustedProxies, ";") != "10.0.0.0/8;192.168.1.1;::1" {
 		t.Errorf("trusted proxies %q", s.TrustedProxies)
@@ -165,6 +178,10 @@ func TestFromEnvErrors(t *testing.T) {
 		{"claim lease long", with("CHECKOUT_CLAIM_LEASE", "2h"), "config: CHECKOUT_CLAIM_LEASE: 2h0m0s is out of range"},
 		{"webhook retry text", with("CHECKOUT_WEBHOOK_RETRY", "soon"), "config: CHECKOUT_WEBHOOK_RETRY: \"soon\" is not a Go duration"},
 		{"webhook retry zero", with("CHECKOUT_WEBHOOK_RETRY", "0s"), "config: CHECKOUT_WEBHOOK_RETRY: 0s is out of range"},
+		{"rate api unit", with("CHECKOUT_RATE_API", "100/d"), "config: CHECKOUT_RATE_API: \"100/d\" is not a rate like 100/s"},
+		{"rate api zero", with("CHECKOUT_RATE_API", "0/s"), "config: CHECKOUT_RATE_API: \"0/s\" is not a rate"},
+		{"rate auth bare", with("CHECKOUT_RATE_AUTH_FAILURES", "20"), "config: CHECKOUT_RATE_AUTH_FAILURES: \"20\" is not a rate"},
+		{"rate payer burst", with("CHECKOUT_RATE_PAYER", "60/m:x"), "config: CHECKOUT_RATE_PAYER: \"60/m:x\" is not a rate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -88,8 +88,9 @@ func BenchmarkCreateCheckout(b *testing.B) {
 	})
 }
 
-// TestCreateRoundTrips pins the budget: a create takes at most 2 Redis round
-// trips (1 without an Idempotency-Key).
+// TestCreateRoundTrips pins the budget: a create takes at most 3 Redis round
+// trips (2 without an Idempotency-Key), one of them the API key's rate
+// limit (one EVALSHA).
 func TestCreateRoundTrips(t *testing.T) {
 	e := newEnv(t)
 	rt := &roundTrips{}
@@ -99,7 +100,7 @@ func TestCreateRoundTrips(t *testing.T) {
 	for _, tc := range []struct {
 		hdr  []string
 		want int64
-	}{{nil, 1}, {[]string{"Idempotency-Key", "rt-1"}, 2}} {
+	}{{nil, 2}, {[]string{"Idempotency-Key", "rt-1"}, 3}} {
 		rt.n.Store(0)
 		if r := e.do("POST", "/v1/checkouts", e.keyA, `{"amount":1}`, tc.hdr...); r.status != 201 {
 			t.Fatal(r.status)

@@ -86,6 +86,9 @@ type Deps struct {
 	// Reconciliations runs and lists the daily reconciliations with the
 	// gateway (/v1/reconciliations); *reconciliation.Service.
 	Reconciliations Reconciliations
+	// RateLimits are the abuse limits (ratelimit.go); the zero value has
+	// every limit off.
+	RateLimits RateLimits
 }
 
 // handler holds the dependencies every action uses.
@@ -103,8 +106,9 @@ type handler struct {
 	// allowPrivateWebhooks: see Deps.AllowPrivateWebhooks.
 	allowPrivateWebhooks bool
 	// pages is set up by initPages.
-	pages  *pages
-	events EventLog
+	pages   *pages
+	events  EventLog
+	limiter *limiter
 }
 
 // New checks the dependencies and builds the router.
@@ -151,6 +155,7 @@ func New(d Deps) (http.Handler, error) {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
+	h.limiter = newLimiter(d.Redis, d.RateLimits, h.log)
 	if h.now == nil {
 		h.now = time.Now
 	}

@@ -20,6 +20,7 @@ const (
 	headerRequestID = "X-Request-Id"
 	ctxMerchant     = "merchant"
 	ctxLiveKey      = "live_key"
+	ctxKeyID        = "key_id"
 )
 
 // requestID takes a sane X-Request-Id from the caller or makes one, and
@@ -168,18 +169,18 @@ func (h *handler) authenticate(c *gin.Context) {
 	auth := c.GetHeader("Authorization")
 	scheme, key, ok := strings.Cut(auth, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" {
-		c.Header("WWW-Authenticate", `Bearer realm="checkout"`)
-		h.fail(c, errNoAuth)
+		h.authFailed(c, errNoAuth, `Bearer realm="checkout"`)
 		return
 	}
 	key = strings.TrimSpace(key)
 	m, ok := h.dir.Authenticate(key)
 	if !ok {
-		c.Header("WWW-Authenticate", `Bearer realm="checkout", error="invalid_token"`)
-		h.fail(c, errBadKey)
+		h.authFailed(c, errBadKey, `Bearer realm="checkout", error="invalid_token"`)
 		return
 	}
 	c.Set(ctxMerchant, m)
+	// The key's public id, never the key, names its rate limit.
+	c.Set(ctxKeyID, checkout.APIKeyFor(key).ID)
 	c.Set(ctxLiveKey, strings.HasPrefix(key, checkout.LiveKeyPrefix))
 	c.Next()
 }

@@ -46,6 +46,11 @@ func (h *handler) createMiniProgramPayment(c *gin.Context) {
 		h.fail(c, unavailableWith("temporarily unavailable, retry", "load checkout "+id, err))
 		return
 	}
+	// Before the client secret is checked and code2session called.
+	if !h.allowPayer(c, "mini_program", id) {
+		h.fail(c, errRateLimited)
+		return
+	}
 	if in.ClientSecret == "" || !ck.VerifyClientSecret(in.ClientSecret) {
 		h.fail(c, errClientSecret)
 		return

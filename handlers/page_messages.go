@@ -40,6 +40,7 @@ var apiErrorKeys = map[string]string{
 	"payment_declined":     "api_error.payment_declined",
 	"payment_unknown":      "api_error.payment_unknown",
 	"internal":             "api_error.internal",
+	"rate_limited":         "api_error.rate_limited",
 }
 
 // apiErrorMessage is the message of an error code in lang. A code without

@@ -28,8 +28,9 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
 
-	// The merchant API, authenticated by a Bearer API key.
-	v1 := r.Group("/v1", h.authenticate)
+	// The merchant API, authenticated by a Bearer API key (failures
+	// limited per client address), then limited per key.
+	v1 := r.Group("/v1", h.authenticate, h.limitAPI)
 	v1.POST("/checkouts", h.createCheckout)
 	v1.GET("/checkouts", h.listCheckouts)
 	v1.GET("/checkouts/:id", h.getCheckout)
@@ -75,11 +76,13 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	jsonFetches.GET("/status", h.showPayStatus)
 	jsonFetches.GET("/events", h.streamPayEvents)
 	posts := c.Group("", h.sameOrigin, h.requireCheckout(asJSON), h.requirePayer(asJSON), h.requireCSRF)
-	posts.POST("/pay", h.createPayment)
-	posts.POST("/check", h.checkPayment)
+	// Each limited per checkout and client address (limitPayer).
+	posts.POST("/pay", h.limitPayer("pay"), h.createPayment)
+	posts.POST("/check", h.limitPayer("check"), h.checkPayment)
 
 	// Outside the Bearer-authenticated /v1 group: the mini-program
-	// proves itself with the checkout's client secret.
+	// proves itself with the checkout's client secret; it is limited per
+	// checkout and client address once the checkout is loaded.
 	r.POST("/v1/checkouts/:id/wechat-mini-program-payments", h.createMiniProgramPayment)
 
 	if d.Sandbox != nil {

@@ -114,6 +114,7 @@ var catalog = map[string]map[string]string{
 		"api_error.payment_declined":     "支付渠道拒绝了本次支付，请稍后重试或换一种方式。",
 		"api_error.payment_unknown":      "正在向支付渠道确认订单，请稍候查看支付结果，不要重复付款。",
 		"api_error.internal":             "出现内部错误，请稍后重试。",
+		"api_error.rate_limited":         "操作太频繁，请稍等片刻再试。",
 	},
 	LangZhHant: {
 		"checkout.title":          "收銀台",
@@ -219,6 +220,7 @@ var catalog = map[string]map[string]string{
 		"api_error.payment_declined":     "付款渠道拒絕了本次付款，請稍後再試或換一種方式。",
 		"api_error.payment_unknown":      "正在向付款渠道確認訂單，請稍候查看付款結果，不要重複付款。",
 		"api_error.internal":             "發生內部錯誤，請稍後再試。",
+		"api_error.rate_limited":         "操作太頻繁，請稍候片刻再試。",
 	},
 	LangEn: {
 		"checkout.title":          "Checkout",
@@ -324,5 +326,6 @@ var catalog = map[string]map[string]string{
 		"api_error.payment_declined":     "The payment provider declined this payment. Try again later or use another method.",
 		"api_error.payment_unknown":      "We are confirming the order with the payment provider. Please wait for the result and do not pay again.",
 		"api_error.internal":             "Internal error. Please try again later.",
+		"api_error.rate_limited":         "Too many attempts. Please wait a moment and try again.",
 	},
 }
