@@ -291,7 +291,14 @@ func startService(ctx context.Context, rdb *redis.Client, prefix string) (*servi
 	if err := accounts.Add(m.ID, "main", gs); err != nil {
 		return nil, err
 	}
-	settings, err := config.FromEnv(func(string) string { return "" })
+	// The limits stay on (their Redis call is part of the cost) but far
+	// above what the harness sends: it measures speed, not the limits.
+	settings, err := config.FromEnv(func(name string) string {
+		if name == "CHECKOUT_RATE_API" || name == "CHECKOUT_RATE_PAYER" {
+			return "1000000/s"
+		}
+		return ""
+	})
 	if err != nil {
 		return nil, err
 	}
