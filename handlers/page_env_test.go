@@ -114,7 +114,7 @@ func (g *pgCountingGateway) orders() []gateway.PayOrderRequest {
 	return append([]gateway.PayOrderRequest(nil), g.payOrders...)
 }
 
-func newPgEnv(t testing.TB) *pgEnv {
+func newPgEnv(t testing.TB, opts ...option) *pgEnv {
 	t.Helper()
 	e := &pgEnv{t: t, logs: &handlers.SyncBuffer{}}
 	var h http.Handler
@@ -191,7 +191,7 @@ func newPgEnv(t testing.TB) *pgEnv {
 		Providers: config.Providers{WeChatAuthorizeBase: sim, WeChatAPIBase: sim, AlipayAuthorizeBase: sim, AlipayGatewayURL: sim + "/gateway.do"},
 		Sandbox:   e.sb.Handler(), WalletSim: e.sim,
 		PageHeartbeat: 200 * time.Millisecond, PageEventsPoll: 300 * time.Millisecond,
-	}, publicURL(e.srv.URL))
+	}, append([]option{publicURL(e.srv.URL)}, opts...)...)
 	e.repo, e.hub = e.app.Repo, e.app.Hub
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
