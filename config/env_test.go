@@ -42,6 +42,9 @@ func TestFromEnvDefaults(t *testing.T) {
 	if s.LogLevel != slog.LevelInfo || s.MaxAmount != DefaultMaxAmount || s.Retention != 90*24*time.Hour || s.AllowPrivateWebhooks {
 		t.Errorf("defaults: %+v", s)
 	}
+	if s.StreamsMax != 10_000 || s.StreamsPerClient != 50 || s.StreamsPerCheckout != 50 || s.StreamReads != 4 {
+		t.Errorf("stream caps %d %d %d, reads %d; want 10000 50 50, 4", s.StreamsMax, s.StreamsPerClient, s.StreamsPerCheckout, s.StreamReads)
+	}
 	// Two demo processes never share generated secrets.
 	s2, _ := FromEnv(envOf(nil))
 	if s2.SessionKeys[0] == s.SessionKeys[0] || s2.SigningSecret == s.SigningSecret {
@@ -64,6 +67,10 @@ func TestFromEnvAll(t *testing.T) {
 		"CHECKOUT_TRUSTED_PROXIES":        "10.0.0.0/8, 192.168.1.1,::1",
 		"CHECKOUT_CLAIM_LEASE":            "5s",
 		"CHECKOUT_WEBHOOK_RETRY":          "1500ms",
+		"CHECKOUT_STREAMS_MAX":            "500",
+		"CHECKOUT_STREAMS_PER_CLIENT":     "7",
+		"CHECKOUT_STREAMS_PER_CHECKOUT":   "3",
+		"CHECKOUT_STREAM_READS":           "2",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +92,9 @@ func TestFromEnvAll(t *testing.T) {
 	}
 	if s.ClaimLease != 5*time.Second || s.WebhookRetry != 1500*time.Millisecond {
 		t.Errorf("claim lease %s, webhook retry %s", s.ClaimLease, s.WebhookRetry)
+	}
+	if s.StreamsMax != 500 || s.StreamsPerClient != 7 || s.StreamsPerCheckout != 3 || s.StreamReads != 2 {
+		t.Errorf("stream caps %d %d %d, reads %d", s.StreamsMax, s.StreamsPerClient, s.StreamsPerCheckout, s.StreamReads)
 	}
 	if strings.Join(s.TrustedProxies, ";") != "10.0.0.0/8;192.168.1.1;::1" {
 		t.Errorf("trusted proxies %q", s.TrustedProxies)
@@ -165,6 +175,11 @@ func TestFromEnvErrors(t *testing.T) {
 		{"claim lease long", with("CHECKOUT_CLAIM_LEASE", "2h"), "config: CHECKOUT_CLAIM_LEASE: 2h0m0s is out of range"},
 		{"webhook retry text", with("CHECKOUT_WEBHOOK_RETRY", "soon"), "config: CHECKOUT_WEBHOOK_RETRY: \"soon\" is not a Go duration"},
 		{"webhook retry zero", with("CHECKOUT_WEBHOOK_RETRY", "0s"), "config: CHECKOUT_WEBHOOK_RETRY: 0s is out of range"},
+		{"streams max text", with("CHECKOUT_STREAMS_MAX", "lots"), "config: CHECKOUT_STREAMS_MAX: \"lots\" is not a whole number"},
+		{"streams max zero", with("CHECKOUT_STREAMS_MAX", "0"), "config: CHECKOUT_STREAMS_MAX: 0 is out of range; use 1 to 1000000"},
+		{"streams per client negative", with("CHECKOUT_STREAMS_PER_CLIENT", "-1"), "config: CHECKOUT_STREAMS_PER_CLIENT: -1 is out of range"},
+		{"streams per checkout zero", with("CHECKOUT_STREAMS_PER_CHECKOUT", "0"), "config: CHECKOUT_STREAMS_PER_CHECKOUT: 0 is out of range"},
+		{"stream reads huge", with("CHECKOUT_STREAM_READS", "5000"), "config: CHECKOUT_STREAM_READS: 5000 is out of range; use 1 to 1000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
