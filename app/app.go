@@ -207,6 +207,8 @@ func New(cfg Config) (*App, error) {
 			WalletSim:  cfg.WalletSim,
 			Heartbeat:  cfg.PageHeartbeat,
 			EventsPoll: cfg.PageEventsPoll,
+			Streams: handlers.StreamLimits{PerProcess: s.StreamsMax, PerClient: s.StreamsPerClient,
+				PerCheckout: s.StreamsPerCheckout, Reads: s.StreamReads},
 		},
 	})
 	if err != nil {

@@ -36,6 +36,20 @@ const (
 	DefaultRateAPI          = "100/s:200" // per API key, on every /v1 route
 	DefaultRateAuthFailures = "20/m"      // failed authentications per client address
 	DefaultRatePayer        = "60/m"      // per checkout and client address, per payer action
+	// DefaultStreamsMax caps the result pages' event streams open in one
+	// process; beyond it pages poll instead.
+	DefaultStreamsMax = 10_000
+	// DefaultStreamsPerClient caps the streams from one client address:
+	// generous, since carriers' NAT puts many payers behind one address,
+	// and a page beyond it only polls.
+	DefaultStreamsPerClient = 50
+	// DefaultStreamsPerCheckout caps the streams on one checkout (a payer
+	// has a tab or two open, not fifty).
+	DefaultStreamsPerCheckout = 50
+	// DefaultStreamReads caps the event streams' concurrent Redis reads in
+	// one process: well below go-redis' pool (10 connections per CPU, 20
+	// on two), so the notify intake and the merchant API keep the rest.
+	DefaultStreamReads = 4
 	// MinSecretLen is the shortest session key, signing secret or webhook
 	// secret accepted, in bytes (`openssl rand -base64 32` prints 44).
 	MinSecretLen = 32
@@ -68,6 +82,10 @@ var Vars = []Var{
 	{Env: "CHECKOUT_RATE_API", Flag: "rate-api", Default: DefaultRateAPI, Usage: "requests per API key on the merchant API, as N/s, N/m or N/h with an optional :BURST (default burst N), or off"},
 	{Env: "CHECKOUT_RATE_AUTH_FAILURES", Flag: "rate-auth-failures", Default: DefaultRateAuthFailures, Usage: "failed authentications (401) per client address before it gets 429, same syntax"},
 	{Env: "CHECKOUT_RATE_PAYER", Flag: "rate-payer", Default: DefaultRatePayer, Usage: "payer actions (pay, check, mini-program payment) per checkout and client address, each action counted apart, same syntax"},
+	{Env: "CHECKOUT_STREAMS_MAX", Flag: "streams-max", Default: strconv.Itoa(DefaultStreamsMax), Usage: "most result-page event streams open in this process; beyond it pages poll the status instead"},
+	{Env: "CHECKOUT_STREAMS_PER_CLIENT", Flag: "streams-per-client", Default: strconv.Itoa(DefaultStreamsPerClient), Usage: "most event streams open from one client address; beyond it pages poll"},
+	{Env: "CHECKOUT_STREAMS_PER_CHECKOUT", Flag: "streams-per-checkout", Default: strconv.Itoa(DefaultStreamsPerCheckout), Usage: "most event streams open on one checkout; beyond it pages poll"},
+	{Env: "CHECKOUT_STREAM_READS", Flag: "stream-reads", Default: strconv.Itoa(DefaultStreamReads), Usage: "most Redis reads the event streams make at one time in this process; keep it well below the Redis pool size"},
 	{Env: "CHECKOUT_CLAIM_LEASE", Flag: "claim-lease", Default: DefaultClaimLease.String(), Usage: "lease of a claim on background work (effects, reconciler items; webhook deliveries get four times it) before a crashed replica's work is taken over; for drills and tests"},
 	{Env: "CHECKOUT_WEBHOOK_RETRY", Flag: "webhook-retry", Default: DefaultWebhookRetry.String(), Usage: "wait after a webhook delivery's first failure, doubling after each further one; for drills and tests"},
 }
@@ -121,6 +139,12 @@ type Settings struct {
 	// RateAPI, RateAuthFailures and RatePayer are the abuse limits
 	// (CHECKOUT_RATE_*); a zero Limit is off.
 	RateAPI, RateAuthFailures, RatePayer redis_rate.Limit
+	// StreamsMax, StreamsPerClient and StreamsPerCheckout cap the result
+	// pages' event streams in this process: in all, per client address,
+	// per checkout. Beyond a cap a page polls instead.
+	StreamsMax, StreamsPerClient, StreamsPerCheckout int
+	// StreamReads caps the event streams' concurrent Redis reads.
+	StreamReads int
 }
 
 // Demo reports whether the service runs without a merchants file: sandbox
@@ -145,6 +169,10 @@ func (s *Settings) LogValue() slog.Value {
 		slog.String("rate_api", rateString(s.RateAPI)),
 		slog.String("rate_auth_failures", rateString(s.RateAuthFailures)),
 		slog.String("rate_payer", rateString(s.RatePayer)),
+		slog.Int("streams_max", s.StreamsMax),
+		slog.Int("streams_per_client", s.StreamsPerClient),
+		slog.Int("streams_per_checkout", s.StreamsPerCheckout),
+		slog.Int("stream_reads", s.StreamReads),
 	)
 }
 
@@ -328,6 +356,20 @@ func FromEnv(getenv func(string) string) (*Settings, error) {
 			return nil, errorf(r.name, "%v", err)
 		}
 	}
+	for _, f := range []struct {
+		name string
+		hi   int
+		dst  *int
+	}{
+		{"CHECKOUT_STREAMS_MAX", 1_000_000, &s.StreamsMax},
+		{"CHECKOUT_STREAMS_PER_CLIENT", 1_000_000, &s.StreamsPerClient},
+		{"CHECKOUT_STREAMS_PER_CHECKOUT", 1_000_000, &s.StreamsPerCheckout},
+		{"CHECKOUT_STREAM_READS", 1_000, &s.StreamReads},
+	} {
+		if *f.dst, err = boundedInt(get, f.name, 1, f.hi); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -382,6 +424,19 @@ func rateString(l redis_rate.Limit) string {
 		s += ":" + strconv.Itoa(l.Burst)
 	}
 	return s
+}
+
+// boundedInt reads a whole-number setting bounded to [lo, hi].
+func boundedInt(get func(string) string, name string, lo, hi int) (int, error) {
+	raw := get(name)
+	n, err := strconv.Atoi(raw)
+	switch {
+	case err != nil:
+		return 0, errorf(name, "%q is not a whole number", raw)
+	case n < lo || n > hi:
+		return 0, errorf(name, "%d is out of range; use %d to %d", n, lo, hi)
+	}
+	return n, nil
 }
 
 // drillDuration reads a duration setting that exists to compress the

@@ -48,6 +48,9 @@ func TestFromEnvDefaults(t *testing.T) {
 	if s.LogLevel != slog.LevelInfo || s.MaxAmount != DefaultMaxAmount || s.Retention != 90*24*time.Hour || s.AllowPrivateWebhooks {
 		t.Errorf("defaults: %+v", s)
 	}
+	if s.StreamsMax != 10_000 || s.StreamsPerClient != 50 || s.StreamsPerCheckout != 50 || s.StreamReads != 4 {
+		t.Errorf("stream caps %d %d %d, reads %d; want 10000 50 50, 4", s.StreamsMax, s.StreamsPerClient, s.StreamsPerCheckout, s.StreamReads)
+	}
 	// Two demo processes never share generated secrets.
 	s2, _ := FromEnv(envOf(nil))
 	if s2.SessionKeys[0] == s.SessionKeys[0] || s2.SigningSecret == s.SigningSecret {
@@ -73,6 +76,10 @@ func TestFromEnvAll(t *testing.T) {
 		"CHECKOUT_RATE_API":               "50/s:80",
 		"CHECKOUT_RATE_AUTH_FAILURES":     "off",
 		"CHECKOUT_RATE_PAYER":             "1000/h",
+		"CHECKOUT_STREAMS_MAX":            "500",
+		"CHECKOUT_STREAMS_PER_CLIENT":     "7",
+		"CHECKOUT_STREAMS_PER_CHECKOUT":   "3",
+		"CHECKOUT_STREAM_READS":           "2",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -98,6 +105,9 @@ func TestFromEnvAll(t *testing.T) {
 	if s.RateAPI != (redis_rate.Limit{Rate: 50, Burst: 80, Period: time.Second}) || !s.RateAuthFailures.IsZero() ||
 		s.RatePayer != (redis_rate.Limit{Rate: 1000, Burst: 1000, Period: time.Hour}) {
 		t.Errorf("rates %v, %v, %v", s.RateAPI, s.RateAuthFailures, s.RatePayer)
+	}
+	if s.StreamsMax != 500 || s.StreamsPerClient != 7 || s.StreamsPerCheckout != 3 || s.StreamReads != 2 {
+		t.Errorf("stream caps %d %d %d, reads %d", s.StreamsMax, s.StreamsPerClient, s.StreamsPerCheckout, s.StreamReads)
 	}
 	if strings.Join(s.TrustedProxies, ";") != "10.0.0.0/8;192.168.1.1;::1" {
 		t.Errorf("trusted proxies %q", s.TrustedProxies)
@@ -182,6 +192,11 @@ func TestFromEnvErrors(t *testing.T) {
 		{"rate api zero", with("CHECKOUT_RATE_API", "0/s"), "config: CHECKOUT_RATE_API: \"0/s\" is not a rate"},
 		{"rate auth bare", with("CHECKOUT_RATE_AUTH_FAILURES", "20"), "config: CHECKOUT_RATE_AUTH_FAILURES: \"20\" is not a rate"},
 		{"rate payer burst", with("CHECKOUT_RATE_PAYER", "60/m:x"), "config: CHECKOUT_RATE_PAYER: \"60/m:x\" is not a rate"},
+		{"streams max text", with("CHECKOUT_STREAMS_MAX", "lots"), "config: CHECKOUT_STREAMS_MAX: \"lots\" is not a whole number"},
+		{"streams max zero", with("CHECKOUT_STREAMS_MAX", "0"), "config: CHECKOUT_STREAMS_MAX: 0 is out of range; use 1 to 1000000"},
+		{"streams per client negative", with("CHECKOUT_STREAMS_PER_CLIENT", "-1"), "config: CHECKOUT_STREAMS_PER_CLIENT: -1 is out of range"},
+		{"streams per checkout zero", with("CHECKOUT_STREAMS_PER_CHECKOUT", "0"), "config: CHECKOUT_STREAMS_PER_CHECKOUT: 0 is out of range"},
+		{"stream reads huge", with("CHECKOUT_STREAM_READS", "5000"), "config: CHECKOUT_STREAM_READS: 5000 is out of range; use 1 to 1000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -32,6 +32,10 @@ type scriptServer struct {
 	checkCalls  int
 	pay         func(w http.ResponseWriter, body map[string]string)
 	sse         bool // /events streams statuses instead of failing
+	// pollHint, when set, is the poll_ms of the polling hint /events
+	// answers (the service's streams are capped).
+	pollHint    int
+	eventsCalls int
 	// statusDelay holds each /status answer; longer than the page's poll
 	// period, so a page that does not wait for its last request overlaps.
 	statusDelay time.Duration
@@ -103,8 +107,14 @@ func newScriptServer(t *testing.T) *scriptServer {
 	})
 	mux.HandleFunc("GET "+base+"/events", func(w http.ResponseWriter, r *http.Request) {
 		ss.mu.Lock()
-		sse := ss.sse
+		sse, hint := ss.sse, ss.pollHint
+		ss.eventsCalls++
 		ss.mu.Unlock()
+		if hint > 0 {
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprintf(w, "retry: %d\n\nevent: poll\ndata: {\"poll_ms\":%d,\"status_url\":%q}\n\n", hint, hint, base+"/status")
+			return
+		}
 		if !sse {
 			http.Error(w, "no stream here", http.StatusServiceUnavailable)
 			return
@@ -202,6 +212,44 @@ func TestScriptStream(t *testing.T) {
 	if v := eval[string](tb, `document.getElementById("app").dataset.view`); v != "paid" {
 		t.Errorf("view %q after a later event, want paid (latched)", v)
 	}
+}
+
+// TestScriptPollHint: when the service's streams are capped, /events
+// answers the polling hint; the page closes the stream for good (no
+// reconnect, though the hint's retry is short) and polls /status at the
+// hint's interval, not its own 2 s, until the final status.
+func TestScriptPollHint(t *testing.T) {
+	t.Parallel()
+	ss := newScriptServer(t)
+	ss.statuses = []string{"pending"}
+	ss.statusDelay = 0
+	ss.checkStatus = "pending"
+	ss.pollHint = 600
+	tb := newTab(t, &stack{url: ss.srv.URL}, wechatPhone)
+	tb.open(ss.srv.URL+"/c/"+scriptID+"/result", "[data-testid=result-pending]")
+	// At 2 s a period, ten polls would take twenty seconds.
+	start := time.Now()
+	deadline := time.Now().Add(14 * time.Second)
+	for {
+		calls, _, _ := ss.stats()
+		if calls >= 10 {
+			t.Logf("ten polls in %v", time.Since(start).Round(100*time.Millisecond))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d status polls; the page does not poll at the hint's interval", calls)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ss.mu.Lock()
+	ss.statuses = []string{"paid"}
+	ss.statusCalls = 0
+	events := ss.eventsCalls
+	ss.mu.Unlock()
+	if events != 1 {
+		t.Errorf("the page opened the event stream %d times, want once", events)
+	}
+	tb.visible("[data-testid=result-paid]")
 }
 
 // TestScriptBridgeOutcomes drives the pay button through every answer of

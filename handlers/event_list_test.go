@@ -73,7 +73,7 @@ type evEnv struct {
 	prefix     string
 }
 
-func newEvEnv(t *testing.T) *evEnv {
+func newEvEnv(t *testing.T, opts ...option) *evEnv {
 	t.Helper()
 	e := &evEnv{t: t, clk: &testClock{}, rdb: redistest.New(t), prefix: "test:" + rand.Text()[:12] + ":"}
 	e.clk.ns.Store(time.Now().UnixNano())
@@ -136,7 +136,7 @@ func newEvEnv(t *testing.T) *evEnv {
 	}
 
 	svc := build(t, &app.Config{Redis: e.rdb, Directory: e.dir, Accounts: e.accounts, Gateway: e.gw, Clock: e.clk.Now, Prefix: e.prefix},
-		publicURL("https://pay.example"), allowPrivateWebhooks)
+		append([]option{publicURL("https://pay.example"), allowPrivateWebhooks}, opts...)...)
 	e.repo, e.hooks = svc.Repo, svc.Webhooks
 	e.api = httptest.NewServer(svc.Handler)
 	t.Cleanup(e.api.Close)

@@ -139,6 +139,9 @@ func New(d Deps) (http.Handler, error) {
 	if d.MaxAmount <= 0 {
 		return nil, errors.New("handlers: MaxAmount must be positive")
 	}
+	if err := d.Streams.check(); err != nil {
+		return nil, err
+	}
 	h := &handler{
 		rdb:                  d.Redis,
 		dir:                  d.Directory,

@@ -32,6 +32,10 @@ func standIns(t testing.TB, d Deps) Deps {
 	if d.MaxAmount == 0 {
 		d.MaxAmount = config.DefaultMaxAmount
 	}
+	if d.Streams == (StreamLimits{}) {
+		d.Streams = StreamLimits{PerProcess: config.DefaultStreamsMax, PerClient: config.DefaultStreamsPerClient,
+			PerCheckout: config.DefaultStreamsPerCheckout, Reads: config.DefaultStreamReads}
+	}
 	if d.Payments == nil {
 		d.Payments = &standInPayments{}
 	}

@@ -37,6 +37,9 @@ type PagesDeps struct {
 	// anyway: it notices expiry, which nothing publishes, and covers a lost
 	// publish (default 5 s).
 	EventsPoll time.Duration
+	// Streams caps the event streams and their Redis reads (required:
+	// config's defaults).
+	Streams StreamLimits
 }
 
 // pages is the payer pages' state, built by initPages.
@@ -51,6 +54,10 @@ type pages struct {
 	// read per change: a transition wakes every waiter of that checkout at
 	// once, and ten thousand of them should not mean ten thousand reads.
 	reads singleflight.Group
+	// streams counts the open event streams under Streams' caps.
+	streams *streamCounts
+	// slots bounds the event streams' concurrent Redis reads (Streams.Reads).
+	slots readSlots
 }
 
 type alipayAppEntry struct {
@@ -66,7 +73,8 @@ const (
 // initPages prepares what the payer pages and the mini-program API share
 // (h.pages).
 func (h *handler) initPages(d Deps) {
-	p := &pages{PagesDeps: d.PagesDeps, cop: http.NewCrossOriginProtection()}
+	p := &pages{PagesDeps: d.PagesDeps, cop: http.NewCrossOriginProtection(),
+		streams: newStreamCounts(d.Streams), slots: make(readSlots, d.Streams.Reads)}
 	if p.Heartbeat <= 0 {
 		p.Heartbeat = defaultHeartbeat
 	}

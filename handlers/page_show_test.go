@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -155,7 +156,7 @@ func TestStatusAndEvents(t *testing.T) {
 			t.Fatalf("stream ended before a heartbeat: %q %v", got, err)
 		}
 	}
-	if !strings.HasPrefix(got, "retry: 3000\n\ndata: {\"status\":\"open\"") {
+	if !regexp.MustCompile(`^retry: \d+\n\ndata: \{"status":"open"`).MatchString(got) {
 		t.Fatalf("stream start %q", got)
 	}
 	if _, err := e.repo.Cancel(context.Background(), ck.ID); err != nil {

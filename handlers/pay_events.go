@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -15,8 +16,9 @@ const (
 	// eventsPoll is the safety re-read beside the Hub's updates: it notices
 	// expiry, which nothing publishes, and covers a lost publish.
 	eventsPoll = 5 * time.Second
-	// eventsMaxLife ends a stream so no connection lives forever; the
-	// browser's EventSource reconnects.
+	// eventsMaxLife ends a stream so no connection lives forever (plus up
+	// to eventsLifeJitter, so streams opened together do not all end
+	// together); the browser's EventSource reconnects.
 	eventsMaxLife = 30 * time.Minute
 )
 
@@ -32,6 +34,7 @@ func (h *handler) streamPayEvents(c *gin.Context) {
 	defer cancel()
 	poll := h.pages.EventsPoll
 	cur, err := h.payStatusOf(ctx, ck)
+	openReadDone(c)
 	if err != nil {
 		h.failPage(c, err, payerLang(c))
 		return
@@ -50,14 +53,15 @@ func (h *handler) streamPayEvents(c *gin.Context) {
 		w.Flush()
 		return true
 	}
-	if _, err := fmt.Fprint(w, "retry: 3000\n\n"); err != nil || !send(cur) || cur.final() {
+	retry := jitter(streamRetryMin, streamRetryMax).Milliseconds()
+	if _, err := fmt.Fprintf(w, "retry: %d\n\n", retry); err != nil || !send(cur) || cur.final() {
 		return
 	}
 	pollT := time.NewTicker(poll)
 	defer pollT.Stop()
 	beat := time.NewTicker(h.pages.Heartbeat)
 	defer beat.Stop()
-	life := time.NewTimer(eventsMaxLife)
+	life := time.NewTimer(eventsMaxLife + jitter(0, eventsLifeJitter))
 	defer life.Stop()
 	for {
 		select {
@@ -75,6 +79,11 @@ func (h *handler) streamPayEvents(c *gin.Context) {
 		case <-pollT.C:
 		}
 		s, err := h.sharedPayStatus(ctx, ck.ID)
+		if errors.Is(err, errStreamBusy) {
+			// Every stream read slot is taken: skip this re-read, the
+			// next tick or update tries again.
+			continue
+		}
 		if err != nil {
 			// Redis hiccup or the payer left: the page falls back to polling.
 			return
@@ -96,6 +105,11 @@ func (h *handler) streamPayEvents(c *gin.Context) {
 // not fail the others' read.
 func (h *handler) sharedPayStatus(ctx context.Context, id string) (payStatus, error) {
 	v, err, _ := h.pages.reads.Do(id, func() (any, error) {
+		done, ok := h.pages.slots.try()
+		if !ok {
+			return payStatus{}, errStreamBusy
+		}
+		defer done()
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		fresh, err := h.repo.Get(rctx, id)

@@ -74,7 +74,11 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	payerPages.GET("/result", h.showResultPage)
 	jsonFetches := c.Group("", h.requireCheckout(asJSON))
 	jsonFetches.GET("/status", h.showPayStatus)
-	jsonFetches.GET("/events", h.streamPayEvents)
+	// The event stream takes its place under the caps (and a Redis read
+	// slot) before the checkout is loaded: beyond a cap it answers the
+	// polling hint without touching Redis.
+	streams := c.Group("", h.admitStream, h.requireCheckout(asJSON))
+	streams.GET("/events", h.streamPayEvents)
 	posts := c.Group("", h.sameOrigin, h.requireCheckout(asJSON), h.requirePayer(asJSON), h.requireCSRF)
 	// Each limited per checkout and client address (limitPayer).
 	posts.POST("/pay", h.limitPayer("pay"), h.createPayment)

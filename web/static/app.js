@@ -54,7 +54,9 @@
 
   // watch calls onStatus with every status seen until the first final one,
   // then stops for good (latch). It prefers the event stream and polls the
-  // JSON endpoint while the stream is down.
+  // JSON endpoint while the stream is down. When the server says its
+  // streams are full (a "poll" event: {poll_ms}), it closes the stream and
+  // polls every poll_ms instead, for the rest of the page's life.
   function watch(onStatus) {
     var done = false, inflight = false, es = null, timer = null;
     function handle(s) {
@@ -81,15 +83,28 @@
         try { handle(JSON.parse(e.data)); } catch (err) { /* ignore a malformed event */ }
       };
       es.addEventListener("status", es.onmessage);
+      es.addEventListener("poll", function (e) {
+        var h = {};
+        try { h = JSON.parse(e.data) || {}; } catch (err) { /* keep the default */ }
+        var ms = parseInt(h.poll_ms, 10);
+        if (es) { es.close(); es = null; }
+        if (done) return;
+        every(ms >= 500 ? ms : 5000);
+        poll();
+      });
       es.onerror = function () { if (!done) poll(); };
     }
     // Poll often while the stream is down, rarely while it is up, so a lost
     // event never leaves the page stuck.
     var ticks = 0;
-    timer = setInterval(function () {
-      ticks++;
-      if (!streamUp() || ticks % 8 === 0) poll();
-    }, 2000);
+    function every(ms) {
+      if (timer) clearInterval(timer);
+      timer = setInterval(function () {
+        ticks++;
+        if (!streamUp() || ticks % 8 === 0) poll();
+      }, ms);
+    }
+    every(2000);
     if (!es) poll();
     return {
       poll: poll,
