@@ -109,6 +109,7 @@ type Refund struct {
 	sends     int       // payrefund claims so far
 	refusals  int       // refusals by the gateway so far
 	refusedAt time.Time // the first refusal
+	eventBusy bool      // its deferred event was another process's at the last look
 }
 
 // RefundRequest is a merchant's refund.

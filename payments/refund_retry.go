@@ -120,21 +120,30 @@ func (s *Service) refused(ctx context.Context, c *checkout.Checkout, r *Refund, 
 	if r.refusedAt.IsZero() {
 		r.refusedAt = now
 	}
-	// Exactly at its next try (not the earlier-wins of schedule: the
-	// member's score is a claim's lease, or the reservation's first check).
-	// Should this fail, the member comes back after its lease and the
-	// reconciler reschedules it.
+	// The merchant is told before the refund's next look moves to its next
+	// try: until then the watch member keeps its claim's lease (or the
+	// reservation's first check), so a crash here delays the event by a
+	// lease, not by the whole wait.
+	if err := s.deferredEffect(ctx, c, r); err != nil {
+		return err
+	}
+	// Exactly at its next try (not the earlier-wins of schedule), or
+	// sooner while another process holds the event. Should this fail, the
+	// member comes back after its lease and the reconciler reschedules it.
+	at := nextRefundCheck(r, now, s.lease)
 	m := refundMember(r.CheckoutID, r.n)
-	if err := s.rdb.ZAdd(ctx, s.keyWatch(), redis.Z{Score: float64(next.UnixMilli()), Member: m}).Err(); err != nil {
+	if err := s.rdb.ZAdd(ctx, s.keyWatch(), redis.Z{Score: float64(at.UnixMilli()), Member: m}).Err(); err != nil {
 		return fmt.Errorf("refund %s: schedule its next try: %w", r.OutNo, err)
 	}
-	return s.deferredEffect(ctx, c, r)
+	return nil
 }
 
 // deferredEffect tells the merchant, once per refund, that the gateway
 // refused it and that it will be tried again (checkout.refund.deferred).
 // It runs at the first refusal and again whenever a waiting refund is
-// looked at, so an event lost to a crash is still sent.
+// looked at, so an event lost to a crash is still sent. When another
+// process holds the event, r is marked to be looked at again within a
+// lease, in case that process dies.
 func (s *Service) deferredEffect(ctx context.Context, c *checkout.Checkout, r *Refund) error {
 	effect := "refund:" + strconv.Itoa(r.n) + ":deferred"
 	err := s.runEffect(ctx, r.CheckoutID, effect, func(ctx context.Context) error {
@@ -145,8 +154,7 @@ func (s *Service) deferredEffect(ctx context.Context, c *checkout.Checkout, r *R
 		return s.emit(ctx, webhook.TypeRefundDeferred, effect, after, func(e *webhook.Event) { e.Data.Refund = refundInfo(r) })
 	})
 	if errors.Is(err, ErrBusy) {
-		// Another process is sending it; should it die, the next look
-		// at the refund sends it.
+		r.eventBusy = true
 		return nil
 	}
 	return err
@@ -162,9 +170,13 @@ func refundInfo(r *Refund) *webhook.Refund {
 }
 
 // nextRefundCheck is when the reconciler looks again at pending refund r:
-// at its next try when the gateway refused it, else after step.
+// at its next try when the gateway refused it (sooner, after step, while
+// its deferred event is another process's), else after step.
 func nextRefundCheck(r *Refund, now time.Time, step time.Duration) time.Time {
 	if r.phase == phaseRetrying && r.NextAttemptAt.After(now) {
+		if soon := now.Add(step); r.eventBusy && soon.Before(r.NextAttemptAt) {
+			return soon
+		}
 		return r.NextAttemptAt
 	}
 	return now.Add(step)

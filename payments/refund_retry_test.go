@@ -160,3 +160,33 @@ func TestRefundDeferredEventOwed(t *testing.T) {
 		t.Fatalf("%d succeeded events", n)
 	}
 }
+
+// TestRefundDeferredEventAfterCrash: the process dies between recording a
+// refusal and telling the merchant, and nobody asks about the refund again:
+// the reconciler still sends checkout.refund.deferred within a lease, not
+// only at the refund's next try minutes later, and does not send the refund
+// again before that try.
+func TestRefundDeferredEventAfterCrash(t *testing.T) {
+	e, g := newGateEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
+	c, _ := e.paidCheckout(1000)
+	g.script(gateRefuse, gateRefuse)
+	e.events.fail.Store(true)
+	first := e.postRefund(c.ID, "k1", `{"amount":300}`)
+	if first.status != http.StatusAccepted || first.Status != "pending" {
+		t.Fatalf("refused refund: %+v", first)
+	}
+	e.events.fail.Store(false)
+	e.clk.Advance(payments.DefaultEffectLease + time.Second)
+	e.tick()
+	if n := len(e.events.of(c.ID, webhook.TypeRefundDeferred)); n != 1 {
+		t.Fatalf("%d deferred events a lease after the refusal", n)
+	}
+	r := e.onlyRefund(c.ID)
+	if calls, _ := g.count(r.OutNo); calls != 1 || r.Status != payments.RefundPending {
+		t.Fatalf("refund %+v after %d calls, want one call and still pending", r, calls)
+	}
+	// It is looked at again at its next try, not every lease.
+	if at, ok := e.watched()["r:"+c.ID+":1"]; !ok || !at.Equal(r.NextAttemptAt) {
+		t.Fatalf("watched at %v (%v), want its next try %v", at, ok, r.NextAttemptAt)
+	}
+}
