@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"net/http"
+	"net/url"
 	"testing"
 )
 
@@ -10,11 +11,16 @@ import (
 //
 //	go test ./handlers -run '^$' -bench 'Page|PayStatus|PayQR' -benchmem
 
-func benchGet(b *testing.B, e *pgEnv, path, ua string) {
+func benchGet(b *testing.B, e *pgEnv, path, ua string, cookies ...*http.Cookie) {
 	b.Helper()
 	req, _ := http.NewRequest("GET", e.srv.URL+path, nil)
 	req.Header.Set("User-Agent", ua)
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
 	cl := e.srv.Client()
+	rt := &roundTrips{}
+	e.rdb.AddHook(rt)
 	b.ReportAllocs()
 	for b.Loop() {
 		res, err := cl.Do(req)
@@ -26,12 +32,33 @@ func benchGet(b *testing.B, e *pgEnv, path, ua string) {
 		}
 		res.Body.Close()
 	}
+	b.ReportMetric(float64(rt.n.Load())/float64(b.N), "redis_rt/op")
 }
 
 func BenchmarkCheckoutPageDesktop(b *testing.B) {
 	e := newPgEnv(b)
 	ck := e.newCheckout("native", 1234)
 	benchGet(b, e, "/c/"+ck.ID, uaDesktop)
+}
+
+// BenchmarkCheckoutPageWeChatSession is a returning payer's view: in
+// WeChat, with the session (and its openid) the first visit's OAuth made.
+func BenchmarkCheckoutPageWeChatSession(b *testing.B) {
+	e := newPgEnv(b)
+	ck := e.newCheckout("native", 1234)
+	br := e.browser(uaWeChatIOS, "bench")
+	if r, action, _ := br.openPage(ck.ID); r.status != 200 || action != "wechat_jsapi" {
+		b.Fatalf("page after OAuth: %d %q", r.status, action)
+	}
+	u, _ := url.Parse(e.srv.URL)
+	benchGet(b, e, "/c/"+ck.ID, uaWeChatIOS, br.c.Jar.Cookies(u)...)
+}
+
+// BenchmarkResultPage is the result page of a checkout not yet paid.
+func BenchmarkResultPage(b *testing.B) {
+	e := newPgEnv(b)
+	ck := e.newCheckout("native", 1234)
+	benchGet(b, e, "/c/"+ck.ID+"/result", uaDesktop)
 }
 
 func BenchmarkPayStatus(b *testing.B) {
