@@ -212,6 +212,19 @@ func newPgEnv(t testing.TB, opts ...option) *pgEnv {
 	return e
 }
 
+// withClock runs the service on clk.
+func withClock(clk *testClock) option {
+	return func(c *app.Config, _ *config.Settings) { c.Clock = clk.Now }
+}
+
+// newPgClock is a clock standing at the wall clock's now until moved: the
+// pages' tests create checkouts at the wall clock's time.
+func newPgClock() *testClock {
+	clk := &testClock{}
+	clk.ns.Store(time.Now().UnixNano())
+	return clk
+}
+
 // newCheckout stores an open checkout of trade fen at a store.
 func (e *pgEnv) newCheckout(storeID string, trade int64, edit ...func(*checkout.Draft)) *checkout.Checkout {
 	e.t.Helper()
