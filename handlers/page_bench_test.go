@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"testing"
@@ -94,4 +95,38 @@ func BenchmarkPayReuse(b *testing.B) {
 	if n := len(e.gw.orders()); n != 1 {
 		b.Fatalf("%d payorders", n)
 	}
+}
+
+// BenchmarkCheckoutPageParallel is the page under load: 64 requests in
+// flight, as the load harness sends them (for CPU profiles under load).
+func BenchmarkCheckoutPageParallel(b *testing.B) {
+	e := newPgEnv(b)
+	ck := e.newCheckout("native", 1234)
+	tr := &http.Transport{MaxIdleConnsPerHost: 128}
+	b.Cleanup(tr.CloseIdleConnections)
+	cl := &http.Client{Transport: tr}
+	rt := &roundTrips{}
+	e.rdb.AddHook(rt)
+	b.SetParallelism(32) // × GOMAXPROCS (2 here): 64 in flight
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest("GET", e.srv.URL+"/c/"+ck.ID, nil)
+			req.Header.Set("User-Agent", uaDesktop)
+			res, err := cl.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				b.Errorf("status %d", res.StatusCode)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(rt.n.Load())/float64(b.N), "redis_rt/op")
 }
