@@ -61,7 +61,7 @@ func (h *handler) oauthCallback(c *gin.Context, w oauthWallet) {
 	if id.snapshot {
 		// A Moments snapshot page: the openid is virtual, never pay with
 		// it, and nothing is kept.
-		v := h.checkoutPageView(c, ck, pageMerchantOf(c), st, payer)
+		v := h.checkoutPageView(c, detectClient(c.GetHeader("User-Agent")), ck, pageMerchantOf(c), st, payer)
 		v.Action = templates.ActionSnapshot
 		h.render(c, http.StatusOK, templates.CheckoutPage(v))
 		return

@@ -17,7 +17,9 @@ import (
 // sets the short-lived cookie that binds the round trip to the browser.
 func (h *handler) showCheckoutPage(c *gin.Context) {
 	ck, m, st, payer := pageCheckoutOf(c), pageMerchantOf(c), pageStoreOf(c), pagePayerOf(c)
-	v := h.checkoutPageView(c, ck, m, st, payer)
+	// The User-Agent is read once: the page's variant and the pay action.
+	cl := detectClient(c.GetHeader("User-Agent"))
+	v := h.checkoutPageView(c, cl, ck, m, st, payer)
 	status := displayStatus(ck, h.now())
 	switch {
 	case status.Paid():
@@ -30,7 +32,7 @@ func (h *handler) showCheckoutPage(c *gin.Context) {
 		h.errorPage(c, http.StatusConflict, pageNoWallet, ck.CancelURL)
 		return
 	default:
-		if redirect, binding := h.chooseAction(c, &v, ck, st, payer); redirect != "" {
+		if redirect, binding := h.chooseAction(cl, &v, ck, st, payer); redirect != "" {
 			http.SetCookie(c.Writer, binding)
 			c.Redirect(http.StatusFound, redirect)
 			c.Abort()
@@ -41,7 +43,7 @@ func (h *handler) showCheckoutPage(c *gin.Context) {
 }
 
 // checkoutPageView fills what every variant of the checkout page shows.
-func (h *handler) checkoutPageView(c *gin.Context, ck *checkout.Checkout, m *checkout.Merchant, st *checkout.Store, payer *sessions.Payer) templates.CheckoutView {
+func (h *handler) checkoutPageView(c *gin.Context, cl client, ck *checkout.Checkout, m *checkout.Merchant, st *checkout.Store, payer *sessions.Payer) templates.CheckoutView {
 	id := ck.ID
 	return templates.CheckoutView{
 		Page:         h.page(c),
@@ -53,7 +55,7 @@ func (h *handler) checkoutPageView(c *gin.Context, ck *checkout.Checkout, m *che
 		ExpiresAt:    ck.ExpiresAt,
 		Now:          h.now(),
 		Status:       string(displayStatus(ck, h.now())),
-		Wallet:       detectClient(c.GetHeader("User-Agent")).Wallet,
+		Wallet:       cl.Wallet,
 		PayURL:       pagePath(id, "pay"),
 		CSRFToken:    h.csrfToken(ck, payer),
 		StatusURL:    pagePath(id, "status"),
@@ -78,8 +80,7 @@ func merchantDisplayName(m *checkout.Merchant, st *checkout.Store) string {
 // chooseAction decides the pay action for an active checkout. It returns a
 // URL, and the cookie to send with it, when the payer must first go
 // through the wallet's OAuth.
-func (h *handler) chooseAction(c *gin.Context, v *templates.CheckoutView, ck *checkout.Checkout, st *checkout.Store, payer *sessions.Payer) (string, *http.Cookie) {
-	cl := detectClient(c.GetHeader("User-Agent"))
+func (h *handler) chooseAction(cl client, v *templates.CheckoutView, ck *checkout.Checkout, st *checkout.Store, payer *sessions.Payer) (string, *http.Cookie) {
 	switch cl.Wallet {
 	case templates.WalletMiniProgram:
 		// WeixinJSBridge cannot pay inside a mini-program's web-view: the
