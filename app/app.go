@@ -140,11 +140,11 @@ func New(cfg Config) (*App, error) {
 		webhook.WithLease(webhookLease(lease)),
 		webhook.WithTimeout(webhookTimeout(lease)),
 	}
-	var payPrefix, recPrefix, sessPrefix string
+	var payPrefix, recPrefix, sessPrefix, oauthPrefix string
 	if p != "" {
 		repoOpts = append(repoOpts, checkout.WithPrefix(p+"co:"))
 		hookOpts = append(hookOpts, webhook.WithPrefix(p))
-		payPrefix, recPrefix, sessPrefix = p+"notify:", p+"rc:", p+"sess:"
+		payPrefix, recPrefix, sessPrefix, oauthPrefix = p+"notify:", p+"rc:", p+"sess:", p+sessions.DefaultOAuthPrefix
 	}
 	a := &App{Repo: checkout.NewRepo(rdb, repoOpts...), Webhooks: webhook.New(rdb, dir, hookOpts...)}
 
@@ -178,6 +178,16 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sessions: %w", err)
 	}
+	// The pages' CSRF tokens and OAuth states are signed, not stored.
+	secret := []byte(s.SigningSecret.Reveal())
+	csrf, err := sessions.NewCSRF(secret)
+	if err != nil {
+		return nil, fmt.Errorf("CHECKOUT_SIGNING_SECRET: %w", err)
+	}
+	oauth, err := sessions.NewOAuthStates(rdb, sessions.OAuthConfig{Secret: secret, PublicURL: s.PublicURL, Prefix: oauthPrefix})
+	if err != nil {
+		return nil, fmt.Errorf("CHECKOUT_SIGNING_SECRET: %w", err)
+	}
 
 	hc := &http.Client{Timeout: WalletTimeout}
 	pv := cfg.Providers
@@ -201,6 +211,8 @@ func New(cfg Config) (*App, error) {
 		},
 		PagesDeps: handlers.PagesDeps{
 			Sessions:   a.Sessions,
+			CSRF:       csrf,
+			OAuth:      oauth,
 			Hub:        a.Hub,
 			WeChat:     &wallet.WeChat{AuthorizeBase: pv.WeChatAuthorizeBase, APIBase: pv.WeChatAPIBase, HTTP: hc},
 			Alipay:     &wallet.Alipay{AuthorizeBase: pv.AlipayAuthorizeBase, GatewayURL: pv.AlipayGatewayURL, HTTP: hc},

@@ -269,6 +269,27 @@ func (r *Repo) Get(ctx context.Context, id string) (*Checkout, error) {
 	return c, nil
 }
 
+// QueueGet queues the read of checkout id on pipe, so that it shares a
+// Redis round trip with other reads (the payer's session on a page view),
+// and returns what decodes it once pipe has run: Get's answers.
+func (r *Repo) QueueGet(ctx context.Context, pipe redis.Pipeliner, id string) func() (*Checkout, error) {
+	if !ValidID(id) {
+		return func() (*Checkout, error) { return nil, fmt.Errorf("checkout %.40q: %w", id, ErrNotFound) }
+	}
+	cmd := pipe.HGetAll(ctx, r.keyCheckout(id))
+	return func() (*Checkout, error) {
+		f, err := cmd.Result()
+		if err != nil {
+			return nil, fmt.Errorf("checkout %s: %w", id, err)
+		}
+		c, err := decodeCheckout(f)
+		if err != nil {
+			return nil, fmt.Errorf("checkout %s: %w", id, err)
+		}
+		return c, nil
+	}
+}
+
 // GetFor reads a checkout of one merchant: another merchant's checkout is
 // ErrNotFound, exactly like a missing one.
 func (r *Repo) GetFor(ctx context.Context, merchantID, id string) (*Checkout, error) {

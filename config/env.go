@@ -73,7 +73,7 @@ var Vars = []Var{
 	{Env: "REDIS_URL", Flag: "redis-url", Usage: "Redis URL, e.g. redis://:password@host:6379/0 (default: an in-process Redis whose data is lost on exit)"},
 	{Env: "CHECKOUT_CONFIG", Flag: "config", Usage: "path of the merchants YAML file (default: demo mode with the sandbox gateway)"},
 	{Env: "CHECKOUT_SESSION_KEYS", Usage: "comma-separated secrets (each at least 32 bytes) for payer session cookies; the first signs, all verify (required with CHECKOUT_CONFIG)"},
-	{Env: "CHECKOUT_SIGNING_SECRET", Usage: "secret (at least 32 bytes) reserved for the service's own signatures, not used yet (required with CHECKOUT_CONFIG)"},
+	{Env: "CHECKOUT_SIGNING_SECRET", Usage: "secret (at least 32 bytes) that signs the payer pages' CSRF tokens and OAuth states, which nothing stores (required with CHECKOUT_CONFIG)"},
 	{Env: "CHECKOUT_LOG_LEVEL", Flag: "log-level", Default: "info", Usage: "log level: debug, info, warn or error"},
 	{Env: "CHECKOUT_MAX_AMOUNT", Flag: "max-amount", Default: strconv.FormatInt(DefaultMaxAmount, 10), Usage: "largest checkout amount in fen, unless a merchant sets its own max_amount"},
 	{Env: "CHECKOUT_RETENTION", Flag: "retention", Default: DefaultRetention.String(), Usage: "how long finished checkouts are kept (Go duration, e.g. 2160h)"},
@@ -110,9 +110,9 @@ type Settings struct {
 	// SessionKeys sign and encrypt payer session cookies; the first is
 	// current, the others still decode older cookies (rotation).
 	SessionKeys []checkout.Secret
-	// SigningSecret is reserved for the service's own signatures: it is
-	// checked and required like the session keys, but nothing signs with
-	// it yet (README, Configuration).
+	// SigningSecret signs the payer pages' CSRF tokens and the OAuth
+	// state of a first visit (sessions.CSRF, sessions.OAuthStates), so
+	// that a page view needs no stored session.
 	SigningSecret checkout.Secret
 	// Generated reports that SessionKeys and SigningSecret were generated
 	// for this process (demo mode): sessions do not survive a restart.

@@ -126,8 +126,8 @@ func New(d Deps) (http.Handler, error) {
 		return nil, errors.New("handlers: Events is required")
 	case d.Reconciliations == nil:
 		return nil, errors.New("handlers: Reconciliations is required")
-	case d.Sessions == nil:
-		return nil, errors.New("handlers: Sessions is required")
+	case d.Sessions == nil || d.CSRF == nil || d.OAuth == nil:
+		return nil, errors.New("handlers: Sessions, CSRF and OAuth are required")
 	case d.Hub == nil:
 		return nil, errors.New("handlers: Hub is required")
 	case d.WeChat == nil || d.Alipay == nil:

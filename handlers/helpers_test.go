@@ -49,6 +49,12 @@ func standIns(t testing.TB, d Deps) Deps {
 		// No store behind it: the tests with stand-ins open no page.
 		d.Sessions = &sessions.Payers{}
 	}
+	if d.CSRF == nil {
+		d.CSRF = &sessions.CSRF{}
+	}
+	if d.OAuth == nil {
+		d.OAuth = &sessions.OAuthStates{}
+	}
 	if d.Hub == nil {
 		d.Hub = standInHub{}
 	}

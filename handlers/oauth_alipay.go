@@ -26,18 +26,17 @@ var alipayOAuth = oauthWallet{
 
 // alipayExchange calls alipay.system.oauth.token (RSA2, with the store's
 // app keys) for the payer's buyer id.
-func (h *handler) alipayExchange(c *gin.Context, payer *sessions.Payer, st *checkout.Store, code, back string) (oauthIdentity, bool) {
+func (h *handler) alipayExchange(c *gin.Context, st *checkout.Store, code, back string) (oauthIdentity, bool) {
 	ck, appID := pageCheckoutOf(c), st.Alipay.AppID
 	app, err := h.alipayApp(st)
 	if err != nil {
-		h.savePayer(c, payer)
 		h.logger(c).Error("Alipay app keys unusable", slog.String("store_id", st.ID), slog.Any("error", err))
 		h.errorPage(c, http.StatusServiceUnavailable, pageUnavailable, back)
 		return oauthIdentity{}, false
 	}
 	id, err := h.pages.Alipay.ExchangeCode(c.Request.Context(), app, code)
 	if err != nil {
-		h.oauthFailed(c, payer, "Alipay", ck.ID, appID, wallet.IsAlipayError(err, wallet.AlipayCodeInvalid), err, back)
+		h.oauthFailed(c, "Alipay", ck.ID, appID, wallet.IsAlipayError(err, wallet.AlipayCodeInvalid), err, back)
 		return oauthIdentity{}, false
 	}
 	return oauthIdentity{id: id.BuyerID()}, true

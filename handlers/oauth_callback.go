@@ -23,7 +23,7 @@ type oauthWallet struct {
 	keep func(payer *sessions.Payer, appID, id string)
 	// exchange turns the code into the payer's identity. When it returns
 	// false it has answered (the code refused, the wallet failing).
-	exchange func(h *handler, c *gin.Context, payer *sessions.Payer, st *checkout.Store, code, back string) (oauthIdentity, bool)
+	exchange func(h *handler, c *gin.Context, st *checkout.Store, code, back string) (oauthIdentity, bool)
 }
 
 // oauthIdentity is what a code exchange learnt about the payer.
@@ -34,10 +34,12 @@ type oauthIdentity struct {
 }
 
 // oauthCallback ends a wallet's silent OAuth round trip on
-// /c/:id/oauth/<wallet>: the state must be the session's (constant-time,
-// single-use, bound to this checkout), the code becomes the payer's id for
-// the store's app, kept in the session, and the payer goes back to the
-// checkout page.
+// /c/:id/oauth/<wallet>: the state must be one this service signed for
+// this checkout's page and this browser, unexpired and unused
+// (sessions.OAuthStates), the code becomes the payer's id for the store's
+// app, kept in the session (which starts here: an identity is worth
+// keeping), and the payer goes back to the checkout page. Every answer
+// ends the browser's round trip (its binding cookie).
 func (h *handler) oauthCallback(c *gin.Context, w oauthWallet) {
 	ck, st, payer := pageCheckoutOf(c), pageStoreOf(c), pagePayerOf(c)
 	back := pagePath(ck.ID, "")
@@ -46,19 +48,20 @@ func (h *handler) oauthCallback(c *gin.Context, w oauthWallet) {
 		h.errorPage(c, http.StatusNotFound, pageNotFound, "")
 		return
 	}
+	http.SetCookie(c.Writer, h.pages.OAuth.EndCookie())
 	_, known := w.identity(payer, appID)
-	code, ok := h.oauthCode(c, payer, known, back, w.codeParam)
+	code, ok := h.oauthCode(c, known, back, w.codeParam)
 	if !ok {
 		return
 	}
-	id, ok := w.exchange(h, c, payer, st, code, back)
+	id, ok := w.exchange(h, c, st, code, back)
 	if !ok {
 		return
 	}
 	if id.snapshot {
-		// A Moments snapshot page: the openid is virtual, never pay with it.
-		h.savePayer(c, payer)
-		v := h.checkoutPageView(c, ck, pageMerchantOf(c), st, payer)
+		// A Moments snapshot page: the openid is virtual, never pay with
+		// it, and nothing is kept.
+		v := h.checkoutPageView(c, detectClient(c.GetHeader("User-Agent")), ck, pageMerchantOf(c), st, payer)
 		v.Action = templates.ActionSnapshot
 		h.render(c, http.StatusOK, templates.CheckoutPage(v))
 		return

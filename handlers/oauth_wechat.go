@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 
@@ -26,47 +27,42 @@ var wechatOAuth = oauthWallet{
 
 // wechatExchange asks WeChat for the openid (and whether the page is a
 // Moments snapshot).
-func (h *handler) wechatExchange(c *gin.Context, payer *sessions.Payer, st *checkout.Store, code, back string) (oauthIdentity, bool) {
+func (h *handler) wechatExchange(c *gin.Context, st *checkout.Store, code, back string) (oauthIdentity, bool) {
 	ck, appID := pageCheckoutOf(c), st.WeChat.AppID
 	id, err := h.pages.WeChat.ExchangeCode(c.Request.Context(), appID, st.WeChat.AppSecret.Reveal(), code)
 	if err != nil {
 		badCode := wallet.IsWeChatError(err, wallet.WeChatInvalidCode) || wallet.IsWeChatError(err, wallet.WeChatCodeUsed)
-		h.oauthFailed(c, payer, "WeChat", ck.ID, appID, badCode, err, back)
+		h.oauthFailed(c, "WeChat", ck.ID, appID, badCode, err, back)
 		return oauthIdentity{}, false
 	}
 	return oauthIdentity{id: id.OpenID, snapshot: id.Snapshot}, true
 }
 
-// checkOAuthState consumes the session's state: it must match (in constant
-// time), be unexpired and belong to the page the round trip started from.
-// The state is cleared whatever the outcome (save the payer afterwards).
-func checkOAuthState(payer *sessions.Payer, state, back string) bool {
-	ret := payer.OAuthReturn
-	payer.OAuthReturn = ""
-	ok := payer.CheckState(state)
-	return ok && ret == back
-}
-
 // oauthCode takes the code a wallet's OAuth round trip came back with. A
 // payer whose identity the session already holds goes straight back: a
 // refresh of the callback replays a used code (WeChat answers 40163).
-// Otherwise the state must be the session's and the code present (an
+// Otherwise the state is spent (sessions.OAuthStates.Use: whatever the
+// outcome, it is good for one callback) and the code must be present (an
 // auth_base/snsapi_base round trip never asks the payer, but be safe).
 // It has answered when it returns false.
-func (h *handler) oauthCode(c *gin.Context, payer *sessions.Payer, known bool, back, codeParam string) (string, bool) {
+func (h *handler) oauthCode(c *gin.Context, known bool, back, codeParam string) (string, bool) {
 	if known {
 		c.Redirect(http.StatusFound, back)
 		c.Abort()
 		return "", false
 	}
-	if !checkOAuthState(payer, c.Query("state"), back) {
-		h.savePayer(c, payer)
+	err := h.pages.OAuth.Use(c.Request.Context(), c.Request, c.Query("state"), pageCheckoutOf(c).ID, back, h.now())
+	if errors.Is(err, sessions.ErrStateRefused) {
 		h.errorPage(c, http.StatusBadRequest, pageOAuthExpired, back)
+		return "", false
+	}
+	if err != nil {
+		h.logger(c).Error("Checking an OAuth state failed", slog.Any("error", err))
+		h.errorPage(c, http.StatusServiceUnavailable, pageUnavailable, back)
 		return "", false
 	}
 	code := c.Query(codeParam)
 	if code == "" {
-		h.savePayer(c, payer)
 		h.errorPage(c, http.StatusBadRequest, pageOAuthDenied, back)
 		return "", false
 	}
@@ -75,8 +71,7 @@ func (h *handler) oauthCode(c *gin.Context, payer *sessions.Payer, known bool, b
 
 // oauthFailed answers a failed code exchange: 400 when the code itself was
 // refused, 502 when the wallet's service failed.
-func (h *handler) oauthFailed(c *gin.Context, payer *sessions.Payer, walletName, checkoutID, appID string, badCode bool, err error, back string) {
-	h.savePayer(c, payer)
+func (h *handler) oauthFailed(c *gin.Context, walletName, checkoutID, appID string, badCode bool, err error, back string) {
 	status := http.StatusBadGateway
 	if badCode {
 		status = http.StatusBadRequest

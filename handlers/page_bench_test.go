@@ -1,7 +1,9 @@
 package handlers_test
 
 import (
+	"io"
 	"net/http"
+	"net/url"
 	"testing"
 )
 
@@ -10,11 +12,16 @@ import (
 //
 //	go test ./handlers -run '^$' -bench 'Page|PayStatus|PayQR' -benchmem
 
-func benchGet(b *testing.B, e *pgEnv, path, ua string) {
+func benchGet(b *testing.B, e *pgEnv, path, ua string, cookies ...*http.Cookie) {
 	b.Helper()
 	req, _ := http.NewRequest("GET", e.srv.URL+path, nil)
 	req.Header.Set("User-Agent", ua)
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
 	cl := e.srv.Client()
+	rt := &roundTrips{}
+	e.rdb.AddHook(rt)
 	b.ReportAllocs()
 	for b.Loop() {
 		res, err := cl.Do(req)
@@ -26,12 +33,33 @@ func benchGet(b *testing.B, e *pgEnv, path, ua string) {
 		}
 		res.Body.Close()
 	}
+	b.ReportMetric(float64(rt.n.Load())/float64(b.N), "redis_rt/op")
 }
 
 func BenchmarkCheckoutPageDesktop(b *testing.B) {
 	e := newPgEnv(b)
 	ck := e.newCheckout("native", 1234)
 	benchGet(b, e, "/c/"+ck.ID, uaDesktop)
+}
+
+// BenchmarkCheckoutPageWeChatSession is a returning payer's view: in
+// WeChat, with the session (and its openid) the first visit's OAuth made.
+func BenchmarkCheckoutPageWeChatSession(b *testing.B) {
+	e := newPgEnv(b)
+	ck := e.newCheckout("native", 1234)
+	br := e.browser(uaWeChatIOS, "bench")
+	if r, action, _ := br.openPage(ck.ID); r.status != 200 || action != "wechat_jsapi" {
+		b.Fatalf("page after OAuth: %d %q", r.status, action)
+	}
+	u, _ := url.Parse(e.srv.URL)
+	benchGet(b, e, "/c/"+ck.ID, uaWeChatIOS, br.c.Jar.Cookies(u)...)
+}
+
+// BenchmarkResultPage is the result page of a checkout not yet paid.
+func BenchmarkResultPage(b *testing.B) {
+	e := newPgEnv(b)
+	ck := e.newCheckout("native", 1234)
+	benchGet(b, e, "/c/"+ck.ID+"/result", uaDesktop)
 }
 
 func BenchmarkPayStatus(b *testing.B) {
@@ -67,4 +95,38 @@ func BenchmarkPayReuse(b *testing.B) {
 	if n := len(e.gw.orders()); n != 1 {
 		b.Fatalf("%d payorders", n)
 	}
+}
+
+// BenchmarkCheckoutPageParallel is the page under load: 64 requests in
+// flight, as the load harness sends them (for CPU profiles under load).
+func BenchmarkCheckoutPageParallel(b *testing.B) {
+	e := newPgEnv(b)
+	ck := e.newCheckout("native", 1234)
+	tr := &http.Transport{MaxIdleConnsPerHost: 128}
+	b.Cleanup(tr.CloseIdleConnections)
+	cl := &http.Client{Transport: tr}
+	rt := &roundTrips{}
+	e.rdb.AddHook(rt)
+	b.SetParallelism(32) // × GOMAXPROCS (2 here): 64 in flight
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest("GET", e.srv.URL+"/c/"+ck.ID, nil)
+			req.Header.Set("User-Agent", uaDesktop)
+			res, err := cl.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				b.Errorf("status %d", res.StatusCode)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(rt.n.Load())/float64(b.N), "redis_rt/op")
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -124,23 +125,39 @@ func payerLang(c *gin.Context) string {
 }
 
 // pageCheckout loads the checkout of /c/:id with its merchant and store
-// (for requireCheckout).
+// (for requireCheckout) and, withPayer, the payer: with a session cookie
+// the session is read in the same Redis round trip as the checkout (one
+// pipeline), without one the payer is a fresh one.
 // On failure it has already answered (HTML or JSON as asked) and reports
 // false.
-func (h *handler) pageCheckout(c *gin.Context, asJSON bool) (*checkout.Checkout, *checkout.Merchant, *checkout.Store, bool) {
+func (h *handler) pageCheckout(c *gin.Context, asJSON, withPayer bool) (*checkout.Checkout, *checkout.Merchant, *checkout.Store, *sessions.Payer, bool) {
 	id := c.Param("id")
 	if !checkout.ValidID(id) {
 		h.pageFailure(c, asJSON, errNoCheckout, pageNotFound)
-		return nil, nil, nil, false
+		return nil, nil, nil, nil, false
 	}
-	ck, err := h.repo.Get(c.Request.Context(), id)
+	ctx := c.Request.Context()
+	var (
+		ck        *checkout.Checkout
+		err       error
+		loadPayer = freshPayer
+	)
+	if withPayer && h.pages.Sessions.HasCookie(c.Request) {
+		pipe := h.rdb.Pipeline()
+		getCheckout := h.repo.QueueGet(ctx, pipe, id)
+		_, loadPayer = h.pages.Sessions.Queue(ctx, pipe, c.Request)
+		_, _ = pipe.Exec(ctx) // each command keeps its own error
+		ck, err = getCheckout()
+	} else {
+		ck, err = h.repo.Get(ctx, id)
+	}
 	if errors.Is(err, checkout.ErrNotFound) {
 		h.pageFailure(c, asJSON, errNoCheckout, pageNotFound)
-		return nil, nil, nil, false
+		return nil, nil, nil, nil, false
 	}
 	if err != nil {
 		h.pageFailure(c, asJSON, unavailable("load checkout "+id, err), pageUnavailable)
-		return nil, nil, nil, false
+		return nil, nil, nil, nil, false
 	}
 	m, ok1 := h.dir.Merchant(ck.MerchantID)
 	st, ok2 := h.dir.Store(ck.MerchantID, ck.StoreID)
@@ -148,21 +165,20 @@ func (h *handler) pageCheckout(c *gin.Context, asJSON bool) (*checkout.Checkout,
 		// The merchants file changed under a live checkout.
 		err := fmt.Errorf("merchant %s, store %s: %w", ck.MerchantID, ck.StoreID, errStoreGone)
 		h.pageFailure(c, asJSON, unavailable("checkout "+id, err), pageUnavailable)
-		return nil, nil, nil, false
+		return nil, nil, nil, nil, false
 	}
-	return ck, m, st, true
-}
-
-// loadPayer loads the payer session (for requirePayer); a Redis failure
-// has been answered.
-func (h *handler) loadPayer(c *gin.Context, asJSON bool) (*sessions.Payer, bool) {
-	p, err := h.pages.Sessions.Load(c.Request)
+	// The payer's session only once the checkout is known to exist: its
+	// renewal (a cookie) never goes out with a "not found".
+	payer, err := loadPayer(c.Writer)
 	if err != nil {
 		h.pageFailure(c, asJSON, unavailable("load the payer session", err), pageUnavailable)
-		return nil, false
+		return nil, nil, nil, nil, false
 	}
-	return p, true
+	return ck, m, st, payer, true
 }
+
+// freshPayer is the payer of a request without a session cookie.
+func freshPayer(http.ResponseWriter) (*sessions.Payer, error) { return &sessions.Payer{}, nil }
 
 // savePayer stores the session; a failure is logged and the page goes on
 // (the payer only loses what this request learned).

@@ -21,8 +21,13 @@ type LiveUpdates interface {
 
 // PagesDeps is what the payer pages need.
 type PagesDeps struct {
-	// Sessions keeps payers' sessions: wallet identities, OAuth state, CSRF.
+	// Sessions keeps payers' sessions: their wallet identities.
 	Sessions *sessions.Payers
+	// CSRF signs and checks the pages' CSRF tokens (no session needed).
+	CSRF *sessions.CSRF
+	// OAuth signs and checks the OAuth state of a first visit (no session
+	// needed).
+	OAuth *sessions.OAuthStates
 	// WeChat resolves official-account and mini-program openids.
 	WeChat *wallet.WeChat
 	// Alipay resolves Alipay buyer ids.

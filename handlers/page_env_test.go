@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/wallet-checkout/checkout/app"
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/config"
@@ -76,6 +78,10 @@ type pgEnv struct {
 	hub      *notify.Hub
 	gw       *pgCountingGateway
 	logs     *handlers.SyncBuffer
+	// rdb is the service's Redis client (round-trip hooks, key counts).
+	rdb redis.UniversalClient
+	// prefix starts every Redis key of this service.
+	prefix string
 	// created is when newCheckout's checkouts are made (zero: now).
 	created time.Time
 }
@@ -186,13 +192,14 @@ func newPgEnv(t testing.TB, opts ...option) *pgEnv {
 	}
 	e.gw = &pgCountingGateway{Client: gateway.NewClient()}
 	sim := e.srv.URL + "/walletsim"
-	e.app = build(t, &app.Config{
+	cfg := &app.Config{
 		Directory: e.dir, Accounts: accounts, Gateway: e.gw, Logger: log,
 		Providers: config.Providers{WeChatAuthorizeBase: sim, WeChatAPIBase: sim, AlipayAuthorizeBase: sim, AlipayGatewayURL: sim + "/gateway.do"},
 		Sandbox:   e.sb.Handler(), WalletSim: e.sim,
 		PageHeartbeat: 200 * time.Millisecond, PageEventsPoll: 300 * time.Millisecond,
-	}, append([]option{publicURL(e.srv.URL)}, opts...)...)
-	e.repo, e.hub = e.app.Repo, e.app.Hub
+	}
+	e.app = build(t, cfg, append([]option{publicURL(e.srv.URL)}, opts...)...)
+	e.repo, e.hub, e.rdb, e.prefix = e.app.Repo, e.app.Hub, cfg.Redis, cfg.Prefix
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go e.hub.Run(ctx)
@@ -203,6 +210,19 @@ func newPgEnv(t testing.TB, opts ...option) *pgEnv {
 	}
 	h = e.app.Handler
 	return e
+}
+
+// withClock runs the service on clk.
+func withClock(clk *testClock) option {
+	return func(c *app.Config, _ *config.Settings) { c.Clock = clk.Now }
+}
+
+// newPgClock is a clock standing at the wall clock's now until moved: the
+// pages' tests create checkouts at the wall clock's time.
+func newPgClock() *testClock {
+	clk := &testClock{}
+	clk.ns.Store(time.Now().UnixNano())
+	return clk
 }
 
 // newCheckout stores an open checkout of trade fen at a store.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
+	"github.com/wallet-checkout/checkout/sessions"
 	"github.com/wallet-checkout/checkout/web/templates"
 )
 
@@ -211,7 +212,8 @@ func (s *pgStream) wantClosed(t *testing.T) {
 }
 
 func TestOAuthStateHandling(t *testing.T) {
-	e := newPgEnv(t)
+	clk := newPgClock()
+	e := newPgEnv(t, withClock(clk))
 	ck := e.newCheckout("native", 100)
 	other := e.newCheckout("native", 100)
 
@@ -268,20 +270,9 @@ func TestOAuthStateHandling(t *testing.T) {
 	t.Run("state expired", func(t *testing.T) {
 		b := e.browser(uaWeChatIOS, "dave")
 		q := start(b, ck.ID)
-		// Age the stored state past its lifetime.
-		req, _ := http.NewRequest("GET", e.srv.URL, nil)
-		for _, c := range b.c.Jar.Cookies(req.URL) {
-			req.AddCookie(c)
-		}
-		p, err := e.payers().Load(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.OAuthStateExpires = time.Now().Add(-time.Second)
-		rec := newRecorder()
-		if err := e.payers().Save(rec, req, p); err != nil {
-			t.Fatal(err)
-		}
+		// The round trip took longer than the state's lifetime.
+		clk.Advance(sessions.StateLifetime + time.Second)
+		defer clk.Advance(-sessions.StateLifetime - time.Second)
 		if r := callback(b, ck.ID, e.sim.MintOAuthCode(pgOfficialApp, "dave", false), q.Get("state")); r.status != http.StatusBadRequest {
 			t.Fatalf("expired state: %d", r.status)
 		}

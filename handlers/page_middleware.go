@@ -34,7 +34,7 @@ const (
 // and ends the request.
 func (h *handler) requireCheckout(as answerAs) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		ck, m, st, ok := h.pageCheckout(c, bool(as))
+		ck, m, st, _, ok := h.pageCheckout(c, bool(as), false)
 		if !ok {
 			c.Abort()
 			return
@@ -46,28 +46,40 @@ func (h *handler) requireCheckout(as answerAs) gin.HandlerFunc {
 	}
 }
 
-// requirePayer loads the payer's session (loadPayer); a Redis failure has
-// been answered as asked and ends the request.
-func (h *handler) requirePayer(as answerAs) gin.HandlerFunc {
+// requireCheckoutPayer is requireCheckout that also loads the payer's
+// session, in the same Redis round trip, when the request has a session
+// cookie; without one the payer is a fresh one and nothing is read or
+// written for it. A Redis failure has been answered as asked and ends the
+// request.
+func (h *handler) requireCheckoutPayer(as answerAs) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		payer, ok := h.loadPayer(c, bool(as))
+		ck, m, st, payer, ok := h.pageCheckout(c, bool(as), true)
 		if !ok {
 			c.Abort()
 			return
 		}
+		c.Set(ctxPageCheckout, ck)
+		c.Set(ctxPageMerchant, m)
+		c.Set(ctxPageStore, st)
 		c.Set(ctxPagePayer, payer)
 		c.Next()
 	}
 }
 
-// requireCSRF refuses a POST whose X-CSRF-Token is not the session's
-// (after requirePayer); it changes nothing, not even the session.
+// requireCSRF refuses a POST whose X-CSRF-Token is not a token of this
+// checkout's pages for this browser's session, or has expired
+// (sessions.CSRF; after requireCheckoutPayer); it changes nothing.
 func (h *handler) requireCSRF(c *gin.Context) {
-	if !pagePayerOf(c).CheckCSRF(c.GetHeader("X-CSRF-Token")) {
+	if !h.pages.CSRF.Check(c.GetHeader("X-CSRF-Token"), pageCheckoutOf(c).ID, pagePayerOf(c).SessionID(), h.now()) {
 		h.payError(c, errCSRF)
 		return
 	}
 	c.Next()
+}
+
+// csrfToken is the CSRF token of ck's pages for this payer.
+func (h *handler) csrfToken(ck *checkout.Checkout, payer *sessions.Payer) string {
+	return h.pages.CSRF.Token(ck.ID, payer.SessionID(), h.now())
 }
 
 // pageCheckoutOf is the checkout requireCheckout loaded.
@@ -85,7 +97,7 @@ func pageStoreOf(c *gin.Context) *checkout.Store {
 	return c.MustGet(ctxPageStore).(*checkout.Store)
 }
 
-// pagePayerOf is the payer's session requirePayer loaded.
+// pagePayerOf is the payer requireCheckoutPayer loaded.
 func pagePayerOf(c *gin.Context) *sessions.Payer {
 	return c.MustGet(ctxPagePayer).(*sessions.Payer)
 }

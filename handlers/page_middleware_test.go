@@ -120,6 +120,7 @@ func TestPageRoutesMissingCheckout(t *testing.T) {
 // TestPagePostsRefused: the page's POSTs refuse a missing or wrong CSRF
 // token, and a cross-origin request before anything else (even for an
 // unknown checkout), and change nothing: no order, no attempt, no session.
+// TestPagePostsWithoutSession has the stateless token's own cases.
 func TestPagePostsRefused(t *testing.T) {
 	e := newPgEnv(t)
 	ck := e.newCheckout("native", 100)
@@ -140,7 +141,7 @@ func TestPagePostsRefused(t *testing.T) {
 		{"no token", ck.ID, nil, csrfRefused},
 		{"empty token", ck.ID, map[string]string{"X-CSRF-Token": ""}, csrfRefused},
 		{"wrong token", ck.ID, map[string]string{"X-CSRF-Token": csrf + "x"}, csrfRefused},
-		{"another session's token", ck.ID, map[string]string{"X-CSRF-Token": e.browser(uaDesktop, "other").csrfOf(ck.ID)}, csrfRefused},
+		{"another checkout's token", ck.ID, map[string]string{"X-CSRF-Token": e.browser(uaDesktop, "other").csrfOf(e.newCheckout("native", 100).ID)}, csrfRefused},
 		{"cross origin", ck.ID, evil, crossOrigin},
 		{"cross origin, unknown checkout", "co_AAAAAAAAAAAAAAAAAAAAAAAA", evil, crossOrigin},
 	}
@@ -162,7 +163,7 @@ func TestPagePostsRefused(t *testing.T) {
 	if got.Status != checkout.StatusOpen || got.Attempts != 0 {
 		t.Errorf("refused requests moved the checkout: %s, %d attempts", got.Status, got.Attempts)
 	}
-	// The session's token still works: nothing was rotated or lost.
+	// The page's token still works: nothing was rotated or lost.
 	if r := b.pay(ck.ID, csrf, map[string]string{"wallet": "wechat", "scenario": "qr"}); r.status != http.StatusOK {
 		t.Fatalf("pay with the token: %d %s", r.status, r.body)
 	}
@@ -262,8 +263,8 @@ func TestOAuthCallbacks(t *testing.T) {
 	}
 }
 
-// withoutCookies drops Set-Cookie: the OAuth callbacks save the session
-// (the spent state) even when they refuse.
+// withoutCookies drops Set-Cookie: the OAuth callbacks end the round
+// trip's binding cookie even when they refuse.
 func withoutCookies(r pgResp) pgResp {
 	r.header = r.header.Clone()
 	r.header.Del("Set-Cookie")

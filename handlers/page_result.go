@@ -38,8 +38,7 @@ func (h *handler) showResultPage(c *gin.Context) {
 		StatusURL:    pagePath(id, "status"),
 		EventsURL:    pagePath(id, "events"),
 		CheckURL:     pagePath(id, "check"),
-		CSRFToken:    payer.CSRFToken(),
+		CSRFToken:    h.csrfToken(ck, payer),
 	}
-	h.savePayer(c, payer)
 	h.render(c, http.StatusOK, templates.ResultPage(v))
 }

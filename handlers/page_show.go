@@ -13,9 +13,13 @@ import (
 // showCheckoutPage renders GET /c/:id: what to pay and the way to pay that
 // suits where the link was opened. Inside WeChat or Alipay in native mode it
 // first obtains the payer's id through the wallet's OAuth, once per session.
+// A view stores nothing and sets no cookie; only the redirect to the OAuth
+// sets the short-lived cookie that binds the round trip to the browser.
 func (h *handler) showCheckoutPage(c *gin.Context) {
 	ck, m, st, payer := pageCheckoutOf(c), pageMerchantOf(c), pageStoreOf(c), pagePayerOf(c)
-	v := h.checkoutPageView(c, ck, m, st, payer)
+	// The User-Agent is read once: the page's variant and the pay action.
+	cl := detectClient(c.GetHeader("User-Agent"))
+	v := h.checkoutPageView(c, cl, ck, m, st, payer)
 	status := displayStatus(ck, h.now())
 	switch {
 	case status.Paid():
@@ -28,23 +32,18 @@ func (h *handler) showCheckoutPage(c *gin.Context) {
 		h.errorPage(c, http.StatusConflict, pageNoWallet, ck.CancelURL)
 		return
 	default:
-		if redirect := h.chooseAction(c, &v, ck, st, payer); redirect != "" {
-			// The OAuth state is in the session: save before leaving.
-			if !h.savePayer(c, payer) {
-				h.errorPage(c, http.StatusServiceUnavailable, pageUnavailable, "")
-				return
-			}
+		if redirect, binding := h.chooseAction(cl, &v, ck, st, payer); redirect != "" {
+			http.SetCookie(c.Writer, binding)
 			c.Redirect(http.StatusFound, redirect)
 			c.Abort()
 			return
 		}
 	}
-	h.savePayer(c, payer)
 	h.render(c, http.StatusOK, templates.CheckoutPage(v))
 }
 
 // checkoutPageView fills what every variant of the checkout page shows.
-func (h *handler) checkoutPageView(c *gin.Context, ck *checkout.Checkout, m *checkout.Merchant, st *checkout.Store, payer *sessions.Payer) templates.CheckoutView {
+func (h *handler) checkoutPageView(c *gin.Context, cl client, ck *checkout.Checkout, m *checkout.Merchant, st *checkout.Store, payer *sessions.Payer) templates.CheckoutView {
 	id := ck.ID
 	return templates.CheckoutView{
 		Page:         h.page(c),
@@ -56,9 +55,9 @@ func (h *handler) checkoutPageView(c *gin.Context, ck *checkout.Checkout, m *che
 		ExpiresAt:    ck.ExpiresAt,
 		Now:          h.now(),
 		Status:       string(displayStatus(ck, h.now())),
-		Wallet:       detectClient(c.GetHeader("User-Agent")).Wallet,
+		Wallet:       cl.Wallet,
 		PayURL:       pagePath(id, "pay"),
-		CSRFToken:    payer.CSRFToken(),
+		CSRFToken:    h.csrfToken(ck, payer),
 		StatusURL:    pagePath(id, "status"),
 		EventsURL:    pagePath(id, "events"),
 		ResultURL:    pagePath(id, "result"),
@@ -79,9 +78,9 @@ func merchantDisplayName(m *checkout.Merchant, st *checkout.Store) string {
 }
 
 // chooseAction decides the pay action for an active checkout. It returns a
-// URL when the payer must first go through the wallet's OAuth.
-func (h *handler) chooseAction(c *gin.Context, v *templates.CheckoutView, ck *checkout.Checkout, st *checkout.Store, payer *sessions.Payer) string {
-	cl := detectClient(c.GetHeader("User-Agent"))
+// URL, and the cookie to send with it, when the payer must first go
+// through the wallet's OAuth.
+func (h *handler) chooseAction(cl client, v *templates.CheckoutView, ck *checkout.Checkout, st *checkout.Store, payer *sessions.Payer) (string, *http.Cookie) {
 	switch cl.Wallet {
 	case templates.WalletMiniProgram:
 		// WeixinJSBridge cannot pay inside a mini-program's web-view: the
@@ -95,37 +94,39 @@ func (h *handler) chooseAction(c *gin.Context, v *templates.CheckoutView, ck *ch
 		if !hasWallet(v.Wallets, checkout.MethodWeChat) {
 			// WeChat blocks Alipay inside its browser.
 			v.Action = templates.ActionOpenInBrowser
-			return ""
+			return "", nil
 		}
 		if !h.wechatNative(st) {
 			v.Action = templates.ActionWeChatRedirect
-			return ""
+			return "", nil
 		}
 		v.Action = templates.ActionWeChatJSAPI
 		if _, ok := payer.WeChatOpenID(st.WeChat.AppID); !ok {
-			u := h.pages.WeChat.AuthorizeURL(st.WeChat.AppID, h.publicURL+pagePath(ck.ID, "oauth/wechat"), startOAuth(payer, ck.ID))
+			state, binding := h.startOAuth(ck.ID)
+			u := h.pages.WeChat.AuthorizeURL(st.WeChat.AppID, h.publicURL+pagePath(ck.ID, "oauth/wechat"), state)
 			if u == "" {
 				// A broken AuthorizeBase: the cashier still works.
 				v.Action = templates.ActionWeChatRedirect
 			}
-			return u
+			return u, binding
 		}
 	case templates.WalletAlipay:
 		if !hasWallet(v.Wallets, checkout.MethodAlipay) {
 			v.Action = templates.ActionOpenInBrowser
-			return ""
+			return "", nil
 		}
 		if !h.alipayNative(st) {
 			v.Action = templates.ActionAlipayRedirect
-			return ""
+			return "", nil
 		}
 		v.Action = templates.ActionAlipayJSAPI
 		if _, ok := payer.AlipayUserID(st.Alipay.AppID); !ok {
-			u := h.pages.Alipay.AuthorizeURL(st.Alipay.AppID, h.publicURL+pagePath(ck.ID, "oauth/alipay"), startOAuth(payer, ck.ID))
+			state, binding := h.startOAuth(ck.ID)
+			u := h.pages.Alipay.AuthorizeURL(st.Alipay.AppID, h.publicURL+pagePath(ck.ID, "oauth/alipay"), state)
 			if u == "" {
 				v.Action = templates.ActionAlipayRedirect
 			}
-			return u
+			return u, binding
 		}
 	default:
 		if cl.Mobile {
@@ -134,14 +135,14 @@ func (h *handler) chooseAction(c *gin.Context, v *templates.CheckoutView, ck *ch
 			v.Action = templates.ActionQR
 		}
 	}
-	return ""
+	return "", nil
 }
 
-// startOAuth begins a round trip bound to this checkout's page.
-func startOAuth(payer *sessions.Payer, id string) string {
-	state := payer.NewState()
-	payer.OAuthReturn = pagePath(id, "")
-	return state
+// startOAuth begins a round trip that comes back to this checkout's page:
+// the signed state and the cookie binding it to the browser; nothing is
+// stored.
+func (h *handler) startOAuth(id string) (string, *http.Cookie) {
+	return h.pages.OAuth.Begin(id, pagePath(id, ""), h.now())
 }
 
 // wechatNative reports whether WeChat pays through the JS bridge here: the

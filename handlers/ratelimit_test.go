@@ -236,9 +236,11 @@ func TestRateLimitPayer(t *testing.T) {
 	if csrf == "" {
 		t.Fatalf("no CSRF token on the page: %d", page.status)
 	}
+	// The CSRF token is the checkout's.
+	tokens := map[string]string{one.ID: csrf, two.ID: attr(reCSRF, b.get("/c/"+two.ID).body)}
 	post := func(id, action, from, lang string) pgResp {
 		return b.do(false, "POST", "/c/"+id+"/"+action, []byte(`{"wallet":"nope"}`),
-			map[string]string{"X-CSRF-Token": csrf, "X-Forwarded-For": from, "Accept-Language": lang})
+			map[string]string{"X-CSRF-Token": tokens[id], "X-Forwarded-For": from, "Accept-Language": lang})
 	}
 	const nat = "100.64.0.1"
 	for i := range 3 {

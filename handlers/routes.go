@@ -61,13 +61,15 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	// Every page route but the QR image (which reads one attempt and
 	// answers bare statuses) starts from the loaded checkout, merchant
 	// and store: an error page for what a browser opens, a JSON error
-	// for what the page script jsonFetches. POSTs check the origin first,
-	// then the session's CSRF token.
+	// for what the page script jsonFetches. The payer's pages and POSTs
+	// also load the payer's session, in the same Redis round trip, when
+	// the browser has one. POSTs check the origin first, then the
+	// page's signed CSRF token.
 	c := r.Group("/c/:id", h.pageHeaders)
 	c.GET("/qr/:seq", h.showPayQRCode)
 	htmlPages := c.Group("", h.requireCheckout(asHTML))
 	htmlPages.GET("/return", h.payReturn)
-	payerPages := htmlPages.Group("", h.requirePayer(asHTML))
+	payerPages := c.Group("", h.requireCheckoutPayer(asHTML))
 	payerPages.GET("", h.showCheckoutPage)
 	payerPages.GET("/oauth/wechat", h.wechatOAuthCallback)
 	payerPages.GET("/oauth/alipay", h.alipayOAuthCallback)
@@ -79,7 +81,7 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	// polling hint without touching Redis.
 	streams := c.Group("", h.admitStream, h.requireCheckout(asJSON))
 	streams.GET("/events", h.streamPayEvents)
-	posts := c.Group("", h.sameOrigin, h.requireCheckout(asJSON), h.requirePayer(asJSON), h.requireCSRF)
+	posts := c.Group("", h.sameOrigin, h.requireCheckoutPayer(asJSON), h.requireCSRF)
 	// Each limited per checkout and client address (limitPayer).
 	posts.POST("/pay", h.limitPayer("pay"), h.createPayment)
 	posts.POST("/check", h.limitPayer("check"), h.checkPayment)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -17,10 +18,11 @@ import (
 	"github.com/wallet-checkout/checkout/wallet/walletsim"
 )
 
-// The WeChat snsapi_base round trip with a payer session, against the
-// emulator: the redirect stores a state, the callback checks it once,
-// exchanges the code and remembers the openid, and a refresh of the
-// callback (same state, used code) reuses the identity instead of failing.
+// The WeChat snsapi_base round trip against the emulator: the redirect
+// stores nothing (a signed state, and a cookie binding it to the browser),
+// the callback spends the state once, exchanges the code and starts the
+// payer's session with the openid, and a refresh of the callback (same
+// state, used code) reuses the identity instead of failing.
 func Example_weChatOAuth() {
 	m, _ := miniredis.Run()
 	defer m.Close()
@@ -46,6 +48,14 @@ func Example_weChatOAuth() {
 		fmt.Println(err)
 		return
 	}
+	states, err := sessions.NewOAuthStates(rdb, sessions.OAuthConfig{
+		Secret:    []byte("an example signing secret of 32+ bytes"),
+		PublicURL: srv.URL,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	mux.HandleFunc("GET /c/{id}/wechat", func(w http.ResponseWriter, r *http.Request) {
 		p, err := payers.Load(r)
@@ -54,12 +64,8 @@ func Example_weChatOAuth() {
 			return
 		}
 		if _, ok := p.WeChatOpenID(appID); !ok {
-			state := p.NewState()
-			p.OAuthReturn = "/c/" + r.PathValue("id")
-			if err := payers.Save(w, r, p); err != nil {
-				http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
-				return
-			}
+			state, binding := states.Begin(r.PathValue("id"), "/c/"+r.PathValue("id"), time.Now())
+			http.SetCookie(w, binding)
 			http.Redirect(w, r, wc.AuthorizeURL(appID, srv.URL+"/c/"+r.PathValue("id")+"/wechat/callback", state), http.StatusFound)
 			return
 		}
@@ -71,17 +77,19 @@ func Example_weChatOAuth() {
 			http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
 			return
 		}
-		if !p.CheckState(r.URL.Query().Get("state")) {
-			// A refresh of this page: the state is spent, but the identity
-			// from the first visit is in the session.
-			if _, ok := p.WeChatOpenID(appID); ok {
-				fmt.Fprint(w, "already identified")
-				return
-			}
+		// A refresh of this page: the state is spent, but the identity
+		// from the first visit is in the session.
+		if _, ok := p.WeChatOpenID(appID); ok {
+			fmt.Fprint(w, "already identified")
+			return
+		}
+		http.SetCookie(w, states.EndCookie())
+		id := r.PathValue("id")
+		if err := states.Use(r.Context(), r, r.URL.Query().Get("state"), id, "/c/"+id, time.Now()); err != nil {
 			http.Error(w, "stale or forged state", http.StatusBadRequest)
 			return
 		}
-		id, err := wc.ExchangeCode(r.Context(), appID, secret, r.URL.Query().Get("code"))
+		who, err := wc.ExchangeCode(r.Context(), appID, secret, r.URL.Query().Get("code"))
 		var we *wallet.WeChatError
 		switch {
 		case errors.As(err, &we):
@@ -90,11 +98,11 @@ func Example_weChatOAuth() {
 		case err != nil:
 			http.Error(w, "wechat unreachable", http.StatusBadGateway)
 			return
-		case id.Snapshot:
+		case who.Snapshot:
 			fmt.Fprint(w, "请点击“使用完整服务”")
 			return
 		}
-		p.SetWeChatOpenID(appID, id.OpenID)
+		p.SetWeChatOpenID(appID, who.OpenID)
 		if err := payers.Save(w, r, p); err != nil {
 			http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
 			return

@@ -111,8 +111,6 @@ func TestRoundTrip(t *testing.T) {
 	cookie := save(t, ps, nil, func(p *Payer) {
 		p.SetWeChatOpenID("wxoa", "oOPENID")
 		p.SetAlipayUserID("2021", "2088102104794936")
-		p.CSRFToken()
-		p.OAuthReturn = "/c/ck_1"
 	})
 	got := load(t, ps, cookie)
 	if id, ok := got.WeChatOpenID("wxoa"); !ok || id != "oOPENID" {
@@ -121,8 +119,8 @@ func TestRoundTrip(t *testing.T) {
 	if id, ok := got.AlipayUserID("2021"); !ok || id != "2088102104794936" {
 		t.Errorf("alipay id = %q, %v", id, ok)
 	}
-	if got.CSRF == "" || got.OAuthReturn != "/c/ck_1" {
-		t.Errorf("payer = %+v", got)
+	if got.SessionID() == "" || !got.HasIdentity() {
+		t.Errorf("payer = %+v, session %q", got, got.SessionID())
 	}
 	if _, ok := got.WeChatOpenID("other"); ok {
 		t.Error("unknown app has an openid")
@@ -159,17 +157,6 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-func TestLoadSameRequestSamePayer(t *testing.T) {
-	ps := newPayers(t, redistest.New(t), Config{})
-	request(t, nil, func(w http.ResponseWriter, r *http.Request) {
-		a, _ := ps.Load(r)
-		b, _ := ps.Load(r)
-		if a != b {
-			t.Error("two Loads in one request gave two payers")
-		}
-	})
-}
-
 func TestCookieAttributes(t *testing.T) {
 	c := redistest.New(t)
 	tests := []struct {
@@ -187,7 +174,7 @@ func TestCookieAttributes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ps := newPayers(t, c, tc.cfg)
-			ck := save(t, ps, nil, func(p *Payer) { p.CSRFToken() })
+			ck := save(t, ps, nil, func(p *Payer) { p.SetWeChatOpenID("wxoa", "oCOOKIE") })
 			if ck.Name != tc.wantName || ck.Secure != tc.wantSecure || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" || ck.MaxAge != tc.wantMaxAge || ck.Domain != "" {
 				t.Errorf("cookie = %+v", ck)
 			}
@@ -237,7 +224,7 @@ func TestTamperedCookiesStartAfresh(t *testing.T) {
 					t.Error("the store reported no error for a bad cookie")
 				}
 				// Saving gives the payer a new id, never the forged one.
-				p.CSRFToken()
+				p.SetAlipayUserID("2021", "2088")
 				if err := ps.Save(w, r, p); err != nil {
 					t.Fatal(err)
 				}
@@ -286,50 +273,108 @@ func TestEncryptedCookies(t *testing.T) {
 	}
 }
 
+// visit is a page's load: Queue on a pipeline, renewing when due. It
+// returns the payer and the cookie the answer set, if any.
+func visit(t testing.TB, ps *Payers, cookies ...*http.Cookie) (*Payer, *http.Cookie) {
+	t.Helper()
+	var p *Payer
+	set := request(t, cookies, func(w http.ResponseWriter, r *http.Request) {
+		pipe := ps.Store.client.Pipeline()
+		queued, load := ps.Queue(r.Context(), pipe, r)
+		if queued {
+			_, _ = pipe.Exec(r.Context())
+		}
+		var err error
+		if p, err = load(w); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return p, set
+}
+
 func TestExpiryAndSlidingTTL(t *testing.T) {
 	m, c := redistest.Miniredis(t)
 	ps := newPayers(t, c, Config{MaxAge: time.Minute})
 	ck := save(t, ps, nil, func(p *Payer) { p.SetWeChatOpenID("wxoa", "oSLIDE") })
 
-	// Each load renews the TTL: 40 s + 40 s > 60 s, and the session lives.
+	// A visit within a 24th of the lifetime renews nothing.
+	m.FastForward(time.Second)
+	if p, set := visit(t, ps, ck); p.WeChatOpenIDs["wxoa"] != "oSLIDE" || set != nil {
+		t.Fatalf("early visit: %+v, cookie %v", p, set)
+	}
+	// Later ones renew the lifetime (Redis and cookie): 40 s + 40 s > 60 s,
+	// and the session lives.
 	m.FastForward(40 * time.Second)
-	if p := load(t, ps, ck); p.WeChatOpenIDs["wxoa"] != "oSLIDE" {
-		t.Fatal("session gone after 40 s")
+	p, set := visit(t, ps, ck)
+	if p.WeChatOpenIDs["wxoa"] != "oSLIDE" || set == nil || set.MaxAge != 60 {
+		t.Fatalf("session after 40 s: %+v, cookie %v", p, set)
 	}
 	m.FastForward(40 * time.Second)
-	if p := load(t, ps, ck); p.WeChatOpenIDs["wxoa"] != "oSLIDE" {
-		t.Fatal("load did not slide the TTL")
+	if p, _ := visit(t, ps, set); p.WeChatOpenIDs["wxoa"] != "oSLIDE" {
+		t.Fatal("the visit did not renew the lifetime")
 	}
 	// Untouched for longer than MaxAge, it is gone, and the payer starts
 	// afresh without an error.
 	m.FastForward(61 * time.Second)
-	if p := load(t, ps, ck); len(p.WeChatOpenIDs) != 0 {
+	if p, set := visit(t, ps, ck); len(p.WeChatOpenIDs) != 0 || p.SessionID() != "" || set != nil {
 		t.Errorf("expired session still loads: %+v", p)
 	}
 	// A save after expiry issues a new id.
-	fresh := save(t, ps, []*http.Cookie{ck}, func(p *Payer) { p.CSRFToken() })
+	fresh := save(t, ps, []*http.Cookie{ck}, func(p *Payer) { p.SetWeChatOpenID("wxoa", "oNEW") })
 	if fresh.Value == ck.Value {
 		t.Error("expired session id reused")
 	}
 }
 
-func TestTTLOnRealRedis(t *testing.T) {
+// TestLifetimeByIdentity: a session with a wallet identity lives the month,
+// one without lives hours, and a load cuts an identity-less session stored
+// for longer (before sessions were cut) down to hours.
+func TestLifetimeByIdentity(t *testing.T) {
 	c := redistest.New(t)
-	ps := newPayers(t, c, Config{MaxAge: time.Hour})
-	ck := save(t, ps, nil, func(p *Payer) { p.CSRFToken() })
+	ps := newPayers(t, c, Config{})
 	ctx := context.Background()
-	keys, _ := c.Keys(ctx, ps.Store.prefix+"*").Result()
-	if len(keys) != 1 {
-		t.Fatalf("keys = %v", keys)
+	keyOf := func(p *Payer) string { return ps.Store.prefix + p.SessionID() }
+	tests := []struct {
+		name     string
+		identity bool
+		want     time.Duration
+	}{
+		{"with identity", true, DefaultMaxAge},
+		{"without identity", false, DefaultIdentitylessMaxAge},
 	}
-	if ttl := c.TTL(ctx, keys[0]).Val(); ttl < 59*time.Minute || ttl > time.Hour {
-		t.Errorf("TTL after save = %s", ttl)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ck := save(t, ps, nil, func(p *Payer) {
+				if tc.identity {
+					p.SetWeChatOpenID("wxoa", "oLIFE")
+				}
+			})
+			if ck.MaxAge != int(tc.want/time.Second) {
+				t.Errorf("cookie Max-Age %d, want %d", ck.MaxAge, int(tc.want/time.Second))
+			}
+			p := load(t, ps, ck)
+			if ttl := c.TTL(ctx, keyOf(p)).Val(); ttl < tc.want-time.Minute || ttl > tc.want {
+				t.Errorf("TTL after save = %s, want %s", ttl, tc.want)
+			}
+			// Aged past a 24th of its lifetime, a visit renews it in full.
+			c.Expire(ctx, keyOf(p), tc.want/2)
+			if _, set := visit(t, ps, ck); set == nil || set.MaxAge != int(tc.want/time.Second) {
+				t.Errorf("renewal cookie %v", set)
+			}
+			if ttl := c.TTL(ctx, keyOf(p)).Val(); ttl < tc.want-time.Minute {
+				t.Errorf("TTL after the visit = %s, want it renewed to %s", ttl, tc.want)
+			}
+		})
 	}
-	c.Expire(ctx, keys[0], 10*time.Second)
-	load(t, ps, ck)
-	if ttl := c.TTL(ctx, keys[0]).Val(); ttl < 59*time.Minute {
-		t.Errorf("TTL after load = %s, want it renewed to about an hour", ttl)
-	}
+	t.Run("identity-less, stored for a month", func(t *testing.T) {
+		ck := save(t, ps, nil, func(*Payer) {})
+		p := load(t, ps, ck)
+		c.Expire(ctx, keyOf(p), DefaultMaxAge)
+		visit(t, ps, ck)
+		if ttl := c.TTL(ctx, keyOf(p)).Val(); ttl > DefaultIdentitylessMaxAge {
+			t.Errorf("TTL after the visit = %s, want at most %s", ttl, DefaultIdentitylessMaxAge)
+		}
+	})
 }
 
 func TestCorruptRecordStartsAfresh(t *testing.T) {
@@ -347,100 +392,13 @@ func TestCorruptRecordStartsAfresh(t *testing.T) {
 	}
 }
 
-func TestOAuthStateSingleUse(t *testing.T) {
-	tests := []struct {
-		name   string
-		check  func(p *Payer, state string) []bool
-		expect []bool
-	}{
-		{"right state once", func(p *Payer, s string) []bool { return []bool{p.CheckState(s), p.CheckState(s)} }, []bool{true, false}},
-		{"wrong state clears it", func(p *Payer, s string) []bool { return []bool{p.CheckState(s + "x"), p.CheckState(s)} }, []bool{false, false}},
-		{"empty state", func(p *Payer, s string) []bool { return []bool{p.CheckState("")} }, []bool{false}},
-		{"prefix of the state", func(p *Payer, s string) []bool { return []bool{p.CheckState(s[:10])} }, []bool{false}},
-		{"expired", func(p *Payer, s string) []bool {
-			p.OAuthStateExpires = time.Now().Add(-time.Second)
-			return []bool{p.CheckState(s)}
-		}, []bool{false}},
-		{"replaced by a newer state", func(p *Payer, s string) []bool {
-			newer := p.NewState()
-			return []bool{p.CheckState(s), newer != s}
-		}, []bool{false, true}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			p := &Payer{}
-			s := p.NewState()
-			if len(s) < 26 || time.Until(p.OAuthStateExpires) > StateLifetime || time.Until(p.OAuthStateExpires) < StateLifetime-time.Minute {
-				t.Fatalf("state %q expires %s", s, p.OAuthStateExpires)
-			}
-			got := tc.check(p, s)
-			if fmt.Sprint(got) != fmt.Sprint(tc.expect) {
-				t.Errorf("got %v, want %v", got, tc.expect)
-			}
-		})
-	}
-	if (&Payer{}).CheckState("") {
-		t.Error("a payer with no state accepted an empty one")
-	}
-}
-
-func TestOAuthStateAcrossRequests(t *testing.T) {
-	ps := newPayers(t, redistest.New(t), Config{})
-	var state string
-	ck := save(t, ps, nil, func(p *Payer) { state = p.NewState(); p.OAuthReturn = "/c/ck_1" })
-	// The callback: checks, clears, saves.
-	ck2 := save(t, ps, []*http.Cookie{ck}, func(p *Payer) {
-		if !p.CheckState(state) {
-			t.Error("state from the previous request rejected")
-		}
-		p.SetWeChatOpenID("wxoa", "oCB")
-	})
-	// A replay of the callback (a refresh) finds no state, but the
-	// identity is there to reuse.
-	p := load(t, ps, ck2)
-	if p.CheckState(state) {
-		t.Error("state accepted twice across requests")
-	}
-	if id, ok := p.WeChatOpenID("wxoa"); !ok || id != "oCB" {
-		t.Error("identity lost")
-	}
-}
-
-func TestCSRF(t *testing.T) {
-	ps := newPayers(t, redistest.New(t), Config{})
-	var tok string
-	ck := save(t, ps, nil, func(p *Payer) {
-		if p.CheckCSRF("") {
-			t.Error("empty token accepted before any token exists")
-		}
-		tok = p.CSRFToken()
-		if p.CSRFToken() != tok {
-			t.Error("CSRFToken changed on second use")
-		}
-	})
-	p := load(t, ps, ck)
-	for _, tc := range []struct {
-		token string
-		want  bool
-	}{
-		{tok, true}, {"", false}, {tok[:len(tok)-1], false}, {tok + "a", false}, {strings.ToLower(tok), false},
-	} {
-		if got := p.CheckCSRF(tc.token); got != tc.want {
-			t.Errorf("CheckCSRF(%q) = %v, want %v", tc.token, got, tc.want)
-		}
-	}
-	if p.CSRFToken() != tok {
-		t.Error("token not kept across requests")
-	}
-}
-
 func TestRedisDown(t *testing.T) {
 	m, _ := redistest.Miniredis(t)
 	// No retries: the test is about the error, not go-redis's backoff.
 	c := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1})
 	t.Cleanup(func() { _ = c.Close() })
 	ps := newPayers(t, c, Config{})
-	ck := save(t, ps, nil, func(p *Payer) { p.CSRFToken() })
+	ck := save(t, ps, nil, func(p *Payer) { p.SetWeChatOpenID("wxoa", "oDOWN") })
 	m.Close()
 
 	// With a cookie, Load needs Redis: a clear error, no panic.
@@ -460,7 +418,7 @@ func TestRedisDown(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Load without cookie: %v", err)
 		}
-		p.CSRFToken()
+		p.SetWeChatOpenID("wxoa", "oDOWN")
 		if err := ps.Save(w, r, p); err == nil || !strings.Contains(err.Error(), "sessions: save") {
 			t.Errorf("Save with Redis down: %v", err)
 		}

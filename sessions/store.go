@@ -1,12 +1,22 @@
-// Package sessions keeps the payer's browser session in Redis: the wallet
-// identities found through OAuth (so the next checkout needs no redirect),
-// the OAuth state in flight, and the CSRF token the pay action requires.
+// Package sessions keeps what the checkout pages remember about a payer's
+// browser, and the pages' stateless tokens.
+//
+// A session exists only when there is something to keep: a wallet identity
+// learnt through OAuth (so the next checkout needs no redirect). A plain
+// page view stores nothing and sets no cookie. The pages' CSRF token (CSRF)
+// and the OAuth state of a first visit (OAuthStates) are signed with the
+// service's signing secret instead of stored.
 //
 // Store is a gorilla/sessions Store. The cookie carries only a random 32-byte
 // session id, signed with securecookie (several key pairs: the first signs,
 // all verify, so keys rotate without logging payers out). The session's data
-// lives under {prefix}{id} in Redis as JSON of the typed Payer, with a TTL
-// that slides on every load. Payers wraps it with typed Load and Save.
+// lives under {prefix}{id} in Redis as JSON of the typed Payer. A session
+// with a wallet identity lives MaxAge (30 days) from its last use; one
+// without lives IdentitylessMaxAge (6 hours). A load renews the lifetime
+// (Redis TTL and cookie) once more than a 24th of it has passed, so an
+// active payer costs one extra Redis call a day, not one a view. Payers
+// wraps it with typed Load and Save, and Queue reads a session in the same
+// Redis round trip as the page's other reads.
 package sessions
 
 import (
@@ -28,10 +38,20 @@ import (
 
 // Defaults for Config.
 const (
-	DefaultMaxAge     = 30 * 24 * time.Hour
-	DefaultPrefix     = "sess:"
-	DefaultCookieName = "checkout_sid"
+	// DefaultMaxAge is the lifetime of a session holding a wallet
+	// identity: a month of not asking the wallet again.
+	DefaultMaxAge = 30 * 24 * time.Hour
+	// DefaultIdentitylessMaxAge is the lifetime of a session holding no
+	// wallet identity. Nothing in it is worth a month of Redis: hours
+	// cover a payment and its result page.
+	DefaultIdentitylessMaxAge = 6 * time.Hour
+	DefaultPrefix             = "sess:"
+	DefaultCookieName         = "checkout_sid"
 )
+
+// renewFraction: a load renews a session's lifetime once more than
+// 1/renewFraction of it has passed since the last renewal.
+const renewFraction = 24
 
 // ErrInvalidCookie reports a session cookie that does not verify with any of
 // the keys (tampered, expired, or signed with a retired key). The payer just
@@ -54,9 +74,12 @@ type Config struct {
 	// signs new cookies; all pairs verify, so old keys are kept here for a
 	// while after a rotation.
 	KeyPairs [][]byte
-	// MaxAge is the cookie lifetime and the Redis TTL, renewed on each load
-	// (Redis) and save (cookie); default DefaultMaxAge.
+	// MaxAge is the lifetime (cookie and Redis TTL) of a session holding a
+	// wallet identity, renewed by use; default DefaultMaxAge.
 	MaxAge time.Duration
+	// IdentitylessMaxAge is the lifetime of a session holding none;
+	// default DefaultIdentitylessMaxAge, at most MaxAge.
+	IdentitylessMaxAge time.Duration
 	// Prefix namespaces the Redis keys; default DefaultPrefix.
 	Prefix string
 	// CookieName overrides the cookie name (default DefaultCookieName,
@@ -73,8 +96,9 @@ type Store struct {
 	client redis.UniversalClient
 	codecs []securecookie.Codec
 	prefix string
-	ttl    time.Duration
-	name   string
+	// ttl and shortTTL: lifetimes with and without a wallet identity.
+	ttl, shortTTL time.Duration
+	name          string
 }
 
 // NewStore checks cfg and builds a Store on client.
@@ -106,6 +130,12 @@ func NewStore(client redis.UniversalClient, cfg Config) (*Store, error) {
 	}
 	if cfg.MaxAge < time.Second {
 		return nil, fmt.Errorf("sessions: max age %s is under a second", cfg.MaxAge)
+	}
+	if cfg.IdentitylessMaxAge == 0 {
+		cfg.IdentitylessMaxAge = min(DefaultIdentitylessMaxAge, cfg.MaxAge)
+	}
+	if cfg.IdentitylessMaxAge < time.Second || cfg.IdentitylessMaxAge > cfg.MaxAge {
+		return nil, fmt.Errorf("sessions: identity-less max age %s is under a second or over the max age %s", cfg.IdentitylessMaxAge, cfg.MaxAge)
 	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = DefaultPrefix
@@ -141,11 +171,12 @@ func NewStore(client redis.UniversalClient, cfg Config) (*Store, error) {
 			HttpOnly: true,
 			SameSite: http.SameSiteLaxMode,
 		},
-		client: client,
-		codecs: codecs,
-		prefix: cfg.Prefix,
-		ttl:    cfg.MaxAge,
-		name:   name,
+		client:   client,
+		codecs:   codecs,
+		prefix:   cfg.Prefix,
+		ttl:      cfg.MaxAge,
+		shortTTL: cfg.IdentitylessMaxAge,
+		name:     name,
 	}, nil
 }
 
@@ -176,30 +207,35 @@ func (s *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 	opts := *s.Options
 	session.Options = &opts
 	session.IsNew = true
-	c, err := r.Cookie(name)
-	if err != nil {
-		return session, nil
+	id, err := s.cookieID(r, name)
+	if id == "" {
+		return session, err
 	}
-	var id string
-	if err := securecookie.DecodeMulti(name, c.Value, &id, s.codecs...); err != nil {
-		return session, fmt.Errorf("%w: %v", ErrInvalidCookie, err)
-	}
-	if !validID(id) {
-		return session, ErrInvalidCookie
-	}
-	found, err := s.load(r.Context(), session, id)
+	ctx := r.Context()
+	pipe := s.client.Pipeline()
+	l := s.queue(ctx, pipe, id)
+	_, _ = pipe.Exec(ctx) // each command keeps its own error
+	p, err := l.result(ctx)
 	if err != nil {
 		return session, err
 	}
-	if found {
+	if p != nil {
+		if p.renewDue {
+			if err := s.client.PExpire(ctx, s.prefix+id, s.lifetime(p)).Err(); err != nil {
+				return session, fmt.Errorf("sessions: renew: %w", err)
+			}
+		}
+		session.Values[payerKey] = p
 		session.ID = id
 		session.IsNew = false
 	}
 	return session, nil
 }
 
-// Save writes the session to Redis and its cookie to w. A negative
-// Options.MaxAge deletes both. Nothing is written to w when Redis fails.
+// Save writes the session to Redis and its cookie to w, for the lifetime
+// its payer's class has (MaxAge with a wallet identity, else
+// IdentitylessMaxAge). A negative Options.MaxAge deletes both. Nothing is
+// written to w when Redis fails.
 func (s *Store) Save(r *http.Request, w http.ResponseWriter, session *sessions.Session) error {
 	ctx := r.Context()
 	if session.Options.MaxAge < 0 {
@@ -211,47 +247,104 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, session *sessions.S
 		http.SetCookie(w, sessions.NewCookie(session.Name(), "", session.Options))
 		return nil
 	}
-	data, err := encodeValues(session.Values)
+	data, p, err := encodeValues(session.Values)
 	if err != nil {
 		return err
 	}
 	if session.ID == "" {
 		session.ID = newID()
 	}
-	ttl := s.ttl
-	if session.Options.MaxAge > 0 {
-		ttl = time.Duration(session.Options.MaxAge) * time.Second
-	}
+	ttl := s.lifetime(p)
 	if err := s.client.Set(ctx, s.prefix+session.ID, data, ttl).Err(); err != nil {
 		return fmt.Errorf("sessions: save: %w", err)
 	}
-	encoded, err := securecookie.EncodeMulti(session.Name(), session.ID, s.codecs...)
+	session.Options.MaxAge = int(ttl / time.Second)
+	return s.setCookie(w, session.Name(), session.ID, session.Options)
+}
+
+// setCookie signs id into the session cookie on w.
+func (s *Store) setCookie(w http.ResponseWriter, name, id string, opts *sessions.Options) error {
+	encoded, err := securecookie.EncodeMulti(name, id, s.codecs...)
 	if err != nil {
 		return fmt.Errorf("sessions: encode cookie: %w", err)
 	}
-	http.SetCookie(w, sessions.NewCookie(session.Name(), encoded, session.Options))
+	http.SetCookie(w, sessions.NewCookie(name, encoded, opts))
 	return nil
 }
 
-// load reads the session's data and slides its TTL. found is false when the
-// data has expired; a record that no longer decodes counts as expired.
-func (s *Store) load(ctx context.Context, session *sessions.Session, id string) (found bool, err error) {
-	data, err := s.client.GetEx(ctx, s.prefix+id, s.ttl).Bytes()
+// cookieID is the session id the request's cookie called name carries: ""
+// without one, "" and ErrInvalidCookie (wrapped) for one that does not
+// verify.
+func (s *Store) cookieID(r *http.Request, name string) (string, error) {
+	c, err := r.Cookie(name)
+	if err != nil {
+		return "", nil
+	}
+	var id string
+	if err := securecookie.DecodeMulti(name, c.Value, &id, s.codecs...); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalidCookie, err)
+	}
+	if !validID(id) {
+		return "", ErrInvalidCookie
+	}
+	return id, nil
+}
+
+// lifetime is how long a session holding p lives.
+func (s *Store) lifetime(p *Payer) time.Duration {
+	if p != nil && p.HasIdentity() {
+		return s.ttl
+	}
+	return s.shortTTL
+}
+
+// pendingLoad is a session read queued on a pipeline: its data and how
+// long it has left, in the same round trip as whatever else the pipeline
+// carries.
+type pendingLoad struct {
+	s   *Store
+	id  string
+	get *redis.StringCmd
+	ttl *redis.DurationCmd
+}
+
+// queue queues the read of session id on pipe.
+func (s *Store) queue(ctx context.Context, pipe redis.Pipeliner, id string) *pendingLoad {
+	key := s.prefix + id
+	return &pendingLoad{s: s, id: id, get: pipe.Get(ctx, key), ttl: pipe.PTTL(ctx, key)}
+}
+
+// result is the session's payer once the pipeline has run, or nil when the
+// data has expired; a record that no longer decodes counts as expired. The
+// payer knows its session id, and whether its lifetime is due for renewal:
+// more than a 24th of it gone, or longer than its class allows (a session
+// stored before identity-less sessions were cut to hours).
+func (l *pendingLoad) result(ctx context.Context) (*Payer, error) {
+	data, err := l.get.Bytes()
 	if errors.Is(err, redis.Nil) {
-		return false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("sessions: load: %w", err)
+		return nil, fmt.Errorf("sessions: load: %w", err)
 	}
 	var rec record
 	if err := json.Unmarshal(data, &rec); err != nil {
 		slog.WarnContext(ctx, "Session record does not decode; starting afresh", "error", err)
-		return false, nil
+		return nil, nil
 	}
-	if rec.Payer != nil {
-		session.Values[payerKey] = rec.Payer
+	p := rec.Payer
+	if p == nil {
+		p = &Payer{}
 	}
-	return true, nil
+	p.sessionID = l.id
+	want := l.s.lifetime(p)
+	// PTTL answers -1 (no TTL) or -2 (gone since the GET): renew either way.
+	left, err := l.ttl.Result()
+	if err != nil {
+		return nil, fmt.Errorf("sessions: load: %w", err)
+	}
+	p.renewDue = left < want-want/renewFraction || left > want
+	return p, nil
 }
 
 // record is what a session is stored as: typed JSON, not a gob of
@@ -261,21 +354,21 @@ type record struct {
 }
 
 // encodeValues accepts only what record can hold, so nothing stored is lost
-// on the way back.
-func encodeValues(values map[any]any) ([]byte, error) {
+// on the way back; it also returns the payer (nil when none).
+func encodeValues(values map[any]any) ([]byte, *Payer, error) {
 	var rec record
 	for k, v := range values {
 		p, ok := v.(*Payer)
 		if k != payerKey || !ok {
-			return nil, fmt.Errorf("sessions: cannot store %T under %v: only *Payer under %q", v, k, payerKey)
+			return nil, nil, fmt.Errorf("sessions: cannot store %T under %v: only *Payer under %q", v, k, payerKey)
 		}
 		rec.Payer = p
 	}
 	data, err := json.Marshal(rec)
 	if err != nil {
-		return nil, fmt.Errorf("sessions: encode: %w", err)
+		return nil, nil, fmt.Errorf("sessions: encode: %w", err)
 	}
-	return data, nil
+	return data, rec.Payer, nil
 }
 
 func newID() string {

@@ -1,0 +1,278 @@
+package sessions
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// MinSigningSecret is the shortest signing secret the tokens accept.
+const MinSigningSecret = 32
+
+// signer is HMAC-SHA256 under a key derived from the signing secret for
+// one purpose, so that a token of one kind never verifies as another.
+type signer struct {
+	key  []byte
+	pool sync.Pool // hash.Hash: a page view signs once, without allocating a new HMAC
+}
+
+func newSigner(secret []byte, purpose string) (*signer, error) {
+	if len(secret) < MinSigningSecret {
+		return nil, fmt.Errorf("sessions: signing secret has %d bytes, want at least %d", len(secret), MinSigningSecret)
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(purpose))
+	s := &signer{key: m.Sum(nil)}
+	s.pool.New = func() any { return hmac.New(sha256.New, s.key) }
+	return s, nil
+}
+
+// mac appends to dst the MAC of the fields, each followed by a NUL (no
+// field of ours holds one, so the encoding is unambiguous).
+func (s *signer) mac(dst []byte, fields ...string) []byte {
+	h := s.pool.Get().(hash.Hash)
+	h.Reset()
+	for _, f := range fields {
+		h.Write([]byte(f))
+		h.Write([]byte{0})
+	}
+	dst = h.Sum(dst)
+	s.pool.Put(h)
+	return dst
+}
+
+// CSRFLifetime is how long a page's CSRF token is good for. Time-limited so
+// that a token that leaks (a saved copy of the page, a proxy's log) stops
+// working; longer than the longest checkout (24 h) so that a page opened
+// when its checkout was made can post for as long as the checkout lives. A
+// payer past it reloads the page ("page expired").
+const CSRFLifetime = 25 * time.Hour
+
+// CSRF makes and checks the CSRF token the checkout pages' POSTs (pay,
+// check) carry, without storing anything: the token is an expiry and an
+// HMAC-SHA256, under the service's signing secret, of the checkout id, the
+// expiry and the payer's session id when the payer has a session. Bound to
+// the checkout, a token of one checkout's page is refused on another's.
+// Bound to the session, it is refused with any other browser's cookie: a
+// page that forged a request from another site cannot use a token it
+// fetched itself for a browser whose session holds a wallet identity. A
+// browser without a session has no identity to abuse: what a forged POST
+// could do there, anyone can do with the page's own token. The origin
+// checks (Sec-Fetch-Site, Origin) stay the first lock.
+type CSRF struct {
+	s *signer
+}
+
+// NewCSRF builds the tokens on the service's signing secret.
+func NewCSRF(secret []byte) (*CSRF, error) {
+	s, err := newSigner(secret, "checkout page csrf token")
+	if err != nil {
+		return nil, err
+	}
+	return &CSRF{s: s}, nil
+}
+
+// String hides the key.
+func (c *CSRF) String() string { return "sessions.CSRF{[key redacted]}" }
+
+// Token is the token of checkoutID's pages for the payer whose session id is
+// sessionID ("" for none), good for CSRFLifetime from now: the expiry in
+// seconds (base 36), a dot, the MAC (base64url).
+func (c *CSRF) Token(checkoutID, sessionID string, now time.Time) string {
+	exp := strconv.FormatInt(now.Add(CSRFLifetime).Unix(), 36)
+	var buf [96]byte
+	out := append(buf[:0], exp...)
+	out = append(out, '.')
+	var sum [sha256.Size]byte
+	mac := c.s.mac(sum[:0], "csrf", checkoutID, sessionID, exp)
+	out = base64.RawURLEncoding.AppendEncode(out, mac)
+	return string(out)
+}
+
+// Check reports whether token is a token of checkoutID's pages for this
+// session, unexpired at now. The MAC is compared in constant time.
+func (c *CSRF) Check(token, checkoutID, sessionID string, now time.Time) bool {
+	exp, sig, ok := strings.Cut(token, ".")
+	if !ok || len(exp) == 0 || len(exp) > 13 || len(sig) != base64.RawURLEncoding.EncodedLen(sha256.Size) {
+		return false
+	}
+	t, err := strconv.ParseInt(exp, 36, 64)
+	if err != nil || !now.Before(time.Unix(t, 0)) {
+		return false
+	}
+	var got [sha256.Size]byte
+	if n, err := base64.RawURLEncoding.Decode(got[:], []byte(sig)); err != nil || n != sha256.Size {
+		return false
+	}
+	var sum [sha256.Size]byte
+	return hmac.Equal(got[:], c.s.mac(sum[:0], "csrf", checkoutID, sessionID, exp))
+}
+
+// StateLifetime bounds how long an OAuth round trip may take.
+const StateLifetime = 10 * time.Minute
+
+// ErrStateRefused reports an OAuth callback's state that is forged,
+// expired, another checkout's or return path's, another browser's, or
+// already used.
+var ErrStateRefused = errors.New("sessions: OAuth state refused")
+
+// OAuthStates makes and checks the state of a wallet's OAuth round trip
+// (WeChat snsapi_base, Alipay auth_base) without a session: a first visit
+// stores nothing. The state is a version, an expiry and an HMAC-SHA256,
+// under the signing secret, of the checkout id, the return path, the expiry
+// and a random value kept in a short-lived cookie sent with the redirect to
+// the wallet. The cookie binds the round trip to the browser that started
+// it, so a callback link with someone else's code and state does nothing
+// in a victim's browser. The checkout id and return path are bound, not
+// carried: the wallets take a state of at most 100 characters (Alipay) of
+// a-z, A-Z and 0-9 only (WeChat), and the callback knows both (its own
+// path). A state is good once: its use is marked in Redis (SET NX, for
+// the state's remaining lifetime) at the callback, which is rare; the page
+// view, which is not, writes nothing.
+type OAuthStates struct {
+	s      *signer
+	rdb    redis.UniversalClient
+	prefix string
+	cookie string
+	secure bool
+}
+
+// OAuthConfig configures OAuthStates.
+type OAuthConfig struct {
+	// Secret is the service's signing secret (at least 32 bytes).
+	Secret []byte
+	// PublicURL is the service's public URL; https makes the cookie
+	// Secure and a __Host- cookie.
+	PublicURL string
+	// Prefix namespaces the used-state markers; default
+	// DefaultOAuthPrefix.
+	Prefix string
+}
+
+// Defaults of OAuthConfig.
+const (
+	DefaultOAuthPrefix = "oauth-used:"
+	oauthCookieName    = "checkout_oauth"
+	stateVersion       = "1"
+	// stateMACBytes of the MAC go into the state: 128 bits.
+	stateMACBytes = 16
+)
+
+// NewOAuthStates checks cfg and builds the states on client.
+func NewOAuthStates(client redis.UniversalClient, cfg OAuthConfig) (*OAuthStates, error) {
+	if client == nil {
+		return nil, errors.New("sessions: nil redis client")
+	}
+	s, err := newSigner(cfg.Secret, "checkout oauth state")
+	if err != nil {
+		return nil, err
+	}
+	o := &OAuthStates{s: s, rdb: client, prefix: cfg.Prefix, cookie: oauthCookieName}
+	if o.prefix == "" {
+		o.prefix = DefaultOAuthPrefix
+	}
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return nil, fmt.Errorf("sessions: public url %q is not an absolute http(s) url", cfg.PublicURL)
+		}
+		if u.Scheme == "https" {
+			// A sibling subdomain cannot plant a __Host- cookie, so it
+			// cannot plant its own binding either.
+			o.secure, o.cookie = true, "__Host-"+oauthCookieName
+		}
+	}
+	return o, nil
+}
+
+// String hides the key.
+func (o *OAuthStates) String() string { return "sessions.OAuthStates{[key redacted]}" }
+
+// CookieName is the name of the cookie that binds a round trip.
+func (o *OAuthStates) CookieName() string { return o.cookie }
+
+// Begin starts a round trip from checkoutID's page that comes back to
+// returnPath: the state to give the wallet, and the cookie to send with the
+// redirect. Nothing is stored. A new round trip in the same browser
+// replaces the one before.
+func (o *OAuthStates) Begin(checkoutID, returnPath string, now time.Time) (string, *http.Cookie) {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	browser := base64.RawURLEncoding.EncodeToString(b[:])
+	var e [4]byte
+	binary.BigEndian.PutUint32(e[:], uint32(now.Add(StateLifetime).Unix()))
+	exp := hex.EncodeToString(e[:])
+	state := stateVersion + exp + hex.EncodeToString(o.stateMAC(checkoutID, returnPath, exp, browser))
+	return state, o.newCookie(browser, int(StateLifetime/time.Second))
+}
+
+// EndCookie removes the binding: every answer of a callback sends it, so a
+// state is tried at most once per browser.
+func (o *OAuthStates) EndCookie() *http.Cookie { return o.newCookie("", -1) }
+
+// Use checks a callback's state against this checkout, return path and
+// browser (constant-time), and spends it. It returns ErrStateRefused for
+// a state that is forged, expired, not this checkout's or return path's,
+// started in another browser, or already used; any other error is Redis
+// failing.
+func (o *OAuthStates) Use(ctx context.Context, r *http.Request, state, checkoutID, returnPath string, now time.Time) error {
+	if len(state) != 1+8+2*stateMACBytes || !strings.HasPrefix(state, stateVersion) {
+		return ErrStateRefused
+	}
+	exp, sig := state[1:9], state[9:]
+	e, err := hex.DecodeString(exp)
+	if err != nil {
+		return ErrStateRefused
+	}
+	// No upper bound: the MAC says this service made the expiry, and a
+	// replica whose clock is a little behind must not refuse it.
+	left := time.Unix(int64(binary.BigEndian.Uint32(e)), 0).Sub(now)
+	if left <= 0 {
+		return ErrStateRefused
+	}
+	got, err := hex.DecodeString(sig)
+	if err != nil {
+		return ErrStateRefused
+	}
+	c, err := r.Cookie(o.cookie)
+	if err != nil || c.Value == "" {
+		return ErrStateRefused
+	}
+	if !hmac.Equal(got, o.stateMAC(checkoutID, returnPath, exp, c.Value)) {
+		return ErrStateRefused
+	}
+	// Once: the first callback to mark the state wins.
+	fresh, err := o.rdb.SetNX(ctx, o.prefix+sig, 1, max(left, time.Second)).Result()
+	if err != nil {
+		return fmt.Errorf("sessions: mark the OAuth state used: %w", err)
+	}
+	if !fresh {
+		return ErrStateRefused
+	}
+	return nil
+}
+
+func (o *OAuthStates) stateMAC(checkoutID, returnPath, exp, browser string) []byte {
+	var sum [sha256.Size]byte
+	return o.s.mac(sum[:0], "oauth", checkoutID, returnPath, exp, browser)[:stateMACBytes]
+}
+
+func (o *OAuthStates) newCookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: o.cookie, Value: value, Path: "/", MaxAge: maxAge,
+		Secure: o.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+}

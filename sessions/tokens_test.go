@@ -1,0 +1,191 @@
+package sessions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wallet-checkout/checkout/internal/redistest"
+)
+
+var secret = []byte("a signing secret of at least 32 bytes!!")
+
+func TestCSRF(t *testing.T) {
+	c, err := NewCSRF(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	const ck, other = "co_AAAAAAAAAAAAAAAAAAAAAAAA", "co_BBBBBBBBBBBBBBBBBBBBBBBB"
+	tok := c.Token(ck, "", now)
+	bound := c.Token(ck, "session-1", now)
+	otherKey, _ := NewCSRF([]byte("another signing secret of 32+ bytes!!"))
+	tests := []struct {
+		name           string
+		token, ck, sid string
+		at             time.Time
+		want           bool
+	}{
+		{"right", tok, ck, "", now, true},
+		{"right, bound", bound, ck, "session-1", now, true},
+		{"just before expiry", tok, ck, "", now.Add(CSRFLifetime - time.Second), true},
+		{"expired", tok, ck, "", now.Add(CSRFLifetime + time.Second), false},
+		{"another checkout", tok, other, "", now, false},
+		{"bound, another session", bound, ck, "session-2", now, false},
+		{"bound, no session", bound, ck, "", now, false},
+		{"unbound, with a session", tok, ck, "session-1", now, false},
+		{"empty", "", ck, "", now, false},
+		{"no dot", strings.ReplaceAll(tok, ".", ""), ck, "", now, false},
+		{"truncated", tok[:len(tok)-1], ck, "", now, false},
+		{"longer", tok + "A", ck, "", now, false},
+		{"expiry moved", "zzzzzzz" + tok[strings.Index(tok, "."):], ck, "", now, false},
+		{"another key", otherKey.Token(ck, "", now), ck, "", now, false},
+		{"garbage", "\x00.\xff", ck, "", now, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := c.Check(tc.token, tc.ck, tc.sid, tc.at); got != tc.want {
+				t.Errorf("Check = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if strings.Contains(fmt.Sprintf("%v %+v", c, c), string(secret[:16])) {
+		t.Error("the CSRF type prints its key")
+	}
+	if _, err := NewCSRF([]byte("short")); err == nil {
+		t.Error("a short secret was accepted")
+	}
+}
+
+// oauthRequest is a callback request carrying the given cookies.
+func oauthRequest(cookies ...*http.Cookie) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "https://pay.example.com/c/x/oauth/wechat", nil)
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	return r
+}
+
+func TestOAuthStates(t *testing.T) {
+	rdb := redistest.New(t)
+	o, err := NewOAuthStates(rdb, OAuthConfig{Secret: secret, PublicURL: "https://pay.example.com", Prefix: prefix(t, rdb)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	now := time.Now()
+	const ck, back = "co_AAAAAAAAAAAAAAAAAAAAAAAA", "/c/co_AAAAAAAAAAAAAAAAAAAAAAAA"
+	begin := func() (string, *http.Cookie) { return o.Begin(ck, back, now) }
+
+	state, cookie := begin()
+	if len(state) > 100 || strings.Trim(state, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != "" {
+		t.Errorf("state %q: WeChat takes a-zA-Z0-9, Alipay at most 100", state)
+	}
+	if cookie.Name != "__Host-checkout_oauth" || !cookie.Secure || !cookie.HttpOnly || cookie.Path != "/" ||
+		cookie.SameSite != http.SameSiteLaxMode || cookie.MaxAge != int(StateLifetime/time.Second) || cookie.Domain != "" {
+		t.Errorf("binding cookie %+v", cookie)
+	}
+	if end := o.EndCookie(); end.Name != cookie.Name || end.MaxAge >= 0 {
+		t.Errorf("end cookie %+v", end)
+	}
+
+	tests := []struct {
+		name string
+		use  func(state string, cookie *http.Cookie) error
+	}{
+		{"forged", func(s string, c *http.Cookie) error {
+			return o.Use(ctx, oauthRequest(c), s[:len(s)-4]+"0000", ck, back, now)
+		}},
+		{"expired", func(s string, c *http.Cookie) error {
+			return o.Use(ctx, oauthRequest(c), s, ck, back, now.Add(StateLifetime+time.Second))
+		}},
+		{"another checkout", func(s string, c *http.Cookie) error {
+			return o.Use(ctx, oauthRequest(c), s, "co_BBBBBBBBBBBBBBBBBBBBBBBB", back, now)
+		}},
+		{"another return path", func(s string, c *http.Cookie) error {
+			return o.Use(ctx, oauthRequest(c), s, ck, back+"/result", now)
+		}},
+		{"no binding cookie", func(s string, _ *http.Cookie) error { return o.Use(ctx, oauthRequest(), s, ck, back, now) }},
+		{"another browser's binding", func(s string, _ *http.Cookie) error {
+			_, theirs := begin()
+			return o.Use(ctx, oauthRequest(theirs), s, ck, back, now)
+		}},
+		{"empty", func(_ string, c *http.Cookie) error { return o.Use(ctx, oauthRequest(c), "", ck, back, now) }},
+		{"another version", func(s string, c *http.Cookie) error { return o.Use(ctx, oauthRequest(c), "2"+s[1:], ck, back, now) }},
+		{"not hex", func(s string, c *http.Cookie) error {
+			return o.Use(ctx, oauthRequest(c), s[:9]+strings.Repeat("z", len(s)-9), ck, back, now)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, c := begin()
+			if err := tc.use(s, c); !errors.Is(err, ErrStateRefused) {
+				t.Fatalf("Use = %v, want ErrStateRefused", err)
+			}
+		})
+	}
+	t.Run("once", func(t *testing.T) {
+		s, c := begin()
+		if err := o.Use(ctx, oauthRequest(c), s, ck, back, now); err != nil {
+			t.Fatalf("first use: %v", err)
+		}
+		if err := o.Use(ctx, oauthRequest(c), s, ck, back, now); !errors.Is(err, ErrStateRefused) {
+			t.Fatalf("second use: %v", err)
+		}
+		// The mark lasts as long as the state could.
+		keys, _ := rdb.Keys(ctx, o.prefix+"*").Result()
+		if len(keys) != 1 {
+			t.Fatalf("used marks %v", keys)
+		}
+		if ttl := rdb.TTL(ctx, keys[0]).Val(); ttl <= 0 || ttl > StateLifetime {
+			t.Errorf("mark TTL %s", ttl)
+		}
+		rdb.Del(ctx, keys...)
+	})
+	t.Run("the view stores nothing", func(t *testing.T) {
+		begin()
+		if keys, _ := rdb.Keys(ctx, o.prefix+"*").Result(); len(keys) != 0 {
+			t.Errorf("Begin stored %v", keys)
+		}
+	})
+	if strings.Contains(fmt.Sprintf("%v %+v", o, o), string(secret[:16])) {
+		t.Error("OAuthStates prints its key")
+	}
+	plain, _ := NewOAuthStates(rdb, OAuthConfig{Secret: secret, PublicURL: "http://127.0.0.1:8080"})
+	if _, c := plain.Begin(ck, back, now); c.Name != "checkout_oauth" || c.Secure {
+		t.Errorf("http binding cookie %+v", c)
+	}
+}
+
+// TestOAuthStateRedisDown: a state that verifies but cannot be marked is
+// an error, not a refusal (the page answers 503, the payer retries).
+func TestOAuthStateRedisDown(t *testing.T) {
+	m, rdb := redistest.Miniredis(t)
+	o, err := NewOAuthStates(rdb, OAuthConfig{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	s, c := o.Begin("co_AAAAAAAAAAAAAAAAAAAAAAAA", "/c/co_AAAAAAAAAAAAAAAAAAAAAAAA", now)
+	m.SetError("down")
+	err = o.Use(context.Background(), oauthRequest(c), s, "co_AAAAAAAAAAAAAAAAAAAAAAAA", "/c/co_AAAAAAAAAAAAAAAAAAAAAAAA", now)
+	if err == nil || errors.Is(err, ErrStateRefused) {
+		t.Fatalf("Use with Redis down = %v", err)
+	}
+}
+
+func BenchmarkCSRFToken(b *testing.B) {
+	c, _ := NewCSRF(secret)
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		if !c.Check(c.Token("co_AAAAAAAAAAAAAAAAAAAAAAAA", "", now), "co_AAAAAAAAAAAAAAAAAAAAAAAA", "", now) {
+			b.Fatal("refused")
+		}
+	}
+}
