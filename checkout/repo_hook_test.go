@@ -21,6 +21,9 @@ return {checkout.status, checkout.merchant, checkout.store, checkout.paid_attemp
   attempt.ord_no, #keys, #args}
 `)
 
+// hookBrief answers without the records.
+var hookBrief = NewAttemptScript(`return attempt.status, true`)
+
 // hookPaid shows what MarkPaidThen's hooks see, and counts its runs in its
 // first key.
 var hookPaid = NewPayScript(`
@@ -74,6 +77,9 @@ func TestRepoHooks(t *testing.T) {
 				t.Fatalf("hook's write: %q", got)
 			}
 			rdb.Del(ctx, mine)
+			if gc, ga, v, err := r.ReadAttempt(ctx, hookBrief, a2.OutNo, nil); err != nil || gc != nil || ga != nil || v != "pending" {
+				t.Fatalf("brief read: %+v %+v %v %v", gc, ga, v, err)
+			}
 			for _, outNo := range []string{OutNo(c.ID, 3), OutNo("co_"+rand.Text()[:24], 1), "nonsense"} {
 				if _, _, _, err := r.ReadAttempt(ctx, hookRead, outNo, []string{mine}, "x"); !errors.Is(err, ErrNotFound) {
 					t.Fatalf("read %s: %v, want not found", outNo, err)

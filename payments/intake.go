@@ -149,6 +149,14 @@ func (s *Service) intake(ctx context.Context, st *store, merchantID string, cb g
 	if err != nil {
 		return fmt.Errorf("notify %s: %w", cb.OutNo, err)
 	}
+	if c == nil {
+		// The script checked the store and found the order settled: it
+		// sent no records, as this answer needs none.
+		if settled && window < 0 {
+			return nil
+		}
+		return fmt.Errorf("notify %s: intake script sent no records (settled %v, window %d)", cb.OutNo, settled, window)
+	}
 	t := &tail{}
 	if window == 1 {
 		t.window, t.claim = keys[0], ms+":run"
@@ -189,7 +197,8 @@ func (s *Service) intakeKeys(id string, seq int, outNo string) []string {
 // store, 4 the notify's ord_no, 5 "1" when the notify says paid, 6 now (unix
 // ms of the service's clock), 7 notifyCheckEvery, 8 notifyCheckKeep (ms).
 //
-// It answers {settled, window}. settled is 1 when the stored state of the
+// It answers {settled, window}, without the records when that answer says
+// all (a settled order, this store's). settled is 1 when the stored state of the
 // attempt is final: paid with what follows done (the marker paidEffect
 // names), cancelled, or failed with no amount-mismatch alert still being
 // raised. In "claim" mode, window is 1 when this notify opened the
@@ -231,7 +240,7 @@ end
 if checkout.merchant ~= args[2] or checkout.store ~= args[3] or (attempt.ord_no ~= '' and attempt.ord_no ~= args[4]) then
   return {settled, -1}
 end
-if settled == 1 and not (args[5] == '1' and st ~= 'paid') then return {settled, -1} end
+if settled == 1 and not (args[5] == '1' and st ~= 'paid') then return {settled, -1}, true end
 if w then
   local last = tonumber(string.match(w, '^%-?%d+'))
   if last and tonumber(args[6]) - last < tonumber(args[7]) then return {settled, 0} end
