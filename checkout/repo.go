@@ -533,32 +533,61 @@ type Payment struct {
 // becomes paid; an expired or cancelled one becomes paid and late. Only the
 // caller that saw Changed (or DoublePaid) may act on it.
 func (r *Repo) MarkPaid(ctx context.Context, id string, seq int, ordNo string) (*Payment, error) {
+	p, _, err := r.markPaid(ctx, id, seq, ordNo, scriptPay, nil, nil)
+	return p, err
+}
+
+// markPaid runs a pay script (payScript) and shapes its answer: the payment
+// and the hook's answer. On a single Redis the checkout leaves the expiry
+// queue in the same step; on a cluster, whose queue is in another slot, in
+// a second round trip.
+func (r *Repo) markPaid(ctx context.Context, id string, seq int, ordNo string, s *redis.Script, keys []string,
+	args []any,
+) (*Payment, any, error) {
 	if !ValidID(id) || seq <= 0 {
-		return nil, fmt.Errorf("mark paid %s/%d: %w", id, seq, ErrNotFound)
+		return nil, nil, fmt.Errorf("mark paid %s/%d: %w", id, seq, ErrNotFound)
 	}
-	v, err := r.run(ctx, scriptPay, id, seq, ordNo)
+	ks := []string{r.keyCheckout(id), r.keyAttempts(id)}
+	unqueue := "1"
+	if r.cluster {
+		unqueue = "0"
+	} else {
+		ks = append(ks, r.keyExpiry())
+	}
+	ks = append(ks, keys...)
+	argv := append([]any{ms(r.now()), r.retention.Milliseconds(), seq, ordNo, unqueue, id}, args...)
+	v, err := s.Run(ctx, r.rdb, ks, argv...).Slice()
+	if err == nil && len(v) == 0 {
+		err = fmt.Errorf("%w: empty script answer", errCorrupt)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("mark paid %s/%d: %w", id, seq, err)
+		return nil, nil, fmt.Errorf("mark paid %s/%d: %w", id, seq, err)
 	}
 	switch code(v) {
 	case -1, -2:
-		return nil, fmt.Errorf("mark paid %s/%d: %w", id, seq, ErrNotFound)
+		return nil, nil, fmt.Errorf("mark paid %s/%d: %w", id, seq, ErrNotFound)
 	case -3:
-		return nil, fmt.Errorf("mark paid %s/%d: %w: ord_no %q differs from the stored one", id, seq, ErrInvalid, ordNo)
+		return nil, nil, fmt.Errorf("mark paid %s/%d: %w: ord_no %q differs from the stored one", id, seq, ErrInvalid, ordNo)
 	}
 	c, err := fieldsAt(v, 2)
 	if err != nil {
-		return nil, fmt.Errorf("mark paid %s/%d: %w", id, seq, err)
+		return nil, nil, fmt.Errorf("mark paid %s/%d: %w", id, seq, err)
 	}
 	p := &Payment{
 		Transition:     Transition{Changed: code(v) == 2, From: Status(str(v, 1)), To: c.Status, Checkout: c},
 		AttemptChanged: code(v) >= 1,
 		DoublePaid:     code(v) == 1,
 	}
-	if err := r.rdb.ZRem(ctx, r.keyExpiry(), id).Err(); err != nil {
-		return p, fmt.Errorf("mark paid %s/%d: %w", id, seq, err)
+	var hook any
+	if len(v) > 3 {
+		hook = v[3]
 	}
-	return p, nil
+	if r.cluster {
+		if err := r.rdb.ZRem(ctx, r.keyExpiry(), id).Err(); err != nil {
+			return p, hook, fmt.Errorf("mark paid %s/%d: %w", id, seq, err)
+		}
+	}
+	return p, hook, nil
 }
 
 // RecordRefund adds confirmed refund refundKey of amount fen, once: paid or

@@ -41,35 +41,42 @@ keep(now, ret)
 return {1, st, redis.call('HGETALL', KEYS[1])}
 `)
 
-// scriptPay records that attempt ARGV[3] (gateway ord_no ARGV[4], may be
-// empty) is paid. Returns {-1} no checkout, {-2} no attempt, {-3} ord_no
-// differs from the one stored, {0, status, fields} attempt already paid,
-// {1, status, fields} attempt paid but the checkout was already paid by
-// another attempt, {2, previous, fields} checkout moved to paid. A late
-// payment keeps the state it came after in late_from, in the same step, so
-// whoever looks at it later (after a crash) decides the late policy alike.
-var scriptPay = redis.NewScript(luaPrelude + `
-local st = redis.call('HGET', KEYS[1], 'status')
-if not st then return {-1} end
-local p = ARGV[3] .. '.'
-local ast = redis.call('HGET', KEYS[2], p .. 'status')
-if not ast then return {-2} end
-local ord = redis.call('HGET', KEYS[2], p .. 'ord_no')
-if ARGV[4] ~= '' and ord and ord ~= '' and ord ~= ARGV[4] then return {-3} end
-if ast == 'paid' then return {0, st, redis.call('HGETALL', KEYS[1])} end
-redis.call('HSET', KEYS[2], p .. 'status', 'paid', p .. 'updated_at', ARGV[1])
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], p .. 'ord_no', ARGV[4]) end
-local code = 1
-if st == 'open' or st == 'pending' then
-  redis.call('HSET', KEYS[1], 'status', 'paid', 'paid_at', ARGV[1], 'paid_attempt', ARGV[3], 'updated_at', ARGV[1])
-  code = 2
-elseif st == 'expired' or st == 'cancelled' then
-  redis.call('HSET', KEYS[1], 'status', 'paid', 'late', '1', 'late_from', st, 'paid_at', ARGV[1], 'paid_attempt', ARGV[3], 'updated_at', ARGV[1])
-  code = 2
+// luaPay records that attempt seq (gateway ord_no ARGV[4], may be empty)
+// is paid, as a function pay(seq) of the pay scripts (MarkPaid, MarkPaidThen).
+// It answers -1 no checkout, -2 no attempt, -3 ord_no differs from the one
+// stored, 0 attempt already paid, 1 attempt paid but the checkout was
+// already paid by another attempt, 2 checkout moved to paid; and the status
+// before. A late payment keeps the state it came after in late_from, in the
+// same step, so whoever looks at it later (after a crash) decides the late
+// policy alike.
+const luaPay = `
+local function pay(seq)
+  local st = redis.call('HGET', KEYS[1], 'status')
+  if not st then return -1 end
+  local p = seq .. '.'
+  local ast = redis.call('HGET', KEYS[2], p .. 'status')
+  if not ast then return -2 end
+  local ord = redis.call('HGET', KEYS[2], p .. 'ord_no')
+  if ARGV[4] ~= '' and ord and ord ~= '' and ord ~= ARGV[4] then return -3 end
+  if ast == 'paid' then return 0, st end
+  redis.call('HSET', KEYS[2], p .. 'status', 'paid', p .. 'updated_at', ARGV[1])
+  if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], p .. 'ord_no', ARGV[4]) end
+  local code = 1
+  if st == 'open' or st == 'pending' then
+    redis.call('HSET', KEYS[1], 'status', 'paid', 'paid_at', ARGV[1], 'paid_attempt', seq, 'updated_at', ARGV[1])
+    code = 2
+  elseif st == 'expired' or st == 'cancelled' then
+    redis.call('HSET', KEYS[1], 'status', 'paid', 'late', '1', 'late_from', st, 'paid_at', ARGV[1], 'paid_attempt', seq, 'updated_at', ARGV[1])
+    code = 2
+  end
+  keep(now, ret)
+  return code, st
 end
-keep(now, ret)
-return {code, st, redis.call('HGETALL', KEYS[1])}
-`)
+`
+
+// scriptPay records that attempt ARGV[3] is paid (see luaPay and
+// payScript).
+var scriptPay = payScript("")
 
 // scriptRefund adds ARGV[3] fen to the refunded amount for refund ARGV[4],
 // once: the field 'refund:' .. ARGV[4] of the checkout hash marks it

@@ -39,8 +39,9 @@ func decodeUpdate(s string) (Update, bool) {
 	return Update{CheckoutID: f[0], Status: checkout.Status(f[1]), Late: f[2] == "1"}, true
 }
 
-// Publish tells every process's Hub on channel that a checkout changed.
-func Publish(ctx context.Context, rdb redis.UniversalClient, channel string, u Update) error {
+// Publish tells every process's Hub on channel that a checkout changed. rdb
+// may be a pipeline, whose round trip then carries the update.
+func Publish(ctx context.Context, rdb redis.Cmdable, channel string, u Update) error {
 	return rdb.Publish(ctx, channel, encodeUpdate(u)).Err()
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wallet-checkout/checkout/app"
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
@@ -50,22 +51,62 @@ func paidOrders(b *testing.B, e *env, n int) []string {
 	return qs
 }
 
+// cannedStatus answers paystatus from answers recorded beforehand, without
+// a call: with it a benchmark measures the service's own share of a notify.
+type cannedStatus struct {
+	app.Gateway
+	orders sync.Map // out_no → *gateway.Order
+}
+
+func (g *cannedStatus) PayStatus(ctx context.Context, st *gateway.Store, ref gateway.OrderRef) (*gateway.Order, error) {
+	if o, ok := g.orders.Load(ref.OutNo); ok {
+		c := *o.(*gateway.Order)
+		return &c, nil
+	}
+	return g.Gateway.PayStatus(ctx, st, ref)
+}
+
 // BenchmarkNotify measures notify handling against real Redis (when
-// reachable) and an in-process sandbox: "service" is Service.Notify (verify,
-// look up, paystatus over HTTP to the sandbox, MarkPaid, paid event,
-// publish); "http" adds our HTTP handler and the gateway's GET. Each op is
-// a distinct, first-time notify, the expensive case.
+// reachable) and an in-process sandbox on its own httptest server:
+// "service" is Service.Notify of a first-time notify (verify, look up,
+// paystatus over HTTP to the sandbox, MarkPaid, paid event, publish);
+// "service-canned" the same with paystatus answered from a recorded copy
+// (the service's own share: no gateway call at all); "paystatus" the
+// gateway call alone, as the service makes it; "duplicate" Service.Notify of
+// an order settled already (no paystatus); "http" adds our HTTP handler and
+// the gateway's GET to "service". Each op of the first-notify kinds is a
+// distinct order.
 func BenchmarkNotify(b *testing.B) {
-	for _, mode := range []string{"service", "http"} {
+	for _, mode := range []string{"service", "service-canned", "paystatus", "duplicate", "http"} {
 		b.Run(mode, func(b *testing.B) {
-			e := newEnv(b, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
+			canned := &cannedStatus{}
+			e := newEnv(b, envConfig{spy: &gwSpy{Gateway: canned}, sandbox: sandbox.Config{DropNotifies: true}})
+			canned.Gateway = e.gw
 			rt := &roundTrips{}
 			e.rdb.AddHook(rt)
-			qs := paidOrders(b, e, b.N)
-			parsed := make([]map[string][]string, b.N)
+			n := b.N
+			if mode == "duplicate" {
+				n = 1
+			}
+			qs := paidOrders(b, e, n)
+			parsed := make([]map[string][]string, n)
+			outNos := make([]string, n)
 			for i, q := range qs {
 				v, _ := parseQuery(q)
 				parsed[i] = v
+				outNos[i] = v.Get("out_no")
+				if mode == "service-canned" {
+					o, err := e.gw.PayStatus(context.Background(), e.gs, gateway.ByOutNo(outNos[i]))
+					if err != nil {
+						b.Fatal(err)
+					}
+					canned.orders.Store(outNos[i], o)
+				}
+			}
+			if mode == "duplicate" {
+				if err := e.svc.Notify(context.Background(), e.gs.OpenID, parsed[0]); err != nil {
+					b.Fatal(err)
+				}
 			}
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 			url := payments.NotifyURL(e.api.URL, e.gs.OpenID) + "?"
@@ -78,8 +119,16 @@ func BenchmarkNotify(b *testing.B) {
 				for pb.Next() {
 					i := next.Add(1) - 1
 					switch mode {
-					case "service":
+					case "service", "service-canned":
 						if err := e.svc.Notify(ctx, e.gs.OpenID, parsed[i]); err != nil {
+							b.Error(err)
+						}
+					case "duplicate":
+						if err := e.svc.Notify(ctx, e.gs.OpenID, parsed[0]); err != nil {
+							b.Error(err)
+						}
+					case "paystatus":
+						if _, err := e.gw.PayStatus(ctx, e.gs, gateway.ByOutNo(outNos[i])); err != nil {
 							b.Error(err)
 						}
 					case "http":

@@ -54,16 +54,21 @@ func (s *Service) Confirm(ctx context.Context, outNo string) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("confirm %s: %w", outNo, err)
 	}
-	return s.confirm(ctx, st, c, a, notifyWait)
+	return s.confirm(ctx, st, c, a, notifyWait, nil)
 }
 
-// confirm applies the gateway's word on attempt a of checkout c.
-func (s *Service) confirm(ctx context.Context, st *store, c *checkout.Checkout, a *checkout.Attempt, wait time.Duration) (Result, error) {
+// confirm applies the gateway's word on attempt a of checkout c. With t
+// set, the page update of a payment it records waits in t (see tail) for
+// the round trip that ends what follows it; the caller flushes t. With t
+// nil it is sent at once.
+func (s *Service) confirm(ctx context.Context, st *store, c *checkout.Checkout, a *checkout.Attempt, wait time.Duration,
+	t *tail,
+) (Result, error) {
 	res := Result{Checkout: c, Attempt: a}
 	if a.Status == checkout.AttemptPaid {
 		// Recorded already: make sure what follows was done too (a crash
 		// may have cut it short). Claimed effects make this free when done.
-		err := s.afterPaid(ctx, st, c, a, nil, "", wait)
+		err := s.afterPaid(ctx, st, c, a, nil, "", wait, claimUnknown, t)
 		res.Settled = err == nil
 		return res, err
 	}
@@ -87,7 +92,7 @@ func (s *Service) confirm(ctx context.Context, st *store, c *checkout.Checkout, 
 			res.Settled = true
 			return res, s.mismatch(ctx, c, a, o, wait)
 		}
-		p, err := s.repo.MarkPaid(ctx, c.ID, a.Seq, string(o.OrdNo))
+		p, claim, err := s.markPaid(ctx, c, a, string(o.OrdNo))
 		if err != nil {
 			return res, fmt.Errorf("confirm %s: %w", a.OutNo, err)
 		}
@@ -96,7 +101,11 @@ func (s *Service) confirm(ctx context.Context, st *store, c *checkout.Checkout, 
 		paid.OrdNo = string(o.OrdNo)
 		res.Attempt, res.Checkout, res.Changed = &paid, p.Checkout, p.Changed
 		if p.AttemptChanged {
-			s.publish(ctx, p.Checkout)
+			if t != nil {
+				t.publish = p.Checkout
+			} else {
+				s.publish(ctx, p.Checkout)
+			}
 		}
 		if p.Changed {
 			s.log.Info("Checkout paid", "checkout_id", c.ID, "out_no", a.OutNo, "ord_no", string(o.OrdNo),
@@ -106,7 +115,7 @@ func (s *Service) confirm(ctx context.Context, st *store, c *checkout.Checkout, 
 		if p.Changed {
 			from = p.From
 		}
-		err = s.afterPaid(ctx, st, p.Checkout, &paid, o, from, wait)
+		err = s.afterPaid(ctx, st, p.Checkout, &paid, o, from, wait, claim, t)
 		res.Settled = err == nil
 		return res, err
 	case gateway.StatusCanceled:
@@ -221,12 +230,51 @@ func (s *Service) paidInTime(ctx context.Context, st *store, c *checkout.Checkou
 
 // paidEffect names the effect that follows attempt a's payment of c (and
 // the cause of its event): "paid" for the attempt that paid the checkout,
-// "dup:<seq>" for a double payment. settledInStore reads the same marker.
+// dupEffect for a double payment. scriptIntake reads the same marker, and
+// scriptPayClaim claims it.
 func paidEffect(c *checkout.Checkout, a *checkout.Attempt) string {
 	if c.PaidAttempt == a.Seq {
 		return "paid"
 	}
-	return "dup:" + strconv.Itoa(a.Seq)
+	return dupEffect(a.Seq)
+}
+
+// dupEffect names the automatic refund of attempt seq, a double payment.
+func dupEffect(seq int) string { return "dup:" + strconv.Itoa(seq) }
+
+// scriptPayClaim claims, in the step that records a payment
+// (checkout.Repo.MarkPaidThen), the effect that follows it (paidEffect):
+// keys 1 "paid", 2 the attempt's dupEffect; args now, lease and TTL (ms),
+// as scriptClaimEffect's. A payment recorded is thus never without an owner
+// for what follows, and that owner needs no round trip of its own to claim.
+var scriptPayClaim = checkout.NewPayScript(luaClaimEffect + `
+local k = keys[2]
+if paid_attempt == seq then k = keys[1] end
+return claim_effect(k, tonumber(args[1]), tonumber(args[2]), args[3])
+`)
+
+// markPaid records attempt a of c paid with ordNo and claims what follows
+// (scriptPayClaim), in one step: it returns the payment and the claim's
+// result, as runEffectFrom takes it.
+func (s *Service) markPaid(ctx context.Context, c *checkout.Checkout, a *checkout.Attempt, ordNo string,
+) (*checkout.Payment, int, error) {
+	keys := []string{s.keyEffect(c.ID, "paid"), s.keyEffect(c.ID, dupEffect(a.Seq))}
+	p, v, err := s.repo.MarkPaidThen(ctx, c.ID, a.Seq, ordNo, scriptPayClaim, keys,
+		s.now().UnixMilli(), s.lease.Milliseconds(), s.retention.Milliseconds())
+	claim := claimUnknown
+	if n, ok := v.(int64); ok && n >= claimBusy && n <= claimTaken {
+		claim = int(n)
+	}
+	if err != nil {
+		if p != nil && claim == claimTaken {
+			// Recorded, but the step after it failed (a cluster's expiry
+			// queue): let the next observer claim what follows now
+			// rather than after the lease.
+			s.release(ctx, c.ID, paidEffect(p.Checkout, a))
+		}
+		return nil, claimUnknown, err
+	}
+	return p, claim, nil
 }
 
 // mismatchEffect names the amount-mismatch alert of attempt seq.
@@ -235,13 +283,18 @@ func mismatchEffect(seq int) string { return "mismatch:" + strconv.Itoa(seq) }
 // afterPaid does, once, what follows a confirmed payment: the paid event
 // (late or not) or the late refund for the attempt that paid the checkout,
 // and the automatic refund of any other paid attempt.
+//
+// claim is the effect's claim when the step that recorded the payment took
+// it (or claimUnknown); t rides with the round trip that ends the effect,
+// or is sent before a gateway call, which may take long.
 func (s *Service) afterPaid(ctx context.Context, st *store, c *checkout.Checkout, a *checkout.Attempt,
-	o *gateway.Order, from checkout.Status, wait time.Duration,
+	o *gateway.Order, from checkout.Status, wait time.Duration, claim int, t *tail,
 ) error {
 	name := paidEffect(c, a)
 	if c.PaidAttempt == a.Seq {
-		return s.waitEffect(ctx, c.ID, name, wait, func(ctx context.Context) error {
+		return s.waitEffectFrom(ctx, c.ID, name, wait, claim, func(ctx context.Context) error {
 			if c.Late && checkout.EffectiveLatePolicy(c.LatePolicy, st.LatePolicy) == checkout.LatePolicyRefund {
+				s.flushTail(ctx, t)
 				// A late refund already made for it is the decision taken:
 				// carry it on, never emit checkout.paid beside it.
 				made, err := s.rdb.HExists(ctx, s.keyRefunds(c.ID), lateRefundCause(a.Seq)).Result()
@@ -267,12 +320,13 @@ func (s *Service) afterPaid(ctx context.Context, st *store, c *checkout.Checkout
 				}
 			}
 			return s.emit(ctx, webhook.TypePaid, name, c, nil)
-		})
+		}, t)
 	}
-	return s.waitEffect(ctx, c.ID, name, wait, func(ctx context.Context) error {
+	return s.waitEffectFrom(ctx, c.ID, name, wait, claim, func(ctx context.Context) error {
+		s.flushTail(ctx, t)
 		s.log.Warn("Double payment: refunding the second one", "checkout_id", c.ID, "out_no", a.OutNo,
 			"paid_attempt", c.PaidAttempt, "amount", a.Amount)
 		_, err := s.autoRefund(ctx, st, c, a, KindDuplicate)
 		return err
-	})
+	}, t)
 }

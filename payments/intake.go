@@ -116,7 +116,28 @@ func (s *Service) Notify(ctx context.Context, storeToken string, q url.Values) e
 	if err := s.checkNotifyTime(cb); err != nil {
 		return fmt.Errorf("notify for store %s, out_no %.64q: %w", st.ID, cb.OutNo, err)
 	}
-	c, a, err := s.repo.AttemptByOutNo(ctx, cb.OutNo)
+	return s.intake(ctx, st, merchantID, cb)
+}
+
+// intake answers a verified notify in one look at the store (scriptIntake):
+// from the store when the order is settled there (no paystatus), from the
+// store after a bounded wait when another notify asked paystatus within the
+// last notifyCheckEvery, and otherwise by asking paystatus itself, with the
+// window held until its outcome is stored.
+func (s *Service) intake(ctx context.Context, st *store, merchantID string, cb gateway.Callback) error {
+	id, seq, ok := checkout.ParseOutNo(cb.OutNo)
+	if !ok {
+		s.log.Warn("Notify for an order we do not know", "store_id", st.ID, "out_no", cb.OutNo, "ord_no", cb.OrdNo)
+		return fmt.Errorf("notify %.64q: %w", cb.OutNo, ErrUnknownOrder)
+	}
+	keys := s.intakeKeys(id, seq, cb.OutNo)
+	says := "0"
+	if cb.Status == gateway.StatusPaid {
+		says = "1"
+	}
+	ms := strconv.FormatInt(s.now().UnixMilli(), 10)
+	c, a, v, err := s.repo.ReadAttempt(ctx, scriptIntake, cb.OutNo, keys, "claim", merchantID, st.ID, cb.OrdNo, says,
+		ms, notifyCheckEvery.Milliseconds(), notifyCheckKeep.Milliseconds())
 	if errors.Is(err, checkout.ErrNotFound) {
 		s.log.Warn("Notify for an order we do not know", "store_id", st.ID, "out_no", cb.OutNo, "ord_no", cb.OrdNo)
 		return fmt.Errorf("notify %.64q: %w", cb.OutNo, ErrUnknownOrder)
@@ -124,47 +145,130 @@ func (s *Service) Notify(ctx context.Context, storeToken string, q url.Values) e
 	if err != nil {
 		return fmt.Errorf("notify %s: %w", cb.OutNo, err)
 	}
+	settled, window, err := intakeAnswer(v)
+	if err != nil {
+		return fmt.Errorf("notify %s: %w", cb.OutNo, err)
+	}
+	if c == nil {
+		// The script checked the store and found the order settled: it
+		// sent no records, as this answer needs none.
+		if settled && window < 0 {
+			return nil
+		}
+		return fmt.Errorf("notify %s: intake script sent no records (settled %v, window %d)", cb.OutNo, settled, window)
+	}
+	t := &tail{}
+	if window == 1 {
+		t.window, t.claim = keys[0], ms+":run"
+	}
+	defer s.flushTail(ctx, t)
 	if c.MerchantID != merchantID || c.StoreID != st.ID || (a.OrdNo != "" && a.OrdNo != cb.OrdNo) {
 		s.log.Error("Notify names an order of ours for another store or gateway order",
 			"store_id", st.ID, "out_no", cb.OutNo, "ord_no", cb.OrdNo, "checkout_store_id", c.StoreID)
 		return fmt.Errorf("notify %s: %w", cb.OutNo, ErrUnknownOrder)
 	}
-	return s.confirmThrottled(ctx, st, c, a, cb)
+	switch window {
+	case 1:
+		return s.confirmNotify(ctx, st, c, a, cb, t)
+	case 0:
+		return s.awaitSettled(ctx, cb.OutNo, keys)
+	}
+	if !settled {
+		// The script asks for the window whenever the order is not
+		// settled: this cannot happen, and must not be answered success.
+		return fmt.Errorf("notify %s: %w (no paystatus window asked)", cb.OutNo, ErrRecentlyChecked)
+	}
+	return nil
 }
 
-// confirmThrottled answers a verified notify for attempt a: from the store
-// when it is settled there (no paystatus), from the store after a bounded
-// wait when another notify asked paystatus within the last
-// notifyCheckEvery, and otherwise by asking paystatus itself, with the
-// window held until its outcome is stored.
-func (s *Service) confirmThrottled(ctx context.Context, st *store, c *checkout.Checkout, a *checkout.Attempt,
-	cb gateway.Callback,
-) error {
-	settled, err := s.settledInStore(ctx, c, a)
-	if err != nil {
-		return fmt.Errorf("notify %s: %w", cb.OutNo, err)
+// intakeKeys are the keys scriptIntake reads besides the checkout's: the
+// order's paystatus window and the effect markers that say whether it is
+// settled (paidEffect, mismatchEffect).
+func (s *Service) intakeKeys(id string, seq int, outNo string) []string {
+	return []string{s.keyNotifyCheck(id, outNo), s.keyEffect(id, "paid"), s.keyEffect(id, dupEffect(seq)),
+		s.keyEffect(id, mismatchEffect(seq))}
+}
+
+// scriptIntake is a notify's one look at the store, run by
+// checkout.Repo.ReadAttempt with the checkout and attempt read in the same
+// step. keys: 1 the paystatus window, 2 the "paid" effect marker, 3 the
+// attempt's "dup:<seq>" marker, 4 its "mismatch:<seq>" marker (intakeKeys).
+// args: 1 "claim" or "look"; for "claim", 2 the store's merchant, 3 the
+// store, 4 the notify's ord_no, 5 "1" when the notify says paid, 6 now (unix
+// ms of the service's clock), 7 notifyCheckEvery, 8 notifyCheckKeep (ms).
+//
+// It answers {settled, window}, without the records when that answer says
+// all (a settled order, this store's). settled is 1 when the stored state of the
+// attempt is final: paid with what follows done (the marker paidEffect
+// names), cancelled, or failed with no amount-mismatch alert still being
+// raised. In "claim" mode, window is 1 when this notify opened the
+// paystatus window, 0 when another notify's window is open, and -1 when none
+// was asked: the order is settled and the notify claims no new payment, or
+// the order is another store's or another gateway order's (Notify refuses
+// it; a foreign notify must not hold the window). A notify saying paid for
+// an attempt we hold cancelled or failed claims a new payment: it is still
+// worth one paystatus per window, as the repository records money that
+// arrives after all (and confirm then keeps or refunds it by policy), so
+// answering it from the store alone could hide a real payment.
+// In "look" mode nothing is written, and window is 1 when no check is
+// running (it ended, or there is no window) and 0 when one is.
+//
+// A window opens at now unless one opened less than notifyCheckEvery
+// before (or later, by a replica whose clock runs ahead); its value is
+// "<ms>:run" until its check ends (scriptEndNotifyCheck), then "<ms>:end".
+// The window is a time in the value, on the service's clock, because a
+// Redis TTL follows Redis's clock (miniredis's stands still); the TTL only
+// cleans up.
+var scriptIntake = checkout.NewAttemptScript(`
+local settled = 0
+local st = attempt.status
+if st == 'cancelled' then
+  settled = 1
+elseif st == 'paid' then
+  local marker = keys[3]
+  if checkout.paid_attempt == attempt.seq then marker = keys[2] end
+  if redis.call('GET', marker) == 'done' then settled = 1 end
+elseif st == 'failed' then
+  local v = redis.call('GET', keys[4])
+  if not v or v == 'done' then settled = 1 end
+end
+local w = redis.call('GET', keys[1])
+if args[1] == 'look' then
+  if w and string.sub(w, -4) == ':run' then return {settled, 0} end
+  return {settled, 1}
+end
+if checkout.merchant ~= args[2] or checkout.store ~= args[3] or (attempt.ord_no ~= '' and attempt.ord_no ~= args[4]) then
+  return {settled, -1}
+end
+if settled == 1 and not (args[5] == '1' and st ~= 'paid') then return {settled, -1}, true end
+if w then
+  local last = tonumber(string.match(w, '^%-?%d+'))
+  if last and tonumber(args[6]) - last < tonumber(args[7]) then return {settled, 0} end
+end
+redis.call('SET', keys[1], args[6] .. ':run', 'PX', args[8])
+return {settled, 1}
+`)
+
+// intakeAnswer reads scriptIntake's answer.
+func intakeAnswer(v any) (settled bool, window int64, err error) {
+	a, _ := v.([]any)
+	if len(a) != 2 {
+		return false, 0, fmt.Errorf("intake script answered %v", v)
 	}
-	if settled && !claimsNewPayment(cb, a) {
-		return nil
+	s, ok1 := a[0].(int64)
+	w, ok2 := a[1].(int64)
+	if !ok1 || !ok2 {
+		return false, 0, fmt.Errorf("intake script answered %v", v)
 	}
-	key := s.keyNotifyCheck(c.ID, a.OutNo)
-	claim, err := s.claimNotifyCheck(ctx, key)
-	if err != nil {
-		return fmt.Errorf("notify %s: %w", cb.OutNo, err)
-	}
-	if claim == "" {
-		return s.awaitSettled(ctx, cb.OutNo, key)
-	}
-	defer s.endNotifyCheck(ctx, key, claim)
-	return s.confirmNotify(ctx, st, c, a, cb)
+	return s == 1, w, nil
 }
 
 // confirmNotify asks paystatus about the notified attempt and maps the
 // outcome to Notify's answer.
 func (s *Service) confirmNotify(ctx context.Context, st *store, c *checkout.Checkout, a *checkout.Attempt,
-	cb gateway.Callback,
+	cb gateway.Callback, t *tail,
 ) error {
-	res, err := s.confirm(ctx, st, c, a, notifyWait)
+	res, err := s.confirm(ctx, st, c, a, notifyWait, t)
 	switch {
 	case errors.Is(err, ErrAmountMismatch):
 		// Alert raised and the attempt taken out of play: retrying cannot
@@ -198,62 +302,11 @@ func (s *Service) checkNotifyTime(cb gateway.Callback) error {
 	return nil
 }
 
-// claimsNewPayment reports whether the notify says paid for an attempt we
-// hold cancelled or failed. Such a claim is still worth one paystatus per
-// window: the repository records money that arrives after all (and confirm
-// then keeps or refunds it by policy), so answering it from the store alone
-// could hide a real payment.
-func claimsNewPayment(cb gateway.Callback, a *checkout.Attempt) bool {
-	return cb.Status == gateway.StatusPaid && a.Status != checkout.AttemptPaid
-}
-
-// settledInStore reports whether the stored state of attempt a of c is
-// final: paid with what follows done, cancelled, or failed with no amount
-// mismatch alert still being raised.
-func (s *Service) settledInStore(ctx context.Context, c *checkout.Checkout, a *checkout.Attempt) (bool, error) {
-	var effect string
-	switch a.Status {
-	case checkout.AttemptCancelled:
-		return true, nil
-	case checkout.AttemptPaid:
-		effect = paidEffect(c, a)
-	case checkout.AttemptFailed:
-		effect = mismatchEffect(a.Seq)
-	default:
-		return false, nil
-	}
-	v, err := s.rdb.Get(ctx, s.keyEffect(c.ID, effect)).Result()
-	if errors.Is(err, redis.Nil) {
-		// No marker: a failed attempt had no alert to raise; a paid one's
-		// effect has not started.
-		return a.Status == checkout.AttemptFailed, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("state of %s: %w", a.OutNo, err)
-	}
-	return v == "done", nil
-}
-
 // keyNotifyCheck is the paystatus window of one order's notifies; it shares
 // the checkout's hash slot.
 func (s *Service) keyNotifyCheck(id, outNo string) string {
 	return s.prefix + "nchk:{" + id + "}:" + outNo
 }
-
-// scriptClaimNotifyCheck opens a paystatus window for KEYS[1] at ARGV[1]
-// (unix ms of the service's clock) unless one opened less than ARGV[2] ms
-// before (or later, by a replica whose clock runs ahead). The value is
-// "<ms>:run" until the check ends, then "<ms>:end". ARGV[3] is the TTL in
-// ms, for cleanup only. Returns 1 opened, 0 refused.
-var scriptClaimNotifyCheck = redis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if v then
-  local last = tonumber(string.match(v, '^%-?%d+'))
-  if last and tonumber(ARGV[1]) - last < tonumber(ARGV[2]) then return 0 end
-end
-redis.call('SET', KEYS[1], ARGV[1] .. ':run', 'PX', ARGV[3])
-return 1
-`)
 
 // scriptEndNotifyCheck marks the window KEYS[1] ended if it is still the
 // one opened as ARGV[1] (a later window is left alone).
@@ -264,74 +317,28 @@ end
 return 0
 `)
 
-// claimNotifyCheck opens the paystatus window of key on the service's
-// clock. It returns the window's running value, or "" when another notify
-// holds the window. One script, so it holds across processes.
-func (s *Service) claimNotifyCheck(ctx context.Context, key string) (string, error) {
-	ms := strconv.FormatInt(s.now().UnixMilli(), 10)
-	ok, err := scriptClaimNotifyCheck.Run(ctx, s.rdb, []string{key}, ms, notifyCheckEvery.Milliseconds(),
-		notifyCheckKeep.Milliseconds()).Int()
-	if err != nil {
-		return "", fmt.Errorf("paystatus window: %w", err)
-	}
-	if ok == 0 {
-		return "", nil
-	}
-	return ms + ":run", nil
-}
-
-// endNotifyCheck tells notifies waiting in the window that its check is
-// over. On failure they wait out notifyWait and answer 503: safe.
-func (s *Service) endNotifyCheck(ctx context.Context, key, claim string) {
-	// A fresh context: the caller's may be what failed.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	ended := strings.TrimSuffix(claim, ":run") + ":end"
-	if err := scriptEndNotifyCheck.Run(ctx, s.rdb, []string{key}, claim, ended, notifyCheckKeep.Milliseconds()).Err(); err != nil {
-		s.log.Warn("Could not end a notify's paystatus window; duplicates answer 503 until it passes",
-			"key", key, "error", err)
-	}
-}
-
-// notifyCheckEnded reports whether no notify is checking the order of key
-// right now (the window's check ended, or there is no window).
-func (s *Service) notifyCheckEnded(ctx context.Context, key string) (bool, error) {
-	v, err := s.rdb.Get(ctx, key).Result()
-	if errors.Is(err, redis.Nil) {
-		return true, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("paystatus window: %w", err)
-	}
-	return !strings.HasSuffix(v, ":run"), nil
-}
-
 // awaitSettled answers a notify that arrived within another notify's
 // paystatus window, without asking paystatus itself: nil once that check
 // has ended and the stored state is final; ErrRecentlyChecked when it ended
 // with the state not final, or when it is still running after notifyWait
-// (the gateway retries; by then the window has passed).
-func (s *Service) awaitSettled(ctx context.Context, outNo, key string) error {
+// (the gateway retries; by then the window has passed). Each look reads
+// the window and the state in one step, so a check seen ended is seen with
+// everything it stored.
+func (s *Service) awaitSettled(ctx context.Context, outNo string, keys []string) error {
 	deadline := time.Now().Add(notifyWait)
 	delay := 10 * time.Millisecond
 	for {
-		// The window first: a state read after seeing the check ended
-		// includes everything that check stored.
-		ended, err := s.notifyCheckEnded(ctx, key)
+		_, a, v, err := s.repo.ReadAttempt(ctx, scriptIntake, outNo, keys, "look")
 		if err != nil {
 			return fmt.Errorf("notify %s: %w", outNo, err)
 		}
-		c, a, err := s.repo.AttemptByOutNo(ctx, outNo)
-		if err != nil {
-			return fmt.Errorf("notify %s: %w", outNo, err)
-		}
-		settled, err := s.settledInStore(ctx, c, a)
+		settled, ended, err := intakeAnswer(v)
 		switch {
 		case err != nil:
 			return fmt.Errorf("notify %s: %w", outNo, err)
-		case ended && settled:
+		case ended == 1 && settled:
 			return nil
-		case ended:
+		case ended == 1:
 			return fmt.Errorf("notify %s: %w (attempt %s)", outNo, ErrRecentlyChecked, a.Status)
 		case time.Now().After(deadline):
 			return fmt.Errorf("notify %s: %w (still being checked)", outNo, ErrRecentlyChecked)

@@ -185,18 +185,37 @@ func (s *Service) storeOf(c *checkout.Checkout) (*store, error) {
 	return st, nil
 }
 
+// luaClaimEffect is claim_effect(key, now, lease, ttl), the claim of one
+// effect at now (unix ms) for a lease of lease ms. The lease is a deadline
+// in the value rather than a TTL so that it follows the service's clock
+// (and works on a Redis whose clock stands still, like miniredis); the TTL
+// (ttl ms) only cleans up. It answers 1 claimed, 0 done already, -1
+// claimed by someone else. scriptClaimEffect runs it alone, scriptPayClaim
+// in the step that records a payment.
+const luaClaimEffect = `
+local function claim_effect(key, now, lease, ttl)
+  local v = redis.call('GET', key)
+  if v == 'done' then return 0 end
+  if v and tonumber(string.sub(v, 5)) and tonumber(string.sub(v, 5)) > now then return -1 end
+  redis.call('SET', key, 'run:' .. tostring(now + lease), 'PX', ttl)
+  return 1
+end
+`
+
 // scriptClaimEffect claims effect KEYS[1] at ARGV[1] (unix ms) for a lease
-// of ARGV[2] ms. The lease is a deadline in the value rather than a TTL so
-// that it follows the service's clock (and works on a Redis whose clock
-// stands still, like miniredis); the TTL (ARGV[3] ms) only cleans up.
-// Returns 1 claimed, 0 done already, -1 claimed by someone else.
-var scriptClaimEffect = redis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if v == 'done' then return 0 end
-if v and tonumber(string.sub(v, 5)) and tonumber(string.sub(v, 5)) > tonumber(ARGV[1]) then return -1 end
-redis.call('SET', KEYS[1], 'run:' .. tostring(tonumber(ARGV[1]) + tonumber(ARGV[2])), 'PX', ARGV[3])
-return 1
+// of ARGV[2] ms, kept ARGV[3] ms (luaClaimEffect).
+var scriptClaimEffect = redis.NewScript(luaClaimEffect + `
+return claim_effect(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3])
 `)
+
+// Claim results of an effect (luaClaimEffect), and claimUnknown for an
+// effect not claimed yet.
+const (
+	claimBusy    = -1
+	claimDone    = 0
+	claimTaken   = 1
+	claimUnknown = 2
+)
 
 // runEffect does fn once for the effect name of checkout id, whoever calls
 // it and however often: the first caller claims it (with a lease), does it
@@ -204,52 +223,159 @@ return 1
 // it claimed return ErrBusy. When fn fails the claim is dropped so the next
 // observer tries again; when the process dies the lease runs out.
 func (s *Service) runEffect(ctx context.Context, id, name string, fn func(context.Context) error) error {
+	return s.runEffectFrom(ctx, id, name, claimUnknown, fn, nil)
+}
+
+// runEffectFrom is runEffect for an effect whose claim may have been taken
+// already, in the same step as what it follows (claim is its result, or
+// claimUnknown): then the effect is not claimed again. The round trip that
+// marks the effect done (or drops the claim) also carries t.
+func (s *Service) runEffectFrom(ctx context.Context, id, name string, claim int, fn func(context.Context) error, t *tail) error {
 	k := s.keyEffect(id, name)
-	v, err := scriptClaimEffect.Run(ctx, s.rdb, []string{k}, s.now().UnixMilli(), s.lease.Milliseconds(),
-		s.retention.Milliseconds()).Int()
-	switch {
-	case err != nil:
-		return fmt.Errorf("effect %s of %s: %w", name, id, err)
-	case v == 0:
+	if claim == claimUnknown {
+		v, err := scriptClaimEffect.Run(ctx, s.rdb, []string{k}, s.now().UnixMilli(), s.lease.Milliseconds(),
+			s.retention.Milliseconds()).Int()
+		if err != nil {
+			return fmt.Errorf("effect %s of %s: %w", name, id, err)
+		}
+		claim = v
+	}
+	switch claim {
+	case claimDone:
 		return nil
-	case v < 0:
+	case claimTaken:
+	default:
 		return fmt.Errorf("effect %s of %s: %w", name, id, ErrBusy)
 	}
 	if err := fn(ctx); err != nil {
 		// A fresh context: the caller's may be what failed.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		if derr := s.rdb.Del(dctx, k).Err(); derr != nil {
+		var del *redis.IntCmd
+		_, perr := s.rdb.Pipelined(dctx, func(p redis.Pipeliner) error {
+			del = p.Del(dctx, k)
+			s.addTail(dctx, p, t)
+			return nil
+		})
+		if derr := del.Err(); derr != nil {
 			s.log.Warn("Could not release an effect claim; it frees itself after the lease",
 				"checkout_id", id, "effect", name, "error", derr)
+		} else if perr != nil {
+			s.log.Warn("Could not publish a checkout update or end a notify's paystatus window; pages poll, duplicates answer 503 until it passes",
+				"checkout_id", id, "error", perr)
 		}
 		return err
 	}
-	if err := s.rdb.Set(ctx, k, "done", s.retention).Err(); err != nil {
+	var set *redis.StatusCmd
+	_, perr := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		set = p.Set(ctx, k, "done", s.retention)
+		s.addTail(ctx, p, t)
+		return nil
+	})
+	if err := set.Err(); err != nil {
 		return fmt.Errorf("effect %s of %s: mark done: %w", name, id, err)
 	}
+	if perr != nil {
+		s.log.Warn("Effect done, but its page update or window end failed; pages poll, duplicates answer 503 until it passes",
+			"checkout_id", id, "effect", name, "error", perr)
+	}
 	return nil
+}
+
+// release drops the claim of effect name of checkout id, so the next
+// observer takes it at once. A fresh context: the caller's may be what
+// failed. On failure the lease frees it.
+func (s *Service) release(ctx context.Context, id, name string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := s.rdb.Del(ctx, s.keyEffect(id, name)).Err(); err != nil {
+		s.log.Warn("Could not release an effect claim; it frees itself after the lease",
+			"checkout_id", id, "effect", name, "error", err)
+	}
 }
 
 // waitEffect retries runEffect while another process holds the claim, for
 // up to wait: a notify arriving twice at once should see the first one's
 // result rather than an error.
 func (s *Service) waitEffect(ctx context.Context, id, name string, wait time.Duration, fn func(context.Context) error) error {
+	return s.waitEffectFrom(ctx, id, name, wait, claimUnknown, fn, nil)
+}
+
+// waitEffectFrom is waitEffect whose first try starts from claim (see
+// runEffectFrom); t rides with the round trip that ends the effect.
+func (s *Service) waitEffectFrom(ctx context.Context, id, name string, wait time.Duration, claim int,
+	fn func(context.Context) error, t *tail,
+) error {
 	deadline := time.Now().Add(wait)
 	delay := 10 * time.Millisecond
 	for {
-		err := s.runEffect(ctx, id, name, fn)
+		err := s.runEffectFrom(ctx, id, name, claim, fn, t)
+		claim = claimUnknown
 		if !errors.Is(err, ErrBusy) || time.Now().After(deadline) {
 			return err
 		}
-		t := time.NewTimer(delay)
+		tm := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
-			t.Stop()
+			tm.Stop()
 			return err
-		case <-t.C:
+		case <-tm.C:
 		}
 		delay = min(delay*2, 200*time.Millisecond)
+	}
+}
+
+// tail holds best-effort writes that may wait for the round trip that ends
+// an effect: the page update of a payment just recorded and the end of the
+// notify's paystatus window. Neither is money: a lost publish costs a
+// waiting page its polling delay, a window left running makes duplicates
+// answer 503 until it passes. Whatever no effect carried is sent on its
+// own (flushTail). A nil *tail holds nothing.
+type tail struct {
+	// publish is the checkout whose update to send, or nil.
+	publish *checkout.Checkout
+	// window is the paystatus window key to end if it still holds claim.
+	window, claim string
+}
+
+// empty reports whether t has nothing to send.
+func (t *tail) empty() bool { return t == nil || (t.publish == nil && t.window == "") }
+
+// addTail queues t's writes on p and empties t. The window's end comes
+// after whatever p carries before it, so a notify that sees it ended sees
+// the effect done.
+func (s *Service) addTail(ctx context.Context, p redis.Pipeliner, t *tail) {
+	if t.empty() {
+		return
+	}
+	if t.publish != nil {
+		c := t.publish
+		_ = notify.Publish(ctx, p, s.Channel(), notify.Update{CheckoutID: c.ID, Status: c.Status, Late: c.Late})
+	}
+	if t.window != "" {
+		// EVAL rather than EVALSHA: inside a pipeline a script the server
+		// does not know yet cannot be retried.
+		ended := strings.TrimSuffix(t.claim, ":run") + ":end"
+		_ = scriptEndNotifyCheck.Eval(ctx, p, []string{t.window}, t.claim, ended, notifyCheckKeep.Milliseconds())
+	}
+	*t = tail{}
+}
+
+// flushTail sends what t still holds, in one round trip, with a fresh
+// context (the caller's may be what failed); failures are only logged.
+func (s *Service) flushTail(ctx context.Context, t *tail) {
+	if t.empty() {
+		return
+	}
+	window := t.window
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		s.addTail(ctx, p, t)
+		return nil
+	}); err != nil {
+		s.log.Warn("Could not publish a checkout update or end a notify's paystatus window; pages poll, duplicates answer 503 until it passes",
+			"window", window, "error", err)
 	}
 }
 
