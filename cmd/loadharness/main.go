@@ -59,6 +59,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated kinds to run (page,status,create,notify,sse); default all")
 	streams := flag.Int("streams", 10_000, "sse: event streams held per side and round")
 	flag.StringVar(&profileDir, "sseprofile", "", "sse: write each child's heap profile with the streams held into this directory")
+	flag.DurationVar(&settle, "ssesettle", 0, "sse: also read each server's RSS this long after its streams closed, asking nothing of it (the runtime returns memory within its 2-minute forced GC)")
 	flag.Parse()
 	if err := run(os.Stdout, *redisURL, *rounds, *duration, *conns, *streams, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "loadharness:", err)

@@ -62,6 +62,10 @@ const (
 // with the streams held (heap-floor.pb.gz, heap-service.pb.gz).
 var profileDir string
 
+// settle, when set (-ssesettle), is how long after the streams closed the
+// harness reads the children's RSS once more, asking nothing of them.
+var settle time.Duration
+
 // sseHeartbeat is the floor's heartbeat, the service's default.
 const sseHeartbeat = 15 * time.Second
 
@@ -531,6 +535,7 @@ type sseResult struct {
 	first50, first99                        float64 // ms
 	pub50, pub99, pubMax                    float64 // ms
 	rssBefore, rssHeld, rssClosed, rssFreed int64
+	rssSettled                              int64 // -ssesettle after close
 	goHeld                                  int64 // heap and stacks in use with the streams held, after a GC, over the baseline
 	stackHeld                               int64 // the stacks' part of goHeld
 }
@@ -673,6 +678,14 @@ func sseRound(ctx context.Context, rdb *redis.Client, side *child, n, conns int)
 	if r.rssClosed, err = side.rss(); err != nil {
 		return r, err
 	}
+	if settle > 0 {
+		// Nothing asked of the child: what the runtime gives back on
+		// its own (its forced GC every 2 minutes, then the scavenger).
+		time.Sleep(settle)
+		if r.rssSettled, err = side.rss(); err != nil {
+			return r, err
+		}
+	}
 	if _, err := side.stats(1, true); err != nil {
 		return r, err
 	}
@@ -737,10 +750,11 @@ func runSSE(w io.Writer, rdb *redis.Client, redisURL, prefix string, rounds, n, 
 		n, min(conns, n), rounds)
 	fmt.Fprintf(w, "%-38s %12s %12s %9s\n", "", "floor", "service", "svc/floor")
 	const mb = 1 << 20
-	rows := []struct {
+	type row struct {
 		name  string
 		value func(sseResult) float64
-	}{
+	}
+	rows := []row{
 		{"sse opens/s", func(r sseResult) float64 { return r.openRate }},
 		{"sse first event p50 (ms)", func(r sseResult) float64 { return r.first50 }},
 		{"sse first event p99 (ms)", func(r sseResult) float64 { return r.first99 }},
@@ -754,6 +768,9 @@ func runSSE(w io.Writer, rdb *redis.Client, redisURL, prefix string, rounds, n, 
 		{"sse KB per held stream (stacks)", func(r sseResult) float64 { return float64(r.stackHeld) / 1024 / float64(n) }},
 		{"sse RSS after close (MB)", func(r sseResult) float64 { return float64(r.rssClosed) / mb }},
 		{"sse RSS after FreeOSMemory (MB)", func(r sseResult) float64 { return float64(r.rssFreed) / mb }},
+	}
+	if settle > 0 {
+		rows = slices.Insert(rows, len(rows)-1, row{"sse RSS " + settle.String() + " after close (MB)", func(r sseResult) float64 { return float64(r.rssSettled) / mb }})
 	}
 	for _, row := range rows {
 		f, s := medianOf(res["floor"], row.value), medianOf(res["service"], row.value)
