@@ -4,7 +4,9 @@
 // of the same size) and the service itself, interleaved round by round so
 // that both see the same machine, and prints throughput ratios and latency
 // percentiles. The service runs in this process (app.New) on a real Redis,
-// with the sandbox gateway on its own HTTP server.
+// with the sandbox gateway on its own HTTP server; the sse kind, which
+// measures each server's memory per held event stream, runs the floor and
+// the service in child processes instead (sse.go).
 //
 //	go run ./cmd/loadharness -rounds 5 -duration 5s -conns 64
 //

@@ -546,7 +546,13 @@ type sseResult struct {
 // step.
 func sseRound(ctx context.Context, rdb *redis.Client, side *child, n, conns int) (sseResult, error) {
 	var r sseResult
-	// The baseline: the previous round's garbage collected and returned.
+	idb, err := side.call(http.MethodPost, "/prepare")
+	if err != nil {
+		return r, err
+	}
+	id := string(idb)
+	// The baseline: the previous round's garbage collected and returned,
+	// and the preparation's connections (to the gateway) open.
 	base, err := side.stats(1, true)
 	if err != nil {
 		return r, err
@@ -554,11 +560,6 @@ func sseRound(ctx context.Context, rdb *redis.Client, side *child, n, conns int)
 	if r.rssBefore, err = side.rss(); err != nil {
 		return r, err
 	}
-	idb, err := side.call(http.MethodPost, "/prepare")
-	if err != nil {
-		return r, err
-	}
-	id := string(idb)
 
 	clients := make([]*sseClient, n)
 	var (
@@ -669,9 +670,10 @@ func sseRound(ctx context.Context, rdb *redis.Client, side *child, n, conns int)
 	r.pub50, r.pub99, r.pubMax = quantile(lat, 0.5), quantile(lat, 0.99), quantile(lat, 1)
 
 	// The streams ended at the paid event; wait until the child has let
-	// every one go.
+	// every one go, and their goroutines with them (a few more may come
+	// and go meanwhile: the loops' calls to the gateway).
 	if err := waitChild(side, 60*time.Second, "every stream closed", func(st childStats) bool {
-		return st.Streams == 0 && st.Goroutines <= base.Goroutines+4
+		return st.Streams == 0 && st.Goroutines <= base.Goroutines+10
 	}); err != nil {
 		return r, err
 	}
