@@ -27,7 +27,10 @@ const (
 // streamPayEvents answers GET /c/:id/events with server-sent events: the
 // current state at once, then one event per change, a comment line as a
 // heartbeat every Heartbeat, and the end of the stream at a final state or
-// when the payer leaves.
+// when the payer leaves. An HTTP/1.x stream takes its connection over
+// once its opening event is ready, which makes it about six times cheaper
+// to hold (holdStream, pay_streams_held.go); any other is served by
+// streamLoop.
 func (h *handler) streamPayEvents(c *gin.Context) {
 	ck := pageCheckoutOf(c)
 	if w, ok := h.pages.Hub.(watcher); ok && canHold(c) {

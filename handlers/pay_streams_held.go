@@ -207,7 +207,9 @@ func (s *heldStream) end() {
 	s.release()
 }
 
-var ping = []byte(": ping\n\n")
+// heartbeatEvent is a comment line: it keeps proxies from closing an idle
+// stream and tells the payer's browser the stream is alive.
+var heartbeatEvent = []byte(": ping\n\n")
 
 // run holds the stream until the payer leaves, a final state is sent,
 // its life ends or the Hub stops.
@@ -230,7 +232,7 @@ func (s *heldStream) run() {
 			continue
 		}
 		if !now.Before(s.nextBeat) {
-			if !s.write(ping) {
+			if !s.write(heartbeatEvent) {
 				return
 			}
 			s.nextBeat = now.Add(s.beat)
