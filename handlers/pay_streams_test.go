@@ -23,6 +23,7 @@ import (
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/config"
 	"github.com/wallet-checkout/checkout/internal/redistest"
+	"github.com/wallet-checkout/checkout/notify"
 )
 
 // streamCaps sets the event streams' caps (zero keeps the default).
@@ -501,5 +502,45 @@ func TestHeldStreamEndsWhenHubStops(t *testing.T) {
 	}
 	if w := e.hub.Waiters(); w != 0 {
 		t.Fatalf("%d Hub waiters after the stream ended", w)
+	}
+}
+
+// TestHeldStreamWakesOnUpdate: a held stream, which waits in a read of its
+// connection, is woken by the Hub's update at once; with the re-read and
+// the heartbeat an hour away, only the update can bring the change.
+func TestHeldStreamWakesOnUpdate(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.New(t)
+	e := newPgEnv(t, withRedis(rdb), func(c *app.Config, _ *config.Settings) {
+		c.PageEventsPoll = time.Hour
+		c.PageHeartbeat = time.Hour
+	})
+	ck := e.newCheckout("native", 100)
+	res, rd, _ := openOn(t, http.DefaultClient, e.srv.URL, ck.ID)
+	if !res.Close {
+		t.Fatal("not a held stream (no Connection: close)")
+	}
+	ctx := context.Background()
+	if _, err := e.repo.Cancel(ctx, ck.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := notify.Publish(ctx, rdb, e.app.Payments.Channel(), notify.Update{CheckoutID: ck.ID, Status: checkout.StatusCancelled}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("stream ended before the cancelled event: %v", err)
+		}
+		if strings.HasPrefix(line, "data: ") {
+			if !strings.Contains(line, `"status":"cancelled"`) {
+				t.Fatalf("event %q", line)
+			}
+			break
+		}
+	}
+	// A final state ends the stream.
+	if _, err := io.Copy(io.Discard, rd); err != nil {
+		t.Fatalf("the stream did not end cleanly: %v", err)
 	}
 }
