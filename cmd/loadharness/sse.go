@@ -41,6 +41,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -725,6 +726,13 @@ func quantile(ds []time.Duration, q float64) float64 {
 // prints the medians.
 func runSSE(w io.Writer, rdb *redis.Client, redisURL, prefix string, rounds, n, conns int) error {
 	ctx := context.Background()
+	// Each stream is a descriptor here and one in its server. Go has
+	// raised the soft limit to the hard one at start, in each process;
+	// beyond that only the administrator can help.
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < uint64(n)+256 {
+		return fmt.Errorf("sse: %d streams need more open files than the limit of %d (ulimit -n)", n, lim.Cur)
+	}
 	sides := map[string]*child{}
 	for _, name := range []string{"floor", "service"} {
 		c, err := startChild(name, redisURL, prefix+"sse-"+name+":")
