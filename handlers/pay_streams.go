@@ -170,7 +170,8 @@ const ctxOpenRead = "stream_open_read"
 // takes the stream's place under the caps and a read slot for its opening
 // reads (the checkout's load and its first status), or answers the polling
 // hint. The place is given back when the stream ends, however it ends
-// (the deferred release runs on a panic too).
+// (the deferred release runs on a panic too; a held stream gives it back
+// itself).
 func (h *handler) admitStream(c *gin.Context) {
 	id := c.Param("id")
 	if !checkout.ValidID(id) {
@@ -182,7 +183,15 @@ func (h *handler) admitStream(c *gin.Context) {
 		h.pollInstead(c)
 		return
 	}
-	defer release()
+	// A held stream keeps its place past the handler's return
+	// (keepStreamSlot) and gives it back when it ends.
+	slot := &streamSlot{release: release}
+	defer func() {
+		if !slot.kept {
+			release()
+		}
+	}()
+	c.Set(ctxStreamSlot, slot)
 	readDone, ok := h.pages.slots.wait(c.Request.Context(), streamOpenWait)
 	if !ok {
 		h.pollInstead(c)

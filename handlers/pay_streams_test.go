@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +23,7 @@ import (
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/config"
 	"github.com/wallet-checkout/checkout/internal/redistest"
+	"github.com/wallet-checkout/checkout/notify"
 )
 
 // streamCaps sets the event streams' caps (zero keeps the default).
@@ -372,5 +376,171 @@ func TestStreamReadsBound(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// openOn opens checkout id's event stream with client and reads up to its
+// first data event; close ends it from the payer's side.
+func openOn(t *testing.T, client *http.Client, base, id string) (res *http.Response, rd *bufio.Reader, close func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/c/"+id+"/events", nil)
+	res, err := client.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	close = func() { cancel(); res.Body.Close() }
+	t.Cleanup(close)
+	rd = bufio.NewReader(res.Body)
+	for {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("stream ended before its first event: %v", err)
+		}
+		if strings.HasPrefix(line, "data: ") {
+			if !strings.Contains(line, `"status":"open"`) {
+				t.Fatalf("first event %q", line)
+			}
+			return res, rd, close
+		}
+	}
+}
+
+// TestStreamsGiveBack: when their payers leave, streams give back what
+// they held: their Hub registrations and their goroutines (the process
+// returns to its count from before they opened; each stream's connection,
+// buffers and timers go with its goroutine). Held streams (HTTP/1.1, whose
+// connection the stream takes over) and looping ones (HTTP/2) alike. Not
+// parallel: it counts the process's goroutines.
+func TestStreamsGiveBack(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		h2   bool
+	}{{"held, HTTP/1.1", false}, {"loop, HTTP/2", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newPgEnv(t, streamCaps(0, 100, 100, 0))
+			srv := httptest.NewUnstartedServer(e.srv.Config.Handler)
+			srv.EnableHTTP2 = tc.h2
+			if tc.h2 {
+				srv.StartTLS()
+			} else {
+				srv.Start()
+			}
+			t.Cleanup(srv.Close)
+			client := srv.Client()
+			ck := e.newCheckout("native", 100)
+			base := runtime.NumGoroutine()
+
+			const n = 40
+			var closes []func()
+			for range n {
+				res, _, close := openOn(t, client, srv.URL, ck.ID)
+				if tc.h2 && res.ProtoMajor != 2 || !tc.h2 && (res.ProtoMajor != 1 || !res.Close) {
+					t.Fatalf("HTTP/%d.%d, Connection: close %v", res.ProtoMajor, res.ProtoMinor, res.Close)
+				}
+				closes = append(closes, close)
+			}
+			if w := e.hub.Waiters(); w != n {
+				t.Fatalf("%d Hub waiters with %d streams open", w, n)
+			}
+			if g := runtime.NumGoroutine(); g < base+n {
+				t.Fatalf("%d goroutines with %d streams open, %d before: are they open?", g, n, base)
+			}
+			for _, close := range closes {
+				close()
+			}
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				// The client's connections go idle once their streams
+				// are reset (HTTP/2: one connection for all).
+				client.CloseIdleConnections()
+				w, g := e.hub.Waiters(), runtime.NumGoroutine()
+				if w == 0 && g <= base {
+					break
+				}
+				if time.Now().After(deadline) {
+					buf := make([]byte, 1<<20)
+					t.Fatalf("streams closed 30 s ago: %d Hub waiters, %d goroutines (%d before)\n%s", w, g, base, buf[:runtime.Stack(buf, true)])
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			// Every place under the caps is back too: n new streams open.
+			for range n {
+				openOn(t, client, srv.URL, ck.ID)
+			}
+		})
+	}
+}
+
+// TestHeldStreamEndsWhenHubStops: a held stream has no request context
+// that a shutdown could cancel; the Hub's end (at shutdown) ends it.
+func TestHeldStreamEndsWhenHubStops(t *testing.T) {
+	t.Parallel()
+	e := newPgEnv(t)
+	ck := e.newCheckout("native", 100)
+	res, rd, _ := openOn(t, http.DefaultClient, e.srv.URL, ck.ID)
+	if !res.Close {
+		t.Fatal("not a held stream (no Connection: close)")
+	}
+	// A Run that returns at once tells every waiter the Hub stopped, as
+	// the env's own Run does when it ends.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	e.hub.Run(ctx)
+	for {
+		line, err := rd.ReadString('\n')
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("stream: %v", err)
+		}
+		if strings.HasPrefix(line, "data: ") {
+			t.Fatalf("unexpected event %q", line)
+		}
+	}
+	if w := e.hub.Waiters(); w != 0 {
+		t.Fatalf("%d Hub waiters after the stream ended", w)
+	}
+}
+
+// TestHeldStreamWakesOnUpdate: a held stream, which waits in a read of its
+// connection, is woken by the Hub's update at once; with the re-read and
+// the heartbeat an hour away, only the update can bring the change.
+func TestHeldStreamWakesOnUpdate(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.New(t)
+	e := newPgEnv(t, withRedis(rdb), func(c *app.Config, _ *config.Settings) {
+		c.PageEventsPoll = time.Hour
+		c.PageHeartbeat = time.Hour
+	})
+	ck := e.newCheckout("native", 100)
+	res, rd, _ := openOn(t, http.DefaultClient, e.srv.URL, ck.ID)
+	if !res.Close {
+		t.Fatal("not a held stream (no Connection: close)")
+	}
+	ctx := context.Background()
+	if _, err := e.repo.Cancel(ctx, ck.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := notify.Publish(ctx, rdb, e.app.Payments.Channel(), notify.Update{CheckoutID: ck.ID, Status: checkout.StatusCancelled}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("stream ended before the cancelled event: %v", err)
+		}
+		if strings.HasPrefix(line, "data: ") {
+			if !strings.Contains(line, `"status":"cancelled"`) {
+				t.Fatalf("event %q", line)
+			}
+			break
+		}
+	}
+	// A final state ends the stream.
+	if _, err := io.Copy(io.Discard, rd); err != nil {
+		t.Fatalf("the stream did not end cleanly: %v", err)
 	}
 }

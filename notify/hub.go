@@ -19,6 +19,10 @@ type Update struct {
 	CheckoutID string
 	Status     checkout.Status
 	Late       bool
+	// Stopped means the Hub has stopped (Run returned, the process is
+	// shutting down): no update will follow, so a waiter that holds a
+	// connection open for updates should end it.
+	Stopped bool
 }
 
 // encodeUpdate writes an update as "id status late" (ids and statuses have
@@ -46,16 +50,17 @@ func Publish(ctx context.Context, rdb redis.Cmdable, channel string, u Update) e
 }
 
 // Hub holds one Redis subscription per process and fans its updates out to
-// the local waiters (result pages, SSE streams). A waiter costs a channel
-// and a map entry. Fan-out never blocks: a waiter that has not read its
-// previous update gets only the newest one (it re-reads the state anyway).
+// the local waiters (result pages, SSE streams). A waiter costs a map entry
+// and a channel (Subscribe) or a function (Watch). Fan-out never blocks: a
+// waiter that has not read its previous update gets only the newest one
+// (it re-reads the state anyway).
 type Hub struct {
 	rdb     redis.UniversalClient
 	channel string
 	log     *slog.Logger
 
 	mu      sync.Mutex
-	waiters map[string]map[chan Update]struct{}
+	waiters map[string]map[*waiter]struct{}
 
 	readyOnce sync.Once
 	ready     chan struct{}
@@ -66,29 +71,58 @@ func NewHub(rdb redis.UniversalClient, channel string, log *slog.Logger) *Hub {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Hub{rdb: rdb, channel: channel, log: log, waiters: map[string]map[chan Update]struct{}{},
+	return &Hub{rdb: rdb, channel: channel, log: log, waiters: map[string]map[*waiter]struct{}{},
 		ready: make(chan struct{})}
+}
+
+// waiter is one registered waiter: a channel with room for one update, or
+// a function.
+type waiter struct {
+	ch chan Update
+	f  func(Update)
+}
+
+// give hands u over without blocking.
+func (w *waiter) give(u Update) {
+	if w.f != nil {
+		w.f(u)
+		return
+	}
+	offer(w.ch, u)
 }
 
 // Subscribe registers a waiter for one checkout. The channel has room for
 // one update; the returned function unregisters the waiter (call it once
 // the page goes away; calling it twice is harmless).
 func (h *Hub) Subscribe(checkoutID string) (<-chan Update, func()) {
-	ch := make(chan Update, 1)
+	w := &waiter{ch: make(chan Update, 1)}
+	return w.ch, h.add(checkoutID, w)
+}
+
+// Watch registers f for one checkout's updates, for a waiter that has no
+// goroutine of its own to wait on a channel (a held event stream). f runs
+// on the Hub's goroutine with the Hub locked: it must return at once and
+// must not call the Hub. The returned function unregisters f (calling it
+// twice is harmless); once it has returned, f is not called again.
+func (h *Hub) Watch(checkoutID string, f func(Update)) (cancel func()) {
+	return h.add(checkoutID, &waiter{f: f})
+}
+
+func (h *Hub) add(checkoutID string, w *waiter) (cancel func()) {
 	h.mu.Lock()
 	set := h.waiters[checkoutID]
 	if set == nil {
-		set = make(map[chan Update]struct{}, 1)
+		set = make(map[*waiter]struct{}, 1)
 		h.waiters[checkoutID] = set
 	}
-	set[ch] = struct{}{}
+	set[w] = struct{}{}
 	h.mu.Unlock()
 	var once sync.Once
-	return ch, func() {
+	return func() {
 		once.Do(func() {
 			h.mu.Lock()
 			if set := h.waiters[checkoutID]; set != nil {
-				delete(set, ch)
+				delete(set, w)
 				if len(set) == 0 {
 					delete(h.waiters, checkoutID)
 				}
@@ -116,8 +150,8 @@ func (h *Hub) Ready() <-chan struct{} { return h.ready }
 func (h *Hub) deliver(u Update) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for ch := range h.waiters[u.CheckoutID] {
-		offer(ch, u)
+	for w := range h.waiters[u.CheckoutID] {
+		w.give(u)
 	}
 }
 
@@ -137,19 +171,25 @@ func offer(ch chan Update, u Update) {
 }
 
 // resync tells every waiter it may have missed an update.
-func (h *Hub) resync() {
+func (h *Hub) resync() { h.tellAll(Update{}) }
+
+// tellAll gives every waiter u, with its checkout's id.
+func (h *Hub) tellAll(u Update) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for id, set := range h.waiters {
-		for ch := range set {
-			offer(ch, Update{CheckoutID: id})
+		u.CheckoutID = id
+		for w := range set {
+			w.give(u)
 		}
 	}
 }
 
 // Run holds the subscription until ctx ends, re-subscribing with backoff when
 // Redis drops it; after each reconnection every waiter is told to re-read.
+// When it returns, every waiter is told the Hub stopped.
 func (h *Hub) Run(ctx context.Context) {
+	defer h.tellAll(Update{Stopped: true})
 	backoff := 100 * time.Millisecond
 	first := true
 	for ctx.Err() == nil {

@@ -53,11 +53,13 @@ func (l *pipeListener) dial() (net.Conn, error) {
 // BenchmarkFanoutSSE measures what BenchmarkFanout leaves out: 10,000 real
 // result-page event streams (GET /c/:id/events, the production handler
 // with the Hub) open on one checkout in one process; an op is the time from
-// the transition's publish until every stream has sent "paid" (each stream
-// re-reads the checkout from Redis when told). Memory per waiter is the
-// process's heap and stack growth with the streams open, after GC; it
-// counts the test's client end too (a goroutine, a pipe and a 512-byte
-// reader per stream), so it is an upper bound for the server.
+// the transition's publish until every stream has sent "paid" (the streams
+// share one re-read of the checkout). Memory per waiter is the process's
+// heap and stack growth with the streams open, after GC; it counts the
+// test's client end too (a goroutine, a pipe and a 512-byte reader per
+// stream), so it is an upper bound for the server. The server's own share
+// is measured by the load harness, with the server in its own process:
+// `go run ./cmd/loadharness -only sse` (docs/performance.md).
 func BenchmarkFanoutSSE(b *testing.B) {
 	const waiters = 10_000
 	e := newEnv(b, envConfig{sandbox: sandbox.Config{DropNotifies: true}, quietStreams: true})

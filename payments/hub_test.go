@@ -143,3 +143,54 @@ func TestHubReconnects(t *testing.T) {
 		}
 	})
 }
+
+// TestHubWatch: a watcher (a held event stream, which has no goroutine to
+// read a channel) is called with its checkout's transitions, not after it
+// cancels, and with Stopped when the Hub's Run returns, so held streams
+// end at shutdown.
+func TestHubWatch(t *testing.T) {
+	e := newEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
+	h := e.app.Hub
+	ctx, stopHub := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); h.Run(ctx) }()
+	t.Cleanup(func() { stopHub(); <-done })
+	select {
+	case <-h.Ready():
+	case <-time.After(5 * time.Second):
+		t.Fatal("hub never subscribed")
+	}
+	c := e.newCheckout(1000, 30*time.Minute)
+	a := e.order(c, checkout.ScenarioQR, "")
+	// f runs on the Hub's goroutine and must not block: it hands over.
+	watched := func() (<-chan notify.Update, func()) {
+		ch := make(chan notify.Update, 4)
+		return ch, h.Watch(c.ID, func(u notify.Update) { ch <- u })
+	}
+	got, cancel := watched()
+	gone, cancelGone := watched()
+	cancelGone()
+	cancelGone() // twice: harmless
+	if h.Waiters() != 1 {
+		t.Fatalf("%d waiters, want 1", h.Waiters())
+	}
+	e.pay(a)
+	if _, err := e.svc.Confirm(context.Background(), a.OutNo); err != nil {
+		t.Fatal(err)
+	}
+	if u := recv(t, got); u.CheckoutID != c.ID || u.Status != checkout.StatusPaid || u.Stopped {
+		t.Fatalf("update %+v", u)
+	}
+	stopHub()
+	<-done
+	if u := recv(t, got); u.CheckoutID != c.ID || !u.Stopped {
+		t.Fatalf("after Run returned: %+v, want Stopped", u)
+	}
+	if len(gone) != 0 {
+		t.Fatalf("a cancelled watcher was called: %+v", <-gone)
+	}
+	cancel()
+	if h.Waiters() != 0 {
+		t.Fatalf("%d waiters after cancelling", h.Waiters())
+	}
+}

@@ -598,8 +598,10 @@ func TestSandboxCommand(t *testing.T) {
 }
 
 // TestShutdownEndsStreams: a SIGTERM while a payer's result page holds its
-// live status stream open still ends in a clean exit, soon after the
-// stream grace period rather than at the hard shutdown timeout.
+// live status stream open still ends in a clean exit, with the stream
+// ended, and well before the hard shutdown timeout. The stream (HTTP/1.1)
+// has taken its connection over from the server, so the server's shutdown
+// does not wait for it: it ends when the loops stop (the Hub's end).
 func TestShutdownEndsStreams(t *testing.T) {
 	in := start(t, map[string]string{})
 	id := checkoutRe.FindStringSubmatch(in.stdout.String())[2]
@@ -628,8 +630,12 @@ func TestShutdownEndsStreams(t *testing.T) {
 	}
 	took := time.Since(began)
 	t.Logf("stopped %s after the signal", took.Round(time.Millisecond))
-	if took < streamGrace || took > streamGrace+loopStopTimeout+5*time.Second {
-		t.Errorf("shutdown with an open stream took %s; want a little over the %s grace", took, streamGrace)
+	if took > streamGrace+loopStopTimeout+5*time.Second {
+		t.Errorf("shutdown with an open stream took %s; want at most a little over the %s grace", took, streamGrace)
+	}
+	// The stream was ended (the process is still this test's).
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		t.Errorf("the stream did not end cleanly: %v", err)
 	}
 }
 

@@ -25,7 +25,11 @@ const (
 	// shutdownTimeout is how long in-flight requests get after SIGTERM.
 	shutdownTimeout = 15 * time.Second
 	// streamGrace is when, during a shutdown, the requests still running
-	// (long-lived status streams) have their context cancelled.
+	// (long-lived ones, such as a status stream over HTTP/2) have their
+	// context cancelled. A status stream over HTTP/1.x has taken its
+	// connection over from the server (handlers/pay_streams_held.go): it
+	// ends when the loops stop (the Hub's end), right after the server's
+	// shutdown.
 	streamGrace = 5 * time.Second
 	// loopStopTimeout bounds the wait for the background loops at exit.
 	loopStopTimeout = 2 * time.Second
@@ -92,8 +96,8 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 	}
 
 	// Requests keep their context through the first part of a shutdown, so
-	// that API calls in flight finish; streams (the result page's live
-	// status) are ended after streamGrace by cancelling it.
+	// that API calls in flight finish; requests still running after
+	// streamGrace (long-lived streams) are ended by cancelling it.
 	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRequests()
 	srv := &http.Server{

@@ -4,7 +4,9 @@
 // of the same size) and the service itself, interleaved round by round so
 // that both see the same machine, and prints throughput ratios and latency
 // percentiles. The service runs in this process (app.New) on a real Redis,
-// with the sandbox gateway on its own HTTP server.
+// with the sandbox gateway on its own HTTP server; the sse kind, which
+// measures each server's memory per held event stream, runs the floor and
+// the service in child processes instead (sse.go).
 //
 //	go run ./cmd/loadharness -rounds 5 -duration 5s -conns 64
 //
@@ -49,13 +51,19 @@ import (
 const desktopUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 
 func main() {
+	if code, ok := childMain(); ok {
+		os.Exit(code)
+	}
 	redisURL := flag.String("redis", "redis://127.0.0.1:6379/0", "Redis to run on (a real server: the point is its round trips)")
 	rounds := flag.Int("rounds", 5, "interleaved rounds per request kind; ratios are the median over rounds")
 	duration := flag.Duration("duration", 5*time.Second, "length of one side of one round")
 	conns := flag.Int("conns", 64, "concurrent connections (one request in flight on each)")
-	only := flag.String("only", "", "comma-separated kinds to run (page,status,create,notify); default all")
+	only := flag.String("only", "", "comma-separated kinds to run (page,status,create,notify,sse); default all")
+	streams := flag.Int("streams", 10_000, "sse: event streams held per side and round")
+	flag.StringVar(&profileDir, "sseprofile", "", "sse: write each child's heap profile with the streams held into this directory")
+	flag.DurationVar(&settle, "ssesettle", 0, "sse: also read each server's RSS this long after its streams closed, asking nothing of it (the runtime returns memory within its 2-minute forced GC)")
 	flag.Parse()
-	if err := run(os.Stdout, *redisURL, *rounds, *duration, *conns, *only); err != nil {
+	if err := run(os.Stdout, *redisURL, *rounds, *duration, *conns, *streams, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "loadharness:", err)
 		os.Exit(1)
 	}
@@ -71,7 +79,7 @@ type kind struct {
 	want int
 }
 
-func run(w io.Writer, redisURL string, rounds int, d time.Duration, conns int, only string) error {
+func run(w io.Writer, redisURL string, rounds int, d time.Duration, conns, streams int, only string) error {
 	gin.SetMode(gin.ReleaseMode)
 	opts, err := redis.ParseURL(redisURL)
 	if err != nil {
@@ -86,8 +94,24 @@ func run(w io.Writer, redisURL string, rounds int, d time.Duration, conns int, o
 	}
 	prefix := "loadharness:" + rand.Text()[:8] + ":"
 	defer cleanup(rdb, prefix)
+	selected := func(name string) bool { return only == "" || strings.Contains(","+only+",", ","+name+",") }
+	if err := runHTTP(w, rdb, opts.Addr, prefix, rounds, d, conns, selected); err != nil {
+		return err
+	}
+	if selected("sse") {
+		return runSSE(w, rdb, redisURL, prefix, rounds, streams, conns)
+	}
+	return nil
+}
 
-	svc, err := startService(ctx, rdb, prefix)
+// runHTTP runs the selected request kinds, one request at a time on each
+// connection.
+func runHTTP(w io.Writer, rdb *redis.Client, addr, prefix string, rounds int, d time.Duration, conns int, selected func(string) bool) error {
+	ctx := context.Background()
+	if !slices.ContainsFunc([]string{"page", "status", "create", "notify"}, selected) {
+		return nil
+	}
+	svc, err := startService(ctx, rdb, prefix, nil)
 	if err != nil {
 		return err
 	}
@@ -114,12 +138,10 @@ func run(w io.Writer, redisURL string, rounds int, d time.Duration, conns int, o
 			floor:   func(b string) *http.Request { return get(b+"/notify?"+svc.notifyQuery, "") },
 			service: func(b string) *http.Request { return get(b+svc.notifyPath+"?"+svc.notifyQuery, "") }},
 	}
-	if only != "" {
-		kinds = slices.DeleteFunc(kinds, func(k kind) bool { return !strings.Contains(","+only+",", ","+strings.Fields(k.name)[0]+",") })
-	}
+	kinds = slices.DeleteFunc(kinds, func(k kind) bool { return !selected(strings.Fields(k.name)[0]) })
 
 	fmt.Fprintf(w, "loadharness: %d rounds × %s per side, %d connections, Redis %s, %d CPUs, page %d bytes\n\n",
-		rounds, d, conns, opts.Addr, runtime.GOMAXPROCS(0), svc.pageSize)
+		rounds, d, conns, addr, runtime.GOMAXPROCS(0), svc.pageSize)
 	fmt.Fprintf(w, "%-38s %12s %12s %7s %9s %9s %9s %9s\n", "kind", "floor req/s", "svc req/s", "ratio", "floor p50", "svc p50", "floor p99", "svc p99")
 	for _, k := range kinds {
 		var ratios, fp50, sp50, fp99, sp99, frps, srps []float64
@@ -245,10 +267,13 @@ type service struct {
 	notifyPath  string
 	notifyQuery string
 	pageSize    int
+	app         *app.App
 	close       func()
 }
 
-func startService(ctx context.Context, rdb *redis.Client, prefix string) (*service, error) {
+// startService starts the service on rdb under prefix; env overrides its
+// settings (CHECKOUT_… names), over the harness's own.
+func startService(ctx context.Context, rdb *redis.Client, prefix string, env map[string]string) (*service, error) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sb, err := sandbox.New(sandbox.Config{DropNotifies: true, Logger: log})
 	if err != nil {
@@ -294,6 +319,9 @@ func startService(ctx context.Context, rdb *redis.Client, prefix string) (*servi
 	// The limits stay on (their Redis call is part of the cost) but far
 	// above what the harness sends: it measures speed, not the limits.
 	settings, err := config.FromEnv(func(name string) string {
+		if v, ok := env[name]; ok {
+			return v
+		}
 		if name == "CHECKOUT_RATE_API" || name == "CHECKOUT_RATE_PAYER" {
 			return "1000000/s"
 		}
@@ -309,10 +337,12 @@ func startService(ctx context.Context, rdb *redis.Client, prefix string) (*servi
 	}
 	loops, stop := context.WithCancel(ctx)
 	wait := a.Start(loops)
-	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
+	// The production server's timeouts (cmd/checkout/serve.go).
+	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	go func() { _ = srv.Serve(ln) }()
 
-	s := &service{url: base, apiKey: key, notifyPath: payments.NotifyPath + url.PathEscape(gs.OpenID)}
+	s := &service{url: base, apiKey: key, app: a, notifyPath: payments.NotifyPath + url.PathEscape(gs.OpenID)}
 	s.close = func() {
 		_ = srv.Close()
 		stop()

@@ -48,7 +48,7 @@ var allowed = map[string][]string{
 	"cmd/checkout": {
 		"app", "checkout", "config", "gateway", "gateway/sandbox", "payments", "reconciliation", "wallet/walletsim",
 	},
-	"cmd/loadharness": {"app", "checkout", "config", "gateway", "gateway/sandbox", "payments"},
+	"cmd/loadharness": {"app", "checkout", "config", "gateway", "gateway/sandbox", "notify", "payments"},
 	// Test-only packages: their code is all in _test.go files.
 	"chaos": {},
 	"e2e":   {},
