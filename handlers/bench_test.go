@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/wallet-checkout/checkout/checkout"
 )
 
 // roundTrips counts what go-redis sends: one per command, one per pipeline
@@ -156,4 +158,36 @@ func BenchmarkPayStatusServerParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestPayStatusRoundTrips pins the status poll to one Redis round trip,
+// also for what a waiting page polls: a checkout with attempts, whose
+// last one decides (here it failed).
+func TestPayStatusRoundTrips(t *testing.T) {
+	e := newEnv(t)
+	rt := &roundTrips{}
+	e.rdb.AddHook(rt)
+	ctx := context.Background()
+	fresh := e.create(e.keyA, `{"amount":1}`)["id"].(string)
+	tried := e.create(e.keyA, `{"amount":1}`)["id"].(string)
+	a, _, err := e.repo.AddAttempt(ctx, tried, checkout.MethodWeChat, checkout.ScenarioQR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.repo.UpdateAttempt(ctx, tried, a.Seq, checkout.AttemptFailed, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ id, want string }{{fresh, `{"status":"open","late":false,"amount":1}`}, {tried, `{"status":"failed","late":false,"amount":1}`}} {
+		rt.n.Store(0)
+		r := e.do("GET", "/c/"+tc.id+"/status", "", "")
+		if r.status != http.StatusOK || string(r.body) != tc.want {
+			t.Fatalf("%s: %d %s, want %s", tc.id, r.status, r.body, tc.want)
+		}
+		if r.header.Get("Content-Length") != strconv.Itoa(len(tc.want)) || r.header.Get("Content-Type") != "application/json; charset=utf-8" {
+			t.Errorf("headers %v", r.header)
+		}
+		if got := rt.n.Load(); got != 1 {
+			t.Errorf("%s: %d round trips, want 1", tc.want, got)
+		}
+	}
 }
