@@ -140,6 +140,26 @@ func (h *handler) logFrom(ctx context.Context) *slog.Logger {
 	return h.log
 }
 
+// logLine logs one line of the request at level with its request_id,
+// without making the request's logger: a request that logs once (a
+// create) need not pay for a logger made With the id.
+func (h *handler) logLine(c *gin.Context, level slog.Level, msg string, attrs ...slog.Attr) {
+	ctx := c.Request.Context()
+	r, ok := ctx.Value(loggerKey{}).(*requestLog)
+	if !ok {
+		h.log.LogAttrs(ctx, level, msg, attrs...)
+		return
+	}
+	if l := r.log.Load(); l != nil {
+		l.LogAttrs(ctx, level, msg, attrs...)
+		return
+	}
+	if !r.base.Enabled(ctx, level) {
+		return
+	}
+	r.base.LogAttrs(ctx, level, msg, append([]slog.Attr{slog.String("request_id", r.id)}, attrs...)...)
+}
+
 // logger is the request's logger: every handler logs through it.
 func (h *handler) logger(c *gin.Context) *slog.Logger {
 	return h.logFrom(c.Request.Context())

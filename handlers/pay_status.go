@@ -138,11 +138,10 @@ func appendJSONString(b []byte, v string) []byte {
 // net/http only reads it.
 var jsonContentType = []string{"application/json; charset=utf-8"}
 
-// writeJSON writes a JSON body once, with its Content-Length.
+// writeJSON writes a small JSON body in one write, before the handler
+// returns: net/http then sends it with its Content-Length.
 func writeJSON(c *gin.Context, status int, body []byte) {
-	hd := c.Writer.Header()
-	hd["Content-Type"] = jsonContentType
-	hd["Content-Length"] = []string{strconv.Itoa(len(body))}
+	c.Writer.Header()["Content-Type"] = jsonContentType
 	c.Writer.WriteHeader(status)
 	_, _ = c.Writer.Write(body)
 }
