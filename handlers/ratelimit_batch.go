@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -146,9 +147,17 @@ func (co *coalescer) allow(ctx context.Context, key string, limit redis_rate.Lim
 }
 
 // call makes b's Redis call. It does not end with ctx: the call decides
-// other requests too, and one that gives up must not let them through.
+// other requests too, and one that gives up must not let them through. A
+// panic in it (redis_rate asserts the reply's types) is its error: the
+// key's state must be finished, and a chained call has no recovery
+// middleware above it.
 func (co *coalescer) call(ctx context.Context, key string, limit redis_rate.Limit, b *rateBatch) {
 	b.sent = co.now()
+	defer func() {
+		if v := recover(); v != nil {
+			b.res, b.err = nil, fmt.Errorf("rate limiter call for %d requests: panic: %v", b.n, v)
+		}
+	}()
 	b.res, b.err = co.calls.AllowAtMost(context.WithoutCancel(ctx), key, limit, b.n)
 }
 

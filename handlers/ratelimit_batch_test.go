@@ -178,3 +178,25 @@ func TestCoalescerStateIsBounded(t *testing.T) {
 		t.Fatalf("%d keys held", len(co.keys))
 	}
 }
+
+// panicCalls is a limiter whose calls panic, as redis_rate does on a
+// reply of an unexpected shape.
+type panicCalls struct{}
+
+func (panicCalls) AllowAtMost(context.Context, string, redis_rate.Limit, int) (*redis_rate.Result, error) {
+	panic("unexpected reply")
+}
+
+// A call that panics is an error for its requests (the limiter fails
+// open), and leaves the key idle for the next request, not stuck busy.
+func TestCoalescerCallPanics(t *testing.T) {
+	co := newCoalescer(panicCalls{})
+	for i := range 2 {
+		if _, err := co.allow(context.Background(), "k", redis_rate.PerHour(5)); err == nil {
+			t.Fatalf("request %d: no error", i)
+		}
+	}
+	if len(co.keys) != 0 {
+		t.Errorf("%d keys held after failed calls, want 0", len(co.keys))
+	}
+}
