@@ -290,6 +290,39 @@ func (r *Repo) QueueGet(ctx context.Context, pipe redis.Pipeliner, id string) fu
 	}
 }
 
+// GetWithAttempts reads a checkout and its attempts in one round trip:
+// one pipeline of the two reads, whose keys share the checkout's hash
+// slot, so it is one round trip on every topology. The checkout is read
+// first: an attempt it does not count yet may be listed (one added
+// between the reads), never the reverse, since an attempt is added with
+// the checkout's count in one script. ErrNotFound when there is no
+// checkout.
+func (r *Repo) GetWithAttempts(ctx context.Context, id string) (*Checkout, []*Attempt, error) {
+	if !ValidID(id) {
+		return nil, nil, fmt.Errorf("checkout %.40q: %w", id, ErrNotFound)
+	}
+	var ck, att *redis.MapStringStringCmd
+	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		ck = p.HGetAll(ctx, r.keyCheckout(id))
+		att = p.HGetAll(ctx, r.keyAttempts(id))
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("checkout %s: %w", id, err)
+	}
+	c, err := decodeCheckout(ck.Val())
+	if err != nil {
+		return nil, nil, fmt.Errorf("checkout %s: %w", id, err)
+	}
+	var atts []*Attempt
+	if f := att.Val(); len(f) > 0 {
+		if atts, err = decodeAttempts(id, f); err != nil {
+			return nil, nil, err
+		}
+	}
+	return c, atts, nil
+}
+
 // GetFor reads a checkout of one merchant: another merchant's checkout is
 // ErrNotFound, exactly like a missing one.
 func (r *Repo) GetFor(ctx context.Context, merchantID, id string) (*Checkout, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -760,5 +761,36 @@ func TestList(t *testing.T) {
 	}
 	if _, _, err := r.List(ctx, "ma", ListQuery{After: "garbage"}); !errors.Is(err, ErrBadCursor) {
 		t.Fatalf("garbage cursor: %v", err)
+	}
+}
+
+// GetWithAttempts reads what Get and Attempts read, in one round trip.
+func TestGetWithAttempts(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	if _, _, err := r.GetWithAttempts(ctx, "co_000000000000000000000000"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing checkout: %v, want ErrNotFound", err)
+	}
+	if _, _, err := r.GetWithAttempts(ctx, "../x"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("invalid id: %v, want ErrNotFound", err)
+	}
+	c := create(t, r, clk, "m1")
+	for want := range 3 {
+		got, atts, err := r.GetWithAttempts(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		single, _ := r.Get(ctx, c.ID)
+		list, _ := r.Attempts(ctx, c.ID)
+		if !reflect.DeepEqual(got, single) || (want > 0 && !reflect.DeepEqual(atts, list)) || len(atts) != want || len(list) != want || got.Attempts != want {
+			t.Fatalf("with %d attempts: %+v %+v; Get and Attempts say %+v %+v", want, got, atts, single, list)
+		}
+		a, _, err := r.AddAttempt(ctx, c.ID, MethodWeChat, ScenarioQR)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.UpdateAttempt(ctx, c.ID, a.Seq, AttemptFailed, ""); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -344,7 +344,7 @@ func (h *handler) insert(c *gin.Context, m *checkout.Merchant, d *checkout.Draft
 		fail(unavailableWith("the checkout could not be stored; retry", "store checkout", err))
 		return
 	}
-	h.logger(c).Info("Checkout created", slog.String("checkout_id", co.ID), slog.String("merchant_id", m.ID), slog.Int64("amount", co.Amounts.Trade))
+	h.logLine(c, slog.LevelInfo, "Checkout created", slog.String("checkout_id", co.ID), slog.String("merchant_id", m.ID), slog.Int64("amount", co.Amounts.Trade))
 	c.Header("Location", "/v1/checkouts/"+co.ID)
 	c.Data(http.StatusCreated, "application/json; charset=utf-8", body)
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -25,17 +26,39 @@ const (
 
 // requestID takes a sane X-Request-Id from the caller or makes one, and
 // echoes it, so a merchant can quote it to support. The request's context
-// carries a logger with the id (logFrom): every log line of the request
-// names it, and nothing else is added (never a header, key or secret).
+// carries the id (logFrom gives a logger with it): every log line of the
+// request names it, and nothing else is added (never a header, key or
+// secret).
 func (h *handler) requestID(c *gin.Context) {
 	id := c.GetHeader(headerRequestID)
 	if !validRequestID(id) {
 		id = "req_" + rand.Text()
 	}
-	c.Header(headerRequestID, id)
-	log := h.log.With(slog.String("request_id", id))
-	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), loggerKey{}, log))
+	c.Writer.Header()[headerRequestID] = []string{id}
+	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), loggerKey{}, &requestLog{id: id, base: h.log}))
 	c.Next()
+}
+
+// requestLog is the request's logging context: its id, the service's
+// logger, and that logger with the id, made on first use. Most requests log only their access line,
+// which names the id itself: a logger per request (slog's With formats
+// the id ahead) would be made for nothing.
+type requestLog struct {
+	id   string
+	base *slog.Logger
+	log  atomic.Pointer[slog.Logger]
+}
+
+// logger is the service's logger with the request's id, made once (a
+// detached goroutine may ask at the same time as the request: either's
+// logger will do).
+func (r *requestLog) logger() *slog.Logger {
+	if l := r.log.Load(); l != nil {
+		return l
+	}
+	l := r.base.With(slog.String("request_id", r.id))
+	r.log.Store(l)
+	return l
 }
 
 // router is the service's gin engine behind the one check that must come
@@ -66,8 +89,25 @@ func encodedSeparator(req *http.Request) bool {
 	if raw == "" {
 		raw = req.URL.EscapedPath()
 	}
-	lower := strings.ToLower(raw)
-	return strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(lower, "%2e")
+	// Every request passes here: search without lowering a copy.
+	for i := strings.IndexByte(raw, '%'); i >= 0 && i+2 < len(raw); {
+		switch raw[i+1] {
+		case '2':
+			if c := raw[i+2] | 0x20; c == 'f' || c == 'e' {
+				return true
+			}
+		case '5':
+			if raw[i+2]|0x20 == 'c' {
+				return true
+			}
+		}
+		j := strings.IndexByte(raw[i+1:], '%')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return false
 }
 
 // transportSecurity asks browsers to use https only (HSTS) when the service
@@ -94,10 +134,30 @@ type loggerKey struct{}
 // logFrom is the logger of the request ctx belongs to (or was detached
 // from), with its request_id; the service's logger outside a request.
 func (h *handler) logFrom(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
-		return l
+	if r, ok := ctx.Value(loggerKey{}).(*requestLog); ok {
+		return r.logger()
 	}
 	return h.log
+}
+
+// logLine logs one line of the request at level with its request_id,
+// without making the request's logger: a request that logs once (a
+// create) need not pay for a logger made With the id.
+func (h *handler) logLine(c *gin.Context, level slog.Level, msg string, attrs ...slog.Attr) {
+	ctx := c.Request.Context()
+	r, ok := ctx.Value(loggerKey{}).(*requestLog)
+	if !ok {
+		h.log.LogAttrs(ctx, level, msg, attrs...)
+		return
+	}
+	if l := r.log.Load(); l != nil {
+		l.LogAttrs(ctx, level, msg, attrs...)
+		return
+	}
+	if !r.base.Enabled(ctx, level) {
+		return
+	}
+	r.base.LogAttrs(ctx, level, msg, append([]slog.Attr{slog.String("request_id", r.id)}, attrs...)...)
 }
 
 // logger is the request's logger: every handler logs through it.
@@ -123,7 +183,19 @@ func validRequestID(s string) bool {
 func (h *handler) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
-	attrs := []slog.Attr{
+	ctx := c.Request.Context()
+	if !h.log.Enabled(ctx, slog.LevelInfo) && c.Writer.Status() < 500 {
+		return
+	}
+	// The request's id as the line's first attribute, where a logger
+	// made With it would put it, without making one.
+	attrs := make([]slog.Attr, 1, 9)
+	if r, ok := ctx.Value(loggerKey{}).(*requestLog); ok {
+		attrs[0] = slog.String("request_id", r.id)
+	} else {
+		attrs = attrs[:0]
+	}
+	attrs = append(attrs,
 		slog.String("method", c.Request.Method),
 		slog.String("path", c.Request.URL.Path),
 		slog.String("route", c.FullPath()),
@@ -131,7 +203,7 @@ func (h *handler) accessLog(c *gin.Context) {
 		slog.Int("bytes", c.Writer.Size()),
 		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 		slog.String("client_ip", c.ClientIP()),
-	}
+	)
 	if m, ok := c.Get(ctxMerchant); ok {
 		attrs = append(attrs, slog.String("merchant_id", m.(*checkout.Merchant).ID))
 	}
@@ -139,7 +211,7 @@ func (h *handler) accessLog(c *gin.Context) {
 	if c.Writer.Status() >= 500 {
 		level = slog.LevelError
 	}
-	h.logger(c).LogAttrs(c.Request.Context(), level, "Request", attrs...)
+	h.log.LogAttrs(ctx, level, "Request", attrs...)
 }
 
 // recovery turns a panic into a JSON 500 and a log line with the stack.
@@ -179,8 +251,9 @@ func (h *handler) authenticate(c *gin.Context) {
 		return
 	}
 	c.Set(ctxMerchant, m)
-	// The key's public id, never the key, names its rate limit.
-	c.Set(ctxKeyID, checkout.APIKeyFor(key).ID)
+	// The key's public id, never the key, names its rate limit (the id
+	// APIKeyFor gives, without hashing the key a second time).
+	c.Set(ctxKeyID, key[:min(len(key), checkout.APIKeyIDLen)])
 	c.Set(ctxLiveKey, strings.HasPrefix(key, checkout.LiveKeyPrefix))
 	c.Next()
 }

@@ -2,9 +2,12 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -34,31 +37,113 @@ func (s payStatus) final() bool {
 // payStatusOf computes the payer's view of ck (one more round trip only
 // when the last attempt matters).
 func (h *handler) payStatusOf(ctx context.Context, ck *checkout.Checkout) (payStatus, error) {
-	s := payStatus{Status: string(displayStatus(ck, h.now())), Late: ck.Late, Amount: ck.Amounts.Trade}
+	if !attemptMatters(ck, h.now()) {
+		return h.payStatusFrom(ck, nil), nil
+	}
+	atts, err := h.repo.Attempts(ctx, ck.ID)
+	if err != nil {
+		return payStatus{}, unavailable("load the attempts of "+ck.ID, err)
+	}
+	return h.payStatusFrom(ck, atts), nil
+}
+
+// attemptMatters reports whether the payer's view of ck depends on its
+// last attempt: a payable checkout that has one.
+func attemptMatters(ck *checkout.Checkout, now time.Time) bool {
+	return ck.Status.Active() && displayStatus(ck, now) != checkout.StatusExpired && ck.Attempts > 0
+}
+
+// payStatusFrom is the payer's view of ck with its attempts: "failed"
+// while it is payable and its last attempt (the last ck counts: one added
+// since ck was read is not yet its) failed.
+func (h *handler) payStatusFrom(ck *checkout.Checkout, atts []*checkout.Attempt) payStatus {
+	now := h.now()
+	s := payStatus{Status: string(displayStatus(ck, now)), Late: ck.Late, Amount: ck.Amounts.Trade}
 	if !ck.PaidAt.IsZero() {
 		s.PaidAt = ck.PaidAt.UTC().Format(time.RFC3339)
 	}
-	if ck.Status.Active() && s.Status != string(checkout.StatusExpired) && ck.Attempts > 0 {
-		atts, err := h.repo.Attempts(ctx, ck.ID)
-		if err != nil {
-			return s, unavailable("load the attempts of "+ck.ID, err)
-		}
-		if n := len(atts); n > 0 && atts[n-1].Status == checkout.AttemptFailed {
-			s.Status = "failed"
+	if attemptMatters(ck, now) {
+		for i := len(atts) - 1; i >= 0; i-- {
+			if a := atts[i]; a.Seq <= ck.Attempts {
+				if a.Status == checkout.AttemptFailed {
+					s.Status = "failed"
+				}
+				break
+			}
 		}
 	}
-	return s, nil
+	return s
 }
 
-// showPayStatus answers GET /c/:id/status, the event stream's fallback.
+// showPayStatus answers GET /c/:id/status, the event stream's fallback,
+// which a waiting page polls: the checkout and its attempts in one round
+// trip (Repo.GetWithAttempts), then a small JSON written once. It loads
+// the checkout itself, not through requireCheckout, whose read would
+// leave the attempts for a second round trip; the answers to a missing
+// checkout or store are requireCheckout's (asJSON).
 func (h *handler) showPayStatus(c *gin.Context) {
-	ck := pageCheckoutOf(c)
-	s, err := h.payStatusOf(c.Request.Context(), ck)
-	if err != nil {
-		h.failPage(c, err, payerLang(c))
+	id := c.Param("id")
+	ck, atts, err := h.repo.GetWithAttempts(c.Request.Context(), id)
+	switch {
+	case errors.Is(err, checkout.ErrNotFound):
+		h.pageFailure(c, true, errNoCheckout, pageNotFound)
+		return
+	case err != nil:
+		h.pageFailure(c, true, unavailable("load checkout "+id, err), pageUnavailable)
 		return
 	}
-	c.JSON(http.StatusOK, s)
+	_, ok1 := h.dir.Merchant(ck.MerchantID)
+	_, ok2 := h.dir.Store(ck.MerchantID, ck.StoreID)
+	if !ok1 || !ok2 {
+		err := fmt.Errorf("merchant %s, store %s: %w", ck.MerchantID, ck.StoreID, errStoreGone)
+		h.pageFailure(c, true, unavailable("checkout "+id, err), pageUnavailable)
+		return
+	}
+	writeJSON(c, http.StatusOK, h.payStatusFrom(ck, atts).appendJSON(make([]byte, 0, 96)))
+}
+
+// appendJSON appends s as encoding/json writes it (TestPayStatusJSON),
+// without its reflection: the status is polled every few seconds by every
+// waiting page.
+func (s payStatus) appendJSON(b []byte) []byte {
+	b = append(b, `{"status":`...)
+	b = appendJSONString(b, s.Status)
+	b = append(b, `,"late":`...)
+	b = strconv.AppendBool(b, s.Late)
+	b = append(b, `,"amount":`...)
+	b = strconv.AppendInt(b, s.Amount, 10)
+	if s.PaidAt != "" {
+		b = append(b, `,"paid_at":`...)
+		b = appendJSONString(b, s.PaidAt)
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends v as a JSON string the way encoding/json does:
+// plain ASCII as is, anything it would escape (controls, quotes,
+// backslashes, <, >, &, non-ASCII) through encoding/json itself.
+func appendJSONString(b []byte, v string) []byte {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(v)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, v...)
+	return append(b, '"')
+}
+
+// jsonContentType is the Content-Type of the JSON answers, shared:
+// net/http only reads it.
+var jsonContentType = []string{"application/json; charset=utf-8"}
+
+// writeJSON writes a small JSON body in one write, before the handler
+// returns: net/http then sends it with its Content-Length.
+func writeJSON(c *gin.Context, status int, body []byte) {
+	c.Writer.Header()["Content-Type"] = jsonContentType
+	c.Writer.WriteHeader(status)
+	_, _ = c.Writer.Write(body)
 }
 
 // checkPayment answers POST /c/:id/check: a waiting page saw no news for a

@@ -44,10 +44,11 @@ const authWarnEvery = 10 * time.Minute
 // open, and a Redis outage must not flood the log.
 const limiterLogEvery = time.Minute
 
-// limiter applies RateLimits. A Redis failure lets the request through
-// (fail open) and is logged at most once per limiterLogEvery.
+// limiter applies RateLimits, its Redis calls coalesced per key and its
+// refusals remembered (coalescer). A Redis failure lets the request
+// through (fail open) and is logged at most once per limiterLogEvery.
 type limiter struct {
-	rl     *redis_rate.Limiter
+	co     *coalescer
 	rdb    redis.UniversalClient
 	limits RateLimits
 	log    *slog.Logger
@@ -56,7 +57,7 @@ type limiter struct {
 }
 
 func newLimiter(rdb redis.UniversalClient, limits RateLimits, log *slog.Logger) *limiter {
-	return &limiter{rl: redis_rate.NewLimiter(rdb), rdb: rdb, limits: limits, log: log}
+	return &limiter{co: newCoalescer(redis_rate.NewLimiter(rdb)), rdb: rdb, limits: limits, log: log}
 }
 
 // errRateLimited is the refusal of a request over a limit. Its
@@ -78,27 +79,28 @@ func (l *limiter) allow(c *gin.Context, what, key string, limit redis_rate.Limit
 	if limit.IsZero() {
 		return true
 	}
-	res, err := l.rl.Allow(c.Request.Context(), l.limits.Prefix+key, limit)
+	v, err := l.co.allow(c.Request.Context(), l.limits.Prefix+key, limit)
 	if err != nil {
 		l.failedOpen(c.Request.Context(), what, err)
 		return true
 	}
-	setRateHeaders(c, res)
-	if res.Allowed > 0 {
+	setRateHeaders(c, v)
+	if v.allowed {
 		return true
 	}
-	c.Header("Retry-After", strconv.Itoa(ceilSeconds(res.RetryAfter, 1)))
+	c.Writer.Header()["Retry-After"] = []string{strconv.Itoa(ceilSeconds(v.retryAfter, 1))}
 	return false
 }
 
 // setRateHeaders sets RateLimit-Limit (the requests allowed at once),
 // RateLimit-Remaining and RateLimit-Reset (seconds until the budget is
-// whole again).
-func setRateHeaders(c *gin.Context, res *redis_rate.Result) {
+// whole again). The names are canonical already: assigned directly, they
+// cost no canonicalisation.
+func setRateHeaders(c *gin.Context, v rateVerdict) {
 	h := c.Writer.Header()
-	h.Set("RateLimit-Limit", strconv.Itoa(res.Limit.Burst))
-	h.Set("RateLimit-Remaining", strconv.Itoa(max(0, res.Remaining)))
-	h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(res.ResetAfter, 0)))
+	h["Ratelimit-Limit"] = []string{strconv.Itoa(v.limit)}
+	h["Ratelimit-Remaining"] = []string{strconv.Itoa(max(0, v.remaining))}
+	h["Ratelimit-Reset"] = []string{strconv.Itoa(ceilSeconds(v.resetAfter, 0))}
 }
 
 // failedOpen logs a failure of the limiter, at most once per

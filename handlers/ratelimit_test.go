@@ -3,11 +3,15 @@ package handlers_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +20,8 @@ import (
 
 	"github.com/wallet-checkout/checkout/app"
 	"github.com/wallet-checkout/checkout/config"
+	"github.com/wallet-checkout/checkout/handlers"
+	"github.com/wallet-checkout/checkout/internal/redistest"
 	"github.com/wallet-checkout/checkout/web/templates"
 )
 
@@ -297,5 +303,82 @@ func TestRateLimitMiniProgram(t *testing.T) {
 	checkLimited(t, st, h, body, "2", enRateLimited)
 	if st, _, body := post(two.ID); st != http.StatusUnauthorized {
 		t.Errorf("another checkout: %d %s", st, body)
+	}
+}
+
+// limiterCalls counts the limiter's script calls (on "rate:" keys).
+type limiterCalls struct{ n atomic.Int64 }
+
+func (*limiterCalls) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *limiterCalls) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if args := cmd.Args(); len(args) >= 4 {
+			if key, _ := args[3].(string); strings.HasPrefix(key, "rate:") {
+				h.n.Add(1)
+			}
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (*limiterCalls) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// Two replicas sharing Redis share each key's budget: of 60 concurrent
+// creates, 30 on each, exactly the burst (10) are created and the rest
+// refused with 429, Retry-After and the RateLimit-* headers, however the
+// replicas coalesced their calls. Each replica then remembers the refusal
+// and refuses without a round trip.
+func TestRateLimitAcrossReplicas(t *testing.T) {
+	rdb := redistest.New(t)
+	calls := &limiterCalls{}
+	rdb.AddHook(calls)
+	prefix := "test:" + rand.Text() + ":"
+	m := handlers.NewMerchants(t)
+	var srvs []*httptest.Server
+	for range 2 {
+		cfg := &app.Config{Directory: m.Dir, Accounts: accountsFor(t, m.Dir), Redis: rdb, Prefix: prefix}
+		a := build(t, cfg, publicURL("https://pay.example"), rates(t, "10/h", "", ""))
+		srv := httptest.NewServer(a.Handler)
+		t.Cleanup(srv.Close)
+		srvs = append(srvs, srv)
+	}
+	type answer struct {
+		status int
+		header http.Header
+		body   []byte
+	}
+	answers := make([]answer, 60)
+	var wg sync.WaitGroup
+	for i := range answers {
+		wg.Go(func() {
+			r := handlers.Do(t, srvs[i%2], "POST", "/v1/checkouts", m.KeyA, `{"amount":1}`)
+			answers[i] = answer{r.Status, r.Header, r.Body}
+		})
+	}
+	wg.Wait()
+	created := 0
+	for _, a := range answers {
+		if a.status == http.StatusCreated {
+			created++
+			continue
+		}
+		checkLimited(t, a.status, a.header, a.body, "10", enRateLimited)
+	}
+	if created != 10 {
+		t.Fatalf("%d of 60 created, want 10 (the burst)", created)
+	}
+	before := calls.n.Load()
+	for i := range 10 {
+		r := handlers.Do(t, srvs[i%2], "POST", "/v1/checkouts", m.KeyA, `{"amount":1}`)
+		checkLimited(t, r.Status, r.Header, r.Body, "10", enRateLimited)
+	}
+	if n := calls.n.Load() - before; n != 0 {
+		t.Errorf("%d limiter calls for 10 refusals the replicas had learned, want 0", n)
+	}
+	if r := handlers.Do(t, srvs[0], "GET", "/v1/checkouts", m.KeyB, ""); r.Status != http.StatusOK {
+		t.Errorf("merchant B: %d %s", r.Status, r.Body)
 	}
 }

@@ -59,11 +59,12 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	}
 	h.initPages(d)
 	// Every page route but the QR image (which reads one attempt and
-	// answers bare statuses) starts from the loaded checkout, merchant
-	// and store: an error page for what a browser opens, a JSON error
-	// for what the page script jsonFetches. The payer's pages and POSTs
-	// also load the payer's session, in the same Redis round trip, when
-	// the browser has one. POSTs check the origin first, then the
+	// answers bare statuses) and the status poll (which reads the
+	// checkout with its attempts) starts from the loaded checkout,
+	// merchant and store: an error page for what a browser opens, a JSON
+	// error for what the page script jsonFetches. The payer's pages and
+	// POSTs also load the payer's session, in the same Redis round trip,
+	// when the browser has one. POSTs check the origin first, then the
 	// page's signed CSRF token.
 	c := r.Group("/c/:id", h.pageHeaders)
 	c.GET("/qr/:seq", h.showPayQRCode)
@@ -74,8 +75,9 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	payerPages.GET("/oauth/wechat", h.wechatOAuthCallback)
 	payerPages.GET("/oauth/alipay", h.alipayOAuthCallback)
 	payerPages.GET("/result", h.showResultPage)
-	jsonFetches := c.Group("", h.requireCheckout(asJSON))
-	jsonFetches.GET("/status", h.showPayStatus)
+	// The status poll loads its checkout with the attempts, in one
+	// round trip (showPayStatus).
+	c.GET("/status", h.showPayStatus)
 	// The event stream takes its place under the caps (and a Redis read
 	// slot) before the checkout is loaded: beyond a cap it answers the
 	// polling hint without touching Redis.
