@@ -50,7 +50,7 @@ func TestRepoHooks(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
 			rdb := tc.rdb(t)
-			prefix := "test:" + rand.Text() + ":"
+			prefix := redistest.Prefix(t, rdb)
 			r := NewRepo(rdb, WithPrefix(prefix), WithClock(clk.Now))
 			ctx := context.Background()
 			c := create(t, r, clk, "m1")

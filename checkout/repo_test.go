@@ -29,7 +29,8 @@ func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 func newTestRepo(t testing.TB) (*Repo, *clock) {
 	t.Helper()
 	clk := newClock()
-	return NewRepo(redistest.New(t), WithPrefix("test:"+rand.Text()+":"), WithClock(clk.Now)), clk
+	rdb := redistest.New(t)
+	return NewRepo(rdb, WithPrefix(redistest.Prefix(t, rdb)), WithClock(clk.Now)), clk
 }
 
 func draft(merchant string) *Draft {

@@ -75,7 +75,8 @@ type evEnv struct {
 
 func newEvEnv(t *testing.T, opts ...option) *evEnv {
 	t.Helper()
-	e := &evEnv{t: t, clk: &testClock{}, rdb: redistest.New(t), prefix: "test:" + rand.Text()[:12] + ":"}
+	e := &evEnv{t: t, clk: &testClock{}, rdb: redistest.New(t)}
+	e.prefix = redistest.Prefix(t, e.rdb)
 	e.clk.ns.Store(time.Now().UnixNano())
 
 	sb, err := sandbox.New(sandbox.Config{Logger: slog.New(slog.DiscardHandler)})

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -149,7 +148,7 @@ func newEnv(t testing.TB) *env {
 	e.rdb = redistest.New(t)
 	// Merchant ids are shared by parallel test runs: a random prefix keeps
 	// their indexes apart.
-	e.repo = checkout.NewRepo(e.rdb, checkout.WithPrefix("test:"+rand.Text()+":"), checkout.WithClock(e.clk.Now))
+	e.repo = checkout.NewRepo(e.rdb, checkout.WithPrefix(redistest.Prefix(t, e.rdb)), checkout.WithClock(e.clk.Now))
 	var err error
 	e.handler, err = New(standIns(t, Deps{
 		Redis: e.rdb, Directory: e.dir, Checkouts: e.repo, Payments: e.pay,

@@ -3,7 +3,6 @@ package handlers_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -335,7 +334,7 @@ func TestRateLimitAcrossReplicas(t *testing.T) {
 	rdb := redistest.New(t)
 	calls := &limiterCalls{}
 	rdb.AddHook(calls)
-	prefix := "test:" + rand.Text() + ":"
+	prefix := redistest.Prefix(t, rdb)
 	m := handlers.NewMerchants(t)
 	var srvs []*httptest.Server
 	for range 2 {

@@ -1,7 +1,6 @@
 package handlers_test
 
 import (
-	"crypto/rand"
 	"io"
 	"log/slog"
 	"net/http"
@@ -58,7 +57,7 @@ func build(t testing.TB, cfg *app.Config, opts ...option) *app.App {
 		cfg.Redis = redistest.New(t)
 	}
 	if cfg.Prefix == "" {
-		cfg.Prefix = "test:" + rand.Text() + ":"
+		cfg.Prefix = redistest.Prefix(t, cfg.Redis)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -215,12 +215,13 @@ func quietLogger() *slog.Logger {
 
 func newEnv(t testing.TB, cfg envConfig) *env {
 	t.Helper()
-	e := &env{t: t, clk: &clock{}, events: &recorder{}, cfg: cfg, prefix: "test:" + rand.Text()[:12] + ":"}
+	e := &env{t: t, clk: &clock{}, events: &recorder{}, cfg: cfg}
 	e.clk.ns.Store(time.Now().UnixNano())
 	e.rdb = cfg.rdb
 	if e.rdb == nil {
 		e.rdb = redistest.New(t)
 	}
+	e.prefix = redistest.Prefix(t, e.rdb)
 	sc := cfg.sandbox
 	if sc.Logger == nil {
 		sc.Logger = quietLogger()

@@ -2,7 +2,6 @@ package payments
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -89,7 +88,7 @@ func newPayEnvTB(t testing.TB) *payEnv {
 	t.Helper()
 	e := &payEnv{watched: &watchLog{}}
 	e.rdb, e.clk = redistest.New(t), newStartClock()
-	e.repo = checkout.NewRepo(e.rdb, checkout.WithPrefix("test:"+rand.Text()+":"), checkout.WithClock(e.clk.Now))
+	e.repo = checkout.NewRepo(e.rdb, checkout.WithPrefix(redistest.Prefix(t, e.rdb)), checkout.WithClock(e.clk.Now))
 	sb, err := sandbox.New(sandbox.Config{DropNotifies: true})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ package redistest
 
 import (
 	"context"
+	"crypto/rand"
 	"os"
 	"sync"
 	"testing"
@@ -78,6 +79,42 @@ func Miniredis(t testing.TB) (*miniredis.Miniredis, redis.UniversalClient) {
 		t.Log("redis: miniredis")
 	}
 	return m, c
+}
+
+// Prefix returns a key prefix of the test's own ("test:<random>:") and
+// deletes every key under it when the test ends, so that runs leave
+// nothing behind on a shared server. Call it after New, so the keys are
+// deleted before the client closes.
+func Prefix(t testing.TB, c redis.UniversalClient) string {
+	t.Helper()
+	p := "test:" + rand.Text() + ":"
+	t.Cleanup(func() {
+		if err := Clean(c, p); err != nil {
+			t.Logf("redis: keys under %s not all deleted: %v", p, err)
+		}
+	})
+	return p
+}
+
+// Clean deletes every key under prefix, one SCAN page per UNLINK.
+func Clean(c redis.UniversalClient, prefix string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var cursor uint64
+	for {
+		keys, next, err := c.Scan(ctx, cursor, prefix+"*", 1000).Result()
+		if err != nil {
+			return err
+		}
+		if len(keys) > 0 {
+			if err := c.Unlink(ctx, keys...).Err(); err != nil {
+				return err
+			}
+		}
+		if cursor = next; cursor == 0 {
+			return nil
+		}
+	}
 }
 
 // unreachable remembers addresses that did not answer PING.
