@@ -237,3 +237,23 @@ func TestOAuthStateOnceAcrossReplicas(t *testing.T) {
 		t.Fatalf("replayed on a replica whose clock is behind: %v", err)
 	}
 }
+
+// FuzzCSRFCheck: Check never panics and takes no token but the one made
+// for this checkout and session (go test -fuzz FuzzCSRFCheck ./sessions/).
+func FuzzCSRFCheck(f *testing.F) {
+	c, err := NewCSRF(secret)
+	if err != nil {
+		f.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	const ck = "co_AAAAAAAAAAAAAAAAAAAAAAAA"
+	good := c.Token(ck, "", now)
+	for _, s := range []string{good, "", ".", "-1." + good, "+" + good, good + "=", strings.Repeat("z", 13) + good[strings.Index(good, "."):]} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		if c.Check(token, ck, "", now) && token != good {
+			t.Fatalf("Check took %q", token)
+		}
+	})
+}
