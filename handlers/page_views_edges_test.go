@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/wallet-checkout/checkout/web/templates"
@@ -76,5 +77,32 @@ func TestOtherViewsStoreNothing(t *testing.T) {
 				t.Errorf("status %d set cookies: %v", r.status, sc)
 			}
 		})
+	}
+}
+
+// TestPayPreflightNotGranted: the CSRF token of a browser without a
+// session is one anyone can fetch from the page, so what keeps another
+// site from posting it (in a browser that sends neither Sec-Fetch-Site nor
+// Origin) is that it travels in a header, X-CSRF-Token, which a cross-site
+// page can only add after a CORS preflight the service never grants. If
+// the pages ever answer CORS, that argument (docs/pages.md) must be
+// revisited.
+func TestPayPreflightNotGranted(t *testing.T) {
+	e := newPgEnv(t)
+	ck := e.newCheckout("native", 100)
+	for _, sub := range []string{"/pay", "/check"} {
+		r := e.browser(uaDesktop, "v").do(false, "OPTIONS", "/c/"+ck.ID+sub, nil, map[string]string{
+			"Origin":                         "https://evil.example",
+			"Access-Control-Request-Method":  "POST",
+			"Access-Control-Request-Headers": "content-type,x-csrf-token",
+		})
+		if r.status < 400 {
+			t.Errorf("%s preflight: %d", sub, r.status)
+		}
+		for k := range r.header {
+			if strings.HasPrefix(k, "Access-Control-") {
+				t.Errorf("%s preflight answered %s: %v", sub, k, r.header[k])
+			}
+		}
 	}
 }

@@ -72,8 +72,10 @@ const CSRFLifetime = 25 * time.Hour
 // page that forged a request from another site cannot use a token it
 // fetched itself for a browser whose session holds a wallet identity. A
 // browser without a session has no identity to abuse: what a forged POST
-// could do there, anyone can do with the page's own token. The origin
-// checks (Sec-Fetch-Site, Origin) stay the first lock.
+// could do there, anyone can do with the page's own token; and the token
+// travels in a header, which a cross-site page cannot add without a CORS
+// preflight the pages never grant. The origin checks (Sec-Fetch-Site,
+// Origin) stay the first lock.
 type CSRF struct {
 	s *signer
 }
