@@ -144,7 +144,7 @@ var ErrStateRefused = errors.New("sessions: OAuth state refused")
 // carried: the wallets take a state of at most 100 characters (Alipay) of
 // a-z, A-Z and 0-9 only (WeChat), and the callback knows both (its own
 // path). A state is good once: its use is marked in Redis (SET NX, for
-// the state's remaining lifetime and as long again for replicas' clocks
+// the state's remaining lifetime and a minute more for replicas' clocks
 // that are behind) at the callback, which is rare; the page
 // view, which is not, writes nothing.
 type OAuthStates struct {
@@ -175,8 +175,10 @@ const (
 	// stateMACBytes of the MAC go into the state: 128 bits.
 	stateMACBytes = 16
 	// usedMarkSkew is how long a used state's mark outlives the state:
-	// the clock skew between replicas it tolerates.
-	usedMarkSkew = StateLifetime
+	// the clock skew between replicas it tolerates. Short, since anyone
+	// can have marks made (a state and its cookie come with any view in
+	// a wallet, and the mark precedes the code's exchange).
+	usedMarkSkew = time.Minute
 )
 
 // NewOAuthStates checks cfg and builds the states on client.

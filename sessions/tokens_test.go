@@ -150,12 +150,12 @@ func TestOAuthStates(t *testing.T) {
 			t.Fatalf("second use: %v", err)
 		}
 		// The mark lasts as long as the state could, on a replica whose
-		// clock is up to a StateLifetime behind.
+		// clock is up to usedMarkSkew behind.
 		keys, _ := rdb.Keys(ctx, o.prefix+"*").Result()
 		if len(keys) != 1 {
 			t.Fatalf("used marks %v", keys)
 		}
-		if ttl := rdb.TTL(ctx, keys[0]).Val(); ttl <= StateLifetime || ttl > 2*StateLifetime {
+		if ttl := rdb.TTL(ctx, keys[0]).Val(); ttl <= usedMarkSkew || ttl > StateLifetime+usedMarkSkew {
 			t.Errorf("mark TTL %s", ttl)
 		}
 		rdb.Del(ctx, keys...)
