@@ -48,7 +48,7 @@ func (h *handler) oauthCallback(c *gin.Context, w oauthWallet) {
 		h.errorPage(c, http.StatusNotFound, pageNotFound, "")
 		return
 	}
-	http.SetCookie(c.Writer, h.pages.OAuth.EndCookie())
+	h.pages.OAuth.End(c.Writer, c.Request)
 	_, known := w.identity(payer, appID)
 	code, ok := h.oauthCode(c, known, back, w.codeParam)
 	if !ok {

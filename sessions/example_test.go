@@ -83,7 +83,7 @@ func Example_weChatOAuth() {
 			fmt.Fprint(w, "already identified")
 			return
 		}
-		http.SetCookie(w, states.EndCookie())
+		states.End(w, r)
 		id := r.PathValue("id")
 		if err := states.Use(r.Context(), r, r.URL.Query().Get("state"), id, "/c/"+id, time.Now()); err != nil {
 			http.Error(w, "stale or forged state", http.StatusBadRequest)

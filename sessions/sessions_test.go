@@ -370,7 +370,9 @@ func TestLifetimeByIdentity(t *testing.T) {
 		ck := save(t, ps, nil, func(*Payer) {})
 		p := load(t, ps, ck)
 		c.Expire(ctx, keyOf(p), DefaultMaxAge)
-		visit(t, ps, ck)
+		if _, set := visit(t, ps, ck); set == nil || set.MaxAge != int(DefaultIdentitylessMaxAge/time.Second) {
+			t.Errorf("cookie after the visit %v, want Max-Age cut to %s", set, DefaultIdentitylessMaxAge)
+		}
 		if ttl := c.TTL(ctx, keyOf(p)).Val(); ttl > DefaultIdentitylessMaxAge {
 			t.Errorf("TTL after the visit = %s, want at most %s", ttl, DefaultIdentitylessMaxAge)
 		}

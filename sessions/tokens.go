@@ -72,8 +72,10 @@ const CSRFLifetime = 25 * time.Hour
 // page that forged a request from another site cannot use a token it
 // fetched itself for a browser whose session holds a wallet identity. A
 // browser without a session has no identity to abuse: what a forged POST
-// could do there, anyone can do with the page's own token. The origin
-// checks (Sec-Fetch-Site, Origin) stay the first lock.
+// could do there, anyone can do with the page's own token; and the token
+// travels in a header, which a cross-site page cannot add without a CORS
+// preflight the pages never grant. The origin checks (Sec-Fetch-Site,
+// Origin) stay the first lock.
 type CSRF struct {
 	s *signer
 }
@@ -142,7 +144,8 @@ var ErrStateRefused = errors.New("sessions: OAuth state refused")
 // carried: the wallets take a state of at most 100 characters (Alipay) of
 // a-z, A-Z and 0-9 only (WeChat), and the callback knows both (its own
 // path). A state is good once: its use is marked in Redis (SET NX, for
-// the state's remaining lifetime) at the callback, which is rare; the page
+// the state's remaining lifetime and a minute more for replicas' clocks
+// that are behind) at the callback, which is rare; the page
 // view, which is not, writes nothing.
 type OAuthStates struct {
 	s      *signer
@@ -171,6 +174,11 @@ const (
 	stateVersion       = "1"
 	// stateMACBytes of the MAC go into the state: 128 bits.
 	stateMACBytes = 16
+	// usedMarkSkew is how long a used state's mark outlives the state:
+	// the clock skew between replicas it tolerates. Short, since anyone
+	// can have marks made (a state and its cookie come with any view in
+	// a wallet, and the mark precedes the code's exchange).
+	usedMarkSkew = time.Minute
 )
 
 // NewOAuthStates checks cfg and builds the states on client.
@@ -221,9 +229,15 @@ func (o *OAuthStates) Begin(checkoutID, returnPath string, now time.Time) (strin
 	return state, o.newCookie(browser, int(StateLifetime/time.Second))
 }
 
-// EndCookie removes the binding: every answer of a callback sends it, so a
-// state is tried at most once per browser.
-func (o *OAuthStates) EndCookie() *http.Cookie { return o.newCookie("", -1) }
+// End removes the request's binding, when it has one, on w: every answer
+// of a callback calls it, so a state is tried at most once per browser. A
+// callback link opened without a round trip in flight (a crawler, a shared
+// link) gets no cookie at all.
+func (o *OAuthStates) End(w http.ResponseWriter, r *http.Request) {
+	if _, err := r.Cookie(o.cookie); err == nil {
+		http.SetCookie(w, o.newCookie("", -1))
+	}
+}
 
 // Use checks a callback's state against this checkout, return path and
 // browser (constant-time), and spends it. It returns ErrStateRefused for
@@ -256,8 +270,10 @@ func (o *OAuthStates) Use(ctx context.Context, r *http.Request, state, checkoutI
 	if !hmac.Equal(got, o.stateMAC(checkoutID, returnPath, exp, c.Value)) {
 		return ErrStateRefused
 	}
-	// Once: the first callback to mark the state wins.
-	fresh, err := o.rdb.SetNX(ctx, o.prefix+sig, 1, max(left, time.Second)).Result()
+	// Once: the first callback to mark the state wins. The mark outlives
+	// the state by usedMarkSkew: a replica whose clock is behind still
+	// takes the state after this one's clock (and Redis) saw it expire.
+	fresh, err := o.rdb.SetNX(ctx, o.prefix+sig, 1, left+usedMarkSkew).Result()
 	if err != nil {
 		return fmt.Errorf("sessions: mark the OAuth state used: %w", err)
 	}

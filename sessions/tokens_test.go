@@ -90,8 +90,20 @@ func TestOAuthStates(t *testing.T) {
 		cookie.SameSite != http.SameSiteLaxMode || cookie.MaxAge != int(StateLifetime/time.Second) || cookie.Domain != "" {
 		t.Errorf("binding cookie %+v", cookie)
 	}
-	if end := o.EndCookie(); end.Name != cookie.Name || end.MaxAge >= 0 {
-		t.Errorf("end cookie %+v", end)
+	for _, tc := range []struct {
+		name    string
+		r       *http.Request
+		removes bool
+	}{
+		{"with the binding", oauthRequest(cookie), true},
+		{"without one", oauthRequest(), false},
+	} {
+		w := httptest.NewRecorder()
+		o.End(w, tc.r)
+		got := w.Result().Cookies()
+		if removes := len(got) == 1 && got[0].Name == cookie.Name && got[0].MaxAge < 0; removes != tc.removes || len(got) > 1 {
+			t.Errorf("End %s: cookies %v", tc.name, got)
+		}
 	}
 
 	tests := []struct {
@@ -137,12 +149,13 @@ func TestOAuthStates(t *testing.T) {
 		if err := o.Use(ctx, oauthRequest(c), s, ck, back, now); !errors.Is(err, ErrStateRefused) {
 			t.Fatalf("second use: %v", err)
 		}
-		// The mark lasts as long as the state could.
+		// The mark lasts as long as the state could, on a replica whose
+		// clock is up to usedMarkSkew behind.
 		keys, _ := rdb.Keys(ctx, o.prefix+"*").Result()
 		if len(keys) != 1 {
 			t.Fatalf("used marks %v", keys)
 		}
-		if ttl := rdb.TTL(ctx, keys[0]).Val(); ttl <= 0 || ttl > StateLifetime {
+		if ttl := rdb.TTL(ctx, keys[0]).Val(); ttl <= usedMarkSkew || ttl > StateLifetime+usedMarkSkew {
 			t.Errorf("mark TTL %s", ttl)
 		}
 		rdb.Del(ctx, keys...)
@@ -188,4 +201,59 @@ func BenchmarkCSRFToken(b *testing.B) {
 			b.Fatal("refused")
 		}
 	}
+}
+
+// TestOAuthStateOnceAcrossReplicas: two replicas share Redis and the
+// secret; a state spent on one is refused on the other, also once the
+// state's own lifetime has passed on the first replica's clock, by a
+// replica whose clock is behind (Use sets no upper bound on the expiry,
+// so the used mark must outlive the state there too).
+func TestOAuthStateOnceAcrossReplicas(t *testing.T) {
+	m, rdb := redistest.Miniredis(t)
+	cfg := OAuthConfig{Secret: secret, Prefix: "oauth-used:"}
+	a, err := NewOAuthStates(rdb, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewOAuthStates(rdb, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ck, back = "co_AAAAAAAAAAAAAAAAAAAAAAAA", "/c/co_AAAAAAAAAAAAAAAAAAAAAAAA"
+	ctx := context.Background()
+	now := time.Now()
+	state, cookie := a.Begin(ck, back, now)
+	if err := a.Use(ctx, oauthRequest(cookie), state, ck, back, now); err != nil {
+		t.Fatalf("first use: %v", err)
+	}
+	if err := b.Use(ctx, oauthRequest(cookie), state, ck, back, now); !errors.Is(err, ErrStateRefused) {
+		t.Fatalf("replayed on the other replica: %v", err)
+	}
+	// The state's lifetime has passed for replica a (and Redis); replica
+	// b's clock is 30 s behind.
+	m.FastForward(StateLifetime + time.Second)
+	behind := now.Add(StateLifetime - 30*time.Second)
+	if err := b.Use(ctx, oauthRequest(cookie), state, ck, back, behind); !errors.Is(err, ErrStateRefused) {
+		t.Fatalf("replayed on a replica whose clock is behind: %v", err)
+	}
+}
+
+// FuzzCSRFCheck: Check never panics and takes no token but the one made
+// for this checkout and session (go test -fuzz FuzzCSRFCheck ./sessions/).
+func FuzzCSRFCheck(f *testing.F) {
+	c, err := NewCSRF(secret)
+	if err != nil {
+		f.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	const ck = "co_AAAAAAAAAAAAAAAAAAAAAAAA"
+	good := c.Token(ck, "", now)
+	for _, s := range []string{good, "", ".", "-1." + good, "+" + good, good + "=", strings.Repeat("z", 13) + good[strings.Index(good, "."):]} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		if c.Check(token, ck, "", now) && token != good {
+			t.Fatalf("Check took %q", token)
+		}
+	})
 }
