@@ -169,9 +169,14 @@ func (s *Service) intake(ctx context.Context, st *store, merchantID string, cb g
 	}
 	switch window {
 	case 1:
-		return s.confirmNotify(ctx, st, c, a, cb, t)
+		err := s.confirmNotify(ctx, st, c, a, cb, t)
+		// A window still held here ends with its outcome: copies of a
+		// notify claiming a new payment are answered from the store only
+		// after a check that went through.
+		t.failed = err != nil
+		return err
 	case 0:
-		return s.awaitSettled(ctx, cb.OutNo, keys)
+		return s.awaitSettled(ctx, cb.OutNo, keys, says)
 	}
 	if !settled {
 		// The script asks for the window whenever the order is not
@@ -210,12 +215,18 @@ func (s *Service) intakeKeys(id string, seq int, outNo string) []string {
 // worth one paystatus per window, as the repository records money that
 // arrives after all (and confirm then keeps or refunds it by policy), so
 // answering it from the store alone could hide a real payment.
-// In "look" mode nothing is written, and window is 1 when no check is
-// running (it ended, or there is no window) and 0 when one is.
+// In "look" mode (args: 2 "1" when the notify says paid) nothing is
+// written, and window is 1 when no check is running (it ended, or there is
+// no window) and 0 when one is. A notify claiming a new payment is settled
+// there only once a check ended that went through ("<ms>:end"): after one
+// that failed ("<ms>:fail", paystatus unreachable, say) nothing confirmed
+// the claim, and answering it success would let the gateway stop sending
+// a payment nobody recorded.
 //
 // A window opens at now unless one opened less than notifyCheckEvery
 // before (or later, by a replica whose clock runs ahead); its value is
-// "<ms>:run" until its check ends (scriptEndNotifyCheck), then "<ms>:end".
+// "<ms>:run" until its check ends (scriptEndNotifyCheck), then "<ms>:end",
+// or "<ms>:fail" when the check failed.
 // The window is a time in the value, on the service's clock, because a
 // Redis TTL follows Redis's clock (miniredis's stands still); the TTL only
 // cleans up.
@@ -235,6 +246,7 @@ end
 local w = redis.call('GET', keys[1])
 if args[1] == 'look' then
   if w and string.sub(w, -4) == ':run' then return {settled, 0} end
+  if args[2] == '1' and st ~= 'paid' and not (w and string.sub(w, -4) == ':end') then settled = 0 end
   return {settled, 1}
 end
 if checkout.merchant ~= args[2] or checkout.store ~= args[3] or (attempt.ord_no ~= '' and attempt.ord_no ~= args[4]) then
@@ -323,12 +335,13 @@ return 0
 // with the state not final, or when it is still running after notifyWait
 // (the gateway retries; by then the window has passed). Each look reads
 // the window and the state in one step, so a check seen ended is seen with
-// everything it stored.
-func (s *Service) awaitSettled(ctx context.Context, outNo string, keys []string) error {
+// everything it stored. says is "1" when the notify says paid: such a claim
+// on an attempt not paid is final only after a check that went through.
+func (s *Service) awaitSettled(ctx context.Context, outNo string, keys []string, says string) error {
 	deadline := time.Now().Add(notifyWait)
 	delay := 10 * time.Millisecond
 	for {
-		_, a, v, err := s.repo.ReadAttempt(ctx, scriptIntake, outNo, keys, "look")
+		_, a, v, err := s.repo.ReadAttempt(ctx, scriptIntake, outNo, keys, "look", says)
 		if err != nil {
 			return fmt.Errorf("notify %s: %w", outNo, err)
 		}

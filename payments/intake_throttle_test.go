@@ -185,6 +185,49 @@ func TestNotifyCancelledOrder(t *testing.T) {
 	}
 }
 
+// TestNotifyFailedOrder: an attempt taken out of play after an amount
+// mismatch (failed, its alert raised) is answered from the store, unless a
+// notify says paid: that claim is checked once per window, like a
+// cancelled order's (TestNotifyCancelledOrder), and raises no second alert.
+func TestNotifyFailedOrder(t *testing.T) {
+	spy := &gwSpy{}
+	e := newEnv(t, envConfig{spy: spy, sandbox: sandbox.Config{DropNotifies: true}})
+	c := e.newCheckout(1000+sandbox.MagicAmountDiffers, 30*time.Minute)
+	a := e.order(c, checkout.ScenarioQR, "")
+	e.pay(a)
+	paidRaw := e.notifyQuery(a, gateway.StatusPaid).Encode()
+	cancelledRaw := e.notifyQuery(a, gateway.StatusCanceled).Encode()
+	for i, step := range []struct {
+		name    string
+		advance time.Duration
+		raw     string
+		calls   int
+	}{
+		{"paid notify: mismatch found", 0, paidRaw, 1},
+		{"paid copy, same window: from the store", 0, paidRaw, 1},
+		{"cancelled notify: from the store", 0, cancelledRaw, 1},
+		{"paid claim, next window: checked again", 2 * time.Second, paidRaw, 2},
+		{"cancelled notify, next window: from the store", 2 * time.Second, cancelledRaw, 2},
+	} {
+		e.clk.Advance(step.advance)
+		if code, body := e.sendNotify(step.raw); code != 200 || body != gateway.NotifySuccess {
+			t.Fatalf("step %d (%s): %d %q", i, step.name, code, body)
+		}
+		if calls := spy.statusCalls(a.OutNo); calls != step.calls {
+			t.Fatalf("step %d (%s): %d paystatus calls, want %d", i, step.name, calls, step.calls)
+		}
+	}
+	if at := e.attempt(c.ID, a.Seq); at.Status != checkout.AttemptFailed {
+		t.Fatalf("attempt %s", at.Status)
+	}
+	if n := len(e.events.of(c.ID, webhook.TypeAmountMismatch)); n != 1 {
+		t.Fatalf("%d mismatch alerts, want 1", n)
+	}
+	if got := e.get(c.ID); got.Status == checkout.StatusPaid {
+		t.Fatal("checkout paid with the wrong amount")
+	}
+}
+
 // TestNotifyWhileAnotherChecks: another replica holds the window (it is
 // asking paystatus and applying the payment). A copy waits, without asking
 // paystatus itself, and answers notify_success once that check ended with

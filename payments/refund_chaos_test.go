@@ -5,6 +5,7 @@ package payments_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -33,6 +34,10 @@ type cmdHook struct {
 	rules []*cmdRule
 	// count, when >= 0, kills at the count-th command from now.
 	left, seen int
+	// dead is set by that kill: the process is gone, so no command goes
+	// out until stop, not even from the killed goroutine's deferred calls
+	// (runtime.Goexit runs them; a real crash does not).
+	dead bool
 }
 
 type cmdRule struct {
@@ -58,7 +63,7 @@ func (h *cmdHook) killAt(n int) {
 func (h *cmdHook) stop() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.left, h.rules = -1, nil
+	h.left, h.rules, h.dead = -1, nil, false
 	return h.seen
 }
 
@@ -91,7 +96,7 @@ func (h *cmdHook) before(cmd redis.Cmder) {
 	if h.left >= 0 {
 		h.seen++
 		if h.left == 0 {
-			h.left = -1
+			h.left, h.dead = -1, true
 			h.mu.Unlock()
 			runtime.Goexit()
 		}
@@ -117,10 +122,24 @@ func (h *cmdHook) before(cmd redis.Cmder) {
 	}
 }
 
+// gone answers an error once the process was killed (killAt), until stop.
+func (h *cmdHook) gone() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.dead {
+		return errors.New("test: process killed")
+	}
+	return nil
+}
+
 func (h *cmdHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (h *cmdHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
+		if err := h.gone(); err != nil {
+			cmd.SetErr(err)
+			return err
+		}
 		h.before(cmd)
 		return next(ctx, cmd)
 	}
@@ -128,6 +147,12 @@ func (h *cmdHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 
 func (h *cmdHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if err := h.gone(); err != nil {
+			for _, c := range cmds {
+				c.SetErr(err)
+			}
+			return err
+		}
 		for _, c := range cmds {
 			h.before(c)
 		}

@@ -336,6 +336,10 @@ type tail struct {
 	publish *checkout.Checkout
 	// window is the paystatus window key to end if it still holds claim.
 	window, claim string
+	// failed ends the window as a check that failed (":fail"): its
+	// waiters must not take a notify's claim of a new payment as
+	// answered (scriptIntake).
+	failed bool
 }
 
 // empty reports whether t has nothing to send.
@@ -356,6 +360,9 @@ func (s *Service) addTail(ctx context.Context, p redis.Pipeliner, t *tail) {
 		// EVAL rather than EVALSHA: inside a pipeline a script the server
 		// does not know yet cannot be retried.
 		ended := strings.TrimSuffix(t.claim, ":run") + ":end"
+		if t.failed {
+			ended = strings.TrimSuffix(t.claim, ":run") + ":fail"
+		}
 		_ = scriptEndNotifyCheck.Eval(ctx, p, []string{t.window}, t.claim, ended, notifyCheckKeep.Milliseconds())
 	}
 	*t = tail{}
