@@ -68,6 +68,23 @@ const maxPooledPage = 64 << 10
 
 // render writes a component with the request's nonce, in one write.
 func (h *handler) render(c *gin.Context, status int, comp templ.Component) {
+	h.writePage(c, status, func(ctx context.Context, buf *bytes.Buffer) error {
+		return comp.Render(ctx, buf)
+	})
+}
+
+// renderCheckoutPage writes the checkout page through the cache of rendered
+// pages: the same markup as render(templates.CheckoutPage(v)), without
+// running the template when a page with the same view was rendered before.
+func (h *handler) renderCheckoutPage(c *gin.Context, v templates.CheckoutView) {
+	h.writePage(c, http.StatusOK, func(ctx context.Context, buf *bytes.Buffer) error {
+		return h.pages.rendered.WriteCheckoutPage(ctx, buf, v)
+	})
+}
+
+// writePage writes what fill puts into a pooled buffer in one write, with
+// its Content-Length; fill's context carries the request's nonce.
+func (h *handler) writePage(c *gin.Context, status int, fill func(context.Context, *bytes.Buffer) error) {
 	ctx := templ.WithNonce(c.Request.Context(), c.GetString(ctxNonce))
 	buf := pageBuffers.Get().(*bytes.Buffer)
 	buf.Reset()
@@ -76,7 +93,7 @@ func (h *handler) render(c *gin.Context, status int, comp templ.Component) {
 			pageBuffers.Put(buf)
 		}
 	}()
-	if err := comp.Render(ctx, buf); err != nil {
+	if err := fill(ctx, buf); err != nil {
 		h.logger(c).Warn("Rendering a page failed", slog.String("path", c.Request.URL.Path), slog.Any("error", err))
 	}
 	c.Header("Content-Length", strconv.Itoa(buf.Len()))

@@ -10,6 +10,7 @@ import (
 	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/sessions"
 	"github.com/wallet-checkout/checkout/wallet"
+	"github.com/wallet-checkout/checkout/web/templates"
 )
 
 // LiveUpdates tells waiting result pages that a checkout may have moved;
@@ -63,6 +64,10 @@ type pages struct {
 	streams *streamCounts
 	// slots bounds the event streams' concurrent Redis reads (Streams.Reads).
 	slots readSlots
+	// rendered keeps rendered checkout pages, keyed on everything they
+	// show, with the per-request values spliced in on each view
+	// (templates.PageCache, docs/performance.md).
+	rendered *templates.PageCache
 }
 
 type alipayAppEntry struct {
@@ -75,11 +80,17 @@ const (
 	defaultHeartbeat = 15 * time.Second
 )
 
+// pageCacheBytes bounds the rendered checkout pages kept in memory: about
+// 900 pages of 4.4 KB, more than the checkouts being viewed at once on a
+// replica; a page not in it is rendered, as without a cache.
+const pageCacheBytes = 4 << 20
+
 // initPages prepares what the payer pages and the mini-program API share
 // (h.pages).
 func (h *handler) initPages(d Deps) {
 	p := &pages{PagesDeps: d.PagesDeps, cop: http.NewCrossOriginProtection(),
-		streams: newStreamCounts(d.Streams), slots: make(readSlots, d.Streams.Reads)}
+		streams: newStreamCounts(d.Streams), slots: make(readSlots, d.Streams.Reads),
+		rendered: templates.NewPageCache(pageCacheBytes)}
 	if p.Heartbeat <= 0 {
 		p.Heartbeat = defaultHeartbeat
 	}

@@ -39,7 +39,7 @@ func (h *handler) showCheckoutPage(c *gin.Context) {
 			return
 		}
 	}
-	h.render(c, http.StatusOK, templates.CheckoutPage(v))
+	h.renderCheckoutPage(c, v)
 }
 
 // checkoutPageView fills what every variant of the checkout page shows.

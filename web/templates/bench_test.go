@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"testing"
@@ -14,6 +15,21 @@ func BenchmarkCheckoutPage(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := CheckoutPage(v).Render(ctx, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCheckoutPageCached is BenchmarkCheckoutPage from the cache: a
+// view of a page already rendered (what most views are), into a buffer.
+func BenchmarkCheckoutPageCached(b *testing.B) {
+	v := checkoutView(ActionQR)
+	pc := NewPageCache(4 << 20)
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		if err := pc.WriteCheckoutPage(context.Background(), &buf, v); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,7 +1,7 @@
 package templates
 
 import (
-	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -92,6 +92,22 @@ func (v CheckoutView) expiresIn() int64 {
 	return int64(d / time.Second)
 }
 
+// expiresInText is data-expires-in: the seconds left to pay.
+func (v CheckoutView) expiresInText() string {
+	if v.countdown != nil {
+		return v.countdown.seconds
+	}
+	return strconv.FormatInt(v.expiresIn(), 10)
+}
+
+// clockText is the countdown's text: the time left to pay as a clock.
+func (v CheckoutView) clockText() string {
+	if v.countdown != nil {
+		return v.countdown.clock
+	}
+	return clock(v.expiresIn())
+}
+
 // miniProgramPath is where the mini-program hand-off navigates.
 func (v CheckoutView) miniProgramPath() string {
 	if v.MiniProgramPath != "" {
@@ -109,16 +125,7 @@ func (v ResultView) checkAfterMillis() int64 {
 }
 
 // clock formats seconds as m:ss, or h:mm:ss from an hour up.
-func clock(secs int64) string {
-	if secs < 0 {
-		secs = 0
-	}
-	h, m, s := secs/3600, secs/60%60, secs%60
-	if h > 0 {
-		return fmt.Sprintf("%d:%02d:%02d", h, m, s)
-	}
-	return fmt.Sprintf("%d:%02d", m, s)
-}
+func clock(secs int64) string { return string(appendClock(nil, secs)) }
 
 // initial is the first character of a merchant's name, for its avatar.
 func initial(name string) string {

@@ -90,7 +90,15 @@ type CheckoutView struct {
 	// Notice is an optional message shown above the action (e.g. after a
 	// failed identity step); already translated.
 	Notice string
+
+	// countdown, when set, is written in place of the countdown's seconds
+	// and clock: the page cache renders its sentinels there (PageCache).
+	countdown *countdownSlots
 }
+
+// countdownSlots are the texts written for the countdown instead of the
+// ones computed from ExpiresAt and Now.
+type countdownSlots struct{ seconds, clock string }
 
 // ResultView is the result page, GET /c/:id/result.
 type ResultView struct {
