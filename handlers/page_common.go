@@ -24,21 +24,35 @@ import (
 const ctxNonce = "csp_nonce"
 
 // pageHeaders sets what every payer-facing answer carries: never cached
-// (the back button must not show a stale unpaid page), a strict CSP with a
-// fresh nonce, no framing, no sniffing, no referrer to third parties.
+// (the back button must not show a stale unpaid page), a strict CSP, no
+// framing, no sniffing, no referrer to third parties. The CSP allows
+// nothing to run; an HTML answer replaces it with one that allows its
+// own scripts and styles by nonce (pageNonce), so the JSON and stream
+// answers, the hot polling path, make no nonce.
 func (h *handler) pageHeaders(c *gin.Context) {
-	var b [18]byte
-	_, _ = rand.Read(b[:])
-	nonce := base64.RawURLEncoding.EncodeToString(b[:])
-	c.Set(ctxNonce, nonce)
 	hd := c.Writer.Header()
 	hd.Set("Cache-Control", "no-store")
-	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self' 'nonce-"+nonce+
-		"'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	hd.Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "same-origin")
 	c.Next()
+}
+
+// pageNonce is the request's CSP nonce, made on first use together with
+// the CSP that allows the page's own scripts and styles by it. Call it
+// before the answer is written.
+func pageNonce(c *gin.Context) string {
+	if n := c.GetString(ctxNonce); n != "" {
+		return n
+	}
+	var b [18]byte
+	_, _ = rand.Read(b[:])
+	nonce := base64.RawURLEncoding.EncodeToString(b[:])
+	c.Set(ctxNonce, nonce)
+	c.Writer.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self' 'nonce-"+nonce+
+		"'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	return nonce
 }
 
 // sameOrigin refuses cross-origin state-changing requests (Sec-Fetch-Site
@@ -54,7 +68,7 @@ func (h *handler) sameOrigin(c *gin.Context) {
 // page is the request's common page data: language and nonce.
 func (h *handler) page(c *gin.Context) templates.Page {
 	lang := templates.Negotiate(c.GetHeader("Accept-Language"), c.Query("lang"))
-	return templates.Page{Lang: lang, Nonce: c.GetString(ctxNonce)}
+	return templates.Page{Lang: lang, Nonce: pageNonce(c)}
 }
 
 // pageBuffers hold rendered pages until they are written: a page goes out
@@ -85,7 +99,7 @@ func (h *handler) renderCheckoutPage(c *gin.Context, v templates.CheckoutView) {
 // writePage writes what fill puts into a pooled buffer in one write, with
 // its Content-Length; fill's context carries the request's nonce.
 func (h *handler) writePage(c *gin.Context, status int, fill func(context.Context, *bytes.Buffer) error) {
-	ctx := templ.WithNonce(c.Request.Context(), c.GetString(ctxNonce))
+	ctx := templ.WithNonce(c.Request.Context(), pageNonce(c))
 	buf := pageBuffers.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer func() {

@@ -47,6 +47,10 @@ func (want pgErrorAnswer) check(t *testing.T, r pgResp) {
 	if sc := r.header.Values("Set-Cookie"); len(sc) != 0 {
 		t.Errorf("a refused request wrote the session: %v", sc)
 	}
+	// Only an HTML page has scripts and styles to allow, by its nonce.
+	if csp := r.header.Get("Content-Security-Policy"); strings.Contains(csp, "nonce-") != (want.page != "") {
+		t.Errorf("CSP %q for an answer of page %q", csp, want.page)
+	}
 	switch {
 	case want.code != "":
 		if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
