@@ -398,20 +398,7 @@ func (r *Repo) AttemptByOutNo(ctx context.Context, outNo string) (*Checkout, *At
 	if !ok {
 		return nil, nil, fmt.Errorf("out_no %.64q: %w", outNo, ErrNotFound)
 	}
-	var cf, af *redis.MapStringStringCmd
-	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		cf = p.HGetAll(ctx, r.keyCheckout(id))
-		af = p.HGetAll(ctx, r.keyAttempts(id))
-		return nil
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("out_no %s: %w", outNo, err)
-	}
-	c, err := decodeCheckout(cf.Val())
-	if err != nil {
-		return nil, nil, fmt.Errorf("out_no %s: %w", outNo, err)
-	}
-	as, err := decodeAttempts(id, af.Val())
+	c, as, err := r.GetWithAttempts(ctx, id)
 	if err != nil {
 		return nil, nil, fmt.Errorf("out_no %s: %w", outNo, err)
 	}
