@@ -81,7 +81,7 @@ var Vars = []Var{
 	{Env: "CHECKOUT_TRUSTED_PROXIES", Flag: "trusted-proxies", Usage: "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For gives the client IP (default none)"},
 	{Env: "CHECKOUT_RATE_API", Flag: "rate-api", Default: DefaultRateAPI, Usage: "requests per API key on the merchant API, as N/s, N/m or N/h with an optional :BURST (default burst N), or off"},
 	{Env: "CHECKOUT_RATE_AUTH_FAILURES", Flag: "rate-auth-failures", Default: DefaultRateAuthFailures, Usage: "failed authentications (401) per client address before it gets 429, same syntax"},
-	{Env: "CHECKOUT_RATE_PAYER", Flag: "rate-payer", Default: DefaultRatePayer, Usage: "payer actions (pay, check, mini-program payment) per checkout and client address, each action counted apart, same syntax"},
+	{Env: "CHECKOUT_RATE_PAYER", Flag: "rate-payer", Default: DefaultRatePayer, Usage: "payer actions (pay, check, mini-program payment, OAuth callbacks) per checkout and client address, each action counted apart, same syntax"},
 	{Env: "CHECKOUT_STREAMS_MAX", Flag: "streams-max", Default: strconv.Itoa(DefaultStreamsMax), Usage: "most result-page event streams open in this process; beyond it pages poll the status instead"},
 	{Env: "CHECKOUT_STREAMS_PER_CLIENT", Flag: "streams-per-client", Default: strconv.Itoa(DefaultStreamsPerClient), Usage: "most event streams open from one client address; beyond it pages poll"},
 	{Env: "CHECKOUT_STREAMS_PER_CHECKOUT", Flag: "streams-per-checkout", Default: strconv.Itoa(DefaultStreamsPerCheckout), Usage: "most event streams open on one checkout; beyond it pages poll"},

@@ -19,6 +19,7 @@ var (
 	pageOAuthExpired  = errorText{"error.oauth_expired.title", "error.oauth_expired.body"}
 	pageOAuthDenied   = errorText{"error.oauth_denied.title", "error.oauth_denied.body"}
 	pageReturnInvalid = errorText{"error.return_invalid.title", "error.return_invalid.body"}
+	pageRateLimited   = errorText{"error.rate_limited.title", "error.rate_limited.body"}
 )
 
 // apiErrorKeys gives the catalogue key of the message of each error code

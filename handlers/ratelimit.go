@@ -164,6 +164,21 @@ func (h *handler) limitPayer(action string) gin.HandlerFunc {
 	}
 }
 
+// limitOAuth is the per checkout and address limit of a wallet's OAuth
+// callback (after requireCheckoutPayer). Each callback spends an OAuth
+// state and leaves its used-marker in Redis for minutes, so their rate is
+// what bounds those keys. A browser lands here: the refusal is the error
+// page in the payer's language, with Retry-After.
+func (h *handler) limitOAuth(wallet string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !h.allowPayer(c, "oauth-"+wallet, pageCheckoutOf(c).ID) {
+			h.pageFailure(c, false, errRateLimited, pageRateLimited)
+			return
+		}
+		c.Next()
+	}
+}
+
 // allowPayer takes one of action's requests on checkoutID from the
 // client address's budget.
 func (h *handler) allowPayer(c *gin.Context, action, checkoutID string) bool {

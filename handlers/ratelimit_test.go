@@ -381,3 +381,48 @@ func TestRateLimitAcrossReplicas(t *testing.T) {
 		t.Errorf("merchant B: %d %s", r.Status, r.Body)
 	}
 }
+
+// The wallets' OAuth callbacks are limited per checkout and address like
+// the payer's POSTs: each spends an OAuth state and leaves a used-marker
+// in Redis for minutes, so their rate must be bounded. Beyond the limit a
+// callback gets the error page in the payer's language with Retry-After.
+func TestRateLimitOAuthCallbacks(t *testing.T) {
+	e := newPgEnv(t, trustLoopbackProxy, rates(t, "", "", "3/m"))
+	ck := e.newCheckout("native", 100)
+	b := e.browser(uaWeChatIOS, "payer-1")
+	get := func(wallet, from, lang string) pgResp {
+		return b.do(false, "GET", "/c/"+ck.ID+"/oauth/"+wallet+"?code=c&state=forged", nil,
+			map[string]string{"X-Forwarded-For": from, "Accept-Language": lang})
+	}
+	const nat = "100.64.0.9"
+	for i := range 3 {
+		if r := get("wechat", nat, "zh-CN"); r.status == http.StatusTooManyRequests {
+			t.Fatalf("callback %d limited within the limit: %s", i, r.body)
+		}
+	}
+	for _, tc := range []struct{ wallet, lang, want string }{
+		{"wechat", "zh-CN", templates.LangZhHans},
+		{"wechat", "en", templates.LangEn},
+	} {
+		r := get(tc.wallet, nat, tc.lang)
+		if r.status != http.StatusTooManyRequests {
+			t.Fatalf("%s callback over the limit: %d, want 429", tc.wallet, r.status)
+		}
+		if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+			t.Errorf("Content-Type %q, want the error page", ct)
+		}
+		if want := templates.Translate(tc.want, "error.rate_limited.title"); !strings.Contains(r.body, want) {
+			t.Errorf("%s page lacks %q", tc.lang, want)
+		}
+		if n, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || n < 1 {
+			t.Errorf("Retry-After %q, want whole seconds ≥ 1", r.header.Get("Retry-After"))
+		}
+	}
+	// Alipay's callback has its own budget; another address too.
+	if r := get("alipay", nat, "zh-CN"); r.status == http.StatusTooManyRequests {
+		t.Errorf("alipay callback limited by wechat's budget")
+	}
+	if r := get("wechat", "100.64.0.10", "zh-CN"); r.status == http.StatusTooManyRequests {
+		t.Errorf("another address limited by the first one's budget")
+	}
+}

@@ -72,8 +72,9 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	htmlPages.GET("/return", h.payReturn)
 	payerPages := c.Group("", h.requireCheckoutPayer(asHTML))
 	payerPages.GET("", h.showCheckoutPage)
-	payerPages.GET("/oauth/wechat", h.wechatOAuthCallback)
-	payerPages.GET("/oauth/alipay", h.alipayOAuthCallback)
+	// The OAuth callbacks are limited per checkout and address (limitOAuth).
+	payerPages.GET("/oauth/wechat", h.limitOAuth("wechat"), h.wechatOAuthCallback)
+	payerPages.GET("/oauth/alipay", h.limitOAuth("alipay"), h.alipayOAuthCallback)
 	payerPages.GET("/result", h.showResultPage)
 	// The status poll loads its checkout with the attempts, in one
 	// round trip (showPayStatus).

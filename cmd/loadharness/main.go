@@ -27,7 +27,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,6 +63,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated kinds to run (page,status,create,notify,sse); default all")
 	streams := flag.Int("streams", 10_000, "sse: event streams held per side and round")
 	flag.StringVar(&profileDir, "sseprofile", "", "sse: write each child's heap profile with the streams held into this directory")
+	flag.StringVar(&cpuProfileDir, "cpuprofile", "", "page, status, create, notify: write a CPU profile of the whole process during each service side into this directory (<kind>-<round>.pprof)")
 	flag.DurationVar(&settle, "ssesettle", 0, "sse: also read each server's RSS this long after its streams closed, asking nothing of it (the runtime returns memory within its 2-minute forced GC)")
 	flag.Parse()
 	if err := run(os.Stdout, *redisURL, *rounds, *duration, *conns, *streams, *only); err != nil {
@@ -158,7 +161,12 @@ func runHTTP(w io.Writer, rdb *redis.Client, addr, prefix string, rounds int, d 
 				if side == "service" {
 					base, mk = svc.url, k.service
 				}
+				stop, err := profileSide(k.name, side, r)
+				if err != nil {
+					return err
+				}
 				out, err := load(base, mk, k.want, d, conns)
+				stop()
 				if err != nil {
 					return fmt.Errorf("%s, %s: %w", k.name, side, err)
 				}
@@ -174,6 +182,29 @@ func runHTTP(w io.Writer, rdb *redis.Client, addr, prefix string, rounds int, d 
 			median(frps), median(srps), 100*median(ratios), median(fp50), median(sp50), median(fp99), median(sp99))
 	}
 	return nil
+}
+
+// cpuProfileDir, when set (-cpuprofile), receives a CPU profile of each
+// service side: the process holds the load generator and the floor too,
+// but while the service side runs the floor is idle, so a profile there
+// shows the service's share (go tool pprof -top takes several files).
+var cpuProfileDir string
+
+// profileSide starts the CPU profile of one service side, if asked; stop
+// ends it.
+func profileSide(kind, side string, round int) (stop func(), err error) {
+	if cpuProfileDir == "" || side != "service" {
+		return func() {}, nil
+	}
+	f, err := os.Create(filepath.Join(cpuProfileDir, fmt.Sprintf("%s-%d.pprof", strings.Fields(kind)[0], round)))
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // result is one side of one round.
