@@ -60,7 +60,8 @@ func main() {
 	rounds := flag.Int("rounds", 5, "interleaved rounds per request kind; ratios are the median over rounds")
 	duration := flag.Duration("duration", 5*time.Second, "length of one side of one round")
 	conns := flag.Int("conns", 64, "concurrent connections (one request in flight on each)")
-	only := flag.String("only", "", "comma-separated kinds to run (page,status,create,notify,sse); default all")
+	only := flag.String("only", "", "comma-separated kinds to run (page,status,create,notify,notify-first,sse); default all")
+	flag.IntVar(&firstNotifies, "notifies", 2000, "notify-first: paid orders whose first notify each side is sent per round")
 	streams := flag.Int("streams", 10_000, "sse: event streams held per side and round")
 	flag.StringVar(&profileDir, "sseprofile", "", "sse: write each child's heap profile with the streams held into this directory")
 	flag.StringVar(&cpuProfileDir, "cpuprofile", "", "page, status, create, notify: write a CPU profile of the whole process during each service side into this directory (<kind>-<round>.pprof)")
@@ -111,7 +112,7 @@ func run(w io.Writer, redisURL string, rounds int, d time.Duration, conns, strea
 // connection.
 func runHTTP(w io.Writer, rdb *redis.Client, addr, prefix string, rounds int, d time.Duration, conns int, selected func(string) bool) error {
 	ctx := context.Background()
-	if !slices.ContainsFunc([]string{"page", "status", "create", "notify"}, selected) {
+	if !slices.ContainsFunc([]string{"page", "status", "create", "notify", "notify-first"}, selected) {
 		return nil
 	}
 	svc, err := startService(ctx, rdb, prefix, nil)
@@ -181,6 +182,9 @@ func runHTTP(w io.Writer, rdb *redis.Client, addr, prefix string, rounds int, d 
 		fmt.Fprintf(w, "%-38s %12.0f %12.0f %6.0f%% %8.2fms %8.2fms %8.2fms %8.2fms\n", k.name,
 			median(frps), median(srps), 100*median(ratios), median(fp50), median(sp50), median(fp99), median(sp99))
 	}
+	if selected("notify-first") {
+		return runFirstNotifies(w, svc, floor.URL, rounds, conns)
+	}
 	return nil
 }
 
@@ -214,7 +218,8 @@ type result struct {
 }
 
 // load runs conns workers, each with one keep-alive connection, sending
-// requests back to back for d, and measures what came back as want.
+// requests back to back for d (or until mk has none left: it returns nil),
+// and measures what came back as want.
 func load(base string, mk func(string) *http.Request, want int, d time.Duration, conns int) (result, error) {
 	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
 	defer tr.CloseIdleConnections()
@@ -233,6 +238,9 @@ func load(base string, mk func(string) *http.Request, want int, d time.Duration,
 			var mine []time.Duration
 			for time.Now().Before(deadline) {
 				req := mk(base)
+				if req == nil { // a kind with a fixed number of requests is done
+					break
+				}
 				t0 := time.Now()
 				res, err := client.Do(req)
 				if err != nil {
@@ -299,7 +307,11 @@ type service struct {
 	notifyQuery string
 	pageSize    int
 	app         *app.App
-	close       func()
+	// gateway is the sandbox and the store's account on it, for the
+	// first notifies' orders (firstnotify.go).
+	sandbox *sandbox.Server
+	store   *gateway.Store
+	close   func()
 }
 
 // startService starts the service on rdb under prefix; env overrides its
@@ -373,7 +385,7 @@ func startService(ctx context.Context, rdb *redis.Client, prefix string, env map
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	go func() { _ = srv.Serve(ln) }()
 
-	s := &service{url: base, apiKey: key, app: a, notifyPath: payments.NotifyPath + url.PathEscape(gs.OpenID)}
+	s := &service{url: base, apiKey: key, app: a, notifyPath: payments.NotifyPath + url.PathEscape(gs.OpenID), sandbox: sb, store: gs}
 	s.close = func() {
 		_ = srv.Close()
 		stop()
@@ -491,6 +503,7 @@ func startFloor(rdb *redis.Client, prefix string, svc *service) (*floorServer, e
 			c.String(http.StatusOK, gateway.NotifySuccess)
 		}
 	})
+	r.GET("/notify-first", floorFirstNotify(rdb, prefix, svc))
 	r.POST("/create", func(c *gin.Context) {
 		body, _ := io.ReadAll(c.Request.Body)
 		id := prefix + "floor:co:" + strconv.FormatInt(n.Add(1), 10)

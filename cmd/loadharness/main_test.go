@@ -24,11 +24,12 @@ func TestMain(m *testing.M) {
 // and closed in each child process.
 func TestHarnessRuns(t *testing.T) {
 	mr, _ := redistest.Miniredis(t)
+	firstNotifies = 20
 	var out strings.Builder
 	if err := run(&out, "redis://"+mr.Addr(), 1, 300*time.Millisecond, 2, 20, ""); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	for _, row := range []string{"page ", "status ", "create ", "notify ", "sse opens/s ", "sse KB per held stream (RSS) ", "sse RSS after close "} {
+	for _, row := range []string{"page ", "status ", "create ", "notify ", "notify-first ", "sse opens/s ", "sse KB per held stream (RSS) ", "sse RSS after close "} {
 		if !strings.Contains(out.String(), "\n"+row) {
 			t.Errorf("no %q row in\n%s", row, out.String())
 		}
