@@ -37,7 +37,7 @@ func runFirstNotifies(w io.Writer, svc *service, floorURL string, rounds, conns 
 		return fmt.Errorf("-notifies %d: want at least 1", firstNotifies)
 	}
 	ctx := context.Background()
-	var ratios, fp50, sp50, fp99, sp99, frps, srps []float64
+	var ratios, fp50, sp50, fp99, sp99, frps, srps, fcpu, scpu []float64
 	for r := range rounds {
 		queries, err := paidOrders(ctx, svc, firstNotifies, conns)
 		if err != nil {
@@ -77,9 +77,10 @@ func runFirstNotifies(w io.Writer, svc *service, floorURL string, rounds, conns 
 		frps, srps = append(frps, f.rps), append(srps, s.rps)
 		fp50, sp50 = append(fp50, f.p50), append(sp50, s.p50)
 		fp99, sp99 = append(fp99, f.p99), append(sp99, s.p99)
+		fcpu, scpu = append(fcpu, f.cpu), append(scpu, s.cpu)
 	}
-	fmt.Fprintf(w, "%-38s %12.0f %12.0f %6.0f%% %8.2fms %8.2fms %8.2fms %8.2fms\n", "notify-first (a paid order's first)",
-		median(frps), median(srps), 100*median(ratios), median(fp50), median(sp50), median(fp99), median(sp99))
+	fmt.Fprintf(w, rowFormat, "notify-first (a paid order's first)",
+		median(frps), median(srps), 100*median(ratios), median(fp50), median(sp50), median(fp99), median(sp99), median(fcpu), median(scpu))
 	return nil
 }
 

@@ -35,6 +35,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -64,7 +65,7 @@ func main() {
 	flag.IntVar(&firstNotifies, "notifies", 2000, "notify-first: paid orders whose first notify each side is sent per round")
 	streams := flag.Int("streams", 10_000, "sse: event streams held per side and round")
 	flag.StringVar(&profileDir, "sseprofile", "", "sse: write each child's heap profile with the streams held into this directory")
-	flag.StringVar(&cpuProfileDir, "cpuprofile", "", "page, status, create, notify: write a CPU profile of the whole process during each service side into this directory (<kind>-<round>.pprof)")
+	flag.StringVar(&cpuProfileDir, "cpuprofile", "", "write a CPU profile of the process during each side of each round of page, status, create, notify and notify-first into this directory (<side>-<kind>-<round>.pprof)")
 	flag.DurationVar(&settle, "ssesettle", 0, "sse: also read each server's RSS this long after its streams closed, asking nothing of it (the runtime returns memory within its 2-minute forced GC)")
 	flag.Parse()
 	if err := run(os.Stdout, *redisURL, *rounds, *duration, *conns, *streams, *only); err != nil {
@@ -146,9 +147,9 @@ func runHTTP(w io.Writer, rdb *redis.Client, addr, prefix string, rounds int, d 
 
 	fmt.Fprintf(w, "loadharness: %d rounds × %s per side, %d connections, Redis %s, %d CPUs, page %d bytes\n\n",
 		rounds, d, conns, addr, runtime.GOMAXPROCS(0), svc.pageSize)
-	fmt.Fprintf(w, "%-38s %12s %12s %7s %9s %9s %9s %9s\n", "kind", "floor req/s", "svc req/s", "ratio", "floor p50", "svc p50", "floor p99", "svc p99")
+	fmt.Fprintf(w, "%-38s %12s %12s %7s %9s %9s %9s %9s %10s %10s\n", "kind", "floor req/s", "svc req/s", "ratio", "floor p50", "svc p50", "floor p99", "svc p99", "floor cpu", "svc cpu")
 	for _, k := range kinds {
-		var ratios, fp50, sp50, fp99, sp99, frps, srps []float64
+		var ratios, fp50, sp50, fp99, sp99, frps, srps, fcpu, scpu []float64
 		for r := range rounds {
 			// Alternate which side goes first, so neither always runs on a
 			// machine warmed (or loaded) by the other.
@@ -178,9 +179,10 @@ func runHTTP(w io.Writer, rdb *redis.Client, addr, prefix string, rounds int, d 
 			frps, srps = append(frps, f.rps), append(srps, s.rps)
 			fp50, sp50 = append(fp50, f.p50), append(sp50, s.p50)
 			fp99, sp99 = append(fp99, f.p99), append(sp99, s.p99)
+			fcpu, scpu = append(fcpu, f.cpu), append(scpu, s.cpu)
 		}
-		fmt.Fprintf(w, "%-38s %12.0f %12.0f %6.0f%% %8.2fms %8.2fms %8.2fms %8.2fms\n", k.name,
-			median(frps), median(srps), 100*median(ratios), median(fp50), median(sp50), median(fp99), median(sp99))
+		fmt.Fprintf(w, rowFormat, k.name,
+			median(frps), median(srps), 100*median(ratios), median(fp50), median(sp50), median(fp99), median(sp99), median(fcpu), median(scpu))
 	}
 	if selected("notify-first") {
 		return runFirstNotifies(w, svc, floor.URL, rounds, conns)
@@ -189,18 +191,19 @@ func runHTTP(w io.Writer, rdb *redis.Client, addr, prefix string, rounds int, d 
 }
 
 // cpuProfileDir, when set (-cpuprofile), receives a CPU profile of each
-// service side: the process holds the load generator and the floor too,
-// but while the service side runs the floor is idle, so a profile there
-// shows the service's share (go tool pprof -top takes several files).
+// side of each round. The process holds the load generator and both
+// servers, but only one side runs at a time, so a side's profile shows
+// that server's share beside the load generator's (go tool pprof -top
+// takes several files).
 var cpuProfileDir string
 
-// profileSide starts the CPU profile of one service side, if asked; stop
-// ends it.
+// profileSide starts the CPU profile of one side of a round, if asked;
+// stop ends it.
 func profileSide(kind, side string, round int) (stop func(), err error) {
-	if cpuProfileDir == "" || side != "service" {
+	if cpuProfileDir == "" {
 		return func() {}, nil
 	}
-	f, err := os.Create(filepath.Join(cpuProfileDir, fmt.Sprintf("%s-%d.pprof", strings.Fields(kind)[0], round)))
+	f, err := os.Create(filepath.Join(cpuProfileDir, fmt.Sprintf("%s-%s-%d.pprof", side, strings.Fields(kind)[0], round)))
 	if err != nil {
 		return nil, fmt.Errorf("-cpuprofile: %w", err)
 	}
@@ -211,10 +214,27 @@ func profileSide(kind, side string, round int) (stop func(), err error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
+// rowFormat prints a kind's medians; cpu is µs of this process per answer.
+const rowFormat = "%-38s %12.0f %12.0f %6.0f%% %8.2fms %8.2fms %8.2fms %8.2fms %8.1fµs %8.1fµs\n"
+
 // result is one side of one round.
 type result struct {
 	rps      float64
 	p50, p99 float64 // milliseconds
+	// cpu is this process's CPU time (user and system) per answer, in
+	// microseconds: the server's and the load generator's share, not
+	// Redis's. Unlike rps, it barely moves when other jobs load the
+	// machine, so it shows what a change saved.
+	cpu float64
+}
+
+// processCPU is the CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // load runs conns workers, each with one keep-alive connection, sending
@@ -232,7 +252,7 @@ func load(base string, mk func(string) *http.Request, want int, d time.Duration,
 		badCode atomic.Int64
 		wg      sync.WaitGroup
 	)
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	for range conns {
 		wg.Go(func() {
 			var mine []time.Duration
@@ -262,7 +282,7 @@ func load(base string, mk func(string) *http.Request, want int, d time.Duration,
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), processCPU()-cpu0
 	if n := bad.Load(); n > 0 && int(n) > len(lat)/100 {
 		return result{}, fmt.Errorf("%d of %d answers were not %d (last %d)", n, int(n)+len(lat), want, badCode.Load())
 	}
@@ -271,7 +291,8 @@ func load(base string, mk func(string) *http.Request, want int, d time.Duration,
 	}
 	slices.Sort(lat)
 	ms := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))]) / float64(time.Millisecond) }
-	return result{rps: float64(len(lat)) / elapsed.Seconds(), p50: ms(0.50), p99: ms(0.99)}, nil
+	return result{rps: float64(len(lat)) / elapsed.Seconds(), p50: ms(0.50), p99: ms(0.99),
+		cpu: float64(cpu.Microseconds()) / float64(len(lat))}, nil
 }
 
 func get(u, ua string) *http.Request {
