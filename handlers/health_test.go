@@ -63,6 +63,18 @@ func TestRequestID(t *testing.T) {
 	if !strings.Contains(e.logs.String(), `"request_id":"abc-123"`) {
 		t.Fatal("access log lacks the request id")
 	}
+	// Generated ids are distinct, and a caller could send them back.
+	seen := map[string]bool{}
+	for range 50 {
+		id := e.do("GET", "/healthz", "", "").header.Get("X-Request-Id")
+		if seen[id] || len(id) != 30 || !strings.HasPrefix(id, "req_") {
+			t.Fatalf("generated id %q (seen before: %v), want a fresh req_ and 26 characters", id, seen[id])
+		}
+		seen[id] = true
+		if r := e.do("GET", "/healthz", "", "", "X-Request-Id", id); r.header.Get("X-Request-Id") != id {
+			t.Fatalf("a generated id %q sent back is not kept: %q", id, r.header.Get("X-Request-Id"))
+		}
+	}
 }
 
 func TestNotFoundAndMethod(t *testing.T) {

@@ -32,11 +32,38 @@ const (
 func (h *handler) requestID(c *gin.Context) {
 	id := c.GetHeader(headerRequestID)
 	if !validRequestID(id) {
-		id = "req_" + rand.Text()
+		id = newRequestID()
 	}
 	c.Writer.Header()[headerRequestID] = []string{id}
 	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), loggerKey{}, &requestLog{id: id, base: h.log}))
 	c.Next()
+}
+
+// requestIDs makes the ids of requests that bring none: a random prefix
+// per process and a counter, so that ids stay unique across replicas and
+// restarts without reading the system's random source on every request.
+// They are names, not secrets.
+var requestIDs struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func init() { requestIDs.prefix = "req_" + rand.Text()[:13] }
+
+// base32 is the alphabet of request ids (rand.Text's).
+const base32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+// newRequestID is "req_", the process's 13 random characters, and the
+// request's number in 13 more (65 bits: it never wraps).
+func newRequestID() string {
+	var b [4 + 13 + 13]byte
+	copy(b[:], requestIDs.prefix)
+	n := requestIDs.n.Add(1)
+	for i := len(b) - 1; i >= 4+13; i-- {
+		b[i] = base32[n&31]
+		n >>= 5
+	}
+	return string(b[:])
 }
 
 // requestLog is the request's logging context: its id, the service's
@@ -184,34 +211,36 @@ func (h *handler) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
 	ctx := c.Request.Context()
-	if !h.log.Enabled(ctx, slog.LevelInfo) && c.Writer.Status() < 500 {
+	level := slog.LevelInfo
+	if c.Writer.Status() >= 500 {
+		level = slog.LevelError
+	}
+	if !h.log.Enabled(ctx, level) {
 		return
 	}
+	end := time.Now()
+	// A record handed to the handler directly: Logger.LogAttrs would walk
+	// the stack for a source line that the access line never shows, on
+	// every request.
+	rec := slog.NewRecord(end, level, "Request", 0)
 	// The request's id as the line's first attribute, where a logger
 	// made With it would put it, without making one.
-	attrs := make([]slog.Attr, 1, 9)
 	if r, ok := ctx.Value(loggerKey{}).(*requestLog); ok {
-		attrs[0] = slog.String("request_id", r.id)
-	} else {
-		attrs = attrs[:0]
+		rec.AddAttrs(slog.String("request_id", r.id))
 	}
-	attrs = append(attrs,
+	rec.AddAttrs(
 		slog.String("method", c.Request.Method),
 		slog.String("path", c.Request.URL.Path),
 		slog.String("route", c.FullPath()),
 		slog.Int("status", c.Writer.Status()),
 		slog.Int("bytes", c.Writer.Size()),
-		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
 		slog.String("client_ip", c.ClientIP()),
 	)
 	if m, ok := c.Get(ctxMerchant); ok {
-		attrs = append(attrs, slog.String("merchant_id", m.(*checkout.Merchant).ID))
+		rec.AddAttrs(slog.String("merchant_id", m.(*checkout.Merchant).ID))
 	}
-	level := slog.LevelInfo
-	if c.Writer.Status() >= 500 {
-		level = slog.LevelError
-	}
-	h.log.LogAttrs(ctx, level, "Request", attrs...)
+	_ = h.log.Handler().Handle(ctx, rec)
 }
 
 // recovery turns a panic into a JSON 500 and a log line with the stack.

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"testing"
 )
@@ -28,12 +29,39 @@ func benchGet(b *testing.B, e *pgEnv, path, ua string, cookies ...*http.Cookie) 
 		if err != nil {
 			b.Fatal(err)
 		}
+		// Read to the end, so that the connection is kept: a benchmark of
+		// a new connection per request measures the dial.
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
 		if res.StatusCode != 200 {
 			b.Fatalf("%s: %d", path, res.StatusCode)
 		}
-		res.Body.Close()
 	}
 	b.ReportMetric(float64(rt.n.Load())/float64(b.N), "redis_rt/op")
+}
+
+// discardWriter is a ResponseWriter that keeps only the headers: what the
+// server side of a request costs, without a connection.
+type discardWriter struct{ h http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(int)             {}
+
+// BenchmarkCheckoutPageHandler is the server's own share of a page view:
+// the router and every middleware, the Redis read and the page, without
+// net/http's connection or a client. Its allocations are the page's.
+func BenchmarkCheckoutPageHandler(b *testing.B) {
+	e := newPgEnv(b)
+	ck := e.newCheckout("native", 1234)
+	req := httptest.NewRequest("GET", "/c/"+ck.ID, nil)
+	req.Header.Set("User-Agent", uaDesktop)
+	req.RemoteAddr = "192.0.2.7:1234"
+	b.ReportAllocs()
+	for b.Loop() {
+		w := &discardWriter{h: http.Header{}}
+		e.app.Handler.ServeHTTP(w, req)
+	}
 }
 
 func BenchmarkCheckoutPageDesktop(b *testing.B) {

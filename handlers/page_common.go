@@ -31,13 +31,25 @@ const ctxNonce = "csp_nonce"
 // answers, the hot polling path, make no nonce.
 func (h *handler) pageHeaders(c *gin.Context) {
 	hd := c.Writer.Header()
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("Referrer-Policy", "same-origin")
+	// Shared values, set without a copy each: nothing appends to or
+	// changes a header's slice in place (Header.Add would reallocate).
+	hd["Cache-Control"] = hdrNoStore
+	hd["Content-Security-Policy"] = hdrCSPNothing
+	hd["X-Content-Type-Options"] = hdrNoSniff
+	hd["X-Frame-Options"] = hdrDeny
+	hd["Referrer-Policy"] = hdrSameOrigin
 	c.Next()
 }
+
+// The payer-facing answers' fixed header values (pageHeaders).
+var (
+	hdrNoStore     = []string{"no-store"}
+	hdrCSPNothing  = []string{"default-src 'none'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"}
+	hdrNoSniff     = []string{"nosniff"}
+	hdrDeny        = []string{"DENY"}
+	hdrSameOrigin  = []string{"same-origin"}
+	hdrContentHTML = []string{"text/html; charset=utf-8"}
+)
 
 // pageNonce is the request's CSP nonce, made on first use together with
 // the CSP that allows the page's own scripts and styles by it. Call it
@@ -50,8 +62,8 @@ func pageNonce(c *gin.Context) string {
 	_, _ = rand.Read(b[:])
 	nonce := base64.RawURLEncoding.EncodeToString(b[:])
 	c.Set(ctxNonce, nonce)
-	c.Writer.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self' 'nonce-"+nonce+
-		"'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	c.Writer.Header()["Content-Security-Policy"] = []string{"default-src 'none'; script-src 'self' 'nonce-" + nonce + "'; style-src 'self' 'nonce-" + nonce +
+		"'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"}
 	return nonce
 }
 
@@ -82,7 +94,8 @@ const maxPooledPage = 64 << 10
 
 // render writes a component with the request's nonce, in one write.
 func (h *handler) render(c *gin.Context, status int, comp templ.Component) {
-	h.writePage(c, status, func(ctx context.Context, buf *bytes.Buffer) error {
+	ctx := templ.WithNonce(c.Request.Context(), pageNonce(c))
+	h.writePage(c, status, func(buf *bytes.Buffer) error {
 		return comp.Render(ctx, buf)
 	})
 }
@@ -90,16 +103,17 @@ func (h *handler) render(c *gin.Context, status int, comp templ.Component) {
 // renderCheckoutPage writes the checkout page through the cache of rendered
 // pages: the same markup as render(templates.CheckoutPage(v)), without
 // running the template when a page with the same view was rendered before.
+// The view carries the nonce: the cache splices it in, and gives it to the
+// template itself when it renders, so no nonce context is made here.
 func (h *handler) renderCheckoutPage(c *gin.Context, v templates.CheckoutView) {
-	h.writePage(c, http.StatusOK, func(ctx context.Context, buf *bytes.Buffer) error {
-		return h.pages.rendered.WriteCheckoutPage(ctx, buf, v)
+	h.writePage(c, http.StatusOK, func(buf *bytes.Buffer) error {
+		return h.pages.rendered.WriteCheckoutPage(c.Request.Context(), buf, v)
 	})
 }
 
 // writePage writes what fill puts into a pooled buffer in one write, with
-// its Content-Length; fill's context carries the request's nonce.
-func (h *handler) writePage(c *gin.Context, status int, fill func(context.Context, *bytes.Buffer) error) {
-	ctx := templ.WithNonce(c.Request.Context(), pageNonce(c))
+// its Content-Length.
+func (h *handler) writePage(c *gin.Context, status int, fill func(*bytes.Buffer) error) {
 	buf := pageBuffers.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer func() {
@@ -107,10 +121,12 @@ func (h *handler) writePage(c *gin.Context, status int, fill func(context.Contex
 			pageBuffers.Put(buf)
 		}
 	}()
-	if err := fill(ctx, buf); err != nil {
+	if err := fill(buf); err != nil {
 		h.logger(c).Warn("Rendering a page failed", slog.String("path", c.Request.URL.Path), slog.Any("error", err))
 	}
-	c.Header("Content-Length", strconv.Itoa(buf.Len()))
+	hd := c.Writer.Header()
+	hd["Content-Type"] = hdrContentHTML // gin then leaves it as it is
+	hd["Content-Length"] = []string{strconv.Itoa(buf.Len())}
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 	c.Abort()
 }
