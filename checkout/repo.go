@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -35,7 +36,17 @@ type Repo struct {
 	// cluster is set on Redis Cluster, where one MULTI/EXEC cannot span
 	// the checkout's slot and the shared indexes' slots.
 	cluster bool
+	// creates counts this Repo's creates: every listTrimEvery-th one trims
+	// the merchant's list.
+	creates atomic.Uint64
 }
+
+// listTrimEvery is how often Create drops the merchant list's entries
+// older than any checkout still stored: a command on every create would
+// cost each create a seventh of its Redis work for nothing. Between trims
+// a list holds at most this many stale entries per process, which the
+// list reads skip (their checkouts are gone).
+const listTrimEvery = 64
 
 // Option configures a Repo.
 type Option func(*Repo)
@@ -118,6 +129,8 @@ func (r *Repo) Create(ctx context.Context, c *Checkout, idem *IdempotentResponse
 	}
 	kc := r.keyCheckout(c.ID)
 	list := r.keyList(c.MerchantID)
+	// Entries older than any checkout still stored are dropped as we go.
+	trim := r.creates.Add(1)%listTrimEvery == 0
 	pipelined := r.rdb.TxPipelined
 	if r.cluster {
 		pipelined = r.rdb.Pipelined
@@ -127,8 +140,9 @@ func (r *Repo) Create(ctx context.Context, c *Checkout, idem *IdempotentResponse
 		p.PExpireAt(ctx, kc, c.ExpiresAt.Add(r.retention))
 		p.ZAdd(ctx, r.keyExpiry(), redis.Z{Score: float64(ms(c.ExpiresAt)), Member: c.ID})
 		p.ZAdd(ctx, list, redis.Z{Score: float64(ms(c.CreatedAt)), Member: c.ID})
-		// Entries older than any checkout still stored are dropped as we go.
-		p.ZRemRangeByScore(ctx, list, "-inf", strconv.FormatInt(ms(c.CreatedAt.Add(-r.retention-MaxTTL)), 10))
+		if trim {
+			p.ZRemRangeByScore(ctx, list, "-inf", strconv.FormatInt(ms(c.CreatedAt.Add(-r.retention-MaxTTL)), 10))
+		}
 		if idem != nil {
 			k := r.keyIdem(idem.MerchantID, idem.Key)
 			p.HSet(ctx, k, "status", strconv.Itoa(idem.Status), "body", idem.Body)

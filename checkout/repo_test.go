@@ -795,3 +795,38 @@ func TestGetWithAttempts(t *testing.T) {
 		}
 	}
 }
+
+// The merchant's list drops entries older than any checkout still stored,
+// a few creates at a time (Create trims every listTrimEvery-th create), so
+// it stays bounded whatever the traffic.
+func TestListTrimmedAsCheckoutsAreCreated(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	var old []string
+	for range 3 {
+		c, _ := NewCheckout(draft("m1"), clk.Now())
+		if err := r.Create(ctx, c, nil); err != nil {
+			t.Fatal(err)
+		}
+		old = append(old, c.ID)
+	}
+	clk.Advance(r.retention + MaxTTL + time.Hour)
+	for range listTrimEvery {
+		c, _ := NewCheckout(draft("m1"), clk.Now())
+		if err := r.Create(ctx, c, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := r.rdb.ZCard(ctx, r.keyList("m1")).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != listTrimEvery {
+		t.Fatalf("the list holds %d entries after %d old and %d new creates, want the %d new ones", n, len(old), listTrimEvery, listTrimEvery)
+	}
+	for _, id := range old {
+		if _, err := r.rdb.ZScore(ctx, r.keyList("m1"), id).Result(); err == nil {
+			t.Errorf("old entry %s still listed (%v)", id, err)
+		}
+	}
+}
