@@ -12,9 +12,21 @@ import (
 	"github.com/wallet-checkout/checkout/web/templates"
 )
 
-// oauthWallet is what one wallet's OAuth callback has of its own; the
-// round trip itself is oauthCallback, the same for every wallet.
+// oauthWallet is what one wallet's page and OAuth round trip have of
+// their own; the round trip itself is inWalletAction (its start) and
+// oauthCallback (its end), the same for every wallet.
 type oauthWallet struct {
+	// method is the wallet as a checkout names it.
+	method checkout.Method
+	// native reports whether the store pays through the wallet's JS
+	// bridge here, rather than through its cashier.
+	native func(h *handler, st *checkout.Store) bool
+	// jsapiAction and redirectAction are the page's action either way.
+	jsapiAction, redirectAction string
+	// authorizeURL is where the silent OAuth starts ("" when the
+	// provider's base URL is broken); callback is its path under /c/:id.
+	authorizeURL func(h *handler, appID, redirectURI, state string) string
+	callback     string
 	// codeParam is the query parameter the wallet sends the code in.
 	codeParam string
 	// appID is the store's app at the wallet ("" when it has none).
@@ -37,9 +49,19 @@ func (h *handler) wechatOAuthCallback(c *gin.Context) { h.oauthCallback(c, wecha
 func (h *handler) alipayOAuthCallback(c *gin.Context) { h.oauthCallback(c, alipayOAuth) }
 
 var (
-	wechatOAuth = oauthWallet{codeParam: "code", appID: func(st *checkout.Store) string { return st.WeChat.AppID },
+	wechatOAuth = oauthWallet{method: checkout.MethodWeChat, native: (*handler).wechatNative,
+		jsapiAction: templates.ActionWeChatJSAPI, redirectAction: templates.ActionWeChatRedirect,
+		authorizeURL: func(h *handler, appID, uri, state string) string {
+			return h.pages.WeChat.AuthorizeURL(appID, uri, state)
+		},
+		callback: "oauth/wechat", codeParam: "code", appID: func(st *checkout.Store) string { return st.WeChat.AppID },
 		identity: (*sessions.Payer).WeChatOpenID, keep: (*sessions.Payer).SetWeChatOpenID, exchange: (*handler).wechatExchange}
-	alipayOAuth = oauthWallet{codeParam: "auth_code", appID: func(st *checkout.Store) string { return st.Alipay.AppID },
+	alipayOAuth = oauthWallet{method: checkout.MethodAlipay, native: (*handler).alipayNative,
+		jsapiAction: templates.ActionAlipayJSAPI, redirectAction: templates.ActionAlipayRedirect,
+		authorizeURL: func(h *handler, appID, uri, state string) string {
+			return h.pages.Alipay.AuthorizeURL(appID, uri, state)
+		},
+		callback: "oauth/alipay", codeParam: "auth_code", appID: func(st *checkout.Store) string { return st.Alipay.AppID },
 		identity: (*sessions.Payer).AlipayUserID, keep: (*sessions.Payer).SetAlipayUserID, exchange: (*handler).alipayExchange}
 )
 
