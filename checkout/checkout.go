@@ -112,18 +112,28 @@ type Amounts struct {
 // amounts never overflow.
 const MaxFen = 1 << 50
 
-// Check verifies the breakdown adds up and nothing is negative.
+// Check is the one rule of a breakdown: the amount charged is positive,
+// no part is negative or over MaxFen (which also keeps the sum below from
+// overflowing), and Original − Discount − Ignore = Trade. A refusal is a
+// *FieldError naming the create API's field; the API checks its request
+// with it, and NewCheckout checks every draft.
 func (a Amounts) Check() error {
 	switch {
 	case a.Trade <= 0:
-		return fmt.Errorf("%w: trade amount must be > 0", ErrInvalid)
-	case a.Original < 0 || a.Discount < 0 || a.Ignore < 0:
-		return fmt.Errorf("%w: amounts must not be negative", ErrInvalid)
-	case a.Original > MaxFen || a.Discount > MaxFen || a.Ignore > MaxFen || a.Trade > MaxFen:
-		// Also keeps the arithmetic below from overflowing.
-		return fmt.Errorf("%w: amounts must be at most %d fen", ErrInvalid, int64(MaxFen))
-	case a.Original-a.Discount-a.Ignore != a.Trade:
-		return fmt.Errorf("%w: original − discount − ignore must equal the amount", ErrInvalid)
+		return &FieldError{Field: "amount", Message: "must be greater than 0 (fen)"}
+	case a.Trade > MaxFen:
+		return &FieldError{Field: "amount", Message: fmt.Sprintf("must be at most %d fen", int64(MaxFen))}
+	}
+	for _, p := range []struct {
+		field string
+		v     int64
+	}{{"original_amount", a.Original}, {"discount_amount", a.Discount}, {"ignore_amount", a.Ignore}} {
+		if p.v < 0 || p.v > MaxFen {
+			return &FieldError{Field: p.field, Message: fmt.Sprintf("must be between 0 and %d (fen)", int64(MaxFen))}
+		}
+	}
+	if a.Original-a.Discount-a.Ignore != a.Trade {
+		return &FieldError{Field: "original_amount", Message: "original_amount − discount_amount − ignore_amount must equal amount"}
 	}
 	return nil
 }

@@ -77,6 +77,48 @@ func TestMetadataRule(t *testing.T) {
 	}
 }
 
+// TestAmountsRule pins the one rule of an amount breakdown, which the
+// create API applies by calling Amounts.Check and the domain applies to
+// every draft: each refusal is a FieldError naming the API's field, the
+// same through Check and through NewCheckout.
+func TestAmountsRule(t *testing.T) {
+	rng := fmt.Sprintf("must be between 0 and %d (fen)", int64(MaxFen))
+	for _, tt := range []struct {
+		name       string
+		a          Amounts
+		field, msg string
+	}{
+		{"adds up", Amounts{Original: 1200, Discount: 100, Ignore: 100, Trade: 1000}, "", ""},
+		{"no breakdown", Amounts{Original: 1, Trade: 1}, "", ""},
+		{"zero amount", Amounts{}, "amount", "must be greater than 0 (fen)"},
+		{"negative amount", Amounts{Original: -5, Trade: -5}, "amount", "must be greater than 0 (fen)"},
+		{"amount over MaxFen", Amounts{Original: MaxFen + 1, Trade: MaxFen + 1}, "amount", fmt.Sprintf("must be at most %d fen", int64(MaxFen))},
+		{"negative original", Amounts{Original: -1, Trade: 1}, "original_amount", rng},
+		{"negative discount", Amounts{Original: 1, Discount: -1, Trade: 1}, "discount_amount", rng},
+		{"ignore over MaxFen", Amounts{Original: 1, Ignore: MaxFen + 1, Trade: 1}, "ignore_amount", rng},
+		{"does not add up", Amounts{Original: 1000, Discount: 100, Trade: 1000}, "original_amount",
+			"original_amount − discount_amount − ignore_amount must equal amount"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := draft("m")
+			d.Amounts = tt.a
+			_, newErr := NewCheckout(d, time.Now())
+			for _, err := range []error{tt.a.Check(), newErr} {
+				if tt.field == "" {
+					if err != nil {
+						t.Fatalf("refused: %v", err)
+					}
+					continue
+				}
+				var fe *FieldError
+				if !errors.As(err, &fe) || fe.Field != tt.field || fe.Message != tt.msg || !errors.Is(err, ErrInvalid) {
+					t.Errorf("err = %#v, want %s: %s (ErrInvalid)", err, tt.field, tt.msg)
+				}
+			}
+		})
+	}
+}
+
 // textCase is a value of a text field and the FieldError message it gets
 // ("" when accepted).
 type textCase struct{ name, value, msg string }

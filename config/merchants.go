@@ -23,6 +23,16 @@ const (
 	DefaultAlipayGatewayURL    = "https://openapi.alipay.com/gateway.do"
 )
 
+// Limits of the merchants file, each written once: the check and its
+// message both use it.
+const (
+	// maxNameLen bounds a merchant's or store's name, in characters.
+	maxNameLen = 64
+	// maxWebhookSecrets is the current secret and the one being rotated
+	// out.
+	maxWebhookSecrets = 2
+)
+
 // Providers are the base URLs of the wallets' identity services.
 type Providers struct {
 	// WeChatAuthorizeBase is where payers' browsers go for snsapi_base.
@@ -285,8 +295,8 @@ func (v *validator) name(path, raw string, required bool) (string, error) {
 	if s == "" && required {
 		return "", errorf(path, "is required (payers see it on the checkout page)")
 	}
-	if n := len([]rune(s)); n > 64 {
-		return "", errorf(path, "is %d characters; at most 64", n)
+	if n := len([]rune(s)); n > maxNameLen {
+		return "", errorf(path, "is %d characters; at most %d", n, maxNameLen)
 	}
 	return s, nil
 }
@@ -325,8 +335,8 @@ func (v *validator) webhook(path string, y *webhookYAML) (string, []checkout.Sec
 			return "", nil, errorf(path+".url", "%v", err)
 		}
 	}
-	if len(y.Secrets) > 2 {
-		return "", nil, errorf(path+".secrets", "has %d secrets; at most 2 (the current one and the one being rotated out)", len(y.Secrets))
+	if len(y.Secrets) > maxWebhookSecrets {
+		return "", nil, errorf(path+".secrets", "has %d secrets; at most %d (the current one and the one being rotated out)", len(y.Secrets), maxWebhookSecrets)
 	}
 	var secrets []checkout.Secret
 	for i, raw := range y.Secrets {

@@ -83,31 +83,27 @@ func (h *handler) draftFrom(m *checkout.Merchant, liveKey bool, req *createReque
 	if m.MaxAmount > 0 {
 		maxAmount = m.MaxAmount
 	}
-	if amount <= 0 {
-		return nil, invalid("amount", "must be greater than 0 (fen)")
-	}
+	// The service's (or the merchant's) ceiling; the breakdown's own rule
+	// is the domain's (Amounts.Check).
 	if amount > maxAmount {
 		return nil, invalid("amount", fmt.Sprintf("must be at most %d fen", maxAmount))
 	}
 	a := checkout.Amounts{Trade: amount}
-	for _, f := range []struct {
-		name string
-		v    *int64
-		dst  *int64
-	}{{"original_amount", req.OriginalAmount, &a.Original}, {"discount_amount", req.DiscountAmount, &a.Discount}, {"ignore_amount", req.IgnoreAmount, &a.Ignore}} {
-		if f.v == nil {
-			continue
-		}
-		if *f.v < 0 || *f.v > checkout.MaxFen {
-			return nil, invalid(f.name, fmt.Sprintf("must be between 0 and %d (fen)", int64(checkout.MaxFen)))
-		}
-		*f.dst = *f.v
+	if req.DiscountAmount != nil {
+		a.Discount = *req.DiscountAmount
 	}
-	if req.OriginalAmount == nil {
+	if req.IgnoreAmount != nil {
+		a.Ignore = *req.IgnoreAmount
+	}
+	if req.OriginalAmount != nil {
+		a.Original = *req.OriginalAmount
+	} else if a.Discount >= 0 && a.Ignore >= 0 && a.Discount <= checkout.MaxFen && a.Ignore <= checkout.MaxFen {
+		// Only parts in range are added up: Check names a part out of
+		// range, not an original_amount overflowed from it.
 		a.Original = a.Trade + a.Discount + a.Ignore
 	}
-	if a.Original-a.Discount-a.Ignore != a.Trade {
-		return nil, invalid("original_amount", "original_amount − discount_amount − ignore_amount must equal amount")
+	if err := a.Check(); err != nil {
+		return nil, refusalOf(err)
 	}
 	d.Amounts = a
 

@@ -116,6 +116,7 @@ type standInReconciliations struct{ Reconciliations }
 type standInHub struct{}
 
 func (standInHub) Subscribe(string) (<-chan notify.Update, func()) { return nil, func() {} }
+func (standInHub) Watch(string, func(notify.Update)) func()        { return func() {} }
 
 type testClock struct{ ns atomic.Int64 }
 

@@ -7,22 +7,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/wallet-checkout/checkout/checkout"
-	"github.com/wallet-checkout/checkout/sessions"
 	"github.com/wallet-checkout/checkout/wallet"
 )
-
-// alipayOAuthCallback ends the auth_base round trip (oauthCallback):
-// Alipay comes back with auth_code and state, and the code becomes the
-// payer's buyer id.
-func (h *handler) alipayOAuthCallback(c *gin.Context) { h.oauthCallback(c, alipayOAuth) }
-
-var alipayOAuth = oauthWallet{
-	codeParam: "auth_code",
-	appID:     func(st *checkout.Store) string { return st.Alipay.AppID },
-	identity:  (*sessions.Payer).AlipayUserID,
-	keep:      (*sessions.Payer).SetAlipayUserID,
-	exchange:  (*handler).alipayExchange,
-}
 
 // alipayExchange calls alipay.system.oauth.token (RSA2, with the store's
 // app keys) for the payer's buyer id.

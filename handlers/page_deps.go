@@ -17,7 +17,12 @@ import (
 // *notify.Hub implements it. The stream re-reads the state from Redis on
 // each update, so a dropped or coalesced one loses nothing.
 type LiveUpdates interface {
+	// Subscribe is for a stream served by its handler's goroutine
+	// (streamLoop: HTTP/2, or a writer that cannot hijack).
 	Subscribe(checkoutID string) (updates <-chan notify.Update, cancel func())
+	// Watch is for a held stream (holdStream), which has no goroutine
+	// waiting on a channel: f is called with each update.
+	Watch(checkoutID string, f func(notify.Update)) (cancel func())
 }
 
 // PagesDeps is what the payer pages need.

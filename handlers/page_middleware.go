@@ -32,28 +32,19 @@ const (
 // requireCheckout loads the checkout of /c/:id with its merchant and store
 // (pageCheckout); a missing checkout or store has been answered as asked
 // and ends the request.
-func (h *handler) requireCheckout(as answerAs) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		ck, m, st, _, ok := h.pageCheckout(c, bool(as), false)
-		if !ok {
-			c.Abort()
-			return
-		}
-		c.Set(ctxPageCheckout, ck)
-		c.Set(ctxPageMerchant, m)
-		c.Set(ctxPageStore, st)
-		c.Next()
-	}
-}
+func (h *handler) requireCheckout(as answerAs) gin.HandlerFunc { return h.loadPage(as, false) }
 
 // requireCheckoutPayer is requireCheckout that also loads the payer's
 // session, in the same Redis round trip, when the request has a session
 // cookie; without one the payer is a fresh one and nothing is read or
 // written for it. A Redis failure has been answered as asked and ends the
 // request.
-func (h *handler) requireCheckoutPayer(as answerAs) gin.HandlerFunc {
+func (h *handler) requireCheckoutPayer(as answerAs) gin.HandlerFunc { return h.loadPage(as, true) }
+
+// loadPage is requireCheckout, or requireCheckoutPayer withPayer.
+func (h *handler) loadPage(as answerAs, withPayer bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		ck, m, st, payer, ok := h.pageCheckout(c, bool(as), true)
+		ck, m, st, payer, ok := h.pageCheckout(c, bool(as), withPayer)
 		if !ok {
 			c.Abort()
 			return
@@ -61,7 +52,9 @@ func (h *handler) requireCheckoutPayer(as answerAs) gin.HandlerFunc {
 		c.Set(ctxPageCheckout, ck)
 		c.Set(ctxPageMerchant, m)
 		c.Set(ctxPageStore, st)
-		c.Set(ctxPagePayer, payer)
+		if withPayer {
+			c.Set(ctxPagePayer, payer)
+		}
 		c.Next()
 	}
 }

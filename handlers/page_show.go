@@ -91,43 +91,9 @@ func (h *handler) chooseAction(cl client, v *templates.CheckoutView, ck *checkou
 			v.Action = templates.ActionOpenInBrowser
 		}
 	case templates.WalletWeChat:
-		if !hasWallet(v.Wallets, checkout.MethodWeChat) {
-			// WeChat blocks Alipay inside its browser.
-			v.Action = templates.ActionOpenInBrowser
-			return "", nil
-		}
-		if !h.wechatNative(st) {
-			v.Action = templates.ActionWeChatRedirect
-			return "", nil
-		}
-		v.Action = templates.ActionWeChatJSAPI
-		if _, ok := payer.WeChatOpenID(st.WeChat.AppID); !ok {
-			state, binding := h.startOAuth(ck.ID)
-			u := h.pages.WeChat.AuthorizeURL(st.WeChat.AppID, h.publicURL+pagePath(ck.ID, "oauth/wechat"), state)
-			if u == "" {
-				// A broken AuthorizeBase: the cashier still works.
-				v.Action = templates.ActionWeChatRedirect
-			}
-			return u, binding
-		}
+		return h.inWalletAction(v, ck, st, payer, wechatOAuth)
 	case templates.WalletAlipay:
-		if !hasWallet(v.Wallets, checkout.MethodAlipay) {
-			v.Action = templates.ActionOpenInBrowser
-			return "", nil
-		}
-		if !h.alipayNative(st) {
-			v.Action = templates.ActionAlipayRedirect
-			return "", nil
-		}
-		v.Action = templates.ActionAlipayJSAPI
-		if _, ok := payer.AlipayUserID(st.Alipay.AppID); !ok {
-			state, binding := h.startOAuth(ck.ID)
-			u := h.pages.Alipay.AuthorizeURL(st.Alipay.AppID, h.publicURL+pagePath(ck.ID, "oauth/alipay"), state)
-			if u == "" {
-				v.Action = templates.ActionAlipayRedirect
-			}
-			return u, binding
-		}
+		return h.inWalletAction(v, ck, st, payer, alipayOAuth)
 	default:
 		if cl.Mobile {
 			v.Action = templates.ActionOpenInWallet
@@ -136,6 +102,34 @@ func (h *handler) chooseAction(cl client, v *templates.CheckoutView, ck *checkou
 		}
 	}
 	return "", nil
+}
+
+// inWalletAction decides the pay action inside wallet w's own browser:
+// the wallet's cashier (redirect) unless the store pays natively there;
+// natively, the JS bridge, after w's silent OAuth when the session does
+// not know the payer yet. A checkout that does not offer the wallet must
+// be opened in another browser (WeChat blocks Alipay inside its own).
+func (h *handler) inWalletAction(v *templates.CheckoutView, ck *checkout.Checkout, st *checkout.Store, payer *sessions.Payer, w oauthWallet) (string, *http.Cookie) {
+	switch {
+	case !hasWallet(v.Wallets, w.method):
+		v.Action = templates.ActionOpenInBrowser
+		return "", nil
+	case !w.native(h, st):
+		v.Action = w.redirectAction
+		return "", nil
+	}
+	v.Action = w.jsapiAction
+	appID := w.appID(st)
+	if _, ok := w.identity(payer, appID); ok {
+		return "", nil
+	}
+	state, binding := h.startOAuth(ck.ID)
+	u := w.authorizeURL(h, appID, h.publicURL+pagePath(ck.ID, w.callback), state)
+	if u == "" {
+		// A broken AuthorizeBase: the cashier still works.
+		v.Action = w.redirectAction
+	}
+	return u, binding
 }
 
 // startOAuth begins a round trip that comes back to this checkout's page:

@@ -33,8 +33,8 @@ const (
 // streamLoop.
 func (h *handler) streamPayEvents(c *gin.Context) {
 	ck := pageCheckoutOf(c)
-	if w, ok := h.pages.Hub.(watcher); ok && canHold(c) {
-		h.holdStream(c, w, ck)
+	if canHold(c) {
+		h.holdStream(c, ck)
 		return
 	}
 	h.streamLoop(c, ck)

@@ -49,12 +49,6 @@ import (
 // payer whose connection stopped reading is let go.
 const streamWriteTimeout = 10 * time.Second
 
-// watcher is the part of LiveUpdates that held streams need; *notify.Hub
-// has it.
-type watcher interface {
-	Watch(checkoutID string, f func(notify.Update)) (cancel func())
-}
-
 // ctxStreamSlot holds the stream's place under the caps (admitStream).
 const ctxStreamSlot = "stream_slot"
 
@@ -127,11 +121,11 @@ func (s *heldStream) wake(u notify.Update) {
 
 // holdStream serves GET /c/:id/events on a connection it takes over (see
 // the top of this file); canHold must have said yes.
-func (h *handler) holdStream(c *gin.Context, w watcher, ck *checkout.Checkout) {
+func (h *handler) holdStream(c *gin.Context, ck *checkout.Checkout) {
 	s := &heldStream{h: h, id: ck.ID, ctx: context.WithoutCancel(c.Request.Context()),
 		poll: h.pages.EventsPoll, beat: h.pages.Heartbeat}
 	// Watch before the first read, so no transition falls in between.
-	s.cancelWatch = w.Watch(ck.ID, s.wake)
+	s.cancelWatch = h.pages.Hub.Watch(ck.ID, s.wake)
 	handedOver := false
 	defer func() {
 		if !handedOver {

@@ -131,7 +131,8 @@ type starter struct {
 	lockWait   time.Duration
 	// publicURL starts payorder's notify_url (NotifyURL).
 	publicURL string
-	// watch is told of every order before it is sent to the gateway.
+	// watch is told of every order before it is sent to the gateway
+	// (required: an order nobody watches may be paid unnoticed).
 	watch func(ctx context.Context, outNo string) error
 
 	mu       sync.Mutex
@@ -469,10 +470,8 @@ func (p *starter) failed(ctx context.Context, c *checkout.Checkout, a *checkout.
 // beforeSend puts attempt a under watch and in the sent index; an error
 // means it must not be sent.
 func (p *starter) beforeSend(ctx context.Context, c *checkout.Checkout, a *checkout.Attempt) error {
-	if p.watch != nil {
-		if err := p.watch(ctx, a.OutNo); err != nil {
-			return fmt.Errorf("watch %s: %w", a.OutNo, err)
-		}
+	if err := p.watch(ctx, a.OutNo); err != nil {
+		return fmt.Errorf("watch %s: %w", a.OutNo, err)
 	}
 	return p.repo.RecordSent(ctx, c.MerchantID, c.StoreID, a.OutNo, p.now())
 }

@@ -11,6 +11,10 @@
 //	templates.ResultPage(templates.ResultView{...})
 //	templates.ErrorPage(templates.ErrorView{Page: page, Status: 404, Title: page.T("error.not_found.title"), Message: page.T("error.not_found.body")})
 //
+// The checkout page itself goes through a PageCache (NewPageCache,
+// WriteCheckoutPage): the same markup as CheckoutPage(v).Render, without
+// running the template again for a view already rendered.
+//
 // Handlers translate with Page.T or Translate and write each key out in
 // full (the catalogue's test looks for them in the source).
 //
@@ -25,7 +29,8 @@
 // /static/<checksum>/app.css and /static/<checksum>/app.js), served by
 // the handlers' route GET /static/:checksum/*file. No inline script, style
 // or event handler is used, so the pages work under the CSP the handlers
-// send with them (handlers' pageHeaders):
+// send with an HTML page (handlers' pageNonce; pageHeaders sends one that
+// allows nothing with the JSON and stream answers):
 //
 //	default-src 'none'; script-src 'self' 'nonce-…'; style-src 'self' 'nonce-…';
 //	img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action 'self';
