@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -249,6 +250,31 @@ func TestREADMEDocumentsEveryVariable(t *testing.T) {
 		}
 		if v.Flag != "" && !strings.Contains(string(readme), "-"+v.Flag) {
 			t.Errorf("README.md does not mention the flag -%s", v.Flag)
+		}
+	}
+}
+
+// TestVarsKinds: a secret never has a flag (flags show in the process list),
+// and an on/off setting is marked Bool so that its flag is a boolean flag.
+func TestVarsKinds(t *testing.T) {
+	for _, v := range Vars {
+		if v.Secret && v.Flag != "" {
+			t.Errorf("%s may carry a secret but has the flag -%s", v.Env, v.Flag)
+		}
+		if _, err := strconv.ParseBool(v.Default); err == nil && !v.Bool {
+			t.Errorf("%s defaults to %q but is not marked Bool: its flag would swallow the next argument", v.Env, v.Default)
+		}
+		if strings.Contains(v.Usage, "password@") || strings.Contains(v.Usage, ":password") {
+			t.Errorf("%s's usage shows a URL with a password: %q", v.Env, v.Usage)
+		}
+	}
+	for _, env := range []string{"REDIS_URL", "CHECKOUT_SESSION_KEYS", "CHECKOUT_SIGNING_SECRET"} {
+		var found bool
+		for _, v := range Vars {
+			found = found || v.Env == env && v.Secret
+		}
+		if !found {
+			t.Errorf("%s is not marked Secret", env)
 		}
 	}
 }

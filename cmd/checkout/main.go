@@ -73,6 +73,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.SetOutput(stderr)
 	fs.Usage = func() { usage(fs, stderr) }
 	lookup := settingFlags(fs, getenv)
+	if refuseSecretFlags(args, stderr) {
+		return exitUsage
+	}
 	healthcheck := fs.Bool("healthcheck", false, "check that the service listening on -addr answers /healthz, then exit (0 healthy, 1 not)")
 	addrFile := fs.String("addr-file", "", "once listening, write the bound address (host:port) to this file; with -addr 127.0.0.1:0 scripts and tests learn the port")
 	if err := fs.Parse(args); err != nil {
@@ -101,9 +104,9 @@ func usage(fs *flag.FlagSet, w io.Writer) {
                               reconcile a store's gateway day now (checkout reconcile -h)
   checkout -healthcheck       exit 0 when the service on -addr answers /healthz
 
-Every flag mirrors an environment variable; a flag given wins. Secrets
-(CHECKOUT_SESSION_KEYS, CHECKOUT_SIGNING_SECRET) are read from the environment
-only, so that they never show in the process list.
+Every flag mirrors an environment variable; a flag given wins. Secrets have
+no flag and are read from the environment only, so that they never show in
+the process list: `+strings.Join(secretVars(), ", ")+`.
 
 Flags:
 `)
