@@ -79,6 +79,7 @@ var Vars = []Var{
 	{Env: "CHECKOUT_PUBLIC_URL", Flag: "public-url", Usage: "absolute URL payers and merchants reach the service at (default derived from the listen address, e.g. http://localhost:8080)"},
 	{Env: "REDIS_URL", Secret: true, Usage: "Redis URL, redis://[user:pass@]host:port/db or rediss://… (default: an in-process Redis whose data is lost on exit)"},
 	{Env: "CHECKOUT_CONFIG", Flag: "config", Usage: "path of the merchants YAML file (default: demo mode with the sandbox gateway)"},
+	{Env: "CHECKOUT_DEMO", Flag: "demo", Bool: true, Usage: "demo mode without CHECKOUT_CONFIG: unset starts it, on asks for it, off refuses to start without a merchants file (the Docker image sets off)"},
 	{Env: "CHECKOUT_SESSION_KEYS", Secret: true, Usage: "comma-separated secrets (each at least 32 bytes) for payer session cookies; the first signs, all verify (required with CHECKOUT_CONFIG)"},
 	{Env: "CHECKOUT_SIGNING_SECRET", Secret: true, Usage: "secret (at least 32 bytes) that signs the payer pages' CSRF tokens and OAuth states, which nothing stores (required with CHECKOUT_CONFIG)"},
 	{Env: "CHECKOUT_LOG_LEVEL", Flag: "log-level", Default: "info", Usage: "log level: debug, info, warn or error"},
@@ -262,6 +263,20 @@ func FromEnv(getenv func(string) string) (*Settings, error) {
 	}
 
 	s.ConfigPath = get("CHECKOUT_CONFIG")
+	// CHECKOUT_DEMO unset keeps `go run ./cmd/checkout` a demo with nothing
+	// to set; off (the image's default) makes a forgotten CHECKOUT_CONFIG
+	// stop the start instead of silently serving a demo in production.
+	if raw := get("CHECKOUT_DEMO"); raw != "" {
+		demo, err := ParseBool(raw)
+		switch {
+		case err != nil:
+			return nil, errorf("CHECKOUT_DEMO", "%v", err)
+		case demo && s.ConfigPath != "":
+			return nil, errorf("CHECKOUT_DEMO", "on, but CHECKOUT_CONFIG is set too; the demo runs without a merchants file: unset one of them")
+		case !demo && s.ConfigPath == "":
+			return nil, errorf("CHECKOUT_CONFIG", "required: CHECKOUT_DEMO is off (the Docker image sets it), so the demo does not start; set CHECKOUT_CONFIG to the merchants file, or CHECKOUT_DEMO=on to try the demo")
+		}
+	}
 
 	if raw := get("CHECKOUT_SESSION_KEYS"); raw != "" {
 		for i, k := range strings.Split(raw, ",") {

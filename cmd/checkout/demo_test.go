@@ -105,3 +105,31 @@ func TestREADMECreateExample(t *testing.T) {
 		t.Errorf("created %s", raw)
 	}
 }
+
+// TestDemoOff: with CHECKOUT_DEMO=off (the Docker image's setting) and no
+// merchants file the service refuses to start, with one line saying what to
+// set; asked for explicitly (-demo, or CHECKOUT_DEMO=on) it starts the demo;
+// with nothing set at all it starts the demo, as `go run ./cmd/checkout` on a
+// fresh machine does (TestDemoMode).
+func TestDemoOff(t *testing.T) {
+	code, stdout, stderr := runToExit(t, map[string]string{"CHECKOUT_ADDR": "127.0.0.1:0", "CHECKOUT_DEMO": "off"})
+	const want = "config: CHECKOUT_CONFIG: required: CHECKOUT_DEMO is off (the Docker image sets it), so the demo does not start; set CHECKOUT_CONFIG to the merchants file, or CHECKOUT_DEMO=on to try the demo\n"
+	if code != exitUsage || stderr != want || stdout != "" {
+		t.Errorf("CHECKOUT_DEMO=off without CHECKOUT_CONFIG: exit %d, stdout %q, stderr %q; want %d and %q", code, stdout, stderr, exitUsage, want)
+	}
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		args []string
+	}{
+		{"-demo over CHECKOUT_DEMO=off", map[string]string{"CHECKOUT_DEMO": "off"}, []string{"-demo"}},
+		{"CHECKOUT_DEMO=on", map[string]string{"CHECKOUT_DEMO": "on"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in := start(t, tt.env, tt.args...)
+			if !strings.Contains(in.stdout.String(), "DEMO MODE") {
+				t.Errorf("no demo banner:\n%s", in.stdout)
+			}
+		})
+	}
+}

@@ -36,7 +36,6 @@ func TestDockerfile(t *testing.T) {
 		"-trimpath",
 		"-tags timetzdata",
 		"./cmd/checkout",
-		"Asia/Shanghai",
 		"USER nonroot",
 		`HEALTHCHECK`,
 		`"-healthcheck"`,
@@ -48,6 +47,34 @@ func TestDockerfile(t *testing.T) {
 	}
 	if strings.Count(df, "\nFROM ") != 2 {
 		t.Errorf("want a two-stage build")
+	}
+	// The build image is pinned to an exact Go release (no registry answers
+	// here to resolve a digest).
+	if !regexp.MustCompile(`(?m)^FROM golang:` + regexp.QuoteMeta(goVersion[1]) + `\.\d+-[a-z]+ AS build$`).MatchString(df) {
+		t.Errorf("the build stage is not pinned to an exact golang:%s.N-<debian> tag", goVersion[1])
+	}
+	// Time zones are compiled in (-tags timetzdata): no package step after
+	// COPY . ., which would run again on every code change.
+	if strings.Contains(df, "apt-get") {
+		t.Error("the Dockerfile installs packages; tzdata is compiled in (-tags timetzdata)")
+	}
+	_, afterCopy, _ := strings.Cut(df, "\nCOPY . .")
+	if strings.Count(afterCopy, "\nRUN ") != 1 {
+		t.Errorf("want exactly one RUN (the build) after COPY . ., got %d", strings.Count(afterCopy, "\nRUN "))
+	}
+	for _, want := range []string{
+		"--mount=type=cache,target=/go/pkg/mod",
+		"--mount=type=cache,target=/root/.cache/go-build",
+		"ARG VERSION",
+		"ARG COMMIT",
+		"-X main.version=${VERSION}",
+		"-X main.commit=${COMMIT}",
+		// The image never serves the demo unless asked (CHECKOUT_DEMO=on).
+		"ENV CHECKOUT_DEMO=off",
+	} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
 	}
 	// The ignore file must not drop what the build needs.
 	ignore := readRepoFile(t, ".dockerignore")
