@@ -118,3 +118,20 @@ func TestCIScript(t *testing.T) {
 		t.Errorf(".ci/run is not executable")
 	}
 }
+
+// TestProjectFiles: the repository says under which license it is, how to
+// contribute (pointing at the architecture map) and what changed.
+func TestProjectFiles(t *testing.T) {
+	if l := readRepoFile(t, "LICENSE"); !strings.Contains(l, "Apache License") || !strings.Contains(l, "Version 2.0, January 2004") {
+		t.Error("LICENSE is not the Apache License 2.0 text")
+	}
+	contributing := readRepoFile(t, "CONTRIBUTING.md")
+	for _, want := range []string{"](docs/architecture.md", "go run ./cmd/checkout", "go test -race -count=1 ./...", "handlers/routes.go", "CHANGELOG.md"} {
+		if !strings.Contains(contributing, want) {
+			t.Errorf("CONTRIBUTING.md lacks %q", want)
+		}
+	}
+	if !strings.Contains(readRepoFile(t, "CHANGELOG.md"), "\n## Unreleased\n") {
+		t.Error("CHANGELOG.md has no Unreleased section")
+	}
+}
