@@ -63,6 +63,13 @@ type Var struct {
 	Flag    string // empty: deliberately no flag (secrets do not belong in ps output)
 	Default string
 	Usage   string
+	// Bool marks an on/off setting: its flag is a boolean flag, which given
+	// alone means true and never takes the next argument as its value.
+	Bool bool
+	// Secret marks a setting whose value is, or may carry, a secret (a
+	// password in REDIS_URL): it never has a flag, since flags show in the
+	// process list, and no help text prints its value.
+	Secret bool
 }
 
 // Vars lists every setting read from the environment, in the order README
@@ -70,14 +77,15 @@ type Var struct {
 var Vars = []Var{
 	{Env: "CHECKOUT_ADDR", Flag: "addr", Default: DefaultAddr, Usage: "listen address (host:port)"},
 	{Env: "CHECKOUT_PUBLIC_URL", Flag: "public-url", Usage: "absolute URL payers and merchants reach the service at (default derived from the listen address, e.g. http://localhost:8080)"},
-	{Env: "REDIS_URL", Flag: "redis-url", Usage: "Redis URL, e.g. redis://:password@host:6379/0 (default: an in-process Redis whose data is lost on exit)"},
+	{Env: "REDIS_URL", Secret: true, Usage: "Redis URL, redis://[user:pass@]host:port/db or rediss://… (default: an in-process Redis whose data is lost on exit)"},
 	{Env: "CHECKOUT_CONFIG", Flag: "config", Usage: "path of the merchants YAML file (default: demo mode with the sandbox gateway)"},
-	{Env: "CHECKOUT_SESSION_KEYS", Usage: "comma-separated secrets (each at least 32 bytes) for payer session cookies; the first signs, all verify (required with CHECKOUT_CONFIG)"},
-	{Env: "CHECKOUT_SIGNING_SECRET", Usage: "secret (at least 32 bytes) that signs the payer pages' CSRF tokens and OAuth states, which nothing stores (required with CHECKOUT_CONFIG)"},
+	{Env: "CHECKOUT_DEMO", Flag: "demo", Bool: true, Usage: "demo mode without CHECKOUT_CONFIG: unset starts it, on asks for it, off refuses to start without a merchants file (the Docker image sets off)"},
+	{Env: "CHECKOUT_SESSION_KEYS", Secret: true, Usage: "comma-separated secrets (each at least 32 bytes) for payer session cookies; the first signs, all verify (required with CHECKOUT_CONFIG)"},
+	{Env: "CHECKOUT_SIGNING_SECRET", Secret: true, Usage: "secret (at least 32 bytes) that signs the payer pages' CSRF tokens and OAuth states, which nothing stores (required with CHECKOUT_CONFIG)"},
 	{Env: "CHECKOUT_LOG_LEVEL", Flag: "log-level", Default: "info", Usage: "log level: debug, info, warn or error"},
 	{Env: "CHECKOUT_MAX_AMOUNT", Flag: "max-amount", Default: strconv.FormatInt(DefaultMaxAmount, 10), Usage: "largest checkout amount in fen, unless a merchant sets its own max_amount"},
 	{Env: "CHECKOUT_RETENTION", Flag: "retention", Default: DefaultRetention.String(), Usage: "how long finished checkouts are kept (Go duration, e.g. 2160h)"},
-	{Env: "CHECKOUT_ALLOW_PRIVATE_WEBHOOKS", Flag: "allow-private-webhooks", Default: "false", Usage: "allow webhook URLs on loopback and private networks (development only)"},
+	{Env: "CHECKOUT_ALLOW_PRIVATE_WEBHOOKS", Flag: "allow-private-webhooks", Default: "false", Bool: true, Usage: "allow webhook URLs on loopback and private networks (development only)"},
 	{Env: "CHECKOUT_TRUSTED_PROXIES", Flag: "trusted-proxies", Usage: "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For gives the client IP (default none)"},
 	{Env: "CHECKOUT_RATE_API", Flag: "rate-api", Default: DefaultRateAPI, Usage: "requests per API key on the merchant API, as N/s, N/m or N/h with an optional :BURST (default burst N), or off"},
 	{Env: "CHECKOUT_RATE_AUTH_FAILURES", Flag: "rate-auth-failures", Default: DefaultRateAuthFailures, Usage: "failed authentications (401) per client address before it gets 429, same syntax"},
@@ -255,6 +263,20 @@ func FromEnv(getenv func(string) string) (*Settings, error) {
 	}
 
 	s.ConfigPath = get("CHECKOUT_CONFIG")
+	// CHECKOUT_DEMO unset keeps `go run ./cmd/checkout` a demo with nothing
+	// to set; off (the image's default) makes a forgotten CHECKOUT_CONFIG
+	// stop the start instead of silently serving a demo in production.
+	if raw := get("CHECKOUT_DEMO"); raw != "" {
+		demo, err := ParseBool(raw)
+		switch {
+		case err != nil:
+			return nil, errorf("CHECKOUT_DEMO", "%v", err)
+		case demo && s.ConfigPath != "":
+			return nil, errorf("CHECKOUT_DEMO", "on, but CHECKOUT_CONFIG is set too; the demo runs without a merchants file: unset one of them")
+		case !demo && s.ConfigPath == "":
+			return nil, errorf("CHECKOUT_CONFIG", "required: CHECKOUT_DEMO is off (the Docker image sets it), so the demo does not start; set CHECKOUT_CONFIG to the merchants file, or CHECKOUT_DEMO=on to try the demo")
+		}
+	}
 
 	if raw := get("CHECKOUT_SESSION_KEYS"); raw != "" {
 		for i, k := range strings.Split(raw, ",") {
@@ -320,9 +342,9 @@ func FromEnv(getenv func(string) string) (*Settings, error) {
 	s.Retention = d
 
 	raw = get("CHECKOUT_ALLOW_PRIVATE_WEBHOOKS")
-	b, err := strconv.ParseBool(raw)
+	b, err := ParseBool(raw)
 	if err != nil {
-		return nil, errorf("CHECKOUT_ALLOW_PRIVATE_WEBHOOKS", "%q is not a boolean (true or false)", raw)
+		return nil, errorf("CHECKOUT_ALLOW_PRIVATE_WEBHOOKS", "%v", err)
 	}
 	s.AllowPrivateWebhooks = b
 
@@ -371,6 +393,22 @@ func FromEnv(getenv func(string) string) (*Settings, error) {
 		}
 	}
 	return s, nil
+}
+
+// ParseBool reads an on/off setting: true, false, 1, 0 (strconv.ParseBool's
+// spellings) or on, off, yes, no, in any case.
+func ParseBool(raw string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(raw)) {
+	case "on", "yes":
+		return true, nil
+	case "off", "no":
+		return false, nil
+	}
+	b, err := strconv.ParseBool(raw)
+	if err != nil {
+		return false, fmt.Errorf("%q is not a boolean (true or false, on or off)", raw)
+	}
+	return b, nil
 }
 
 // ParseRate reads a rate limit: N/s, N/m or N/h (N a positive whole

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -250,5 +251,86 @@ func TestREADMEDocumentsEveryVariable(t *testing.T) {
 		if v.Flag != "" && !strings.Contains(string(readme), "-"+v.Flag) {
 			t.Errorf("README.md does not mention the flag -%s", v.Flag)
 		}
+	}
+}
+
+// TestVarsKinds: a secret never has a flag (flags show in the process list),
+// and an on/off setting is marked Bool so that its flag is a boolean flag.
+func TestVarsKinds(t *testing.T) {
+	for _, v := range Vars {
+		if v.Secret && v.Flag != "" {
+			t.Errorf("%s may carry a secret but has the flag -%s", v.Env, v.Flag)
+		}
+		if _, err := strconv.ParseBool(v.Default); err == nil && !v.Bool {
+			t.Errorf("%s defaults to %q but is not marked Bool: its flag would swallow the next argument", v.Env, v.Default)
+		}
+		if strings.Contains(v.Usage, "password@") || strings.Contains(v.Usage, ":password") {
+			t.Errorf("%s's usage shows a URL with a password: %q", v.Env, v.Usage)
+		}
+	}
+	for _, env := range []string{"REDIS_URL", "CHECKOUT_SESSION_KEYS", "CHECKOUT_SIGNING_SECRET"} {
+		var found bool
+		for _, v := range Vars {
+			found = found || v.Env == env && v.Secret
+		}
+		if !found {
+			t.Errorf("%s is not marked Secret", env)
+		}
+	}
+}
+
+// TestDemoSwitch: without CHECKOUT_CONFIG the service starts the demo unless
+// CHECKOUT_DEMO is off (as the Docker image sets it), in which case it
+// refuses to start rather than serve a demo in production; CHECKOUT_DEMO=on
+// asks for the demo explicitly, and cannot go with a merchants file.
+func TestDemoSwitch(t *testing.T) {
+	prod := map[string]string{"CHECKOUT_CONFIG": "m.yaml", "CHECKOUT_SESSION_KEYS": secretA, "CHECKOUT_SIGNING_SECRET": secretB}
+	with := func(base map[string]string, kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		name     string
+		env      map[string]string
+		wantDemo bool
+		wantErr  string
+	}{
+		{"nothing set: the demo", nil, true, ""},
+		{"on, no file: the demo", with(nil, "CHECKOUT_DEMO", "on"), true, ""},
+		{"true, no file: the demo", with(nil, "CHECKOUT_DEMO", "true"), true, ""},
+		{"off, no file: refused", with(nil, "CHECKOUT_DEMO", "off"), false,
+			"config: CHECKOUT_CONFIG: required: CHECKOUT_DEMO is off (the Docker image sets it), so the demo does not start; set CHECKOUT_CONFIG to the merchants file, or CHECKOUT_DEMO=on to try the demo"},
+		{"false, no file: refused", with(nil, "CHECKOUT_DEMO", "false"), false, "config: CHECKOUT_CONFIG: required: CHECKOUT_DEMO is off"},
+		{"off, a file: configured", with(prod, "CHECKOUT_DEMO", "off"), false, ""},
+		{"unset, a file: configured", prod, false, ""},
+		{"on, a file: refused", with(prod, "CHECKOUT_DEMO", "on"), false, "config: CHECKOUT_DEMO: on, but CHECKOUT_CONFIG is set too; the demo runs without a merchants file: unset one of them"},
+		{"not a boolean", with(nil, "CHECKOUT_DEMO", "maybe"), false, `config: CHECKOUT_DEMO: "maybe" is not a boolean`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := FromEnv(envOf(tt.env))
+			if tt.wantErr != "" {
+				var ce *Error
+				if !errors.As(err, &ce) || !strings.HasPrefix(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one starting %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "\n") {
+					t.Errorf("error is not one line: %q", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Demo() != tt.wantDemo {
+				t.Errorf("demo %v, want %v", s.Demo(), tt.wantDemo)
+			}
+		})
 	}
 }

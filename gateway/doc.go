@@ -7,8 +7,9 @@
 // stores: credentials travel as Store values, never as globals, and the secret
 // parts (open_key, shop password) never print.
 //
-// The wire format follows the gateway's own document (see
-// shared/spec/gateway-api.zh.txt) and tolerates the quirks of the real server:
+// The wire format follows the gateway's own document
+// (docs/gateway/gateway-api.zh.txt, summarised in English in
+// docs/gateway/PROTOCOL.md) and tolerates the quirks of the real server:
 // numbers as strings, null optionals, stray spaces in JSAPI parameters and the
 // ord_stautus misspelling.
 package gateway

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -131,11 +132,10 @@ func newDemo(publicURL string, log *slog.Logger) (*demoSetup, error) {
 		return nil, fmt.Errorf("public URL: %w", err)
 	}
 	d.merchant = &checkout.Merchant{
-		ID:      demoMerchantID,
-		Name:    "演示商户 Demo Merchant",
-		APIKeys: []checkout.APIKey{checkout.APIKeyFor(d.apiKey)},
-		// A host without a port allows every port of it.
-		RedirectHosts: []string{strings.ToLower(u.Hostname())},
+		ID:            demoMerchantID,
+		Name:          "演示商户 Demo Merchant",
+		APIKeys:       []checkout.APIKey{checkout.APIKeyFor(d.apiKey)},
+		RedirectHosts: demoRedirectHosts(u),
 		Stores: []*checkout.Store{{
 			ID:      demoStoreID,
 			Name:    d.store.Name,
@@ -205,7 +205,8 @@ Checkout service, DEMO MODE (no CHECKOUT_CONFIG): %[1]s
 
   Sandbox gateway store (point any gateway client here):
     base URL   %[1]s/sandbox%[7]s
-    console    %[1]s/sandbox/ (orders awaiting a payer, and their pay buttons)
+    console    %[1]s/sandbox/ (orders awaiting a payer, and their pay buttons;
+               a checkout is listed once its page has shown a QR code)
     open_id    %[8]s
     open_key   %[9]s
     shop_pass  %[10]s
@@ -223,6 +224,23 @@ Checkout service, DEMO MODE (no CHECKOUT_CONFIG): %[1]s
 		d.apiKey, d.sandbox.Prefix(), d.store.OpenID, d.store.OpenKey, d.store.ShopPass,
 		yuan(demoAmount), int(demoTTL.Hours()), c.ID)
 	return nil
+}
+
+// demoRedirectHosts are the hosts the demo merchant's success and cancel
+// URLs may use: the public URL's host first (the banner's curl command uses
+// it), then the loopback names, so that the README's examples, written for
+// http://localhost:8080, work as written whatever address or public URL the
+// demo runs on. A host without a port allows every port of it. The demo's
+// merchant is a developer's own, on their machine: loopback redirects open
+// nothing to anyone else.
+func demoRedirectHosts(public *url.URL) []string {
+	hosts := []string{strings.ToLower(public.Hostname())}
+	for _, h := range []string{"localhost", "127.0.0.1", "::1"} {
+		if !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
 }
 
 // Close stops the sandbox's notify deliveries.

@@ -9,6 +9,7 @@
 //	checkout hash-key KEY        print the sha256:… line the merchants file stores
 //	checkout reconcile -store ID [-date YYYY-MM-DD]   reconcile a store's day with the gateway
 //	checkout -healthcheck        GET /healthz of a running service (for containers)
+//	checkout -version            print the version and commit it was built from
 package main
 
 import (
@@ -73,7 +74,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.SetOutput(stderr)
 	fs.Usage = func() { usage(fs, stderr) }
 	lookup := settingFlags(fs, getenv)
+	if refuseSecretFlags(args, stderr) {
+		return exitUsage
+	}
 	healthcheck := fs.Bool("healthcheck", false, "check that the service listening on -addr answers /healthz, then exit (0 healthy, 1 not)")
+	showVersion := fs.Bool("version", false, "print the version, the commit and the Go release, then exit")
 	addrFile := fs.String("addr-file", "", "once listening, write the bound address (host:port) to this file; with -addr 127.0.0.1:0 scripts and tests learn the port")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -86,6 +91,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitUsage
 	}
 
+	if *showVersion {
+		fmt.Fprintln(stdout, buildVersionLine())
+		return exitOK
+	}
 	if *healthcheck {
 		return healthCheck(ctx, lookup, stderr)
 	}
@@ -100,10 +109,11 @@ func usage(fs *flag.FlagSet, w io.Writer) {
   checkout reconcile -store ID [-date YYYY-MM-DD]
                               reconcile a store's gateway day now (checkout reconcile -h)
   checkout -healthcheck       exit 0 when the service on -addr answers /healthz
+  checkout -version           print the version and commit this binary was built from
 
-Every flag mirrors an environment variable; a flag given wins. Secrets
-(CHECKOUT_SESSION_KEYS, CHECKOUT_SIGNING_SECRET) are read from the environment
-only, so that they never show in the process list.
+Every flag mirrors an environment variable; a flag given wins. Secrets have
+no flag and are read from the environment only, so that they never show in
+the process list: `+strings.Join(secretVars(), ", ")+`.
 
 Flags:
 `)

@@ -36,7 +36,6 @@ func TestDockerfile(t *testing.T) {
 		"-trimpath",
 		"-tags timetzdata",
 		"./cmd/checkout",
-		"Asia/Shanghai",
 		"USER nonroot",
 		`HEALTHCHECK`,
 		`"-healthcheck"`,
@@ -48,6 +47,34 @@ func TestDockerfile(t *testing.T) {
 	}
 	if strings.Count(df, "\nFROM ") != 2 {
 		t.Errorf("want a two-stage build")
+	}
+	// The build image is pinned to an exact Go release (no registry answers
+	// here to resolve a digest).
+	if !regexp.MustCompile(`(?m)^FROM golang:` + regexp.QuoteMeta(goVersion[1]) + `\.\d+-[a-z]+ AS build$`).MatchString(df) {
+		t.Errorf("the build stage is not pinned to an exact golang:%s.N-<debian> tag", goVersion[1])
+	}
+	// Time zones are compiled in (-tags timetzdata): no package step after
+	// COPY . ., which would run again on every code change.
+	if strings.Contains(df, "apt-get") {
+		t.Error("the Dockerfile installs packages; tzdata is compiled in (-tags timetzdata)")
+	}
+	_, afterCopy, _ := strings.Cut(df, "\nCOPY . .")
+	if strings.Count(afterCopy, "\nRUN ") != 1 {
+		t.Errorf("want exactly one RUN (the build) after COPY . ., got %d", strings.Count(afterCopy, "\nRUN "))
+	}
+	for _, want := range []string{
+		"--mount=type=cache,target=/go/pkg/mod",
+		"--mount=type=cache,target=/root/.cache/go-build",
+		"ARG VERSION",
+		"ARG COMMIT",
+		"-X main.version=${VERSION}",
+		"-X main.commit=${COMMIT}",
+		// The image never serves the demo unless asked (CHECKOUT_DEMO=on).
+		"ENV CHECKOUT_DEMO=off",
+	} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
 	}
 	// The ignore file must not drop what the build needs.
 	ignore := readRepoFile(t, ".dockerignore")
@@ -89,5 +116,22 @@ func TestCIScript(t *testing.T) {
 	}
 	if fi, err := os.Stat("../../.ci/run"); err != nil || fi.Mode()&0o111 == 0 {
 		t.Errorf(".ci/run is not executable")
+	}
+}
+
+// TestProjectFiles: the repository says under which license it is, how to
+// contribute (pointing at the architecture map) and what changed.
+func TestProjectFiles(t *testing.T) {
+	if l := readRepoFile(t, "LICENSE"); !strings.Contains(l, "Apache License") || !strings.Contains(l, "Version 2.0, January 2004") {
+		t.Error("LICENSE is not the Apache License 2.0 text")
+	}
+	contributing := readRepoFile(t, "CONTRIBUTING.md")
+	for _, want := range []string{"](docs/architecture.md", "go run ./cmd/checkout", "go test -race -count=1 ./...", "handlers/routes.go", "CHANGELOG.md"} {
+		if !strings.Contains(contributing, want) {
+			t.Errorf("CONTRIBUTING.md lacks %q", want)
+		}
+	}
+	if !strings.Contains(readRepoFile(t, "CHANGELOG.md"), "\n## Unreleased\n") {
+		t.Error("CHANGELOG.md has no Unreleased section")
 	}
 }

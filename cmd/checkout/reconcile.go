@@ -31,6 +31,9 @@ func reconcile(ctx context.Context, args []string, getenv func(string) string, s
 	merchantID := fs.String("merchant", "", "the store's merchant, when several merchants have a store of that id")
 	date := fs.String("date", "", "the gateway day, YYYY-MM-DD in UTC+8 (default: yesterday)")
 	lookup := settingFlags(fs, getenv)
+	if refuseSecretFlags(args, stderr) {
+		return exitUsage
+	}
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage:\n  checkout reconcile -store ID [-merchant ID] [-date YYYY-MM-DD] [service flags]\n\n"+
 			"Reconciles one store's gateway day (UTC+8) with the gateway's order list, with the service's\n"+

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestDemoRedirectHosts: the demo merchant accepts success and cancel URLs on
+// the public URL's host, whatever address the service runs on, and on the
+// loopback names the README's examples use (localhost), so that they work
+// as written on any port or public URL.
+func TestDemoRedirectHosts(t *testing.T) {
+	for _, tt := range []struct {
+		public string
+		want   []string
+	}{
+		{"http://localhost:8080", []string{"localhost", "127.0.0.1", "::1"}},
+		{"http://127.0.0.1:9090", []string{"127.0.0.1", "localhost", "::1"}},
+		{"http://[::1]:9090", []string{"::1", "localhost", "127.0.0.1"}},
+		{"https://pay.example.test", []string{"pay.example.test", "localhost", "127.0.0.1", "::1"}},
+		{"http://Demo.Example.Test:8000", []string{"demo.example.test", "localhost"}},
+	} {
+		t.Run(tt.public, func(t *testing.T) {
+			d, err := newDemo(tt.public, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			got := d.merchant.RedirectHosts
+			for _, h := range tt.want {
+				if !slices.Contains(got, h) {
+					t.Errorf("redirect hosts %q lack %q", got, h)
+				}
+			}
+			if got[0] != tt.want[0] {
+				t.Errorf("redirect hosts %q: the public URL's host %q is not first (the banner prints them)", got, tt.want[0])
+			}
+			seen := map[string]bool{}
+			for _, h := range got {
+				if seen[h] {
+					t.Errorf("redirect hosts %q repeat %q", got, h)
+				}
+				seen[h] = true
+			}
+		})
+	}
+}
+
+// TestREADMECreateExample runs the README's first create example, as
+// written (its body, its Idempotency-Key, its localhost success_url), against
+// the demo on an address other than the default one.
+func TestREADMECreateExample(t *testing.T) {
+	readme := readRepoFile(t, "README.md")
+	_, section, ok := strings.Cut(readme, "### Create a checkout: `POST /v1/checkouts`")
+	if !ok {
+		t.Fatal("README has no section \"Create a checkout\"")
+	}
+	block := regexp.MustCompile("(?s)```sh\n(.*?)```").FindStringSubmatch(section)
+	if block == nil {
+		t.Fatal("the create section has no sh block")
+	}
+	body := regexp.MustCompile(`(?s)-d '(\{.*\})'`).FindStringSubmatch(block[1])
+	idem := regexp.MustCompile(`-H 'Idempotency-Key: ([^']+)'`).FindStringSubmatch(block[1])
+	if body == nil || idem == nil {
+		t.Fatalf("the create example has no -d body or Idempotency-Key:\n%s", block[1])
+	}
+	var fields map[string]any
+	if err := json.Unmarshal([]byte(body[1]), &fields); err != nil {
+		t.Fatalf("the create example's body is not JSON: %v\n%s", err, body[1])
+	}
+	if su, _ := fields["success_url"].(string); !strings.HasPrefix(su, "http://localhost:8080/") {
+		t.Fatalf("the example's success_url %q is not on http://localhost:8080, the address the README tells to substitute", su)
+	}
+
+	in := start(t, map[string]string{}) // 127.0.0.1, a free port: not the default address
+	key := match(t, apiKeyRe, in.stdout.String())
+	req, err := http.NewRequest("POST", in.base+"/v1/checkouts", strings.NewReader(body[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", idem[1])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("the README's create example on %s: %s %s", in.base, resp.Status, raw)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := got["id"].(string)
+	if got["success_url"] != strings.ReplaceAll(fields["success_url"].(string), "{CHECKOUT_ID}", id) || got["amount"] != fields["amount"] {
+		t.Errorf("created %s", raw)
+	}
+}
+
+// TestDemoOff: with CHECKOUT_DEMO=off (the Docker image's setting) and no
+// merchants file the service refuses to start, with one line saying what to
+// set; asked for explicitly (-demo, or CHECKOUT_DEMO=on) it starts the demo;
+// with nothing set at all it starts the demo, as `go run ./cmd/checkout` on a
+// fresh machine does (TestDemoMode).
+func TestDemoOff(t *testing.T) {
+	code, stdout, stderr := runToExit(t, map[string]string{"CHECKOUT_ADDR": "127.0.0.1:0", "CHECKOUT_DEMO": "off"})
+	const want = "config: CHECKOUT_CONFIG: required: CHECKOUT_DEMO is off (the Docker image sets it), so the demo does not start; set CHECKOUT_CONFIG to the merchants file, or CHECKOUT_DEMO=on to try the demo\n"
+	if code != exitUsage || stderr != want || stdout != "" {
+		t.Errorf("CHECKOUT_DEMO=off without CHECKOUT_CONFIG: exit %d, stdout %q, stderr %q; want %d and %q", code, stdout, stderr, exitUsage, want)
+	}
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		args []string
+	}{
+		{"-demo over CHECKOUT_DEMO=off", map[string]string{"CHECKOUT_DEMO": "off"}, []string{"-demo"}},
+		{"CHECKOUT_DEMO=on", map[string]string{"CHECKOUT_DEMO": "on"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in := start(t, tt.env, tt.args...)
+			if !strings.Contains(in.stdout.String(), "DEMO MODE") {
+				t.Errorf("no demo banner:\n%s", in.stdout)
+			}
+		})
+	}
+}
