@@ -21,7 +21,7 @@ func (h *handler) showResultPage(c *gin.Context) {
 		h.errorPage(c, http.StatusServiceUnavailable, pageUnavailable, "")
 		return
 	}
-	id := ck.ID
+	id, lang := ck.ID, explicitLang(c)
 	v := templates.ResultView{
 		Page:         h.page(c),
 		ID:           id,
@@ -34,10 +34,10 @@ func (h *handler) showResultPage(c *gin.Context) {
 		PaidAt:       ck.PaidAt,
 		SuccessURL:   strings.ReplaceAll(ck.SuccessURL, checkout.CheckoutIDPlaceholder, id),
 		CancelURL:    strings.ReplaceAll(ck.CancelURL, checkout.CheckoutIDPlaceholder, id),
-		CheckoutURL:  pagePath(id, ""),
+		CheckoutURL:  withLang(pagePath(id, ""), lang),
 		StatusURL:    pagePath(id, "status"),
 		EventsURL:    pagePath(id, "events"),
-		CheckURL:     pagePath(id, "check"),
+		CheckURL:     withLang(pagePath(id, "check"), lang),
 		CSRFToken:    h.csrfToken(ck, payer),
 	}
 	h.render(c, http.StatusOK, templates.ResultPage(v))

@@ -32,7 +32,7 @@ func (h *handler) showCheckoutPage(c *gin.Context) {
 		h.errorPage(c, http.StatusConflict, pageNoWallet, ck.CancelURL)
 		return
 	default:
-		if redirect, binding := h.chooseAction(cl, &v, ck, st, payer); redirect != "" {
+		if redirect, binding := h.chooseAction(c, cl, &v, ck, st, payer); redirect != "" {
 			http.SetCookie(c.Writer, binding)
 			c.Redirect(http.StatusFound, redirect)
 			c.Abort()
@@ -44,7 +44,7 @@ func (h *handler) showCheckoutPage(c *gin.Context) {
 
 // checkoutPageView fills what every variant of the checkout page shows.
 func (h *handler) checkoutPageView(c *gin.Context, cl client, ck *checkout.Checkout, m *checkout.Merchant, st *checkout.Store, payer *sessions.Payer) templates.CheckoutView {
-	id := ck.ID
+	id, lang := ck.ID, explicitLang(c)
 	return templates.CheckoutView{
 		Page:         h.page(c),
 		ID:           id,
@@ -56,12 +56,12 @@ func (h *handler) checkoutPageView(c *gin.Context, cl client, ck *checkout.Check
 		Now:          h.now(),
 		Status:       string(displayStatus(ck, h.now())),
 		Wallet:       cl.Wallet,
-		PayURL:       pagePath(id, "pay"),
+		PayURL:       withLang(pagePath(id, "pay"), lang),
 		CSRFToken:    h.csrfToken(ck, payer),
 		StatusURL:    pagePath(id, "status"),
 		EventsURL:    pagePath(id, "events"),
-		ResultURL:    pagePath(id, "result"),
-		CheckURL:     pagePath(id, "check"),
+		ResultURL:    withLang(pagePath(id, "result"), lang),
+		CheckURL:     withLang(pagePath(id, "check"), lang),
 		CancelURL:    ck.CancelURL,
 		Wallets:      walletsOffered(ck, st),
 		PageURL:      h.publicURL + pagePath(id, ""),
@@ -77,72 +77,32 @@ func merchantDisplayName(m *checkout.Merchant, st *checkout.Store) string {
 	return st.Name
 }
 
-// chooseAction decides the pay action for an active checkout. It returns a
-// URL, and the cookie to send with it, when the payer must first go
-// through the wallet's OAuth.
-func (h *handler) chooseAction(cl client, v *templates.CheckoutView, ck *checkout.Checkout, st *checkout.Store, payer *sessions.Payer) (string, *http.Cookie) {
-	switch cl.Wallet {
-	case templates.WalletMiniProgram:
-		// WeixinJSBridge cannot pay inside a mini-program's web-view: the
-		// mini-program pays with wx.requestPayment (see docs/pages.md).
-		if hasWallet(v.Wallets, checkout.MethodWeChat) {
-			v.Action = templates.ActionMiniProgramHandoff
-		} else {
-			v.Action = templates.ActionOpenInBrowser
-		}
-	case templates.WalletWeChat:
-		if !hasWallet(v.Wallets, checkout.MethodWeChat) {
-			// WeChat blocks Alipay inside its browser.
-			v.Action = templates.ActionOpenInBrowser
-			return "", nil
-		}
-		if !h.wechatNative(st) {
-			v.Action = templates.ActionWeChatRedirect
-			return "", nil
-		}
-		v.Action = templates.ActionWeChatJSAPI
-		if _, ok := payer.WeChatOpenID(st.WeChat.AppID); !ok {
-			state, binding := h.startOAuth(ck.ID)
-			u := h.pages.WeChat.AuthorizeURL(st.WeChat.AppID, h.publicURL+pagePath(ck.ID, "oauth/wechat"), state)
-			if u == "" {
-				// A broken AuthorizeBase: the cashier still works.
-				v.Action = templates.ActionWeChatRedirect
-			}
-			return u, binding
-		}
-	case templates.WalletAlipay:
-		if !hasWallet(v.Wallets, checkout.MethodAlipay) {
-			v.Action = templates.ActionOpenInBrowser
-			return "", nil
-		}
-		if !h.alipayNative(st) {
-			v.Action = templates.ActionAlipayRedirect
-			return "", nil
-		}
-		v.Action = templates.ActionAlipayJSAPI
-		if _, ok := payer.AlipayUserID(st.Alipay.AppID); !ok {
-			state, binding := h.startOAuth(ck.ID)
-			u := h.pages.Alipay.AuthorizeURL(st.Alipay.AppID, h.publicURL+pagePath(ck.ID, "oauth/alipay"), state)
-			if u == "" {
-				v.Action = templates.ActionAlipayRedirect
-			}
-			return u, binding
-		}
-	default:
-		if cl.Mobile {
-			v.Action = templates.ActionOpenInWallet
-		} else {
-			v.Action = templates.ActionQR
-		}
+// chooseAction decides the pay action for an active checkout (offerFor).
+// It returns a URL, and the cookie to send with it, when the payer must
+// first go through the wallet's OAuth.
+func (h *handler) chooseAction(c *gin.Context, cl client, v *templates.CheckoutView, ck *checkout.Checkout, st *checkout.Store, payer *sessions.Payer) (string, *http.Cookie) {
+	o := h.offerFor(cl, v.Wallets, st, payer)
+	v.Action = o.action
+	switch o.oauth {
+	case checkout.MethodWeChat:
+		redirect, state, binding := h.startOAuth(c, ck.ID, "oauth/wechat")
+		return h.pages.WeChat.AuthorizeURL(st.WeChat.AppID, redirect, state), binding
+	case checkout.MethodAlipay:
+		redirect, state, binding := h.startOAuth(c, ck.ID, "oauth/alipay")
+		return h.pages.Alipay.AuthorizeURL(st.Alipay.AppID, redirect, state), binding
 	}
 	return "", nil
 }
 
-// startOAuth begins a round trip that comes back to this checkout's page:
-// the signed state and the cookie binding it to the browser; nothing is
-// stored.
-func (h *handler) startOAuth(id string) (string, *http.Cookie) {
-	return h.pages.OAuth.Begin(id, pagePath(id, ""), h.now())
+// startOAuth begins a round trip that comes back to this checkout's page,
+// in the language the page was asked for with ?lang= (carried on the
+// callback's redirect_uri and signed into the state, so a changed one is
+// refused): the callback URL, the signed state and the cookie binding it
+// to the browser; nothing is stored.
+func (h *handler) startOAuth(c *gin.Context, id, callback string) (string, string, *http.Cookie) {
+	lang := explicitLang(c)
+	state, binding := h.pages.OAuth.Begin(id, withLang(pagePath(id, ""), lang), h.now())
+	return h.publicURL + withLang(pagePath(id, callback), lang), state, binding
 }
 
 // wechatNative reports whether WeChat pays through the JS bridge here: the

@@ -849,7 +849,7 @@ func checkoutAction(v CheckoutView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		case ActionOpenInBrowser:
-			templ_7745c5c3_Err = guide(v.Page, "guide-open-in-browser", v.T("guide.browser.title"), v.T("guide.browser.body")).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = guide(v.Page, "guide-open-in-browser", v.mismatchTitle(), v.mismatchBody()).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
