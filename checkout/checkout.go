@@ -178,6 +178,12 @@ type Attempt struct {
 	Amount    int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// ReturnedUnpaid, when set, is when the payer last came back from the
+	// gateway's hosted cashier with its signed word that the order was
+	// cancelled (Repo.MarkReturnedUnpaid). The order itself may stay
+	// payable at the gateway, so the attempt stays pending and watched; a
+	// payer's page reads it as "not completed".
+	ReturnedUnpaid time.Time
 }
 
 // Errors the package returns; check them with errors.Is.

@@ -20,7 +20,8 @@ import (
 // event of /c/:id/events and the answer of POST /c/:id/check.
 type payStatus struct {
 	// Status is the checkout's status as the payer should see it, or
-	// "failed" while it is still payable but its last attempt failed.
+	// while it is still payable "failed" when its last attempt failed and
+	// "open" when the payer left it unpaid (payStatusFrom).
 	Status string `json:"status"`
 	Late   bool   `json:"late"`
 	// Amount is in fen.
@@ -53,9 +54,12 @@ func attemptMatters(ck *checkout.Checkout, now time.Time) bool {
 	return ck.Status.Active() && displayStatus(ck, now) != checkout.StatusExpired && ck.Attempts > 0
 }
 
-// payStatusFrom is the payer's view of ck with its attempts: "failed"
-// while it is payable and its last attempt (the last ck counts: one added
-// since ck was read is not yet its) failed.
+// payStatusFrom is the payer's view of ck with its attempts, while it is
+// payable, by its last attempt (the last ck counts: one added since ck was
+// read is not yet its): "failed" when it failed, "open" (payable, nothing
+// in progress: the result page offers to pay again) when the gateway
+// cancelled it or the payer came back from the cashier with the gateway's
+// word that it was cancelled (checkout.Attempt.ReturnedUnpaid).
 func (h *handler) payStatusFrom(ck *checkout.Checkout, atts []*checkout.Attempt) payStatus {
 	now := h.now()
 	s := payStatus{Status: string(displayStatus(ck, now)), Late: ck.Late, Amount: ck.Amounts.Trade}
@@ -65,8 +69,11 @@ func (h *handler) payStatusFrom(ck *checkout.Checkout, atts []*checkout.Attempt)
 	if attemptMatters(ck, now) {
 		for i := len(atts) - 1; i >= 0; i-- {
 			if a := atts[i]; a.Seq <= ck.Attempts {
-				if a.Status == checkout.AttemptFailed {
+				switch {
+				case a.Status == checkout.AttemptFailed:
 					s.Status = "failed"
+				case a.Status == checkout.AttemptCancelled, !a.ReturnedUnpaid.IsZero():
+					s.Status = string(checkout.StatusOpen)
 				}
 				break
 			}
