@@ -40,5 +40,13 @@ func (h *handler) showResultPage(c *gin.Context) {
 		CheckURL:     withLang(pagePath(id, "check"), lang),
 		CSRFToken:    h.csrfToken(ck, payer),
 	}
+	if c.Query("wallet") == "ok" && !checkout.Status(s.Status).Paid() {
+		// The payer's wallet said the payment succeeded (the page script
+		// comes here with wallet=ok): stamp the moment, which the page's
+		// checks hand back, so that only the server decides when the page
+		// may invite a second payment (payments.PayAgainAfterWalletOK). A
+		// reload stamps again: the wait only grows.
+		v.WalletOK = h.pages.CSRF.WalletOKToken(id, h.now())
+	}
 	h.render(c, http.StatusOK, templates.ResultPage(v))
 }

@@ -124,6 +124,8 @@ var catalog = map[string]map[string]string{
 		"guide.in_alipay.body":         "此订单仅支持微信支付，无法在支付宝中付款。请复制下方链接，发送到微信中打开完成支付。",
 		"guide.in_miniprogram.title":   "请在支付宝中打开",
 		"guide.in_miniprogram.body":    "此订单仅支持支付宝，无法在小程序中付款。请复制下方链接，在支付宝中打开完成支付。",
+		"result.unconfirmed.body":      "钱包已提示支付成功，但我们仍未收到支付渠道的确认。如果您已付款，请勿重复支付，本页会在确认后自动更新。",
+		"result.unconfirmed.pay_again": "如果您尚未付款，请重新支付",
 		"api_error.method_not_offered": "当前环境不支持这种支付方式，请刷新页面后重试。",
 	},
 	LangZhHant: {
@@ -237,6 +239,8 @@ var catalog = map[string]map[string]string{
 		"guide.in_alipay.body":         "此訂單僅支援微信支付，無法在支付寶中付款。請複製下方連結，傳送到微信中開啟完成付款。",
 		"guide.in_miniprogram.title":   "請在支付寶中開啟",
 		"guide.in_miniprogram.body":    "此訂單僅支援支付寶，無法在小程式中付款。請複製下方連結，在支付寶中開啟完成付款。",
+		"result.unconfirmed.body":      "錢包已提示付款成功，但我們仍未收到付款渠道的確認。如果您已付款，請勿重複付款，本頁會在確認後自動更新。",
+		"result.unconfirmed.pay_again": "如果您尚未付款，請重新付款",
 		"api_error.method_not_offered": "目前環境不支援這種付款方式，請重新整理頁面後再試。",
 	},
 	LangEn: {
@@ -350,6 +354,8 @@ var catalog = map[string]map[string]string{
 		"guide.in_alipay.body":         "This order accepts WeChat Pay only, which cannot be used in Alipay. Copy the link below and open it in WeChat to pay.",
 		"guide.in_miniprogram.title":   "Open in Alipay",
 		"guide.in_miniprogram.body":    "This order accepts Alipay only, which cannot be used in a mini program. Copy the link below and open it in Alipay to pay.",
+		"result.unconfirmed.body":      "Your wallet showed the payment as successful, but the payment provider has not confirmed it yet. If you have paid, do not pay again: this page updates by itself once the payment is confirmed.",
+		"result.unconfirmed.pay_again": "If you have not paid, pay now",
 		"api_error.method_not_offered": "This payment method is not available here. Reload the page and try again.",
 	},
 }

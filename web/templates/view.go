@@ -126,6 +126,12 @@ type ResultView struct {
 	// CheckAfter is how long the page waits without news before POSTing
 	// CheckURL (0: 4 seconds).
 	CheckAfter time.Duration
+	// WalletOK, when set, is the stamp of the moment the payer's wallet
+	// reported success (sessions.CSRF.WalletOKToken): the page then never
+	// offers a bare "pay again" while it waits, only what its checks allow
+	// (payments.PayAgainAfterWalletOK), in words for a payer who has not
+	// paid.
+	WalletOK string
 }
 
 // ErrorView is a payer-facing error page.
