@@ -50,7 +50,7 @@ func TestCheckAfterWalletOK(t *testing.T) {
 		return a
 	}
 	clk.Advance(4 * time.Second)
-	if a := check(stamp); a.Status != "pending" || a.PayAgain != "" || a.PayAgainIn <= 0 || a.PayAgainIn > (payments.WalletOKGrace - 4*time.Second).Milliseconds() {
+	if a := check(stamp); a.Status != "pending" || a.PayAgain != "" || a.PayAgainIn <= 0 || a.PayAgainIn > (payments.WalletOKGrace-4*time.Second).Milliseconds() {
 		t.Errorf("4 s after the OK: %+v, want pending, no offer, the time left", a)
 	}
 	for name, tok := range map[string]string{"none": "", "forged": "1" + stamp, "garbage": "x"} {
