@@ -737,15 +737,27 @@ func (r *Repo) UpdateAttempt(ctx context.Context, id string, seq int, to Attempt
 // more already. It reports whether it marked; ErrNotFound when there is no
 // such attempt.
 func (r *Repo) MarkReturnedUnpaid(ctx context.Context, id string, seq int) (bool, error) {
+	return r.returnedUnpaid(ctx, id, seq, "1")
+}
+
+// ClearReturnedUnpaid removes MarkReturnedUnpaid's mark: the payer is on
+// that order again (its pay parameters were handed out once more, or the
+// cashier came back with another word than "cancelled"), so the order may
+// be being paid right now. It reports whether there was a mark.
+func (r *Repo) ClearReturnedUnpaid(ctx context.Context, id string, seq int) (bool, error) {
+	return r.returnedUnpaid(ctx, id, seq, "0")
+}
+
+func (r *Repo) returnedUnpaid(ctx context.Context, id string, seq int, on string) (bool, error) {
 	if !ValidID(id) || seq <= 0 {
-		return false, fmt.Errorf("mark attempt %s/%d returned: %w", id, seq, ErrNotFound)
+		return false, fmt.Errorf("attempt %s/%d returned unpaid: %w", id, seq, ErrNotFound)
 	}
-	v, err := r.run(ctx, scriptReturnedUnpaid, id, seq)
+	v, err := r.run(ctx, scriptReturnedUnpaid, id, seq, on)
 	if err != nil {
-		return false, fmt.Errorf("mark attempt %s/%d returned: %w", id, seq, err)
+		return false, fmt.Errorf("attempt %s/%d returned unpaid: %w", id, seq, err)
 	}
 	if code(v) == -2 {
-		return false, fmt.Errorf("mark attempt %s/%d returned: %w", id, seq, ErrNotFound)
+		return false, fmt.Errorf("attempt %s/%d returned unpaid: %w", id, seq, ErrNotFound)
 	}
 	return code(v) == 1, nil
 }

@@ -838,4 +838,13 @@ func TestMarkReturnedUnpaid(t *testing.T) {
 	if !as[1].ReturnedUnpaid.IsZero() {
 		t.Errorf("the paid attempt was marked returned unpaid at %v", as[1].ReturnedUnpaid)
 	}
+	// Back on that order: the mark goes, once.
+	for i, want := range []bool{true, false} {
+		if cleared, err := r.ClearReturnedUnpaid(ctx, c.ID, 1); cleared != want || err != nil {
+			t.Errorf("clear #%d: %v %v, want %v", i+1, cleared, err, want)
+		}
+	}
+	if a, err := r.Attempts(ctx, c.ID); err != nil || !a[0].ReturnedUnpaid.IsZero() {
+		t.Errorf("after clearing: %+v %v", a[0], err)
+	}
 }

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"encoding/json"
+	"net/http"
 	"testing"
 
 	"github.com/wallet-checkout/checkout/checkout"
@@ -28,10 +30,33 @@ func TestCashierCancelOffersRetry(t *testing.T) {
 
 	tb.click("[data-testid=result-unpaid] [data-testid=pay-again]")
 	tb.click("[data-testid=pay-button]")
+	tb.visible("[data-testid=sandbox-pay]")
+	// Back at the (same) cashier, the order may be paid any moment: the
+	// payer's status must wait for it again, not offer another try.
+	if got := payerStatus(t, s, id); got != "pending" {
+		t.Errorf("status %q while the payer is back at the cashier, want pending", got)
+	}
 	tb.click("[data-testid=sandbox-pay]")
 	tb.visible("[data-testid=result-paid]")
 	assertPaidOnce(t, s, storeRedirect, id)
 	if c := s.checkout(id); c.Status != checkout.StatusPaid {
 		t.Errorf("checkout is %s", c.Status)
 	}
+}
+
+// payerStatus reads GET /c/{id}/status as a page's script does.
+func payerStatus(t *testing.T, s *stack, id string) string {
+	t.Helper()
+	res, err := http.Get(s.url + "/c/" + id + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		Status string `json:"status"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		t.Fatalf("status answer: %v", err)
+	}
+	return out.Status
 }

@@ -68,7 +68,8 @@ const NotifySuccess = gateway.NotifySuccess
 // it pending until the checkout expires. The attempt itself stays pending
 // and watched: a payment that lands on it later still counts. Any other
 // status (paid, or still awaiting payment while the money is on its way)
-// changes nothing here. ErrBadSignature or ErrUnknownOrder mean a forged
+// removes such a mark of an earlier return: the payer went back to the
+// same order, which may be being paid. ErrBadSignature or ErrUnknownOrder mean a forged
 // or foreign jump.
 func (s *Service) Returned(ctx context.Context, c *checkout.Checkout, q url.Values) error {
 	st, err := s.storeOf(c)
@@ -83,17 +84,18 @@ func (s *Service) Returned(ctx context.Context, c *checkout.Checkout, q url.Valu
 	if !ok || id != c.ID || seq > c.Attempts {
 		return fmt.Errorf("return to %s: out_no %.64q: %w", c.ID, cb.OutNo, ErrUnknownOrder)
 	}
-	if cb.Status != gateway.StatusCanceled {
-		return nil
+	mark := s.repo.ClearReturnedUnpaid
+	if cb.Status == gateway.StatusCanceled {
+		mark = s.repo.MarkReturnedUnpaid
 	}
-	marked, err := s.repo.MarkReturnedUnpaid(ctx, c.ID, seq)
+	changed, err := mark(ctx, c.ID, seq)
 	if err != nil {
 		// The jump is genuine: the payer only waits for the reconciler
 		// instead of seeing "not completed" at once.
-		s.log.Warn("Could not mark an attempt returned unpaid", "checkout_id", c.ID, "out_no", cb.OutNo, "error", err)
+		s.log.Warn("Could not record the payer's return from the cashier", "checkout_id", c.ID, "out_no", cb.OutNo, "error", err)
 		return nil
 	}
-	if marked {
+	if changed {
 		s.publish(ctx, c)
 	}
 	return nil

@@ -13,7 +13,8 @@ import (
 
 // The cashier's signed "cancelled" marks the attempt returned unpaid and
 // leaves it pending (a payment that lands later counts); "paid" and
-// "awaiting" change nothing, nor does a forged jump.
+// "awaiting" do not mark it, a retry on the same order or such a return
+// clears the mark, and a forged jump changes nothing.
 func TestReturnedUnpaid(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	ctx := context.Background()
@@ -50,6 +51,42 @@ func TestReturnedUnpaid(t *testing.T) {
 		}
 		if got := e.get(c.ID); got.Status != checkout.StatusPaid {
 			t.Errorf("checkout %s after paying the cancelled-at-the-cashier order, want paid", got.Status)
+		}
+	})
+	t.Run("back on the same order", func(t *testing.T) {
+		// After a cancel at the cashier the payer tries again: the same
+		// order's cashier is handed out, and the order may be being paid,
+		// so the mark goes; a later return that is not "cancelled" (the
+		// payer paid, the money on its way) clears it too.
+		c := e.newCheckout(1800, 30*time.Minute)
+		req := payments.StartRequest{CheckoutID: c.ID, Wallet: checkout.MethodWeChat, Scenario: checkout.ScenarioJump,
+			JumpURL: "https://pay.example/c/" + c.ID + "/return"}
+		act, err := e.svc.Start(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := e.attempt(c.ID, act.AttemptSeq)
+		for i, tc := range []struct {
+			status gateway.Status
+			again  bool
+		}{{gateway.StatusCanceled, true}, {gateway.StatusCanceled, false}} {
+			if err := e.svc.Returned(ctx, e.get(c.ID), e.notifyQuery(a, tc.status)); err != nil {
+				t.Fatal(err)
+			}
+			if e.attempt(c.ID, a.Seq).ReturnedUnpaid.IsZero() {
+				t.Fatalf("round %d: not marked", i+1)
+			}
+			if tc.again {
+				again, err := e.svc.Start(ctx, req)
+				if err != nil || !again.Reused || again.AttemptSeq != a.Seq {
+					t.Fatalf("retry: %+v %v, want the same order again", again, err)
+				}
+			} else if err := e.svc.Returned(ctx, e.get(c.ID), e.notifyQuery(a, gateway.StatusAwaiting)); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.attempt(c.ID, a.Seq).ReturnedUnpaid; !got.IsZero() {
+				t.Errorf("round %d: still marked returned unpaid (%v) with the payer back on the order", i+1, got)
+			}
 		}
 	})
 	t.Run("forged", func(t *testing.T) {
