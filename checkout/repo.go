@@ -394,6 +394,9 @@ func decodeAttempts(id string, f map[string]string) ([]*Attempt, error) {
 		case "updated_at":
 			n, _ := strconv.ParseInt(v, 10, 64)
 			a.UpdatedAt = time.UnixMilli(n)
+		case "returned":
+			n, _ := strconv.ParseInt(v, 10, 64)
+			a.ReturnedUnpaid = time.UnixMilli(n)
 		}
 	}
 	out := make([]*Attempt, 0, len(bySeq))
@@ -739,6 +742,38 @@ func (r *Repo) UpdateAttempt(ctx context.Context, id string, seq int, to Attempt
 		return false, nil
 	}
 	return true, nil
+}
+
+// MarkReturnedUnpaid records that the payer came back from the gateway's
+// hosted cashier with its signed word that attempt seq was cancelled
+// (Attempt.ReturnedUnpaid, at the repository's clock). Only a pending or
+// unknown attempt is marked: one that is paid, failed or cancelled says
+// more already. It reports whether it marked; ErrNotFound when there is no
+// such attempt.
+func (r *Repo) MarkReturnedUnpaid(ctx context.Context, id string, seq int) (bool, error) {
+	return r.returnedUnpaid(ctx, id, seq, "1")
+}
+
+// ClearReturnedUnpaid removes MarkReturnedUnpaid's mark: the payer is on
+// that order again (its pay parameters were handed out once more, or the
+// cashier came back with another word than "cancelled"), so the order may
+// be being paid right now. It reports whether there was a mark.
+func (r *Repo) ClearReturnedUnpaid(ctx context.Context, id string, seq int) (bool, error) {
+	return r.returnedUnpaid(ctx, id, seq, "0")
+}
+
+func (r *Repo) returnedUnpaid(ctx context.Context, id string, seq int, on string) (bool, error) {
+	if !ValidID(id) || seq <= 0 {
+		return false, fmt.Errorf("attempt %s/%d returned unpaid: %w", id, seq, ErrNotFound)
+	}
+	v, err := r.run(ctx, scriptReturnedUnpaid, id, seq, on)
+	if err != nil {
+		return false, fmt.Errorf("attempt %s/%d returned unpaid: %w", id, seq, err)
+	}
+	if code(v) == -2 {
+		return false, fmt.Errorf("attempt %s/%d returned unpaid: %w", id, seq, ErrNotFound)
+	}
+	return code(v) == 1, nil
 }
 
 // ErrLocked means another request holds the checkout's lock.

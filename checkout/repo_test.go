@@ -830,3 +830,56 @@ func TestListTrimmedAsCheckoutsAreCreated(t *testing.T) {
 		}
 	}
 }
+
+// A payer back from the cashier unpaid marks a pending or unknown attempt,
+// at the repository's clock, and only such one; a paid one keeps its word.
+func TestMarkReturnedUnpaid(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	c := create(t, r, clk, "m1")
+	for i := 0; i < 2; i++ {
+		if _, _, err := r.AddAttempt(ctx, c.ID, MethodWeChat, ScenarioJump); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.MarkPaid(ctx, c.ID, 2, "ORD2"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	for _, tc := range []struct {
+		name   string
+		seq    int
+		marked bool
+		err    error
+	}{
+		{"pending", 1, true, nil},
+		{"again", 1, true, nil},
+		{"paid", 2, false, nil},
+		{"no such attempt", 3, false, ErrNotFound},
+		{"no seq", 0, false, ErrNotFound},
+	} {
+		marked, err := r.MarkReturnedUnpaid(ctx, c.ID, tc.seq)
+		if marked != tc.marked || !errors.Is(err, tc.err) {
+			t.Errorf("%s: marked %v, err %v; want %v, %v", tc.name, marked, err, tc.marked, tc.err)
+		}
+	}
+	as, err := r.Attempts(ctx, c.ID)
+	if err != nil || len(as) != 2 {
+		t.Fatalf("attempts: %+v %v", as, err)
+	}
+	if !as[0].ReturnedUnpaid.Equal(clk.Now().Truncate(time.Millisecond)) || as[0].Status != AttemptPending {
+		t.Errorf("attempt 1 returned %v status %s, want %v pending", as[0].ReturnedUnpaid, as[0].Status, clk.Now())
+	}
+	if !as[1].ReturnedUnpaid.IsZero() {
+		t.Errorf("the paid attempt was marked returned unpaid at %v", as[1].ReturnedUnpaid)
+	}
+	// Back on that order: the mark goes, once.
+	for i, want := range []bool{true, false} {
+		if cleared, err := r.ClearReturnedUnpaid(ctx, c.ID, 1); cleared != want || err != nil {
+			t.Errorf("clear #%d: %v %v, want %v", i+1, cleared, err, want)
+		}
+	}
+	if a, err := r.Attempts(ctx, c.ID); err != nil || !a[0].ReturnedUnpaid.IsZero() {
+		t.Errorf("after clearing: %+v %v", a[0], err)
+	}
+}

@@ -161,6 +161,26 @@ end
 return {changed, ast}
 `)
 
+// scriptReturnedUnpaid stamps attempt ARGV[3] with the time the payer came
+// back from the cashier unpaid (field "returned"), when it is pending or
+// unknown; with ARGV[4] = "0" it removes the stamp instead. Returns {-2}
+// no attempt, {0} nothing changed, {1} changed.
+var scriptReturnedUnpaid = redis.NewScript(luaPrelude + `
+local p = ARGV[3] .. '.'
+local ast = redis.call('HGET', KEYS[2], p .. 'status')
+if not ast then return {-2} end
+if ARGV[4] == '0' then
+  if redis.call('HDEL', KEYS[2], p .. 'returned') == 0 then return {0} end
+  redis.call('HSET', KEYS[2], p .. 'updated_at', ARGV[1])
+  keep(now, ret)
+  return {1}
+end
+if ast ~= 'pending' and ast ~= 'unknown' then return {0} end
+redis.call('HSET', KEYS[2], p .. 'returned', ARGV[1], p .. 'updated_at', ARGV[1])
+keep(now, ret)
+return {1}
+`)
+
 // scriptIdemBegin reserves an idempotency key (KEYS[1]) for a request whose
 // body hashes to ARGV[1], for ARGV[2] ms. Returns false when reserved now,
 // else {hash, status, body} of the earlier request (status empty while it is

@@ -271,6 +271,9 @@ var (
 	errCSRF           = refusal(http.StatusForbidden, "csrf", "missing or wrong CSRF token", "")
 	errPayRequest     = badRequest("invalid_request", "", "the pay request must be {wallet, scenario} of a known wallet and scenario")
 	errWalletNotOffer = refusal(http.StatusConflict, "wallet_unavailable", "this wallet is not offered for this checkout here", "")
+	// errMethodNotOffered refuses a way to pay the page could not have
+	// offered where it was opened (offerFor).
+	errMethodNotOffered = refusal(http.StatusConflict, "method_not_offered", "this way to pay is not offered where the page was opened", "")
 
 	errNoRoute      = refusal(http.StatusNotFound, "not_found", "no such route", "")
 	errNoMethod     = refusal(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route", "")

@@ -81,7 +81,9 @@ type oauthIdentity struct {
 // ends the browser's round trip (its binding cookie).
 func (h *handler) oauthCallback(c *gin.Context, w oauthWallet) {
 	ck, st, payer := pageCheckoutOf(c), pageStoreOf(c), pagePayerOf(c)
-	back := pagePath(ck.ID, "")
+	// Back to the page in the language it was asked for: the lang the
+	// callback carries must be the one signed into the state (Use).
+	back := withLang(pagePath(ck.ID, ""), explicitLang(c))
 	appID := w.appID(st)
 	if appID == "" {
 		h.errorPage(c, http.StatusNotFound, pageNotFound, "")

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -169,6 +171,27 @@ var errStoreGone = errors.New("store not in the merchants file")
 // payerLang is the language of the payer's answers.
 func payerLang(c *gin.Context) string {
 	return templates.Negotiate(c.GetHeader("Accept-Language"), c.Query("lang"))
+}
+
+// explicitLang is the language the request asks for with ?lang=, in its
+// catalogue form, "" when it names none (the Accept-Language header then
+// decides, as on every request).
+func explicitLang(c *gin.Context) string {
+	l, _ := templates.ExplicitLang(c.Query("lang"))
+	return l
+}
+
+// withLang adds an explicit language choice (explicitLang) to a page's
+// path, so that the page it leads to speaks it too.
+func withLang(path, lang string) string {
+	if lang == "" {
+		return path
+	}
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return path + sep + "lang=" + url.QueryEscape(lang)
 }
 
 // pageCheckout loads the checkout of /c/:id with its merchant and store

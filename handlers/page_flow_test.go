@@ -472,7 +472,9 @@ func TestPayRequestGuards(t *testing.T) {
 		{"garbage body", map[string]string{"X-CSRF-Token": csrf}, []byte(`{"wallet":`), 400, "invalid_request"},
 		{"bad wallet", map[string]string{"X-CSRF-Token": csrf}, []byte(`{"wallet":"paypal","scenario":"qr"}`), 400, "invalid_request"},
 		{"bad scenario", map[string]string{"X-CSRF-Token": csrf}, []byte(`{"wallet":"wechat","scenario":"barcode"}`), 400, "invalid_request"},
-		{"jsapi without identity", map[string]string{"X-CSRF-Token": csrf}, []byte(`{"wallet":"wechat","scenario":"jsapi"}`), 409, "identity_required"},
+		// A desktop page offers QR codes only (offerFor).
+		{"jsapi from a desktop", map[string]string{"X-CSRF-Token": csrf}, []byte(`{"wallet":"wechat","scenario":"jsapi"}`), 409, "method_not_offered"},
+		{"jump from a desktop", map[string]string{"X-CSRF-Token": csrf}, []byte(`{"wallet":"alipay","scenario":"jump"}`), 409, "method_not_offered"},
 		{"huge body", map[string]string{"X-CSRF-Token": csrf}, []byte(`{"wallet":"` + strings.Repeat("w", 10000) + `"}`), 400, "invalid_request"},
 	}
 	for _, tc := range tests {

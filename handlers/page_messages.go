@@ -42,6 +42,7 @@ var apiErrorKeys = map[string]string{
 	"payment_unknown":      "api_error.payment_unknown",
 	"internal":             "api_error.internal",
 	"rate_limited":         "api_error.rate_limited",
+	"method_not_offered":   "api_error.method_not_offered",
 }
 
 // apiErrorMessage is the message of an error code in lang. A code without

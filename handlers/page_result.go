@@ -21,7 +21,7 @@ func (h *handler) showResultPage(c *gin.Context) {
 		h.errorPage(c, http.StatusServiceUnavailable, pageUnavailable, "")
 		return
 	}
-	id := ck.ID
+	id, lang := ck.ID, explicitLang(c)
 	v := templates.ResultView{
 		Page:         h.page(c),
 		ID:           id,
@@ -34,11 +34,19 @@ func (h *handler) showResultPage(c *gin.Context) {
 		PaidAt:       ck.PaidAt,
 		SuccessURL:   strings.ReplaceAll(ck.SuccessURL, checkout.CheckoutIDPlaceholder, id),
 		CancelURL:    strings.ReplaceAll(ck.CancelURL, checkout.CheckoutIDPlaceholder, id),
-		CheckoutURL:  pagePath(id, ""),
+		CheckoutURL:  withLang(pagePath(id, ""), lang),
 		StatusURL:    pagePath(id, "status"),
 		EventsURL:    pagePath(id, "events"),
-		CheckURL:     pagePath(id, "check"),
+		CheckURL:     withLang(pagePath(id, "check"), lang),
 		CSRFToken:    h.csrfToken(ck, payer),
+	}
+	if c.Query("wallet") == "ok" && !checkout.Status(s.Status).Paid() {
+		// The payer's wallet said the payment succeeded (the page script
+		// comes here with wallet=ok): stamp the moment, which the page's
+		// checks hand back, so that only the server decides when the page
+		// may invite a second payment (payments.PayAgainAfterWalletOK). A
+		// reload stamps again: the wait only grows.
+		v.WalletOK = h.pages.CSRF.WalletOKToken(id, h.now())
 	}
 	h.render(c, http.StatusOK, templates.ResultPage(v))
 }

@@ -32,7 +32,7 @@ func (h *handler) showCheckoutPage(c *gin.Context) {
 		h.errorPage(c, http.StatusConflict, pageNoWallet, ck.CancelURL)
 		return
 	default:
-		if redirect, binding := h.chooseAction(cl, &v, ck, st, payer); redirect != "" {
+		if redirect, binding := h.chooseAction(c, cl, &v, ck, st, payer); redirect != "" {
 			http.SetCookie(c.Writer, binding)
 			c.Redirect(http.StatusFound, redirect)
 			c.Abort()
@@ -44,7 +44,7 @@ func (h *handler) showCheckoutPage(c *gin.Context) {
 
 // checkoutPageView fills what every variant of the checkout page shows.
 func (h *handler) checkoutPageView(c *gin.Context, cl client, ck *checkout.Checkout, m *checkout.Merchant, st *checkout.Store, payer *sessions.Payer) templates.CheckoutView {
-	id := ck.ID
+	id, lang := ck.ID, explicitLang(c)
 	return templates.CheckoutView{
 		Page:         h.page(c),
 		ID:           id,
@@ -56,12 +56,12 @@ func (h *handler) checkoutPageView(c *gin.Context, cl client, ck *checkout.Check
 		Now:          h.now(),
 		Status:       string(displayStatus(ck, h.now())),
 		Wallet:       cl.Wallet,
-		PayURL:       pagePath(id, "pay"),
+		PayURL:       withLang(pagePath(id, "pay"), lang),
 		CSRFToken:    h.csrfToken(ck, payer),
 		StatusURL:    pagePath(id, "status"),
 		EventsURL:    pagePath(id, "events"),
-		ResultURL:    pagePath(id, "result"),
-		CheckURL:     pagePath(id, "check"),
+		ResultURL:    withLang(pagePath(id, "result"), lang),
+		CheckURL:     withLang(pagePath(id, "check"), lang),
 		CancelURL:    ck.CancelURL,
 		Wallets:      walletsOffered(ck, st),
 		PageURL:      h.publicURL + pagePath(id, ""),
@@ -77,66 +77,28 @@ func merchantDisplayName(m *checkout.Merchant, st *checkout.Store) string {
 	return st.Name
 }
 
-// chooseAction decides the pay action for an active checkout. It returns a
-// URL, and the cookie to send with it, when the payer must first go
-// through the wallet's OAuth.
-func (h *handler) chooseAction(cl client, v *templates.CheckoutView, ck *checkout.Checkout, st *checkout.Store, payer *sessions.Payer) (string, *http.Cookie) {
-	switch cl.Wallet {
-	case templates.WalletMiniProgram:
-		// WeixinJSBridge cannot pay inside a mini-program's web-view: the
-		// mini-program pays with wx.requestPayment (see docs/pages.md).
-		if hasWallet(v.Wallets, checkout.MethodWeChat) {
-			v.Action = templates.ActionMiniProgramHandoff
-		} else {
-			v.Action = templates.ActionOpenInBrowser
-		}
-	case templates.WalletWeChat:
-		return h.inWalletAction(v, ck, st, payer, wechatOAuth)
-	case templates.WalletAlipay:
-		return h.inWalletAction(v, ck, st, payer, alipayOAuth)
-	default:
-		if cl.Mobile {
-			v.Action = templates.ActionOpenInWallet
-		} else {
-			v.Action = templates.ActionQR
-		}
+// chooseAction decides the pay action for an active checkout (offerFor).
+// It returns a URL, and the cookie to send with it, when the payer must
+// first go through the wallet's OAuth.
+func (h *handler) chooseAction(c *gin.Context, cl client, v *templates.CheckoutView, ck *checkout.Checkout, st *checkout.Store, payer *sessions.Payer) (string, *http.Cookie) {
+	o := h.offerFor(cl, v.Wallets, st, payer)
+	v.Action = o.action
+	if o.oauth != nil {
+		redirect, state, binding := h.startOAuth(c, ck.ID, o.oauth.callback)
+		return o.oauth.authorizeURL(h, o.oauth.appID(st), redirect, state), binding
 	}
 	return "", nil
 }
 
-// inWalletAction decides the pay action inside wallet w's own browser:
-// the wallet's cashier (redirect) unless the store pays natively there;
-// natively, the JS bridge, after w's silent OAuth when the session does
-// not know the payer yet. A checkout that does not offer the wallet must
-// be opened in another browser (WeChat blocks Alipay inside its own).
-func (h *handler) inWalletAction(v *templates.CheckoutView, ck *checkout.Checkout, st *checkout.Store, payer *sessions.Payer, w oauthWallet) (string, *http.Cookie) {
-	switch {
-	case !hasWallet(v.Wallets, w.method):
-		v.Action = templates.ActionOpenInBrowser
-		return "", nil
-	case !w.native(h, st):
-		v.Action = w.redirectAction
-		return "", nil
-	}
-	v.Action = w.jsapiAction
-	appID := w.appID(st)
-	if _, ok := w.identity(payer, appID); ok {
-		return "", nil
-	}
-	state, binding := h.startOAuth(ck.ID)
-	u := w.authorizeURL(h, appID, h.publicURL+pagePath(ck.ID, w.callback), state)
-	if u == "" {
-		// A broken AuthorizeBase: the cashier still works.
-		v.Action = w.redirectAction
-	}
-	return u, binding
-}
-
-// startOAuth begins a round trip that comes back to this checkout's page:
-// the signed state and the cookie binding it to the browser; nothing is
-// stored.
-func (h *handler) startOAuth(id string) (string, *http.Cookie) {
-	return h.pages.OAuth.Begin(id, pagePath(id, ""), h.now())
+// startOAuth begins a round trip that comes back to this checkout's page,
+// in the language the page was asked for with ?lang= (carried on the
+// callback's redirect_uri and signed into the state, so a changed one is
+// refused): the callback URL, the signed state and the cookie binding it
+// to the browser; nothing is stored.
+func (h *handler) startOAuth(c *gin.Context, id, callback string) (string, string, *http.Cookie) {
+	lang := explicitLang(c)
+	state, binding := h.pages.OAuth.Begin(id, withLang(pagePath(id, ""), lang), h.now())
+	return h.publicURL + withLang(pagePath(id, callback), lang), state, binding
 }
 
 // wechatNative reports whether WeChat pays through the JS bridge here: the

@@ -48,6 +48,18 @@ func (h *handler) createPayment(c *gin.Context) {
 		h.payError(c, errPayRequest)
 		return
 	}
+	if !hasWallet(walletsOffered(ck, st), wallet) {
+		h.payError(c, errWalletNotOffer)
+		return
+	}
+	// Only what the page could have offered where it was opened (offerFor):
+	// no Alipay cashier from inside WeChat, no QR code for a wallet's
+	// browser. Refused before anything is stored or sent.
+	cl := detectClient(c.GetHeader("User-Agent"))
+	if !h.offerFor(cl, walletsOffered(ck, st), st, payer).allows(wallet, scenario) {
+		h.payError(c, errMethodNotOffered)
+		return
+	}
 	req := payments.StartRequest{CheckoutID: ck.ID, Wallet: wallet, Scenario: scenario}
 	switch scenario {
 	case checkout.ScenarioJump:
@@ -62,16 +74,12 @@ func (h *handler) createPayment(c *gin.Context) {
 			req.BuyerID, _ = payer.AlipayUserID(st.Alipay.AppID)
 		}
 	}
-	if !hasWallet(walletsOffered(ck, st), req.Wallet) {
-		h.payError(c, errWalletNotOffer)
-		return
-	}
 	act, err := h.pay.Start(c.Request.Context(), req)
 	if err != nil {
 		h.startError(c, ck, err, false)
 		return
 	}
-	out := payResponse{Kind: act.Kind, TradeNO: act.TradeNO, RedirectURL: act.RedirectURL, ResultURL: pagePath(ck.ID, "result")}
+	out := payResponse{Kind: act.Kind, TradeNO: act.TradeNO, RedirectURL: act.RedirectURL, ResultURL: withLang(pagePath(ck.ID, "result"), explicitLang(c))}
 	if act.Kind == payments.KindWeChatJSAPI {
 		w := act.WeChat
 		out.WeChat = &w

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -20,7 +21,8 @@ import (
 // event of /c/:id/events and the answer of POST /c/:id/check.
 type payStatus struct {
 	// Status is the checkout's status as the payer should see it, or
-	// "failed" while it is still payable but its last attempt failed.
+	// while it is still payable "failed" when its last attempt failed and
+	// "open" when the payer left it unpaid (payStatusFrom).
 	Status string `json:"status"`
 	Late   bool   `json:"late"`
 	// Amount is in fen.
@@ -53,9 +55,12 @@ func attemptMatters(ck *checkout.Checkout, now time.Time) bool {
 	return ck.Status.Active() && displayStatus(ck, now) != checkout.StatusExpired && ck.Attempts > 0
 }
 
-// payStatusFrom is the payer's view of ck with its attempts: "failed"
-// while it is payable and its last attempt (the last ck counts: one added
-// since ck was read is not yet its) failed.
+// payStatusFrom is the payer's view of ck with its attempts, while it is
+// payable, by its last attempt (the last ck counts: one added since ck was
+// read is not yet its): "failed" when it failed, "open" (payable, nothing
+// in progress: the result page offers to pay again) when the gateway
+// cancelled it or the payer came back from the cashier with the gateway's
+// word that it was cancelled (checkout.Attempt.ReturnedUnpaid).
 func (h *handler) payStatusFrom(ck *checkout.Checkout, atts []*checkout.Attempt) payStatus {
 	now := h.now()
 	s := payStatus{Status: string(displayStatus(ck, now)), Late: ck.Late, Amount: ck.Amounts.Trade}
@@ -65,8 +70,11 @@ func (h *handler) payStatusFrom(ck *checkout.Checkout, atts []*checkout.Attempt)
 	if attemptMatters(ck, now) {
 		for i := len(atts) - 1; i >= 0; i-- {
 			if a := atts[i]; a.Seq <= ck.Attempts {
-				if a.Status == checkout.AttemptFailed {
+				switch {
+				case a.Status == checkout.AttemptFailed:
 					s.Status = "failed"
+				case a.Status == checkout.AttemptCancelled, !a.ReturnedUnpaid.IsZero():
+					s.Status = string(checkout.StatusOpen)
 				}
 				break
 			}
@@ -146,15 +154,41 @@ func writeJSON(c *gin.Context, status int, body []byte) {
 	_, _ = c.Writer.Write(body)
 }
 
+// checkAnswer is the answer of POST /c/:id/check: the status, and for a
+// page whose wallet said OK (checkRequest.WalletOK) what it may offer.
+type checkAnswer struct {
+	payStatus
+	// PayAgain is "if_unpaid" when the page may invite the payer to pay
+	// again in words for one who has not paid (payments.PayAgain).
+	PayAgain string `json:"pay_again,omitempty"`
+	// PayAgainIn is how many milliseconds until a check could allow it.
+	PayAgainIn int64 `json:"pay_again_in,omitempty"`
+}
+
+// checkRequest is the body of POST /c/:id/check; it may be empty.
+type checkRequest struct {
+	// WalletOK is the result page's sessions.CSRF.WalletOKToken, when the
+	// payer's wallet reported success.
+	WalletOK string `json:"wallet_ok"`
+}
+
 // checkPayment answers POST /c/:id/check: a waiting page saw no news for a
 // few seconds and asks us to query the gateway. The reconciler lets at most
 // one check per checkout through every couple of seconds, whoever asks;
-// the answer is the state either way.
+// the answer is the state either way. A page whose wallet said OK learns
+// too whether it may offer to pay again (payments.PayAgainAfterWalletOK).
 func (h *handler) checkPayment(c *gin.Context) {
 	ck := pageCheckoutOf(c)
+	var in checkRequest
+	if body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 4<<10)); err == nil && len(body) > 0 {
+		// A body the page did not write only loses the wallet's OK.
+		_ = json.Unmarshal(body, &in)
+	}
+	fresh := false
 	if ck.Status.Active() || ck.Status == checkout.StatusExpired || ck.Status == checkout.StatusCancelled {
-		if fresh := h.requestCheck(c.Request.Context(), ck.ID, true); fresh != nil {
-			ck = fresh
+		var after *checkout.Checkout
+		if after, fresh = h.requestCheck(c.Request.Context(), ck.ID, true); after != nil {
+			ck = after
 		}
 	}
 	s, err := h.payStatusOf(c.Request.Context(), ck)
@@ -162,7 +196,15 @@ func (h *handler) checkPayment(c *gin.Context) {
 		h.failPage(c, err, payerLang(c))
 		return
 	}
-	c.JSON(http.StatusOK, s)
+	out := checkAnswer{payStatus: s}
+	if okAt, ok := h.pages.CSRF.WalletOKAt(in.WalletOK, ck.ID, h.now()); ok && s.Status == string(checkout.StatusPending) {
+		pa := payments.PayAgainAfterWalletOK(okAt, h.now(), fresh)
+		if pa.IfUnpaid {
+			out.PayAgain = "if_unpaid"
+		}
+		out.PayAgainIn = pa.Wait.Milliseconds()
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 // checkTimeout bounds one "please check now".
@@ -170,23 +212,26 @@ const checkTimeout = 8 * time.Second
 
 // requestCheck asks the reconciler to query the checkout's orders now. With
 // wait it returns the checkout as it is after (nil when nothing was
-// checked); without, the query runs in the background.
-func (h *handler) requestCheck(ctx context.Context, id string, wait bool) *checkout.Checkout {
-	run := func(ctx context.Context) *checkout.Checkout {
+// checked) and whether the gateway's answer is fresh (asked now, or by
+// another request within the rate limit's window); without, the query runs
+// in the background.
+func (h *handler) requestCheck(ctx context.Context, id string, wait bool) (*checkout.Checkout, bool) {
+	run := func(ctx context.Context) (*checkout.Checkout, bool) {
 		ctx, cancel := detach(ctx, checkTimeout)
 		defer cancel()
 		ck, err := h.pay.CheckNow(ctx, id)
 		if err != nil {
-			if !errors.Is(err, payments.ErrRateLimited) && !errors.Is(err, context.Canceled) {
+			limited := errors.Is(err, payments.ErrRateLimited)
+			if !limited && !errors.Is(err, context.Canceled) {
 				h.logFrom(ctx).Warn("Check now failed", slog.String("checkout_id", id), slog.Any("error", err))
 			}
-			return nil
+			return nil, limited
 		}
-		return ck
+		return ck, true
 	}
 	if !wait {
 		go run(context.WithoutCancel(ctx))
-		return nil
+		return nil, false
 	}
 	return run(ctx)
 }

@@ -30,7 +30,8 @@ func TestPayStatusJSON(t *testing.T) {
 }
 
 // The payer sees "failed" while the checkout is payable and the last
-// attempt it counts failed; an attempt the checkout does not count yet
+// attempt it counts failed, "open" when it was cancelled or left unpaid at
+// the cashier; an attempt the checkout does not count yet
 // (added between the two reads of GetWithAttempts) does not decide.
 func TestPayStatusFromAttempts(t *testing.T) {
 	now := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
@@ -52,6 +53,9 @@ func TestPayStatusFromAttempts(t *testing.T) {
 		{"counted one failed, newer pending", pending, []*checkout.Attempt{att(1, checkout.AttemptFailed), att(2, checkout.AttemptPending)}, "failed"},
 		{"past its expiry", expired, []*checkout.Attempt{att(1, checkout.AttemptFailed)}, "expired"},
 		{"no attempts read", pending, nil, "pending"},
+		// Not paid by the gateway's word: payable again (issue 12).
+		{"last cancelled at the gateway", pending, []*checkout.Attempt{att(1, checkout.AttemptCancelled)}, "open"},
+		{"payer back from the cashier unpaid", pending, []*checkout.Attempt{{Seq: 1, Status: checkout.AttemptPending, ReturnedUnpaid: now}}, "open"},
 	} {
 		if got := h.payStatusFrom(tc.ck, tc.atts); got.Status != tc.want || got.Amount != 5 {
 			t.Errorf("%s: %+v, want status %s", tc.name, got, tc.want)

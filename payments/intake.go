@@ -59,7 +59,17 @@ const NotifySuccess = gateway.NotifySuccess
 // Returned takes the gateway cashier's front-end jump back to checkout c
 // (jump_url): it verifies the query with the store's key and checks that it
 // names one of c's attempts. It never marks anything paid: only a confirmed
-// notify or paystatus does. ErrBadSignature or ErrUnknownOrder mean a forged
+// notify or paystatus does. When the signed query says the payer cancelled
+// at the cashier, the attempt is marked returned unpaid
+// (checkout.Attempt.ReturnedUnpaid), so the payer's page says at once that
+// the payment was not completed instead of waiting for a confirmation
+// that never comes: the order usually stays payable at the gateway
+// (closing the cashier does not cancel it), so paystatus alone would leave
+// it pending until the checkout expires. The attempt itself stays pending
+// and watched: a payment that lands on it later still counts. Any other
+// status (paid, or still awaiting payment while the money is on its way)
+// removes such a mark of an earlier return: the payer went back to the
+// same order, which may be being paid. ErrBadSignature or ErrUnknownOrder mean a forged
 // or foreign jump.
 func (s *Service) Returned(ctx context.Context, c *checkout.Checkout, q url.Values) error {
 	st, err := s.storeOf(c)
@@ -73,6 +83,20 @@ func (s *Service) Returned(ctx context.Context, c *checkout.Checkout, q url.Valu
 	id, seq, ok := checkout.ParseOutNo(cb.OutNo)
 	if !ok || id != c.ID || seq > c.Attempts {
 		return fmt.Errorf("return to %s: out_no %.64q: %w", c.ID, cb.OutNo, ErrUnknownOrder)
+	}
+	mark := s.repo.ClearReturnedUnpaid
+	if cb.Status == gateway.StatusCanceled {
+		mark = s.repo.MarkReturnedUnpaid
+	}
+	changed, err := mark(ctx, c.ID, seq)
+	if err != nil {
+		// The jump is genuine: the payer only waits for the reconciler
+		// instead of seeing "not completed" at once.
+		s.log.Warn("Could not record the payer's return from the cashier", "checkout_id", c.ID, "out_no", cb.OutNo, "error", err)
+		return nil
+	}
+	if changed {
+		s.publish(ctx, c)
 	}
 	return nil
 }

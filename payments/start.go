@@ -340,6 +340,14 @@ func (p *starter) reusable(ctx context.Context, c *checkout.Checkout, req StartR
 		if pp.Payer != req.payer() || !now.Add(reuseMargin).Before(pp.ValidUntil) {
 			continue
 		}
+		if !a.ReturnedUnpaid.IsZero() {
+			// The payer left this order at the cashier and is back on it:
+			// it may be paid any moment, and the payer's page must wait
+			// for it again rather than offer another try.
+			if _, err := p.repo.ClearReturnedUnpaid(ctx, c.ID, a.Seq); err != nil {
+				return nil, fmt.Errorf("start payment %s: %w", c.ID, err)
+			}
+		}
 		return &PayAction{
 			Kind: pp.Kind, WeChat: pp.WeChat, TradeNO: pp.TradeNO, RedirectURL: pp.RedirectURL,
 			QRCode: pp.QRCode, AttemptSeq: a.Seq, OutNo: a.OutNo, Reused: true,

@@ -125,6 +125,46 @@ func (c *CSRF) Check(token, checkoutID, sessionID string, now time.Time) bool {
 	return hmac.Equal(got[:], c.s.mac(sum[:0], "csrf", checkoutID, sessionID, exp))
 }
 
+// WalletOKToken stamps the moment checkoutID's page learnt that the
+// payer's wallet reported the payment successful: the time (unix ms, base
+// 36), a dot, the MAC (base64url) of the checkout id and the time, under
+// the CSRF key with a leading field of its own, so that neither kind of
+// token verifies as the other. The result page hands it back with its
+// checks (payments.PayAgainAfterWalletOK); a payer cannot move it earlier
+// to be invited to pay again sooner.
+func (c *CSRF) WalletOKToken(checkoutID string, at time.Time) string {
+	t := strconv.FormatInt(at.UnixMilli(), 36)
+	var sum [sha256.Size]byte
+	return t + "." + base64.RawURLEncoding.EncodeToString(c.s.mac(sum[:0], "wallet-ok", checkoutID, t))
+}
+
+// WalletOKAt is the time a WalletOKToken of checkoutID stamps; false for a
+// forged token, another checkout's, or one older than CSRFLifetime at now.
+// The MAC is compared in constant time.
+func (c *CSRF) WalletOKAt(token, checkoutID string, now time.Time) (time.Time, bool) {
+	ts, sig, ok := strings.Cut(token, ".")
+	if !ok || len(ts) == 0 || len(ts) > 13 || len(sig) != base64.RawURLEncoding.EncodedLen(sha256.Size) {
+		return time.Time{}, false
+	}
+	ms, err := strconv.ParseInt(ts, 36, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	at := time.UnixMilli(ms)
+	if now.Sub(at) > CSRFLifetime {
+		return time.Time{}, false
+	}
+	var got [sha256.Size]byte
+	if n, err := base64.RawURLEncoding.Decode(got[:], []byte(sig)); err != nil || n != sha256.Size {
+		return time.Time{}, false
+	}
+	var sum [sha256.Size]byte
+	if !hmac.Equal(got[:], c.s.mac(sum[:0], "wallet-ok", checkoutID, ts)) {
+		return time.Time{}, false
+	}
+	return at, true
+}
+
 // StateLifetime bounds how long an OAuth round trip may take.
 const StateLifetime = 10 * time.Minute
 

@@ -257,3 +257,41 @@ func FuzzCSRFCheck(f *testing.F) {
 		}
 	})
 }
+
+// A wallet-OK stamp gives back its time for its checkout only, unaltered,
+// and is never a CSRF token (nor the reverse).
+func TestWalletOKToken(t *testing.T) {
+	c, err := NewCSRF(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 2, 8, 0, 0, 123e6, time.UTC)
+	const ck, other = "co_AAAAAAAAAAAAAAAAAAAAAAAA", "co_BBBBBBBBBBBBBBBBBBBBBBBB"
+	tok := c.WalletOKToken(ck, at)
+	ts, sig, _ := strings.Cut(tok, ".")
+	earlier := strings.TrimSuffix(ts, ts[len(ts)-1:]) + "0." + sig
+	otherKey, _ := NewCSRF([]byte("another signing secret of 32+ bytes!!"))
+	for _, tc := range []struct {
+		name, token, ck string
+		now             time.Time
+		ok              bool
+	}{
+		{"right", tok, ck, at.Add(time.Minute), true},
+		{"a day later", tok, ck, at.Add(CSRFLifetime), true},
+		{"too old", tok, ck, at.Add(CSRFLifetime + time.Second), false},
+		{"another checkout", tok, other, at, false},
+		{"time moved earlier", earlier, ck, at, false},
+		{"another key", otherKey.WalletOKToken(ck, at), ck, at, false},
+		{"a CSRF token", c.Token(ck, "", at), ck, at, false},
+		{"empty", "", ck, at, false},
+		{"garbage", "zz.zz", ck, at, false},
+	} {
+		got, ok := c.WalletOKAt(tc.token, tc.ck, tc.now)
+		if ok != tc.ok || ok && !got.Equal(at) {
+			t.Errorf("%s: %v %v, want %v", tc.name, got, ok, tc.ok)
+		}
+	}
+	if c.Check(tok, ck, "", at) {
+		t.Error("a wallet-OK stamp passes as a CSRF token")
+	}
+}

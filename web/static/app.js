@@ -241,7 +241,7 @@
           var m = (res && res.err_msg) || "";
           if (m === "get_brand_wcpay_request:ok") {
             message(cfg.msgWaiting, true);
-            toResult(next);
+            toResult(walletSaidOK(next));
           } else if (/:cancel$/.test(m)) {
             failed(btn, cfg.msgCancelled, true);
           } else {
@@ -249,6 +249,13 @@
           }
         });
       }, function () { failed(btn, cfg.msgBridge); });
+    }
+
+    // walletSaidOK marks the way to the result page after the wallet
+    // reported success: that page then never offers a bare "pay again",
+    // only what the server allows (payments.PayAgainAfterWalletOK).
+    function walletSaidOK(url) {
+      return url + (url.indexOf("?") < 0 ? "?" : "&") + "wallet=ok";
     }
 
     function alipayPay(tradeNO, btn, next) {
@@ -259,7 +266,7 @@
           if (code === "9000" || code === "8000" || code === "6004") {
             // 8000 and 6004 mean "processing / unknown": the result page waits.
             message(cfg.msgWaiting, true);
-            toResult(next);
+            toResult(walletSaidOK(next));
           } else if (code === "6001") {
             failed(btn, cfg.msgCancelled, true);
           } else {
@@ -418,6 +425,7 @@
     var views = { pending: "pending", open: "unpaid", failed: "failed", expired: "expired", cancelled: "cancelled" };
     var REFUNDED = statusSet(cfg.refundedStatuses);
     var checking = false, checks = 0, timer = null, watcher = null;
+    var walletOK = cfg.walletOk || "";
     var delay = parseInt(cfg.checkAfter, 10) || 4000;
 
     function show(s) {
@@ -440,16 +448,33 @@
       if (checking || !cfg.checkUrl || isFinal(app.dataset.status)) return;
       checking = true;
       checks++;
-      request("POST", cfg.checkUrl, {}).then(function (r) {
+      request("POST", cfg.checkUrl, walletOK ? { wallet_ok: walletOK } : {}).then(function (r) {
         checking = false;
         if (r.status === 200 && r.body && r.body.status && watcher) watcher.handle(r.body);
-        after();
-      }, function () { checking = false; after(); });
+        after(r.status === 200 && r.body ? r.body : {});
+      }, function () { checking = false; after({}); });
     }
-    function after() {
+    function after(b) {
+      app.dataset.checks = checks;
       if (isFinal(app.dataset.status)) return;
+      if (walletOK) return afterWalletOK(b);
       if (checks >= 1) { var slow = $("[data-testid=result-slow]"); if (slow) slow.hidden = false; }
       if (checks < 6) timer = setTimeout(check, delay * Math.pow(2, checks));
+    }
+
+    // afterWalletOK: the wallet said the payment succeeded, so only the
+    // server's word may invite a second payment, worded for a payer who
+    // has not paid; until then the page keeps checking, at the latest when
+    // the server says the offer could be due.
+    function afterWalletOK(b) {
+      if (b.pay_again === "if_unpaid") {
+        var offer = $("[data-testid=result-unconfirmed]");
+        if (offer) offer.hidden = false;
+        return;
+      }
+      var wait = delay * Math.pow(2, checks), due = parseInt(b.pay_again_in, 10);
+      if (due > 0) wait = Math.min(wait, due + 500);
+      if (checks < 10) timer = setTimeout(check, wait);
     }
 
     function start() {

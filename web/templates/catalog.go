@@ -117,6 +117,18 @@ var catalog = map[string]map[string]string{
 		"api_error.payment_unknown":      "正在向支付渠道确认订单，请稍候查看支付结果，不要重复付款。",
 		"api_error.internal":             "出现内部错误，请稍后重试。",
 		"api_error.rate_limited":         "操作太频繁，请稍等片刻再试。",
+
+		// Which wallet a checkout needs, seen from the one it was opened in
+		// (CheckoutView.mismatchGuide); the offer to pay again after a
+		// wallet's success that never reached the gateway; a way to pay the
+		// page does not offer where it was opened.
+		"guide.in_alipay.title":        "请在微信中打开",
+		"guide.in_alipay.body":         "此订单仅支持微信支付，无法在支付宝中付款。请复制下方链接，发送到微信中打开完成支付。",
+		"guide.in_miniprogram.title":   "请在支付宝中打开",
+		"guide.in_miniprogram.body":    "此订单仅支持支付宝，无法在小程序中付款。请复制下方链接，在支付宝中打开完成支付。",
+		"result.unconfirmed.body":      "钱包已提示支付成功，但我们仍未收到支付渠道的确认。如果您已付款，请勿重复支付，本页会在确认后自动更新。",
+		"result.unconfirmed.pay_again": "如果您尚未付款，请重新支付",
+		"api_error.method_not_offered": "当前环境不支持这种支付方式，请刷新页面后重试。",
 	},
 	LangZhHant: {
 		"checkout.title":          "收銀台",
@@ -225,6 +237,15 @@ var catalog = map[string]map[string]string{
 		"api_error.payment_unknown":      "正在向付款渠道確認訂單，請稍候查看付款結果，不要重複付款。",
 		"api_error.internal":             "發生內部錯誤，請稍後再試。",
 		"api_error.rate_limited":         "操作太頻繁，請稍候片刻再試。",
+
+		// See zh-Hans.
+		"guide.in_alipay.title":        "請在微信中開啟",
+		"guide.in_alipay.body":         "此訂單僅支援微信支付，無法在支付寶中付款。請複製下方連結，傳送到微信中開啟完成付款。",
+		"guide.in_miniprogram.title":   "請在支付寶中開啟",
+		"guide.in_miniprogram.body":    "此訂單僅支援支付寶，無法在小程式中付款。請複製下方連結，在支付寶中開啟完成付款。",
+		"result.unconfirmed.body":      "錢包已提示付款成功，但我們仍未收到付款渠道的確認。如果您已付款，請勿重複付款，本頁會在確認後自動更新。",
+		"result.unconfirmed.pay_again": "如果您尚未付款，請重新付款",
+		"api_error.method_not_offered": "目前環境不支援這種付款方式，請重新整理頁面後再試。",
 	},
 	LangEn: {
 		"checkout.title":          "Checkout",
@@ -333,5 +354,14 @@ var catalog = map[string]map[string]string{
 		"api_error.payment_unknown":      "We are confirming the order with the payment provider. Please wait for the result and do not pay again.",
 		"api_error.internal":             "Internal error. Please try again later.",
 		"api_error.rate_limited":         "Too many attempts. Please wait a moment and try again.",
+
+		// See zh-Hans.
+		"guide.in_alipay.title":        "Open in WeChat",
+		"guide.in_alipay.body":         "This order accepts WeChat Pay only, which cannot be used in Alipay. Copy the link below and open it in WeChat to pay.",
+		"guide.in_miniprogram.title":   "Open in Alipay",
+		"guide.in_miniprogram.body":    "This order accepts Alipay only, which cannot be used in a mini program. Copy the link below and open it in Alipay to pay.",
+		"result.unconfirmed.body":      "Your wallet showed the payment as successful, but the payment provider has not confirmed it yet. If you have paid, do not pay again: this page updates by itself once the payment is confirmed.",
+		"result.unconfirmed.pay_again": "If you have not paid, pay now",
+		"api_error.method_not_offered": "This payment method is not available here. Reload the page and try again.",
 	},
 }

@@ -105,3 +105,9 @@ func Translate(lang, key string) string {
 	}
 	return key
 }
+
+// ExplicitLang is the catalogue language a ?lang= value asks for, and
+// whether it names one: the handlers carry an explicit choice from page to
+// page (the OAuth round trip, the result page), where the Accept-Language
+// header alone would lose it.
+func ExplicitLang(override string) (string, bool) { return match(override) }

@@ -126,6 +126,12 @@ type ResultView struct {
 	// CheckAfter is how long the page waits without news before POSTing
 	// CheckURL (0: 4 seconds).
 	CheckAfter time.Duration
+	// WalletOK, when set, is the stamp of the moment the payer's wallet
+	// reported success (sessions.CSRF.WalletOKToken): the page then never
+	// offers a bare "pay again" while it waits, only what its checks allow
+	// (payments.PayAgainAfterWalletOK), in words for a payer who has not
+	// paid.
+	WalletOK string
 }
 
 // ErrorView is a payer-facing error page.
@@ -159,3 +165,25 @@ func FormatFen(fen int64) string {
 	b = append(b, '.', byte('0'+cents/10), byte('0'+cents%10))
 	return string(b)
 }
+
+// mismatchGuide is the title and body of the open-in-browser guidance:
+// the wallet the checkout needs, seen from the one the page was opened in
+// (the page shows it only when that one cannot pay the checkout).
+func (v CheckoutView) mismatchGuide() (title, body string) {
+	switch v.Wallet {
+	case WalletAlipay:
+		// A WeChat-only checkout in Alipay.
+		return v.T("guide.in_alipay.title"), v.T("guide.in_alipay.body")
+	case WalletMiniProgram:
+		// An Alipay-only checkout in a WeChat mini-program's web-view.
+		return v.T("guide.in_miniprogram.title"), v.T("guide.in_miniprogram.body")
+	}
+	// An Alipay-only checkout in WeChat, which blocks Alipay.
+	return v.T("guide.browser.title"), v.T("guide.browser.body")
+}
+
+// mismatchTitle is mismatchGuide's title.
+func (v CheckoutView) mismatchTitle() string { t, _ := v.mismatchGuide(); return t }
+
+// mismatchBody is mismatchGuide's body.
+func (v CheckoutView) mismatchBody() string { _, b := v.mismatchGuide(); return b }

@@ -1,0 +1,42 @@
+package payments
+
+import "time"
+
+// WalletOKGrace is how long after the payer's wallet reported a payment
+// successful (WeixinJSBridge's get_brand_wcpay_request:ok, Alipay's 9000
+// and its "processing" codes) a page waits for the gateway's word before it
+// may invite the payer to pay again. The wallet's OK usually means the
+// money moved and the notify is on its way; inviting a second payment
+// while it is is the costliest thing a result page can do (the duplicate
+// is refunded, but the payer saw two debits).
+const WalletOKGrace = time.Minute
+
+// PayAgain is what a payer's page may offer after the wallet said OK, while
+// the gateway has said neither paid nor not paid.
+type PayAgain struct {
+	// IfUnpaid is true when the page may now invite the payer to pay
+	// again, in words for a payer who has not paid ("如果您尚未付款…"),
+	// never a bare "pay again".
+	IfUnpaid bool
+	// Wait is how long until a fresh check could allow it (zero when
+	// IfUnpaid).
+	Wait time.Duration
+}
+
+// PayAgainAfterWalletOK decides what a page whose wallet reported success
+// at okAt may offer at now, when the checkout is still waiting for the
+// gateway: the offer only once a fresh paystatus (fresh: this answer comes
+// from asking the gateway now, not from the stored state) still finds the
+// order unpaid WalletOKGrace after the OK. A gateway that says the attempt
+// failed or was cancelled needs no grace: the payer's status says so and
+// the page offers another try (handlers' payStatusFrom).
+func PayAgainAfterWalletOK(okAt, now time.Time, fresh bool) PayAgain {
+	due := okAt.Add(WalletOKGrace)
+	if !now.Before(due) {
+		if fresh {
+			return PayAgain{IfUnpaid: true}
+		}
+		return PayAgain{}
+	}
+	return PayAgain{Wait: due.Sub(now)}
+}
