@@ -32,6 +32,9 @@ type scriptServer struct {
 	checkCalls  int
 	pay         func(w http.ResponseWriter, body map[string]string)
 	sse         bool // /events streams statuses instead of failing
+	// ssePaid, when set, holds the stream's "paid" until it is closed, so
+	// a test sees the "pending" view first however slow the machine.
+	ssePaid chan struct{}
 	// pollHint, when set, is the poll_ms of the polling hint /events
 	// answers (the service's streams are capped).
 	pollHint    int
@@ -107,7 +110,7 @@ func newScriptServer(t *testing.T) *scriptServer {
 	})
 	mux.HandleFunc("GET "+base+"/events", func(w http.ResponseWriter, r *http.Request) {
 		ss.mu.Lock()
-		sse, hint := ss.sse, ss.pollHint
+		sse, hint, release := ss.sse, ss.pollHint, ss.ssePaid
 		ss.eventsCalls++
 		ss.mu.Unlock()
 		if hint > 0 {
@@ -124,7 +127,15 @@ func newScriptServer(t *testing.T) *scriptServer {
 		fl := w.(http.Flusher)
 		fmt.Fprint(w, "retry: 60000\n\ndata: {\"status\":\"pending\"}\n\n")
 		fl.Flush()
-		time.Sleep(300 * time.Millisecond)
+		if release != nil {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+		} else {
+			time.Sleep(300 * time.Millisecond)
+		}
 		fmt.Fprint(w, "event: status\ndata: {\"status\":\"paid\",\"late\":false}\n\n")
 		fl.Flush()
 		time.Sleep(300 * time.Millisecond)
@@ -204,9 +215,13 @@ func TestScriptStream(t *testing.T) {
 	t.Parallel()
 	ss := newScriptServer(t)
 	ss.sse = true
+	ss.ssePaid = make(chan struct{})
 	ss.statuses = []string{"pending"}
 	tb := newTab(t, &stack{url: ss.srv.URL}, wechatPhone)
+	// The stream holds "paid" until the pending view has been seen: a
+	// slow machine must not pass the pending view before the wait for it.
 	tb.open(ss.srv.URL+"/c/"+scriptID+"/result", "[data-testid=result-pending]")
+	close(ss.ssePaid)
 	tb.visible("[data-testid=result-paid]")
 	time.Sleep(time.Second)
 	if v := eval[string](tb, `document.getElementById("app").dataset.view`); v != "paid" {
