@@ -21,6 +21,7 @@ const module = "github.com/wallet-checkout/checkout"
 // go-redis, …) are not checked. docs/architecture.md shows the same arrows;
 // TestArchitectureDocMatches keeps the two equal.
 var allowed = map[string][]string{
+	"api":                {},
 	"gateway":            {},
 	"gateway/sandbox":    {"gateway"},
 	"internal/hostclass": {},
