@@ -39,7 +39,7 @@ var allowed = map[string][]string{
 	"web/static":         {},
 	"web/templates":      {"checkout", "web/static"},
 	"handlers": {
-		"checkout", "internal/hostclass", "notify", "notify/webhook", "payments",
+		"api", "checkout", "internal/hostclass", "notify", "notify/webhook", "payments",
 		"reconciliation", "sessions", "wallet", "web/static", "web/templates",
 	},
 	"app": {
