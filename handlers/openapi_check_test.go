@@ -28,9 +28,9 @@ import (
 // success, the request too (a request the service accepted must be one the
 // description allows). A mismatch fails the test that made the request.
 
-// openAPIRouter is the description loaded once for all tests, with the
+// openAPIShared is the description loaded once for all tests, with the
 // router that finds a request's operation in it.
-var openAPIRouter = sync.OnceValues(func() (routers.Router, error) {
+var openAPIShared = sync.OnceValues(func() (*openAPILoaded, error) {
 	doc, err := openapi3.NewLoader().LoadFromData(api.JSON())
 	if err != nil {
 		return nil, err
@@ -38,14 +38,23 @@ var openAPIRouter = sync.OnceValues(func() (routers.Router, error) {
 	if err := doc.Validate(context.Background()); err != nil {
 		return nil, err
 	}
-	return gorillamux.NewRouter(doc)
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		return nil, err
+	}
+	return &openAPILoaded{doc: doc, router: router}, nil
 })
+
+type openAPILoaded struct {
+	doc    *openapi3.T
+	router routers.Router
+}
 
 // OpenAPICheck records what OpenAPIValidating validated: the operations
 // and their answers' statuses.
 type OpenAPICheck struct {
 	t      testing.TB
-	router routers.Router
+	loaded *openAPILoaded
 	mu     sync.Mutex
 	seen   map[string][]int // operationId → statuses validated
 }
@@ -64,7 +73,7 @@ func (k *OpenAPICheck) Validated() map[string][]int {
 // Operations lists the operation ids of every path of the description.
 func (k *OpenAPICheck) Operations() []string {
 	var out []string
-	doc := OpenAPIDoc(k.t)
+	doc := k.loaded.doc
 	for _, path := range doc.Paths.InMatchingOrder() {
 		for _, op := range doc.Paths.Value(path).Operations() {
 			out = append(out, op.OperationID)
@@ -109,11 +118,11 @@ func WithoutPath(doc []byte, path string) ([]byte, error) {
 // of what they measure.
 func OpenAPIValidating(t testing.TB, h http.Handler) (http.Handler, *OpenAPICheck) {
 	t.Helper()
-	router, err := openAPIRouter()
+	loaded, err := openAPIShared()
 	if err != nil {
 		t.Fatalf("the OpenAPI description: %v", err)
 	}
-	k := &OpenAPICheck{t: t, router: router, seen: map[string][]int{}}
+	k := &OpenAPICheck{t: t, loaded: loaded, seen: map[string][]int{}}
 	if _, bench := t.(*testing.B); bench {
 		return h, k
 	}
@@ -142,7 +151,7 @@ func OpenAPIValidating(t testing.TB, h http.Handler) (http.Handler, *OpenAPIChec
 // check validates one exchange.
 func (k *OpenAPICheck) check(req *http.Request, reqBody []byte, rec *recordingWriter) error {
 	ctx := context.Background()
-	route, params, err := k.router.FindRoute(req)
+	route, params, err := k.loaded.router.FindRoute(req)
 	if err != nil {
 		// No operation: the router's own refusals (no such route, wrong
 		// method, an encoded separator) still answer the one error shape.
@@ -182,7 +191,7 @@ func (k *OpenAPICheck) check(req *http.Request, reqBody []byte, rec *recordingWr
 
 // checkErrorBody validates an answer against the Error schema.
 func (k *OpenAPICheck) checkErrorBody(rec *recordingWriter) error {
-	doc := OpenAPIDoc(k.t)
+	doc := k.loaded.doc
 	var v any
 	if err := json.Unmarshal(rec.body.Bytes(), &v); err != nil {
 		return fmt.Errorf("error body is not JSON: %w", err)
