@@ -19,6 +19,7 @@ import (
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
+	"github.com/wallet-checkout/checkout/handlers"
 	"github.com/wallet-checkout/checkout/internal/redistest"
 	"github.com/wallet-checkout/checkout/notify/webhook"
 	"github.com/wallet-checkout/checkout/payments"
@@ -67,6 +68,7 @@ type evEnv struct {
 	repo       *checkout.Repo
 	hooks      *webhook.Service
 	api        *httptest.Server
+	oas        *handlers.OpenAPICheck // what api's answers validated (OpenAPIValidating)
 	rc         *evReceiver
 	keyA, keyB string
 	merchantA  string
@@ -139,7 +141,8 @@ func newEvEnv(t *testing.T, opts ...option) *evEnv {
 	svc := build(t, &app.Config{Redis: e.rdb, Directory: e.dir, Accounts: e.accounts, Gateway: e.gw, Clock: e.clk.Now, Prefix: e.prefix},
 		append([]option{publicURL("https://pay.example"), allowPrivateWebhooks}, opts...)...)
 	e.repo, e.hooks = svc.Repo, svc.Webhooks
-	e.api = httptest.NewServer(svc.Handler)
+	validating, oas := handlers.OpenAPIValidating(t, svc.Handler)
+	e.api, e.oas = httptest.NewServer(validating), oas
 	t.Cleanup(e.api.Close)
 	return e
 }
@@ -397,7 +400,8 @@ func TestEventsRedisDown(t *testing.T) {
 	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 50 * time.Millisecond})
 	t.Cleanup(func() { _ = dead.Close() })
 	a := build(t, &app.Config{Redis: dead, Directory: e.dir, Accounts: e.accounts}, publicURL("https://pay.example"))
-	srv := httptest.NewServer(a.Handler)
+	validating, _ := handlers.OpenAPIValidating(t, a.Handler)
+	srv := httptest.NewServer(validating)
 	t.Cleanup(srv.Close)
 	e.api = srv
 	evID, _ := webhook.NewID()

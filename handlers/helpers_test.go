@@ -159,7 +159,8 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewServer(e.handler)
+	validating, _ := OpenAPIValidating(t, e.handler)
+	e.srv = httptest.NewServer(validating)
 	t.Cleanup(e.srv.Close)
 	return e
 }

@@ -77,6 +77,7 @@ type pgEnv struct {
 	sim      *walletsim.Sim
 	hub      *notify.Hub
 	gw       *pgCountingGateway
+	oas      *handlers.OpenAPICheck // what srv's answers validated (OpenAPIValidating)
 	logs     *handlers.SyncBuffer
 	// rdb is the service's Redis client (round-trip hooks, key counts).
 	rdb redis.UniversalClient
@@ -208,7 +209,7 @@ func newPgEnv(t testing.TB, opts ...option) *pgEnv {
 	case <-time.After(5 * time.Second):
 		t.Fatal("hub did not subscribe")
 	}
-	h = e.app.Handler
+	h, e.oas = handlers.OpenAPIValidating(t, e.app.Handler)
 	return e
 }
 

@@ -340,7 +340,8 @@ func TestRateLimitAcrossReplicas(t *testing.T) {
 	for range 2 {
 		cfg := &app.Config{Directory: m.Dir, Accounts: accountsFor(t, m.Dir), Redis: rdb, Prefix: prefix}
 		a := build(t, cfg, publicURL("https://pay.example"), rates(t, "10/h", "", ""))
-		srv := httptest.NewServer(a.Handler)
+		validating, _ := handlers.OpenAPIValidating(t, a.Handler)
+		srv := httptest.NewServer(validating)
 		t.Cleanup(srv.Close)
 		srvs = append(srvs, srv)
 	}

@@ -93,6 +93,10 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	// proves itself with the checkout's client secret; it is limited per
 	// checkout and client address once the checkout is loaded.
 	r.POST("/v1/checkouts/:id/wechat-mini-program-payments", h.createMiniProgramPayment)
+	// The API's own description (package api): public, since it holds no
+	// secret and tools fetch it without a key; a constant from memory, so
+	// not limited either.
+	r.GET("/v1/openapi.json", h.openAPI)
 
 	if d.Sandbox != nil {
 		r.Any("/sandbox/*path", gin.WrapH(http.StripPrefix("/sandbox", d.Sandbox)))

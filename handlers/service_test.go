@@ -130,7 +130,8 @@ func newEnv(t testing.TB, opts ...option) *env {
 	opts = append([]option{publicURL("https://pay.example"), func(_ *app.Config, s *config.Settings) { s.MaxAmount = 1_000_000 }}, opts...)
 	e.app = build(t, cfg, opts...)
 	e.rdb, e.repo, e.handler = cfg.Redis, e.app.Repo, e.app.Handler
-	e.srv = httptest.NewServer(e.handler)
+	validating, _ := handlers.OpenAPIValidating(t, e.handler)
+	e.srv = httptest.NewServer(validating)
 	t.Cleanup(e.srv.Close)
 	return e
 }

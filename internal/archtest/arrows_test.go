@@ -21,6 +21,7 @@ const module = "github.com/wallet-checkout/checkout"
 // go-redis, …) are not checked. docs/architecture.md shows the same arrows;
 // TestArchitectureDocMatches keeps the two equal.
 var allowed = map[string][]string{
+	"api":                {},
 	"gateway":            {},
 	"gateway/sandbox":    {"gateway"},
 	"internal/hostclass": {},
@@ -38,7 +39,7 @@ var allowed = map[string][]string{
 	"web/static":         {},
 	"web/templates":      {"checkout", "web/static"},
 	"handlers": {
-		"checkout", "internal/hostclass", "notify", "notify/webhook", "payments",
+		"api", "checkout", "internal/hostclass", "notify", "notify/webhook", "payments",
 		"reconciliation", "sessions", "wallet", "web/static", "web/templates",
 	},
 	"app": {
