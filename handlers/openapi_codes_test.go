@@ -12,8 +12,9 @@ import (
 )
 
 // pageOnlyCodes are the error codes only the payer pages' own fetches
-// answer (their POSTs' origin and CSRF checks): not part of the API.
-var pageOnlyCodes = []string{"cross_origin", "csrf"}
+// answer (their POSTs' origin and CSRF checks, and a way to pay the page
+// did not offer): not part of the API.
+var pageOnlyCodes = []string{"cross_origin", "csrf", "method_not_offered"}
 
 // answeredCodes reads every error code the handlers' code can answer:
 // the code of each answer{…} literal, of each refusal(…) and badRequest(…)
