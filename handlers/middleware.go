@@ -184,7 +184,12 @@ func (h *handler) logLine(c *gin.Context, level slog.Level, msg string, attrs ..
 	if !r.base.Enabled(ctx, level) {
 		return
 	}
-	r.base.LogAttrs(ctx, level, msg, append([]slog.Attr{slog.String("request_id", r.id)}, attrs...)...)
+	// Straight to the handler, as the access line: no stack walk for a
+	// source the lines never show.
+	rec := slog.NewRecord(time.Now(), level, msg, 0)
+	rec.AddAttrs(slog.String("request_id", r.id))
+	rec.AddAttrs(attrs...)
+	_ = r.base.Handler().Handle(ctx, rec)
 }
 
 // logger is the request's logger: every handler logs through it.
