@@ -132,7 +132,7 @@ func newStack(t *testing.T, opt sandboxOptions) *stack {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	log := testLogger(t)
-	prefix := "e2e:" + randomHex(t, 6) + ":"
+	prefix := redistest.Prefix(t, rdb) // its keys are deleted when the test ends, after the service stops
 	clock := &shiftClock{}
 
 	var handler atomic.Value
