@@ -315,4 +315,3 @@ func stateScreenshots(t *testing.T, tb *tab, lang, state string) {
 		}
 	}
 }
-
