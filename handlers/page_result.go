@@ -39,6 +39,10 @@ func (h *handler) showResultPage(c *gin.Context) {
 		EventsURL:    pagePath(id, "events"),
 		CheckURL:     pagePath(id, "check"),
 		CSRFToken:    h.csrfToken(ck, payer),
+		Reference:    payerReference(ck),
+	}
+	if checkout.Status(s.Status).Paid() {
+		v.Method = h.paidMethod(c.Request.Context(), ck)
 	}
 	h.render(c, http.StatusOK, templates.ResultPage(v))
 }

@@ -333,6 +333,8 @@
       if (first) load(first.dataset.qr);
       watcher = watch(function (s) {
         if (isPaid(s.status)) {
+          // At once: no code to scan, no time left, nothing to cancel.
+          app.dataset.view = "paid";
           live.textContent = cfg.msgPaid;
           live.className = "live ok";
         }
@@ -424,6 +426,7 @@
       var v = isPaid(s.status) ? "paid" : views[s.status] || "pending";
       app.dataset.view = v;
       app.dataset.status = s.status;
+      if (isPaid(s.status)) paidTime(s.paid_at);
       var ref = $("[data-testid=result-refunded]");
       if (ref) ref.hidden = REFUNDED[s.status] !== true;
       if (isFinal(s.status)) {
@@ -463,6 +466,34 @@
     });
     start();
   }
+
+  // paidTime writes when the checkout was paid (RFC 3339 from the status)
+  // into a paid panel rendered before it was, in UTC+8 as the server does.
+  function paidTime(at) {
+    var el = $("[data-testid=paid-time]"), t = Date.parse(at || "");
+    if (!el || el.textContent || isNaN(t)) return;
+    var d = new Date(t + 8 * 3600 * 1000);
+    function p2(n) { return n < 10 ? "0" + n : "" + n; }
+    el.textContent = d.getUTCFullYear() + "-" + p2(d.getUTCMonth() + 1) + "-" + p2(d.getUTCDate()) + " " +
+      p2(d.getUTCHours()) + ":" + p2(d.getUTCMinutes()) + ":" + p2(d.getUTCSeconds()) + " (" + el.dataset.zone + ")";
+    el.parentNode.hidden = false;
+  }
+
+  // "Done" on a paid page without a success URL closes the wallet's in-app
+  // browser; elsewhere it tries to close the tab and, if the browser keeps
+  // it, says the page can be closed.
+  $all("[data-done]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var wx = window.WeixinJSBridge, ali = window.AlipayJSBridge;
+      if (wx && wx.call) wx.call("closeWindow");
+      else if (ali && ali.call) ali.call("popWindow");
+      else window.close();
+      setTimeout(function () {
+        var hint = $("[data-testid=done-hint]", b.parentNode);
+        if (hint) hint.hidden = false;
+      }, 400);
+    });
+  });
 
   if (cfg.page === "checkout") checkoutPage();
   else if (cfg.page === "result") resultPage();

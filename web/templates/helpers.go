@@ -28,6 +28,50 @@ func ResultState(status string) string {
 	return "pending"
 }
 
+// finalState reports whether a result panel is a final one: the checkout
+// can no longer be paid.
+func finalState(state string) bool {
+	return state == "paid" || state == "expired" || state == "cancelled"
+}
+
+// final reports whether the checkout page shows a final state instead of
+// a way to pay.
+func (v CheckoutView) final() bool {
+	return v.Action == ActionPaid || v.Action == ActionExpired || v.Action == ActionCancelled
+}
+
+// outcome is the checkout page's final panel's facts.
+func (v CheckoutView) outcome() outcome {
+	return outcome{
+		Merchant: v.MerchantName, Amount: v.Amount, Description: v.Description, Reference: v.Reference,
+		PaidAt: v.PaidAt, Method: v.Method, SuccessURL: v.SuccessURL, BackURL: v.CancelURL,
+		Late: v.Late, Refunded: refunded(checkout.Status(v.Status)),
+	}
+}
+
+// outcome is the result page's panels' facts.
+func (v ResultView) outcome() outcome {
+	return outcome{
+		Merchant: v.MerchantName, Amount: v.Amount, Description: v.Description, Reference: v.Reference,
+		PaidAt: v.PaidAt, Method: v.Method, SuccessURL: v.SuccessURL, BackURL: v.CancelURL,
+		RetryURL: v.CheckoutURL, Late: v.Late, Refunded: refunded(checkout.Status(v.Status)),
+	}
+}
+
+// chinaTime is the zone payers read times in (China has one, UTC+8, no
+// daylight saving): fixed, so no tz database is needed.
+var chinaTime = time.FixedZone("UTC+8", 8*3600)
+
+// paidTimeText is when a checkout was paid, in UTC+8 with the zone named
+// in the page's language; "" when unknown (the script fills it in when the
+// page turns paid).
+func paidTimeText(p Page, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(chinaTime).Format("2006-01-02 15:04:05") + " (" + p.T("time.zone") + ")"
+}
+
 // paidStatuses is the statuses checkout.Status.Paid counts as paid, space
 // separated: the pages render it (data-paid-statuses) and the page script
 // reads its set from there, so that the set has one owner.

@@ -236,6 +236,15 @@ func checkoutKey(b []byte, v *CheckoutView) []byte {
 	str(v.PageURL)
 	str(v.MiniProgramPath)
 	str(v.Notice)
+	str(v.Reference)
+	str(v.SuccessURL)
+	b = binary.AppendVarint(b, v.PaidAt.UnixNano())
+	str(v.Method)
+	if v.Late {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
 	return b
 }
 
