@@ -179,3 +179,37 @@ func assertPaidPanel(t *testing.T, tb *tab, reference, method string) {
 		}
 	}
 }
+
+// TestCountdown: the countdown is neutral, red only in the last two
+// minutes, and not shown with more than an hour left.
+func TestCountdown(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, sandboxOptions{})
+	for _, tt := range []struct {
+		name      string
+		expiresIn int
+		shown     bool
+		colour    string
+	}{
+		{"more than an hour", 7200, false, ""},
+		{"half an hour", 1800, true, "rgb(31, 35, 41)"},
+		{"last two minutes", 100, true, "rgb(203, 38, 52)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, u := s.createCheckout(map[string]any{"store": storeNative, "expires_in": tt.expiresIn})
+			tb := newTab(t, s, wechatPhone, wechatBridge("cancel"))
+			tb.open(u, "[data-testid=pay-button]")
+			// The script has ticked once the page is interactive.
+			tb.waitFor("the first tick", `document.readyState === "complete"`)
+			if got := tb.isVisible("[data-testid=countdown-line]"); got != tt.shown {
+				t.Fatalf("countdown shown %v, want %v", got, tt.shown)
+			}
+			if !tt.shown {
+				return
+			}
+			if got := eval[string](tb, `getComputedStyle(document.querySelector("[data-testid=countdown]")).color`); got != tt.colour {
+				t.Errorf("countdown colour %s, want %s", got, tt.colour)
+			}
+		})
+	}
+}

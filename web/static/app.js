@@ -390,7 +390,7 @@
     }
 
     function countdown() {
-      var el = $("[data-testid=countdown]");
+      var el = $("[data-testid=countdown]"), line = $("[data-testid=countdown-line]");
       var left = parseInt(cfg.expiresIn, 10);
       if (!el || isNaN(left)) return;
       var end = Date.now() + left * 1000;
@@ -399,6 +399,8 @@
         var s = Math.max(0, Math.round((end - Date.now()) / 1000));
         var h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60;
         el.textContent = (h ? h + ":" + pad(m) : m) + ":" + pad(s % 60);
+        // templates.countdownTone: hidden beyond an hour, red from two minutes.
+        line.setAttribute("data-tone", s > 3600 ? "far" : s <= 120 ? "urgent" : "");
         if (s > 0) return;
         clearInterval(t);
         expired = true;

@@ -151,3 +151,16 @@ func TestInitial(t *testing.T) {
 		}
 	}
 }
+
+func TestCountdownTone(t *testing.T) {
+	for _, tt := range []struct {
+		secs int64
+		want string
+	}{
+		{0, "urgent"}, {1, "urgent"}, {120, "urgent"}, {121, ""}, {1800, ""}, {3600, ""}, {3601, "far"}, {86400, "far"},
+	} {
+		if got := countdownTone(tt.secs); got != tt.want {
+			t.Errorf("countdownTone(%d) = %q, want %q", tt.secs, got, tt.want)
+		}
+	}
+}

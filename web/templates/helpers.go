@@ -152,6 +152,36 @@ func (v CheckoutView) clockText() string {
 	return clock(v.expiresIn())
 }
 
+// Countdown tones: how the countdown shows the time left (data-tone).
+const (
+	// urgentSeconds: from two minutes left the time shows red.
+	urgentSeconds = 120
+	// farSeconds: with more than an hour left no countdown is shown, a
+	// payer has no reason to hurry.
+	farSeconds = 3600
+)
+
+// countdownTone is data-tone of the countdown for secs left: "far" (not
+// shown), "urgent" (red) or "" (neutral). The page script applies the same
+// thresholds as the time runs.
+func countdownTone(secs int64) string {
+	switch {
+	case secs > farSeconds:
+		return "far"
+	case secs <= urgentSeconds:
+		return "urgent"
+	}
+	return ""
+}
+
+// toneText is the countdown's data-tone.
+func (v CheckoutView) toneText() string {
+	if v.countdown != nil {
+		return v.countdown.tone
+	}
+	return countdownTone(v.expiresIn())
+}
+
 // miniProgramPath is where the mini-program hand-off navigates.
 func (v CheckoutView) miniProgramPath() string {
 	if v.MiniProgramPath != "" {

@@ -108,7 +108,7 @@ type CheckoutView struct {
 
 // countdownSlots are the texts written for the countdown instead of the
 // ones computed from ExpiresAt and Now.
-type countdownSlots struct{ seconds, clock string }
+type countdownSlots struct{ seconds, clock, tone string }
 
 // ResultView is the result page, GET /c/:id/result.
 type ResultView struct {
