@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -212,4 +213,48 @@ func TestCountdown(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPhoneBrowser: in a phone's own browser the page gives one
+// instruction, a button that opens it in the Alipay app (with a fallback
+// when the app does not open), and the QR codes folded behind "在另一台设备上
+// 扫码", making no gateway order until unfolded; its tabs are not styled
+// as pay buttons.
+func TestPhoneBrowser(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, sandboxOptions{})
+	id, u := s.createCheckout(map[string]any{"store": storeNative})
+	tb := newTab(t, s, phone)
+	tb.allow(`alipays:`) // Chromium has no handler for the app's scheme
+	tb.open(u, "[data-testid=guide-open-in-wallet]")
+	if n := eval[int](tb, `document.querySelectorAll(".guide, .phone-hint").length`); n != 1 {
+		t.Errorf("%d instructions, want 1", n)
+	}
+	href := eval[string](tb, `document.querySelector("[data-testid=open-alipay]").getAttribute("href")`)
+	if want := "alipays://platformapi/startapp?appId=20000067&url=" + url.QueryEscape(u); href != want {
+		t.Errorf("Alipay button goes to %q, want %q", href, want)
+	}
+	if eval[bool](tb, `document.querySelector("[data-testid=other-device]").open || document.querySelector("[data-testid=qr-wechat]").checkVisibility()`) {
+		t.Error("the QR codes are not folded")
+	}
+	if n := len(s.orders(storeNative, id)); n != 0 {
+		t.Errorf("%d gateway orders before the codes were unfolded", n)
+	}
+	tb.screenshot("phone-browser")
+
+	tb.click("[data-testid=other-device] summary")
+	tb.visible("[data-testid=qr-image-wechat]")
+	style := eval[string](tb, `(function () {
+		var tab = getComputedStyle(document.querySelector("[data-tab][aria-selected=true]"));
+		var pay = getComputedStyle(document.querySelector("[data-testid=open-alipay]"));
+		return tab.backgroundColor + "|" + tab.color + "|" + (tab.backgroundColor === pay.backgroundColor);
+	})()`)
+	if style != "rgb(255, 255, 255)|rgb(31, 35, 41)|false" {
+		t.Errorf("selected tab style %s: looks like a pay button", style)
+	}
+	tb.screenshot("phone-browser-codes")
+
+	// The app does not open here: the page says what else to do.
+	tb.click("[data-testid=open-alipay]")
+	tb.waitFor("the fallback", `document.querySelector("[data-testid=message]").textContent.indexOf("复制") >= 0`)
 }

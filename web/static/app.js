@@ -278,6 +278,15 @@
     $all("[data-copy]").forEach(function (b) {
       b.addEventListener("click", function () { copy(b); });
     });
+    // The Alipay deep link: when the app did not open (the page is still
+    // in front after a while), say what else to do.
+    $all("[data-open-app]").forEach(function (a) {
+      a.addEventListener("click", function () {
+        setTimeout(function () {
+          if (document.visibilityState === "visible") message(cfg.msgOpenFallback, true);
+        }, 2500);
+      });
+    });
 
     function qrPage() {
       var loaded = {}, live = $("[data-testid=live-status]");
@@ -329,8 +338,14 @@
       $all("[data-retry]").forEach(function (b) {
         b.addEventListener("click", function () { load(b.dataset.retry); });
       });
-      var first = $("[data-qr]");
-      if (first) load(first.dataset.qr);
+      var first = $("[data-qr]"), fold = $("[data-testid=other-device]");
+      // Folded codes (a phone's browser) make no gateway order until the
+      // payer unfolds them.
+      if (first && fold && !fold.open) {
+        fold.addEventListener("toggle", function () {
+          if (fold.open) load(($("[data-tab][aria-selected=true]") || first).dataset.tab || first.dataset.qr);
+        });
+      } else if (first) load(first.dataset.qr);
       watcher = watch(function (s) {
         if (isPaid(s.status)) {
           // At once: no code to scan, no time left, nothing to cancel.

@@ -81,6 +81,9 @@ var catalog = map[string]map[string]string{
 		"facts.method":            "支付方式",
 		"facts.reference":         "订单号",
 		"time.zone":               "北京时间",
+		"open.alipay":             "在支付宝中打开",
+		"open.fallback":           "没有打开支付宝？请复制下方链接，在支付宝中打开。",
+		"qr.other_device":         "在另一台设备上扫码",
 		"error.back":              "返回",
 		"error.code":              "错误代码",
 
@@ -187,6 +190,9 @@ var catalog = map[string]map[string]string{
 		"facts.method":            "付款方式",
 		"facts.reference":         "訂單編號",
 		"time.zone":               "北京時間",
+		"open.alipay":             "在支付寶中開啟",
+		"open.fallback":           "沒有開啟支付寶？請複製下方連結，在支付寶中開啟。",
+		"qr.other_device":         "在另一部裝置上掃碼",
 		"error.back":              "返回",
 		"error.code":              "錯誤代碼",
 
@@ -293,6 +299,9 @@ var catalog = map[string]map[string]string{
 		"facts.method":            "Method",
 		"facts.reference":         "Order reference",
 		"time.zone":               "UTC+8",
+		"open.alipay":             "Open in Alipay",
+		"open.fallback":           "Alipay did not open? Copy the link below and open it in Alipay.",
+		"qr.other_device":         "Scan on another device",
 		"error.back":              "Back",
 		"error.code":              "Error code",
 

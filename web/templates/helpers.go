@@ -1,6 +1,8 @@
 package templates
 
 import (
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -180,6 +182,16 @@ func (v CheckoutView) toneText() string {
 		return v.countdown.tone
 	}
 	return countdownTone(v.expiresIn())
+}
+
+// alipayDeepLink opens this page inside the Alipay app (Alipay's
+// documented H5 deep link, app 20000067 being its web container), or ""
+// when Alipay is not offered or the page's address is unknown.
+func (v CheckoutView) alipayDeepLink() string {
+	if v.PageURL == "" || !slices.Contains(v.Wallets, WalletAlipay) {
+		return ""
+	}
+	return "alipays://platformapi/startapp?appId=20000067&url=" + url.QueryEscape(v.PageURL)
 }
 
 // miniProgramPath is where the mini-program hand-off navigates.
