@@ -251,7 +251,8 @@ func weakButtons(tb *tab) []string {
 
 // TestAccessibility opens every payer page state in every language and
 // fails on any serious or critical axe-core violation, on the rules in
-// alsoRequired, and on any tap target under 44×44 CSS px. With
+// alsoRequired, on any tap target under 44×44 CSS px and on a first load
+// of 30 KB or more (document, stylesheet, script as transferred). With
 // ARTIFACTS_DIR set it also saves each state at 390×844 and 360×640.
 func TestAccessibility(t *testing.T) {
 	t.Parallel()
@@ -281,6 +282,19 @@ func TestAccessibility(t *testing.T) {
 					}
 					for _, small := range smallTargets(tb) {
 						t.Errorf("tap target under 44×44: %s", small)
+					}
+					// Page weight on first load (a new tab: nothing cached): the
+					// document, its stylesheet and its script as transferred.
+					if kb := eval[float64](tb, `(function () {
+						var n = performance.getEntriesByType("navigation")[0].transferSize;
+						performance.getEntriesByType("resource").forEach(function (r) {
+							if (r.initiatorType === "link" || r.initiatorType === "script") n += r.transferSize;
+						});
+						return n / 1024;
+					})()`); kb >= 30 || kb == 0 {
+						t.Errorf("first load transferred %.1f KB, want under 30 KB", kb)
+					} else if testing.Verbose() {
+						t.Logf("first load: %.1f KB", kb)
 					}
 					stateScreenshots(t, tb, lang.name, st.name)
 				})

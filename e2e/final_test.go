@@ -97,6 +97,9 @@ func TestPaidPage(t *testing.T) {
 		if got := tb.text("[data-testid=amount]"); got != "¥12,345.67" {
 			t.Errorf("amount shows %q, want ¥12,345.67", got)
 		}
+		if got := tb.text("[data-testid=checkout-reference]"); got != "订单号 ORD-2026-0042" {
+			t.Errorf("reference line %q", got)
+		}
 		// When the page learns it is paid, record at that instant what is
 		// still on the screen (the page leaves for the result soon after).
 		tb.exec(`new MutationObserver(function () {
