@@ -261,3 +261,32 @@ func TestPhoneBrowser(t *testing.T) {
 	tb.click("[data-testid=open-alipay]")
 	tb.waitFor("the fallback", `document.querySelector("[data-testid=message]").textContent.indexOf("复制") >= 0`)
 }
+
+// TestMerchantLogo: a merchant's logo_url is fetched at start and served
+// from our origin; when the fetch is refused (the webhooks' guard: no
+// loopback) the page keeps the initial.
+func TestMerchantLogo(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		logo   string
+		served bool
+	}{{"served", true}, {"refused", false}} {
+		t.Run(tt.logo, func(t *testing.T) {
+			s := newStack(t, sandboxOptions{logo: tt.logo})
+			_, u := s.createCheckout(map[string]any{"store": storeNative})
+			tb := newTab(t, s, wechatPhone, wechatBridge("cancel"))
+			tb.open(u, "[data-testid=pay-button]")
+			got := eval[string](tb, `(function () {
+				var img = document.querySelector("[data-testid=merchant-logo]");
+				if (!img) return "initial " + document.querySelector(".avatar").textContent;
+				return img.getAttribute("src") + " " + (img.complete && img.naturalWidth);
+			})()`)
+			if tt.served && !matches(`^/logos/m_e2e\?v=[0-9a-f]{12} 8$`, got) {
+				t.Errorf("logo %q, want /logos/m_e2e?v=… loaded, 8 px wide", got)
+			}
+			if !tt.served && got != "initial 沙" {
+				t.Errorf("logo %q, want the initial", got)
+			}
+		})
+	}
+}

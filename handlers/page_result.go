@@ -40,6 +40,7 @@ func (h *handler) showResultPage(c *gin.Context) {
 		CheckURL:     pagePath(id, "check"),
 		CSRFToken:    h.csrfToken(ck, payer),
 		Reference:    payerReference(ck),
+		LogoURL:      h.pages.Logos.Path(m.ID),
 	}
 	if checkout.Status(s.Status).Paid() {
 		v.Method = h.paidMethod(c.Request.Context(), ck)

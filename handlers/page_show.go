@@ -69,6 +69,7 @@ func (h *handler) checkoutPageView(c *gin.Context, cl client, ck *checkout.Check
 		Wallets:      walletsOffered(ck, st),
 		PageURL:      h.publicURL + pagePath(id, ""),
 		Reference:    payerReference(ck),
+		LogoURL:      h.pages.Logos.Path(m.ID),
 		SuccessURL:   strings.ReplaceAll(ck.SuccessURL, checkout.CheckoutIDPlaceholder, id),
 		PaidAt:       ck.PaidAt,
 		Late:         ck.Late,

@@ -240,6 +240,7 @@ func checkoutKey(b []byte, v *CheckoutView) []byte {
 	str(v.MiniProgramPath)
 	str(v.Notice)
 	str(v.Reference)
+	str(v.LogoURL)
 	str(v.SuccessURL)
 	b = binary.AppendVarint(b, v.PaidAt.UnixNano())
 	str(v.Method)

@@ -93,6 +93,8 @@ type CheckoutView struct {
 	// Reference is the order reference the payer sees: the merchant's
 	// reference, else the checkout's id.
 	Reference string
+	// LogoURL is the merchant's logo on our origin; "" shows the initial.
+	LogoURL string
 	// SuccessURL, PaidAt and Method fill the paid panel of a checkout
 	// reopened after it was paid (Method "" leaves its row out).
 	SuccessURL string
@@ -138,6 +140,8 @@ type ResultView struct {
 	CheckAfter time.Duration
 	// Reference is the order reference shown (the merchant's, else the id).
 	Reference string
+	// LogoURL is the merchant's logo on our origin; "" shows the initial.
+	LogoURL string
 	// Method is the wallet that paid (wechat, alipay), "" when unknown.
 	Method string
 }
