@@ -249,7 +249,9 @@ next:
 		tb.t.Errorf("page problem: %s", p)
 	}
 	for _, r := range tb.requests {
-		if strings.HasPrefix(r, "data:") || strings.HasPrefix(r, "about:") || strings.HasPrefix(r, tb.base) {
+		// alipays: is the Alipay app's deep link, handed to the phone, not
+		// fetched.
+		if strings.HasPrefix(r, "data:") || strings.HasPrefix(r, "about:") || strings.HasPrefix(r, "alipays:") || strings.HasPrefix(r, tb.base) {
 			continue
 		}
 		u, err := url.Parse(r)

@@ -37,14 +37,15 @@ var allowed = map[string][]string{
 	"reconciliation":     {"checkout", "gateway", "notify/webhook", "payments"},
 	"sessions":           {},
 	"web/static":         {},
+	"web/logos":          {},
 	"web/templates":      {"checkout", "web/static"},
 	"handlers": {
 		"api", "checkout", "internal/hostclass", "notify", "notify/webhook", "payments",
-		"reconciliation", "sessions", "wallet", "web/static", "web/templates",
+		"reconciliation", "sessions", "wallet", "web/logos", "web/static", "web/templates",
 	},
 	"app": {
 		"checkout", "config", "gateway", "handlers", "notify", "notify/webhook",
-		"payments", "reconciliation", "sessions", "wallet",
+		"payments", "reconciliation", "sessions", "wallet", "web/logos",
 	},
 	"cmd/checkout": {
 		"app", "checkout", "config", "gateway", "gateway/sandbox", "payments", "reconciliation", "wallet/walletsim",
