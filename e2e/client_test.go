@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -250,7 +252,37 @@ func TestGoClient(t *testing.T) {
 		}
 	}
 
+	// Resend one; a missing one is not found.
+	again, err := c.ResendEvent(ctx, evs[0].ID)
+	if err != nil || again.ID != evs[0].ID || again.Delivery == nil {
+		t.Errorf("resend %s: %+v, %v", evs[0].ID, again, err)
+	}
+	if _, err := c.ResendEvent(ctx, "evt_000000000000000000000000"); !errors.Is(err, client.ErrNotFound) {
+		t.Errorf("resend of a missing event: %v", err)
+	}
+
+	// Reconcile the store's gateway day so far (UTC+8), read it back, list.
+	day := time.Now().In(time.FixedZone("UTC+8", 8*3600)).Format("2006-01-02")
+	rc, err := c.CreateReconciliation(ctx, &client.ReconciliationCreateParams{StoreID: storeNative, Date: day})
+	if err != nil {
+		t.Fatalf("reconcile: %v", err)
+	}
+	if rc.StoreID != storeNative || rc.Date != day || rc.Runs < 1 {
+		t.Errorf("reconciliation %+v", rc)
+	}
+	if one, err := c.GetReconciliation(ctx, rc.ID); err != nil || one.ID != rc.ID {
+		t.Errorf("get reconciliation: %+v, %v", one, err)
+	}
+	if runs, err := c.ListReconciliations(ctx, &client.ReconciliationListParams{StoreID: storeNative, Date: day}); err != nil || len(runs.Data) != 1 || runs.Data[0].ID != rc.ID {
+		t.Errorf("list reconciliations: %+v, %v", runs, err)
+	}
+	if _, err := c.CreateReconciliation(ctx, &client.ReconciliationCreateParams{StoreID: "nosuchstore", Date: day}); !errors.Is(err, client.ErrInvalidParameter) {
+		t.Errorf("reconcile an unknown store: %v", err)
+	}
+
 	// The client's types know every field the service answers.
+	strictDecode(t, s, "/v1/reconciliations/"+rc.ID, &client.Reconciliation{})
+	strictDecode(t, s, "/v1/reconciliations", &client.ReconciliationList{})
 	strictDecode(t, s, "/v1/checkouts/"+paid, &client.Checkout{})
 	strictDecode(t, s, "/v1/checkouts?limit=100", &client.CheckoutList{})
 	strictDecode(t, s, "/v1/events?checkout_id="+paid, &client.EventList{})
@@ -325,5 +357,36 @@ func strictDecode(t *testing.T, s *stack, path string, v any) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		t.Errorf("GET %s: the client's %T does not match the answer: %v\n%s", path, v, err, raw)
+	}
+}
+
+// TestGoClientEventTypes decodes the service's golden body of every event
+// type (notify/webhook/testdata/events, pinned by the service's own tests)
+// strictly into the client's Event: every member the service sends has a
+// field in the client.
+func TestGoClientEventTypes(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("../notify/webhook/testdata/events/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden events: %v", err)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev client.Event
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&ev); err != nil {
+			t.Errorf("%s: %v", filepath.Base(f), err)
+			continue
+		}
+		if want := strings.TrimSuffix(filepath.Base(f), ".json"); ev.Type != want || ev.ID == "" {
+			t.Errorf("%s: decoded type %q id %q", filepath.Base(f), ev.Type, ev.ID)
+		}
+		if ev.Data.Checkout == nil && ev.Data.Reconciliation == nil {
+			t.Errorf("%s: neither data.checkout nor data.reconciliation decoded", filepath.Base(f))
+		}
 	}
 }
