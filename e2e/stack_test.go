@@ -245,13 +245,6 @@ func newStack(t *testing.T, opt sandboxOptions) *stack {
 		t.Fatal(err)
 	}
 	s.app = a
-	wait := a.Start(ctx)
-	t.Cleanup(func() { cancel(); wait() })
-	select {
-	case <-a.Hub.Ready():
-	case <-time.After(5 * time.Second):
-		t.Fatal("hub did not subscribe")
-	}
 	h := a.Handler
 	// The merchant's own pages, where success and cancel URLs lead.
 	mux := http.NewServeMux()
@@ -262,7 +255,17 @@ func newStack(t *testing.T, opt sandboxOptions) *stack {
 			strings.TrimPrefix(r.URL.Path, "/merchant/"), r.URL.Query().Get("checkout"))
 	})
 	mux.Handle("/", h)
+	// The handler is in place before the background work starts: the
+	// reconciler calls the sandbox through this same server at once, and
+	// found no handler (a panic in the server's log) when it came first.
 	handler.Store(handlerBox{mux})
+	wait := a.Start(ctx)
+	t.Cleanup(func() { cancel(); wait() })
+	select {
+	case <-a.Hub.Ready():
+	case <-time.After(5 * time.Second):
+		t.Fatal("hub did not subscribe")
+	}
 	return s
 }
 
