@@ -261,7 +261,7 @@ func runAxe(tb *tab) []axeViolation {
 // 44×44 CSS px, as "text w×h".
 func smallTargets(tb *tab) []string {
 	tb.t.Helper()
-	raw := eval[string](tb, `JSON.stringify(Array.prototype.slice.call(document.querySelectorAll("a[href],button,input,select,textarea,[role=tab],[tabindex]")).filter(function (e) {
+	raw := eval[string](tb, `JSON.stringify(Array.prototype.slice.call(document.querySelectorAll("a[href],button,input,select,textarea,summary,[role=tab],[tabindex]")).filter(function (e) {
 		var r = e.getBoundingClientRect();
 		return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== "hidden" && (r.width < 44 || r.height < 44);
 	}).map(function (e) {
