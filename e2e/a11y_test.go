@@ -41,6 +41,9 @@ type pageState struct {
 	url     string
 	wait    string
 	then    string // JS run once wait is visible
+	// before runs just before the page is opened (the payer limit
+	// refills within seconds, so it is exhausted at that moment).
+	before func(t *testing.T)
 }
 
 // payerStates builds a checkout in every state a payer can see and returns
@@ -60,11 +63,15 @@ func payerStates(t *testing.T, s *stack) []pageState {
 	_, redirURL := s.createCheckout(map[string]any{"store": storeRedirect})
 	paidID, paidURL := s.createCheckout(map[string]any{"amount": 4500, "store": storeNative})
 	cancID, cancURL := s.createCheckout(map[string]any{"store": storeNative})
+	refID, refURL := s.createCheckout(map[string]any{"amount": 1500, "store": storeNative})
+	// One whose OAuth callback has been called past the payer limit: its
+	// next answer is the 429 page.
+	_, busyURL := s.createCheckout(map[string]any{"store": storeNative})
 
 	// A QR code each for the late, pending and paid ones: a gateway order
 	// to pay.
 	codes := map[string]string{}
-	for _, c := range []struct{ id, u string }{{lateID, lateURL}, {pendID, pendURL}, {paidID, paidURL}} {
+	for _, c := range []struct{ id, u string }{{lateID, lateURL}, {pendID, pendURL}, {paidID, paidURL}, {refID, refURL}} {
 		tb := newTab(t, s, desktop)
 		tb.open(c.u, "[data-testid=qr-image-wechat]")
 		for _, o := range s.orders(storeNative, c.id) {
@@ -86,6 +93,10 @@ func payerStates(t *testing.T, s *stack) []pageState {
 	waitStatus(t, s, lateID, checkout.StatusPaid)
 
 	cancel(t, s, cancID)
+	scan(t, s, codes[refID])
+	waitStatus(t, s, refID, checkout.StatusPaid)
+	refund(t, s, refID, 1500)
+	waitStatus(t, s, refID, checkout.StatusRefunded)
 
 	flip := func(view string) string {
 		return `document.getElementById("app").dataset.view = "` + view + `"`
@@ -118,6 +129,14 @@ func payerStates(t *testing.T, s *stack) []pageState {
 		{name: "result-pending-slow", dev: wechatPhone, url: res(cancURL), wait: "[data-testid=result-cancelled]",
 			then: flip("pending") + `; document.querySelector("[data-testid=result-slow]").hidden = false`},
 		{name: "error-not-found", dev: wechatPhone, url: s.url + "/c/ck_doesnotexist00000000", wait: "[data-testid=error-page]"},
+		// A spent or forged OAuth state: the error page with its way back.
+		{name: "error-oauth", dev: wechatPhone, url: openURL + "/oauth/wechat?state=forged&code=x", wait: "[data-testid=error-back]"},
+		{name: "error-rate-limited", dev: wechatPhone, url: busyURL + "/oauth/wechat?state=forged&code=x", wait: "[data-testid=error-page][data-status='429']",
+			before: func(t *testing.T) { exhaustOAuth(t, busyURL+"/oauth/wechat") }},
+		{name: "result-refunded", dev: wechatPhone, url: res(refURL), wait: "[data-testid=result-refunded]"},
+		// The offer after the wallet's OK, shown as the server's word would.
+		{name: "result-unconfirmed", dev: wechatPhone, url: res(pendURL) + "?wallet=ok", wait: "[data-testid=result-pending]",
+			then: `document.querySelector("[data-testid=result-unconfirmed]").hidden = false`},
 	}
 }
 
@@ -154,17 +173,53 @@ func cancel(t *testing.T, s *stack, id string) {
 	}
 }
 
+// refund refunds a paid checkout in full through the merchant API.
+func refund(t *testing.T, s *stack, id string, amount int64) {
+	t.Helper()
+	r, _ := http.NewRequest(http.MethodPost, s.url+"/v1/checkouts/"+id+"/refunds", strings.NewReader(fmt.Sprintf(`{"amount":%d}`, amount)))
+	r.Header.Set("Authorization", "Bearer "+s.apiKey)
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Idempotency-Key", randomHex(t, 8))
+	res, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		t.Fatalf("refund %s: %s", id, res.Status)
+	}
+}
+
+// exhaustOAuth calls an OAuth callback until the payer limit answers 429.
+func exhaustOAuth(t *testing.T, u string) {
+	t.Helper()
+	for range 1000 {
+		res, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode == http.StatusTooManyRequests {
+			return
+		}
+	}
+	t.Fatalf("%s never answered 429", u)
+}
+
 // openState opens st in a new tab in lang.
 func openState(t *testing.T, s *stack, st pageState, accept string) *tab {
 	t.Helper()
 	dev := st.dev
 	dev.lang = accept
 	tb := newTab(t, s, dev, st.scripts...)
-	tb.allow(`status of 404`)
+	tb.allow(`status of 4(00|04|29)`)
 	if st.cookie {
 		if _, err := chromedp.Call(tb.ctx, network.SetCookie, network.SetCookieParams{Name: "walletsim_snapshot", Value: "1", URL: s.url + "/walletsim/"}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if st.before != nil {
+		st.before(t)
 	}
 	tb.open(st.url, st.wait)
 	if st.then != "" {
@@ -206,7 +261,7 @@ func runAxe(tb *tab) []axeViolation {
 // 44×44 CSS px, as "text w×h".
 func smallTargets(tb *tab) []string {
 	tb.t.Helper()
-	raw := eval[string](tb, `JSON.stringify(Array.prototype.slice.call(document.querySelectorAll("a[href],button,input,select,textarea,[role=tab],[tabindex]")).filter(function (e) {
+	raw := eval[string](tb, `JSON.stringify(Array.prototype.slice.call(document.querySelectorAll("a[href],button,input,select,textarea,summary,[role=tab],[tabindex]")).filter(function (e) {
 		var r = e.getBoundingClientRect();
 		return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== "hidden" && (r.width < 44 || r.height < 44);
 	}).map(function (e) {

@@ -121,7 +121,7 @@ func TestPaidPage(t *testing.T) {
 			t.Errorf("when paid, still shown: %s", shown)
 		}
 		tb.screenshot("result-paid")
-		assertPaidPanel(t, tb, "ORD-2026-0042", "")
+		assertPaidPanel(t, tb, "ORD-2026-0042", "微信支付")
 		if !tb.isVisible("[data-testid=success-button]") || tb.isVisible("[data-testid=done-button]") {
 			t.Error("with a success URL the paid page should lead back to the merchant")
 		}
@@ -148,7 +148,7 @@ func TestPaidPage(t *testing.T) {
 		tb.open(u, "[data-testid=pay-button]")
 		tb.click("[data-testid=pay-button]")
 		tb.visible("[data-testid=result-paid]")
-		assertPaidPanel(t, tb, id, "")
+		assertPaidPanel(t, tb, id, "微信支付")
 		// WeChat injects its bridge after the page starts.
 		tb.waitFor("the bridge", `!!window.WeixinJSBridge`)
 		tb.click("[data-testid=done-button]")
@@ -156,8 +156,27 @@ func TestPaidPage(t *testing.T) {
 	})
 }
 
-// assertPaidPanel checks the paid panel's facts; method "" skips its row
-// (a page that turned paid live does not know which wallet paid).
+// TestPaidLiveMethod: a result page that turns paid while it is open
+// names the wallet that paid, as one rendered after the payment does (the
+// in-wallet flow's usual way: the wallet's OK, then the notify).
+func TestPaidLiveMethod(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, sandboxOptions{})
+	id, u := s.createCheckout(map[string]any{"amount": 2500, "store": storeNative, "reference": "ORD-LIVE-1"})
+	qr := newTab(t, s, desktop)
+	qr.open(u, "[data-testid=qr-image-wechat]")
+	var code string
+	for _, o := range s.orders(storeNative, id) {
+		code = o.TradeQRCode
+	}
+	tb := newTab(t, s, wechatPhone)
+	tb.open(u+"/result", "[data-testid=result-pending]")
+	scan(t, s, code)
+	tb.visible("[data-testid=result-paid]")
+	assertPaidPanel(t, tb, "ORD-LIVE-1", "微信支付")
+}
+
+// assertPaidPanel checks the paid panel's facts; method "" skips its row.
 func assertPaidPanel(t *testing.T, tb *tab, reference, method string) {
 	t.Helper()
 	if !tb.isVisible("[data-final=paid] svg.icon-paid") {

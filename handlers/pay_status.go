@@ -28,6 +28,9 @@ type payStatus struct {
 	// Amount is in fen.
 	Amount int64  `json:"amount"`
 	PaidAt string `json:"paid_at,omitempty"`
+	// Method is the wallet that paid (wechat, alipay), so that a page
+	// that turns paid live names it as a page rendered paid does.
+	Method string `json:"method,omitempty"`
 }
 
 // final reports whether the status can no longer change for the payer.
@@ -37,8 +40,16 @@ func (s payStatus) final() bool {
 }
 
 // payStatusOf computes the payer's view of ck (one more round trip only
-// when the last attempt matters).
+// when the last attempt matters, or to name the wallet that paid).
 func (h *handler) payStatusOf(ctx context.Context, ck *checkout.Checkout) (payStatus, error) {
+	if ck.Status.Paid() && ck.PaidAttempt > 0 {
+		// The wallet is a detail: without it the page still turns paid.
+		atts, err := h.repo.Attempts(ctx, ck.ID)
+		if err != nil {
+			atts = nil
+		}
+		return h.payStatusFrom(ck, atts), nil
+	}
 	if !attemptMatters(ck, h.now()) {
 		return h.payStatusFrom(ck, nil), nil
 	}
@@ -66,6 +77,13 @@ func (h *handler) payStatusFrom(ck *checkout.Checkout, atts []*checkout.Attempt)
 	s := payStatus{Status: string(displayStatus(ck, now)), Late: ck.Late, Amount: ck.Amounts.Trade}
 	if !ck.PaidAt.IsZero() {
 		s.PaidAt = ck.PaidAt.UTC().Format(time.RFC3339)
+	}
+	if ck.Status.Paid() {
+		for _, a := range atts {
+			if a.Seq == ck.PaidAttempt {
+				s.Method = string(a.Method)
+			}
+		}
 	}
 	if attemptMatters(ck, now) {
 		for i := len(atts) - 1; i >= 0; i-- {
@@ -123,6 +141,10 @@ func (s payStatus) appendJSON(b []byte) []byte {
 	if s.PaidAt != "" {
 		b = append(b, `,"paid_at":`...)
 		b = appendJSONString(b, s.PaidAt)
+	}
+	if s.Method != "" {
+		b = append(b, `,"method":`...)
+		b = appendJSONString(b, s.Method)
 	}
 	return append(b, '}')
 }

@@ -14,7 +14,7 @@ func TestPayStatusJSON(t *testing.T) {
 	for _, s := range []payStatus{
 		{Status: "open", Amount: 1234},
 		{Status: "failed", Amount: 1},
-		{Status: "paid", Late: true, Amount: 99_999_999, PaidAt: "2026-11-25T08:00:00Z"},
+		{Status: "paid", Late: true, Amount: 99_999_999, PaidAt: "2026-11-25T08:00:00Z", Method: "wechat"},
 		{Status: "expired", Amount: 0},
 		{Status: `a"b\c<d>e&f` + "\n\x00é\u2028", Amount: -5, PaidAt: "x"},
 		{},

@@ -44,6 +44,11 @@ func TestFetch(t *testing.T) {
 			_, _ = w.Write([]byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`))
 		case "/big":
 			_, _ = w.Write(append(append([]byte(nil), logo...), make([]byte, MaxBytes)...))
+		case "/slow":
+			// A host that starts a logo and never finishes it.
+			_, _ = w.Write(logo[:8])
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
 		case "/moved":
 			http.Redirect(w, r, "/ok", http.StatusFound)
 		default:
@@ -62,6 +67,7 @@ func TestFetch(t *testing.T) {
 		{"html served as png", "/html", true, false, "not a PNG"},
 		{"svg", "/svg", true, false, "not a PNG"},
 		{"over the cap", "/big", true, false, "larger than"},
+		{"body never finished: the timeout ends it", "/slow", true, false, "read logo"},
 		{"redirect not followed", "/moved", true, false, "302"},
 		{"missing", "/nope", true, false, "404"},
 		{"loopback refused by the webhook guard", "/ok", false, false, "not allowed"},

@@ -451,7 +451,7 @@
       var v = isPaid(s.status) ? "paid" : views[s.status] || "pending";
       app.dataset.view = v;
       app.dataset.status = s.status;
-      if (isPaid(s.status)) paidTime(s.paid_at);
+      if (isPaid(s.status)) { paidTime(s.paid_at); paidMethod(s.method); }
       var ref = $("[data-testid=result-refunded]");
       if (ref) ref.hidden = REFUNDED[s.status] !== true;
       if (isFinal(s.status)) {
@@ -518,6 +518,15 @@
     function p2(n) { return n < 10 ? "0" + n : "" + n; }
     el.textContent = d.getUTCFullYear() + "-" + p2(d.getUTCMonth() + 1) + "-" + p2(d.getUTCDate()) + " " +
       p2(d.getUTCHours()) + ":" + p2(d.getUTCMinutes()) + ":" + p2(d.getUTCSeconds()) + " (" + el.dataset.zone + ")";
+    el.parentNode.hidden = false;
+  }
+
+  // paidMethod names the wallet that paid (wechat, alipay, from the
+  // status) in a paid panel rendered before it was.
+  function paidMethod(m) {
+    var el = $("[data-testid=paid-method]"), name = el && m && el.getAttribute("data-name-" + m);
+    if (!name || el.textContent.trim()) return;
+    el.textContent = name;
     el.parentNode.hidden = false;
   }
 
