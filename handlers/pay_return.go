@@ -15,7 +15,8 @@ import (
 func (h *handler) payReturn(c *gin.Context) {
 	ck := pageCheckoutOf(c)
 	back := pagePath(ck.ID, "")
-	if err := h.pay.Returned(c.Request.Context(), ck, c.Request.URL.Query()); err != nil {
+	saidPaid, err := h.pay.Returned(c.Request.Context(), ck, c.Request.URL.Query())
+	if err != nil {
 		h.logger(c).Warn("Rejected a front-end jump", slog.String("checkout_id", ck.ID),
 			slog.String("client_ip", c.ClientIP()), slog.Any("error", err))
 		h.errorPage(c, http.StatusBadRequest, pageReturnInvalid, back)
@@ -23,6 +24,13 @@ func (h *handler) payReturn(c *gin.Context) {
 	}
 	// The payer is back: ask the gateway now rather than wait for the notify.
 	h.requestCheck(c.Request.Context(), ck.ID, false)
-	c.Redirect(http.StatusSeeOther, pagePath(ck.ID, "result"))
+	result := pagePath(ck.ID, "result")
+	if saidPaid {
+		// The wallet paid at the cashier: the result page waits for the
+		// gateway's word and never offers a bare "pay again" (issue 12),
+		// as after the JS bridges' OK (app.js walletSaidOK).
+		result += "?wallet=ok"
+	}
+	c.Redirect(http.StatusSeeOther, result)
 	c.Abort()
 }
