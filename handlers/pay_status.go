@@ -212,20 +212,21 @@ const checkTimeout = 8 * time.Second
 
 // requestCheck asks the reconciler to query the checkout's orders now. With
 // wait it returns the checkout as it is after (nil when nothing was
-// checked) and whether the gateway's answer is fresh (asked now, or by
-// another request within the rate limit's window); without, the query runs
-// in the background.
+// checked) and whether the gateway's answer is fresh: asked by this very
+// request (a check turned away by the rate limit is not: the other
+// request's query may still be on its way, and the checkout this request
+// read may predate its answer); without, the query runs in the
+// background.
 func (h *handler) requestCheck(ctx context.Context, id string, wait bool) (*checkout.Checkout, bool) {
 	run := func(ctx context.Context) (*checkout.Checkout, bool) {
 		ctx, cancel := detach(ctx, checkTimeout)
 		defer cancel()
 		ck, err := h.pay.CheckNow(ctx, id)
 		if err != nil {
-			limited := errors.Is(err, payments.ErrRateLimited)
-			if !limited && !errors.Is(err, context.Canceled) {
+			if !errors.Is(err, payments.ErrRateLimited) && !errors.Is(err, context.Canceled) {
 				h.logFrom(ctx).Warn("Check now failed", slog.String("checkout_id", id), slog.Any("error", err))
 			}
-			return nil, limited
+			return nil, false
 		}
 		return ck, true
 	}

@@ -29,14 +29,17 @@ type PayAgain struct {
 // from asking the gateway now, not from the stored state) still finds the
 // order unpaid WalletOKGrace after the OK. A gateway that says the attempt
 // failed or was cancelled needs no grace: the payer's status says so and
-// the page offers another try (handlers' payStatusFrom).
+// the page offers another try (handlers' payStatusFrom). Due but not fresh
+// (the check was turned away by CheckNow's rate limit, whose other query
+// may still be on its way, or the gateway did not answer), the page is
+// told to ask again once the rate limit lets it.
 func PayAgainAfterWalletOK(okAt, now time.Time, fresh bool) PayAgain {
 	due := okAt.Add(WalletOKGrace)
 	if !now.Before(due) {
 		if fresh {
 			return PayAgain{IfUnpaid: true}
 		}
-		return PayAgain{}
+		return PayAgain{Wait: checkNowEvery}
 	}
 	return PayAgain{Wait: due.Sub(now)}
 }

@@ -20,7 +20,7 @@ func TestPayAgainAfterWalletOK(t *testing.T) {
 		{"a moment before the minute", ok.Add(WalletOKGrace - time.Millisecond), true, PayAgain{Wait: time.Millisecond}},
 		{"at the minute, checked", ok.Add(WalletOKGrace), true, PayAgain{IfUnpaid: true}},
 		{"later, checked", ok.Add(10 * time.Minute), true, PayAgain{IfUnpaid: true}},
-		{"later, not checked", ok.Add(10 * time.Minute), false, PayAgain{}},
+		{"later, not checked", ok.Add(10 * time.Minute), false, PayAgain{Wait: checkNowEvery}},
 		{"a stamp from the future", ok.Add(-time.Hour), true, PayAgain{Wait: time.Hour + WalletOKGrace}},
 	} {
 		if got := PayAgainAfterWalletOK(ok, tc.now, tc.fresh); got != tc.want {
