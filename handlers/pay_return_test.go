@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -126,3 +127,43 @@ func TestCashierSaidPaidIsAWalletOK(t *testing.T) {
 		})
 	}
 }
+
+// TestLanguageSurvivesTheCashier: a payer who chose a language with ?lang=
+// pays at the gateway's cashier (redirect mode) and comes back to the
+// result page in that language, as through the wallets' OAuth (issue 12's
+// third defect; docs/pages.md: "for the whole visit"). The language rides
+// in jump_url's path, since every query field is signed by the gateway.
+func TestLanguageSurvivesTheCashier(t *testing.T) {
+	e := newPgEnv(t)
+	for _, tc := range []struct{ query, lang string }{{"?lang=en", "en"}, {"?lang=zh-TW", "zh-Hant"}, {"", ""}} {
+		t.Run(tc.query, func(t *testing.T) {
+			ck := e.newCheckout("redirect", 600)
+			b := e.browser(uaAlipay, "ret-lang")
+			r := b.get("/c/" + ck.ID + tc.query)
+			csrf := attr(reCSRF, r.body)
+			pr := b.do(false, "POST", "/c/"+ck.ID+"/pay"+tc.query, []byte(`{"wallet":"alipay","scenario":"jump"}`), map[string]string{"X-CSRF-Token": csrf})
+			if pr.status != 200 {
+				t.Fatalf("pay: %d %s", pr.status, pr.body)
+			}
+			snap, _ := e.sb.Order(e.sbRedir.OpenID, checkout.OutNo(ck.ID, 1))
+			ju, err := url.Parse(snap.JumpURL)
+			if err != nil || ju.RawQuery != "" {
+				t.Fatalf("jump_url %q: %v (no query of ours: the gateway signs every field)", snap.JumpURL, err)
+			}
+			ret := b.do(false, "GET", ju.Path+"?"+e.jumpQuery(e.sbRedir, snap.OrdNo, snap.OutNo, gateway.StatusCanceled).Encode(), nil, nil)
+			if ret.status != http.StatusSeeOther {
+				t.Fatalf("return: %d %.200s", ret.status, ret.body)
+			}
+			page := b.get(ret.header.Get("Location"))
+			want := tc.lang
+			if want == "" {
+				want = "zh-Hans"
+			}
+			if got := attr(reHTMLLang, page.body); got != want {
+				t.Errorf("back from the cashier (%s) the result page is in %q, want %q", ret.header.Get("Location"), got, want)
+			}
+		})
+	}
+}
+
+var reHTMLLang = regexp.MustCompile(`<html lang="([^"]*)"`)
