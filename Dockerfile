@@ -22,6 +22,9 @@ WORKDIR /src
 # mounts (BuildKit) keep the module and build caches between builds, so a
 # code change recompiles only the packages it touches.
 COPY go.mod go.sum ./
+# The client module (replaced by ./client in go.mod): its go.mod is enough to
+# download; the service imports only its webhook signature package.
+COPY client/go.mod client/
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 # The build context has no .git (.dockerignore), so the toolchain cannot

@@ -15,6 +15,7 @@ require (
 	github.com/gorilla/sessions v1.4.0
 	github.com/piglig/go-qr v1.1.0
 	github.com/redis/go-redis/v9 v9.23.0
+	github.com/wallet-checkout/checkout/client v0.0.0
 	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/net v0.59.0
 	golang.org/x/sync v0.23.0
@@ -76,3 +77,7 @@ tool (
 	github.com/a-h/templ/cmd/templ
 	honnef.co/go/tools/cmd/staticcheck
 )
+
+// The merchants' Go client, a module of its own (standard library only);
+// the service signs webhooks with its webhook package.
+replace github.com/wallet-checkout/checkout/client => ./client

@@ -26,10 +26,14 @@ import (
 	"github.com/wallet-checkout/checkout/reconciliation"
 	"github.com/wallet-checkout/checkout/sessions"
 	"github.com/wallet-checkout/checkout/wallet"
+	"github.com/wallet-checkout/checkout/web/logos"
 )
 
 // WalletTimeout bounds each call to WeChat's and Alipay's identity services.
 const WalletTimeout = 10 * time.Second
+
+// LogoTimeout bounds the fetch of each merchant's logo at start.
+const LogoTimeout = 5 * time.Second
 
 // Gateway is every call the service makes to the payment gateway;
 // *gateway.Client implements it.
@@ -191,6 +195,14 @@ func New(cfg Config) (*App, error) {
 
 	hc := &http.Client{Timeout: WalletTimeout}
 	pv := cfg.Providers
+	// The merchants' logos, once, through the webhooks' guard and rule.
+	logoURLs := map[string]string{}
+	for _, m := range dir.Merchants() {
+		if m.LogoURL != "" {
+			logoURLs[m.ID] = m.LogoURL
+		}
+	}
+	merchantLogos := logos.Fetch(context.Background(), webhook.GuardedClient(LogoTimeout, s.AllowPrivateWebhooks), logoURLs, log)
 	a.Handler, err = handlers.New(handlers.Deps{
 		Redis:          rdb,
 		Directory:      dir,
@@ -217,6 +229,7 @@ func New(cfg Config) (*App, error) {
 			WeChat:     &wallet.WeChat{AuthorizeBase: pv.WeChatAuthorizeBase, APIBase: pv.WeChatAPIBase, HTTP: hc},
 			Alipay:     &wallet.Alipay{AuthorizeBase: pv.AlipayAuthorizeBase, GatewayURL: pv.AlipayGatewayURL, HTTP: hc},
 			WalletSim:  cfg.WalletSim,
+			Logos:      merchantLogos,
 			Heartbeat:  cfg.PageHeartbeat,
 			EventsPoll: cfg.PageEventsPoll,
 			Streams: handlers.StreamLimits{PerProcess: s.StreamsMax, PerClient: s.StreamsPerClient,

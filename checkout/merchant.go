@@ -120,6 +120,9 @@ type Merchant struct {
 	Stores []*Store
 	// MaxAmount is the largest checkout in fen; 0 means the service default.
 	MaxAmount int64
+	// LogoURL is where the merchant's logo is fetched at start (web/logos);
+	// "" shows its initial.
+	LogoURL string
 }
 
 // DefaultStore returns the merchant's first store, or nil when it has none.

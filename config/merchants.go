@@ -216,6 +216,14 @@ func (v *validator) merchant(path string, y *merchantYAML) (*checkout.Merchant, 
 		return nil, err
 	}
 
+	if y.LogoURL != "" {
+		// Fetched at start by the webhooks' guarded client: the same rule.
+		if err := v.webhookURL(y.LogoURL); err != nil {
+			return nil, errorf(path+".logo_url", "%s", err)
+		}
+		m.LogoURL = y.LogoURL
+	}
+
 	if len(y.RedirectHosts) == 0 {
 		return nil, errorf(path+".redirect_hosts", "list the hosts success and cancel URLs may point to (e.g. shop.example.com)")
 	}

@@ -278,6 +278,8 @@ func TestParseMerchantsErrors(t *testing.T) {
 		{name: "three webhook secrets", old: "        - ${ACME_WEBHOOK_SECRET_OLD}\n", new: "        - ${ACME_WEBHOOK_SECRET_OLD}\n        - ${ACME_WEBHOOK_SECRET}\n", want: "config: merchants[0].webhook.secrets: has 3 secrets; at most 2"},
 		{name: "short webhook secret", env: map[string]string{"ACME_WEBHOOK_SECRET_OLD": "short"}, want: "config: merchants[0].webhook.secrets[1]: is 5 bytes; at least 32"},
 		{name: "no redirect hosts", old: "    redirect_hosts: [tea.example]\n", new: "", want: "config: merchants[1].redirect_hosts: list the hosts"},
+		{name: "logo loopback", old: "    redirect_hosts: [tea.example]\n", new: "    redirect_hosts: [tea.example]\n    logo_url: https://127.0.0.1/logo.png\n", want: "config: merchants[1].logo_url: \"https://127.0.0.1/logo.png\" points at a loopback or private address"},
+		{name: "logo not https", old: "    redirect_hosts: [tea.example]\n", new: "    redirect_hosts: [tea.example]\n    logo_url: http://tea.example/logo.png\n", want: "config: merchants[1].logo_url: \"http://tea.example/logo.png\" must use https"},
 		{name: "redirect host with scheme", old: "      - shop.acme.example", new: "      - https://shop.acme.example", want: `config: merchants[0].redirect_hosts[0]: "https://shop.acme.example" is not a host name`},
 		{name: "redirect host wildcard", old: "      - shop.acme.example", new: "      - \"*.acme.example\"", want: `config: merchants[0].redirect_hosts[0]: "*.acme.example" is not a host name`},
 		{name: "redirect host with path", old: "      - shop.acme.example", new: "      - shop.acme.example/ok", want: "is not a host name"},

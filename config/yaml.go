@@ -37,6 +37,7 @@ type merchantYAML struct {
 	Webhook       webhookYAML `yaml:"webhook"`
 	RedirectHosts []string    `yaml:"redirect_hosts"`
 	MaxAmount     fen         `yaml:"max_amount"`
+	LogoURL       string      `yaml:"logo_url"`
 	Stores        []storeYAML `yaml:"stores"`
 }
 

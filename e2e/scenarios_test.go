@@ -498,7 +498,8 @@ func TestGuidance(t *testing.T) {
 		if got := tb.value("[data-testid=page-url]"); got != u {
 			t.Errorf("link to copy %q, want %q", got, u)
 		}
-		// Under the hint, the QR codes: another phone can scan them.
+		// Under the hint, the QR codes, folded: another phone can scan them.
+		tb.click("[data-testid=other-device] summary")
 		tb.visible("[data-testid=qr-image-wechat]")
 		tb.screenshot("open-in-wallet-360x640")
 	})

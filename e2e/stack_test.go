@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"log/slog"
 	"net/http"
@@ -121,6 +123,10 @@ type sandboxOptions struct {
 	// notifyDelay delays the first notify of orders with the sandbox's
 	// "delayed notify" magic amount (…21 fen).
 	notifyDelay time.Duration
+	// logo gives the merchant a logo_url on the test's merchant site:
+	// "served" lets the start-up fetch reach loopback (as
+	// CHECKOUT_ALLOW_PRIVATE_WEBHOOKS does), "refused" leaves the guard on.
+	logo string
 }
 
 // newStack builds and starts everything; it all stops when the test ends.
@@ -132,12 +138,12 @@ func newStack(t *testing.T, opt sandboxOptions) *stack {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	log := testLogger(t)
-	prefix := "e2e:" + randomHex(t, 6) + ":"
+	prefix := redistest.Prefix(t, rdb) // its keys are deleted when the test ends, after the service stops
 	clock := &shiftClock{}
 
 	var handler atomic.Value
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		handler.Load().(http.Handler).ServeHTTP(w, r)
+		handler.Load().(handlerBox).ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
 	base := srv.URL
@@ -212,6 +218,7 @@ func newStack(t *testing.T, opt sandboxOptions) *stack {
 	dir, err := checkout.NewDirectory([]*checkout.Merchant{{
 		ID: merchantID, Name: "沙箱咖啡", APIKeys: []checkout.APIKey{checkout.APIKeyFor(s.apiKey)},
 		RedirectHosts: []string{"127.0.0.1"}, Stores: stores,
+		LogoURL: logoURL(base, opt.logo),
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -221,6 +228,10 @@ func newStack(t *testing.T, opt sandboxOptions) *stack {
 		t.Fatal(err)
 	}
 	settings.PublicURL = base
+	settings.AllowPrivateWebhooks = opt.logo == "served"
+	// The logo is fetched while the app is built, before the router is
+	// in place: the merchant's site answers that much already.
+	handler.Store(handlerBox{http.HandlerFunc(serveLogo)})
 	a, err := app.New(app.Config{
 		Settings: settings, Redis: rdb, Directory: dir, Accounts: accounts, Logger: log, Clock: clock.Now, Prefix: prefix,
 		Providers: config.Providers{
@@ -234,6 +245,20 @@ func newStack(t *testing.T, opt sandboxOptions) *stack {
 		t.Fatal(err)
 	}
 	s.app = a
+	h := a.Handler
+	// The merchant's own pages, where success and cancel URLs lead.
+	mux := http.NewServeMux()
+	mux.HandleFunc("/merchant/logo.png", serveLogo)
+	mux.HandleFunc("/merchant/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!DOCTYPE html><html lang="zh-Hans"><meta name="viewport" content="width=device-width"><title>商户</title><h1 data-testid="merchant-page">%s</h1><p data-testid="merchant-query">%s</p>`,
+			strings.TrimPrefix(r.URL.Path, "/merchant/"), r.URL.Query().Get("checkout"))
+	})
+	mux.Handle("/", h)
+	// The handler is in place before the background work starts: the
+	// reconciler calls the sandbox through this same server at once, and
+	// found no handler (a panic in the server's log) when it came first.
+	handler.Store(handlerBox{mux})
 	wait := a.Start(ctx)
 	t.Cleanup(func() { cancel(); wait() })
 	select {
@@ -241,18 +266,36 @@ func newStack(t *testing.T, opt sandboxOptions) *stack {
 	case <-time.After(5 * time.Second):
 		t.Fatal("hub did not subscribe")
 	}
-	h := a.Handler
-	// The merchant's own pages, where success and cancel URLs lead.
-	mux := http.NewServeMux()
-	mux.HandleFunc("/merchant/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, `<!DOCTYPE html><html lang="zh-Hans"><meta name="viewport" content="width=device-width"><title>商户</title><h1 data-testid="merchant-page">%s</h1><p data-testid="merchant-query">%s</p>`,
-			strings.TrimPrefix(r.URL.Path, "/merchant/"), r.URL.Query().Get("checkout"))
-	})
-	mux.Handle("/", h)
-	handler.Store(http.Handler(mux))
 	return s
 }
+
+// logoURL is the test merchant's logo_url for sandboxOptions.logo.
+func logoURL(base, logo string) string {
+	if logo == "" {
+		return ""
+	}
+	return base + "/merchant/logo.png"
+}
+
+// handlerBox gives the stack's atomic handler one concrete type.
+type handlerBox struct{ http.Handler }
+
+// serveLogo is the test merchant's site serving its logo.
+func serveLogo(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "image/png")
+	_, _ = w.Write(logoPNG)
+}
+
+// logoPNG is the test merchant's logo: 8×8, one colour.
+var logoPNG = func() []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
+	for i := range img.Pix {
+		img.Pix[i] = 0xc0
+	}
+	var b bytes.Buffer
+	_ = png.Encode(&b, img)
+	return b.Bytes()
+}()
 
 // testLogger sends the service's logs to the test log, warnings and up
 // unless E2E_VERBOSE is set.

@@ -10,6 +10,7 @@ import (
 	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/sessions"
 	"github.com/wallet-checkout/checkout/wallet"
+	"github.com/wallet-checkout/checkout/web/logos"
 	"github.com/wallet-checkout/checkout/web/templates"
 )
 
@@ -51,6 +52,8 @@ type PagesDeps struct {
 	// Streams caps the event streams and their Redis reads (required:
 	// config's defaults).
 	Streams StreamLimits
+	// Logos are the merchants' logos, served under /logos/ (nil: none).
+	Logos *logos.Set
 }
 
 // pages is the payer pages' state, built by initPages.

@@ -39,6 +39,11 @@ func (h *handler) showResultPage(c *gin.Context) {
 		EventsURL:    pagePath(id, "events"),
 		CheckURL:     withLang(pagePath(id, "check"), lang),
 		CSRFToken:    h.csrfToken(ck, payer),
+		Reference:    payerReference(ck),
+		LogoURL:      h.pages.Logos.Path(m.ID),
+	}
+	if checkout.Status(s.Status).Paid() {
+		v.Method = h.paidMethod(c.Request.Context(), ck)
 	}
 	if c.Query("wallet") == "ok" && !checkout.Status(s.Status).Paid() {
 		// The payer's wallet said the payment succeeded (the page script

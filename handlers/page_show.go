@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -24,6 +26,7 @@ func (h *handler) showCheckoutPage(c *gin.Context) {
 	switch {
 	case status.Paid():
 		v.Action = templates.ActionPaid
+		v.Method = h.paidMethod(c.Request.Context(), ck)
 	case status == checkout.StatusExpired:
 		v.Action = templates.ActionExpired
 	case status == checkout.StatusCancelled:
@@ -65,7 +68,40 @@ func (h *handler) checkoutPageView(c *gin.Context, cl client, ck *checkout.Check
 		CancelURL:    ck.CancelURL,
 		Wallets:      walletsOffered(ck, st),
 		PageURL:      h.publicURL + pagePath(id, ""),
+		Reference:    payerReference(ck),
+		LogoURL:      h.pages.Logos.Path(m.ID),
+		SuccessURL:   strings.ReplaceAll(ck.SuccessURL, checkout.CheckoutIDPlaceholder, id),
+		PaidAt:       ck.PaidAt,
+		Late:         ck.Late,
 	}
+}
+
+// payerReference is the order reference a payer is shown: the merchant's
+// own, which its support knows, else the checkout's id.
+func payerReference(ck *checkout.Checkout) string {
+	if ck.Reference != "" {
+		return ck.Reference
+	}
+	return ck.ID
+}
+
+// paidMethod is the wallet of the attempt that paid ck, "" when it is not
+// paid or its attempts cannot be read (the page then leaves the row out:
+// the payment itself is confirmed by the status, not by this).
+func (h *handler) paidMethod(ctx context.Context, ck *checkout.Checkout) string {
+	if ck.PaidAttempt == 0 {
+		return ""
+	}
+	atts, err := h.repo.Attempts(ctx, ck.ID)
+	if err != nil {
+		return ""
+	}
+	for _, a := range atts {
+		if a.Seq == ck.PaidAttempt {
+			return string(a.Method)
+		}
+	}
+	return ""
 }
 
 // merchantDisplayName is the name payers know: the merchant's, else the

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/wallet-checkout/checkout/payments"
+	"github.com/wallet-checkout/checkout/web/logos"
 )
 
 // routes builds the engine: every route of the service is here, and only
@@ -52,6 +53,7 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	// What payers and mini-programs touch: the pages' assets, the wallet
 	// simulator in demo mode, then the pages themselves.
 	assets := staticHandler()
+	r.GET(logos.PathPrefix+":id", gin.WrapH(d.Logos))
 	r.GET("/static/:checksum/*file", assets)
 	r.HEAD("/static/:checksum/*file", assets)
 	if d.WalletSim != nil {

@@ -22,6 +22,8 @@ const module = "github.com/wallet-checkout/checkout"
 // TestArchitectureDocMatches keeps the two equal.
 var allowed = map[string][]string{
 	"api":                {},
+	"client":             {"client/webhook"},
+	"client/webhook":     {},
 	"gateway":            {},
 	"gateway/sandbox":    {"gateway"},
 	"internal/hostclass": {},
@@ -31,20 +33,24 @@ var allowed = map[string][]string{
 	"wallet":             {},
 	"wallet/walletsim":   {"wallet"},
 	"config":             {"checkout", "gateway", "internal/hostclass", "notify/webhook", "payments", "wallet"},
-	"notify/webhook":     {"checkout", "internal/hostclass"},
-	"notify":             {"checkout"},
-	"payments":           {"checkout", "gateway", "notify", "notify/webhook"},
-	"reconciliation":     {"checkout", "gateway", "notify/webhook", "payments"},
-	"sessions":           {},
-	"web/static":         {},
-	"web/templates":      {"checkout", "web/static"},
+	// client/webhook is in the client's own module (client/, standard
+	// library only): the webhook signature scheme, owned there so that
+	// merchants import it without the service.
+	"notify/webhook": {"checkout", "client/webhook", "internal/hostclass"},
+	"notify":         {"checkout"},
+	"payments":       {"checkout", "gateway", "notify", "notify/webhook"},
+	"reconciliation": {"checkout", "gateway", "notify/webhook", "payments"},
+	"sessions":       {},
+	"web/static":     {},
+	"web/logos":      {},
+	"web/templates":  {"checkout", "web/static"},
 	"handlers": {
 		"api", "checkout", "internal/hostclass", "notify", "notify/webhook", "payments",
-		"reconciliation", "sessions", "wallet", "web/static", "web/templates",
+		"reconciliation", "sessions", "wallet", "web/logos", "web/static", "web/templates",
 	},
 	"app": {
 		"checkout", "config", "gateway", "handlers", "notify", "notify/webhook",
-		"payments", "reconciliation", "sessions", "wallet",
+		"payments", "reconciliation", "sessions", "wallet", "web/logos",
 	},
 	"cmd/checkout": {
 		"app", "checkout", "config", "gateway", "gateway/sandbox", "payments", "reconciliation", "wallet/walletsim",

@@ -30,13 +30,21 @@ func guardControl(_, address string, _ syscall.RawConn) error {
 	return nil
 }
 
-// newHTTPClient is the delivery client: no proxy (a proxy would dial for
-// us, past the guard), no redirects (a 3xx is the merchant's error, and
-// following it could lead anywhere), the guard unless private addresses
-// are allowed, and the delivery timeout.
+// newHTTPClient is the delivery client: GuardedClient with the service's
+// timeout and setting.
 func (s *Service) newHTTPClient() *http.Client {
+	return GuardedClient(s.timeout, s.allowPriv)
+}
+
+// GuardedClient is the client the service uses for a merchant's URL
+// (webhook deliveries, the logos fetched at start): no proxy (a proxy
+// would dial for us, past the guard), no redirects (a 3xx is the
+// merchant's error, and following it could lead anywhere), the dial guard
+// against internal addresses unless allowPrivate, and timeout on the
+// whole request.
+func GuardedClient(timeout time.Duration, allowPrivate bool) *http.Client {
 	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	if !s.allowPriv {
+	if !allowPrivate {
 		d.Control = guardControl
 	}
 	tr := &http.Transport{
@@ -47,12 +55,12 @@ func (s *Service) newHTTPClient() *http.Client {
 		MaxIdleConnsPerHost:   4,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   5 * time.Second,
-		ResponseHeaderTimeout: s.timeout,
+		ResponseHeaderTimeout: timeout,
 		ExpectContinueTimeout: time.Second,
 	}
 	return &http.Client{
 		Transport: tr,
-		Timeout:   s.timeout,
+		Timeout:   timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},

@@ -9,10 +9,12 @@
 // work without sending the same attempt twice, and a crashed replica's claim
 // is picked up again once its lease runs out.
 //
-// Merchants verify deliveries with Verify (see the package example): the
-// Checkout-Signature header carries a timestamp and one HMAC-SHA256 of
-// "timestamp.body" per active webhook secret, so secrets can be rotated
-// without losing a delivery.
+// The signature scheme belongs to the merchants' client module
+// (github.com/wallet-checkout/checkout/client/webhook), which merchants
+// import without Redis or the service; this package signs with it and
+// re-exports its Verify. The Checkout-Signature header carries a timestamp
+// and one HMAC-SHA256 of "timestamp.body" per active webhook secret, so
+// secrets can be rotated without losing a delivery.
 //
 // Every key lives in the hash slot {wh}, so the scripts also run on Redis
 // Cluster.

@@ -82,32 +82,3 @@ func TestVerifyZeroToleranceIsDefault(t *testing.T) {
 		t.Errorf("an hour late with tolerance 0: %v", err)
 	}
 }
-
-// Verify never panics, and accepts only what was signed.
-func FuzzVerify(f *testing.F) {
-	now := time.Unix(1_790_000_000, 0)
-	f.Add([]byte(`{"id":"evt_1"}`), SignatureHeader(now, []byte(`{"id":"evt_1"}`), []string{"s1", "s2"}))
-	f.Add([]byte(""), "t=1790000000,v1=")
-	f.Fuzz(func(t *testing.T, payload []byte, header string) {
-		err := Verify(payload, header, []string{"s1", "s2"}, time.Minute, now)
-		if err == nil {
-			// Only a header carrying a real signature of this payload
-			// passes: check it against the secrets directly.
-			tsv, sigs, perr := parseSignatureHeader(header)
-			if perr != nil {
-				t.Fatalf("verified, but the header does not parse: %v", perr)
-			}
-			ok := false
-			for _, s := range sigs {
-				for _, sec := range []string{"s1", "s2"} {
-					if hex.EncodeToString(s) == hex.EncodeToString(ComputeSignature(tsv, payload, sec)) {
-						ok = true
-					}
-				}
-			}
-			if !ok {
-				t.Fatalf("verified a header with no valid signature: %q", header)
-			}
-		}
-	})
-}

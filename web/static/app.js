@@ -285,6 +285,15 @@
     $all("[data-copy]").forEach(function (b) {
       b.addEventListener("click", function () { copy(b); });
     });
+    // The Alipay deep link: when the app did not open (the page is still
+    // in front after a while), say what else to do.
+    $all("[data-open-app]").forEach(function (a) {
+      a.addEventListener("click", function () {
+        setTimeout(function () {
+          if (document.visibilityState === "visible") message(cfg.msgOpenFallback, true);
+        }, 2500);
+      });
+    });
 
     function qrPage() {
       var loaded = {}, live = $("[data-testid=live-status]");
@@ -336,10 +345,18 @@
       $all("[data-retry]").forEach(function (b) {
         b.addEventListener("click", function () { load(b.dataset.retry); });
       });
-      var first = $("[data-qr]");
-      if (first) load(first.dataset.qr);
+      var first = $("[data-qr]"), fold = $("[data-testid=other-device]");
+      // Folded codes (a phone's browser) make no gateway order until the
+      // payer unfolds them.
+      if (first && fold && !fold.open) {
+        fold.addEventListener("toggle", function () {
+          if (fold.open) load(($("[data-tab][aria-selected=true]") || first).dataset.tab || first.dataset.qr);
+        });
+      } else if (first) load(first.dataset.qr);
       watcher = watch(function (s) {
         if (isPaid(s.status)) {
+          // At once: no code to scan, no time left, nothing to cancel.
+          app.dataset.view = "paid";
           live.textContent = cfg.msgPaid;
           live.className = "live ok";
         }
@@ -395,7 +412,7 @@
     }
 
     function countdown() {
-      var el = $("[data-testid=countdown]");
+      var el = $("[data-testid=countdown]"), line = $("[data-testid=countdown-line]");
       var left = parseInt(cfg.expiresIn, 10);
       if (!el || isNaN(left)) return;
       var end = Date.now() + left * 1000;
@@ -404,6 +421,8 @@
         var s = Math.max(0, Math.round((end - Date.now()) / 1000));
         var h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60;
         el.textContent = (h ? h + ":" + pad(m) : m) + ":" + pad(s % 60);
+        // templates.countdownTone: hidden beyond an hour, red from two minutes.
+        line.setAttribute("data-tone", s > 3600 ? "far" : s <= 120 ? "urgent" : "");
         if (s > 0) return;
         clearInterval(t);
         expired = true;
@@ -432,6 +451,7 @@
       var v = isPaid(s.status) ? "paid" : views[s.status] || "pending";
       app.dataset.view = v;
       app.dataset.status = s.status;
+      if (isPaid(s.status)) paidTime(s.paid_at);
       var ref = $("[data-testid=result-refunded]");
       if (ref) ref.hidden = REFUNDED[s.status] !== true;
       if (isFinal(s.status)) {
@@ -488,6 +508,34 @@
     });
     start();
   }
+
+  // paidTime writes when the checkout was paid (RFC 3339 from the status)
+  // into a paid panel rendered before it was, in UTC+8 as the server does.
+  function paidTime(at) {
+    var el = $("[data-testid=paid-time]"), t = Date.parse(at || "");
+    if (!el || el.textContent || isNaN(t)) return;
+    var d = new Date(t + 8 * 3600 * 1000);
+    function p2(n) { return n < 10 ? "0" + n : "" + n; }
+    el.textContent = d.getUTCFullYear() + "-" + p2(d.getUTCMonth() + 1) + "-" + p2(d.getUTCDate()) + " " +
+      p2(d.getUTCHours()) + ":" + p2(d.getUTCMinutes()) + ":" + p2(d.getUTCSeconds()) + " (" + el.dataset.zone + ")";
+    el.parentNode.hidden = false;
+  }
+
+  // "Done" on a paid page without a success URL closes the wallet's in-app
+  // browser; elsewhere it tries to close the tab and, if the browser keeps
+  // it, says the page can be closed.
+  $all("[data-done]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var wx = window.WeixinJSBridge, ali = window.AlipayJSBridge;
+      if (wx && wx.call) wx.call("closeWindow");
+      else if (ali && ali.call) ali.call("popWindow");
+      else window.close();
+      setTimeout(function () {
+        var hint = $("[data-testid=done-hint]", b.parentNode);
+        if (hint) hint.hidden = false;
+      }, 400);
+    });
+  });
 
   if (cfg.page === "checkout") checkoutPage();
   else if (cfg.page === "result") resultPage();

@@ -17,15 +17,20 @@ func TestFormatFen(t *testing.T) {
 		{99, "¥0.99"},
 		{100, "¥1.00"},
 		{1234, "¥12.34"},
-		{100001, "¥1000.01"},
-		{10_000_000, "¥100000.00"},
+		{99999, "¥999.99"},
+		{100000, "¥1,000.00"},
+		{100001, "¥1,000.01"},
+		{1234567, "¥12,345.67"},
+		{10_000_000, "¥100,000.00"},
+		{100_000_000, "¥1,000,000.00"},
+		{-1234567, "-¥12,345.67"},
 		{-1, "-¥0.01"},
 		{-5, "-¥0.05"},
 		{-1234, "-¥12.34"},
 		{-100, "-¥1.00"},
-		{math.MaxInt64, "¥92233720368547758.07"},
-		{math.MinInt64, "-¥92233720368547758.08"},
-		{math.MinInt64 + 1, "-¥92233720368547758.07"},
+		{math.MaxInt64, "¥92,233,720,368,547,758.07"},
+		{math.MinInt64, "-¥92,233,720,368,547,758.08"},
+		{math.MinInt64 + 1, "-¥92,233,720,368,547,758.07"},
 	}
 	for _, tt := range tests {
 		if got := FormatFen(tt.fen); got != tt.want {
@@ -38,17 +43,31 @@ func TestFormatFen(t *testing.T) {
 // construction that shares no code with FormatFen.
 func TestFormatFenExact(t *testing.T) {
 	digits := "0123456789"
-	for fen := int64(-20000); fen <= 20000; fen++ {
+	for fen := int64(-2_000_000); fen <= 2_000_000; fen += 7 {
 		u := fen
 		sign := ""
 		if u < 0 {
 			sign, u = "-", -u
 		}
-		want := sign + "¥" + itoa(u/100) + "." + string(digits[u%100/10]) + string(digits[u%10])
+		want := sign + "¥" + grouped(itoa(u/100)) + "." + string(digits[u%100/10]) + string(digits[u%10])
 		if got := FormatFen(fen); got != want {
 			t.Fatalf("FormatFen(%d) = %q, want %q", fen, got, want)
 		}
 	}
+}
+
+// grouped puts a comma before each group of three digits from the right,
+// by string slicing from the left.
+func grouped(d string) string {
+	head := len(d) % 3
+	if head == 0 {
+		head = 3
+	}
+	out := d[:min(head, len(d))]
+	for i := head; i < len(d); i += 3 {
+		out += "," + d[i:i+3]
+	}
+	return out
 }
 
 func itoa(n int64) string {
@@ -68,7 +87,8 @@ func FuzzFormatFen(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, fen int64) {
 		s := FormatFen(fen)
-		// Shape: optional '-', '¥', digits, '.', two digits; no float noise.
+		// Shape: optional '-', '¥', digits grouped by three with commas,
+		// '.', two digits; no float noise.
 		rest := s
 		if fen < 0 {
 			if rest[0] != '-' {
@@ -79,8 +99,13 @@ func FuzzFormatFen(f *testing.F) {
 		if len(rest) < len("¥0.00") || rest[:len("¥")] != "¥" || rest[len(rest)-3] != '.' {
 			t.Fatalf("FormatFen(%d) = %q: bad shape", fen, s)
 		}
-		for i, r := range rest[len("¥"):] {
-			if i == len(rest[len("¥"):])-3 {
+		whole := rest[len("¥") : len(rest)-3]
+		for i, r := range whole {
+			// Counting from the '.', every fourth character is a comma.
+			if (len(whole)-i)%4 == 0 {
+				if r != ',' || i == 0 {
+					t.Fatalf("FormatFen(%d) = %q: %q where a comma goes", fen, s, r)
+				}
 				continue
 			}
 			if r < '0' || r > '9' {
@@ -123,6 +148,19 @@ func TestInitial(t *testing.T) {
 	for name, want := range map[string]string{"沙箱咖啡": "沙", "acme": "A", "  bob": "B", "": "¥", "\xff": "¥"} {
 		if got := initial(name); got != want {
 			t.Errorf("initial(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+func TestCountdownTone(t *testing.T) {
+	for _, tt := range []struct {
+		secs int64
+		want string
+	}{
+		{0, "urgent"}, {1, "urgent"}, {120, "urgent"}, {121, ""}, {1800, ""}, {3600, ""}, {3601, "far"}, {86400, "far"},
+	} {
+		if got := countdownTone(tt.secs); got != tt.want {
+			t.Errorf("countdownTone(%d) = %q, want %q", tt.secs, got, tt.want)
 		}
 	}
 }

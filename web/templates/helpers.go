@@ -1,6 +1,8 @@
 package templates
 
 import (
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +28,50 @@ func ResultState(status string) string {
 	}
 	// An unknown status never shows "paid"; waiting is the safe default.
 	return "pending"
+}
+
+// finalState reports whether a result panel is a final one: the checkout
+// can no longer be paid.
+func finalState(state string) bool {
+	return state == "paid" || state == "expired" || state == "cancelled"
+}
+
+// final reports whether the checkout page shows a final state instead of
+// a way to pay.
+func (v CheckoutView) final() bool {
+	return v.Action == ActionPaid || v.Action == ActionExpired || v.Action == ActionCancelled
+}
+
+// outcome is the checkout page's final panel's facts.
+func (v CheckoutView) outcome() outcome {
+	return outcome{
+		Merchant: v.MerchantName, Amount: v.Amount, Description: v.Description, Reference: v.Reference,
+		PaidAt: v.PaidAt, Method: v.Method, SuccessURL: v.SuccessURL, BackURL: v.CancelURL,
+		Late: v.Late, Refunded: refunded(checkout.Status(v.Status)),
+	}
+}
+
+// outcome is the result page's panels' facts.
+func (v ResultView) outcome() outcome {
+	return outcome{
+		Merchant: v.MerchantName, Amount: v.Amount, Description: v.Description, Reference: v.Reference,
+		PaidAt: v.PaidAt, Method: v.Method, SuccessURL: v.SuccessURL, BackURL: v.CancelURL,
+		RetryURL: v.CheckoutURL, Late: v.Late, Refunded: refunded(checkout.Status(v.Status)),
+	}
+}
+
+// chinaTime is the zone payers read times in (China has one, UTC+8, no
+// daylight saving): fixed, so no tz database is needed.
+var chinaTime = time.FixedZone("UTC+8", 8*3600)
+
+// paidTimeText is when a checkout was paid, in UTC+8 with the zone named
+// in the page's language; "" when unknown (the script fills it in when the
+// page turns paid).
+func paidTimeText(p Page, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(chinaTime).Format("2006-01-02 15:04:05") + " (" + p.T("time.zone") + ")"
 }
 
 // paidStatuses is the statuses checkout.Status.Paid counts as paid, space
@@ -106,6 +152,46 @@ func (v CheckoutView) clockText() string {
 		return v.countdown.clock
 	}
 	return clock(v.expiresIn())
+}
+
+// Countdown tones: how the countdown shows the time left (data-tone).
+const (
+	// urgentSeconds: from two minutes left the time shows red.
+	urgentSeconds = 120
+	// farSeconds: with more than an hour left no countdown is shown, a
+	// payer has no reason to hurry.
+	farSeconds = 3600
+)
+
+// countdownTone is data-tone of the countdown for secs left: "far" (not
+// shown), "urgent" (red) or "" (neutral). The page script applies the same
+// thresholds as the time runs.
+func countdownTone(secs int64) string {
+	switch {
+	case secs > farSeconds:
+		return "far"
+	case secs <= urgentSeconds:
+		return "urgent"
+	}
+	return ""
+}
+
+// toneText is the countdown's data-tone.
+func (v CheckoutView) toneText() string {
+	if v.countdown != nil {
+		return v.countdown.tone
+	}
+	return countdownTone(v.expiresIn())
+}
+
+// alipayDeepLink opens this page inside the Alipay app (Alipay's
+// documented H5 deep link, app 20000067 being its web container), or ""
+// when Alipay is not offered or the page's address is unknown.
+func (v CheckoutView) alipayDeepLink() string {
+	if v.PageURL == "" || !slices.Contains(v.Wallets, WalletAlipay) {
+		return ""
+	}
+	return "alipays://platformapi/startapp?appId=20000067&url=" + url.QueryEscape(v.PageURL)
 }
 
 // miniProgramPath is where the mini-program hand-off navigates.

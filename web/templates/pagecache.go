@@ -52,6 +52,7 @@ const (
 	slotCSRF    = 'C' // the CSRF token (data-csrf)
 	slotSeconds = 'S' // the seconds left to pay (data-expires-in)
 	slotClock   = 'K' // the countdown's clock text
+	slotTone    = 'T' // the countdown's tone (data-tone): far, urgent or ""
 )
 
 // entryOverhead approximates what an entry costs beyond its key and
@@ -113,7 +114,7 @@ func (pc *PageCache) WriteCheckoutPage(ctx context.Context, w io.Writer, v Check
 func (pc *PageCache) render(ctx context.Context, key string, v CheckoutView) (*pageEntry, error) {
 	v.Nonce = pc.prefix + string(slotNonce)
 	v.CSRFToken = pc.prefix + string(slotCSRF)
-	v.countdown = &countdownSlots{seconds: pc.prefix + string(slotSeconds), clock: pc.prefix + string(slotClock)}
+	v.countdown = &countdownSlots{seconds: pc.prefix + string(slotSeconds), clock: pc.prefix + string(slotClock), tone: pc.prefix + string(slotTone)}
 	var sb strings.Builder
 	if err := CheckoutPage(v).Render(templ.WithNonce(ctx, v.Nonce), &sb); err != nil {
 		return nil, fmt.Errorf("render the checkout page for the cache: %w", err)
@@ -127,7 +128,7 @@ func (pc *PageCache) render(ctx context.Context, key string, v CheckoutView) (*p
 		}
 		slot := html[i+len(pc.prefix)]
 		switch slot {
-		case slotNonce, slotCSRF, slotSeconds, slotClock:
+		case slotNonce, slotCSRF, slotSeconds, slotClock, slotTone:
 		default:
 			// Only our sentinels carry the random prefix.
 			return nil, fmt.Errorf("render the checkout page for the cache: unknown slot %q", slot)
@@ -188,6 +189,8 @@ func (pc *PageCache) write(w io.Writer, e *pageEntry, v *CheckoutView) error {
 			_, err = w.Write(strconv.AppendInt(secs[:0], left, 10))
 		case slotClock:
 			_, err = w.Write(appendClock(secs[:0], left))
+		case slotTone:
+			_, err = io.WriteString(w, countdownTone(left))
 		}
 		if err != nil {
 			return fmt.Errorf("write the checkout page: %w", err)
@@ -236,6 +239,16 @@ func checkoutKey(b []byte, v *CheckoutView) []byte {
 	str(v.PageURL)
 	str(v.MiniProgramPath)
 	str(v.Notice)
+	str(v.Reference)
+	str(v.LogoURL)
+	str(v.SuccessURL)
+	b = binary.AppendVarint(b, v.PaidAt.UnixNano())
+	str(v.Method)
+	if v.Late {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
 	return b
 }
 

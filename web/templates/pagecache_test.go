@@ -113,6 +113,8 @@ func TestPageCacheKeyCoversTheView(t *testing.T) {
 				fv.Set(reflect.ValueOf(x.Add(time.Nanosecond)))
 			case []string:
 				fv.Set(reflect.ValueOf(append(append([]string(nil), x...), "x")))
+			case bool:
+				fv.SetBool(!x)
 			default:
 				t.Fatalf("field %s%s of type %s: give it a place in checkoutKey and a case here", path, f.Name, f.Type)
 			}
@@ -143,7 +145,8 @@ func TestPageCacheKeyCoversTheView(t *testing.T) {
 // the least recently used page first, and renders a dropped page again.
 func TestPageCacheBounded(t *testing.T) {
 	one := len(direct(t, checkoutView(ActionQR)))
-	limit := 10 * (one + 600)
+	// Room for about eleven pages: page 0 and the ten added between its uses.
+	limit := 11 * (one + 600)
 	pc := NewPageCache(limit)
 	view := func(i int) CheckoutView {
 		v := checkoutView(ActionQR)

@@ -201,9 +201,9 @@ func TestCheckoutPageActions(t *testing.T) {
 		{ActionSnapshot, []string{"guide-snapshot"}, "", ""},
 		{ActionMiniProgramHandoff, []string{"guide-miniprogram", "miniprogram-button"}, "", ""},
 		{ActionOpenInBrowser, []string{"guide-open-in-browser", "page-url"}, "", ""},
-		{ActionPaid, []string{"state-paid", "result-link"}, "", ""},
-		{ActionExpired, []string{"state-expired"}, "", ""},
-		{ActionCancelled, []string{"state-cancelled"}, "", ""},
+		{ActionPaid, []string{"state-paid", "result-paid", "reference", "done-button"}, "", ""},
+		{ActionExpired, []string{"state-expired", "result-expired", "reference"}, "", ""},
+		{ActionCancelled, []string{"state-cancelled", "result-cancelled", "reference"}, "", ""},
 		{"something-new", []string{"state-unavailable"}, "", ""},
 	}
 	for _, tt := range tests {
@@ -212,10 +212,20 @@ func TestCheckoutPageActions(t *testing.T) {
 			d := parse(t, render(t, CheckoutPage(v)))
 			checkCSPSafe(t, d)
 			d.mustText(t, "merchant-name", "沙箱咖啡")
-			d.mustText(t, "description", "拿铁 ×2")
 			d.mustText(t, "amount", "¥36.00")
-			if d.byTestID("action-"+tt.action) == nil {
-				t.Errorf("no action-%s section", tt.action)
+			if final := tt.action == ActionPaid || tt.action == ActionExpired || tt.action == ActionCancelled; final {
+				// The result page's panel for the state, and no way to pay
+				// or to cancel (issue 12).
+				for _, id := range []string{"countdown", "cancel-link", "pay-button"} {
+					if d.byTestID(id) != nil {
+						t.Errorf("a final page has data-testid=%q", id)
+					}
+				}
+			} else {
+				d.mustText(t, "description", "拿铁 ×2")
+				if d.byTestID("action-"+tt.action) == nil {
+					t.Errorf("no action-%s section", tt.action)
+				}
 			}
 			for _, id := range tt.testids {
 				if d.byTestID(id) == nil {

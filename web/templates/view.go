@@ -90,6 +90,18 @@ type CheckoutView struct {
 	// Notice is an optional message shown above the action (e.g. after a
 	// failed identity step); already translated.
 	Notice string
+	// Reference is the order reference the payer sees: the merchant's
+	// reference, else the checkout's id.
+	Reference string
+	// LogoURL is the merchant's logo on our origin; "" shows the initial.
+	LogoURL string
+	// SuccessURL, PaidAt and Method fill the paid panel of a checkout
+	// reopened after it was paid (Method "" leaves its row out).
+	SuccessURL string
+	PaidAt     time.Time
+	Method     string
+	// Late is set when the money arrived after expiry or cancellation.
+	Late bool
 
 	// countdown, when set, is written in place of the countdown's seconds
 	// and clock: the page cache renders its sentinels there (PageCache).
@@ -98,7 +110,7 @@ type CheckoutView struct {
 
 // countdownSlots are the texts written for the countdown instead of the
 // ones computed from ExpiresAt and Now.
-type countdownSlots struct{ seconds, clock string }
+type countdownSlots struct{ seconds, clock, tone string }
 
 // ResultView is the result page, GET /c/:id/result.
 type ResultView struct {
@@ -132,6 +144,39 @@ type ResultView struct {
 	// (payments.PayAgainAfterWalletOK), in words for a payer who has not
 	// paid.
 	WalletOK string
+	// Reference is the order reference shown (the merchant's, else the id).
+	Reference string
+	// LogoURL is the merchant's logo on our origin; "" shows the initial.
+	LogoURL string
+	// Method is the wallet that paid (wechat, alipay), "" when unknown.
+	Method string
+}
+
+// outcome is what a final state's panel shows (outcomePanel): the same
+// facts whether the result page or the reopened checkout page draws it.
+type outcome struct {
+	Merchant, Amount, Description, Reference string
+	PaidAt                                   time.Time
+	Method                                   string
+	// SuccessURL is the paid panel's way back; "" shows "done" instead.
+	SuccessURL string
+	// BackURL is the merchant's page for an order that can no longer be
+	// paid; "" shows no link.
+	BackURL string
+	// RetryURL is the failed panel's "pay again".
+	RetryURL       string
+	Late, Refunded bool
+}
+
+// outcomeText is a final state's title and body, as catalogue keys.
+type outcomeText struct{ title, body string }
+
+// outcomeTexts are written out so that the catalogue's test sees the keys.
+var outcomeTexts = map[string]outcomeText{
+	"paid":      {title: "result.paid.title"},
+	"failed":    {title: "result.failed.title", body: "result.failed.body"},
+	"expired":   {title: "result.expired.title", body: "result.expired.body"},
+	"cancelled": {title: "result.cancelled.title", body: "result.cancelled.body"},
 }
 
 // ErrorView is a payer-facing error page.
@@ -144,9 +189,12 @@ type ErrorView struct {
 	BackURL string
 }
 
-// FormatFen formats an amount in fen as yuan with the ¥ sign and exactly two
-// decimals: 1234 → "¥12.34", -5 → "-¥0.05". Integer arithmetic only, so every
-// int64 (including math.MinInt64) formats exactly.
+// FormatFen formats an amount in fen as yuan with the ¥ sign, thousands
+// separated by commas, and exactly two decimals: 1234 → "¥12.34",
+// 1234567 → "¥12,345.67", -5 → "-¥0.05". Every page and language shows
+// amounts through it (comma grouping is how amounts are written in zh-Hans,
+// zh-Hant and en alike). Integer arithmetic only, so every int64
+// (including math.MinInt64) formats exactly.
 func FormatFen(fen int64) string {
 	neg := fen < 0
 	// Work on the magnitude as uint64 so math.MinInt64 does not overflow.
@@ -156,12 +204,17 @@ func FormatFen(fen int64) string {
 	}
 	yuan := strconv.FormatUint(u/100, 10)
 	cents := u % 100
-	b := make([]byte, 0, len(yuan)+6)
+	b := make([]byte, 0, len(yuan)+len(yuan)/3+6)
 	if neg {
 		b = append(b, '-')
 	}
 	b = append(b, "¥"...)
-	b = append(b, yuan...)
+	for i := range len(yuan) {
+		if i > 0 && (len(yuan)-i)%3 == 0 {
+			b = append(b, ',')
+		}
+		b = append(b, yuan[i])
+	}
 	b = append(b, '.', byte('0'+cents/10), byte('0'+cents%10))
 	return string(b)
 }
