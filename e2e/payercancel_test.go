@@ -36,6 +36,9 @@ func TestCashierCancelOffersRetry(t *testing.T) {
 	if got := payerStatus(t, s, id); got != "pending" {
 		t.Errorf("status %q while the payer is back at the cashier, want pending", got)
 	}
+	if n := len(s.orders(storeRedirect, id)); n != 1 {
+		t.Errorf("%d gateway orders after \"pay again\", want the one the payer left (reused, no second payable order)", n)
+	}
 	tb.click("[data-testid=sandbox-pay]")
 	tb.visible("[data-testid=result-paid]")
 	assertPaidOnce(t, s, storeRedirect, id)

@@ -34,8 +34,9 @@ type Payments interface {
 	// Notify takes one async notify of the gateway.
 	Notify(ctx context.Context, storeToken string, q url.Values) error
 	// Returned takes the gateway cashier's front-end jump back to the
-	// checkout: it verifies the query and asks paystatus soon.
-	Returned(ctx context.Context, c *checkout.Checkout, q url.Values) error
+	// checkout: it verifies the query and records a cancel; saidPaid is
+	// the cashier's signed "paid" (the wallet's OK, not yet a payment).
+	Returned(ctx context.Context, c *checkout.Checkout, q url.Values) (saidPaid bool, err error)
 	// CheckNow asks the gateway (paystatus) about the checkout's pending
 	// attempts at once, because a payer is waiting, and returns the
 	// checkout as it is after (payments.ErrRateLimited moments after

@@ -80,8 +80,8 @@ func (p *standInPayments) Start(context.Context, payments.StartRequest) (*paymen
 	return nil, errStandIn
 }
 func (p *standInPayments) Notify(context.Context, string, url.Values) error { return errStandIn }
-func (p *standInPayments) Returned(context.Context, *checkout.Checkout, url.Values) error {
-	return errStandIn
+func (p *standInPayments) Returned(context.Context, *checkout.Checkout, url.Values) (bool, error) {
+	return false, errStandIn
 }
 func (p *standInPayments) CheckNow(context.Context, string) (*checkout.Checkout, error) {
 	return nil, errStandIn

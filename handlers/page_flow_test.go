@@ -374,7 +374,7 @@ func TestRedirectModeAndReturn(t *testing.T) {
 			// Back through a signed jump to the result page.
 			q := e.jumpQuery(e.sbRedir, snap.OrdNo, snap.OutNo, 1)
 			ret := b.do(false, "GET", "/c/"+ck.ID+"/return?"+q.Encode(), nil, nil)
-			if ret.status != http.StatusSeeOther || ret.header.Get("Location") != "/c/"+ck.ID+"/result" {
+			if ret.status != http.StatusSeeOther || ret.header.Get("Location") != "/c/"+ck.ID+"/result?wallet=ok" {
 				t.Fatalf("return: %d %s", ret.status, ret.header.Get("Location"))
 			}
 		})

@@ -66,3 +66,45 @@ func TestCheckAfterWalletOK(t *testing.T) {
 		t.Error("the worded offer is on a result page not reached from the wallet's OK")
 	}
 }
+
+// TestWalletOKOfferNeedsItsOwnCheck: the offer a minute after the wallet's
+// OK rests on a paystatus asked by that very check. A check turned away by
+// the rate limit (another page asked moments ago, and its gateway query
+// may still be on its way) does not allow it: the page is told to ask
+// again in a moment.
+func TestWalletOKOfferNeedsItsOwnCheck(t *testing.T) {
+	clk := newPgClock()
+	e := newPgEnv(t, withClock(clk))
+	ck := e.newCheckout("native", 100)
+	b := e.browser(uaDesktop, "walletok-own")
+	csrf := b.csrfOf(ck.ID)
+	if r := b.pay(ck.ID, csrf, map[string]string{"wallet": "wechat", "scenario": "qr"}); r.status != http.StatusOK {
+		t.Fatalf("pay: %d %s", r.status, r.body)
+	}
+	stamp := attr(reWalletOK, b.get("/c/"+ck.ID+"/result?wallet=ok").body)
+	if stamp == "" {
+		t.Fatal("no stamp")
+	}
+	check := func(walletOK string) (a struct {
+		Status     string `json:"status"`
+		PayAgain   string `json:"pay_again"`
+		PayAgainIn int64  `json:"pay_again_in"`
+	}) {
+		t.Helper()
+		body, _ := json.Marshal(map[string]string{"wallet_ok": walletOK})
+		r := b.do(false, "POST", "/c/"+ck.ID+"/check", body, map[string]string{"X-CSRF-Token": csrf, "Content-Type": "application/json"})
+		if r.status != http.StatusOK || json.Unmarshal([]byte(r.body), &a) != nil {
+			t.Fatalf("check: %d %s", r.status, r.body)
+		}
+		return a
+	}
+	clk.Advance(payments.WalletOKGrace + time.Second)
+	check("") // another page's check takes this moment's gateway query
+	if a := check(stamp); a.PayAgain != "" || a.PayAgainIn <= 0 || a.PayAgainIn > 5000 {
+		t.Errorf("a rate-limited check a minute after the OK: %+v, want no offer and a retry within seconds", a)
+	}
+	clk.Advance(3 * time.Second)
+	if a := check(stamp); a.Status != "pending" || a.PayAgain != "if_unpaid" {
+		t.Errorf("its own check, still unpaid: %+v, want pay_again if_unpaid", a)
+	}
+}

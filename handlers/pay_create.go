@@ -63,8 +63,13 @@ func (h *handler) createPayment(c *gin.Context) {
 	req := payments.StartRequest{CheckoutID: ck.ID, Wallet: wallet, Scenario: scenario}
 	switch scenario {
 	case checkout.ScenarioJump:
-		// No query: the gateway signs every field it sends back.
+		// No query: the gateway signs every field it sends back. The
+		// payer's chosen language, if any, rides in the path instead, so
+		// the result page after the cashier speaks it too.
 		req.JumpURL = h.publicURL + pagePath(ck.ID, "return")
+		if lang := explicitLang(c); lang != "" {
+			req.JumpURL += "/" + lang
+		}
 	case checkout.ScenarioJSAPI:
 		// The payer's identity comes from the session, never from the body.
 		if wallet == checkout.MethodWeChat {

@@ -206,10 +206,10 @@ func (h *handler) checkPayment(c *gin.Context) {
 		// A body the page did not write only loses the wallet's OK.
 		_ = json.Unmarshal(body, &in)
 	}
-	fresh := false
+	checked := payments.CheckFailed
 	if ck.Status.Active() || ck.Status == checkout.StatusExpired || ck.Status == checkout.StatusCancelled {
 		var after *checkout.Checkout
-		if after, fresh = h.requestCheck(c.Request.Context(), ck.ID, true); after != nil {
+		if after, checked = h.requestCheck(c.Request.Context(), ck.ID, true); after != nil {
 			ck = after
 		}
 	}
@@ -220,7 +220,7 @@ func (h *handler) checkPayment(c *gin.Context) {
 	}
 	out := checkAnswer{payStatus: s}
 	if okAt, ok := h.pages.CSRF.WalletOKAt(in.WalletOK, ck.ID, h.now()); ok && s.Status == string(checkout.StatusPending) {
-		pa := payments.PayAgainAfterWalletOK(okAt, h.now(), fresh)
+		pa := payments.PayAgainAfterWalletOK(okAt, h.now(), checked)
 		if pa.IfUnpaid {
 			out.PayAgain = "if_unpaid"
 		}
@@ -234,26 +234,30 @@ const checkTimeout = 8 * time.Second
 
 // requestCheck asks the reconciler to query the checkout's orders now. With
 // wait it returns the checkout as it is after (nil when nothing was
-// checked) and whether the gateway's answer is fresh (asked now, or by
-// another request within the rate limit's window); without, the query runs
-// in the background.
-func (h *handler) requestCheck(ctx context.Context, id string, wait bool) (*checkout.Checkout, bool) {
-	run := func(ctx context.Context) (*checkout.Checkout, bool) {
+// checked) and how the check went: payments.CheckFresh only when this very
+// request asked the gateway (one turned away by the rate limit is
+// CheckLimited: the other request's query may still be on its way, and
+// the checkout this request read may predate its answer); without, the
+// query runs in the background.
+func (h *handler) requestCheck(ctx context.Context, id string, wait bool) (*checkout.Checkout, payments.Checked) {
+	run := func(ctx context.Context) (*checkout.Checkout, payments.Checked) {
 		ctx, cancel := detach(ctx, checkTimeout)
 		defer cancel()
 		ck, err := h.pay.CheckNow(ctx, id)
-		if err != nil {
-			limited := errors.Is(err, payments.ErrRateLimited)
-			if !limited && !errors.Is(err, context.Canceled) {
+		switch {
+		case errors.Is(err, payments.ErrRateLimited):
+			return nil, payments.CheckLimited
+		case err != nil:
+			if !errors.Is(err, context.Canceled) {
 				h.logFrom(ctx).Warn("Check now failed", slog.String("checkout_id", id), slog.Any("error", err))
 			}
-			return nil, limited
+			return nil, payments.CheckFailed
 		}
-		return ck, true
+		return ck, payments.CheckFresh
 	}
 	if !wait {
 		go run(context.WithoutCancel(ctx))
-		return nil, false
+		return nil, payments.CheckFailed
 	}
 	return run(ctx)
 }

@@ -72,6 +72,9 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	c.GET("/qr/:seq", h.showPayQRCode)
 	htmlPages := c.Group("", h.requireCheckout(asHTML))
 	htmlPages.GET("/return", h.payReturn)
+	// The same, for a payer who chose a language (?lang=): jump_url carries
+	// it in its path, since the gateway signs every query field (createPayment).
+	htmlPages.GET("/return/:lang", h.payReturn)
 	payerPages := c.Group("", h.requireCheckoutPayer(asHTML))
 	payerPages.GET("", h.showCheckoutPage)
 	// The OAuth callbacks are limited per checkout and address (limitOAuth).

@@ -69,21 +69,25 @@ const NotifySuccess = gateway.NotifySuccess
 // and watched: a payment that lands on it later still counts. Any other
 // status (paid, or still awaiting payment while the money is on its way)
 // removes such a mark of an earlier return: the payer went back to the
-// same order, which may be being paid. ErrBadSignature or ErrUnknownOrder mean a forged
-// or foreign jump.
-func (s *Service) Returned(ctx context.Context, c *checkout.Checkout, q url.Values) error {
+// same order, which may be being paid. saidPaid reports a signed "paid":
+// the payer's wallet paid at the cashier, which is the wallet's OK of the
+// JS bridges (the result page then never offers a bare "pay again",
+// PayAgainAfterWalletOK), still not a payment until confirmed.
+// ErrBadSignature or ErrUnknownOrder mean a forged or foreign jump.
+func (s *Service) Returned(ctx context.Context, c *checkout.Checkout, q url.Values) (saidPaid bool, err error) {
 	st, err := s.storeOf(c)
 	if err != nil {
-		return err
+		return false, err
 	}
 	cb, err := gateway.VerifyCallback(st.Gateway.Key, q)
 	if err != nil {
-		return fmt.Errorf("return to %s: %w: %w", c.ID, ErrBadSignature, err)
+		return false, fmt.Errorf("return to %s: %w: %w", c.ID, ErrBadSignature, err)
 	}
 	id, seq, ok := checkout.ParseOutNo(cb.OutNo)
 	if !ok || id != c.ID || seq > c.Attempts {
-		return fmt.Errorf("return to %s: out_no %.64q: %w", c.ID, cb.OutNo, ErrUnknownOrder)
+		return false, fmt.Errorf("return to %s: out_no %.64q: %w", c.ID, cb.OutNo, ErrUnknownOrder)
 	}
+	saidPaid = cb.Status == gateway.StatusPaid
 	mark := s.repo.ClearReturnedUnpaid
 	if cb.Status == gateway.StatusCanceled {
 		mark = s.repo.MarkReturnedUnpaid
@@ -93,12 +97,12 @@ func (s *Service) Returned(ctx context.Context, c *checkout.Checkout, q url.Valu
 		// The jump is genuine: the payer only waits for the reconciler
 		// instead of seeing "not completed" at once.
 		s.log.Warn("Could not record the payer's return from the cashier", "checkout_id", c.ID, "out_no", cb.OutNo, "error", err)
-		return nil
+		return saidPaid, nil
 	}
 	if changed {
 		s.publish(ctx, c)
 	}
-	return nil
+	return saidPaid, nil
 }
 
 // NotifyURL is the notify_url to give payorder for a store: the store is in

@@ -23,18 +23,39 @@ type PayAgain struct {
 	Wait time.Duration
 }
 
+// Checked is how a page's check of the gateway went, for
+// PayAgainAfterWalletOK.
+type Checked int
+
+const (
+	// CheckFailed: the gateway was not asked (an error, a timeout): the
+	// page backs off as usual.
+	CheckFailed Checked = iota
+	// CheckLimited: CheckNow's rate limit turned the check away (another
+	// request's query, maybe still on its way): not fresh, but the page
+	// may ask again as soon as the limit lets it.
+	CheckLimited
+	// CheckFresh: this very check asked the gateway (paystatus) now.
+	CheckFresh
+)
+
 // PayAgainAfterWalletOK decides what a page whose wallet reported success
 // at okAt may offer at now, when the checkout is still waiting for the
-// gateway: the offer only once a fresh paystatus (fresh: this answer comes
-// from asking the gateway now, not from the stored state) still finds the
-// order unpaid WalletOKGrace after the OK. A gateway that says the attempt
-// failed or was cancelled needs no grace: the payer's status says so and
-// the page offers another try (handlers' payStatusFrom).
-func PayAgainAfterWalletOK(okAt, now time.Time, fresh bool) PayAgain {
+// gateway: the offer only once a fresh paystatus (CheckFresh: asked by
+// this check, not the stored state nor another request's query) still
+// finds the order unpaid WalletOKGrace after the OK. A gateway that says
+// the attempt failed or was cancelled needs no grace: the payer's status
+// says so and the page offers another try (handlers' payStatusFrom). Due
+// but turned away by the rate limit, the page is told to ask again once
+// the limit lets it; due but failed, it backs off (no Wait).
+func PayAgainAfterWalletOK(okAt, now time.Time, checked Checked) PayAgain {
 	due := okAt.Add(WalletOKGrace)
 	if !now.Before(due) {
-		if fresh {
+		switch checked {
+		case CheckFresh:
 			return PayAgain{IfUnpaid: true}
+		case CheckLimited:
+			return PayAgain{Wait: checkNowEvery}
 		}
 		return PayAgain{}
 	}

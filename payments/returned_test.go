@@ -30,8 +30,12 @@ func TestReturnedUnpaid(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := e.newCheckout(1500, 30*time.Minute)
 			a := e.order(c, checkout.ScenarioJump, "")
-			if err := e.svc.Returned(ctx, e.get(c.ID), e.notifyQuery(a, tc.status)); err != nil {
+			saidPaid, err := e.svc.Returned(ctx, e.get(c.ID), e.notifyQuery(a, tc.status))
+			if err != nil {
 				t.Fatalf("returned: %v", err)
+			}
+			if want := tc.status == gateway.StatusPaid; saidPaid != want {
+				t.Errorf("said paid %v, want %v (only the cashier's signed paid is the wallet's OK)", saidPaid, want)
 			}
 			got := e.attempt(c.ID, a.Seq)
 			if marked := !got.ReturnedUnpaid.IsZero(); marked != tc.marked || got.Status != checkout.AttemptPending {
@@ -42,7 +46,7 @@ func TestReturnedUnpaid(t *testing.T) {
 	t.Run("a payment after the cancel counts", func(t *testing.T) {
 		c := e.newCheckout(1600, 30*time.Minute)
 		a := e.order(c, checkout.ScenarioJump, "")
-		if err := e.svc.Returned(ctx, e.get(c.ID), e.notifyQuery(a, gateway.StatusCanceled)); err != nil {
+		if _, err := e.svc.Returned(ctx, e.get(c.ID), e.notifyQuery(a, gateway.StatusCanceled)); err != nil {
 			t.Fatal(err)
 		}
 		e.pay(a)
@@ -70,7 +74,7 @@ func TestReturnedUnpaid(t *testing.T) {
 			status gateway.Status
 			again  bool
 		}{{gateway.StatusCanceled, true}, {gateway.StatusCanceled, false}} {
-			if err := e.svc.Returned(ctx, e.get(c.ID), e.notifyQuery(a, tc.status)); err != nil {
+			if _, err := e.svc.Returned(ctx, e.get(c.ID), e.notifyQuery(a, tc.status)); err != nil {
 				t.Fatal(err)
 			}
 			if e.attempt(c.ID, a.Seq).ReturnedUnpaid.IsZero() {
@@ -81,7 +85,7 @@ func TestReturnedUnpaid(t *testing.T) {
 				if err != nil || !again.Reused || again.AttemptSeq != a.Seq {
 					t.Fatalf("retry: %+v %v, want the same order again", again, err)
 				}
-			} else if err := e.svc.Returned(ctx, e.get(c.ID), e.notifyQuery(a, gateway.StatusAwaiting)); err != nil {
+			} else if _, err := e.svc.Returned(ctx, e.get(c.ID), e.notifyQuery(a, gateway.StatusAwaiting)); err != nil {
 				t.Fatal(err)
 			}
 			if got := e.attempt(c.ID, a.Seq).ReturnedUnpaid; !got.IsZero() {
@@ -94,7 +98,7 @@ func TestReturnedUnpaid(t *testing.T) {
 		a := e.order(c, checkout.ScenarioJump, "")
 		q := e.notifyQuery(a, gateway.StatusCanceled)
 		q.Set("sign", "0"+q.Get("sign")[1:])
-		if err := e.svc.Returned(ctx, e.get(c.ID), q); !errors.Is(err, payments.ErrBadSignature) {
+		if _, err := e.svc.Returned(ctx, e.get(c.ID), q); !errors.Is(err, payments.ErrBadSignature) {
 			t.Errorf("forged jump: %v, want ErrBadSignature", err)
 		}
 		if got := e.attempt(c.ID, a.Seq); !got.ReturnedUnpaid.IsZero() {

@@ -87,7 +87,7 @@ func TestJumpCallbackAndNotify(t *testing.T) {
 		c := e.newCheckout(1000, 30*time.Minute)
 		a := e.order(c, checkout.ScenarioJump, "")
 		// A jump saying paid while the order is unpaid upstream.
-		if code, loc := e.jump(c, a, gateway.StatusPaid); code != http.StatusSeeOther || loc != "/c/"+c.ID+"/result" {
+		if code, loc := e.jump(c, a, gateway.StatusPaid); code != http.StatusSeeOther || loc != "/c/"+c.ID+"/result?wallet=ok" {
 			t.Fatalf("jump: %d %q", code, loc)
 		}
 		waitCheck(a, 1)
@@ -130,7 +130,7 @@ func TestJumpCallbackAndNotify(t *testing.T) {
 		}
 		calls := spy.statusCalls(a.OutNo)
 		e.clk.Advance(2 * time.Second)
-		if code, loc := e.jump(c, a, gateway.StatusPaid); code != http.StatusSeeOther || loc != "/c/"+c.ID+"/result" {
+		if code, loc := e.jump(c, a, gateway.StatusPaid); code != http.StatusSeeOther || loc != "/c/"+c.ID+"/result?wallet=ok" {
 			t.Fatalf("jump: %d %q", code, loc)
 		}
 		// The jump's check finds nothing left to ask (no unsettled attempt).
