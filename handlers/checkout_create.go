@@ -145,7 +145,7 @@ func (h *handler) draftFrom(m *checkout.Merchant, liveKey bool, req *createReque
 		// Deliveries are signed with the merchant's secrets: without one the
 		// events would only ever wait as "not sent".
 		if len(m.WebhookSecrets) == 0 {
-			return nil, invalid("webhook_url", "the merchant has no webhook secret to sign deliveries with; configure webhook_secrets first")
+			return nil, invalid("webhook_url", "the merchant has no webhook secret to sign deliveries with; add webhook.secrets to the merchant in the merchants file first")
 		}
 		d.WebhookURL = req.WebhookURL
 	}

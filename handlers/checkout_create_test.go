@@ -466,3 +466,18 @@ func TestGarbageNever500(t *testing.T) {
 		r.errorOf(t)
 	}
 }
+
+// A webhook_url for a merchant without webhook secrets is refused with the
+// merchants file's own name for the setting to add (webhook.secrets), not
+// a name that exists nowhere.
+func TestCreateWebhookURLWithoutSecrets(t *testing.T) {
+	e := newEnv(t)
+	r := e.do("POST", "/v1/checkouts", e.keyB, `{"amount":100,"webhook_url":"https://hooks.b.example/x"}`)
+	code, param := r.errorOf(t)
+	if r.status != 400 || code != "invalid_parameter" || param != "webhook_url" {
+		t.Fatalf("%d %s %s: %s", r.status, code, param, r.body)
+	}
+	if !strings.Contains(string(r.body), "webhook.secrets") || strings.Contains(string(r.body), "webhook_secrets") {
+		t.Errorf("message %s, want it to name webhook.secrets in the merchants file", r.body)
+	}
+}
