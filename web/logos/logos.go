@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -57,24 +58,40 @@ type Set struct {
 }
 
 // Fetch gets every merchant's logo (urls: merchant id → logo URL) with
-// client, one after the other, and returns those it could get; each
-// failure is logged as a warning and leaves that merchant with its
-// initial.
+// client, side by side (at most fetchParallel at once, so N slow hosts
+// delay the start by about one fetch's timeout, not N), and returns those
+// it could get; each failure is logged as a warning and leaves that
+// merchant with its initial.
 func Fetch(ctx context.Context, client *http.Client, urls map[string]string, log *slog.Logger) *Set {
 	s := &Set{byMerchant: make(map[string]logo, len(urls))}
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		slot = make(chan struct{}, fetchParallel)
+	)
 	for id, u := range urls {
 		if u == "" {
 			continue
 		}
-		img, err := fetchOne(ctx, client, u)
-		if err != nil {
-			log.Warn("merchant logo not fetched; the page shows the initial", "merchant", id, "url", u, "err", err)
-			continue
-		}
-		s.byMerchant[id] = img
+		wg.Go(func() {
+			slot <- struct{}{}
+			defer func() { <-slot }()
+			img, err := fetchOne(ctx, client, u)
+			if err != nil {
+				log.Warn("merchant logo not fetched; the page shows the initial", "merchant", id, "url", u, "err", err)
+				return
+			}
+			mu.Lock()
+			s.byMerchant[id] = img
+			mu.Unlock()
+		})
 	}
+	wg.Wait()
 	return s
 }
+
+// fetchParallel is how many logos are fetched at once.
+const fetchParallel = 16
 
 func fetchOne(ctx context.Context, client *http.Client, u string) (logo, error) {
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)

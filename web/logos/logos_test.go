@@ -3,6 +3,7 @@ package logos
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,5 +113,37 @@ func TestServeUnknown(t *testing.T) {
 	}
 	if set.Path("m1") != "" {
 		t.Error("a nil set has a logo")
+	}
+}
+
+// The logos are fetched side by side: a host answers only once every
+// merchant's request has arrived, so fetching one after the other would
+// time each of them out (and N slow hosts would delay the start N times).
+func TestFetchSideBySide(t *testing.T) {
+	logo := pngBytes(t)
+	const n = 4
+	var arrived sync.WaitGroup
+	arrived.Add(n)
+	all := make(chan struct{})
+	go func() { arrived.Wait(); close(all) }()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived.Done()
+		select {
+		case <-all:
+			_, _ = w.Write(logo)
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	urls := map[string]string{}
+	for i := range n {
+		urls[fmt.Sprintf("m%d", i)] = fmt.Sprintf("%s/%d.png", srv.URL, i)
+	}
+	var logs bytes.Buffer
+	set := Fetch(context.Background(), webhook.GuardedClient(3*time.Second, true), urls, slog.New(slog.NewTextHandler(&logs, nil)))
+	for id := range urls {
+		if set.Path(id) == "" {
+			t.Errorf("no logo for %s: %s", id, logs.String())
+		}
 	}
 }
