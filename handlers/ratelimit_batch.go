@@ -104,8 +104,10 @@ func (co *coalescer) allow(ctx context.Context, key string, limit redis_rate.Lim
 	co.mu.Lock()
 	st := co.keys[key]
 	if st != nil && now.Before(st.refusedUntil) {
+		// Read under the lock: a chained call's finish may change them.
+		v := rateVerdict{limit: limit.Burst, retryAfter: st.refusedUntil.Sub(now), resetAfter: st.resetAt.Sub(now)}
 		co.mu.Unlock()
-		return rateVerdict{limit: limit.Burst, retryAfter: st.refusedUntil.Sub(now), resetAfter: st.resetAt.Sub(now)}, nil
+		return v, nil
 	}
 	if st == nil {
 		if len(co.keys) >= maxLimiterKeys {
