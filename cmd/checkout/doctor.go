@@ -274,7 +274,7 @@ func (d *doctorRun) checkPublicURL() checkResult {
 		return r
 	}
 	class := hostclass.Of(u.Hostname())
-	if s.Demo() || class.Internal() || class == hostclass.Localhost {
+	if s.Demo() || class.Internal() {
 		r.Status = statusWarn
 		r.Msg = fmt.Sprintf("plain http on a %s host%s: fine on this machine; payers' wallets and the gateway's notifies need https on a public name", class, derived)
 		if s.Demo() {
@@ -359,7 +359,9 @@ func (d *doctorRun) checkRedis(ctx context.Context) checkResult {
 	}
 	r.Subject = s.Redis.Addr // never the URL: it may hold a password
 	opts := *s.Redis
-	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.MaxRetries = d.opts.Timeout, d.opts.Timeout, d.opts.Timeout, -1
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = d.opts.Timeout, d.opts.Timeout, d.opts.Timeout
+	// One try: doctor reports what it sees, at once.
+	opts.MaxRetries, opts.DialerRetries = -1, 1
 	rdb := redis.NewClient(&opts)
 	defer rdb.Close()
 	cctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
@@ -413,7 +415,9 @@ func orUnknown(s string) string {
 // when it did not.
 func (d *doctorRun) checkStore(ctx context.Context, path, label string, st *checkout.Store, gs *gateway.Store) []checkResult {
 	var out []checkResult
-	cctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
+	// Each call is bounded by the HTTP client's timeout; the store's whole
+	// set of calls (at most clock, paylist and three mpconfig) by this.
+	cctx, cancel := context.WithTimeout(ctx, 5*d.opts.Timeout)
 	defer cancel()
 
 	reading, err := d.gw.Clock(cctx, gs)
