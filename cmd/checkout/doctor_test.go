@@ -552,7 +552,15 @@ func TestDoctorPublicCheck(t *testing.T) {
 	wantLine(t, out, statusFail, "public", "HTTP 404", "not the checkout service")
 
 	f.write(t)
-	in := start(t, f.env)
+	// The service runs on its in-process Redis: it has no key prefix, and
+	// the shared server must not get keys this test cannot clean up.
+	served := map[string]string{}
+	for k, v := range f.env {
+		if k != "REDIS_URL" {
+			served[k] = v
+		}
+	}
+	in := start(t, served)
 	u, _ := url.Parse(in.base)
 	target.Store(u)
 	code, out = f.runCLI(t, "-public-check")
@@ -581,6 +589,11 @@ func TestDoctorConfigErrors(t *testing.T) {
 	}
 	wantLine(t, out.String(), statusFail, "config", "CHECKOUT_PUBLIC_URL")
 
+	var usage bytes.Buffer
+	if code := run(context.Background(), []string{"doctor", "-h"}, envOf(nil), io.Discard, &usage); code != exitOK ||
+		!strings.Contains(usage.String(), "-fix") || !strings.Contains(usage.String(), "-public-check") {
+		t.Errorf("doctor -h: exit %d\n%s", code, usage.String())
+	}
 	for _, args := range [][]string{{"doctor", "extra"}, {"doctor", "-nope"}, {"doctor", "-redis-url", "redis://x"}} {
 		if code := run(context.Background(), args, envOf(nil), io.Discard, io.Discard); code != exitUsage {
 			t.Errorf("%v: exit %d, want 2", args, code)
