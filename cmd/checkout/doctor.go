@@ -514,7 +514,13 @@ func scenarioOf(mode checkout.WalletMode, w gateway.Wallet) gateway.Scenario {
 func tagResult(path, label, name string, w gateway.Wallet, s gateway.Scenario, override string, methods []gateway.PayMethod, tags []string) (string, checkResult) {
 	r := checkResult{Check: "pmt_tag", Subject: label}
 	if override != "" {
-		if slices.Contains(tags, override) {
+		if i := slices.Index(tags, override); i >= 0 {
+			if mw, ok := gateway.WalletOf(methods[i]); ok && mw != w {
+				r.Status = statusFail
+				r.Msg = fmt.Sprintf("%s pmt_tag %s is in the paylist, but it belongs to the %s wallet (%s)", name, override, mw, methods[i].Name)
+				r.Fix = fmt.Sprintf("set %s.pmt_tag to the store's %s tag, or remove it to take it from paylist", path, name)
+				return "", r
+			}
 			r.Status, r.Msg = statusOK, fmt.Sprintf("%s pmt_tag %s is in the paylist", name, override)
 			return override, r
 		}

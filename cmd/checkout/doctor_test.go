@@ -324,6 +324,7 @@ func TestDoctorPmtTags(t *testing.T) {
 		want    []string
 	}{
 		{"configured tag missing", nil, "WeixinBERL", []string{`WeChat pmt_tag "WeixinBERL" is not in the store's paylist (Weixin, Alipay)`, "errcode 8007", "merchants[0].stores[0].wechat.pmt_tag"}},
+		{"another wallet's tag", nil, "Alipay", []string{"WeChat pmt_tag Alipay is in the paylist, but it belongs to the alipay wallet", "merchants[0].stores[0].wechat.pmt_tag"}},
 		{"no WeChat method", []sandbox.PayMethod{{Tag: "Alipay", Name: "支付宝", Types: "2,3,4"}, {Tag: "Cash", Name: "现金", Types: "0"}},
 			"", []string{"the paylist (Alipay) has no WeChat method", "wechat.enabled: false"}},
 	}
