@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/wallet-checkout/checkout/gateway"
 )
 
 // storeFlags collects repeated -store OPEN_ID:OPEN_KEY[:SHOP_PASS] flags.
@@ -36,6 +38,52 @@ func (f *storeFlags) Set(v string) error {
 	return nil
 }
 
+// bindFlags collects repeated -bind OPEN_ID:PMT_TAG:APPID flags.
+type bindFlags [][3]string
+
+func (f *bindFlags) String() string { return fmt.Sprintf("%d bindings", len(*f)) }
+
+func (f *bindFlags) Set(v string) error {
+	parts := strings.Split(v, ":")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return errors.New("want OPEN_ID:PMT_TAG:APPID")
+	}
+	*f = append(*f, [3]string{parts[0], parts[1], parts[2]})
+	return nil
+}
+
+// parsePayMethods reads -pay-methods: comma-separated pmt_tags. A tag of
+// DefaultPayList keeps its entry; another WeChat or Alipay tag (Weixin…,
+// Alipay…, as deployments name them) takes every scenario, any other tag
+// cash only.
+func parsePayMethods(s string) ([]PayMethod, error) {
+	var out []PayMethod
+	seen := map[string]bool{}
+	for _, tag := range strings.Split(s, ",") {
+		tag = strings.TrimSpace(tag)
+		if tag == "" || len(tag) > 32 || strings.ContainsFunc(tag, func(r rune) bool {
+			return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9')
+		}) {
+			return nil, fmt.Errorf("pay method %q: want letters and digits, at most 32", tag)
+		}
+		if seen[tag] {
+			return nil, fmt.Errorf("pay method %q listed twice", tag)
+		}
+		seen[tag] = true
+		m := PayMethod{Tag: tag, Name: tag, Types: "0"}
+		for _, d := range DefaultPayList() {
+			if d.Tag == tag {
+				m = d
+			}
+		}
+		if _, ok := gateway.WalletOf(gateway.PayMethod{Tag: gateway.Text(tag)}); ok && m.Types == "0" {
+			m.Types = "2,3,4"
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
 // Main runs the standalone sandbox: `checkout sandbox -addr 127.0.0.1:9000
 // -store OPEN_ID:OPEN_KEY[:SHOP_PASS]` (repeatable). With no -store it makes
 // one store and prints its credentials. It serves until ctx is cancelled and
@@ -45,6 +93,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var (
 		stores    storeFlags
+		binds     bindFlags
 		addr      = fs.String("addr", "127.0.0.1:9000", "listen address")
 		prefix    = fs.String("prefix", DefaultPrefix, "protocol path prefix")
 		publicURL = fs.String("public-url", "", "absolute URL where the sandbox is reachable (default http://ADDR)")
@@ -62,8 +111,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		lateDelay = fs.Duration("late-pay-delay", DefaultLatePayDelay, "when the late payer of magic amount ..25 pays, after payorder")
 		ntfDelay  = fs.Duration("notify-delay", DefaultNotifyDelay, "how late the first notify of magic amount ..21 comes")
 		pwDelay   = fs.Duration("password-delay", DefaultPasswordDelay, "how long a barcode payer with auth_code ..9001 takes to type the password")
+		skew      = fs.Duration("clock-skew", 0, "run the sandbox's clock this far ahead of the machine's (negative: behind); beyond ±10m every call is refused with errcode 9")
+		methods   = fs.String("pay-methods", "", "every store's paylist: comma-separated pmt_tags (default Weixin,Alipay,Cash,Diy); other Weixin…/Alipay… tags take every scenario, any other tag cash only")
 	)
 	fs.Var(&stores, "store", "store credentials OPEN_ID:OPEN_KEY[:SHOP_PASS] (repeatable; default one generated store)")
+	fs.Var(&binds, "bind", "bind a WeChat appid to a store's pay method, as mpconfig/add does: OPEN_ID:PMT_TAG:APPID (repeatable; appids start unbound)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: checkout sandbox [-addr 127.0.0.1:9000] [-store OPEN_ID:OPEN_KEY[:SHOP_PASS]]... [flags]")
 		fs.PrintDefaults()
@@ -77,6 +129,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "sandbox: unexpected arguments %q\n", fs.Args())
 		return 2
+	}
+	var payList []PayMethod
+	if *methods != "" {
+		var err error
+		if payList, err = parsePayMethods(*methods); err != nil {
+			fmt.Fprintf(stderr, "sandbox: -pay-methods: %v\n", err)
+			return 2
+		}
 	}
 	level := slog.LevelInfo
 	if *verbose {
@@ -93,7 +153,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if base == "" {
 		base = "http://" + ln.Addr().String()
 	}
+	clock := time.Now
+	if *skew != 0 {
+		d := *skew
+		clock = func() time.Time { return time.Now().Add(d) }
+	}
 	s, err := New(Config{
+		Clock:  clock,
 		Prefix: *prefix, PublicURL: base, DisableQuirks: *noQuirks, Logger: logger,
 		Latency: *latency, FailureRate: *failRate, TimeoutRate: *timeRate,
 		DropNotifies: *drop, DuplicateNotifies: *dup, NotifyStep: *step, NotifyGiveUp: *giveUp,
@@ -112,9 +178,17 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		stores = append(stores, GenerateStore())
 	}
 	for _, st := range stores {
+		st.PayList = payList
 		if err := s.AddStore(st); err != nil {
 			ln.Close()
 			fmt.Fprintf(stderr, "sandbox: %v\n", err)
+			return 2
+		}
+	}
+	for _, b := range binds {
+		if err := s.BindAppID(b[0], b[1], b[2]); err != nil {
+			ln.Close()
+			fmt.Fprintf(stderr, "sandbox: -bind: %v\n", err)
 			return 2
 		}
 	}

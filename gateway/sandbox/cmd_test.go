@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -192,5 +193,71 @@ func TestMainShutdownEndsHangingRequests(t *testing.T) {
 	}
 	if el := time.Since(begin); el > 3*time.Second {
 		t.Fatalf("shutdown took %v with a hanging request", el)
+	}
+}
+
+// TestMainDoctorKnobs: the standalone sandbox can be set up the way
+// checkout doctor's checks need to see fail: a skewed clock, a paylist
+// without a tag, appids bound or not.
+func TestMainDoctorKnobs(t *testing.T) {
+	base, _, stop := startMain(t, "-addr", "127.0.0.1:0", "-store", testOpenID+":"+testOpenKey,
+		"-pay-methods", "Alipay,WeixinBERL,Cash", "-bind", testOpenID+":WeixinBERL:wx1234567890abcdef")
+	defer stop()
+	st, err := gateway.NewStore(base, testOpenID, testOpenKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c := gateway.NewClient()
+	methods, err := c.PayList(ctx, st, gateway.PayListTypes(0, 2, 3, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tags []string
+	for _, m := range methods {
+		tags = append(tags, string(m.Tag)+"="+string(m.Types))
+	}
+	if got := strings.Join(tags, " "); got != "Alipay=2,3,4 WeixinBERL=2,3,4 Cash=0" {
+		t.Errorf("paylist %s", got)
+	}
+	bound, err := c.MPConfigQuery(ctx, st, "WeixinBERL")
+	if err != nil || len(bound) != 1 || bound[0].SubAppID != "wx1234567890abcdef" {
+		t.Errorf("mpconfig/query: %v %v", bound, err)
+	}
+
+	skewed, _, stopSkewed := startMain(t, "-addr", "127.0.0.1:0", "-store", testOpenID+":"+testOpenKey, "-clock-skew", "1h")
+	defer stopSkewed()
+	st2, err := gateway.NewStore(skewed, testOpenID, testOpenKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.Clock(ctx, st2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Code != gateway.CodeTimestamp || r.Offset() < time.Hour-5*time.Second || r.Offset() > time.Hour+5*time.Second {
+		t.Errorf("skewed sandbox: errcode %d, offset %s; want 9 and 1h", r.Code, r.Offset())
+	}
+	if _, err := c.PayList(ctx, st2, gateway.PayListTypes(2)); !errors.Is(err, gateway.ErrTimestamp) {
+		t.Errorf("paylist on a skewed sandbox: %v, want errcode 9", err)
+	}
+}
+
+// TestMainDoctorKnobsBad: malformed knobs are refused with exit 2.
+func TestMainDoctorKnobsBad(t *testing.T) {
+	for _, args := range [][]string{
+		{"-pay-methods", "Weixin,,Alipay"},
+		{"-pay-methods", "Wei xin"},
+		{"-pay-methods", "Weixin,Weixin"},
+		{"-bind", "only:two"},
+		{"-bind", testOpenID + ":Alipay:"},
+		{"-store", testOpenID + ":" + testOpenKey, "-bind", "unknownstore:Weixin:wx1234567890abcdef"},
+		{"-store", testOpenID + ":" + testOpenKey, "-bind", testOpenID + ":NoSuchTag:wx1234567890abcdef"},
+		{"-clock-skew", "soon"},
+	} {
+		var out, errb strings.Builder
+		if code := Main(context.Background(), append([]string{"-addr", "127.0.0.1:0"}, args...), &out, &errb); code != 2 {
+			t.Errorf("%q: exit code %d, want 2", args, code)
+		}
 	}
 }

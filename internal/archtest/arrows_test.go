@@ -53,7 +53,8 @@ var allowed = map[string][]string{
 		"payments", "reconciliation", "sessions", "wallet", "web/logos",
 	},
 	"cmd/checkout": {
-		"app", "checkout", "config", "gateway", "gateway/sandbox", "payments", "reconciliation", "wallet/walletsim",
+		"app", "checkout", "config", "gateway", "gateway/sandbox", "internal/hostclass", "notify/webhook",
+		"payments", "reconciliation", "wallet/walletsim",
 	},
 	"cmd/loadharness": {"app", "checkout", "config", "gateway", "gateway/sandbox", "notify", "payments"},
 	// Test-only packages: their code is all in _test.go files.
