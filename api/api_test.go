@@ -138,6 +138,17 @@ func TestEventPayloadsMatchSchemas(t *testing.T) {
 				"unknown member":      func(b map[string]any) { b["surprise"] = 1 },
 				"unknown data member": func(b map[string]any) { b["data"].(map[string]any)["surprise"] = 1 },
 				"no data":             func(b map[string]any) { delete(b, "data") },
+				"no api_version":      func(b map[string]any) { delete(b, "api_version") },
+				"another api_version": func(b map[string]any) { b["api_version"] = "2026-01-01" },
+				"legacy created":      func(b map[string]any) { b["created"] = b["created_at"]; delete(b, "created_at") },
+				"legacy checkout": func(b map[string]any) {
+					d := b["data"].(map[string]any)
+					if d["checkout"] == nil {
+						d["reconciliation"].(map[string]any)["store"] = "main" // no checkout: break the alert
+						return
+					}
+					d["checkout"] = decodeFile(t, "../notify/webhook/testdata/legacy/checkout.paid.json")["data"].(map[string]any)["checkout"]
+				},
 				"another type": func(b map[string]any) {
 					b["type"] = "checkout.paid"
 					if typ == "checkout.paid" {
@@ -153,6 +164,22 @@ func TestEventPayloadsMatchSchemas(t *testing.T) {
 				}
 			}
 		})
+	}
+	// A legacy body (written before api_version) is no current event, and
+	// listed with its delivery it is a LegacyEventRecord.
+	for _, name := range []string{"checkout.paid", "checkout.refund.succeeded"} {
+		body := decodeFile(t, filepath.Join("../notify/webhook/testdata/legacy", name+".json"))
+		if err := bodySchema(t, doc, name).VisitJSON(body, opts...); err == nil {
+			t.Errorf("legacy %s accepted as a current event", name)
+		}
+		body["delivery"] = map[string]any{"state": "delivered", "attempts": []any{}}
+		anyRec := doc.Components.Schemas["AnyEventRecord"].Value
+		if err := anyRec.VisitJSON(body, opts...); err != nil {
+			t.Errorf("legacy %s is not a listed event: %v", name, err)
+		}
+		if err := doc.Components.Schemas["EventRecord"].Value.VisitJSON(body, opts...); err == nil {
+			t.Errorf("legacy %s accepted as an EventRecord", name)
+		}
 	}
 	// The bodies the docs show (and their own golden tests pin).
 	for _, name := range []string{"event_refund.golden.json", "event_reconciliation.golden.json"} {

@@ -333,7 +333,7 @@ func TestEventsListAPI(t *testing.T) {
 		if i%2 == 0 {
 			typ = webhook.TypeCancelled
 		}
-		ev, err := webhook.NewEvent(typ, c, e.clk.Now())
+		ev, err := webhook.NewEvent(typ, c, "https://pay.example", e.clk.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
