@@ -1,7 +1,9 @@
 package handlers_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -105,5 +107,82 @@ func TestWebhookCarriesTheAPIObjects(t *testing.T) {
 	ev = delivered(webhook.TypeCancelled, open)
 	if api := get(open); !reflect.DeepEqual(checkoutOf(ev), api) {
 		t.Errorf("checkout.cancelled's checkout differs from the API's:\nevent %v\napi   %v", checkoutOf(ev), api)
+	}
+}
+
+// An event the previous release stored (no api_version, the old checkout
+// names) still lists, reads and resends through the API without error, in
+// the shape it was written: the answers validate as LegacyEventRecord
+// (every answer here goes through OpenAPIValidating) and the resend
+// delivers the stored bytes. The old body is put in place of a real
+// event's: the storage layout ({wh}:evt:<id>, its "body" field) is the one
+// the previous release wrote.
+func TestLegacyEventThroughTheAPI(t *testing.T) {
+	e := newEvEnv(t)
+	paid := e.paidCheckout()
+	l := e.list("?checkout_id="+paid, e.keyA)
+	if len(l.Data) != 1 {
+		t.Fatalf("%d events", len(l.Data))
+	}
+	id := l.Data[0].ID
+	raw, err := os.ReadFile("../notify/webhook/testdata/legacy/checkout.paid.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old map[string]any
+	if err := json.Unmarshal(raw, &old); err != nil {
+		t.Fatal(err)
+	}
+	old["id"], old["merchant_id"], old["checkout_id"] = id, e.merchantA, paid
+	old["data"].(map[string]any)["checkout"].(map[string]any)["id"] = paid
+	legacy, err := json.Marshal(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.rdb.HSet(t.Context(), e.prefix+"{wh}:evt:"+id, "body", legacy).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, path := range []string{"/v1/events", "/v1/events?type=checkout.paid&checkout_id=" + paid, "/v1/events/" + id} {
+		r := handlers.Do(t, e.api, "GET", path, e.keyA, "")
+		if r.Status != 200 {
+			t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
+		}
+		got := r.JSON(t)
+		if data, ok := got["data"].([]any); ok && got["object"] == "list" {
+			if len(data) != 1 {
+				t.Fatalf("GET %s: %d events", path, len(data))
+			}
+			got = data[0].(map[string]any)
+		}
+		if _, ok := got["delivery"]; !ok {
+			t.Errorf("GET %s: no delivery", path)
+		}
+		delete(got, "delivery")
+		if !reflect.DeepEqual(got, old) {
+			t.Errorf("GET %s: the legacy event changed:\n%s", path, r.Body)
+		}
+	}
+
+	e.tick() // its first delivery
+	if r := handlers.Do(t, e.api, "POST", "/v1/events/"+id+"/resend", e.keyA, ""); r.Status != 202 {
+		t.Fatalf("resend: %d %s", r.Status, r.Body)
+	}
+	e.tick()
+	var sent int
+	for _, d := range e.rc.deliveries() {
+		if d.id != id {
+			continue
+		}
+		sent++
+		if !bytes.Equal(d.body, legacy) {
+			t.Errorf("delivered %s, want the stored bytes", d.body)
+		}
+		if err := webhook.Verify(d.body, d.sig, []string{evSecretNew}, time.Minute, e.clk.Now()); err != nil {
+			t.Errorf("signature: %v", err)
+		}
+	}
+	if sent != 2 {
+		t.Errorf("the legacy event was delivered %d times, want 2", sent)
 	}
 }
