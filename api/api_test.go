@@ -8,10 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/wallet-checkout/checkout/api"
+	"github.com/wallet-checkout/checkout/apiobject"
+	"github.com/wallet-checkout/checkout/client"
 	"github.com/wallet-checkout/checkout/notify/webhook"
 )
 
@@ -188,5 +191,22 @@ func TestEventPayloadsMatchSchemas(t *testing.T) {
 		if err := bodySchema(t, doc, typ).VisitJSON(body, opts...); err != nil {
 			t.Errorf("%s does not match the %s schema: %v", name, typ, err)
 		}
+	}
+}
+
+// The events' api_version has one value: the constant the service writes
+// (apiobject.APIVersion), the description's APIVersion schema, and the Go
+// client's APIVersion, whose types describe that shape.
+func TestAPIVersionOneValue(t *testing.T) {
+	doc := load(t)
+	s := doc.Components.Schemas["APIVersion"]
+	if s == nil || s.Value == nil {
+		t.Fatal("no APIVersion schema")
+	}
+	if s.Value.Const != apiobject.APIVersion || client.APIVersion != apiobject.APIVersion || webhook.APIVersion != apiobject.APIVersion {
+		t.Errorf("api_version: description %v, service %q, client %q", s.Value.Const, apiobject.APIVersion, client.APIVersion)
+	}
+	if _, err := time.Parse("2006-01-02", apiobject.APIVersion); err != nil {
+		t.Errorf("api_version %q is not a date: %v", apiobject.APIVersion, err)
 	}
 }
