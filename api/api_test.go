@@ -8,10 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/wallet-checkout/checkout/api"
+	"github.com/wallet-checkout/checkout/apiobject"
+	"github.com/wallet-checkout/checkout/client"
 	"github.com/wallet-checkout/checkout/notify/webhook"
 )
 
@@ -138,6 +141,17 @@ func TestEventPayloadsMatchSchemas(t *testing.T) {
 				"unknown member":      func(b map[string]any) { b["surprise"] = 1 },
 				"unknown data member": func(b map[string]any) { b["data"].(map[string]any)["surprise"] = 1 },
 				"no data":             func(b map[string]any) { delete(b, "data") },
+				"no api_version":      func(b map[string]any) { delete(b, "api_version") },
+				"another api_version": func(b map[string]any) { b["api_version"] = "2026-01-01" },
+				"legacy created":      func(b map[string]any) { b["created"] = b["created_at"]; delete(b, "created_at") },
+				"legacy checkout": func(b map[string]any) {
+					d := b["data"].(map[string]any)
+					if d["checkout"] == nil {
+						d["reconciliation"].(map[string]any)["store"] = "main" // no checkout: break the alert
+						return
+					}
+					d["checkout"] = decodeFile(t, "../notify/webhook/testdata/legacy/checkout.paid.json")["data"].(map[string]any)["checkout"]
+				},
 				"another type": func(b map[string]any) {
 					b["type"] = "checkout.paid"
 					if typ == "checkout.paid" {
@@ -154,6 +168,22 @@ func TestEventPayloadsMatchSchemas(t *testing.T) {
 			}
 		})
 	}
+	// A legacy body (written before api_version) is no current event, and
+	// listed with its delivery it is a LegacyEventRecord.
+	for _, name := range []string{"checkout.paid", "checkout.refund.succeeded"} {
+		body := decodeFile(t, filepath.Join("../notify/webhook/testdata/legacy", name+".json"))
+		if err := bodySchema(t, doc, name).VisitJSON(body, opts...); err == nil {
+			t.Errorf("legacy %s accepted as a current event", name)
+		}
+		body["delivery"] = map[string]any{"state": "delivered", "attempts": []any{}}
+		anyRec := doc.Components.Schemas["AnyEventRecord"].Value
+		if err := anyRec.VisitJSON(body, opts...); err != nil {
+			t.Errorf("legacy %s is not a listed event: %v", name, err)
+		}
+		if err := doc.Components.Schemas["EventRecord"].Value.VisitJSON(body, opts...); err == nil {
+			t.Errorf("legacy %s accepted as an EventRecord", name)
+		}
+	}
 	// The bodies the docs show (and their own golden tests pin).
 	for _, name := range []string{"event_refund.golden.json", "event_reconciliation.golden.json"} {
 		body := decodeFile(t, filepath.Join("../notify/webhook/testdata", name))
@@ -161,5 +191,22 @@ func TestEventPayloadsMatchSchemas(t *testing.T) {
 		if err := bodySchema(t, doc, typ).VisitJSON(body, opts...); err != nil {
 			t.Errorf("%s does not match the %s schema: %v", name, typ, err)
 		}
+	}
+}
+
+// The events' api_version has one value: the constant the service writes
+// (apiobject.APIVersion), the description's APIVersion schema, and the Go
+// client's APIVersion, whose types describe that shape.
+func TestAPIVersionOneValue(t *testing.T) {
+	doc := load(t)
+	s := doc.Components.Schemas["APIVersion"]
+	if s == nil || s.Value == nil {
+		t.Fatal("no APIVersion schema")
+	}
+	if s.Value.Const != apiobject.APIVersion || client.APIVersion != apiobject.APIVersion || webhook.APIVersion != apiobject.APIVersion {
+		t.Errorf("api_version: description %v, service %q, client %q", s.Value.Const, apiobject.APIVersion, client.APIVersion)
+	}
+	if _, err := time.Parse("2006-01-02", apiobject.APIVersion); err != nil {
+		t.Errorf("api_version %q is not a date: %v", apiobject.APIVersion, err)
 	}
 }

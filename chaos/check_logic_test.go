@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wallet-checkout/checkout/apiobject"
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
@@ -65,9 +66,9 @@ func (f *fake) refund(n int, kind string, seq int, amount int64) refundView {
 func (f *fake) event(typ, status string, refunded int64, r *refundView) {
 	f.ev++
 	e := webhook.Event{ID: "evt_" + string(rune('a'+f.ev)), Type: typ, MerchantID: merchantID, CheckoutID: fakeID,
-		Data: webhook.Data{Checkout: &webhook.Snapshot{ID: fakeID, Status: status, Amount: 1000, Refunded: refunded}}}
+		Data: webhook.Data{Checkout: &apiobject.Checkout{ID: fakeID, Status: checkout.Status(status), Amount: 1000, RefundedAmount: refunded}}}
 	if r != nil {
-		e.Data.Refund = &webhook.Refund{ID: r.ID, Amount: r.Amount}
+		e.Data.Refund = &apiobject.Refund{ID: r.ID, Amount: r.Amount}
 	}
 	f.st.delivers = append(f.st.delivers, delivery{ID: e.ID, Type: typ, Event: e})
 }

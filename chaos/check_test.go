@@ -527,21 +527,22 @@ func checkEvents(f findings, p *planned, v *checkoutView, paid, mismatched map[i
 	}
 	for _, dl := range evs {
 		e, snap := dl.Event, dl.Event.Data.Checkout
+		status := string(snap.Status)
 		if e.MerchantID != merchantID || snap.ID != id || snap.Amount != v.Amount {
 			f.add(invEvents, id, "event %s (%s) describes merchant %q, checkout %s, amount %d", e.ID, e.Type, e.MerchantID, snap.ID, snap.Amount)
 		}
-		if snap.Refunded > v.RefundedAmount || snap.Refunded > snap.Amount {
-			f.add(invEvents, id, "event %s (%s) says %d refunded; the gateway's refunds of it add up to %d", e.ID, e.Type, snap.Refunded, v.RefundedAmount)
+		if snap.RefundedAmount > v.RefundedAmount || snap.RefundedAmount > snap.Amount {
+			f.add(invEvents, id, "event %s (%s) says %d refunded; the gateway's refunds of it add up to %d", e.ID, e.Type, snap.RefundedAmount, v.RefundedAmount)
 		}
 		switch e.Type {
 		case webhook.TypePaid:
 			cause(e.Type, e.ID)
-			if !paidStatus(snap.Status) || len(paid) == 0 {
+			if !paidStatus(status) || len(paid) == 0 {
 				f.add(invEvents, id, "checkout.paid %s with status %s; %d orders paid at the gateway", e.ID, snap.Status, len(paid))
 			}
 		case webhook.TypeExpired, webhook.TypeCancelled:
 			cause(e.Type, e.ID)
-			if want := strings.TrimPrefix(e.Type, "checkout."); snap.Status != want {
+			if want := strings.TrimPrefix(e.Type, "checkout."); status != want {
 				f.add(invEvents, id, "%s %s with status %s", e.Type, e.ID, snap.Status)
 			}
 		case refundDeferred:

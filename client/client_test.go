@@ -468,15 +468,18 @@ func TestParseRetryAfter(t *testing.T) {
 
 // ParseEvent verifies before decoding.
 func TestParseEvent(t *testing.T) {
-	body := []byte(`{"id":"evt_1","type":"checkout.refund.succeeded","merchant_id":"m","checkout_id":"co_1","created":"2026-12-01T10:00:00Z",` +
-		`"data":{"checkout":{"id":"co_1","status":"partially_refunded","amount":1000,"currency":"CNY","amounts":{"original":1000,"discount":0,"ignore":0,"trade":1000},` +
-		`"late":false,"refunded":500,"store_id":"main","created_at":"2026-12-01T09:00:00Z","expires_at":"2026-12-01T09:30:00Z"},"refund":{"id":"re_1","amount":500}}}`)
+	body := []byte(`{"id":"evt_1","object":"event","type":"checkout.refund.succeeded","api_version":"2026-12-01","merchant_id":"m","checkout_id":"co_1","created_at":"2026-12-01T10:00:00.123Z",` +
+		`"data":{"checkout":{"id":"co_1","object":"checkout","status":"partially_refunded","amount":1000,"original_amount":1000,"currency":"CNY",` +
+		`"late":false,"refunded_amount":500,"store":"main","created_at":"2026-12-01T09:00:00Z","expires_at":"2026-12-01T09:30:00Z"},` +
+		`"refund":{"id":"re_1","object":"refund","checkout_id":"co_1","amount":500,"kind":"merchant","status":"succeeded"}}}`)
 	h := webhook.SignatureHeader(time.Now(), body, []string{"whsec_a"})
 	ev, err := ParseEvent(body, h, []string{"whsec_b", "whsec_a"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.Type != EventRefundSucceeded || ev.Data.Refund.Amount != 500 || ev.Data.Checkout.Refunded != 500 || ev.Data.Checkout.StoreID != "main" || ev.Data.Checkout.Amounts.Trade != 1000 {
+	if ev.Type != EventRefundSucceeded || ev.APIVersion != APIVersion || ev.CreatedAt.Nanosecond() != 123e6 ||
+		ev.Data.Refund.Amount != 500 || ev.Data.Refund.Status != "succeeded" ||
+		ev.Data.Checkout.RefundedAmount != 500 || ev.Data.Checkout.Store != "main" || ev.Data.Checkout.OriginalAmount != 1000 {
 		t.Errorf("event %+v", ev)
 	}
 	if _, err := ParseEvent(body, h, []string{"whsec_b"}, 0); !errors.Is(err, webhook.ErrNoValidSignature) {

@@ -40,7 +40,10 @@
 // # Webhooks
 //
 // The webhook subpackage signs and verifies the Checkout-Signature header;
-// ParseEvent verifies a delivery and decodes its event in one step.
+// ParseEvent verifies a delivery and decodes its event in one step. An
+// event's Data.Checkout and Data.Refund are the Checkout and Refund the API
+// calls return (the same types, the same fields); Event.APIVersion names
+// the shape, and APIVersion is the one these types describe.
 //
 // # Payment links
 //

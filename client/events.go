@@ -25,15 +25,26 @@ const (
 	EventReconciliationMismatch   = "reconciliation.mismatch"
 )
 
+// APIVersion is the shape of the events these types describe (an event's
+// api_version): its checkout and refund are Checkout and Refund, the same
+// types the API calls return.
+const APIVersion = "2026-12-01"
+
 // Event is an event: the body of a webhook delivery and an item of
 // ListEvents (schemas Event and EventRecord). Which member of Data is set
 // depends on Type.
 type Event struct {
-	ID         string    `json:"id"`
-	Type       string    `json:"type"`
+	ID     string `json:"id"`
+	Object string `json:"object"` // "event"
+	Type   string `json:"type"`
+	// APIVersion is the shape of this event (APIVersion). Empty for an
+	// event written before versions (an old event resent or listed, schema
+	// LegacyEventRecord): its checkout had other names, so Data.Checkout
+	// is then only partly filled; read the checkout with GetCheckout.
+	APIVersion string    `json:"api_version"`
 	MerchantID string    `json:"merchant_id"`
 	CheckoutID string    `json:"checkout_id,omitempty"`
-	Created    time.Time `json:"created"`
+	CreatedAt  time.Time `json:"created_at"`
 	Data       EventData `json:"data"`
 	// Delivery is the event's delivery to your webhook (the events API
 	// only; absent in a webhook's body).
@@ -43,48 +54,15 @@ type Event struct {
 // EventData is an event's data.
 type EventData struct {
 	// Checkout is the checkout right after the change (every checkout.*
-	// event).
-	Checkout *EventCheckout `json:"checkout,omitempty"`
-	// Refund is set on the refund events.
-	Refund *EventRefund `json:"refund,omitempty"`
+	// event), exactly as GetCheckout returns it (without Refunds).
+	Checkout *Checkout `json:"checkout,omitempty"`
+	// Refund is set on the refund events, exactly as CreateRefund returns
+	// it.
+	Refund *Refund `json:"refund,omitempty"`
 	// Mismatch is set on checkout.amount_mismatch.
 	Mismatch *EventMismatch `json:"mismatch,omitempty"`
 	// Reconciliation is set on reconciliation.mismatch.
 	Reconciliation *EventReconciliation `json:"reconciliation,omitempty"`
-}
-
-// EventCheckout is the checkout inside an event (schema EventCheckout).
-// Note that it names some fields differently from Checkout (store_id,
-// refunded, nested amounts), as the API does.
-type EventCheckout struct {
-	ID       string `json:"id"`
-	Status   string `json:"status"`
-	Amount   int64  `json:"amount"`
-	Currency string `json:"currency"`
-	Amounts  struct {
-		Original int64 `json:"original"`
-		Discount int64 `json:"discount"`
-		Ignore   int64 `json:"ignore"`
-		Trade    int64 `json:"trade"`
-	} `json:"amounts"`
-	Late        bool              `json:"late"`
-	Refunded    int64             `json:"refunded"`
-	Reference   string            `json:"reference,omitempty"`
-	Description string            `json:"description,omitempty"`
-	Metadata    map[string]string `json:"metadata,omitempty"`
-	StoreID     string            `json:"store_id,omitempty"`
-	CreatedAt   time.Time         `json:"created_at"`
-	ExpiresAt   time.Time         `json:"expires_at"`
-	PaidAt      *time.Time        `json:"paid_at,omitempty"`
-}
-
-// EventRefund is the refund inside a refund event (schema EventRefund).
-type EventRefund struct {
-	ID      string `json:"id"`
-	Amount  int64  `json:"amount"`
-	Reason  string `json:"reason,omitempty"`
-	Attempt int    `json:"attempt,omitempty"`
-	Failure string `json:"failure,omitempty"`
 }
 
 // EventMismatch is a checkout.amount_mismatch's detail (schema

@@ -38,8 +38,9 @@ func fakeService() *httptest.Server {
 		case r.URL.Path == "/v1/checkouts":
 			io.WriteString(w, `{"object":"list","data":[{"id":"co_0ldErQ2b0o8yJc1hTa4WkZ3e","status":"paid","amount":800}],"has_more":false}`)
 		case r.URL.Path == "/v1/events":
-			io.WriteString(w, `{"object":"list","data":[{"id":"evt_4mZ2h1pQd8Kx0aT6bW3cY9rN","type":"checkout.paid","checkout_id":"co_6uqvXQ2b0o8yJc1hTa4WkZ3e",`+
-				`"data":{"checkout":{"id":"co_6uqvXQ2b0o8yJc1hTa4WkZ3e","status":"paid"}},"delivery":{"state":"delivered","attempts":[{"status":200,"duration_ms":42}]}}],"has_more":false}`)
+			io.WriteString(w, `{"object":"list","data":[{"id":"evt_4mZ2h1pQd8Kx0aT6bW3cY9rN","object":"event","type":"checkout.paid","api_version":"2026-12-01",`+
+				`"checkout_id":"co_6uqvXQ2b0o8yJc1hTa4WkZ3e","created_at":"2026-12-01T10:00:00.123Z",`+
+				`"data":{"checkout":{"id":"co_6uqvXQ2b0o8yJc1hTa4WkZ3e","object":"checkout","status":"paid","amount":1000,"refunded_amount":0}},"delivery":{"state":"delivered","attempts":[{"status":200,"duration_ms":42}]}}],"has_more":false}`)
 		default:
 			w.WriteHeader(http.StatusNotFound)
 			io.WriteString(w, `{"error":{"code":"not_found","message":"no such checkout","param":"id"}}`)
@@ -151,10 +152,11 @@ func ExampleClient_ListEvents() {
 		log.Fatal(err)
 	}
 	for _, ev := range page.Data {
-		fmt.Println(ev.Type, ev.Data.Checkout.Status, ev.Delivery.State, ev.Delivery.Attempts[0].Status)
+		// ev.Data.Checkout is a client.Checkout, as GetCheckout returns it.
+		fmt.Println(ev.Type, ev.APIVersion, ev.Data.Checkout.Status, ev.Data.Checkout.Amount, ev.Delivery.State, ev.Delivery.Attempts[0].Status)
 	}
 	// Output:
-	// checkout.paid paid delivered 200
+	// checkout.paid 2026-12-01 paid 1000 delivered 200
 }
 
 // A webhook endpoint: ParseEvent verifies the signature over the raw body,

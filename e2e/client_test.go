@@ -388,5 +388,36 @@ func TestGoClientEventTypes(t *testing.T) {
 		if ev.Data.Checkout == nil && ev.Data.Reconciliation == nil {
 			t.Errorf("%s: neither data.checkout nor data.reconciliation decoded", filepath.Base(f))
 		}
+		// One shape: the client's own API types, at the client's version.
+		if ev.APIVersion != client.APIVersion || ev.Object != "event" || ev.CreatedAt.IsZero() {
+			t.Errorf("%s: api_version %q (client %q), object %q, created_at %v", filepath.Base(f), ev.APIVersion, client.APIVersion, ev.Object, ev.CreatedAt)
+		}
+		if co := ev.Data.Checkout; co != nil && (co.Object != "checkout" || co.ID != ev.CheckoutID || co.Store == "" || co.URL == "") {
+			t.Errorf("%s: checkout %+v", filepath.Base(f), co)
+		}
+		if strings.Contains(ev.Type, "refund") && (ev.Data.Refund == nil || ev.Data.Refund.Object != "refund" || ev.Data.Refund.CheckoutID != ev.CheckoutID) {
+			t.Errorf("%s: refund %+v", filepath.Base(f), ev.Data.Refund)
+		}
+	}
+	// The bodies written before api_version are another shape: strictly,
+	// the client's Event refuses them (docs/webhooks.md, "Versions").
+	legacy, err := filepath.Glob("../notify/webhook/testdata/legacy/*.json")
+	if err != nil || len(legacy) == 0 {
+		t.Fatalf("no legacy events: %v", err)
+	}
+	for _, f := range legacy {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		var ev client.Event
+		if err := dec.Decode(&ev); err == nil {
+			t.Errorf("legacy %s decoded strictly as the current shape", filepath.Base(f))
+		}
+		if err := json.Unmarshal(raw, &ev); err != nil || ev.APIVersion != "" {
+			t.Errorf("legacy %s: api_version %q, %v", filepath.Base(f), ev.APIVersion, err)
+		}
 	}
 }

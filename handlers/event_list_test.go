@@ -40,8 +40,8 @@ type evReceiver struct {
 }
 
 type evDelivery struct {
-	id, sig string
-	body    []byte
+	id, typ, sig string
+	body         []byte
 }
 
 func (rc *evReceiver) setStatus(code int) { rc.mu.Lock(); rc.status = code; rc.mu.Unlock() }
@@ -103,7 +103,7 @@ func newEvEnv(t *testing.T, opts ...option) *evEnv {
 	e.rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		e.rc.mu.Lock()
-		e.rc.got = append(e.rc.got, evDelivery{id: r.Header.Get(webhook.HeaderEventID), sig: r.Header.Get(webhook.HeaderSignature), body: body})
+		e.rc.got = append(e.rc.got, evDelivery{id: r.Header.Get(webhook.HeaderEventID), typ: r.Header.Get(webhook.HeaderEventType), sig: r.Header.Get(webhook.HeaderSignature), body: body})
 		code := e.rc.status
 		e.rc.mu.Unlock()
 		w.WriteHeader(code)
@@ -333,7 +333,7 @@ func TestEventsListAPI(t *testing.T) {
 		if i%2 == 0 {
 			typ = webhook.TypeCancelled
 		}
-		ev, err := webhook.NewEvent(typ, c, e.clk.Now())
+		ev, err := webhook.NewEvent(typ, c, "https://pay.example", e.clk.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,7 +22,7 @@ func TestEventsResendAfterGiveUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := webhook.NewEvent(webhook.TypeExpired, c, e.clk.Now())
+	ev, err := webhook.NewEvent(webhook.TypeExpired, c, "https://pay.example", e.clk.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

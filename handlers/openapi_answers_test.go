@@ -141,6 +141,22 @@ func TestOpenAPIAnswers(t *testing.T) {
 	do(202, "POST", "/v1/events/"+events.Data[0].ID+"/resend", e.keyA, "")
 	do(404, "POST", "/v1/events/evt_000000000000000000000000/resend", e.keyA, "")
 
+	// The webhooks those events became: every delivered body validates
+	// against its webhook's schema (the service's real bodies, not only
+	// the golden ones package api checks).
+	e.tick()
+	delivered := e.rc.deliveries()
+	for _, d := range delivered {
+		if err := e.oas.CheckWebhook(d.typ, d.body); err != nil {
+			t.Errorf("delivery %s: %v", d.id, err)
+		}
+	}
+	for _, typ := range []string{"checkout.paid", "checkout.refund.succeeded", "checkout.cancelled", "reconciliation.mismatch"} {
+		if len(e.oas.Validated()["webhook."+typ]) == 0 {
+			t.Errorf("no %s delivery validated (%d deliveries)", typ, len(delivered))
+		}
+	}
+
 	// 429: a key over its limit, an address over its failed
 	// authentications.
 	limited := newEvEnv(t, rates(t, "1/h", "1/h", ""))

@@ -242,3 +242,35 @@ func truncate(b []byte) string {
 	}
 	return string(b)
 }
+
+// CheckWebhook validates one webhook delivery the service made (its
+// Checkout-Event-Type header and raw body) against the description's
+// webhook of that type: the body against its request body schema, the
+// header against its const. It records "webhook.<type>" as validated
+// (Validated), so a test can require a delivery of each type it drives.
+func (k *OpenAPICheck) CheckWebhook(eventType string, body []byte) error {
+	item := k.loaded.doc.Webhooks[eventType]
+	if item == nil || item.Post == nil || item.Post.RequestBody == nil || item.Post.RequestBody.Value == nil {
+		return fmt.Errorf("webhook %q is not described", eventType)
+	}
+	mt := item.Post.RequestBody.Value.Content.Get("application/json")
+	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
+		return fmt.Errorf("webhook %q has no JSON body schema", eventType)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return fmt.Errorf("webhook %s: the body is not a JSON object: %w", eventType, err)
+	}
+	if v["type"] != eventType {
+		return fmt.Errorf("webhook %s: the header says %s, the body %v", eventType, eventType, v["type"])
+	}
+	if err := mt.Schema.Value.VisitJSON(v, openapi3.EnableJSONSchema2020(), openapi3.MultiErrors()); err != nil {
+		msg, _, _ := strings.Cut(err.Error(), "\nSchema:")
+		return fmt.Errorf("webhook %s: the body breaks the description: %s", eventType, msg)
+	}
+	op := item.Post.OperationID
+	k.mu.Lock()
+	k.seen[op] = append(k.seen[op], http.StatusOK)
+	k.mu.Unlock()
+	return nil
+}

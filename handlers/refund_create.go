@@ -22,37 +22,7 @@ type refundRequest struct {
 	Reason string `json:"reason"`
 }
 
-// refundJSON is a refund as the merchant API shows it. Amounts are in fen.
-type refundJSON struct {
-	ID         string `json:"id"`
-	Object     string `json:"object"`
-	CheckoutID string `json:"checkout_id"`
-	Amount     int64  `json:"amount"`
-	Currency   string `json:"currency"`
-	Reason     string `json:"reason,omitempty"`
-	Kind       string `json:"kind"`
-	Status     string `json:"status"`
-	// Failure says why it failed or, while pending, the gateway's last
-	// refusal.
-	Failure   string `json:"failure,omitempty"`
-	Attempt   int    `json:"attempt"`
-	CreatedAt string `json:"created_at"`
-	UpdatedAt string `json:"updated_at"`
-	// NextAttemptAt is when a refund the gateway refused is sent again.
-	NextAttemptAt string `json:"next_attempt_at,omitempty"`
-}
-
-func refundView(r *payments.Refund) refundJSON {
-	v := refundJSON{
-		ID: r.ID, Object: "refund", CheckoutID: r.CheckoutID, Amount: r.Amount, Currency: "CNY", Reason: r.Reason,
-		Kind: string(r.Kind), Status: string(r.Status), Failure: r.Failure, Attempt: r.Attempt,
-		CreatedAt: rfc3339(r.CreatedAt), UpdatedAt: rfc3339(r.UpdatedAt),
-	}
-	if !r.NextAttemptAt.IsZero() {
-		v.NextAttemptAt = rfc3339(r.NextAttemptAt)
-	}
-	return v
-}
+func refundView(r *payments.Refund) refundJSON { return payments.RefundObject(r) }
 
 // refundsView is the "refunds" list of a checkout's JSON.
 func refundsView(rs []payments.Refund) []refundJSON {

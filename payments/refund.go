@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wallet-checkout/checkout/apiobject"
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/notify/webhook"
@@ -773,4 +774,15 @@ func (s *Service) Refunds(ctx context.Context, checkoutID string) ([]Refund, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].n < out[j].n })
 	return out, nil
+}
+
+// RefundObject is refund r as the merchant API shows it: the answers of the
+// refund calls and the refund events' data.refund are this one rendering.
+func RefundObject(r *Refund) apiobject.Refund {
+	return apiobject.Refund{
+		ID: r.ID, Object: "refund", CheckoutID: r.CheckoutID, Amount: r.Amount, Currency: apiobject.Currency,
+		Reason: r.Reason, Kind: string(r.Kind), Status: string(r.Status), Failure: r.Failure, Attempt: r.Attempt,
+		CreatedAt: apiobject.Time(r.CreatedAt), UpdatedAt: apiobject.Time(r.UpdatedAt),
+		NextAttemptAt: apiobject.Time(r.NextAttemptAt),
+	}
 }

@@ -209,8 +209,8 @@ func TestRefundTotalOnceAfterCrash(t *testing.T) {
 				t.Fatalf("%d distinct refund events", distinctIDs(evs))
 			}
 			for _, ev := range evs {
-				if ev.Data.Checkout.Refunded != 300 {
-					t.Fatalf("refund event says refunded %d", ev.Data.Checkout.Refunded)
+				if ev.Data.Checkout.RefundedAmount != 300 {
+					t.Fatalf("refund event says refunded %d", ev.Data.Checkout.RefundedAmount)
 				}
 			}
 			rest := e.postRefund(c.ID, "k2", `{"amount":700}`)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wallet-checkout/checkout/apiobject"
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/notify/webhook"
@@ -160,13 +161,11 @@ func (s *Service) deferredEffect(ctx context.Context, c *checkout.Checkout, r *R
 	return err
 }
 
-// refundInfo is refund r as the refund events describe it.
-func refundInfo(r *Refund) *webhook.Refund {
-	info := &webhook.Refund{ID: r.ID, Amount: r.Amount, Reason: r.Reason, Failure: r.Failure}
-	if r.Kind != KindMerchant {
-		info.Attempt = r.Attempt
-	}
-	return info
+// refundInfo is refund r as the refund events carry it: the API's refund
+// object, as the refund calls answer it.
+func refundInfo(r *Refund) *apiobject.Refund {
+	o := RefundObject(r)
+	return &o
 }
 
 // nextRefundCheck is when the reconciler looks again at pending refund r:

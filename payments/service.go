@@ -406,7 +406,7 @@ func eventID(checkoutID, effect string) string {
 
 // emit queues one merchant event about c for effect.
 func (s *Service) emit(ctx context.Context, typ, effect string, c *checkout.Checkout, fill func(*webhook.Event)) error {
-	e, err := webhook.NewEvent(typ, c, s.now())
+	e, err := webhook.NewEvent(typ, c, s.publicURL, s.now())
 	if err != nil {
 		return err
 	}

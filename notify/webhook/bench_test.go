@@ -44,7 +44,7 @@ func BenchmarkDeliver(b *testing.B) {
 		b.StopTimer()
 		n := min(50, b.N-delivered)
 		for range n {
-			e, err := NewEvent(TypePaid, c, f.clk.Now())
+			e, err := NewEvent(TypePaid, c, testPublicURL, f.clk.Now())
 			if err != nil {
 				b.Fatal(err)
 			}

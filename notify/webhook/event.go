@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/wallet-checkout/checkout/apiobject"
 	"github.com/wallet-checkout/checkout/checkout"
 )
 
@@ -66,20 +67,33 @@ const IDPrefix = "evt_"
 // about 143 bits.
 const idRandomLen = 24
 
+// APIVersion is the shape of the events this service writes now: the
+// envelope below and the API's checkout and refund objects inside it
+// (apiobject.APIVersion, one constant for both).
+const APIVersion = apiobject.APIVersion
+
 // Event is one thing that happened to a checkout (or, for reconciliation
 // alerts, to a store's day at the gateway), as the merchant receives it.
 // Its JSON form is the webhook body.
 type Event struct {
 	// ID is unique (evt_ and 24 random base62 characters). A retried or
 	// resent delivery carries the same id, so merchants deduplicate on it.
-	ID         string `json:"id"`
-	Type       string `json:"type"`
+	ID     string `json:"id"`
+	Object string `json:"object"`
+	Type   string `json:"type"`
+	// APIVersion is the shape of this event's body (APIVersion when it was
+	// written). An event keeps the shape it was written with: a delivery,
+	// retry or resend sends the stored body, byte for byte. Empty for the
+	// events written before versions (see Record.Legacy).
+	APIVersion string `json:"api_version"`
 	MerchantID string `json:"merchant_id"`
 	// CheckoutID is the checkout the event is about; empty for events that
 	// belong to no checkout (a reconciliation of an order we never made).
-	CheckoutID string    `json:"checkout_id,omitempty"`
-	Created    time.Time `json:"created"`
-	Data       Data      `json:"data"`
+	CheckoutID string `json:"checkout_id,omitempty"`
+	// CreatedAt is when the event happened, RFC 3339 in UTC to the
+	// millisecond.
+	CreatedAt time.Time `json:"created_at"`
+	Data      Data      `json:"data"`
 	// WebhookURL overrides the merchant's webhook URL for this event (the
 	// checkout's own webhook_url). It is not part of the body.
 	WebhookURL string `json:"-"`
@@ -87,51 +101,13 @@ type Event struct {
 
 // Data is the payload of an event: the checkout as it is after the change
 // (nil for events about no checkout), and the refund or the alert details
-// for the types that have them.
+// for the types that have them. Checkout and Refund are exactly the
+// objects the merchant API answers (apiobject).
 type Data struct {
-	Checkout       *Snapshot       `json:"checkout,omitempty"`
-	Refund         *Refund         `json:"refund,omitempty"`
-	Mismatch       *Mismatch       `json:"mismatch,omitempty"`
-	Reconciliation *Reconciliation `json:"reconciliation,omitempty"`
-}
-
-// Snapshot is the merchant-facing view of a checkout inside an event.
-type Snapshot struct {
-	ID          string            `json:"id"`
-	Status      string            `json:"status"`
-	Amount      int64             `json:"amount"` // fen the payer is charged
-	Currency    string            `json:"currency"`
-	Amounts     Amounts           `json:"amounts"`
-	Late        bool              `json:"late"`
-	Refunded    int64             `json:"refunded"`
-	Reference   string            `json:"reference,omitempty"`
-	Description string            `json:"description,omitempty"`
-	Metadata    map[string]string `json:"metadata,omitempty"`
-	StoreID     string            `json:"store_id,omitempty"`
-	CreatedAt   time.Time         `json:"created_at"`
-	ExpiresAt   time.Time         `json:"expires_at"`
-	PaidAt      *time.Time        `json:"paid_at,omitempty"`
-}
-
-// Amounts is the breakdown of a checkout's amount, in fen.
-type Amounts struct {
-	Original int64 `json:"original"`
-	Discount int64 `json:"discount"`
-	Ignore   int64 `json:"ignore"`
-	Trade    int64 `json:"trade"`
-}
-
-// Refund describes the refund of a refund event.
-type Refund struct {
-	// ID is the service's id of the refund (its gateway out_no for
-	// automatic refunds).
-	ID     string `json:"id"`
-	Amount int64  `json:"amount"` // fen
-	Reason string `json:"reason,omitempty"`
-	// Attempt is the payment attempt refunded (automatic refunds).
-	Attempt int `json:"attempt,omitempty"`
-	// Failure says why a refund failed (checkout.refund.failed).
-	Failure string `json:"failure,omitempty"`
+	Checkout       *apiobject.Checkout `json:"checkout,omitempty"`
+	Refund         *apiobject.Refund   `json:"refund,omitempty"`
+	Mismatch       *Mismatch           `json:"mismatch,omitempty"`
+	Reconciliation *Reconciliation     `json:"reconciliation,omitempty"`
 }
 
 // Mismatch describes a checkout.amount_mismatch alert.
@@ -142,34 +118,11 @@ type Mismatch struct {
 	Reported int64  `json:"reported"` // fen, what the gateway said
 }
 
-// SnapshotOf returns the merchant-facing view of c.
-func SnapshotOf(c *checkout.Checkout) Snapshot {
-	s := Snapshot{
-		ID:          c.ID,
-		Status:      string(c.Status),
-		Amount:      c.Amounts.Trade,
-		Currency:    "CNY",
-		Amounts:     Amounts(c.Amounts),
-		Late:        c.Late,
-		Refunded:    c.Refunded,
-		Reference:   c.Reference,
-		Description: c.Description,
-		Metadata:    c.Metadata,
-		StoreID:     c.StoreID,
-		CreatedAt:   c.CreatedAt.UTC(),
-		ExpiresAt:   c.ExpiresAt.UTC(),
-	}
-	if !c.PaidAt.IsZero() {
-		p := c.PaidAt.UTC()
-		s.PaidAt = &p
-	}
-	return s
-}
-
 // NewEvent makes an event of type typ about checkout c as it is now: a fresh
-// id, the checkout's merchant and webhook URL override, and its snapshot.
-// Set Data.Refund or Data.Mismatch for the types that carry them, then Emit.
-func NewEvent(typ string, c *checkout.Checkout, now time.Time) (Event, error) {
+// id, the checkout's merchant and webhook URL override, and the checkout as
+// the API shows it (its page under publicURL). Set Data.Refund or
+// Data.Mismatch for the types that carry them, then Emit.
+func NewEvent(typ string, c *checkout.Checkout, publicURL string, now time.Time) (Event, error) {
 	if !ValidType(typ) {
 		return Event{}, fmt.Errorf("webhook: unknown event type %q", typ)
 	}
@@ -180,13 +133,16 @@ func NewEvent(typ string, c *checkout.Checkout, now time.Time) (Event, error) {
 	if err != nil {
 		return Event{}, err
 	}
+	obj := apiobject.CheckoutOf(c, publicURL)
 	return Event{
 		ID:         id,
+		Object:     "event",
 		Type:       typ,
+		APIVersion: APIVersion,
 		MerchantID: c.MerchantID,
 		CheckoutID: c.ID,
-		Created:    now.UTC().Truncate(time.Millisecond),
-		Data:       Data{Checkout: new(SnapshotOf(c))},
+		CreatedAt:  now.UTC().Truncate(time.Millisecond),
+		Data:       Data{Checkout: &obj},
 		WebhookURL: c.WebhookURL,
 	}, nil
 }

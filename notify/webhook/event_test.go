@@ -22,13 +22,14 @@ func TestEventBodyGolden(t *testing.T) {
 	c.ID = "co_0123456789ABCDEFabcdefXY"
 	c.Refunded = 300
 	c.Status = checkout.StatusPartiallyRefunded
+	c.ClientSecret = "co_0123456789ABCDEFabcdefXY_secret_0123456789abcdefghijABCDEFGHIJ0123"
 	c.ExpiresAt = now.Add(30 * time.Minute)
-	e, err := NewEvent(TypeRefundSucceeded, c, now.Add(time.Minute))
+	e, err := NewEvent(TypeRefundSucceeded, c, testPublicURL, now.Add(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.ID = "evt_4mZ2h1pQd8Kx0aT6bW3cY9rN"
-	e.Data.Refund = &Refund{ID: "re_1", Amount: 300, Reason: "requested_by_customer"}
+	e.Data.Refund = testRefund(c, "re_1", 300, "merchant", "succeeded", "requested_by_customer", "", 1, now)
 	got, err := json.MarshalIndent(e, "", "  ")
 	if err != nil {
 		t.Fatal(err)
@@ -52,18 +53,19 @@ func TestNewEvent(t *testing.T) {
 	now := time.Now()
 	c := testCheckout(t, "m_acme", now)
 	c.WebhookURL = "https://hooks.example/x"
-	e, err := NewEvent(TypePaid, c, now)
+	e, err := NewEvent(TypePaid, c, testPublicURL, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !ValidID(e.ID) || e.MerchantID != "m_acme" || e.CheckoutID != c.ID || e.WebhookURL != c.WebhookURL ||
-		e.Data.Checkout.Status != "paid" || e.Data.Checkout.PaidAt == nil || e.Data.Checkout.Amount != 1000 {
+		e.Data.Checkout.Status != "paid" || e.Data.Checkout.PaidAt == "" || e.Data.Checkout.URL != "https://pay.example/c/"+c.ID ||
+		e.APIVersion != APIVersion || e.Object != "event" || e.Data.Checkout.Amount != 1000 {
 		t.Errorf("event %+v", e)
 	}
-	if _, err := NewEvent("checkout.exploded", c, now); err == nil {
+	if _, err := NewEvent("checkout.exploded", c, testPublicURL, now); err == nil {
 		t.Error("unknown type accepted")
 	}
-	if _, err := NewEvent(TypePaid, nil, now); err == nil {
+	if _, err := NewEvent(TypePaid, nil, testPublicURL, now); err == nil {
 		t.Error("nil checkout accepted")
 	}
 	seen := map[string]bool{}
@@ -105,7 +107,10 @@ func TestEmit(t *testing.T) {
 		"no merchant":       func(e *Event) { e.MerchantID = "" },
 		"brace in merchant": func(e *Event) { e.MerchantID = "m_{x}" },
 		"bad checkout id":   func(e *Event) { e.CheckoutID = "co_x y" },
-		"no time":           func(e *Event) { e.Created = time.Time{} },
+		"no time":           func(e *Event) { e.CreatedAt = time.Time{} },
+		"no api_version":    func(e *Event) { e.APIVersion = "" },
+		"old api_version":   func(e *Event) { e.APIVersion = "2026-01-01" },
+		"no object":         func(e *Event) { e.Object = "" },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -126,7 +131,7 @@ func TestEmit(t *testing.T) {
 func TestEmitRedisDown(t *testing.T) {
 	f := newFixture(t)
 	f.svc = New(deadRedis(t), f.dir, WithPrefix(f.prefix), WithClock(f.clk.Now))
-	e, _ := NewEvent(TypePaid, testCheckout(t, "m_acme", f.clk.Now()), f.clk.Now())
+	e, _ := NewEvent(TypePaid, testCheckout(t, "m_acme", f.clk.Now()), testPublicURL, f.clk.Now())
 	if err := f.svc.Emit(context.Background(), e); err == nil {
 		t.Fatal("Emit succeeded with Redis down")
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wallet-checkout/checkout/apiobject"
 	"github.com/wallet-checkout/checkout/checkout"
 )
 
@@ -32,6 +33,7 @@ func goldenEvent(t *testing.T, typ string) Event {
 	}
 	c := testCheckout(t, "m_acme", now)
 	c.ID = "co_0123456789ABCDEFabcdefXY"
+	c.ClientSecret = "co_0123456789ABCDEFabcdefXY_secret_0123456789abcdefghijABCDEFGHIJ0123"
 	c.ExpiresAt = now.Add(30 * time.Minute)
 	switch typ {
 	case TypeExpired:
@@ -47,22 +49,23 @@ func goldenEvent(t *testing.T, typ string) Event {
 	case TypeLatePaymentRefunded:
 		c.Status, c.Late, c.PaidAt = checkout.StatusExpired, true, time.Time{}
 	}
-	e, err := NewEvent(typ, c, now.Add(time.Minute))
+	e, err := NewEvent(typ, c, testPublicURL, now.Add(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.ID = "evt_4mZ2h1pQd8Kx0aT6bW3cY9rN"
 	switch typ {
 	case TypeRefundSucceeded:
-		e.Data.Refund = &Refund{ID: "re_1", Amount: 300, Reason: "requested_by_customer"}
+		e.Data.Refund = testRefund(c, "re_1", 300, "merchant", "succeeded", "requested_by_customer", "", 1, now)
 	case TypeRefundFailed:
-		e.Data.Refund = &Refund{ID: "re_1", Amount: 300, Failure: "8040 退款金额超过当日收款"}
+		e.Data.Refund = testRefund(c, "re_1", 300, "merchant", "failed", "", "8040 退款金额超过当日收款", 1, now)
 	case TypeRefundDeferred:
-		e.Data.Refund = &Refund{ID: "re_1", Amount: 300, Reason: "requested_by_customer", Failure: "8040 退款金额超过当日收款"}
+		e.Data.Refund = testRefund(c, "re_1", 300, "merchant", "pending", "requested_by_customer", "8040 退款金额超过当日收款", 1, now)
+		e.Data.Refund.NextAttemptAt = apiobject.Time(now.Add(time.Hour))
 	case TypeDuplicatePaymentRefunded:
-		e.Data.Refund = &Refund{ID: "re_0123456789ABCDEFabcdefXY2R1", Amount: 1000, Reason: "自动退款：重复支付", Attempt: 2}
+		e.Data.Refund = testRefund(c, "re_0123456789ABCDEFabcdefXY2R1", 1000, "duplicate", "succeeded", "自动退款：重复支付", "", 2, now)
 	case TypeLatePaymentRefunded:
-		e.Data.Refund = &Refund{ID: "re_0123456789ABCDEFabcdefXY1R1", Amount: 1000, Reason: "自动退款：超时支付", Attempt: 1}
+		e.Data.Refund = testRefund(c, "re_0123456789ABCDEFabcdefXY1R1", 1000, "late", "succeeded", "自动退款：超时支付", "", 1, now)
 	case TypeAmountMismatch:
 		e.Data.Mismatch = &Mismatch{Attempt: 1, OutNo: "0123456789ABCDEFabcdefXY1", Expected: 1000, Reported: 999}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wallet-checkout/checkout/apiobject"
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/internal/redistest"
 )
@@ -137,10 +138,23 @@ func testCheckout(t testing.TB, merchant string, now time.Time) *checkout.Checko
 	return c
 }
 
+// testPublicURL is where the tests' payer pages are.
+const testPublicURL = "https://pay.example"
+
+// testRefund is a refund of c as the API shows it (payments.RefundObject
+// renders the real ones; this package cannot import payments).
+func testRefund(c *checkout.Checkout, id string, amount int64, kind, status, reason, failure string, attempt int, at time.Time) *apiobject.Refund {
+	return &apiobject.Refund{
+		ID: id, Object: "refund", CheckoutID: c.ID, Amount: amount, Currency: apiobject.Currency, Reason: reason,
+		Kind: kind, Status: status, Failure: failure, Attempt: attempt,
+		CreatedAt: apiobject.Time(at), UpdatedAt: apiobject.Time(at.Add(time.Minute)),
+	}
+}
+
 // emit emits a fresh event of typ for a new checkout of merchant.
 func (f *fixture) emit(t testing.TB, merchant, typ string) Event {
 	t.Helper()
-	e, err := NewEvent(typ, testCheckout(t, merchant, f.clk.Now()), f.clk.Now())
+	e, err := NewEvent(typ, testCheckout(t, merchant, f.clk.Now()), testPublicURL, f.clk.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

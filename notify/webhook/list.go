@@ -16,6 +16,33 @@ import (
 type Record struct {
 	Event
 	Delivery Delivery `json:"delivery"`
+	// Legacy is the stored body of an event written before events had an
+	// api_version (nil for every other): it is listed as it was written
+	// and sent, its members unchanged beside delivery, and a resend sends
+	// it byte for byte, so a merchant never sees one event in two shapes.
+	// Only the envelope's routing members (id, type, merchant_id,
+	// checkout_id) are read into Event; Data stays empty. Such events
+	// leave with the retention (DefaultRetention).
+	Legacy json.RawMessage `json:"-"`
+}
+
+// MarshalJSON writes the event and its delivery; a legacy event's stored
+// members are written unchanged.
+func (r Record) MarshalJSON() ([]byte, error) {
+	if r.Legacy == nil {
+		type plain Record // without this method
+		return json.Marshal(plain(r))
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(r.Legacy, &m); err != nil {
+		return nil, fmt.Errorf("webhook: legacy event %s: %w", r.ID, err)
+	}
+	d, err := json.Marshal(r.Delivery)
+	if err != nil {
+		return nil, err
+	}
+	m["delivery"] = d
+	return json.Marshal(m)
 }
 
 // Delivery is where an event's delivery stands.
@@ -152,7 +179,7 @@ func (s *Service) load(ctx context.Context, ids []string) ([]*Record, error) {
 			continue
 		}
 		r := &Record{}
-		if err := json.Unmarshal([]byte(h["body"]), &r.Event); err != nil {
+		if err := decodeStored([]byte(h["body"]), r); err != nil {
 			return nil, fmt.Errorf("event %s: stored body: %w", ids[i], err)
 		}
 		r.Delivery.State = h["state"]
@@ -169,6 +196,33 @@ func (s *Service) load(ctx context.Context, ids []string) ([]*Record, error) {
 		out[i] = r
 	}
 	return out, nil
+}
+
+// decodeStored reads a stored body into r: an event of the current shape
+// into r.Event, a legacy one (no api_version) into r.Legacy and the
+// routing members of r.Event.
+func decodeStored(body []byte, r *Record) error {
+	var probe struct {
+		APIVersion string `json:"api_version"`
+	}
+	if err := json.Unmarshal(body, &probe); err != nil {
+		return err
+	}
+	if probe.APIVersion != "" {
+		return json.Unmarshal(body, &r.Event)
+	}
+	var env struct {
+		ID         string `json:"id"`
+		Type       string `json:"type"`
+		MerchantID string `json:"merchant_id"`
+		CheckoutID string `json:"checkout_id"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return err
+	}
+	r.ID, r.Object, r.Type, r.MerchantID, r.CheckoutID = env.ID, "event", env.Type, env.MerchantID, env.CheckoutID
+	r.Legacy = json.RawMessage(body)
+	return nil
 }
 
 // resendScript schedules a new delivery of an event now, with a fresh

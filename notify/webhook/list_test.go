@@ -25,7 +25,7 @@ func TestList(t *testing.T) {
 		if i == 4 || i == 5 {
 			c = shared
 		}
-		e, err := NewEvent(typ, c, f.clk.Now())
+		e, err := NewEvent(typ, c, testPublicURL, f.clk.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +122,7 @@ func BenchmarkEmit(b *testing.B) {
 	now := f.clk.Now()
 	events := make([]Event, b.N)
 	for i := range events {
-		e, err := NewEvent(TypePaid, c, now)
+		e, err := NewEvent(TypePaid, c, testPublicURL, now)
 		if err != nil {
 			b.Fatal(err)
 		}

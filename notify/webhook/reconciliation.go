@@ -55,10 +55,12 @@ func NewReconciliationEvent(merchantID, checkoutID string, r Reconciliation, now
 	}
 	return Event{
 		ID:         id,
+		Object:     "event",
 		Type:       TypeReconciliationMismatch,
+		APIVersion: APIVersion,
 		MerchantID: merchantID,
 		CheckoutID: checkoutID,
-		Created:    now.UTC().Truncate(time.Millisecond),
+		CreatedAt:  now.UTC().Truncate(time.Millisecond),
 		Data:       Data{Reconciliation: &r},
 	}, nil
 }

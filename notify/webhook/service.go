@@ -253,14 +253,20 @@ func (s *Service) Emit(ctx context.Context, e Event) error {
 	if err != nil {
 		return fmt.Errorf("webhook: emit %s: %w", e.ID, err)
 	}
+	return s.store(ctx, e, body)
+}
+
+// store keeps body as the event e routes (id, merchant, checkout, type,
+// URL override, time) and schedules its delivery.
+func (s *Service) store(ctx context.Context, e Event, body []byte) error {
 	now := s.now()
-	created := e.Created.UnixMilli()
+	created := e.CreatedAt.UnixMilli()
 	keys := []string{s.keyEvent(e.ID), s.keyIndex(e.MerchantID)}
 	if e.CheckoutID != "" {
 		keys = append(keys, s.keyIndexCheckout(e.MerchantID, e.CheckoutID))
 	}
 	keys = append(keys, s.keyIndexType(e.MerchantID, e.Type), s.keyDue())
-	err = emitScript.Run(ctx, s.rdb, keys,
+	err := emitScript.Run(ctx, s.rdb, keys,
 		e.ID, body, e.MerchantID, e.CheckoutID, e.Type, e.WebhookURL,
 		created, now.UnixMilli(), int64(s.retention/time.Second),
 		now.Add(-s.retention).UnixMilli(),
@@ -271,8 +277,7 @@ func (s *Service) Emit(ctx context.Context, e Event) error {
 	return nil
 }
 
-// checkEvent refuses events that could not be delivered or listed, and
-// fills Created when it is missing.
+// checkEvent refuses events that could not be delivered or listed.
 func checkEvent(e *Event) error {
 	switch {
 	case !ValidID(e.ID):
@@ -288,8 +293,12 @@ func checkEvent(e *Event) error {
 	case e.Type != TypeReconciliationMismatch && (e.CheckoutID == "" || e.Data.Checkout == nil):
 		// Every other type is about a checkout, and merchants read it.
 		return fmt.Errorf("%w: %s without its checkout", ErrInvalidEvent, e.Type)
-	case e.Created.IsZero():
+	case e.CreatedAt.IsZero():
 		return fmt.Errorf("%w: no creation time", ErrInvalidEvent)
+	case e.Object != "event" || e.APIVersion != APIVersion:
+		// Only the current shape is written: a stored event keeps its
+		// shape for good (Record.Legacy), so a stray one would stay.
+		return fmt.Errorf("%w: object %q, api_version %q (want event, %s)", ErrInvalidEvent, e.Object, e.APIVersion, APIVersion)
 	}
 	return nil
 }
