@@ -20,6 +20,7 @@ type fileYAML struct {
 }
 
 type providersYAML struct {
+	Emulator bool `yaml:"emulator"`
 	WeChat struct {
 		AuthorizeBase string `yaml:"authorize_base"`
 		APIBase       string `yaml:"api_base"`
