@@ -151,8 +151,8 @@ type validator struct {
 	// turns the emulator on; its public half in PEM is emulatorPub.
 	emulatorKey *rsa.PrivateKey
 	emulatorPub string
-	openIDs map[string]string // open_id → path of its first use
-	keys    map[string]string // API key hash → path of its first use
+	openIDs     map[string]string // open_id → path of its first use
+	keys        map[string]string // API key hash → path of its first use
 	// accounts collects the stores' gateway accounts.
 	accounts *payments.Accounts
 }

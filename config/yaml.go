@@ -21,7 +21,7 @@ type fileYAML struct {
 
 type providersYAML struct {
 	Emulator bool `yaml:"emulator"`
-	WeChat struct {
+	WeChat   struct {
 		AuthorizeBase string `yaml:"authorize_base"`
 		APIBase       string `yaml:"api_base"`
 	} `yaml:"wechat"`
