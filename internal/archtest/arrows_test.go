@@ -50,7 +50,7 @@ var allowed = map[string][]string{
 	},
 	"app": {
 		"checkout", "config", "gateway", "handlers", "notify", "notify/webhook",
-		"payments", "reconciliation", "sessions", "wallet", "web/logos",
+		"payments", "reconciliation", "sessions", "wallet", "wallet/walletsim", "web/logos",
 	},
 	"cmd/checkout": {
 		"app", "checkout", "config", "gateway", "gateway/sandbox", "payments", "reconciliation", "wallet/walletsim",
