@@ -49,6 +49,13 @@ const CODE_OUTCOMES = {
 // also in the answer: WeChat takes it from the mini-program itself.
 const PAYMENT_KEYS = ['timeStamp', 'nonceStr', 'package', 'signType', 'paySign']
 
+// globalWx is the mini-program's global wx, by its name: globalThis is
+// missing on older base libraries.
+function globalWx () {
+  // eslint-disable-next-line no-undef
+  return typeof wx !== 'undefined' ? wx : undefined
+}
+
 function result (outcome, extra) {
   return Object.assign({ outcome }, RESULTS[outcome], extra || {})
 }
@@ -86,12 +93,13 @@ async function requestParams (wx, apiBase, checkoutId, clientSecret, code) {
 // payCheckout pays checkoutId: opts are {apiBase, checkoutId, clientSecret}
 // and, for tests, wx (default: the mini-program's global wx).
 async function payCheckout (opts) {
-  const wx = opts.wx || globalThis.wx
+  const wx = opts.wx || globalWx()
   let answer
   // A refused code (used, or from another app) is worth one fresh login.
   for (let tries = 0; tries < 2; tries++) {
     const code = await login(wx)
-    if (!code) return result('fail', { code: 'login_failed' })
+    // wx.login fails when WeChat's servers cannot be reached.
+    if (!code) return result('network_error', { code: 'login_failed' })
     answer = await requestParams(wx, opts.apiBase, opts.checkoutId, opts.clientSecret, code)
     if (answer.network) return result('network_error', { detail: answer.errMsg })
     const err = answer.body && answer.body.error

@@ -116,6 +116,19 @@ test('network error: the service is unreachable', { skip }, async () => {
   assert.equal(wx.paymentCalls.length, 0)
 })
 
+test('wx.login failing (WeChat unreachable) is a network error, and nothing is asked', { skip }, async () => {
+  const wx = wxFor('ok')
+  let requests = 0
+  wx.login = ({ fail }) => fail({ errMsg: 'login:fail timeout' })
+  const request = wx.request
+  wx.request = (args) => { requests++; request(args) }
+  const r = await payCheckout({ apiBase: service, checkoutId: cases.fail.id, clientSecret: cases.fail.secret, wx })
+  assert.equal(r.outcome, 'network_error', JSON.stringify(r))
+  assert.equal(r.code, 'login_failed')
+  assert.equal(requests, 0)
+  assert.equal(wx.paymentCalls.length, 0)
+})
+
 test('a garbage answer (a proxy\'s HTML page) is a network error, not a payment', { skip }, async (t) => {
   const srv = http.createServer((req, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<html>portal</html>') })
   await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve))
