@@ -60,7 +60,10 @@ type Config struct {
 	// Tests put a spy or a fault in front of the real client.
 	Gateway Gateway
 	// Sandbox and WalletSim, when set (demo mode), are mounted under
-	// /sandbox/ and /walletsim/.
+	// /sandbox/ and /walletsim/. A merchants file with
+	// identity_providers.emulator (Providers.Emulator) has app.New build
+	// the emulator itself, from the sandbox stores' apps: WalletSim is
+	// then left nil.
 	Sandbox   http.Handler
 	WalletSim http.Handler
 	Logger    *slog.Logger
@@ -194,7 +197,19 @@ func New(cfg Config) (*App, error) {
 	}
 
 	hc := &http.Client{Timeout: WalletTimeout}
-	pv := cfg.Providers
+	pv, walletSim := cfg.Providers, cfg.WalletSim
+	if pv.Emulator {
+		if walletSim != nil {
+			return nil, errors.New("app: WalletSim and Providers.Emulator both set; give one")
+		}
+		if pv.EmulatorAlipayKey == nil {
+			return nil, errors.New("app: Providers.Emulator needs EmulatorAlipayKey (config.ParseMerchants sets both)")
+		}
+		walletSim, pv, err = identityEmulator(pv, dir, s.PublicURL, log)
+		if err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+	}
 	// The merchants' logos, once, through the webhooks' guard and rule.
 	logoURLs := map[string]string{}
 	for _, m := range dir.Merchants() {
@@ -228,7 +243,7 @@ func New(cfg Config) (*App, error) {
 			Hub:        a.Hub,
 			WeChat:     &wallet.WeChat{AuthorizeBase: pv.WeChatAuthorizeBase, APIBase: pv.WeChatAPIBase, HTTP: hc},
 			Alipay:     &wallet.Alipay{AuthorizeBase: pv.AlipayAuthorizeBase, GatewayURL: pv.AlipayGatewayURL, HTTP: hc},
-			WalletSim:  cfg.WalletSim,
+			WalletSim:  walletSim,
 			Logos:      merchantLogos,
 			Heartbeat:  cfg.PageHeartbeat,
 			EventsPoll: cfg.PageEventsPoll,

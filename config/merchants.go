@@ -1,6 +1,10 @@
 package config
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net/url"
 	"os"
@@ -43,6 +47,16 @@ type Providers struct {
 	AlipayAuthorizeBase string
 	// AlipayGatewayURL serves alipay.system.oauth.token.
 	AlipayGatewayURL string
+	// Emulator (identity_providers.emulator: true) says the service serves
+	// the WeChat/Alipay identity emulator itself, under /walletsim/, and
+	// that the four URLs above are its own: app.New builds it from the
+	// sandbox stores' apps and fills them in. Only a file whose stores are
+	// all sandbox stores may set it: the emulator approves every payer.
+	Emulator bool
+	// EmulatorAlipayKey signs the emulated Alipay's answers; the sandbox
+	// stores trust its public half as their alipay_public_key. Generated
+	// for each process, like the demo's.
+	EmulatorAlipayKey *rsa.PrivateKey
 }
 
 // DefaultProviders returns the real identity providers.
@@ -118,6 +132,11 @@ func ParseMerchants(data []byte, opts Options) (*Merchants, error) {
 		ids[m.ID] = i
 		out.Merchants = append(out.Merchants, m)
 	}
+	if out.Providers.Emulator {
+		if err := onlySandbox(out.Merchants); err != nil {
+			return nil, err
+		}
+	}
 	out.Directory, err = checkout.NewDirectory(out.Merchants)
 	if err != nil {
 		return nil, &Error{Path: "merchants", Msg: err.Error()}
@@ -127,9 +146,13 @@ func ParseMerchants(data []byte, opts Options) (*Merchants, error) {
 }
 
 type validator struct {
-	opts    Options
-	openIDs map[string]string // open_id → path of its first use
-	keys    map[string]string // API key hash → path of its first use
+	opts Options
+	// emulatorKey is the identity emulator's Alipay key, when the file
+	// turns the emulator on; its public half in PEM is emulatorPub.
+	emulatorKey *rsa.PrivateKey
+	emulatorPub string
+	openIDs     map[string]string // open_id → path of its first use
+	keys        map[string]string // API key hash → path of its first use
 	// accounts collects the stores' gateway accounts.
 	accounts *payments.Accounts
 }
@@ -164,6 +187,9 @@ func (v *validator) str(path, raw string) (string, error) {
 
 func (v *validator) providers(p *providersYAML) (Providers, error) {
 	out := DefaultProviders()
+	if p.Emulator {
+		return v.emulator(p)
+	}
 	fields := []struct {
 		path string
 		raw  string
@@ -188,6 +214,49 @@ func (v *validator) providers(p *providersYAML) (Providers, error) {
 		*f.dst = strings.TrimRight(s, "/")
 	}
 	return out, nil
+}
+
+// emulator turns the built-in identity emulator on: no URL beside it (the
+// service serves the emulator itself, at its public URL), and a fresh key
+// for the emulated Alipay, which the sandbox stores are given to trust.
+func (v *validator) emulator(p *providersYAML) (Providers, error) {
+	for _, f := range []struct{ path, raw string }{
+		{"identity_providers.wechat.authorize_base", p.WeChat.AuthorizeBase},
+		{"identity_providers.wechat.api_base", p.WeChat.APIBase},
+		{"identity_providers.alipay.authorize_base", p.Alipay.AuthorizeBase},
+		{"identity_providers.alipay.gateway_url", p.Alipay.GatewayURL},
+	} {
+		if strings.TrimSpace(f.raw) != "" {
+			return Providers{}, errorf(f.path, "leave the URLs out with emulator: true (the service serves the emulator under its own /walletsim/)")
+		}
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return Providers{}, errorf("identity_providers.emulator", "cannot generate the emulated Alipay's key: %v", err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return Providers{}, errorf("identity_providers.emulator", "cannot encode the emulated Alipay's key: %v", err)
+	}
+	v.emulatorKey = key
+	v.emulatorPub = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	// The URLs are the service's own, known once it listens: app.New
+	// fills them in from the public URL.
+	return Providers{Emulator: true, EmulatorAlipayKey: key}, nil
+}
+
+// onlySandbox refuses the emulator in a file with a store that is not a
+// sandbox store: the emulator hands any payer any identity, which is only
+// harmless where no real money moves.
+func onlySandbox(ms []*checkout.Merchant) error {
+	for i, m := range ms {
+		for j, st := range m.Stores {
+			if !st.Sandbox {
+				return errorf("identity_providers.emulator", "merchants[%d].stores[%d] is not a sandbox store (sandbox: true): the emulator approves every payer, so only a file of sandbox stores may use it; point a live store at the real providers", i, j)
+			}
+		}
+	}
+	return nil
 }
 
 func (v *validator) merchant(path string, y *merchantYAML) (*checkout.Merchant, error) {
@@ -578,6 +647,15 @@ func (v *validator) alipay(path string, y *alipayYAML) (checkout.AlipayConfig, e
 	}
 	if c.AlipayPublicKey, err = v.str(path+".alipay_public_key", y.AlipayPublicKey); err != nil {
 		return c, err
+	}
+	if v.emulatorKey != nil {
+		if c.AlipayPublicKey != "" {
+			return c, errorf(path+".alipay_public_key", "leave it out with identity_providers.emulator: the service trusts the emulator's own key, generated at start")
+		}
+		// Only for a store that identifies Alipay payers at all.
+		if c.AppID != "" || priv != "" || (c.Enabled && c.Mode == checkout.ModeNative) {
+			c.AlipayPublicKey = v.emulatorPub
+		}
 	}
 	if c.AlipayPublicKey != "" {
 		if _, err := wallet.ParseRSAPublicKey(c.AlipayPublicKey); err != nil {

@@ -20,7 +20,8 @@ type fileYAML struct {
 }
 
 type providersYAML struct {
-	WeChat struct {
+	Emulator bool `yaml:"emulator"`
+	WeChat   struct {
 		AuthorizeBase string `yaml:"authorize_base"`
 		APIBase       string `yaml:"api_base"`
 	} `yaml:"wechat"`

@@ -39,7 +39,8 @@ type PagesDeps struct {
 	WeChat *wallet.WeChat
 	// Alipay resolves Alipay buyer ids.
 	Alipay *wallet.Alipay
-	// WalletSim, when set (demo mode), is mounted under /walletsim/.
+	// WalletSim, when set (demo mode, or a merchants file with
+	// identity_providers.emulator), is mounted under /walletsim/.
 	WalletSim http.Handler
 	// Hub streams transitions to result pages.
 	Hub LiveUpdates

@@ -43,6 +43,14 @@ const (
 	SnapshotCookie = "walletsim_snapshot"
 )
 
+// PathMiniProgramLogin is what a stand-in for wx.login fetches (below the
+// emulator's mount point): GET ?appid=wx…&payer=NAME answers {"code": …},
+// a code sns/jscode2session takes once for that payer. WeChat's wx.login
+// talks to WeChat's own servers; a mini-program tested outside WeChat (a
+// stubbed wx under Node, examples/miniprogram) has none, so the emulator
+// plays that part too.
+const PathMiniProgramLogin = "/wxa/login"
+
 // maxBody caps request bodies the gateway endpoint reads.
 const maxBody = 64 << 10
 
@@ -275,6 +283,8 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.wechatAccessToken(w, r)
 	case p == "/sns/jscode2session" && r.Method == http.MethodGet:
 		s.wechatCode2Session(w, r)
+	case p == PathMiniProgramLogin && r.Method == http.MethodGet:
+		s.miniProgramLogin(w, r)
 	case p == "/oauth2/publicAppAuthorize.htm" && r.Method == http.MethodGet:
 		s.alipayAuthorize(w, r)
 	case p == "/gateway.do" && (r.Method == http.MethodPost || r.Method == http.MethodGet):

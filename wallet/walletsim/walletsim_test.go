@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -528,4 +529,59 @@ func withQuery(t *testing.T, u, raw string) string {
 	}
 	p.RawQuery += "&" + raw
 	return p.String()
+}
+
+// TestMiniProgramLoginEndpoint: what a stand-in for wx.login fetches over
+// HTTP is a code code2session takes once, for the named payer and the
+// mini-program it was asked for; unknown apps and bad payers get no code.
+func TestMiniProgramLoginEndpoint(t *testing.T) {
+	e := newEnv(t, false)
+	ctx := context.Background()
+	login := func(q string) (int, map[string]any) {
+		t.Helper()
+		resp, err := e.client.Get(e.srv.URL + "/sandbox/wallet" + PathMiniProgramLogin + "?" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+			t.Errorf("%s: Access-Control-Allow-Origin %q, want *", q, got)
+		}
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return resp.StatusCode, out
+	}
+	status, out := login("appid=" + miniApp + "&payer=erin")
+	code, _ := out["code"].(string)
+	if status != http.StatusOK || code == "" {
+		t.Fatalf("login: %d %v", status, out)
+	}
+	id, err := e.wechat().Code2Session(ctx, miniApp, miniSecret, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.OpenID != e.sim.OpenID(miniApp, "erin") {
+		t.Errorf("openid %q, want erin's %q", id.OpenID, e.sim.OpenID(miniApp, "erin"))
+	}
+	if _, err := e.wechat().Code2Session(ctx, miniApp, miniSecret, code); !wallet.IsWeChatError(err, wallet.WeChatCodeUsed) {
+		t.Errorf("second use: %v", err)
+	}
+	// The default payer when none is named, like the other endpoints.
+	_, out = login("appid=" + miniApp)
+	if id, err := e.wechat().Code2Session(ctx, miniApp, miniSecret, out["code"].(string)); err != nil || id.OpenID != e.sim.OpenID(miniApp, DefaultPayer) {
+		t.Errorf("default payer: %+v %v", id, err)
+	}
+	// A login code is no official-account OAuth code.
+	_, out = login("appid=" + oaApp)
+	if _, err := e.wechat().ExchangeCode(ctx, oaApp, oaSecret, out["code"].(string)); err == nil {
+		t.Error("a login code was taken by sns/oauth2/access_token")
+	}
+	for _, q := range []string{"appid=wx0000000000000000", "appid=", "appid=" + miniApp + "&payer=" + url.QueryEscape("a\x01b")} {
+		status, out := login(q)
+		if status != http.StatusBadRequest || out["code"] != nil || out["errmsg"] == nil {
+			t.Errorf("%s: %d %v, want 400 with errmsg and no code", q, status, out)
+		}
+	}
 }

@@ -132,3 +132,30 @@ func (s *Sim) wechatCode2Session(w http.ResponseWriter, r *http.Request) {
 		"unionid":     s.UnionID(g.payer),
 	})
 }
+
+// miniProgramLogin plays wx.login's server side: a fresh code for payer
+// under a known mini-program appid. It answers CORS from any origin, as a
+// test page may call it; it needs no secret, as wx.login needs none.
+func (s *Sim) miniProgramLogin(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	appID := r.URL.Query().Get("appid")
+	if _, ok := s.apps[appID]; !ok || appID == "" {
+		w.Header().Set("Content-Type", "application/json; encoding=utf-8")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]any{"errmsg": "walletsim: unknown appid"})
+		return
+	}
+	payer := r.URL.Query().Get("payer")
+	if payer == "" {
+		payer = DefaultPayer
+	}
+	if !validPayer(payer) {
+		w.Header().Set("Content-Type", "application/json; encoding=utf-8")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]any{"errmsg": "walletsim: payer must be 1 to 64 printable characters"})
+		return
+	}
+	code := s.mint(kindMini, appID, payer, false)
+	s.log.Info("walletsim wechat mini-program login", "app_id", appID, "payer", payer)
+	writeJSON(w, map[string]any{"code": code})
+}

@@ -1,0 +1,2 @@
+// The example mini-program has one page, pages/pay/pay; add it to yours.
+App({})
