@@ -109,6 +109,13 @@ func TestGoClient(t *testing.T) {
 			t.Errorf("create answer %+v", ri)
 		}
 		ids = append(ids, co.ID)
+		// The list orders by creation time in milliseconds; two creates
+		// in one millisecond would tie (and list by id). The next create
+		// waits for the service's clock to pass the millisecond this one
+		// had returned in (the API shows whole seconds only).
+		for done := s.clock.Now().UnixMilli(); s.clock.Now().UnixMilli() <= done; {
+			time.Sleep(time.Millisecond)
+		}
 	}
 
 	// Get one.
