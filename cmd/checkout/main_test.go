@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -151,35 +153,57 @@ func do(t *testing.T, method, url, apiKey string, body any) (int, map[string]any
 	return resp.StatusCode, m
 }
 
-// realRedisURL returns a Redis URL for tests that need a real server: REDIS_URL,
-// else 127.0.0.1:6379 when it answers. It skips the test when there is none,
-// unless REDIS_REQUIRED=1 (CI), where it fails. With REDISTEST=miniredis (the
-// suite's miniredis pass) it skips: there is no real server to use then.
+// realRedisURL returns the URL of a real Redis for a test that runs the
+// binary on one: a redis-server process of the test's own, killed when it
+// ends. It skips the test when there is no redis-server binary, unless
+// REDIS_REQUIRED=1 (CI), where it fails. With REDISTEST=miniredis (the
+// suite's miniredis pass) it skips too.
 func realRedisURL(t *testing.T) string {
 	t.Helper()
 	if redistest.ForcedMiniredis() {
 		t.Skip("REDISTEST=miniredis: this test needs a real Redis")
 	}
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		t.Logf("redis: real, REDIS_URL")
-		return u
-	}
-	c, err := net.DialTimeout("tcp", "127.0.0.1:6379", 200*time.Millisecond)
-	if err == nil {
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(200 * time.Millisecond))
-		_, _ = c.Write([]byte("PING\r\n"))
-		buf := make([]byte, 7)
-		if n, _ := io.ReadFull(c, buf); n == 7 && string(buf) == "+PONG\r\n" {
-			t.Logf("redis: real 127.0.0.1:6379")
-			return "redis://127.0.0.1:6379/0"
+	// The binary writes its keys without a prefix (a deployment owns its
+	// Redis), so it gets a redis-server of its own: nothing lands on a
+	// server other tests or people share.
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("REDIS_REQUIRED") == "1" {
+			t.Fatal("REDIS_REQUIRED=1 but there is no redis-server binary to start a private Redis")
 		}
+		t.Skip("no redis-server binary on PATH")
 	}
-	if os.Getenv("REDIS_REQUIRED") == "1" {
-		t.Fatal("REDIS_REQUIRED=1 but no real Redis answers (REDIS_URL unset, nothing on 127.0.0.1:6379)")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Skip("no real Redis (set REDIS_URL or run redis-server on 127.0.0.1:6379)")
-	return ""
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	_ = l.Close()
+	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start redis-server: %v", err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := "127.0.0.1:" + port
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			_ = c.SetDeadline(time.Now().Add(time.Second))
+			_, _ = c.Write([]byte("PING\r\n"))
+			buf := make([]byte, 7)
+			n, _ := io.ReadFull(c, buf)
+			_ = c.Close()
+			if n == 7 && string(buf) == "+PONG\r\n" {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the private redis-server on %s did not answer PING", addr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("redis: a private redis-server on %s", addr)
+	return "redis://" + addr + "/0"
 }
 
 var (
