@@ -53,24 +53,40 @@ func (s *Service) PositionAt(ctx context.Context, merchantID string, t time.Time
 	if !validKeyPart(merchantID) {
 		return 0, nil
 	}
+	// The first few events created from t on, by creation time: the
+	// earliest stored of them starts the stream (creation and storage
+	// orders differ a little, and events of one millisecond tie).
 	ids, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.keyIndex(merchantID),
-		Start: strconv.FormatInt(t.UnixMilli(), 10), Stop: "+inf", ByScore: true, Count: 1}).Result()
+		Start: strconv.FormatInt(t.UnixMilli(), 10), Stop: "+inf", ByScore: true, Count: positionAtScan}).Result()
 	if err != nil {
 		return 0, fmt.Errorf("webhook: position at %s: %w", t.Format(time.RFC3339), err)
 	}
 	if len(ids) == 0 {
 		return s.Head(ctx, merchantID)
 	}
-	seq, err := s.Position(ctx, merchantID, ids[0])
-	if errors.Is(err, ErrBadCursor) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.FloatCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.ZScore(ctx, s.keyLog(merchantID), id)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return 0, fmt.Errorf("webhook: position at %s: %w", t.Format(time.RFC3339), err)
+	}
+	first := int64(-1)
+	for _, c := range cmds {
+		if seq, err := c.Result(); err == nil && (first < 0 || int64(seq) < first) {
+			first = int64(seq)
+		}
+	}
+	if first < 0 {
 		// Older than the log keeps: start at the oldest it has.
 		return 0, nil
 	}
-	if err != nil {
-		return 0, err
-	}
-	return seq - 1, nil
+	return first - 1, nil
 }
+
+// positionAtScan is how many events PositionAt compares.
+const positionAtScan = 100
 
 // Head returns the place of the merchant's latest event (0 when it has
 // none): read from there, LogAfter gives only events stored later.
