@@ -68,7 +68,7 @@ var (
 	errStreamCursor = invalid("Last-Event-ID", "not one of your events still in the stream (events are kept 30 days)")
 	errStreamSince  = invalid("since", "an event id (evt_…) or an RFC 3339 time")
 	errStreamsFull  = &requestError{answer: answer{status: http.StatusTooManyRequests, code: "rate_limited",
-		message: "too many event streams open for this merchant or address; close one or retry later",
+		message:    "too many event streams open for this merchant or address; close one or retry later",
 		retryAfter: fmt.Sprint(int(merchantStreamRetry / time.Second))}}
 )
 
