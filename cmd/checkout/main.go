@@ -8,6 +8,7 @@
 //	checkout sandbox [flags]     run the sandbox gateway on its own
 //	checkout hash-key KEY        print the sha256:… line the merchants file stores
 //	checkout reconcile -store ID [-date YYYY-MM-DD]   reconcile a store's day with the gateway
+//	checkout listen --forward-to URL   forward your events, re-signed, to a local URL
 //	checkout -healthcheck        GET /healthz of a running service (for containers)
 //	checkout -version            print the version and commit it was built from
 package main
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return hashKey(args[1:], stdout, stderr)
 		case "reconcile":
 			return reconcile(ctx, args[1:], getenv, stdout, stderr)
+		case "listen":
+			return listenCmd(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 		}
 	}
 
@@ -87,7 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "checkout: unknown command %q (want sandbox, hash-key, reconcile, or flags only)\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "checkout: unknown command %q (want sandbox, hash-key, reconcile, listen, or flags only)\n", fs.Arg(0))
 		return exitUsage
 	}
 
@@ -108,6 +111,8 @@ func usage(fs *flag.FlagSet, w io.Writer) {
   checkout hash-key KEY       print the sha256:… line to put in the merchants file
   checkout reconcile -store ID [-date YYYY-MM-DD]
                               reconcile a store's gateway day now (checkout reconcile -h)
+  checkout listen --forward-to http://localhost:3000/hooks
+                              forward your events, re-signed, to a local URL (checkout listen -h)
   checkout -healthcheck       exit 0 when the service on -addr answers /healthz
   checkout -version           print the version and commit this binary was built from
 

@@ -53,7 +53,7 @@ var allowed = map[string][]string{
 		"payments", "reconciliation", "sessions", "wallet", "web/logos",
 	},
 	"cmd/checkout": {
-		"app", "checkout", "config", "gateway", "gateway/sandbox", "payments", "reconciliation", "wallet/walletsim",
+		"app", "checkout", "client", "client/webhook", "config", "gateway", "gateway/sandbox", "payments", "reconciliation", "wallet/walletsim",
 	},
 	"cmd/loadharness": {"app", "checkout", "config", "gateway", "gateway/sandbox", "notify", "payments"},
 	// Test-only packages: their code is all in _test.go files.
