@@ -105,6 +105,11 @@ Flags:
 		fmt.Fprintln(stderr, "checkout listen: --retries must be 0 or more, --retry-wait and --timeout positive")
 		return exitUsage
 	}
+	if f, ok := stdin.(*os.File); ok && getenv(listenKeyVar) == "" {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			fmt.Fprintf(stderr, "API key (or set %s): ", listenKeyVar)
+		}
+	}
 	key, err := listenKey(getenv, stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "checkout listen: %v\n", err)
@@ -148,14 +153,13 @@ func listenKey(getenv func(string) string, stdin io.Reader) (string, error) {
 
 // listener forwards events to the local endpoint.
 type listener struct {
-	o       listenOptions
-	api     *client.Client
-	local   *http.Client
-	secret  string
-	cursor  string // the cursor file
-	out     io.Writer
-	errOut  io.Writer
-	started time.Time
+	o      listenOptions
+	api    *client.Client
+	local  *http.Client
+	secret string
+	cursor string // the cursor file
+	out    io.Writer
+	errOut io.Writer
 }
 
 func newListener(o listenOptions, stdout, stderr io.Writer) (*listener, error) {
