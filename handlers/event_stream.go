@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -175,7 +176,7 @@ func (h *handler) streamEvents(c *gin.Context) {
 				return
 			}
 			for _, e := range evs {
-				if _, err := fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", e.ID, e.Type, e.Body); err != nil {
+				if _, err := w.Write(sseEvent(e)); err != nil {
 					return
 				}
 			}
@@ -203,6 +204,25 @@ func (h *handler) streamEvents(c *gin.Context) {
 		case <-poll.C:
 		}
 	}
+}
+
+// sseEvent is one event of the stream. The stored body is one line of
+// JSON (json.Marshal escapes line breaks); were it ever not, each of its
+// lines becomes a data line, which a reader joins back with "\n".
+func sseEvent(e webhook.Streamed) []byte {
+	b := make([]byte, 0, len(e.Body)+len(e.ID)+len(e.Type)+32)
+	b = append(b, "id: "...)
+	b = append(b, e.ID...)
+	b = append(b, "\nevent: "...)
+	b = append(b, e.Type...)
+	b = append(b, '\n')
+	body := bytes.ReplaceAll(e.Body, []byte("\r\n"), []byte("\n"))
+	for _, line := range bytes.Split(body, []byte("\n")) {
+		b = append(b, "data: "...)
+		b = append(b, line...)
+		b = append(b, '\n')
+	}
+	return append(b, '\n')
 }
 
 // streamStart finds the stream's first place.

@@ -86,3 +86,16 @@ func TestMerchantStreamReadSlots(t *testing.T) {
 	}
 	taken()
 }
+
+// TestSSEEvent: one event, and a body with line breaks split into data
+// lines that an SSE reader joins back.
+func TestSSEEvent(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{`{"id":"evt_1"}`, "id: evt_1\nevent: checkout.paid\ndata: {\"id\":\"evt_1\"}\n\n"},
+		{"{\n\"id\":\"evt_1\"\r\n}", "id: evt_1\nevent: checkout.paid\ndata: {\ndata: \"id\":\"evt_1\"\ndata: }\n\n"},
+	} {
+		if got := string(sseEvent(webhook.Streamed{ID: "evt_1", Type: "checkout.paid", Body: []byte(tc.body)})); got != tc.want {
+			t.Errorf("%q: %q, want %q", tc.body, got, tc.want)
+		}
+	}
+}
