@@ -72,6 +72,14 @@ func TestLogArrivalOrder(t *testing.T) {
 		t.Errorf("from the future: %d, want the head 3", at)
 	}
 
+	// The log and its counter expire with the retention, like the
+	// indexes.
+	for _, k := range []string{f.svc.keyLog("m_acme"), f.svc.keySeq("m_acme")} {
+		if ttl := f.rdb.TTL(ctx, k).Val(); ttl <= 0 || ttl > f.svc.retention {
+			t.Errorf("%s: TTL %v, want up to the retention %v", k, ttl, f.svc.retention)
+		}
+	}
+
 	for _, bad := range []struct{ merchant, id string }{
 		{"m_other", first.ID},       // another merchant's
 		{"m_acme", "evt_nope"},      // not an id
