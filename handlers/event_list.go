@@ -10,12 +10,15 @@ import (
 	"github.com/wallet-checkout/checkout/notify/webhook"
 )
 
-// EventLog lists a merchant's events with their deliveries and resends
-// them; *webhook.Service implements it.
+// EventLog lists a merchant's events with their deliveries, resends
+// them and streams them; *webhook.Service implements it.
 type EventLog interface {
 	List(ctx context.Context, merchantID string, q webhook.ListQuery) ([]*webhook.Record, string, error)
 	Get(ctx context.Context, merchantID, id string) (*webhook.Record, error)
 	Resend(ctx context.Context, merchantID, id string) error
+	// EventStream follows them as they are stored (GET
+	// /v1/events/stream).
+	EventStream
 }
 
 // eventListJSON is a page of events, shaped like the checkouts list.

@@ -110,6 +110,8 @@ type handler struct {
 	pages   *pages
 	events  EventLog
 	limiter *limiter
+	// merchantStreams counts the open GET /v1/events/stream.
+	merchantStreams *streamCounts
 }
 
 // New checks the dependencies and builds the router.
@@ -155,6 +157,7 @@ func New(d Deps) (http.Handler, error) {
 		maxAmount:            d.MaxAmount,
 		allowPrivateWebhooks: d.AllowPrivateWebhooks,
 		events:               d.Events,
+		merchantStreams:      newStreamCounts(merchantStreamLimits),
 	}
 	if h.log == nil {
 		h.log = slog.Default()

@@ -139,6 +139,17 @@ func TestOpenAPIAnswers(t *testing.T) {
 	do(404, "GET", "/v1/events/evt_000000000000000000000000", e.keyA, "")
 	do(404, "GET", "/v1/events/"+events.Data[0].ID, e.keyB, "")
 	do(202, "POST", "/v1/events/"+events.Data[0].ID+"/resend", e.keyA, "")
+	// The stream: one event from the start, then closed (validated when
+	// its handler returns); a cursor it does not know.
+	stream := openMerchantStream(t, e.api.URL, "?since="+time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), e.keyA)
+	stream.next(t)
+	stream.close()
+	for deadline := time.Now().Add(30 * time.Second); !slices.Contains(e.oas.Validated()["streamEvents"], 200); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the closed stream was not validated within 30 s")
+		}
+	}
+	do(400, "GET", "/v1/events/stream", e.keyA, "", "Last-Event-ID", "evt_000000000000000000000000")
 	do(404, "POST", "/v1/events/evt_000000000000000000000000/resend", e.keyA, "")
 
 	// The webhooks those events became: every delivered body validates
@@ -215,6 +226,7 @@ func TestOpenAPIAnswers(t *testing.T) {
 		"listEvents":                     {200, 400, 429},
 		"getEvent":                       {200, 404},
 		"resendEvent":                    {202, 404},
+		"streamEvents":                   {200, 400},
 		"createReconciliation":           {200, 400},
 		"listReconciliations":            {200, 400},
 		"getReconciliation":              {200, 404},

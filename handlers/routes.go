@@ -39,6 +39,7 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 
 	v1.POST("/checkouts/:id/refunds", h.createRefund)
 	v1.GET("/events", h.listEvents)
+	v1.GET("/events/stream", h.streamEvents)
 	v1.GET("/events/:id", h.getEvent)
 	v1.POST("/events/:id/resend", h.resendEvent)
 	rec := &reconciliationHandlers{handler: h, svc: d.Reconciliations}

@@ -60,7 +60,10 @@ type demoSetup struct {
 	store    sandbox.Store
 	merchant *checkout.Merchant
 	apiKey   string
-	public   string
+	// webhookSecret signs the demo merchant's deliveries: a checkout's
+	// webhook_url (loopback allowed in demo mode) gets them signed.
+	webhookSecret string
+	public        string
 }
 
 // newDemo builds the sandbox, the emulator and the demo merchant for a
@@ -127,6 +130,7 @@ func newDemo(publicURL string, log *slog.Logger) (*demoSetup, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.webhookSecret = "whsec_" + randomToken()
 	u, err := url.Parse(publicURL)
 	if err != nil {
 		return nil, fmt.Errorf("public URL: %w", err)
@@ -136,6 +140,10 @@ func newDemo(publicURL string, log *slog.Logger) (*demoSetup, error) {
 		Name:          "演示商户 Demo Merchant",
 		APIKeys:       []checkout.APIKey{checkout.APIKeyFor(d.apiKey)},
 		RedirectHosts: demoRedirectHosts(u),
+		// No merchant-wide webhook URL (there is nothing to send to until
+		// the developer says where): a checkout's webhook_url gets its
+		// events, and `checkout listen` forwards them all.
+		WebhookSecrets: []checkout.Secret{checkout.Secret(d.webhookSecret)},
 		Stores: []*checkout.Store{{
 			ID:      demoStoreID,
 			Name:    d.store.Name,
@@ -171,8 +179,9 @@ func newDemo(publicURL string, log *slog.Logger) (*demoSetup, error) {
 }
 
 // Start creates the demo checkout and prints what a person needs to try the
-// service: the API key, the sandbox store's credentials, a checkout URL and
-// a curl command. These are demo secrets, printed on purpose to stdout, never
+// service: the API key, the sandbox store's credentials, a checkout URL, a
+// curl command, and how to watch webhooks (checkout listen, or a
+// checkout's webhook_url with the demo's webhook secret). These are demo secrets, printed on purpose to stdout, never
 // logged.
 func (d *demoSetup) Start(ctx context.Context, repo *checkout.Repo, s *config.Settings, embeddedRedis bool, w io.Writer) error {
 	c, err := checkout.NewCheckout(&checkout.Draft{
@@ -220,9 +229,18 @@ Checkout service, DEMO MODE (no CHECKOUT_CONFIG): %[1]s
       -H 'Content-Type: application/json' \
       -d '{"amount": 1999, "description": "Demo order", "success_url": "%[1]s/c/{CHECKOUT_ID}"}'
 
+  Watch its webhooks on your machine (each event re-signed with a secret
+  listen prints, POSTed to your endpoint; from a checkout of the repository,
+  "go run ./cmd/checkout listen" does the same):
+    CHECKOUT_API_KEY=%[6]s checkout listen -api %[1]s --forward-to http://localhost:3000/hooks
+
+  Or give a checkout a "webhook_url" (loopback allowed in demo mode): the
+  service delivers its events there, signed with
+    webhook secret  %[14]s
+
 `, s.PublicURL, data, d.merchant.Name, d.merchant.ID, strings.Join(d.merchant.RedirectHosts, ", "),
 		d.apiKey, d.sandbox.Prefix(), d.store.OpenID, d.store.OpenKey, d.store.ShopPass,
-		yuan(demoAmount), int(demoTTL.Hours()), c.ID)
+		yuan(demoAmount), int(demoTTL.Hours()), c.ID, d.webhookSecret)
 	return nil
 }
 

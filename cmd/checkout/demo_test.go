@@ -1,14 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	cwebhook "github.com/wallet-checkout/checkout/client/webhook"
 )
 
 // TestDemoRedirectHosts: the demo merchant accepts success and cancel URLs on
@@ -131,5 +136,88 @@ func TestDemoOff(t *testing.T) {
 				t.Errorf("no demo banner:\n%s", in.stdout)
 			}
 		})
+	}
+}
+
+// TestDemoWebhooks: a demo user sees webhooks. A checkout's webhook_url on
+// loopback is accepted and gets its events delivered, signed with the
+// banner's webhook secret; the banner's `checkout listen` command, run as
+// printed (with the endpoint's URL for --forward-to), forwards the events.
+func TestDemoWebhooks(t *testing.T) {
+	in := start(t, map[string]string{})
+	out := in.stdout.String()
+	key := match(t, apiKeyRe, out)
+	secret := match(t, regexp.MustCompile(`webhook secret\s+(whsec_\S+)`), out)
+	cmd := regexp.MustCompile(`CHECKOUT_API_KEY=(\S+) checkout listen (.+)`).FindStringSubmatch(out)
+	if cmd == nil || cmd[1] != key {
+		t.Fatalf("no listen command with the API key in the banner:\n%s", out)
+	}
+
+	type delivery struct {
+		id, typ string
+		err     error
+	}
+	got := make(chan delivery, 100)
+	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var ev struct{ ID, Type string }
+		_ = json.Unmarshal(body, &ev)
+		got <- delivery{ev.ID, ev.Type, cwebhook.Verify(body, r.Header.Get(cwebhook.HeaderSignature), []string{secret}, 0, time.Now())}
+	}))
+	t.Cleanup(hooks.Close)
+
+	// The service's own delivery, to a checkout's loopback webhook_url.
+	code, body := do(t, "POST", in.base+"/v1/checkouts", key, map[string]any{"amount": 500, "webhook_url": hooks.URL + "/hooks"})
+	if code != http.StatusCreated {
+		t.Fatalf("a loopback webhook_url in demo mode: %d %v", code, body)
+	}
+	id := body["id"].(string)
+	if code, body := do(t, "POST", in.base+"/v1/checkouts/"+id+"/cancel", key, nil); code != http.StatusOK {
+		t.Fatalf("cancel: %d %v", code, body)
+	}
+	select {
+	case d := <-got:
+		if d.typ != "checkout.cancelled" || d.err != nil {
+			t.Fatalf("delivered %+v", d)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the cancelled event was not delivered within 30 s")
+	}
+
+	// The banner's listen command, its --forward-to aimed at a verifying
+	// endpoint of listen's own secret.
+	fields := strings.Fields(cmd[2])
+	i := slices.Index(fields, "--forward-to")
+	if i < 0 || i+1 >= len(fields) {
+		t.Fatalf("the listen command has no --forward-to: %s", cmd[0])
+	}
+	var lout syncBuffer
+	took := make(chan string, 100)
+	local := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		m := secretLine.FindStringSubmatch(lout.String())
+		if m == nil || cwebhook.Verify(body, r.Header.Get(cwebhook.HeaderSignature), []string{m[1]}, 0, time.Now()) != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		var ev struct{ ID string }
+		_ = json.Unmarshal(body, &ev)
+		took <- ev.ID
+	}))
+	t.Cleanup(local.Close)
+	fields[i+1] = local.URL
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- listenCmd(ctx, append(fields, "--since", "1h", "--cache-dir", t.TempDir()), envOf(map[string]string{listenKeyVar: cmd[1]}), nil, &lout, io.Discard)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case ev := <-took:
+		if !strings.HasPrefix(ev, "evt_") {
+			t.Errorf("forwarded %q", ev)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the banner's listen command forwarded nothing within 30 s:\n%s", lout.String())
 	}
 }

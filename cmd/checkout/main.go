@@ -9,6 +9,7 @@
 //	checkout hash-key KEY        print the sha256:… line the merchants file stores
 //	checkout reconcile -store ID [-date YYYY-MM-DD]   reconcile a store's day with the gateway
 //	checkout doctor [-fix] [-public-check]   check the configuration before a payer does
+//	checkout listen --forward-to URL   forward your events, re-signed, to a local URL
 //	checkout -healthcheck        GET /healthz of a running service (for containers)
 //	checkout -version            print the version and commit it was built from
 package main
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return reconcile(ctx, args[1:], getenv, stdout, stderr)
 		case "doctor":
 			return doctor(ctx, args[1:], getenv, stdout, stderr)
+		case "listen":
+			return listenCmd(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 		}
 	}
 
@@ -90,7 +93,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "checkout: unknown command %q (want sandbox, hash-key, reconcile, doctor, or flags only)\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "checkout: unknown command %q (want sandbox, hash-key, reconcile, doctor, listen, or flags only)\n", fs.Arg(0))
 		return exitUsage
 	}
 
@@ -114,6 +117,8 @@ func usage(fs *flag.FlagSet, w io.Writer) {
   checkout doctor [-fix] [-public-check]
                               check the configuration against the gateway, Redis and the
                               public and webhook URLs (checkout doctor -h)
+  checkout listen --forward-to http://localhost:3000/hooks
+                              forward your events, re-signed, to a local URL (checkout listen -h)
   checkout -healthcheck       exit 0 when the service on -addr answers /healthz
   checkout -version           print the version and commit this binary was built from
 

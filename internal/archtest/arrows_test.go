@@ -54,7 +54,7 @@ var allowed = map[string][]string{
 		"payments", "reconciliation", "sessions", "wallet", "wallet/walletsim", "web/logos",
 	},
 	"cmd/checkout": {
-		"app", "checkout", "config", "gateway", "gateway/sandbox", "internal/hostclass", "notify/webhook",
+		"app", "checkout", "client", "client/webhook", "config", "gateway", "gateway/sandbox", "internal/hostclass", "notify/webhook",
 		"payments", "reconciliation", "wallet/walletsim",
 	},
 	"cmd/loadharness": {"app", "checkout", "config", "gateway", "gateway/sandbox", "notify", "payments"},

@@ -66,3 +66,26 @@ func BenchmarkDeliver(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(tickTrips)/float64(b.N), "roundtrips/op")
 }
+
+// BenchmarkLogAfterIdle is one poll of an events stream that is up to
+// date (what each held stream does every second): one ZRANGE that finds
+// nothing, after 1000 events.
+func BenchmarkLogAfterIdle(b *testing.B) {
+	f := newFixture(b)
+	f.merchant("m_acme", "")
+	for range 1000 {
+		f.emit(b, "m_acme", TypePaid)
+	}
+	ctx := context.Background()
+	head, err := f.svc.Head(ctx, "m_acme")
+	if err != nil || head != 1000 {
+		b.Fatalf("head %d, %v", head, err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		evs, _, err := f.svc.LogAfter(ctx, "m_acme", head, 100)
+		if err != nil || len(evs) != 0 {
+			b.Fatalf("%d events, %v", len(evs), err)
+		}
+	}
+}

@@ -16,6 +16,11 @@
 // and one HMAC-SHA256 of "timestamp.body" per active webhook secret, so
 // secrets can be rotated without losing a delivery.
 //
+// Each merchant's events are also kept in a log in the order they were
+// stored (Position, LogAfter), which the events stream follows: a reader
+// that resumes after an event gets exactly what was stored after it, even
+// an event created earlier but stored later.
+//
 // Every key lives in the hash slot {wh}, so the scripts also run on Redis
 // Cluster.
 package webhook

@@ -218,21 +218,42 @@ func (s *Service) keyIndexType(merchantID, typ string) string {
 	return s.prefix + "{wh}:m:" + merchantID + ":t:" + typ
 }
 
+// keyLog is the merchant's events in the order they were stored (a sorted
+// set scored by keySeq's count): what GET /v1/events/stream follows. The
+// indexes above are ordered by the events' creation times, which a late
+// emit (an effect run again after a crash, a slow replica) can put before
+// events already stored; a reader that resumes after an event must see
+// every event stored after it, so the log is ordered by arrival.
+func (s *Service) keyLog(merchantID string) string {
+	return s.prefix + "{wh}:m:" + merchantID + ":log"
+}
+func (s *Service) keySeq(merchantID string) string {
+	return s.prefix + "{wh}:m:" + merchantID + ":seq"
+}
+
 // emitScript stores an event, indexes it three ways for the events API and
 // schedules its first delivery now, all or nothing. An id seen before is a
 // no-op, so a caller may retry Emit after an error without sending twice.
 //
-// KEYS: event, the indexes (all, by checkout when the event has one, by
-// type), due last
+// It also appends the event to the merchant's log (keyLog), numbered by
+// keySeq, and keeps the log's last logMax entries.
+//
+// KEYS: event, log, seq, the indexes (all, by checkout when the event has
+// one, by type), due last
 // ARGV: id, body, merchant, checkout, type, url, created ms, now ms,
-// retention s, cutoff ms
+// retention s, cutoff ms, log max
 var emitScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'body', ARGV[2], 'mid', ARGV[3], 'cid', ARGV[4],
   'type', ARGV[5], 'url', ARGV[6], 'created', ARGV[7], 'state', 'pending',
   'tries', 0, 'since', ARGV[8], 'next', ARGV[8])
 redis.call('EXPIRE', KEYS[1], ARGV[9])
-for i = 2, #KEYS - 1 do
+local seq = redis.call('INCR', KEYS[3])
+redis.call('ZADD', KEYS[2], seq, ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[11]) + 1))
+redis.call('EXPIRE', KEYS[2], ARGV[9])
+redis.call('EXPIRE', KEYS[3], ARGV[9])
+for i = 4, #KEYS - 1 do
   redis.call('ZADD', KEYS[i], ARGV[7], ARGV[1])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[10])
   redis.call('EXPIRE', KEYS[i], ARGV[9])
@@ -261,7 +282,7 @@ func (s *Service) Emit(ctx context.Context, e Event) error {
 func (s *Service) store(ctx context.Context, e Event, body []byte) error {
 	now := s.now()
 	created := e.CreatedAt.UnixMilli()
-	keys := []string{s.keyEvent(e.ID), s.keyIndex(e.MerchantID)}
+	keys := []string{s.keyEvent(e.ID), s.keyLog(e.MerchantID), s.keySeq(e.MerchantID), s.keyIndex(e.MerchantID)}
 	if e.CheckoutID != "" {
 		keys = append(keys, s.keyIndexCheckout(e.MerchantID, e.CheckoutID))
 	}
@@ -269,7 +290,7 @@ func (s *Service) store(ctx context.Context, e Event, body []byte) error {
 	err := emitScript.Run(ctx, s.rdb, keys,
 		e.ID, body, e.MerchantID, e.CheckoutID, e.Type, e.WebhookURL,
 		created, now.UnixMilli(), int64(s.retention/time.Second),
-		now.Add(-s.retention).UnixMilli(),
+		now.Add(-s.retention).UnixMilli(), logMax,
 	).Err()
 	if err != nil {
 		return fmt.Errorf("webhook: emit %s %s: %w", e.Type, e.ID, err)
