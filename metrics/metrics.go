@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,9 +50,11 @@ type Metrics struct {
 	httpRequests *prometheus.CounterVec
 	httpDuration *prometheus.HistogramVec
 	// routes caches the children of the HTTP metrics by route, method and
-	// status, so a request costs a map read, not a label hash.
-	routesMu sync.RWMutex
-	routes   map[routeKey]routeSeries
+	// status, so a request costs a map read, not a label hash. The map is
+	// copied on write (new keys stop coming once every route has been
+	// seen), so reads take no lock.
+	routesMu sync.Mutex
+	routes   atomic.Pointer[map[routeKey]routeSeries]
 
 	gatewayCalls    *prometheus.CounterVec
 	gatewayDuration *prometheus.HistogramVec
@@ -107,7 +110,8 @@ var latencyBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10,
 // New builds the registry with the Go runtime and process collectors, the
 // build info, and the service's metrics.
 func New(o Options) *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry(), merchantLabel: o.MerchantLabel, routes: map[routeKey]routeSeries{}}
+	m := &Metrics{reg: prometheus.NewRegistry(), merchantLabel: o.MerchantLabel}
+	m.routes.Store(&map[routeKey]routeSeries{})
 	merchant := func(labels ...string) []string {
 		if o.MerchantLabel {
 			return append(labels, "merchant_id")
@@ -168,20 +172,33 @@ func (m *Metrics) Request(route, method string, status int, elapsed time.Duratio
 	}
 	method = boundMethod(method)
 	k := routeKey{route, method, status}
-	m.routesMu.RLock()
-	s, ok := m.routes[k]
-	m.routesMu.RUnlock()
+	s, ok := (*m.routes.Load())[k]
 	if !ok {
-		s = routeSeries{
-			count:    m.httpRequests.WithLabelValues(route, method, strconv.Itoa(status)),
-			duration: m.httpDuration.WithLabelValues(route, method),
-		}
-		m.routesMu.Lock()
-		m.routes[k] = s
-		m.routesMu.Unlock()
+		s = m.addRoute(k)
 	}
 	s.count.Inc()
 	s.duration.Observe(elapsed.Seconds())
+}
+
+// addRoute makes k's series and puts them in a copy of the cache.
+func (m *Metrics) addRoute(k routeKey) routeSeries {
+	m.routesMu.Lock()
+	defer m.routesMu.Unlock()
+	old := *m.routes.Load()
+	if s, ok := old[k]; ok {
+		return s
+	}
+	s := routeSeries{
+		count:    m.httpRequests.WithLabelValues(k.route, k.method, strconv.Itoa(k.status)),
+		duration: m.httpDuration.WithLabelValues(k.route, k.method),
+	}
+	next := make(map[routeKey]routeSeries, len(old)+1)
+	for key, v := range old {
+		next[key] = v
+	}
+	next[k] = s
+	m.routes.Store(&next)
+	return s
 }
 
 // boundMethod keeps the standard methods and folds any other into OTHER.
