@@ -69,6 +69,7 @@ type paidFlow struct {
 	app        *app.App
 	sb         *sandbox.Server
 	key        string
+	openID     string
 	hooks      atomic.Int32
 }
 
@@ -99,7 +100,7 @@ func newPaidFlow(t *testing.T, opts metrics.Options) *paidFlow {
 	t.Cleanup(receiver.Close)
 
 	key, _ := checkout.NewAPIKey(false)
-	f.key = key
+	f.key, f.openID = key, st.OpenID
 	m := &checkout.Merchant{
 		ID: "m_" + strings.ToLower(rand.Text()[:8]), Name: "Shop", APIKeys: []checkout.APIKey{checkout.APIKeyFor(key)},
 		WebhookURL: receiver.URL + "/hooks", WebhookSecrets: []checkout.Secret{"whsec_metrics_test"},
@@ -150,6 +151,13 @@ func newPaidFlow(t *testing.T, opts metrics.Options) *paidFlow {
 // the checkout to be paid and its webhook delivered. It returns the id.
 func (f *paidFlow) pay(t *testing.T) string {
 	t.Helper()
+	id := f.create(t)
+	return f.payIt(t, id)
+}
+
+// create makes an open checkout through the API and returns its id.
+func (f *paidFlow) create(t *testing.T) string {
+	t.Helper()
 	req, _ := http.NewRequest("POST", f.api.URL+"/v1/checkouts", strings.NewReader(`{"amount":1999,"description":"metrics"}`))
 	req.Header.Set("Authorization", "Bearer "+f.key)
 	req.Header.Set("Content-Type", "application/json")
@@ -163,11 +171,15 @@ func (f *paidFlow) pay(t *testing.T) string {
 	if resp.StatusCode != http.StatusCreated || err != nil {
 		t.Fatalf("create = %s, %v", resp.Status, err)
 	}
-	id := created.ID
+	return created.ID
+}
 
+// payIt pays checkout id as pay says.
+func (f *paidFlow) payIt(t *testing.T, id string) string {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second}
-	resp, err = browser.Get(f.api.URL + "/c/" + id)
+	resp, err := browser.Get(f.api.URL + "/c/" + id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +189,7 @@ func (f *paidFlow) pay(t *testing.T) string {
 	if csrf == nil {
 		t.Fatalf("GET /c/%s = %s without a CSRF token", id, resp.Status)
 	}
-	req, _ = http.NewRequest("POST", f.api.URL+"/c/"+id+"/pay", strings.NewReader(`{"wallet":"wechat","scenario":"qr"}`))
+	req, _ := http.NewRequest("POST", f.api.URL+"/c/"+id+"/pay", strings.NewReader(`{"wallet":"wechat","scenario":"qr"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-CSRF-Token", string(csrf[1]))
 	req.Header.Set("Origin", f.api.URL)
@@ -305,4 +317,82 @@ func TestMetricsMerchantLabel(t *testing.T) {
 			t.Errorf("%s has no merchant_id series (got %v)", name, withMerchant)
 		}
 	}
+}
+
+// TestMetricsRefusalsAndStreams: a forged notify counts as rejected, an
+// address failing authentication past its limit as rate limited, and an
+// open status stream shows in the gauge until it ends.
+func TestMetricsRefusalsAndStreams(t *testing.T) {
+	f := newPaidFlow(t, metrics.Options{})
+	// A notify with a bad signature: 400, rejected.
+	code, _ := getStatus(t, payments.NotifyURL(f.api.URL, f.openID)+"?out_no=x&ord_no=1&status=1&timestamp=1&rand_str=a&sign=bad")
+	if code != http.StatusBadRequest {
+		t.Fatalf("forged notify = %d, want 400", code)
+	}
+	// Failed authentications past the per-address limit (default 20/m).
+	limited := 0
+	for range 30 {
+		req, _ := http.NewRequest("GET", f.api.URL+"/v1/checkouts", nil)
+		req.Header.Set("Authorization", "Bearer sk_test_wrong")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests {
+			limited++
+		}
+	}
+	if limited == 0 {
+		t.Fatal("30 failed authentications, none refused with 429")
+	}
+	got := scrape(t, f.admin.URL+"/metrics")
+	if v := got[`checkout_notifies_received_total{result="rejected"}`]; v != 1 {
+		t.Errorf("rejected notifies = %v, want 1", v)
+	}
+	if v := got[`checkout_rate_limited_requests_total{limit="auth_failures"}`]; v != float64(limited) {
+		t.Errorf("rate limited = %v, want the %d 429 answers", v, limited)
+	}
+	if v := got[`checkout_http_requests_total{method="GET",route="/v1/checkouts",status="429"}`]; v != float64(limited) {
+		t.Errorf("429 answers counted %v, want %d", v, limited)
+	}
+
+	// A status stream on an open checkout: counted while open, gone once
+	// closed.
+	id := f.create(t)
+	resp, err := http.Get(f.api.URL + "/c/" + id + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		resp.Body.Close()
+		t.Fatalf("GET events = %s %s", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	buf := make([]byte, 64)
+	if _, err := resp.Body.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	streams := func() float64 { return scrape(t, f.admin.URL+"/metrics")["checkout_sse_streams_open"] }
+	if v := streams(); v != 1 {
+		t.Errorf("open streams = %v with one stream open, want 1", v)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for streams() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("open streams still %v 30 s after the stream closed", streams())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func getStatus(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
