@@ -46,8 +46,6 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 		return exitUsage
 	}
 	log := newLogger(stderr, settings.LogLevel)
-	ver, rev := buildVersion()
-	log.Info("Starting", "version", ver, "commit", rev, "go", runtime.Version())
 	if settings.Generated {
 		log.Info("Session keys and signing secret generated for this process (demo mode): payer sessions end when it stops")
 	}
@@ -62,6 +60,11 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 			return exitUsage
 		}
 	}
+
+	// What runs, first (after a bad merchants file's one line, which stops
+	// the start before anything else is said).
+	ver, rev := buildVersion()
+	log.Info("Starting", "version", ver, "commit", rev, "go", runtime.Version())
 
 	ln, err := net.Listen("tcp", settings.Addr)
 	if err != nil {
