@@ -152,3 +152,33 @@ func TestMetricsConfirmationSources(t *testing.T) {
 		}
 	}
 }
+
+// TestReconcilerOldest: the reconciler's oldest work item is the pending
+// attempt's next check; left unprocessed, it falls behind the clock by
+// what the lag metric reports; once settled nothing is left.
+func TestReconcilerOldest(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
+	if due, err := e.svc.ReconcilerOldest(ctx); err != nil || !due.IsZero() {
+		t.Fatalf("empty: %v %v", due, err)
+	}
+	c := e.newCheckout(1000, 30*time.Minute)
+	a := e.order(c, checkout.ScenarioQR, "")
+	due, err := e.svc.ReconcilerOldest(ctx)
+	if err != nil || due.IsZero() || due.Before(e.clk.Now().Add(-time.Second)) {
+		t.Fatalf("after Watch: oldest %v (%v), want the attempt's next check, not before now %v", due, err, e.clk.Now())
+	}
+	e.clk.Advance(10 * time.Minute)
+	if lag := e.clk.Now().Sub(due); lag < 9*time.Minute {
+		t.Fatalf("lag %v after 10 min unprocessed", lag)
+	}
+	e.pay(a)
+	if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// Settled: the attempt left the watch set; the checkout's expiry is
+	// not in it (the expiry queue is the repository's).
+	if due, err := e.svc.ReconcilerOldest(ctx); err != nil || !due.IsZero() {
+		t.Fatalf("after the payment: oldest %v (%v), want none", due, err)
+	}
+}
