@@ -20,6 +20,7 @@ import (
 	"github.com/wallet-checkout/checkout/config"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/handlers"
+	"github.com/wallet-checkout/checkout/metrics"
 	"github.com/wallet-checkout/checkout/notify"
 	"github.com/wallet-checkout/checkout/notify/webhook"
 	"github.com/wallet-checkout/checkout/payments"
@@ -83,6 +84,11 @@ type Config struct {
 	// stream (handlers.PagesDeps; defaults 15 s and 5 s).
 	PageHeartbeat  time.Duration
 	PageEventsPoll time.Duration
+	// Metrics, when set, is told of everything the service counts and
+	// reads Redis at each scrape (the binary sets it when the admin
+	// listener is on, CHECKOUT_ADMIN_ADDR); nil counts nothing. With a
+	// Gateway set, gateway calls are counted only if that Gateway does so.
+	Metrics *metrics.Metrics
 }
 
 // App is the assembled service: its HTTP handler, its parts (for the
@@ -97,7 +103,10 @@ type App struct {
 	Hub            *notify.Hub
 	Reconciliation *reconciliation.Service
 	Sessions       *sessions.Payers
+	// Metrics is Config.Metrics (nil when not asked for).
+	Metrics *metrics.Metrics
 
+	rdb   redis.UniversalClient
 	loops []func(context.Context)
 }
 
@@ -125,7 +134,14 @@ func New(cfg Config) (*App, error) {
 	if now == nil {
 		now = time.Now
 	}
-	var gw Gateway = gateway.NewClient()
+	m := cfg.Metrics
+	var gwOpts []gateway.Option
+	if m != nil {
+		gwOpts = append(gwOpts, gateway.WithObserver(func(endpoint string, err error, elapsed time.Duration) {
+			m.GatewayCall(endpoint, gateway.Result(err), elapsed)
+		}))
+	}
+	var gw Gateway = gateway.NewClient(gwOpts...)
 	if cfg.Gateway != nil {
 		gw = cfg.Gateway
 	}
@@ -147,13 +163,22 @@ func New(cfg Config) (*App, error) {
 		webhook.WithLease(webhookLease(lease)),
 		webhook.WithTimeout(webhookTimeout(lease)),
 	}
+	var payObs payments.Observer
+	var handlerObs handlers.Observer
+	if m != nil {
+		repoOpts = append(repoOpts, checkout.WithObserver(func(from, to checkout.Status, merchantID string) {
+			m.Transition(string(from), string(to), merchantID)
+		}))
+		hookOpts = append(hookOpts, webhook.WithObserver(m.WebhookDelivery))
+		payObs, handlerObs = m, m
+	}
 	var payPrefix, recPrefix, sessPrefix, oauthPrefix string
 	if p != "" {
 		repoOpts = append(repoOpts, checkout.WithPrefix(p+"co:"))
 		hookOpts = append(hookOpts, webhook.WithPrefix(p))
 		payPrefix, recPrefix, sessPrefix, oauthPrefix = p+"notify:", p+"rc:", p+"sess:", p+sessions.DefaultOAuthPrefix
 	}
-	a := &App{Repo: checkout.NewRepo(rdb, repoOpts...), Webhooks: webhook.New(rdb, dir, hookOpts...)}
+	a := &App{Repo: checkout.NewRepo(rdb, repoOpts...), Webhooks: webhook.New(rdb, dir, hookOpts...), Metrics: m, rdb: rdb}
 
 	var events payments.Emitter = a.Webhooks
 	if cfg.Events != nil {
@@ -166,6 +191,7 @@ func New(cfg Config) (*App, error) {
 		Retention: s.Retention, PublicURL: s.PublicURL,
 		// The reconciler claims its work items under the same lease.
 		EffectLease: lease,
+		Observer:    payObs,
 	})
 	if err != nil {
 		return nil, err
@@ -233,6 +259,7 @@ func New(cfg Config) (*App, error) {
 		Events:               a.Webhooks,
 		Reconciliations:      a.Reconciliation,
 		Sandbox:              cfg.Sandbox,
+		Observer:             handlerObs,
 		RateLimits: handlers.RateLimits{
 			API: s.RateAPI, AuthFailures: s.RateAuthFailures, Payer: s.RatePayer, Prefix: p,
 		},
@@ -255,7 +282,34 @@ func New(cfg Config) (*App, error) {
 		return nil, err
 	}
 	a.loops = []func(context.Context){a.Webhooks.Run, a.Reconciler.Run, a.Hub.Run, a.Reconciliation.Daily(0).Run}
+	if m != nil {
+		m.AddProbes(metrics.Probes{WebhookQueue: a.Webhooks.QueueStats, ReconcilerOldest: a.Payments.ReconcilerOldest, Clock: now})
+		m.AddRedisPool(rdb)
+	}
 	return a, nil
+}
+
+// ErrDraining is the readiness failure of a process that is shutting down.
+var ErrDraining = &metrics.NotReady{Why: "draining"}
+
+// Admin is what the admin listener serves (metrics.AdminHandler): /metrics,
+// /debug/pprof/, /healthz, and /readyz, ready while Redis answers and
+// draining (may be nil) says false. Without Config.Metrics, /metrics
+// serves a registry of the Go runtime and the process only.
+func (a *App) Admin(draining func() bool) http.Handler {
+	m := a.Metrics
+	if m == nil {
+		m = metrics.New(metrics.Options{})
+	}
+	return m.AdminHandler(func(ctx context.Context) error {
+		if draining != nil && draining() {
+			return ErrDraining
+		}
+		if err := a.rdb.Ping(ctx).Err(); err != nil {
+			return &metrics.NotReady{Why: "redis unreachable", Err: err}
+		}
+		return nil
+	})
 }
 
 // Start runs the loops beside the handler (webhook delivery, the

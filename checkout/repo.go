@@ -39,6 +39,8 @@ type Repo struct {
 	// creates counts this Repo's creates: every listTrimEvery-th one trims
 	// the merchant's list.
 	creates atomic.Uint64
+	// observe, when set, is told of every state move (WithObserver).
+	observe func(from, to Status, merchantID string)
 }
 
 // listTrimEvery is how often Create drops the merchant list's entries
@@ -71,6 +73,22 @@ func WithClock(now func() time.Time) Option {
 			r.now = now
 		}
 	}
+}
+
+// WithObserver has observe called after each state move a call of the
+// repository makes, with the statuses before and after and the checkout's
+// merchant (app counts them in its metrics). It is called once per move,
+// by the one call that made it; it must be quick.
+func WithObserver(observe func(from, to Status, merchantID string)) Option {
+	return func(r *Repo) { r.observe = observe }
+}
+
+// moved reports t to the observer when it is a move, and returns it.
+func (r *Repo) moved(t *Transition) *Transition {
+	if r.observe != nil && t.Changed && t.From != t.To && t.Checkout != nil {
+		r.observe(t.From, t.To, t.Checkout.MerchantID)
+	}
+	return t
 }
 
 // NewRepo returns a repository on rdb.
@@ -502,7 +520,7 @@ func (r *Repo) move(ctx context.Context, id string, to Status, from []Status, du
 	if err != nil {
 		return nil, err
 	}
-	t := &Transition{Changed: code(v) == 1, From: Status(str(v, 1)), To: c.Status, Checkout: c}
+	t := r.moved(&Transition{Changed: code(v) == 1, From: Status(str(v, 1)), To: c.Status, Checkout: c})
 	if !c.Status.Active() {
 		// Finished checkouts leave the expiry queue.
 		if err := r.rdb.ZRem(ctx, r.keyExpiry(), id).Err(); err != nil {
@@ -615,6 +633,7 @@ func (r *Repo) markPaid(ctx context.Context, id string, seq int, ordNo string, s
 		AttemptChanged: code(v) >= 1,
 		DoublePaid:     code(v) == 1,
 	}
+	r.moved(&p.Transition)
 	var hook any
 	if len(v) > 3 {
 		hook = v[3]
@@ -659,7 +678,7 @@ func (r *Repo) RecordRefund(ctx context.Context, id, refundKey string, amount in
 	if err != nil {
 		return nil, fmt.Errorf("refund %s: %w", id, err)
 	}
-	return &Transition{Changed: code(v) == 1, From: Status(str(v, 1)), To: c.Status, Checkout: c}, nil
+	return r.moved(&Transition{Changed: code(v) == 1, From: Status(str(v, 1)), To: c.Status, Checkout: c}), nil
 }
 
 // validRefundKey reports whether k can name a refund in a checkout's hash.
@@ -712,7 +731,7 @@ func (r *Repo) AddAttempt(ctx context.Context, id string, m Method, s Scenario) 
 		Status: AttemptPending, Amount: c.Amounts.Trade, CreatedAt: now, UpdatedAt: now,
 	}
 	from := Status(str(v, 1))
-	return a, &Transition{Changed: from != c.Status, From: from, To: c.Status, Checkout: c}, nil
+	return a, r.moved(&Transition{Changed: from != c.Status, From: from, To: c.Status, Checkout: c}), nil
 }
 
 // UpdateAttempt records the gateway's ord_no (once; a different one later is

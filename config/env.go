@@ -96,6 +96,8 @@ var Vars = []Var{
 	{Env: "CHECKOUT_STREAM_READS", Flag: "stream-reads", Default: strconv.Itoa(DefaultStreamReads), Usage: "most Redis reads the event streams make at one time in this process; keep it well below the Redis pool size"},
 	{Env: "CHECKOUT_CLAIM_LEASE", Flag: "claim-lease", Default: DefaultClaimLease.String(), Usage: "lease of a claim on background work (effects, reconciler items; webhook deliveries get four times it) before a crashed replica's work is taken over; for drills and tests"},
 	{Env: "CHECKOUT_WEBHOOK_RETRY", Flag: "webhook-retry", Default: DefaultWebhookRetry.String(), Usage: "wait after a webhook delivery's first failure, doubling after each further one; for drills and tests"},
+	{Env: "CHECKOUT_ADMIN_ADDR", Flag: "admin-addr", Usage: "listen address (host:port, e.g. 127.0.0.1:9091) of the admin listener: /metrics, /debug/pprof/, /healthz, /readyz; never the public port (default off)"},
+	{Env: "CHECKOUT_METRICS_MERCHANT_LABEL", Flag: "metrics-merchant-label", Default: "false", Bool: true, Usage: "add a merchant_id label to the per-merchant metrics (transitions, confirmations, refunds, webhook deliveries); one series per merchant each"},
 }
 
 // Settings is the service configuration read from the environment.
@@ -153,6 +155,11 @@ type Settings struct {
 	StreamsMax, StreamsPerClient, StreamsPerCheckout int
 	// StreamReads caps the event streams' concurrent Redis reads.
 	StreamReads int
+	// AdminAddr is the admin listener's address (metrics, pprof, probes);
+	// empty means none.
+	AdminAddr string
+	// MetricsMerchantLabel adds merchant_id to the per-merchant metrics.
+	MetricsMerchantLabel bool
 }
 
 // Demo reports whether the service runs without a merchants file: sandbox
@@ -181,6 +188,8 @@ func (s *Settings) LogValue() slog.Value {
 		slog.Int("streams_per_client", s.StreamsPerClient),
 		slog.Int("streams_per_checkout", s.StreamsPerCheckout),
 		slog.Int("stream_reads", s.StreamReads),
+		slog.String("admin_addr", s.AdminAddr),
+		slog.Bool("metrics_merchant_label", s.MetricsMerchantLabel),
 	)
 }
 
@@ -391,6 +400,22 @@ func FromEnv(getenv func(string) string) (*Settings, error) {
 		if *f.dst, err = boundedInt(get, f.name, 1, f.hi); err != nil {
 			return nil, err
 		}
+	}
+
+	if s.AdminAddr = get("CHECKOUT_ADMIN_ADDR"); s.AdminAddr != "" {
+		_, port, err := net.SplitHostPort(s.AdminAddr)
+		if err != nil {
+			return nil, errorf("CHECKOUT_ADMIN_ADDR", "%q is not host:port (e.g. 127.0.0.1:9091)", s.AdminAddr)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return nil, errorf("CHECKOUT_ADMIN_ADDR", "port %q is not a number from 0 to 65535", port)
+		}
+		if port != "0" && s.AdminAddr == s.Addr {
+			return nil, errorf("CHECKOUT_ADMIN_ADDR", "%q is the public listen address (CHECKOUT_ADDR): the admin listener must never be on the public port", s.AdminAddr)
+		}
+	}
+	if s.MetricsMerchantLabel, err = ParseBool(get("CHECKOUT_METRICS_MERCHANT_LABEL")); err != nil {
+		return nil, errorf("CHECKOUT_METRICS_MERCHANT_LABEL", "%v", err)
 	}
 	return s, nil
 }

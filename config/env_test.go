@@ -81,6 +81,8 @@ func TestFromEnvAll(t *testing.T) {
 		"CHECKOUT_STREAMS_PER_CLIENT":     "7",
 		"CHECKOUT_STREAMS_PER_CHECKOUT":   "3",
 		"CHECKOUT_STREAM_READS":           "2",
+		"CHECKOUT_ADMIN_ADDR":             "127.0.0.1:9091",
+		"CHECKOUT_METRICS_MERCHANT_LABEL": "on",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -109,6 +111,9 @@ func TestFromEnvAll(t *testing.T) {
 	}
 	if s.StreamsMax != 500 || s.StreamsPerClient != 7 || s.StreamsPerCheckout != 3 || s.StreamReads != 2 {
 		t.Errorf("stream caps %d %d %d, reads %d", s.StreamsMax, s.StreamsPerClient, s.StreamsPerCheckout, s.StreamReads)
+	}
+	if s.AdminAddr != "127.0.0.1:9091" || !s.MetricsMerchantLabel {
+		t.Errorf("admin addr %q, merchant label %v", s.AdminAddr, s.MetricsMerchantLabel)
 	}
 	if strings.Join(s.TrustedProxies, ";") != "10.0.0.0/8;192.168.1.1;::1" {
 		t.Errorf("trusted proxies %q", s.TrustedProxies)
@@ -198,6 +203,10 @@ func TestFromEnvErrors(t *testing.T) {
 		{"streams per client negative", with("CHECKOUT_STREAMS_PER_CLIENT", "-1"), "config: CHECKOUT_STREAMS_PER_CLIENT: -1 is out of range"},
 		{"streams per checkout zero", with("CHECKOUT_STREAMS_PER_CHECKOUT", "0"), "config: CHECKOUT_STREAMS_PER_CHECKOUT: 0 is out of range"},
 		{"stream reads huge", with("CHECKOUT_STREAM_READS", "5000"), "config: CHECKOUT_STREAM_READS: 5000 is out of range; use 1 to 1000"},
+		{"admin addr without port", with("CHECKOUT_ADMIN_ADDR", "localhost"), "config: CHECKOUT_ADMIN_ADDR: \"localhost\" is not host:port"},
+		{"admin addr bad port", with("CHECKOUT_ADMIN_ADDR", "127.0.0.1:metrics"), "config: CHECKOUT_ADMIN_ADDR: port \"metrics\" is not a number"},
+		{"admin addr on the public port", with("CHECKOUT_ADMIN_ADDR", ":8080"), "config: CHECKOUT_ADMIN_ADDR: \":8080\" is the public listen address"},
+		{"merchant label not a boolean", with("CHECKOUT_METRICS_MERCHANT_LABEL", "maybe"), "config: CHECKOUT_METRICS_MERCHANT_LABEL: \"maybe\" is not a boolean"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

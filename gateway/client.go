@@ -21,6 +21,7 @@ type Client struct {
 	backoff   time.Duration
 	maxWait   time.Duration
 	userAgent string
+	observe   func(endpoint string, err error, elapsed time.Duration)
 }
 
 // Option configures a Client.
@@ -42,6 +43,14 @@ func WithRetries(n int, base, max time.Duration) Option {
 // WithMaxBodyBytes caps the size of an answer (default 8 MiB: a page of 100
 // orders with their raw acquirer results, hex-encoded).
 func WithMaxBodyBytes(n int64) Option { return func(c *Client) { c.maxBody = n } }
+
+// WithObserver has observe called after every call with the endpoint, the
+// call's error (nil on success; classify it with Result) and its time,
+// retries included. The service counts calls with it (app wires it to its
+// metrics); observe must be quick and safe for concurrent use.
+func WithObserver(observe func(endpoint string, err error, elapsed time.Duration)) Option {
+	return func(c *Client) { c.observe = observe }
+}
 
 // NewClient builds a Client.
 func NewClient(opts ...Option) *Client {
@@ -218,8 +227,10 @@ func (c *Client) Resolve(ctx context.Context, st *Store, outNo string) (*Order, 
 
 // read performs a call that changes nothing upstream, retrying network errors
 // and 5xx with capped backoff.
-func (c *Client) read(ctx context.Context, st *Store, endpoint string, payload []byte, out any) error {
-	var err error
+func (c *Client) read(ctx context.Context, st *Store, endpoint string, payload []byte, out any) (err error) {
+	if c.observe != nil {
+		defer c.observed(endpoint, time.Now(), &err)
+	}
 	for try := 0; ; try++ {
 		var retry bool
 		retry, err = c.do(ctx, st, endpoint, payload, out)
@@ -239,7 +250,10 @@ func (c *Client) read(ctx context.Context, st *Store, endpoint string, payload [
 
 // write performs a call that may change money upstream: one try only, and
 // any doubt about the outcome becomes an UnknownOutcomeError.
-func (c *Client) write(ctx context.Context, st *Store, endpoint, outNo string, payload []byte, out any) error {
+func (c *Client) write(ctx context.Context, st *Store, endpoint, outNo string, payload []byte, out any) (err error) {
+	if c.observe != nil {
+		defer c.observed(endpoint, time.Now(), &err)
+	}
 	uncertain, err := c.do(ctx, st, endpoint, payload, out)
 	if err == nil {
 		return nil
@@ -250,6 +264,11 @@ func (c *Client) write(ctx context.Context, st *Store, endpoint, outNo string, p
 		return &UnknownOutcomeError{Endpoint: endpoint, OutNo: outNo, Err: err}
 	}
 	return err
+}
+
+// observed reports a call that started at start and ended with *err.
+func (c *Client) observed(endpoint string, start time.Time, err *error) {
+	c.observe(endpoint, *err, time.Since(start))
 }
 
 // do sends one request. It reports whether the failure was in transport (a

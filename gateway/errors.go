@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Errors of the envelope and of callbacks. Each names one thing that was
@@ -211,3 +213,32 @@ func (e *UnknownOutcomeError) Is(target error) bool { return target == ErrOutcom
 
 // Unwrap returns the cause.
 func (e *UnknownOutcomeError) Unwrap() error { return e.Err }
+
+// Result classifies a call's error for counting, in a small fixed set: ok;
+// unknown_outcome (a write whose effect is uncertain); errcode_<n> for a
+// code of document 5.1 (errcode_other for any other); invalid (refused
+// before sending); malformed (an answer we could not read or trust);
+// cancelled (our context ended); transport (network or HTTP 5xx).
+func Result(err error) string {
+	var api *APIError
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, ErrOutcomeUnknown):
+		return "unknown_outcome"
+	case errors.As(err, &api):
+		if api.Code.Known() {
+			return "errcode_" + strconv.Itoa(int(api.Code))
+		}
+		return "errcode_other"
+	case errors.Is(err, ErrInvalid), errors.Is(err, ErrKeyLength):
+		return "invalid"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "cancelled"
+	case errors.Is(err, ErrMalformed), errors.Is(err, ErrBadSign), errors.Is(err, ErrMissingSign),
+		errors.Is(err, ErrDataOddLength), errors.Is(err, ErrDataNotHex), errors.Is(err, ErrDataBlockSize),
+		errors.Is(err, ErrBadPadding), errors.Is(err, ErrWrongKey):
+		return "malformed"
+	}
+	return "transport"
+}

@@ -90,6 +90,9 @@ type Deps struct {
 	// RateLimits are the abuse limits (ratelimit.go); the zero value has
 	// every limit off.
 	RateLimits RateLimits
+	// Observer, when set, is told of every request, notify, rate-limit
+	// refusal and status stream (the metrics).
+	Observer Observer
 }
 
 // handler holds the dependencies every action uses.
@@ -112,6 +115,8 @@ type handler struct {
 	limiter *limiter
 	// merchantStreams counts the open GET /v1/events/stream.
 	merchantStreams *streamCounts
+	// obs sees every request (Deps.Observer; a no-op without one).
+	obs Observer
 }
 
 // New checks the dependencies and builds the router.
@@ -162,7 +167,11 @@ func New(d Deps) (http.Handler, error) {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
+	if h.obs = d.Observer; h.obs == nil {
+		h.obs = nopObserver{}
+	}
 	h.limiter = newLimiter(d.Redis, d.RateLimits, h.log)
+	h.limiter.obs = h.obs
 	if h.now == nil {
 		h.now = time.Now
 	}

@@ -42,6 +42,7 @@ const (
 // and the order is not settled yet is 503 (never 429): the gateway must
 // come back, and by then the window has passed.
 func (h *handler) receiveNotify(c *gin.Context) {
+	defer func() { h.obs.NotifyReceived(notifyResult(c.Writer.Status())) }()
 	c.Header("Cache-Control", "no-store")
 	store := c.Param("store")
 	raw := c.Request.URL.RawQuery

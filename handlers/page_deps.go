@@ -100,6 +100,7 @@ func (h *handler) initPages(d Deps) {
 	p := &pages{PagesDeps: d.PagesDeps, cop: http.NewCrossOriginProtection(),
 		streams: newStreamCounts(d.Streams), slots: make(readSlots, d.Streams.Reads),
 		rendered: templates.NewPageCache(pageCacheBytes)}
+	p.streams.obs = h.obs
 	if p.Heartbeat <= 0 {
 		p.Heartbeat = defaultHeartbeat
 	}

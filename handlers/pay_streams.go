@@ -76,10 +76,12 @@ type streamCounts struct {
 	total      int
 	byClient   map[string]int
 	byCheckout map[string]int
+	// obs is told of each place taken and given back.
+	obs Observer
 }
 
 func newStreamCounts(l StreamLimits) *streamCounts {
-	return &streamCounts{lim: l, byClient: map[string]int{}, byCheckout: map[string]int{}}
+	return &streamCounts{lim: l, byClient: map[string]int{}, byCheckout: map[string]int{}, obs: nopObserver{}}
 }
 
 // acquire takes a slot for a stream of checkout id from client, or reports
@@ -94,6 +96,7 @@ func (s *streamCounts) acquire(client, id string) (release func(), ok bool) {
 	s.total++
 	s.byClient[client]++
 	s.byCheckout[id]++
+	s.obs.StreamOpened()
 	var once sync.Once
 	return func() { once.Do(func() { s.release(client, id) }) }, true
 }
@@ -102,6 +105,7 @@ func (s *streamCounts) release(client, id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.total--
+	s.obs.StreamClosed()
 	if s.byClient[client]--; s.byClient[client] <= 0 {
 		delete(s.byClient, client)
 	}

@@ -52,12 +52,13 @@ type limiter struct {
 	rdb    redis.UniversalClient
 	limits RateLimits
 	log    *slog.Logger
+	obs    Observer
 	// lastFailLog is when (Unix ns, wall clock) a failure was last logged.
 	lastFailLog atomic.Int64
 }
 
 func newLimiter(rdb redis.UniversalClient, limits RateLimits, log *slog.Logger) *limiter {
-	return &limiter{co: newCoalescer(redis_rate.NewLimiter(rdb)), rdb: rdb, limits: limits, log: log}
+	return &limiter{co: newCoalescer(redis_rate.NewLimiter(rdb)), rdb: rdb, limits: limits, log: log, obs: nopObserver{}}
 }
 
 // errRateLimited is the refusal of a request over a limit. Its
@@ -89,6 +90,7 @@ func (l *limiter) allow(c *gin.Context, what, key string, limit redis_rate.Limit
 		return true
 	}
 	c.Writer.Header()["Retry-After"] = []string{strconv.Itoa(ceilSeconds(v.retryAfter, 1))}
+	l.obs.RateLimited(what)
 	return false
 }
 

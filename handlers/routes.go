@@ -21,6 +21,9 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
 		return nil, err
 	}
+	if d.Observer != nil {
+		r.Use(h.observeRequest)
+	}
 	r.Use(h.requestID, h.accessLog, h.recovery, h.transportSecurity, apiNoStore)
 	r.NoRoute(func(c *gin.Context) { h.fail(c, errNoRoute) })
 	r.NoMethod(func(c *gin.Context) { h.fail(c, errNoMethod) })

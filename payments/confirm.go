@@ -54,15 +54,15 @@ func (s *Service) Confirm(ctx context.Context, outNo string) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("confirm %s: %w", outNo, err)
 	}
-	return s.confirm(ctx, st, c, a, notifyWait, nil)
+	return s.confirm(ctx, st, c, a, notifyWait, nil, SourceConfirm)
 }
 
 // confirm applies the gateway's word on attempt a of checkout c. With t
 // set, the page update of a payment it records waits in t (see tail) for
 // the round trip that ends what follows it; the caller flushes t. With t
-// nil it is sent at once.
+// nil it is sent at once. src is what asked (the metrics' label).
 func (s *Service) confirm(ctx context.Context, st *store, c *checkout.Checkout, a *checkout.Attempt, wait time.Duration,
-	t *tail,
+	t *tail, src Source,
 ) (Result, error) {
 	res := Result{Checkout: c, Attempt: a}
 	if a.Status == checkout.AttemptPaid {
@@ -100,6 +100,15 @@ func (s *Service) confirm(ctx context.Context, st *store, c *checkout.Checkout, 
 		paid.Status = checkout.AttemptPaid
 		paid.OrdNo = string(o.OrdNo)
 		res.Attempt, res.Checkout, res.Changed = &paid, p.Checkout, p.Changed
+		if p.AttemptChanged {
+			s.obs.Confirmed(string(src), c.MerchantID)
+			switch {
+			case p.DoublePaid:
+				s.obs.DuplicatePayment()
+			case p.Changed && p.Checkout.Late:
+				s.obs.LatePayment()
+			}
+		}
 		if p.AttemptChanged {
 			if t != nil {
 				t.publish = p.Checkout

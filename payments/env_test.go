@@ -25,6 +25,7 @@ import (
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
 	"github.com/wallet-checkout/checkout/internal/redistest"
+	"github.com/wallet-checkout/checkout/metrics"
 	"github.com/wallet-checkout/checkout/notify/webhook"
 	"github.com/wallet-checkout/checkout/payments"
 )
@@ -95,6 +96,8 @@ type envConfig struct {
 	// heartbeat and re-read nothing on their own, and lifts the stream
 	// caps (the SSE benchmark).
 	quietStreams bool
+	// metrics, when set, counts what the service does (app.Config.Metrics).
+	metrics *metrics.Metrics
 }
 
 // tee records an event, then stores it with the webhook service: a
@@ -302,7 +305,8 @@ func (e *env) build() *app.App {
 	settings.PublicURL, settings.AllowPrivateWebhooks, settings.ClaimLease = "https://pay.example", true, 5*time.Second
 	cfg := app.Config{
 		Settings: settings, Redis: e.rdb, Directory: e.dir, Accounts: e.accounts, Gateway: gw, Logger: quietLogger(), Clock: e.clk.Now, Prefix: e.prefix,
-		Events: func(hooks *webhook.Service) payments.Emitter { return tee{hooks: hooks, rec: e.events} },
+		Events:  func(hooks *webhook.Service) payments.Emitter { return tee{hooks: hooks, rec: e.events} },
+		Metrics: e.cfg.metrics,
 	}
 	if e.cfg.quietStreams {
 		cfg.PageHeartbeat, cfg.PageEventsPoll = time.Hour, time.Hour

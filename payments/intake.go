@@ -308,7 +308,7 @@ func intakeAnswer(v any) (settled bool, window int64, err error) {
 func (s *Service) confirmNotify(ctx context.Context, st *store, c *checkout.Checkout, a *checkout.Attempt,
 	cb gateway.Callback, t *tail,
 ) error {
-	res, err := s.confirm(ctx, st, c, a, notifyWait, t)
+	res, err := s.confirm(ctx, st, c, a, notifyWait, t, SourceNotify)
 	switch {
 	case errors.Is(err, ErrAmountMismatch):
 		// Alert raised and the attempt taken out of play: retrying cannot

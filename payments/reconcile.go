@@ -113,7 +113,7 @@ func (s *Service) CheckNow(ctx context.Context, checkoutID string) (*checkout.Ch
 		if a.Status != checkout.AttemptPending && a.Status != checkout.AttemptUnknown {
 			continue
 		}
-		if _, err := s.confirm(ctx, st, c, a, notifyWait, nil); err != nil && !errors.Is(err, ErrAmountMismatch) {
+		if _, err := s.confirm(ctx, st, c, a, notifyWait, nil, SourceCheckNow); err != nil && !errors.Is(err, ErrAmountMismatch) {
 			return nil, fmt.Errorf("check %s: %w", checkoutID, err)
 		}
 	}
@@ -397,7 +397,7 @@ func (s *Service) checkAttempt(ctx context.Context, outNo string, now time.Time)
 	if err != nil {
 		return time.Time{}, err
 	}
-	res, err := s.confirm(ctx, st, c, a, 0, nil)
+	res, err := s.confirm(ctx, st, c, a, 0, nil, SourceReconciler)
 	if errors.Is(err, ErrAmountMismatch) {
 		return time.Time{}, nil
 	}
@@ -445,7 +445,7 @@ func (s *Service) cancelUpstream(ctx context.Context, st *store, c *checkout.Che
 		s.publish(ctx, c)
 		return true, nil
 	case errors.Is(err, gateway.ErrNotCancellable):
-		res, err := s.confirm(ctx, st, c, a, 0, nil)
+		res, err := s.confirm(ctx, st, c, a, 0, nil, SourceReconciler)
 		if errors.Is(err, ErrAmountMismatch) {
 			return true, nil
 		}

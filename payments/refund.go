@@ -335,9 +335,12 @@ func (s *Service) autoRefund(ctx context.Context, st *store, c *checkout.Checkou
 		// returns what is left (ErrExceedsRefundable when nothing is).
 		amount = 0
 	}
-	r, _, err := s.reserve(ctx, c, a.Seq, a.Amount, amount, reason, kind, autoRefundCause(kind, a.Seq))
+	r, made, err := s.reserve(ctx, c, a.Seq, a.Amount, amount, reason, kind, autoRefundCause(kind, a.Seq))
 	if err != nil {
 		return nil, err
+	}
+	if made {
+		s.obs.AutoRefund(string(kind))
 	}
 	return s.advance(ctx, st, c, r)
 }
@@ -622,40 +625,11 @@ func (s *Service) applyOrder(ctx context.Context, r *Refund, o *gateway.Order) e
 // again after a crash never counts the refund twice.
 func (s *Service) finishRefund(ctx context.Context, c *checkout.Checkout, r *Refund) error {
 	err := s.runEffect(ctx, r.CheckoutID, "refund:"+strconv.Itoa(r.n), func(ctx context.Context) error {
-		after := c
-		if r.phase == phaseSucceeded && r.Kind != KindDuplicate {
-			t, err := s.repo.RecordRefund(ctx, r.CheckoutID, r.OutNo, r.Amount)
-			switch {
-			case errors.Is(err, checkout.ErrInvalid):
-				s.log.Error("Refund exceeds what the checkout shows as paid", "checkout_id", r.CheckoutID, "refund_out_no", r.OutNo)
-			case err != nil:
-				return err
-			default:
-				after = t.Checkout
-				if t.Changed {
-					s.publish(ctx, after)
-				}
-			}
-		} else if fresh, err := s.repo.Get(ctx, r.CheckoutID); err == nil {
-			after = fresh
+		if err := s.finishedRefund(ctx, c, r); err != nil {
+			return err
 		}
-		fill := func(e *webhook.Event) { e.Data.Refund = refundInfo(r) }
-		effect := "refund:" + strconv.Itoa(r.n)
-		switch {
-		case r.phase == phaseSucceeded && r.Kind == KindDuplicate:
-			return s.emit(ctx, webhook.TypeDuplicatePaymentRefunded, effect, after, fill)
-		case r.phase == phaseSucceeded && r.Kind == KindLate:
-			return s.emit(ctx, webhook.TypeLatePaymentRefunded, effect, after, fill)
-		case r.phase == phaseSucceeded:
-			return s.emit(ctx, webhook.TypeRefundSucceeded, effect, after, fill)
-		case r.Kind == KindLate:
-			// The money stays with the merchant: say it was paid, then
-			// that the refund failed.
-			if err := s.emit(ctx, webhook.TypePaid, effect+":paid", after, nil); err != nil {
-				return err
-			}
-		}
-		return s.emit(ctx, webhook.TypeRefundFailed, effect, after, fill)
+		s.obs.RefundFinished(string(statusOf(r.phase)), c.MerchantID)
+		return nil
 	})
 	if err != nil {
 		return err
@@ -664,6 +638,45 @@ func (s *Service) finishRefund(ctx context.Context, c *checkout.Checkout, r *Ref
 		s.log.Warn("Could not unschedule a finished refund", "refund_out_no", r.OutNo, "error", err)
 	}
 	return nil
+}
+
+// finishedRefund is finishRefund's effect: record the refund on the
+// checkout, publish, emit the event.
+func (s *Service) finishedRefund(ctx context.Context, c *checkout.Checkout, r *Refund) error {
+	after := c
+	if r.phase == phaseSucceeded && r.Kind != KindDuplicate {
+		t, err := s.repo.RecordRefund(ctx, r.CheckoutID, r.OutNo, r.Amount)
+		switch {
+		case errors.Is(err, checkout.ErrInvalid):
+			s.log.Error("Refund exceeds what the checkout shows as paid", "checkout_id", r.CheckoutID, "refund_out_no", r.OutNo)
+		case err != nil:
+			return err
+		default:
+			after = t.Checkout
+			if t.Changed {
+				s.publish(ctx, after)
+			}
+		}
+	} else if fresh, err := s.repo.Get(ctx, r.CheckoutID); err == nil {
+		after = fresh
+	}
+	fill := func(e *webhook.Event) { e.Data.Refund = refundInfo(r) }
+	effect := "refund:" + strconv.Itoa(r.n)
+	switch {
+	case r.phase == phaseSucceeded && r.Kind == KindDuplicate:
+		return s.emit(ctx, webhook.TypeDuplicatePaymentRefunded, effect, after, fill)
+	case r.phase == phaseSucceeded && r.Kind == KindLate:
+		return s.emit(ctx, webhook.TypeLatePaymentRefunded, effect, after, fill)
+	case r.phase == phaseSucceeded:
+		return s.emit(ctx, webhook.TypeRefundSucceeded, effect, after, fill)
+	case r.Kind == KindLate:
+		// The money stays with the merchant: say it was paid, then
+		// that the refund failed.
+		if err := s.emit(ctx, webhook.TypePaid, effect+":paid", after, nil); err != nil {
+			return err
+		}
+	}
+	return s.emit(ctx, webhook.TypeRefundFailed, effect, after, fill)
 }
 
 // ResolveRefund advances refund n of a checkout (the reconciler's entry).

@@ -95,6 +95,9 @@ type Config struct {
 	// PublicURL is where the service is reachable: payorder's notify_url
 	// starts with it (NotifyURL). Required.
 	PublicURL string
+	// Observer is told of confirmations, late and double payments and
+	// refunds (the metrics); default none.
+	Observer Observer
 }
 
 // Service confirms payments, applies their effects and refunds. It is safe
@@ -113,6 +116,7 @@ type Service struct {
 	retention time.Duration
 	retry     refundRetry
 	publicURL string
+	obs       Observer
 	// starter starts payments (Start).
 	starter *starter
 }
@@ -143,6 +147,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if s.obs = cfg.Observer; s.obs == nil {
+		s.obs = nopObserver{}
 	}
 	if s.now == nil {
 		s.now = time.Now

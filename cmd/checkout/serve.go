@@ -9,10 +9,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/wallet-checkout/checkout/app"
 	"github.com/wallet-checkout/checkout/config"
+	"github.com/wallet-checkout/checkout/metrics"
 )
 
 // Server timeouts. There is no WriteTimeout: the result page's status stream
@@ -58,6 +61,11 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 		}
 	}
 
+	// What runs, first (after a bad merchants file's one line, which stops
+	// the start before anything else is said).
+	ver, rev := buildVersion()
+	log.Info("Starting", "version", ver, "commit", rev, "go", runtime.Version())
+
 	ln, err := net.Listen("tcp", settings.Addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "checkout: listen on %s: %v\n", settings.Addr, err)
@@ -68,6 +76,16 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 	if !settings.PublicURLSet {
 		settings.PublicURL = config.DerivePublicURL(bound)
 	}
+	// The admin listener, when asked for, is bound before anything
+	// connects too: a taken port stops the start naming the setting.
+	var adminLn net.Listener
+	if settings.AdminAddr != "" {
+		if adminLn, err = net.Listen("tcp", settings.AdminAddr); err != nil {
+			fmt.Fprintf(stderr, "checkout: CHECKOUT_ADMIN_ADDR: listen on %s: %v\n", settings.AdminAddr, err)
+			return exitFailed
+		}
+		defer adminLn.Close()
+	}
 
 	rdb, closeRedis, err := openRedis(ctx, settings, log)
 	if err != nil {
@@ -77,6 +95,9 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 	defer closeRedis()
 
 	cfg := app.Config{Settings: settings, Redis: rdb, Logger: log}
+	if adminLn != nil {
+		cfg.Metrics = metrics.New(metrics.Options{Version: ver, Commit: rev, MerchantLabel: settings.MetricsMerchantLabel})
+	}
 	var demo *demoSetup
 	if settings.Demo() {
 		// The demo's merchant is the developer running it: its webhooks
@@ -142,6 +163,29 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 		}
 	}()
 
+	// draining turns /readyz on the admin listener to 503 as soon as a
+	// shutdown starts, before the public port stops accepting.
+	var draining atomic.Bool
+	if adminLn != nil {
+		admin := &http.Server{
+			Handler:           a.Admin(draining.Load),
+			ReadHeaderTimeout: readHeaderTimeout,
+			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		// No WriteTimeout: a CPU profile or a trace takes as long as asked.
+		go func() {
+			if err := admin.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("Admin listener stopped", "error", err)
+			}
+		}()
+		// Closed after the public server's shutdown: the metrics and
+		// /readyz stay readable while requests drain.
+		defer admin.Close()
+		log.Info("Admin listening", "addr", adminLn.Addr().String())
+	}
+
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("Listening", "addr", bound, "public_url", settings.PublicURL, "demo", settings.Demo(), "settings", settings)
@@ -152,6 +196,7 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 		return exitFailed
 	case <-ctx.Done():
 	}
+	draining.Store(true)
 	log.Info("Shutting down", "timeout", shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()

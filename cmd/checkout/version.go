@@ -22,6 +22,12 @@ var (
 // in a git checkout), else dev and unknown; then the Go release and
 // platform.
 func versionLine(stampedVersion, stampedCommit string, info *debug.BuildInfo) string {
+	v, c := versionOf(stampedVersion, stampedCommit, info)
+	return fmt.Sprintf("checkout %s (commit %s, %s %s/%s)", v, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// versionOf is the version and commit versionLine prints.
+func versionOf(stampedVersion, stampedCommit string, info *debug.BuildInfo) (v, c string) {
 	v, c, modified := stampedVersion, stampedCommit, false
 	if info != nil {
 		if v == "" && info.Main.Version != "" && info.Main.Version != "(devel)" {
@@ -47,11 +53,18 @@ func versionLine(stampedVersion, stampedCommit string, info *debug.BuildInfo) st
 	if modified {
 		c += ", modified"
 	}
-	return fmt.Sprintf("checkout %s (commit %s, %s %s/%s)", v, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return v, c
 }
 
 // buildVersionLine is versionLine for this binary.
 func buildVersionLine() string {
 	info, _ := debug.ReadBuildInfo()
 	return versionLine(version, commit, info)
+}
+
+// buildVersion is the version and commit of this binary, as
+// buildVersionLine has them (the start log, the build info metric).
+func buildVersion() (v, c string) {
+	info, _ := debug.ReadBuildInfo()
+	return versionOf(version, commit, info)
 }

@@ -186,6 +186,23 @@ func (s *Service) Tick(ctx context.Context, now time.Time) (int, error) {
 	return len(batch), nil
 }
 
+// QueueStats answers how many deliveries wait in the schedule (due now or
+// later, claimed or not) and the due time of the oldest (zero when none;
+// a claimed one's due time is its lease's end): the metrics read it at
+// each scrape, two commands on one key.
+func (s *Service) QueueStats(ctx context.Context) (depth int64, oldestDue time.Time, err error) {
+	pipe := s.rdb.Pipeline()
+	n := pipe.ZCard(ctx, s.keyDue())
+	first := pipe.ZRangeWithScores(ctx, s.keyDue(), 0, 0)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, time.Time{}, fmt.Errorf("webhook queue: %w", err)
+	}
+	if zs := first.Val(); len(zs) > 0 {
+		oldestDue = time.UnixMilli(int64(zs[0].Score))
+	}
+	return n.Val(), oldestDue, nil
+}
+
 func newToken() (string, error) {
 	var b [12]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -255,6 +272,9 @@ func (s *Service) deliver(ctx context.Context, d claimed, token string) {
 	}
 	next := at.Add(s.backoffAfter(d.tries))
 	s.finish(d, token, &a, outcome, next)
+	if s.observe != nil {
+		s.observe(outcome, d.merchantID)
+	}
 	msg := "Webhook delivered"
 	switch outcome {
 	case "retry":

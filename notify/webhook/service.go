@@ -82,6 +82,8 @@ type Service struct {
 	allowPriv  bool
 	client     *http.Client
 	log        *slog.Logger
+	// observe, when set, is told of each delivery attempt (WithObserver).
+	observe func(result, merchantID string)
 }
 
 // Option configures a Service.
@@ -161,6 +163,13 @@ func WithPoll(d time.Duration) Option {
 // addresses: development and tests only. In production such webhook URLs
 // are refused, so a merchant cannot aim the service at its own network.
 func AllowPrivate(allow bool) Option { return func(s *Service) { s.allowPriv = allow } }
+
+// WithObserver has observe called after each delivery attempt with its
+// result (ok, retry, giveup, notsent) and the event's merchant; app counts
+// them in its metrics. It must be quick and safe for concurrent use.
+func WithObserver(observe func(result, merchantID string)) Option {
+	return func(s *Service) { s.observe = observe }
+}
 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option {
