@@ -56,6 +56,13 @@ type options struct {
 	workers       int
 	claimLease    time.Duration
 	lateDelay     time.Duration // sandbox -late-pay-delay (magic ..25)
+	// replicas, when set, leaves the service to the caller (the replicas
+	// drive starts several of the binary from world.env); redisURL and
+	// redisMode then name the Redis they share (a Cluster, a Sentinel
+	// set), else the world starts its own redis-server.
+	replicas  int
+	redisURL  string
+	redisMode string
 }
 
 // world is everything one run starts.
@@ -75,6 +82,11 @@ type world struct {
 	gwFront  string
 	svc      *service
 	gwClient *gateway.Client
+	// bin, work and env start the service: the chaos run's one, or the
+	// replicas drive's several.
+	bin  string
+	work string
+	env  []string
 }
 
 func randHex(t *testing.T, n int) string {
@@ -130,7 +142,11 @@ func newWorld(t *testing.T, opt options, hook lineHook, aim aimFunc) *world {
 	live.addDir(work)
 	t.Cleanup(func() { _ = os.RemoveAll(work) })
 
-	w.rdb = newRedis(t, redisBin, work, w.logDir, opt.fsync)
+	redisURL := opt.redisURL
+	if redisURL == "" {
+		w.rdb = newRedis(t, redisBin, work, w.logDir, opt.fsync)
+		redisURL = w.rdb.url()
+	}
 
 	// The sandbox gateway: its own process, never restarted.
 	type gwStore struct{ id, openID, key, pass string }
@@ -278,7 +294,7 @@ merchants:
 	simPub, _ := x509.MarshalPKIXPublicKey(w.sim.AlipayPublicKey())
 	env := append(os.Environ(),
 		"CHECKOUT_CONFIG="+cfgPath,
-		"REDIS_URL="+w.rdb.url(),
+		"REDIS_URL="+redisURL,
 		"CHECKOUT_PUBLIC_URL="+w.front.url(),
 		"CHECKOUT_SESSION_KEYS="+randHex(t, 24),
 		"CHECKOUT_SIGNING_SECRET="+randHex(t, 24),
@@ -296,6 +312,13 @@ merchants:
 		"CHAOS_ALIPAY_PRIVATE_KEY="+string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8})),
 		"CHAOS_ALIPAY_PUBLIC_KEY="+string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: simPub})),
 	)
+	if opt.redisMode != "" {
+		env = append(env, "REDIS_MODE="+opt.redisMode)
+	}
+	w.bin, w.work, w.env = bin, work, env
+	if opt.replicas > 0 {
+		return w
+	}
 	w.svc = &service{t: t, bin: bin, env: env, logPath: filepath.Join(w.logDir, "service.log"), dir: work, front: w.front, hook: hook}
 	if err := w.svc.start(); err != nil {
 		t.Fatalf("service: %v (see %s)", err, w.svc.logPath)
@@ -339,6 +362,10 @@ type receiver struct {
 	bad    []string // deliveries refused: bad signature or body
 	n      uint64
 	seed   uint64
+	// hold, when set, sees each delivery once recorded and may hold its
+	// answer (the replicas drive keeps one in flight at a replica it
+	// kills); it returns whether to answer at all.
+	hold func(req *http.Request, d delivery) bool
 }
 
 func newReceiver(t *testing.T, secret string, seed uint64) *receiver {
@@ -375,8 +402,13 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	// One delivery in 12 fails (after being recorded as received: the
 	// merchant saw it, the service must still retry).
 	fail := (r.n*0x9E3779B97F4A7C15+r.seed)%12 == 0
-	r.got = append(r.got, delivery{At: time.Now(), ID: id, Type: typ, Event: e})
+	got := delivery{At: time.Now(), ID: id, Type: typ, Event: e}
+	r.got = append(r.got, got)
+	hold := r.hold
 	r.mu.Unlock()
+	if hold != nil && !hold(req, got) {
+		return
+	}
 	if fail {
 		w.WriteHeader(http.StatusInternalServerError)
 		return
