@@ -132,15 +132,15 @@ func (l *ledger) note(format string, args ...any) {
 
 // driver runs the traffic.
 type driver struct {
-	w      *world
-	led    *ledger
-	api    *http.Client
-	plain  *http.Client // sandbox payer actions
-	stop   atomic.Bool
-	seq    atomic.Int64
+	w     *world
+	led   *ledger
+	api   *http.Client
+	plain *http.Client // sandbox payer actions
+	stop  atomic.Bool
+	seq   atomic.Int64
 	// watch, when set, is told of every checkout created (the replicas
 	// drive opens a payer's event stream on each).
-	watch func(*planned)
+	watch  func(*planned)
 	ctx    context.Context
 	cancel context.CancelFunc
 }
