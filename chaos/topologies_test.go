@@ -210,10 +210,17 @@ const sentinelMaster = "checkout"
 func startSentinelSet(t *testing.T, redisBin string) topology {
 	t.Helper()
 	logDir := logDirFor(t, 1)
+	// Both nodes refuse writes while no replica follows them (Redis
+	// replicates asynchronously): from the moment the Sentinel promotes
+	// the replica, the old primary answers writes with NOREPLICAS (the
+	// service's 503) instead of taking writes the failover would lose
+	// when it turns the old primary into a replica and resyncs it. This is
+	// the setting docs/scale-out.md asks of a Sentinel deployment.
 	node := func(extra ...string) func(port int, dir string) []string {
 		return func(port int, dir string) []string {
 			return append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-				"--appendonly", "yes", "--save", "", "--daemonize", "no"}, extra...)
+				"--appendonly", "yes", "--save", "", "--daemonize", "no",
+				"--min-replicas-to-write", "1", "--min-replicas-max-lag", "10"}, extra...)
 		}
 	}
 	pPort, _ := redisNode(t, "sentinel-primary", redisBin, logDir, node())
