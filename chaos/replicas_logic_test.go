@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"sync/atomic"
 	"testing"
 )
 
@@ -90,10 +91,10 @@ func TestPidOfPeer(t *testing.T) {
 }
 
 func TestFrontRoundRobinSkipsDead(t *testing.T) {
-	hits := make([]int, 3)
+	var hits [2]atomic.Int64
 	var backends []*url.URL
 	for i := range 2 {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hits[i]++ }))
+		srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits[i].Add(1) }))
 		defer srv.Close()
 		u, _ := url.Parse(srv.URL)
 		backends = append(backends, u)
@@ -123,8 +124,8 @@ func TestFrontRoundRobinSkipsDead(t *testing.T) {
 	if codes[http.StatusBadGateway] != 1 || codes[http.StatusOK] != 29 {
 		t.Errorf("answers %v, want one 502 (the dead replica found) and 29 200s", codes)
 	}
-	if hits[0] < 14 || hits[1] < 14 {
-		t.Errorf("hits %v: the live replicas did not share the requests", hits[:2])
+	if a, b := hits[0].Load(), hits[1].Load(); a < 14 || b < 14 {
+		t.Errorf("hits %d and %d: the live replicas did not share the requests", a, b)
 	}
 	if n := len(*f.pool.Load()); n != 2 {
 		t.Errorf("pool has %d replicas, want the 2 live ones", n)

@@ -373,6 +373,11 @@ func runReplicas(t *testing.T, topo topology, opt options) {
 		}
 	}
 	trap.armed.Store(false)
+	select {
+	case h := <-trap.held: // armed as the wait ran out: let it go
+		close(h.release)
+	default:
+	}
 	if victim == nil {
 		// No delivery to hold (none due): kill one anyway; its claims on
 		// other work are still taken over, just not timed here.
