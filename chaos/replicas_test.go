@@ -35,7 +35,7 @@ type topology struct {
 	// mode is REDIS_MODE ("" for the default, one server).
 	mode string
 	url  string
-	// failover, when set, is forced halfway through the traffic (Sentinel):
+	// failover, when set, is forced two thirds into the traffic (Sentinel):
 	// requests may answer 503 meanwhile, nothing may be lost.
 	failover func() error
 }
