@@ -504,5 +504,5 @@ func runReplicas(t *testing.T, topo topology, opt options) {
 func TestReplicas(t *testing.T) {
 	t.Parallel()
 	needReal(t)
-	runReplicas(t, topology{name: "one redis-server"}, replicasOptions(seedOf(t)+2))
+	runReplicas(t, topology{name: "one redis-server"}, replicasOptions(seedOf(t)))
 }

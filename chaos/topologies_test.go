@@ -57,7 +57,7 @@ func TestReplicasCluster(t *testing.T) {
 	if u == "" {
 		u = startCluster(t, redisBin)
 	}
-	runReplicas(t, topology{name: "a 3-primary Redis Cluster", mode: "cluster", url: u}, replicasOptions(seedOf(t)+3))
+	runReplicas(t, topology{name: "a 3-primary Redis Cluster", mode: "cluster", url: u}, replicasOptions(seedOf(t)))
 }
 
 // TestReplicasSentinel runs the drive with REDIS_MODE=sentinel on a
@@ -66,7 +66,7 @@ func TestReplicasCluster(t *testing.T) {
 func TestReplicasSentinel(t *testing.T) {
 	t.Parallel()
 	redisBin := needTopologies(t)
-	runReplicas(t, startSentinelSet(t, redisBin), replicasOptions(seedOf(t)+4))
+	runReplicas(t, startSentinelSet(t, redisBin), replicasOptions(seedOf(t)))
 }
 
 // redisNode starts a redis-server in a directory of its own with args
