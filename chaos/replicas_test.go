@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wallet-checkout/checkout/gateway"
 )
 
 // The replicas drive (issue 14): three replicas of the binary as child
@@ -102,6 +104,65 @@ func (tr *webhookTrap) hold(req *http.Request, d delivery) bool {
 	case <-h.release:
 		return true
 	}
+}
+
+// gatewayTrap holds, once armed with a replica's pid, the next payrefund
+// that replica sends (a merchant's refund, or an automatic refund under an
+// effect's claim): the drive kills the replica with it in flight, never
+// forwarded, then logs every request about the same refund_out_no, which
+// only a live replica can send. The refund must not stay in flight
+// forever: a replay of the merchant's request, the effect's next claimant
+// or the reconciler must take it up. (A paystatus or payorder is never
+// held: a payer's retry makes a new attempt, and a notify's paystatus is
+// not asked again once another copy settled the order.)
+type gatewayTrap struct {
+	keys   map[string]gateway.Key
+	victim atomic.Int64 // pid; 0 disarmed
+	held   chan gwHeld
+	mu     sync.Mutex
+	watch  string    // out_no of the held request
+	since  time.Time // the kill
+	again  []gwHeld  // requests about watch since the kill
+}
+
+// gwHeld is a protocol request seen at the gateway proxy.
+type gwHeld struct {
+	endpoint, outNo string
+	at              time.Time
+}
+
+func (g *gatewayTrap) hold(r *http.Request, endpoint string, body []byte) bool {
+	outNo, refundNo := numbersOfRequest(body, g.keys)
+	now := time.Now()
+	g.mu.Lock()
+	// The refund asked about again: sent again, or its status asked.
+	if g.watch != "" && !g.since.IsZero() && (refundNo == g.watch || (endpoint == "paystatus" && outNo == g.watch)) {
+		g.again = append(g.again, gwHeld{endpoint: endpoint, outNo: g.watch, at: now})
+	}
+	g.mu.Unlock()
+	outNo = refundNo // a payrefund is held by its refund_out_no
+	pid := g.victim.Load()
+	if pid == 0 || outNo == "" || endpoint != "payrefund" || pidOfPeer(r.RemoteAddr, []int{int(pid)}) != int(pid) || !g.victim.CompareAndSwap(pid, 0) {
+		return true
+	}
+	g.held <- gwHeld{endpoint: endpoint, outNo: outNo, at: now}
+	// Never forwarded: the replica dies with it in flight (or, should the
+	// kill not come, it gives up on its own).
+	select {
+	case <-r.Context().Done():
+	case <-time.After(30 * time.Second):
+	}
+	return false
+}
+
+// firstAgain is the first request about the held out_no after the kill.
+func (g *gatewayTrap) firstAgain() (gwHeld, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.again) == 0 {
+		return gwHeld{}, false
+	}
+	return g.again[0], true
 }
 
 // sseFinal reports whether a payer's stream ends at status.
@@ -334,6 +395,9 @@ func runReplicas(t *testing.T, topo topology, opt options) {
 		return out
 	}
 	trap := &webhookTrap{held: make(chan *heldDelivery, 1), pids: pids}
+	gw := &gatewayTrap{keys: w.gwKeys, held: make(chan gwHeld, 1)}
+	gwHold := gwHoldFunc(gw.hold)
+	w.gwHold.Store(&gwHold)
 	w.recv.mu.Lock()
 	w.recv.hold = trap.hold
 	w.recv.mu.Unlock()
@@ -384,8 +448,28 @@ func runReplicas(t *testing.T, topo topology, opt options) {
 		victim = reps[1]
 		t.Logf("no webhook delivery arrived to hold within 20 s: killing replica %d without one in flight", victim.n)
 	}
+	// And the next payrefund it sends the gateway.
+	var gwHeldReq *gwHeld
+	gw.victim.Store(int64(victim.p.cmd.Process.Pid))
+	select {
+	case h := <-gw.held:
+		gwHeldReq = &h
+	case <-time.After(4 * time.Second):
+		gw.victim.Store(0)
+		select {
+		case h := <-gw.held:
+			gwHeldReq = &h
+		default:
+		}
+	}
 	victim.p.kill()
 	killedAt = time.Now()
+	if gwHeldReq != nil {
+		gw.mu.Lock()
+		gw.watch, gw.since = gwHeldReq.outNo, killedAt
+		gw.mu.Unlock()
+		t.Logf("it had a %s about %s held at the gateway proxy", gwHeldReq.endpoint, gwHeldReq.outNo)
+	}
 	t.Logf("kill -9 replica %d (pid %d) at %s of traffic", victim.n, victim.p.cmd.Process.Pid, killedAt.Sub(trafficStart).Round(100*time.Millisecond))
 	if held != nil {
 		select {
@@ -448,7 +532,8 @@ func runReplicas(t *testing.T, topo topology, opt options) {
 			// Not before the late payers (started with the traffic) have
 			// paid at the gateway: else their checks prove nothing.
 			latePaid := time.Since(trafficStart) > opt.lateDelay+10*time.Second
-			if f.count() == 0 && (held == nil || takeover > 0) && latePaid {
+			_, gwAgain := gw.firstAgain()
+			if f.count() == 0 && (held == nil || takeover > 0) && (gwHeldReq == nil || gwAgain) && latePaid {
 				break
 			}
 		}
@@ -473,6 +558,14 @@ func runReplicas(t *testing.T, topo topology, opt options) {
 			fmt.Fprintf(&b, "  lease takeover: event %s, held in flight at replica %d when killed, was NEVER delivered again\n", held.d.ID, victim.n)
 		}
 	}
+	if gwHeldReq != nil {
+		if a, ok := gw.firstAgain(); ok {
+			fmt.Fprintf(&b, "  gateway work: a %s about %s, held from the gateway when replica %d was killed, was taken up by a live replica (%s) %s after the kill (a merchant's replay at once; an automatic refund after the effect's claim lease, %s)\n",
+				gwHeldReq.endpoint, gwHeldReq.outNo, victim.n, a.endpoint, a.at.Sub(killedAt).Round(100*time.Millisecond), opt.claimLease)
+		} else {
+			fmt.Fprintf(&b, "  gateway work: a %s about %s, held from the gateway when replica %d was killed, was NEVER taken up by a live replica\n", gwHeldReq.endpoint, gwHeldReq.outNo, victim.n)
+		}
+	}
 	ss.mu.Lock()
 	fmt.Fprintf(&b, "  payer event streams: %d, %d reconnections (cut by the kill, or ended early), %d still open at the end (checkouts not final), %d polling hints\n",
 		len(ss.byID), cut, open, ss.hints.Load())
@@ -491,6 +584,9 @@ func runReplicas(t *testing.T, topo topology, opt options) {
 	}
 	if held != nil && takeover == 0 {
 		t.Errorf("event %s, in flight at replica %d when it was killed, was never delivered by another replica (webhook lease %s)", held.d.ID, victim.n, lease)
+	}
+	if _, ok := gw.firstAgain(); gwHeldReq != nil && !ok {
+		t.Errorf("the %s about %s, in flight at replica %d when it was killed, was never taken up by another replica", gwHeldReq.endpoint, gwHeldReq.outNo, victim.n)
 	}
 	if st == nil {
 		t.Fatalf("could not read the final state (seed %d)", opt.seed)

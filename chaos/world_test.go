@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,7 +88,15 @@ type world struct {
 	bin  string
 	work string
 	env  []string
+	// gwHold, when set, sees every protocol request at the gateway proxy
+	// first (the replicas drive holds one of the replica it kills);
+	// false answers 502 without forwarding it. gwKeys decrypt them.
+	gwHold atomic.Pointer[gwHoldFunc]
+	gwKeys map[string]gateway.Key
 }
+
+// gwHoldFunc sees a protocol request at the gateway proxy (world.gwHold).
+type gwHoldFunc func(r *http.Request, endpoint string, body []byte) bool
 
 func randHex(t *testing.T, n int) string {
 	t.Helper()
@@ -194,7 +203,13 @@ func newWorld(t *testing.T, opt options, hook lineHook, aim aimFunc) *world {
 	for _, st := range w.gwStores {
 		keys[st.OpenID] = st.Key
 	}
-	w.gwFront = newGatewayProxy(t, w.sbURL, aim, keys)
+	w.gwKeys = keys
+	w.gwFront = newGatewayProxy(t, w.sbURL, aim, keys, func(r *http.Request, endpoint string, body []byte) bool {
+		if h := w.gwHold.Load(); h != nil {
+			return (*h)(r, endpoint, body)
+		}
+		return true
+	})
 
 	w.front = newFrontProxy(t)
 	frontHost := strings.TrimPrefix(w.front.url(), "http://")
@@ -433,13 +448,17 @@ type aimFunc func(endpoint, checkoutID string) (kill, before bool, fired func() 
 // For each payorder and payrefund it asks aim whether to kill the service
 // with this request in flight, and when: before forwarding it (the gateway
 // never gets it) or after the gateway answered (the answer is lost).
-func newGatewayProxy(t *testing.T, target string, aim aimFunc, keys map[string]gateway.Key) string {
+func newGatewayProxy(t *testing.T, target string, aim aimFunc, keys map[string]gateway.Key, hold gwHoldFunc) string {
 	t.Helper()
 	hc := &http.Client{Timeout: 30 * time.Second}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		endpoint := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		if hold != nil && !hold(r, endpoint, body) {
 			w.WriteHeader(http.StatusBadGateway)
 			return
 		}
@@ -478,24 +497,38 @@ func newGatewayProxy(t *testing.T, target string, aim aimFunc, keys map[string]g
 // checkoutOfRequest reads the checkout a protocol request is about from
 // the out_no in its encrypted data.
 func checkoutOfRequest(body []byte, keys map[string]gateway.Key) string {
+	id, _, _ := checkout.ParseOutNo(outNoOfRequest(body, keys))
+	return id
+}
+
+// outNoOfRequest reads the out_no in a protocol request's encrypted data
+// (a payrefund's is the payment's); empty when it has none.
+func outNoOfRequest(body []byte, keys map[string]gateway.Key) string {
+	out, _ := numbersOfRequest(body, keys)
+	return out
+}
+
+// numbersOfRequest reads the out_no and refund_out_no (a payrefund's) in a
+// protocol request's encrypted data.
+func numbersOfRequest(body []byte, keys map[string]gateway.Key) (outNo, refundOutNo string) {
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	key, ok := keys[form.Get("open_id")]
 	if !ok {
-		return ""
+		return "", ""
 	}
 	plain, err := gateway.Decrypt(key, form.Get("data"))
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	var d struct {
-		OutNo string `json:"out_no"`
+		OutNo       string `json:"out_no"`
+		RefundOutNo string `json:"refund_out_no"`
 	}
 	if json.Unmarshal(plain, &d) != nil {
-		return ""
+		return "", ""
 	}
-	id, _, _ := checkout.ParseOutNo(d.OutNo)
-	return id
+	return d.OutNo, d.RefundOutNo
 }
