@@ -45,7 +45,8 @@
 //
 // The replicas drive (replicas_test.go, topologies_test.go) runs the same
 // traffic on three replicas behind a round-robin proxy in the test, kill
-// -9s the one sending a webhook delivery the receiver holds, and checks
+// -9s the one sending a webhook delivery the receiver holds (with its next
+// payrefund held at the gateway proxy too), and checks
 // these invariants plus the takeover of the dead replica's claimed work
 // and every payer's event stream reaching its final state; on one
 // redis-server, a Cluster and a Sentinel set with a forced failover
