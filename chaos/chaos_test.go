@@ -366,8 +366,10 @@ func (d *driver) report(t *testing.T, w *world, k *killer, st *state, total, qui
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "chaos run, seed %d: %s in all, quiet period %s\n", w.opt.seed, total.Round(time.Second), quiet.Round(time.Second))
-	fmt.Fprintf(&b, "  service: %d kills (%d aimed: right after money work, or with a payorder/payrefund in flight; %d with an automatic refund's payrefund held from the gateway), %d restarts; redis: %d restarts (--appendfsync %s)\n",
-		w.svc.kills.Load(), k.aimed.Load(), k.autoHeld.Load(), w.svc.restarts.Load(), w.rdb.restarts.Load(), w.opt.fsync)
+	if w.svc != nil && k != nil { // the chaos run's; the replicas drive reports its own
+		fmt.Fprintf(&b, "  service: %d kills (%d aimed: right after money work, or with a payorder/payrefund in flight; %d with an automatic refund's payrefund held from the gateway), %d restarts; redis: %d restarts (--appendfsync %s)\n",
+			w.svc.kills.Load(), k.aimed.Load(), k.autoHeld.Load(), w.svc.restarts.Load(), w.rdb.restarts.Load(), w.opt.fsync)
+	}
 	d.led.mu.Lock()
 	journeys := map[string]int{}
 	for _, p := range d.led.checkouts {

@@ -24,9 +24,11 @@ const (
 	invContents    = "no out_no/refund_out_no sent twice with different contents; one refund_out_no per cause"
 	invEvents      = "every event owed delivered, one id per cause, none describing a state never had"
 	invReplays     = "Idempotency-Key replays answered the first answer"
+	// invStreams is the replicas drive's (replicas_test.go).
+	invStreams = "every payer's event stream shows its checkout's final state"
 )
 
-var invariants = []string{invRefundTotal, invPaid, invAutoRefund, invContents, invEvents, invReplays}
+var invariants = []string{invRefundTotal, invPaid, invAutoRefund, invContents, invEvents, invReplays, invStreams}
 
 // findings are the violations of one check, by invariant, then checkout.
 type findings map[string]map[string][]string

@@ -43,6 +43,15 @@
 //	CHAOS_SEED=42 go test -count=1 -run Chaos -v ./chaos  # replay a seed's decisions
 //	CHAOS_DURATION=20m go test -count=1 -run 'Chaos$' -timeout 0 -v ./chaos
 //
+// The replicas drive (replicas_test.go, topologies_test.go) runs the same
+// traffic on three replicas behind a round-robin proxy in the test, kill
+// -9s the one sending a webhook delivery the receiver holds (with its next
+// payrefund held at the gateway proxy too), and checks
+// these invariants plus the takeover of the dead replica's claimed work
+// and every payer's event stream reaching its final state; on one
+// redis-server, a Cluster and a Sentinel set with a forced failover
+// (docs/scale-out.md).
+//
 // CHAOS_DURATION is how long traffic runs (default 70s); the quiet period
 // after it is bounded separately. The seed decides the traffic mix and the
 // kill instants; the machine's scheduling still varies between runs. It

@@ -132,12 +132,15 @@ func (l *ledger) note(format string, args ...any) {
 
 // driver runs the traffic.
 type driver struct {
-	w      *world
-	led    *ledger
-	api    *http.Client
-	plain  *http.Client // sandbox payer actions
-	stop   atomic.Bool
-	seq    atomic.Int64
+	w     *world
+	led   *ledger
+	api   *http.Client
+	plain *http.Client // sandbox payer actions
+	stop  atomic.Bool
+	seq   atomic.Int64
+	// watch, when set, is told of every checkout created (the replicas
+	// drive opens a payer's event stream on each).
+	watch  func(*planned)
 	ctx    context.Context
 	cancel context.CancelFunc
 }
@@ -274,6 +277,9 @@ func (d *driver) create(rng *rand.Rand, r createReq) (*planned, error) {
 	}
 	p := &planned{ID: v.ID, Store: r.store, Amount: r.amount, LatePolicy: r.latePolicy, Journey: r.journey}
 	d.led.add(p)
+	if d.watch != nil {
+		d.watch(p)
+	}
 	if rng.IntN(4) == 0 {
 		if a, err := d.persist("POST", "/v1/checkouts", body, hdr); err == nil {
 			d.recordCreate(key, a)

@@ -3,6 +3,7 @@ package chaos
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -359,11 +360,75 @@ func (r *redisServer) restartKill() {
 // frontProxy is the service's fixed public address: a reverse proxy to the
 // current incarnation, like a load balancer. Notify and jump URLs given to
 // the gateway point here, so they stay valid across restarts on new ports.
+// With a pool (the replicas drive) it spreads requests round robin over
+// several replicas, skipping those taken out of it or found dead.
 type frontProxy struct {
 	srv     *http.Server
 	ln      net.Listener
 	backend atomic.Pointer[url.URL]
+	pool    atomic.Pointer[[]*url.URL]
+	rr      atomic.Uint64
+	// Answers by class, for the replicas drive's throughput figures:
+	// every request, those answered 5xx (502 when no replica could
+	// answer, or one died mid-answer), and 429s.
+	requests, failed, limited atomic.Int64
 }
+
+type backendKey struct{}
+
+// pick is the backend for the next request: the pool's next in turn, else
+// the single backend; nil when there is none.
+func (f *frontProxy) pick() *url.URL {
+	if p := f.pool.Load(); p != nil {
+		if len(*p) == 0 {
+			return nil
+		}
+		return (*p)[f.rr.Add(1)%uint64(len(*p))]
+	}
+	return f.backend.Load()
+}
+
+// setPool makes the front spread requests over backends.
+func (f *frontProxy) setPool(backends []*url.URL) {
+	cp := append([]*url.URL(nil), backends...)
+	f.pool.Store(&cp)
+}
+
+// drop takes b out of the pool (a replica about to be killed, or one whose
+// port refused a connection).
+func (f *frontProxy) drop(b *url.URL) {
+	for {
+		old := f.pool.Load()
+		if old == nil {
+			return
+		}
+		var next []*url.URL
+		for _, u := range *old {
+			if u.Host != b.Host {
+				next = append(next, u)
+			}
+		}
+		if f.pool.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
+
+// statusWriter records the status an answer had; Unwrap keeps flushing
+// (event streams) working through it.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 func newFrontProxy(t *testing.T) *frontProxy {
 	t.Helper()
@@ -375,7 +440,7 @@ func newFrontProxy(t *testing.T) *frontProxy {
 	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second, ResponseHeaderTimeout: 60 * time.Second}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			if b := f.backend.Load(); b != nil {
+			if b, ok := pr.In.Context().Value(backendKey{}).(*url.URL); ok {
 				pr.SetURL(b)
 			}
 			pr.Out.Host = pr.In.Host // the service sees its public host
@@ -383,16 +448,32 @@ func newFrontProxy(t *testing.T) *frontProxy {
 		Transport: tr,
 		// A kill cuts answers short; that is the point, not news.
 		ErrorLog: log.New(io.Discard, "", 0),
-		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, _ error) {
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			// A refused connection: that replica is gone, skip it from now
+			// on (a load balancer's health check, at once).
+			var op *net.OpError
+			if b, ok := r.Context().Value(backendKey{}).(*url.URL); ok && errors.As(err, &op) && op.Op == "dial" {
+				f.drop(b)
+			}
 			w.WriteHeader(http.StatusBadGateway)
 		},
 	}
 	f.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if f.backend.Load() == nil {
+		f.requests.Add(1)
+		b := f.pick()
+		if b == nil {
+			f.failed.Add(1)
 			w.WriteHeader(http.StatusBadGateway)
 			return
 		}
-		rp.ServeHTTP(w, r)
+		sw := &statusWriter{ResponseWriter: w}
+		rp.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), backendKey{}, b)))
+		switch {
+		case sw.code >= 500:
+			f.failed.Add(1)
+		case sw.code == http.StatusTooManyRequests:
+			f.limited.Add(1)
+		}
 	}), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = f.srv.Serve(ln) }()
 	t.Cleanup(func() {

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,6 +57,13 @@ type options struct {
 	workers       int
 	claimLease    time.Duration
 	lateDelay     time.Duration // sandbox -late-pay-delay (magic ..25)
+	// replicas, when set, leaves the service to the caller (the replicas
+	// drive starts several of the binary from world.env); redisURL and
+	// redisMode then name the Redis they share (a Cluster, a Sentinel
+	// set), else the world starts its own redis-server.
+	replicas  int
+	redisURL  string
+	redisMode string
 }
 
 // world is everything one run starts.
@@ -75,7 +83,20 @@ type world struct {
 	gwFront  string
 	svc      *service
 	gwClient *gateway.Client
+	// bin, work and env start the service: the chaos run's one, or the
+	// replicas drive's several.
+	bin  string
+	work string
+	env  []string
+	// gwHold, when set, sees every protocol request at the gateway proxy
+	// first (the replicas drive holds one of the replica it kills);
+	// false answers 502 without forwarding it. gwKeys decrypt them.
+	gwHold atomic.Pointer[gwHoldFunc]
+	gwKeys map[string]gateway.Key
 }
+
+// gwHoldFunc sees a protocol request at the gateway proxy (world.gwHold).
+type gwHoldFunc func(r *http.Request, endpoint string, body []byte) bool
 
 func randHex(t *testing.T, n int) string {
 	t.Helper()
@@ -130,7 +151,11 @@ func newWorld(t *testing.T, opt options, hook lineHook, aim aimFunc) *world {
 	live.addDir(work)
 	t.Cleanup(func() { _ = os.RemoveAll(work) })
 
-	w.rdb = newRedis(t, redisBin, work, w.logDir, opt.fsync)
+	redisURL := opt.redisURL
+	if redisURL == "" {
+		w.rdb = newRedis(t, redisBin, work, w.logDir, opt.fsync)
+		redisURL = w.rdb.url()
+	}
 
 	// The sandbox gateway: its own process, never restarted.
 	type gwStore struct{ id, openID, key, pass string }
@@ -178,7 +203,13 @@ func newWorld(t *testing.T, opt options, hook lineHook, aim aimFunc) *world {
 	for _, st := range w.gwStores {
 		keys[st.OpenID] = st.Key
 	}
-	w.gwFront = newGatewayProxy(t, w.sbURL, aim, keys)
+	w.gwKeys = keys
+	w.gwFront = newGatewayProxy(t, w.sbURL, aim, keys, func(r *http.Request, endpoint string, body []byte) bool {
+		if h := w.gwHold.Load(); h != nil {
+			return (*h)(r, endpoint, body)
+		}
+		return true
+	})
 
 	w.front = newFrontProxy(t)
 	frontHost := strings.TrimPrefix(w.front.url(), "http://")
@@ -278,7 +309,7 @@ merchants:
 	simPub, _ := x509.MarshalPKIXPublicKey(w.sim.AlipayPublicKey())
 	env := append(os.Environ(),
 		"CHECKOUT_CONFIG="+cfgPath,
-		"REDIS_URL="+w.rdb.url(),
+		"REDIS_URL="+redisURL,
 		"CHECKOUT_PUBLIC_URL="+w.front.url(),
 		"CHECKOUT_SESSION_KEYS="+randHex(t, 24),
 		"CHECKOUT_SIGNING_SECRET="+randHex(t, 24),
@@ -296,6 +327,13 @@ merchants:
 		"CHAOS_ALIPAY_PRIVATE_KEY="+string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8})),
 		"CHAOS_ALIPAY_PUBLIC_KEY="+string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: simPub})),
 	)
+	if opt.redisMode != "" {
+		env = append(env, "REDIS_MODE="+opt.redisMode)
+	}
+	w.bin, w.work, w.env = bin, work, env
+	if opt.replicas > 0 {
+		return w
+	}
 	w.svc = &service{t: t, bin: bin, env: env, logPath: filepath.Join(w.logDir, "service.log"), dir: work, front: w.front, hook: hook}
 	if err := w.svc.start(); err != nil {
 		t.Fatalf("service: %v (see %s)", err, w.svc.logPath)
@@ -339,6 +377,10 @@ type receiver struct {
 	bad    []string // deliveries refused: bad signature or body
 	n      uint64
 	seed   uint64
+	// hold, when set, sees each delivery once recorded and may hold its
+	// answer (the replicas drive keeps one in flight at a replica it
+	// kills); it returns whether to answer at all.
+	hold func(req *http.Request, d delivery) bool
 }
 
 func newReceiver(t *testing.T, secret string, seed uint64) *receiver {
@@ -375,8 +417,13 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	// One delivery in 12 fails (after being recorded as received: the
 	// merchant saw it, the service must still retry).
 	fail := (r.n*0x9E3779B97F4A7C15+r.seed)%12 == 0
-	r.got = append(r.got, delivery{At: time.Now(), ID: id, Type: typ, Event: e})
+	got := delivery{At: time.Now(), ID: id, Type: typ, Event: e}
+	r.got = append(r.got, got)
+	hold := r.hold
 	r.mu.Unlock()
+	if hold != nil && !hold(req, got) {
+		return
+	}
 	if fail {
 		w.WriteHeader(http.StatusInternalServerError)
 		return
@@ -401,13 +448,17 @@ type aimFunc func(endpoint, checkoutID string) (kill, before bool, fired func() 
 // For each payorder and payrefund it asks aim whether to kill the service
 // with this request in flight, and when: before forwarding it (the gateway
 // never gets it) or after the gateway answered (the answer is lost).
-func newGatewayProxy(t *testing.T, target string, aim aimFunc, keys map[string]gateway.Key) string {
+func newGatewayProxy(t *testing.T, target string, aim aimFunc, keys map[string]gateway.Key, hold gwHoldFunc) string {
 	t.Helper()
 	hc := &http.Client{Timeout: 30 * time.Second}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		endpoint := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		if hold != nil && !hold(r, endpoint, body) {
 			w.WriteHeader(http.StatusBadGateway)
 			return
 		}
@@ -446,24 +497,38 @@ func newGatewayProxy(t *testing.T, target string, aim aimFunc, keys map[string]g
 // checkoutOfRequest reads the checkout a protocol request is about from
 // the out_no in its encrypted data.
 func checkoutOfRequest(body []byte, keys map[string]gateway.Key) string {
+	id, _, _ := checkout.ParseOutNo(outNoOfRequest(body, keys))
+	return id
+}
+
+// outNoOfRequest reads the out_no in a protocol request's encrypted data
+// (a payrefund's is the payment's); empty when it has none.
+func outNoOfRequest(body []byte, keys map[string]gateway.Key) string {
+	out, _ := numbersOfRequest(body, keys)
+	return out
+}
+
+// numbersOfRequest reads the out_no and refund_out_no (a payrefund's) in a
+// protocol request's encrypted data.
+func numbersOfRequest(body []byte, keys map[string]gateway.Key) (outNo, refundOutNo string) {
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	key, ok := keys[form.Get("open_id")]
 	if !ok {
-		return ""
+		return "", ""
 	}
 	plain, err := gateway.Decrypt(key, form.Get("data"))
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	var d struct {
-		OutNo string `json:"out_no"`
+		OutNo       string `json:"out_no"`
+		RefundOutNo string `json:"refund_out_no"`
 	}
 	if json.Unmarshal(plain, &d) != nil {
-		return ""
+		return "", ""
 	}
-	id, _, _ := checkout.ParseOutNo(d.OutNo)
-	return id
+	return d.OutNo, d.RefundOutNo
 }
