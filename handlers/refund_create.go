@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -68,6 +69,11 @@ func (h *handler) createRefund(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), refundTimeout)
 	defer cancel()
 	r, err := h.pay.Refund(ctx, m.ID, id, payments.RefundRequest{Amount: *req.Amount, Reason: req.Reason, IdempotencyKey: key})
+	if errors.Is(err, payments.ErrAnswerNotRecorded) {
+		// No answer without its record: a replay must answer the same.
+		h.fail(c, unavailableWith("the refund's answer could not be recorded; retry with the same Idempotency-Key", "refund", err))
+		return
+	}
 	if err != nil {
 		// A refund reserved and possibly sent comes back with the error: the
 		// reconciler finishes it, and the answer is the pending refund.

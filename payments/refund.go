@@ -76,6 +76,11 @@ var (
 	// reconciler gave its intent up: nothing was reserved or sent; asking
 	// again is safe.
 	ErrRefundInterrupted = errors.New("refund interrupted before its reservation; nothing was reserved, try again")
+	// ErrAnswerNotRecorded means the refund exists (and may have been
+	// sent) but the status of this first answer could not be recorded:
+	// the request must fail retryably, and its retry with the same
+	// Idempotency-Key answers the refund.
+	ErrAnswerNotRecorded = errors.New("the refund's first answer could not be recorded; try again with the same Idempotency-Key")
 )
 
 // Refund is one refund of a checkout.
@@ -253,7 +258,7 @@ func (s *Service) Refund(ctx context.Context, merchantID, checkoutID string, req
 		return nil, fmt.Errorf("refund %s: %w", checkoutID, ErrIdempotencyConflict)
 	}
 	r, err = s.advance(ctx, st, c, r)
-	return s.answered(ctx, r), err
+	return s.answered(ctx, r, err)
 }
 
 // idemField is the refund hash's field that maps an Idempotency-Key to its
@@ -298,27 +303,29 @@ func (s *Service) replay(ctx context.Context, c *checkout.Checkout, r *Refund, r
 	if err != nil {
 		// The store left the configuration: the refund as it stands.
 		s.log.Warn("Refund replayed without its store", "checkout_id", c.ID, "refund_out_no", r.OutNo, "error", err)
-		return s.answered(ctx, r), nil
+		return s.answered(ctx, r, nil)
 	}
 	r, err = s.advance(ctx, st, c, r)
-	return s.answered(ctx, r), err
+	return s.answered(ctx, r, err)
 }
 
 // answered records, once, the status the first answer about merchant
-// refund r reports, and sets r.FirstStatus to the recorded one. Concurrent
-// first requests with one key all answer as the first recorded.
-func (s *Service) answered(ctx context.Context, r *Refund) *Refund {
+// refund r reports, and sets r.FirstStatus to the recorded one; it passes
+// err (the refund's own) through. Concurrent first requests with one key
+// all answer as the first recorded. When the record fails, the error is
+// ErrAnswerNotRecorded: an answer given now could differ from what a
+// replay answers later, so the request must fail and be retried (with its
+// key it finds the same refund, and records its answer then).
+func (s *Service) answered(ctx context.Context, r *Refund, err error) (*Refund, error) {
 	if r.FirstStatus != "" {
-		return r
+		return r, err
 	}
-	v, err := scriptAnswered.Run(ctx, s.rdb, []string{s.keyRefunds(r.CheckoutID)}, r.n, string(r.Status)).Text()
-	if err != nil {
-		// Answer as things stand; a replay records its own answer.
-		s.log.Warn("Could not record a refund's first answer", "refund_out_no", r.OutNo, "error", err)
-		return r
+	v, rerr := scriptAnswered.Run(ctx, s.rdb, []string{s.keyRefunds(r.CheckoutID)}, r.n, string(r.Status)).Text()
+	if rerr != nil {
+		return r, errors.Join(fmt.Errorf("refund %s: %w: %w", r.OutNo, ErrAnswerNotRecorded, rerr), err)
 	}
 	r.FirstStatus = RefundStatus(v)
-	return r
+	return r, err
 }
 
 // autoRefund refunds the whole of attempt a (a double or late payment),
