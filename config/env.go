@@ -499,7 +499,6 @@ func drillDuration(get func(string) string, name string, lo, hi time.Duration) (
 	return d, nil
 }
 
-
 // randomSecret returns 32 random bytes as base64url: a session key or signing
 // secret for a demo process.
 func randomSecret() checkout.Secret {
