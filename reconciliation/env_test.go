@@ -182,11 +182,7 @@ func (e *env) service() *Service {
 
 // cleanup deletes a test's keys: the real Redis outlives the run.
 func cleanup(rdb redis.UniversalClient, prefix string) {
-	ctx := context.Background()
-	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		rdb.Del(ctx, iter.Val())
-	}
+	_ = redistest.Clean(rdb, prefix)
 }
 
 // order makes a checkout of amount fen and its gateway order (a QR code),

@@ -290,3 +290,27 @@ func dialReal(t testing.TB) (redis.UniversalClient, string, bool) {
 
 // redactErr hides the text of URL parse errors, which can quote the URL.
 func redactErr(error) string { return "invalid URL (not shown: it may contain a password)" }
+
+// Keys lists the keys matching pattern, on every primary of a Cluster (a
+// cluster client's KEYS asks one node only). For tests' checks of what
+// they stored, under their own prefix.
+func Keys(c redis.UniversalClient, pattern string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cc, ok := c.(*redis.ClusterClient)
+	if !ok {
+		return c.Keys(ctx, pattern).Result()
+	}
+	var (
+		mu  sync.Mutex
+		out []string
+	)
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+		ks, err := n.Keys(ctx, pattern).Result()
+		mu.Lock()
+		out = append(out, ks...)
+		mu.Unlock()
+		return err
+	})
+	return out, err
+}

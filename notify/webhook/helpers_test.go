@@ -83,19 +83,7 @@ func newFixture(t testing.TB, opts ...Option) *fixture {
 // cleanup deletes the fixture's keys: the real Redis is shared with other
 // packages' tests and outlives this run.
 func (f *fixture) cleanup() {
-	ctx := context.Background()
-	iter := f.rdb.Scan(ctx, 0, f.prefix+"*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-		if len(keys) == 1000 {
-			f.rdb.Del(ctx, keys...)
-			keys = keys[:0]
-		}
-	}
-	if len(keys) > 0 {
-		f.rdb.Del(ctx, keys...)
-	}
+	_ = redistest.Clean(f.rdb, f.prefix)
 }
 
 // service returns another Service on the same Redis and keys: a second
