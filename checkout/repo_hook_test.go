@@ -120,10 +120,17 @@ func TestRepoHooks(t *testing.T) {
 					t.Fatalf("after marking %d paid with %s: hook ran %s times, want %s", step.seq, step.ordNo, got, step.hookCalls)
 				}
 			}
-			// The paid checkout left the expiry queue.
+			// The paid checkout's expiry entry (another slot) is left to
+			// the poller: its Expire is refused and removes it.
 			clk.Advance(time.Hour)
-			if due, err := r.DueForExpiry(ctx, clk.Now(), 10); err != nil || len(due) != 0 {
+			if due, err := r.DueForExpiry(ctx, clk.Now(), 10); err != nil || len(due) != 1 || due[0] != c.ID {
 				t.Fatalf("due after payment: %v %v", due, err)
+			}
+			if tr, err := r.Expire(ctx, c.ID); err != nil || tr.Changed || tr.To != StatusPaid {
+				t.Fatalf("expire a paid checkout: %+v %v", tr, err)
+			}
+			if due, err := r.DueForExpiry(ctx, clk.Now(), 10); err != nil || len(due) != 0 {
+				t.Fatalf("due after the refused expire: %v %v", due, err)
 			}
 		})
 	}
