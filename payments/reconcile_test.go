@@ -668,7 +668,7 @@ func TestExpiryClaimHonoured(t *testing.T) {
 	e.clk.Advance(61 * time.Second)
 	// Another replica claimed it just now, with a 5 s lease, and died.
 	lease := e.clk.Now().Add(5 * time.Second)
-	if err := e.rdb.ZAdd(ctx, payments.WatchKey(e.svc, "x:" + c.ID), redis.Z{Score: float64(lease.UnixMilli()), Member: "x:" + c.ID}).Err(); err != nil {
+	if err := e.rdb.ZAdd(ctx, payments.WatchKey(e.svc, "x:"+c.ID), redis.Z{Score: float64(lease.UnixMilli()), Member: "x:" + c.ID}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {

@@ -175,7 +175,9 @@ func (s *Service) keyCheckNow(id string) string     { return s.prefix + "chk:{" 
 // keyWatch is the shard of the reconciler's watch list that holds work
 // member m: its checkout's shard (checkout.ShardOf), so the list spreads
 // over the slots of a Redis Cluster and every replica polls every shard.
-func (s *Service) keyWatch(m string) string { return s.keyWatchShard(checkout.ShardOf(memberCheckout(m))) }
+func (s *Service) keyWatch(m string) string {
+	return s.keyWatchShard(checkout.ShardOf(memberCheckout(m)))
+}
 
 // keyWatchShard is shard n of the watch list.
 func (s *Service) keyWatchShard(n int) string { return s.prefix + checkout.ShardTag(n) + ":watch" }
