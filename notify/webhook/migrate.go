@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -155,30 +154,66 @@ func (s *Service) moveEvent(ctx context.Context, mid, id string) (bool, error) {
 	return copied, nil
 }
 
-// restoreCopy copies key from to key to (DUMP, RESTORE with the time to
-// live left), unless to exists already: a copy made earlier is kept, since
-// deliveries may have changed it since. It reports whether it copied.
+// copyScript creates KEYS[1] from ARGV[3..] unless it exists: as a hash
+// of field-value pairs when ARGV[1] is "hash", else as a list; with a
+// time to live of ARGV[2] ms (0: none). Answers 1 when it made the copy.
+var copyScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local vals = {}
+for i = 3, #ARGV do vals[#vals + 1] = ARGV[i] end
+if #vals == 0 then return 0 end
+if ARGV[1] == 'hash' then
+  redis.call('HSET', KEYS[1], unpack(vals))
+else
+  redis.call('RPUSH', KEYS[1], unpack(vals))
+end
+if tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+`)
+
+// restoreCopy copies the hash or list from to the key to, with the time
+// to live left, unless to exists already: a copy made earlier is kept,
+// since deliveries may have changed it since. It reports whether it
+// copied. (Field by field rather than DUMP/RESTORE, which the embedded
+// Redis does not have for these types.)
 func (s *Service) restoreCopy(ctx context.Context, from, to string) (bool, error) {
-	dump, err := s.rdb.Dump(ctx, from).Result()
-	if errors.Is(err, redis.Nil) {
-		return false, nil
-	}
+	typ, err := s.rdb.Type(ctx, from).Result()
 	if err != nil {
 		return false, err
+	}
+	args := []any{typ, 0}
+	switch typ {
+	case "none":
+		return false, nil
+	case "hash":
+		h, err := s.rdb.HGetAll(ctx, from).Result()
+		if err != nil {
+			return false, err
+		}
+		for k, v := range h {
+			args = append(args, k, v)
+		}
+	case "list":
+		l, err := s.rdb.LRange(ctx, from, 0, -1).Result()
+		if err != nil {
+			return false, err
+		}
+		for _, v := range l {
+			args = append(args, v)
+		}
+	default:
+		return false, fmt.Errorf("%s is a %s, not an event's hash or list", from, typ)
 	}
 	ttl, err := s.rdb.PTTL(ctx, from).Result()
 	if err != nil {
 		return false, err
 	}
-	switch {
-	case ttl == -2: // go-redis passes PTTL's -2 (no key) through as is
-		return false, nil // expired between the two reads
-	case ttl < 0:
-		ttl = 0 // -1: no time to live
-	}
-	err = s.rdb.Restore(ctx, to, ttl, dump).Err()
-	if err != nil && strings.HasPrefix(err.Error(), "BUSYKEY") {
+	if ttl == -2 { // go-redis passes PTTL's -2 (no key) through as is
 		return false, nil
 	}
-	return err == nil, err
+	if ttl > 0 {
+		args[1] = ttl.Milliseconds()
+	}
+	n, err := copyScript.Run(ctx, s.rdb, []string{to}, args...).Int()
+	return n == 1, err
 }
