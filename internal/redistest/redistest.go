@@ -116,9 +116,13 @@ func MiniCluster(t testing.TB) (*miniredis.Miniredis, *redis.ClusterClient) {
 
 // Cluster returns a client on the real Redis Cluster REDIS_CLUSTER_URL
 // names. Without one the test is skipped with a message saying so, and
-// fails with REDIS_REQUIRED=1 (CI), so that it never passes silently.
+// fails with REDIS_REQUIRED=1 (CI), so that it never passes silently;
+// REDISTEST=miniredis skips it.
 func Cluster(t testing.TB) *redis.ClusterClient {
 	t.Helper()
+	if ForcedMiniredis() {
+		t.Skip("redis: " + ForceEnv + "=miniredis: this test needs a real Redis Cluster")
+	}
 	raw := os.Getenv(ClusterURLEnv)
 	if raw == "" {
 		missing(t, ClusterURLEnv+" is not set: no real Redis Cluster (start one with .ci/redis-topologies.sh)")
@@ -147,6 +151,9 @@ func Cluster(t testing.TB) *redis.ClusterClient {
 // REDIS_SENTINEL_URL watch, skipped or failed like Cluster.
 func Sentinel(t testing.TB) redis.UniversalClient {
 	t.Helper()
+	if ForcedMiniredis() {
+		t.Skip("redis: " + ForceEnv + "=miniredis: this test needs a real Sentinel set")
+	}
 	raw := os.Getenv(SentinelURLEnv)
 	if raw == "" {
 		missing(t, SentinelURLEnv+" is not set: no Sentinel set (start one with .ci/redis-topologies.sh)")
