@@ -69,8 +69,14 @@ type fixture struct {
 
 func newFixture(t testing.TB, opts ...Option) *fixture {
 	t.Helper()
+	return newFixtureOn(t, redistest.New(t), opts...)
+}
+
+// newFixtureOn is newFixture on a client of the test's choice (a cluster).
+func newFixtureOn(t testing.TB, rdb redis.UniversalClient, opts ...Option) *fixture {
+	t.Helper()
 	f := &fixture{
-		rdb:    redistest.New(t),
+		rdb:    rdb,
 		prefix: "test:" + rand.Text() + ":",
 		clk:    newClock(),
 		dir:    &merchants{m: map[string]*checkout.Merchant{}},
