@@ -31,13 +31,7 @@ var (
 func prefix(t testing.TB, c redis.UniversalClient) string {
 	t.Helper()
 	p := "test:sess:" + rand.Text() + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := redistest.Keys(c, p+"*")
-		if len(keys) > 0 {
-			c.Del(ctx, keys...)
-		}
-	})
+	t.Cleanup(func() { _ = redistest.Clean(c, p) })
 	return p
 }
 
