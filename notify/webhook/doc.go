@@ -16,6 +16,9 @@
 // and one HMAC-SHA256 of "timestamp.body" per active webhook secret, so
 // secrets can be rotated without losing a delivery.
 //
-// Every key lives in the hash slot {wh}, so the scripts also run on Redis
-// Cluster.
+// A merchant's keys (events, attempts, indexes) and the delivery queue its
+// events wait in share its shard's hash slot {wh:N}, one of 16, so each
+// script touches one slot (Redis Cluster) and the work spreads over the
+// nodes; the sender claims from every shard. MigrateLegacy moves events of
+// the earlier layout, which kept everything in {wh}.
 package webhook
