@@ -381,6 +381,46 @@ func TestDemoModeRealRedis(t *testing.T) {
 	}
 }
 
+// TestDemoModeOnTopologies starts the binary on a real Redis Cluster and on
+// a Sentinel-managed primary (REDIS_MODE), as .ci/redis-topologies.sh
+// provides them: it connects, says which topology in its start log, and
+// serves the demo checkout and a new one from there. Skipped without the
+// topologies, failed in CI (REDIS_REQUIRED=1).
+func TestDemoModeOnTopologies(t *testing.T) {
+	for _, tc := range []struct {
+		mode string
+		url  func(t *testing.T) string
+	}{
+		{"cluster", func(t *testing.T) string { redistest.Cluster(t); return os.Getenv(redistest.ClusterURLEnv) }},
+		{"sentinel", func(t *testing.T) string { redistest.Sentinel(t); return os.Getenv(redistest.SentinelURLEnv) }},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			in := start(t, map[string]string{"REDIS_MODE": tc.mode, "REDIS_URL": tc.url(t)})
+			if code, body := do(t, "GET", in.base+"/readyz", "", nil); code != http.StatusOK {
+				t.Errorf("GET /readyz = %d %v", code, body)
+			}
+			if !strings.Contains(in.stderr.String(), `"redis_mode":"`+tc.mode+`"`) {
+				t.Errorf("the start log does not name the topology:\n%s", in.stderr.String())
+			}
+			key := match(t, apiKeyRe, in.stdout.String())
+			id := checkoutRe.FindStringSubmatch(in.stdout.String())[2]
+			if code, body := do(t, "GET", in.base+"/v1/checkouts/"+id, key, nil); code != http.StatusOK {
+				t.Errorf("GET the demo checkout = %d %v", code, body)
+			}
+			code, body := do(t, "POST", in.base+"/v1/checkouts", key, map[string]any{"amount": 123, "description": "topology"})
+			if code != http.StatusCreated {
+				t.Fatalf("POST /v1/checkouts = %d %v", code, body)
+			}
+			if code, got := do(t, "GET", in.base+"/v1/checkouts/"+body["id"].(string), key, nil); code != http.StatusOK || got["amount"] != float64(123) {
+				t.Errorf("GET the new checkout = %d %v", code, got)
+			}
+			if got := in.stop(); got != exitOK {
+				t.Errorf("exit code %d", got)
+			}
+		})
+	}
+}
+
 const (
 	testSessionKey = "test-session-key-0123456789abcdef0123"
 	testSigning    = "test-signing-secret-0123456789abcdef"
