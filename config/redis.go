@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"log/slog"
 	"net/url"
 	"regexp"
 	"strings"
@@ -110,6 +111,16 @@ func (t *RedisTopology) Describe() string {
 		return fmt.Sprintf("single %s db %d%s", t.Single.Addr, t.Single.DB, tlsNote(t.Single.TLSConfig != nil))
 	}
 }
+
+// String, GoString and LogValue describe the topology without its
+// passwords, so that printing or logging it never shows them.
+func (t *RedisTopology) String() string { return t.Describe() }
+
+// GoString is String, for %#v.
+func (t *RedisTopology) GoString() string { return t.Describe() }
+
+// LogValue is String, for slog.
+func (t *RedisTopology) LogValue() slog.Value { return slog.StringValue(t.Describe()) }
 
 func tlsNote(on bool) string {
 	if on {

@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -53,8 +55,10 @@ func TestParseRedis(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.check(t, r)
-			if d := r.Describe(); strings.Contains(d, "pw") {
-				t.Errorf("Describe shows a password: %s", d)
+			var logged strings.Builder
+			slog.New(slog.NewTextHandler(&logged, nil)).Info("redis", "redis", r)
+			if out := fmt.Sprintf("%s %v %+v %#v", r.Describe(), r, r, r) + logged.String(); strings.Contains(out, "pw") {
+				t.Errorf("printing the topology shows a password: %s", out)
 			}
 			c := r.NewClient()
 			_ = c.Close()
