@@ -197,3 +197,21 @@ func TestMiniClusterRefusesCrossSlotTx(t *testing.T) {
 		t.Fatalf("cross-slot MULTI: %v, want ErrCrossSlot", err)
 	}
 }
+
+// TestSentinelRoundTrip: the failover client reaches the primary the
+// Sentinels name, and writes there.
+func TestSentinelRoundTrip(t *testing.T) {
+	c := Sentinel(t)
+	p := Prefix(t, c)
+	ctx := context.Background()
+	if err := c.Set(ctx, p+"k", "v", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Get(ctx, p+"k").Result(); err != nil || got != "v" {
+		t.Fatalf("get = %q, %v", got, err)
+	}
+	role, err := c.Do(ctx, "ROLE").Slice()
+	if err != nil || len(role) == 0 || role[0] != "master" {
+		t.Fatalf("the failover client is on a %v, want the primary: %v", role, err)
+	}
+}
