@@ -108,6 +108,9 @@ type App struct {
 
 	rdb   redis.UniversalClient
 	loops []func(context.Context)
+	// merchantIDs are the directory's merchants, whose webhook events
+	// Migrate walks.
+	merchantIDs []string
 }
 
 // New builds the service. It starts nothing: Start runs the loops.
@@ -286,6 +289,9 @@ func New(cfg Config) (*App, error) {
 		m.AddProbes(metrics.Probes{WebhookQueue: a.Webhooks.QueueStats, ReconcilerOldest: a.Payments.ReconcilerOldest, Clock: now})
 		m.AddRedisPool(rdb)
 	}
+	for _, m := range dir.Merchants() {
+		a.merchantIDs = append(a.merchantIDs, m.ID)
+	}
 	return a, nil
 }
 
@@ -310,6 +316,31 @@ func (a *App) Admin(draining func() bool) http.Handler {
 		}
 		return nil
 	})
+}
+
+// Migration counts what Migrate moved from the earlier key layout.
+type Migration struct {
+	Expiry, Watch, Events int
+}
+
+// Migrate moves data of the earlier key layout (the checkouts' expiry
+// queue, the reconciler's watch list and the webhook events, each once one
+// key or one hash slot) into the sharded one. The binary runs it at every
+// start, before the loops: each owner's move is idempotent and safe with
+// several replicas starting at once, and finds nothing once done.
+func (a *App) Migrate(ctx context.Context) (Migration, error) {
+	var m Migration
+	var err error
+	if m.Expiry, err = a.Repo.MigrateLegacy(ctx); err != nil {
+		return m, err
+	}
+	if m.Watch, err = a.Payments.MigrateLegacy(ctx); err != nil {
+		return m, err
+	}
+	if m.Events, err = a.Webhooks.MigrateLegacy(ctx, a.merchantIDs); err != nil {
+		return m, err
+	}
+	return m, nil
 }
 
 // Start runs the loops beside the handler (webhook delivery, the

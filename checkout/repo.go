@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -108,7 +109,8 @@ func (r *Repo) Retention() time.Duration { return r.retention }
 func (r *Repo) keyCheckout(id string) string { return r.prefix + "co:{" + id + "}" }
 func (r *Repo) keyAttempts(id string) string { return r.prefix + "co:{" + id + "}:att" }
 func (r *Repo) keyLock(id string) string     { return r.prefix + "co:{" + id + "}:lock" }
-func (r *Repo) keyExpiry() string            { return r.prefix + "expiry" }
+func (r *Repo) keyExpiry(id string) string   { return r.keyExpiryShard(ShardOf(id)) }
+func (r *Repo) keyExpiryShard(n int) string  { return r.prefix + ShardTag(n) + ":expiry" }
 func (r *Repo) keyList(merchantID string) string {
 	return r.prefix + "m:{" + merchantID + "}:list"
 }
@@ -156,7 +158,7 @@ func (r *Repo) Create(ctx context.Context, c *Checkout, idem *IdempotentResponse
 	_, err = pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, kc, fields...)
 		p.PExpireAt(ctx, kc, c.ExpiresAt.Add(r.retention))
-		p.ZAdd(ctx, r.keyExpiry(), redis.Z{Score: float64(ms(c.ExpiresAt)), Member: c.ID})
+		p.ZAdd(ctx, r.keyExpiry(c.ID), redis.Z{Score: float64(ms(c.ExpiresAt)), Member: c.ID})
 		p.ZAdd(ctx, list, redis.Z{Score: float64(ms(c.CreatedAt)), Member: c.ID})
 		if trim {
 			p.ZRemRangeByScore(ctx, list, "-inf", strconv.FormatInt(ms(c.CreatedAt.Add(-r.retention-MaxTTL)), 10))
@@ -523,7 +525,7 @@ func (r *Repo) move(ctx context.Context, id string, to Status, from []Status, du
 	t := r.moved(&Transition{Changed: code(v) == 1, From: Status(str(v, 1)), To: c.Status, Checkout: c})
 	if !c.Status.Active() {
 		// Finished checkouts leave the expiry queue.
-		if err := r.rdb.ZRem(ctx, r.keyExpiry(), id).Err(); err != nil {
+		if err := r.rdb.ZRem(ctx, r.keyExpiry(id), id).Err(); err != nil {
 			return t, err
 		}
 	}
@@ -547,7 +549,7 @@ func (r *Repo) Expire(ctx context.Context, id string) (*Transition, error) {
 	t, err := r.move(ctx, id, StatusExpired, []Status{StatusOpen, StatusPending}, true)
 	if errors.Is(err, ErrNotFound) {
 		// Gone (retention or never existed): it has nothing left to expire.
-		if zerr := r.rdb.ZRem(ctx, r.keyExpiry(), id).Err(); zerr != nil {
+		if zerr := r.rdb.ZRem(ctx, r.keyExpiry(id), id).Err(); zerr != nil {
 			return nil, fmt.Errorf("expire %s: %w", id, zerr)
 		}
 	}
@@ -558,16 +560,32 @@ func (r *Repo) Expire(ctx context.Context, id string) (*Transition, error) {
 }
 
 // DueForExpiry returns up to limit ids whose expiry is at or before now, the
-// oldest first. A poller calls Expire on each.
+// oldest first, from every shard of the expiry queue (one pipeline: a
+// round trip per node). A poller calls Expire on each.
 func (r *Repo) DueForExpiry(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	ids, err := r.rdb.ZRangeByScore(ctx, r.keyExpiry(), &redis.ZRangeBy{
-		Min: "-inf", Max: strconv.FormatInt(ms(now), 10), Count: int64(limit),
-	}).Result()
+	cmds := make([]*redis.ZSliceCmd, QueueShards)
+	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for n := range cmds {
+			cmds[n] = p.ZRangeByScoreWithScores(ctx, r.keyExpiryShard(n), &redis.ZRangeBy{
+				Min: "-inf", Max: strconv.FormatInt(ms(now), 10), Count: int64(limit),
+			})
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("due for expiry: %w", err)
+	}
+	var due []redis.Z
+	for _, c := range cmds {
+		due = append(due, c.Val()...)
+	}
+	sort.SliceStable(due, func(i, j int) bool { return due[i].Score < due[j].Score })
+	ids := make([]string, 0, min(limit, len(due)))
+	for _, z := range due[:min(limit, len(due))] {
+		ids = append(ids, z.Member.(string))
 	}
 	return ids, nil
 }
@@ -593,24 +611,21 @@ func (r *Repo) MarkPaid(ctx context.Context, id string, seq int, ordNo string) (
 }
 
 // markPaid runs a pay script (payScript) and shapes its answer: the payment
-// and the hook's answer. On a single Redis the checkout leaves the expiry
-// queue in the same step; on a cluster, whose queue is in another slot, in
-// a second round trip.
+// and the hook's answer. The checkout stays in its expiry queue: the
+// queue's shard is another hash slot than the checkout's, one script
+// touches one slot (Redis Cluster), and a second round trip on the notify
+// path would cost more than the entry does. At its expiry the poller's
+// Expire is refused (the checkout is no longer active) and removes it: a
+// stale entry can never expire a paid checkout, since the move to expired
+// is the checkout's own script's, which checks its state.
 func (r *Repo) markPaid(ctx context.Context, id string, seq int, ordNo string, s *redis.Script, keys []string,
 	args []any,
 ) (*Payment, any, error) {
 	if !ValidID(id) || seq <= 0 {
 		return nil, nil, fmt.Errorf("mark paid %s/%d: %w", id, seq, ErrNotFound)
 	}
-	ks := []string{r.keyCheckout(id), r.keyAttempts(id)}
-	unqueue := "1"
-	if r.cluster {
-		unqueue = "0"
-	} else {
-		ks = append(ks, r.keyExpiry())
-	}
-	ks = append(ks, keys...)
-	argv := append([]any{ms(r.now()), r.retention.Milliseconds(), seq, ordNo, unqueue, id}, args...)
+	ks := append([]string{r.keyCheckout(id), r.keyAttempts(id)}, keys...)
+	argv := append([]any{ms(r.now()), r.retention.Milliseconds(), seq, ordNo}, args...)
 	v, err := s.Run(ctx, r.rdb, ks, argv...).Slice()
 	if err == nil && len(v) == 0 {
 		err = fmt.Errorf("%w: empty script answer", errCorrupt)
@@ -637,11 +652,6 @@ func (r *Repo) markPaid(ctx context.Context, id string, seq int, ordNo string, s
 	var hook any
 	if len(v) > 3 {
 		hook = v[3]
-	}
-	if r.cluster {
-		if err := r.rdb.ZRem(ctx, r.keyExpiry(), id).Err(); err != nil {
-			return p, hook, fmt.Errorf("mark paid %s/%d: %w", id, seq, err)
-		}
 	}
 	return p, hook, nil
 }

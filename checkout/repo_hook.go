@@ -123,13 +123,12 @@ type PayScript struct{ s *redis.Script }
 // `paid_attempt` (the attempt that paid the checkout, after the step).
 func NewPayScript(hook string) *PayScript { return &PayScript{s: payScript(hook)} }
 
-// payScript is luaPay with the expiry queue's update and a hook (empty:
-// none). KEYS[1] and KEYS[2] are the checkout's hashes, KEYS[3] the expiry
-// queue when ARGV[5] is "1" (a single Redis: on a cluster it is in another
-// slot), then the hook's keys. ARGV[1] now, ARGV[2] retention, ARGV[3] the
-// attempt, ARGV[4] its ord_no, ARGV[6] the checkout id, then the hook's
-// arguments. Returns {code} for codes < 0, else {code, status before,
-// fields, hook's answer}.
+// payScript is luaPay with a hook (empty: none). KEYS[1] and KEYS[2] are
+// the checkout's hashes, then the hook's keys (in the checkout's slot).
+// ARGV[1] now, ARGV[2] retention, ARGV[3] the attempt, ARGV[4] its ord_no,
+// then the hook's arguments. Returns {code} for codes < 0, else {code,
+// status before, fields, hook's answer}. The expiry queue is not touched
+// here: it is in another slot (Repo.markPaid).
 func payScript(hook string) *redis.Script {
 	if hook == "" {
 		hook = "return 0"
@@ -137,14 +136,9 @@ func payScript(hook string) *redis.Script {
 	return redis.NewScript(luaPrelude + luaPay + `
 local code, st = pay(ARGV[3])
 if code < 0 then return {code} end
-local k = 2
-if ARGV[5] == '1' then
-  redis.call('ZREM', KEYS[3], ARGV[6])
-  k = 3
-end
 local keys, args = {}, {}
-for i = k + 1, #KEYS do keys[#keys + 1] = KEYS[i] end
-for i = 7, #ARGV do args[#args + 1] = ARGV[i] end
+for i = 3, #KEYS do keys[#keys + 1] = KEYS[i] end
+for i = 5, #ARGV do args[#args + 1] = ARGV[i] end
 local seq = tonumber(ARGV[3])
 local paid_attempt = tonumber(redis.call('HGET', KEYS[1], 'paid_attempt') or '') or 0
 local function hook()

@@ -80,13 +80,20 @@ func TestRepoHooks(t *testing.T) {
 			if gc, ga, v, err := r.ReadAttempt(ctx, hookBrief, a2.OutNo, nil); err != nil || gc != nil || ga != nil || v != "pending" {
 				t.Fatalf("brief read: %+v %+v %v %v", gc, ga, v, err)
 			}
-			for _, outNo := range []string{OutNo(c.ID, 3), OutNo("co_"+rand.Text()[:24], 1), "nonsense"} {
-				if _, _, _, err := r.ReadAttempt(ctx, hookRead, outNo, []string{mine}, "x"); !errors.Is(err, ErrNotFound) {
+			other := "co_" + rand.Text()[:24]
+			for _, outNo := range []string{OutNo(c.ID, 3), OutNo(other, 1), "nonsense"} {
+				// The hook's key is in the out_no's checkout's slot, as
+				// callers' keys are (a Cluster refuses any other).
+				k := mine
+				if id, _, ok := ParseOutNo(outNo); ok && id == other {
+					k = prefix + "hook:{" + other + "}"
+				}
+				if _, _, _, err := r.ReadAttempt(ctx, hookRead, outNo, []string{k}, "x"); !errors.Is(err, ErrNotFound) {
 					t.Fatalf("read %s: %v, want not found", outNo, err)
 				}
-			}
-			if n, _ := rdb.Exists(ctx, mine).Result(); n != 0 {
-				t.Fatal("the hook ran for an attempt that does not exist")
+				if n, _ := rdb.Exists(ctx, k).Result(); n != 0 {
+					t.Fatal("the hook ran for an attempt that does not exist")
+				}
 			}
 
 			for _, step := range []struct {
@@ -113,10 +120,17 @@ func TestRepoHooks(t *testing.T) {
 					t.Fatalf("after marking %d paid with %s: hook ran %s times, want %s", step.seq, step.ordNo, got, step.hookCalls)
 				}
 			}
-			// The paid checkout left the expiry queue.
+			// The paid checkout's expiry entry (another slot) is left to
+			// the poller: its Expire is refused and removes it.
 			clk.Advance(time.Hour)
-			if due, err := r.DueForExpiry(ctx, clk.Now(), 10); err != nil || len(due) != 0 {
+			if due, err := r.DueForExpiry(ctx, clk.Now(), 10); err != nil || len(due) != 1 || due[0] != c.ID {
 				t.Fatalf("due after payment: %v %v", due, err)
+			}
+			if tr, err := r.Expire(ctx, c.ID); err != nil || tr.Changed || tr.To != StatusPaid {
+				t.Fatalf("expire a paid checkout: %+v %v", tr, err)
+			}
+			if due, err := r.DueForExpiry(ctx, clk.Now(), 10); err != nil || len(due) != 0 {
+				t.Fatalf("due after the refused expire: %v %v", due, err)
 			}
 		})
 	}

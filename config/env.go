@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
-	"github.com/redis/go-redis/v9"
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/notify/webhook"
 	"github.com/wallet-checkout/checkout/payments"
@@ -77,7 +76,8 @@ type Var struct {
 var Vars = []Var{
 	{Env: "CHECKOUT_ADDR", Flag: "addr", Default: DefaultAddr, Usage: "listen address (host:port)"},
 	{Env: "CHECKOUT_PUBLIC_URL", Flag: "public-url", Usage: "absolute URL payers and merchants reach the service at (default derived from the listen address, e.g. http://localhost:8080)"},
-	{Env: "REDIS_URL", Secret: true, Usage: "Redis URL, redis://[user:pass@]host:port/db or rediss://… (default: an in-process Redis whose data is lost on exit)"},
+	{Env: "REDIS_URL", Secret: true, Usage: "Redis URL in go-redis's syntax for REDIS_MODE: redis://[user:pass@]host:port/db, for a cluster …?addr=host2:port2, for sentinel …?master_name=NAME&password=…; rediss:// for TLS (default: an in-process Redis whose data is lost on exit)"},
+	{Env: "REDIS_MODE", Flag: "redis-mode", Default: string(RedisSingle), Usage: "Redis topology REDIS_URL names: single, cluster (Redis Cluster) or sentinel (a primary managed by Sentinels)"},
 	{Env: "CHECKOUT_CONFIG", Flag: "config", Usage: "path of the merchants YAML file (default: demo mode with the sandbox gateway)"},
 	{Env: "CHECKOUT_DEMO", Flag: "demo", Bool: true, Usage: "demo mode without CHECKOUT_CONFIG: unset starts it, on asks for it, off refuses to start without a merchants file (the Docker image sets off)"},
 	{Env: "CHECKOUT_SESSION_KEYS", Secret: true, Usage: "comma-separated secrets (each at least 32 bytes) for payer session cookies; the first signs, all verify (required with CHECKOUT_CONFIG)"},
@@ -113,8 +113,8 @@ type Settings struct {
 	// RedisURL is empty when no Redis is configured (embedded default). It
 	// may carry a password: never print it.
 	RedisURL checkout.Secret
-	// Redis is RedisURL parsed; nil when RedisURL is empty.
-	Redis *redis.Options
+	// Redis is RedisURL parsed for REDIS_MODE; nil when RedisURL is empty.
+	Redis *RedisTopology
 	// ConfigPath is the merchants file; empty means demo mode.
 	ConfigPath string
 	// SessionKeys sign and encrypt payer session cookies; the first is
@@ -166,12 +166,21 @@ type Settings struct {
 // gateway, demo merchant, generated secrets.
 func (s *Settings) Demo() bool { return s.ConfigPath == "" }
 
+// redisDescription names the configured topology without passwords.
+func (s *Settings) redisDescription() string {
+	if s.Redis == nil {
+		return "embedded"
+	}
+	return s.Redis.Describe()
+}
+
 // LogValue describes the settings without their secrets.
 func (s *Settings) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("addr", s.Addr),
 		slog.String("public_url", s.PublicURL),
 		slog.Bool("redis_configured", s.Redis != nil),
+		slog.String("redis", s.redisDescription()),
 		slog.String("config", s.ConfigPath),
 		slog.Int("session_keys", len(s.SessionKeys)),
 		slog.String("log_level", s.LogLevel.String()),
@@ -261,14 +270,13 @@ func FromEnv(getenv func(string) string) (*Settings, error) {
 		s.PublicURL = DerivePublicURL(s.Addr)
 	}
 
-	if raw := get("REDIS_URL"); raw != "" {
-		opts, err := redis.ParseURL(raw)
-		if err != nil {
-			// go-redis errors do not echo the URL, but say only what kind
-			// of problem it is: the URL may hold a password.
-			return nil, errorf("REDIS_URL", "not a Redis URL (want redis://[:password@]host:port/db or rediss://…): %v", redactURLError(err, raw))
-		}
-		s.RedisURL, s.Redis = checkout.Secret(raw), opts
+	redisURL := get("REDIS_URL")
+	topo, err := ParseRedis(get("REDIS_MODE"), redisURL)
+	if err != nil {
+		return nil, err
+	}
+	if topo != nil {
+		s.RedisURL, s.Redis = checkout.Secret(redisURL), topo
 	}
 
 	s.ConfigPath = get("CHECKOUT_CONFIG")
@@ -514,11 +522,6 @@ func drillDuration(get func(string) string, name string, lo, hi time.Duration) (
 		return 0, errorf(name, "%s is out of range; use %s to %s", d, lo, hi)
 	}
 	return d, nil
-}
-
-// redactURLError replaces the URL, should an error quote it, with a mark.
-func redactURLError(err error, raw string) string {
-	return strings.ReplaceAll(err.Error(), raw, "<REDIS_URL>")
 }
 
 // randomSecret returns 32 random bytes as base64url: a session key or signing

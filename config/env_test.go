@@ -90,7 +90,7 @@ func TestFromEnvAll(t *testing.T) {
 	if s.Addr != "127.0.0.1:9090" || s.PublicURL != "https://pay.example.com" || !s.PublicURLSet {
 		t.Errorf("addr %q public %q", s.Addr, s.PublicURL)
 	}
-	if s.Redis == nil || s.Redis.Addr != "10.0.0.5:6380" || s.Redis.DB != 3 || s.Redis.Password != "hunter2hunter2" {
+	if s.Redis == nil || s.Redis.Mode != RedisSingle || s.Redis.Single.Addr != "10.0.0.5:6380" || s.Redis.Single.DB != 3 || s.Redis.Single.Password != "hunter2hunter2" {
 		t.Errorf("redis options %+v", s.Redis)
 	}
 	if s.Demo() || s.Generated {

@@ -14,6 +14,7 @@ import (
 	"testing/iotest"
 
 	"github.com/wallet-checkout/checkout/handlers"
+	"github.com/wallet-checkout/checkout/internal/redistest"
 )
 
 // redisState is every key under prefix with its value, read by type
@@ -21,7 +22,7 @@ import (
 func redisState(t *testing.T, e *evEnv) map[string]string {
 	t.Helper()
 	ctx := context.Background()
-	keys, err := e.rdb.Keys(ctx, e.prefix+"*").Result()
+	keys, err := redistest.Keys(e.rdb, e.prefix+"*")
 	if err != nil {
 		t.Fatal(err)
 	}

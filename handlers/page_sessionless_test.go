@@ -11,6 +11,7 @@ import (
 
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/handlers"
+	"github.com/wallet-checkout/checkout/internal/redistest"
 	"github.com/wallet-checkout/checkout/sessions"
 	"github.com/wallet-checkout/checkout/web/templates"
 )
@@ -19,7 +20,7 @@ import (
 // the shared server may hold many keys of others).
 func (e *pgEnv) keyCount() int {
 	e.t.Helper()
-	keys, err := e.rdb.Keys(context.Background(), e.prefix+"*").Result()
+	keys, err := redistest.Keys(e.rdb, e.prefix+"*")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -231,7 +232,7 @@ func TestOAuthStateWithoutSession(t *testing.T) {
 		return b.do(false, "GET", "/c/"+id+"/oauth/wechat?"+url.Values{"code": {code}, "state": {state}}.Encode(), nil, nil)
 	}
 	sessionKeys := func() int {
-		keys, err := e.rdb.Keys(context.Background(), e.prefix+"sess:*").Result()
+		keys, err := redistest.Keys(e.rdb, e.prefix+"sess:*")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -335,7 +336,7 @@ func TestIdentitylessSessionLifetime(t *testing.T) {
 			if len(cookies) != 1 || time.Duration(cookies[0].MaxAge)*time.Second < tc.min || time.Duration(cookies[0].MaxAge)*time.Second > tc.max {
 				t.Fatalf("cookie %v", cookies)
 			}
-			keys, err := e.rdb.Keys(ctx, e.prefix+"sess:*").Result()
+			keys, err := redistest.Keys(e.rdb, e.prefix+"sess:*")
 			if err != nil {
 				t.Fatal(err)
 			}

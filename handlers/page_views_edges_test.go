@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wallet-checkout/checkout/internal/redistest"
 	"github.com/wallet-checkout/checkout/web/templates"
 )
 
@@ -27,7 +28,7 @@ func TestOtherViewsStoreNothing(t *testing.T) {
 	if r, action, _ := gone.openPage(ck.ID); r.status != 200 || action != templates.ActionWeChatJSAPI {
 		t.Fatalf("after OAuth: %d %q", r.status, action)
 	}
-	keys, err := e.rdb.Keys(context.Background(), e.prefix+"sess:*").Result()
+	keys, err := redistest.Keys(e.rdb, e.prefix+"sess:*")
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("session keys %v %v", keys, err)
 	}

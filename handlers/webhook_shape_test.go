@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/wallet-checkout/checkout/apiobject"
+	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/handlers"
 	"github.com/wallet-checkout/checkout/notify/webhook"
 )
@@ -115,8 +117,8 @@ func TestWebhookCarriesTheAPIObjects(t *testing.T) {
 // the shape it was written: the answers validate as LegacyEventRecord
 // (every answer here goes through OpenAPIValidating) and the resend
 // delivers the stored bytes. The old body is put in place of a real
-// event's: the storage layout ({wh}:evt:<id>, its "body" field) is the one
-// the previous release wrote.
+// event's: the event's hash (in its merchant's shard, {wh:N}:evt:<id>) and
+// its "body" field, as the previous release wrote them.
 func TestLegacyEventThroughTheAPI(t *testing.T) {
 	e := newEvEnv(t)
 	paid := e.paidCheckout()
@@ -139,7 +141,7 @@ func TestLegacyEventThroughTheAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.rdb.HSet(t.Context(), e.prefix+"{wh}:evt:"+id, "body", legacy).Err(); err != nil {
+	if err := e.rdb.HSet(t.Context(), e.prefix+"{wh:"+strconv.Itoa(checkout.ShardOf(e.merchantA))+"}:evt:"+id, "body", legacy).Err(); err != nil {
 		t.Fatal(err)
 	}
 

@@ -276,9 +276,10 @@ func (s *Service) markPaid(ctx context.Context, c *checkout.Checkout, a *checkou
 	}
 	if err != nil {
 		if p != nil && claim == claimTaken {
-			// Recorded, but the step after it failed (a cluster's expiry
-			// queue): let the next observer claim what follows now
-			// rather than after the lease.
+			// Recorded, but a step after the script failed (none follows
+			// it today: the expiry entry is left to the poller): let the
+			// next observer claim what follows now rather than after the
+			// lease.
 			s.release(ctx, c.ID, paidEffect(p.Checkout, a))
 		}
 		return nil, claimUnknown, err

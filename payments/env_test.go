@@ -447,13 +447,19 @@ func (e *env) getRaw(u string) (int, string) {
 // watched returns the watch set's members and their due times.
 func (e *env) watched() map[string]time.Time {
 	e.t.Helper()
-	zs, err := e.rdb.ZRangeWithScores(context.Background(), e.prefix+"notify:watch", 0, -1).Result()
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	out := map[string]time.Time{}
-	for _, z := range zs {
-		out[z.Member.(string)] = time.UnixMilli(int64(z.Score))
+	for _, k := range payments.WatchShards(e.svc) {
+		zs, err := e.rdb.ZRangeWithScores(context.Background(), k, 0, -1).Result()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, z := range zs {
+			m := z.Member.(string)
+			if k != payments.WatchKey(e.svc, m) {
+				e.t.Errorf("work %s in shard %s, not its checkout's", m, k)
+			}
+			out[m] = time.UnixMilli(int64(z.Score))
+		}
 	}
 	return out
 }

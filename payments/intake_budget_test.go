@@ -70,9 +70,30 @@ func TestNotifyRoundTrips(t *testing.T) {
 		e.pay(a)
 		return c, a
 	}
-	_, warm := paidOrder()
-	notify(warm)
-	notify(warm)
+	// Warm the scripts as a running service has them: on a Cluster, each
+	// primary caches its own, so warm one order on every primary.
+	masters, primaries := map[string]bool{}, int64(1)
+	if cc, ok := e.rdb.(*redis.ClusterClient); ok {
+		var n atomic.Int64
+		if err := cc.ForEachMaster(context.Background(), func(context.Context, *redis.Client) error { n.Add(1); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		primaries = n.Load()
+	}
+	for i := 0; i < 200 && int64(len(masters)) < primaries; i++ {
+		wc, warm := paidOrder()
+		notify(warm)
+		notify(warm)
+		cc, ok := e.rdb.(*redis.ClusterClient)
+		if !ok {
+			break
+		}
+		n, err := cc.MasterForKey(context.Background(), "{"+wc.ID+"}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		masters[n.Options().Addr] = true
+	}
 
 	c, a := paidOrder()
 	for _, tc := range []struct {

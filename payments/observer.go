@@ -2,7 +2,12 @@ package payments
 
 import (
 	"context"
+	"fmt"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wallet-checkout/checkout/checkout"
 )
 
 // Source is what asked the gateway for the paystatus that confirmed a
@@ -49,11 +54,24 @@ func (nopObserver) RefundFinished(string, string) {}
 
 // ReconcilerOldest answers the due time of the reconciler's oldest work
 // item, claimed or not (a claim's due time is its lease's end), zero when
-// there is none: the metrics' reconciler lag is how far it lies in the past.
+// there is none, over every shard of the watch list: the metrics'
+// reconciler lag is how far it lies in the past.
 func (s *Service) ReconcilerOldest(ctx context.Context) (time.Time, error) {
-	zs, err := s.rdb.ZRangeWithScores(ctx, s.keyWatch(), 0, 0).Result()
-	if err != nil || len(zs) == 0 {
-		return time.Time{}, err
+	pipe := s.rdb.Pipeline()
+	firsts := make([]*redis.ZSliceCmd, checkout.QueueShards)
+	for n := range checkout.QueueShards {
+		firsts[n] = pipe.ZRangeWithScores(ctx, s.keyWatchShard(n), 0, 0)
 	}
-	return time.UnixMilli(int64(zs[0].Score)), nil
+	if _, err := pipe.Exec(ctx); err != nil {
+		return time.Time{}, fmt.Errorf("reconciler watch list: %w", err)
+	}
+	var oldest time.Time
+	for _, f := range firsts {
+		if zs := f.Val(); len(zs) > 0 {
+			if t := time.UnixMilli(int64(zs[0].Score)); oldest.IsZero() || t.Before(oldest) {
+				oldest = t
+			}
+		}
+	}
+	return oldest, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -36,6 +37,28 @@ func expiryMember(id string) string        { return "x:" + id }
 func refundMember(id string, n int) string { return "r:" + id + ":" + strconv.Itoa(n) }
 func cancelMember(id string) string        { return "c:" + id }
 
+// memberCheckout is the checkout id a work member is about: every member
+// names one ("a:" an out_no of it, the others the id first).
+func memberCheckout(m string) string {
+	kind, rest, _ := strings.Cut(m, ":")
+	if kind == "a" {
+		if id, _, ok := checkout.ParseOutNo(rest); ok {
+			return id
+		}
+		return rest
+	}
+	id, _, _ := strings.Cut(rest, ":")
+	return id
+}
+
+// MigrateLegacy moves the watch list of the earlier layout (one sorted
+// set) into its shards, keeping each member's due time. Safe at every
+// start and from several replicas at once (checkout.MoveQueue); a member
+// moved after its work was done is stale and is dropped when processed.
+func (s *Service) MigrateLegacy(ctx context.Context) (int, error) {
+	return checkout.MoveQueue(ctx, s.rdb, s.keyLegacyWatch(), s.keyWatch)
+}
+
 // refundIntentMember is a refund's cause (its idempotency field) watched
 // before its record is made, with the fence nonce of the request that made
 // it (base32: never "idem" or "auto", the start of a cause).
@@ -63,7 +86,7 @@ return false
 // schedule puts a work member in the watch set, due at t (an earlier due
 // time already there wins).
 func (s *Service) schedule(ctx context.Context, member string, t time.Time) error {
-	err := s.rdb.ZAddLT(ctx, s.keyWatch(), redis.Z{Score: float64(t.UnixMilli()), Member: member}).Err()
+	err := s.rdb.ZAddLT(ctx, s.keyWatch(member), redis.Z{Score: float64(t.UnixMilli()), Member: member}).Err()
 	if err != nil {
 		return fmt.Errorf("schedule %s: %w", member, err)
 	}
@@ -152,6 +175,8 @@ type Reconciler struct {
 	interval    time.Duration
 	batch       int
 	concurrency int
+	// ticks turns the shard a claim starts from.
+	ticks atomic.Uint64
 }
 
 // ReconcilerOption configures a Reconciler.
@@ -212,6 +237,26 @@ for _, m in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[3], m) end
 return due
 `)
 
+// claim takes up to the batch of due members from the watch list's
+// shards, one shard after another from a shard that turns with each tick
+// (so that a backlog in one shard does not starve the others), until the
+// batch is full.
+func (r *Reconciler) claim(ctx context.Context, now time.Time) ([]string, error) {
+	s := r.s
+	first := int(r.ticks.Add(1) % checkout.QueueShards)
+	var due []string
+	for i := 0; i < checkout.QueueShards && len(due) < r.batch; i++ {
+		n := (first + i) % checkout.QueueShards
+		got, err := scriptClaim.Run(ctx, s.rdb, []string{s.keyWatchShard(n)}, now.UnixMilli(), r.batch-len(due),
+			now.Add(s.lease).UnixMilli()).StringSlice()
+		if err != nil {
+			return due, fmt.Errorf("claim work in shard %d: %w", n, err)
+		}
+		due = append(due, got...)
+	}
+	return due, nil
+}
+
 // Tick does the work due at now: expires checkouts past their expiry, then
 // claims and processes due watch items. Tests drive it with their clock.
 func (r *Reconciler) Tick(ctx context.Context, now time.Time) error {
@@ -224,16 +269,14 @@ func (r *Reconciler) Tick(ctx context.Context, now time.Time) error {
 		// NX, not the earlier-wins of schedule: a member already there is
 		// due now or claimed by a replica (its lease is its score), and
 		// pulling a claim forward would have two replicas expire it at once.
-		err := s.rdb.ZAddNX(ctx, s.keyWatch(), redis.Z{Score: float64(now.UnixMilli()), Member: expiryMember(id)}).Err()
+		err := s.rdb.ZAddNX(ctx, s.keyWatch(expiryMember(id)), redis.Z{Score: float64(now.UnixMilli()), Member: expiryMember(id)}).Err()
 		if err != nil {
 			return fmt.Errorf("schedule expiry of %s: %w", id, err)
 		}
 	}
-	due, err := scriptClaim.Run(ctx, s.rdb, []string{s.keyWatch()}, now.UnixMilli(), r.batch,
-		now.Add(s.lease).UnixMilli()).StringSlice()
-	if err != nil {
-		return fmt.Errorf("claim work: %w", err)
-	}
+	// What was claimed before a shard failed is done now all the same;
+	// the failure is reported after.
+	due, claimErr := r.claim(ctx, now)
 	sem := make(chan struct{}, r.concurrency)
 	var wg sync.WaitGroup
 	for _, m := range due {
@@ -247,7 +290,7 @@ func (r *Reconciler) Tick(ctx context.Context, now time.Time) error {
 		}()
 	}
 	wg.Wait()
-	return nil
+	return claimErr
 }
 
 // process does one claimed work item. On success the item is removed or
@@ -262,18 +305,18 @@ func (r *Reconciler) process(ctx context.Context, m string, now time.Time) error
 			return err
 		}
 		if next.IsZero() {
-			return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
+			return s.rdb.ZRem(ctx, s.keyWatch(m), m).Err()
 		}
-		return s.rdb.ZAdd(ctx, s.keyWatch(), redis.Z{Score: float64(next.UnixMilli()), Member: m}).Err()
+		return s.rdb.ZAdd(ctx, s.keyWatch(m), redis.Z{Score: float64(next.UnixMilli()), Member: m}).Err()
 	case "x":
 		if err := s.expire(ctx, rest); err != nil {
 			return err
 		}
-		return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
+		return s.rdb.ZRem(ctx, s.keyWatch(m), m).Err()
 	case "c":
 		c, err := s.repo.Get(ctx, rest)
 		if errors.Is(err, checkout.ErrNotFound) {
-			return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
+			return s.rdb.ZRem(ctx, s.keyWatch(m), m).Err()
 		}
 		if err != nil {
 			return err
@@ -283,16 +326,16 @@ func (r *Reconciler) process(ctx context.Context, m string, now time.Time) error
 				return err
 			}
 		}
-		return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
+		return s.rdb.ZRem(ctx, s.keyWatch(m), m).Err()
 	case "r":
 		id, ns, _ := strings.Cut(rest, ":")
 		n, err := strconv.Atoi(ns)
 		if err != nil || !checkout.ValidID(id) {
-			return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
+			return s.rdb.ZRem(ctx, s.keyWatch(m), m).Err()
 		}
 		rf, err := s.ResolveRefund(ctx, id, n)
 		if errors.Is(err, checkout.ErrNotFound) {
-			return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
+			return s.rdb.ZRem(ctx, s.keyWatch(m), m).Err()
 		}
 		if err != nil {
 			return err
@@ -302,7 +345,7 @@ func (r *Reconciler) process(ctx context.Context, m string, now time.Time) error
 			// refused (finishRefund removes it once final). Set, not the
 			// earlier-wins of schedule: the score is this claim's lease.
 			next := nextRefundCheck(rf, now, watchSteps[1])
-			return s.rdb.ZAdd(ctx, s.keyWatch(), redis.Z{Score: float64(next.UnixMilli()), Member: m}).Err()
+			return s.rdb.ZAdd(ctx, s.keyWatch(m), redis.Z{Score: float64(next.UnixMilli()), Member: m}).Err()
 		}
 		return nil
 	case "ri":
@@ -317,7 +360,7 @@ func (r *Reconciler) process(ctx context.Context, m string, now time.Time) error
 			nonce, idem = "", tail
 		}
 		if !checkout.ValidID(id) || idem == "" {
-			return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
+			return s.rdb.ZRem(ctx, s.keyWatch(m), m).Err()
 		}
 		fence := ""
 		if nonce != "" {
@@ -326,22 +369,22 @@ func (r *Reconciler) process(ctx context.Context, m string, now time.Time) error
 		v, err := scriptRetireIntent.Run(ctx, s.rdb, []string{s.keyRefunds(id)}, idem, fence, now.UnixMilli(),
 			s.retention.Milliseconds()).Text()
 		if errors.Is(err, redis.Nil) {
-			return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
+			return s.rdb.ZRem(ctx, s.keyWatch(m), m).Err()
 		}
 		if err != nil {
 			return err
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
-			return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
+			return s.rdb.ZRem(ctx, s.keyWatch(m), m).Err()
 		}
-		err = s.rdb.ZAddNX(ctx, s.keyWatch(), redis.Z{Score: float64(now.UnixMilli()), Member: refundMember(id, n)}).Err()
+		err = s.rdb.ZAddNX(ctx, s.keyWatch(refundMember(id, n)), redis.Z{Score: float64(now.UnixMilli()), Member: refundMember(id, n)}).Err()
 		if err != nil {
 			return err
 		}
-		return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
+		return s.rdb.ZRem(ctx, s.keyWatch(m), m).Err()
 	}
-	return s.rdb.ZRem(ctx, s.keyWatch(), m).Err()
+	return s.rdb.ZRem(ctx, s.keyWatch(m), m).Err()
 }
 
 // expire expires checkout id if it is due, and does once what follows: the
@@ -471,7 +514,7 @@ func (s *Service) Cancelled(ctx context.Context, c *checkout.Checkout) error {
 	if err := s.cancelledEffect(ctx, c); err != nil {
 		return err
 	}
-	return s.rdb.ZRem(ctx, s.keyWatch(), cancelMember(c.ID)).Err()
+	return s.rdb.ZRem(ctx, s.keyWatch(cancelMember(c.ID)), cancelMember(c.ID)).Err()
 }
 
 // CancelIntent records, before a merchant's cancel is stored, that its

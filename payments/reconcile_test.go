@@ -668,7 +668,7 @@ func TestExpiryClaimHonoured(t *testing.T) {
 	e.clk.Advance(61 * time.Second)
 	// Another replica claimed it just now, with a 5 s lease, and died.
 	lease := e.clk.Now().Add(5 * time.Second)
-	if err := e.rdb.ZAdd(ctx, e.prefix+"notify:watch", redis.Z{Score: float64(lease.UnixMilli()), Member: "x:" + c.ID}).Err(); err != nil {
+	if err := e.rdb.ZAdd(ctx, payments.WatchKey(e.svc, "x:"+c.ID), redis.Z{Score: float64(lease.UnixMilli()), Member: "x:" + c.ID}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
@@ -686,5 +686,48 @@ func TestExpiryClaimHonoured(t *testing.T) {
 	}
 	if n := len(e.events.of(c.ID, webhook.TypeExpired)); n != 1 {
 		t.Fatalf("%d expired events", n)
+	}
+}
+
+// TestReconcilerDrainsEveryShard: work spread over the watch list's and
+// the expiry queue's shards is all done, by ticks that each claim at most
+// their batch (3 here) from the shards in turn, and each item once: twenty
+// checkouts past expiry expire once each, with one event each.
+func TestReconcilerDrainsEveryShard(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	ctx := context.Background()
+	rec := payments.NewReconciler(e.svc, payments.WithBatch(3, 2))
+	var ids []string
+	shards := map[int]bool{}
+	for range 20 {
+		c := e.newCheckout(1000, 30*time.Minute)
+		ids = append(ids, c.ID)
+		shards[checkout.ShardOf(c.ID)] = true
+	}
+	if len(shards) < 5 {
+		t.Fatalf("twenty checkouts in %d shards", len(shards))
+	}
+	e.clk.Advance(31 * time.Minute)
+	ticks := 0
+	for ; ticks < 100; ticks++ {
+		if err := rec.Tick(ctx, e.clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if len(e.watched()) == 0 {
+			if due, err := e.repo.DueForExpiry(ctx, e.clk.Now(), 100); err == nil && len(due) == 0 {
+				break
+			}
+		}
+	}
+	if ticks < 20/3 {
+		t.Errorf("drained in %d ticks: a tick took more than its batch", ticks)
+	}
+	for _, id := range ids {
+		if got := e.get(id); got.Status != checkout.StatusExpired {
+			t.Errorf("%s is %s after %d ticks", id, got.Status, ticks)
+		}
+		if evs := e.events.of(id, webhook.TypeExpired); len(evs) != 1 {
+			t.Errorf("%s: %d expired events", id, len(evs))
+		}
 	}
 }

@@ -416,7 +416,7 @@ func (s *Service) reserve(ctx context.Context, c *checkout.Checkout, seq int, li
 	if code != 1 && r.phase != phaseSucceeded && r.phase != phaseFailed {
 		// Its creator may have died before watching it: watch it unless
 		// it is watched (NX: a member's score may be a claim or a retry).
-		err := s.rdb.ZAddNX(ctx, s.keyWatch(), redis.Z{Score: float64(now.Add(s.lease).UnixMilli()), Member: refundMember(c.ID, n)}).Err()
+		err := s.rdb.ZAddNX(ctx, s.keyWatch(refundMember(c.ID, n)), redis.Z{Score: float64(now.Add(s.lease).UnixMilli()), Member: refundMember(c.ID, n)}).Err()
 		if err != nil {
 			return nil, false, fmt.Errorf("refund %s: watch: %w", c.ID, err)
 		}
@@ -428,7 +428,7 @@ func (s *Service) reserve(ctx context.Context, c *checkout.Checkout, seq int, li
 // unwatchIntent drops a refund intent whose refund is watched (or was never
 // made). Should that fail, the reconciler drops it after its lease.
 func (s *Service) unwatchIntent(ctx context.Context, intent string) {
-	if err := s.rdb.ZRem(ctx, s.keyWatch(), intent).Err(); err != nil {
+	if err := s.rdb.ZRem(ctx, s.keyWatch(intent), intent).Err(); err != nil {
 		s.log.Warn("Could not unschedule a refund intent", "work", intent, "error", err)
 	}
 }
@@ -641,7 +641,7 @@ func (s *Service) finishRefund(ctx context.Context, c *checkout.Checkout, r *Ref
 	if err != nil {
 		return err
 	}
-	if err := s.rdb.ZRem(ctx, s.keyWatch(), refundMember(r.CheckoutID, r.n)).Err(); err != nil {
+	if err := s.rdb.ZRem(ctx, s.keyWatch(refundMember(r.CheckoutID, r.n)), refundMember(r.CheckoutID, r.n)).Err(); err != nil {
 		s.log.Warn("Could not unschedule a finished refund", "refund_out_no", r.OutNo, "error", err)
 	}
 	return nil

@@ -194,7 +194,7 @@ func TestRefundTotalOnceAfterCrash(t *testing.T) {
 					t.Fatal(err)
 				}
 				due := e.clk.Now().Add(time.Second).UnixMilli()
-				if err := e.rdb.ZAdd(ctx, e.prefix+"notify:watch", redis.Z{Score: float64(due), Member: "r:" + c.ID + ":1"}).Err(); err != nil {
+				if err := e.rdb.ZAdd(ctx, payments.WatchKey(e.svc, "r:"+c.ID+":1"), redis.Z{Score: float64(due), Member: "r:" + c.ID + ":1"}).Err(); err != nil {
 					t.Fatal(err)
 				}
 			}

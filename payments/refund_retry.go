@@ -133,7 +133,7 @@ func (s *Service) refused(ctx context.Context, c *checkout.Checkout, r *Refund, 
 	// member comes back after its lease and the reconciler reschedules it.
 	at := nextRefundCheck(r, now, s.lease)
 	m := refundMember(r.CheckoutID, r.n)
-	if err := s.rdb.ZAdd(ctx, s.keyWatch(), redis.Z{Score: float64(at.UnixMilli()), Member: m}).Err(); err != nil {
+	if err := s.rdb.ZAdd(ctx, s.keyWatch(m), redis.Z{Score: float64(at.UnixMilli()), Member: m}).Err(); err != nil {
 		return fmt.Errorf("refund %s: schedule its next try: %w", r.OutNo, err)
 	}
 	return nil

@@ -178,7 +178,20 @@ func New(cfg Config) (*Service, error) {
 func (s *Service) keyEffect(id, name string) string { return s.prefix + "fx:{" + id + "}:" + name }
 func (s *Service) keyRefunds(id string) string      { return s.prefix + "rf:{" + id + "}" }
 func (s *Service) keyCheckNow(id string) string     { return s.prefix + "chk:{" + id + "}" }
-func (s *Service) keyWatch() string                 { return s.prefix + "watch" }
+
+// keyWatch is the shard of the reconciler's watch list that holds work
+// member m: its checkout's shard (checkout.ShardOf), so the list spreads
+// over the slots of a Redis Cluster and every replica polls every shard.
+func (s *Service) keyWatch(m string) string {
+	return s.keyWatchShard(checkout.ShardOf(memberCheckout(m)))
+}
+
+// keyWatchShard is shard n of the watch list.
+func (s *Service) keyWatchShard(n int) string { return s.prefix + checkout.ShardTag(n) + ":watch" }
+
+// keyLegacyWatch is the watch list of the earlier layout, one sorted set
+// (MigrateLegacy).
+func (s *Service) keyLegacyWatch() string { return s.prefix + "watch" }
 
 // Channel is the pub/sub channel that carries every transition.
 func (s *Service) Channel() string { return s.prefix + "updates" }

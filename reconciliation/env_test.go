@@ -105,6 +105,8 @@ type envOptions struct {
 	// sandboxAhead sets the gateway's clock ahead of ours.
 	sandboxAhead time.Duration
 	quirksOff    bool
+	// rdb, when set, is the Redis to use (a cluster client).
+	rdb redis.UniversalClient
 }
 
 func quiet() *slog.Logger {
@@ -122,7 +124,10 @@ func newEnv(t testing.TB, start time.Time, opts envOptions) *env {
 	t.Helper()
 	e := &env{t: t, clk: &clock{}, prefix: "test:rc:" + rand.Text()[:12] + ":"}
 	e.clk.Set(start)
-	e.rdb = redistest.New(t)
+	e.rdb = opts.rdb
+	if e.rdb == nil {
+		e.rdb = redistest.New(t)
+	}
 	t.Cleanup(func() { cleanup(e.rdb, e.prefix) })
 	ahead := opts.sandboxAhead
 	sb, err := sandbox.New(sandbox.Config{
@@ -182,11 +187,7 @@ func (e *env) service() *Service {
 
 // cleanup deletes a test's keys: the real Redis outlives the run.
 func cleanup(rdb redis.UniversalClient, prefix string) {
-	ctx := context.Background()
-	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		rdb.Del(ctx, iter.Val())
-	}
+	_ = redistest.Clean(rdb, prefix)
 }
 
 // order makes a checkout of amount fen and its gateway order (a QR code),

@@ -31,13 +31,7 @@ var (
 func prefix(t testing.TB, c redis.UniversalClient) string {
 	t.Helper()
 	p := "test:sess:" + rand.Text() + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := c.Keys(ctx, p+"*").Result()
-		if len(keys) > 0 {
-			c.Del(ctx, keys...)
-		}
-	})
+	t.Cleanup(func() { _ = redistest.Clean(c, p) })
 	return p
 }
 
@@ -130,7 +124,7 @@ func TestRoundTrip(t *testing.T) {
 	if strings.Contains(cookie.Value, "oOPENID") {
 		t.Error("cookie carries session data")
 	}
-	keys, err := c.Keys(context.Background(), ps.Store.prefix+"*").Result()
+	keys, err := redistest.Keys(c, ps.Store.prefix+"*")
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("keys = %v, %v", keys, err)
 	}
@@ -149,7 +143,7 @@ func TestRoundTrip(t *testing.T) {
 
 	// Saving again keeps the same session id.
 	again := save(t, ps, []*http.Cookie{cookie}, func(p *Payer) { p.SetWeChatOpenID("wxmini", "oMINI") })
-	if keys2, _ := c.Keys(context.Background(), ps.Store.prefix+"*").Result(); len(keys2) != 1 || keys2[0] != keys[0] {
+	if keys2, _ := redistest.Keys(c, ps.Store.prefix+"*"); len(keys2) != 1 || keys2[0] != keys[0] {
 		t.Errorf("keys after second save = %v, want %v", keys2, keys)
 	}
 	if p := load(t, ps, again); p.WeChatOpenIDs["wxoa"] != "oOPENID" || p.WeChatOpenIDs["wxmini"] != "oMINI" {
@@ -384,7 +378,7 @@ func TestCorruptRecordStartsAfresh(t *testing.T) {
 	ps := newPayers(t, c, Config{})
 	ck := save(t, ps, nil, func(p *Payer) { p.SetWeChatOpenID("wxoa", "o1") })
 	ctx := context.Background()
-	keys, _ := c.Keys(ctx, ps.Store.prefix+"*").Result()
+	keys, _ := redistest.Keys(c, ps.Store.prefix+"*")
 	if len(keys) != 1 {
 		t.Fatalf("keys = %v", keys)
 	}
@@ -442,7 +436,7 @@ func TestDestroy(t *testing.T) {
 	if gone == nil || gone.MaxAge >= 0 {
 		t.Errorf("expiring cookie = %+v", gone)
 	}
-	if n, _ := c.Keys(context.Background(), ps.Store.prefix+"*").Result(); len(n) != 0 {
+	if n, _ := redistest.Keys(c, ps.Store.prefix+"*"); len(n) != 0 {
 		t.Errorf("keys left: %v", n)
 	}
 	if p := load(t, ps, ck); len(p.WeChatOpenIDs) != 0 {
@@ -487,7 +481,7 @@ func TestConcurrentSessionsAreDistinct(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n, _ := c.Keys(context.Background(), ps.Store.prefix+"*").Result(); len(n) != 20 || len(seen) != 20 {
+	if n, _ := redistest.Keys(c, ps.Store.prefix+"*"); len(n) != 20 || len(seen) != 20 {
 		t.Errorf("%d keys, %d cookies; want 20 each", len(n), len(seen))
 	}
 }

@@ -151,7 +151,7 @@ func TestOAuthStates(t *testing.T) {
 		}
 		// The mark lasts as long as the state could, on a replica whose
 		// clock is up to usedMarkSkew behind.
-		keys, _ := rdb.Keys(ctx, o.prefix+"*").Result()
+		keys, _ := redistest.Keys(rdb, o.prefix+"*")
 		if len(keys) != 1 {
 			t.Fatalf("used marks %v", keys)
 		}
@@ -162,7 +162,7 @@ func TestOAuthStates(t *testing.T) {
 	})
 	t.Run("the view stores nothing", func(t *testing.T) {
 		begin()
-		if keys, _ := rdb.Keys(ctx, o.prefix+"*").Result(); len(keys) != 0 {
+		if keys, _ := redistest.Keys(rdb, o.prefix+"*"); len(keys) != 0 {
 			t.Errorf("Begin stored %v", keys)
 		}
 	})

@@ -357,12 +357,8 @@ func (d *doctorRun) checkRedis(ctx context.Context) checkResult {
 		r.Status, r.Msg, r.Fix = statusWarn, "the service would use an in-process Redis: data lost on exit, one replica only", "set REDIS_URL"
 		return r
 	}
-	r.Subject = s.Redis.Addr // never the URL: it may hold a password
-	opts := *s.Redis
-	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = d.opts.Timeout, d.opts.Timeout, d.opts.Timeout
-	// One try: doctor reports what it sees, at once.
-	opts.MaxRetries, opts.DialerRetries = -1, 1
-	rdb := redis.NewClient(&opts)
+	r.Subject = s.Redis.Describe() // never the URL: it may hold a password
+	rdb := doctorRedis(s.Redis, d.opts.Timeout)
 	defer rdb.Close()
 	cctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
 	defer cancel()
@@ -392,6 +388,14 @@ func (d *doctorRun) checkRedis(ctx context.Context) checkResult {
 	}
 	r.Msg = fmt.Sprintf("PING answered; Redis %s, %s, role %s, %s replicas", orUnknown(info["redis_version"]), mode, orUnknown(info["role"]), orUnknown(info["connected_slaves"]))
 	switch {
+	case s.Redis.Cluster != nil && mode != "cluster":
+		r.Status, r.Fix = statusFail, "REDIS_MODE=cluster but the server is not a Cluster node: set REDIS_MODE to single"
+	case s.Redis.Cluster != nil:
+		if st, err := rdb.ClusterInfo(cctx).Result(); err != nil || !strings.Contains(st, "cluster_state:ok") {
+			r.Status, r.Fix = statusFail, "the Cluster is not in cluster_state:ok: check CLUSTER INFO on its nodes"
+		} else {
+			r.Status = statusOK
+		}
 	case info["role"] == "slave" || info["role"] == "replica":
 		r.Status, r.Fix = statusFail, "REDIS_URL points at a read-only replica: point it at the primary"
 	case mode == "cluster":
@@ -400,6 +404,28 @@ func (d *doctorRun) checkRedis(ctx context.Context) checkResult {
 		r.Status = statusOK
 	}
 	return r
+}
+
+// doctorRedis is the topology's client with doctor's bounds: each dial and
+// command within timeout, one try, so that doctor reports what it sees at
+// once.
+func doctorRedis(t *config.RedisTopology, timeout time.Duration) redis.UniversalClient {
+	c := *t
+	switch {
+	case c.Cluster != nil:
+		o := *c.Cluster
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.MaxRetries, o.DialerRetries = timeout, timeout, timeout, -1, 1
+		c.Cluster = &o
+	case c.Failover != nil:
+		o := *c.Failover
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.MaxRetries, o.DialerRetries = timeout, timeout, timeout, -1, 1
+		c.Failover = &o
+	default:
+		o := *c.Single
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.MaxRetries, o.DialerRetries = timeout, timeout, timeout, -1, 1
+		c.Single = &o
+	}
+	return c.NewClient()
 }
 
 func orUnknown(s string) string {

@@ -405,6 +405,46 @@ func TestDemoModeRealRedis(t *testing.T) {
 	}
 }
 
+// TestDemoModeOnTopologies starts the binary on a real Redis Cluster and on
+// a Sentinel-managed primary (REDIS_MODE), as .ci/redis-topologies.sh
+// provides them: it connects, says which topology in its start log, and
+// serves the demo checkout and a new one from there. Skipped without the
+// topologies, failed in CI (REDIS_REQUIRED=1).
+func TestDemoModeOnTopologies(t *testing.T) {
+	for _, tc := range []struct {
+		mode string
+		url  func(t *testing.T) string
+	}{
+		{"cluster", func(t *testing.T) string { redistest.Cluster(t); return os.Getenv(redistest.ClusterURLEnv) }},
+		{"sentinel", func(t *testing.T) string { redistest.Sentinel(t); return os.Getenv(redistest.SentinelURLEnv) }},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			in := start(t, map[string]string{"REDIS_MODE": tc.mode, "REDIS_URL": tc.url(t)})
+			if code, body := do(t, "GET", in.base+"/readyz", "", nil); code != http.StatusOK {
+				t.Errorf("GET /readyz = %d %v", code, body)
+			}
+			if !strings.Contains(in.stderr.String(), `"redis_mode":"`+tc.mode+`"`) {
+				t.Errorf("the start log does not name the topology:\n%s", in.stderr.String())
+			}
+			key := match(t, apiKeyRe, in.stdout.String())
+			id := checkoutRe.FindStringSubmatch(in.stdout.String())[2]
+			if code, body := do(t, "GET", in.base+"/v1/checkouts/"+id, key, nil); code != http.StatusOK {
+				t.Errorf("GET the demo checkout = %d %v", code, body)
+			}
+			code, body := do(t, "POST", in.base+"/v1/checkouts", key, map[string]any{"amount": 123, "description": "topology"})
+			if code != http.StatusCreated {
+				t.Fatalf("POST /v1/checkouts = %d %v", code, body)
+			}
+			if code, got := do(t, "GET", in.base+"/v1/checkouts/"+body["id"].(string), key, nil); code != http.StatusOK || got["amount"] != float64(123) {
+				t.Errorf("GET the new checkout = %d %v", code, got)
+			}
+			if got := in.stop(); got != exitOK {
+				t.Errorf("exit code %d", got)
+			}
+		})
+	}
+}
+
 const (
 	testSessionKey = "test-session-key-0123456789abcdef0123"
 	testSigning    = "test-signing-secret-0123456789abcdef"
@@ -471,11 +511,32 @@ func TestStartFailures(t *testing.T) {
 		want string // the whole of stderr when exact, else a part
 		// exact: stderr must be exactly want (one line).
 		exact bool
+		// line: stderr, beside the JSON log, is one line.
+		line bool
 	}{
 		{
-			name: "unreachable REDIS_URL", code: exitFailed,
+			name: "unreachable REDIS_URL", code: exitFailed, line: true,
 			env:  map[string]string{"CHECKOUT_ADDR": "127.0.0.1:0", "REDIS_URL": "redis://:hunter2-secret@127.0.0.1:1/0"},
-			want: "checkout: REDIS_URL is set but Redis at 127.0.0.1:1 does not answer PING",
+			want: "checkout: REDIS_URL (REDIS_MODE=single) is set but the Redis single 127.0.0.1:1 db 0 does not answer",
+		},
+		{
+			name: "unreachable cluster", code: exitFailed, line: true,
+			env:  map[string]string{"CHECKOUT_ADDR": "127.0.0.1:0", "REDIS_MODE": "cluster", "REDIS_URL": "redis://:hunter2-secret@127.0.0.1:1?addr=127.0.0.1:2"},
+			want: "checkout: REDIS_URL (REDIS_MODE=cluster) is set but the Redis cluster seeds 127.0.0.1:1,127.0.0.1:2 does not answer",
+		},
+		{
+			name: "unreachable sentinels", code: exitFailed, line: true,
+			env:  map[string]string{"CHECKOUT_ADDR": "127.0.0.1:0", "REDIS_MODE": "sentinel", "REDIS_URL": "redis://u:hunter2-secret@127.0.0.1:1?master_name=checkout&password=hunter2-secret"},
+			want: "checkout: REDIS_URL (REDIS_MODE=sentinel) is set but the Redis sentinel master \"checkout\" via 127.0.0.1:1 db 0 does not answer",
+		},
+		{
+			name: "bad REDIS_MODE", code: exitUsage, exact: true, args: []string{"-redis-mode", "replicas"},
+			want: "config: REDIS_MODE: \"replicas\" is not one of single, cluster, sentinel\n",
+		},
+		{
+			name: "sentinel URL without master", code: exitUsage, line: true,
+			env:  map[string]string{"REDIS_MODE": "sentinel", "REDIS_URL": "redis://127.0.0.1:26379?password=hunter2-secret"},
+			want: "config: REDIS_URL: not a Redis URL for REDIS_MODE=sentinel",
 		},
 		{
 			name: "invalid merchants file", code: exitUsage, exact: true, env: prod(),
@@ -519,6 +580,18 @@ func TestStartFailures(t *testing.T) {
 			}
 			if strings.Contains(stderr+stdout, "hunter2-secret") {
 				t.Error("output shows the Redis password")
+			}
+			if tt.line {
+				// Beside the JSON log, the error is one line.
+				var plain int
+				for _, l := range strings.Split(strings.TrimSuffix(stderr, "\n"), "\n") {
+					if !strings.HasPrefix(l, "{") {
+						plain++
+					}
+				}
+				if plain != 1 {
+					t.Errorf("the error is not one line:\n%s", stderr)
+				}
 			}
 		})
 	}

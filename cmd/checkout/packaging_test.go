@@ -108,7 +108,9 @@ func TestCIScript(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^REDISTEST=miniredis ` + regexp.QuoteMeta(serviceCmd) + `$`).MatchString(ci) {
 		t.Errorf(".ci/run does not run the suite on miniredis too (REDISTEST=miniredis %s)", serviceCmd)
 	}
-	for _, want := range []string{"(cd client && go vet ./... && go tool -modfile=../go.mod staticcheck ./...)", "set -euo pipefail", "REDIS_URL=redis://127.0.0.1:6379/0", "REDIS_REQUIRED=1", "ARTIFACTS_DIR", "gofmt -l .", "go vet ./...", "go tool templ generate", "git diff --exit-code", "/usr/bin/chromium"} {
+	for _, want := range []string{"(cd client && go vet ./... && go tool -modfile=../go.mod staticcheck ./...)", "set -euo pipefail", "REDIS_URL=redis://127.0.0.1:6379/0", "REDIS_REQUIRED=1", "ARTIFACTS_DIR", "gofmt -l .", "go vet ./...", "go tool templ generate", "git diff --exit-code", "/usr/bin/chromium",
+		// The real topologies, and the Redis packages once more on the Cluster.
+		`eval "$(.ci/redis-topologies.sh start)"`, `REDISTEST=cluster go test -count=1 "${CLUSTER_PACKAGES[@]}"`} {
 		if !strings.Contains(ci, want) {
 			t.Errorf(".ci/run lacks %q", want)
 		}

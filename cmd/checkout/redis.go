@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -28,15 +30,17 @@ const (
 func openRedis(ctx context.Context, s *config.Settings, log *slog.Logger) (redis.UniversalClient, func(), error) {
 	redisLog.log.Store(log)
 	if s.Redis != nil {
-		rdb := redis.NewClient(s.Redis)
+		rdb := s.Redis.NewClient()
 		pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 		defer cancel()
-		if err := rdb.Ping(pctx).Err(); err != nil {
+		if err := pingTopology(pctx, rdb); err != nil {
 			_ = rdb.Close()
-			// Name the address, never the URL: it may hold a password.
-			return nil, nil, fmt.Errorf("REDIS_URL is set but Redis at %s does not answer PING: %v (the service does not fall back to an in-memory Redis when REDIS_URL is set)", s.Redis.Addr, err)
+			// Name the topology and its addresses, never the URL: it may
+			// hold passwords, and so may an error that quotes it.
+			return nil, nil, fmt.Errorf("REDIS_URL (REDIS_MODE=%s) is set but the Redis %s does not answer: %s (the service does not fall back to an in-memory Redis when REDIS_URL is set)",
+				s.Redis.Mode, s.Redis.Describe(), config.RedactRedisText(oneLine(err.Error()), s.RedisURL.Reveal()))
 		}
-		log.Info("Connected to Redis", "redis_addr", s.Redis.Addr, "redis_db", s.Redis.DB)
+		log.Info("Connected to Redis", "redis_mode", string(s.Redis.Mode), "redis", s.Redis.Describe())
 		return rdb, func() { _ = rdb.Close() }, nil
 	}
 
@@ -68,6 +72,29 @@ func openRedis(ctx context.Context, s *config.Settings, log *slog.Logger) (redis
 		m.Close()
 	}, nil
 }
+
+// pingTopology checks that the topology answers: a single server or the
+// Sentinels' primary answers PING; on a Cluster every primary must answer
+// and the cluster must say its state is ok (all slots served).
+func pingTopology(ctx context.Context, rdb redis.UniversalClient) error {
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return rdb.Ping(ctx).Err()
+	}
+	info, err := cc.ClusterInfo(ctx).Result()
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(info, "cluster_state:ok") {
+		return errors.New("CLUSTER INFO does not say cluster_state:ok")
+	}
+	return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		return c.Ping(ctx).Err()
+	})
+}
+
+// oneLine keeps an error's text on one line, as the start-up error is.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // redisLogger sends go-redis's own messages (connection pool dial failures)
 // to the service's structured log instead of the standard logger.

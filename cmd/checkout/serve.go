@@ -119,6 +119,18 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 		fmt.Fprintf(stderr, "checkout: %v\n", err)
 		return exitFailed
 	}
+	if settings.Redis != nil {
+		// Data of an earlier key layout moves before any loop reads the
+		// new one (an embedded Redis starts empty).
+		moved, err := a.Migrate(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "checkout: move data to the sharded key layout: %v\n", err)
+			return exitFailed
+		}
+		if moved != (app.Migration{}) {
+			log.Info("Moved data to the sharded key layout", "expiry_entries", moved.Expiry, "watch_entries", moved.Watch, "webhook_events", moved.Events)
+		}
+	}
 
 	// Requests keep their context through the first part of a shutdown, so
 	// that API calls in flight finish; requests still running after

@@ -7,12 +7,18 @@
 //
 // REDISTEST=miniredis forces miniredis even when a real server answers, so
 // that CI can run the whole suite against both (.ci/run does).
+// REDISTEST=cluster hands every test a cluster client on the real Redis
+// Cluster REDIS_CLUSTER_URL names (.ci/redis-topologies.sh starts one), so
+// that a script or transaction spanning hash slots fails the suite.
 package redistest
 
 import (
 	"context"
 	"crypto/rand"
+	"errors"
+	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +33,17 @@ const DefaultAddr = "127.0.0.1:6379"
 // ForceEnv is the environment variable that, set to "miniredis", makes New
 // use miniredis whatever else is set.
 const ForceEnv = "REDISTEST"
+
+// ClusterURLEnv and SentinelURLEnv name the real topologies' URLs, in
+// go-redis's syntax for REDIS_MODE=cluster and sentinel.
+const (
+	ClusterURLEnv  = "REDIS_CLUSTER_URL"
+	SentinelURLEnv = "REDIS_SENTINEL_URL"
+)
+
+// ForcedCluster reports whether REDISTEST=cluster asks every test for the
+// real Redis Cluster.
+func ForcedCluster() bool { return os.Getenv(ForceEnv) == "cluster" }
 
 // ForcedMiniredis reports whether REDISTEST=miniredis asks every test for
 // miniredis; tests that need a real server skip then.
@@ -53,6 +70,9 @@ func New(t testing.TB) redis.UniversalClient {
 	if ForcedMiniredis() {
 		_, c := Miniredis(t)
 		return c
+	}
+	if ForcedCluster() {
+		return Cluster(t)
 	}
 	if c, desc, ok := dialReal(t); ok {
 		t.Log("redis: real " + desc)
@@ -81,6 +101,89 @@ func Miniredis(t testing.TB) (*miniredis.Miniredis, redis.UniversalClient) {
 	return m, c
 }
 
+// MiniCluster returns go-redis's cluster client on a miniredis, which
+// answers CLUSTER SLOTS as a one-node cluster: the client then refuses a
+// transaction whose keys span hash slots (ErrCrossSlot) before sending it,
+// so a test catches those without a real Cluster. (A script's keys are not
+// checked by the client; only a real Cluster, Cluster, refuses those.)
+func MiniCluster(t testing.TB) (*miniredis.Miniredis, *redis.ClusterClient) {
+	t.Helper()
+	m := miniredis.RunT(t)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{m.Addr()}})
+	t.Cleanup(func() { _ = c.Close() })
+	return m, c
+}
+
+// Cluster returns a client on the real Redis Cluster REDIS_CLUSTER_URL
+// names. Without one the test is skipped with a message saying so, and
+// fails with REDIS_REQUIRED=1 (CI), so that it never passes silently;
+// REDISTEST=miniredis skips it.
+func Cluster(t testing.TB) *redis.ClusterClient {
+	t.Helper()
+	if ForcedMiniredis() {
+		t.Skip("redis: " + ForceEnv + "=miniredis: this test needs a real Redis Cluster")
+	}
+	raw := os.Getenv(ClusterURLEnv)
+	if raw == "" {
+		missing(t, ClusterURLEnv+" is not set: no real Redis Cluster (start one with .ci/redis-topologies.sh)")
+	}
+	opts, err := redis.ParseClusterURL(raw)
+	if err != nil {
+		t.Fatalf("redis: %s does not parse: %s", ClusterURLEnv, redactErr(err))
+	}
+	c := redis.NewClusterClient(opts)
+	ctx, cancel := context.WithTimeout(context.Background(), namedPingTimeout)
+	defer cancel()
+	info, err := c.ClusterInfo(ctx).Result()
+	if err == nil && !strings.Contains(info, "cluster_state:ok") {
+		err = errors.New("cluster_state is not ok")
+	}
+	if err != nil {
+		_ = c.Close()
+		missing(t, fmt.Sprintf("the Redis Cluster at %s does not answer: %v", strings.Join(opts.Addrs, ","), err))
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	t.Log("redis: real cluster " + strings.Join(opts.Addrs, ","))
+	return c
+}
+
+// Sentinel returns a failover client on the primary the Sentinels at
+// REDIS_SENTINEL_URL watch, skipped or failed like Cluster.
+func Sentinel(t testing.TB) redis.UniversalClient {
+	t.Helper()
+	if ForcedMiniredis() {
+		t.Skip("redis: " + ForceEnv + "=miniredis: this test needs a real Sentinel set")
+	}
+	raw := os.Getenv(SentinelURLEnv)
+	if raw == "" {
+		missing(t, SentinelURLEnv+" is not set: no Sentinel set (start one with .ci/redis-topologies.sh)")
+	}
+	opts, err := redis.ParseFailoverURL(raw)
+	if err != nil {
+		t.Fatalf("redis: %s does not parse: %s", SentinelURLEnv, redactErr(err))
+	}
+	c := redis.NewFailoverClient(opts)
+	ctx, cancel := context.WithTimeout(context.Background(), namedPingTimeout)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		_ = c.Close()
+		missing(t, fmt.Sprintf("the Sentinels at %s do not give a primary that answers: %v", strings.Join(opts.SentinelAddrs, ","), err))
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	t.Log("redis: real sentinel " + strings.Join(opts.SentinelAddrs, ",") + " master " + opts.MasterName)
+	return c
+}
+
+// missing skips the test for want of a real topology, or fails it when
+// REDIS_REQUIRED=1 says the run provides one.
+func missing(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("REDIS_REQUIRED") == "1" {
+		t.Fatal("redis: REDIS_REQUIRED=1 but " + why)
+	}
+	t.Skip("redis: " + why)
+}
+
 // Prefix returns a key prefix of the test's own ("test:<random>:") and
 // deletes every key under it when the test ends, so that runs leave
 // nothing behind on a shared server. Call it after New, so the keys are
@@ -96,17 +199,39 @@ func Prefix(t testing.TB, c redis.UniversalClient) string {
 	return p
 }
 
-// Clean deletes every key under prefix, one SCAN page per UNLINK.
+// Clean deletes every key under prefix, one SCAN page per UNLINK. On a
+// Cluster it scans every primary and unlinks key by key (one UNLINK may not
+// span slots).
 func Clean(c redis.UniversalClient, prefix string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+			return cleanNode(ctx, n, prefix, true)
+		})
+	}
+	return cleanNode(ctx, c, prefix, false)
+}
+
+// cleanNode deletes the keys under prefix on one server.
+func cleanNode(ctx context.Context, c redis.Cmdable, prefix string, oneByOne bool) error {
 	var cursor uint64
 	for {
 		keys, next, err := c.Scan(ctx, cursor, prefix+"*", 1000).Result()
 		if err != nil {
 			return err
 		}
-		if len(keys) > 0 {
+		if len(keys) > 0 && oneByOne {
+			_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, k := range keys {
+					p.Unlink(ctx, k)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		} else if len(keys) > 0 {
 			if err := c.Unlink(ctx, keys...).Err(); err != nil {
 				return err
 			}
@@ -172,3 +297,27 @@ func dialReal(t testing.TB) (redis.UniversalClient, string, bool) {
 
 // redactErr hides the text of URL parse errors, which can quote the URL.
 func redactErr(error) string { return "invalid URL (not shown: it may contain a password)" }
+
+// Keys lists the keys matching pattern, on every primary of a Cluster (a
+// cluster client's KEYS asks one node only). For tests' checks of what
+// they stored, under their own prefix.
+func Keys(c redis.UniversalClient, pattern string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cc, ok := c.(*redis.ClusterClient)
+	if !ok {
+		return c.Keys(ctx, pattern).Result()
+	}
+	var (
+		mu  sync.Mutex
+		out []string
+	)
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+		ks, err := n.Keys(ctx, pattern).Result()
+		mu.Lock()
+		out = append(out, ks...)
+		mu.Unlock()
+		return err
+	})
+	return out, err
+}

@@ -3,8 +3,10 @@ package redistest
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,5 +113,105 @@ func TestSlowNamedServer(t *testing.T) {
 	}
 	if err := c.Ping(context.Background()).Err(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestClusterClean: on a real Cluster the per-test prefix keeps hash tags
+// working (keys of one tag share a slot) and Clean finds the test's keys on
+// every primary.
+func TestClusterClean(t *testing.T) {
+	c := Cluster(t)
+	ctx := context.Background()
+	p := "test:" + rand.Text() + ":"
+	var keys []string
+	slots := map[int64]bool{}
+	for i := 0; i < 32; i++ {
+		k := p + "{tag" + string(rune('a'+i%26)) + string(rune('a'+i/26)) + "}:x"
+		keys = append(keys, k)
+		if err := c.Set(ctx, k, "v", time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+		s, err := c.ClusterKeySlot(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		slots[s] = true
+	}
+	if len(slots) < 3 {
+		t.Fatalf("keys landed in %d slots; want them spread", len(slots))
+	}
+	// Two keys of one tag share a slot, whatever the prefix.
+	a, _ := c.ClusterKeySlot(ctx, p+"{same}:1").Result()
+	b, _ := c.ClusterKeySlot(ctx, p+"{same}:2").Result()
+	if a != b {
+		t.Errorf("one tag, two slots: %d %d", a, b)
+	}
+	if err := Clean(c, p); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if n, err := c.Exists(ctx, k).Result(); err != nil || n != 0 {
+			t.Errorf("%s left after Clean: %d %v", k, n, err)
+		}
+	}
+}
+
+// TestClusterRefusesCrossSlotScript shows what the cluster run of the suite
+// relies on: a real Cluster refuses a script whose keys span slots.
+func TestClusterRefusesCrossSlotScript(t *testing.T) {
+	c := Cluster(t)
+	p := Prefix(t, c)
+	err := c.Eval(context.Background(), "return redis.call('SET', KEYS[1], 1) and redis.call('SET', KEYS[2], 1)", []string{p + "{a}", p + "{b}"}).Err()
+	if err == nil || !strings.Contains(err.Error(), "CROSSSLOT") {
+		t.Fatalf("cross-slot script: %v, want CROSSSLOT", err)
+	}
+}
+
+// TestClusterMissing: without REDIS_CLUSTER_URL a cluster test is skipped
+// with a message, never passed silently.
+func TestClusterMissing(t *testing.T) {
+	t.Setenv(ClusterURLEnv, "")
+	t.Setenv("REDIS_REQUIRED", "")
+	var inner *testing.T
+	t.Run("inner", func(t *testing.T) {
+		inner = t
+		Cluster(t)
+		t.Error("Cluster returned without a cluster")
+	})
+	if !inner.Skipped() {
+		t.Error("not skipped")
+	}
+}
+
+// TestMiniClusterRefusesCrossSlotTx: the miniredis cluster client refuses
+// a MULTI whose keys span slots before sending it.
+func TestMiniClusterRefusesCrossSlotTx(t *testing.T) {
+	_, c := MiniCluster(t)
+	ctx := context.Background()
+	_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, "{a}", 1, 0)
+		p.Set(ctx, "{b}", 1, 0)
+		return nil
+	})
+	if !errors.Is(err, redis.ErrCrossSlot) {
+		t.Fatalf("cross-slot MULTI: %v, want ErrCrossSlot", err)
+	}
+}
+
+// TestSentinelRoundTrip: the failover client reaches the primary the
+// Sentinels name, and writes there.
+func TestSentinelRoundTrip(t *testing.T) {
+	c := Sentinel(t)
+	p := Prefix(t, c)
+	ctx := context.Background()
+	if err := c.Set(ctx, p+"k", "v", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Get(ctx, p+"k").Result(); err != nil || got != "v" {
+		t.Fatalf("get = %q, %v", got, err)
+	}
+	role, err := c.Do(ctx, "ROLE").Slice()
+	if err != nil || len(role) == 0 || role[0] != "master" {
+		t.Fatalf("the failover client is on a %v, want the primary: %v", role, err)
 	}
 }

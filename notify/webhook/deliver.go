@@ -22,6 +22,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/wallet-checkout/checkout/checkout"
 )
 
 // Delivery states, as the events API shows them.
@@ -64,6 +66,8 @@ type Attempt struct {
 
 // claimed is a delivery a worker holds under a lease.
 type claimed struct {
+	// shard is the queue shard it was claimed from, its event's too.
+	shard                          int
 	id, body, merchantID, typ, url string
 	tries                          int
 	since                          time.Time
@@ -72,7 +76,10 @@ type claimed struct {
 // claimScript takes up to limit due deliveries and moves each one's due
 // time to the end of the lease, marking it with the claim token: another
 // worker sees it again only if this one never finishes. Deliveries whose
-// event is gone (retention) leave the queue.
+// event is gone (retention) leave the queue, and so do stale entries of
+// events already delivered or given up (an entry moved in again by the
+// layout migration after its delivery finished): only a pending or
+// retrying event is ever due.
 //
 // KEYS: due; ARGV: now ms, lease end ms, limit, token, event key prefix
 var claimScript = redis.NewScript(`
@@ -80,8 +87,8 @@ local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, AR
 local out = {}
 for _, id in ipairs(ids) do
   local k = ARGV[5] .. id
-  local v = redis.call('HMGET', k, 'body', 'mid', 'type', 'url', 'tries', 'since')
-  if not v[1] then
+  local v = redis.call('HMGET', k, 'body', 'mid', 'type', 'url', 'tries', 'since', 'state')
+  if not v[1] or (v[7] and v[7] ~= 'pending' and v[7] ~= 'retrying') then
     redis.call('ZREM', KEYS[1], id)
   else
     redis.call('ZADD', KEYS[1], ARGV[2], id)
@@ -168,10 +175,9 @@ func (s *Service) Tick(ctx context.Context, now time.Time) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	batch, err := s.claim(ctx, now, token)
-	if err != nil {
-		return 0, err
-	}
+	// What was claimed before a shard failed is sent all the same, then
+	// the failure is reported.
+	batch, claimErr := s.claim(ctx, now, token)
 	sem := make(chan struct{}, s.workers)
 	var wg sync.WaitGroup
 	for _, d := range batch {
@@ -183,24 +189,33 @@ func (s *Service) Tick(ctx context.Context, now time.Time) (int, error) {
 		}()
 	}
 	wg.Wait()
-	return len(batch), nil
+	return len(batch), claimErr
 }
 
 // QueueStats answers how many deliveries wait in the schedule (due now or
-// later, claimed or not) and the due time of the oldest (zero when none;
-// a claimed one's due time is its lease's end): the metrics read it at
-// each scrape, two commands on one key.
+// later, claimed or not, over every shard) and the due time of the oldest
+// (zero when none; a claimed one's due time is its lease's end): the
+// metrics read it at each scrape, two commands per shard in one pipeline.
 func (s *Service) QueueStats(ctx context.Context) (depth int64, oldestDue time.Time, err error) {
 	pipe := s.rdb.Pipeline()
-	n := pipe.ZCard(ctx, s.keyDue())
-	first := pipe.ZRangeWithScores(ctx, s.keyDue(), 0, 0)
+	counts := make([]*redis.IntCmd, checkout.QueueShards)
+	firsts := make([]*redis.ZSliceCmd, checkout.QueueShards)
+	for n := range checkout.QueueShards {
+		counts[n] = pipe.ZCard(ctx, s.keyDueShard(n))
+		firsts[n] = pipe.ZRangeWithScores(ctx, s.keyDueShard(n), 0, 0)
+	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, time.Time{}, fmt.Errorf("webhook queue: %w", err)
 	}
-	if zs := first.Val(); len(zs) > 0 {
-		oldestDue = time.UnixMilli(int64(zs[0].Score))
+	for n := range checkout.QueueShards {
+		depth += counts[n].Val()
+		if zs := firsts[n].Val(); len(zs) > 0 {
+			if t := time.UnixMilli(int64(zs[0].Score)); oldestDue.IsZero() || t.Before(oldestDue) {
+				oldestDue = t
+			}
+		}
 	}
-	return n.Val(), oldestDue, nil
+	return depth, oldestDue, nil
 }
 
 func newToken() (string, error) {
@@ -211,13 +226,31 @@ func newToken() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
-// claim takes the due deliveries under token.
+// claim takes the due deliveries under token, up to the batch, from the
+// queue's shards one after another, starting from a shard that turns with
+// each tick so that a backlog in one does not starve the others. What was
+// claimed before a shard failed is returned with the error, to be sent.
 func (s *Service) claim(ctx context.Context, now time.Time, token string) ([]claimed, error) {
-	res, err := claimScript.Run(ctx, s.rdb, []string{s.keyDue()},
-		now.UnixMilli(), now.Add(s.lease).UnixMilli(), s.batch, token, s.prefix+"{wh}:evt:",
+	first := int(s.ticks.Add(1) % checkout.QueueShards)
+	var out []claimed
+	for i := 0; i < checkout.QueueShards && len(out) < s.batch; i++ {
+		n := (first + i) % checkout.QueueShards
+		got, err := s.claimShard(ctx, n, now, token, s.batch-len(out))
+		out = append(out, got...)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// claimShard takes up to limit due deliveries of shard n under token.
+func (s *Service) claimShard(ctx context.Context, n int, now time.Time, token string, limit int) ([]claimed, error) {
+	res, err := claimScript.Run(ctx, s.rdb, []string{s.keyDueShard(n)},
+		now.UnixMilli(), now.Add(s.lease).UnixMilli(), limit, token, s.shardTag(n)+":evt:",
 	).Slice()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("webhook: claim: %w", err)
+		return nil, fmt.Errorf("webhook: claim in shard %d: %w", n, err)
 	}
 	out := make([]claimed, 0, len(res))
 	for _, r := range res {
@@ -228,7 +261,7 @@ func (s *Service) claim(ctx context.Context, now time.Time, token string) ([]cla
 		str := func(i int) string { x, _ := v[i].(string); return x }
 		tries, _ := strconv.Atoi(str(5))
 		out = append(out, claimed{
-			id: str(0), body: str(1), merchantID: str(2), typ: str(3), url: str(4),
+			shard: n, id: str(0), body: str(1), merchantID: str(2), typ: str(3), url: str(4),
 			tries: tries, since: msTime(str(6)),
 		})
 	}
@@ -298,7 +331,7 @@ func (s *Service) finish(d claimed, token string, a *Attempt, outcome string, ne
 		rec, _ = json.Marshal(a) // plain struct: cannot fail
 	}
 	err := completeScript.Run(ctx, s.rdb,
-		[]string{s.keyDue(), s.keyEvent(d.id), s.keyAttempts(d.id)},
+		[]string{s.keyDueShard(d.shard), s.shardTag(d.shard) + ":evt:" + d.id, s.shardTag(d.shard) + ":evt:" + d.id + ":att"},
 		d.id, token, rec, outcome, next.UnixMilli(), s.now().UnixMilli(), maxAttemptsKept,
 	).Err()
 	if err != nil {

@@ -16,11 +16,15 @@
 // and one HMAC-SHA256 of "timestamp.body" per active webhook secret, so
 // secrets can be rotated without losing a delivery.
 //
+// A merchant's keys (events, attempts, indexes) and the delivery queue its
+// events wait in share its shard's hash slot {wh:N}, one of 16, so each
+// script touches one slot (Redis Cluster) and the work spreads over the
+// nodes; the sender claims from every shard. MigrateLegacy moves events of
+// the earlier layout, which kept everything in {wh}.
+//
 // Each merchant's events are also kept in a log in the order they were
 // stored (Position, LogAfter), which the events stream follows: a reader
 // that resumes after an event gets exactly what was stored after it, even
-// an event created earlier but stored later.
-//
-// Every key lives in the hash slot {wh}, so the scripts also run on Redis
-// Cluster.
+// an event created earlier but stored later. The log lives in the
+// merchant's shard too.
 package webhook

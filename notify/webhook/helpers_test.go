@@ -70,8 +70,14 @@ type fixture struct {
 
 func newFixture(t testing.TB, opts ...Option) *fixture {
 	t.Helper()
+	return newFixtureOn(t, redistest.New(t), opts...)
+}
+
+// newFixtureOn is newFixture on a client of the test's choice (a cluster).
+func newFixtureOn(t testing.TB, rdb redis.UniversalClient, opts ...Option) *fixture {
+	t.Helper()
 	f := &fixture{
-		rdb:    redistest.New(t),
+		rdb:    rdb,
 		prefix: "test:" + rand.Text() + ":",
 		clk:    newClock(),
 		dir:    &merchants{m: map[string]*checkout.Merchant{}},
@@ -84,19 +90,7 @@ func newFixture(t testing.TB, opts ...Option) *fixture {
 // cleanup deletes the fixture's keys: the real Redis is shared with other
 // packages' tests and outlives this run.
 func (f *fixture) cleanup() {
-	ctx := context.Background()
-	iter := f.rdb.Scan(ctx, 0, f.prefix+"*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-		if len(keys) == 1000 {
-			f.rdb.Del(ctx, keys...)
-			keys = keys[:0]
-		}
-	}
-	if len(keys) > 0 {
-		f.rdb.Del(ctx, keys...)
-	}
+	_ = redistest.Clean(f.rdb, f.prefix)
 }
 
 // service returns another Service on the same Redis and keys: a second

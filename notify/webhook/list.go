@@ -118,7 +118,7 @@ func (s *Service) List(ctx context.Context, merchantID string, q ListQuery) ([]*
 		if more {
 			ids = ids[:want-1]
 		}
-		recs, err := s.load(ctx, ids)
+		recs, err := s.load(ctx, merchantID, ids)
 		if err != nil {
 			return nil, "", fmt.Errorf("webhook: list %s: %w", merchantID, err)
 		}
@@ -146,7 +146,7 @@ func (s *Service) Get(ctx context.Context, merchantID, id string) (*Record, erro
 	if !ValidID(id) {
 		return nil, ErrNotFound
 	}
-	recs, err := s.load(ctx, []string{id})
+	recs, err := s.load(ctx, merchantID, []string{id})
 	if err != nil {
 		return nil, fmt.Errorf("webhook: get %s: %w", id, err)
 	}
@@ -156,9 +156,9 @@ func (s *Service) Get(ctx context.Context, merchantID, id string) (*Record, erro
 	return recs[0], nil
 }
 
-// load reads events and their attempts in one round trip; a missing event
-// is nil.
-func (s *Service) load(ctx context.Context, ids []string) ([]*Record, error) {
+// load reads merchantID's events and their attempts in one round trip; a
+// missing event is nil.
+func (s *Service) load(ctx context.Context, merchantID string, ids []string) ([]*Record, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -166,8 +166,8 @@ func (s *Service) load(ctx context.Context, ids []string) ([]*Record, error) {
 	hs := make([]*redis.MapStringStringCmd, len(ids))
 	ls := make([]*redis.StringSliceCmd, len(ids))
 	for i, id := range ids {
-		hs[i] = pipe.HGetAll(ctx, s.keyEvent(id))
-		ls[i] = pipe.LRange(ctx, s.keyAttempts(id), 0, -1)
+		hs[i] = pipe.HGetAll(ctx, s.keyEvent(merchantID, id))
+		ls[i] = pipe.LRange(ctx, s.keyAttempts(merchantID, id), 0, -1)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, err
@@ -260,7 +260,7 @@ func (s *Service) Resend(ctx context.Context, merchantID, id string) error {
 	}
 	now := s.now()
 	n, err := resendScript.Run(ctx, s.rdb,
-		[]string{s.keyEvent(id), s.keyDue(), s.keyAttempts(id)},
+		[]string{s.keyEvent(merchantID, id), s.keyDue(merchantID), s.keyAttempts(merchantID, id)},
 		id, merchantID, now.UnixMilli(), (s.maxAge + 24*time.Hour).Milliseconds(),
 	).Int()
 	if err != nil {
@@ -275,9 +275,19 @@ func (s *Service) Resend(ctx context.Context, merchantID, id string) error {
 // Pending reports how many deliveries are queued (due now or later, or
 // claimed): a gauge for operators.
 func (s *Service) Pending(ctx context.Context) (int64, error) {
-	n, err := s.rdb.ZCard(ctx, s.keyDue()).Result()
+	cmds := make([]*redis.IntCmd, checkout.QueueShards)
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for n := range cmds {
+			cmds[n] = p.ZCard(ctx, s.keyDueShard(n))
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, fmt.Errorf("webhook: pending: %w", err)
 	}
-	return n, nil
+	var total int64
+	for _, c := range cmds {
+		total += c.Val()
+	}
+	return total, nil
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -66,6 +67,8 @@ type Merchants interface {
 // Service stores, delivers and lists merchant events. It is safe for
 // concurrent use; several processes may run it on the same Redis.
 type Service struct {
+	// ticks turns the queue shard a claim starts from.
+	ticks      atomic.Uint64
 	rdb        redis.UniversalClient
 	merchants  Merchants
 	prefix     string
@@ -214,17 +217,32 @@ func New(rdb redis.UniversalClient, merchants Merchants, opts ...Option) *Servic
 	return s
 }
 
-func (s *Service) keyEvent(id string) string    { return s.prefix + "{wh}:evt:" + id }
-func (s *Service) keyAttempts(id string) string { return s.prefix + "{wh}:evt:" + id + ":att" }
-func (s *Service) keyDue() string               { return s.prefix + "{wh}:due" }
+// Every key of a merchant's events (the events, their attempts, the
+// indexes the events API reads) and the delivery queue they are due in live
+// in one hash slot, the merchant's shard {wh:N} (N = checkout.ShardOf of
+// the merchant id, one of checkout.QueueShards): each script touches one
+// slot, as Redis Cluster requires, and the events of all merchants spread
+// over 16 slots, which every replica's poller visits.
+func (s *Service) shard(merchantID string) string {
+	return s.shardTag(checkout.ShardOf(merchantID))
+}
+func (s *Service) shardTag(n int) string { return s.prefix + "{wh:" + strconv.Itoa(n) + "}" }
+func (s *Service) keyEvent(merchantID, id string) string {
+	return s.shard(merchantID) + ":evt:" + id
+}
+func (s *Service) keyAttempts(merchantID, id string) string {
+	return s.shard(merchantID) + ":evt:" + id + ":att"
+}
+func (s *Service) keyDue(merchantID string) string { return s.shard(merchantID) + ":due" }
+func (s *Service) keyDueShard(n int) string        { return s.shardTag(n) + ":due" }
 func (s *Service) keyIndex(merchantID string) string {
-	return s.prefix + "{wh}:m:" + merchantID
+	return s.shard(merchantID) + ":m:" + merchantID
 }
 func (s *Service) keyIndexCheckout(merchantID, checkoutID string) string {
-	return s.prefix + "{wh}:m:" + merchantID + ":co:" + checkoutID
+	return s.shard(merchantID) + ":m:" + merchantID + ":co:" + checkoutID
 }
 func (s *Service) keyIndexType(merchantID, typ string) string {
-	return s.prefix + "{wh}:m:" + merchantID + ":t:" + typ
+	return s.shard(merchantID) + ":m:" + merchantID + ":t:" + typ
 }
 
 // keyLog is the merchant's events in the order they were stored (a sorted
@@ -234,10 +252,10 @@ func (s *Service) keyIndexType(merchantID, typ string) string {
 // events already stored; a reader that resumes after an event must see
 // every event stored after it, so the log is ordered by arrival.
 func (s *Service) keyLog(merchantID string) string {
-	return s.prefix + "{wh}:m:" + merchantID + ":log"
+	return s.shard(merchantID) + ":m:" + merchantID + ":log"
 }
 func (s *Service) keySeq(merchantID string) string {
-	return s.prefix + "{wh}:m:" + merchantID + ":seq"
+	return s.shard(merchantID) + ":m:" + merchantID + ":seq"
 }
 
 // emitScript stores an event, indexes it three ways for the events API and
@@ -291,11 +309,11 @@ func (s *Service) Emit(ctx context.Context, e Event) error {
 func (s *Service) store(ctx context.Context, e Event, body []byte) error {
 	now := s.now()
 	created := e.CreatedAt.UnixMilli()
-	keys := []string{s.keyEvent(e.ID), s.keyLog(e.MerchantID), s.keySeq(e.MerchantID), s.keyIndex(e.MerchantID)}
+	keys := []string{s.keyEvent(e.MerchantID, e.ID), s.keyLog(e.MerchantID), s.keySeq(e.MerchantID), s.keyIndex(e.MerchantID)}
 	if e.CheckoutID != "" {
 		keys = append(keys, s.keyIndexCheckout(e.MerchantID, e.CheckoutID))
 	}
-	keys = append(keys, s.keyIndexType(e.MerchantID, e.Type), s.keyDue())
+	keys = append(keys, s.keyIndexType(e.MerchantID, e.Type), s.keyDue(e.MerchantID))
 	err := emitScript.Run(ctx, s.rdb, keys,
 		e.ID, body, e.MerchantID, e.CheckoutID, e.Type, e.WebhookURL,
 		created, now.UnixMilli(), int64(s.retention/time.Second),

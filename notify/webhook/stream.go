@@ -125,7 +125,7 @@ func (s *Service) LogAfter(ctx context.Context, merchantID string, pos int64, li
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.SliceCmd, len(zs))
 	for i, z := range zs {
-		cmds[i] = pipe.HMGet(ctx, s.keyEvent(z.Member.(string)), "body", "type", "mid")
+		cmds[i] = pipe.HMGet(ctx, s.keyEvent(merchantID, z.Member.(string)), "body", "type", "mid")
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, pos, fmt.Errorf("webhook: log of %s: %w", merchantID, err)
