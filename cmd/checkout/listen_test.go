@@ -423,3 +423,15 @@ func TestListenDropBeforeFirstEvent(t *testing.T) {
 		t.Fatalf("the endpoint took %v, want %v", got, want)
 	}
 }
+
+// TestListenSinceUnknownEvent: --since an event the service does not keep
+// fails naming --since, not the cursor file (which was not read).
+func TestListenSinceUnknownEvent(t *testing.T) {
+	svc := newListenService(t)
+	var out, errOut syncBuffer
+	code := listenCmd(context.Background(), []string{"--forward-to", "http://127.0.0.1:9/", "-api", svc.srv.URL, "--cache-dir", t.TempDir(),
+		"--since", "evt_000000000000000000000000"}, envOf(map[string]string{listenKeyVar: svc.key}), nil, &out, &errOut)
+	if code != exitFailed || !strings.Contains(errOut.String(), "--since evt_000000000000000000000000 is not one of your events") || strings.Contains(errOut.String(), ".cursor") {
+		t.Fatalf("exit %d, want %d naming --since and no cursor file\n%s", code, exitFailed, errOut.String())
+	}
+}
