@@ -149,10 +149,11 @@ func (c *Client) IterCheckouts(ctx context.Context, p *CheckoutListParams, opts 
 // CancelCheckout cancels an open or pending checkout (POST
 // /v1/checkouts/{id}/cancel); cancelling it again answers the same. A paid
 // checkout is ErrCheckoutPaid (refund it instead). It takes no
-// idempotency key, so it is not retried automatically.
+// idempotency key and needs none: being idempotent, it is retried like a
+// GET.
 func (c *Client) CancelCheckout(ctx context.Context, id string, opts ...RequestOption) (*Checkout, error) {
 	var out Checkout
-	if err := c.do(ctx, request{method: http.MethodPost, path: "/v1/checkouts/" + url.PathEscape(id) + "/cancel"}, &out, opts); err != nil {
+	if err := c.do(ctx, request{method: http.MethodPost, path: "/v1/checkouts/" + url.PathEscape(id) + "/cancel", idempotent: true}, &out, opts); err != nil {
 		return nil, err
 	}
 	return &out, nil

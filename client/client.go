@@ -208,6 +208,10 @@ type request struct {
 	query  url.Values
 	body   any  // JSON-encoded when not nil
 	idem   bool // send an Idempotency-Key (and so may be retried)
+	// idempotent: the route itself makes a second send harmless (a
+	// cancel answers a cancelled checkout again), so it is retried like
+	// a GET, without a key.
+	idempotent bool
 }
 
 // do sends r, retrying what is safe to retry, and decodes a 2xx answer's
@@ -240,8 +244,8 @@ func (c *Client) do(ctx context.Context, r request, out any, opts []RequestOptio
 		target += "?" + r.query.Encode()
 	}
 	// A GET changes nothing; a POST is safe to send again only under the
-	// same Idempotency-Key.
-	retryable := r.method == http.MethodGet || o.idemKey != ""
+	// same Idempotency-Key, or when the route is idempotent by itself.
+	retryable := r.method == http.MethodGet || o.idemKey != "" || r.idempotent
 	var info ResponseInfo
 	info.IdempotencyKey = o.idemKey
 	defer func() {
@@ -255,11 +259,16 @@ func (c *Client) do(ctx context.Context, r request, out any, opts []RequestOptio
 		if err == nil {
 			return nil
 		}
-		if !retryable || attempt >= c.maxRetries || ctx.Err() != nil {
+		if attempt >= c.maxRetries || ctx.Err() != nil {
 			return err
 		}
 		var apiErr *Error
 		isAPI := errors.As(err, &apiErr)
+		// A 429 is the rate limiter's refusal, answered before anything
+		// was done: any call may be sent again after it.
+		if !retryable && (!isAPI || apiErr.StatusCode != http.StatusTooManyRequests) {
+			return err
+		}
 		if isAPI && !apiErr.retryable() {
 			return err
 		}

@@ -163,26 +163,47 @@ func TestIdempotencyKeyPerCall(t *testing.T) {
 	}
 }
 
-// A POST without an idempotency key (cancel, resend, reconciliations) is
-// never retried, whatever the failure; a GET is.
+// A POST without an Idempotency-Key that is not idempotent by itself
+// (resend) is not sent again after a 503 or a dropped connection, which may
+// come after the service acted; a 429, the rate limiter's refusal before
+// anything was done, is retried. Cancel is idempotent by itself (cancelling
+// a cancelled checkout answers it again) and is retried like a GET; no
+// key goes with either.
 func TestNoRetryWithoutIdempotencyKey(t *testing.T) {
 	ctx := context.Background()
-	for _, first := range []func(http.ResponseWriter, *http.Request){errAnswer(503, "unavailable", "", "down"), hangUp, errAnswer(429, "rate_limited", "", "slow", "Retry-After", "0")} {
-		rc := &recorder{answers: []func(http.ResponseWriter, *http.Request){first, answer(200, checkoutJSON)}}
-		c := newTest(t, rc)
-		if _, err := c.CancelCheckout(ctx, "co_6uqvXQ2b0o8yJc1hTa4WkZ3e", WithIdempotencyKey("ignored")); err == nil {
-			t.Error("cancel succeeded after a failure: it was retried")
-		}
-		reqs := rc.requests()
-		if len(reqs) != 1 {
-			t.Errorf("cancel sent %d times, want 1", len(reqs))
-		}
-		if reqs[0].Header.Get("Idempotency-Key") != "" {
-			t.Errorf("cancel sent Idempotency-Key %q", reqs[0].Header.Get("Idempotency-Key"))
-		}
-		if _, err := c.GetCheckout(ctx, "co_6uqvXQ2b0o8yJc1hTa4WkZ3e"); err != nil {
-			t.Errorf("GET after one failure: %v", err)
-		}
+	const eventJSON = `{"id":"evt_1","object":"event","type":"checkout.paid","created_at":"2026-11-25T22:00:00Z","data":{}}`
+	for _, tc := range []struct {
+		name  string
+		first func(http.ResponseWriter, *http.Request)
+		// resent: whether a resend is sent again after it.
+		resent bool
+	}{
+		{"503", errAnswer(503, "unavailable", "", "down"), false},
+		{"connection dropped", hangUp, false},
+		{"429", errAnswer(429, "rate_limited", "", "slow", "Retry-After", "0"), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := &recorder{answers: []func(http.ResponseWriter, *http.Request){tc.first, answer(200, eventJSON)}}
+			c := newTest(t, rc)
+			_, err := c.ResendEvent(ctx, "evt_1", WithIdempotencyKey("ignored"))
+			if n := len(rc.requests()); (err == nil) != tc.resent || n != map[bool]int{false: 1, true: 2}[tc.resent] {
+				t.Errorf("resend after %s: err %v, sent %d times; want it resent: %v", tc.name, err, n, tc.resent)
+			}
+			rc = &recorder{answers: []func(http.ResponseWriter, *http.Request){tc.first, answer(200, checkoutJSON)}}
+			c = newTest(t, rc)
+			if _, err := c.CancelCheckout(ctx, "co_6uqvXQ2b0o8yJc1hTa4WkZ3e", WithIdempotencyKey("ignored")); err != nil {
+				t.Errorf("cancel after %s: %v (not retried)", tc.name, err)
+			}
+			reqs := rc.requests()
+			if len(reqs) != 2 {
+				t.Errorf("cancel sent %d times, want 2", len(reqs))
+			}
+			for _, r := range reqs {
+				if k := r.Header.Get("Idempotency-Key"); k != "" {
+					t.Errorf("%s sent Idempotency-Key %q", r.URL.Path, k)
+				}
+			}
+		})
 	}
 }
 

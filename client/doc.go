@@ -27,8 +27,10 @@
 // CreateRefund generate one per call (or take yours, WithIdempotencyKey)
 // and send the same key on every retry of that call, so a retry after a lost
 // answer returns the first checkout or refund instead of making a second.
-// The other POSTs (cancel, resend, reconciliations) take no key and are
-// never retried: retry them yourself if you know it is safe.
+// CancelCheckout needs no key (cancelling twice answers the same) and is
+// retried like a GET. The other POSTs (resend, reconciliations) take no key
+// and are retried only after a 429, which the service answers before doing
+// anything: retry them yourself after a 5xx if you know it is safe.
 //
 // # Errors
 //

@@ -62,6 +62,14 @@ var ErrStreamEnded = errors.New("client: the event stream ended")
 // 200 is an *Error (400 invalid_parameter when After is not one of your
 // events any more). The stream is not retried: FollowEvents does that.
 func (c *Client) StreamEvents(ctx context.Context, p *StreamParams, fn func(StreamedEvent) error) (last string, err error) {
+	last, _, err = c.streamEvents(ctx, p, fn)
+	return last, err
+}
+
+// streamEvents is StreamEvents, also returning when the service opened the
+// stream (by its Date header; zero when it did not): where a stream that
+// started with the next event resumes when it dropped before any came.
+func (c *Client) streamEvents(ctx context.Context, p *StreamParams, fn func(StreamedEvent) error) (last string, opened time.Time, err error) {
 	var params StreamParams
 	if p != nil {
 		params = *p
@@ -77,7 +85,7 @@ func (c *Client) StreamEvents(ctx context.Context, p *StreamParams, fn func(Stre
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return "", fmt.Errorf("client: %w", err)
+		return "", time.Time{}, fmt.Errorf("client: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.apiKey)
 	req.Header.Set("Accept", "text/event-stream")
@@ -101,15 +109,22 @@ func (c *Client) StreamEvents(ctx context.Context, p *StreamParams, fn func(Stre
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return "", fail(err)
+		return "", time.Time{}, fail(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-		return "", decodeError(resp, data)
+		return "", time.Time{}, decodeError(resp, data)
 	}
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
-		return "", fmt.Errorf("client: the events stream answered %q, not text/event-stream", ct)
+		return "", time.Time{}, fmt.Errorf("client: the events stream answered %q, not text/event-stream", ct)
+	}
+	// The service's clock, not ours: a laptop's may be off. Date has whole
+	// seconds, so a resumption from it may also bring events stored in the
+	// second before the stream opened, never miss one stored after.
+	opened, err = http.ParseTime(resp.Header.Get("Date"))
+	if err != nil {
+		opened = time.Now()
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 64<<10), maxStreamLine)
@@ -123,7 +138,7 @@ func (c *Client) StreamEvents(ctx context.Context, p *StreamParams, fn func(Stre
 			if data.Len() > 0 {
 				ev.Data = bytes.Clone(data.Bytes())
 				if err := fn(ev); err != nil {
-					return last, err
+					return last, opened, err
 				}
 				if ev.ID != "" {
 					last = ev.ID
@@ -148,12 +163,12 @@ func (c *Client) StreamEvents(ctx context.Context, p *StreamParams, fn func(Stre
 		// "retry" and comments (heartbeats) need nothing.
 	}
 	if err := sc.Err(); err != nil {
-		return last, fail(err)
+		return last, opened, fail(err)
 	}
 	if ctx.Err() != nil {
-		return last, fail(ctx.Err())
+		return last, opened, fail(ctx.Err())
 	}
-	return last, ErrStreamEnded
+	return last, opened, ErrStreamEnded
 }
 
 // FollowParams configures FollowEvents.
@@ -186,7 +201,7 @@ func (c *Client) FollowEvents(ctx context.Context, p *FollowParams, fn func(Stre
 		return nil
 	}
 	for attempt := 0; ; attempt++ {
-		last, err := c.StreamEvents(ctx, &params.StreamParams, wrapped)
+		last, opened, err := c.streamEvents(ctx, &params.StreamParams, wrapped)
 		if fnErr != nil {
 			return fnErr
 		}
@@ -196,6 +211,11 @@ func (c *Client) FollowEvents(ctx context.Context, p *FollowParams, fn func(Stre
 		if last != "" {
 			params.After, params.Since = last, time.Time{}
 			attempt = 0 // it worked for a while: start the backoff again
+		} else if params.After == "" && params.Since.IsZero() && !opened.IsZero() {
+			// A stream that started with the next event dropped before
+			// any came: the next one starts where it started, or the
+			// events stored while away (a laptop's sleep) would be lost.
+			params.Since = opened
 		}
 		var apiErr *Error
 		wait := time.Duration(0)

@@ -119,3 +119,48 @@ func TestStreamEventsIdle(t *testing.T) {
 		t.Fatalf("fn's error: %v", err)
 	}
 }
+
+// TestFollowEventsResumesFromFirstOpening: a stream started with the next
+// event that drops before any came is reopened from the time the service
+// first opened it (its Date header), so the events stored while the
+// connection was away come; once an event came, Last-Event-ID takes over.
+func TestFollowEventsResumesFromFirstOpening(t *testing.T) {
+	opened := time.Date(2026, 12, 2, 9, 30, 15, 0, time.UTC)
+	var mu sync.Mutex
+	var queries []string
+	s := &sseServer{serve: []func(http.ResponseWriter, *http.Request){
+		func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Date", opened.Format(http.TimeFormat))
+			sse(false)(w, r) // open, nothing, then gone
+		},
+		errAnswer(503, "unavailable", "", "retry", "Retry-After", "0"),
+		sse(false, "evt_1"),
+		errAnswer(400, "invalid_parameter", "Last-Event-ID", "gone"),
+	}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		queries = append(queries, r.URL.Query().Get("since"))
+		mu.Unlock()
+		s.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL, testKey, WithBackoff(time.Millisecond, 5*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	err = c.FollowEvents(context.Background(), nil, func(ev StreamedEvent) error {
+		got = append(got, ev.ID)
+		return nil
+	})
+	if err == nil || fmt.Sprint(got) != "[evt_1]" {
+		t.Fatalf("FollowEvents = %v, events %v", err, got)
+	}
+	want := opened.Format(time.RFC3339Nano)
+	if fmt.Sprint(queries) != fmt.Sprintf("[ %s %s ]", want, want) {
+		t.Errorf("since sent %q, want none, then %s twice, then none (Last-Event-ID)", queries, want)
+	}
+	if fmt.Sprint(s.lasts) != "[   evt_1]" {
+		t.Errorf("Last-Event-ID sent %q", s.lasts)
+	}
+}

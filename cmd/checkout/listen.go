@@ -267,6 +267,11 @@ func (l *listener) run(ctx context.Context) int {
 	}
 	var apiErr *client.Error
 	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest && apiErr.Param == "Last-Event-ID" {
+		if strings.HasPrefix(strings.TrimSpace(l.o.Since), "evt_") {
+			// The id came from --since, not from the cursor file.
+			fmt.Fprintf(l.errOut, "checkout listen: %v\n  --since %s is not one of your events still kept: choose another start (an id, 1h, or a time)\n", err, strings.TrimSpace(l.o.Since))
+			return exitFailed
+		}
 		fmt.Fprintf(l.errOut, "checkout listen: %v\n  the event in %s is no longer kept: choose a start with --since (an id, 1h, or a time)\n", err, l.cursor)
 		return exitFailed
 	}

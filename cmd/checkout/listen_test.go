@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -350,5 +353,85 @@ func TestListenArguments(t *testing.T) {
 				t.Fatalf("exit %d, want %d saying %q\n%s", code, exitUsage, tc.says, errOut.String())
 			}
 		})
+	}
+}
+
+// gapProxy stands between listen and the service: it counts the event
+// streams the service opened (answered 200) and, while down, answers every
+// request 503 without passing it on, as a network that is gone would
+// leave listen retrying.
+type gapProxy struct {
+	*httptest.Server
+	down   atomic.Bool
+	opened atomic.Int32
+	tried  atomic.Int32 // requests refused while down
+}
+
+func newGapProxy(t *testing.T, target string) *gapProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &gapProxy{}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.FlushInterval = -1
+	rp.ModifyResponse = func(r *http.Response) error {
+		if r.Request.URL.Path == "/v1/events/stream" && r.StatusCode == http.StatusOK {
+			p.opened.Add(1)
+		}
+		return nil
+	}
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p.down.Load() {
+			p.tried.Add(1)
+			http.Error(w, `{"error":{"code":"unavailable","message":"down"}}`, http.StatusServiceUnavailable)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+// TestListenDropBeforeFirstEvent: a first run (no cursor, no --since)
+// whose stream drops before any event came — the laptop slept, the
+// network went — gets, once back, the events stored while it was away:
+// it resumes from where its first stream started, not from the events
+// stored after it came back.
+func TestListenDropBeforeFirstEvent(t *testing.T) {
+	svc := newListenService(t)
+	proxy := newGapProxy(t, svc.srv.URL)
+	rc := newReceiver(t, true)
+	rc.out = &syncBuffer{}
+	l := startListen(t, rc.out, map[string]string{listenKeyVar: svc.key},
+		nil, "--forward-to", rc.URL+"/hooks", "-api", proxy.URL, "--cache-dir", t.TempDir())
+	wait(t, "the stream open", func() bool { return proxy.opened.Load() == 1 }, l.out, l.errOut)
+
+	// Away: the stream's connection dies and nothing gets through; two
+	// events are stored meanwhile.
+	proxy.down.Store(true)
+	proxy.CloseClientConnections()
+	svc.srv.CloseClientConnections()
+	want := []string{svc.emit(t, webhook.TypePaid), svc.emit(t, webhook.TypeRefundSucceeded)}
+	wait(t, "a reconnection refused", func() bool { return proxy.tried.Load() > 0 }, l.out, l.errOut)
+
+	// Back.
+	proxy.down.Store(false)
+	wait(t, "the two stored while away", func() bool { return len(rc.ids()) >= 2 }, l.out, l.errOut)
+	if got := rc.ids(); !slices.Equal(got, want) {
+		t.Fatalf("the endpoint took %v, want %v", got, want)
+	}
+}
+
+// TestListenSinceUnknownEvent: --since an event the service does not keep
+// fails naming --since, not the cursor file (which was not read).
+func TestListenSinceUnknownEvent(t *testing.T) {
+	svc := newListenService(t)
+	var out, errOut syncBuffer
+	code := listenCmd(context.Background(), []string{"--forward-to", "http://127.0.0.1:9/", "-api", svc.srv.URL, "--cache-dir", t.TempDir(),
+		"--since", "evt_000000000000000000000000"}, envOf(map[string]string{listenKeyVar: svc.key}), nil, &out, &errOut)
+	if code != exitFailed || !strings.Contains(errOut.String(), "--since evt_000000000000000000000000 is not one of your events") || strings.Contains(errOut.String(), ".cursor") {
+		t.Fatalf("exit %d, want %d naming --since and no cursor file\n%s", code, exitFailed, errOut.String())
 	}
 }
