@@ -39,9 +39,12 @@
 //
 // Run it:
 //
-//	go test -race -count=1 ./chaos                       # the short seeded run CI does
-//	CHAOS_SEED=42 go test -count=1 -run Chaos -v ./chaos  # replay a seed's decisions
-//	CHAOS_DURATION=20m go test -count=1 -run 'Chaos$' -timeout 0 -v ./chaos
+//	CHAOS=1 go test -race -count=1 ./chaos                       # the short seeded run CI does
+//	CHAOS=1 CHAOS_SEED=42 go test -count=1 -run Chaos -v ./chaos  # replay a seed's decisions
+//	CHAOS=1 CHAOS_DURATION=20m go test -count=1 -run 'Chaos$' -timeout 0 -v ./chaos
+//
+// Without CHAOS=1 the drives skip (a developer's go test ./... stays
+// quick); .ci/run sets it.
 //
 // The replicas drive (replicas_test.go, topologies_test.go) runs the same
 // traffic on three replicas behind a round-robin proxy in the test, kill
