@@ -601,3 +601,19 @@ func (r *Repo) CreateFromLink(ctx context.Context, l *PaymentLink, fen int64, we
 	}
 	return c, nil
 }
+
+// FinishIdempotent stores the answer of a write reserved with
+// BeginIdempotent that stored nothing else in the same step (a link's
+// update), so the same key and body get it again.
+func (r *Repo) FinishIdempotent(ctx context.Context, merchantID, key string, status int, body []byte) error {
+	k := r.keyIdem(merchantID, key)
+	_, err := r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, k, "status", strconv.Itoa(status), "body", body)
+		p.PExpire(ctx, k, IdempotencyTTL)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store idempotent answer: %w", err)
+	}
+	return nil
+}

@@ -38,6 +38,10 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	v1.POST("/checkouts/:id/cancel", h.cancelCheckout)
 
 	v1.POST("/checkouts/:id/refunds", h.createRefund)
+	v1.POST("/payment-links", h.createLink)
+	v1.GET("/payment-links", h.listLinks)
+	v1.GET("/payment-links/:id", h.getLink)
+	v1.POST("/payment-links/:id", h.updateLink)
 	v1.GET("/events", h.listEvents)
 	v1.GET("/events/:id", h.getEvent)
 	v1.POST("/events/:id/resend", h.resendEvent)
