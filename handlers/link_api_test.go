@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wallet-checkout/checkout/checkout"
 )
@@ -81,6 +82,7 @@ func TestLinkCreateGetListUpdate(t *testing.T) {
 	e := newEnv(t)
 	fixed := e.createLink(e.keyA, `{"amount":1500,"description":"拿铁","max_payments":10,"success_url":"https://shop.example/ok/{CHECKOUT_ID}","metadata":{"table":"7"}}`)
 	id := fixed["id"].(string)
+	e.clk.Advance(time.Second) // the list orders by creation time
 	if !checkout.ValidLinkID(id) || fixed["url"] != "https://pay.example/l/"+id || fixed["amount_type"] != "fixed" ||
 		fixed["amount"] != float64(1500) || fixed["active"] != true || fixed["payments"] != float64(0) || fixed["late_policy"] != "refund" {
 		t.Fatalf("created %v", fixed)

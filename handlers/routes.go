@@ -98,6 +98,13 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	posts.POST("/pay", h.limitPayer("pay"), h.createPayment)
 	posts.POST("/check", h.limitPayer("check"), h.checkPayment)
 
+	// A payment link's page: the view reads only; the tap (a plain form
+	// POST, checked for origin and its signed token, limited per link and
+	// address) makes the payer's checkout and sends them to /c/:id.
+	l := r.Group("/l/:id", h.pageHeaders)
+	l.GET("", h.showLinkPage)
+	l.POST("", h.payLink)
+
 	// Outside the Bearer-authenticated /v1 group: the mini-program
 	// proves itself with the checkout's client secret; it is limited per
 	// checkout and client address once the checkout is loaded.
