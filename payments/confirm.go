@@ -297,7 +297,7 @@ func (s *Service) afterPaid(ctx context.Context, st *store, c *checkout.Checkout
 			if !refundLate {
 				// A checkout of a payment link counts among its payments;
 				// a late one the link has no room for goes back.
-				takes, err := s.linkTakes(ctx, c)
+				takes, err := s.linkTakes(ctx, c, c.Late)
 				if err != nil {
 					return err
 				}
@@ -314,6 +314,12 @@ func (s *Service) afterPaid(ctx context.Context, st *store, c *checkout.Checkout
 				inTime := false
 				if !made {
 					if inTime, err = s.paidInTime(ctx, st, c, a, o, from); err != nil {
+						return err
+					}
+				}
+				if inTime {
+					// Paid in time after all: it counts on its link.
+					if _, err := s.linkTakes(ctx, c, false); err != nil {
 						return err
 					}
 				}
