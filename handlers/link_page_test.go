@@ -287,3 +287,37 @@ func TestLinkTapGuards(t *testing.T) {
 		t.Fatalf("refused taps made %d checkouts", len(cs))
 	}
 }
+
+// TestLinkTapsUnderLimit: 50 payers tap a link limited to 10 payments at
+// once; 10 get a checkout, the other 40 the link's inactive message, and
+// the link holds 10 reservations.
+func TestLinkTapsUnderLimit(t *testing.T) {
+	e := newPgEnv(t)
+	l := e.newLink(checkout.LinkTerms{Amount: 990, MaxPayments: 10, InactiveMessage: "名额已满"})
+	tok := attr(reLinkCSRF, e.browser(uaDesktop, "t").get("/l/"+l.ID).body)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	counts := map[int]int{}
+	for i := range 50 {
+		wg.Go(func() {
+			b := e.browser(uaDesktop, "payer"+string(rune('A'+i)))
+			r := b.do(false, "POST", "/l/"+l.ID, []byte(url.Values{"csrf": {tok}}.Encode()), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+			mu.Lock()
+			defer mu.Unlock()
+			counts[r.status]++
+			if r.status == http.StatusConflict && !strings.Contains(r.body, "名额已满") {
+				t.Error("a refused payer without the inactive message")
+			}
+		})
+	}
+	wg.Wait()
+	if counts[http.StatusSeeOther] != 10 || counts[http.StatusConflict] != 40 {
+		t.Fatalf("answers %v, want 10 × 303 and 40 × 409", counts)
+	}
+	if n, err := e.repo.LinkHeld(context.Background(), l.ID); err != nil || n != 10 {
+		t.Fatalf("held %d %v", n, err)
+	}
+	if cs, _, _ := e.repo.ListByLink(context.Background(), "m_pages", l.ID, checkout.ListQuery{Limit: 100}); len(cs) != 10 {
+		t.Fatalf("%d checkouts", len(cs))
+	}
+}
