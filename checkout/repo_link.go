@@ -617,3 +617,39 @@ func (r *Repo) FinishIdempotent(ctx context.Context, merchantID, key string, sta
 	}
 	return nil
 }
+
+func (r *Repo) keyLinkPayer(id, who string) string { return r.prefix + "pl:{" + id + "}:who:" + who }
+
+// validWho accepts the digest a handler names a payer by: 1 to 64 letters
+// and digits (a hash of the wallet identity, never the identity itself).
+func validWho(who string) bool { return who != "" && len(who) <= 64 && isAlnum(who) }
+
+// RememberLinkPayer records that the payer known by digest who (a hash of
+// their wallet identity) started checkout c from link linkID, until c
+// expires (the key's TTL, in the link's slot), so that the same wallet
+// identity tapping again while c is open gets c back (LinkPayerCheckout).
+func (r *Repo) RememberLinkPayer(ctx context.Context, linkID, who string, c *Checkout) error {
+	if !ValidLinkID(linkID) || !validWho(who) || c == nil {
+		return fmt.Errorf("remember link payer: %w", ErrInvalid)
+	}
+	if err := r.rdb.Set(ctx, r.keyLinkPayer(linkID, who), c.ID, c.ExpiresAt.Sub(r.now())).Err(); err != nil {
+		return fmt.Errorf("remember link payer of %s: %w", linkID, err)
+	}
+	return nil
+}
+
+// LinkPayerCheckout is the checkout RememberLinkPayer recorded for who on
+// linkID, "" when none is (or it expired).
+func (r *Repo) LinkPayerCheckout(ctx context.Context, linkID, who string) (string, error) {
+	if !ValidLinkID(linkID) || !validWho(who) {
+		return "", nil
+	}
+	id, err := r.rdb.Get(ctx, r.keyLinkPayer(linkID, who)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("link payer of %s: %w", linkID, err)
+	}
+	return id, nil
+}

@@ -321,3 +321,51 @@ func TestLinkTapsUnderLimit(t *testing.T) {
 		t.Fatalf("%d checkouts", len(cs))
 	}
 }
+
+// TestLinkReuseBySameWallet: a payer whose wallet identity is known (the
+// session the OAuth on a checkout's page started) gets their open checkout
+// back from a second tap in another browser of the same wallet (no link
+// cookie there); another payer gets one of their own.
+func TestLinkReuseBySameWallet(t *testing.T) {
+	e := newPgEnv(t)
+	l := e.newLink(checkout.LinkTerms{Amount: 1200})
+	u, _ := url.Parse(e.srv.URL)
+	// withSession is a fresh browser of payer's wallet holding only the
+	// session of one that went through OAuth.
+	session := func(payer string) []*http.Cookie {
+		b := e.browser(uaWeChatIOS, payer)
+		first := checkoutOf(t, b.tapLink(l.ID, nil))
+		if r := b.get("/c/" + first); r.status != 200 || !strings.Contains(r.url, "/c/"+first) {
+			t.Fatalf("checkout page after OAuth: %d %s", r.status, r.url)
+		}
+		return b.c.Jar.Cookies(u)
+	}
+	withSession := func(payer string, cookies []*http.Cookie) *pgBrowser {
+		b := e.browser(uaWeChatIOS, payer)
+		b.c.Jar.SetCookies(u, cookies)
+		return b
+	}
+	alice := session("alice")
+	a1 := checkoutOf(t, withSession("alice", alice).tapLink(l.ID, nil))
+	a2 := checkoutOf(t, withSession("alice", alice).tapLink(l.ID, nil))
+	if a1 != a2 {
+		t.Fatalf("the same wallet got %s, then %s", a1, a2)
+	}
+	bob := session("bob")
+	if b1 := checkoutOf(t, withSession("bob", bob).tapLink(l.ID, nil)); b1 == a1 {
+		t.Fatal("another payer got alice's checkout")
+	}
+	// No openid in any key name.
+	keys, _ := e.rdb.Keys(context.Background(), e.prefix+"*pl:{"+l.ID+"}:who:*").Result()
+	if len(keys) != 2 {
+		t.Fatalf("payer keys %v", keys)
+	}
+	for _, k := range keys {
+		if strings.Contains(k, "alice") || strings.Contains(k, "bob") || strings.Contains(k, "oPayer") {
+			t.Fatalf("an identity in a key name: %s", k)
+		}
+		if ttl, _ := e.rdb.PTTL(context.Background(), k).Result(); ttl <= 0 || ttl > checkout.LinkCheckoutTTL {
+			t.Fatalf("%s lives %s", k, ttl)
+		}
+	}
+}
