@@ -204,6 +204,13 @@ func TestLinkLateCountsWhileRoom(t *testing.T) {
 	if err != nil || !u.Counted || u.Link.Payments != 1 || !u.Link.Active {
 		t.Fatalf("late payment with room: %+v %v", u, err)
 	}
+	// Counted once: the marker lasts the retention, never for ever.
+	if u, err := r.ConsumeLinkSlot(ctx, l.ID, c.ID, true); err != nil || !u.Counted || u.Link.Payments != 1 {
+		t.Fatalf("counted again: %+v %v", u, err)
+	}
+	if ttl, err := r.rdb.PTTL(ctx, r.keyLinkPaidMark(l.ID, c.ID)).Result(); err != nil || ttl <= 0 || ttl > r.retention {
+		t.Fatalf("paid marker lives %s (%v)", ttl, err)
+	}
 }
 
 // TestLinkHoldLapses: a reservation nothing released (a crash between the
