@@ -31,7 +31,7 @@ func (r *Repo) keyLinkHeld(id string) string { return r.prefix + "pl:{" + id + "
 func (r *Repo) keyLinkPaidMark(id, checkoutID string) string {
 	return r.prefix + "pl:{" + id + "}:paid:" + checkoutID
 }
-func (r *Repo) keyLinkCos(id string) string  { return r.prefix + "pl:{" + id + "}:co" }
+func (r *Repo) keyLinkCos(id string) string { return r.prefix + "pl:{" + id + "}:co" }
 func (r *Repo) keyLinkList(merchantID string) string {
 	return r.prefix + "m:{" + merchantID + "}:links"
 }
