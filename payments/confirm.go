@@ -324,7 +324,7 @@ func (s *Service) afterPaid(ctx context.Context, st *store, c *checkout.Checkout
 					}
 				}
 				if !inTime {
-					s.log.Warn("Late payment: refunding it (late policy refund)", "checkout_id", c.ID, "out_no", a.OutNo)
+					s.log.Warn("Late payment: refunding it (late policy refund, or its payment link ran out)", "checkout_id", c.ID, "out_no", a.OutNo)
 					_, err := s.autoRefund(ctx, st, c, a, KindLate)
 					if !errors.Is(err, ErrExceedsRefundable) {
 						return err
