@@ -43,6 +43,8 @@ type Checkout struct {
 	CreatedAt      string            `json:"created_at"`
 	UpdatedAt      string            `json:"updated_at"`
 	PaidAt         string            `json:"paid_at,omitempty"`
+	// PaymentLink is the payment link the checkout was made from.
+	PaymentLink string `json:"payment_link,omitempty"`
 	// Refunds lists the checkout's refunds, oldest first (GET of one
 	// checkout only; never in an event, whose refund is its own member).
 	Refunds []Refund `json:"refunds,omitempty"`
@@ -121,5 +123,69 @@ func CheckoutOf(c *checkout.Checkout, publicURL string) Checkout {
 		CreatedAt:      Time(c.CreatedAt),
 		UpdatedAt:      Time(c.UpdatedAt),
 		PaidAt:         Time(c.PaidAt),
+		PaymentLink:    c.PaymentLink,
 	}
+}
+
+// PaymentLink is a payment link as the merchant API shows it. Amounts are
+// in fen; AmountType is fixed (Amount) or entered (MinAmount to MaxAmount,
+// Presets offered).
+type PaymentLink struct {
+	ID              string            `json:"id"`
+	Object          string            `json:"object"`
+	URL             string            `json:"url"`
+	Active          bool              `json:"active"`
+	DeactivatedBy   string            `json:"deactivated_by,omitempty"`
+	InactiveMessage string            `json:"inactive_message,omitempty"`
+	Store           string            `json:"store"`
+	Currency        string            `json:"currency"`
+	AmountType      string            `json:"amount_type"`
+	Amount          int64             `json:"amount,omitempty"`
+	MinAmount       int64             `json:"min_amount,omitempty"`
+	MaxAmount       int64             `json:"max_amount,omitempty"`
+	Presets         []int64           `json:"presets,omitempty"`
+	Description     string            `json:"description"`
+	Reference       string            `json:"reference,omitempty"`
+	Metadata        map[string]string `json:"metadata"`
+	Wallets         []checkout.Method `json:"wallets"`
+	SuccessURL      string            `json:"success_url,omitempty"`
+	CancelURL       string            `json:"cancel_url,omitempty"`
+	LatePolicy      string            `json:"late_policy"`
+	ActiveUntil     string            `json:"active_until,omitempty"`
+	MaxPayments     int               `json:"max_payments,omitempty"`
+	Payments        int               `json:"payments"`
+	AmountLocked    bool              `json:"amount_locked"`
+	CreatedAt       string            `json:"created_at"`
+	UpdatedAt       string            `json:"updated_at"`
+}
+
+// LinkURL is the payer's page of payment link id under publicURL.
+func LinkURL(publicURL, id string) string {
+	return strings.TrimRight(publicURL, "/") + "/l/" + id
+}
+
+// PaymentLinkOf renders l, whose payer's page is under publicURL. Empty
+// wallets and metadata are shown as [] and {}, never null.
+func PaymentLinkOf(l *checkout.PaymentLink, publicURL string) PaymentLink {
+	wallets := l.Wallets
+	if wallets == nil {
+		wallets = []checkout.Method{}
+	}
+	meta := l.Metadata
+	if meta == nil {
+		meta = map[string]string{}
+	}
+	v := PaymentLink{
+		ID: l.ID, Object: "payment_link", URL: LinkURL(publicURL, l.ID),
+		Active: l.Active, DeactivatedBy: l.DeactivatedBy, InactiveMessage: l.InactiveMessage,
+		Store: l.StoreID, Currency: Currency, AmountType: "fixed", Amount: l.Amount,
+		Description: l.Description, Reference: l.Reference, Metadata: meta, Wallets: wallets,
+		SuccessURL: l.SuccessURL, CancelURL: l.CancelURL, LatePolicy: string(l.LatePolicy),
+		ActiveUntil: Time(l.ActiveUntil), MaxPayments: l.MaxPayments, Payments: l.Payments,
+		AmountLocked: l.Used, CreatedAt: Time(l.CreatedAt), UpdatedAt: Time(l.UpdatedAt),
+	}
+	if l.EnteredAmount() {
+		v.AmountType, v.MinAmount, v.MaxAmount, v.Presets = "entered", l.MinAmount, l.MaxAmount, l.Presets
+	}
+	return v
 }

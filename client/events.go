@@ -23,6 +23,9 @@ const (
 	EventLatePaymentRefunded      = "checkout.late_payment.refunded"
 	EventAmountMismatch           = "checkout.amount_mismatch"
 	EventReconciliationMismatch   = "reconciliation.mismatch"
+	EventPaymentLinkCreated       = "payment_link.created"
+	EventPaymentLinkUpdated       = "payment_link.updated"
+	EventPaymentLinkDeactivated   = "payment_link.deactivated"
 )
 
 // APIVersion is the shape of the events these types describe (an event's
@@ -63,6 +66,8 @@ type EventData struct {
 	Mismatch *EventMismatch `json:"mismatch,omitempty"`
 	// Reconciliation is set on reconciliation.mismatch.
 	Reconciliation *EventReconciliation `json:"reconciliation,omitempty"`
+	// PaymentLink is set on the payment_link.* events.
+	PaymentLink *PaymentLink `json:"payment_link,omitempty"`
 }
 
 // EventMismatch is a checkout.amount_mismatch's detail (schema

@@ -303,7 +303,17 @@ func (s *Service) afterPaid(ctx context.Context, st *store, c *checkout.Checkout
 	name := paidEffect(c, a)
 	if c.PaidAttempt == a.Seq {
 		return s.waitEffectFrom(ctx, c.ID, name, wait, claim, func(ctx context.Context) error {
-			if c.Late && checkout.EffectiveLatePolicy(c.LatePolicy, st.LatePolicy) == checkout.LatePolicyRefund {
+			refundLate := c.Late && checkout.EffectiveLatePolicy(c.LatePolicy, st.LatePolicy) == checkout.LatePolicyRefund
+			if !refundLate {
+				// A checkout of a payment link counts among its payments;
+				// a late one the link has no room for goes back.
+				takes, err := s.linkTakes(ctx, c, c.Late)
+				if err != nil {
+					return err
+				}
+				refundLate = c.Late && !takes
+			}
+			if refundLate {
 				s.flushTail(ctx, t)
 				// A late refund already made for it is the decision taken:
 				// carry it on, never emit checkout.paid beside it.
@@ -317,8 +327,14 @@ func (s *Service) afterPaid(ctx context.Context, st *store, c *checkout.Checkout
 						return err
 					}
 				}
+				if inTime {
+					// Paid in time after all: it counts on its link.
+					if _, err := s.linkTakes(ctx, c, false); err != nil {
+						return err
+					}
+				}
 				if !inTime {
-					s.log.Warn("Late payment: refunding it (late policy refund)", "checkout_id", c.ID, "out_no", a.OutNo)
+					s.log.Warn("Late payment: refunding it (late policy refund, or its payment link ran out)", "checkout_id", c.ID, "out_no", a.OutNo)
 					_, err := s.autoRefund(ctx, st, c, a, KindLate)
 					if !errors.Is(err, ErrExceedsRefundable) {
 						return err

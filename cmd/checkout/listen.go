@@ -250,10 +250,11 @@ func (l *listener) run(ctx context.Context) int {
 		fmt.Fprintf(l.out, "stream dropped (%v); reconnecting in %v\n", err, wait.Round(time.Millisecond))
 	}}
 	err = l.api.FollowEvents(ctx, params, func(ev client.StreamedEvent) error {
-		l.deliver(ctx, ev.ID, ev.Type, ev.Data)
-		if ctx.Err() != nil {
-			// Interrupted in the middle: this event was not handled,
-			// the cursor stays before it.
+		if delivered := l.deliver(ctx, ev.ID, ev.Type, ev.Data); !delivered && ctx.Err() != nil {
+			// Interrupted before the endpoint took it: the cursor stays
+			// before it, and the next run forwards it. One the endpoint
+			// took moves the cursor even when a stop came meanwhile, or
+			// the next run would forward it twice.
 			return ctx.Err()
 		}
 		if err := writeFileAtomic(l.cursor, []byte(ev.ID+"\n"), 0o600); err != nil {

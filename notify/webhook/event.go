@@ -41,13 +41,27 @@ const (
 	// refund (Data.Reconciliation says how). It belongs to a store's day,
 	// not to a checkout: CheckoutID is set only when the order is one of ours.
 	TypeReconciliationMismatch = "reconciliation.mismatch"
+	// TypePaymentLinkCreated: the merchant made a payment link.
+	TypePaymentLinkCreated = "payment_link.created"
+	// TypePaymentLinkUpdated: the merchant changed a payment link.
+	TypePaymentLinkUpdated = "payment_link.updated"
+	// TypePaymentLinkDeactivated: a payment link stopped taking payers,
+	// switched off by the merchant or by reaching max_payments
+	// (Data.PaymentLink.DeactivatedBy says which).
+	TypePaymentLinkDeactivated = "payment_link.deactivated"
 )
+
+// LinkType reports whether t is about a payment link rather than a
+// checkout.
+func LinkType(t string) bool {
+	return t == TypePaymentLinkCreated || t == TypePaymentLinkUpdated || t == TypePaymentLinkDeactivated
+}
 
 // Types lists every event type, in documentation order.
 var Types = []string{
 	TypePaid, TypeExpired, TypeCancelled, TypeRefundSucceeded, TypeRefundFailed, TypeRefundDeferred,
 	TypeDuplicatePaymentRefunded, TypeLatePaymentRefunded, TypeAmountMismatch,
-	TypeReconciliationMismatch,
+	TypeReconciliationMismatch, TypePaymentLinkCreated, TypePaymentLinkUpdated, TypePaymentLinkDeactivated,
 }
 
 // ValidType reports whether t is a known event type.
@@ -104,10 +118,11 @@ type Event struct {
 // for the types that have them. Checkout and Refund are exactly the
 // objects the merchant API answers (apiobject).
 type Data struct {
-	Checkout       *apiobject.Checkout `json:"checkout,omitempty"`
-	Refund         *apiobject.Refund   `json:"refund,omitempty"`
-	Mismatch       *Mismatch           `json:"mismatch,omitempty"`
-	Reconciliation *Reconciliation     `json:"reconciliation,omitempty"`
+	Checkout       *apiobject.Checkout    `json:"checkout,omitempty"`
+	Refund         *apiobject.Refund      `json:"refund,omitempty"`
+	Mismatch       *Mismatch              `json:"mismatch,omitempty"`
+	Reconciliation *Reconciliation        `json:"reconciliation,omitempty"`
+	PaymentLink    *apiobject.PaymentLink `json:"payment_link,omitempty"`
 }
 
 // Mismatch describes a checkout.amount_mismatch alert.
@@ -118,13 +133,38 @@ type Mismatch struct {
 	Reported int64  `json:"reported"` // fen, what the gateway said
 }
 
+// NewLinkEvent makes an event of a payment link type about l as it is now:
+// the link as the API shows it (its page under publicURL).
+func NewLinkEvent(typ string, l *checkout.PaymentLink, publicURL string, now time.Time) (Event, error) {
+	if !LinkType(typ) {
+		return Event{}, fmt.Errorf("webhook: %q is not a payment link event", typ)
+	}
+	if l == nil {
+		return Event{}, fmt.Errorf("webhook: %s event without a link", typ)
+	}
+	id, err := NewID()
+	if err != nil {
+		return Event{}, err
+	}
+	obj := apiobject.PaymentLinkOf(l, publicURL)
+	return Event{
+		ID:         id,
+		Object:     "event",
+		Type:       typ,
+		APIVersion: APIVersion,
+		MerchantID: l.MerchantID,
+		CreatedAt:  now.UTC().Truncate(time.Millisecond),
+		Data:       Data{PaymentLink: &obj},
+	}, nil
+}
+
 // NewEvent makes an event of type typ about checkout c as it is now: a fresh
 // id, the checkout's merchant and webhook URL override, and the checkout as
 // the API shows it (its page under publicURL). Set Data.Refund or
 // Data.Mismatch for the types that carry them, then Emit.
 func NewEvent(typ string, c *checkout.Checkout, publicURL string, now time.Time) (Event, error) {
-	if !ValidType(typ) {
-		return Event{}, fmt.Errorf("webhook: unknown event type %q", typ)
+	if !ValidType(typ) || LinkType(typ) {
+		return Event{}, fmt.Errorf("webhook: unknown checkout event type %q", typ)
 	}
 	if c == nil {
 		return Event{}, fmt.Errorf("webhook: %s event without a checkout", typ)
