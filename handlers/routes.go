@@ -71,6 +71,8 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	c := r.Group("/c/:id", h.pageHeaders)
 	c.GET("/qr/:seq", h.showPayQRCode)
 	htmlPages := c.Group("", h.requireCheckout(asHTML))
+	// The page's own URL as a QR code: public, cached until the checkout ends.
+	htmlPages.GET("/qr.svg", h.showCheckoutQR)
 	htmlPages.GET("/return", h.payReturn)
 	// The same, for a payer who chose a language (?lang=): jump_url carries
 	// it in its path, since the gateway signs every query field (createPayment).
