@@ -153,7 +153,10 @@ type Checkout struct {
 	Metadata    map[string]string
 	// Wallets lists the wallets the payer may use; empty means every
 	// wallet the store enables.
-	Wallets      []Method
+	Wallets []Method
+	// PaymentLink is the payment link the checkout was made from ("" for
+	// one the merchant's server created).
+	PaymentLink  string
 	ExpiresAt    time.Time
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
@@ -365,6 +368,8 @@ type Draft struct {
 	Metadata    map[string]string
 	Wallets     []Method
 	TTL         time.Duration
+	// PaymentLink is the link the checkout is made from (DraftFromLink).
+	PaymentLink string
 }
 
 // Limits of a draft.
@@ -414,6 +419,7 @@ func NewCheckout(d *Draft, now time.Time) (*Checkout, error) {
 		WebhookURL:   d.WebhookURL,
 		Metadata:     d.Metadata,
 		Wallets:      d.Wallets,
+		PaymentLink:  d.PaymentLink,
 		ExpiresAt:    now.Add(ttl),
 		CreatedAt:    now,
 		UpdatedAt:    now,
@@ -447,6 +453,9 @@ func (d *Draft) check() error {
 	}
 	if err := CheckMetadata(d.Metadata); err != nil {
 		return err
+	}
+	if d.PaymentLink != "" && !ValidLinkID(d.PaymentLink) {
+		return bad("payment link %.40q", d.PaymentLink)
 	}
 	for _, w := range d.Wallets {
 		if !w.Valid() {

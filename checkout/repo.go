@@ -197,6 +197,7 @@ func encodeCheckout(c *Checkout) ([]any, error) {
 		"late", late,
 		"refunded", c.Refunded,
 		"seq", c.Attempts,
+		"payment_link", c.PaymentLink,
 	}, nil
 }
 
@@ -250,6 +251,7 @@ func decodeCheckout(f map[string]string) (*Checkout, error) {
 		PaidAt:       tm("paid_at"),
 		PaidAttempt:  int(num("paid_attempt")),
 		Attempts:     int(num("seq")),
+		PaymentLink:  f["payment_link"],
 	}
 	if m := f["metadata"]; m != "" {
 		if err := json.Unmarshal([]byte(m), &c.Metadata); err != nil && bad == nil {

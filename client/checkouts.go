@@ -49,6 +49,8 @@ type Checkout struct {
 	CreatedAt      time.Time         `json:"created_at"`
 	UpdatedAt      time.Time         `json:"updated_at"`
 	PaidAt         *time.Time        `json:"paid_at,omitempty"`
+	// PaymentLink is the payment link the checkout was made from.
+	PaymentLink string `json:"payment_link,omitempty"`
 	// Refunds are the checkout's refunds, oldest first (GetCheckout only).
 	Refunds []Refund `json:"refunds,omitempty"`
 }
@@ -79,6 +81,7 @@ type CheckoutCreateParams struct {
 // CheckoutListParams filters ListCheckouts.
 type CheckoutListParams struct {
 	Status        string // one of the Status constants, or "" for all
+	PaymentLink   string // only the checkouts of this payment link
 	Limit         int    // page size, 1-100 (0: the API's 20)
 	StartingAfter string // the previous page's NextCursor
 }
@@ -118,6 +121,7 @@ func (c *Client) ListCheckouts(ctx context.Context, p *CheckoutListParams, opts 
 	q := url.Values{}
 	if p != nil {
 		setString(q, "status", p.Status)
+		setString(q, "payment_link", p.PaymentLink)
 		setLimit(q, p.Limit)
 		setString(q, "starting_after", p.StartingAfter)
 	}

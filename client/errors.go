@@ -93,6 +93,7 @@ const (
 	CodeRateLimited             = "rate_limited"
 	CodeGatewayUnavailable      = "gateway_unavailable"
 	CodeUnavailable             = "unavailable"
+	CodeAmountLocked            = "amount_locked"
 )
 
 // Sentinels for errors.Is: each matches any *Error with its code.
@@ -107,6 +108,9 @@ var (
 	ErrRefundExceedsRefundable = &Error{Code: CodeRefundExceedsRefundable}
 	ErrRateLimited             = &Error{Code: CodeRateLimited}
 	ErrUnavailable             = &Error{Code: CodeUnavailable}
+	// ErrAmountLocked: a payment link's amount terms cannot change once a
+	// checkout used them.
+	ErrAmountLocked = &Error{Code: CodeAmountLocked}
 )
 
 // decodeError makes the *Error of a non-2xx answer; a body that is not the

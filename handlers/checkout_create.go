@@ -57,21 +57,9 @@ func decodeCreate(body []byte) (*createRequest, *requestError) {
 
 // draftFrom applies every API rule to a decoded request.
 func (h *handler) draftFrom(m *checkout.Merchant, liveKey bool, req *createRequest) (*checkout.Draft, *requestError) {
-	st := m.DefaultStore()
-	if req.Store != "" {
-		var ok bool
-		if st, ok = m.Store(req.Store); !ok {
-			return nil, invalid("store", "unknown store")
-		}
-	}
-	if st == nil {
-		return nil, invalid("store", "the merchant has no store")
-	}
-	if liveKey == st.Sandbox {
-		if liveKey {
-			return nil, invalid("store", "a live API key cannot use a sandbox store")
-		}
-		return nil, invalid("store", "a test API key (sk_test_) can only use sandbox stores")
+	st, perr := storeFor(m, liveKey, req.Store)
+	if perr != nil {
+		return nil, perr
 	}
 	d := &checkout.Draft{MerchantID: m.ID, StoreID: st.ID}
 
@@ -159,8 +147,48 @@ func (h *handler) draftFrom(m *checkout.Merchant, liveKey bool, req *createReque
 		d.TTL = ttl
 	}
 
+	if d.Wallets, perr = walletsFor(st, req.Wallets); perr != nil {
+		return nil, perr
+	}
+
+	if err := checkout.CheckMetadata(req.Metadata); err != nil {
+		return nil, refusalOf(err)
+	}
+	if len(req.Metadata) > 0 {
+		d.Metadata = req.Metadata
+	}
+	return d, nil
+}
+
+// storeFor is the store a create request names (name, "" for the
+// merchant's default), if the API key may use it: live keys only live
+// stores, test keys only sandbox ones.
+func storeFor(m *checkout.Merchant, liveKey bool, name string) (*checkout.Store, *requestError) {
+	st := m.DefaultStore()
+	if name != "" {
+		var ok bool
+		if st, ok = m.Store(name); !ok {
+			return nil, invalid("store", "unknown store")
+		}
+	}
+	if st == nil {
+		return nil, invalid("store", "the merchant has no store")
+	}
+	if liveKey == st.Sandbox {
+		if liveKey {
+			return nil, invalid("store", "a live API key cannot use a sandbox store")
+		}
+		return nil, invalid("store", "a test API key (sk_test_) can only use sandbox stores")
+	}
+	return st, nil
+}
+
+// walletsFor checks a request's wallets against the store: known, once
+// each, and enabled there.
+func walletsFor(st *checkout.Store, ws []string) ([]checkout.Method, *requestError) {
+	var out []checkout.Method
 	seen := map[checkout.Method]bool{}
-	for _, w := range req.Wallets {
+	for _, w := range ws {
 		mw := checkout.Method(w)
 		switch {
 		case !mw.Valid():
@@ -171,16 +199,9 @@ func (h *handler) draftFrom(m *checkout.Merchant, liveKey bool, req *createReque
 			return nil, invalid("wallets", "the store does not take "+w)
 		}
 		seen[mw] = true
-		d.Wallets = append(d.Wallets, mw)
+		out = append(out, mw)
 	}
-
-	if err := checkout.CheckMetadata(req.Metadata); err != nil {
-		return nil, refusalOf(err)
-	}
-	if len(req.Metadata) > 0 {
-		d.Metadata = req.Metadata
-	}
-	return d, nil
+	return out, nil
 }
 
 // sampleID stands in for {CHECKOUT_ID} while a URL is checked.

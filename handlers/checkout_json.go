@@ -33,6 +33,8 @@ type checkoutJSON struct {
 	CreatedAt      string            `json:"created_at"`
 	UpdatedAt      string            `json:"updated_at"`
 	PaidAt         string            `json:"paid_at,omitempty"`
+	// PaymentLink is the payment link the checkout was made from.
+	PaymentLink string `json:"payment_link,omitempty"`
 	// Refunds lists the checkout's refunds, oldest first (GET of one
 	// checkout only).
 	Refunds []refundJSON `json:"refunds,omitempty"`
@@ -80,5 +82,6 @@ func (h *handler) checkoutView(c *checkout.Checkout) checkoutJSON {
 		CreatedAt:      rfc3339(c.CreatedAt),
 		UpdatedAt:      rfc3339(c.UpdatedAt),
 		PaidAt:         rfc3339(c.PaidAt),
+		PaymentLink:    c.PaymentLink,
 	}
 }

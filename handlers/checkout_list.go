@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -17,8 +18,8 @@ type listJSON struct {
 	NextCursor string         `json:"next_cursor,omitempty"`
 }
 
-// listCheckouts is GET /v1/checkouts?status=&limit=&starting_after=: the
-// merchant's checkouts, newest first.
+// listCheckouts is GET /v1/checkouts?status=&limit=&starting_after=&payment_link=:
+// the merchant's checkouts (or one payment link's), newest first.
 func (h *handler) listCheckouts(c *gin.Context) {
 	q := checkout.ListQuery{Limit: 20}
 	if s := c.Query("status"); s != "" {
@@ -35,7 +36,22 @@ func (h *handler) listCheckouts(c *gin.Context) {
 	}
 	q.Limit = limit
 	q.After = c.Query("starting_after")
-	page, next, err := h.repo.List(c.Request.Context(), merchantOf(c).ID, q)
+	var page []*checkout.Checkout
+	var next string
+	if link := c.Query("payment_link"); link != "" {
+		// The checkouts a payment link produced, from its own index.
+		if !checkout.ValidLinkID(link) {
+			h.fail(c, invalid("payment_link", "no such payment link"))
+			return
+		}
+		page, next, err = h.repo.ListByLink(c.Request.Context(), merchantOf(c).ID, link, q)
+		if errors.Is(err, checkout.ErrNotFound) {
+			h.fail(c, invalid("payment_link", "no such payment link"))
+			return
+		}
+	} else {
+		page, next, err = h.repo.List(c.Request.Context(), merchantOf(c).ID, q)
+	}
 	if err != nil {
 		h.fail(c, unavailable("list checkouts", err))
 		return

@@ -52,6 +52,11 @@ type Payments interface {
 	// Refund makes a refund (payrefund); Refunds lists a checkout's.
 	Refund(ctx context.Context, merchantID, checkoutID string, req payments.RefundRequest) (*payments.Refund, error)
 	Refunds(ctx context.Context, checkoutID string) ([]payments.Refund, error)
+	// CheckoutFromLink makes a payer's checkout from a payment link:
+	// a slot reserved, the checkout stored with the link's terms.
+	CheckoutFromLink(ctx context.Context, l *checkout.PaymentLink, fen int64) (*checkout.Checkout, error)
+	// LinkChanged emits a payment_link.* event, once per cause.
+	LinkChanged(ctx context.Context, typ string, l *checkout.PaymentLink, cause string) error
 }
 
 // Deps is what the handlers need.

@@ -105,6 +105,13 @@ func (p *standInPayments) Refunds(context.Context, string) ([]payments.Refund, e
 	return nil, nil
 }
 
+func (p *standInPayments) CheckoutFromLink(context.Context, *checkout.PaymentLink, int64) (*checkout.Checkout, error) {
+	return nil, errStandIn
+}
+func (p *standInPayments) LinkChanged(context.Context, string, *checkout.PaymentLink, string) error {
+	return nil
+}
+
 func (p *standInPayments) handedOver() (cancelled, intents []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

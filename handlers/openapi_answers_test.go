@@ -67,6 +67,29 @@ func TestOpenAPIAnswers(t *testing.T) {
 	do(404, "GET", "/v1/checkouts/co_000000000000000000000000", e.keyA, "")
 	do(404, "GET", "/v1/checkouts/"+open, e.keyB, "")
 
+	// Payment links, and the checkouts one produced.
+	link := idOf(do(201, "POST", "/v1/payment-links", e.keyA, `{"min_amount":100,"max_amount":20000,"presets":[500],"description":"随意付","max_payments":5,"active_until":"2099-01-01T00:00:00Z"}`,
+		"Idempotency-Key", "oas-link"))
+	do(201, "POST", "/v1/payment-links", e.keyA, `{"amount":1200,"description":"拿铁"}`)
+	do(400, "POST", "/v1/payment-links", e.keyA, `{"amount":0}`)
+	do(409, "POST", "/v1/payment-links", e.keyA, `{"amount":1}`, "Idempotency-Key", "oas-link")
+	do(200, "GET", "/v1/payment-links?limit=1", e.keyA, "")
+	do(400, "GET", "/v1/payment-links?starting_after=pl_000000000000000000000000", e.keyA, "")
+	do(200, "GET", "/v1/payment-links/"+link, e.keyA, "")
+	do(404, "GET", "/v1/payment-links/"+link, e.keyB, "")
+	do(200, "POST", "/v1/payment-links/"+link, e.keyA, `{"description":"随意付款"}`)
+	do(400, "POST", "/v1/payment-links/"+link, e.keyA, `{"max_payments":-1}`)
+	do(404, "POST", "/v1/payment-links/pl_000000000000000000000000", e.keyA, `{"active":false}`)
+	if l, err := e.repo.GetLink(t.Context(), link); err != nil {
+		t.Fatal(err)
+	} else if _, err := e.repo.CreateFromLink(t.Context(), l, 700, ""); err != nil {
+		t.Fatal(err)
+	}
+	do(409, "POST", "/v1/payment-links/"+link, e.keyA, `{"min_amount":1,"max_amount":2}`)
+	do(200, "POST", "/v1/payment-links/"+link, e.keyA, `{"active":false,"inactive_message":"打烊了"}`)
+	do(200, "GET", "/v1/checkouts?payment_link="+link, e.keyA, "")
+	do(400, "GET", "/v1/checkouts?payment_link=pl_000000000000000000000000", e.keyA, "")
+
 	// A paid checkout: refunds, its events, then cancels.
 	paid := e.paidCheckout()
 	do(201, "POST", "/v1/checkouts/"+paid+"/refunds", e.keyA, `{"amount":300,"reason":"one was cold"}`, "Idempotency-Key", "re-1")
@@ -203,6 +226,10 @@ func TestOpenAPIAnswers(t *testing.T) {
 		"listReconciliations":            {200, 400},
 		"getReconciliation":              {200, 404},
 		"updateReconciliationDifference": {200, 400, 404, 409},
+		"createPaymentLink":              {201, 400, 409},
+		"listPaymentLinks":               {200, 400},
+		"getPaymentLink":                 {200, 404},
+		"updatePaymentLink":              {200, 400, 404, 409},
 	}
 	ops := checks[0].Operations()
 	for _, op := range ops {

@@ -38,6 +38,10 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	v1.POST("/checkouts/:id/cancel", h.cancelCheckout)
 
 	v1.POST("/checkouts/:id/refunds", h.createRefund)
+	v1.POST("/payment-links", h.createLink)
+	v1.GET("/payment-links", h.listLinks)
+	v1.GET("/payment-links/:id", h.getLink)
+	v1.POST("/payment-links/:id", h.updateLink)
 	v1.GET("/events", h.listEvents)
 	v1.GET("/events/:id", h.getEvent)
 	v1.POST("/events/:id/resend", h.resendEvent)
@@ -95,6 +99,13 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	// Each limited per checkout and client address (limitPayer).
 	posts.POST("/pay", h.limitPayer("pay"), h.createPayment)
 	posts.POST("/check", h.limitPayer("check"), h.checkPayment)
+
+	// A payment link's page: the view reads only; the tap (a plain form
+	// POST, checked for origin and its signed token, limited per link and
+	// address) makes the payer's checkout and sends them to /c/:id.
+	l := r.Group("/l/:id", h.pageHeaders)
+	l.GET("", h.showLinkPage)
+	l.POST("", h.payLink)
 
 	// Outside the Bearer-authenticated /v1 group: the mini-program
 	// proves itself with the checkout's client secret; it is limited per

@@ -293,7 +293,17 @@ func (s *Service) afterPaid(ctx context.Context, st *store, c *checkout.Checkout
 	name := paidEffect(c, a)
 	if c.PaidAttempt == a.Seq {
 		return s.waitEffectFrom(ctx, c.ID, name, wait, claim, func(ctx context.Context) error {
-			if c.Late && checkout.EffectiveLatePolicy(c.LatePolicy, st.LatePolicy) == checkout.LatePolicyRefund {
+			refundLate := c.Late && checkout.EffectiveLatePolicy(c.LatePolicy, st.LatePolicy) == checkout.LatePolicyRefund
+			if !refundLate {
+				// A checkout of a payment link counts among its payments;
+				// a late one the link has no room for goes back.
+				takes, err := s.linkTakes(ctx, c)
+				if err != nil {
+					return err
+				}
+				refundLate = c.Late && !takes
+			}
+			if refundLate {
 				s.flushTail(ctx, t)
 				// A late refund already made for it is the decision taken:
 				// carry it on, never emit checkout.paid beside it.

@@ -375,6 +375,9 @@ func (s *Service) expire(ctx context.Context, id string) error {
 				}
 			}
 		}
+		if err := s.releaseLinkSlot(ctx, c); err != nil {
+			return err
+		}
 		return s.emit(ctx, webhook.TypeExpired, "expired", c, nil)
 	})
 }
@@ -498,6 +501,9 @@ func (s *Service) cancelledEffect(ctx context.Context, c *checkout.Checkout) err
 					return err
 				}
 			}
+		}
+		if err := s.releaseLinkSlot(ctx, c); err != nil {
+			return err
 		}
 		return s.emit(ctx, webhook.TypeCancelled, "cancelled", c, nil)
 	})

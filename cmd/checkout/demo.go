@@ -171,8 +171,8 @@ func newDemo(publicURL string, log *slog.Logger) (*demoSetup, error) {
 }
 
 // Start creates the demo checkout and prints what a person needs to try the
-// service: the API key, the sandbox store's credentials, a checkout URL and
-// a curl command. These are demo secrets, printed on purpose to stdout, never
+// service: the API key, the sandbox store's credentials, a checkout URL, a
+// payment link's URL and a curl command. These are demo secrets, printed on purpose to stdout, never
 // logged.
 func (d *demoSetup) Start(ctx context.Context, repo *checkout.Repo, s *config.Settings, embeddedRedis bool, w io.Writer) error {
 	c, err := checkout.NewCheckout(&checkout.Draft{
@@ -190,6 +190,18 @@ func (d *demoSetup) Start(ctx context.Context, repo *checkout.Repo, s *config.Se
 	}
 	if err := repo.Create(ctx, c, nil); err != nil {
 		return fmt.Errorf("demo checkout: %w", err)
+	}
+
+	// A payment link the payer fills in, as a shop's counter code would be.
+	link, err := checkout.NewPaymentLink(demoMerchantID, demoStoreID, checkout.LinkTerms{
+		MinAmount: 1, MaxAmount: 100000, Presets: []int64{1000, 2000, 5000},
+		Description: "演示收款码 Demo payment link", LatePolicy: checkout.LatePolicyAccept, Active: true,
+	}, time.Now())
+	if err != nil {
+		return fmt.Errorf("demo payment link: %w", err)
+	}
+	if err := repo.CreateLink(ctx, link, nil); err != nil {
+		return fmt.Errorf("demo payment link: %w", err)
 	}
 
 	data := "Redis at REDIS_URL"
@@ -214,6 +226,9 @@ Checkout service, DEMO MODE (no CHECKOUT_CONFIG): %[1]s
   Pay this demo checkout (¥%[11]s, valid for %[12]d hours):
     %[1]s/c/%[13]s
 
+  Or this demo payment link (the payer enters ¥0.01 to ¥1,000.00; reusable):
+    %[1]s/l/%[14]s
+
   Create another:
     curl -sS %[1]s/v1/checkouts \
       -H 'Authorization: Bearer %[6]s' \
@@ -222,7 +237,7 @@ Checkout service, DEMO MODE (no CHECKOUT_CONFIG): %[1]s
 
 `, s.PublicURL, data, d.merchant.Name, d.merchant.ID, strings.Join(d.merchant.RedirectHosts, ", "),
 		d.apiKey, d.sandbox.Prefix(), d.store.OpenID, d.store.OpenKey, d.store.ShopPass,
-		yuan(demoAmount), int(demoTTL.Hours()), c.ID)
+		yuan(demoAmount), int(demoTTL.Hours()), c.ID, link.ID)
 	return nil
 }
 

@@ -133,3 +133,22 @@ func TestDemoOff(t *testing.T) {
 		})
 	}
 }
+
+// TestDemoPaymentLink: the demo prints a payment link's URL next to the
+// demo checkout, and its page answers.
+func TestDemoPaymentLink(t *testing.T) {
+	in := start(t, map[string]string{})
+	u := regexp.MustCompile(`(http://\S+/l/pl_[0-9A-Za-z]{24})\n`).FindStringSubmatch(in.stdout.String())
+	if u == nil {
+		t.Fatalf("no payment link in the banner:\n%s", in.stdout)
+	}
+	resp, err := http.Get(u[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(raw), "演示收款码") || !strings.Contains(string(raw), `inputmode="decimal"`) {
+		t.Fatalf("the demo link's page: %s\n%s", resp.Status, raw)
+	}
+}

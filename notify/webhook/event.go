@@ -40,13 +40,27 @@ const (
 	// refund (Data.Reconciliation says how). It belongs to a store's day,
 	// not to a checkout: CheckoutID is set only when the order is one of ours.
 	TypeReconciliationMismatch = "reconciliation.mismatch"
+	// TypePaymentLinkCreated: the merchant made a payment link.
+	TypePaymentLinkCreated = "payment_link.created"
+	// TypePaymentLinkUpdated: the merchant changed a payment link.
+	TypePaymentLinkUpdated = "payment_link.updated"
+	// TypePaymentLinkDeactivated: a payment link stopped taking payers,
+	// switched off by the merchant or by reaching max_payments
+	// (Data.PaymentLink.DeactivatedBy says which).
+	TypePaymentLinkDeactivated = "payment_link.deactivated"
 )
+
+// LinkType reports whether t is about a payment link rather than a
+// checkout.
+func LinkType(t string) bool {
+	return t == TypePaymentLinkCreated || t == TypePaymentLinkUpdated || t == TypePaymentLinkDeactivated
+}
 
 // Types lists every event type, in documentation order.
 var Types = []string{
 	TypePaid, TypeExpired, TypeCancelled, TypeRefundSucceeded, TypeRefundFailed, TypeRefundDeferred,
 	TypeDuplicatePaymentRefunded, TypeLatePaymentRefunded, TypeAmountMismatch,
-	TypeReconciliationMismatch,
+	TypeReconciliationMismatch, TypePaymentLinkCreated, TypePaymentLinkUpdated, TypePaymentLinkDeactivated,
 }
 
 // ValidType reports whether t is a known event type.
@@ -93,6 +107,58 @@ type Data struct {
 	Refund         *Refund         `json:"refund,omitempty"`
 	Mismatch       *Mismatch       `json:"mismatch,omitempty"`
 	Reconciliation *Reconciliation `json:"reconciliation,omitempty"`
+	PaymentLink    *LinkSnapshot   `json:"payment_link,omitempty"`
+}
+
+// LinkSnapshot is the merchant-facing view of a payment link inside an
+// event.
+type LinkSnapshot struct {
+	ID              string            `json:"id"`
+	Active          bool              `json:"active"`
+	DeactivatedBy   string            `json:"deactivated_by,omitempty"`
+	Amount          int64             `json:"amount,omitempty"`
+	MinAmount       int64             `json:"min_amount,omitempty"`
+	MaxAmount       int64             `json:"max_amount,omitempty"`
+	Currency        string            `json:"currency"`
+	Description     string            `json:"description,omitempty"`
+	Reference       string            `json:"reference,omitempty"`
+	Metadata        map[string]string `json:"metadata,omitempty"`
+	StoreID         string            `json:"store_id"`
+	MaxPayments     int               `json:"max_payments,omitempty"`
+	Payments        int               `json:"payments"`
+	InactiveMessage string            `json:"inactive_message,omitempty"`
+	ActiveUntil     *time.Time        `json:"active_until,omitempty"`
+	CreatedAt       time.Time         `json:"created_at"`
+	UpdatedAt       time.Time         `json:"updated_at"`
+}
+
+// NewLinkEvent makes an event of a payment link type about l as it is now.
+func NewLinkEvent(typ string, l *checkout.PaymentLink, now time.Time) (Event, error) {
+	if !LinkType(typ) {
+		return Event{}, fmt.Errorf("webhook: %q is not a payment link event", typ)
+	}
+	if l == nil {
+		return Event{}, fmt.Errorf("webhook: %s event without a link", typ)
+	}
+	id, err := NewID()
+	if err != nil {
+		return Event{}, err
+	}
+	s := &LinkSnapshot{
+		ID: l.ID, Active: l.Active, DeactivatedBy: l.DeactivatedBy,
+		Amount: l.Amount, MinAmount: l.MinAmount, MaxAmount: l.MaxAmount, Currency: "CNY",
+		Description: l.Description, Reference: l.Reference, Metadata: l.Metadata, StoreID: l.StoreID,
+		MaxPayments: l.MaxPayments, Payments: l.Payments, InactiveMessage: l.InactiveMessage,
+		CreatedAt: l.CreatedAt.UTC(), UpdatedAt: l.UpdatedAt.UTC(),
+	}
+	if !l.ActiveUntil.IsZero() {
+		s.ActiveUntil = new(l.ActiveUntil.UTC())
+	}
+	return Event{
+		ID: id, Type: typ, MerchantID: l.MerchantID,
+		Created: now.UTC().Truncate(time.Millisecond),
+		Data:    Data{PaymentLink: s},
+	}, nil
 }
 
 // Snapshot is the merchant-facing view of a checkout inside an event.
@@ -108,9 +174,11 @@ type Snapshot struct {
 	Description string            `json:"description,omitempty"`
 	Metadata    map[string]string `json:"metadata,omitempty"`
 	StoreID     string            `json:"store_id,omitempty"`
-	CreatedAt   time.Time         `json:"created_at"`
-	ExpiresAt   time.Time         `json:"expires_at"`
-	PaidAt      *time.Time        `json:"paid_at,omitempty"`
+	// PaymentLink is the link the checkout was made from, if any.
+	PaymentLink string     `json:"payment_link,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ExpiresAt   time.Time  `json:"expires_at"`
+	PaidAt      *time.Time `json:"paid_at,omitempty"`
 }
 
 // Amounts is the breakdown of a checkout's amount, in fen.
@@ -156,6 +224,7 @@ func SnapshotOf(c *checkout.Checkout) Snapshot {
 		Description: c.Description,
 		Metadata:    c.Metadata,
 		StoreID:     c.StoreID,
+		PaymentLink: c.PaymentLink,
 		CreatedAt:   c.CreatedAt.UTC(),
 		ExpiresAt:   c.ExpiresAt.UTC(),
 	}
@@ -170,8 +239,8 @@ func SnapshotOf(c *checkout.Checkout) Snapshot {
 // id, the checkout's merchant and webhook URL override, and its snapshot.
 // Set Data.Refund or Data.Mismatch for the types that carry them, then Emit.
 func NewEvent(typ string, c *checkout.Checkout, now time.Time) (Event, error) {
-	if !ValidType(typ) {
-		return Event{}, fmt.Errorf("webhook: unknown event type %q", typ)
+	if !ValidType(typ) || LinkType(typ) {
+		return Event{}, fmt.Errorf("webhook: unknown checkout event type %q", typ)
 	}
 	if c == nil {
 		return Event{}, fmt.Errorf("webhook: %s event without a checkout", typ)

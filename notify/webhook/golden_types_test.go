@@ -30,6 +30,22 @@ func goldenEvent(t *testing.T, typ string) Event {
 		e.ID = "evt_9QwErTyUiOpAsDfGhJkLzXcV"
 		return e
 	}
+	if LinkType(typ) {
+		l := &checkout.PaymentLink{
+			ID: "pl_0123456789ABCDEFabcdefXY", MerchantID: "m_acme", StoreID: "s_main",
+			MinAmount: 100, MaxAmount: 50000, Description: "门店收款", Active: true,
+			MaxPayments: 10, Payments: 3, CreatedAt: now, UpdatedAt: now.Add(time.Minute),
+		}
+		if typ == TypePaymentLinkDeactivated {
+			l.Active, l.DeactivatedBy, l.Payments = false, checkout.DeactivatedByLimit, 10
+		}
+		e, err := NewLinkEvent(typ, l, now.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.ID = "evt_7PlInKzXcVbNmAsDfGhJkLqW"
+		return e
+	}
 	c := testCheckout(t, "m_acme", now)
 	c.ID = "co_0123456789ABCDEFabcdefXY"
 	c.ExpiresAt = now.Add(30 * time.Minute)
@@ -42,7 +58,10 @@ func goldenEvent(t *testing.T, typ string) Event {
 		c.Status, c.PaidAt = checkout.StatusPending, time.Time{}
 	case TypeRefundSucceeded:
 		c.Status, c.Refunded = checkout.StatusPartiallyRefunded, 300
-	case TypePaid, TypeDuplicatePaymentRefunded:
+	case TypePaid:
+		c.Metadata = nil
+		c.PaymentLink = "pl_0123456789ABCDEFabcdefXY"
+	case TypeDuplicatePaymentRefunded:
 		c.Metadata = nil // a checkout without metadata: the member is left out
 	case TypeLatePaymentRefunded:
 		c.Status, c.Late, c.PaidAt = checkout.StatusExpired, true, time.Time{}

@@ -240,3 +240,51 @@ func (v CheckoutView) mismatchTitle() string { t, _ := v.mismatchGuide(); return
 
 // mismatchBody is mismatchGuide's body.
 func (v CheckoutView) mismatchBody() string { _, b := v.mismatchGuide(); return b }
+
+// LinkView is what a payment link's page shows (LinkPage).
+type LinkView struct {
+	Page
+	MerchantName string
+	// RegisteredName is the merchant's registered name, shown under the
+	// header when set, so that a payer can tell a sticker pasted over a
+	// printed code from the shop's own.
+	RegisteredName string
+	LogoURL        string
+	Description    string
+	// Amount is the fixed amount, formatted; empty when the payer enters it.
+	Amount string
+	// Entered is set when the payer enters the amount, between Min and Max
+	// (formatted), with Presets as buttons.
+	Entered  bool
+	Min, Max string
+	Presets  []LinkPreset
+	// Value is what the payer typed, shown again with Error when the
+	// amount was refused.
+	Value string
+	Error string
+	// PostURL and CSRFToken are the form's.
+	PostURL   string
+	CSRFToken string
+	// Inactive is set when the link takes no payment now; InactiveMessage
+	// is the merchant's text for it (the catalogue's when empty).
+	Inactive        bool
+	InactiveMessage string
+	// ShortCode is the number printed under the link's store code, shown
+	// when set.
+	ShortCode string
+}
+
+// LinkPreset is one preset amount's button: its label and the value the
+// form posts (yuan, two decimals).
+type LinkPreset struct{ Label, Value string }
+
+func (v LinkView) rangeText() string {
+	return v.T("link.range") + " " + v.Min + " – " + v.Max
+}
+
+func (v LinkView) inactiveBody() string {
+	if v.InactiveMessage != "" {
+		return v.InactiveMessage
+	}
+	return v.T("link.inactive.body")
+}

@@ -1,0 +1,619 @@
+package checkout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// A payment link's keys share its hash tag {pl_…}, so every script below
+// runs in one slot on a cluster:
+//
+//	pl:{id}       the link (hash)
+//	pl:{id}:held  reservations: checkout id → until when it holds a slot (zset)
+//	pl:{id}:paid  the link's paid checkouts, each counted once (set)
+//	pl:{id}:co    the checkouts made from it, by creation time (zset)
+//
+// and the merchant's list of links m:{merchant}:links (zset). None has a
+// TTL: a link lives until the merchant removes it, so Redis must persist
+// (docs/payment-links.md). The checkouts themselves keep their own keys and
+// lifetimes.
+func (r *Repo) keyLink(id string) string     { return r.prefix + "pl:{" + id + "}" }
+func (r *Repo) keyLinkHeld(id string) string { return r.prefix + "pl:{" + id + "}:held" }
+func (r *Repo) keyLinkPaid(id string) string { return r.prefix + "pl:{" + id + "}:paid" }
+func (r *Repo) keyLinkCos(id string) string  { return r.prefix + "pl:{" + id + "}:co" }
+func (r *Repo) keyLinkList(merchantID string) string {
+	return r.prefix + "m:{" + merchantID + "}:links"
+}
+
+// linkHoldGrace is how long past its checkout's expiry a reservation still
+// counts when nothing released it: the expiry poller releases it at once
+// (payments), this only frees slots a crash left behind.
+const linkHoldGrace = 2 * time.Minute
+
+func encodeLink(l *PaymentLink) ([]any, error) {
+	meta := ""
+	if len(l.Metadata) > 0 {
+		b, err := json.Marshal(l.Metadata)
+		if err != nil {
+			return nil, err
+		}
+		meta = string(b)
+	}
+	wallets := make([]string, len(l.Wallets))
+	for i, w := range l.Wallets {
+		wallets[i] = string(w)
+	}
+	presets := make([]string, len(l.Presets))
+	for i, p := range l.Presets {
+		presets[i] = strconv.FormatInt(p, 10)
+	}
+	until := int64(0)
+	if !l.ActiveUntil.IsZero() {
+		until = ms(l.ActiveUntil)
+	}
+	return []any{
+		"id", l.ID, "merchant", l.MerchantID, "store", l.StoreID,
+		"amount", l.Amount, "min_amount", l.MinAmount, "max_amount", l.MaxAmount,
+		"presets", strings.Join(presets, ","),
+		"description", l.Description, "reference", l.Reference, "metadata", meta,
+		"wallets", strings.Join(wallets, ","),
+		"success_url", l.SuccessURL, "cancel_url", l.CancelURL,
+		"late_policy", string(l.LatePolicy),
+		"active_until", until, "max_payments", l.MaxPayments,
+		"active", boolField(l.Active), "inactive_message", l.InactiveMessage,
+		"deactivated_by", l.DeactivatedBy,
+		"created_at", ms(l.CreatedAt), "updated_at", ms(l.UpdatedAt),
+	}, nil
+}
+
+func boolField(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+func decodeLink(f map[string]string, paid int64) (*PaymentLink, error) {
+	if f["id"] == "" {
+		return nil, ErrNotFound
+	}
+	var bad error
+	num := func(k string) int64 {
+		s := f[k]
+		if s == "" {
+			return 0
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil && bad == nil {
+			bad = fmt.Errorf("%w: field %s", errCorrupt, k)
+		}
+		return n
+	}
+	tm := func(k string) time.Time {
+		if n := num(k); n != 0 {
+			return time.UnixMilli(n)
+		}
+		return time.Time{}
+	}
+	l := &PaymentLink{
+		ID: f["id"], MerchantID: f["merchant"], StoreID: f["store"],
+		Amount: num("amount"), MinAmount: num("min_amount"), MaxAmount: num("max_amount"),
+		Description: f["description"], Reference: f["reference"],
+		SuccessURL: f["success_url"], CancelURL: f["cancel_url"],
+		LatePolicy:  LatePolicy(f["late_policy"]),
+		ActiveUntil: tm("active_until"), MaxPayments: int(num("max_payments")),
+		Active: f["active"] == "1", InactiveMessage: f["inactive_message"],
+		DeactivatedBy: f["deactivated_by"],
+		Payments:      int(paid), Used: f["used"] == "1",
+		CreatedAt: tm("created_at"), UpdatedAt: tm("updated_at"),
+	}
+	if m := f["metadata"]; m != "" {
+		if err := json.Unmarshal([]byte(m), &l.Metadata); err != nil && bad == nil {
+			bad = fmt.Errorf("%w: metadata", errCorrupt)
+		}
+	}
+	if w := f["wallets"]; w != "" {
+		for _, s := range strings.Split(w, ",") {
+			l.Wallets = append(l.Wallets, Method(s))
+		}
+	}
+	if p := f["presets"]; p != "" {
+		for _, s := range strings.Split(p, ",") {
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil && bad == nil {
+				bad = fmt.Errorf("%w: presets", errCorrupt)
+			}
+			l.Presets = append(l.Presets, n)
+		}
+	}
+	if bad != nil {
+		return nil, fmt.Errorf("payment link %s: %w", l.ID, bad)
+	}
+	return l, nil
+}
+
+// CreateLink stores a new link and lists it for its merchant, with the
+// stored answer of a reserved Idempotency-Key (idem, may be nil), in one
+// round trip (a transaction; a pipeline on a cluster, as Create).
+func (r *Repo) CreateLink(ctx context.Context, l *PaymentLink, idem *IdempotentResponse) error {
+	if l == nil || !ValidLinkID(l.ID) {
+		return fmt.Errorf("create payment link: %w: not a new link", ErrInvalid)
+	}
+	fields, err := encodeLink(l)
+	if err != nil {
+		return fmt.Errorf("create payment link %s: %w", l.ID, err)
+	}
+	pipelined := r.rdb.TxPipelined
+	if r.cluster {
+		pipelined = r.rdb.Pipelined
+	}
+	_, err = pipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, r.keyLink(l.ID), fields...)
+		p.ZAdd(ctx, r.keyLinkList(l.MerchantID), redis.Z{Score: float64(ms(l.CreatedAt)), Member: l.ID})
+		if idem != nil {
+			k := r.keyIdem(idem.MerchantID, idem.Key)
+			p.HSet(ctx, k, "status", strconv.Itoa(idem.Status), "body", idem.Body)
+			p.PExpire(ctx, k, IdempotencyTTL)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("create payment link %s: %w", l.ID, err)
+	}
+	return nil
+}
+
+// queueLink queues the read of link id (its hash and paid count) on p.
+func (r *Repo) queueLink(ctx context.Context, p redis.Pipeliner, id string) func() (*PaymentLink, error) {
+	h := p.HGetAll(ctx, r.keyLink(id))
+	n := p.SCard(ctx, r.keyLinkPaid(id))
+	return func() (*PaymentLink, error) {
+		f, err := h.Result()
+		if err != nil {
+			return nil, fmt.Errorf("payment link %s: %w", id, err)
+		}
+		l, err := decodeLink(f, n.Val())
+		if err != nil {
+			return nil, fmt.Errorf("payment link %s: %w", id, err)
+		}
+		return l, nil
+	}
+}
+
+// GetLink reads a payment link (one round trip; reads only). ErrNotFound
+// when there is none.
+func (r *Repo) GetLink(ctx context.Context, id string) (*PaymentLink, error) {
+	if !ValidLinkID(id) {
+		return nil, fmt.Errorf("payment link %.40q: %w", id, ErrNotFound)
+	}
+	var get func() (*PaymentLink, error)
+	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		get = r.queueLink(ctx, p, id)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("payment link %s: %w", id, err)
+	}
+	return get()
+}
+
+// GetLinkFor reads a link of one merchant: another merchant's link is
+// ErrNotFound, exactly like a missing one.
+func (r *Repo) GetLinkFor(ctx context.Context, merchantID, id string) (*PaymentLink, error) {
+	l, err := r.GetLink(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if l.MerchantID != merchantID {
+		return nil, fmt.Errorf("payment link %s: %w", id, ErrNotFound)
+	}
+	return l, nil
+}
+
+// ListLinks returns a page of one merchant's links, newest first, and the
+// cursor of the next page ("" at the end).
+func (r *Repo) ListLinks(ctx context.Context, merchantID, after string, limit int) ([]*PaymentLink, string, error) {
+	if limit <= 0 {
+		limit = 20
+	}
+	limit = min(limit, 100)
+	if after != "" && !ValidLinkID(after) {
+		return nil, "", ErrBadCursor
+	}
+	ids, err := PageNewestFirst(ctx, r.rdb, r.keyLinkList(merchantID), after, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list payment links: %w", err)
+	}
+	next := ""
+	if len(ids) > limit {
+		ids = ids[:limit]
+		next = ids[limit-1]
+	}
+	gets := make([]func() (*PaymentLink, error), len(ids))
+	_, err = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			gets[i] = r.queueLink(ctx, p, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("list payment links: %w", err)
+	}
+	out := make([]*PaymentLink, 0, len(ids))
+	for _, get := range gets {
+		l, err := get()
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		if l.MerchantID == merchantID {
+			out = append(out, l)
+		}
+	}
+	return out, next, nil
+}
+
+// LinkUpdate names what an update changes; nil fields stay.
+type LinkUpdate struct {
+	// Amounts, when set, replaces the amount terms (Amount, MinAmount,
+	// MaxAmount, Presets of the value): refused with ErrLinkAmountFixed once
+	// a checkout used the link.
+	Amounts         *PaymentLink
+	Description     *string
+	Active          *bool
+	InactiveMessage *string
+	ActiveUntil     *time.Time // zero time: no end
+	MaxPayments     *int       // 0: no limit
+}
+
+// LinkChange is the outcome of UpdateLink.
+type LinkChange struct {
+	Link *PaymentLink
+	// Deactivated is true when this update switched the link off.
+	Deactivated bool
+}
+
+// UpdateLink applies u to merchantID's link id in one atomic step (one
+// script in the link's slot). The amount terms change only while no
+// checkout used them (ErrLinkAmountFixed); everything else may change at
+// any time and takes effect for the next payer at once; open checkouts
+// finish with the terms they were made with.
+func (r *Repo) UpdateLink(ctx context.Context, merchantID, id string, u LinkUpdate) (*LinkChange, error) {
+	if !ValidLinkID(id) {
+		return nil, fmt.Errorf("update payment link %.40q: %w", id, ErrNotFound)
+	}
+	var set []any
+	if a := u.Amounts; a != nil {
+		ps := make([]string, len(a.Presets))
+		for i, p := range a.Presets {
+			ps[i] = strconv.FormatInt(p, 10)
+		}
+		set = append(set, "amount", a.Amount, "min_amount", a.MinAmount, "max_amount", a.MaxAmount, "presets", strings.Join(ps, ","))
+	}
+	if u.Description != nil {
+		set = append(set, "description", *u.Description)
+	}
+	if u.InactiveMessage != nil {
+		set = append(set, "inactive_message", *u.InactiveMessage)
+	}
+	if u.ActiveUntil != nil {
+		until := int64(0)
+		if !u.ActiveUntil.IsZero() {
+			until = ms(*u.ActiveUntil)
+		}
+		set = append(set, "active_until", until)
+	}
+	if u.MaxPayments != nil {
+		set = append(set, "max_payments", *u.MaxPayments)
+	}
+	active := ""
+	if u.Active != nil {
+		active = boolField(*u.Active)
+	}
+	amounts := "0"
+	if u.Amounts != nil {
+		amounts = "1"
+	}
+	argv := append([]any{ms(r.now()), merchantID, active, amounts}, set...)
+	v, err := scriptLinkUpdate.Run(ctx, r.rdb, []string{r.keyLink(id), r.keyLinkPaid(id)}, argv...).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("update payment link %s: %w", id, err)
+	}
+	switch code(v) {
+	case -1:
+		return nil, fmt.Errorf("update payment link %s: %w", id, ErrNotFound)
+	case -2:
+		return nil, fmt.Errorf("update payment link %s: %w", id, ErrLinkAmountFixed)
+	}
+	l, err := linkAt(v, 2)
+	if err != nil {
+		return nil, fmt.Errorf("update payment link %s: %w", id, err)
+	}
+	return &LinkChange{Link: l, Deactivated: code(v) == 2}, nil
+}
+
+func linkAt(v []any, i int) (*PaymentLink, error) {
+	if i >= len(v) {
+		return nil, fmt.Errorf("%w: script answer has no fields", errCorrupt)
+	}
+	flat, _ := v[i].([]any)
+	f := make(map[string]string, len(flat)/2)
+	for j := 0; j+1 < len(flat); j += 2 {
+		k, _ := flat[j].(string)
+		s, _ := flat[j+1].(string)
+		f[k] = s
+	}
+	paid, _ := v[1].(int64)
+	return decodeLink(f, paid)
+}
+
+// Reserve takes one of link l's slots for checkout c (made from it with
+// DraftFromLink, not yet stored), until c's expiry, and lists c among the
+// link's checkouts, in one atomic step in the link's slot: the link must be
+// active, before its active_until, and with a limit, its paid checkouts and
+// live reservations together below max_payments. ErrLinkInactive
+// otherwise, and nothing changed. Each reservation ends with
+// ReleaseLinkSlot (expired or cancelled unpaid) or ConsumeLinkSlot (paid);
+// one nothing ended stops counting linkHoldGrace after the checkout's
+// expiry.
+func (r *Repo) Reserve(ctx context.Context, linkID string, c *Checkout) error {
+	if !ValidLinkID(linkID) || c == nil || c.PaymentLink != linkID {
+		return fmt.Errorf("reserve %s: %w", linkID, ErrInvalid)
+	}
+	keys := []string{r.keyLink(linkID), r.keyLinkHeld(linkID), r.keyLinkPaid(linkID), r.keyLinkCos(linkID)}
+	n, err := scriptLinkReserve.Run(ctx, r.rdb, keys, ms(r.now()), c.ID, ms(c.ExpiresAt.Add(linkHoldGrace)), ms(c.CreatedAt), c.MerchantID).Int64()
+	if err != nil {
+		return fmt.Errorf("reserve %s: %w", linkID, err)
+	}
+	switch n {
+	case -1:
+		return fmt.Errorf("reserve %s: %w", linkID, ErrNotFound)
+	case -2:
+		return fmt.Errorf("reserve %s: %w: all its payments are made or reserved", linkID, ErrLinkInactive)
+	case -3:
+		return fmt.Errorf("reserve %s: %w: switched off", linkID, ErrLinkInactive)
+	case -4:
+		return fmt.Errorf("reserve %s: %w: past its active_until", linkID, ErrLinkInactive)
+	}
+	return nil
+}
+
+// ReleaseLinkSlot ends checkout checkoutID's reservation on its link
+// without a payment (it expired or was cancelled unpaid). It reports
+// whether there was one; releasing again changes nothing.
+func (r *Repo) ReleaseLinkSlot(ctx context.Context, linkID, checkoutID string) (bool, error) {
+	if !ValidLinkID(linkID) {
+		return false, fmt.Errorf("release %s: %w", linkID, ErrNotFound)
+	}
+	n, err := r.rdb.ZRem(ctx, r.keyLinkHeld(linkID), checkoutID).Result()
+	if err != nil {
+		return false, fmt.Errorf("release %s of %s: %w", checkoutID, linkID, err)
+	}
+	return n == 1, nil
+}
+
+// SlotUse is the outcome of ConsumeLinkSlot.
+type SlotUse struct {
+	// Counted is true when the payment counts among the link's payments
+	// (now or by an earlier call); false when a late payment found the
+	// link ran out: it must be refunded.
+	Counted bool
+	// Deactivated is true for the one call whose payment reached
+	// max_payments and switched the link off.
+	Deactivated bool
+	// Link is the link after the call.
+	Link *PaymentLink
+}
+
+// ConsumeLinkSlot counts paid checkout checkoutID among its link's
+// payments, once however often it is called: its reservation becomes a
+// payment. A payment in time whose reservation is gone (after a crash)
+// counts anyway: the payer paid an open checkout. A late payment (late:
+// after the checkout expired or was cancelled, its slot released) counts
+// only while the link has room; otherwise Counted is false and the money
+// goes back (docs/payment-links.md). The payment that reaches max_payments
+// deactivates the link (DeactivatedBy "limit").
+func (r *Repo) ConsumeLinkSlot(ctx context.Context, linkID, checkoutID string, late bool) (*SlotUse, error) {
+	if !ValidLinkID(linkID) {
+		return nil, fmt.Errorf("consume %s: %w", linkID, ErrNotFound)
+	}
+	keys := []string{r.keyLink(linkID), r.keyLinkHeld(linkID), r.keyLinkPaid(linkID)}
+	v, err := scriptLinkConsume.Run(ctx, r.rdb, keys, ms(r.now()), checkoutID, boolField(late)).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("consume %s of %s: %w", checkoutID, linkID, err)
+	}
+	if code(v) == -1 {
+		return nil, fmt.Errorf("consume %s: %w", linkID, ErrNotFound)
+	}
+	l, err := linkAt(v, 2)
+	if err != nil {
+		return nil, fmt.Errorf("consume %s of %s: %w", checkoutID, linkID, err)
+	}
+	return &SlotUse{Counted: code(v) != 0, Deactivated: code(v) == 2, Link: l}, nil
+}
+
+// LinkHeld reports how many reservations of the link count at now (tests
+// and the API's view).
+func (r *Repo) LinkHeld(ctx context.Context, linkID string) (int64, error) {
+	n, err := r.rdb.ZCount(ctx, r.keyLinkHeld(linkID), "("+strconv.FormatInt(ms(r.now()), 10), "+inf").Result()
+	if err != nil {
+		return 0, fmt.Errorf("held slots of %s: %w", linkID, err)
+	}
+	return n, nil
+}
+
+// ListByLink returns a page of the checkouts made from merchantID's link
+// linkID, newest first, and the next cursor ("" at the end); a link of
+// another merchant is ErrNotFound.
+func (r *Repo) ListByLink(ctx context.Context, merchantID, linkID string, q ListQuery) ([]*Checkout, string, error) {
+	if _, err := r.GetLinkFor(ctx, merchantID, linkID); err != nil {
+		return nil, "", err
+	}
+	if q.Limit <= 0 {
+		q.Limit = 20
+	}
+	q.Limit = min(q.Limit, 100)
+	if q.After != "" && !ValidID(q.After) {
+		return nil, "", ErrBadCursor
+	}
+	var out []*Checkout
+	cursor := q.After
+	for scanned := 0; scanned < listScanMax; {
+		ids, err := PageNewestFirst(ctx, r.rdb, r.keyLinkCos(linkID), cursor, q.Limit+1)
+		if err != nil {
+			return nil, "", fmt.Errorf("list checkouts of %s: %w", linkID, err)
+		}
+		more := len(ids) > q.Limit
+		if more {
+			ids = ids[:q.Limit]
+		}
+		cs, err := r.getMany(ctx, ids)
+		if err != nil {
+			return nil, "", err
+		}
+		for i, c := range cs {
+			cursor = ids[i]
+			scanned++
+			if c == nil || c.MerchantID != merchantID || (q.Status != "" && c.Status != q.Status) {
+				continue
+			}
+			out = append(out, c)
+			if len(out) == q.Limit {
+				if i < len(cs)-1 || more {
+					return out, cursor, nil
+				}
+				return out, "", nil
+			}
+		}
+		if !more {
+			return out, "", nil
+		}
+	}
+	return out, cursor, nil
+}
+
+// scriptLinkReserve: KEYS link, held, paid, checkouts; ARGV now, checkout
+// id, hold until (ms), created (ms), merchant. Returns -1 no link (or
+// another merchant's), -3 switched off, -4 past active_until, -2 no slot
+// left, 1 reserved.
+var scriptLinkReserve = redis.NewScript(`
+local f = redis.call('HMGET', KEYS[1], 'merchant', 'active', 'active_until', 'max_payments')
+if not f[1] or f[1] ~= ARGV[5] then return -1 end
+if f[2] ~= '1' then return -3 end
+local now = tonumber(ARGV[1])
+local ends = tonumber(f[3] or '0')
+if ends > 0 and ends <= now then return -4 end
+local maxp = tonumber(f[4] or '0')
+if maxp > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+  if redis.call('ZCARD', KEYS[2]) + redis.call('SCARD', KEYS[3]) >= maxp then return -2 end
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+end
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[2])
+redis.call('HSET', KEYS[1], 'used', '1')
+return 1
+`)
+
+// scriptLinkConsume: KEYS link, held, paid; ARGV now, checkout id, late
+// ("1"/"0"). Returns {-1} no link, {0, paid, fields} not counted (late,
+// no room), {1, paid, fields} counted, {2, paid, fields} counted and the
+// link switched off by its limit.
+var scriptLinkConsume = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+local now = tonumber(ARGV[1])
+local maxp = tonumber(redis.call('HGET', KEYS[1], 'max_payments') or '0')
+local held = redis.call('ZREM', KEYS[2], ARGV[2])
+if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 1 then
+  return {1, redis.call('SCARD', KEYS[3]), redis.call('HGETALL', KEYS[1])}
+end
+if held == 0 and ARGV[3] == '1' and maxp > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+  if redis.call('ZCARD', KEYS[2]) + redis.call('SCARD', KEYS[3]) >= maxp then
+    return {0, redis.call('SCARD', KEYS[3]), redis.call('HGETALL', KEYS[1])}
+  end
+end
+redis.call('SADD', KEYS[3], ARGV[2])
+local n = redis.call('SCARD', KEYS[3])
+local code = 1
+if maxp > 0 and n >= maxp and redis.call('HGET', KEYS[1], 'active') == '1' then
+  redis.call('HSET', KEYS[1], 'active', '0', 'deactivated_by', 'limit', 'updated_at', ARGV[1])
+  code = 2
+end
+return {code, n, redis.call('HGETALL', KEYS[1])}
+`)
+
+// scriptLinkUpdate: KEYS link, paid; ARGV now, merchant, active ("1", "0"
+// or "" to leave), amounts ("1" when the amount terms are among the
+// pairs), then field/value pairs. Returns {-1} no link, {-2} amount terms
+// already used, {1, paid, fields} updated, {2, paid, fields} updated and
+// switched off by this call.
+var scriptLinkUpdate = redis.NewScript(`
+local f = redis.call('HMGET', KEYS[1], 'merchant', 'active', 'used')
+if not f[1] or f[1] ~= ARGV[2] then return {-1} end
+if ARGV[4] == '1' and f[3] == '1' then return {-2} end
+for i = 5, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1])
+end
+local code = 1
+if ARGV[3] == '0' and f[2] == '1' then
+  redis.call('HSET', KEYS[1], 'active', '0', 'deactivated_by', 'merchant')
+  code = 2
+elseif ARGV[3] == '1' then
+  redis.call('HSET', KEYS[1], 'active', '1', 'deactivated_by', '')
+end
+redis.call('HSET', KEYS[1], 'updated_at', ARGV[1])
+return {code, redis.call('SCARD', KEYS[2]), redis.call('HGETALL', KEYS[1])}
+`)
+
+// CreateFromLink makes and stores the checkout a payer starts from link l
+// for amount fen: the link's terms (DraftFromLink, webhookURL the
+// merchant's), a slot reserved on the link first (Reserve:
+// ErrLinkInactive when there is none), then the checkout stored (Create).
+// Should storing fail, the slot is released; should the process die in
+// between, the reservation of a checkout that never was lapses after its
+// would-be expiry.
+func (r *Repo) CreateFromLink(ctx context.Context, l *PaymentLink, fen int64, webhookURL string) (*Checkout, error) {
+	d, err := DraftFromLink(l, fen, webhookURL)
+	if err != nil {
+		return nil, err
+	}
+	c, err := NewCheckout(d, r.now())
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Reserve(ctx, l.ID, c); err != nil {
+		return nil, err
+	}
+	if err := r.Create(ctx, c, nil); err != nil {
+		if _, rerr := r.ReleaseLinkSlot(context.WithoutCancel(ctx), l.ID, c.ID); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// FinishIdempotent stores the answer of a write reserved with
+// BeginIdempotent that stored nothing else in the same step (a link's
+// update), so the same key and body get it again.
+func (r *Repo) FinishIdempotent(ctx context.Context, merchantID, key string, status int, body []byte) error {
+	k := r.keyIdem(merchantID, key)
+	_, err := r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, k, "status", strconv.Itoa(status), "body", body)
+		p.PExpire(ctx, k, IdempotencyTTL)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store idempotent answer: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,347 @@
+package checkout
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func newLink(t testing.TB, r *Repo, clk *clock, terms LinkTerms) *PaymentLink {
+	t.Helper()
+	terms.Active = true
+	if terms.Amount == 0 && terms.MinAmount == 0 {
+		terms.Amount = 1500
+	}
+	l, err := NewPaymentLink("m1", "s1", terms, clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.CreateLink(context.Background(), l, nil); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestLinkCreateGetList(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	a := newLink(t, r, clk, LinkTerms{Description: "咖啡", Metadata: map[string]string{"k": "v"}, Wallets: []Method{MethodWeChat}, MaxPayments: 3})
+	clk.Advance(time.Millisecond)
+	b := newLink(t, r, clk, LinkTerms{MinAmount: 100, MaxAmount: 50000, Presets: []int64{1000, 2000}})
+	got, err := r.GetLink(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Description != "咖啡" || got.Amount != 1500 || got.MaxPayments != 3 || !got.Active || got.Metadata["k"] != "v" || len(got.Wallets) != 1 {
+		t.Fatalf("read back %+v", got)
+	}
+	if _, err := r.GetLinkFor(ctx, "m2", a.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("another merchant's link: %v", err)
+	}
+	page, next, err := r.ListLinks(ctx, "m1", "", 1)
+	if err != nil || len(page) != 1 || page[0].ID != b.ID || next != b.ID {
+		t.Fatalf("first page %v %q %v", page, next, err)
+	}
+	page, next, err = r.ListLinks(ctx, "m1", next, 1)
+	if err != nil || len(page) != 1 || page[0].ID != a.ID || next != "" {
+		t.Fatalf("second page %v %q %v", page, next, err)
+	}
+	if got, _ := r.GetLink(ctx, b.ID); len(got.Presets) != 2 || got.Presets[1] != 2000 || !got.EnteredAmount() {
+		t.Fatalf("presets %+v", got)
+	}
+}
+
+// TestLinkLimitConcurrent is the brief's figure: a link limited to 10
+// payments and 50 payers tapping at once gives at most 10 open-or-paid
+// checkouts at any moment and at most 10 paid; the others are refused
+// with ErrLinkInactive.
+func TestLinkLimitConcurrent(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	l := newLink(t, r, clk, LinkTerms{MaxPayments: 10})
+	var made, refused atomic.Int64
+	var mu sync.Mutex
+	var ids []string
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := r.CreateFromLink(ctx, l, 1500, "")
+			switch {
+			case errors.Is(err, ErrLinkInactive):
+				refused.Add(1)
+			case err != nil:
+				t.Error(err)
+			default:
+				made.Add(1)
+				mu.Lock()
+				ids = append(ids, c.ID)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if made.Load() != 10 || refused.Load() != 40 {
+		t.Fatalf("made %d refused %d, want 10 and 40", made.Load(), refused.Load())
+	}
+	if n, _ := r.LinkHeld(ctx, l.ID); n != 10 {
+		t.Fatalf("held %d", n)
+	}
+	// All ten pay, concurrently, each twice (a duplicate notify): ten
+	// counted, the tenth deactivates the link exactly once.
+	var deact atomic.Int64
+	for _, id := range ids {
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := r.MarkPaid(ctx, id, 1, ""); err != nil && !errors.Is(err, ErrNotFound) {
+					t.Error(err)
+				}
+				u, err := r.ConsumeLinkSlot(ctx, l.ID, id, false)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if u.Deactivated {
+					deact.Add(1)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	got, err := r.GetLink(ctx, l.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Payments != 10 || got.Active || got.DeactivatedBy != DeactivatedByLimit || deact.Load() != 1 {
+		t.Fatalf("after ten payments: payments %d active %v by %q deactivations %d", got.Payments, got.Active, got.DeactivatedBy, deact.Load())
+	}
+	if _, err := r.CreateFromLink(ctx, l, 1500, ""); !errors.Is(err, ErrLinkInactive) {
+		t.Fatalf("an eleventh payer: %v", err)
+	}
+	cs, _, err := r.ListByLink(ctx, "m1", l.ID, ListQuery{Limit: 100})
+	if err != nil || len(cs) != 10 {
+		t.Fatalf("the link's checkouts: %d %v", len(cs), err)
+	}
+	for _, c := range cs {
+		if c.PaymentLink != l.ID || c.Amounts.Trade != 1500 {
+			t.Fatalf("checkout %+v", c)
+		}
+	}
+}
+
+func TestLinkSlotReleasedByExpiryAndCancel(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	l := newLink(t, r, clk, LinkTerms{MaxPayments: 1})
+	c1, err := r.CreateFromLink(ctx, l, 1500, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.CreateFromLink(ctx, l, 1500, ""); !errors.Is(err, ErrLinkInactive) {
+		t.Fatalf("second payer while the first holds the slot: %v", err)
+	}
+	// Cancel releases.
+	if _, err := r.Cancel(ctx, c1.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := r.ReleaseLinkSlot(ctx, l.ID, c1.ID); !ok || err != nil {
+		t.Fatalf("release after cancel: %v %v", ok, err)
+	}
+	if ok, _ := r.ReleaseLinkSlot(ctx, l.ID, c1.ID); ok {
+		t.Fatal("released twice")
+	}
+	c2, err := r.CreateFromLink(ctx, l, 1500, "")
+	if err != nil {
+		t.Fatalf("after the cancel: %v", err)
+	}
+	// Expiry releases.
+	clk.Advance(LinkCheckoutTTL + time.Second)
+	if tr, err := r.Expire(ctx, c2.ID); err != nil || !tr.Changed {
+		t.Fatalf("expire: %v %v", tr, err)
+	}
+	if ok, _ := r.ReleaseLinkSlot(ctx, l.ID, c2.ID); !ok {
+		t.Fatal("expiry's release found no reservation")
+	}
+	c3, err := r.CreateFromLink(ctx, l, 1500, "")
+	if err != nil {
+		t.Fatalf("after the expiry: %v", err)
+	}
+	// A late payment for c2, whose slot c3 now holds: the link ran out,
+	// so it is not counted (it is refunded by payments).
+	u, err := r.ConsumeLinkSlot(ctx, l.ID, c2.ID, true)
+	if err != nil || u.Counted {
+		t.Fatalf("late payment on a full link: %+v %v", u, err)
+	}
+	// c3 pays in time and takes the one payment.
+	u, err = r.ConsumeLinkSlot(ctx, l.ID, c3.ID, false)
+	if err != nil || !u.Counted || !u.Deactivated || u.Link.Payments != 1 {
+		t.Fatalf("payment in time: %+v %v", u, err)
+	}
+}
+
+func TestLinkLateCountsWhileRoom(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	l := newLink(t, r, clk, LinkTerms{MaxPayments: 2})
+	c, err := r.CreateFromLink(ctx, l, 1500, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ReleaseLinkSlot(ctx, l.ID, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	u, err := r.ConsumeLinkSlot(ctx, l.ID, c.ID, true)
+	if err != nil || !u.Counted || u.Link.Payments != 1 || !u.Link.Active {
+		t.Fatalf("late payment with room: %+v %v", u, err)
+	}
+}
+
+// TestLinkHoldLapses: a reservation nothing released (a crash between the
+// checkout's expiry and the release) stops counting after its grace.
+func TestLinkHoldLapses(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	l := newLink(t, r, clk, LinkTerms{MaxPayments: 1})
+	if _, err := r.CreateFromLink(ctx, l, 1500, ""); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(LinkCheckoutTTL)
+	if _, err := r.CreateFromLink(ctx, l, 1500, ""); !errors.Is(err, ErrLinkInactive) {
+		t.Fatalf("within the grace: %v", err)
+	}
+	clk.Advance(linkHoldGrace + time.Millisecond)
+	if _, err := r.CreateFromLink(ctx, l, 1500, ""); err != nil {
+		t.Fatalf("after the grace: %v", err)
+	}
+}
+
+func TestLinkUpdate(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	l := newLink(t, r, clk, LinkTerms{})
+	desc, msg := "新的", "今日售罄"
+	ch, err := r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Amounts: &PaymentLink{Amount: 2000}, Description: &desc})
+	if err != nil || ch.Link.Amount != 2000 || ch.Link.Description != desc || ch.Deactivated {
+		t.Fatalf("unused link: %+v %v", ch, err)
+	}
+	if _, err := r.UpdateLink(ctx, "m2", l.ID, LinkUpdate{Description: &desc}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("another merchant: %v", err)
+	}
+	l.Amount = 2000
+	if _, err := r.CreateFromLink(ctx, l, 2000, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Amounts: &PaymentLink{Amount: 1}}); !errors.Is(err, ErrLinkAmountFixed) {
+		t.Fatalf("amount of a used link: %v", err)
+	}
+	off := false
+	ch, err = r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Active: &off, InactiveMessage: &msg})
+	if err != nil || !ch.Deactivated || ch.Link.Active || ch.Link.DeactivatedBy != DeactivatedByMerchant || ch.Link.InactiveMessage != msg {
+		t.Fatalf("deactivate: %+v %v", ch, err)
+	}
+	if ch, _ := r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Active: &off}); ch.Deactivated {
+		t.Fatal("deactivated twice")
+	}
+	if _, err := r.CreateFromLink(ctx, l, 2000, ""); !errors.Is(err, ErrLinkInactive) {
+		t.Fatalf("a payer after deactivation: %v", err)
+	}
+	on := true
+	until := clk.Now().Add(time.Hour)
+	if _, err := r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Active: &on, ActiveUntil: &until}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.CreateFromLink(ctx, l, 2000, ""); err != nil {
+		t.Fatalf("reactivated: %v", err)
+	}
+	clk.Advance(time.Hour)
+	if _, err := r.CreateFromLink(ctx, l, 2000, ""); !errors.Is(err, ErrLinkInactive) {
+		t.Fatalf("at active_until: %v", err)
+	}
+}
+
+func TestLinkAmountRules(t *testing.T) {
+	entered := &PaymentLink{MinAmount: 100, MaxAmount: 10000}
+	fixed := &PaymentLink{Amount: 1500}
+	for _, tc := range []struct {
+		l    *PaymentLink
+		fen  int64
+		want AmountKind
+	}{
+		{entered, 100, ""}, {entered, 10000, ""}, {entered, 99, AmountBelowMin}, {entered, 0, AmountBelowMin},
+		{entered, 10001, AmountAboveMax}, {fixed, 1500, ""}, {fixed, 1501, AmountNotFixed},
+	} {
+		err := tc.l.CheckAmount(tc.fen)
+		var ae *AmountError
+		if tc.want == "" && err != nil || tc.want != "" && (!errors.As(err, &ae) || ae.Kind != tc.want || !errors.Is(err, ErrInvalid)) {
+			t.Errorf("%+v %d: %v, want %q", tc.l, tc.fen, err, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		amount, minA, maxA int64
+		presets            []int64
+		field              string
+	}{
+		{0, 0, 100, nil, "min_amount"}, {0, 10, 0, nil, "max_amount"}, {0, 20, 10, nil, "min_amount"},
+		{0, 1, 10, []int64{11}, "presets"}, {0, 1, 10, []int64{5, 5}, "presets"}, {-1, 0, 0, nil, "amount"},
+		{100, 1, 0, nil, "min_amount"}, {100, 0, 0, []int64{1}, "presets"}, {0, 1, 1 << 40, nil, "max_amount"},
+		{0, 1, 100, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9}, "presets"},
+	} {
+		err := CheckLinkAmounts(tc.amount, tc.minA, tc.maxA, tc.presets, 1<<30)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != tc.field {
+			t.Errorf("%+v: %v, want a refusal of %s", tc, err, tc.field)
+		}
+	}
+	if err := CheckLinkAmounts(0, 1, 100, []int64{1, 100}, 1<<30); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestParseYuan(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		fen  int64
+		kind AmountKind
+	}{
+		{"8", 800, ""}, {"8.5", 850, ""}, {"8.50", 850, ""}, {"0.01", 1, ""}, {"0.29", 29, ""}, {" ¥12.30 ", 1230, ""},
+		{"￥1", 100, ""}, {"0", 0, ""}, {".5", 50, ""}, {"99999999999.99", 9999999999999, ""},
+		{"", 0, AmountBad}, {".", 0, AmountBad}, {"8.", 0, AmountBad}, {"-1", 0, AmountBad}, {"+1", 0, AmountBad},
+		{"1e3", 0, AmountBad}, {"1,000", 0, AmountBad}, {"１２", 0, AmountBad}, {"abc", 0, AmountBad},
+		{"1.2.3", 0, AmountBad}, {"999999999999", 0, AmountBad}, {"NaN", 0, AmountBad}, {"1 2", 0, AmountBad},
+		{"1.234", 0, AmountPrecision}, {"0.001", 0, AmountPrecision},
+	} {
+		fen, err := ParseYuan(tc.in)
+		var ae *AmountError
+		switch {
+		case tc.kind == "" && (err != nil || fen != tc.fen):
+			t.Errorf("ParseYuan(%q) = %d, %v; want %d", tc.in, fen, err, tc.fen)
+		case tc.kind != "" && (!errors.As(err, &ae) || ae.Kind != tc.kind):
+			t.Errorf("ParseYuan(%q) = %d, %v; want a %s refusal", tc.in, fen, err, tc.kind)
+		}
+	}
+}
+
+func FuzzParseYuan(f *testing.F) {
+	for _, s := range []string{"8.50", "0.01", "1e3", "¥3", "99999999999.99"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		fen, err := ParseYuan(s)
+		if err != nil {
+			return
+		}
+		if fen < 0 || fen > MaxFen {
+			t.Fatalf("%q → %d", s, fen)
+		}
+		back, err := ParseYuan(FormatYuan(fen))
+		if err != nil || back != fen {
+			t.Fatalf("%q → %d → %q → %d %v", s, fen, FormatYuan(fen), back, err)
+		}
+	})
+}

@@ -1,0 +1,206 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/web/templates"
+)
+
+// maxLinkForm bounds a payment link form's body: a token and an amount.
+const maxLinkForm = 4 << 10
+
+// linkCookiePrefix names the cookie that remembers, for one link and one
+// browser, the checkout its last tap made (set only by the POST), so that
+// a second tap reuses that checkout while it is open.
+const linkCookiePrefix = "pl_co_"
+
+// loadLink reads the :id link and its merchant and store for a payer page,
+// or answers the error page. It only reads.
+func (h *handler) loadLink(c *gin.Context) (*checkout.PaymentLink, *checkout.Merchant, *checkout.Store, bool) {
+	id := c.Param("id")
+	if !checkout.ValidLinkID(id) {
+		h.errorPage(c, http.StatusNotFound, pageNotFound, "")
+		return nil, nil, nil, false
+	}
+	l, err := h.repo.GetLink(c.Request.Context(), id)
+	if errors.Is(err, checkout.ErrNotFound) {
+		h.errorPage(c, http.StatusNotFound, pageNotFound, "")
+		return nil, nil, nil, false
+	}
+	if err != nil {
+		h.logger(c).Warn("Cannot read a payment link", "payment_link", id, "error", err)
+		h.errorPage(c, http.StatusServiceUnavailable, pageUnavailable, "")
+		return nil, nil, nil, false
+	}
+	m, ok := h.dir.Merchant(l.MerchantID)
+	var st *checkout.Store
+	if ok {
+		st, ok = m.Store(l.StoreID)
+	}
+	if !ok {
+		h.errorPage(c, http.StatusNotFound, pageNotFound, "")
+		return nil, nil, nil, false
+	}
+	return l, m, st, true
+}
+
+// linkPageView is the page of l as a payer first sees it.
+func (h *handler) linkPageView(c *gin.Context, l *checkout.PaymentLink, m *checkout.Merchant, st *checkout.Store) templates.LinkView {
+	v := templates.LinkView{
+		Page:         h.page(c),
+		MerchantName: merchantDisplayName(m, st),
+		LogoURL:      h.pages.Logos.Path(m.ID),
+		Description:  l.Description,
+		PostURL:      withLang("/l/"+l.ID, explicitLang(c)),
+		CSRFToken:    h.pages.CSRF.Token(l.ID, "", h.now()),
+		Inactive:     !l.Open(h.now()),
+	}
+	if v.Inactive {
+		v.InactiveMessage = l.InactiveMessage
+	}
+	if l.EnteredAmount() {
+		v.Entered, v.Min, v.Max = true, templates.FormatFen(l.MinAmount), templates.FormatFen(l.MaxAmount)
+		for _, p := range l.Presets {
+			v.Presets = append(v.Presets, templates.LinkPreset{Label: templates.FormatFen(p), Value: checkout.FormatYuan(p)})
+		}
+	} else {
+		v.Amount = templates.FormatFen(l.Amount)
+	}
+	return v
+}
+
+// showLinkPage is GET /l/:id. It stores nothing, sets no cookie and makes
+// no checkout: a link preview or a crawler leaves no trace. A wallet's
+// OAuth, where the store needs one, happens on the checkout's page after
+// the tap, with its stateless signed state.
+func (h *handler) showLinkPage(c *gin.Context) {
+	l, m, st, ok := h.loadLink(c)
+	if !ok {
+		return
+	}
+	h.render(c, http.StatusOK, templates.LinkPage(h.linkPageView(c, l, m, st)))
+}
+
+// payLink is POST /l/:id, the payer's tap: it checks origin and CSRF
+// token, reads the amount (the link's fixed one, or the payer's in yuan,
+// parsed to fen without floats), reuses the checkout this browser's last
+// tap made while it is open and for the same amount, or makes one with
+// the link's terms (Payments.CheckoutFromLink: a slot reserved), and
+// sends the payer to /c/:id.
+func (h *handler) payLink(c *gin.Context) {
+	if err := h.pages.cop.Check(c.Request); err != nil {
+		h.errorPage(c, http.StatusForbidden, pageUnavailable, "")
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxLinkForm)
+	if err := c.Request.ParseForm(); err != nil {
+		h.errorPage(c, http.StatusBadRequest, pageUnavailable, "")
+		return
+	}
+	l, m, st, ok := h.loadLink(c)
+	if !ok {
+		return
+	}
+	if !h.allowPayer(c, "link", l.ID) {
+		h.pageFailure(c, false, errRateLimited, pageRateLimited)
+		return
+	}
+	v := h.linkPageView(c, l, m, st)
+	if !h.pages.CSRF.Check(c.PostForm("csrf"), l.ID, "", h.now()) {
+		// A stale page (its token lasts hours) or a forged post: the page
+		// again, with a fresh token.
+		h.render(c, http.StatusForbidden, templates.LinkPage(v))
+		return
+	}
+	if v.Inactive {
+		h.render(c, http.StatusConflict, templates.LinkPage(v))
+		return
+	}
+	fen := l.Amount
+	if l.EnteredAmount() {
+		raw := c.PostForm("preset")
+		if raw == "" {
+			raw = c.PostForm("amount")
+		}
+		var err error
+		if fen, err = checkout.ParseYuan(raw); err == nil {
+			err = l.CheckAmount(fen)
+		}
+		if err != nil {
+			v.Value, v.Error = limitText(raw, 32), amountMessage(v.Page, err)
+			h.render(c, http.StatusBadRequest, templates.LinkPage(v))
+			return
+		}
+	}
+	ctx := c.Request.Context()
+	if co := h.openLinkCheckout(c, l, fen); co != nil {
+		c.Redirect(http.StatusSeeOther, withLang(pagePath(co.ID, ""), explicitLang(c)))
+		return
+	}
+	co, err := h.pay.CheckoutFromLink(ctx, l, fen)
+	switch {
+	case errors.Is(err, checkout.ErrLinkInactive):
+		v.Inactive, v.InactiveMessage = true, l.InactiveMessage
+		h.render(c, http.StatusConflict, templates.LinkPage(v))
+		return
+	case err != nil:
+		h.logger(c).Warn("Cannot make a checkout from a payment link", "payment_link", l.ID, "error", err)
+		h.errorPage(c, http.StatusServiceUnavailable, pageUnavailable, "")
+		return
+	}
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: linkCookiePrefix + l.ID[len("pl_"):], Value: co.ID, Path: "/l/" + l.ID,
+		MaxAge: int(co.ExpiresAt.Sub(h.now()) / time.Second), HttpOnly: true,
+		Secure: strings.HasPrefix(h.publicURL, "https://"), SameSite: http.SameSiteLaxMode,
+	})
+	c.Redirect(http.StatusSeeOther, withLang(pagePath(co.ID, ""), explicitLang(c)))
+}
+
+// openLinkCheckout is the checkout this browser's last tap on l made
+// (its cookie), when it is still open for payment of fen.
+func (h *handler) openLinkCheckout(c *gin.Context, l *checkout.PaymentLink, fen int64) *checkout.Checkout {
+	id, err := c.Cookie(linkCookiePrefix + l.ID[len("pl_"):])
+	if err != nil || !checkout.ValidID(id) {
+		return nil
+	}
+	co, err := h.repo.Get(c.Request.Context(), id)
+	if err != nil || co.PaymentLink != l.ID || !co.Status.Active() || !co.ExpiresAt.After(h.now()) || co.Amounts.Trade != fen {
+		return nil
+	}
+	return co
+}
+
+// amountMessage says in the payer's language why an entered amount was
+// refused, with the bound it broke.
+func amountMessage(p templates.Page, err error) string {
+	var ae *checkout.AmountError
+	if !errors.As(err, &ae) {
+		return p.T("link.amount.bad")
+	}
+	switch ae.Kind {
+	case checkout.AmountPrecision:
+		return p.T("link.amount.precision")
+	case checkout.AmountBelowMin:
+		return p.T("link.amount.below_min") + " " + templates.FormatFen(ae.Limit)
+	case checkout.AmountAboveMax:
+		return p.T("link.amount.above_max") + " " + templates.FormatFen(ae.Limit)
+	}
+	return p.T("link.amount.bad")
+}
+
+// limitText cuts what a payer typed to n bytes of valid text for showing
+// it back.
+func limitText(s string, n int) string {
+	s = strings.ToValidUTF8(s, "")
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	return strings.ToValidUTF8(s, "")
+}

@@ -1,0 +1,289 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/web/templates"
+)
+
+var reLinkCSRF = regexp.MustCompile(`name="csrf" value="([^"]*)"`)
+
+// newLink stores an active link of the pages' merchant at store "native".
+func (e *pgEnv) newLink(terms checkout.LinkTerms) *checkout.PaymentLink {
+	e.t.Helper()
+	terms.Active = true
+	l, err := checkout.NewPaymentLink("m_pages", "native", terms, time.Now())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.repo.CreateLink(context.Background(), l, nil); err != nil {
+		e.t.Fatal(err)
+	}
+	return l
+}
+
+// tapLink opens /l/:id and posts its form with form (the CSRF token of
+// the page added), not following the redirect.
+func (b *pgBrowser) tapLink(id string, form url.Values) pgResp {
+	b.e.t.Helper()
+	page := b.get("/l/" + id)
+	if page.status != 200 {
+		b.e.t.Fatalf("link page: %d", page.status)
+	}
+	if form == nil {
+		form = url.Values{}
+	}
+	form.Set("csrf", attr(reLinkCSRF, page.body))
+	return b.do(false, "POST", "/l/"+id, []byte(form.Encode()), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+}
+
+// checkoutOf is the checkout a tap's redirect names.
+func checkoutOf(t *testing.T, r pgResp) string {
+	t.Helper()
+	loc := r.header.Get("Location")
+	if r.status != http.StatusSeeOther || !strings.HasPrefix(loc, "/c/co_") {
+		t.Fatalf("tap: %d %q %s", r.status, loc, r.body)
+	}
+	return strings.TrimPrefix(loc, "/c/")
+}
+
+// dbKeys counts the keys under the env's prefix.
+func (e *pgEnv) dbKeys() int {
+	e.t.Helper()
+	keys, err := e.rdb.Keys(context.Background(), e.prefix+"*").Result()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return len(keys)
+}
+
+// TestLinkPageStoresNothing: 1,000 anonymous GETs of a link's page (a
+// crawler, link previews, WeChat's) add no key under the service's
+// prefix, set no cookie and make no checkout.
+func TestLinkPageStoresNothing(t *testing.T) {
+	e := newPgEnv(t)
+	l := e.newLink(checkout.LinkTerms{Amount: 1500, Description: "拿铁", MaxPayments: 3})
+	entered := e.newLink(checkout.LinkTerms{MinAmount: 100, MaxAmount: 10000, Presets: []int64{500}})
+	before := e.dbKeys()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var bad []string
+	for i := range 1000 {
+		wg.Go(func() {
+			id := l.ID
+			ua := uaWeChatIOS
+			if i%2 == 1 {
+				id, ua = entered.ID, uaDesktop
+			}
+			req, _ := http.NewRequest("GET", e.srv.URL+"/l/"+id, nil)
+			req.Header.Set("User-Agent", ua)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				mu.Lock()
+				bad = append(bad, err.Error())
+				mu.Unlock()
+				return
+			}
+			res.Body.Close()
+			if res.StatusCode != 200 || len(res.Header.Values("Set-Cookie")) != 0 {
+				mu.Lock()
+				bad = append(bad, res.Status+" "+strings.Join(res.Header.Values("Set-Cookie"), ";"))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(bad) > 0 {
+		t.Fatalf("%d bad answers, first %q", len(bad), bad[0])
+	}
+	if after := e.dbKeys(); after != before {
+		t.Fatalf("1000 GETs changed the key count under the prefix: %d → %d", before, after)
+	}
+	if cs, _, err := e.repo.ListByLink(context.Background(), "m_pages", l.ID, checkout.ListQuery{}); err != nil || len(cs) != 0 {
+		t.Fatalf("GETs made %d checkouts (%v)", len(cs), err)
+	}
+	// Garbage ids are 404 without touching Redis.
+	for _, p := range []string{"/l/pl_x", "/l/co_000000000000000000000000", "/l/pl_000000000000000000000000"} {
+		if r := e.browser(uaDesktop, "x").get(p); r.status != 404 {
+			t.Errorf("%s: %d", p, r.status)
+		}
+	}
+}
+
+// TestLinkKeypadAmounts: what a payer types on an entered-amount link,
+// checked on the server: refusals re-render the keypad page with a clear
+// message in the payer's language and make nothing; good amounts make a
+// checkout of exactly that many fen.
+func TestLinkKeypadAmounts(t *testing.T) {
+	e := newPgEnv(t)
+	l := e.newLink(checkout.LinkTerms{MinAmount: 100, MaxAmount: 50000, Presets: []int64{1000, 2550}, Description: "随意付"})
+	for _, tc := range []struct {
+		lang, in, msg string
+		fen           int64
+	}{
+		{"zh-Hans", "abc", "请输入正确的金额", 0},
+		{"zh-Hans", "", "请输入正确的金额", 0},
+		{"zh-Hans", "-5", "请输入正确的金额", 0},
+		{"zh-Hans", "1e3", "请输入正确的金额", 0},
+		{"zh-Hans", "12.345", "金额最多保留两位小数", 0},
+		{"zh-Hant", "0.99", "金額不能低於 ¥1.00", 0},
+		{"en", "500.01", "The amount must be at most ¥500.00", 0},
+		{"en", "99999999999999999999", "Enter a valid amount", 0},
+		{"zh-Hans", "0.29", "金额不能低于 ¥1.00", 0},
+		{"zh-Hans", "12.3", "", 1230},
+		{"zh-Hans", "¥ 8", "", 800},
+		{"en", "500", "", 50000},
+		{"zh-Hans", "1.00", "", 100},
+	} {
+		t.Run(tc.lang+" "+tc.in, func(t *testing.T) {
+			b := e.browser(uaDesktop, "p")
+			b.ua = uaDesktop
+			r := b.do(false, "GET", "/l/"+l.ID+"?lang="+tc.lang, nil, nil)
+			form := url.Values{"amount": {tc.in}, "csrf": {attr(reLinkCSRF, r.body)}}
+			res := b.do(false, "POST", "/l/"+l.ID+"?lang="+tc.lang, []byte(form.Encode()), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+			if tc.msg != "" {
+				if res.status != http.StatusBadRequest || !strings.Contains(res.body, tc.msg) || !strings.Contains(res.body, `data-testid="amount-error"`) {
+					t.Fatalf("%d, want 400 with %q: %s", res.status, tc.msg, res.body)
+				}
+				if len(res.header.Values("Set-Cookie")) != 0 {
+					t.Fatal("a refused amount set a cookie")
+				}
+				return
+			}
+			id := checkoutOf(t, res)
+			co, err := e.repo.Get(context.Background(), strings.SplitN(id, "?", 2)[0])
+			if err != nil || co.Amounts.Trade != tc.fen || co.PaymentLink != l.ID {
+				t.Fatalf("checkout %+v %v, want %d fen", co, err, tc.fen)
+			}
+		})
+	}
+	// A preset button posts its value.
+	id := checkoutOf(t, e.browser(uaDesktop, "q").tapLink(l.ID, url.Values{"preset": {"25.50"}, "amount": {""}}))
+	if co, _ := e.repo.Get(context.Background(), id); co.Amounts.Trade != 2550 {
+		t.Fatalf("preset: %d fen", co.Amounts.Trade)
+	}
+	// The page shows the range and the presets.
+	page := e.browser(uaDesktop, "r").get("/l/" + l.ID)
+	for _, want := range []string{"¥1.00 – ¥500.00", `inputmode="decimal"`, `value="25.50"`, "¥25.50"} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("keypad page without %q", want)
+		}
+	}
+}
+
+// TestLinkFlowToPaid: a fixed link and an entered-amount link, each from
+// the tap to a checkout paid through the sandbox (desktop QR), with
+// payment_link on the checkout and its checkout.paid event; a second tap
+// in the same browser while the checkout is open reuses it; a link
+// deactivated shows its message and takes no tap.
+func TestLinkFlowToPaid(t *testing.T) {
+	e := newPgEnv(t)
+	fixed := e.newLink(checkout.LinkTerms{Amount: 4310, Description: "拿铁"})
+	entered := e.newLink(checkout.LinkTerms{MinAmount: 100, MaxAmount: 50000, Description: "随意付"})
+	for _, tc := range []struct {
+		l    *checkout.PaymentLink
+		form url.Values
+		fen  int64
+	}{{fixed, url.Values{"amount": {"1"}}, 4310}, {entered, url.Values{"amount": {"43.20"}}, 4320}} {
+		b := e.browser(uaDesktop, "payer")
+		id := checkoutOf(t, b.tapLink(tc.l.ID, tc.form))
+		again := checkoutOf(t, b.tapLink(tc.l.ID, tc.form))
+		if again != id {
+			t.Fatalf("a second tap made %s besides %s", again, id)
+		}
+		if other := checkoutOf(t, e.browser(uaDesktop, "other").tapLink(tc.l.ID, tc.form)); other == id {
+			t.Fatal("another browser got the same checkout")
+		}
+		r, action, csrf := b.openPage(id)
+		if r.status != 200 || action != templates.ActionQR {
+			t.Fatalf("checkout page: %d %q", r.status, action)
+		}
+		pr := b.pay(id, csrf, map[string]string{"wallet": "wechat", "scenario": "qr"})
+		if pr.status != 200 {
+			t.Fatalf("pay: %d %s", pr.status, pr.body)
+		}
+		snap, _ := e.sb.Order(e.sbNative.OpenID, checkout.OutNo(id, 1))
+		if err := e.sb.PayQRCode(context.Background(), snap.TradeQRCode); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		var co *checkout.Checkout
+		for {
+			var err error
+			if co, err = e.repo.Get(context.Background(), id); err == nil && co.Status == checkout.StatusPaid {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("checkout not paid: %+v", co)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if co.PaymentLink != tc.l.ID || co.Amounts.Trade != tc.fen {
+			t.Fatalf("paid checkout %+v", co)
+		}
+		var evs []*webhook.Record
+		for {
+			evs, _, _ = e.app.Webhooks.List(context.Background(), "m_pages", webhook.ListQuery{CheckoutID: id, Type: webhook.TypePaid})
+			if len(evs) == 1 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if len(evs) != 1 || evs[0].Data.Checkout.PaymentLink != tc.l.ID {
+			t.Fatalf("paid events %+v", evs)
+		}
+		if got, _ := e.repo.GetLink(context.Background(), tc.l.ID); got.Payments != 1 {
+			t.Fatalf("link payments %d", got.Payments)
+		}
+		// Paid: a tap now makes a new checkout.
+		if next := checkoutOf(t, b.tapLink(tc.l.ID, tc.form)); next == id {
+			t.Fatal("a tap after payment reused the paid checkout")
+		}
+	}
+	off, msg := false, "今日已打烊"
+	if _, err := e.repo.UpdateLink(context.Background(), "m_pages", fixed.ID, checkout.LinkUpdate{Active: &off, InactiveMessage: &msg}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser(uaWeChatIOS, "late")
+	page := b.get("/l/" + fixed.ID)
+	if page.status != 200 || !strings.Contains(page.body, msg) || strings.Contains(page.body, `data-testid="link-form"`) {
+		t.Fatalf("inactive page: %d", page.status)
+	}
+	form := url.Values{"csrf": {attr(reLinkCSRF, e.browser(uaDesktop, "x").get("/l/"+entered.ID).body)}}
+	if r := b.do(false, "POST", "/l/"+fixed.ID, []byte(form.Encode()), map[string]string{"Content-Type": "application/x-www-form-urlencoded"}); r.status == http.StatusSeeOther {
+		t.Fatal("a tap on an inactive link (with another link's token) went through")
+	}
+}
+
+// TestLinkTapGuards: a tap from another origin, without or with a wrong
+// token is refused and makes nothing.
+func TestLinkTapGuards(t *testing.T) {
+	e := newPgEnv(t)
+	l := e.newLink(checkout.LinkTerms{Amount: 100})
+	b := e.browser(uaDesktop, "g")
+	form := url.Values{"csrf": {attr(reLinkCSRF, b.get("/l/"+l.ID).body)}}
+	hdr := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	if r := b.do(false, "POST", "/l/"+l.ID, []byte("csrf=nope"), hdr); r.status != http.StatusForbidden {
+		t.Fatalf("wrong token: %d", r.status)
+	}
+	cross := map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+	if r := b.do(false, "POST", "/l/"+l.ID, []byte(form.Encode()), cross); r.status != http.StatusForbidden {
+		t.Fatalf("cross-site: %d", r.status)
+	}
+	big := []byte("csrf=" + strings.Repeat("a", 10<<10))
+	if r := b.do(false, "POST", "/l/"+l.ID, big, hdr); r.status != http.StatusBadRequest {
+		t.Fatalf("oversized form: %d", r.status)
+	}
+	if cs, _, _ := e.repo.ListByLink(context.Background(), "m_pages", l.ID, checkout.ListQuery{}); len(cs) != 0 {
+		t.Fatalf("refused taps made %d checkouts", len(cs))
+	}
+}
