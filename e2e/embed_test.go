@@ -220,3 +220,37 @@ func createLink(t *testing.T, s *stack, body string) string {
 	}
 	return out.ID
 }
+
+// TestEmbedMessageOrigin: the view posts to the origin it was given (once
+// the merchant's hosts allow it), never to "*": a page on an allowed
+// origin that frames two views, one told its own origin and one told
+// another allowed origin, hears only the first, although both checkouts
+// are paid (the second one first).
+func TestEmbedMessageOrigin(t *testing.T) {
+	s := newStack(t, sandboxOptions{})
+	right, _ := s.createCheckout(nil)
+	wrong, _ := s.createCheckout(nil)
+	var site *httptest.Server
+	site = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!DOCTYPE html><html><head><meta charset="utf-8"><title>shop</title></head><body>
+<script>window.raw = []; window.addEventListener("message", function (e) { window.raw.push({origin: e.origin, data: e.data}); });</script>
+<iframe id="right" src="%[1]s/c/%[2]s/embed?origin=%[3]s" width="380" height="520"></iframe>
+<iframe id="wrong" src="%[1]s/c/%[4]s/embed?origin=%[5]s" width="380" height="520"></iframe>
+</body></html>`, s.url, right, site.URL, wrong, "http://127.0.0.1:1")
+	}))
+	t.Cleanup(site.Close)
+	tb := newTab(t, s, desktop)
+	// The second view's message is dropped by the browser, which says so.
+	tb.allow(`(?i)postMessage.*target origin`)
+	tb.open(site.URL+"/", "#wrong")
+	payQR(t, s, wrong)
+	waitStatus(t, s, wrong, checkout.StatusPaid)
+	payQR(t, s, right)
+	tb.waitFor("the right view's message", `window.raw.some(function (m) { return m.data && m.data.checkout === `+jsString(right)+` })`)
+	time.Sleep(time.Second) // the wrong view was paid first; let any stray message land
+	msgs := eval[string](tb, "JSON.stringify(window.raw)")
+	if strings.Contains(msgs, wrong) || strings.Count(msgs, `"checkout"`) != 1 || !strings.Contains(msgs, `"origin":"`+s.url+`"`) {
+		t.Fatalf("messages received: %s", msgs)
+	}
+}
