@@ -18,6 +18,7 @@ import (
 	"image/png"
 	"io"
 	"strconv"
+	"sync"
 
 	qr "github.com/piglig/go-qr"
 )
@@ -206,9 +207,22 @@ func (c *Code) PNG(w io.Writer, px int) error {
 	if err != nil {
 		return err
 	}
-	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	enc := png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngBuffers}
 	if err := enc.Encode(w, img); err != nil {
 		return fmt.Errorf("write the QR code as PNG: %w", err)
 	}
 	return nil
 }
+
+// pngBuffers keeps the PNG encoder's state (its zlib writer, about a
+// megabyte) between images: a store code's PNG is drawn on demand.
+var pngBuffers pngPool
+
+type pngPool struct{ p sync.Pool }
+
+func (b *pngPool) Get() *png.EncoderBuffer {
+	e, _ := b.p.Get().(*png.EncoderBuffer)
+	return e
+}
+
+func (b *pngPool) Put(e *png.EncoderBuffer) { b.p.Put(e) }
