@@ -17,17 +17,21 @@ import (
 //
 //	pl:{id}       the link (hash)
 //	pl:{id}:held  reservations: checkout id → until when it holds a slot (zset)
-//	pl:{id}:paid  the link's paid checkouts, each counted once (set)
 //	pl:{id}:co    the checkouts made from it, by creation time (zset)
 //
 // and the merchant's list of links m:{merchant}:links (zset). None has a
 // TTL: a link lives until the merchant removes it, so Redis must persist
-// (docs/payment-links.md). The checkouts themselves keep their own keys and
-// lifetimes.
+// (docs/payment-links.md). The link's count of payments is its hash's
+// "payments" field; each counted checkout leaves a marker
+// pl:{id}:paid:{checkout} for the retention (so a payment is counted once
+// however often its effect runs, and the markers do not pile up for ever).
+// The checkouts themselves keep their own keys and lifetimes.
 func (r *Repo) keyLink(id string) string     { return r.prefix + "pl:{" + id + "}" }
 func (r *Repo) keyLinkHeld(id string) string { return r.prefix + "pl:{" + id + "}:held" }
-func (r *Repo) keyLinkPaid(id string) string { return r.prefix + "pl:{" + id + "}:paid" }
-func (r *Repo) keyLinkCos(id string) string  { return r.prefix + "pl:{" + id + "}:co" }
+func (r *Repo) keyLinkPaidMark(id, checkoutID string) string {
+	return r.prefix + "pl:{" + id + "}:paid:" + checkoutID
+}
+func (r *Repo) keyLinkCos(id string) string { return r.prefix + "pl:{" + id + "}:co" }
 func (r *Repo) keyLinkList(merchantID string) string {
 	return r.prefix + "m:{" + merchantID + "}:links"
 }
@@ -80,7 +84,7 @@ func boolField(b bool) string {
 	return "0"
 }
 
-func decodeLink(f map[string]string, paid int64) (*PaymentLink, error) {
+func decodeLink(f map[string]string) (*PaymentLink, error) {
 	if f["id"] == "" {
 		return nil, ErrNotFound
 	}
@@ -111,7 +115,7 @@ func decodeLink(f map[string]string, paid int64) (*PaymentLink, error) {
 		ActiveUntil: tm("active_until"), MaxPayments: int(num("max_payments")),
 		Active: f["active"] == "1", InactiveMessage: f["inactive_message"],
 		DeactivatedBy: f["deactivated_by"],
-		Payments:      int(paid), Used: f["used"] == "1",
+		Payments:      int(num("payments")), Used: f["used"] == "1",
 		CreatedAt: tm("created_at"), UpdatedAt: tm("updated_at"),
 	}
 	if m := f["metadata"]; m != "" {
@@ -170,16 +174,15 @@ func (r *Repo) CreateLink(ctx context.Context, l *PaymentLink, idem *IdempotentR
 	return nil
 }
 
-// queueLink queues the read of link id (its hash and paid count) on p.
+// queueLink queues the read of link id on p.
 func (r *Repo) queueLink(ctx context.Context, p redis.Pipeliner, id string) func() (*PaymentLink, error) {
 	h := p.HGetAll(ctx, r.keyLink(id))
-	n := p.SCard(ctx, r.keyLinkPaid(id))
 	return func() (*PaymentLink, error) {
 		f, err := h.Result()
 		if err != nil {
 			return nil, fmt.Errorf("payment link %s: %w", id, err)
 		}
-		l, err := decodeLink(f, n.Val())
+		l, err := decodeLink(f)
 		if err != nil {
 			return nil, fmt.Errorf("payment link %s: %w", id, err)
 		}
@@ -324,7 +327,7 @@ func (r *Repo) UpdateLink(ctx context.Context, merchantID, id string, u LinkUpda
 		amounts = "1"
 	}
 	argv := append([]any{ms(r.now()), merchantID, active, amounts}, set...)
-	v, err := scriptLinkUpdate.Run(ctx, r.rdb, []string{r.keyLink(id), r.keyLinkPaid(id)}, argv...).Slice()
+	v, err := scriptLinkUpdate.Run(ctx, r.rdb, []string{r.keyLink(id)}, argv...).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("update payment link %s: %w", id, err)
 	}
@@ -352,8 +355,7 @@ func linkAt(v []any, i int) (*PaymentLink, error) {
 		s, _ := flat[j+1].(string)
 		f[k] = s
 	}
-	paid, _ := v[1].(int64)
-	return decodeLink(f, paid)
+	return decodeLink(f)
 }
 
 // Reserve takes one of link l's slots for checkout c (made from it with
@@ -369,7 +371,7 @@ func (r *Repo) Reserve(ctx context.Context, linkID string, c *Checkout) error {
 	if !ValidLinkID(linkID) || c == nil || c.PaymentLink != linkID {
 		return fmt.Errorf("reserve %s: %w", linkID, ErrInvalid)
 	}
-	keys := []string{r.keyLink(linkID), r.keyLinkHeld(linkID), r.keyLinkPaid(linkID), r.keyLinkCos(linkID)}
+	keys := []string{r.keyLink(linkID), r.keyLinkHeld(linkID), r.keyLinkCos(linkID)}
 	n, err := scriptLinkReserve.Run(ctx, r.rdb, keys, ms(r.now()), c.ID, ms(c.ExpiresAt.Add(linkHoldGrace)), ms(c.CreatedAt), c.MerchantID).Int64()
 	if err != nil {
 		return fmt.Errorf("reserve %s: %w", linkID, err)
@@ -426,8 +428,11 @@ func (r *Repo) ConsumeLinkSlot(ctx context.Context, linkID, checkoutID string, l
 	if !ValidLinkID(linkID) {
 		return nil, fmt.Errorf("consume %s: %w", linkID, ErrNotFound)
 	}
-	keys := []string{r.keyLink(linkID), r.keyLinkHeld(linkID), r.keyLinkPaid(linkID)}
-	v, err := scriptLinkConsume.Run(ctx, r.rdb, keys, ms(r.now()), checkoutID, boolField(late)).Slice()
+	if !ValidID(checkoutID) {
+		return nil, fmt.Errorf("consume %s: %w: checkout id", linkID, ErrInvalid)
+	}
+	keys := []string{r.keyLink(linkID), r.keyLinkHeld(linkID), r.keyLinkPaidMark(linkID, checkoutID)}
+	v, err := scriptLinkConsume.Run(ctx, r.rdb, keys, ms(r.now()), checkoutID, boolField(late), r.retention.Milliseconds()).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("consume %s of %s: %w", checkoutID, linkID, err)
 	}
@@ -501,12 +506,12 @@ func (r *Repo) ListByLink(ctx context.Context, merchantID, linkID string, q List
 	return out, cursor, nil
 }
 
-// scriptLinkReserve: KEYS link, held, paid, checkouts; ARGV now, checkout
+// scriptLinkReserve: KEYS link, held, checkouts; ARGV now, checkout
 // id, hold until (ms), created (ms), merchant. Returns -1 no link (or
 // another merchant's), -3 switched off, -4 past active_until, -2 no slot
 // left, 1 reserved.
 var scriptLinkReserve = redis.NewScript(`
-local f = redis.call('HMGET', KEYS[1], 'merchant', 'active', 'active_until', 'max_payments')
+local f = redis.call('HMGET', KEYS[1], 'merchant', 'active', 'active_until', 'max_payments', 'payments')
 if not f[1] or f[1] ~= ARGV[5] then return -1 end
 if f[2] ~= '1' then return -3 end
 local now = tonumber(ARGV[1])
@@ -515,34 +520,36 @@ if ends > 0 and ends <= now then return -4 end
 local maxp = tonumber(f[4] or '0')
 if maxp > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-  if redis.call('ZCARD', KEYS[2]) + redis.call('SCARD', KEYS[3]) >= maxp then return -2 end
+  if redis.call('ZCARD', KEYS[2]) + tonumber(f[5] or '0') >= maxp then return -2 end
   redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
 end
-redis.call('ZADD', KEYS[4], ARGV[4], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
 redis.call('HSET', KEYS[1], 'used', '1')
 return 1
 `)
 
-// scriptLinkConsume: KEYS link, held, paid; ARGV now, checkout id, late
-// ("1"/"0"). Returns {-1} no link, {0, paid, fields} not counted (late,
-// no room), {1, paid, fields} counted, {2, paid, fields} counted and the
-// link switched off by its limit.
+// scriptLinkConsume: KEYS link, held, the checkout's paid marker; ARGV
+// now, checkout id, late ("1"/"0"), the marker's lifetime (ms). Returns
+// {-1} no link, {0, n, fields} not counted (late, no room), {1, n, fields}
+// counted (now or before), {2, n, fields} counted and the link switched
+// off by its limit; n is the link's payments.
 var scriptLinkConsume = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 local now = tonumber(ARGV[1])
 local maxp = tonumber(redis.call('HGET', KEYS[1], 'max_payments') or '0')
 local held = redis.call('ZREM', KEYS[2], ARGV[2])
-if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 1 then
-  return {1, redis.call('SCARD', KEYS[3]), redis.call('HGETALL', KEYS[1])}
+local n = tonumber(redis.call('HGET', KEYS[1], 'payments') or '0')
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  return {1, n, redis.call('HGETALL', KEYS[1])}
 end
 if held == 0 and ARGV[3] == '1' and maxp > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-  if redis.call('ZCARD', KEYS[2]) + redis.call('SCARD', KEYS[3]) >= maxp then
-    return {0, redis.call('SCARD', KEYS[3]), redis.call('HGETALL', KEYS[1])}
+  if redis.call('ZCARD', KEYS[2]) + n >= maxp then
+    return {0, n, redis.call('HGETALL', KEYS[1])}
   end
 end
-redis.call('SADD', KEYS[3], ARGV[2])
-local n = redis.call('SCARD', KEYS[3])
+redis.call('SET', KEYS[3], '1', 'PX', ARGV[4])
+n = redis.call('HINCRBY', KEYS[1], 'payments', 1)
 local code = 1
 if maxp > 0 and n >= maxp and redis.call('HGET', KEYS[1], 'active') == '1' then
   redis.call('HSET', KEYS[1], 'active', '0', 'deactivated_by', 'limit', 'updated_at', ARGV[1])
@@ -551,7 +558,7 @@ end
 return {code, n, redis.call('HGETALL', KEYS[1])}
 `)
 
-// scriptLinkUpdate: KEYS link, paid; ARGV now, merchant, active ("1", "0"
+// scriptLinkUpdate: KEYS link; ARGV now, merchant, active ("1", "0"
 // or "" to leave), amounts ("1" when the amount terms are among the
 // pairs), then field/value pairs. Returns {-1} no link, {-2} amount terms
 // already used, {1, paid, fields} updated, {2, paid, fields} updated and
@@ -571,7 +578,7 @@ elseif ARGV[3] == '1' then
   redis.call('HSET', KEYS[1], 'active', '1', 'deactivated_by', '')
 end
 redis.call('HSET', KEYS[1], 'updated_at', ARGV[1])
-return {code, redis.call('SCARD', KEYS[2]), redis.call('HGETALL', KEYS[1])}
+return {code, 0, redis.call('HGETALL', KEYS[1])}
 `)
 
 // CreateFromLink makes and stores the checkout a payer starts from link l
@@ -616,4 +623,40 @@ func (r *Repo) FinishIdempotent(ctx context.Context, merchantID, key string, sta
 		return fmt.Errorf("store idempotent answer: %w", err)
 	}
 	return nil
+}
+
+func (r *Repo) keyLinkPayer(id, who string) string { return r.prefix + "pl:{" + id + "}:who:" + who }
+
+// validWho accepts the digest a handler names a payer by: 1 to 64 letters
+// and digits (a hash of the wallet identity, never the identity itself).
+func validWho(who string) bool { return who != "" && len(who) <= 64 && isAlnum(who) }
+
+// RememberLinkPayer records that the payer known by digest who (a hash of
+// their wallet identity) started checkout c from link linkID, until c
+// expires (the key's TTL, in the link's slot), so that the same wallet
+// identity tapping again while c is open gets c back (LinkPayerCheckout).
+func (r *Repo) RememberLinkPayer(ctx context.Context, linkID, who string, c *Checkout) error {
+	if !ValidLinkID(linkID) || !validWho(who) || c == nil {
+		return fmt.Errorf("remember link payer: %w", ErrInvalid)
+	}
+	if err := r.rdb.Set(ctx, r.keyLinkPayer(linkID, who), c.ID, c.ExpiresAt.Sub(r.now())).Err(); err != nil {
+		return fmt.Errorf("remember link payer of %s: %w", linkID, err)
+	}
+	return nil
+}
+
+// LinkPayerCheckout is the checkout RememberLinkPayer recorded for who on
+// linkID, "" when none is (or it expired).
+func (r *Repo) LinkPayerCheckout(ctx context.Context, linkID, who string) (string, error) {
+	if !ValidLinkID(linkID) || !validWho(who) {
+		return "", nil
+	}
+	id, err := r.rdb.Get(ctx, r.keyLinkPayer(linkID, who)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("link payer of %s: %w", linkID, err)
+	}
+	return id, nil
 }

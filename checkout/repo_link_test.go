@@ -7,6 +7,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wallet-checkout/checkout/internal/redistest"
 )
 
 func newLink(t testing.TB, r *Repo, clk *clock, terms LinkTerms) *PaymentLink {
@@ -200,6 +204,13 @@ func TestLinkLateCountsWhileRoom(t *testing.T) {
 	if err != nil || !u.Counted || u.Link.Payments != 1 || !u.Link.Active {
 		t.Fatalf("late payment with room: %+v %v", u, err)
 	}
+	// Counted once: the marker lasts the retention, never for ever.
+	if u, err := r.ConsumeLinkSlot(ctx, l.ID, c.ID, true); err != nil || !u.Counted || u.Link.Payments != 1 {
+		t.Fatalf("counted again: %+v %v", u, err)
+	}
+	if ttl, err := r.rdb.PTTL(ctx, r.keyLinkPaidMark(l.ID, c.ID)).Result(); err != nil || ttl <= 0 || ttl > r.retention {
+		t.Fatalf("paid marker lives %s (%v)", ttl, err)
+	}
 }
 
 // TestLinkHoldLapses: a reservation nothing released (a crash between the
@@ -344,4 +355,58 @@ func FuzzParseYuan(f *testing.F) {
 			t.Fatalf("%q → %d → %q → %d %v", s, fen, FormatYuan(fen), back, err)
 		}
 	})
+}
+
+// TestLinkRepoOnCluster runs every payment link operation through
+// go-redis's cluster client, which refuses a transaction or script whose
+// keys span hash slots (as TestRepoOnCluster does for checkouts).
+func TestLinkRepoOnCluster(t *testing.T) {
+	m, _ := redistest.Miniredis(t)
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{m.Addr()}})
+	t.Cleanup(func() { _ = rdb.Close() })
+	clk := newClock()
+	r := NewRepo(rdb, WithClock(clk.Now))
+	ctx := context.Background()
+	if rep, err := r.BeginIdempotent(ctx, "m1", "k1", []byte("{}")); err != nil || rep != nil {
+		t.Fatal(rep, err)
+	}
+	l, err := NewPaymentLink("m1", "s1", LinkTerms{Amount: 500, MaxPayments: 2, Active: true}, clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.CreateLink(ctx, l, &IdempotentResponse{MerchantID: "m1", Key: "k1", Status: 201, Body: []byte("{}")}); err != nil {
+		t.Fatalf("create link: %v", err)
+	}
+	if err := r.FinishIdempotent(ctx, "m1", "k2", 200, []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.ListLinks(ctx, "m1", "", 10); err != nil {
+		t.Fatal(err)
+	}
+	c, err := r.CreateFromLink(ctx, l, 500, "")
+	if err != nil {
+		t.Fatalf("checkout from link: %v", err)
+	}
+	if err := r.RememberLinkPayer(ctx, l.ID, "abc123", c); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := r.LinkPayerCheckout(ctx, l.ID, "abc123"); err != nil || id != c.ID {
+		t.Fatalf("payer's checkout %q %v", id, err)
+	}
+	if _, err := r.ConsumeLinkSlot(ctx, l.ID, c.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ReleaseLinkSlot(ctx, l.ID, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	desc := "x"
+	if _, err := r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Description: &desc}); err != nil {
+		t.Fatal(err)
+	}
+	if cs, _, err := r.ListByLink(ctx, "m1", l.ID, ListQuery{}); err != nil || len(cs) != 1 {
+		t.Fatalf("list by link: %d %v", len(cs), err)
+	}
+	if n, err := r.LinkHeld(ctx, l.ID); err != nil || n != 0 {
+		t.Fatalf("held %d %v", n, err)
+	}
 }

@@ -23,6 +23,9 @@ const (
 	EventLatePaymentRefunded      = "checkout.late_payment.refunded"
 	EventAmountMismatch           = "checkout.amount_mismatch"
 	EventReconciliationMismatch   = "reconciliation.mismatch"
+	EventPaymentLinkCreated       = "payment_link.created"
+	EventPaymentLinkUpdated       = "payment_link.updated"
+	EventPaymentLinkDeactivated   = "payment_link.deactivated"
 )
 
 // Event is an event: the body of a webhook delivery and an item of
@@ -51,6 +54,31 @@ type EventData struct {
 	Mismatch *EventMismatch `json:"mismatch,omitempty"`
 	// Reconciliation is set on reconciliation.mismatch.
 	Reconciliation *EventReconciliation `json:"reconciliation,omitempty"`
+	// PaymentLink is set on the payment_link.* events.
+	PaymentLink *EventPaymentLink `json:"payment_link,omitempty"`
+}
+
+// EventPaymentLink is the payment link inside a payment_link.* event
+// (schema EventPaymentLink).
+type EventPaymentLink struct {
+	ID     string `json:"id"`
+	Active bool   `json:"active"`
+	// DeactivatedBy is "merchant" or "limit" once the link is off.
+	DeactivatedBy   string            `json:"deactivated_by,omitempty"`
+	Amount          int64             `json:"amount,omitempty"`
+	MinAmount       int64             `json:"min_amount,omitempty"`
+	MaxAmount       int64             `json:"max_amount,omitempty"`
+	Currency        string            `json:"currency"`
+	Description     string            `json:"description,omitempty"`
+	Reference       string            `json:"reference,omitempty"`
+	Metadata        map[string]string `json:"metadata,omitempty"`
+	StoreID         string            `json:"store_id"`
+	MaxPayments     int               `json:"max_payments,omitempty"`
+	Payments        int               `json:"payments"`
+	InactiveMessage string            `json:"inactive_message,omitempty"`
+	ActiveUntil     *time.Time        `json:"active_until,omitempty"`
+	CreatedAt       time.Time         `json:"created_at"`
+	UpdatedAt       time.Time         `json:"updated_at"`
 }
 
 // EventCheckout is the checkout inside an event (schema EventCheckout).
@@ -73,9 +101,11 @@ type EventCheckout struct {
 	Description string            `json:"description,omitempty"`
 	Metadata    map[string]string `json:"metadata,omitempty"`
 	StoreID     string            `json:"store_id,omitempty"`
-	CreatedAt   time.Time         `json:"created_at"`
-	ExpiresAt   time.Time         `json:"expires_at"`
-	PaidAt      *time.Time        `json:"paid_at,omitempty"`
+	// PaymentLink is the payment link the checkout was made from.
+	PaymentLink string     `json:"payment_link,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ExpiresAt   time.Time  `json:"expires_at"`
+	PaidAt      *time.Time `json:"paid_at,omitempty"`
 }
 
 // EventRefund is the refund inside a refund event (schema EventRefund).

@@ -98,6 +98,11 @@ func payerStates(t *testing.T, s *stack) []pageState {
 	refund(t, s, refID, 1500)
 	waitStatus(t, s, refID, checkout.StatusRefunded)
 
+	// Payment links: a fixed amount, the keypad, and one switched off.
+	_, fixedLink := s.createLink(map[string]any{"amount": 1800, "description": "拿铁 ×2", "store": storeNative})
+	_, keypadLink := s.createLink(map[string]any{"min_amount": 100, "max_amount": 50000, "presets": []int{1000, 2000, 5000}, "description": "拿铁 ×2", "store": storeNative})
+	_, offLink := s.createLink(map[string]any{"amount": 1800, "active": false, "store": storeNative})
+
 	flip := func(view string) string {
 		return `document.getElementById("app").dataset.view = "` + view + `"`
 	}
@@ -135,6 +140,9 @@ func payerStates(t *testing.T, s *stack) []pageState {
 			before: func(t *testing.T) { exhaustOAuth(t, busyURL+"/oauth/wechat") }},
 		{name: "result-refunded", dev: wechatPhone, url: res(refURL), wait: "[data-testid=result-refunded]"},
 		// The offer after the wallet's OK, shown as the server's word would.
+		{name: "link-fixed", dev: wechatPhone, url: fixedLink, wait: "[data-testid=link-pay]"},
+		{name: "link-keypad", dev: wechatPhone, url: keypadLink, wait: "[data-testid=amount-input]"},
+		{name: "link-inactive", dev: wechatPhone, url: offLink, wait: "[data-testid=state-link-inactive]"},
 		{name: "result-unconfirmed", dev: wechatPhone, url: res(pendURL) + "?wallet=ok", wait: "[data-testid=result-pending]",
 			then: `document.querySelector("[data-testid=result-unconfirmed]").hidden = false`},
 	}

@@ -385,8 +385,8 @@ func TestGoClientEventTypes(t *testing.T) {
 		if want := strings.TrimSuffix(filepath.Base(f), ".json"); ev.Type != want || ev.ID == "" {
 			t.Errorf("%s: decoded type %q id %q", filepath.Base(f), ev.Type, ev.ID)
 		}
-		if ev.Data.Checkout == nil && ev.Data.Reconciliation == nil {
-			t.Errorf("%s: neither data.checkout nor data.reconciliation decoded", filepath.Base(f))
+		if ev.Data.Checkout == nil && ev.Data.Reconciliation == nil && ev.Data.PaymentLink == nil {
+			t.Errorf("%s: none of data.checkout, data.reconciliation, data.payment_link decoded", filepath.Base(f))
 		}
 	}
 }

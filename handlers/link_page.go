@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -142,7 +144,8 @@ func (h *handler) payLink(c *gin.Context) {
 		}
 	}
 	ctx := c.Request.Context()
-	if co := h.openLinkCheckout(c, l, fen); co != nil {
+	who := h.linkPayerDigest(c, l, st)
+	if co := h.openLinkCheckout(c, l, fen, who); co != nil {
 		c.Redirect(http.StatusSeeOther, withLang(pagePath(co.ID, ""), explicitLang(c)))
 		return
 	}
@@ -157,6 +160,11 @@ func (h *handler) payLink(c *gin.Context) {
 		h.errorPage(c, http.StatusServiceUnavailable, pageUnavailable, "")
 		return
 	}
+	if who != "" {
+		if err := h.repo.RememberLinkPayer(ctx, l.ID, who, co); err != nil {
+			h.logger(c).Warn("Cannot remember a payment link's payer", "payment_link", l.ID, "error", err)
+		}
+	}
 	http.SetCookie(c.Writer, &http.Cookie{
 		Name: linkCookiePrefix + l.ID[len("pl_"):], Value: co.ID, Path: "/l/" + l.ID,
 		MaxAge: int(co.ExpiresAt.Sub(h.now()) / time.Second), HttpOnly: true,
@@ -165,18 +173,49 @@ func (h *handler) payLink(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, withLang(pagePath(co.ID, ""), explicitLang(c)))
 }
 
-// openLinkCheckout is the checkout this browser's last tap on l made
-// (its cookie), when it is still open for payment of fen.
-func (h *handler) openLinkCheckout(c *gin.Context, l *checkout.PaymentLink, fen int64) *checkout.Checkout {
-	id, err := c.Cookie(linkCookiePrefix + l.ID[len("pl_"):])
-	if err != nil || !checkout.ValidID(id) {
-		return nil
+// openLinkCheckout is the checkout this browser's last tap on l made (its
+// cookie), or else the one this wallet identity's last tap made (who),
+// when it is still open for payment of fen.
+func (h *handler) openLinkCheckout(c *gin.Context, l *checkout.PaymentLink, fen int64, who string) *checkout.Checkout {
+	ctx := c.Request.Context()
+	for _, find := range []func() string{
+		func() string { id, _ := c.Cookie(linkCookiePrefix + l.ID[len("pl_"):]); return id },
+		func() string { id, _ := h.repo.LinkPayerCheckout(ctx, l.ID, who); return id },
+	} {
+		id := find()
+		if !checkout.ValidID(id) {
+			continue
+		}
+		co, err := h.repo.Get(ctx, id)
+		if err == nil && co.PaymentLink == l.ID && co.Status.Active() && co.ExpiresAt.After(h.now()) && co.Amounts.Trade == fen {
+			return co
+		}
 	}
-	co, err := h.repo.Get(c.Request.Context(), id)
-	if err != nil || co.PaymentLink != l.ID || !co.Status.Active() || !co.ExpiresAt.After(h.now()) || co.Amounts.Trade != fen {
-		return nil
+	return nil
+}
+
+// linkPayerDigest names the payer's wallet identity at the link's store
+// (WeChat openid or Alipay user id, from the session the OAuth on a
+// checkout's page started), hashed so that no identity becomes part of a
+// key; "" when the browser has none.
+func (h *handler) linkPayerDigest(c *gin.Context, l *checkout.PaymentLink, st *checkout.Store) string {
+	if !h.pages.Sessions.HasCookie(c.Request) {
+		return ""
 	}
-	return co
+	p, err := h.pages.Sessions.Load(c.Request)
+	if err != nil || p == nil {
+		return ""
+	}
+	var who string
+	if id, ok := p.WeChatOpenID(st.WeChat.AppID); ok && st.WeChat.AppID != "" {
+		who = "wechat\x00" + st.WeChat.AppID + "\x00" + id
+	} else if id, ok := p.AlipayUserID(st.Alipay.AppID); ok && st.Alipay.AppID != "" {
+		who = "alipay\x00" + st.Alipay.AppID + "\x00" + id
+	} else {
+		return ""
+	}
+	sum := sha256.Sum256([]byte("link-payer\x00" + l.ID + "\x00" + who))
+	return hex.EncodeToString(sum[:16])
 }
 
 // amountMessage says in the payer's language why an entered amount was

@@ -287,3 +287,85 @@ func TestLinkTapGuards(t *testing.T) {
 		t.Fatalf("refused taps made %d checkouts", len(cs))
 	}
 }
+
+// TestLinkTapsUnderLimit: 50 payers tap a link limited to 10 payments at
+// once; 10 get a checkout, the other 40 the link's inactive message, and
+// the link holds 10 reservations.
+func TestLinkTapsUnderLimit(t *testing.T) {
+	e := newPgEnv(t)
+	l := e.newLink(checkout.LinkTerms{Amount: 990, MaxPayments: 10, InactiveMessage: "名额已满"})
+	tok := attr(reLinkCSRF, e.browser(uaDesktop, "t").get("/l/"+l.ID).body)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	counts := map[int]int{}
+	for i := range 50 {
+		wg.Go(func() {
+			b := e.browser(uaDesktop, "payer"+string(rune('A'+i)))
+			r := b.do(false, "POST", "/l/"+l.ID, []byte(url.Values{"csrf": {tok}}.Encode()), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+			mu.Lock()
+			defer mu.Unlock()
+			counts[r.status]++
+			if r.status == http.StatusConflict && !strings.Contains(r.body, "名额已满") {
+				t.Error("a refused payer without the inactive message")
+			}
+		})
+	}
+	wg.Wait()
+	if counts[http.StatusSeeOther] != 10 || counts[http.StatusConflict] != 40 {
+		t.Fatalf("answers %v, want 10 × 303 and 40 × 409", counts)
+	}
+	if n, err := e.repo.LinkHeld(context.Background(), l.ID); err != nil || n != 10 {
+		t.Fatalf("held %d %v", n, err)
+	}
+	if cs, _, _ := e.repo.ListByLink(context.Background(), "m_pages", l.ID, checkout.ListQuery{Limit: 100}); len(cs) != 10 {
+		t.Fatalf("%d checkouts", len(cs))
+	}
+}
+
+// TestLinkReuseBySameWallet: a payer whose wallet identity is known (the
+// session the OAuth on a checkout's page started) gets their open checkout
+// back from a second tap in another browser of the same wallet (no link
+// cookie there); another payer gets one of their own.
+func TestLinkReuseBySameWallet(t *testing.T) {
+	e := newPgEnv(t)
+	l := e.newLink(checkout.LinkTerms{Amount: 1200})
+	u, _ := url.Parse(e.srv.URL)
+	// withSession is a fresh browser of payer's wallet holding only the
+	// session of one that went through OAuth.
+	session := func(payer string) []*http.Cookie {
+		b := e.browser(uaWeChatIOS, payer)
+		first := checkoutOf(t, b.tapLink(l.ID, nil))
+		if r := b.get("/c/" + first); r.status != 200 || !strings.Contains(r.url, "/c/"+first) {
+			t.Fatalf("checkout page after OAuth: %d %s", r.status, r.url)
+		}
+		return b.c.Jar.Cookies(u)
+	}
+	withSession := func(payer string, cookies []*http.Cookie) *pgBrowser {
+		b := e.browser(uaWeChatIOS, payer)
+		b.c.Jar.SetCookies(u, cookies)
+		return b
+	}
+	alice := session("alice")
+	a1 := checkoutOf(t, withSession("alice", alice).tapLink(l.ID, nil))
+	a2 := checkoutOf(t, withSession("alice", alice).tapLink(l.ID, nil))
+	if a1 != a2 {
+		t.Fatalf("the same wallet got %s, then %s", a1, a2)
+	}
+	bob := session("bob")
+	if b1 := checkoutOf(t, withSession("bob", bob).tapLink(l.ID, nil)); b1 == a1 {
+		t.Fatal("another payer got alice's checkout")
+	}
+	// No openid in any key name.
+	keys, _ := e.rdb.Keys(context.Background(), e.prefix+"*pl:{"+l.ID+"}:who:*").Result()
+	if len(keys) != 2 {
+		t.Fatalf("payer keys %v", keys)
+	}
+	for _, k := range keys {
+		if strings.Contains(k, "alice") || strings.Contains(k, "bob") || strings.Contains(k, "oPayer") {
+			t.Fatalf("an identity in a key name: %s", k)
+		}
+		if ttl, _ := e.rdb.PTTL(context.Background(), k).Result(); ttl <= 0 || ttl > checkout.LinkCheckoutTTL {
+			t.Fatalf("%s lives %s", k, ttl)
+		}
+	}
+}

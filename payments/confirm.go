@@ -297,7 +297,7 @@ func (s *Service) afterPaid(ctx context.Context, st *store, c *checkout.Checkout
 			if !refundLate {
 				// A checkout of a payment link counts among its payments;
 				// a late one the link has no room for goes back.
-				takes, err := s.linkTakes(ctx, c)
+				takes, err := s.linkTakes(ctx, c, c.Late)
 				if err != nil {
 					return err
 				}
@@ -317,8 +317,14 @@ func (s *Service) afterPaid(ctx context.Context, st *store, c *checkout.Checkout
 						return err
 					}
 				}
+				if inTime {
+					// Paid in time after all: it counts on its link.
+					if _, err := s.linkTakes(ctx, c, false); err != nil {
+						return err
+					}
+				}
 				if !inTime {
-					s.log.Warn("Late payment: refunding it (late policy refund)", "checkout_id", c.ID, "out_no", a.OutNo)
+					s.log.Warn("Late payment: refunding it (late policy refund, or its payment link ran out)", "checkout_id", c.ID, "out_no", a.OutNo)
 					_, err := s.autoRefund(ctx, st, c, a, KindLate)
 					if !errors.Is(err, ErrExceedsRefundable) {
 						return err

@@ -61,11 +61,14 @@ func (s *Service) releaseLinkSlot(ctx context.Context, c *checkout.Checkout) err
 // money: false for a late payment that found the link ran out, which is
 // then refunded whatever the late policy. The payment that reaches the
 // link's max_payments deactivates it and emits payment_link.deactivated.
-func (s *Service) linkTakes(ctx context.Context, c *checkout.Checkout) (bool, error) {
+//
+// late is whether the payment counts as late: c.Late, unless the gateway's
+// own times showed it was paid in time (paidInTime).
+func (s *Service) linkTakes(ctx context.Context, c *checkout.Checkout, late bool) (bool, error) {
 	if c.PaymentLink == "" {
 		return true, nil
 	}
-	u, err := s.repo.ConsumeLinkSlot(ctx, c.PaymentLink, c.ID, c.Late)
+	u, err := s.repo.ConsumeLinkSlot(ctx, c.PaymentLink, c.ID, late)
 	if errors.Is(err, checkout.ErrNotFound) {
 		// The link is gone: the checkout stands on its own.
 		return true, nil

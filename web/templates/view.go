@@ -278,6 +278,15 @@ type LinkView struct {
 // form posts (yuan, two decimals).
 type LinkPreset struct{ Label, Value string }
 
+// title is the document's title: the description and the merchant, or
+// the merchant alone.
+func (v LinkView) title() string {
+	if v.Description == "" {
+		return v.MerchantName
+	}
+	return v.Description + " · " + v.MerchantName
+}
+
 func (v LinkView) rangeText() string {
 	return v.T("link.range") + " " + v.Min + " – " + v.Max
 }
