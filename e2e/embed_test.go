@@ -254,3 +254,37 @@ func TestEmbedMessageOrigin(t *testing.T) {
 		t.Fatalf("messages received: %s", msgs)
 	}
 }
+
+// TestAccessibilityQRPages runs axe-core on the store code poster and the
+// embed view in every language, with the payer pages' bar: no serious or
+// critical violation, nor any of alsoRequired.
+func TestAccessibilityQRPages(t *testing.T) {
+	s := newStack(t, sandboxOptions{})
+	link := createLink(t, s, `{"amount":1500,"description":"拿铁（大杯）"}`)
+	id, _ := s.createCheckout(nil)
+	pages := []struct{ name, path, wait string }{
+		{"poster", "/l/" + link + "/poster", "[data-testid=poster-qr]"},
+		{"embed", "/c/" + id + "/embed", "[data-testid=embed-qr]"},
+	}
+	for _, lang := range a11yLangs {
+		for _, p := range pages {
+			t.Run(lang.name+"/"+p.name, func(t *testing.T) {
+				tb := newTab(t, s, device{ua: uaDesktop, width: 794, height: 1123, lang: lang.accept})
+				tb.open(s.url+p.path, p.wait)
+				if got := eval[string](tb, `document.documentElement.lang`); got != lang.name {
+					t.Errorf("page language %q, want %q", got, lang.name)
+				}
+				for _, v := range runAxe(tb) {
+					if v.Impact != "serious" && v.Impact != "critical" && !alsoRequired[v.ID] {
+						continue
+					}
+					var where []string
+					for _, n := range v.Nodes {
+						where = append(where, fmt.Sprint(n.Target)+": "+strings.ReplaceAll(n.Summary, "\n", " "))
+					}
+					t.Errorf("axe %s (%s): %s\n  %s", v.ID, v.Impact, v.Help, strings.Join(where, "\n  "))
+				}
+			})
+		}
+	}
+}
