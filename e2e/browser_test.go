@@ -132,6 +132,9 @@ type tab struct {
 	problems []string // JS exceptions, console errors, CSP reports
 	requests []string
 	allowErr []*regexp.Regexp
+	// hosts are other hosts (host:port) the test serves pages from, such
+	// as a merchant's site on another origin (allowHost).
+	hosts map[string]bool
 }
 
 // newTab opens a tab as dev, with scripts injected into every document
@@ -229,6 +232,17 @@ func (tb *tab) allow(re string) {
 	tb.allowErr = append(tb.allowErr, regexp.MustCompile(re))
 }
 
+// allowHost accepts requests to host (host:port): a test's own page on
+// another origin, such as a merchant's site.
+func (tb *tab) allowHost(host string) {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	if tb.hosts == nil {
+		tb.hosts = map[string]bool{}
+	}
+	tb.hosts[host] = true
+}
+
 // check fails the test on any script error, console error or CSP report,
 // and on any request that left the stack (no third-party requests).
 func (tb *tab) check() {
@@ -255,7 +269,7 @@ next:
 			continue
 		}
 		u, err := url.Parse(r)
-		if err == nil && u.Hostname() == "127.0.0.1" {
+		if err == nil && (u.Hostname() == "127.0.0.1" || tb.hosts[u.Host]) {
 			continue
 		}
 		tb.t.Errorf("request outside the service: %s", r)

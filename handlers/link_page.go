@@ -62,6 +62,9 @@ func (h *handler) linkPageView(c *gin.Context, l *checkout.PaymentLink, m *check
 		PostURL:      withLang("/l/"+l.ID, explicitLang(c)),
 		CSRFToken:    h.pages.CSRF.Token(l.ID, "", h.now()),
 		Inactive:     !l.Open(h.now()),
+		// The number under the printed code (showLinkPoster): a payer
+		// who scanned a sticker pasted over the shop's code sees another.
+		ShortCode: spacedCode(checkout.LinkShortCode(l.ID)),
 	}
 	if v.Inactive {
 		v.InactiveMessage = l.InactiveMessage

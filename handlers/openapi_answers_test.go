@@ -76,6 +76,13 @@ func TestOpenAPIAnswers(t *testing.T) {
 	do(200, "GET", "/v1/payment-links?limit=1", e.keyA, "")
 	do(400, "GET", "/v1/payment-links?starting_after=pl_000000000000000000000000", e.keyA, "")
 	do(200, "GET", "/v1/payment-links/"+link, e.keyA, "")
+	svg := do(200, "GET", "/v1/payment-links/"+link+"/qr.svg", e.keyA, "")
+	do(304, "GET", "/v1/payment-links/"+link+"/qr.svg", e.keyA, "", "If-None-Match", svg.Header.Get("ETag"))
+	do(200, "GET", "/v1/payment-links/"+link+"/qr.png?size=512", e.keyA, "")
+	do(400, "GET", "/v1/payment-links/"+link+"/qr.png?size=4096", e.keyA, "")
+	do(400, "GET", "/v1/payment-links/"+link+"/qr.svg?size=1", e.keyA, "")
+	do(404, "GET", "/v1/payment-links/"+link+"/qr.png", e.keyB, "")
+	do(404, "GET", "/v1/payment-links/pl_000000000000000000000000/qr.svg", e.keyA, "")
 	do(404, "GET", "/v1/payment-links/"+link, e.keyB, "")
 	do(200, "POST", "/v1/payment-links/"+link, e.keyA, `{"description":"随意付款"}`)
 	do(400, "POST", "/v1/payment-links/"+link, e.keyA, `{"max_payments":-1}`)
@@ -257,6 +264,8 @@ func TestOpenAPIAnswers(t *testing.T) {
 		"createPaymentLink":              {201, 400, 409},
 		"listPaymentLinks":               {200, 400},
 		"getPaymentLink":                 {200, 404},
+		"getPaymentLinkQRSVG":            {200, 304, 400, 404},
+		"getPaymentLinkQRPNG":            {200, 400, 404},
 		"updatePaymentLink":              {200, 400, 404, 409},
 	}
 	ops := checks[0].Operations()

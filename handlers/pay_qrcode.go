@@ -1,16 +1,17 @@
 package handlers
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	qr "github.com/piglig/go-qr"
 
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/payments"
+	"github.com/wallet-checkout/checkout/web/qrcode"
 )
 
 // showPayQRCode answers GET /c/:id/qr/:seq.svg: the C-scans-B trade_qrcode
@@ -31,19 +32,20 @@ func (h *handler) showPayQRCode(c *gin.Context) {
 		h.failStatus(c, unavailable("load the pay parameters of "+id, err))
 		return
 	}
-	code, err := qr.EncodeText(pp.QRCode, qr.Medium)
+	code, err := qrcode.Encode(pp.QRCode, qrcode.Screen)
 	if err != nil {
 		h.failStatus(c, fmt.Errorf("encode the QR code of %s: %w", id, err))
 		return
 	}
-	svg, err := code.ToSVGBytes(qr.NewQrCodeImgConfig(8, 4))
-	if err != nil {
+	var svg bytes.Buffer
+	// The page shows it 220 px wide; drawn in module units, it scales.
+	if err := code.SVG(&svg, qrcode.DefaultSize); err != nil {
 		h.failStatus(c, fmt.Errorf("draw the QR code of %s: %w", id, err))
 		return
 	}
 	// An attempt's code never changes; only this browser may keep it.
 	c.Header("Cache-Control", "private, max-age=3600")
-	c.Data(http.StatusOK, "image/svg+xml", svg)
+	c.Data(http.StatusOK, "image/svg+xml", svg.Bytes())
 }
 
 // parseQRName reads "<attempt>.svg": a positive decimal without sign or

@@ -45,6 +45,9 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	v1.GET("/payment-links", h.listLinks)
 	v1.GET("/payment-links/:id", h.getLink)
 	v1.POST("/payment-links/:id", h.updateLink)
+	// The link's store code (聚合码), for print.
+	v1.GET("/payment-links/:id/qr.svg", h.linkCodeSVG)
+	v1.GET("/payment-links/:id/qr.png", h.linkCodePNG)
 	v1.GET("/events", h.listEvents)
 	v1.GET("/events/stream", h.streamEvents)
 	v1.GET("/events/:id", h.getEvent)
@@ -64,6 +67,8 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	r.GET(logos.PathPrefix+":id", gin.WrapH(d.Logos))
 	r.GET("/static/:checksum/*file", assets)
 	r.HEAD("/static/:checksum/*file", assets)
+	// The button script for merchants' sites (a fixed URL they include).
+	r.GET("/embed.js", embedScript)
 	if d.WalletSim != nil {
 		r.Any("/walletsim/*path", gin.WrapH(d.WalletSim))
 	}
@@ -79,6 +84,11 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	c := r.Group("/c/:id", h.pageHeaders)
 	c.GET("/qr/:seq", h.showPayQRCode)
 	htmlPages := c.Group("", h.requireCheckout(asHTML))
+	// The page's own URL as a QR code: public, cached until the checkout ends.
+	htmlPages.GET("/qr.svg", h.showCheckoutQR)
+	// The framable QR view for /embed.js's overlay: the only page the
+	// merchant's redirect hosts may frame.
+	htmlPages.GET("/embed", h.showEmbedView)
 	htmlPages.GET("/return", h.payReturn)
 	// The same, for a payer who chose a language (?lang=): jump_url carries
 	// it in its path, since the gateway signs every query field (createPayment).
@@ -108,6 +118,8 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	l := r.Group("/l/:id", h.pageHeaders)
 	l.GET("", h.showLinkPage)
 	l.POST("", h.payLink)
+	// The printable poster of the link's code: public, stores nothing.
+	l.GET("/poster", h.showLinkPoster)
 
 	// Outside the Bearer-authenticated /v1 group: the mini-program
 	// proves itself with the checkout's client secret; it is limited per

@@ -237,6 +237,8 @@ Checkout service, DEMO MODE (no CHECKOUT_CONFIG): %[1]s
 
   Or this demo payment link (the payer enters ¥0.01 to ¥1,000.00; reusable):
     %[1]s/l/%[14]s
+  and its store code to print (A5; ?paper=a4 for A4):
+    %[1]s/l/%[14]s/poster
 
   Create another:
     curl -sS %[1]s/v1/checkouts \

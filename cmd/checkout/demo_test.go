@@ -240,3 +240,22 @@ func TestDemoPaymentLink(t *testing.T) {
 		t.Fatalf("the demo link's page: %s\n%s", resp.Status, raw)
 	}
 }
+
+// TestDemoPoster: the banner prints the demo link's printable store code
+// next to it, and the poster answers with the code and "输入金额".
+func TestDemoPoster(t *testing.T) {
+	in := start(t, map[string]string{})
+	u := regexp.MustCompile(`(http://\S+/l/pl_[0-9A-Za-z]{24}/poster)\n`).FindStringSubmatch(in.stdout.String())
+	if u == nil {
+		t.Fatalf("no poster in the banner:\n%s", in.stdout)
+	}
+	resp, err := http.Get(u[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(raw), "输入金额") || !strings.Contains(string(raw), `data-testid="poster-qr"`) {
+		t.Fatalf("the demo poster: %s\n%s", resp.Status, raw)
+	}
+}

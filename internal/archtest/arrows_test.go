@@ -47,10 +47,11 @@ var allowed = map[string][]string{
 	"sessions":       {},
 	"web/static":     {},
 	"web/logos":      {},
+	"web/qrcode":     {},
 	"web/templates":  {"checkout", "web/static"},
 	"handlers": {
 		"api", "apiobject", "checkout", "internal/hostclass", "notify", "notify/webhook", "payments",
-		"reconciliation", "sessions", "wallet", "web/logos", "web/static", "web/templates",
+		"reconciliation", "sessions", "wallet", "web/logos", "web/qrcode", "web/static", "web/templates",
 	},
 	"app": {
 		"checkout", "config", "gateway", "handlers", "metrics", "notify", "notify/webhook",

@@ -546,6 +546,36 @@
     });
   });
 
+  /* ---------- framable QR view (/c/{id}/embed) ---------- */
+
+  // embedPage follows the checkout's status and, at the first final one,
+  // tells the framing page through postMessage: only to the origin the
+  // server checked against the merchant's redirect hosts
+  // (data-parent-origin), never to "*"; without one it tells nobody.
+  function embedPage() {
+    var told = false;
+    function tell(s) {
+      var origin = cfg.parentOrigin;
+      if (told || !origin || window.parent === window) return;
+      told = true;
+      window.parent.postMessage({
+        type: "wallet-checkout",
+        event: isPaid(s.status) ? "paid" : s.status,
+        checkout: cfg.id,
+        status: s.status
+      }, origin);
+    }
+    function show(s) {
+      app.dataset.status = s.status;
+      if (isPaid(s.status)) app.dataset.view = "paid";
+      else if (isFinal(s.status)) app.dataset.view = "ended";
+      if (isFinal(s.status)) tell(s);
+    }
+    if (isFinal(cfg.status)) show({ status: cfg.status });
+    else watch(show);
+  }
+
   if (cfg.page === "checkout") checkoutPage();
   else if (cfg.page === "result") resultPage();
+  else if (cfg.page === "embed") embedPage();
 })();

@@ -18,9 +18,11 @@ import (
 	"time"
 )
 
-// FS holds the assets: app.css and app.js.
+// FS holds the assets: the pages' app.css and app.js, the store code
+// poster's poster.css, and embed.js, the button merchants' sites include
+// (served at /embed.js, EmbedScript).
 //
-//go:embed app.css app.js
+//go:embed app.css app.js poster.css embed.js
 var FS embed.FS
 
 // asset is one file, read once at start-up.

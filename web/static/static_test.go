@@ -12,8 +12,8 @@ import (
 )
 
 func TestPath(t *testing.T) {
-	re := regexp.MustCompile(`^/static/[0-9a-f]{16}/app\.(css|js)$`)
-	for _, name := range []string{"app.css", "app.js"} {
+	re := regexp.MustCompile(`^/static/[0-9a-f]{16}/(app|poster|embed)\.(css|js)$`)
+	for _, name := range []string{"app.css", "app.js", "poster.css", "embed.js"} {
 		if p := Path(name); !re.MatchString(p) {
 			t.Errorf("Path(%q) = %q", name, p)
 		}
@@ -21,7 +21,7 @@ func TestPath(t *testing.T) {
 	if Path("nope.js") != "" || Path("../static.go") != "" {
 		t.Error("unknown assets must have no path")
 	}
-	if len(Names()) != 2 {
+	if len(Names()) != 4 {
 		t.Errorf("Names() = %v", Names())
 	}
 }
@@ -108,7 +108,8 @@ func TestHandler(t *testing.T) {
 	}
 }
 
-// TestScriptHasNoThirdParty: the script only talks to URLs the page gives it.
+// TestScriptHasNoThirdParty: the scripts only talk to URLs the page (or,
+// for embed.js, its own src) gives them.
 func TestScriptHasNoThirdParty(t *testing.T) {
 	for _, name := range Names() {
 		b, _ := Bytes(name)
@@ -128,5 +129,26 @@ func BenchmarkHandler(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+}
+
+// TestEmbedScriptBudget: embed.js is loaded on merchants' pages, so it
+// stays small, uses no cookie or storage, and never posts to "*".
+func TestEmbedScriptBudget(t *testing.T) {
+	b, ok := Bytes("embed.js")
+	if !ok {
+		t.Fatal("embed.js is not embedded")
+	}
+	if len(b) > 8<<10 {
+		t.Errorf("embed.js is %d bytes; keep it under 8 KiB", len(b))
+	}
+	for _, bad := range []string{"document.cookie", "localStorage", "sessionStorage", `"*"`, "import(", "XMLHttpRequest", "fetch("} {
+		if bytes.Contains(b, []byte(bad)) {
+			t.Errorf("embed.js uses %s", bad)
+		}
+	}
+	app, _ := Bytes("app.js")
+	if bytes.Contains(app, []byte(`postMessage(`)) && bytes.Contains(app, []byte(`, "*")`)) {
+		t.Error(`app.js posts a message to "*"`)
 	}
 }
