@@ -168,6 +168,11 @@ func hashKey(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case 0:
 		// The key is a secret: read it from standard input, where neither
 		// the process list nor the shell history sees it.
+		if f, ok := stdin.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				fmt.Fprintln(stderr, "checkout hash-key: the API key (sk_live_… or sk_test_…), then Enter:")
+			}
+		}
 		line, err := bufio.NewReader(stdin).ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
 			fmt.Fprintf(stderr, "checkout hash-key: read standard input: %v\n", err)
