@@ -270,7 +270,7 @@ func (v *validator) merchant(path string, y *merchantYAML) (*checkout.Merchant, 
 	}
 
 	if len(y.APIKeys) == 0 {
-		return nil, errorf(path+".api_keys", "list at least one API key hash (create a key and its hash with `checkout hash-key sk_live_…`)")
+		return nil, errorf(path+".api_keys", "list at least one API key hash (create a key and its hash with `checkout hash-key -new`)")
 	}
 	for i, raw := range y.APIKeys {
 		p := fmt.Sprintf("%s.api_keys[%d]", path, i)
@@ -385,11 +385,11 @@ func (v *validator) apiKey(path, raw string) (checkout.APIKey, error) {
 	}
 	if strings.HasPrefix(s, "sk_") {
 		// Never echo the key: this message lands in logs.
-		return checkout.APIKey{}, errorf(path, "is a plain API key; store only its hash: run `checkout hash-key sk_live_…` (with your key) and put the sha256:… line it prints here")
+		return checkout.APIKey{}, errorf(path, "is a plain API key; store only its hash: run `checkout hash-key` with your key on standard input and put the sha256:… line it prints here")
 	}
 	s = strings.ToLower(s)
 	if !hashRe.MatchString(s) {
-		return checkout.APIKey{}, errorf(path, "must be sha256: followed by 64 hex digits, as `checkout hash-key KEY` prints")
+		return checkout.APIKey{}, errorf(path, "must be sha256: followed by 64 hex digits, as `checkout hash-key` prints")
 	}
 	if first, dup := v.keys[s]; dup {
 		return checkout.APIKey{}, errorf(path, "the same key hash is already used at %s", first)

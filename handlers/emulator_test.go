@@ -106,6 +106,10 @@ func newEmulatorEnv(t *testing.T) *pgEnv {
 	e.gw = &pgCountingGateway{Client: gateway.NewClient()}
 	cfg := &app.Config{Directory: ms.Directory, Accounts: ms.Accounts, Providers: ms.Providers, Gateway: e.gw, Sandbox: e.sb.Handler()}
 	e.app = build(t, cfg, publicURL(e.srv.URL))
+	// Cleanups run last first: stop the sandbox's notifies and finish the
+	// server's requests before build's cleanup deletes the test's keys, or
+	// a late notify writes them again ({wh}:due without expiry was left).
+	t.Cleanup(func() { e.sb.Close(); e.srv.Close() })
 	e.repo, e.rdb, e.prefix = e.app.Repo, cfg.Redis, cfg.Prefix
 	h = e.app.Handler
 	return e

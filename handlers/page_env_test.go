@@ -202,6 +202,10 @@ func newPgEnv(t testing.TB, opts ...option) *pgEnv {
 		PageHeartbeat: 200 * time.Millisecond, PageEventsPoll: 300 * time.Millisecond,
 	}
 	e.app = build(t, cfg, append([]option{publicURL(e.srv.URL)}, opts...)...)
+	// Cleanups run last first: stop the sandbox's notifies and finish the
+	// server's requests before build's cleanup deletes the test's keys, or
+	// a late notify writes them again ({wh}:due without expiry was left).
+	t.Cleanup(func() { e.sb.Close(); e.srv.Close() })
 	e.repo, e.hub, e.rdb, e.prefix = e.app.Repo, e.app.Hub, cfg.Redis, cfg.Prefix
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)

@@ -6,7 +6,7 @@
 //
 //	checkout [flags]             serve (demo mode without CHECKOUT_CONFIG)
 //	checkout sandbox [flags]     run the sandbox gateway on its own
-//	checkout hash-key KEY        print the sha256:… line the merchants file stores
+//	checkout hash-key < key.txt  print the sha256:… line the merchants file stores
 //	checkout reconcile -store ID [-date YYYY-MM-DD]   reconcile a store's day with the gateway
 //	checkout doctor [-fix] [-public-check]   check the configuration before a payer does
 //	checkout listen --forward-to URL   forward your events, re-signed, to a local URL
@@ -15,6 +15,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -66,7 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		case "sandbox":
 			return sandbox.Main(ctx, args[1:], stdout, stderr)
 		case "hash-key":
-			return hashKey(args[1:], stdout, stderr)
+			return hashKey(args[1:], os.Stdin, stdout, stderr)
 		case "reconcile":
 			return reconcile(ctx, args[1:], getenv, stdout, stderr)
 		case "doctor":
@@ -111,7 +112,8 @@ func usage(fs *flag.FlagSet, w io.Writer) {
 	fmt.Fprint(w, `Usage:
   checkout [flags]            serve the checkout (demo mode without CHECKOUT_CONFIG)
   checkout sandbox [flags]    run the sandbox gateway on its own (checkout sandbox -h)
-  checkout hash-key KEY       print the sha256:… line to put in the merchants file
+  checkout hash-key < key.txt print the sha256:… line to put in the merchants file (the key on
+                              standard input, where the process list does not show it)
   checkout reconcile -store ID [-date YYYY-MM-DD]
                               reconcile a store's gateway day now (checkout reconcile -h)
   checkout doctor [-fix] [-public-check]
@@ -133,13 +135,13 @@ Flags:
 
 // hashKey prints the stored form of an API key. A new key is made with
 // `hash-key -new` (sk_live_…) or `hash-key -new -test` (sk_test_…).
-func hashKey(args []string, stdout, stderr io.Writer) int {
+func hashKey(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hash-key", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	newKey := fs.Bool("new", false, "generate a new API key, print it and its hash")
 	test := fs.Bool("test", false, "with -new: a sk_test_ key for sandbox stores")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage:\n  checkout hash-key KEY      print sha256:<hex> of KEY for the merchants file's api_keys\n  checkout hash-key -new [-test]   make a new key and print it with its hash\n")
+		fmt.Fprint(stderr, "Usage:\n  checkout hash-key < key.txt   print sha256:<hex> of the key on standard input's first line, for the merchants file's api_keys\n  checkout hash-key KEY      the same, with a warning: the key shows in the process list and shell history\n  checkout hash-key -new [-test]   make a new key and print it with its hash\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -161,11 +163,32 @@ func hashKey(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "key:  %s   (give it to the merchant; it is not stored anywhere)\nhash: %s   (put this in api_keys)\n", key, config.HashAPIKeyLine(key))
 		return exitOK
 	}
-	if fs.NArg() != 1 {
+	var key string
+	switch fs.NArg() {
+	case 0:
+		// The key is a secret: read it from standard input, where neither
+		// the process list nor the shell history sees it.
+		if f, ok := stdin.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				fmt.Fprintln(stderr, "checkout hash-key: the API key (sk_live_… or sk_test_…), then Enter:")
+			}
+		}
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			fmt.Fprintf(stderr, "checkout hash-key: read standard input: %v\n", err)
+			return exitFailed
+		}
+		if key = strings.TrimSpace(line); key == "" {
+			fs.Usage()
+			return exitUsage
+		}
+	case 1:
+		key = strings.TrimSpace(fs.Arg(0))
+		fmt.Fprintln(stderr, "checkout hash-key: warning: the key is on the command line, where the process list and your shell history keep it; next time give it on standard input: checkout hash-key < key.txt")
+	default:
 		fs.Usage()
 		return exitUsage
 	}
-	key := strings.TrimSpace(fs.Arg(0))
 	if !strings.HasPrefix(key, checkout.LiveKeyPrefix) && !strings.HasPrefix(key, checkout.TestKeyPrefix) {
 		fmt.Fprintf(stderr, "checkout hash-key: an API key starts with %s or %s (make one with `checkout hash-key -new`)\n", checkout.LiveKeyPrefix, checkout.TestKeyPrefix)
 		return exitUsage

@@ -636,7 +636,6 @@ func TestHashKey(t *testing.T) {
 	}{
 		{"live key", []string{"hash-key", key}, exitOK, "sha256:" + checkout.HashAPIKey(key) + "\n", ""},
 		{"test key", []string{"hash-key", "sk_test_abc"}, exitOK, "sha256:" + checkout.HashAPIKey("sk_test_abc") + "\n", ""},
-		{"no key", []string{"hash-key"}, exitUsage, "", "Usage:"},
 		{"two keys", []string{"hash-key", key, key}, exitUsage, "", "Usage:"},
 		{"not a key", []string{"hash-key", "password123"}, exitUsage, "", "an API key starts with sk_live_ or sk_test_"},
 	}
@@ -666,6 +665,46 @@ func TestHashKey(t *testing.T) {
 		if !strings.HasPrefix(m[1], prefix) || m[2] != config.HashAPIKeyLine(m[1]) {
 			t.Errorf("hash-key -new (live=%v): key %s hash %s", live, m[1], m[2])
 		}
+	}
+}
+
+// TestHashKeyStdin: an API key is a secret, so hash-key reads it from
+// standard input (never the process list or the shell history); a key
+// given as an argument still works, with a loud warning on stderr.
+func TestHashKeyStdin(t *testing.T) {
+	key, err := checkout.NewAPIKey(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.HashAPIKeyLine(key) + "\n"
+	tests := []struct {
+		name   string
+		args   []string
+		stdin  string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"from stdin", nil, key + "\n", exitOK, want, ""},
+		{"from stdin, no newline", nil, key, exitOK, want, ""},
+		{"empty stdin", nil, "", exitUsage, "", "Usage:"},
+		{"stdin not a key", nil, "password123\n", exitUsage, "", "an API key starts with sk_live_ or sk_test_"},
+		{"argument: warned", []string{key}, "", exitOK, want, "warning: the key is on the command line"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := hashKey(tt.args, strings.NewReader(tt.stdin), &out, &errb)
+			if code != tt.code || out.String() != tt.stdout || !strings.Contains(errb.String(), tt.stderr) {
+				t.Errorf("exit %d stdout %q stderr %q; want %d %q %q", code, out.String(), errb.String(), tt.code, tt.stdout, tt.stderr)
+			}
+			if tt.args == nil && strings.Contains(errb.String(), "hash-key: warning:") {
+				t.Errorf("a key from stdin is warned about: %q", errb.String())
+			}
+			if strings.Contains(errb.String(), key) || strings.Contains(errb.String(), "password123") {
+				t.Error("stderr echoes the key")
+			}
+		})
 	}
 }
 

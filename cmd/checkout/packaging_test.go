@@ -137,6 +137,15 @@ func TestProjectFiles(t *testing.T) {
 			t.Errorf("CONTRIBUTING.md lacks %q", want)
 		}
 	}
+	// Its steps for an endpoint name every file a new route must change:
+	// TestOpenAPIRoutes fails on a route api/openapi.yaml does not describe.
+	_, recipe, _ := strings.Cut(contributing, "## Add an endpoint")
+	recipe, _, _ = strings.Cut(recipe, "\n## ")
+	for _, want := range []string{"handlers/routes.go", "handlers/testdata/routes.txt", "handlers/errors.go", "api/openapi.yaml", "TestOpenAPIRoutes", "client/"} {
+		if !strings.Contains(recipe, want) {
+			t.Errorf("CONTRIBUTING.md's endpoint steps do not name %q", want)
+		}
+	}
 	if !strings.Contains(readRepoFile(t, "CHANGELOG.md"), "\n## Unreleased\n") {
 		t.Error("CHANGELOG.md has no Unreleased section")
 	}

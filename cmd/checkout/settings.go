@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/wallet-checkout/checkout/config"
@@ -27,7 +28,8 @@ func settingFlags(fs *flag.FlagSet, getenv func(string) string) func(string) str
 		usage := v.Usage + " (env " + v.Env + ")"
 		if v.Bool {
 			def, _ := config.ParseBool(v.Default)
-			fs.Bool(v.Flag, def, usage)
+			b := onOff(def)
+			fs.Var(&b, v.Flag, usage)
 		} else {
 			fs.String(v.Flag, v.Default, usage)
 		}
@@ -46,6 +48,27 @@ func settingFlags(fs *flag.FlagSet, getenv func(string) string) func(string) str
 		return getenv(name)
 	}
 }
+
+// onOff is a boolean flag that takes the spellings its variable takes
+// (config.ParseBool: true/false, on/off, yes/no, 1/0), so that `-demo=off`
+// works as the help and README say; given alone it means true, as flag's
+// own booleans do.
+type onOff bool
+
+func (b *onOff) String() string { return strconv.FormatBool(bool(*b)) }
+
+func (b *onOff) Set(s string) error {
+	v, err := config.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	*b = onOff(v)
+	return nil
+}
+
+// IsBoolFlag makes `-flag` alone mean `-flag=true`, never taking the next
+// argument as its value.
+func (b *onOff) IsBoolFlag() bool { return true }
 
 // removedSecretFlags are the flags that once set a secret-bearing setting,
 // with the variable to use instead. They stay refused with that advice

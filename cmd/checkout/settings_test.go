@@ -37,6 +37,9 @@ func TestBooleanSettingFlags(t *testing.T) {
 				{"last", nil, []string{"-log-level", "debug", "-" + v.Flag}, "true"},
 				{"=false over the variable", map[string]string{v.Env: "true"}, []string{"-" + v.Flag + "=false", "-log-level", "debug"}, "false"},
 				{"=true", nil, []string{"-" + v.Flag + "=true", "-log-level", "debug"}, "true"},
+				// The help and README speak of on and off, as the variables take.
+				{"=off over the variable", map[string]string{v.Env: "on"}, []string{"-" + v.Flag + "=off", "-log-level", "debug"}, "false"},
+				{"=on", nil, []string{"-" + v.Flag + "=on", "-log-level", "debug"}, "true"},
 			}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {

@@ -27,6 +27,13 @@ func browser(t *testing.T) (context.Context, func() []string) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Skipf("headless Chromium test skipped: %s is absent (apt-get install -y chromium fonts-noto-cjk)", chromiumPath)
 	}
+	// Not t.TempDir(): a path named after the test makes the socket's
+	// path longer than a Unix socket's limit, and Chromium stops.
+	tmp, err := os.MkdirTemp("", "chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(tmp) })
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath),
 		chromedp.NoSandbox,
@@ -34,6 +41,10 @@ func browser(t *testing.T) (context.Context, func() []string) {
 		chromedp.DisableGPU,
 		chromedp.WindowSize(390, 844),
 		chromedp.UserAgent("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47"),
+		// Chromium's singleton socket folder (org.chromium.Chromium.*) goes
+		// to TMPDIR and stays when the browser is stopped: into a folder of
+		// the test's own, removed when the test ends.
+		chromedp.Env("TMPDIR="+tmp),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	// The first call on ctx starts the browser, so ctx itself carries no
@@ -69,11 +80,14 @@ func browser(t *testing.T) (context.Context, func() []string) {
 	}
 }
 
-func artifactsDir() string {
+// artifactsDir is where screenshots go: ARTIFACTS_DIR when set, else a
+// folder of the test's own, removed when it ends, so a run leaves nothing
+// in the temporary directory.
+func artifactsDir(t *testing.T) string {
 	if d := os.Getenv("ARTIFACTS_DIR"); d != "" {
 		return d
 	}
-	return os.TempDir()
+	return t.TempDir()
 }
 
 func TestBrowserHostedPayPage(t *testing.T) {
@@ -120,7 +134,7 @@ func TestBrowserHostedPayPage(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				path := filepath.Join(artifactsDir(), "sandbox-pay-page.png")
+				path := filepath.Join(artifactsDir(t), "sandbox-pay-page.png")
 				if err := os.WriteFile(path, png, 0o644); err != nil {
 					t.Fatal(err)
 				}

@@ -188,16 +188,26 @@ func missing(t testing.TB, why string) {
 // deletes every key under it when the test ends, so that runs leave
 // nothing behind on a shared server. Call it after New, so the keys are
 // deleted before the client closes.
+//
+// The rate limiter's keys are cleaned too: redis_rate writes its own
+// "rate:" before the prefix it is given (handlers.RateLimits.Prefix), so
+// they start "rate:test:<random>:", outside the prefix.
 func Prefix(t testing.TB, c redis.UniversalClient) string {
 	t.Helper()
 	p := "test:" + rand.Text() + ":"
 	t.Cleanup(func() {
-		if err := Clean(c, p); err != nil {
-			t.Logf("redis: keys under %s not all deleted: %v", p, err)
+		for _, under := range []string{p, rateLimiterPrefix + p} {
+			if err := Clean(c, under); err != nil {
+				t.Logf("redis: keys under %s not all deleted: %v", under, err)
+			}
 		}
 	})
 	return p
 }
+
+// rateLimiterPrefix is what github.com/go-redis/redis_rate puts before
+// every key it writes.
+const rateLimiterPrefix = "rate:"
 
 // Clean deletes every key under prefix, one SCAN page per UNLINK. On a
 // Cluster it scans every primary and unlinks key by key (one UNLINK may not

@@ -215,3 +215,35 @@ func TestSentinelRoundTrip(t *testing.T) {
 		t.Fatalf("the failover client is on a %v, want the primary: %v", role, err)
 	}
 }
+
+// TestPrefixCleansItsKeys: the keys under a test's prefix are gone when the
+// test ends, and so are the rate limiter's, which redis_rate writes as
+// "rate:" followed by the prefix (app.Config.Prefix); another prefix's keys
+// stay.
+func TestPrefixCleansItsKeys(t *testing.T) {
+	c := New(t)
+	ctx := context.Background()
+	other := "redistest-other:" + rand.Text()
+	if err := c.Set(ctx, other, "v", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Del(context.Background(), other) })
+	var keys []string
+	t.Run("writes", func(t *testing.T) {
+		p := Prefix(t, c)
+		keys = []string{p + "checkout", "rate:" + p + "payer:co_x:127.0.0.1"}
+		for _, k := range keys {
+			if err := c.Set(ctx, k, "v", time.Hour).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	for _, k := range keys {
+		if n, err := c.Exists(ctx, k).Result(); err != nil || n != 0 {
+			t.Errorf("%s left behind after the test (exists %d, %v)", k, n, err)
+		}
+	}
+	if n, err := c.Exists(ctx, other).Result(); err != nil || n != 1 {
+		t.Errorf("a key outside the prefix was deleted (exists %d, %v)", n, err)
+	}
+}
