@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 )
 
 // LatePolicy says what happens to money that arrives after a checkout expired
@@ -218,12 +219,27 @@ func fillBase62(b []byte) error {
 	return nil
 }
 
-// Directory is the read-only set of merchants the service serves, indexed for
-// the lookups requests need. It is safe for concurrent use.
+// Directory is the set of merchants the service serves, indexed for the
+// lookups requests need. It is safe for concurrent use. Its content is
+// read-only; Replace swaps all of it at once (a reload of the merchants
+// file), so every holder of the *Directory sees the new merchants without
+// being rebuilt, and a request sees either the old set or the new one.
 type Directory struct {
+	idx atomic.Pointer[dirIndex]
+}
+
+// dirIndex is one version of a Directory's content, never changed once
+// published.
+type dirIndex struct {
 	merchants []*Merchant
 	byID      map[string]*Merchant
 	byKeyHash map[string]*Merchant
+}
+
+// Replace makes d serve next's merchants from now on. next should not be
+// used afterwards except through d.
+func (d *Directory) Replace(next *Directory) {
+	d.idx.Store(next.idx.Load())
 }
 
 // ErrInvalidDirectory is wrapped by every NewDirectory error.
@@ -233,7 +249,7 @@ var ErrInvalidDirectory = errors.New("invalid merchant directory")
 // and store open_ids must be unique across the directory; store ids unique
 // within a merchant; every merchant needs at least one store.
 func NewDirectory(ms []*Merchant) (*Directory, error) {
-	d := &Directory{
+	d := &dirIndex{
 		byID:      make(map[string]*Merchant, len(ms)),
 		byKeyHash: make(map[string]*Merchant),
 	}
@@ -292,7 +308,9 @@ func NewDirectory(ms []*Merchant) (*Directory, error) {
 		}
 		d.merchants = append(d.merchants, m)
 	}
-	return d, nil
+	out := &Directory{}
+	out.idx.Store(d)
+	return out, nil
 }
 
 // validToken reports whether s is 1..max letters, digits, '_' or '-'.
@@ -315,22 +333,22 @@ func (d *Directory) Authenticate(apiKey string) (*Merchant, bool) {
 	if apiKey == "" || len(apiKey) > 256 {
 		return nil, false
 	}
-	m, ok := d.byKeyHash[HashAPIKey(apiKey)]
+	m, ok := d.idx.Load().byKeyHash[HashAPIKey(apiKey)]
 	return m, ok
 }
 
 // Merchant finds a merchant by id.
 func (d *Directory) Merchant(id string) (*Merchant, bool) {
-	m, ok := d.byID[id]
+	m, ok := d.idx.Load().byID[id]
 	return m, ok
 }
 
 // Merchants returns every merchant, in configuration order.
-func (d *Directory) Merchants() []*Merchant { return d.merchants }
+func (d *Directory) Merchants() []*Merchant { return d.idx.Load().merchants }
 
 // Store finds one merchant's store by id.
 func (d *Directory) Store(merchantID, storeID string) (*Store, bool) {
-	m, ok := d.byID[merchantID]
+	m, ok := d.idx.Load().byID[merchantID]
 	if !ok {
 		return nil, false
 	}

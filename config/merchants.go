@@ -90,6 +90,10 @@ type Options struct {
 	// AllowPrivateWebhooks accepts webhook URLs on loopback and private
 	// addresses, and plain http ones.
 	AllowPrivateWebhooks bool
+	// EmulatorKey, when set, is the identity emulator's Alipay key to keep
+	// instead of generating one: a reload of the file (SIGHUP) keeps the
+	// key the running emulator signs with.
+	EmulatorKey *rsa.PrivateKey
 }
 
 // LoadMerchants reads and validates the merchants file at path.
@@ -230,9 +234,12 @@ func (v *validator) emulator(p *providersYAML) (Providers, error) {
 			return Providers{}, errorf(f.path, "leave the URLs out with emulator: true (the service serves the emulator under its own /walletsim/)")
 		}
 	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return Providers{}, errorf("identity_providers.emulator", "cannot generate the emulated Alipay's key: %v", err)
+	key := v.opts.EmulatorKey
+	if key == nil {
+		var err error
+		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			return Providers{}, errorf("identity_providers.emulator", "cannot generate the emulated Alipay's key: %v", err)
+		}
 	}
 	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	if err != nil {
