@@ -216,6 +216,10 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sessions: %w", err)
 	}
+	consoleSessions, err := sessions.NewConsoleStore(rdb, sessions.ConsoleConfig{PublicURL: s.PublicURL, KeyPairs: s.SessionKeyPairs(), Prefix: p + sessions.DefaultConsolePrefix, Clock: now})
+	if err != nil {
+		return nil, fmt.Errorf("sessions: %w", err)
+	}
 	// The pages' CSRF tokens and OAuth states are signed, not stored.
 	secret := []byte(s.SigningSecret.Reveal())
 	csrf, err := sessions.NewCSRF(secret)
@@ -265,6 +269,7 @@ func New(cfg Config) (*App, error) {
 		Reconciliations:      a.Reconciliation,
 		Sandbox:              cfg.Sandbox,
 		Observer:             handlerObs,
+		Console:              handlers.ConsoleDeps{Sessions: consoleSessions, Prefix: p},
 		RateLimits: handlers.RateLimits{
 			API: s.RateAPI, AuthFailures: s.RateAuthFailures, Payer: s.RatePayer, Prefix: p,
 		},

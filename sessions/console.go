@@ -154,7 +154,9 @@ func NewConsoleStore(client redis.UniversalClient, cfg ConsoleConfig) (*ConsoleS
 func (s *ConsoleStore) CookieName() string { return s.name }
 
 // String hides the keys.
-func (s *ConsoleStore) String() string { return "sessions.ConsoleStore{" + s.name + " [keys redacted]}" }
+func (s *ConsoleStore) String() string {
+	return "sessions.ConsoleStore{" + s.name + " [keys redacted]}"
+}
 
 // Get returns the request's session called name, cached for the request.
 func (s *ConsoleStore) Get(r *http.Request, name string) (*sessions.Session, error) {

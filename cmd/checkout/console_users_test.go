@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -81,5 +85,51 @@ func TestTOTPNew(t *testing.T) {
 	}
 	if code := totpNew(nil, &out, &errb); code != exitUsage {
 		t.Errorf("totp-new without EMAIL: %d", code)
+	}
+}
+
+var (
+	demoEmailRe    = regexp.MustCompile(`(?m)^    email     (\S+)$`)
+	demoPasswordRe = regexp.MustCompile(`(?m)^    password  (\S+)$`)
+	csrfInputRe    = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+)
+
+// TestDemoConsoleUser: the demo banner prints a console user, and that
+// email and password sign in to the demo merchant's console.
+func TestDemoConsoleUser(t *testing.T) {
+	in := start(t, map[string]string{})
+	out := in.stdout.String()
+	email, password := match(t, demoEmailRe, out), match(t, demoPasswordRe, out)
+	if !strings.Contains(out, in.base+"/console/login") {
+		t.Errorf("the banner does not point at the console:\n%s", out)
+	}
+	jar, _ := cookiejar.New(nil)
+	b := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := b.Get(in.base + "/console/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	token := match(t, csrfInputRe, string(page))
+	resp, err = b.PostForm(in.base+"/console/login", url.Values{"csrf": {token}, "email": {email}, "password": {password}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/" {
+		t.Fatalf("demo sign-in: %s %s", resp.Status, resp.Header.Get("Location"))
+	}
+	resp, err = b.Get(in.base + "/console/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	home, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(home), email) {
+		t.Errorf("demo console home: %s\n%s", resp.Status, home)
+	}
+	if strings.Contains(in.stderr.String(), password) {
+		t.Error("the demo console password is in the logs")
 	}
 }

@@ -50,7 +50,7 @@ var allowed = map[string][]string{
 	"web/logos":      {},
 	"web/templates":  {"checkout", "web/static"},
 	"handlers": {
-		"api", "apiobject", "checkout", "internal/hostclass", "notify", "notify/webhook", "payments",
+		"api", "apiobject", "checkout", "console", "internal/hostclass", "notify", "notify/webhook", "payments",
 		"reconciliation", "sessions", "wallet", "web/logos", "web/static", "web/templates",
 	},
 	"app": {
