@@ -18,6 +18,7 @@ import (
 
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/config"
+	"github.com/wallet-checkout/checkout/console"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/handlers"
 	"github.com/wallet-checkout/checkout/metrics"
@@ -269,7 +270,9 @@ func New(cfg Config) (*App, error) {
 		Reconciliations:      a.Reconciliation,
 		Sandbox:              cfg.Sandbox,
 		Observer:             handlerObs,
-		Console:              handlers.ConsoleDeps{Sessions: consoleSessions, Prefix: p},
+		Console: handlers.ConsoleDeps{Sessions: consoleSessions, Prefix: p,
+			// Kept like the events: the service's retention.
+			Audit: console.NewAudit(rdb, p, s.Retention, now)},
 		RateLimits: handlers.RateLimits{
 			API: s.RateAPI, AuthFailures: s.RateAuthFailures, Payer: s.RatePayer, Prefix: p,
 		},

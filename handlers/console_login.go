@@ -29,6 +29,8 @@ type ConsoleDeps struct {
 	// Prefix starts the console's own Redis keys (the one-time codes
 	// used), like app.Config.Prefix.
 	Prefix string
+	// Audit is the console's audit log (required with Sessions).
+	Audit *console.Audit
 }
 
 // The default sign-in limits: an account is locked after 5 attempts in 15
@@ -73,12 +75,16 @@ func (h *handler) consoleRoutes(r *gin.Engine, d ConsoleDeps) {
 	if d.LoginPerAddress.IsZero() {
 		d.LoginPerAddress = defaultLoginPerAddress
 	}
+	if d.Audit == nil {
+		d.Audit = console.NewAudit(h.rdb, d.Prefix, 0, h.now)
+	}
 	h.console = &d
 	g := r.Group("/console", h.pageHeaders)
 	g.GET("/login", h.showConsoleLogin)
 	g.POST("/login", h.sameOriginConsole, h.consoleLogin)
 	signedIn := g.Group("", h.requireConsole)
 	signedIn.GET("/", h.showConsoleHome)
+	signedIn.GET("/audit", h.showConsoleAudit)
 	signedIn.POST("/logout", h.sameOriginConsole, h.requireConsoleCSRF, h.consoleLogout)
 }
 
@@ -154,6 +160,7 @@ func (h *handler) consoleLogin(c *gin.Context) {
 		return
 	}
 	h.logger(c).Info("Console sign-in", "merchant", m.ID, "user", u.Email, "client_ip", c.ClientIP())
+	h.audit(c, m.ID, u.Email, "sign_in", "", "")
 	c.Redirect(http.StatusSeeOther, "/console/")
 }
 
@@ -224,8 +231,23 @@ func (h *handler) showConsoleHome(c *gin.Context) {
 }
 
 func (h *handler) consoleLogout(c *gin.Context) {
+	if u := signedInUser(c); u != nil {
+		h.audit(c, u.merchant.ID, u.user.Email, "sign_out", "", "")
+	}
 	if err := h.console.Sessions.End(c.Writer, c.Request); err != nil {
 		h.logger(c).Warn("Console session not ended", "error", err)
 	}
 	c.Redirect(http.StatusSeeOther, "/console/login")
+}
+
+// audit writes an entry to the merchant's audit log. A sign-in or
+// sign-out whose entry fails is logged and still done; an action that
+// moves money records its entry before answering (console_refund).
+func (h *handler) audit(c *gin.Context, merchantID, actor, action, target, detail string) {
+	err := h.console.Audit.Record(c.Request.Context(), merchantID, console.AuditEntry{
+		Actor: actor, Action: action, Target: target, Detail: detail, Address: c.ClientIP(),
+	})
+	if err != nil {
+		h.logger(c).Warn("Console audit entry not written", "merchant", merchantID, "action", action, "error", err)
+	}
 }

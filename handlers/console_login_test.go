@@ -321,3 +321,41 @@ func TestConsoleSessionIdleAndReload(t *testing.T) {
 		t.Errorf("removed user signs in: %d", a.status)
 	}
 }
+
+// TestConsoleAudit: sign-in and sign-out are in the merchant's audit log
+// with who, when and from where; another merchant's user sees none of it.
+func TestConsoleAudit(t *testing.T) {
+	e := newConsoleEnv(t)
+	b := e.browser()
+	if a := e.login(b, "viewer@shop.example", consolePassword, ""); a.status != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", a.status)
+	}
+	e.advance(time.Minute)
+	page := e.do(b, "GET", "/console/audit", nil)
+	if page.status != http.StatusOK || strings.Count(page.body, `data-testid="audit-entry"`) != 1 ||
+		!strings.Contains(page.body, "sign_in") || !strings.Contains(page.body, "viewer@shop.example") ||
+		!strings.Contains(page.body, "127.0.0.1") || !strings.Contains(page.body, "2026-12-02 17:00:00") {
+		t.Fatalf("audit page: %d\n%s", page.status, page.body)
+	}
+	if a := e.do(b, "POST", "/console/logout", url.Values{"csrf": {e.csrf(b, "/console/")}}); a.status != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d", a.status)
+	}
+	other := e.browser()
+	if a := e.login(other, "clerk@other.example", consolePassword, ""); a.status != http.StatusSeeOther {
+		t.Fatalf("other's sign-in: %d", a.status)
+	}
+	page = e.do(other, "GET", "/console/audit", nil)
+	if strings.Contains(page.body, "viewer@shop.example") || strings.Count(page.body, `data-testid="audit-entry"`) != 1 {
+		t.Errorf("another merchant's audit page shows shop's entries:\n%s", page.body)
+	}
+	// The shop's log has both entries, newest first.
+	b = e.browser()
+	e.login(b, "viewer@shop.example", consolePassword, "")
+	page = e.do(b, "GET", "/console/audit", nil)
+	if i, j := strings.Index(page.body, "sign_out"), strings.LastIndex(page.body, "sign_in"); i < 0 || j < i {
+		t.Errorf("want sign_out listed before the first sign_in:\n%s", page.body)
+	}
+	if a := e.do(b, "GET", "/console/audit?before=garbage", nil); a.status != http.StatusBadRequest {
+		t.Errorf("garbage cursor: %d, want 400", a.status)
+	}
+}

@@ -54,7 +54,7 @@ var allowed = map[string][]string{
 		"reconciliation", "sessions", "wallet", "web/logos", "web/static", "web/templates",
 	},
 	"app": {
-		"checkout", "config", "gateway", "handlers", "metrics", "notify", "notify/webhook",
+		"checkout", "config", "console", "gateway", "handlers", "metrics", "notify", "notify/webhook",
 		"payments", "reconciliation", "sessions", "wallet", "wallet/walletsim", "web/logos",
 	},
 	"cmd/checkout": {

@@ -11,6 +11,13 @@ package templates
 // them.
 var catalog = map[string]map[string]string{
 	LangZhHans: {
+		"console.audit.title":     "操作日志",
+		"console.audit.when":      "时间（北京时间）",
+		"console.audit.who":       "操作人",
+		"console.audit.what":      "操作",
+		"console.audit.where":     "来源地址",
+		"console.audit.empty":     "暂无操作记录。",
+		"console.audit.more":      "更早的记录",
 		"error.forbidden.title":   "请求被拒绝",
 		"error.forbidden.body":    "页面已过期或来源不正确，请返回后重试。",
 		"console.login.title":     "商户后台登录",
@@ -150,6 +157,13 @@ var catalog = map[string]map[string]string{
 		"api_error.method_not_offered": "当前环境不支持这种支付方式，请刷新页面后重试。",
 	},
 	LangZhHant: {
+		"console.audit.title":     "操作日誌",
+		"console.audit.when":      "時間（北京時間）",
+		"console.audit.who":       "操作人",
+		"console.audit.what":      "操作",
+		"console.audit.where":     "來源位址",
+		"console.audit.empty":     "暫無操作紀錄。",
+		"console.audit.more":      "更早的紀錄",
 		"error.forbidden.title":   "請求被拒絕",
 		"error.forbidden.body":    "頁面已過期或來源不正確，請返回後重試。",
 		"console.login.title":     "商戶後台登入",
@@ -286,6 +300,13 @@ var catalog = map[string]map[string]string{
 		"api_error.method_not_offered": "目前環境不支援這種付款方式，請重新整理頁面後再試。",
 	},
 	LangEn: {
+		"console.audit.title":     "Audit log",
+		"console.audit.when":      "Time (UTC+8)",
+		"console.audit.who":       "Who",
+		"console.audit.what":      "What",
+		"console.audit.where":     "From",
+		"console.audit.empty":     "Nothing recorded yet.",
+		"console.audit.more":      "Older entries",
 		"error.forbidden.title":   "Request refused",
 		"error.forbidden.body":    "This page expired or the request came from elsewhere. Go back and try again.",
 		"console.login.title":     "Merchant console sign-in",

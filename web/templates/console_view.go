@@ -34,3 +34,17 @@ func (v ConsoleHomeView) roleName() string {
 	}
 	return v.T("console.role.viewer")
 }
+
+// ConsoleAuditView is the audit log page's data.
+type ConsoleAuditView struct {
+	Page
+	MerchantName string
+	Entries      []ConsoleAuditRow
+	// NextURL is the next (older) page, "" at the end.
+	NextURL string
+}
+
+// ConsoleAuditRow is one audit entry as shown: the time already in UTC+8.
+type ConsoleAuditRow struct {
+	When, Actor, Action, Target, Detail, Address string
+}
