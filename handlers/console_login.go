@@ -85,6 +85,7 @@ func (h *handler) consoleRoutes(r *gin.Engine, d ConsoleDeps) {
 	signedIn := g.Group("", h.requireConsole)
 	signedIn.GET("/", h.showConsoleHome)
 	signedIn.GET("/audit", h.showConsoleAudit)
+	signedIn.GET("/payments", h.showConsolePayments)
 	signedIn.POST("/logout", h.sameOriginConsole, h.requireConsoleCSRF, h.consoleLogout)
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/wallet-checkout/checkout/app"
+	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/config"
 	"github.com/wallet-checkout/checkout/console"
 	"github.com/wallet-checkout/checkout/internal/redistest"
@@ -357,5 +358,71 @@ func TestConsoleAudit(t *testing.T) {
 	}
 	if a := e.do(b, "GET", "/console/audit?before=garbage", nil); a.status != http.StatusBadRequest {
 		t.Errorf("garbage cursor: %d, want 400", a.status)
+	}
+}
+
+// mkCheckout stores a checkout of merchantID created at the env's clock.
+func (e *consoleEnv) mkCheckout(merchantID, reference string, amount int64) string {
+	e.t.Helper()
+	co, err := checkout.NewCheckout(&checkout.Draft{
+		MerchantID: merchantID, StoreID: "main", Amounts: checkout.Amounts{Original: amount, Trade: amount},
+		Description: "Console test", Reference: reference, SuccessURL: "https://shop.example/ok",
+		LatePolicy: checkout.LatePolicyAccept, TTL: time.Hour,
+	}, e.clock())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.app.Repo.Create(e.t.Context(), co, nil); err != nil {
+		e.t.Fatal(err)
+	}
+	return co.ID
+}
+
+// TestConsolePayments: the list shows the merchant's own checkouts newest
+// first; a search by id finds the merchant's own and nothing of another
+// merchant's; bad filters are a 400.
+func TestConsolePayments(t *testing.T) {
+	e := newConsoleEnv(t)
+	first := e.mkCheckout("shop", "order-first", 1999)
+	e.advance(time.Second)
+	second := e.mkCheckout("shop", "order-second", 2500)
+	foreign := e.mkCheckout("other", "order-foreign", 777)
+	b := e.browser()
+	if a := e.login(b, "viewer@shop.example", consolePassword, ""); a.status != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", a.status)
+	}
+	list := e.do(b, "GET", "/console/payments", nil)
+	if list.status != http.StatusOK || strings.Count(list.body, `data-testid="payment-row"`) != 2 {
+		t.Fatalf("list: %d\n%s", list.status, list.body)
+	}
+	if i, j := strings.Index(list.body, second), strings.Index(list.body, first); i < 0 || j < i {
+		t.Errorf("not newest first")
+	}
+	if !strings.Contains(list.body, "¥19.99") || !strings.Contains(list.body, "order-second") {
+		t.Errorf("amount or reference missing:\n%s", list.body)
+	}
+	if strings.Contains(list.body, foreign) || strings.Contains(list.body, "order-foreign") {
+		t.Error("another merchant's checkout is listed")
+	}
+	if a := e.do(b, "GET", "/console/payments?q="+first, nil); strings.Count(a.body, `data-testid="payment-row"`) != 1 || !strings.Contains(a.body, first) {
+		t.Errorf("search by own id: %d\n%s", a.status, a.body)
+	}
+	if a := e.do(b, "GET", "/console/payments?q="+foreign, nil); a.status != http.StatusOK || !strings.Contains(a.body, `data-testid="payments-empty"`) || strings.Contains(a.body, "order-foreign") {
+		t.Errorf("search by another merchant's id finds it: %d\n%s", a.status, a.body)
+	}
+	if a := e.do(b, "GET", "/console/payments?status=expired", nil); !strings.Contains(a.body, `data-testid="payments-empty"`) {
+		t.Errorf("status filter: nothing is expired, yet rows are listed")
+	}
+	if a := e.do(b, "GET", "/console/payments?status=open", nil); strings.Count(a.body, `data-testid="payment-row"`) != 2 {
+		t.Errorf("status filter open: %d rows", strings.Count(a.body, `data-testid="payment-row"`))
+	}
+	for _, bad := range []string{"?status=bogus", "?after=co_nonexistent000000000000", "?after=%00"} {
+		if a := e.do(b, "GET", "/console/payments"+bad, nil); a.status != http.StatusBadRequest {
+			t.Errorf("GET /console/payments%s: %d, want 400", bad, a.status)
+		}
+	}
+	// Signed out, the list is not served.
+	if a := e.do(e.browser(), "GET", "/console/payments", nil); a.status != http.StatusSeeOther {
+		t.Errorf("signed out: %d", a.status)
 	}
 }

@@ -48,3 +48,22 @@ type ConsoleAuditView struct {
 type ConsoleAuditRow struct {
 	When, Actor, Action, Target, Detail, Address string
 }
+
+// ConsolePaymentsView is the payments list's data.
+type ConsolePaymentsView struct {
+	Page
+	MerchantName string
+	// Query and Status are the filters as given.
+	Query, Status string
+	// Statuses are the statuses the filter offers.
+	Statuses []string
+	Rows     []ConsolePaymentRow
+	// NextURL is the next (older) page, "" at the end.
+	NextURL string
+}
+
+// ConsolePaymentRow is one checkout as the list shows it: the time in
+// UTC+8, the amount in yuan.
+type ConsolePaymentRow struct {
+	ID, Created, Reference, Amount, Status string
+}
