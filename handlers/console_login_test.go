@@ -398,7 +398,7 @@ func TestConsolePayments(t *testing.T) {
 	if i, j := strings.Index(list.body, second), strings.Index(list.body, first); i < 0 || j < i {
 		t.Errorf("not newest first")
 	}
-	if !strings.Contains(list.body, "¥19.99") || !strings.Contains(list.body, "order-second") {
+	if !strings.Contains(list.body, "<td>¥19.99</td>") || !strings.Contains(list.body, "order-second") {
 		t.Errorf("amount or reference missing:\n%s", list.body)
 	}
 	if strings.Contains(list.body, foreign) || strings.Contains(list.body, "order-foreign") {
