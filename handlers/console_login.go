@@ -86,6 +86,7 @@ func (h *handler) consoleRoutes(r *gin.Engine, d ConsoleDeps) {
 	signedIn.GET("/", h.showConsoleHome)
 	signedIn.GET("/audit", h.showConsoleAudit)
 	signedIn.GET("/payments", h.showConsolePayments)
+	signedIn.GET("/payments/:id", h.showConsolePayment)
 	signedIn.POST("/logout", h.sameOriginConsole, h.requireConsoleCSRF, h.consoleLogout)
 }
 

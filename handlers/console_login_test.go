@@ -426,3 +426,34 @@ func TestConsolePayments(t *testing.T) {
 		t.Errorf("signed out: %d", a.status)
 	}
 }
+
+// TestConsolePaymentDetail: a merchant's user opens its own checkout, and
+// another merchant's checkout by URL is a 404, as an unknown one.
+func TestConsolePaymentDetail(t *testing.T) {
+	e := newConsoleEnv(t)
+	own := e.mkCheckout("shop", "order-own", 4200)
+	foreign := e.mkCheckout("other", "order-foreign", 777)
+	b := e.browser()
+	if a := e.login(b, "viewer@shop.example", consolePassword, ""); a.status != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", a.status)
+	}
+	a := e.do(b, "GET", "/console/payments/"+own, nil)
+	if a.status != http.StatusOK || !strings.Contains(a.body, `data-testid="payment-amount">¥42.00<`) ||
+		!strings.Contains(a.body, `data-testid="payment-status">open<`) || !strings.Contains(a.body, "order-own") ||
+		!strings.Contains(a.body, `data-testid="refunds-empty"`) {
+		t.Fatalf("own checkout: %d\n%s", a.status, a.body)
+	}
+	list := e.do(b, "GET", "/console/payments", nil)
+	if !strings.Contains(list.body, `href="/console/payments/`+own+`"`) {
+		t.Error("the list does not link to the detail page")
+	}
+	for _, id := range []string{foreign, "co_doesnotexist00000000000", "garbage%00"} {
+		a := e.do(b, "GET", "/console/payments/"+id, nil)
+		if a.status != http.StatusNotFound || strings.Contains(a.body, "order-foreign") {
+			t.Errorf("GET /console/payments/%s: %d, want 404 showing nothing", id, a.status)
+		}
+	}
+	if a := e.do(e.browser(), "GET", "/console/payments/"+own, nil); a.status != http.StatusSeeOther {
+		t.Errorf("signed out: %d", a.status)
+	}
+}

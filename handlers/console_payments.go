@@ -4,11 +4,13 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/payments"
 	"github.com/wallet-checkout/checkout/web/templates"
 )
 
@@ -80,4 +82,52 @@ func paymentRow(co *checkout.Checkout) templates.ConsolePaymentRow {
 		ID: co.ID, Created: co.CreatedAt.In(chinaTime).Format("2006-01-02 15:04:05"), Reference: co.Reference,
 		Amount: templates.FormatFen(co.Amounts.Trade), Status: string(co.Status),
 	}
+}
+
+// showConsolePayment is one checkout of the signed-in user's merchant:
+// another merchant's checkout is not found, exactly as an unknown id.
+func (h *handler) showConsolePayment(c *gin.Context) {
+	u := signedInUser(c)
+	id := c.Param("id")
+	ctx := c.Request.Context()
+	if !checkout.ValidID(id) {
+		h.errorPage(c, http.StatusNotFound, pageNotFound, "/console/payments")
+		return
+	}
+	co, err := h.repo.Get(ctx, id)
+	if errors.Is(err, checkout.ErrNotFound) || (err == nil && co.MerchantID != u.merchant.ID) {
+		h.errorPage(c, http.StatusNotFound, pageNotFound, "/console/payments")
+		return
+	}
+	var attempts []*checkout.Attempt
+	var refunds []payments.Refund
+	if err == nil {
+		attempts, err = h.repo.Attempts(ctx, id)
+	}
+	if err == nil {
+		refunds, err = h.pay.Refunds(ctx, id)
+	}
+	if err != nil {
+		h.logger(c).Error("Console payment not read", "checkout_id", id, "error", err)
+		h.errorPage(c, http.StatusServiceUnavailable, pageUnavailable, "")
+		return
+	}
+	v := templates.ConsolePaymentView{
+		Page: h.page(c), MerchantName: u.merchant.Name, ID: co.ID, Reference: co.Reference,
+		Amount: templates.FormatFen(co.Amounts.Trade), Refunded: templates.FormatFen(co.Refunded),
+		Status: string(co.Status), Created: co.CreatedAt.In(chinaTime).Format("2006-01-02 15:04:05"),
+	}
+	for _, a := range attempts {
+		v.Attempts = append(v.Attempts, templates.ConsoleAttemptRow{
+			Seq: strconv.Itoa(a.Seq), Method: string(a.Method), Scenario: string(a.Scenario), OutNo: a.OutNo, OrdNo: a.OrdNo,
+			Amount: templates.FormatFen(a.Amount), Status: string(a.Status),
+		})
+	}
+	for _, r := range refunds {
+		v.Refunds = append(v.Refunds, templates.ConsoleRefundRow{
+			ID: r.ID, Created: r.CreatedAt.In(chinaTime).Format("2006-01-02 15:04:05"), Amount: templates.FormatFen(r.Amount),
+			Status: string(r.Status), Reason: r.Reason,
+		})
+	}
+	h.render(c, http.StatusOK, templates.ConsolePaymentPage(v))
 }

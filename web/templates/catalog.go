@@ -11,6 +11,11 @@ package templates
 // them.
 var catalog = map[string]map[string]string{
 	LangZhHans: {
+		"console.payment.title":      "支付详情",
+		"console.payment.refunded":   "已退款",
+		"console.payment.attempts":   "支付尝试（网关订单）",
+		"console.payment.refunds":    "退款",
+		"console.payment.none":       "无",
 		"console.payments.title":     "支付记录",
 		"console.payments.search":    "按订单号搜索",
 		"console.payments.status":    "状态",
@@ -167,6 +172,11 @@ var catalog = map[string]map[string]string{
 		"api_error.method_not_offered": "当前环境不支持这种支付方式，请刷新页面后重试。",
 	},
 	LangZhHant: {
+		"console.payment.title":      "付款詳情",
+		"console.payment.refunded":   "已退款",
+		"console.payment.attempts":   "付款嘗試（閘道訂單）",
+		"console.payment.refunds":    "退款",
+		"console.payment.none":       "無",
 		"console.payments.title":     "付款紀錄",
 		"console.payments.search":    "按訂單號搜尋",
 		"console.payments.status":    "狀態",
@@ -320,6 +330,11 @@ var catalog = map[string]map[string]string{
 		"api_error.method_not_offered": "目前環境不支援這種付款方式，請重新整理頁面後再試。",
 	},
 	LangEn: {
+		"console.payment.title":      "Payment",
+		"console.payment.refunded":   "Refunded",
+		"console.payment.attempts":   "Attempts (gateway orders)",
+		"console.payment.refunds":    "Refunds",
+		"console.payment.none":       "None",
 		"console.payments.title":     "Payments",
 		"console.payments.search":    "Search by checkout id",
 		"console.payments.status":    "Status",

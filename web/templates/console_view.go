@@ -67,3 +67,23 @@ type ConsolePaymentsView struct {
 type ConsolePaymentRow struct {
 	ID, Created, Reference, Amount, Status string
 }
+
+// ConsolePaymentView is one checkout's page: amounts in yuan, times in
+// UTC+8.
+type ConsolePaymentView struct {
+	Page
+	MerchantName                                     string
+	ID, Reference, Amount, Refunded, Status, Created string
+	Attempts                                         []ConsoleAttemptRow
+	Refunds                                          []ConsoleRefundRow
+}
+
+// ConsoleAttemptRow is one gateway order of a checkout.
+type ConsoleAttemptRow struct {
+	Seq, Method, Scenario, OutNo, OrdNo, Amount, Status string
+}
+
+// ConsoleRefundRow is one refund of a checkout.
+type ConsoleRefundRow struct {
+	ID, Created, Amount, Status, Reason string
+}
