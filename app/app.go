@@ -18,6 +18,7 @@ import (
 
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/config"
+	"github.com/wallet-checkout/checkout/console"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/handlers"
 	"github.com/wallet-checkout/checkout/metrics"
@@ -111,6 +112,10 @@ type App struct {
 	// merchantIDs are the directory's merchants, whose webhook events
 	// Migrate walks.
 	merchantIDs []string
+	// dir, accounts and providers are what Reload swaps and checks.
+	dir       *checkout.Directory
+	accounts  *payments.Accounts
+	providers config.Providers
 }
 
 // New builds the service. It starts nothing: Start runs the loops.
@@ -181,7 +186,8 @@ func New(cfg Config) (*App, error) {
 		hookOpts = append(hookOpts, webhook.WithPrefix(p))
 		payPrefix, recPrefix, sessPrefix, oauthPrefix = p+"notify:", p+"rc:", p+"sess:", p+sessions.DefaultOAuthPrefix
 	}
-	a := &App{Repo: checkout.NewRepo(rdb, repoOpts...), Webhooks: webhook.New(rdb, dir, hookOpts...), Metrics: m, rdb: rdb}
+	a := &App{Repo: checkout.NewRepo(rdb, repoOpts...), Webhooks: webhook.New(rdb, dir, hookOpts...), Metrics: m, rdb: rdb,
+		dir: dir, accounts: cfg.Accounts, providers: cfg.Providers}
 
 	var events payments.Emitter = a.Webhooks
 	if cfg.Events != nil {
@@ -211,6 +217,10 @@ func New(cfg Config) (*App, error) {
 		return nil, err
 	}
 	a.Sessions, err = sessions.NewPayers(rdb, sessions.Config{PublicURL: s.PublicURL, KeyPairs: s.SessionKeyPairs(), Prefix: sessPrefix})
+	if err != nil {
+		return nil, fmt.Errorf("sessions: %w", err)
+	}
+	consoleSessions, err := sessions.NewConsoleStore(rdb, sessions.ConsoleConfig{PublicURL: s.PublicURL, KeyPairs: s.SessionKeyPairs(), Prefix: p + sessions.DefaultConsolePrefix, Clock: now})
 	if err != nil {
 		return nil, fmt.Errorf("sessions: %w", err)
 	}
@@ -263,6 +273,9 @@ func New(cfg Config) (*App, error) {
 		Reconciliations:      a.Reconciliation,
 		Sandbox:              cfg.Sandbox,
 		Observer:             handlerObs,
+		Console: handlers.ConsoleDeps{Sessions: consoleSessions, Prefix: p,
+			// Kept like the events: the service's retention.
+			Audit: console.NewAudit(rdb, p, s.Retention, now)},
 		RateLimits: handlers.RateLimits{
 			API: s.RateAPI, AuthFailures: s.RateAuthFailures, Payer: s.RatePayer, Prefix: p,
 		},
@@ -293,6 +306,39 @@ func New(cfg Config) (*App, error) {
 		a.merchantIDs = append(a.merchantIDs, m.ID)
 	}
 	return a, nil
+}
+
+// Reload makes the service serve a new merchants file (config.Merchants,
+// validated): merchants, stores, API keys and users change for the next
+// request, without a restart. The gateway accounts are swapped before the
+// directory, so a store the new file adds never lacks its account. What the
+// service built once at the start stays: the identity providers (a change
+// is refused, naming identity_providers: a restart applies it), the
+// identity emulator's apps, and the logos, which a new logo_url gets at the
+// next start. A refused file changes nothing.
+func (a *App) Reload(m *config.Merchants) error {
+	if m == nil || m.Directory == nil || m.Accounts == nil {
+		return errors.New("app: reload: no merchants")
+	}
+	if err := m.Accounts.Check(m.Directory); err != nil {
+		return fmt.Errorf("app: reload: %w", err)
+	}
+	if !sameProviders(a.providers, m.Providers) {
+		return &config.Error{Path: "identity_providers", Msg: "changed; the running configuration is kept (a restart applies a change of identity providers)"}
+	}
+	a.accounts.Replace(m.Accounts)
+	a.dir.Replace(m.Directory)
+	return nil
+}
+
+// sameProviders reports whether a reloaded file keeps the identity
+// providers the service started with (the emulator with the same key).
+func sameProviders(was, now config.Providers) bool {
+	if was.Emulator || now.Emulator {
+		return was.Emulator && now.Emulator && was.EmulatorAlipayKey != nil && was.EmulatorAlipayKey.Equal(now.EmulatorAlipayKey)
+	}
+	return was.WeChatAuthorizeBase == now.WeChatAuthorizeBase && was.WeChatAPIBase == now.WeChatAPIBase &&
+		was.AlipayAuthorizeBase == now.AlipayAuthorizeBase && was.AlipayGatewayURL == now.AlipayGatewayURL
 }
 
 // ErrDraining is the readiness failure of a process that is shutting down.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 )
 
 // LatePolicy says what happens to money that arrives after a checkout expired
@@ -123,6 +124,59 @@ type Merchant struct {
 	// LogoURL is where the merchant's logo is fetched at start (web/logos);
 	// "" shows its initial.
 	LogoURL string
+	// Console is who may sign in to the merchant console for this
+	// merchant, and what support may refund there.
+	Console Console
+}
+
+// Role is what a console user may do.
+type Role string
+
+// The console's roles, each allowed what the one before it is and more.
+const (
+	// RoleViewer reads payments, events and the audit log.
+	RoleViewer Role = "viewer"
+	// RoleSupport also refunds (within Console.SupportLimits) and resends
+	// webhooks.
+	RoleSupport Role = "support"
+	// RoleAdmin may do everything, refunds without the support limits.
+	RoleAdmin Role = "admin"
+)
+
+// Valid reports whether r is one of the three roles.
+func (r Role) Valid() bool { return r == RoleViewer || r == RoleSupport || r == RoleAdmin }
+
+// CanRefund reports whether r may refund at all.
+func (r Role) CanRefund() bool { return r == RoleSupport || r == RoleAdmin }
+
+// RefundLimits bound what a support user refunds, in fen; 0 means no
+// refund at all for that bound's scope.
+type RefundLimits struct {
+	// PerRefund is the largest single refund.
+	PerRefund int64
+	// PerDay is the most one merchant's support users refund in a day
+	// (UTC+8), all together.
+	PerDay int64
+}
+
+// Console is a merchant's console access.
+type Console struct {
+	Users []*ConsoleUser
+	// SupportLimits bound support users' refunds; admins have none.
+	SupportLimits RefundLimits
+}
+
+// ConsoleUser is one person who signs in to the console.
+type ConsoleUser struct {
+	// Email is the sign-in name, lower case; unique across the directory.
+	Email string
+	// PasswordHash is the argon2id PHC string `checkout hash-password`
+	// prints; the password itself is never stored.
+	PasswordHash string
+	Role         Role
+	// TOTPSecret, when set, is the base32 secret of the user's one-time
+	// codes (asked for after the password).
+	TOTPSecret Secret
 }
 
 // DefaultStore returns the merchant's first store, or nil when it has none.
@@ -218,12 +272,34 @@ func fillBase62(b []byte) error {
 	return nil
 }
 
-// Directory is the read-only set of merchants the service serves, indexed for
-// the lookups requests need. It is safe for concurrent use.
+// Directory is the set of merchants the service serves, indexed for the
+// lookups requests need. It is safe for concurrent use. Its content is
+// read-only; Replace swaps all of it at once (a reload of the merchants
+// file), so every holder of the *Directory sees the new merchants without
+// being rebuilt, and a request sees either the old set or the new one.
 type Directory struct {
+	idx atomic.Pointer[dirIndex]
+}
+
+// dirIndex is one version of a Directory's content, never changed once
+// published.
+type dirIndex struct {
 	merchants []*Merchant
 	byID      map[string]*Merchant
 	byKeyHash map[string]*Merchant
+	byEmail   map[string]consoleEntry
+}
+
+// consoleEntry is a console user with the merchant it belongs to.
+type consoleEntry struct {
+	merchant *Merchant
+	user     *ConsoleUser
+}
+
+// Replace makes d serve next's merchants from now on. next should not be
+// used afterwards except through d.
+func (d *Directory) Replace(next *Directory) {
+	d.idx.Store(next.idx.Load())
 }
 
 // ErrInvalidDirectory is wrapped by every NewDirectory error.
@@ -233,9 +309,10 @@ var ErrInvalidDirectory = errors.New("invalid merchant directory")
 // and store open_ids must be unique across the directory; store ids unique
 // within a merchant; every merchant needs at least one store.
 func NewDirectory(ms []*Merchant) (*Directory, error) {
-	d := &Directory{
+	d := &dirIndex{
 		byID:      make(map[string]*Merchant, len(ms)),
 		byKeyHash: make(map[string]*Merchant),
+		byEmail:   make(map[string]consoleEntry),
 	}
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidDirectory}, args...)...)
@@ -290,9 +367,25 @@ func NewDirectory(ms []*Merchant) (*Directory, error) {
 				}
 			}
 		}
+		for j, u := range m.Console.Users {
+			switch {
+			case u == nil || u.Email == "" || u.Email != strings.ToLower(u.Email):
+				return nil, bad("merchant %s: console.users[%d] needs a lower-case email", m.ID, j)
+			case !u.Role.Valid():
+				return nil, bad("merchant %s: console.users[%d].role %q must be viewer, support or admin", m.ID, j, u.Role)
+			case u.PasswordHash == "":
+				return nil, bad("merchant %s: console.users[%d] has no password hash", m.ID, j)
+			}
+			if _, dup := d.byEmail[u.Email]; dup {
+				return nil, bad("merchant %s: console.users[%d]: email %q is used twice", m.ID, j, u.Email)
+			}
+			d.byEmail[u.Email] = consoleEntry{m, u}
+		}
 		d.merchants = append(d.merchants, m)
 	}
-	return d, nil
+	out := &Directory{}
+	out.idx.Store(d)
+	return out, nil
 }
 
 // validToken reports whether s is 1..max letters, digits, '_' or '-'.
@@ -315,22 +408,32 @@ func (d *Directory) Authenticate(apiKey string) (*Merchant, bool) {
 	if apiKey == "" || len(apiKey) > 256 {
 		return nil, false
 	}
-	m, ok := d.byKeyHash[HashAPIKey(apiKey)]
+	m, ok := d.idx.Load().byKeyHash[HashAPIKey(apiKey)]
 	return m, ok
 }
 
 // Merchant finds a merchant by id.
 func (d *Directory) Merchant(id string) (*Merchant, bool) {
-	m, ok := d.byID[id]
+	m, ok := d.idx.Load().byID[id]
 	return m, ok
 }
 
+// ConsoleUser finds a console user by email (compared in lower case) and
+// the merchant it belongs to.
+func (d *Directory) ConsoleUser(email string) (*Merchant, *ConsoleUser, bool) {
+	e, ok := d.idx.Load().byEmail[strings.ToLower(strings.TrimSpace(email))]
+	if !ok {
+		return nil, nil, false
+	}
+	return e.merchant, e.user, true
+}
+
 // Merchants returns every merchant, in configuration order.
-func (d *Directory) Merchants() []*Merchant { return d.merchants }
+func (d *Directory) Merchants() []*Merchant { return d.idx.Load().merchants }
 
 // Store finds one merchant's store by id.
 func (d *Directory) Store(merchantID, storeID string) (*Store, bool) {
-	m, ok := d.byID[merchantID]
+	m, ok := d.idx.Load().byID[merchantID]
 	if !ok {
 		return nil, false
 	}

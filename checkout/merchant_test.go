@@ -150,3 +150,52 @@ func TestSecretsNeverPrint(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectoryReplace: Replace swaps the whole content at once while
+// readers run (the race detector watches), and readers see either the old
+// merchant set or the new one, never a mix.
+func TestDirectoryReplace(t *testing.T) {
+	mk := func(id, key string) *Directory {
+		d, err := NewDirectory([]*Merchant{{ID: id, APIKeys: []APIKey{APIKeyFor(key)}, Stores: []*Store{{ID: "main"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	d := mk("old", "sk_test_old")
+	next := mk("new", "sk_test_new")
+	done := make(chan struct{})
+	mixed := make(chan string, 1)
+	go func() {
+		defer close(done)
+		for range 2000 {
+			ms := d.Merchants()
+			if len(ms) != 1 || (ms[0].ID != "old" && ms[0].ID != "new") {
+				select {
+				case mixed <- fmt.Sprint(ms):
+				default:
+				}
+			}
+			d.Authenticate("sk_test_new")
+		}
+	}()
+	d.Replace(next)
+	<-done
+	select {
+	case m := <-mixed:
+		t.Fatalf("a reader saw %s", m)
+	default:
+	}
+	if _, ok := d.Merchant("old"); ok {
+		t.Error("the old merchant is still found")
+	}
+	if m, ok := d.Authenticate("sk_test_new"); !ok || m.ID != "new" {
+		t.Errorf("Authenticate(new key) = %v, %v", m, ok)
+	}
+	if _, ok := d.Authenticate("sk_test_old"); ok {
+		t.Error("the old key still authenticates")
+	}
+	if _, ok := d.Store("new", "main"); !ok {
+		t.Error("the new merchant's store is not found")
+	}
+}

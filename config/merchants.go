@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/console"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/internal/hostclass"
 	"github.com/wallet-checkout/checkout/payments"
@@ -90,6 +91,10 @@ type Options struct {
 	// AllowPrivateWebhooks accepts webhook URLs on loopback and private
 	// addresses, and plain http ones.
 	AllowPrivateWebhooks bool
+	// EmulatorKey, when set, is the identity emulator's Alipay key to keep
+	// instead of generating one: a reload of the file (SIGHUP) keeps the
+	// key the running emulator signs with.
+	EmulatorKey *rsa.PrivateKey
 }
 
 // LoadMerchants reads and validates the merchants file at path.
@@ -111,7 +116,7 @@ func ParseMerchants(data []byte, opts Options) (*Merchants, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &validator{opts: opts, openIDs: map[string]string{}, keys: map[string]string{}, accounts: payments.NewAccounts()}
+	v := &validator{opts: opts, openIDs: map[string]string{}, keys: map[string]string{}, emails: map[string]string{}, accounts: payments.NewAccounts()}
 	out := &Merchants{}
 	if out.Providers, err = v.providers(&f.IdentityProviders); err != nil {
 		return nil, err
@@ -153,6 +158,7 @@ type validator struct {
 	emulatorPub string
 	openIDs     map[string]string // open_id → path of its first use
 	keys        map[string]string // API key hash → path of its first use
+	emails      map[string]string // console user's email → path of its first use
 	// accounts collects the stores' gateway accounts.
 	accounts *payments.Accounts
 }
@@ -230,9 +236,12 @@ func (v *validator) emulator(p *providersYAML) (Providers, error) {
 			return Providers{}, errorf(f.path, "leave the URLs out with emulator: true (the service serves the emulator under its own /walletsim/)")
 		}
 	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return Providers{}, errorf("identity_providers.emulator", "cannot generate the emulated Alipay's key: %v", err)
+	key := v.opts.EmulatorKey
+	if key == nil {
+		var err error
+		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			return Providers{}, errorf("identity_providers.emulator", "cannot generate the emulated Alipay's key: %v", err)
+		}
 	}
 	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	if err != nil {
@@ -339,6 +348,9 @@ func (v *validator) merchant(path string, y *merchantYAML) (*checkout.Merchant, 
 			return nil, errorf(p+".gateway", "%v", err)
 		}
 		m.Stores = append(m.Stores, st)
+	}
+	if m.Console, err = v.console(path+".console", &y.Console); err != nil {
+		return nil, err
 	}
 	live := false
 	for _, st := range m.Stores {
@@ -675,6 +687,98 @@ func (v *validator) alipay(path string, y *alipayYAML) (checkout.AlipayConfig, e
 		}
 	}
 	return c, nil
+}
+
+// emailRe is a plain address shape: something, @, a dotted domain.
+var emailRe = regexp.MustCompile(`^[^@\s]{1,64}@[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\.[a-z]{2,63}$`)
+
+// console checks a merchant's console users and support's refund limits.
+func (v *validator) console(path string, y *consoleYAML) (checkout.Console, error) {
+	var c checkout.Console
+	lim := y.SupportRefundLimits
+	if lim.PerRefund < 0 {
+		return c, errorf(path+".support_refund_limits.per_refund", "must be a whole number of fen, 0 or more")
+	}
+	if lim.PerDay < 0 {
+		return c, errorf(path+".support_refund_limits.per_day", "must be a whole number of fen, 0 or more")
+	}
+	if lim.PerDay < lim.PerRefund {
+		return c, errorf(path+".support_refund_limits.per_day", "is %d fen, less than per_refund (%d): one refund could never use its limit", lim.PerDay, lim.PerRefund)
+	}
+	c.SupportLimits = checkout.RefundLimits{PerRefund: int64(lim.PerRefund), PerDay: int64(lim.PerDay)}
+	for i := range y.Users {
+		p := fmt.Sprintf("%s.users[%d]", path, i)
+		u, err := v.consoleUser(p, &y.Users[i])
+		if err != nil {
+			return c, err
+		}
+		c.Users = append(c.Users, u)
+	}
+	return c, nil
+}
+
+func (v *validator) consoleUser(path string, y *consoleUserYAML) (*checkout.ConsoleUser, error) {
+	u := &checkout.ConsoleUser{}
+	email, err := v.str(path+".email", y.Email)
+	if err != nil {
+		return nil, err
+	}
+	email = strings.ToLower(email)
+	switch {
+	case email == "":
+		return nil, errorf(path+".email", "is required (the user signs in with it)")
+	case len(email) > 254 || !emailRe.MatchString(email):
+		return nil, errorf(path+".email", "%q is not an email address", email)
+	}
+	if first, dup := v.emails[email]; dup {
+		return nil, errorf(path+".email", "%q is already a console user at %s; an email belongs to one merchant", email, first)
+	}
+	v.emails[email] = path + ".email"
+	u.Email = email
+
+	hash, err := v.str(path+".password_hash", y.PasswordHash)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case hash == "":
+		return nil, errorf(path+".password_hash", "is required: run `checkout hash-password` and put the $argon2id$… line it prints here")
+	case !strings.HasPrefix(hash, "$"):
+		// Never echo it: it may be the password itself.
+		return nil, errorf(path+".password_hash", "is not a hash; store only the hash: run `checkout hash-password` and put the $argon2id$… line it prints here")
+	}
+	if err := console.CheckHash(hash); err != nil {
+		return nil, errorf(path+".password_hash", "%v", err)
+	}
+	u.PasswordHash = hash
+
+	role, err := v.str(path+".role", y.Role)
+	if err != nil {
+		return nil, err
+	}
+	u.Role = checkout.Role(role)
+	if !u.Role.Valid() {
+		if role == "" {
+			return nil, errorf(path+".role", "is required: viewer, support or admin")
+		}
+		return nil, errorf(path+".role", "%q is not viewer, support or admin", role)
+	}
+
+	if raw := strings.TrimSpace(y.TOTPSecret); raw != "" {
+		if !envRefRe.MatchString(raw) {
+			// Never echo it: it is the secret.
+			return nil, errorf(path+".totp_secret", "must be an environment reference such as ${SHOP_ADMIN_TOTP}, not the secret itself")
+		}
+		secret, err := v.str(path+".totp_secret", raw)
+		if err != nil {
+			return nil, err
+		}
+		if err := console.CheckTOTPSecret(secret); err != nil {
+			return nil, errorf(path+".totp_secret", "%v", err)
+		}
+		u.TOTPSecret = checkout.Secret(strings.ToUpper(strings.TrimRight(secret, "=")))
+	}
+	return u, nil
 }
 
 // httpURL checks an absolute http(s) URL without user info or fragment.

@@ -40,6 +40,24 @@ type merchantYAML struct {
 	MaxAmount     fen         `yaml:"max_amount"`
 	LogoURL       string      `yaml:"logo_url"`
 	Stores        []storeYAML `yaml:"stores"`
+	Console       consoleYAML `yaml:"console"`
+}
+
+type consoleYAML struct {
+	SupportRefundLimits refundLimitsYAML  `yaml:"support_refund_limits"`
+	Users               []consoleUserYAML `yaml:"users"`
+}
+
+type refundLimitsYAML struct {
+	PerRefund fen `yaml:"per_refund"`
+	PerDay    fen `yaml:"per_day"`
+}
+
+type consoleUserYAML struct {
+	Email        string `yaml:"email"`
+	PasswordHash string `yaml:"password_hash"`
+	Role         string `yaml:"role"`
+	TOTPSecret   string `yaml:"totp_secret"`
 }
 
 type webhookYAML struct {

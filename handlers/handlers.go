@@ -98,6 +98,9 @@ type Deps struct {
 	// Observer, when set, is told of every request, notify, rate-limit
 	// refusal and status stream (the metrics).
 	Observer Observer
+	// Console is what the merchant console needs; without its Sessions
+	// the console is not served.
+	Console ConsoleDeps
 }
 
 // handler holds the dependencies every action uses.
@@ -122,6 +125,8 @@ type handler struct {
 	merchantStreams *streamCounts
 	// obs sees every request (Deps.Observer; a no-op without one).
 	obs Observer
+	// console is set by consoleRoutes when the console is served.
+	console *ConsoleDeps
 }
 
 // New checks the dependencies and builds the router.

@@ -20,6 +20,9 @@ var (
 	pageOAuthDenied   = errorText{"error.oauth_denied.title", "error.oauth_denied.body"}
 	pageReturnInvalid = errorText{"error.return_invalid.title", "error.return_invalid.body"}
 	pageRateLimited   = errorText{"error.rate_limited.title", "error.rate_limited.body"}
+	// pageForbidden refuses a console form posted from another site or
+	// with a token that does not verify.
+	pageForbidden = errorText{"error.forbidden.title", "error.forbidden.body"}
 )
 
 // apiErrorKeys gives the catalogue key of the message of each error code

@@ -124,6 +124,8 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	// Outside the Bearer-authenticated /v1 group: the mini-program
 	// proves itself with the checkout's client secret; it is limited per
 	// checkout and client address once the checkout is loaded.
+	h.consoleRoutes(r, d.Console)
+
 	r.POST("/v1/checkouts/:id/wechat-mini-program-payments", h.createMiniProgramPayment)
 	// The API's own description (package api): public, since it holds no
 	// secret and tools fetch it without a key; a constant from memory, so

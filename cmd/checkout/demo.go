@@ -18,6 +18,7 @@ import (
 
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/config"
+	"github.com/wallet-checkout/checkout/console"
 	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
 	"github.com/wallet-checkout/checkout/payments"
@@ -64,7 +65,13 @@ type demoSetup struct {
 	// webhook_url (loopback allowed in demo mode) gets them signed.
 	webhookSecret string
 	public        string
+	// consolePassword is the demo console user's (demoConsoleEmail),
+	// made for each process and printed in the banner.
+	consolePassword string
 }
+
+// demoConsoleEmail signs in to the demo merchant's console, as an admin.
+const demoConsoleEmail = "demo@checkout.example"
 
 // newDemo builds the sandbox, the emulator and the demo merchant for a
 // service reachable at publicURL.
@@ -135,7 +142,17 @@ func newDemo(publicURL string, log *slog.Logger) (*demoSetup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("public URL: %w", err)
 	}
+	d.consolePassword = randomToken()[:16]
+	consoleHash, err := console.HashPassword(d.consolePassword)
+	if err != nil {
+		return nil, fmt.Errorf("console user: %w", err)
+	}
 	d.merchant = &checkout.Merchant{
+		Console: checkout.Console{
+			Users: []*checkout.ConsoleUser{{Email: demoConsoleEmail, PasswordHash: consoleHash, Role: checkout.RoleAdmin}},
+			// Support users have none in the demo; an admin is not limited.
+			SupportLimits: checkout.RefundLimits{PerRefund: 10000, PerDay: 50000},
+		},
 		ID:            demoMerchantID,
 		Name:          "演示商户 Demo Merchant",
 		APIKeys:       []checkout.APIKey{checkout.APIKeyFor(d.apiKey)},
@@ -224,6 +241,10 @@ Checkout service, DEMO MODE (no CHECKOUT_CONFIG): %[1]s
 
   API key:   %[6]s
 
+  Merchant console: %[1]s/console/login
+    email     %[16]s
+    password  %[17]s
+
   Sandbox gateway store (point any gateway client here):
     base URL   %[1]s/sandbox%[7]s
     console    %[1]s/sandbox/ (orders awaiting a payer, and their pay buttons;
@@ -257,7 +278,7 @@ Checkout service, DEMO MODE (no CHECKOUT_CONFIG): %[1]s
 
 `, s.PublicURL, data, d.merchant.Name, d.merchant.ID, strings.Join(d.merchant.RedirectHosts, ", "),
 		d.apiKey, d.sandbox.Prefix(), d.store.OpenID, d.store.OpenKey, d.store.ShopPass,
-		yuan(demoAmount), int(demoTTL.Hours()), c.ID, link.ID, d.webhookSecret)
+		yuan(demoAmount), int(demoTTL.Hours()), c.ID, link.ID, d.webhookSecret, demoConsoleEmail, d.consolePassword)
 	return nil
 }
 

@@ -7,6 +7,8 @@
 //	checkout [flags]             serve (demo mode without CHECKOUT_CONFIG)
 //	checkout sandbox [flags]     run the sandbox gateway on its own
 //	checkout hash-key < key.txt  print the sha256:… line the merchants file stores
+//	checkout hash-password       read a console password on stdin, print its argon2id hash
+//	checkout totp-new EMAIL      print a console user's new TOTP secret, URI and QR
 //	checkout reconcile -store ID [-date YYYY-MM-DD]   reconcile a store's day with the gateway
 //	checkout doctor [-fix] [-public-check]   check the configuration before a payer does
 //	checkout listen --forward-to URL   forward your events, re-signed, to a local URL
@@ -68,6 +70,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return sandbox.Main(ctx, args[1:], stdout, stderr)
 		case "hash-key":
 			return hashKey(args[1:], os.Stdin, stdout, stderr)
+		case "hash-password":
+			return hashPassword(args[1:], os.Stdin, stdout, stderr)
+		case "totp-new":
+			return totpNew(args[1:], stdout, stderr)
 		case "reconcile":
 			return reconcile(ctx, args[1:], getenv, stdout, stderr)
 		case "doctor":
@@ -94,7 +100,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "checkout: unknown command %q (want sandbox, hash-key, reconcile, doctor, listen, or flags only)\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "checkout: unknown command %q (want sandbox, hash-key, hash-password, totp-new, reconcile, doctor, listen, or flags only)\n", fs.Arg(0))
 		return exitUsage
 	}
 
@@ -114,6 +120,10 @@ func usage(fs *flag.FlagSet, w io.Writer) {
   checkout sandbox [flags]    run the sandbox gateway on its own (checkout sandbox -h)
   checkout hash-key < key.txt print the sha256:… line to put in the merchants file (the key on
                               standard input, where the process list does not show it)
+  checkout hash-password      read a console user's password (typed, or one line on stdin)
+                              and print the $argon2id$… hash for the merchants file
+  checkout totp-new EMAIL     print a console user's new TOTP secret, its otpauth:// URI
+                              and a QR code to scan with an authenticator app
   checkout reconcile -store ID [-date YYYY-MM-DD]
                               reconcile a store's gateway day now (checkout reconcile -h)
   checkout doctor [-fix] [-public-check]

@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/wallet-checkout/checkout/app"
@@ -147,6 +149,13 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 	}
 
+	// SIGHUP reloads the merchants file from here on (before this, the
+	// default action would end the process).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go reloadOnHUP(ctx, hup, a, settings, getenv, merchants, log)
+
 	if demo != nil {
 		if err := demo.Start(ctx, a.Repo, settings, settings.Redis == nil, stdout); err != nil {
 			fmt.Fprintf(stderr, "checkout: demo mode: %v\n", err)
@@ -225,6 +234,36 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 	}
 	log.Info("Stopped")
 	return exitOK
+}
+
+// reloadOnHUP reads the merchants file again at each signal on hup until
+// ctx ends, and swaps it in when it is valid. A bad file keeps the running
+// configuration and logs one line naming the field (config.Error's path),
+// never a secret. In demo mode there is no file: the signal is only logged.
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, a *app.App, settings *config.Settings, getenv func(string) string, running *config.Merchants, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		if settings.Demo() {
+			log.Warn("SIGHUP ignored: demo mode has no merchants file to reload")
+			continue
+		}
+		m, err := config.LoadMerchants(settings.ConfigPath, config.Options{
+			Getenv: getenv, AllowPrivateWebhooks: settings.AllowPrivateWebhooks,
+			EmulatorKey: running.Providers.EmulatorAlipayKey,
+		})
+		if err == nil {
+			err = a.Reload(m)
+		}
+		if err != nil {
+			log.Error("Merchants file not reloaded; the running configuration is kept", "file", settings.ConfigPath, "error", err.Error())
+			continue
+		}
+		log.Info("Merchants file reloaded", "file", settings.ConfigPath, "merchants", len(m.Merchants))
+	}
 }
 
 // newLogger logs text to a terminal and JSON elsewhere (containers, files),

@@ -34,9 +34,10 @@ var allowed = map[string][]string{
 	// observers of their own, which app wires to it.
 	"metrics":          {},
 	"checkout":         {},
+	"console":          {},
 	"wallet":           {},
 	"wallet/walletsim": {"wallet"},
-	"config":           {"checkout", "gateway", "internal/hostclass", "notify/webhook", "payments", "wallet"},
+	"config":           {"checkout", "console", "gateway", "internal/hostclass", "notify/webhook", "payments", "wallet"},
 	// client/webhook is in the client's own module (client/, standard
 	// library only): the webhook signature scheme, owned there so that
 	// merchants import it without the service.
@@ -50,15 +51,15 @@ var allowed = map[string][]string{
 	"web/qrcode":     {},
 	"web/templates":  {"checkout", "web/static"},
 	"handlers": {
-		"api", "apiobject", "checkout", "internal/hostclass", "notify", "notify/webhook", "payments",
+		"api", "apiobject", "checkout", "console", "internal/hostclass", "notify", "notify/webhook", "payments",
 		"reconciliation", "sessions", "wallet", "web/logos", "web/qrcode", "web/static", "web/templates",
 	},
 	"app": {
-		"checkout", "config", "gateway", "handlers", "metrics", "notify", "notify/webhook",
+		"checkout", "config", "console", "gateway", "handlers", "metrics", "notify", "notify/webhook",
 		"payments", "reconciliation", "sessions", "wallet", "wallet/walletsim", "web/logos",
 	},
 	"cmd/checkout": {
-		"app", "checkout", "client", "client/webhook", "config", "gateway", "gateway/sandbox", "internal/hostclass", "metrics", "notify/webhook",
+		"app", "checkout", "client", "client/webhook", "config", "console", "gateway", "gateway/sandbox", "internal/hostclass", "metrics", "notify/webhook",
 		"payments", "reconciliation", "wallet/walletsim",
 	},
 	"cmd/loadharness": {"app", "checkout", "config", "gateway", "gateway/sandbox", "notify", "payments"},
