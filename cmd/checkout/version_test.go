@@ -63,7 +63,11 @@ func TestVersionStampedByLdflags(t *testing.T) {
 		}
 	}
 	bin := filepath.Join(t.TempDir(), "checkout")
-	build := exec.Command(goTool, "build", "-ldflags", "-X main.version=v9.8.7 -X main.commit=0123456789abcdef", "-o", bin, ".")
+	args := []string{"build", "-ldflags", "-X main.version=v9.8.7 -X main.commit=0123456789abcdef", "-o", bin}
+	if raceBuild {
+		args = append(args, "-race")
+	}
+	build := exec.Command(goTool, append(args, ".")...)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
