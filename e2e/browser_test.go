@@ -95,7 +95,7 @@ func startBrowser(t *testing.T) context.Context {
 			chromedp.UserDataDir(dir),
 			// Chromium's own temporary folders (org.chromium.Chromium.*)
 			// go in dir too, so they are removed with it.
-			chromedp.Env("TMPDIR="+dir),
+			chromedp.Env("TMPDIR=" + dir),
 			chromedp.Flag("disable-background-networking", true),
 			chromedp.Flag("disable-component-update", true),
 			chromedp.Flag("disable-sync", true),
