@@ -296,12 +296,23 @@ func TestMetricsAfterAPaidFlow(t *testing.T) {
 func TestMetricsMerchantLabel(t *testing.T) {
 	f := newPaidFlow(t, metrics.Options{MerchantLabel: true})
 	f.pay(t)
-	got := scrape(t, f.admin.URL+"/metrics")
+	// The webhook's counter moves right after the receiver answered, which
+	// may be after pay returned: poll until its series is there.
 	var withMerchant []string
-	for k := range got {
-		if strings.Contains(k, `merchant_id="m_`) {
-			withMerchant = append(withMerchant, k[:strings.IndexByte(k, '{')])
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		withMerchant = withMerchant[:0]
+		delivered := false
+		for k := range scrape(t, f.admin.URL+"/metrics") {
+			if strings.Contains(k, `merchant_id="m_`) {
+				name := k[:strings.IndexByte(k, '{')]
+				withMerchant = append(withMerchant, name)
+				delivered = delivered || name == "checkout_webhook_deliveries_total"
+			}
 		}
+		if delivered || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	want := map[string]bool{"checkout_confirmations_total": true, "checkout_checkout_transitions_total": true,
 		"checkout_webhook_deliveries_total": true}
