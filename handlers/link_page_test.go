@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/internal/redistest"
 	"github.com/wallet-checkout/checkout/notify/webhook"
 	"github.com/wallet-checkout/checkout/web/templates"
 )
@@ -56,10 +57,11 @@ func checkoutOf(t *testing.T, r pgResp) string {
 	return strings.TrimPrefix(loc, "/c/")
 }
 
-// dbKeys counts the keys under the env's prefix.
+// dbKeys counts the keys under the env's prefix, on every primary of a
+// Cluster.
 func (e *pgEnv) dbKeys() int {
 	e.t.Helper()
-	keys, err := e.rdb.Keys(context.Background(), e.prefix+"*").Result()
+	keys, err := redistest.Keys(e.rdb, e.prefix+"*")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -356,7 +358,7 @@ func TestLinkReuseBySameWallet(t *testing.T) {
 		t.Fatal("another payer got alice's checkout")
 	}
 	// No openid in any key name.
-	keys, _ := e.rdb.Keys(context.Background(), e.prefix+"*pl:{"+l.ID+"}:who:*").Result()
+	keys, _ := redistest.Keys(e.rdb, e.prefix+"*pl:{"+l.ID+"}:who:*")
 	if len(keys) != 2 {
 		t.Fatalf("payer keys %v", keys)
 	}
