@@ -910,6 +910,15 @@ const listScanMax = 1000
 // page ("" at the end). With a status filter a page may be short while
 // a cursor is still returned: at most listScanMax entries are read per call.
 func (r *Repo) List(ctx context.Context, merchantID string, q ListQuery) ([]*Checkout, string, error) {
+	return r.listPage(ctx, merchantID, q, func(after string, n int) ([]string, error) {
+		return r.listIDs(ctx, merchantID, after, n)
+	})
+}
+
+// listPage is a page of merchantID's checkouts as List answers it, from an
+// index fetch reads newest first (at most n ids after a cursor): List's
+// and ListByLink's one loop of filtering and paging.
+func (r *Repo) listPage(ctx context.Context, merchantID string, q ListQuery, fetch func(after string, n int) ([]string, error)) ([]*Checkout, string, error) {
 	if q.Limit <= 0 {
 		q.Limit = 20
 	}
@@ -925,7 +934,7 @@ func (r *Repo) List(ctx context.Context, merchantID string, q ListQuery) ([]*Che
 		if q.Status != "" {
 			batch = 100
 		}
-		ids, err := r.listIDs(ctx, merchantID, cursor, batch+1)
+		ids, err := fetch(cursor, batch+1)
 		if err != nil {
 			return nil, "", err
 		}

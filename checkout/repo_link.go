@@ -463,47 +463,13 @@ func (r *Repo) ListByLink(ctx context.Context, merchantID, linkID string, q List
 	if _, err := r.GetLinkFor(ctx, merchantID, linkID); err != nil {
 		return nil, "", err
 	}
-	if q.Limit <= 0 {
-		q.Limit = 20
-	}
-	q.Limit = min(q.Limit, 100)
-	if q.After != "" && !ValidID(q.After) {
-		return nil, "", ErrBadCursor
-	}
-	var out []*Checkout
-	cursor := q.After
-	for scanned := 0; scanned < listScanMax; {
-		ids, err := PageNewestFirst(ctx, r.rdb, r.keyLinkCos(linkID), cursor, q.Limit+1)
+	return r.listPage(ctx, merchantID, q, func(after string, n int) ([]string, error) {
+		ids, err := PageNewestFirst(ctx, r.rdb, r.keyLinkCos(linkID), after, n)
 		if err != nil {
-			return nil, "", fmt.Errorf("list checkouts of %s: %w", linkID, err)
+			return nil, fmt.Errorf("list checkouts of %s: %w", linkID, err)
 		}
-		more := len(ids) > q.Limit
-		if more {
-			ids = ids[:q.Limit]
-		}
-		cs, err := r.getMany(ctx, ids)
-		if err != nil {
-			return nil, "", err
-		}
-		for i, c := range cs {
-			cursor = ids[i]
-			scanned++
-			if c == nil || c.MerchantID != merchantID || (q.Status != "" && c.Status != q.Status) {
-				continue
-			}
-			out = append(out, c)
-			if len(out) == q.Limit {
-				if i < len(cs)-1 || more {
-					return out, cursor, nil
-				}
-				return out, "", nil
-			}
-		}
-		if !more {
-			return out, "", nil
-		}
-	}
-	return out, cursor, nil
+		return ids, nil
+	})
 }
 
 // scriptLinkReserve: KEYS link, held, checkouts; ARGV now, checkout
