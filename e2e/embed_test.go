@@ -86,10 +86,17 @@ func TestEmbedOverlay(t *testing.T) {
 	var got string
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		png := get(tb, "capture the overlay", chromedp.Screenshot(chromedp.CSS("[data-wallet-checkout-overlay] iframe")))
-		var err error
-		if got, err = decodeShot(t, png); err == nil || time.Now().After(deadline) {
-			break
+		// The iframe's node can be replaced while its page loads (CDP's
+		// "No node with given id found"): such a capture is tried again
+		// like an unreadable one, until the deadline.
+		png, err := chromedp.Run(tb.ctx, chromedp.Screenshot(chromedp.CSS("[data-wallet-checkout-overlay] iframe")))
+		if err != nil && time.Now().After(deadline) {
+			tb.fail("capture the overlay", err)
+		}
+		if err == nil {
+			if got, err = decodeShot(t, png); err == nil || time.Now().After(deadline) {
+				break
+			}
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
