@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // adminAddr is the admin listener's address from the start log ("Admin
@@ -38,7 +39,12 @@ func getBody(t *testing.T, url string) (int, string) {
 // start log and the build info name the version.
 func TestAdminListener(t *testing.T) {
 	in := start(t, map[string]string{"CHECKOUT_ADMIN_ADDR": "127.0.0.1:0"})
+	// The admin listener's line may come after the public one's: wait for it.
 	admin := adminAddr(t, in.stderr.String())
+	for deadline := time.Now().Add(30 * time.Second); admin == "" && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		admin = adminAddr(t, in.stderr.String())
+	}
 	if admin == "" || admin == in.addr {
 		t.Fatalf("admin listener %q (public %s); logs:\n%s", admin, in.addr, in.stderr)
 	}
