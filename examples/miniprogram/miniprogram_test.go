@@ -44,8 +44,11 @@ const (
 	miniApp     = "wxe1000000000000mp"
 )
 
-// miniProgramUA is WeChat's User-Agent inside a mini-program's web-view.
-const miniProgramUA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800322c) NetType/WIFI Language/zh_CN miniProgram/" + miniApp
+// miniProgramUA is WeChat's User-Agent inside the web-view of the
+// mini-program appID.
+func miniProgramUA(appID string) string {
+	return "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800322c) NetType/WIFI Language/zh_CN miniProgram/" + appID
+}
 
 // merchantsFile is what docs/sandbox.md tells a merchant to write to try
 // native flows against the sandbox with the built-in emulator.
@@ -86,11 +89,13 @@ type shiftClock struct{ offset atomic.Int64 }
 func (c *shiftClock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *shiftClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
-// service is the running service and its merchant's API key.
+// service is the running service, its merchant's API key and the
+// store's mini-program appid.
 type service struct {
-	url    string
-	apiKey string
-	clock  *shiftClock
+	url     string
+	apiKey  string
+	miniApp string
+	clock   *shiftClock // nil for the demo binary, which keeps real time
 }
 
 func startService(t *testing.T) *service {
@@ -168,7 +173,7 @@ func startService(t *testing.T) *service {
 	h.Store(a.Handler)
 	wait := a.Start(ctx)
 	t.Cleanup(func() { cancel(); wait() })
-	return &service{url: srv.URL, apiKey: apiKey, clock: clock}
+	return &service{url: srv.URL, apiKey: apiKey, miniApp: miniApp, clock: clock}
 }
 
 // api calls the merchant API and decodes the answer into out.
@@ -219,11 +224,27 @@ var reMPPath = regexp.MustCompile(`data-mp-path="([^"]+)"`)
 // each case did: the checkouts paid in the mini-program are paid, the
 // others are not.
 func TestMiniProgramExample(t *testing.T) {
+	node := needNode(t)
+	s := startService(t)
+	// Two minutes on, only the "expired" checkout has expired.
+	runExample(t, node, s, func(string) { s.clock.Advance(checkout.MinTTL + time.Minute) })
+}
+
+// needNode returns the node command, or skips the test without it.
+func needNode(t *testing.T) string {
+	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Skip("node is not installed: the mini-program example's tests need Node.js 20 or later (apt-get install nodejs)")
 	}
-	s := startService(t)
+	return node
+}
+
+// runExample creates one checkout per case of test/pay.test.js, lets
+// expire end the "expired" one, runs the Node tests against s and checks
+// through the API what each case did.
+func runExample(t *testing.T, node string, s *service, expire func(id string)) {
+	t.Helper()
 
 	// One checkout per case, created as the merchant's server does.
 	cases := map[string]map[string]string{}
@@ -241,8 +262,8 @@ func TestMiniProgramExample(t *testing.T) {
 		secrets[c.ID] = c.ClientSecret
 	}
 	// The "expired" checkout lives the shortest time allowed; the others
-	// the default 30 minutes. Two minutes on, only it has expired.
-	s.clock.Advance(checkout.MinTTL + time.Minute)
+	// the default 30 minutes.
+	expire(cases["expired"]["id"])
 
 	// The hand-off path is the one the hosted page itself emits in a
 	// mini-program's web-view.
@@ -250,7 +271,7 @@ func TestMiniProgramExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("User-Agent", miniProgramUA)
+	req.Header.Set("User-Agent", miniProgramUA(s.miniApp))
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -296,7 +317,7 @@ func TestMiniProgramExample(t *testing.T) {
 		"CHECKOUT_SERVICE="+s.url,
 		"CHECKOUT_UNREACHABLE="+unreachable,
 		"CHECKOUT_MERCHANT="+merchant.URL,
-		"CHECKOUT_MINI_APPID="+miniApp,
+		"CHECKOUT_MINI_APPID="+s.miniApp,
 		"CHECKOUT_CASES="+string(casesJSON),
 	)
 	out, err := cmd.CombinedOutput()
