@@ -53,6 +53,13 @@ func TestDockerfile(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^FROM golang:` + regexp.QuoteMeta(goVersion[1]) + `\.\d+-[a-z]+ AS build$`).MatchString(df) {
 		t.Errorf("the build stage is not pinned to an exact golang:%s.N-<debian> tag", goVersion[1])
 	}
+	// Every stage's base is exact: the runtime is scratch (no versions to
+	// drift), never a moving tag such as distroless's :nonroot or :latest.
+	for _, from := range regexp.MustCompile(`(?m)^FROM (\S+)`).FindAllStringSubmatch(df, -1) {
+		if from[1] != "scratch" && !regexp.MustCompile(`^golang:\d+\.\d+\.\d+-[a-z]+$`).MatchString(from[1]) {
+			t.Errorf("FROM %s is not pinned to an exact version (scratch, or golang:X.Y.Z-<debian>)", from[1])
+		}
+	}
 	// Time zones are compiled in (-tags timetzdata): no package step after
 	// COPY . ., which would run again on every code change.
 	if strings.Contains(df, "apt-get") {
