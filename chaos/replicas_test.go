@@ -601,8 +601,12 @@ func runReplicas(t *testing.T, topo topology, opt options) {
 	}
 	if gwHeldReq != nil {
 		if a, ok := gw.firstAgain(); ok {
-			fmt.Fprintf(&b, "  gateway work: a %s about %s, held from the gateway when replica %d was killed, was taken up by another replica (%s) %s after the hold, %s after the kill (a merchant's replay at once; an automatic refund after the effect's claim lease, %s, before the kill when the drive waited longer)\n",
-				gwHeldReq.endpoint, gwHeldReq.outNo, victim.n, a.endpoint, a.at.Sub(gwHeldReq.at).Round(100*time.Millisecond), a.at.Sub(killedAt).Round(100*time.Millisecond), opt.claimLease)
+			rel := fmt.Sprintf("%s after the kill", a.at.Sub(killedAt).Round(100*time.Millisecond))
+			if a.at.Before(killedAt) {
+				rel = fmt.Sprintf("%s before the kill", killedAt.Sub(a.at).Round(100*time.Millisecond))
+			}
+			fmt.Fprintf(&b, "  gateway work: a %s about %s, held from the gateway when replica %d was killed, was taken up by another replica (%s) %s after the hold, %s (a merchant's replay at once; an automatic refund after the effect's claim lease, %s, which may run out before the kill)\n",
+				gwHeldReq.endpoint, gwHeldReq.outNo, victim.n, a.endpoint, a.at.Sub(gwHeldReq.at).Round(100*time.Millisecond), rel, opt.claimLease)
 		} else {
 			fmt.Fprintf(&b, "  gateway work: a %s about %s, held from the gateway when replica %d was killed, was NEVER taken up by a live replica\n", gwHeldReq.endpoint, gwHeldReq.outNo, victim.n)
 		}
