@@ -90,6 +90,10 @@ type Config struct {
 	// listener is on, CHECKOUT_ADMIN_ADDR); nil counts nothing. With a
 	// Gateway set, gateway calls are counted only if that Gateway does so.
 	Metrics *metrics.Metrics
+	// Draining, when set, says the process is shutting down: the public
+	// /readyz answers 503 "draining" while it says true (the admin one
+	// takes its own, App.Admin).
+	Draining func() bool
 }
 
 // App is the assembled service: its HTTP handler, its parts (for the
@@ -273,6 +277,7 @@ func New(cfg Config) (*App, error) {
 		Reconciliations:      a.Reconciliation,
 		Sandbox:              cfg.Sandbox,
 		Observer:             handlerObs,
+		Draining:             cfg.Draining,
 		Console: handlers.ConsoleDeps{Sessions: consoleSessions, Prefix: p,
 			// Kept like the events: the service's retention.
 			Audit: console.NewAudit(rdb, p, s.Retention, now)},

@@ -47,13 +47,14 @@
 // quick); .ci/run sets it.
 //
 // The replicas drive (replicas_test.go, topologies_test.go) runs the same
-// traffic on three replicas behind a round-robin proxy in the test, kill
-// -9s the one sending a webhook delivery the receiver holds (with its next
-// payrefund held at the gateway proxy too), and checks
+// traffic on three replicas behind a round-robin proxy in the test, holds
+// the next payrefund a replica sends at the gateway proxy, then kill -9s
+// that replica from the receiver's handler the moment one of its webhook
+// deliveries arrives (unanswered), and checks
 // these invariants plus the takeover of the dead replica's claimed work
 // and every payer's event stream reaching its final state; on one
-// redis-server, a Cluster and a Sentinel set with a forced failover
-// (docs/scale-out.md).
+// redis-server, and on a Cluster and a Sentinel set (with a forced
+// failover) of its own (docs/scale-out.md).
 //
 // CHAOS_DURATION is how long traffic runs (default 70s); the quiet period
 // after it is bounded separately. The seed decides the traffic mix and the

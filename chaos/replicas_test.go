@@ -74,80 +74,106 @@ func startReplicas(t *testing.T, w *world, n int) []*replica {
 	return reps
 }
 
-// heldDelivery is a webhook delivery the receiver keeps unanswered.
+// heldDelivery is a webhook delivery the receiver kept unanswered while
+// it killed its sender.
 type heldDelivery struct {
 	d   delivery
-	pid int // the process that sent it, 0 when not found
-	// gone is closed when the sender dropped the connection.
-	gone    chan struct{}
-	release chan struct{}
+	pid int // the replica that sent it
+	// killedAt is when its sender was dead.
+	killedAt time.Time
+	// cutBefore: the sender had dropped the request before the kill (a
+	// pause past its request timeout before the receiver got to it).
+	cutBefore bool
 }
 
-// webhookTrap holds the first delivery that arrives once armed, so that
-// the drive can kill the replica sending it with the delivery in flight.
+// webhookTrap, once armed, holds the first delivery a replica sends (only
+// victim's when victim is set) and kills that replica there and then, in
+// the receiver's handler, with the request unanswered: the delivery is
+// certain to be in flight at the kill, whatever the machine's pauses
+// (waiting elsewhere for the kill would race the sender's own request
+// timeout, 1.5 s in the drive, after which it retries by itself).
 type webhookTrap struct {
-	armed atomic.Bool
-	held  chan *heldDelivery
-	pids  func() []int
+	// armed is the one decision point: the handler that swaps it to false
+	// holds and kills; the drive swapping it to false gives up waiting.
+	armed  atomic.Bool
+	victim atomic.Int64 // pid; 0 any replica
+	held   chan *heldDelivery
+	pids   func() []int
+	kill   func(pid int)
 }
 
 func (tr *webhookTrap) hold(req *http.Request, d delivery) bool {
-	if !tr.armed.CompareAndSwap(true, false) {
+	if !tr.armed.Load() {
 		return true
 	}
-	h := &heldDelivery{d: d, pid: pidOfPeer(req.RemoteAddr, tr.pids()), gone: make(chan struct{}), release: make(chan struct{})}
+	pid := pidOfPeer(req.RemoteAddr, tr.pids())
+	if pid == 0 || (tr.victim.Load() != 0 && int64(pid) != tr.victim.Load()) || !tr.armed.CompareAndSwap(true, false) {
+		return true
+	}
+	h := &heldDelivery{d: d, pid: pid, cutBefore: req.Context().Err() != nil}
+	tr.kill(pid)
+	h.killedAt = time.Now()
 	tr.held <- h
-	select {
-	case <-req.Context().Done():
-		close(h.gone)
-		return false
-	case <-h.release:
-		return true
-	}
+	return false
 }
 
-// gatewayTrap holds, once armed with a replica's pid, the next payrefund
-// that replica sends (a merchant's refund, or an automatic refund under an
-// effect's claim): the drive kills the replica with it in flight, never
-// forwarded, then logs every request about the same refund_out_no, which
-// only a live replica can send. The refund must not stay in flight
-// forever: a replay of the merchant's request, the effect's next claimant
-// or the reconciler must take it up. (A paystatus or payorder is never
-// held: a payer's retry makes a new attempt, and a notify's paystatus is
-// not asked again once another copy settled the order.)
+// gatewayTrap holds, once armed, the next payrefund a replica sends: a
+// merchant's refund, or an automatic refund under an effect's claim. Its
+// sender becomes the replica the drive kills, with it in flight, never
+// forwarded; from the hold on, the trap logs every request about the same
+// refund_out_no that another replica sends. The refund must not stay in
+// flight forever: a replay of the merchant's request, the effect's next
+// claimant or the reconciler must take it up, which may happen before the
+// kill once the held claim's lease (3 s in the drive) has run out while
+// the drive waited for the victim's webhook delivery: that counts too, as
+// it is the same takeover. (A paystatus or payorder is never held: a
+// payer's retry makes a new attempt, and a notify's paystatus is not asked
+// again once another copy settled the order.)
 type gatewayTrap struct {
-	keys   map[string]gateway.Key
-	victim atomic.Int64 // pid; 0 disarmed
-	held   chan gwHeld
-	mu     sync.Mutex
-	watch  string    // out_no of the held request
-	since  time.Time // the kill
-	again  []gwHeld  // requests about watch since the kill
+	keys  map[string]gateway.Key
+	pids  func() []int
+	armed atomic.Bool // the one decision point, as webhookTrap's
+	held  chan gwHeld
+	mu    sync.Mutex
+	watch string   // refund_out_no of the held request
+	from  int      // its sender, whose own requests do not count
+	again []gwHeld // requests about watch from other replicas since the hold
 }
 
 // gwHeld is a protocol request seen at the gateway proxy.
 type gwHeld struct {
 	endpoint, outNo string
 	at              time.Time
+	pid             int // the replica that sent it
 }
 
 func (g *gatewayTrap) hold(r *http.Request, endpoint string, body []byte) bool {
 	outNo, refundNo := numbersOfRequest(body, g.keys)
 	now := time.Now()
 	g.mu.Lock()
-	// The refund asked about again: sent again, or its status asked.
-	if g.watch != "" && !g.since.IsZero() && (refundNo == g.watch || (endpoint == "paystatus" && outNo == g.watch)) {
-		g.again = append(g.again, gwHeld{endpoint: endpoint, outNo: g.watch, at: now})
-	}
+	watch, from := g.watch, g.from
 	g.mu.Unlock()
-	outNo = refundNo // a payrefund is held by its refund_out_no
-	pid := g.victim.Load()
-	if pid == 0 || outNo == "" || endpoint != "payrefund" || pidOfPeer(r.RemoteAddr, []int{int(pid)}) != int(pid) || !g.victim.CompareAndSwap(pid, 0) {
+	// The refund asked about again: sent again, or its status asked.
+	if watch != "" && (refundNo == watch || (endpoint == "paystatus" && outNo == watch)) {
+		if pid := pidOfPeer(r.RemoteAddr, g.pids()); pid != from {
+			g.mu.Lock()
+			g.again = append(g.again, gwHeld{endpoint: endpoint, outNo: watch, at: now, pid: pid})
+			g.mu.Unlock()
+		}
+	}
+	if !g.armed.Load() || refundNo == "" || endpoint != "payrefund" {
 		return true
 	}
-	g.held <- gwHeld{endpoint: endpoint, outNo: outNo, at: now}
+	pid := pidOfPeer(r.RemoteAddr, g.pids())
+	if pid == 0 || !g.armed.CompareAndSwap(true, false) {
+		return true
+	}
+	g.mu.Lock()
+	g.watch, g.from = refundNo, pid
+	g.mu.Unlock()
+	g.held <- gwHeld{endpoint: endpoint, outNo: refundNo, at: now, pid: pid}
 	// Never forwarded: the replica dies with it in flight (or, should the
-	// kill not come, it gives up on its own).
+	// kill not come, its client gives up: 15 s).
 	select {
 	case <-r.Context().Done():
 	case <-time.After(30 * time.Second):
@@ -155,7 +181,8 @@ func (g *gatewayTrap) hold(r *http.Request, endpoint string, body []byte) bool {
 	return false
 }
 
-// firstAgain is the first request about the held out_no after the kill.
+// firstAgain is the first request about the held refund from another
+// replica than its sender.
 func (g *gatewayTrap) firstAgain() (gwHeld, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -394,8 +421,20 @@ func runReplicas(t *testing.T, topo topology, opt options) {
 		}
 		return out
 	}
-	trap := &webhookTrap{held: make(chan *heldDelivery, 1), pids: pids}
-	gw := &gatewayTrap{keys: w.gwKeys, held: make(chan gwHeld, 1)}
+	byPid := func(pid int) *replica {
+		for _, r := range reps {
+			if r.p.cmd.Process.Pid == pid {
+				return r
+			}
+		}
+		return nil
+	}
+	trap := &webhookTrap{held: make(chan *heldDelivery, 1), pids: pids, kill: func(pid int) {
+		if r := byPid(pid); r != nil {
+			r.p.kill()
+		}
+	}}
+	gw := &gatewayTrap{keys: w.gwKeys, pids: pids, held: make(chan gwHeld, 1)}
 	gwHold := gwHoldFunc(gw.hold)
 	w.gwHold.Store(&gwHold)
 	w.recv.mu.Lock()
@@ -411,73 +450,75 @@ func runReplicas(t *testing.T, topo topology, opt options) {
 	reqs0 := w.front.requests.Load()
 	wait := d.run(opt.workers, trafficEnd)
 
-	// A third of the way in, kill the replica that sends the next webhook
-	// delivery, with that delivery held unanswered at the receiver.
+	// A third of the way in, kill a replica with work of both kinds in
+	// flight: first the next payrefund any replica sends is held at the
+	// gateway proxy (its client waits 15 s for the answer), which makes its
+	// sender the victim; then the victim's next webhook delivery is held
+	// at the receiver, which kills the victim there and then. Every wait
+	// is bounded and no state is waited for that could pass meanwhile:
+	// without a payrefund within 20 s, any replica's next delivery picks
+	// the victim; without a delivery from it within 8 s (well inside the
+	// payrefund's 15 s), the victim dies with the payrefund only.
 	time.Sleep(time.Until(trafficStart.Add(opt.duration / 3)))
 	var (
-		victim   *replica
-		held     *heldDelivery
-		killedAt time.Time
+		victim    *replica
+		held      *heldDelivery
+		killedAt  time.Time
+		gwHeldReq *gwHeld
 	)
-	trapUntil := time.Now().Add(20 * time.Second)
-	for victim == nil && time.Now().Before(trapUntil) {
-		trap.armed.Store(true)
-		select {
-		case h := <-trap.held:
-			for _, r := range reps {
-				if r.p.cmd.Process.Pid == h.pid {
-					victim, held = r, h
-				}
-			}
-			if victim == nil {
-				t.Logf("a held delivery's sender (pid %d) is none of the replicas: released", h.pid)
-				close(h.release)
-			}
-		case <-time.After(time.Until(trapUntil)):
-		}
-	}
-	trap.armed.Store(false)
-	select {
-	case h := <-trap.held: // armed as the wait ran out: let it go
-		close(h.release)
-	default:
-	}
-	if victim == nil {
-		// No delivery to hold (none due): kill one anyway; its claims on
-		// other work are still taken over, just not timed here.
-		victim = reps[1]
-		t.Logf("no webhook delivery arrived to hold within 20 s: killing replica %d without one in flight", victim.n)
-	}
-	// And the next payrefund it sends the gateway.
-	var gwHeldReq *gwHeld
-	gw.victim.Store(int64(victim.p.cmd.Process.Pid))
+	gw.armed.Store(true)
 	select {
 	case h := <-gw.held:
 		gwHeldReq = &h
-	case <-time.After(4 * time.Second):
-		gw.victim.Store(0)
-		select {
-		case h := <-gw.held:
+	case <-time.After(20 * time.Second):
+		if !gw.armed.CompareAndSwap(true, false) {
+			h := <-gw.held // held as the wait ran out
 			gwHeldReq = &h
-		default:
 		}
 	}
-	victim.p.kill()
-	killedAt = time.Now()
+	webhookWait := 20 * time.Second
 	if gwHeldReq != nil {
-		gw.mu.Lock()
-		gw.watch, gw.since = gwHeldReq.outNo, killedAt
-		gw.mu.Unlock()
-		t.Logf("it had a %s about %s held at the gateway proxy", gwHeldReq.endpoint, gwHeldReq.outNo)
+		trap.victim.Store(int64(gwHeldReq.pid))
+		webhookWait = 8 * time.Second
+	}
+	trap.armed.Store(true)
+	select {
+	case held = <-trap.held:
+	case <-time.After(webhookWait):
+		if !trap.armed.CompareAndSwap(true, false) {
+			held = <-trap.held // the handler won: it killed
+		}
+	}
+	switch {
+	case held != nil:
+		victim, killedAt = byPid(held.pid), held.killedAt
+	case gwHeldReq != nil:
+		victim = byPid(gwHeldReq.pid)
+		t.Logf("no webhook delivery from replica %d within %s: killing it with the payrefund only", victim.n, webhookWait)
+	default:
+		// No work to hold (none due): kill one anyway; its claims on
+		// other work are still taken over, just not timed here.
+		victim = reps[1]
+		t.Logf("no payrefund and no webhook delivery within %s: killing replica %d with neither in flight", 20*time.Second+webhookWait, victim.n)
+	}
+	if held == nil {
+		victim.p.kill()
+		killedAt = time.Now()
+	}
+	if gwHeldReq != nil {
+		t.Logf("it had a %s about %s held at the gateway proxy for %s", gwHeldReq.endpoint, gwHeldReq.outNo, killedAt.Sub(gwHeldReq.at).Round(time.Millisecond))
 	}
 	t.Logf("kill -9 replica %d (pid %d) at %s of traffic", victim.n, victim.p.cmd.Process.Pid, killedAt.Sub(trafficStart).Round(100*time.Millisecond))
 	if held != nil {
-		select {
-		case <-held.gone:
-		case <-time.After(10 * time.Second):
-			t.Errorf("the held delivery's connection outlived its replica's kill by 10 s")
+		// Never answered, so still owed: only another replica can deliver
+		// it, after the lease (or sooner, after the backoff, had the victim
+		// given up on the request and recorded the attempt before it died).
+		how := "connection still open at the kill"
+		if held.cutBefore {
+			how = "the sender had given up on the request before the kill (paused past its timeout)"
 		}
-		t.Logf("it was delivering event %s (%s), received %s before the kill", held.d.ID, held.d.Type, killedAt.Sub(held.d.At).Round(time.Millisecond))
+		t.Logf("it was delivering event %s (%s), received %s before the kill; %s",
+			held.d.ID, held.d.Type, killedAt.Sub(held.d.At).Round(time.Millisecond), how)
 	}
 
 	var failover time.Duration
@@ -560,8 +601,12 @@ func runReplicas(t *testing.T, topo topology, opt options) {
 	}
 	if gwHeldReq != nil {
 		if a, ok := gw.firstAgain(); ok {
-			fmt.Fprintf(&b, "  gateway work: a %s about %s, held from the gateway when replica %d was killed, was taken up by a live replica (%s) %s after the kill (a merchant's replay at once; an automatic refund after the effect's claim lease, %s)\n",
-				gwHeldReq.endpoint, gwHeldReq.outNo, victim.n, a.endpoint, a.at.Sub(killedAt).Round(100*time.Millisecond), opt.claimLease)
+			rel := fmt.Sprintf("%s after the kill", a.at.Sub(killedAt).Round(100*time.Millisecond))
+			if a.at.Before(killedAt) {
+				rel = fmt.Sprintf("%s before the kill", killedAt.Sub(a.at).Round(100*time.Millisecond))
+			}
+			fmt.Fprintf(&b, "  gateway work: a %s about %s, held from the gateway when replica %d was killed, was taken up by another replica (%s) %s after the hold, %s (a merchant's replay at once; an automatic refund after the effect's claim lease, %s, which may run out before the kill)\n",
+				gwHeldReq.endpoint, gwHeldReq.outNo, victim.n, a.endpoint, a.at.Sub(gwHeldReq.at).Round(100*time.Millisecond), rel, opt.claimLease)
 		} else {
 			fmt.Fprintf(&b, "  gateway work: a %s about %s, held from the gateway when replica %d was killed, was NEVER taken up by a live replica\n", gwHeldReq.endpoint, gwHeldReq.outNo, victim.n)
 		}

@@ -15,20 +15,31 @@ import (
 )
 
 // The replicas drive on a Redis Cluster and on a Sentinel-managed primary.
-// Both need a binary that has REDIS_MODE (issue 14's topology work): on
-// one without it they skip, saying so, and the lead's merge of that work
-// turns them on. They start their own Redis processes, from the same
-// redis-server binary (a Sentinel is redis-server --sentinel), so they
-// need no environment; REDIS_CLUSTER_URL, when set, runs the Cluster
-// variant on that Cluster instead of one of its own (keys of other tests
-// there are never touched: the service's ids are random). The Sentinel
-// variant never uses a shared set (REDIS_SENTINEL_URL): its forced
-// failover would disturb the tests using that set at the same time.
-//
-// For the lead wiring CI: once REDIS_MODE is merged these run wherever
-// redis-server is (CI installs it; redis-cli too, for the Cluster); to
-// make a binary without REDIS_MODE fail rather than skip under
-// REDIS_REQUIRED=1, turn needTopologies' Skip into a Fatal there.
+// They start their own Redis processes, from the same redis-server binary
+// (a Sentinel is redis-server --sentinel; redis-cli creates the Cluster),
+// so they need no environment, and they never share a topology with other
+// tests: the service's queues and claims have fixed key names (no prefix),
+// so any other copy of the service on the same Redis works the same
+// queues. In CI's first runs the Cluster drive used REDIS_CLUSTER_URL's
+// Cluster while cmd/checkout's TestDemoModeOnTopologies started the demo
+// service there: its webhook poller claimed the drive's due deliveries
+// and, not knowing the drive's merchant, settled them as not_sent, so a
+// dozen events were emitted and never sent (the webhook package now
+// leaves an unknown merchant's deliveries to a replica that knows it, but
+// a process of another deployment would still take the expiry and
+// reconciler work). The Sentinel drive's forced failover would disturb the
+// tests using the shared set (REDIS_SENTINEL_URL) as much.
+
+// needTopologies is needReal plus a binary with REDIS_MODE: the drives
+// fail, rather than skip, on a binary without it.
+func needTopologies(t *testing.T) (redisBin string) {
+	t.Helper()
+	redisBin = needReal(t)
+	if !supportsRedisMode(t, checkoutBinary(t)) {
+		t.Fatal("the binary has no REDIS_MODE: nothing to drive on a Cluster or Sentinel")
+	}
+	return redisBin
+}
 
 // supportsRedisMode reports whether the binary knows REDIS_MODE: its -h
 // names every setting's environment variable.
@@ -38,33 +49,12 @@ func supportsRedisMode(t *testing.T, bin string) bool {
 	return strings.Contains(string(out), "REDIS_MODE")
 }
 
-// needTopologies is needReal plus a binary with REDIS_MODE, and
-// CHAOS_TOPOLOGIES=1: the Cluster and Sentinel drives are not part of CI's
-// run while their open failure is investigated (issue 14: in CI on
-// 2026-12-02 both reported events emitted and never delivered after a
-// replica's kill -9; the one-Redis drive, TestReplicas, passes and runs).
-func needTopologies(t *testing.T) (redisBin string) {
-	t.Helper()
-	if os.Getenv("CHAOS_TOPOLOGIES") != "1" {
-		t.Skip("the Cluster and Sentinel drives run with CHAOS_TOPOLOGIES=1 (and CHAOS=1): an open failure keeps them out of CI for now")
-	}
-	redisBin = needReal(t)
-	if !supportsRedisMode(t, checkoutBinary(t)) {
-		t.Fatal("the binary has no REDIS_MODE: nothing to drive on a Cluster or Sentinel")
-	}
-	return redisBin
-}
-
 // TestReplicasCluster runs the drive with REDIS_MODE=cluster on a
-// 3-primary Cluster: REDIS_CLUSTER_URL's, else one of its own.
+// 3-primary Cluster of its own.
 func TestReplicasCluster(t *testing.T) {
 	t.Parallel()
 	redisBin := needTopologies(t)
-	u := os.Getenv("REDIS_CLUSTER_URL")
-	if u == "" {
-		u = startCluster(t, redisBin)
-	}
-	runReplicas(t, topology{name: "a 3-primary Redis Cluster", mode: "cluster", url: u}, replicasOptions(seedOf(t)))
+	runReplicas(t, topology{name: "a 3-primary Redis Cluster", mode: "cluster", url: startCluster(t, redisBin)}, replicasOptions(seedOf(t)))
 }
 
 // TestReplicasSentinel runs the drive with REDIS_MODE=sentinel on a

@@ -97,6 +97,7 @@ var Vars = []Var{
 	{Env: "CHECKOUT_CLAIM_LEASE", Flag: "claim-lease", Default: DefaultClaimLease.String(), Usage: "lease of a claim on background work (effects, reconciler items; webhook deliveries get four times it) before a crashed replica's work is taken over; for drills and tests"},
 	{Env: "CHECKOUT_WEBHOOK_RETRY", Flag: "webhook-retry", Default: DefaultWebhookRetry.String(), Usage: "wait after a webhook delivery's first failure, doubling after each further one; for drills and tests"},
 	{Env: "CHECKOUT_ADMIN_ADDR", Flag: "admin-addr", Usage: "listen address (host:port, e.g. 127.0.0.1:9091) of the admin listener: /metrics, /debug/pprof/, /healthz, /readyz; never the public port (default off)"},
+	{Env: "CHECKOUT_DRAIN_PAUSE", Flag: "drain-pause", Default: "0s", Usage: "on SIGTERM, how long /readyz (public and admin) answers 503 while the service still serves, so that a balancer stops sending before the port closes; set it to the balancer's time to notice (probe interval times failures), e.g. 10s (default 0s: no pause)"},
 	{Env: "CHECKOUT_METRICS_MERCHANT_LABEL", Flag: "metrics-merchant-label", Default: "false", Bool: true, Usage: "add a merchant_id label to the per-merchant metrics (transitions, confirmations, refunds, webhook deliveries); one series per merchant each"},
 }
 
@@ -160,6 +161,10 @@ type Settings struct {
 	AdminAddr string
 	// MetricsMerchantLabel adds merchant_id to the per-merchant metrics.
 	MetricsMerchantLabel bool
+	// DrainPause is how long a shutdown keeps serving with /readyz at 503
+	// before the listener closes, for the balancer to take the replica
+	// out; 0 closes at once.
+	DrainPause time.Duration
 }
 
 // Demo reports whether the service runs without a merchants file: sandbox
@@ -198,6 +203,7 @@ func (s *Settings) LogValue() slog.Value {
 		slog.Int("streams_per_checkout", s.StreamsPerCheckout),
 		slog.Int("stream_reads", s.StreamReads),
 		slog.String("admin_addr", s.AdminAddr),
+		slog.String("drain_pause", s.DrainPause.String()),
 		slog.Bool("metrics_merchant_label", s.MetricsMerchantLabel),
 	)
 }
@@ -380,6 +386,11 @@ func FromEnv(getenv func(string) string) (*Settings, error) {
 		return nil, err
 	}
 	if s.WebhookRetry, err = drillDuration(get, "CHECKOUT_WEBHOOK_RETRY", time.Second, 6*time.Hour); err != nil {
+		return nil, err
+	}
+	// Bounded by the container runtime's grace (Kubernetes: 30 s) minus
+	// the requests' own shutdown time.
+	if s.DrainPause, err = drillDuration(get, "CHECKOUT_DRAIN_PAUSE", 0, 2*time.Minute); err != nil {
 		return nil, err
 	}
 	for _, r := range []struct {

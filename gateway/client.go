@@ -153,11 +153,16 @@ func (c *Client) PayOrder(ctx context.Context, st *Store, r *PayOrderRequest) (*
 		return nil, err
 	}
 	var out PayOrderResult
-	if err := c.write(ctx, st, EndpointPayOrder, r.OutNo, r.encode(), &out); err != nil {
-		return nil, err
+	// An answer without ord_no is checked inside write, so that the
+	// observer counts it as the unknown outcome it is, not as ok.
+	hasOrdNo := func() error {
+		if out.OrdNo == "" {
+			return &UnknownOutcomeError{EndpointPayOrder, r.OutNo, fmt.Errorf("%w: answer has no ord_no", ErrMalformed)}
+		}
+		return nil
 	}
-	if out.OrdNo == "" {
-		return nil, &UnknownOutcomeError{EndpointPayOrder, r.OutNo, fmt.Errorf("%w: answer has no ord_no", ErrMalformed)}
+	if err := c.write(ctx, st, EndpointPayOrder, r.OutNo, r.encode(), &out, hasOrdNo); err != nil {
+		return nil, err
 	}
 	return &out, nil
 }
@@ -170,7 +175,7 @@ func (c *Client) PayCancel(ctx context.Context, st *Store, ref OrderRef) (*Cance
 		return nil, err
 	}
 	var out CancelResult
-	if err := c.write(ctx, st, EndpointPayCancel, ref.OutNo+ref.OrdNo, ref.encode(), &out); err != nil {
+	if err := c.write(ctx, st, EndpointPayCancel, ref.OutNo+ref.OrdNo, ref.encode(), &out, nil); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -186,7 +191,7 @@ func (c *Client) PayRefund(ctx context.Context, st *Store, r *RefundRequest) (*R
 		return nil, &ValidationError{"shop_pass", "the store has no supervisor password"}
 	}
 	var out RefundResult
-	if err := c.write(ctx, st, EndpointPayRefund, r.RefundOutNo, r.encode(PasswordSHA1(st.ShopPass.Reveal())), &out); err != nil {
+	if err := c.write(ctx, st, EndpointPayRefund, r.RefundOutNo, r.encode(PasswordSHA1(st.ShopPass.Reveal())), &out, nil); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -249,13 +254,18 @@ func (c *Client) read(ctx context.Context, st *Store, endpoint string, payload [
 }
 
 // write performs a call that may change money upstream: one try only, and
-// any doubt about the outcome becomes an UnknownOutcomeError.
-func (c *Client) write(ctx context.Context, st *Store, endpoint, outNo string, payload []byte, out any) (err error) {
+// any doubt about the outcome becomes an UnknownOutcomeError. check, when
+// set, judges an answer that arrived well (its error is the call's, as
+// the observer sees it).
+func (c *Client) write(ctx context.Context, st *Store, endpoint, outNo string, payload []byte, out any, check func() error) (err error) {
 	if c.observe != nil {
 		defer c.observed(endpoint, time.Now(), &err)
 	}
 	uncertain, err := c.do(ctx, st, endpoint, payload, out)
 	if err == nil {
+		if check != nil {
+			return check()
+		}
 		return nil
 	}
 	var dialErr *net.OpError

@@ -72,3 +72,25 @@ func TestObserverSeesEveryCall(t *testing.T) {
 		t.Errorf("server saw %d requests, want 3 tries of paystatus and 1 of payrefund", tries)
 	}
 }
+
+// TestObserverSeesPayOrderWithoutOrdNo: a payorder answered errcode 0 but
+// without the gateway's ord_no is an unknown outcome for the caller, and
+// for the metrics too: counted ok, it hid the one answer an operator must
+// see (the order may exist, under an ord_no nobody has).
+func TestObserverSeesPayOrderWithoutOrdNo(t *testing.T) {
+	f, st := newFakeGateway(t)
+	f.answer = func(string, []byte) (Code, string, []byte) {
+		return CodeOK, "ok", []byte(`{"out_no":"1214987050997427","trade_qrcode":"weixin://wxpay/x"}`)
+	}
+	var results []string
+	c := NewClient(WithObserver(func(endpoint string, err error, _ time.Duration) {
+		results = append(results, endpoint+" "+Result(err))
+	}))
+	_, err := c.PayOrder(context.Background(), st, qrOrder())
+	if !errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("PayOrder without ord_no: %v, want an unknown outcome", err)
+	}
+	if want := []string{EndpointPayOrder + " unknown_outcome"}; fmt.Sprint(results) != fmt.Sprint(want) {
+		t.Errorf("observed %v, want %v", results, want)
+	}
+}

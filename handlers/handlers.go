@@ -101,6 +101,10 @@ type Deps struct {
 	// Console is what the merchant console needs; without its Sessions
 	// the console is not served.
 	Console ConsoleDeps
+	// Draining, when set and true, makes /readyz answer 503 "draining":
+	// the process is shutting down and still serving, so that a balancer
+	// stops sending before the port closes.
+	Draining func() bool
 }
 
 // handler holds the dependencies every action uses.
@@ -127,6 +131,8 @@ type handler struct {
 	obs Observer
 	// console is set by consoleRoutes when the console is served.
 	console *ConsoleDeps
+	// draining: see Deps.Draining; never nil.
+	draining func() bool
 }
 
 // New checks the dependencies and builds the router.
@@ -173,6 +179,10 @@ func New(d Deps) (http.Handler, error) {
 		allowPrivateWebhooks: d.AllowPrivateWebhooks,
 		events:               d.Events,
 		merchantStreams:      newStreamCounts(merchantStreamLimits),
+		draining:             d.Draining,
+	}
+	if h.draining == nil {
+		h.draining = func() bool { return false }
 	}
 	if h.log == nil {
 		h.log = slog.Default()

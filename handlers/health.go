@@ -14,9 +14,13 @@ func (h *handler) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
-// readyz says whether Redis answers, so a balancer stops sending traffic
-// when it does not.
+// readyz says whether Redis answers and the process is not shutting down,
+// so a balancer stops sending traffic when it does not, or is.
 func (h *handler) readyz(c *gin.Context) {
+	if h.draining() {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "reason": "draining"})
+		return
+	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
 	defer cancel()
 	if err := h.rdb.Ping(ctx).Err(); err != nil {

@@ -96,7 +96,11 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 	}
 	defer closeRedis()
 
-	cfg := app.Config{Settings: settings, Redis: rdb, Logger: log}
+	// draining turns /readyz (public and admin) to 503 as soon as a
+	// shutdown starts, a drain pause before the public port stops
+	// accepting (CHECKOUT_DRAIN_PAUSE).
+	var draining atomic.Bool
+	cfg := app.Config{Settings: settings, Redis: rdb, Logger: log, Draining: draining.Load}
 	if adminLn != nil {
 		cfg.Metrics = metrics.New(metrics.Options{Version: ver, Commit: rev, MerchantLabel: settings.MetricsMerchantLabel})
 	}
@@ -184,9 +188,6 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 		}
 	}()
 
-	// draining turns /readyz on the admin listener to 503 as soon as a
-	// shutdown starts, before the public port stops accepting.
-	var draining atomic.Bool
 	if adminLn != nil {
 		admin := &http.Server{
 			Handler:           a.Admin(draining.Load),
@@ -218,6 +219,12 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 	case <-ctx.Done():
 	}
 	draining.Store(true)
+	if settings.DrainPause > 0 {
+		// Still serving everything, /readyz at 503: the balancer's probes
+		// take the replica out before its port refuses connections.
+		log.Info("Draining", "pause", settings.DrainPause.String())
+		time.Sleep(settings.DrainPause)
+	}
 	log.Info("Shutting down", "timeout", shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()

@@ -271,12 +271,20 @@ func (s *Service) claimShard(ctx context.Context, n int, now time.Time, token st
 // deliver makes one attempt and records it.
 func (s *Service) deliver(ctx context.Context, d claimed, token string) {
 	at := s.now()
-	url, secrets := s.destination(d)
+	url, secrets, known := s.destination(d)
 	var (
 		a       Attempt
 		outcome string
 	)
 	switch {
+	case !known:
+		// Replicas load a changed merchant file one after another (a
+		// rolling upgrade, a SIGHUP per replica): one that does not list
+		// the merchant yet must not settle its deliveries for the others.
+		// Retried on the backoff, given up with the retry window like any
+		// failure, so a merchant removed everywhere does not stay queued.
+		a = Attempt{At: at.UTC(), Error: "merchant not configured on this replica"}
+		outcome = s.failed(d, at)
 	case url == "":
 		a = Attempt{At: at.UTC(), Error: "no webhook URL configured"}
 		outcome = "notsent"
@@ -293,14 +301,7 @@ func (s *Service) deliver(ctx context.Context, d claimed, token string) {
 		}
 		outcome = "ok"
 		if a.Status < 200 || a.Status > 299 {
-			outcome = "retry"
-			since := d.since
-			if since.IsZero() {
-				since = at // a record without its window start: start it now
-			}
-			if !at.Before(since.Add(s.maxAge)) {
-				outcome = "giveup"
-			}
+			outcome = s.failed(d, at)
 		}
 	}
 	next := at.Add(s.backoffAfter(d.tries))
@@ -319,6 +320,19 @@ func (s *Service) deliver(ctx context.Context, d claimed, token string) {
 	}
 	s.log.Info(msg, "event_id", d.id, "event_type", d.typ, "merchant_id", d.merchantID,
 		"status", a.Status, "error", a.Error, "duration_ms", a.Duration, "attempt", d.tries+1)
+}
+
+// failed is the outcome of a failed attempt at at: retry, or giveup once
+// the delivery's retry window has passed.
+func (s *Service) failed(d claimed, at time.Time) string {
+	since := d.since
+	if since.IsZero() {
+		since = at // a record without its window start: start it now
+	}
+	if !at.Before(since.Add(s.maxAge)) {
+		return "giveup"
+	}
+	return "retry"
 }
 
 // finish records the attempt (a nil one records nothing) with a context
@@ -353,23 +367,23 @@ func (s *Service) backoffAfter(tries int) time.Duration {
 
 // destination is where d goes and with which secrets, read from the
 // directory at delivery time: the checkout's URL override, else the
-// merchant's.
-func (s *Service) destination(d claimed) (string, []string) {
+// merchant's. known is false when the directory has no such merchant.
+func (s *Service) destination(d claimed) (dest string, secrets []string, known bool) {
 	m, ok := s.merchants.Merchant(d.merchantID)
 	if !ok {
-		return "", nil
+		return "", nil, false
 	}
 	u := d.url
 	if u == "" {
 		u = m.WebhookURL
 	}
-	secrets := make([]string, 0, len(m.WebhookSecrets))
+	secrets = make([]string, 0, len(m.WebhookSecrets))
 	for _, sec := range m.WebhookSecrets {
 		if v := sec.Reveal(); v != "" {
 			secrets = append(secrets, v)
 		}
 	}
-	return u, secrets
+	return u, secrets, true
 }
 
 // send POSTs the event and reports what happened. Errors never quote the

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wallet-checkout/checkout/checkout"
 )
 
 // A receiver that fails for a while gets the event later, with the same id,
@@ -364,6 +366,40 @@ func TestNotSentUntilConfigured(t *testing.T) {
 	f.tick(t, f.svc)
 	if r := f.record(t, "m_acme", e.ID); r.Delivery.State != StateDelivered || len(rc.deliveries()) != 1 {
 		t.Errorf("after configuring: state %q, %d received", r.Delivery.State, len(rc.deliveries()))
+	}
+}
+
+// A replica whose merchant file does not list a merchant yet (a rolling
+// configuration change or upgrade: replicas load the new file one after
+// another) leaves that merchant's deliveries to a replica that knows it:
+// the attempt is retried on the backoff, never finished as not_sent, which
+// only a resend would undo. (In CI a demo process on the shared Cluster,
+// same keys, other merchants, finished a replicas drive's events this way.)
+func TestUnknownMerchantLeftForAnotherReplica(t *testing.T) {
+	f := newFixture(t)
+	rc := newReceiver(t, always(http.StatusOK))
+	f.merchant("m_acme", rc.URL)
+	stale := New(f.rdb, &merchants{m: map[string]*checkout.Merchant{}},
+		WithPrefix(f.prefix), WithClock(f.clk.Now), AllowPrivate(true), WithLogger(quiet))
+	e := f.emit(t, "m_acme", TypePaid)
+	if n := f.tick(t, stale); n != 1 {
+		t.Fatalf("the stale replica claimed %d, want 1", n)
+	}
+	r := f.record(t, "m_acme", e.ID)
+	if r.Delivery.State != StateRetrying || len(r.Delivery.Attempts) != 1 ||
+		r.Delivery.Attempts[0].Error != "merchant not configured on this replica" {
+		t.Fatalf("after the stale replica's attempt: state %q attempts %+v (want retrying, to be left for a replica that knows the merchant)",
+			r.Delivery.State, r.Delivery.Attempts)
+	}
+	if len(rc.deliveries()) != 0 {
+		t.Fatalf("the stale replica sent %d requests", len(rc.deliveries()))
+	}
+	f.clk.Advance(DefaultBackoff)
+	if n := f.tick(t, f.svc); n != 1 {
+		t.Fatalf("the replica that knows the merchant claimed %d at the retry, want 1", n)
+	}
+	if r := f.record(t, "m_acme", e.ID); r.Delivery.State != StateDelivered || len(rc.deliveries()) != 1 {
+		t.Errorf("after the retry: state %q, %d received", r.Delivery.State, len(rc.deliveries()))
 	}
 }
 
