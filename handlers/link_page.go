@@ -64,7 +64,8 @@ func (h *handler) linkPageView(c *gin.Context, l *checkout.PaymentLink, m *check
 		Inactive:     !l.Open(h.now()),
 		// The number under the printed code (showLinkPoster): a payer
 		// who scanned a sticker pasted over the shop's code sees another.
-		ShortCode: spacedCode(checkout.LinkShortCode(l.ID)),
+		ShortCode:      spacedCode(checkout.LinkShortCode(l.ID)),
+		RegisteredName: m.RegisteredName,
 	}
 	if v.Inactive {
 		v.InactiveMessage = l.InactiveMessage
@@ -78,6 +79,13 @@ func (h *handler) linkPageView(c *gin.Context, l *checkout.PaymentLink, m *check
 		v.Amount = templates.FormatFen(l.Amount)
 	}
 	return v
+}
+
+// linkPayee is what a payer compares with a link's printed code on the
+// page of a checkout the link made: the merchant's registered name and the
+// link's code number, as the poster prints them.
+func linkPayee(m *checkout.Merchant, linkID string) (registered, code string) {
+	return m.RegisteredName, spacedCode(checkout.LinkShortCode(linkID))
 }
 
 // showLinkPage is GET /l/:id. It stores nothing, sets no cookie and makes
