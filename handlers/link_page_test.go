@@ -26,7 +26,7 @@ func (e *pgEnv) newLink(terms checkout.LinkTerms) *checkout.PaymentLink {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.repo.CreateLink(context.Background(), l, nil); err != nil {
+	if err := e.repo.CreateLink(context.Background(), l, nil, ""); err != nil {
 		e.t.Fatal(err)
 	}
 	return l
@@ -252,7 +252,7 @@ func TestLinkFlowToPaid(t *testing.T) {
 		}
 	}
 	off, msg := false, "今日已打烊"
-	if _, err := e.repo.UpdateLink(context.Background(), "m_pages", fixed.ID, checkout.LinkUpdate{Active: &off, InactiveMessage: &msg}); err != nil {
+	if _, err := e.repo.UpdateLink(context.Background(), "m_pages", fixed.ID, checkout.LinkUpdate{Active: &off, InactiveMessage: &msg}, ""); err != nil {
 		t.Fatal(err)
 	}
 	b := e.browser(uaWeChatIOS, "late")

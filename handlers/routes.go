@@ -45,6 +45,7 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	v1.GET("/payment-links", h.listLinks)
 	v1.GET("/payment-links/:id", h.getLink)
 	v1.POST("/payment-links/:id", h.updateLink)
+	v1.DELETE("/payment-links/:id", h.deleteLink)
 	// The link's store code (聚合码), for print.
 	v1.GET("/payment-links/:id/qr.svg", h.linkCodeSVG)
 	v1.GET("/payment-links/:id/qr.png", h.linkCodePNG)

@@ -21,7 +21,7 @@ func (e *env) newLink(amount int64, maxPayments int) *checkout.PaymentLink {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.repo.CreateLink(context.Background(), l, nil); err != nil {
+	if err := e.repo.CreateLink(context.Background(), l, nil, ""); err != nil {
 		e.t.Fatal(err)
 	}
 	return l

@@ -229,7 +229,7 @@ func (d *demoSetup) Start(ctx context.Context, repo *checkout.Repo, s *config.Se
 	if err != nil {
 		return fmt.Errorf("demo payment link: %w", err)
 	}
-	if err := repo.CreateLink(ctx, link, nil); err != nil {
+	if err := repo.CreateLink(ctx, link, nil, ""); err != nil {
 		return fmt.Errorf("demo payment link: %w", err)
 	}
 
