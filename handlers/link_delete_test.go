@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/internal/redistest"
 	"github.com/wallet-checkout/checkout/notify/webhook"
+	"github.com/wallet-checkout/checkout/web/templates"
 )
 
 // linkEvents lists merchant A's events of type typ about link id.
@@ -203,5 +205,69 @@ func TestLinkEventsSurviveFailedEmit(t *testing.T) {
 		if n := len(e.linkEvents(w.typ, w.id)); n != 1 {
 			t.Errorf("%s of %s: %d events after the reconciler, want 1", w.typ, w.id, n)
 		}
+	}
+}
+
+// TestLinkDeletedPages: once the merchant deletes a link, its page and
+// poster answer 404 with the page saying so in the payer's language, a
+// tap makes nothing; a checkout the link made before is paid all the same
+// through the sandbox (it holds its own terms).
+func TestLinkDeletedPages(t *testing.T) {
+	e := newPgEnv(t)
+	ctx := context.Background()
+	l := e.newLink(checkout.LinkTerms{Amount: 2500, Description: "拿铁"})
+	b := e.browser(uaDesktop, "before")
+	id := checkoutOf(t, b.tapLink(l.ID, nil))
+	form := url.Values{"csrf": {attr(reLinkCSRF, b.get("/l/"+l.ID).body)}}
+	if _, err := e.app.Payments.DeleteLink(ctx, "m_pages", l.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ lang, want string }{
+		{"", templates.Translate("zh-Hans", "error.link_gone.title")},
+		{"zh-Hant", templates.Translate("zh-Hant", "error.link_gone.title")},
+		{"en", "This payment link no longer exists"},
+	} {
+		for _, path := range []string{"/l/" + l.ID, "/l/" + l.ID + "/poster"} {
+			if tc.lang != "" {
+				path += "?lang=" + tc.lang
+			}
+			r := e.browser(uaWeChatIOS, "after").do(false, "GET", path, nil, nil)
+			if r.status != http.StatusNotFound || !strings.Contains(r.body, tc.want) {
+				t.Errorf("%s: %d, want 404 saying %q", path, r.status, tc.want)
+			}
+		}
+	}
+	r := b.do(false, "POST", "/l/"+l.ID, []byte(form.Encode()), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	if r.status != http.StatusNotFound {
+		t.Fatalf("a tap on a deleted link: %d", r.status)
+	}
+	// The checkout made before pays.
+	page, action, csrf := b.openPage(id)
+	if page.status != 200 || action != templates.ActionQR {
+		t.Fatalf("the link's checkout page after delete: %d %q", page.status, action)
+	}
+	if pr := b.pay(id, csrf, map[string]string{"wallet": "alipay", "scenario": "qr"}); pr.status != 200 {
+		t.Fatalf("pay: %d %s", pr.status, pr.body)
+	}
+	snap, _ := e.sb.Order(e.sbNative.OpenID, checkout.OutNo(id, 1))
+	if err := e.sb.PayQRCode(ctx, snap.TradeQRCode); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		co, err := e.repo.Get(ctx, id)
+		if err == nil && co.Status == checkout.StatusPaid {
+			if co.PaymentLink != l.ID || co.Amounts.Trade != 2500 {
+				t.Fatalf("paid checkout %+v", co)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the deleted link's checkout was not paid: %+v %v", co, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if cs, _, err := e.repo.ListByLink(ctx, "m_pages", l.ID, checkout.ListQuery{}); !errors.Is(err, checkout.ErrNotFound) || len(cs) != 0 {
+		t.Fatalf("the deleted link's checkouts: %d %v", len(cs), err)
 	}
 }

@@ -23,16 +23,18 @@ const maxLinkForm = 4 << 10
 const linkCookiePrefix = "pl_co_"
 
 // loadLink reads the :id link and its merchant and store for a payer page,
-// or answers the error page. It only reads.
+// or answers the error page (pageLinkGone for a link deleted or never
+// made: a 404 without a trace of which, since a deleted link keeps no
+// key). It only reads.
 func (h *handler) loadLink(c *gin.Context) (*checkout.PaymentLink, *checkout.Merchant, *checkout.Store, bool) {
 	id := c.Param("id")
 	if !checkout.ValidLinkID(id) {
-		h.errorPage(c, http.StatusNotFound, pageNotFound, "")
+		h.errorPage(c, http.StatusNotFound, pageLinkGone, "")
 		return nil, nil, nil, false
 	}
 	l, err := h.repo.GetLink(c.Request.Context(), id)
 	if errors.Is(err, checkout.ErrNotFound) {
-		h.errorPage(c, http.StatusNotFound, pageNotFound, "")
+		h.errorPage(c, http.StatusNotFound, pageLinkGone, "")
 		return nil, nil, nil, false
 	}
 	if err != nil {
@@ -46,7 +48,7 @@ func (h *handler) loadLink(c *gin.Context) (*checkout.PaymentLink, *checkout.Mer
 		st, ok = m.Store(l.StoreID)
 	}
 	if !ok {
-		h.errorPage(c, http.StatusNotFound, pageNotFound, "")
+		h.errorPage(c, http.StatusNotFound, pageLinkGone, "")
 		return nil, nil, nil, false
 	}
 	return l, m, st, true
