@@ -90,14 +90,22 @@ func linkPayee(m *checkout.Merchant, linkID string) (registered, code string) {
 	return m.RegisteredName, spacedCode(checkout.LinkShortCode(linkID))
 }
 
-// showLinkPage is GET /l/:id. It stores nothing, sets no cookie and makes
-// no checkout: a link preview or a crawler leaves no trace. A wallet's
-// OAuth, where the store needs one, happens on the checkout's page after
-// the tap, with its stateless signed state.
+// showLinkPage is GET /l/:id. It stores nothing and makes no checkout: a
+// link preview or a crawler leaves no trace. In WeChat or Alipay, for a
+// store paying natively there, a payer whose identity the session lacks
+// goes through the wallet's OAuth first (linkOAuth: a signed state and a
+// cookie binding it to the browser, nothing stored).
 func (h *handler) showLinkPage(c *gin.Context) {
 	l, m, st, ok := h.loadLink(c)
 	if !ok {
 		return
+	}
+	if l.Open(h.now()) {
+		if redirect, binding := h.linkOAuth(c, l, st); redirect != "" {
+			http.SetCookie(c.Writer, binding)
+			c.Redirect(http.StatusFound, redirect)
+			return
+		}
 	}
 	h.render(c, http.StatusOK, templates.LinkPage(h.linkPageView(c, l, m, st)))
 }

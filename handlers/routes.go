@@ -119,6 +119,10 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	l := r.Group("/l/:id", h.pageHeaders)
 	l.GET("", h.showLinkPage)
 	l.POST("", h.payLink)
+	// The wallets' OAuth of a link's first visit in WeChat or Alipay
+	// (link_oauth.go), limited per link and address.
+	l.GET("/oauth/wechat", h.linkWeChatOAuthCallback)
+	l.GET("/oauth/alipay", h.linkAlipayOAuthCallback)
 	// The printable poster of the link's code: public, stores nothing.
 	l.GET("/poster", h.showLinkPoster)
 
