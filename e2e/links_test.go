@@ -172,6 +172,29 @@ func TestPaymentLinkAlipay(t *testing.T) {
 			if c := s.checkout(id); c.PaymentLink != link || c.Amounts.Trade != tc.fen {
 				t.Errorf("checkout %s of link %q, %d fen", id, c.PaymentLink, c.Amounts.Trade)
 			}
+			// Deleted by the merchant: the same code now says so.
+			s.deleteLink(link)
+			tb.allow(`status of 404 .*/l/pl_`)
+			tb.open(u, "[data-testid=error-page]")
+			if got := tb.text("[data-testid=error-title]"); got != "该收款码已失效" {
+				t.Errorf("a deleted link's page says %q", got)
+			}
+			tb.screenshot("deleted")
 		})
+	}
+}
+
+// deleteLink deletes a payment link through the API.
+func (s *stack) deleteLink(id string) {
+	s.t.Helper()
+	r, _ := http.NewRequest(http.MethodDelete, s.url+"/v1/payment-links/"+id, nil)
+	r.Header.Set("Authorization", "Bearer "+s.apiKey)
+	res, err := http.DefaultClient.Do(r)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		s.t.Fatalf("delete link %s: %d", id, res.StatusCode)
 	}
 }
