@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -166,12 +167,25 @@ func (r *Repo) LinkNotice(ctx context.Context, linkID, key string) (*LinkNotice,
 // are stored, and finishes the merchant's list of links, which is in
 // another slot: a created link is listed (again: its creation lists it
 // already, unless it died in between), a deleted one leaves the list.
+//
+// A created link deleted since (its notice sent late) is not listed again:
+// its list entry would outlive it, since the list has no TTL.
 func (r *Repo) LinkNoticeDone(ctx context.Context, n *LinkNotice) error {
+	listed := false
+	if slices.Contains(n.Kinds, LinkCreated) {
+		c, err := r.rdb.Exists(ctx, r.keyLink(n.LinkID)).Result()
+		if err != nil {
+			return fmt.Errorf("notice %s of %s done: %w", n.Key, n.LinkID, err)
+		}
+		listed = c == 1
+	}
 	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, k := range n.Kinds {
 			switch k {
 			case LinkCreated:
-				p.ZAddNX(ctx, r.keyLinkList(n.Link.MerchantID), redis.Z{Score: float64(ms(n.Link.CreatedAt)), Member: n.LinkID})
+				if listed {
+					p.ZAddNX(ctx, r.keyLinkList(n.Link.MerchantID), redis.Z{Score: float64(ms(n.Link.CreatedAt)), Member: n.LinkID})
+				}
 			case LinkDeleted:
 				p.ZRem(ctx, r.keyLinkList(n.Link.MerchantID), n.LinkID)
 			}

@@ -77,6 +77,11 @@ func TestLinkOutbox(t *testing.T) {
 	if err := r.LinkNoticeDone(ctx, del); err != nil {
 		t.Fatal(err)
 	}
+	// The creation's notice sent after the deletion's (a late reconciler)
+	// does not list the deleted link again.
+	if err := r.LinkNoticeDone(ctx, n); err != nil {
+		t.Fatal(err)
+	}
 	if err := r.LinkNoticeDone(ctx, ch.Notice); err != nil {
 		t.Fatal(err)
 	}
