@@ -110,8 +110,13 @@ type APIKey struct {
 // Merchant is a merchant: its API keys, webhook, allowed redirect hosts and
 // stores.
 type Merchant struct {
-	ID             string
-	Name           string
+	ID   string
+	Name string
+	// RegisteredName is the merchant's registered (legal) name, shown to
+	// payers beside the short code on a payment link's page, its poster
+	// and the checkouts it makes, so that a sticker pasted over a printed
+	// code, which leads to someone else's page, is noticed. Optional.
+	RegisteredName string
 	APIKeys        []APIKey
 	WebhookURL     string
 	WebhookSecrets []Secret

@@ -143,23 +143,37 @@ func decodeLink(f map[string]string) (*PaymentLink, error) {
 	return l, nil
 }
 
-// CreateLink stores a new link and lists it for its merchant, with the
-// stored answer of a reserved Idempotency-Key (idem, may be nil), in one
-// round trip (a transaction; a pipeline on a cluster, as Create).
-func (r *Repo) CreateLink(ctx context.Context, l *PaymentLink, idem *IdempotentResponse) error {
+// CreateLink stores a new link with the notice of its creation in its
+// outbox (one script in the link's slot), then lists it for its merchant
+// with the stored answer of a reserved Idempotency-Key (idem, may be nil)
+// in one more round trip (a transaction; a pipeline on a cluster). intent
+// is the outbox key of the change, scheduled by the caller beforehand
+// (payments); a retired one is ErrLinkIntentRetired and nothing is
+// stored. "" stores the link without a notice (tests' fixtures).
+func (r *Repo) CreateLink(ctx context.Context, l *PaymentLink, idem *IdempotentResponse, intent string) error {
 	if l == nil || !ValidLinkID(l.ID) {
 		return fmt.Errorf("create payment link: %w: not a new link", ErrInvalid)
+	}
+	if intent != "" && !validIntent(intent) {
+		return fmt.Errorf("create payment link %s: %w: intent", l.ID, ErrInvalid)
 	}
 	fields, err := encodeLink(l)
 	if err != nil {
 		return fmt.Errorf("create payment link %s: %w", l.ID, err)
+	}
+	keys := []string{r.keyLink(l.ID), r.keyLinkOut(l.ID), r.keyLinkFence(l.ID, intent)}
+	n, err := scriptLinkCreate.Run(ctx, r.rdb, keys, append([]any{intent}, fields...)...).Int()
+	if err != nil {
+		return fmt.Errorf("create payment link %s: %w", l.ID, err)
+	}
+	if n == -9 {
+		return fmt.Errorf("create payment link %s: %w", l.ID, ErrLinkIntentRetired)
 	}
 	pipelined := r.rdb.TxPipelined
 	if r.cluster {
 		pipelined = r.rdb.Pipelined
 	}
 	_, err = pipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, r.keyLink(l.ID), fields...)
 		p.ZAdd(ctx, r.keyLinkList(l.MerchantID), redis.Z{Score: float64(ms(l.CreatedAt)), Member: l.ID})
 		if idem != nil {
 			k := r.keyIdem(idem.MerchantID, idem.Key)
@@ -173,6 +187,15 @@ func (r *Repo) CreateLink(ctx context.Context, l *PaymentLink, idem *IdempotentR
 	}
 	return nil
 }
+
+// scriptLinkCreate: KEYS link, outbox, fence; ARGV intent ("" for none),
+// then the link's field/value pairs. -9 intent retired, 1 stored.
+var scriptLinkCreate = redis.NewScript(luaOwe + `
+if ARGV[1] ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then return -9 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+if ARGV[1] ~= '' then owe(KEYS[2], ARGV[1], {'created'}, {'created'}, KEYS[1]) end
+return 1
+`)
 
 // queueLink queues the read of link id on p.
 func (r *Repo) queueLink(ctx context.Context, p redis.Pipeliner, id string) func() (*PaymentLink, error) {
@@ -283,6 +306,8 @@ type LinkChange struct {
 	Link *PaymentLink
 	// Deactivated is true when this update switched the link off.
 	Deactivated bool
+	// Notice is what the update owes the merchant (nil without intent).
+	Notice *LinkNotice
 }
 
 // UpdateLink applies u to merchantID's link id in one atomic step (one
@@ -290,9 +315,15 @@ type LinkChange struct {
 // checkout used them (ErrLinkAmountFixed); everything else may change at
 // any time and takes effect for the next payer at once; open checkouts
 // finish with the terms they were made with.
-func (r *Repo) UpdateLink(ctx context.Context, merchantID, id string, u LinkUpdate) (*LinkChange, error) {
+//
+// intent is the outbox key of the update's notice (see CreateLink; "" for
+// none).
+func (r *Repo) UpdateLink(ctx context.Context, merchantID, id string, u LinkUpdate, intent string) (*LinkChange, error) {
 	if !ValidLinkID(id) {
 		return nil, fmt.Errorf("update payment link %.40q: %w", id, ErrNotFound)
+	}
+	if intent != "" && !validIntent(intent) {
+		return nil, fmt.Errorf("update payment link %s: %w: intent", id, ErrInvalid)
 	}
 	var set []any
 	if a := u.Amounts; a != nil {
@@ -326,8 +357,9 @@ func (r *Repo) UpdateLink(ctx context.Context, merchantID, id string, u LinkUpda
 	if u.Amounts != nil {
 		amounts = "1"
 	}
-	argv := append([]any{ms(r.now()), merchantID, active, amounts}, set...)
-	v, err := scriptLinkUpdate.Run(ctx, r.rdb, []string{r.keyLink(id)}, argv...).Slice()
+	argv := append([]any{ms(r.now()), merchantID, active, amounts, intent}, set...)
+	keys := []string{r.keyLink(id), r.keyLinkOut(id), r.keyLinkFence(id, intent)}
+	v, err := scriptLinkUpdate.Run(ctx, r.rdb, keys, argv...).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("update payment link %s: %w", id, err)
 	}
@@ -336,12 +368,18 @@ func (r *Repo) UpdateLink(ctx context.Context, merchantID, id string, u LinkUpda
 		return nil, fmt.Errorf("update payment link %s: %w", id, ErrNotFound)
 	case -2:
 		return nil, fmt.Errorf("update payment link %s: %w", id, ErrLinkAmountFixed)
+	case -9:
+		return nil, fmt.Errorf("update payment link %s: %w", id, ErrLinkIntentRetired)
 	}
 	l, err := linkAt(v, 2)
 	if err != nil {
 		return nil, fmt.Errorf("update payment link %s: %w", id, err)
 	}
-	return &LinkChange{Link: l, Deactivated: code(v) == 2}, nil
+	n, err := noticeAt(id, intent, v, 3)
+	if err != nil {
+		return nil, fmt.Errorf("update payment link %s: %w", id, err)
+	}
+	return &LinkChange{Link: l, Deactivated: code(v) == 2, Notice: n}, nil
 }
 
 func linkAt(v []any, i int) (*PaymentLink, error) {
@@ -414,6 +452,10 @@ type SlotUse struct {
 	Deactivated bool
 	// Link is the link after the call.
 	Link *PaymentLink
+	// Notice is what the payment still owes the merchant: the
+	// deactivation by the limit, until LinkNoticeDone (a call again after
+	// a crash or a failed emit finds it still there). Nil when none.
+	Notice *LinkNotice
 }
 
 // ConsumeLinkSlot counts paid checkout checkoutID among its link's
@@ -431,19 +473,24 @@ func (r *Repo) ConsumeLinkSlot(ctx context.Context, linkID, checkoutID string, l
 	if !ValidID(checkoutID) {
 		return nil, fmt.Errorf("consume %s: %w: checkout id", linkID, ErrInvalid)
 	}
-	keys := []string{r.keyLink(linkID), r.keyLinkHeld(linkID), r.keyLinkPaidMark(linkID, checkoutID)}
+	keys := []string{r.keyLink(linkID), r.keyLinkHeld(linkID), r.keyLinkPaidMark(linkID, checkoutID), r.keyLinkOut(linkID)}
 	v, err := scriptLinkConsume.Run(ctx, r.rdb, keys, ms(r.now()), checkoutID, boolField(late), r.retention.Milliseconds()).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("consume %s of %s: %w", checkoutID, linkID, err)
 	}
+	n, err := noticeAt(linkID, checkoutID, v, 3)
+	if err != nil {
+		return nil, fmt.Errorf("consume %s of %s: %w", checkoutID, linkID, err)
+	}
 	if code(v) == -1 {
-		return nil, fmt.Errorf("consume %s: %w", linkID, ErrNotFound)
+		// The link is gone; a notice its limit owed before is not.
+		return &SlotUse{Counted: true, Notice: n}, fmt.Errorf("consume %s: %w", linkID, ErrNotFound)
 	}
 	l, err := linkAt(v, 2)
 	if err != nil {
 		return nil, fmt.Errorf("consume %s of %s: %w", checkoutID, linkID, err)
 	}
-	return &SlotUse{Counted: code(v) != 0, Deactivated: code(v) == 2, Link: l}, nil
+	return &SlotUse{Counted: code(v) != 0, Deactivated: code(v) == 2, Link: l, Notice: n}, nil
 }
 
 // LinkHeld reports how many reservations of the link count at now (tests
@@ -494,24 +541,27 @@ redis.call('HSET', KEYS[1], 'used', '1')
 return 1
 `)
 
-// scriptLinkConsume: KEYS link, held, the checkout's paid marker; ARGV
-// now, checkout id, late ("1"/"0"), the marker's lifetime (ms). Returns
-// {-1} no link, {0, n, fields} not counted (late, no room), {1, n, fields}
-// counted (now or before), {2, n, fields} counted and the link switched
-// off by its limit; n is the link's payments.
-var scriptLinkConsume = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+// scriptLinkConsume: KEYS link, held, the checkout's paid marker,
+// outbox; ARGV now, checkout id, late ("1"/"0"), the marker's lifetime
+// (ms). Returns {-1, 0, {}, notice} no link, {0, n, fields, notice} not
+// counted (late, no room), {1, n, fields, notice} counted (now or
+// before), {2, n, fields, notice} counted and the link switched off by
+// its limit, which owes the notice of .deactivated, kept in the outbox
+// under the checkout's id; n is the link's payments, notice the one the
+// checkout's payment owes (false when none).
+var scriptLinkConsume = redis.NewScript(luaOwe + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, {}, redis.call('HGET', KEYS[4], ARGV[2])} end
 local now = tonumber(ARGV[1])
 local maxp = tonumber(redis.call('HGET', KEYS[1], 'max_payments') or '0')
 local held = redis.call('ZREM', KEYS[2], ARGV[2])
 local n = tonumber(redis.call('HGET', KEYS[1], 'payments') or '0')
 if redis.call('EXISTS', KEYS[3]) == 1 then
-  return {1, n, redis.call('HGETALL', KEYS[1])}
+  return {1, n, redis.call('HGETALL', KEYS[1]), redis.call('HGET', KEYS[4], ARGV[2])}
 end
 if held == 0 and ARGV[3] == '1' and maxp > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
   if redis.call('ZCARD', KEYS[2]) + n >= maxp then
-    return {0, n, redis.call('HGETALL', KEYS[1])}
+    return {0, n, redis.call('HGETALL', KEYS[1]), false}
   end
 end
 redis.call('SET', KEYS[3], '1', 'PX', ARGV[4])
@@ -519,21 +569,24 @@ n = redis.call('HINCRBY', KEYS[1], 'payments', 1)
 local code = 1
 if maxp > 0 and n >= maxp and redis.call('HGET', KEYS[1], 'active') == '1' then
   redis.call('HSET', KEYS[1], 'active', '0', 'deactivated_by', 'limit', 'updated_at', ARGV[1])
+  owe(KEYS[4], ARGV[2], {'deactivated'}, {'limit:' .. n}, KEYS[1])
   code = 2
 end
-return {code, n, redis.call('HGETALL', KEYS[1])}
+return {code, n, redis.call('HGETALL', KEYS[1]), redis.call('HGET', KEYS[4], ARGV[2])}
 `)
 
-// scriptLinkUpdate: KEYS link; ARGV now, merchant, active ("1", "0"
-// or "" to leave), amounts ("1" when the amount terms are among the
-// pairs), then field/value pairs. Returns {-1} no link, {-2} amount terms
-// already used, {1, paid, fields} updated, {2, paid, fields} updated and
-// switched off by this call.
-var scriptLinkUpdate = redis.NewScript(`
+// scriptLinkUpdate: KEYS link, outbox, fence; ARGV now, merchant, active
+// ("1", "0" or "" to leave), amounts ("1" when the amount terms are among
+// the pairs), intent ("" for no notice), then field/value pairs. Returns
+// {-9} intent retired, {-1} no link, {-2} amount terms already used, {1,
+// paid, fields, notice} updated, {2, paid, fields, notice} updated and
+// switched off by this call (the notice owes .updated, and .deactivated).
+var scriptLinkUpdate = redis.NewScript(luaOwe + `
+if ARGV[5] ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then return {-9} end
 local f = redis.call('HMGET', KEYS[1], 'merchant', 'active', 'used')
 if not f[1] or f[1] ~= ARGV[2] then return {-1} end
 if ARGV[4] == '1' and f[3] == '1' then return {-2} end
-for i = 5, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1])
 end
 local code = 1
@@ -544,7 +597,14 @@ elseif ARGV[3] == '1' then
   redis.call('HSET', KEYS[1], 'active', '1', 'deactivated_by', '')
 end
 redis.call('HSET', KEYS[1], 'updated_at', ARGV[1])
-return {code, 0, redis.call('HGETALL', KEYS[1])}
+local notice = false
+if ARGV[5] ~= '' then
+  local kinds, causes = {'updated'}, {ARGV[1]}
+  if code == 2 then kinds[2] = 'deactivated'; causes[2] = 'merchant:' .. ARGV[1] end
+  owe(KEYS[2], ARGV[5], kinds, causes, KEYS[1])
+  notice = redis.call('HGET', KEYS[2], ARGV[5])
+end
+return {code, 0, redis.call('HGETALL', KEYS[1]), notice}
 `)
 
 // CreateFromLink makes and stores the checkout a payer starts from link l

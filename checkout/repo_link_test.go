@@ -23,7 +23,7 @@ func newLink(t testing.TB, r *Repo, clk *clock, terms LinkTerms) *PaymentLink {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.CreateLink(context.Background(), l, nil); err != nil {
+	if err := r.CreateLink(context.Background(), l, nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	return l
@@ -237,26 +237,26 @@ func TestLinkUpdate(t *testing.T) {
 	ctx := context.Background()
 	l := newLink(t, r, clk, LinkTerms{})
 	desc, msg := "新的", "今日售罄"
-	ch, err := r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Amounts: &PaymentLink{Amount: 2000}, Description: &desc})
+	ch, err := r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Amounts: &PaymentLink{Amount: 2000}, Description: &desc}, "")
 	if err != nil || ch.Link.Amount != 2000 || ch.Link.Description != desc || ch.Deactivated {
 		t.Fatalf("unused link: %+v %v", ch, err)
 	}
-	if _, err := r.UpdateLink(ctx, "m2", l.ID, LinkUpdate{Description: &desc}); !errors.Is(err, ErrNotFound) {
+	if _, err := r.UpdateLink(ctx, "m2", l.ID, LinkUpdate{Description: &desc}, ""); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("another merchant: %v", err)
 	}
 	l.Amount = 2000
 	if _, err := r.CreateFromLink(ctx, l, 2000, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Amounts: &PaymentLink{Amount: 1}}); !errors.Is(err, ErrLinkAmountFixed) {
+	if _, err := r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Amounts: &PaymentLink{Amount: 1}}, ""); !errors.Is(err, ErrLinkAmountFixed) {
 		t.Fatalf("amount of a used link: %v", err)
 	}
 	off := false
-	ch, err = r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Active: &off, InactiveMessage: &msg})
+	ch, err = r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Active: &off, InactiveMessage: &msg}, "")
 	if err != nil || !ch.Deactivated || ch.Link.Active || ch.Link.DeactivatedBy != DeactivatedByMerchant || ch.Link.InactiveMessage != msg {
 		t.Fatalf("deactivate: %+v %v", ch, err)
 	}
-	if ch, _ := r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Active: &off}); ch.Deactivated {
+	if ch, _ := r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Active: &off}, ""); ch.Deactivated {
 		t.Fatal("deactivated twice")
 	}
 	if _, err := r.CreateFromLink(ctx, l, 2000, ""); !errors.Is(err, ErrLinkInactive) {
@@ -264,7 +264,7 @@ func TestLinkUpdate(t *testing.T) {
 	}
 	on := true
 	until := clk.Now().Add(time.Hour)
-	if _, err := r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Active: &on, ActiveUntil: &until}); err != nil {
+	if _, err := r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Active: &on, ActiveUntil: &until}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.CreateFromLink(ctx, l, 2000, ""); err != nil {
@@ -374,7 +374,7 @@ func TestLinkRepoOnCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.CreateLink(ctx, l, &IdempotentResponse{MerchantID: "m1", Key: "k1", Status: 201, Body: []byte("{}")}); err != nil {
+	if err := r.CreateLink(ctx, l, &IdempotentResponse{MerchantID: "m1", Key: "k1", Status: 201, Body: []byte("{}")}, ""); err != nil {
 		t.Fatalf("create link: %v", err)
 	}
 	if err := r.FinishIdempotent(ctx, "m1", "k2", 200, []byte("{}")); err != nil {
@@ -400,7 +400,7 @@ func TestLinkRepoOnCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	desc := "x"
-	if _, err := r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Description: &desc}); err != nil {
+	if _, err := r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Description: &desc}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if cs, _, err := r.ListByLink(ctx, "m1", l.ID, ListQuery{}); err != nil || len(cs) != 1 {

@@ -49,9 +49,9 @@
 //
 // # Payment links
 //
-// Payment links are not part of the API yet. When they are, they get their
-// own file here (paymentlinks.go) with CreatePaymentLink, GetPaymentLink,
-// ListPaymentLinks and their types, following the checkouts' pattern.
+// Payment links have their own file (paymentlinks.go): CreatePaymentLink,
+// GetPaymentLink, ListPaymentLinks, IterPaymentLinks, UpdatePaymentLink and
+// DeletePaymentLink, with their types, following the checkouts' pattern.
 //
 // The API key is never logged: a Client's String and GoString hide it.
 package client

@@ -26,6 +26,7 @@ const (
 	EventPaymentLinkCreated       = "payment_link.created"
 	EventPaymentLinkUpdated       = "payment_link.updated"
 	EventPaymentLinkDeactivated   = "payment_link.deactivated"
+	EventPaymentLinkDeleted       = "payment_link.deleted"
 )
 
 // APIVersion is the shape of the events these types describe (an event's

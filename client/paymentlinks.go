@@ -134,6 +134,28 @@ func (c *Client) UpdatePaymentLink(ctx context.Context, id string, p *PaymentLin
 	return &out, nil
 }
 
+// PaymentLinkDeleted is the answer of DeletePaymentLink.
+type PaymentLinkDeleted struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Deleted bool   `json:"deleted"`
+}
+
+// DeletePaymentLink deletes a payment link for good (DELETE
+// /v1/payment-links/{id}): its page and codes stop working, its open
+// checkouts finish, and payment_link.deleted is sent. To pause a link,
+// update Active instead. A link that is not there (deleted already, or
+// another merchant's) is ErrNotFound. It is not retried after a failure
+// in transit, whose outcome is unknown: call it again, and read
+// ErrNotFound as deleted.
+func (c *Client) DeletePaymentLink(ctx context.Context, id string, opts ...RequestOption) (*PaymentLinkDeleted, error) {
+	var out PaymentLinkDeleted
+	if err := c.do(ctx, request{method: http.MethodDelete, path: "/v1/payment-links/" + url.PathEscape(id)}, &out, opts); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // ListPaymentLinks reads one page of payment links, newest first (GET
 // /v1/payment-links). IterPaymentLinks follows the pages for you.
 func (c *Client) ListPaymentLinks(ctx context.Context, p *PaymentLinkListParams, opts ...RequestOption) (*PaymentLinkList, error) {

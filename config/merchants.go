@@ -277,7 +277,9 @@ func (v *validator) merchant(path string, y *merchantYAML) (*checkout.Merchant, 
 	if m.Name, err = v.name(path+".name", y.Name, true); err != nil {
 		return nil, err
 	}
-
+	if m.RegisteredName, err = v.name(path+".registered_name", y.RegisteredName, false); err != nil {
+		return nil, err
+	}
 	if len(y.APIKeys) == 0 {
 		return nil, errorf(path+".api_keys", "list at least one API key hash (create a key and its hash with `checkout hash-key -new`)")
 	}

@@ -95,6 +95,9 @@ func TestParseMerchantsValid(t *testing.T) {
 	if acme.ID != "acme" || acme.Name != "极客咖啡 Acme Coffee" || acme.MaxAmount != 500000 {
 		t.Errorf("merchant %s %q %d", acme.ID, acme.Name, acme.MaxAmount)
 	}
+	if acme.RegisteredName != "" || got.Merchants[1].RegisteredName != "上海贝塔茶饮有限公司" {
+		t.Errorf("registered names %q, %q", acme.RegisteredName, got.Merchants[1].RegisteredName)
+	}
 	if len(acme.APIKeys) != 2 || acme.APIKeys[0].Hash != "0d6d7f0c8a5b0e1a6f1c4c3f1f4f2d9a7d1e6b7c3a9e8f2b1c0d9e8f7a6b5c4d" ||
 		acme.APIKeys[1].Hash != "1d6d7f0c8a5b0e1a6f1c4c3f1f4f2d9a7d1e6b7c3a9e8f2b1c0d9e8f7a6b5c4d" || !acme.APIKeys[0].Live || acme.APIKeys[0].ID != "sha256:0d6d7f0c" {
 		t.Errorf("api keys %+v", acme.APIKeys)
@@ -241,6 +244,7 @@ func TestParseMerchantsErrors(t *testing.T) {
 		{name: "enabled not bool", old: "          enabled: true\n          mode: native\n          app_id: wx", new: "          enabled: yesplease\n          mode: native\n          app_id: wx", want: `config: merchants[0].stores[0].wechat.enabled: must be true or false (got "yesplease")`},
 		{name: "api_keys not a list", old: "    api_keys:\n      - sha256:2d6d", new: "    api_keys: sha256:2d6d\n    #", want: "config: merchants[1].api_keys: must be a list"},
 		{name: "alipay a list", old: "        alipay: {enabled: true, mode: redirect}", new: "        alipay: [enabled, redirect]", want: "config: merchants[1].stores[0].alipay: must be a mapping of fields, not a list"},
+		{name: "registered_name too long", old: "registered_name: 上海贝塔茶饮有限公司", new: "registered_name: " + strings.Repeat("茶", 65), want: "config: merchants[1].registered_name: is 65 characters; at most 64"},
 		{name: "name a mapping", old: "    name: Beta Tea", new: "    name: {en: Beta Tea}", want: "config: merchants[1].name: must be a single text value, not a mapping"},
 		{name: "syntax error", old: "    redirect_hosts: [tea.example]", new: "    redirect_hosts: [tea.example", want: "config: merchants file: is not valid YAML: line"},
 		{name: "tab indentation", old: "    max_amount: 500000", new: "\tmax_amount: 500000", want: "config: merchants file: is not valid YAML"},

@@ -32,15 +32,18 @@ type providersYAML struct {
 }
 
 type merchantYAML struct {
-	ID            string      `yaml:"id"`
-	Name          string      `yaml:"name"`
-	APIKeys       []string    `yaml:"api_keys"`
-	Webhook       webhookYAML `yaml:"webhook"`
-	RedirectHosts []string    `yaml:"redirect_hosts"`
-	MaxAmount     fen         `yaml:"max_amount"`
-	LogoURL       string      `yaml:"logo_url"`
-	Stores        []storeYAML `yaml:"stores"`
-	Console       consoleYAML `yaml:"console"`
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	// RegisteredName is the merchant's registered (legal) name, shown
+	// under the short code of its payment links (checkout.Merchant).
+	RegisteredName string      `yaml:"registered_name"`
+	APIKeys        []string    `yaml:"api_keys"`
+	Webhook        webhookYAML `yaml:"webhook"`
+	RedirectHosts  []string    `yaml:"redirect_hosts"`
+	MaxAmount      fen         `yaml:"max_amount"`
+	LogoURL        string      `yaml:"logo_url"`
+	Stores         []storeYAML `yaml:"stores"`
+	Console        consoleYAML `yaml:"console"`
 }
 
 type consoleYAML struct {

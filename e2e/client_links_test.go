@@ -103,4 +103,17 @@ func TestGoClientPaymentLinks(t *testing.T) {
 	if _, err := c.GetPaymentLink(ctx, "pl_000000000000000000000000"); !errors.Is(err, client.ErrNotFound) {
 		t.Fatalf("missing link: %v", err)
 	}
+	// Deleted: gone from the API and the list; a second delete is 404.
+	if d, err := c.DeletePaymentLink(ctx, entered.ID); err != nil || !d.Deleted || d.ID != entered.ID {
+		t.Fatalf("delete: %+v %v", d, err)
+	}
+	if _, err := c.GetPaymentLink(ctx, entered.ID); !errors.Is(err, client.ErrNotFound) {
+		t.Fatalf("deleted link: %v", err)
+	}
+	if _, err := c.DeletePaymentLink(ctx, entered.ID); !errors.Is(err, client.ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+	if page, err := c.ListPaymentLinks(ctx, nil); err != nil || len(page.Data) != 1 || page.Data[0].ID != l.ID {
+		t.Fatalf("list after delete: %+v %v", page, err)
+	}
 }

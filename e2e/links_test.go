@@ -116,3 +116,85 @@ func TestPaymentLinkEnteredWeChat(t *testing.T) {
 		t.Errorf("checkout %s of link %q, %d fen", id, c.PaymentLink, c.Amounts.Trade)
 	}
 }
+
+// registeredName is the stack's merchant's registered name, which a
+// payment link's pages show beside its code number.
+const registeredName = "沙箱咖啡（上海）有限公司"
+
+// TestPaymentLinkAlipay: a fixed-amount link and an entered-amount link
+// opened in Alipay (native mode): the link's page goes through Alipay's
+// auth_base on the first visit, shows the merchant's registered name and
+// the link's code number, and the tap leads to the checkout's page (no
+// second OAuth), which shows them too and pays with the AlipayJSBridge
+// stand-in through the sandbox, once.
+func TestPaymentLinkAlipay(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, sandboxOptions{})
+	for _, tc := range []struct {
+		name  string
+		req   map[string]any
+		typed string
+		shown string
+		fen   int64
+	}{
+		{"fixed", map[string]any{"amount": 2800, "description": "燕麦拿铁", "store": storeNative}, "", "¥28.00", 2800},
+		{"entered", map[string]any{"min_amount": 100, "max_amount": 20000, "description": "随心付", "store": storeNative}, "66.60", "¥66.60", 6660},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			link, u := s.createLink(tc.req)
+			code := checkout.LinkShortCode(link)
+			tb := newTab(t, s, alipayPhone, alipayBridge("ok"))
+			tb.open(u, "[data-testid=link-pay]")
+			if !strings.HasSuffix(strings.SplitN(tb.location(), "?", 2)[0], "/l/"+link) {
+				t.Fatalf("after auth_base the payer is at %s, want the link's page", tb.location())
+			}
+			if got := tb.text("[data-testid=registered-name]"); !strings.Contains(got, registeredName) {
+				t.Errorf("registered name shows %q", got)
+			}
+			if got := tb.text("[data-testid=short-code]"); !strings.Contains(got, code[:4]+" "+code[4:]) {
+				t.Errorf("code number shows %q, want %s", got, code)
+			}
+			tb.screenshot("link")
+			if tc.typed != "" {
+				tb.run("type the amount", chromedp.SendKeys("[data-testid=amount-input]", tc.typed))
+			}
+			tb.click("[data-testid=link-pay]")
+			tb.visible("[data-testid=pay-button]")
+			id := linkCheckout(t, tb)
+			assertCheckoutPage(t, tb, tc.shown, "alipay_jsapi", tc.req["description"].(string))
+			if got := tb.text("[data-testid=registered-name]"); !strings.Contains(got, registeredName) {
+				t.Errorf("the checkout's page shows registered name %q", got)
+			}
+			tb.screenshot("checkout")
+			tb.click("[data-testid=pay-button]")
+			tb.visible("[data-testid=result-paid]")
+			assertPaidOnce(t, s, storeNative, id)
+			if c := s.checkout(id); c.PaymentLink != link || c.Amounts.Trade != tc.fen {
+				t.Errorf("checkout %s of link %q, %d fen", id, c.PaymentLink, c.Amounts.Trade)
+			}
+			// Deleted by the merchant: the same code now says so.
+			s.deleteLink(link)
+			tb.allow(`status of 404 .*/l/pl_`)
+			tb.open(u, "[data-testid=error-page]")
+			if got := tb.text("[data-testid=error-title]"); got != "该收款码已失效" {
+				t.Errorf("a deleted link's page says %q", got)
+			}
+			tb.screenshot("deleted")
+		})
+	}
+}
+
+// deleteLink deletes a payment link through the API.
+func (s *stack) deleteLink(id string) {
+	s.t.Helper()
+	r, _ := http.NewRequest(http.MethodDelete, s.url+"/v1/payment-links/"+id, nil)
+	r.Header.Set("Authorization", "Bearer "+s.apiKey)
+	res, err := http.DefaultClient.Do(r)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		s.t.Fatalf("delete link %s: %d", id, res.StatusCode)
+	}
+}

@@ -216,7 +216,7 @@ func newStack(t *testing.T, opt sandboxOptions) *stack {
 		t.Fatal(err)
 	}
 	dir, err := checkout.NewDirectory([]*checkout.Merchant{{
-		ID: merchantID, Name: "沙箱咖啡", APIKeys: []checkout.APIKey{checkout.APIKeyFor(s.apiKey)},
+		ID: merchantID, Name: "沙箱咖啡", RegisteredName: registeredName, APIKeys: []checkout.APIKey{checkout.APIKeyFor(s.apiKey)},
 		RedirectHosts: []string{"127.0.0.1"}, Stores: stores,
 		LogoURL: logoURL(base, opt.logo),
 	}})

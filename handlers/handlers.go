@@ -55,8 +55,12 @@ type Payments interface {
 	// CheckoutFromLink makes a payer's checkout from a payment link:
 	// a slot reserved, the checkout stored with the link's terms.
 	CheckoutFromLink(ctx context.Context, l *checkout.PaymentLink, fen int64) (*checkout.Checkout, error)
-	// LinkChanged emits a payment_link.* event, once per cause.
-	LinkChanged(ctx context.Context, typ string, l *checkout.PaymentLink, cause string) error
+	// CreateLink, UpdateLink and DeleteLink store a merchant's change of
+	// a payment link together with the payment_link.* events it owes,
+	// which are emitted then or, should that fail, by the reconciler.
+	CreateLink(ctx context.Context, l *checkout.PaymentLink, idem *checkout.IdempotentResponse) error
+	UpdateLink(ctx context.Context, merchantID, id string, u checkout.LinkUpdate) (*checkout.LinkChange, error)
+	DeleteLink(ctx context.Context, merchantID, id string) (*checkout.PaymentLink, error)
 }
 
 // Deps is what the handlers need.

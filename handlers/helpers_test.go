@@ -108,8 +108,14 @@ func (p *standInPayments) Refunds(context.Context, string) ([]payments.Refund, e
 func (p *standInPayments) CheckoutFromLink(context.Context, *checkout.PaymentLink, int64) (*checkout.Checkout, error) {
 	return nil, errStandIn
 }
-func (p *standInPayments) LinkChanged(context.Context, string, *checkout.PaymentLink, string) error {
-	return nil
+func (p *standInPayments) CreateLink(context.Context, *checkout.PaymentLink, *checkout.IdempotentResponse) error {
+	return errStandIn
+}
+func (p *standInPayments) UpdateLink(context.Context, string, string, checkout.LinkUpdate) (*checkout.LinkChange, error) {
+	return nil, errStandIn
+}
+func (p *standInPayments) DeleteLink(context.Context, string, string) (*checkout.PaymentLink, error) {
+	return nil, errStandIn
 }
 
 func (p *standInPayments) handedOver() (cancelled, intents []string) {

@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/wallet-checkout/checkout/apiobject"
 	"github.com/wallet-checkout/checkout/checkout"
-	"github.com/wallet-checkout/checkout/notify/webhook"
 )
 
 // linkRequest is the body of POST /v1/payment-links. Pointers tell
@@ -262,12 +260,11 @@ func (h *handler) createLink(c *gin.Context) {
 	if idemKey != "" {
 		idem = &checkout.IdempotentResponse{MerchantID: m.ID, Key: idemKey, Status: http.StatusCreated, Body: out}
 	}
-	if err := h.repo.CreateLink(ctx, l, idem); err != nil {
+	// The link and its payment_link.created are stored together; the
+	// event follows even if its emit fails (Payments.CreateLink).
+	if err := h.pay.CreateLink(ctx, l, idem); err != nil {
 		fail(unavailableWith("the payment link could not be stored; retry", "store payment link", err))
 		return
-	}
-	if err := h.pay.LinkChanged(context.WithoutCancel(ctx), webhook.TypePaymentLinkCreated, l, "created"); err != nil {
-		h.logger(c).Warn("Cannot emit payment_link.created", slog.String("payment_link", l.ID), slog.Any("error", err))
 	}
 	h.logLine(c, slog.LevelInfo, "Payment link created", slog.String("payment_link", l.ID), slog.String("merchant_id", m.ID))
 	c.Header("Location", "/v1/payment-links/"+l.ID)
@@ -381,7 +378,7 @@ func (h *handler) updateLink(c *gin.Context) {
 		fail(perr)
 		return
 	}
-	ch, err := h.repo.UpdateLink(ctx, m.ID, id, u)
+	ch, err := h.pay.UpdateLink(ctx, m.ID, id, u)
 	if err != nil {
 		fail(unavailable("update payment link", err), linkRules...)
 		return
@@ -396,15 +393,33 @@ func (h *handler) updateLink(c *gin.Context) {
 			h.logger(c).Warn("Cannot store an idempotent answer", slog.Any("error", err))
 		}
 	}
-	cause := strconv.FormatInt(ch.Link.UpdatedAt.UnixMilli(), 10)
-	emitCtx := context.WithoutCancel(ctx)
-	if err := h.pay.LinkChanged(emitCtx, webhook.TypePaymentLinkUpdated, ch.Link, cause); err != nil {
-		h.logger(c).Warn("Cannot emit payment_link.updated", slog.String("payment_link", id), slog.Any("error", err))
-	}
-	if ch.Deactivated {
-		if err := h.pay.LinkChanged(emitCtx, webhook.TypePaymentLinkDeactivated, ch.Link, "merchant:"+cause); err != nil {
-			h.logger(c).Warn("Cannot emit payment_link.deactivated", slog.String("payment_link", id), slog.Any("error", err))
-		}
-	}
 	c.Data(http.StatusOK, "application/json; charset=utf-8", out)
+}
+
+// linkDeletedJSON is the answer of DELETE /v1/payment-links/:id.
+type linkDeletedJSON struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Deleted bool   `json:"deleted"`
+}
+
+// deleteLink is DELETE /v1/payment-links/:id: the link is gone for good
+// (its page and API answer 404 from now on, its keys are removed) and
+// payment_link.deleted is emitted; its open checkouts keep their own
+// terms and finish. Another merchant's link, or one deleted already, is
+// 404. Deleting twice changes nothing more, so it needs no
+// Idempotency-Key.
+func (h *handler) deleteLink(c *gin.Context) {
+	m := merchantOf(c)
+	id := c.Param("id")
+	if !checkout.ValidLinkID(id) {
+		h.fail(c, errNoLink)
+		return
+	}
+	if _, err := h.pay.DeleteLink(c.Request.Context(), m.ID, id); err != nil {
+		h.fail(c, unavailable("delete payment link", err), linkRules...)
+		return
+	}
+	h.logLine(c, slog.LevelInfo, "Payment link deleted", slog.String("payment_link", id), slog.String("merchant_id", m.ID))
+	c.JSON(http.StatusOK, linkDeletedJSON{ID: id, Object: "payment_link", Deleted: true})
 }

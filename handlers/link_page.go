@@ -23,16 +23,18 @@ const maxLinkForm = 4 << 10
 const linkCookiePrefix = "pl_co_"
 
 // loadLink reads the :id link and its merchant and store for a payer page,
-// or answers the error page. It only reads.
+// or answers the error page (pageLinkGone for a link deleted or never
+// made: a 404 without a trace of which, since a deleted link keeps no
+// key). It only reads.
 func (h *handler) loadLink(c *gin.Context) (*checkout.PaymentLink, *checkout.Merchant, *checkout.Store, bool) {
 	id := c.Param("id")
 	if !checkout.ValidLinkID(id) {
-		h.errorPage(c, http.StatusNotFound, pageNotFound, "")
+		h.errorPage(c, http.StatusNotFound, pageLinkGone, "")
 		return nil, nil, nil, false
 	}
 	l, err := h.repo.GetLink(c.Request.Context(), id)
 	if errors.Is(err, checkout.ErrNotFound) {
-		h.errorPage(c, http.StatusNotFound, pageNotFound, "")
+		h.errorPage(c, http.StatusNotFound, pageLinkGone, "")
 		return nil, nil, nil, false
 	}
 	if err != nil {
@@ -46,7 +48,7 @@ func (h *handler) loadLink(c *gin.Context) (*checkout.PaymentLink, *checkout.Mer
 		st, ok = m.Store(l.StoreID)
 	}
 	if !ok {
-		h.errorPage(c, http.StatusNotFound, pageNotFound, "")
+		h.errorPage(c, http.StatusNotFound, pageLinkGone, "")
 		return nil, nil, nil, false
 	}
 	return l, m, st, true
@@ -64,7 +66,8 @@ func (h *handler) linkPageView(c *gin.Context, l *checkout.PaymentLink, m *check
 		Inactive:     !l.Open(h.now()),
 		// The number under the printed code (showLinkPoster): a payer
 		// who scanned a sticker pasted over the shop's code sees another.
-		ShortCode: spacedCode(checkout.LinkShortCode(l.ID)),
+		ShortCode:      spacedCode(checkout.LinkShortCode(l.ID)),
+		RegisteredName: m.RegisteredName,
 	}
 	if v.Inactive {
 		v.InactiveMessage = l.InactiveMessage
@@ -80,14 +83,29 @@ func (h *handler) linkPageView(c *gin.Context, l *checkout.PaymentLink, m *check
 	return v
 }
 
-// showLinkPage is GET /l/:id. It stores nothing, sets no cookie and makes
-// no checkout: a link preview or a crawler leaves no trace. A wallet's
-// OAuth, where the store needs one, happens on the checkout's page after
-// the tap, with its stateless signed state.
+// linkPayee is what a payer compares with a link's printed code on the
+// page of a checkout the link made: the merchant's registered name and the
+// link's code number, as the poster prints them.
+func linkPayee(m *checkout.Merchant, linkID string) (registered, code string) {
+	return m.RegisteredName, spacedCode(checkout.LinkShortCode(linkID))
+}
+
+// showLinkPage is GET /l/:id. It stores nothing and makes no checkout: a
+// link preview or a crawler leaves no trace. In WeChat or Alipay, for a
+// store paying natively there, a payer whose identity the session lacks
+// goes through the wallet's OAuth first (linkOAuth: a signed state and a
+// cookie binding it to the browser, nothing stored).
 func (h *handler) showLinkPage(c *gin.Context) {
 	l, m, st, ok := h.loadLink(c)
 	if !ok {
 		return
+	}
+	if l.Open(h.now()) {
+		if redirect, binding := h.linkOAuth(c, l, st); redirect != "" {
+			http.SetCookie(c.Writer, binding)
+			c.Redirect(http.StatusFound, redirect)
+			return
+		}
 	}
 	h.render(c, http.StatusOK, templates.LinkPage(h.linkPageView(c, l, m, st)))
 }

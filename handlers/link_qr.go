@@ -85,6 +85,7 @@ func (h *handler) showLinkPoster(c *gin.Context) {
 		Paper:        paper,
 		Inactive:     !l.Open(h.now()),
 	}
+	v.RegisteredName, v.ShortCode = linkPayee(m, l.ID)
 	if !l.EnteredAmount() {
 		v.Amount = templates.FormatFen(l.Amount)
 	}

@@ -13,7 +13,7 @@ import (
 // alipayExchange calls alipay.system.oauth.token (RSA2, with the store's
 // app keys) for the payer's buyer id.
 func (h *handler) alipayExchange(c *gin.Context, st *checkout.Store, code, back string) (oauthIdentity, bool) {
-	ck, appID := pageCheckoutOf(c), st.Alipay.AppID
+	appID := st.Alipay.AppID
 	app, err := h.alipayApp(st)
 	if err != nil {
 		h.logger(c).Error("Alipay app keys unusable", slog.String("store_id", st.ID), slog.Any("error", err))
@@ -22,7 +22,7 @@ func (h *handler) alipayExchange(c *gin.Context, st *checkout.Store, code, back 
 	}
 	id, err := h.pages.Alipay.ExchangeCode(c.Request.Context(), app, code)
 	if err != nil {
-		h.oauthFailed(c, "Alipay", ck.ID, appID, wallet.IsAlipayError(err, wallet.AlipayCodeInvalid), err, back)
+		h.oauthFailed(c, "Alipay", appID, wallet.IsAlipayError(err, wallet.AlipayCodeInvalid), err, back)
 		return oauthIdentity{}, false
 	}
 	return oauthIdentity{id: id.BuyerID()}, true

@@ -91,7 +91,7 @@ func (h *handler) oauthCallback(c *gin.Context, w oauthWallet) {
 	}
 	h.pages.OAuth.End(c.Writer, c.Request)
 	_, known := w.identity(payer, appID)
-	code, ok := h.oauthCode(c, known, back, w.codeParam)
+	code, ok := h.oauthCode(c, ck.ID, known, back, w.codeParam)
 	if !ok {
 		return
 	}
@@ -117,14 +117,15 @@ func (h *handler) oauthCallback(c *gin.Context, w oauthWallet) {
 // Otherwise the state is spent (sessions.OAuthStates.Use: whatever the
 // outcome, it is good for one callback) and the code must be present (an
 // auth_base/snsapi_base round trip never asks the payer, but be safe).
+// page is the checkout or payment link whose page began the round trip.
 // It has answered when it returns false.
-func (h *handler) oauthCode(c *gin.Context, known bool, back, codeParam string) (string, bool) {
+func (h *handler) oauthCode(c *gin.Context, page string, known bool, back, codeParam string) (string, bool) {
 	if known {
 		c.Redirect(http.StatusFound, back)
 		c.Abort()
 		return "", false
 	}
-	err := h.pages.OAuth.Use(c.Request.Context(), c.Request, c.Query("state"), pageCheckoutOf(c).ID, back, h.now())
+	err := h.pages.OAuth.Use(c.Request.Context(), c.Request, c.Query("state"), page, back, h.now())
 	if errors.Is(err, sessions.ErrStateRefused) {
 		h.errorPage(c, http.StatusBadRequest, pageOAuthExpired, back)
 		return "", false
@@ -144,14 +145,23 @@ func (h *handler) oauthCode(c *gin.Context, known bool, back, codeParam string) 
 
 // oauthFailed answers a failed code exchange: 400 when the code itself was
 // refused, 502 when the wallet's service failed.
-func (h *handler) oauthFailed(c *gin.Context, walletName, checkoutID, appID string, badCode bool, err error, back string) {
+func (h *handler) oauthFailed(c *gin.Context, walletName, appID string, badCode bool, err error, back string) {
 	status := http.StatusBadGateway
 	if badCode {
 		status = http.StatusBadRequest
 	}
-	h.logger(c).Warn(walletName+" OAuth code exchange failed", slog.String("checkout_id", checkoutID),
+	h.logger(c).Warn(walletName+" OAuth code exchange failed", oauthPage(c),
 		slog.String("app_id", appID), slog.Any("error", err))
 	h.errorPage(c, status, pageOAuthFailed, back)
+}
+
+// oauthPage names, for the logs, the page whose OAuth round trip this
+// is: a checkout's (loaded by the /c/:id group), else a payment link's.
+func oauthPage(c *gin.Context) slog.Attr {
+	if ck, ok := c.Get(ctxPageCheckout); ok {
+		return slog.String("checkout_id", ck.(*checkout.Checkout).ID)
+	}
+	return slog.String("payment_link", c.Param("id"))
 }
 
 // finishOAuth keeps the identity just learnt and sends the payer back.

@@ -10,11 +10,11 @@ import (
 // wechatExchange asks WeChat for the openid (and whether the page is a
 // Moments snapshot).
 func (h *handler) wechatExchange(c *gin.Context, st *checkout.Store, code, back string) (oauthIdentity, bool) {
-	ck, appID := pageCheckoutOf(c), st.WeChat.AppID
+	appID := st.WeChat.AppID
 	id, err := h.pages.WeChat.ExchangeCode(c.Request.Context(), appID, st.WeChat.AppSecret.Reveal(), code)
 	if err != nil {
 		badCode := wallet.IsWeChatError(err, wallet.WeChatInvalidCode) || wallet.IsWeChatError(err, wallet.WeChatCodeUsed)
-		h.oauthFailed(c, "WeChat", ck.ID, appID, badCode, err, back)
+		h.oauthFailed(c, "WeChat", appID, badCode, err, back)
 		return oauthIdentity{}, false
 	}
 	return oauthIdentity{id: id.OpenID, snapshot: id.Snapshot}, true

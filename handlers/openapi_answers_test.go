@@ -93,6 +93,10 @@ func TestOpenAPIAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	do(409, "POST", "/v1/payment-links/"+link, e.keyA, `{"min_amount":1,"max_amount":2}`)
+	gone := idOf(do(201, "POST", "/v1/payment-links", e.keyA, `{"amount":300}`))
+	do(404, "DELETE", "/v1/payment-links/"+gone, e.keyB, "")
+	do(200, "DELETE", "/v1/payment-links/"+gone, e.keyA, "")
+	do(404, "DELETE", "/v1/payment-links/"+gone, e.keyA, "")
 	do(200, "POST", "/v1/payment-links/"+link, e.keyA, `{"active":false,"inactive_message":"打烊了"}`)
 	do(200, "GET", "/v1/checkouts?payment_link="+link, e.keyA, "")
 	do(400, "GET", "/v1/checkouts?payment_link=pl_000000000000000000000000", e.keyA, "")
@@ -267,6 +271,7 @@ func TestOpenAPIAnswers(t *testing.T) {
 		"getPaymentLinkQRSVG":            {200, 304, 400, 404},
 		"getPaymentLinkQRPNG":            {200, 400, 404},
 		"updatePaymentLink":              {200, 400, 404, 409},
+		"deletePaymentLink":              {200, 404},
 	}
 	ops := checks[0].Operations()
 	for _, op := range ops {

@@ -183,7 +183,7 @@ func newPgEnv(t testing.TB, opts ...option) *pgEnv {
 		}
 	}
 	m := &checkout.Merchant{
-		ID: "m_pages", Name: "茶饮小铺",
+		ID: "m_pages", Name: "茶饮小铺", RegisteredName: pgRegisteredName,
 		// The embed view's framing pages (and postMessage targets).
 		RedirectHosts: []string{"localhost", "shop.example:8443"},
 		Stores: []*checkout.Store{mkStore("native", e.sbNative, checkout.ModeNative), mkStore("redirect", e.sbRedir, checkout.ModeRedirect),

@@ -12,7 +12,10 @@ type errorText struct{ title, body string }
 
 // The error pages the payer-facing handlers render.
 var (
-	pageNotFound      = errorText{"error.not_found.title", "error.not_found.body"}
+	pageNotFound = errorText{"error.not_found.title", "error.not_found.body"}
+	// pageLinkGone is a payment link's page or poster when there is no
+	// such link: deleted by the merchant (or never made).
+	pageLinkGone      = errorText{"error.link_gone.title", "error.link_gone.body"}
 	pageUnavailable   = errorText{"error.unavailable.title", "error.unavailable.body"}
 	pageNoWallet      = errorText{"error.no_wallet.title", "error.no_wallet.body"}
 	pageOAuthFailed   = errorText{"error.oauth_failed.title", "error.oauth_failed.body"}

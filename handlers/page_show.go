@@ -48,7 +48,7 @@ func (h *handler) showCheckoutPage(c *gin.Context) {
 // checkoutPageView fills what every variant of the checkout page shows.
 func (h *handler) checkoutPageView(c *gin.Context, cl client, ck *checkout.Checkout, m *checkout.Merchant, st *checkout.Store, payer *sessions.Payer) templates.CheckoutView {
 	id, lang := ck.ID, explicitLang(c)
-	return templates.CheckoutView{
+	v := templates.CheckoutView{
 		Page:         h.page(c),
 		ID:           id,
 		MerchantName: merchantDisplayName(m, st),
@@ -74,6 +74,10 @@ func (h *handler) checkoutPageView(c *gin.Context, cl client, ck *checkout.Check
 		PaidAt:       ck.PaidAt,
 		Late:         ck.Late,
 	}
+	if ck.PaymentLink != "" {
+		v.RegisteredName, v.ShortCode = linkPayee(m, ck.PaymentLink)
+	}
+	return v
 }
 
 // payerReference is the order reference a payer is shown: the merchant's

@@ -45,6 +45,7 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	v1.GET("/payment-links", h.listLinks)
 	v1.GET("/payment-links/:id", h.getLink)
 	v1.POST("/payment-links/:id", h.updateLink)
+	v1.DELETE("/payment-links/:id", h.deleteLink)
 	// The link's store code (聚合码), for print.
 	v1.GET("/payment-links/:id/qr.svg", h.linkCodeSVG)
 	v1.GET("/payment-links/:id/qr.png", h.linkCodePNG)
@@ -118,6 +119,10 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	l := r.Group("/l/:id", h.pageHeaders)
 	l.GET("", h.showLinkPage)
 	l.POST("", h.payLink)
+	// The wallets' OAuth of a link's first visit in WeChat or Alipay
+	// (link_oauth.go), limited per link and address.
+	l.GET("/oauth/wechat", h.linkWeChatOAuthCallback)
+	l.GET("/oauth/alipay", h.linkAlipayOAuthCallback)
 	// The printable poster of the link's code: public, stores nothing.
 	l.GET("/poster", h.showLinkPoster)
 

@@ -37,10 +37,12 @@ type recorder struct {
 	calls []webhook.Event
 	ids   map[string]bool
 	fail  atomic.Bool
+	// failLinks fails only the payment_link.* events.
+	failLinks atomic.Bool
 }
 
 func (r *recorder) Emit(_ context.Context, e webhook.Event) error {
-	if r.fail.Load() {
+	if r.fail.Load() || r.failLinks.Load() && webhook.LinkType(e.Type) {
 		return errors.New("recorder: emit failing on purpose")
 	}
 	if !webhook.ValidID(e.ID) || !webhook.ValidType(e.Type) {

@@ -21,7 +21,7 @@ func (e *env) newLink(amount int64, maxPayments int) *checkout.PaymentLink {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.repo.CreateLink(context.Background(), l, nil); err != nil {
+	if err := e.repo.CreateLink(context.Background(), l, nil, ""); err != nil {
 		e.t.Fatal(err)
 	}
 	return l
@@ -146,5 +146,48 @@ func TestLinkCancelReleasesSlot(t *testing.T) {
 	}
 	if link, _ := e.repo.GetLink(ctx, l.ID); link.Payments != 1 || link.Active {
 		t.Fatalf("link %+v", link)
+	}
+}
+
+// TestLinkLimitEventRetried: the payment that reaches a link's limit
+// switches it off, but the emit of payment_link.deactivated fails. The
+// payment itself goes on (paid, checkout.paid, notify answered), the
+// notify's repeat does not lose or double the event, and the reconciler's
+// pass after the lease sends it, exactly once.
+func TestLinkLimitEventRetried(t *testing.T) {
+	e := newEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
+	ctx := context.Background()
+	l := e.newLink(800, 1)
+	c, err := e.svc.CheckoutFromLink(ctx, l, 800)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := e.order(c, checkout.ScenarioJump, "")
+	e.pay(a)
+	e.events.failLinks.Store(true)
+	for range 2 {
+		if code, body := e.sendNotify(e.notifyQuery(a, gateway.StatusPaid).Encode()); code != 200 || body != gateway.NotifySuccess {
+			t.Fatalf("notify: %d %q", code, body)
+		}
+	}
+	if got := e.get(c.ID); got.Status != checkout.StatusPaid || len(e.events.of(c.ID, webhook.TypePaid)) != 1 {
+		t.Fatalf("checkout %s, paid events %d", got.Status, len(e.events.of(c.ID, webhook.TypePaid)))
+	}
+	if link, _ := e.repo.GetLink(ctx, l.ID); link.Active || link.DeactivatedBy != checkout.DeactivatedByLimit {
+		t.Fatalf("link after its limit: %+v", link)
+	}
+	if n := len(e.events.linkEvents(l.ID, webhook.TypePaymentLinkDeactivated)); n != 0 {
+		t.Fatalf("%d deactivated events while emits fail", n)
+	}
+	e.events.failLinks.Store(false)
+	for range 2 {
+		e.clk.Advance(10 * time.Minute)
+		if err := e.rec.Tick(ctx, e.clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs := e.events.linkEvents(l.ID, webhook.TypePaymentLinkDeactivated)
+	if len(evs) != 1 || evs[0].Data.PaymentLink.DeactivatedBy != "limit" || evs[0].Data.PaymentLink.Payments != 1 {
+		t.Fatalf("deactivated events after the reconciler: %+v", evs)
 	}
 }

@@ -348,6 +348,10 @@ func (r *Reconciler) process(ctx context.Context, m string, now time.Time) error
 			return s.rdb.ZAdd(ctx, s.keyWatch(m), redis.Z{Score: float64(next.UnixMilli()), Member: m}).Err()
 		}
 		return nil
+	case "li":
+		// A payment link's change whose writer did not send its events
+		// (died, or the emit failed), or stalled before the change.
+		return s.retireLinkIntent(ctx, m, rest)
 	case "ri":
 		// A refund's maker died between its reservation and its watch
 		// member (or stalls before its reservation): watch the refund its

@@ -153,10 +153,13 @@ func newDemo(publicURL string, log *slog.Logger) (*demoSetup, error) {
 			// Support users have none in the demo; an admin is not limited.
 			SupportLimits: checkout.RefundLimits{PerRefund: 10000, PerDay: 50000},
 		},
-		ID:            demoMerchantID,
-		Name:          "演示商户 Demo Merchant",
-		APIKeys:       []checkout.APIKey{checkout.APIKeyFor(d.apiKey)},
-		RedirectHosts: demoRedirectHosts(u),
+		ID:   demoMerchantID,
+		Name: "演示商户 Demo Merchant",
+		// Shown with the code number of its payment links (the sticker
+		// check): a demo has one so that the check is seen.
+		RegisteredName: "演示商户（沙箱）有限公司 Demo Merchant Ltd.",
+		APIKeys:        []checkout.APIKey{checkout.APIKeyFor(d.apiKey)},
+		RedirectHosts:  demoRedirectHosts(u),
 		// No merchant-wide webhook URL (there is nothing to send to until
 		// the developer says where): a checkout's webhook_url gets its
 		// events, and `checkout listen` forwards them all.
@@ -226,7 +229,7 @@ func (d *demoSetup) Start(ctx context.Context, repo *checkout.Repo, s *config.Se
 	if err != nil {
 		return fmt.Errorf("demo payment link: %w", err)
 	}
-	if err := repo.CreateLink(ctx, link, nil); err != nil {
+	if err := repo.CreateLink(ctx, link, nil, ""); err != nil {
 		return fmt.Errorf("demo payment link: %w", err)
 	}
 

@@ -49,12 +49,17 @@ const (
 	// switched off by the merchant or by reaching max_payments
 	// (Data.PaymentLink.DeactivatedBy says which).
 	TypePaymentLinkDeactivated = "payment_link.deactivated"
+	// TypePaymentLinkDeleted: the merchant deleted a payment link
+	// (DELETE /v1/payment-links/{id}); Data.PaymentLink is the link as it
+	// was. Unlike a deactivated link, which can be switched on again, it
+	// is gone: its URL and API answer 404 from now on.
+	TypePaymentLinkDeleted = "payment_link.deleted"
 )
 
 // LinkType reports whether t is about a payment link rather than a
 // checkout.
 func LinkType(t string) bool {
-	return t == TypePaymentLinkCreated || t == TypePaymentLinkUpdated || t == TypePaymentLinkDeactivated
+	return t == TypePaymentLinkCreated || t == TypePaymentLinkUpdated || t == TypePaymentLinkDeactivated || t == TypePaymentLinkDeleted
 }
 
 // Types lists every event type, in documentation order.
@@ -62,6 +67,7 @@ var Types = []string{
 	TypePaid, TypeExpired, TypeCancelled, TypeRefundSucceeded, TypeRefundFailed, TypeRefundDeferred,
 	TypeDuplicatePaymentRefunded, TypeLatePaymentRefunded, TypeAmountMismatch,
 	TypeReconciliationMismatch, TypePaymentLinkCreated, TypePaymentLinkUpdated, TypePaymentLinkDeactivated,
+	TypePaymentLinkDeleted,
 }
 
 // ValidType reports whether t is a known event type.

@@ -148,6 +148,8 @@ var catalog = map[string]map[string]string{
 		// The handlers' error pages and the messages of their JSON errors.
 		"error.not_found.title":          "找不到该订单",
 		"error.not_found.body":           "链接可能有误，或订单已过保留期。请联系商家重新获取付款链接。",
+		"error.link_gone.title":          "该收款码已失效",
+		"error.link_gone.body":           "商家已删除此付款链接，或链接有误。请勿付款，向商家确认后再扫码。",
 		"error.unavailable.title":        "服务暂时不可用",
 		"error.unavailable.body":         "请稍后刷新页面重试。",
 		"error.no_wallet.title":          "暂无可用的支付方式",
@@ -329,6 +331,8 @@ var catalog = map[string]map[string]string{
 		// The handlers' error pages and the messages of their JSON errors.
 		"error.not_found.title":          "找不到該訂單",
 		"error.not_found.body":           "連結可能有誤，或訂單已過保留期。請聯絡商家重新取得付款連結。",
+		"error.link_gone.title":          "此收款碼已失效",
+		"error.link_gone.body":           "商家已刪除此付款連結，或連結有誤。請勿付款，向商家確認後再掃碼。",
 		"error.unavailable.title":        "服務暫時無法使用",
 		"error.unavailable.body":         "請稍後重新整理頁面再試。",
 		"error.no_wallet.title":          "暫無可用的付款方式",
@@ -507,6 +511,8 @@ var catalog = map[string]map[string]string{
 		// The handlers' error pages and the messages of their JSON errors.
 		"error.not_found.title":          "Checkout not found",
 		"error.not_found.body":           "The link may be wrong, or the checkout is no longer kept. Ask the merchant for a new payment link.",
+		"error.link_gone.title":          "This payment link no longer exists",
+		"error.link_gone.body":           "The merchant deleted it, or the link is wrong. Do not pay; ask the merchant before you scan again.",
 		"error.unavailable.title":        "Temporarily unavailable",
 		"error.unavailable.body":         "Please reload the page in a moment.",
 		"error.no_wallet.title":          "No payment method available",

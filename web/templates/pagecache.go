@@ -244,6 +244,8 @@ func checkoutKey(b []byte, v *CheckoutView) []byte {
 	str(v.SuccessURL)
 	b = binary.AppendVarint(b, v.PaidAt.UnixNano())
 	str(v.Method)
+	str(v.RegisteredName)
+	str(v.ShortCode)
 	if v.Late {
 		b = append(b, 1)
 	} else {

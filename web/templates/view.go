@@ -102,6 +102,12 @@ type CheckoutView struct {
 	Method     string
 	// Late is set when the money arrived after expiry or cancellation.
 	Late bool
+	// RegisteredName and ShortCode are shown under the merchant's name on
+	// the page of a checkout a payment link made: the merchant's
+	// registered name and the link's code number, as its poster prints
+	// them ("" leaves each out).
+	RegisteredName string
+	ShortCode      string
 
 	// countdown, when set, is written in place of the countdown's seconds
 	// and clock: the page cache renders its sentinels there (PageCache).

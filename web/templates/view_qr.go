@@ -4,7 +4,10 @@ package templates
 type PosterView struct {
 	Page
 	MerchantName string
-	Description  string
+	// RegisteredName is the merchant's registered name, printed under
+	// its name and shown on the link's page too ("" leaves it out).
+	RegisteredName string
+	Description    string
 	// Amount is the fixed amount, formatted; empty when the payer enters it.
 	Amount string
 	// Wallets are the wallets that can pay the code ("wechat", "alipay").
