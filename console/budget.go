@@ -101,3 +101,26 @@ func (b *RefundBudget) Used(ctx context.Context, merchantID string) (int64, erro
 	}
 	return n, nil
 }
+
+// formTTL is how long a refund form's first post is remembered: a day is
+// far past any double click or retried post.
+const formTTL = 24 * time.Hour
+
+// FirstPost reports whether this is the first post of refund form key
+// (remembered a day), so a double submit is audited once; Forget undoes
+// it for a post that did nothing.
+func (b *RefundBudget) FirstPost(ctx context.Context, merchantID, key string) (bool, error) {
+	ok, err := b.rdb.SetNX(ctx, b.prefix+"console:{"+merchantID+"}:refundform:"+key, 1, formTTL).Result()
+	if err != nil {
+		return false, fmt.Errorf("refund form: %w", err)
+	}
+	return ok, nil
+}
+
+// Forget forgets the post of refund form key.
+func (b *RefundBudget) Forget(ctx context.Context, merchantID, key string) error {
+	if err := b.rdb.Del(ctx, b.prefix+"console:{"+merchantID+"}:refundform:"+key).Err(); err != nil {
+		return fmt.Errorf("refund form: %w", err)
+	}
+	return nil
+}

@@ -127,6 +127,9 @@ type handler struct {
 	obs Observer
 	// console is set by consoleRoutes when the console is served.
 	console *ConsoleDeps
+	// sandbox is Deps.Sandbox: the console pays a sandbox order through
+	// it (console_payment_actions.go).
+	sandbox http.Handler
 }
 
 // New checks the dependencies and builds the router.
@@ -172,6 +175,7 @@ func New(d Deps) (http.Handler, error) {
 		maxAmount:            d.MaxAmount,
 		allowPrivateWebhooks: d.AllowPrivateWebhooks,
 		events:               d.Events,
+		sandbox:              d.Sandbox,
 		merchantStreams:      newStreamCounts(merchantStreamLimits),
 	}
 	if h.log == nil {
