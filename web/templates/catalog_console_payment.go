@@ -8,6 +8,7 @@ var consolePaymentCatalog = map[string]map[string]string{
 	LangZhHans: {
 		"console.pay.test":                  "测试数据",
 		"console.pay.test_note":             "这是沙箱门店的测试订单，没有真实资金往来。",
+		"console.pay.more_filters":          "更多筛选：日期、门店、支付方式、金额、收款链接",
 		"console.pay.from":                  "开始日期（北京时间）",
 		"console.pay.to":                    "结束日期（北京时间）",
 		"console.pay.store":                 "门店",
@@ -87,6 +88,7 @@ var consolePaymentCatalog = map[string]map[string]string{
 	LangZhHant: {
 		"console.pay.test":                  "測試資料",
 		"console.pay.test_note":             "這是沙箱門市的測試訂單，沒有真實資金往來。",
+		"console.pay.more_filters":          "更多篩選：日期、門市、付款方式、金額、收款連結",
 		"console.pay.from":                  "開始日期（北京時間）",
 		"console.pay.to":                    "結束日期（北京時間）",
 		"console.pay.store":                 "門市",
@@ -166,6 +168,7 @@ var consolePaymentCatalog = map[string]map[string]string{
 	LangEn: {
 		"console.pay.test":                  "Test data",
 		"console.pay.test_note":             "A sandbox store's test payment: no real money moved.",
+		"console.pay.more_filters":          "More filters: dates, store, wallet, amount, payment link",
 		"console.pay.from":                  "From (UTC+8)",
 		"console.pay.to":                    "To (UTC+8)",
 		"console.pay.store":                 "Store",

@@ -28,6 +28,12 @@ type ConsolePaymentsView struct {
 	Further bool
 }
 
+// moreFilters reports whether a filter beyond the search and the status
+// is set: the list then shows them open.
+func (v ConsolePaymentsView) moreFilters() bool {
+	return v.From != "" || v.To != "" || v.Store != "" || v.Wallet != "" || v.MinAmount != "" || v.MaxAmount != "" || v.Link != "" || v.BadFilter
+}
+
 // ConsolePaymentRow is one checkout as the list shows it: the time in
 // UTC+8, the amount in yuan.
 type ConsolePaymentRow struct {
