@@ -60,6 +60,17 @@ func noOverflow(tb *tab, what string) {
 	}
 }
 
+// axeClean fails on any serious or critical axe-core violation of the
+// page as it is (and on the rules a11y_test also requires).
+func axeClean(tb *tab, what string) {
+	tb.t.Helper()
+	for _, v := range runAxe(tb) {
+		if v.Impact == "serious" || v.Impact == "critical" || alsoRequired[v.ID] {
+			tb.t.Errorf("%s: axe %s (%s): %s, %d nodes, first %v", what, v.ID, v.Impact, v.Help, len(v.Nodes), v.Nodes[0].Target)
+		}
+	}
+}
+
 // openDelivered reloads the payment's page until the event typ shows a
 // delivery attempt (the deliveries run in the background, each in a
 // second or so).
@@ -108,6 +119,7 @@ func TestConsolePayments(t *testing.T) {
 	}
 	tb.visible("[data-testid=test-badge]")
 	tb.screenshot("desktop-payments-search")
+	axeClean(tb, "payments list")
 	tb.click("[data-testid=payment-link]")
 	tb.visible("[data-testid=console-payment]")
 	if got := tb.value("[data-testid=refund-amount]"); got != "10.00" {
@@ -123,6 +135,7 @@ func TestConsolePayments(t *testing.T) {
 		t.Errorf("the confirmation says %q, want ¥3.00", got)
 	}
 	tb.screenshot("desktop-refund-confirm")
+	axeClean(tb, "refund confirmation")
 	tb.click("[data-testid=refund-confirm]")
 	tb.visible("[data-testid=action-done]")
 	if got := tb.text("[data-testid=refund-row-amount]"); got != "¥3.00" {
@@ -137,6 +150,7 @@ func TestConsolePayments(t *testing.T) {
 		t.Errorf("the paid event's delivery shows %q, want 200", got)
 	}
 	tb.screenshot("desktop-payment-detail")
+	axeClean(tb, "payment page")
 	tb.exec(`document.querySelector("[data-testid=event]").scrollIntoView()`)
 	tb.screenshot("desktop-payment-events")
 	before := s.eventDeliveries(id)
