@@ -657,9 +657,6 @@ func (r *Repo) markPaid(ctx context.Context, id string, seq int, ordNo string, s
 		DoublePaid:     code(v) == 1,
 	}
 	r.moved(&p.Transition)
-	if p.AttemptChanged && ordNo != "" {
-		r.indexOrdNo(ctx, id, seq, ordNo)
-	}
 	var hook any
 	if len(v) > 3 {
 		hook = v[3]

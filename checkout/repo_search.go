@@ -23,12 +23,14 @@ import (
 //     reference is usually one order, so this is about one key per
 //     checkout: ~120 bytes (key, a 27-byte member and its score).
 //   - by gateway ord_no: one string per order (ordno:{<ord_no>} → out_no),
-//     written right after the attempt's ord_no is stored (a second round
-//     trip: the order's slot is not the checkout's) and kept as long as
-//     the checkout may be. ~110 bytes per attempt with an ord_no. A
-//     failure of that write loses only the index entry (the attempt keeps
-//     its ord_no): a search by that ord_no then finds nothing, and the
-//     out_no (or the checkout id) still finds it.
+//     written by UpdateAttempt right after it stores the ord_no that
+//     payorder answered (a second round trip: the order's slot is not the
+//     checkout's) and kept as long as the checkout may be. ~110 bytes per
+//     attempt with an ord_no. Not written on the notify path (MarkPaid),
+//     which keeps its round-trip budget: an ord_no first learned from a
+//     notify (payorder's answer lost) is not indexed. A failure of the
+//     write loses only the index entry (the attempt keeps its ord_no).
+//     Either way the out_no or the checkout id still finds the checkout.
 //
 // A checkout id and an out_no need no index: the out_no names its checkout
 // (ParseOutNo).

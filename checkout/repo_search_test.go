@@ -36,6 +36,9 @@ func TestSearchIndexes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := r.UpdateAttempt(ctx, foreign.ID, fa.Seq, "", "ORD20261202000099"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := r.MarkPaid(ctx, foreign.ID, fa.Seq, "ORD20261202000099"); err != nil {
 		t.Fatal(err)
 	}
