@@ -163,6 +163,12 @@ func (r *Repo) Create(ctx context.Context, c *Checkout, idem *IdempotentResponse
 		if trim {
 			p.ZRemRangeByScore(ctx, list, "-inf", strconv.FormatInt(ms(c.CreatedAt.Add(-r.retention-MaxTTL)), 10))
 		}
+		if c.Reference != "" {
+			// Same hash slot as list (repo_search.go).
+			kr := r.keyRef(c.MerchantID, c.Reference)
+			p.ZAdd(ctx, kr, redis.Z{Score: float64(ms(c.CreatedAt)), Member: c.ID})
+			p.PExpireAt(ctx, kr, c.CreatedAt.Add(r.indexTTL()))
+		}
 		if idem != nil {
 			k := r.keyIdem(idem.MerchantID, idem.Key)
 			p.HSet(ctx, k, "status", strconv.Itoa(idem.Status), "body", idem.Body)
@@ -772,6 +778,9 @@ func (r *Repo) UpdateAttempt(ctx context.Context, id string, seq int, to Attempt
 		}
 		return false, nil
 	}
+	if ordNo != "" {
+		r.indexOrdNo(ctx, id, seq, ordNo)
+	}
 	return true, nil
 }
 
@@ -897,6 +906,12 @@ type ListQuery struct {
 	After string
 	// Limit is the page size, 1..100 (default 20).
 	Limit int
+	// From and To bound the creation time, both included (zero: no
+	// bound). They are read from the index, not filtered after.
+	From, To time.Time
+	// Filter keeps only the checkouts it matches: read and filtered, at
+	// most listScanMax index entries per call.
+	Filter Filter
 }
 
 // ErrBadCursor means the cursor is not a checkout of this list.
@@ -911,6 +926,9 @@ const listScanMax = 1000
 // a cursor is still returned: at most listScanMax entries are read per call.
 func (r *Repo) List(ctx context.Context, merchantID string, q ListQuery) ([]*Checkout, string, error) {
 	return r.listPage(ctx, merchantID, q, func(after string, n int) ([]string, error) {
+		if !q.From.IsZero() || !q.To.IsZero() {
+			return r.pageRange(ctx, r.keyList(merchantID), after, q.From, q.To, n)
+		}
 		return r.listIDs(ctx, merchantID, after, n)
 	})
 }
@@ -931,7 +949,7 @@ func (r *Repo) listPage(ctx context.Context, merchantID string, q ListQuery, fet
 	scanned := 0
 	for {
 		batch := q.Limit - len(out)
-		if q.Status != "" {
+		if q.Status != "" || !q.Filter.Empty() {
 			batch = 100
 		}
 		ids, err := fetch(cursor, batch+1)
@@ -946,11 +964,26 @@ func (r *Repo) listPage(ctx context.Context, merchantID string, q ListQuery, fet
 		if err != nil {
 			return nil, "", err
 		}
+		var atts [][]*Attempt
+		if q.Filter.NeedsAttempts() {
+			if atts, err = r.attemptsOfMany(ctx, ids); err != nil {
+				return nil, "", err
+			}
+		}
 		for i, c := range cs {
 			cursor = ids[i]
 			scanned++
 			if c == nil || c.MerchantID != merchantID || (q.Status != "" && c.Status != q.Status) {
 				continue
+			}
+			if !q.Filter.Empty() {
+				var as []*Attempt
+				if atts != nil {
+					as = atts[i]
+				}
+				if !q.Filter.Matches(c, as) {
+					continue
+				}
 			}
 			out = append(out, c)
 			if len(out) == q.Limit {

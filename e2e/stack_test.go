@@ -127,6 +127,10 @@ type sandboxOptions struct {
 	// "served" lets the start-up fetch reach loopback (as
 	// CHECKOUT_ALLOW_PRIVATE_WEBHOOKS does), "refused" leaves the guard on.
 	logo string
+	// console gives the merchant console users (consoleUsers), a webhook
+	// URL on the merchant's site (/merchant/hooks, answered 200) and its
+	// secret.
+	console bool
 }
 
 // newStack builds and starts everything; it all stops when the test ends.
@@ -215,11 +219,16 @@ func newStack(t *testing.T, opt sandboxOptions) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := checkout.NewDirectory([]*checkout.Merchant{{
+	m := &checkout.Merchant{
 		ID: merchantID, Name: "沙箱咖啡", RegisteredName: registeredName, APIKeys: []checkout.APIKey{checkout.APIKeyFor(s.apiKey)},
 		RedirectHosts: []string{"127.0.0.1"}, Stores: stores,
 		LogoURL: logoURL(base, opt.logo),
-	}})
+	}
+	if opt.console {
+		m.WebhookURL, m.WebhookSecrets = base+"/merchant/hooks", []checkout.Secret{"whsec_e2e_console_0123456789abcdef"}
+		m.Console = consoleUsers(t)
+	}
+	dir, err := checkout.NewDirectory([]*checkout.Merchant{m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +237,7 @@ func newStack(t *testing.T, opt sandboxOptions) *stack {
 		t.Fatal(err)
 	}
 	settings.PublicURL = base
-	settings.AllowPrivateWebhooks = opt.logo == "served"
+	settings.AllowPrivateWebhooks = opt.logo == "served" || opt.console
 	// The logo is fetched while the app is built, before the router is
 	// in place: the merchant's site answers that much already.
 	handler.Store(handlerBox{http.HandlerFunc(serveLogo)})

@@ -20,7 +20,6 @@ func (h *handler) cancelCheckout(c *gin.Context) {
 	if !ok {
 		return
 	}
-	ctx := c.Request.Context()
 	switch co.Status {
 	case checkout.StatusCancelled:
 		// Cancelling twice is harmless: answer with the checkout as it is.
@@ -31,27 +30,37 @@ func (h *handler) cancelCheckout(c *gin.Context) {
 		h.fail(c, notCancellable(co.Status))
 		return
 	}
+	tr, err := h.cancelOpen(c, co)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, h.checkoutView(tr.Checkout))
+}
+
+// cancelOpen cancels an open or pending checkout and does what follows,
+// for the API and the console alike. The error is notCancellable when it
+// moved (paid, expired) meanwhile, else unavailable.
+func (h *handler) cancelOpen(c *gin.Context, co *checkout.Checkout) (*checkout.Transition, error) {
+	ctx := c.Request.Context()
 	// The follow-up (event, watching the attempts) must survive a crash
 	// right after the cancel is stored: record that it is owed first.
 	if err := h.pay.CancelIntent(ctx, co.ID); err != nil {
-		h.fail(c, unavailable("record the cancel's follow-up", err))
-		return
+		return nil, unavailable("record the cancel's follow-up", err)
 	}
 	tr, err := h.repo.Cancel(ctx, co.ID)
 	if err != nil {
-		h.fail(c, unavailable("cancel checkout", err))
-		return
+		return nil, unavailable("cancel checkout", err)
 	}
 	if !tr.Changed && tr.To != checkout.StatusCancelled {
 		// It moved (paid, expired) between the read and the cancel.
-		h.fail(c, notCancellable(tr.To))
-		return
+		return nil, notCancellable(tr.To)
 	}
 	if tr.Changed {
 		h.logger(c).Info("Checkout cancelled", slog.String("checkout_id", co.ID), slog.String("merchant_id", co.MerchantID))
 		h.afterCancel(context.WithoutCancel(ctx), tr.Checkout)
 	}
-	c.JSON(http.StatusOK, h.checkoutView(tr.Checkout))
+	return tr, nil
 }
 
 // afterCancel runs once per real cancel transition; ctx is the request's,

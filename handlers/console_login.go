@@ -87,6 +87,7 @@ func (h *handler) consoleRoutes(r *gin.Engine, d ConsoleDeps) {
 	signedIn.GET("/audit", h.showConsoleAudit)
 	signedIn.GET("/payments", h.showConsolePayments)
 	signedIn.GET("/payments/:id", h.showConsolePayment)
+	h.consolePaymentRoutes(signedIn)
 	signedIn.POST("/logout", h.sameOriginConsole, h.requireConsoleCSRF, h.consoleLogout)
 }
 

@@ -439,7 +439,7 @@ func TestConsolePaymentDetail(t *testing.T) {
 	}
 	a := e.do(b, "GET", "/console/payments/"+own, nil)
 	if a.status != http.StatusOK || !strings.Contains(a.body, `data-testid="payment-amount">¥42.00<`) ||
-		!strings.Contains(a.body, `data-testid="payment-status">open<`) || !strings.Contains(a.body, "order-own") ||
+		!strings.Contains(a.body, `data-status="open"`) || !strings.Contains(a.body, "order-own") ||
 		!strings.Contains(a.body, `data-testid="refunds-empty"`) {
 		t.Fatalf("own checkout: %d\n%s", a.status, a.body)
 	}

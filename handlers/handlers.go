@@ -137,6 +137,9 @@ type handler struct {
 	console *ConsoleDeps
 	// draining: see Deps.Draining; never nil.
 	draining func() bool
+	// sandbox is Deps.Sandbox: the console pays a sandbox order through
+	// it (console_payment_actions.go).
+	sandbox http.Handler
 }
 
 // New checks the dependencies and builds the router.
@@ -182,6 +185,7 @@ func New(d Deps) (http.Handler, error) {
 		maxAmount:            d.MaxAmount,
 		allowPrivateWebhooks: d.AllowPrivateWebhooks,
 		events:               d.Events,
+		sandbox:              d.Sandbox,
 		merchantStreams:      newStreamCounts(merchantStreamLimits),
 		draining:             d.Draining,
 	}
