@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -133,6 +134,165 @@ func TestConsoleOverview(t *testing.T) {
 	// zh-Hant and en render too.
 	for _, lang := range []string{"zh-Hant", "en"} {
 		if a := e.do(b, "GET", "/console/overview?lang="+lang, nil); a.status != http.StatusOK || !strings.Contains(a.body, `lang="`+lang) {
+			t.Errorf("%s: %d", lang, a.status)
+		}
+	}
+}
+
+var linkIDRe = regexp.MustCompile(`^/console/links/(pl_[0-9A-Za-z]+)$`)
+
+// TestConsoleLinks: an admin creates a fixed and an entered-amount link
+// (the API's rules, events and the audit log), edits and deactivates
+// one and downloads its code; bad input is a 400 that stores nothing; a
+// viewer sees the links but no form, and its POSTs are refused; another
+// merchant's link is a 404.
+func TestConsoleLinks(t *testing.T) {
+	e := newConsoleEnv(t)
+	ctx := t.Context()
+	admin := e.loginOwner()
+	if a := e.do(admin, "GET", "/console/links", nil); a.status != http.StatusOK || !strings.Contains(a.body, `data-testid="links-empty"`) || !strings.Contains(a.body, `data-testid="link-new"`) {
+		t.Fatalf("empty list: %d\n%s", a.status, a.body)
+	}
+	token := e.csrf(admin, "/console/links/new")
+	post := func(b *http.Client, path string, kv ...string) answer {
+		f := url.Values{"csrf": {token}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			f.Set(kv[i], kv[i+1])
+		}
+		return e.do(b, "POST", path, f)
+	}
+	// Refused: each a 400 naming the field, nothing stored.
+	for _, bad := range [][]string{
+		{"mode", "fixed", "amount", "", "description", "x", "store", "main"},
+		{"mode", "fixed", "amount", "12.345", "description", "x", "store", "main"},
+		{"mode", "fixed", "amount", "-3", "description", "x", "store", "main"},
+		{"mode", "fixed", "amount", "1e3", "description", "x", "store", "main"},
+		{"mode", "fixed", "amount", "5", "description", "x", "store", "nope"},
+		{"mode", "entered", "min_amount", "50", "max_amount", "10", "description", "x", "store", "main"},
+		{"mode", "entered", "presets", "5,abc", "description", "x", "store", "main"},
+		{"mode", "fixed", "amount", "5", "description", "x", "store", "main", "max_payments", "-1"},
+		{"mode", "fixed", "amount", "5", "description", "x", "store", "main", "active_until", "2020-01-01T00:00"},
+		{"mode", "fixed", "amount", "5", "description", "x", "store", "main", "active_until", "tomorrow"},
+		{"mode", "fixed", "amount", "99999999999", "description", "x", "store", "main"},
+	} {
+		a := post(admin, "/console/links", bad...)
+		if a.status != http.StatusBadRequest || !strings.Contains(a.body, `data-testid="link-error"`) {
+			t.Errorf("%v: %d, want 400 with the reason", bad, a.status)
+		}
+	}
+	if links, _, _ := e.app.Repo.ListLinks(ctx, "shop", "", 10); len(links) != 0 {
+		t.Fatalf("refused forms stored %d links", len(links))
+	}
+
+	a := post(admin, "/console/links", "mode", "fixed", "amount", "15", "description", "咖啡", "store", "main", "max_payments", "3")
+	m := linkIDRe.FindStringSubmatch(a.location)
+	if a.status != http.StatusSeeOther || m == nil {
+		t.Fatalf("create fixed: %d %s\n%s", a.status, a.location, a.body)
+	}
+	fixed := m[1]
+	l, err := e.app.Repo.GetLinkFor(ctx, "shop", fixed)
+	if err != nil || l.Amount != 1500 || l.MaxPayments != 3 || l.Description != "咖啡" || !l.Active {
+		t.Fatalf("stored link: %+v %v", l, err)
+	}
+	a = post(admin, "/console/links", "mode", "entered", "min_amount", "1", "max_amount", "200.50", "presets", "5, 10，20", "description", "随意付", "store", "main")
+	if m = linkIDRe.FindStringSubmatch(a.location); m == nil {
+		t.Fatalf("create entered: %d\n%s", a.status, a.body)
+	}
+	entered := m[1]
+	if l, _ := e.app.Repo.GetLinkFor(ctx, "shop", entered); l.Amount != 0 || l.MinAmount != 100 || l.MaxAmount != 20050 || len(l.Presets) != 3 || l.Presets[2] != 2000 {
+		t.Fatalf("entered link: %+v", l)
+	}
+	page := e.do(admin, "GET", "/console/links/"+fixed, nil)
+	for _, want := range []string{`data-testid="link-poster"`, `href="/l/` + fixed + `/poster"`, `/console/links/` + fixed + `/qr.png`, `data-testid="link-deactivate"`, "¥15.00"} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("link page lacks %s", want)
+		}
+	}
+	// Edit, then deactivate.
+	if a := post(admin, "/console/links/"+fixed, "mode", "fixed", "amount", "16", "description", "大杯咖啡", "max_payments", "0"); a.status != http.StatusSeeOther {
+		t.Fatalf("edit: %d\n%s", a.status, a.body)
+	}
+	if l, _ := e.app.Repo.GetLinkFor(ctx, "shop", fixed); l.Amount != 1600 || l.Description != "大杯咖啡" || l.MaxPayments != 0 {
+		t.Errorf("edited: %+v", l)
+	}
+	e.advance(time.Second) // a link's events are once per change (its update time)
+	if a := post(admin, "/console/links/"+fixed+"/deactivate"); a.status != http.StatusSeeOther {
+		t.Fatalf("deactivate: %d", a.status)
+	}
+	if l, _ := e.app.Repo.GetLinkFor(ctx, "shop", fixed); l.Active || l.DeactivatedBy != checkout.DeactivatedByMerchant {
+		t.Errorf("deactivated: %+v", l)
+	}
+	// The code downloads as an attachment.
+	req, _ := http.NewRequest("GET", e.srv.URL+"/console/links/"+fixed+"/qr.png", nil)
+	resp, err := admin.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" || !strings.Contains(resp.Header.Get("Content-Disposition"), "attachment") {
+		t.Errorf("qr.png: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Disposition"))
+	}
+	// Events as the API emits them, and the audit log.
+	recs, _, err := e.app.Webhooks.List(ctx, "shop", webhook.ListQuery{Limit: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]int{}
+	for _, r := range recs {
+		types[r.Type]++
+	}
+	if types[webhook.TypePaymentLinkCreated] != 2 || types[webhook.TypePaymentLinkUpdated] != 2 || types[webhook.TypePaymentLinkDeactivated] != 1 {
+		t.Errorf("events: %v", types)
+	}
+	audit := e.do(admin, "GET", "/console/audit", nil).body
+	for _, want := range []string{"payment_link.created", "payment_link.updated", "payment_link.deactivated", "owner@shop.example"} {
+		if !strings.Contains(audit, want) {
+			t.Errorf("audit log lacks %s", want)
+		}
+	}
+
+	// A viewer sees the links, no form, and its POSTs are refused.
+	viewer := e.loginViewer()
+	list := e.do(viewer, "GET", "/console/links", nil)
+	if strings.Count(list.body, `data-testid="link-row"`) != 2 || strings.Contains(list.body, `data-testid="link-new"`) {
+		t.Errorf("viewer's list: %d rows\n%s", strings.Count(list.body, `data-testid="link-row"`), list.body)
+	}
+	if p := e.do(viewer, "GET", "/console/links/"+entered, nil); p.status != 200 || strings.Contains(p.body, `data-testid="link-form"`) || strings.Contains(p.body, `data-testid="link-deactivate"`) {
+		t.Errorf("viewer's link page shows the form: %d", p.status)
+	}
+	vtoken := e.csrf(viewer, "/console/") // the sign-out form's: a valid token of the session
+	for _, path := range []string{"/console/links", "/console/links/" + entered, "/console/links/" + entered + "/deactivate"} {
+		if a := e.do(viewer, "POST", path, url.Values{"csrf": {vtoken}, "mode": {"fixed"}, "amount": {"1"}, "description": {"x"}, "store": {"main"}}); a.status != http.StatusForbidden {
+			t.Errorf("viewer POST %s: %d, want 403", path, a.status)
+		}
+	}
+	if e.do(viewer, "GET", "/console/links/new", nil).status != http.StatusForbidden {
+		t.Error("viewer opens the new link form")
+	}
+	if l, _ := e.app.Repo.GetLinkFor(ctx, "shop", entered); !l.Active || l.Description != "随意付" {
+		t.Errorf("a viewer's POST changed the link: %+v", l)
+	}
+	// A forged token is refused before anything.
+	if a := e.do(admin, "POST", "/console/links/"+entered+"/deactivate", url.Values{"csrf": {"forged"}}); a.status != http.StatusForbidden {
+		t.Errorf("forged token: %d", a.status)
+	}
+	// Another merchant's admin: 404 for shop's link, by page and by POST.
+	other := e.browser()
+	if a := e.login(other, "clerk@other.example", consolePassword, ""); a.status != http.StatusSeeOther {
+		t.Fatal(a.status)
+	}
+	if a := e.do(other, "GET", "/console/links/"+entered, nil); a.status != http.StatusNotFound || strings.Contains(a.body, "随意付") {
+		t.Errorf("other merchant's view: %d", a.status)
+	}
+	otoken := e.csrf(other, "/console/")
+	if a := e.do(other, "POST", "/console/links/"+entered+"/deactivate", url.Values{"csrf": {otoken}}); a.status != http.StatusNotFound {
+		t.Errorf("other merchant's deactivate: %d", a.status)
+	}
+	if l, _ := e.app.Repo.GetLinkFor(ctx, "shop", entered); !l.Active {
+		t.Error("another merchant deactivated shop's link")
+	}
+	for _, lang := range []string{"zh-Hant", "en"} {
+		if a := e.do(admin, "GET", "/console/links/"+entered+"?lang="+lang, nil); a.status != 200 {
 			t.Errorf("%s: %d", lang, a.status)
 		}
 	}

@@ -33,6 +33,7 @@ func (h *handler) consoleOpsRoutes(r *gin.Engine, d Deps) {
 	o := &consoleOps{handler: h, recon: d.Reconciliations}
 	g := r.Group("/console", h.pageHeaders, h.requireConsole)
 	g.GET("/overview", o.showOverview)
+	o.linkRoutes(g)
 }
 
 // dayLayout is how a day in UTC+8 is written in the console's query
