@@ -26,6 +26,9 @@ const (
 	EventPaymentLinkCreated       = "payment_link.created"
 	EventPaymentLinkUpdated       = "payment_link.updated"
 	EventPaymentLinkDeactivated   = "payment_link.deactivated"
+	// EventPing is a test event sent from the console: no checkout, empty
+	// data; answer it 2xx.
+	EventPing = "ping"
 )
 
 // APIVersion is the shape of the events these types describe (an event's
