@@ -34,6 +34,7 @@ func (h *handler) consoleOpsRoutes(r *gin.Engine, d Deps) {
 	g := r.Group("/console", h.pageHeaders, h.requireConsole)
 	g.GET("/overview", o.showOverview)
 	o.linkRoutes(g)
+	o.developerRoutes(g)
 }
 
 // dayLayout is how a day in UTC+8 is written in the console's query

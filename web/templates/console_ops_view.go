@@ -107,3 +107,72 @@ func linkFormAction(l *ConsoleLinkRow) string {
 	}
 	return "/console/links/" + l.ID
 }
+
+// ConsoleKeyRow is an API key as the console shows it: never the key,
+// which is not stored; its label and hint when the merchants file has
+// them.
+type ConsoleKeyRow struct {
+	ID, Label, Hint string
+	Live            bool
+}
+
+// ConsoleDeliveryRow is one event and its delivery: the last attempt's
+// time, status code (or error) and the start of the answer.
+type ConsoleDeliveryRow struct {
+	EventID, Type, CheckoutID, State, Created, Attempts string
+	LastAt, LastStatus, LastError, LastResponse         string
+	Failing                                             bool
+}
+
+// ConsoleDevelopersView is the developers page's data.
+type ConsoleDevelopersView struct {
+	Page
+	MerchantName string
+	Keys         []ConsoleKeyRow
+	WebhookURL   string
+	// Signed says the merchant has a webhook secret.
+	Signed     bool
+	Deliveries []ConsoleDeliveryRow
+	// CanSend shows the test event button (support, admin).
+	CanSend bool
+	CSRF    string
+	// Sent says a test event was just queued.
+	Sent bool
+}
+
+// VerifyGoSnippet checks a delivery with the Go client's webhook package.
+const VerifyGoSnippet = `import "github.com/wallet-checkout/checkout/client/webhook"
+
+func handle(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return
+	}
+	// The raw body, before any parsing; secrets from your environment.
+	err = webhook.Verify(body, r.Header.Get(webhook.HeaderSignature),
+		[]string{os.Getenv("CHECKOUT_WEBHOOK_SECRET")}, 0, time.Now())
+	if err != nil {
+		http.Error(w, "bad signature", http.StatusBadRequest)
+		return
+	}
+	// Deduplicate on the event's id, then act on its type (ping: just 2xx).
+	w.WriteHeader(http.StatusNoContent)
+}`
+
+// VerifyNodeSnippet checks a delivery with Node.js's crypto alone.
+const VerifyNodeSnippet = `const crypto = require("node:crypto");
+
+// rawBody: the request body as received (a Buffer), before JSON.parse.
+function verify(rawBody, header, secret, toleranceSeconds = 300) {
+  let t = NaN;
+  const sigs = [];
+  for (const part of (header || "").split(",")) {
+    const [k, v] = part.split("=", 2);
+    if (k === "t") t = Number(v);
+    else if (k === "v1") sigs.push(Buffer.from(v, "hex"));
+  }
+  if (!Number.isInteger(t) || Math.abs(Date.now() / 1000 - t) > toleranceSeconds) return false;
+  const want = crypto.createHmac("sha256", secret).update(t + ".").update(rawBody).digest();
+  return sigs.some((got) => got.length === want.length && crypto.timingSafeEqual(got, want));
+}`
