@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/wallet-checkout/checkout/app"
-	"github.com/wallet-checkout/checkout/config"
 	clientwebhook "github.com/wallet-checkout/checkout/client/webhook"
+	"github.com/wallet-checkout/checkout/config"
 	"github.com/wallet-checkout/checkout/internal/redistest"
 	"github.com/wallet-checkout/checkout/notify/webhook"
 	"github.com/wallet-checkout/checkout/web/templates"
