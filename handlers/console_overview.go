@@ -35,6 +35,8 @@ func (h *handler) consoleOpsRoutes(r *gin.Engine, d Deps) {
 	g.GET("/overview", o.showOverview)
 	o.linkRoutes(g)
 	o.developerRoutes(g)
+	g.GET("/export", o.showExport)
+	g.GET("/export.csv", o.exportCSV)
 }
 
 // dayLayout is how a day in UTC+8 is written in the console's query

@@ -252,6 +252,11 @@ var catalog = map[string]map[string]string{
 		"console.developers.attempts":      "尝试次数",
 		"console.developers.verify":        "验证签名",
 		"console.developers.verify_note":   "每次推送都带有 Checkout-Signature 头：t=时间戳,v1=HMAC-SHA256(密钥, \"时间戳.原始请求体\") 的十六进制。请用原始请求体验证，并拒绝过旧的时间戳。",
+		"console.export.note":              "导出所选日期（北京时间）内已收款的支付和已成功的退款，CSV 格式（UTF-8，Excel 可直接打开），金额同时以元（两位小数）和分列出。",
+		"console.export.bad":               "日期不正确：请填写开始和结束日期，结束不早于开始，最多天数：",
+		"console.export.from":              "开始日期",
+		"console.export.to":                "结束日期",
+		"console.export.download":          "下载 CSV",
 		// End of the console's overview … counter.
 	},
 	LangZhHant: {
@@ -493,6 +498,11 @@ var catalog = map[string]map[string]string{
 		"console.developers.attempts":      "嘗試次數",
 		"console.developers.verify":        "驗證簽章",
 		"console.developers.verify_note":   "每次推送都帶有 Checkout-Signature 標頭：t=時間戳,v1=HMAC-SHA256(金鑰, \"時間戳.原始請求主體\") 的十六進位。請用原始請求主體驗證，並拒絕過舊的時間戳。",
+		"console.export.note":              "匯出所選日期（北京時間）內已收款的付款和已成功的退款，CSV 格式（UTF-8，Excel 可直接開啟），金額同時以元（兩位小數）和分列出。",
+		"console.export.bad":               "日期不正確：請填寫開始和結束日期，結束不早於開始，最多天數：",
+		"console.export.from":              "開始日期",
+		"console.export.to":                "結束日期",
+		"console.export.download":          "下載 CSV",
 		// End of the console's overview … counter.
 	},
 	LangEn: {
@@ -734,6 +744,11 @@ var catalog = map[string]map[string]string{
 		"console.developers.attempts":      "Attempts",
 		"console.developers.verify":        "Verify the signature",
 		"console.developers.verify_note":   "Each delivery carries a Checkout-Signature header: t=timestamp,v1=hex HMAC-SHA256(secret, \"timestamp.raw body\"). Verify the raw body, and refuse old timestamps.",
+		"console.export.note":              "Exports the payments confirmed and the refunds that succeeded on the chosen days (China time) as CSV (UTF-8, opens in Excel), amounts in yuan (two decimals) and in fen.",
+		"console.export.bad":               "Those dates do not work: give a start and an end, the end not before the start, at most this many days:",
+		"console.export.from":              "From",
+		"console.export.to":                "To",
+		"console.export.download":          "Download CSV",
 		// End of the console's overview … counter.
 	},
 }

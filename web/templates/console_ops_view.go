@@ -176,3 +176,14 @@ function verify(rawBody, header, secret, toleranceSeconds = 300) {
   const want = crypto.createHmac("sha256", secret).update(t + ".").update(rawBody).digest();
   return sigs.some((got) => got.length === want.length && crypto.timingSafeEqual(got, want));
 }`
+
+// ConsoleExportView is the export form's data.
+type ConsoleExportView struct {
+	Page
+	MerchantName string
+	// From and To are the range as given (YYYY-MM-DD, UTC+8).
+	From, To string
+	// Bad says the range given is not a valid one.
+	Bad     bool
+	MaxDays int
+}
