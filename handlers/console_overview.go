@@ -37,6 +37,8 @@ func (h *handler) consoleOpsRoutes(r *gin.Engine, d Deps) {
 	o.developerRoutes(g)
 	g.GET("/export", o.showExport)
 	g.GET("/export.csv", o.exportCSV)
+	g.GET("/counter", o.showCounter)
+	g.GET("/counter/events", o.streamCounter)
 }
 
 // dayLayout is how a day in UTC+8 is written in the console's query

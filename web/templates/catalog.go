@@ -257,6 +257,12 @@ var catalog = map[string]map[string]string{
 		"console.export.from":              "开始日期",
 		"console.export.to":                "结束日期",
 		"console.export.download":          "下载 CSV",
+		"console.counter.speak":            "语音播报",
+		"console.counter.connecting":       "连接中…",
+		"console.counter.live":             "实时接收中",
+		"console.counter.offline":          "连接中断，正在重连…",
+		"console.counter.no_speech":        "此浏览器不支持语音播报。",
+		"console.counter.empty":            "打开本页后收到的付款会显示在这里。",
 		// End of the console's overview … counter.
 	},
 	LangZhHant: {
@@ -503,6 +509,12 @@ var catalog = map[string]map[string]string{
 		"console.export.from":              "開始日期",
 		"console.export.to":                "結束日期",
 		"console.export.download":          "下載 CSV",
+		"console.counter.speak":            "語音播報",
+		"console.counter.connecting":       "連線中…",
+		"console.counter.live":             "即時接收中",
+		"console.counter.offline":          "連線中斷，正在重新連線…",
+		"console.counter.no_speech":        "此瀏覽器不支援語音播報。",
+		"console.counter.empty":            "開啟本頁後收到的付款會顯示在這裡。",
 		// End of the console's overview … counter.
 	},
 	LangEn: {
@@ -749,6 +761,12 @@ var catalog = map[string]map[string]string{
 		"console.export.from":              "From",
 		"console.export.to":                "To",
 		"console.export.download":          "Download CSV",
+		"console.counter.speak":            "Announce aloud (Chinese)",
+		"console.counter.connecting":       "Connecting…",
+		"console.counter.live":             "Live",
+		"console.counter.offline":          "Disconnected; reconnecting…",
+		"console.counter.no_speech":        "This browser cannot speak.",
+		"console.counter.empty":            "Payments made from now on show here.",
 		// End of the console's overview … counter.
 	},
 }

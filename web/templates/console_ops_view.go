@@ -187,3 +187,10 @@ type ConsoleExportView struct {
 	Bad     bool
 	MaxDays int
 }
+
+// ConsoleCounterView is the counter screen's data: the payments arrive
+// through its event stream.
+type ConsoleCounterView struct {
+	Page
+	MerchantName string
+}
