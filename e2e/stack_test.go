@@ -127,6 +127,8 @@ type sandboxOptions struct {
 	// "served" lets the start-up fetch reach loopback (as
 	// CHECKOUT_ALLOW_PRIVATE_WEBHOOKS does), "refused" leaves the guard on.
 	logo string
+	// console is the merchant's console users (none by default).
+	console []*checkout.ConsoleUser
 }
 
 // newStack builds and starts everything; it all stops when the test ends.
@@ -218,7 +220,7 @@ func newStack(t *testing.T, opt sandboxOptions) *stack {
 	dir, err := checkout.NewDirectory([]*checkout.Merchant{{
 		ID: merchantID, Name: "沙箱咖啡", APIKeys: []checkout.APIKey{checkout.APIKeyFor(s.apiKey)},
 		RedirectHosts: []string{"127.0.0.1"}, Stores: stores,
-		LogoURL: logoURL(base, opt.logo),
+		LogoURL: logoURL(base, opt.logo), Console: checkout.Console{Users: opt.console},
 	}})
 	if err != nil {
 		t.Fatal(err)
