@@ -28,6 +28,12 @@ const opsWebhookSecret = "whsec_console_test_secret_0123456789"
 // addresses allowed) and its API key labelled.
 func newOpsEnv(t *testing.T, hook string) *consoleEnv {
 	t.Helper()
+	return newOpsEnvWith(t, hook, nil)
+}
+
+// newOpsEnvWith is newOpsEnv on gateway gw (nil: the real client).
+func newOpsEnvWith(t *testing.T, hook string, gw app.Gateway) *consoleEnv {
+	t.Helper()
 	e := &consoleEnv{t: t}
 	e.now.Store(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC).UnixNano())
 	settings, err := config.FromEnv(func(string) string { return "" })
@@ -50,7 +56,7 @@ func newOpsEnv(t *testing.T, hook string) *consoleEnv {
 	}
 	rdb := redistest.New(t)
 	e.app, err = app.New(app.Config{Settings: settings, Redis: rdb, Directory: m.Directory, Accounts: m.Accounts,
-		Providers: m.Providers, Prefix: redistest.Prefix(t, rdb), Clock: e.clock})
+		Providers: m.Providers, Prefix: redistest.Prefix(t, rdb), Clock: e.clock, Gateway: gw})
 	if err != nil {
 		t.Fatal(err)
 	}

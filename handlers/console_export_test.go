@@ -2,14 +2,18 @@ package handlers_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/wallet-checkout/checkout/app"
+	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/notify/webhook"
 )
 
@@ -109,5 +113,77 @@ func TestConsoleExport(t *testing.T) {
 	}
 	if a := e.do(e.browser(), "GET", "/console/export.csv", nil); a.status != http.StatusSeeOther {
 		t.Errorf("signed out: %d", a.status)
+	}
+}
+
+// listedGateway lists, for every day, the orders in it: a gateway whose
+// order list holds exactly what the test paid. Its other calls reach the
+// real client, where nothing listens.
+type listedGateway struct {
+	app.Gateway
+	mu     sync.Mutex
+	orders []gateway.Order
+}
+
+func (g *listedGateway) Orders(_ context.Context, _ *gateway.Store, q *gateway.OrderQuery) (*gateway.OrderPage, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []gateway.Order
+	for _, o := range g.orders {
+		if !o.AddTime.Before(q.Since) && o.AddTime.Before(q.Since.Add(24*time.Hour)) {
+			out = append(out, o)
+		}
+	}
+	return &gateway.OrderPage{TotalPage: 1, Page: 1, List: out}, nil
+}
+
+func (g *listedGateway) OrderView(context.Context, *gateway.Store, gateway.OrderRef) (*gateway.Order, error) {
+	return nil, gateway.ErrOrderNotFound
+}
+
+// TestConsoleExportMatchesReconciliation: for a day the reconciliation
+// compared with the gateway's order list and found in agreement, the
+// export's payments add up to the reconciliation's totals, count and
+// amount (payments around the day's edges included).
+func TestConsoleExportMatchesReconciliation(t *testing.T) {
+	gw := &listedGateway{Gateway: gateway.NewClient(gateway.WithRetries(0, 0, 0))}
+	e := newOpsEnvWith(t, "", gw)
+	ctx := t.Context()
+	day := time.Date(2026, 12, 1, 16, 0, 0, 0, time.UTC) // 2026-12-02 00:00 UTC+8
+	for i, at := range []time.Duration{-time.Minute, 0, time.Hour, 12 * time.Hour, 24*time.Hour - time.Second, 24 * time.Hour} {
+		e.now.Store(day.Add(at).UnixNano())
+		co := e.pay(e.mkCheckout("shop", "order-"+strconv.Itoa(i), int64(100*i+7)))
+		atts, err := e.app.Repo.Attempts(ctx, co.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := atts[0]
+		gw.mu.Lock()
+		gw.orders = append(gw.orders, gateway.Order{OutNo: gateway.Text(a.OutNo), OrdNo: gateway.Text(a.OrdNo), OrdType: gateway.OrderPayment,
+			TradeAmount: gateway.Int(a.Amount), Status: gateway.StatusPaid, AddTime: gateway.Time{Time: a.CreatedAt.In(gateway.ChinaTime())},
+			TradePayTime: gateway.Time{Time: co.PaidAt.In(gateway.ChinaTime())}})
+		gw.mu.Unlock()
+	}
+	e.now.Store(day.Add(30 * time.Hour).UnixNano())
+	run, err := e.app.Reconciliation.Reconcile(ctx, "shop", "main", "2026-12-02")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Counts.Open != 0 || run.Gateway.Payments != 4 {
+		t.Fatalf("the reconciliation disagrees: %+v", run)
+	}
+	_, recs := e.exportCSV(e.loginViewer(), "from=2026-12-02&to=2026-12-02")
+	var n int
+	var fen int64
+	for _, r := range recs[1:] {
+		if r[0] != "payment" {
+			continue
+		}
+		v, _ := strconv.ParseInt(r[14], 10, 64)
+		n++
+		fen += v
+	}
+	if n != run.Gateway.Payments || fen != run.Gateway.PaymentAmount {
+		t.Errorf("export: %d payments, %d fen; the reconciliation: %d, %d fen", n, fen, run.Gateway.Payments, run.Gateway.PaymentAmount)
 	}
 }
