@@ -37,7 +37,8 @@ func TestConsoleOpsPages(t *testing.T) {
 	for _, dev := range []struct {
 		name string
 		d    device
-	}{{"phone", phone390}, {"desktop", desktop}} {
+	}{{"phone", phone390}, {"desktop", desktop}, {"phone-en", device{ua: uaPhoneBrowser, width: 390, height: 844, mobile: true, lang: "en-US,en;q=0.9"}},
+		{"phone-zh-Hant", device{ua: uaPhoneBrowser, width: 390, height: 844, mobile: true, lang: "zh-TW,zh;q=0.9"}}} {
 		t.Run(dev.name, func(t *testing.T) {
 			tb := newTab(t, s, dev.d, speechStub)
 			tb.open(s.url+"/console/login", `[data-testid=login-email]`)
@@ -71,7 +72,7 @@ func TestConsoleOpsPages(t *testing.T) {
 			axe("link-new")
 			tb.click(`[data-testid=link-save]`)
 			tb.visible(`[data-testid=link-poster]`)
-			if got := tb.text(`[data-testid=link-amount]`); got != "¥15.00" {
+			if got := tb.text(`[data-testid=link-amount]`); got != "¥15.00" && got != "CN¥15.00" {
 				t.Errorf("link amount %q", got)
 			}
 			axe("link")

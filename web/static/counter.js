@@ -53,7 +53,8 @@
     left.appendChild(amount);
     var what = document.createElement("span");
     what.className = "counter-state";
-    what.textContent = " " + p.speech.split(" ")[0] + (p.reference ? " · " + p.reference : "") +
+    var wallet = (p.wallet && main.getAttribute("data-label-" + p.wallet)) || "";
+    what.textContent = " " + wallet + (p.reference ? " · " + p.reference : "") +
       (p.test ? " · " + main.getAttribute("data-label-test") : "") +
       (p.late ? " · " + main.getAttribute("data-label-late") : "");
     left.appendChild(what);
