@@ -19,6 +19,69 @@ const rangeBatch = 200
 // and not held in memory. It stops at fn's first error, which it returns.
 // Checkouts gone since they were listed are skipped.
 func (r *Repo) EachCreated(ctx context.Context, merchantID string, from, to time.Time, fn func(*Checkout) error) error {
+	return r.eachCreatedIDs(ctx, merchantID, from, to, func(ids []string) error {
+		cs, err := r.getMany(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if c == nil || c.MerchantID != merchantID {
+				continue
+			}
+			if err := fn(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// PaidSummary is what a sum of payments needs of a paid checkout.
+type PaidSummary struct {
+	ID     string
+	Trade  int64
+	PaidAt time.Time
+	Late   bool
+}
+
+// EachPaidCreated calls fn with a summary of each of merchantID's paid
+// checkouts (paid, partially or wholly refunded) created in [from, to),
+// oldest first, reading only the fields a sum needs (a fraction of
+// EachCreated's cost per checkout).
+func (r *Repo) EachPaidCreated(ctx context.Context, merchantID string, from, to time.Time, fn func(PaidSummary) error) error {
+	return r.eachCreatedIDs(ctx, merchantID, from, to, func(ids []string) error {
+		cmds := make([]*redis.SliceCmd, len(ids))
+		_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, id := range ids {
+				cmds[i] = p.HMGet(ctx, r.keyCheckout(id), "merchant", "status", "trade", "paid_at", "late")
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("paid checkouts of %s: %w", merchantID, err)
+		}
+		for i, cmd := range cmds {
+			v := cmd.Val()
+			str := func(j int) string { s, _ := v[j].(string); return s }
+			if len(v) != 5 || str(0) != merchantID || !Status(str(1)).Paid() {
+				continue
+			}
+			trade, err1 := strconv.ParseInt(str(2), 10, 64)
+			paid, err2 := strconv.ParseInt(str(3), 10, 64)
+			if err1 != nil || err2 != nil {
+				return fmt.Errorf("paid checkout %s: %w", ids[i], errCorrupt)
+			}
+			if err := fn(PaidSummary{ID: ids[i], Trade: trade, PaidAt: time.UnixMilli(paid), Late: str(4) == "1"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// eachCreatedIDs calls fn with the ids of merchantID's checkouts created
+// in [from, to), oldest first, rangeBatch at a time.
+func (r *Repo) eachCreatedIDs(ctx context.Context, merchantID string, from, to time.Time, fn func([]string) error) error {
 	if !to.After(from) {
 		return nil
 	}
@@ -39,15 +102,8 @@ func (r *Repo) EachCreated(ctx context.Context, merchantID string, from, to time
 		for i, z := range zs {
 			ids[i], _ = z.Member.(string)
 		}
-		cs, err := r.getMany(ctx, ids)
-		if err != nil {
-			return err
-		}
-		for _, c := range cs {
-			if c == nil || c.MerchantID != merchantID {
-				continue
-			}
-			if err := fn(c); err != nil {
+		if len(ids) > 0 {
+			if err := fn(ids); err != nil {
 				return err
 			}
 		}

@@ -63,3 +63,36 @@ func TestEachCreated(t *testing.T) {
 		t.Errorf("stop: %v after %d", err, n)
 	}
 }
+
+// TestEachPaidCreated: only paid checkouts (refunded ones too) of the
+// merchant, with their amount, payment time and late mark.
+func TestEachPaidCreated(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := t.Context()
+	start := clk.Now()
+	paid := create(t, r, clk, "m_a")
+	a, _, err := r.AddAttempt(ctx, paid.ID, MethodWeChat, ScenarioJSAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	if _, err := r.MarkPaid(ctx, paid.ID, a.Seq, "ord1"); err != nil {
+		t.Fatal(err)
+	}
+	create(t, r, clk, "m_a") // open
+	other := create(t, r, clk, "m_b")
+	b, _, _ := r.AddAttempt(ctx, other.ID, MethodWeChat, ScenarioJSAPI)
+	if _, err := r.MarkPaid(ctx, other.ID, b.Seq, "ord2"); err != nil {
+		t.Fatal(err)
+	}
+	var got []PaidSummary
+	if err := r.EachPaidCreated(ctx, "m_a", start, clk.Now().Add(time.Second), func(p PaidSummary) error {
+		got = append(got, p)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != paid.ID || got[0].Trade != 1000 || !got[0].PaidAt.Equal(start.Add(time.Minute).Truncate(time.Millisecond)) || got[0].Late {
+		t.Errorf("got %+v", got)
+	}
+}

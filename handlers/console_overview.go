@@ -84,15 +84,12 @@ func (o *consoleOps) showOverview(c *gin.Context) {
 	// A checkout is paid up to its TTL after it was created (later only
 	// when late): reading from the week's start minus the longest TTL
 	// finds the week's payments.
-	err := o.repo.EachCreated(ctx, u.merchant.ID, week.Add(-checkout.MaxTTL), now.Add(time.Millisecond), func(co *checkout.Checkout) error {
-		if !co.Status.Paid() || co.PaidAt.IsZero() {
-			return nil
-		}
-		add(co.PaidAt, func(p *periodFigures) {
-			p.paid++
-			p.paidFen += int(co.Amounts.Trade)
-			if co.Late {
-				p.late++
+	err := o.repo.EachPaidCreated(ctx, u.merchant.ID, week.Add(-checkout.MaxTTL), now.Add(time.Millisecond), func(p checkout.PaidSummary) error {
+		add(p.PaidAt, func(f *periodFigures) {
+			f.paid++
+			f.paidFen += int(p.Trade)
+			if p.Late {
+				f.late++
 			}
 		})
 		return nil
