@@ -105,6 +105,10 @@ type APIKey struct {
 	Hash string
 	// Live is true for sk_live_ keys (real stores), false for sk_test_ ones.
 	Live bool
+	// Label and Hint, optional, tell people which key this is in the
+	// console: a name, and the key's prefix and last four characters
+	// (KeyHint), as `checkout hash-key` prints them.
+	Label, Hint string
 }
 
 // Merchant is a merchant: its API keys, webhook, allowed redirect hosts and

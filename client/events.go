@@ -27,6 +27,9 @@ const (
 	EventPaymentLinkUpdated       = "payment_link.updated"
 	EventPaymentLinkDeactivated   = "payment_link.deactivated"
 	EventPaymentLinkDeleted       = "payment_link.deleted"
+	// EventPing is a test event sent from the console: no checkout, empty
+	// data; answer it 2xx.
+	EventPing = "ping"
 )
 
 // APIVersion is the shape of the events these types describe (an event's

@@ -285,8 +285,11 @@ func (v *validator) merchant(path string, y *merchantYAML) (*checkout.Merchant, 
 	}
 	for i, raw := range y.APIKeys {
 		p := fmt.Sprintf("%s.api_keys[%d]", path, i)
-		k, err := v.apiKey(p, raw)
+		k, err := v.apiKey(p, raw.Hash)
 		if err != nil {
+			return nil, err
+		}
+		if k.Label, k.Hint, err = v.keyLabel(p, raw); err != nil {
 			return nil, err
 		}
 		m.APIKeys = append(m.APIKeys, k)
@@ -390,6 +393,24 @@ func (v *validator) name(path, raw string, required bool) (string, error) {
 		return "", errorf(path, "is %d characters; at most %d", n, maxNameLen)
 	}
 	return s, nil
+}
+
+// keyLabel checks an API key's optional label and hint.
+func (v *validator) keyLabel(path string, raw apiKeyYAML) (label, hint string, err error) {
+	if label, err = v.str(path+".label", raw.Label); err != nil {
+		return "", "", err
+	}
+	if !checkout.ValidKeyLabel(label) {
+		return "", "", errorf(path+".label", "must be at most %d printable characters", checkout.MaxKeyLabelLen)
+	}
+	if hint, err = v.str(path+".hint", raw.Hint); err != nil {
+		return "", "", err
+	}
+	if hint != "" && !checkout.ValidKeyHint(hint) {
+		// Never echo it: it may be the key itself.
+		return "", "", errorf(path+".hint", "must be the key's prefix, … and its last four characters (sk_live_…a1B2), as `checkout hash-key` prints it")
+	}
+	return label, hint, nil
 }
 
 func (v *validator) apiKey(path, raw string) (checkout.APIKey, error) {

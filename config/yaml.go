@@ -36,14 +36,24 @@ type merchantYAML struct {
 	Name string `yaml:"name"`
 	// RegisteredName is the merchant's registered (legal) name, shown
 	// under the short code of its payment links (checkout.Merchant).
-	RegisteredName string      `yaml:"registered_name"`
-	APIKeys        []string    `yaml:"api_keys"`
-	Webhook        webhookYAML `yaml:"webhook"`
-	RedirectHosts  []string    `yaml:"redirect_hosts"`
-	MaxAmount      fen         `yaml:"max_amount"`
-	LogoURL        string      `yaml:"logo_url"`
-	Stores         []storeYAML `yaml:"stores"`
-	Console        consoleYAML `yaml:"console"`
+	RegisteredName string       `yaml:"registered_name"`
+	APIKeys        []apiKeyYAML `yaml:"api_keys"`
+	Webhook        webhookYAML  `yaml:"webhook"`
+	RedirectHosts  []string     `yaml:"redirect_hosts"`
+	MaxAmount      fen          `yaml:"max_amount"`
+	LogoURL        string       `yaml:"logo_url"`
+	Stores         []storeYAML  `yaml:"stores"`
+	Console        consoleYAML  `yaml:"console"`
+}
+
+// apiKeyYAML is one of api_keys: the hash alone ("sha256:…"), or a
+// mapping of the hash with an optional label and hint, which the console
+// shows so people can tell the keys apart (the key itself is never
+// stored).
+type apiKeyYAML struct {
+	Hash  string `yaml:"hash"`
+	Label string `yaml:"label"`
+	Hint  string `yaml:"hint"`
 }
 
 type consoleYAML struct {
@@ -182,6 +192,10 @@ func (w *walker) decode(n *yaml.Node, path string, v reflect.Value) *Error {
 		// An empty value is the zero value, as a missing key is.
 		v.Set(reflect.Zero(v.Type()))
 		return nil
+	}
+	if n.Kind == yaml.ScalarNode && v.Type() == reflect.TypeFor[apiKeyYAML]() {
+		// The plain form of an API key: its hash alone.
+		return w.decode(n, path, v.FieldByName("Hash"))
 	}
 	switch v.Kind() {
 	case reflect.Struct:

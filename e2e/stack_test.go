@@ -131,6 +131,9 @@ type sandboxOptions struct {
 	// URL on the merchant's site (/merchant/hooks, answered 200) and its
 	// secret.
 	console bool
+	// consoleUsers are more console users of the merchant, besides
+	// console's.
+	consoleUsers []*checkout.ConsoleUser
 }
 
 // newStack builds and starts everything; it all stops when the test ends.
@@ -228,6 +231,7 @@ func newStack(t *testing.T, opt sandboxOptions) *stack {
 		m.WebhookURL, m.WebhookSecrets = base+"/merchant/hooks", []checkout.Secret{"whsec_e2e_console_0123456789abcdef"}
 		m.Console = consoleUsers(t)
 	}
+	m.Console.Users = append(m.Console.Users, opt.consoleUsers...)
 	dir, err := checkout.NewDirectory([]*checkout.Merchant{m})
 	if err != nil {
 		t.Fatal(err)

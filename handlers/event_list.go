@@ -16,6 +16,9 @@ type EventLog interface {
 	List(ctx context.Context, merchantID string, q webhook.ListQuery) ([]*webhook.Record, string, error)
 	Get(ctx context.Context, merchantID, id string) (*webhook.Record, error)
 	Resend(ctx context.Context, merchantID, id string) error
+	// Emit stores an event and queues its delivery (the console's test
+	// event, ping).
+	Emit(ctx context.Context, e webhook.Event) error
 	// EventStream follows them as they are stored (GET
 	// /v1/events/stream).
 	EventStream

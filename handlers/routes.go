@@ -130,6 +130,7 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	// proves itself with the checkout's client secret; it is limited per
 	// checkout and client address once the checkout is loaded.
 	h.consoleRoutes(r, d.Console)
+	h.consoleOpsRoutes(r, d)
 
 	r.POST("/v1/checkouts/:id/wechat-mini-program-payments", h.createMiniProgramPayment)
 	// The API's own description (package api): public, since it holds no

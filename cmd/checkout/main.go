@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -150,6 +151,7 @@ func hashKey(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	newKey := fs.Bool("new", false, "generate a new API key, print it and its hash")
 	test := fs.Bool("test", false, "with -new: a sk_test_ key for sandbox stores")
+	label := fs.String("label", "", "print the api_keys entry with this label and the key's hint (prefix and last four characters), which the console shows")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage:\n  checkout hash-key < key.txt   print sha256:<hex> of the key on standard input's first line, for the merchants file's api_keys\n  checkout hash-key KEY      the same, with a warning: the key shows in the process list and shell history\n  checkout hash-key -new [-test]   make a new key and print it with its hash\n")
 		fs.PrintDefaults()
@@ -170,7 +172,11 @@ func hashKey(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "checkout hash-key: %v\n", err)
 			return exitFailed
 		}
-		fmt.Fprintf(stdout, "key:  %s   (give it to the merchant; it is not stored anywhere)\nhash: %s   (put this in api_keys)\n", key, config.HashAPIKeyLine(key))
+		if !checkout.ValidKeyLabel(*label) {
+			fmt.Fprintf(stderr, "checkout hash-key: -label must be at most %d printable characters\n", checkout.MaxKeyLabelLen)
+			return exitUsage
+		}
+		fmt.Fprintf(stdout, "key:  %s   (give it to the merchant; it is not stored anywhere)\nhash: %s\nput this in api_keys:\n  - %s\n", key, config.HashAPIKeyLine(key), keyEntry(key, *label))
 		return exitOK
 	}
 	var key string
@@ -203,6 +209,29 @@ func hashKey(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "checkout hash-key: an API key starts with %s or %s (make one with `checkout hash-key -new`)\n", checkout.LiveKeyPrefix, checkout.TestKeyPrefix)
 		return exitUsage
 	}
+	if !checkout.ValidKeyLabel(*label) {
+		fmt.Fprintf(stderr, "checkout hash-key: -label must be at most %d printable characters\n", checkout.MaxKeyLabelLen)
+		return exitUsage
+	}
+	if *label != "" {
+		fmt.Fprintln(stdout, keyEntry(key, *label))
+		return exitOK
+	}
+	// The hash line alone on standard output, as scripts read it; the
+	// hint, which is not a secret, beside it for people.
 	fmt.Fprintln(stdout, config.HashAPIKeyLine(key))
+	if hint := checkout.KeyHint(key); hint != "" {
+		fmt.Fprintf(stderr, "hint: %s   (with -label NAME, hash-key prints the api_keys entry with its label and hint)\n", hint)
+	}
 	return exitOK
+}
+
+// keyEntry is the api_keys entry of key: its hash, its label when given,
+// and its hint, as one YAML flow mapping.
+func keyEntry(key, label string) string {
+	s := `{hash: "` + config.HashAPIKeyLine(key) + `"`
+	if label != "" {
+		s += `, label: ` + strconv.Quote(label)
+	}
+	return s + `, hint: "` + checkout.KeyHint(key) + `"}`
 }

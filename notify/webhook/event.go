@@ -54,6 +54,11 @@ const (
 	// was. Unlike a deactivated link, which can be switched on again, it
 	// is gone: its URL and API answer 404 from now on.
 	TypePaymentLinkDeleted = "payment_link.deleted"
+	// TypePing is a test event the merchant asked for (the console's
+	// "send test event"): about nothing, signed and delivered like every
+	// other, so the merchant's endpoint and its signature check can be
+	// tried without moving money.
+	TypePing = "ping"
 )
 
 // LinkType reports whether t is about a payment link rather than a
@@ -68,6 +73,7 @@ var Types = []string{
 	TypeDuplicatePaymentRefunded, TypeLatePaymentRefunded, TypeAmountMismatch,
 	TypeReconciliationMismatch, TypePaymentLinkCreated, TypePaymentLinkUpdated, TypePaymentLinkDeactivated,
 	TypePaymentLinkDeleted,
+	TypePing,
 }
 
 // ValidType reports whether t is a known event type.
@@ -164,12 +170,25 @@ func NewLinkEvent(typ string, l *checkout.PaymentLink, publicURL string, now tim
 	}, nil
 }
 
+// NewPingEvent makes a ping event for merchantID: a fresh id, no checkout
+// and empty data. Emit it like any other.
+func NewPingEvent(merchantID string, now time.Time) (Event, error) {
+	id, err := NewID()
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{
+		ID: id, Object: "event", Type: TypePing, APIVersion: APIVersion,
+		MerchantID: merchantID, CreatedAt: now.UTC().Truncate(time.Millisecond),
+	}, nil
+}
+
 // NewEvent makes an event of type typ about checkout c as it is now: a fresh
 // id, the checkout's merchant and webhook URL override, and the checkout as
 // the API shows it (its page under publicURL). Set Data.Refund or
 // Data.Mismatch for the types that carry them, then Emit.
 func NewEvent(typ string, c *checkout.Checkout, publicURL string, now time.Time) (Event, error) {
-	if !ValidType(typ) || LinkType(typ) {
+	if !ValidType(typ) || LinkType(typ) || typ == TypePing {
 		return Event{}, fmt.Errorf("webhook: unknown checkout event type %q", typ)
 	}
 	if c == nil {

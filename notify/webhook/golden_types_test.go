@@ -31,6 +31,14 @@ func goldenEvent(t *testing.T, typ string) Event {
 		e.ID = "evt_9QwErTyUiOpAsDfGhJkLzXcV"
 		return e
 	}
+	if typ == TypePing {
+		e, err := NewPingEvent("m_acme", now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.ID = "evt_3PiNgZxCvBnMaSdFgHjKlQwE"
+		return e
+	}
 	if LinkType(typ) {
 		l := &checkout.PaymentLink{
 			ID: "pl_0123456789ABCDEFabcdefXY", MerchantID: "m_acme", StoreID: "s_main",

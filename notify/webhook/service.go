@@ -340,7 +340,9 @@ func checkEvent(e *Event) error {
 		return fmt.Errorf("%w: %s without its reconciliation", ErrInvalidEvent, e.Type)
 	case LinkType(e.Type) && (e.Data.PaymentLink == nil || !checkout.ValidLinkID(e.Data.PaymentLink.ID)):
 		return fmt.Errorf("%w: %s without its payment link", ErrInvalidEvent, e.Type)
-	case e.Type != TypeReconciliationMismatch && !LinkType(e.Type) && (e.CheckoutID == "" || e.Data.Checkout == nil):
+	case e.Type == TypePing && (e.CheckoutID != "" || e.Data != Data{}):
+		return fmt.Errorf("%w: a ping is about nothing", ErrInvalidEvent)
+	case e.Type != TypeReconciliationMismatch && !LinkType(e.Type) && e.Type != TypePing && (e.CheckoutID == "" || e.Data.Checkout == nil):
 		// Every other type is about a checkout, and merchants read it.
 		return fmt.Errorf("%w: %s without its checkout", ErrInvalidEvent, e.Type)
 	case e.CreatedAt.IsZero():

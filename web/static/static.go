@@ -20,9 +20,9 @@ import (
 
 // FS holds the assets: the pages' app.css and app.js, the store code
 // poster's poster.css, and embed.js, the button merchants' sites include
-// (served at /embed.js, EmbedScript).
+// (served at /embed.js, EmbedScript), and the console's counter.js.
 //
-//go:embed app.css app.js poster.css embed.js
+//go:embed app.css app.js poster.css embed.js counter.js
 var FS embed.FS
 
 // asset is one file, read once at start-up.

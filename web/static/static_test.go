@@ -12,8 +12,8 @@ import (
 )
 
 func TestPath(t *testing.T) {
-	re := regexp.MustCompile(`^/static/[0-9a-f]{16}/(app|poster|embed)\.(css|js)$`)
-	for _, name := range []string{"app.css", "app.js", "poster.css", "embed.js"} {
+	re := regexp.MustCompile(`^/static/[0-9a-f]{16}/(app|poster|embed|counter)\.(css|js)$`)
+	for _, name := range []string{"app.css", "app.js", "poster.css", "embed.js", "counter.js"} {
 		if p := Path(name); !re.MatchString(p) {
 			t.Errorf("Path(%q) = %q", name, p)
 		}
@@ -21,7 +21,7 @@ func TestPath(t *testing.T) {
 	if Path("nope.js") != "" || Path("../static.go") != "" {
 		t.Error("unknown assets must have no path")
 	}
-	if len(Names()) != 4 {
+	if len(Names()) != 5 {
 		t.Errorf("Names() = %v", Names())
 	}
 }

@@ -1,10 +1,5 @@
 package templates
 
-// ConsoleOption is one choice of a filter's select.
-type ConsoleOption struct {
-	Value, Label string
-}
-
 // ConsolePaymentsView is the payments list's data.
 type ConsolePaymentsView struct {
 	Page
