@@ -28,6 +28,25 @@ import (
 // here (TestGetCurrentMatchesGet runs each transition and compares).
 var stateFields = []string{"id", "status", "updated_at", "late", "late_from", "refunded", "paid_at", "paid_attempt", "seq"}
 
+// stateArgs is the HMGET of stateFields with its key's place empty, the
+// fields boxed once: cmdable.HMGet would box each field on every call.
+var stateArgs = func() []any {
+	a := []any{"hmget", ""}
+	for _, f := range stateFields {
+		a = append(a, f)
+	}
+	return a
+}()
+
+// hmgetState queues or sends (do: a client's or a pipeline's Do) the
+// HMGET of the state fields of checkout key.
+func hmgetState(ctx context.Context, do func(context.Context, ...any) *redis.Cmd, key string) *redis.Cmd {
+	args := make([]any, len(stateArgs))
+	copy(args, stateArgs)
+	args[1] = key
+	return do(ctx, args...)
+}
+
 // DefaultTermsCacheBytes bounds the terms cache of a Repo (WithTermsCache).
 const DefaultTermsCacheBytes = 4 << 20
 
@@ -164,7 +183,7 @@ func (r *Repo) GetCurrent(ctx context.Context, id string) (*Checkout, error) {
 	if terms == nil {
 		return r.getAndKeep(ctx, id)
 	}
-	vals, err := r.rdb.HMGet(ctx, r.keyCheckout(id), stateFields...).Result()
+	vals, err := hmgetState(ctx, r.rdb.Do, r.keyCheckout(id)).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("checkout %s: %w", id, err)
 	}
@@ -195,9 +214,9 @@ func (r *Repo) QueueGetCurrent(ctx context.Context, pipe redis.Pipeliner, id str
 			return c, err
 		}
 	}
-	cmd := pipe.HMGet(ctx, r.keyCheckout(id), stateFields...)
+	cmd := hmgetState(ctx, pipe.Do, r.keyCheckout(id))
 	return func() (*Checkout, error) {
-		vals, err := cmd.Result()
+		vals, err := cmd.Slice()
 		if err != nil {
 			return nil, fmt.Errorf("checkout %s: %w", id, err)
 		}
@@ -219,17 +238,21 @@ func (r *Repo) GetCurrentWithAttempts(ctx context.Context, id string) (*Checkout
 		}
 		return c, atts, err
 	}
-	var st *redis.SliceCmd
+	var st *redis.Cmd
 	var att *redis.MapStringStringCmd
 	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		st = p.HMGet(ctx, r.keyCheckout(id), stateFields...)
+		st = hmgetState(ctx, p.Do, r.keyCheckout(id))
 		att = p.HGetAll(ctx, r.keyAttempts(id))
 		return nil
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("checkout %s: %w", id, err)
 	}
-	c, err := r.withState(terms, st.Val())
+	vals, err := st.Slice()
+	if err != nil {
+		return nil, nil, fmt.Errorf("checkout %s: %w", id, err)
+	}
+	c, err := r.withState(terms, vals)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -127,9 +127,12 @@ func (h *handler) writePage(c *gin.Context, status int, fill func(*bytes.Buffer)
 		h.logger(c).Warn("Rendering a page failed", slog.String("path", c.Request.URL.Path), slog.Any("error", err))
 	}
 	hd := c.Writer.Header()
-	hd["Content-Type"] = hdrContentHTML // gin then leaves it as it is
+	hd["Content-Type"] = hdrContentHTML
 	hd["Content-Length"] = []string{strconv.Itoa(buf.Len())}
-	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+	// Straight to the writer: gin's Data would set both headers again,
+	// four allocations per page for nothing.
+	c.Writer.WriteHeader(status)
+	_, _ = c.Writer.Write(buf.Bytes())
 	c.Abort()
 }
 
