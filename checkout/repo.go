@@ -42,6 +42,8 @@ type Repo struct {
 	creates atomic.Uint64
 	// observe, when set, is told of every state move (WithObserver).
 	observe func(from, to Status, merchantID string)
+	// terms keeps checkouts' terms for GetCurrent (WithTermsCache).
+	terms *termsCache
 }
 
 // listTrimEvery is how often Create drops the merchant list's entries
@@ -94,7 +96,7 @@ func (r *Repo) moved(t *Transition) *Transition {
 
 // NewRepo returns a repository on rdb.
 func NewRepo(rdb redis.UniversalClient, opts ...Option) *Repo {
-	r := &Repo{rdb: rdb, retention: DefaultRetention, now: time.Now}
+	r := &Repo{rdb: rdb, retention: DefaultRetention, now: time.Now, terms: newTermsCache(DefaultTermsCacheBytes)}
 	for _, o := range opts {
 		o(r)
 	}

@@ -22,6 +22,9 @@ const (
 	ctxMerchant     = "merchant"
 	ctxLiveKey      = "live_key"
 	ctxKeyID        = "key_id"
+	// ctxCreated is the checkout a create made (createdLine): its access
+	// line names it, so that a create logs one line, not two.
+	ctxCreated = "created_checkout"
 )
 
 // requestID takes a sane X-Request-Id from the caller or makes one, and
@@ -244,6 +247,10 @@ func (h *handler) accessLog(c *gin.Context) {
 	)
 	if m, ok := c.Get(ctxMerchant); ok {
 		rec.AddAttrs(slog.String("merchant_id", m.(*checkout.Merchant).ID))
+	}
+	if v, ok := c.Get(ctxCreated); ok {
+		co := v.(*checkout.Checkout)
+		rec.AddAttrs(slog.String("checkout_id", co.ID), slog.Int64("amount", co.Amounts.Trade))
 	}
 	_ = h.log.Handler().Handle(ctx, rec)
 }

@@ -127,9 +127,12 @@ func (h *handler) writePage(c *gin.Context, status int, fill func(*bytes.Buffer)
 		h.logger(c).Warn("Rendering a page failed", slog.String("path", c.Request.URL.Path), slog.Any("error", err))
 	}
 	hd := c.Writer.Header()
-	hd["Content-Type"] = hdrContentHTML // gin then leaves it as it is
+	hd["Content-Type"] = hdrContentHTML
 	hd["Content-Length"] = []string{strconv.Itoa(buf.Len())}
-	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+	// Straight to the writer: gin's Data would set both headers again,
+	// four allocations per page for nothing.
+	c.Writer.WriteHeader(status)
+	_, _ = c.Writer.Write(buf.Bytes())
 	c.Abort()
 }
 
@@ -197,7 +200,9 @@ func withLang(path, lang string) string {
 // pageCheckout loads the checkout of /c/:id with its merchant and store
 // (for requireCheckout) and, withPayer, the payer: with a session cookie
 // the session is read in the same Redis round trip as the checkout (one
-// pipeline), without one the payer is a fresh one.
+// pipeline), without one the payer is a fresh one. The checkout is read
+// with Repo.GetCurrent: its state from Redis, its terms from the process's
+// cache once read.
 // On failure it has already answered (HTML or JSON as asked) and reports
 // false.
 func (h *handler) pageCheckout(c *gin.Context, asJSON, withPayer bool) (*checkout.Checkout, *checkout.Merchant, *checkout.Store, *sessions.Payer, bool) {
@@ -214,12 +219,12 @@ func (h *handler) pageCheckout(c *gin.Context, asJSON, withPayer bool) (*checkou
 	)
 	if withPayer && h.pages.Sessions.HasCookie(c.Request) {
 		pipe := h.rdb.Pipeline()
-		getCheckout := h.repo.QueueGet(ctx, pipe, id)
+		getCheckout := h.repo.QueueGetCurrent(ctx, pipe, id)
 		_, loadPayer = h.pages.Sessions.Queue(ctx, pipe, c.Request)
 		_, _ = pipe.Exec(ctx) // each command keeps its own error
 		ck, err = getCheckout()
 	} else {
-		ck, err = h.repo.Get(ctx, id)
+		ck, err = h.repo.GetCurrent(ctx, id)
 	}
 	if errors.Is(err, checkout.ErrNotFound) {
 		h.pageFailure(c, asJSON, errNoCheckout, pageNotFound)

@@ -103,13 +103,14 @@ func (h *handler) payStatusFrom(ck *checkout.Checkout, atts []*checkout.Attempt)
 
 // showPayStatus answers GET /c/:id/status, the event stream's fallback,
 // which a waiting page polls: the checkout and its attempts in one round
-// trip (Repo.GetWithAttempts), then a small JSON written once. It loads
+// trip (Repo.GetCurrentWithAttempts: the state and the attempts from
+// Redis, the terms from the process's cache), then a small JSON written once. It loads
 // the checkout itself, not through requireCheckout, whose read would
 // leave the attempts for a second round trip; the answers to a missing
 // checkout or store are requireCheckout's (asJSON).
 func (h *handler) showPayStatus(c *gin.Context) {
 	id := c.Param("id")
-	ck, atts, err := h.repo.GetWithAttempts(c.Request.Context(), id)
+	ck, atts, err := h.repo.GetCurrentWithAttempts(c.Request.Context(), id)
 	switch {
 	case errors.Is(err, checkout.ErrNotFound):
 		h.pageFailure(c, true, errNoCheckout, pageNotFound)
