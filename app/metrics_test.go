@@ -407,3 +407,78 @@ func getStatus(t *testing.T, url string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestMetricsDoublePayment pays one checkout twice (a WeChat and an Alipay
+// order, both paid at the sandbox): the duplicate payment, the automatic
+// refund it starts and that refund's success are each counted once, by the
+// code paths that make them, not only registered.
+func TestMetricsDoublePayment(t *testing.T) {
+	f := newPaidFlow(t, metrics.Options{})
+	id := f.create(t)
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	resp, err := browser.Get(f.api.URL + "/c/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	csrf := regexp.MustCompile(`data-csrf="([^"]+)"`).FindSubmatch(page)
+	if csrf == nil {
+		t.Fatalf("GET /c/%s = %s without a CSRF token", id, resp.Status)
+	}
+	for _, wallet := range []string{"wechat", "alipay"} {
+		req, _ := http.NewRequest("POST", f.api.URL+"/c/"+id+"/pay", strings.NewReader(`{"wallet":"`+wallet+`","scenario":"qr"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-CSRF-Token", string(csrf[1]))
+		req.Header.Set("Origin", f.api.URL)
+		resp, err := browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST /c/%s/pay %s = %s %s", id, wallet, resp.Status, body)
+		}
+	}
+	ctx := context.Background()
+	as, err := f.app.Repo.Attempts(ctx, id)
+	if err != nil || len(as) != 2 {
+		t.Fatalf("attempts %v, %v: want two", as, err)
+	}
+	for _, a := range as {
+		if err := f.sb.PayOrderNo(ctx, a.OrdNo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]float64{
+		`checkout_duplicate_payments_total`:                             1,
+		`checkout_automatic_refunds_total{kind="duplicate"}`:            1,
+		`checkout_refunds_total{result="succeeded"}`:                    1,
+		`checkout_checkout_transitions_total{from="pending",to="paid"}`: 1,
+	}
+	var got map[string]float64
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got = scrape(t, f.admin.URL+"/metrics")
+		done := true
+		for k, v := range want {
+			if got[k] < v {
+				done = false
+			}
+		}
+		if done || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	if got[`checkout_late_payments_total`] != 0 {
+		t.Errorf("a double payment counted late: %v", got[`checkout_late_payments_total`])
+	}
+}

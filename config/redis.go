@@ -58,7 +58,7 @@ func ParseRedis(mode, raw string) (*RedisTopology, error) {
 		return nil, nil
 	}
 	bad := func(err error) error {
-		return errorf("REDIS_URL", "not a Redis URL for REDIS_MODE=%s (want %s): %s", m, want, RedactRedisText(err.Error(), raw))
+		return errorf("REDIS_URL", "not a Redis URL for REDIS_MODE=%s (want %s): %s", m, want, parseDetail(err, raw))
 	}
 	t := &RedisTopology{Mode: m}
 	var err error
@@ -127,6 +127,40 @@ func tlsNote(on bool) string {
 		return " (TLS)"
 	}
 	return ""
+}
+
+// parseDetail is what a refused REDIS_URL's message says of err. The
+// parsers' errors quote pieces of the URL, and where a password holds a
+// character that ends it early (@ / ? # & or a space, not
+// percent-encoded) no redaction can know which pieces are the password:
+// the URL parser cuts the user part at the first / ? or #, and go-redis
+// names the rest of a query password cut at & as an unexpected option. Those
+// errors give a fixed hint instead of their text.
+func parseDetail(err error, raw string) string {
+	const encode = "percent-encode @ : / ? # & % + and spaces in the user name and password"
+	if userPart, ok := credentialPart(raw); ok && strings.ContainsAny(userPart, "@/?# ") {
+		return fmt.Sprintf("the user name or password holds a character the URL cannot carry as is (%s)", encode)
+	}
+	msg := err.Error()
+	if secretParam.MatchString(raw) && strings.Contains(msg, "unexpected option") {
+		return fmt.Sprintf("redis: unexpected option (names not shown: the URL carries a password, which may have been cut at an & or #; %s)", encode)
+	}
+	return RedactRedisText(msg, raw)
+}
+
+// credentialPart is what an operator meant as the user part of raw: from
+// after "scheme://" to the last @ (the URL parser stops earlier, at the
+// first / ? or #, which is how a password with one of them is cut).
+func credentialPart(raw string) (string, bool) {
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return "", false
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return "", false
+	}
+	return rest[:at], true
 }
 
 // redacted stands for a password in messages.

@@ -85,6 +85,20 @@ func TestParseRedisRefuses(t *testing.T) {
 		{"sentinel password param refused", "sentinel", "redis://h:26379?master_name=m&sentinel_password=S3cretPw", "config: REDIS_URL: not a Redis URL for REDIS_MODE=sentinel"},
 		{"sentinel bad scheme", "sentinel", "tcp://u:S3cretPw@h:26379?master_name=m", "config: REDIS_URL: not a Redis URL for REDIS_MODE=sentinel"},
 		{"escaped password", "single", "redis://:S3cret%2FPw@h:6379/x", "config: REDIS_URL: not a Redis URL"},
+		// Passwords pasted without percent-encoding: the URL parser's
+		// error quotes the URL, cut where the password's character ends
+		// the user part, so neither half may be printed.
+		{"password with #", "single", "redis://:S3cret#Tail9@h:6379", "config: REDIS_URL: not a Redis URL"},
+		{"password with /", "single", "redis://:S3cret/Tail9@h:6379", "config: REDIS_URL: not a Redis URL"},
+		{"password with ?", "single", "redis://:S3cret?Tail9@h:6379", "config: REDIS_URL: not a Redis URL"},
+		{"password with space", "single", "redis://:S3cret Tail9@h:6379", "config: REDIS_URL: not a Redis URL"},
+		{"password with @", "single", "redis://:S3cret@Tail9@bad host:6379", "config: REDIS_URL: not a Redis URL"},
+		{"user part without colon", "single", "redis://S3cret/Tail9@h:6379", "config: REDIS_URL: not a Redis URL"},
+		{"cluster password with #", "cluster", "redis://u:S3cret#Tail9@h:7001?addr=h2:7002", "config: REDIS_URL: not a Redis URL for REDIS_MODE=cluster"},
+		{"sentinel password with /", "sentinel", "rediss://u:S3cret/Tail9@h:26379?master_name=m", "config: REDIS_URL: not a Redis URL for REDIS_MODE=sentinel"},
+		{"query password with &", "cluster", "redis://h:7001?addr=h2:7002&password=S3cret&Tail9", "config: REDIS_URL: not a Redis URL for REDIS_MODE=cluster"},
+		{"query password with & then =", "sentinel", "redis://h:26379?master_name=m&password=S3cret&Tail9=x", "config: REDIS_URL: not a Redis URL for REDIS_MODE=sentinel"},
+		{"query password with space", "sentinel", "redis://h:26379?master_name=m&password=S3cret Tail9&addr=bad host", "config: REDIS_URL: not a Redis URL for REDIS_MODE=sentinel"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,7 +111,7 @@ func TestParseRedisRefuses(t *testing.T) {
 			if !strings.Contains(msg, tc.want) {
 				t.Errorf("error %q does not say %q", msg, tc.want)
 			}
-			if strings.Contains(msg, "S3cret") || strings.Contains(msg, "\n") {
+			if strings.Contains(msg, "S3cret") || strings.Contains(msg, "Tail9") || strings.Contains(msg, "\n") {
 				t.Errorf("error is not one line without the password: %q", msg)
 			}
 		})

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -129,6 +131,70 @@ func TestCIScript(t *testing.T) {
 	}
 	if fi, err := os.Stat("../../.ci/run"); err != nil || fi.Mode()&0o111 == 0 {
 		t.Errorf(".ci/run is not executable")
+	}
+}
+
+// TestCIClusterPassCoversScripts: every package whose code runs a Lua
+// script or a MULTI is in .ci/run's Cluster pass (CLUSTER_PACKAGES), so a
+// script or transaction spanning hash slots fails in CI (CROSSSLOT) the day
+// it is written, in a package added after the list was.
+func TestCIClusterPassCoversScripts(t *testing.T) {
+	ci := readRepoFile(t, ".ci/run")
+	m := regexp.MustCompile(`(?m)^CLUSTER_PACKAGES=\(([^)]*)\)`).FindStringSubmatch(ci)
+	if m == nil {
+		t.Fatal(".ci/run has no CLUSTER_PACKAGES=(…) line")
+	}
+	listed := strings.Fields(m[1])
+	covered := func(dir string) bool {
+		for _, p := range listed {
+			p = strings.TrimPrefix(p, "./")
+			if p == dir || p == "..." {
+				return true
+			}
+			if base, ok := strings.CutSuffix(p, "/..."); ok && (dir == base || strings.HasPrefix(dir, base+"/")) {
+				return true
+			}
+		}
+		return false
+	}
+	transaction := regexp.MustCompile(`redis\.NewScript\(|\.TxPipelined\(|\.TxPipeline\(`)
+	found := map[string]bool{}
+	root := "../.."
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() {
+			// The client is a module of its own without Redis; the chaos
+			// drives start their own topologies.
+			if strings.HasPrefix(d.Name(), ".") && rel != "." || rel == "client" || rel == "chaos" || d.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if transaction.Match(b) {
+			found[filepath.ToSlash(filepath.Dir(rel))] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) == 0 {
+		t.Fatal("found no package with a script or MULTI: the search is broken")
+	}
+	for dir := range found {
+		if !covered(dir) {
+			t.Errorf("./%s runs Lua scripts or MULTI but is not in .ci/run's CLUSTER_PACKAGES %v", dir, listed)
+		}
 	}
 }
 
