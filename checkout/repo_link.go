@@ -460,12 +460,13 @@ type SlotUse struct {
 
 // ConsumeLinkSlot counts paid checkout checkoutID among its link's
 // payments, once however often it is called: its reservation becomes a
-// payment. A payment in time whose reservation is gone (after a crash)
-// counts anyway: the payer paid an open checkout. A late payment (late:
-// after the checkout expired or was cancelled, its slot released) counts
-// only while the link has room; otherwise Counted is false and the money
-// goes back (docs/payment-links.md). The payment that reaches max_payments
-// deactivates the link (DeactivatedBy "limit").
+// payment. A payment whose reservation is gone counts only while the link
+// has room, late or in time (late only says which it is): the slot may
+// have been released (expiry, cancel, a lapse after a crash) and retaken
+// by another payer, since the gateway cannot close a JSAPI order, and
+// counting it would pass max_payments. Otherwise Counted is false and the
+// money goes back (docs/payment-links.md). The payment that reaches
+// max_payments deactivates the link (DeactivatedBy "limit").
 func (r *Repo) ConsumeLinkSlot(ctx context.Context, linkID, checkoutID string, late bool) (*SlotUse, error) {
 	if !ValidLinkID(linkID) {
 		return nil, fmt.Errorf("consume %s: %w", linkID, ErrNotFound)
@@ -544,7 +545,7 @@ return 1
 // scriptLinkConsume: KEYS link, held, the checkout's paid marker,
 // outbox; ARGV now, checkout id, late ("1"/"0"), the marker's lifetime
 // (ms). Returns {-1, 0, {}, notice} no link, {0, n, fields, notice} not
-// counted (late, no room), {1, n, fields, notice} counted (now or
+// counted (no reservation left, no room), {1, n, fields, notice} counted (now or
 // before), {2, n, fields, notice} counted and the link switched off by
 // its limit, which owes the notice of .deactivated, kept in the outbox
 // under the checkout's id; n is the link's payments, notice the one the
@@ -558,7 +559,7 @@ local n = tonumber(redis.call('HGET', KEYS[1], 'payments') or '0')
 if redis.call('EXISTS', KEYS[3]) == 1 then
   return {1, n, redis.call('HGETALL', KEYS[1]), redis.call('HGET', KEYS[4], ARGV[2])}
 end
-if held == 0 and ARGV[3] == '1' and maxp > 0 then
+if held == 0 and maxp > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
   if redis.call('ZCARD', KEYS[2]) + n >= maxp then
     return {0, n, redis.call('HGETALL', KEYS[1]), false}

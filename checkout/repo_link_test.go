@@ -410,3 +410,149 @@ func TestLinkRepoOnCluster(t *testing.T) {
 		t.Fatalf("held %d %v", n, err)
 	}
 }
+
+// TestLinkPaidInTimeAfterSlotReleased: a payment in time (late false) for
+// a checkout whose slot was released and retaken by another payer must not
+// be counted beyond max_payments: it is refused (Counted false, refunded
+// by payments), never an eleventh paid payment.
+func TestLinkPaidInTimeAfterSlotReleased(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	l := newLink(t, r, clk, LinkTerms{MaxPayments: 1})
+	c1, err := r.CreateFromLink(ctx, l, 1500, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := r.ReleaseLinkSlot(ctx, l.ID, c1.ID); !ok || err != nil {
+		t.Fatalf("release: %v %v", ok, err)
+	}
+	c2, err := r.CreateFromLink(ctx, l, 1500, "")
+	if err != nil {
+		t.Fatalf("retake: %v", err)
+	}
+	u, err := r.ConsumeLinkSlot(ctx, l.ID, c1.ID, false)
+	if err != nil || u.Counted || u.Link.Payments != 0 {
+		t.Fatalf("payment in time on a released, retaken slot: %+v %v", u, err)
+	}
+	u, err = r.ConsumeLinkSlot(ctx, l.ID, c2.ID, false)
+	if err != nil || !u.Counted || !u.Deactivated || u.Link.Payments != 1 {
+		t.Fatalf("the holder pays: %+v %v", u, err)
+	}
+	// Released and not retaken: a payment in time counts while there is room.
+	l2 := newLink(t, r, clk, LinkTerms{MaxPayments: 1})
+	c3, err := r.CreateFromLink(ctx, l2, 1500, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ReleaseLinkSlot(ctx, l2.ID, c3.ID); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := r.ConsumeLinkSlot(ctx, l2.ID, c3.ID, false); err != nil || !u.Counted || u.Link.Payments != 1 {
+		t.Fatalf("payment in time with room: %+v %v", u, err)
+	}
+}
+
+// TestLinkLimitUnderChurn: max_payments 10 and 50 payers at once, each
+// tapping until its checkout is paid or it gives up, while checkouts are
+// cancelled or expire (their slots released and retaken) and some of
+// those still pay in time afterwards. A watcher reads the open-or-paid
+// count (live reservations + payments) atomically throughout: never above
+// 10; at the end at most 10 payments are kept and counted.
+func TestLinkLimitUnderChurn(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	const maxp = 10
+	l := newLink(t, r, clk, LinkTerms{MaxPayments: maxp})
+	var kept, refused atomic.Int64
+	var peak atomic.Int64
+	done := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			var held *redis.IntCmd
+			var paid *redis.StringCmd
+			_, err := r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				held = p.ZCard(ctx, r.keyLinkHeld(l.ID))
+				paid = p.HGet(ctx, r.keyLink(l.ID), "payments")
+				return nil
+			})
+			if err != nil && !errors.Is(err, redis.Nil) {
+				t.Error(err)
+				return
+			}
+			n, _ := paid.Int64()
+			if sum := held.Val() + n; sum > peak.Load() {
+				peak.Store(sum)
+			}
+			select {
+			case <-done:
+				return
+			default:
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for try := range 20 {
+				c, err := r.CreateFromLink(ctx, l, 1500, "")
+				if errors.Is(err, ErrLinkInactive) {
+					refused.Add(1)
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				switch (i + try) % 4 {
+				case 0, 1: // cancelled or expired unpaid: the slot goes back
+					if _, err := r.ReleaseLinkSlot(ctx, l.ID, c.ID); err != nil {
+						t.Error(err)
+						return
+					}
+					if (i+try)%4 == 1 {
+						continue
+					}
+					// and its money still comes, in time
+					u, err := r.ConsumeLinkSlot(ctx, l.ID, c.ID, false)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if u.Counted {
+						kept.Add(1)
+					}
+					return
+				default: // paid while it holds its slot
+					u, err := r.ConsumeLinkSlot(ctx, l.ID, c.ID, false)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if !u.Counted {
+						t.Errorf("a payment holding its slot was refused: %+v", u)
+					}
+					kept.Add(1)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(done)
+	<-watched
+	got, err := r.GetLink(ctx, l.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kept %d, refusals %d, peak open-or-paid %d", kept.Load(), refused.Load(), peak.Load())
+	if peak.Load() > maxp || kept.Load() > maxp || got.Payments > maxp || int64(got.Payments) != kept.Load() {
+		t.Fatalf("peak open-or-paid %d, kept %d, link counts %d: want all at most %d and kept = counted", peak.Load(), kept.Load(), got.Payments, maxp)
+	}
+	if got.Payments != maxp || got.Active {
+		t.Fatalf("50 payers should fill the link: %+v", got)
+	}
+}

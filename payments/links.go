@@ -190,7 +190,8 @@ func (s *Service) releaseLinkSlot(ctx context.Context, c *checkout.Checkout) err
 
 // linkTakes counts paid checkout c among its link's payments
 // (checkout.Repo.ConsumeLinkSlot) and reports whether the link takes the
-// money: false for a late payment that found the link ran out, which is
+// money: false for a payment (late, or in time on a slot released and
+// retaken) that found the link ran out, which is
 // then refunded whatever the late policy. The payment that reaches the
 // link's max_payments deactivates it and emits payment_link.deactivated.
 //

@@ -191,3 +191,43 @@ func TestLinkLimitEventRetried(t *testing.T) {
 		t.Fatalf("deactivated events after the reconciler: %+v", evs)
 	}
 }
+
+// TestLinkInTimePaymentOnRetakenSlotRefunded: a payment that comes in
+// time for a checkout whose slot was released and retaken by another payer
+// (its reservation lapsed) is refunded, although the late policy is
+// "accept" and the payment is not late: the link never keeps more than
+// max_payments.
+func TestLinkInTimePaymentOnRetakenSlotRefunded(t *testing.T) {
+	e := newEnv(t, envConfig{latePolicy: checkout.LatePolicyAccept, sandbox: sandbox.Config{DropNotifies: true}})
+	ctx := context.Background()
+	l := e.newLink(1200, 1)
+	c1, err := e.svc.CheckoutFromLink(ctx, l, 1200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a1 := e.order(c1, checkout.ScenarioJump, "")
+	if _, err := e.repo.ReleaseLinkSlot(ctx, l.ID, c1.ID); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := e.svc.CheckoutFromLink(ctx, l, 1200)
+	if err != nil {
+		t.Fatalf("retake: %v", err)
+	}
+	a2 := e.order(c2, checkout.ScenarioJump, "")
+	e.pay(a2)
+	if code, _ := e.sendNotify(e.notifyQuery(a2, gateway.StatusPaid).Encode()); code != 200 {
+		t.Fatalf("notify: %d", code)
+	}
+	e.pay(a1)
+	if code, _ := e.sendNotify(e.notifyQuery(a1, gateway.StatusPaid).Encode()); code != 200 {
+		t.Fatalf("notify: %d", code)
+	}
+	got := e.get(c1.ID)
+	o, _ := e.sb.Order(e.sbStore.OpenID, a1.OrdNo)
+	if got.Late || got.Status != checkout.StatusRefunded || o.Refunded != 1200 {
+		t.Fatalf("in-time payment beyond the limit: %s late=%v upstream refunded %d", got.Status, got.Late, o.Refunded)
+	}
+	if link, _ := e.repo.GetLink(ctx, l.ID); link.Payments != 1 {
+		t.Fatalf("link counts %d payments", link.Payments)
+	}
+}
