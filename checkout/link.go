@@ -233,3 +233,15 @@ func DraftFromLink(l *PaymentLink, fen int64, webhookURL string) (*Draft, error)
 		TTL: LinkCheckoutTTL, PaymentLink: l.ID,
 	}, nil
 }
+
+// LinkTap names a payer's tap on a link's page (CreateFromLink): the taps
+// that name the same page or the same payer, for the same amount, while
+// their checkout is open, make one checkout.
+type LinkTap struct {
+	// Token is the tap token of the page tapped (random for each render),
+	// "" for none.
+	Token string
+	// Who is a digest of the payer's wallet identity at the link's store
+	// (never the identity itself), "" for none.
+	Who string
+}

@@ -396,36 +396,83 @@ func linkAt(v []any, i int) (*PaymentLink, error) {
 	return decodeLink(f)
 }
 
-// Reserve takes one of link l's slots for checkout c (made from it with
-// DraftFromLink, not yet stored), until c's expiry, and lists c among the
-// link's checkouts, in one atomic step in the link's slot: the link must be
-// active, before its active_until, and with a limit, its paid checkouts and
-// live reservations together below max_payments. ErrLinkInactive
-// otherwise, and nothing changed. Each reservation ends with
-// ReleaseLinkSlot (expired or cancelled unpaid) or ConsumeLinkSlot (paid);
-// one nothing ended stops counting linkHoldGrace after the checkout's
-// expiry.
-func (r *Repo) Reserve(ctx context.Context, linkID string, c *Checkout) error {
+// Reserve takes one of link linkID's slots for checkout c (made from it
+// with DraftFromLink, not yet stored), until c's expiry, and lists c among
+// the link's checkouts, in one atomic step in the link's slot: the link
+// must be active, before its active_until, and with a limit, its paid
+// checkouts and live reservations together below max_payments.
+// ErrLinkInactive otherwise, and nothing changed. Each reservation ends
+// with ReleaseLinkSlot (expired or cancelled unpaid) or ConsumeLinkSlot
+// (paid); one nothing ended stops counting linkHoldGrace after the
+// checkout's expiry.
+//
+// In the same step it claims the tap for c (its page's token and the
+// payer's wallet identity, each for c's amount) until c's expiry: when a
+// claim already names a checkout, Reserve returns that checkout's id,
+// takes no slot and changes nothing, so that a double tap or the same
+// payer tapping twice at once makes one checkout.
+func (r *Repo) Reserve(ctx context.Context, linkID string, c *Checkout, tap LinkTap) (string, error) {
 	if !ValidLinkID(linkID) || c == nil || c.PaymentLink != linkID {
-		return fmt.Errorf("reserve %s: %w", linkID, ErrInvalid)
+		return "", fmt.Errorf("reserve %s: %w", linkID, ErrInvalid)
 	}
-	keys := []string{r.keyLink(linkID), r.keyLinkHeld(linkID), r.keyLinkCos(linkID)}
-	n, err := scriptLinkReserve.Run(ctx, r.rdb, keys, ms(r.now()), c.ID, ms(c.ExpiresAt.Add(linkHoldGrace)), ms(c.CreatedAt), c.MerchantID).Int64()
+	keys := append([]string{r.keyLink(linkID), r.keyLinkHeld(linkID), r.keyLinkCos(linkID)}, r.tapKeys(linkID, tap, c.Amounts.Trade)...)
+	ttl := max(c.ExpiresAt.Sub(r.now()), time.Millisecond)
+	v, err := scriptLinkReserve.Run(ctx, r.rdb, keys, ms(r.now()), c.ID, ms(c.ExpiresAt.Add(linkHoldGrace)), ms(c.CreatedAt), c.MerchantID, ttl.Milliseconds()).Result()
 	if err != nil {
-		return fmt.Errorf("reserve %s: %w", linkID, err)
+		return "", fmt.Errorf("reserve %s: %w", linkID, err)
 	}
+	if id, ok := v.(string); ok {
+		return id, nil
+	}
+	n, _ := v.(int64)
 	switch n {
 	case -1:
-		return fmt.Errorf("reserve %s: %w", linkID, ErrNotFound)
+		return "", fmt.Errorf("reserve %s: %w", linkID, ErrNotFound)
 	case -2:
-		return fmt.Errorf("reserve %s: %w: all its payments are made or reserved", linkID, ErrLinkInactive)
+		return "", fmt.Errorf("reserve %s: %w: all its payments are made or reserved", linkID, ErrLinkInactive)
 	case -3:
-		return fmt.Errorf("reserve %s: %w: switched off", linkID, ErrLinkInactive)
+		return "", fmt.Errorf("reserve %s: %w: switched off", linkID, ErrLinkInactive)
 	case -4:
-		return fmt.Errorf("reserve %s: %w: past its active_until", linkID, ErrLinkInactive)
+		return "", fmt.Errorf("reserve %s: %w: past its active_until", linkID, ErrLinkInactive)
+	}
+	return "", nil
+}
+
+// tapKeys are the claim keys of a tap on linkID for fen: the page's token
+// and the payer's digest, when valid (anything else claims nothing).
+func (r *Repo) tapKeys(linkID string, tap LinkTap, fen int64) []string {
+	amount := ":" + strconv.FormatInt(fen, 10)
+	var keys []string
+	if validWho(tap.Token) {
+		keys = append(keys, r.prefix+"pl:{"+linkID+"}:tap:"+tap.Token+amount)
+	}
+	if validWho(tap.Who) {
+		keys = append(keys, r.keyLinkPayer(linkID, tap.Who)+amount)
+	}
+	return keys
+}
+
+// dropTap ends the tap's claims that still name checkoutID (it ended, or
+// was never stored), so that the next tap makes a checkout.
+func (r *Repo) dropTap(ctx context.Context, linkID string, tap LinkTap, fen int64, checkoutID string) error {
+	keys := r.tapKeys(linkID, tap, fen)
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := scriptDropTap.Run(ctx, r.rdb, keys, checkoutID).Err(); err != nil {
+		return fmt.Errorf("drop tap on %s: %w", linkID, err)
 	}
 	return nil
 }
+
+// scriptDropTap: KEYS the claims; ARGV checkout id. Deletes each claim
+// that still names the checkout.
+var scriptDropTap = redis.NewScript(`
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
+end
+return 0
+`)
 
 // ReleaseLinkSlot ends checkout checkoutID's reservation on its link
 // without a payment (it expired or was cancelled unpaid). It reports
@@ -520,13 +567,18 @@ func (r *Repo) ListByLink(ctx context.Context, merchantID, linkID string, q List
 	})
 }
 
-// scriptLinkReserve: KEYS link, held, checkouts; ARGV now, checkout
-// id, hold until (ms), created (ms), merchant. Returns -1 no link (or
-// another merchant's), -3 switched off, -4 past active_until, -2 no slot
-// left, 1 reserved.
+// scriptLinkReserve: KEYS link, held, checkouts, then the tap's claims;
+// ARGV now, checkout id, hold until (ms), created (ms), merchant, the
+// claims' lifetime (ms). Returns the checkout id a claim names, -1 no
+// link (or another merchant's), -3 switched off, -4 past active_until, -2
+// no slot left, 1 reserved (and claimed).
 var scriptLinkReserve = redis.NewScript(`
 local f = redis.call('HMGET', KEYS[1], 'merchant', 'active', 'active_until', 'max_payments', 'payments')
 if not f[1] or f[1] ~= ARGV[5] then return -1 end
+for i = 4, #KEYS do
+  local id = redis.call('GET', KEYS[i])
+  if id then return id end
+end
 if f[2] ~= '1' then return -3 end
 local now = tonumber(ARGV[1])
 local ends = tonumber(f[3] or '0')
@@ -539,6 +591,9 @@ if maxp > 0 then
 end
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
 redis.call('HSET', KEYS[1], 'used', '1')
+for i = 4, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[2], 'PX', ARGV[6])
+end
 return 1
 `)
 
@@ -615,25 +670,82 @@ return {code, 0, redis.call('HGETALL', KEYS[1]), notice}
 // Should storing fail, the slot is released; should the process die in
 // between, the reservation of a checkout that never was lapses after its
 // would-be expiry.
-func (r *Repo) CreateFromLink(ctx context.Context, l *PaymentLink, fen int64, webhookURL string) (*Checkout, error) {
+//
+// A tap whose claim (Reserve) names a checkout still open for fen gets
+// that checkout back, made by another request of the same page or payer,
+// perhaps at this moment (it waits up to tapWait for it to be stored);
+// a claim on a checkout that ended or never was stored is dropped and the
+// tap makes its own.
+func (r *Repo) CreateFromLink(ctx context.Context, l *PaymentLink, fen int64, webhookURL string, tap LinkTap) (*Checkout, error) {
 	d, err := DraftFromLink(l, fen, webhookURL)
 	if err != nil {
 		return nil, err
 	}
-	c, err := NewCheckout(d, r.now())
-	if err != nil {
-		return nil, err
-	}
-	if err := r.Reserve(ctx, l.ID, c); err != nil {
-		return nil, err
-	}
-	if err := r.Create(ctx, c, nil); err != nil {
-		if _, rerr := r.ReleaseLinkSlot(context.WithoutCancel(ctx), l.ID, c.ID); rerr != nil {
-			err = errors.Join(err, rerr)
+	for range 3 {
+		c, err := NewCheckout(d, r.now())
+		if err != nil {
+			return nil, err
 		}
-		return nil, err
+		claimed, err := r.Reserve(ctx, l.ID, c, tap)
+		if err != nil {
+			return nil, err
+		}
+		if claimed == "" {
+			if err := r.Create(ctx, c, nil); err != nil {
+				bg := context.WithoutCancel(ctx)
+				if _, rerr := r.ReleaseLinkSlot(bg, l.ID, c.ID); rerr != nil {
+					err = errors.Join(err, rerr)
+				}
+				if derr := r.dropTap(bg, l.ID, tap, fen, c.ID); derr != nil {
+					err = errors.Join(err, derr)
+				}
+				return nil, err
+			}
+			return c, nil
+		}
+		prev, err := r.waitStored(ctx, claimed)
+		if err != nil {
+			return nil, fmt.Errorf("checkout from link %s: tap claimed by %s: %w", l.ID, claimed, err)
+		}
+		if prev != nil && prev.PaymentLink == l.ID && prev.Status.Active() && prev.ExpiresAt.After(r.now()) {
+			return prev, nil
+		}
+		if err := r.dropTap(ctx, l.ID, tap, fen, claimed); err != nil {
+			return nil, err
+		}
 	}
-	return c, nil
+	return nil, fmt.Errorf("checkout from link %s: %w: its tap's claim keeps changing", l.ID, ErrInvalid)
+}
+
+// tapWait bounds how long a tap waits for the checkout its claim names to
+// be stored (the request that claimed it stores it right after): far
+// above a Redis round trip under load, short enough for a payer.
+const tapWait = 3 * time.Second
+
+// waitStored reads checkout id, waiting up to tapWait while it is not
+// stored yet; nil when it still is not (its maker died or failed).
+func (r *Repo) waitStored(ctx context.Context, id string) (*Checkout, error) {
+	ctx, cancel := context.WithTimeout(ctx, tapWait)
+	defer cancel()
+	pause := 5 * time.Millisecond
+	for {
+		c, err := r.Get(ctx, id)
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+				return nil, nil
+			}
+			return nil, ctx.Err()
+		case <-time.After(pause):
+			pause = min(pause*2, 200*time.Millisecond)
+		}
+	}
 }
 
 // FinishIdempotent stores the answer of a write reserved with
@@ -657,33 +769,3 @@ func (r *Repo) keyLinkPayer(id, who string) string { return r.prefix + "pl:{" + 
 // validWho accepts the digest a handler names a payer by: 1 to 64 letters
 // and digits (a hash of the wallet identity, never the identity itself).
 func validWho(who string) bool { return who != "" && len(who) <= 64 && isAlnum(who) }
-
-// RememberLinkPayer records that the payer known by digest who (a hash of
-// their wallet identity) started checkout c from link linkID, until c
-// expires (the key's TTL, in the link's slot), so that the same wallet
-// identity tapping again while c is open gets c back (LinkPayerCheckout).
-func (r *Repo) RememberLinkPayer(ctx context.Context, linkID, who string, c *Checkout) error {
-	if !ValidLinkID(linkID) || !validWho(who) || c == nil {
-		return fmt.Errorf("remember link payer: %w", ErrInvalid)
-	}
-	if err := r.rdb.Set(ctx, r.keyLinkPayer(linkID, who), c.ID, c.ExpiresAt.Sub(r.now())).Err(); err != nil {
-		return fmt.Errorf("remember link payer of %s: %w", linkID, err)
-	}
-	return nil
-}
-
-// LinkPayerCheckout is the checkout RememberLinkPayer recorded for who on
-// linkID, "" when none is (or it expired).
-func (r *Repo) LinkPayerCheckout(ctx context.Context, linkID, who string) (string, error) {
-	if !ValidLinkID(linkID) || !validWho(who) {
-		return "", nil
-	}
-	id, err := r.rdb.Get(ctx, r.keyLinkPayer(linkID, who)).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("link payer of %s: %w", linkID, err)
-	}
-	return id, nil
-}

@@ -74,7 +74,7 @@ func TestLinkLimitConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := r.CreateFromLink(ctx, l, 1500, "")
+			c, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{})
 			switch {
 			case errors.Is(err, ErrLinkInactive):
 				refused.Add(1)
@@ -125,7 +125,7 @@ func TestLinkLimitConcurrent(t *testing.T) {
 	if got.Payments != 10 || got.Active || got.DeactivatedBy != DeactivatedByLimit || deact.Load() != 1 {
 		t.Fatalf("after ten payments: payments %d active %v by %q deactivations %d", got.Payments, got.Active, got.DeactivatedBy, deact.Load())
 	}
-	if _, err := r.CreateFromLink(ctx, l, 1500, ""); !errors.Is(err, ErrLinkInactive) {
+	if _, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{}); !errors.Is(err, ErrLinkInactive) {
 		t.Fatalf("an eleventh payer: %v", err)
 	}
 	cs, _, err := r.ListByLink(ctx, "m1", l.ID, ListQuery{Limit: 100})
@@ -143,11 +143,11 @@ func TestLinkSlotReleasedByExpiryAndCancel(t *testing.T) {
 	r, clk := newTestRepo(t)
 	ctx := context.Background()
 	l := newLink(t, r, clk, LinkTerms{MaxPayments: 1})
-	c1, err := r.CreateFromLink(ctx, l, 1500, "")
+	c1, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.CreateFromLink(ctx, l, 1500, ""); !errors.Is(err, ErrLinkInactive) {
+	if _, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{}); !errors.Is(err, ErrLinkInactive) {
 		t.Fatalf("second payer while the first holds the slot: %v", err)
 	}
 	// Cancel releases.
@@ -160,7 +160,7 @@ func TestLinkSlotReleasedByExpiryAndCancel(t *testing.T) {
 	if ok, _ := r.ReleaseLinkSlot(ctx, l.ID, c1.ID); ok {
 		t.Fatal("released twice")
 	}
-	c2, err := r.CreateFromLink(ctx, l, 1500, "")
+	c2, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{})
 	if err != nil {
 		t.Fatalf("after the cancel: %v", err)
 	}
@@ -172,7 +172,7 @@ func TestLinkSlotReleasedByExpiryAndCancel(t *testing.T) {
 	if ok, _ := r.ReleaseLinkSlot(ctx, l.ID, c2.ID); !ok {
 		t.Fatal("expiry's release found no reservation")
 	}
-	c3, err := r.CreateFromLink(ctx, l, 1500, "")
+	c3, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{})
 	if err != nil {
 		t.Fatalf("after the expiry: %v", err)
 	}
@@ -193,7 +193,7 @@ func TestLinkLateCountsWhileRoom(t *testing.T) {
 	r, clk := newTestRepo(t)
 	ctx := context.Background()
 	l := newLink(t, r, clk, LinkTerms{MaxPayments: 2})
-	c, err := r.CreateFromLink(ctx, l, 1500, "")
+	c, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,15 +219,15 @@ func TestLinkHoldLapses(t *testing.T) {
 	r, clk := newTestRepo(t)
 	ctx := context.Background()
 	l := newLink(t, r, clk, LinkTerms{MaxPayments: 1})
-	if _, err := r.CreateFromLink(ctx, l, 1500, ""); err != nil {
+	if _, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{}); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(LinkCheckoutTTL)
-	if _, err := r.CreateFromLink(ctx, l, 1500, ""); !errors.Is(err, ErrLinkInactive) {
+	if _, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{}); !errors.Is(err, ErrLinkInactive) {
 		t.Fatalf("within the grace: %v", err)
 	}
 	clk.Advance(linkHoldGrace + time.Millisecond)
-	if _, err := r.CreateFromLink(ctx, l, 1500, ""); err != nil {
+	if _, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{}); err != nil {
 		t.Fatalf("after the grace: %v", err)
 	}
 }
@@ -245,7 +245,7 @@ func TestLinkUpdate(t *testing.T) {
 		t.Fatalf("another merchant: %v", err)
 	}
 	l.Amount = 2000
-	if _, err := r.CreateFromLink(ctx, l, 2000, ""); err != nil {
+	if _, err := r.CreateFromLink(ctx, l, 2000, "", LinkTap{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Amounts: &PaymentLink{Amount: 1}}, ""); !errors.Is(err, ErrLinkAmountFixed) {
@@ -259,7 +259,7 @@ func TestLinkUpdate(t *testing.T) {
 	if ch, _ := r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Active: &off}, ""); ch.Deactivated {
 		t.Fatal("deactivated twice")
 	}
-	if _, err := r.CreateFromLink(ctx, l, 2000, ""); !errors.Is(err, ErrLinkInactive) {
+	if _, err := r.CreateFromLink(ctx, l, 2000, "", LinkTap{}); !errors.Is(err, ErrLinkInactive) {
 		t.Fatalf("a payer after deactivation: %v", err)
 	}
 	on := true
@@ -267,11 +267,11 @@ func TestLinkUpdate(t *testing.T) {
 	if _, err := r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Active: &on, ActiveUntil: &until}, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.CreateFromLink(ctx, l, 2000, ""); err != nil {
+	if _, err := r.CreateFromLink(ctx, l, 2000, "", LinkTap{}); err != nil {
 		t.Fatalf("reactivated: %v", err)
 	}
 	clk.Advance(time.Hour)
-	if _, err := r.CreateFromLink(ctx, l, 2000, ""); !errors.Is(err, ErrLinkInactive) {
+	if _, err := r.CreateFromLink(ctx, l, 2000, "", LinkTap{}); !errors.Is(err, ErrLinkInactive) {
 		t.Fatalf("at active_until: %v", err)
 	}
 }
@@ -383,15 +383,13 @@ func TestLinkRepoOnCluster(t *testing.T) {
 	if _, _, err := r.ListLinks(ctx, "m1", "", 10); err != nil {
 		t.Fatal(err)
 	}
-	c, err := r.CreateFromLink(ctx, l, 500, "")
+	tap := LinkTap{Token: "tok1", Who: "abc123"}
+	c, err := r.CreateFromLink(ctx, l, 500, "", tap)
 	if err != nil {
 		t.Fatalf("checkout from link: %v", err)
 	}
-	if err := r.RememberLinkPayer(ctx, l.ID, "abc123", c); err != nil {
-		t.Fatal(err)
-	}
-	if id, err := r.LinkPayerCheckout(ctx, l.ID, "abc123"); err != nil || id != c.ID {
-		t.Fatalf("payer's checkout %q %v", id, err)
+	if again, err := r.CreateFromLink(ctx, l, 500, "", tap); err != nil || again.ID != c.ID {
+		t.Fatalf("the tap again: %v %v", again, err)
 	}
 	if _, err := r.ConsumeLinkSlot(ctx, l.ID, c.ID, false); err != nil {
 		t.Fatal(err)
@@ -419,14 +417,14 @@ func TestLinkPaidInTimeAfterSlotReleased(t *testing.T) {
 	r, clk := newTestRepo(t)
 	ctx := context.Background()
 	l := newLink(t, r, clk, LinkTerms{MaxPayments: 1})
-	c1, err := r.CreateFromLink(ctx, l, 1500, "")
+	c1, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := r.ReleaseLinkSlot(ctx, l.ID, c1.ID); !ok || err != nil {
 		t.Fatalf("release: %v %v", ok, err)
 	}
-	c2, err := r.CreateFromLink(ctx, l, 1500, "")
+	c2, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{})
 	if err != nil {
 		t.Fatalf("retake: %v", err)
 	}
@@ -440,7 +438,7 @@ func TestLinkPaidInTimeAfterSlotReleased(t *testing.T) {
 	}
 	// Released and not retaken: a payment in time counts while there is room.
 	l2 := newLink(t, r, clk, LinkTerms{MaxPayments: 1})
-	c3, err := r.CreateFromLink(ctx, l2, 1500, "")
+	c3, err := r.CreateFromLink(ctx, l2, 1500, "", LinkTap{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,7 +496,7 @@ func TestLinkLimitUnderChurn(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for try := range 20 {
-				c, err := r.CreateFromLink(ctx, l, 1500, "")
+				c, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{})
 				if errors.Is(err, ErrLinkInactive) {
 					refused.Add(1)
 					continue
@@ -554,5 +552,48 @@ func TestLinkLimitUnderChurn(t *testing.T) {
 	}
 	if got.Payments != maxp || got.Active {
 		t.Fatalf("50 payers should fill the link: %+v", got)
+	}
+}
+
+// TestLinkTapClaim: ten requests of one tap at once make one checkout and
+// hold one slot; once that checkout ended (cancelled), the same tap makes
+// a new one; another amount is another tap.
+func TestLinkTapClaim(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	l := newLink(t, r, clk, LinkTerms{MinAmount: 100, MaxAmount: 5000, MaxPayments: 5})
+	tap := LinkTap{Token: "PAGE1", Who: "w1"}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ids := map[string]bool{}
+	for range 10 {
+		wg.Go(func() {
+			c, err := r.CreateFromLink(ctx, l, 1500, "", tap)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			ids[c.ID] = true
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if n, _ := r.LinkHeld(ctx, l.ID); len(ids) != 1 || n != 1 {
+		t.Fatalf("one tap ten times: checkouts %v, %d held", ids, n)
+	}
+	var first string
+	for id := range ids {
+		first = id
+	}
+	if _, err := r.Cancel(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	c, err := r.CreateFromLink(ctx, l, 1500, "", tap)
+	if err != nil || c.ID == first {
+		t.Fatalf("after the cancel: %v %v", c, err)
+	}
+	if c2, err := r.CreateFromLink(ctx, l, 2000, "", tap); err != nil || c2.ID == c.ID || c2.Amounts.Trade != 2000 {
+		t.Fatalf("another amount: %v %v", c2, err)
 	}
 }

@@ -132,7 +132,7 @@ func TestLinkCreateGetListUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.app.Payments.CheckoutFromLink(context.Background(), l, 1800); err != nil {
+	if _, err := e.app.Payments.CheckoutFromLink(context.Background(), l, 1800, checkout.LinkTap{}); err != nil {
 		t.Fatal(err)
 	}
 	if r := e.do("POST", "/v1/payment-links/"+id, e.keyA, `{"amount":1}`); r.status != http.StatusConflict {

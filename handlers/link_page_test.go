@@ -379,3 +379,96 @@ func TestLinkReuseBySameWallet(t *testing.T) {
 		}
 	}
 }
+
+var reLinkTap = regexp.MustCompile(`name="tap" value="([^"]*)"`)
+
+// TestLinkDoubleTap: a double tap (the same page's form posted twice at
+// once, before any cookie came back) and the same wallet identity tapping
+// from two browsers at once each make ONE checkout and hold one slot.
+func TestLinkDoubleTap(t *testing.T) {
+	e := newPgEnv(t)
+	ctx := context.Background()
+	hdr := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	taps := func(n int, post func(i int) pgResp) map[string]int {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		got := map[string]int{}
+		for i := range n {
+			wg.Go(func() {
+				r := post(i)
+				mu.Lock()
+				defer mu.Unlock()
+				if r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/c/co_") {
+					t.Errorf("tap %d: %d %q", i, r.status, r.header.Get("Location"))
+					return
+				}
+				got[strings.TrimPrefix(r.header.Get("Location"), "/c/")]++
+			})
+		}
+		wg.Wait()
+		return got
+	}
+	made := func(l *checkout.PaymentLink) (int, int64) {
+		cs, _, err := e.repo.ListByLink(ctx, "m_pages", l.ID, checkout.ListQuery{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		held, err := e.repo.LinkHeld(ctx, l.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(cs), held
+	}
+
+	// One browser, one page, its form posted 4 times at once.
+	l := e.newLink(checkout.LinkTerms{Amount: 1500, MaxPayments: 5})
+	b := e.browser(uaDesktop, "double")
+	page := b.get("/l/" + l.ID).body
+	form := url.Values{"csrf": {attr(reLinkCSRF, page)}, "tap": {attr(reLinkTap, page)}}
+	if form.Get("tap") == "" {
+		t.Fatal("the link's page carries no tap token")
+	}
+	got := taps(4, func(int) pgResp { return b.do(false, "POST", "/l/"+l.ID, []byte(form.Encode()), hdr) })
+	if n, held := made(l); len(got) != 1 || n != 1 || held != 1 {
+		t.Fatalf("double tap: redirects %v, %d checkouts, %d slots held; want one", got, n, held)
+	}
+	// Another page (another payer) gets its own.
+	other := e.browser(uaDesktop, "other")
+	if id := checkoutOf(t, other.tapLink(l.ID, url.Values{"tap": {attr(reLinkTap, other.get("/l/"+l.ID).body)}})); got[id] != 0 {
+		t.Fatal("another page's tap got the first payer's checkout")
+	}
+
+	// One wallet identity, two browsers (no link cookie, pages of their
+	// own) tapping at once, after its earlier checkout was cancelled.
+	l2 := e.newLink(checkout.LinkTerms{Amount: 1200, MaxPayments: 5})
+	u, _ := url.Parse(e.srv.URL)
+	first := e.browser(uaWeChatIOS, "alice")
+	c0 := checkoutOf(t, first.tapLink(l2.ID, nil))
+	if r := first.get("/c/" + c0); r.status != 200 {
+		t.Fatalf("checkout page after OAuth: %d", r.status)
+	}
+	if _, err := e.repo.Cancel(ctx, c0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.repo.ReleaseLinkSlot(ctx, l2.ID, c0); err != nil {
+		t.Fatal(err)
+	}
+	var forms [2]url.Values
+	var bs [2]*pgBrowser
+	for i := range bs {
+		bs[i] = e.browser(uaWeChatIOS, "alice")
+		for _, ck := range first.c.Jar.Cookies(u) {
+			if !strings.HasPrefix(ck.Name, "pl_co_") {
+				bs[i].c.Jar.SetCookies(u, []*http.Cookie{ck})
+			}
+		}
+		p := bs[i].get("/l/" + l2.ID)
+		forms[i] = url.Values{"csrf": {attr(reLinkCSRF, p.body)}, "tap": {attr(reLinkTap, p.body)}}
+	}
+	got = taps(2, func(i int) pgResp {
+		return bs[i].do(false, "POST", "/l/"+l2.ID, []byte(forms[i].Encode()), hdr)
+	})
+	if n, held := made(l2); len(got) != 1 || got[c0] != 0 || n != 2 || held != 1 {
+		t.Fatalf("same wallet at once: redirects %v, %d checkouts (with the cancelled one), %d held; want one new", got, n, held)
+	}
+}

@@ -50,14 +50,14 @@ func TestLinkSlotLifecycle(t *testing.T) {
 	e := newEnv(t, envConfig{latePolicy: checkout.LatePolicyAccept, sandbox: sandbox.Config{DropNotifies: true}})
 	ctx := context.Background()
 	l := e.newLink(1200, 1)
-	c1, err := e.svc.CheckoutFromLink(ctx, l, 1200)
+	c1, err := e.svc.CheckoutFromLink(ctx, l, 1200, checkout.LinkTap{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c1.PaymentLink != l.ID || c1.Amounts.Trade != 1200 || c1.Description != "门店收款" {
 		t.Fatalf("checkout from link %+v", c1)
 	}
-	if _, err := e.svc.CheckoutFromLink(ctx, l, 1200); !errors.Is(err, checkout.ErrLinkInactive) {
+	if _, err := e.svc.CheckoutFromLink(ctx, l, 1200, checkout.LinkTap{}); !errors.Is(err, checkout.ErrLinkInactive) {
 		t.Fatalf("second payer while the slot is held: %v", err)
 	}
 	a1 := e.order(c1, checkout.ScenarioJump, "")
@@ -68,7 +68,7 @@ func TestLinkSlotLifecycle(t *testing.T) {
 	if got := e.get(c1.ID); got.Status != checkout.StatusExpired {
 		t.Fatalf("first checkout %s", got.Status)
 	}
-	c2, err := e.svc.CheckoutFromLink(ctx, l, 1200)
+	c2, err := e.svc.CheckoutFromLink(ctx, l, 1200, checkout.LinkTap{})
 	if err != nil {
 		t.Fatalf("after the expiry released the slot: %v", err)
 	}
@@ -110,7 +110,7 @@ func TestLinkSlotLifecycle(t *testing.T) {
 	if evs := e.events.linkEvents(l.ID, webhook.TypePaymentLinkDeactivated); len(evs) != 1 || evs[0].Data.PaymentLink.DeactivatedBy != "limit" {
 		t.Fatalf("deactivated events %+v", evs)
 	}
-	if _, err := e.svc.CheckoutFromLink(ctx, l, 1200); !errors.Is(err, checkout.ErrLinkInactive) {
+	if _, err := e.svc.CheckoutFromLink(ctx, l, 1200, checkout.LinkTap{}); !errors.Is(err, checkout.ErrLinkInactive) {
 		t.Fatalf("a payer after the limit: %v", err)
 	}
 }
@@ -122,7 +122,7 @@ func TestLinkCancelReleasesSlot(t *testing.T) {
 	e := newEnv(t, envConfig{latePolicy: checkout.LatePolicyAccept, sandbox: sandbox.Config{DropNotifies: true}})
 	ctx := context.Background()
 	l := e.newLink(800, 1)
-	c, err := e.svc.CheckoutFromLink(ctx, l, 800)
+	c, err := e.svc.CheckoutFromLink(ctx, l, 800, checkout.LinkTap{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestLinkLimitEventRetried(t *testing.T) {
 	e := newEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
 	ctx := context.Background()
 	l := e.newLink(800, 1)
-	c, err := e.svc.CheckoutFromLink(ctx, l, 800)
+	c, err := e.svc.CheckoutFromLink(ctx, l, 800, checkout.LinkTap{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestLinkInTimePaymentOnRetakenSlotRefunded(t *testing.T) {
 	e := newEnv(t, envConfig{latePolicy: checkout.LatePolicyAccept, sandbox: sandbox.Config{DropNotifies: true}})
 	ctx := context.Background()
 	l := e.newLink(1200, 1)
-	c1, err := e.svc.CheckoutFromLink(ctx, l, 1200)
+	c1, err := e.svc.CheckoutFromLink(ctx, l, 1200, checkout.LinkTap{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestLinkInTimePaymentOnRetakenSlotRefunded(t *testing.T) {
 	if _, err := e.repo.ReleaseLinkSlot(ctx, l.ID, c1.ID); err != nil {
 		t.Fatal(err)
 	}
-	c2, err := e.svc.CheckoutFromLink(ctx, l, 1200)
+	c2, err := e.svc.CheckoutFromLink(ctx, l, 1200, checkout.LinkTap{})
 	if err != nil {
 		t.Fatalf("retake: %v", err)
 	}
