@@ -396,7 +396,7 @@ func linkAt(v []any, i int) (*PaymentLink, error) {
 	return decodeLink(f)
 }
 
-// Reserve takes one of link linkID's slots for checkout c (made from it
+// Reserve takes one of link l's slots for checkout c (made from it
 // with DraftFromLink, not yet stored), until c's expiry, and lists c among
 // the link's checkouts, in one atomic step in the link's slot: the link
 // must be active, before its active_until, and with a limit, its paid
@@ -404,20 +404,23 @@ func linkAt(v []any, i int) (*PaymentLink, error) {
 // ErrLinkInactive otherwise, and nothing changed. Each reservation ends
 // with ReleaseLinkSlot (expired or cancelled unpaid) or ConsumeLinkSlot
 // (paid); one nothing ended stops counting linkHoldGrace after the
-// checkout's expiry.
+// checkout's expiry. The link's terms must still be l's (amount terms and
+// description): ErrLinkChanged otherwise, and nothing changed.
 //
 // In the same step it claims the tap for c (its page's token and the
 // payer's wallet identity, each for c's amount) until c's expiry: when a
 // claim already names a checkout, Reserve returns that checkout's id,
 // takes no slot and changes nothing, so that a double tap or the same
 // payer tapping twice at once makes one checkout.
-func (r *Repo) Reserve(ctx context.Context, linkID string, c *Checkout, tap LinkTap) (string, error) {
-	if !ValidLinkID(linkID) || c == nil || c.PaymentLink != linkID {
-		return "", fmt.Errorf("reserve %s: %w", linkID, ErrInvalid)
+func (r *Repo) Reserve(ctx context.Context, l *PaymentLink, c *Checkout, tap LinkTap) (string, error) {
+	if l == nil || !ValidLinkID(l.ID) || c == nil || c.PaymentLink != l.ID {
+		return "", fmt.Errorf("reserve: %w", ErrInvalid)
 	}
+	linkID := l.ID
 	keys := append([]string{r.keyLink(linkID), r.keyLinkHeld(linkID), r.keyLinkCos(linkID)}, r.tapKeys(linkID, tap, c.Amounts.Trade)...)
 	ttl := max(c.ExpiresAt.Sub(r.now()), time.Millisecond)
-	v, err := scriptLinkReserve.Run(ctx, r.rdb, keys, ms(r.now()), c.ID, ms(c.ExpiresAt.Add(linkHoldGrace)), ms(c.CreatedAt), c.MerchantID, ttl.Milliseconds()).Result()
+	v, err := scriptLinkReserve.Run(ctx, r.rdb, keys, ms(r.now()), c.ID, ms(c.ExpiresAt.Add(linkHoldGrace)), ms(c.CreatedAt), c.MerchantID, ttl.Milliseconds(),
+		l.Amount, l.MinAmount, l.MaxAmount, joinFen(l.Presets), l.Description).Result()
 	if err != nil {
 		return "", fmt.Errorf("reserve %s: %w", linkID, err)
 	}
@@ -434,6 +437,8 @@ func (r *Repo) Reserve(ctx context.Context, linkID string, c *Checkout, tap Link
 		return "", fmt.Errorf("reserve %s: %w: switched off", linkID, ErrLinkInactive)
 	case -4:
 		return "", fmt.Errorf("reserve %s: %w: past its active_until", linkID, ErrLinkInactive)
+	case -5:
+		return "", fmt.Errorf("reserve %s: %w", linkID, ErrLinkChanged)
 	}
 	return "", nil
 }
@@ -569,9 +574,11 @@ func (r *Repo) ListByLink(ctx context.Context, merchantID, linkID string, q List
 
 // scriptLinkReserve: KEYS link, held, checkouts, then the tap's claims;
 // ARGV now, checkout id, hold until (ms), created (ms), merchant, the
-// claims' lifetime (ms). Returns the checkout id a claim names, -1 no
-// link (or another merchant's), -3 switched off, -4 past active_until, -2
-// no slot left, 1 reserved (and claimed).
+// claims' lifetime (ms), then the terms the checkout is made on (amount,
+// min, max, presets, description). Returns the checkout id a claim names,
+// -1 no link (or another merchant's), -3 switched off, -4 past
+// active_until, -5 other terms, -2 no slot left, 1 reserved (and
+// claimed).
 var scriptLinkReserve = redis.NewScript(`
 local f = redis.call('HMGET', KEYS[1], 'merchant', 'active', 'active_until', 'max_payments', 'payments')
 if not f[1] or f[1] ~= ARGV[5] then return -1 end
@@ -583,6 +590,10 @@ if f[2] ~= '1' then return -3 end
 local now = tonumber(ARGV[1])
 local ends = tonumber(f[3] or '0')
 if ends > 0 and ends <= now then return -4 end
+local t = redis.call('HMGET', KEYS[1], 'amount', 'min_amount', 'max_amount', 'presets', 'description')
+for i = 1, 5 do
+  if (t[i] or '') ~= ARGV[6 + i] then return -5 end
+end
 local maxp = tonumber(f[4] or '0')
 if maxp > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
@@ -666,8 +677,9 @@ return {code, 0, redis.call('HGETALL', KEYS[1]), notice}
 // CreateFromLink makes and stores the checkout a payer starts from link l
 // for amount fen: the link's terms (DraftFromLink, webhookURL the
 // merchant's), a slot reserved on the link first (Reserve:
-// ErrLinkInactive when there is none), then the checkout stored (Create).
-// Should storing fail, the slot is released; should the process die in
+// ErrLinkInactive when there is none; ErrLinkChanged when the link's terms
+// are no longer l's or not those the payer's page showed, tap.Terms), then
+// the checkout stored (Create). Should storing fail, the slot is released; should the process die in
 // between, the reservation of a checkout that never was lapses after its
 // would-be expiry.
 //
@@ -677,6 +689,9 @@ return {code, 0, redis.call('HGETALL', KEYS[1]), notice}
 // a claim on a checkout that ended or never was stored is dropped and the
 // tap makes its own.
 func (r *Repo) CreateFromLink(ctx context.Context, l *PaymentLink, fen int64, webhookURL string, tap LinkTap) (*Checkout, error) {
+	if err := l.CheckSeen(tap.Terms); err != nil {
+		return nil, err
+	}
 	d, err := DraftFromLink(l, fen, webhookURL)
 	if err != nil {
 		return nil, err
@@ -686,7 +701,7 @@ func (r *Repo) CreateFromLink(ctx context.Context, l *PaymentLink, fen int64, we
 		if err != nil {
 			return nil, err
 		}
-		claimed, err := r.Reserve(ctx, l.ID, c, tap)
+		claimed, err := r.Reserve(ctx, l, c, tap)
 		if err != nil {
 			return nil, err
 		}

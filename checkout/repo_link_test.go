@@ -244,7 +244,7 @@ func TestLinkUpdate(t *testing.T) {
 	if _, err := r.UpdateLink(ctx, "m2", l.ID, LinkUpdate{Description: &desc}, ""); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("another merchant: %v", err)
 	}
-	l.Amount = 2000
+	l = ch.Link
 	if _, err := r.CreateFromLink(ctx, l, 2000, "", LinkTap{}); err != nil {
 		t.Fatal(err)
 	}
@@ -595,5 +595,55 @@ func TestLinkTapClaim(t *testing.T) {
 	}
 	if c2, err := r.CreateFromLink(ctx, l, 2000, "", tap); err != nil || c2.ID == c.ID || c2.Amounts.Trade != 2000 {
 		t.Fatalf("another amount: %v %v", c2, err)
+	}
+}
+
+// TestLinkReserveStaleTerms: a tap on terms that are no longer the
+// link's (the merchant changed the description, or the amount before any
+// checkout used it, after the page was read) is refused with
+// ErrLinkChanged and makes nothing, whether the change is seen by the tap's
+// page digest or only in the reserve step.
+func TestLinkReserveStaleTerms(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		u    func(*PaymentLink) LinkUpdate
+	}{
+		{"description", func(*PaymentLink) LinkUpdate { d := "新的说明"; return LinkUpdate{Description: &d} }},
+		{"amount", func(l *PaymentLink) LinkUpdate {
+			a := *l
+			a.Amount = 2500
+			return LinkUpdate{Amounts: &a}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLink(t, r, clk, LinkTerms{Amount: 1500, Description: "拿铁", MaxPayments: 3})
+			seen := LinkTermsDigest(l)
+			if _, err := r.UpdateLink(ctx, "m1", l.ID, tc.u(l), ""); err != nil {
+				t.Fatal(err)
+			}
+			// The reserve step finds the link changed under the read.
+			if _, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{Terms: seen}); !errors.Is(err, ErrLinkChanged) {
+				t.Fatalf("stale read: %v", err)
+			}
+			// The page's digest names the old terms though the read is fresh.
+			fresh, err := r.GetLink(ctx, l.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.CreateFromLink(ctx, fresh, fresh.Amount, "", LinkTap{Terms: seen}); !errors.Is(err, ErrLinkChanged) {
+				t.Fatalf("stale page: %v", err)
+			}
+			if n, _ := r.LinkHeld(ctx, l.ID); n != 0 {
+				t.Fatalf("%d slots held", n)
+			}
+			if cs, _, _ := r.ListByLink(ctx, "m1", l.ID, ListQuery{}); len(cs) != 0 {
+				t.Fatalf("%d checkouts", len(cs))
+			}
+			if _, err := r.CreateFromLink(ctx, fresh, fresh.Amount, "", LinkTap{Terms: LinkTermsDigest(fresh)}); err != nil {
+				t.Fatalf("the new terms: %v", err)
+			}
+		})
 	}
 }

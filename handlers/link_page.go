@@ -67,7 +67,8 @@ func (h *handler) linkPageView(c *gin.Context, l *checkout.PaymentLink, m *check
 		// Random per render, stored nowhere until a tap: the page's taps
 		// share it, so a double tap makes one checkout (payLink).
 		TapToken: rand.Text(),
-		Inactive:     !l.Open(h.now()),
+		Terms:    checkout.LinkTermsDigest(l),
+		Inactive: !l.Open(h.now()),
 		// The number under the printed code (showLinkPoster): a payer
 		// who scanned a sticker pasted over the shop's code sees another.
 		ShortCode:      spacedCode(checkout.LinkShortCode(l.ID)),
@@ -150,6 +151,14 @@ func (h *handler) payLink(c *gin.Context) {
 		h.render(c, http.StatusConflict, templates.LinkPage(v))
 		return
 	}
+	seen := c.PostForm("terms")
+	if err := l.CheckSeen(seen); err != nil {
+		// The merchant changed the terms since the payer's page: the page
+		// with the new ones, never a checkout on terms the payer did not see.
+		v.Changed = true
+		h.render(c, http.StatusConflict, templates.LinkPage(v))
+		return
+	}
 	fen := l.Amount
 	if l.EnteredAmount() {
 		raw := c.PostForm("preset")
@@ -174,9 +183,18 @@ func (h *handler) payLink(c *gin.Context) {
 	// The page's tap token and the payer's wallet identity claim the tap
 	// in the link's step: a double tap or the same payer tapping twice at
 	// once get one checkout.
-	tap := checkout.LinkTap{Token: c.PostForm("tap"), Who: h.linkPayerDigest(c, l, st)}
+	tap := checkout.LinkTap{Token: c.PostForm("tap"), Who: h.linkPayerDigest(c, l, st), Terms: seen}
 	co, err := h.pay.CheckoutFromLink(ctx, l, fen, tap)
 	switch {
+	case errors.Is(err, checkout.ErrLinkChanged):
+		// Changed between this request's read and its reserve step: read
+		// it again for the page.
+		if fresh, gerr := h.repo.GetLink(ctx, l.ID); gerr == nil {
+			v = h.linkPageView(c, fresh, m, st)
+		}
+		v.Changed = true
+		h.render(c, http.StatusConflict, templates.LinkPage(v))
+		return
 	case errors.Is(err, checkout.ErrLinkInactive):
 		v.Inactive, v.InactiveMessage = true, l.InactiveMessage
 		h.render(c, http.StatusConflict, templates.LinkPage(v))

@@ -472,3 +472,46 @@ func TestLinkDoubleTap(t *testing.T) {
 		t.Fatalf("same wallet at once: redirects %v, %d checkouts (with the cancelled one), %d held; want one new", got, n, held)
 	}
 }
+
+var reLinkTerms = regexp.MustCompile(`name="terms" value="([^"]*)"`)
+
+// TestLinkTapOnChangedTerms: the merchant changes the link's description
+// (or, unused, its amount) between the payer's page and the tap: the tap
+// makes nothing and gets the page again (409) with the new terms and a
+// message in the payer's language; tapping that page pays the new terms.
+func TestLinkTapOnChangedTerms(t *testing.T) {
+	e := newPgEnv(t)
+	ctx := context.Background()
+	hdr := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	for i, tc := range []struct{ lang, msg string }{
+		{"zh-Hans", "商家刚刚修改了付款内容"},
+		{"zh-Hant", "商家剛剛修改了付款內容"},
+		{"en", "The merchant has just changed this payment"},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			l := e.newLink(checkout.LinkTerms{Amount: 1500, Description: "拿铁", MaxPayments: 5})
+			b := e.browser(uaDesktop, "stale"+tc.lang)
+			path := "/l/" + l.ID + "?lang=" + tc.lang
+			page := b.get(path).body
+			desc := "美式 " + tc.lang
+			newAmount := &checkout.PaymentLink{Amount: 2000 + int64(i)}
+			if _, err := e.repo.UpdateLink(ctx, "m_pages", l.ID, checkout.LinkUpdate{Description: &desc, Amounts: newAmount}, ""); err != nil {
+				t.Fatal(err)
+			}
+			form := url.Values{"csrf": {attr(reLinkCSRF, page)}, "tap": {attr(reLinkTap, page)}, "terms": {attr(reLinkTerms, page)}}
+			r := b.do(false, "POST", path, []byte(form.Encode()), hdr)
+			if r.status != http.StatusConflict || !strings.Contains(r.body, tc.msg) || !strings.Contains(r.body, desc) ||
+				!strings.Contains(r.body, `data-testid="link-changed"`) || !strings.Contains(r.body, templates.FormatFen(newAmount.Amount)) {
+				t.Fatalf("tap on changed terms: %d %s", r.status, r.body)
+			}
+			if cs, _, _ := e.repo.ListByLink(ctx, "m_pages", l.ID, checkout.ListQuery{}); len(cs) != 0 {
+				t.Fatalf("%d checkouts made on stale terms", len(cs))
+			}
+			again := url.Values{"csrf": {attr(reLinkCSRF, r.body)}, "tap": {attr(reLinkTap, r.body)}, "terms": {attr(reLinkTerms, r.body)}}
+			id := checkoutOf(t, b.do(false, "POST", path, []byte(again.Encode()), hdr))
+			if co, err := e.repo.Get(ctx, strings.SplitN(id, "?", 2)[0]); err != nil || co.Amounts.Trade != newAmount.Amount || co.Description != desc {
+				t.Fatalf("tap on the new page: %+v %v", co, err)
+			}
+		})
+	}
+}
