@@ -515,3 +515,70 @@ func TestLinkTapOnChangedTerms(t *testing.T) {
 		})
 	}
 }
+
+// TestLinkRefusalsByType: each way a link stops taking payers, applied
+// after the payer's page was shown: the tap gets the page that says so
+// (the merchant's inactive message, or the catalogue's; the gone page for
+// a deleted link), the page itself says so too, and nothing is made or
+// held.
+func TestLinkRefusalsByType(t *testing.T) {
+	e := newPgEnv(t)
+	ctx := context.Background()
+	hdr := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	for _, tc := range []struct {
+		name   string
+		terms  checkout.LinkTerms
+		refuse func(l *checkout.PaymentLink)
+		status int
+		want   string
+	}{
+		{"inactive by merchant", checkout.LinkTerms{Amount: 900, InactiveMessage: "今日休息"}, func(l *checkout.PaymentLink) {
+			off := false
+			if _, err := e.repo.UpdateLink(ctx, "m_pages", l.ID, checkout.LinkUpdate{Active: &off}, ""); err != nil {
+				t.Fatal(err)
+			}
+		}, http.StatusConflict, "今日休息"},
+		{"past active_until", checkout.LinkTerms{Amount: 900, ActiveUntil: time.Now().Add(time.Hour)}, func(l *checkout.PaymentLink) {
+			past := time.Now().Add(-time.Second)
+			if _, err := e.repo.UpdateLink(ctx, "m_pages", l.ID, checkout.LinkUpdate{ActiveUntil: &past}, ""); err != nil {
+				t.Fatal(err)
+			}
+		}, http.StatusConflict, "此收款链接暂不可用"},
+		{"limit reached", checkout.LinkTerms{Amount: 900, MaxPayments: 1, InactiveMessage: "已售罄"}, func(l *checkout.PaymentLink) {
+			co, err := e.repo.CreateFromLink(ctx, l, 900, "", checkout.LinkTap{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u, err := e.repo.ConsumeLinkSlot(ctx, l.ID, co.ID, false); err != nil || !u.Deactivated {
+				t.Fatalf("pay the one payment: %+v %v", u, err)
+			}
+		}, http.StatusConflict, "已售罄"},
+		{"deleted", checkout.LinkTerms{Amount: 900}, func(l *checkout.PaymentLink) {
+			if _, err := e.app.Payments.DeleteLink(ctx, "m_pages", l.ID); err != nil {
+				t.Fatal(err)
+			}
+		}, http.StatusNotFound, "该收款码已失效"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := e.newLink(tc.terms)
+			b := e.browser(uaDesktop, "refused")
+			page := b.get("/l/" + l.ID).body
+			tc.refuse(l)
+			before := e.dbKeys()
+			form := url.Values{"csrf": {attr(reLinkCSRF, page)}, "tap": {attr(reLinkTap, page)}, "terms": {attr(reLinkTerms, page)}}
+			r := b.do(false, "POST", "/l/"+l.ID, []byte(form.Encode()), hdr)
+			if r.status != tc.status || !strings.Contains(r.body, tc.want) || strings.Contains(r.body, `data-testid="link-form"`) {
+				t.Fatalf("tap: %d, want %d with %q: %s", r.status, tc.status, tc.want, r.body)
+			}
+			if len(r.header.Values("Set-Cookie")) != 0 || e.dbKeys() != before {
+				t.Fatal("a refused tap stored something")
+			}
+			if g := b.get("/l/" + l.ID); !strings.Contains(g.body, tc.want) || strings.Contains(g.body, `data-testid="link-form"`) {
+				t.Fatalf("the page: %d %s", g.status, g.body)
+			}
+			if n, _ := e.repo.LinkHeld(ctx, l.ID); n != 0 {
+				t.Fatalf("%d slots held", n)
+			}
+		})
+	}
+}
