@@ -314,7 +314,10 @@ type LinkChange struct {
 // script in the link's slot). The amount terms change only while no
 // checkout used them (ErrLinkAmountFixed); everything else may change at
 // any time and takes effect for the next payer at once; open checkouts
-// finish with the terms they were made with.
+// finish with the terms they were made with. An update never leaves a link
+// active that its limit keeps from taking payers: switching it on with its
+// max_payments all paid, or lowering an active link's max_payments to what
+// it took, is a *FieldError (active, max_payments) and changes nothing.
 //
 // intent is the outbox key of the update's notice (see CreateLink; "" for
 // none).
@@ -368,6 +371,12 @@ func (r *Repo) UpdateLink(ctx context.Context, merchantID, id string, u LinkUpda
 		return nil, fmt.Errorf("update payment link %s: %w", id, ErrNotFound)
 	case -2:
 		return nil, fmt.Errorf("update payment link %s: %w", id, ErrLinkAmountFixed)
+	case -3:
+		return nil, fmt.Errorf("update payment link %s: %w", id, &FieldError{Field: "active",
+			Message: "the link's max_payments are all paid (a refund does not free one): raise max_payments, or set it to 0, in the same update"})
+	case -4:
+		return nil, fmt.Errorf("update payment link %s: %w", id, &FieldError{Field: "max_payments",
+			Message: "must be greater than the payments the link already took, or 0, while the link is active; or set active to false in the same update"})
 	case -9:
 		return nil, fmt.Errorf("update payment link %s: %w", id, ErrLinkIntentRetired)
 	}
@@ -645,14 +654,24 @@ return {code, n, redis.call('HGETALL', KEYS[1]), redis.call('HGET', KEYS[4], ARG
 // scriptLinkUpdate: KEYS link, outbox, fence; ARGV now, merchant, active
 // ("1", "0" or "" to leave), amounts ("1" when the amount terms are among
 // the pairs), intent ("" for no notice), then field/value pairs. Returns
-// {-9} intent retired, {-1} no link, {-2} amount terms already used, {1,
+// {-9} intent retired, {-1} no link, {-2} amount terms already used, {-3}
+// switched on with its max_payments all paid, {-4} an active link's
+// max_payments lowered to the payments it took, {1,
 // paid, fields, notice} updated, {2, paid, fields, notice} updated and
 // switched off by this call (the notice owes .updated, and .deactivated).
 var scriptLinkUpdate = redis.NewScript(luaOwe + `
 if ARGV[5] ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then return {-9} end
-local f = redis.call('HMGET', KEYS[1], 'merchant', 'active', 'used')
+local f = redis.call('HMGET', KEYS[1], 'merchant', 'active', 'used', 'max_payments', 'payments')
 if not f[1] or f[1] ~= ARGV[2] then return {-1} end
 if ARGV[4] == '1' and f[3] == '1' then return {-2} end
+local maxp, named = tonumber(f[4] or '0'), false
+for i = 6, #ARGV, 2 do
+  if ARGV[i] == 'max_payments' then maxp, named = tonumber(ARGV[i+1]), true end
+end
+if maxp > 0 and tonumber(f[5] or '0') >= maxp then
+  if ARGV[3] == '1' then return {-3} end
+  if named and ARGV[3] == '' and f[2] == '1' then return {-4} end
+end
 for i = 6, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1])
 end

@@ -647,3 +647,47 @@ func TestLinkReserveStaleTerms(t *testing.T) {
 		})
 	}
 }
+
+// TestLinkReservationLapsesAfterCrash: a process that reserved a slot and
+// died before storing the checkout (and before the poller could ever see
+// it) leaves a reservation that holds the slot until the would-be
+// checkout's expiry and its grace, then frees it for the next payer; the
+// checkout that never was is not listed among the link's checkouts.
+func TestLinkReservationLapsesAfterCrash(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	l := newLink(t, r, clk, LinkTerms{MaxPayments: 1})
+	d, err := DraftFromLink(l, 1500, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghost, err := NewCheckout(d, clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claimed, err := r.Reserve(ctx, l, ghost, LinkTap{Token: "CRASHED"}); err != nil || claimed != "" {
+		t.Fatalf("reserve: %q %v", claimed, err)
+	}
+	// The process dies here: no Create, no release.
+	if _, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{}); !errors.Is(err, ErrLinkInactive) {
+		t.Fatalf("while the ghost holds the slot: %v", err)
+	}
+	// The same page tapped again: its claim names the ghost, which never
+	// comes; after tapWait the claim is dropped and the tap is refused
+	// like any other (the slot is still held), never left hanging.
+	if _, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{Token: "CRASHED"}); !errors.Is(err, ErrLinkInactive) {
+		t.Fatalf("the crashed page's tap again: %v", err)
+	}
+	clk.Advance(LinkCheckoutTTL + linkHoldGrace + time.Millisecond)
+	c, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{})
+	if err != nil {
+		t.Fatalf("after the lapse: %v", err)
+	}
+	cs, _, err := r.ListByLink(ctx, "m1", l.ID, ListQuery{Limit: 10})
+	if err != nil || len(cs) != 1 || cs[0].ID != c.ID {
+		t.Fatalf("the link's checkouts: %v %v", cs, err)
+	}
+	if n, _ := r.LinkHeld(ctx, l.ID); n != 1 {
+		t.Fatalf("held %d", n)
+	}
+}
