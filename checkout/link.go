@@ -1,8 +1,11 @@
 package checkout
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -232,4 +235,52 @@ func DraftFromLink(l *PaymentLink, fen int64, webhookURL string) (*Draft, error)
 		Metadata: l.Metadata, Wallets: l.Wallets,
 		TTL: LinkCheckoutTTL, PaymentLink: l.ID,
 	}, nil
+}
+
+// LinkTap names a payer's tap on a link's page (CreateFromLink): the taps
+// that name the same page or the same payer, for the same amount, while
+// their checkout is open, make one checkout.
+type LinkTap struct {
+	// Token is the tap token of the page tapped (random for each render),
+	// "" for none.
+	Token string
+	// Who is a digest of the payer's wallet identity at the link's store
+	// (never the identity itself), "" for none.
+	Who string
+	// Terms is the LinkTermsDigest of the terms the payer's page showed,
+	// "" when unknown: other terms are ErrLinkChanged.
+	Terms string
+}
+
+// ErrLinkChanged means the payer tapped on terms (amount, description)
+// that are no longer the link's: the merchant changed them after the page
+// was shown. Nothing was made; the payer sees the new terms and taps
+// again.
+var ErrLinkChanged = errors.New("payment link's terms changed since the payer's page")
+
+// LinkTermsDigest names the terms a payer's page shows of l (amount or
+// bounds and presets, description): a tap carries it back (LinkTap.Terms)
+// so that it never pays on terms the page did not show.
+func LinkTermsDigest(l *PaymentLink) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d\x00%d\x00%d\x00%s\x00%s", l.Amount, l.MinAmount, l.MaxAmount, joinFen(l.Presets), l.Description)
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// CheckSeen is ErrLinkChanged when digest (a page's LinkTermsDigest, ""
+// for unknown) names other terms than l's.
+func (l *PaymentLink) CheckSeen(digest string) error {
+	if digest != "" && digest != LinkTermsDigest(l) {
+		return fmt.Errorf("payment link %s: %w", l.ID, ErrLinkChanged)
+	}
+	return nil
+}
+
+// joinFen is amounts as the link's hash stores them: "1000,2000".
+func joinFen(a []int64) string {
+	s := make([]string, len(a))
+	for i, n := range a {
+		s[i] = strconv.FormatInt(n, 10)
+	}
+	return strings.Join(s, ",")
 }

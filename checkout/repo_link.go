@@ -314,7 +314,10 @@ type LinkChange struct {
 // script in the link's slot). The amount terms change only while no
 // checkout used them (ErrLinkAmountFixed); everything else may change at
 // any time and takes effect for the next payer at once; open checkouts
-// finish with the terms they were made with.
+// finish with the terms they were made with. An update never leaves a link
+// active that its limit keeps from taking payers: switching it on with its
+// max_payments all paid, or lowering an active link's max_payments to what
+// it took, is a *FieldError (active, max_payments) and changes nothing.
 //
 // intent is the outbox key of the update's notice (see CreateLink; "" for
 // none).
@@ -368,6 +371,12 @@ func (r *Repo) UpdateLink(ctx context.Context, merchantID, id string, u LinkUpda
 		return nil, fmt.Errorf("update payment link %s: %w", id, ErrNotFound)
 	case -2:
 		return nil, fmt.Errorf("update payment link %s: %w", id, ErrLinkAmountFixed)
+	case -3:
+		return nil, fmt.Errorf("update payment link %s: %w", id, &FieldError{Field: "active",
+			Message: "the link's max_payments are all paid (a refund does not free one): raise max_payments, or set it to 0, in the same update"})
+	case -4:
+		return nil, fmt.Errorf("update payment link %s: %w", id, &FieldError{Field: "max_payments",
+			Message: "must be greater than the payments the link already took, or 0, while the link is active; or set active to false in the same update"})
 	case -9:
 		return nil, fmt.Errorf("update payment link %s: %w", id, ErrLinkIntentRetired)
 	}
@@ -396,36 +405,88 @@ func linkAt(v []any, i int) (*PaymentLink, error) {
 	return decodeLink(f)
 }
 
-// Reserve takes one of link l's slots for checkout c (made from it with
-// DraftFromLink, not yet stored), until c's expiry, and lists c among the
-// link's checkouts, in one atomic step in the link's slot: the link must be
-// active, before its active_until, and with a limit, its paid checkouts and
-// live reservations together below max_payments. ErrLinkInactive
-// otherwise, and nothing changed. Each reservation ends with
-// ReleaseLinkSlot (expired or cancelled unpaid) or ConsumeLinkSlot (paid);
-// one nothing ended stops counting linkHoldGrace after the checkout's
-// expiry.
-func (r *Repo) Reserve(ctx context.Context, linkID string, c *Checkout) error {
-	if !ValidLinkID(linkID) || c == nil || c.PaymentLink != linkID {
-		return fmt.Errorf("reserve %s: %w", linkID, ErrInvalid)
+// Reserve takes one of link l's slots for checkout c (made from it
+// with DraftFromLink, not yet stored), until c's expiry, and lists c among
+// the link's checkouts, in one atomic step in the link's slot: the link
+// must be active, before its active_until, and with a limit, its paid
+// checkouts and live reservations together below max_payments.
+// ErrLinkInactive otherwise, and nothing changed. Each reservation ends
+// with ReleaseLinkSlot (expired or cancelled unpaid) or ConsumeLinkSlot
+// (paid); one nothing ended stops counting linkHoldGrace after the
+// checkout's expiry. The link's terms must still be l's (amount terms and
+// description): ErrLinkChanged otherwise, and nothing changed.
+//
+// In the same step it claims the tap for c (its page's token and the
+// payer's wallet identity, each for c's amount) until c's expiry: when a
+// claim already names a checkout, Reserve returns that checkout's id,
+// takes no slot and changes nothing, so that a double tap or the same
+// payer tapping twice at once makes one checkout.
+func (r *Repo) Reserve(ctx context.Context, l *PaymentLink, c *Checkout, tap LinkTap) (string, error) {
+	if l == nil || !ValidLinkID(l.ID) || c == nil || c.PaymentLink != l.ID {
+		return "", fmt.Errorf("reserve: %w", ErrInvalid)
 	}
-	keys := []string{r.keyLink(linkID), r.keyLinkHeld(linkID), r.keyLinkCos(linkID)}
-	n, err := scriptLinkReserve.Run(ctx, r.rdb, keys, ms(r.now()), c.ID, ms(c.ExpiresAt.Add(linkHoldGrace)), ms(c.CreatedAt), c.MerchantID).Int64()
+	linkID := l.ID
+	keys := append([]string{r.keyLink(linkID), r.keyLinkHeld(linkID), r.keyLinkCos(linkID)}, r.tapKeys(linkID, tap, c.Amounts.Trade)...)
+	ttl := max(c.ExpiresAt.Sub(r.now()), time.Millisecond)
+	v, err := scriptLinkReserve.Run(ctx, r.rdb, keys, ms(r.now()), c.ID, ms(c.ExpiresAt.Add(linkHoldGrace)), ms(c.CreatedAt), c.MerchantID, ttl.Milliseconds(),
+		l.Amount, l.MinAmount, l.MaxAmount, joinFen(l.Presets), l.Description).Result()
 	if err != nil {
-		return fmt.Errorf("reserve %s: %w", linkID, err)
+		return "", fmt.Errorf("reserve %s: %w", linkID, err)
 	}
+	if id, ok := v.(string); ok {
+		return id, nil
+	}
+	n, _ := v.(int64)
 	switch n {
 	case -1:
-		return fmt.Errorf("reserve %s: %w", linkID, ErrNotFound)
+		return "", fmt.Errorf("reserve %s: %w", linkID, ErrNotFound)
 	case -2:
-		return fmt.Errorf("reserve %s: %w: all its payments are made or reserved", linkID, ErrLinkInactive)
+		return "", fmt.Errorf("reserve %s: %w: all its payments are made or reserved", linkID, ErrLinkInactive)
 	case -3:
-		return fmt.Errorf("reserve %s: %w: switched off", linkID, ErrLinkInactive)
+		return "", fmt.Errorf("reserve %s: %w: switched off", linkID, ErrLinkInactive)
 	case -4:
-		return fmt.Errorf("reserve %s: %w: past its active_until", linkID, ErrLinkInactive)
+		return "", fmt.Errorf("reserve %s: %w: past its active_until", linkID, ErrLinkInactive)
+	case -5:
+		return "", fmt.Errorf("reserve %s: %w", linkID, ErrLinkChanged)
+	}
+	return "", nil
+}
+
+// tapKeys are the claim keys of a tap on linkID for fen: the page's token
+// and the payer's digest, when valid (anything else claims nothing).
+func (r *Repo) tapKeys(linkID string, tap LinkTap, fen int64) []string {
+	amount := ":" + strconv.FormatInt(fen, 10)
+	var keys []string
+	if validWho(tap.Token) {
+		keys = append(keys, r.prefix+"pl:{"+linkID+"}:tap:"+tap.Token+amount)
+	}
+	if validWho(tap.Who) {
+		keys = append(keys, r.keyLinkPayer(linkID, tap.Who)+amount)
+	}
+	return keys
+}
+
+// dropTap ends the tap's claims that still name checkoutID (it ended, or
+// was never stored), so that the next tap makes a checkout.
+func (r *Repo) dropTap(ctx context.Context, linkID string, tap LinkTap, fen int64, checkoutID string) error {
+	keys := r.tapKeys(linkID, tap, fen)
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := scriptDropTap.Run(ctx, r.rdb, keys, checkoutID).Err(); err != nil {
+		return fmt.Errorf("drop tap on %s: %w", linkID, err)
 	}
 	return nil
 }
+
+// scriptDropTap: KEYS the claims; ARGV checkout id. Deletes each claim
+// that still names the checkout.
+var scriptDropTap = redis.NewScript(`
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
+end
+return 0
+`)
 
 // ReleaseLinkSlot ends checkout checkoutID's reservation on its link
 // without a payment (it expired or was cancelled unpaid). It reports
@@ -460,12 +521,13 @@ type SlotUse struct {
 
 // ConsumeLinkSlot counts paid checkout checkoutID among its link's
 // payments, once however often it is called: its reservation becomes a
-// payment. A payment in time whose reservation is gone (after a crash)
-// counts anyway: the payer paid an open checkout. A late payment (late:
-// after the checkout expired or was cancelled, its slot released) counts
-// only while the link has room; otherwise Counted is false and the money
-// goes back (docs/payment-links.md). The payment that reaches max_payments
-// deactivates the link (DeactivatedBy "limit").
+// payment. A payment whose reservation is gone counts only while the link
+// has room, late or in time (late only says which it is): the slot may
+// have been released (expiry, cancel, a lapse after a crash) and retaken
+// by another payer, since the gateway cannot close a JSAPI order, and
+// counting it would pass max_payments. Otherwise Counted is false and the
+// money goes back (docs/payment-links.md). The payment that reaches
+// max_payments deactivates the link (DeactivatedBy "limit").
 func (r *Repo) ConsumeLinkSlot(ctx context.Context, linkID, checkoutID string, late bool) (*SlotUse, error) {
 	if !ValidLinkID(linkID) {
 		return nil, fmt.Errorf("consume %s: %w", linkID, ErrNotFound)
@@ -519,17 +581,28 @@ func (r *Repo) ListByLink(ctx context.Context, merchantID, linkID string, q List
 	})
 }
 
-// scriptLinkReserve: KEYS link, held, checkouts; ARGV now, checkout
-// id, hold until (ms), created (ms), merchant. Returns -1 no link (or
-// another merchant's), -3 switched off, -4 past active_until, -2 no slot
-// left, 1 reserved.
+// scriptLinkReserve: KEYS link, held, checkouts, then the tap's claims;
+// ARGV now, checkout id, hold until (ms), created (ms), merchant, the
+// claims' lifetime (ms), then the terms the checkout is made on (amount,
+// min, max, presets, description). Returns the checkout id a claim names,
+// -1 no link (or another merchant's), -3 switched off, -4 past
+// active_until, -5 other terms, -2 no slot left, 1 reserved (and
+// claimed).
 var scriptLinkReserve = redis.NewScript(`
 local f = redis.call('HMGET', KEYS[1], 'merchant', 'active', 'active_until', 'max_payments', 'payments')
 if not f[1] or f[1] ~= ARGV[5] then return -1 end
+for i = 4, #KEYS do
+  local id = redis.call('GET', KEYS[i])
+  if id then return id end
+end
 if f[2] ~= '1' then return -3 end
 local now = tonumber(ARGV[1])
 local ends = tonumber(f[3] or '0')
 if ends > 0 and ends <= now then return -4 end
+local t = redis.call('HMGET', KEYS[1], 'amount', 'min_amount', 'max_amount', 'presets', 'description')
+for i = 1, 5 do
+  if (t[i] or '') ~= ARGV[6 + i] then return -5 end
+end
 local maxp = tonumber(f[4] or '0')
 if maxp > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
@@ -538,13 +611,16 @@ if maxp > 0 then
 end
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
 redis.call('HSET', KEYS[1], 'used', '1')
+for i = 4, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[2], 'PX', ARGV[6])
+end
 return 1
 `)
 
 // scriptLinkConsume: KEYS link, held, the checkout's paid marker,
 // outbox; ARGV now, checkout id, late ("1"/"0"), the marker's lifetime
 // (ms). Returns {-1, 0, {}, notice} no link, {0, n, fields, notice} not
-// counted (late, no room), {1, n, fields, notice} counted (now or
+// counted (no reservation left, no room), {1, n, fields, notice} counted (now or
 // before), {2, n, fields, notice} counted and the link switched off by
 // its limit, which owes the notice of .deactivated, kept in the outbox
 // under the checkout's id; n is the link's payments, notice the one the
@@ -558,7 +634,7 @@ local n = tonumber(redis.call('HGET', KEYS[1], 'payments') or '0')
 if redis.call('EXISTS', KEYS[3]) == 1 then
   return {1, n, redis.call('HGETALL', KEYS[1]), redis.call('HGET', KEYS[4], ARGV[2])}
 end
-if held == 0 and ARGV[3] == '1' and maxp > 0 then
+if held == 0 and maxp > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
   if redis.call('ZCARD', KEYS[2]) + n >= maxp then
     return {0, n, redis.call('HGETALL', KEYS[1]), false}
@@ -578,14 +654,24 @@ return {code, n, redis.call('HGETALL', KEYS[1]), redis.call('HGET', KEYS[4], ARG
 // scriptLinkUpdate: KEYS link, outbox, fence; ARGV now, merchant, active
 // ("1", "0" or "" to leave), amounts ("1" when the amount terms are among
 // the pairs), intent ("" for no notice), then field/value pairs. Returns
-// {-9} intent retired, {-1} no link, {-2} amount terms already used, {1,
+// {-9} intent retired, {-1} no link, {-2} amount terms already used, {-3}
+// switched on with its max_payments all paid, {-4} an active link's
+// max_payments lowered to the payments it took, {1,
 // paid, fields, notice} updated, {2, paid, fields, notice} updated and
 // switched off by this call (the notice owes .updated, and .deactivated).
 var scriptLinkUpdate = redis.NewScript(luaOwe + `
 if ARGV[5] ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then return {-9} end
-local f = redis.call('HMGET', KEYS[1], 'merchant', 'active', 'used')
+local f = redis.call('HMGET', KEYS[1], 'merchant', 'active', 'used', 'max_payments', 'payments')
 if not f[1] or f[1] ~= ARGV[2] then return {-1} end
 if ARGV[4] == '1' and f[3] == '1' then return {-2} end
+local maxp, named = tonumber(f[4] or '0'), false
+for i = 6, #ARGV, 2 do
+  if ARGV[i] == 'max_payments' then maxp, named = tonumber(ARGV[i+1]), true end
+end
+if maxp > 0 and tonumber(f[5] or '0') >= maxp then
+  if ARGV[3] == '1' then return {-3} end
+  if named and ARGV[3] == '' and f[2] == '1' then return {-4} end
+end
 for i = 6, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1])
 end
@@ -610,29 +696,90 @@ return {code, 0, redis.call('HGETALL', KEYS[1]), notice}
 // CreateFromLink makes and stores the checkout a payer starts from link l
 // for amount fen: the link's terms (DraftFromLink, webhookURL the
 // merchant's), a slot reserved on the link first (Reserve:
-// ErrLinkInactive when there is none), then the checkout stored (Create).
-// Should storing fail, the slot is released; should the process die in
+// ErrLinkInactive when there is none; ErrLinkChanged when the link's terms
+// are no longer l's or not those the payer's page showed, tap.Terms), then
+// the checkout stored (Create). Should storing fail, the slot is released; should the process die in
 // between, the reservation of a checkout that never was lapses after its
 // would-be expiry.
-func (r *Repo) CreateFromLink(ctx context.Context, l *PaymentLink, fen int64, webhookURL string) (*Checkout, error) {
+//
+// A tap whose claim (Reserve) names a checkout still open for fen gets
+// that checkout back, made by another request of the same page or payer,
+// perhaps at this moment (it waits up to tapWait for it to be stored);
+// a claim on a checkout that ended or never was stored is dropped and the
+// tap makes its own.
+func (r *Repo) CreateFromLink(ctx context.Context, l *PaymentLink, fen int64, webhookURL string, tap LinkTap) (*Checkout, error) {
+	if err := l.CheckSeen(tap.Terms); err != nil {
+		return nil, err
+	}
 	d, err := DraftFromLink(l, fen, webhookURL)
 	if err != nil {
 		return nil, err
 	}
-	c, err := NewCheckout(d, r.now())
-	if err != nil {
-		return nil, err
-	}
-	if err := r.Reserve(ctx, l.ID, c); err != nil {
-		return nil, err
-	}
-	if err := r.Create(ctx, c, nil); err != nil {
-		if _, rerr := r.ReleaseLinkSlot(context.WithoutCancel(ctx), l.ID, c.ID); rerr != nil {
-			err = errors.Join(err, rerr)
+	for range 3 {
+		c, err := NewCheckout(d, r.now())
+		if err != nil {
+			return nil, err
 		}
-		return nil, err
+		claimed, err := r.Reserve(ctx, l, c, tap)
+		if err != nil {
+			return nil, err
+		}
+		if claimed == "" {
+			if err := r.Create(ctx, c, nil); err != nil {
+				bg := context.WithoutCancel(ctx)
+				if _, rerr := r.ReleaseLinkSlot(bg, l.ID, c.ID); rerr != nil {
+					err = errors.Join(err, rerr)
+				}
+				if derr := r.dropTap(bg, l.ID, tap, fen, c.ID); derr != nil {
+					err = errors.Join(err, derr)
+				}
+				return nil, err
+			}
+			return c, nil
+		}
+		prev, err := r.waitStored(ctx, claimed)
+		if err != nil {
+			return nil, fmt.Errorf("checkout from link %s: tap claimed by %s: %w", l.ID, claimed, err)
+		}
+		if prev != nil && prev.PaymentLink == l.ID && prev.Status.Active() && prev.ExpiresAt.After(r.now()) {
+			return prev, nil
+		}
+		if err := r.dropTap(ctx, l.ID, tap, fen, claimed); err != nil {
+			return nil, err
+		}
 	}
-	return c, nil
+	return nil, fmt.Errorf("checkout from link %s: %w: its tap's claim keeps changing", l.ID, ErrInvalid)
+}
+
+// tapWait bounds how long a tap waits for the checkout its claim names to
+// be stored (the request that claimed it stores it right after): far
+// above a Redis round trip under load, short enough for a payer.
+const tapWait = 3 * time.Second
+
+// waitStored reads checkout id, waiting up to tapWait while it is not
+// stored yet; nil when it still is not (its maker died or failed).
+func (r *Repo) waitStored(ctx context.Context, id string) (*Checkout, error) {
+	ctx, cancel := context.WithTimeout(ctx, tapWait)
+	defer cancel()
+	pause := 5 * time.Millisecond
+	for {
+		c, err := r.Get(ctx, id)
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+				return nil, nil
+			}
+			return nil, ctx.Err()
+		case <-time.After(pause):
+			pause = min(pause*2, 200*time.Millisecond)
+		}
+	}
 }
 
 // FinishIdempotent stores the answer of a write reserved with
@@ -656,33 +803,3 @@ func (r *Repo) keyLinkPayer(id, who string) string { return r.prefix + "pl:{" + 
 // validWho accepts the digest a handler names a payer by: 1 to 64 letters
 // and digits (a hash of the wallet identity, never the identity itself).
 func validWho(who string) bool { return who != "" && len(who) <= 64 && isAlnum(who) }
-
-// RememberLinkPayer records that the payer known by digest who (a hash of
-// their wallet identity) started checkout c from link linkID, until c
-// expires (the key's TTL, in the link's slot), so that the same wallet
-// identity tapping again while c is open gets c back (LinkPayerCheckout).
-func (r *Repo) RememberLinkPayer(ctx context.Context, linkID, who string, c *Checkout) error {
-	if !ValidLinkID(linkID) || !validWho(who) || c == nil {
-		return fmt.Errorf("remember link payer: %w", ErrInvalid)
-	}
-	if err := r.rdb.Set(ctx, r.keyLinkPayer(linkID, who), c.ID, c.ExpiresAt.Sub(r.now())).Err(); err != nil {
-		return fmt.Errorf("remember link payer of %s: %w", linkID, err)
-	}
-	return nil
-}
-
-// LinkPayerCheckout is the checkout RememberLinkPayer recorded for who on
-// linkID, "" when none is (or it expired).
-func (r *Repo) LinkPayerCheckout(ctx context.Context, linkID, who string) (string, error) {
-	if !ValidLinkID(linkID) || !validWho(who) {
-		return "", nil
-	}
-	id, err := r.rdb.Get(ctx, r.keyLinkPayer(linkID, who)).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("link payer of %s: %w", linkID, err)
-	}
-	return id, nil
-}

@@ -74,7 +74,7 @@ func TestLinkLimitConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := r.CreateFromLink(ctx, l, 1500, "")
+			c, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{})
 			switch {
 			case errors.Is(err, ErrLinkInactive):
 				refused.Add(1)
@@ -125,7 +125,7 @@ func TestLinkLimitConcurrent(t *testing.T) {
 	if got.Payments != 10 || got.Active || got.DeactivatedBy != DeactivatedByLimit || deact.Load() != 1 {
 		t.Fatalf("after ten payments: payments %d active %v by %q deactivations %d", got.Payments, got.Active, got.DeactivatedBy, deact.Load())
 	}
-	if _, err := r.CreateFromLink(ctx, l, 1500, ""); !errors.Is(err, ErrLinkInactive) {
+	if _, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{}); !errors.Is(err, ErrLinkInactive) {
 		t.Fatalf("an eleventh payer: %v", err)
 	}
 	cs, _, err := r.ListByLink(ctx, "m1", l.ID, ListQuery{Limit: 100})
@@ -143,11 +143,11 @@ func TestLinkSlotReleasedByExpiryAndCancel(t *testing.T) {
 	r, clk := newTestRepo(t)
 	ctx := context.Background()
 	l := newLink(t, r, clk, LinkTerms{MaxPayments: 1})
-	c1, err := r.CreateFromLink(ctx, l, 1500, "")
+	c1, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.CreateFromLink(ctx, l, 1500, ""); !errors.Is(err, ErrLinkInactive) {
+	if _, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{}); !errors.Is(err, ErrLinkInactive) {
 		t.Fatalf("second payer while the first holds the slot: %v", err)
 	}
 	// Cancel releases.
@@ -160,7 +160,7 @@ func TestLinkSlotReleasedByExpiryAndCancel(t *testing.T) {
 	if ok, _ := r.ReleaseLinkSlot(ctx, l.ID, c1.ID); ok {
 		t.Fatal("released twice")
 	}
-	c2, err := r.CreateFromLink(ctx, l, 1500, "")
+	c2, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{})
 	if err != nil {
 		t.Fatalf("after the cancel: %v", err)
 	}
@@ -172,7 +172,7 @@ func TestLinkSlotReleasedByExpiryAndCancel(t *testing.T) {
 	if ok, _ := r.ReleaseLinkSlot(ctx, l.ID, c2.ID); !ok {
 		t.Fatal("expiry's release found no reservation")
 	}
-	c3, err := r.CreateFromLink(ctx, l, 1500, "")
+	c3, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{})
 	if err != nil {
 		t.Fatalf("after the expiry: %v", err)
 	}
@@ -193,7 +193,7 @@ func TestLinkLateCountsWhileRoom(t *testing.T) {
 	r, clk := newTestRepo(t)
 	ctx := context.Background()
 	l := newLink(t, r, clk, LinkTerms{MaxPayments: 2})
-	c, err := r.CreateFromLink(ctx, l, 1500, "")
+	c, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,15 +219,15 @@ func TestLinkHoldLapses(t *testing.T) {
 	r, clk := newTestRepo(t)
 	ctx := context.Background()
 	l := newLink(t, r, clk, LinkTerms{MaxPayments: 1})
-	if _, err := r.CreateFromLink(ctx, l, 1500, ""); err != nil {
+	if _, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{}); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(LinkCheckoutTTL)
-	if _, err := r.CreateFromLink(ctx, l, 1500, ""); !errors.Is(err, ErrLinkInactive) {
+	if _, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{}); !errors.Is(err, ErrLinkInactive) {
 		t.Fatalf("within the grace: %v", err)
 	}
 	clk.Advance(linkHoldGrace + time.Millisecond)
-	if _, err := r.CreateFromLink(ctx, l, 1500, ""); err != nil {
+	if _, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{}); err != nil {
 		t.Fatalf("after the grace: %v", err)
 	}
 }
@@ -244,8 +244,8 @@ func TestLinkUpdate(t *testing.T) {
 	if _, err := r.UpdateLink(ctx, "m2", l.ID, LinkUpdate{Description: &desc}, ""); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("another merchant: %v", err)
 	}
-	l.Amount = 2000
-	if _, err := r.CreateFromLink(ctx, l, 2000, ""); err != nil {
+	l = ch.Link
+	if _, err := r.CreateFromLink(ctx, l, 2000, "", LinkTap{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Amounts: &PaymentLink{Amount: 1}}, ""); !errors.Is(err, ErrLinkAmountFixed) {
@@ -259,7 +259,7 @@ func TestLinkUpdate(t *testing.T) {
 	if ch, _ := r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Active: &off}, ""); ch.Deactivated {
 		t.Fatal("deactivated twice")
 	}
-	if _, err := r.CreateFromLink(ctx, l, 2000, ""); !errors.Is(err, ErrLinkInactive) {
+	if _, err := r.CreateFromLink(ctx, l, 2000, "", LinkTap{}); !errors.Is(err, ErrLinkInactive) {
 		t.Fatalf("a payer after deactivation: %v", err)
 	}
 	on := true
@@ -267,11 +267,11 @@ func TestLinkUpdate(t *testing.T) {
 	if _, err := r.UpdateLink(ctx, "m1", l.ID, LinkUpdate{Active: &on, ActiveUntil: &until}, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.CreateFromLink(ctx, l, 2000, ""); err != nil {
+	if _, err := r.CreateFromLink(ctx, l, 2000, "", LinkTap{}); err != nil {
 		t.Fatalf("reactivated: %v", err)
 	}
 	clk.Advance(time.Hour)
-	if _, err := r.CreateFromLink(ctx, l, 2000, ""); !errors.Is(err, ErrLinkInactive) {
+	if _, err := r.CreateFromLink(ctx, l, 2000, "", LinkTap{}); !errors.Is(err, ErrLinkInactive) {
 		t.Fatalf("at active_until: %v", err)
 	}
 }
@@ -383,15 +383,13 @@ func TestLinkRepoOnCluster(t *testing.T) {
 	if _, _, err := r.ListLinks(ctx, "m1", "", 10); err != nil {
 		t.Fatal(err)
 	}
-	c, err := r.CreateFromLink(ctx, l, 500, "")
+	tap := LinkTap{Token: "tok1", Who: "abc123"}
+	c, err := r.CreateFromLink(ctx, l, 500, "", tap)
 	if err != nil {
 		t.Fatalf("checkout from link: %v", err)
 	}
-	if err := r.RememberLinkPayer(ctx, l.ID, "abc123", c); err != nil {
-		t.Fatal(err)
-	}
-	if id, err := r.LinkPayerCheckout(ctx, l.ID, "abc123"); err != nil || id != c.ID {
-		t.Fatalf("payer's checkout %q %v", id, err)
+	if again, err := r.CreateFromLink(ctx, l, 500, "", tap); err != nil || again.ID != c.ID {
+		t.Fatalf("the tap again: %v %v", again, err)
 	}
 	if _, err := r.ConsumeLinkSlot(ctx, l.ID, c.ID, false); err != nil {
 		t.Fatal(err)
@@ -408,5 +406,288 @@ func TestLinkRepoOnCluster(t *testing.T) {
 	}
 	if n, err := r.LinkHeld(ctx, l.ID); err != nil || n != 0 {
 		t.Fatalf("held %d %v", n, err)
+	}
+}
+
+// TestLinkPaidInTimeAfterSlotReleased: a payment in time (late false) for
+// a checkout whose slot was released and retaken by another payer must not
+// be counted beyond max_payments: it is refused (Counted false, refunded
+// by payments), never an eleventh paid payment.
+func TestLinkPaidInTimeAfterSlotReleased(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	l := newLink(t, r, clk, LinkTerms{MaxPayments: 1})
+	c1, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := r.ReleaseLinkSlot(ctx, l.ID, c1.ID); !ok || err != nil {
+		t.Fatalf("release: %v %v", ok, err)
+	}
+	c2, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{})
+	if err != nil {
+		t.Fatalf("retake: %v", err)
+	}
+	u, err := r.ConsumeLinkSlot(ctx, l.ID, c1.ID, false)
+	if err != nil || u.Counted || u.Link.Payments != 0 {
+		t.Fatalf("payment in time on a released, retaken slot: %+v %v", u, err)
+	}
+	u, err = r.ConsumeLinkSlot(ctx, l.ID, c2.ID, false)
+	if err != nil || !u.Counted || !u.Deactivated || u.Link.Payments != 1 {
+		t.Fatalf("the holder pays: %+v %v", u, err)
+	}
+	// Released and not retaken: a payment in time counts while there is room.
+	l2 := newLink(t, r, clk, LinkTerms{MaxPayments: 1})
+	c3, err := r.CreateFromLink(ctx, l2, 1500, "", LinkTap{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ReleaseLinkSlot(ctx, l2.ID, c3.ID); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := r.ConsumeLinkSlot(ctx, l2.ID, c3.ID, false); err != nil || !u.Counted || u.Link.Payments != 1 {
+		t.Fatalf("payment in time with room: %+v %v", u, err)
+	}
+}
+
+// TestLinkLimitUnderChurn: max_payments 10 and 50 payers at once, each
+// tapping until its checkout is paid or it gives up, while checkouts are
+// cancelled or expire (their slots released and retaken) and some of
+// those still pay in time afterwards. A watcher reads the open-or-paid
+// count (live reservations + payments) atomically throughout: never above
+// 10; at the end at most 10 payments are kept and counted.
+func TestLinkLimitUnderChurn(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	const maxp = 10
+	l := newLink(t, r, clk, LinkTerms{MaxPayments: maxp})
+	var kept, refused atomic.Int64
+	var peak atomic.Int64
+	done := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			var held *redis.IntCmd
+			var paid *redis.StringCmd
+			_, err := r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				held = p.ZCard(ctx, r.keyLinkHeld(l.ID))
+				paid = p.HGet(ctx, r.keyLink(l.ID), "payments")
+				return nil
+			})
+			if err != nil && !errors.Is(err, redis.Nil) {
+				t.Error(err)
+				return
+			}
+			n, _ := paid.Int64()
+			if sum := held.Val() + n; sum > peak.Load() {
+				peak.Store(sum)
+			}
+			select {
+			case <-done:
+				return
+			default:
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for try := range 20 {
+				c, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{})
+				if errors.Is(err, ErrLinkInactive) {
+					refused.Add(1)
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				switch (i + try) % 4 {
+				case 0, 1: // cancelled or expired unpaid: the slot goes back
+					if _, err := r.ReleaseLinkSlot(ctx, l.ID, c.ID); err != nil {
+						t.Error(err)
+						return
+					}
+					if (i+try)%4 == 1 {
+						continue
+					}
+					// and its money still comes, in time
+					u, err := r.ConsumeLinkSlot(ctx, l.ID, c.ID, false)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if u.Counted {
+						kept.Add(1)
+					}
+					return
+				default: // paid while it holds its slot
+					u, err := r.ConsumeLinkSlot(ctx, l.ID, c.ID, false)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if !u.Counted {
+						t.Errorf("a payment holding its slot was refused: %+v", u)
+					}
+					kept.Add(1)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(done)
+	<-watched
+	got, err := r.GetLink(ctx, l.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kept %d, refusals %d, peak open-or-paid %d", kept.Load(), refused.Load(), peak.Load())
+	if peak.Load() > maxp || kept.Load() > maxp || got.Payments > maxp || int64(got.Payments) != kept.Load() {
+		t.Fatalf("peak open-or-paid %d, kept %d, link counts %d: want all at most %d and kept = counted", peak.Load(), kept.Load(), got.Payments, maxp)
+	}
+	if got.Payments != maxp || got.Active {
+		t.Fatalf("50 payers should fill the link: %+v", got)
+	}
+}
+
+// TestLinkTapClaim: ten requests of one tap at once make one checkout and
+// hold one slot; once that checkout ended (cancelled), the same tap makes
+// a new one; another amount is another tap.
+func TestLinkTapClaim(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	l := newLink(t, r, clk, LinkTerms{MinAmount: 100, MaxAmount: 5000, MaxPayments: 5})
+	tap := LinkTap{Token: "PAGE1", Who: "w1"}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ids := map[string]bool{}
+	for range 10 {
+		wg.Go(func() {
+			c, err := r.CreateFromLink(ctx, l, 1500, "", tap)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			ids[c.ID] = true
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if n, _ := r.LinkHeld(ctx, l.ID); len(ids) != 1 || n != 1 {
+		t.Fatalf("one tap ten times: checkouts %v, %d held", ids, n)
+	}
+	var first string
+	for id := range ids {
+		first = id
+	}
+	if _, err := r.Cancel(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	c, err := r.CreateFromLink(ctx, l, 1500, "", tap)
+	if err != nil || c.ID == first {
+		t.Fatalf("after the cancel: %v %v", c, err)
+	}
+	if c2, err := r.CreateFromLink(ctx, l, 2000, "", tap); err != nil || c2.ID == c.ID || c2.Amounts.Trade != 2000 {
+		t.Fatalf("another amount: %v %v", c2, err)
+	}
+}
+
+// TestLinkReserveStaleTerms: a tap on terms that are no longer the
+// link's (the merchant changed the description, or the amount before any
+// checkout used it, after the page was read) is refused with
+// ErrLinkChanged and makes nothing, whether the change is seen by the tap's
+// page digest or only in the reserve step.
+func TestLinkReserveStaleTerms(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		u    func(*PaymentLink) LinkUpdate
+	}{
+		{"description", func(*PaymentLink) LinkUpdate { d := "新的说明"; return LinkUpdate{Description: &d} }},
+		{"amount", func(l *PaymentLink) LinkUpdate {
+			a := *l
+			a.Amount = 2500
+			return LinkUpdate{Amounts: &a}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLink(t, r, clk, LinkTerms{Amount: 1500, Description: "拿铁", MaxPayments: 3})
+			seen := LinkTermsDigest(l)
+			if _, err := r.UpdateLink(ctx, "m1", l.ID, tc.u(l), ""); err != nil {
+				t.Fatal(err)
+			}
+			// The reserve step finds the link changed under the read.
+			if _, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{Terms: seen}); !errors.Is(err, ErrLinkChanged) {
+				t.Fatalf("stale read: %v", err)
+			}
+			// The page's digest names the old terms though the read is fresh.
+			fresh, err := r.GetLink(ctx, l.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.CreateFromLink(ctx, fresh, fresh.Amount, "", LinkTap{Terms: seen}); !errors.Is(err, ErrLinkChanged) {
+				t.Fatalf("stale page: %v", err)
+			}
+			if n, _ := r.LinkHeld(ctx, l.ID); n != 0 {
+				t.Fatalf("%d slots held", n)
+			}
+			if cs, _, _ := r.ListByLink(ctx, "m1", l.ID, ListQuery{}); len(cs) != 0 {
+				t.Fatalf("%d checkouts", len(cs))
+			}
+			if _, err := r.CreateFromLink(ctx, fresh, fresh.Amount, "", LinkTap{Terms: LinkTermsDigest(fresh)}); err != nil {
+				t.Fatalf("the new terms: %v", err)
+			}
+		})
+	}
+}
+
+// TestLinkReservationLapsesAfterCrash: a process that reserved a slot and
+// died before storing the checkout (and before the poller could ever see
+// it) leaves a reservation that holds the slot until the would-be
+// checkout's expiry and its grace, then frees it for the next payer; the
+// checkout that never was is not listed among the link's checkouts.
+func TestLinkReservationLapsesAfterCrash(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	l := newLink(t, r, clk, LinkTerms{MaxPayments: 1})
+	d, err := DraftFromLink(l, 1500, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghost, err := NewCheckout(d, clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claimed, err := r.Reserve(ctx, l, ghost, LinkTap{Token: "CRASHED"}); err != nil || claimed != "" {
+		t.Fatalf("reserve: %q %v", claimed, err)
+	}
+	// The process dies here: no Create, no release.
+	if _, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{}); !errors.Is(err, ErrLinkInactive) {
+		t.Fatalf("while the ghost holds the slot: %v", err)
+	}
+	// The same page tapped again: its claim names the ghost, which never
+	// comes; after tapWait the claim is dropped and the tap is refused
+	// like any other (the slot is still held), never left hanging.
+	if _, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{Token: "CRASHED"}); !errors.Is(err, ErrLinkInactive) {
+		t.Fatalf("the crashed page's tap again: %v", err)
+	}
+	clk.Advance(LinkCheckoutTTL + linkHoldGrace + time.Millisecond)
+	c, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{})
+	if err != nil {
+		t.Fatalf("after the lapse: %v", err)
+	}
+	cs, _, err := r.ListByLink(ctx, "m1", l.ID, ListQuery{Limit: 10})
+	if err != nil || len(cs) != 1 || cs[0].ID != c.ID {
+		t.Fatalf("the link's checkouts: %v %v", cs, err)
+	}
+	if n, _ := r.LinkHeld(ctx, l.ID); n != 1 {
+		t.Fatalf("held %d", n)
 	}
 }

@@ -54,7 +54,7 @@ type Payments interface {
 	Refunds(ctx context.Context, checkoutID string) ([]payments.Refund, error)
 	// CheckoutFromLink makes a payer's checkout from a payment link:
 	// a slot reserved, the checkout stored with the link's terms.
-	CheckoutFromLink(ctx context.Context, l *checkout.PaymentLink, fen int64) (*checkout.Checkout, error)
+	CheckoutFromLink(ctx context.Context, l *checkout.PaymentLink, fen int64, tap checkout.LinkTap) (*checkout.Checkout, error)
 	// CreateLink, UpdateLink and DeleteLink store a merchant's change of
 	// a payment link together with the payment_link.* events it owes,
 	// which are emitted then or, should that fail, by the reconciler.

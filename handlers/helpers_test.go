@@ -105,7 +105,7 @@ func (p *standInPayments) Refunds(context.Context, string) ([]payments.Refund, e
 	return nil, nil
 }
 
-func (p *standInPayments) CheckoutFromLink(context.Context, *checkout.PaymentLink, int64) (*checkout.Checkout, error) {
+func (p *standInPayments) CheckoutFromLink(context.Context, *checkout.PaymentLink, int64, checkout.LinkTap) (*checkout.Checkout, error) {
 	return nil, errStandIn
 }
 func (p *standInPayments) CreateLink(context.Context, *checkout.PaymentLink, *checkout.IdempotentResponse) error {

@@ -132,7 +132,7 @@ func TestLinkCreateGetListUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.app.Payments.CheckoutFromLink(context.Background(), l, 1800); err != nil {
+	if _, err := e.app.Payments.CheckoutFromLink(context.Background(), l, 1800, checkout.LinkTap{}); err != nil {
 		t.Fatal(err)
 	}
 	if r := e.do("POST", "/v1/payment-links/"+id, e.keyA, `{"amount":1}`); r.status != http.StatusConflict {
@@ -181,5 +181,50 @@ func TestLinkCreateGetListUpdate(t *testing.T) {
 	}
 	if n := len(e.do("GET", "/v1/events?type=payment_link.created", e.keyA, "").json(t)["data"].([]any)); n != 3 {
 		t.Fatalf("%d created events", n)
+	}
+}
+
+// TestLinkReactivateAtLimit: `active: true` on a link whose max_payments
+// are all paid would answer 200 and leave the link unpayable: it is a 400
+// naming active (changing nothing) unless the same update raises
+// max_payments above the payments made, or removes the limit.
+func TestLinkReactivateAtLimit(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	id := e.createLink(e.keyA, `{"amount":500,"max_payments":1}`)["id"].(string)
+	l, err := e.repo.GetLink(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	co, err := e.repo.CreateFromLink(ctx, l, 500, "", checkout.LinkTap{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err := e.repo.ConsumeLinkSlot(ctx, id, co.ID, false); err != nil || !u.Deactivated {
+		t.Fatalf("the one payment: %+v %v", u, err)
+	}
+	for _, body := range []string{`{"active":true}`, `{"active":true,"max_payments":1}`, `{"active":true,"description":"再来"}`} {
+		r := e.do("POST", "/v1/payment-links/"+id, e.keyA, body)
+		if code, param := r.errorOf(t); r.status != 400 || param != "active" || code != "invalid_parameter" || !strings.Contains(string(r.body), "max_payments") {
+			t.Fatalf("%s: %d %s", body, r.status, r.body)
+		}
+	}
+	if got, _ := e.repo.GetLink(ctx, id); got.Active || got.Description != "" || got.MaxPayments != 1 {
+		t.Fatalf("a refused update changed the link: %+v", got)
+	}
+	for _, body := range []string{`{"active":true,"max_payments":2}`, `{"active":true,"max_payments":0}`} {
+		if r := e.do("POST", "/v1/payment-links/"+id, e.keyA, body); r.status != 200 || r.json(t)["active"] != true {
+			t.Fatalf("%s: %d %s", body, r.status, r.body)
+		}
+	}
+	// Active, no limit, one payment taken: a limit of 1 would leave it
+	// active and unpayable.
+	if r := e.do("POST", "/v1/payment-links/"+id, e.keyA, `{"max_payments":1}`); r.status != 400 {
+		t.Fatalf("limit at the payments taken: %d %s", r.status, r.body)
+	} else if _, param := r.errorOf(t); param != "max_payments" {
+		t.Fatalf("param %q", param)
+	}
+	if r := e.do("POST", "/v1/payment-links/"+id, e.keyA, `{"max_payments":1,"active":false}`); r.status != 200 || r.json(t)["active"] != false {
+		t.Fatalf("limit with active false: %d %s", r.status, r.body)
 	}
 }

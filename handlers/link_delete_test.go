@@ -50,7 +50,7 @@ func TestLinkDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	co, err := e.app.Payments.CheckoutFromLink(context.Background(), link, 1500)
+	co, err := e.app.Payments.CheckoutFromLink(context.Background(), link, 1500, checkout.LinkTap{})
 	if err != nil {
 		t.Fatal(err)
 	}

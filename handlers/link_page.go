@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -63,7 +64,11 @@ func (h *handler) linkPageView(c *gin.Context, l *checkout.PaymentLink, m *check
 		Description:  l.Description,
 		PostURL:      withLang("/l/"+l.ID, explicitLang(c)),
 		CSRFToken:    h.pages.CSRF.Token(l.ID, "", h.now()),
-		Inactive:     !l.Open(h.now()),
+		// Random per render, stored nowhere until a tap: the page's taps
+		// share it, so a double tap makes one checkout (payLink).
+		TapToken: rand.Text(),
+		Terms:    checkout.LinkTermsDigest(l),
+		Inactive: !l.Open(h.now()),
 		// The number under the printed code (showLinkPoster): a payer
 		// who scanned a sticker pasted over the shop's code sees another.
 		ShortCode:      spacedCode(checkout.LinkShortCode(l.ID)),
@@ -114,8 +119,9 @@ func (h *handler) showLinkPage(c *gin.Context) {
 // token, reads the amount (the link's fixed one, or the payer's in yuan,
 // parsed to fen without floats), reuses the checkout this browser's last
 // tap made while it is open and for the same amount, or makes one with
-// the link's terms (Payments.CheckoutFromLink: a slot reserved), and
-// sends the payer to /c/:id.
+// the link's terms (Payments.CheckoutFromLink: a slot reserved; the taps
+// of one page or one wallet identity make one), and sends the payer to
+// /c/:id.
 func (h *handler) payLink(c *gin.Context) {
 	if err := h.pages.cop.Check(c.Request); err != nil {
 		h.errorPage(c, http.StatusForbidden, pageUnavailable, "")
@@ -145,6 +151,14 @@ func (h *handler) payLink(c *gin.Context) {
 		h.render(c, http.StatusConflict, templates.LinkPage(v))
 		return
 	}
+	seen := c.PostForm("terms")
+	if err := l.CheckSeen(seen); err != nil {
+		// The merchant changed the terms since the payer's page: the page
+		// with the new ones, never a checkout on terms the payer did not see.
+		v.Changed = true
+		h.render(c, http.StatusConflict, templates.LinkPage(v))
+		return
+	}
 	fen := l.Amount
 	if l.EnteredAmount() {
 		raw := c.PostForm("preset")
@@ -162,13 +176,25 @@ func (h *handler) payLink(c *gin.Context) {
 		}
 	}
 	ctx := c.Request.Context()
-	who := h.linkPayerDigest(c, l, st)
-	if co := h.openLinkCheckout(c, l, fen, who); co != nil {
+	if co := h.openLinkCheckout(c, l, fen); co != nil {
 		c.Redirect(http.StatusSeeOther, withLang(pagePath(co.ID, ""), explicitLang(c)))
 		return
 	}
-	co, err := h.pay.CheckoutFromLink(ctx, l, fen)
+	// The page's tap token and the payer's wallet identity claim the tap
+	// in the link's step: a double tap or the same payer tapping twice at
+	// once get one checkout.
+	tap := checkout.LinkTap{Token: c.PostForm("tap"), Who: h.linkPayerDigest(c, l, st), Terms: seen}
+	co, err := h.pay.CheckoutFromLink(ctx, l, fen, tap)
 	switch {
+	case errors.Is(err, checkout.ErrLinkChanged):
+		// Changed between this request's read and its reserve step: read
+		// it again for the page.
+		if fresh, gerr := h.repo.GetLink(ctx, l.ID); gerr == nil {
+			v = h.linkPageView(c, fresh, m, st)
+		}
+		v.Changed = true
+		h.render(c, http.StatusConflict, templates.LinkPage(v))
+		return
 	case errors.Is(err, checkout.ErrLinkInactive):
 		v.Inactive, v.InactiveMessage = true, l.InactiveMessage
 		h.render(c, http.StatusConflict, templates.LinkPage(v))
@@ -177,11 +203,6 @@ func (h *handler) payLink(c *gin.Context) {
 		h.logger(c).Warn("Cannot make a checkout from a payment link", "payment_link", l.ID, "error", err)
 		h.errorPage(c, http.StatusServiceUnavailable, pageUnavailable, "")
 		return
-	}
-	if who != "" {
-		if err := h.repo.RememberLinkPayer(ctx, l.ID, who, co); err != nil {
-			h.logger(c).Warn("Cannot remember a payment link's payer", "payment_link", l.ID, "error", err)
-		}
 	}
 	http.SetCookie(c.Writer, &http.Cookie{
 		Name: linkCookiePrefix + l.ID[len("pl_"):], Value: co.ID, Path: "/l/" + l.ID,
@@ -192,22 +213,15 @@ func (h *handler) payLink(c *gin.Context) {
 }
 
 // openLinkCheckout is the checkout this browser's last tap on l made (its
-// cookie), or else the one this wallet identity's last tap made (who),
-// when it is still open for payment of fen.
-func (h *handler) openLinkCheckout(c *gin.Context, l *checkout.PaymentLink, fen int64, who string) *checkout.Checkout {
-	ctx := c.Request.Context()
-	for _, find := range []func() string{
-		func() string { id, _ := c.Cookie(linkCookiePrefix + l.ID[len("pl_"):]); return id },
-		func() string { id, _ := h.repo.LinkPayerCheckout(ctx, l.ID, who); return id },
-	} {
-		id := find()
-		if !checkout.ValidID(id) {
-			continue
-		}
-		co, err := h.repo.Get(ctx, id)
-		if err == nil && co.PaymentLink == l.ID && co.Status.Active() && co.ExpiresAt.After(h.now()) && co.Amounts.Trade == fen {
-			return co
-		}
+// cookie), when it is still open for payment of fen.
+func (h *handler) openLinkCheckout(c *gin.Context, l *checkout.PaymentLink, fen int64) *checkout.Checkout {
+	id, _ := c.Cookie(linkCookiePrefix + l.ID[len("pl_"):])
+	if !checkout.ValidID(id) {
+		return nil
+	}
+	co, err := h.repo.Get(c.Request.Context(), id)
+	if err == nil && co.PaymentLink == l.ID && co.Status.Active() && co.ExpiresAt.After(h.now()) && co.Amounts.Trade == fen {
+		return co
 	}
 	return nil
 }

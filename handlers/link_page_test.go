@@ -379,3 +379,206 @@ func TestLinkReuseBySameWallet(t *testing.T) {
 		}
 	}
 }
+
+var reLinkTap = regexp.MustCompile(`name="tap" value="([^"]*)"`)
+
+// TestLinkDoubleTap: a double tap (the same page's form posted twice at
+// once, before any cookie came back) and the same wallet identity tapping
+// from two browsers at once each make ONE checkout and hold one slot.
+func TestLinkDoubleTap(t *testing.T) {
+	e := newPgEnv(t)
+	ctx := context.Background()
+	hdr := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	taps := func(n int, post func(i int) pgResp) map[string]int {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		got := map[string]int{}
+		for i := range n {
+			wg.Go(func() {
+				r := post(i)
+				mu.Lock()
+				defer mu.Unlock()
+				if r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/c/co_") {
+					t.Errorf("tap %d: %d %q", i, r.status, r.header.Get("Location"))
+					return
+				}
+				got[strings.TrimPrefix(r.header.Get("Location"), "/c/")]++
+			})
+		}
+		wg.Wait()
+		return got
+	}
+	made := func(l *checkout.PaymentLink) (int, int64) {
+		cs, _, err := e.repo.ListByLink(ctx, "m_pages", l.ID, checkout.ListQuery{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		held, err := e.repo.LinkHeld(ctx, l.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(cs), held
+	}
+
+	// One browser, one page, its form posted 4 times at once.
+	l := e.newLink(checkout.LinkTerms{Amount: 1500, MaxPayments: 5})
+	b := e.browser(uaDesktop, "double")
+	page := b.get("/l/" + l.ID).body
+	form := url.Values{"csrf": {attr(reLinkCSRF, page)}, "tap": {attr(reLinkTap, page)}}
+	if form.Get("tap") == "" {
+		t.Fatal("the link's page carries no tap token")
+	}
+	got := taps(4, func(int) pgResp { return b.do(false, "POST", "/l/"+l.ID, []byte(form.Encode()), hdr) })
+	if n, held := made(l); len(got) != 1 || n != 1 || held != 1 {
+		t.Fatalf("double tap: redirects %v, %d checkouts, %d slots held; want one", got, n, held)
+	}
+	// Another page (another payer) gets its own.
+	other := e.browser(uaDesktop, "other")
+	if id := checkoutOf(t, other.tapLink(l.ID, url.Values{"tap": {attr(reLinkTap, other.get("/l/"+l.ID).body)}})); got[id] != 0 {
+		t.Fatal("another page's tap got the first payer's checkout")
+	}
+
+	// One wallet identity, two browsers (no link cookie, pages of their
+	// own) tapping at once, after its earlier checkout was cancelled.
+	l2 := e.newLink(checkout.LinkTerms{Amount: 1200, MaxPayments: 5})
+	u, _ := url.Parse(e.srv.URL)
+	first := e.browser(uaWeChatIOS, "alice")
+	c0 := checkoutOf(t, first.tapLink(l2.ID, nil))
+	if r := first.get("/c/" + c0); r.status != 200 {
+		t.Fatalf("checkout page after OAuth: %d", r.status)
+	}
+	if _, err := e.repo.Cancel(ctx, c0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.repo.ReleaseLinkSlot(ctx, l2.ID, c0); err != nil {
+		t.Fatal(err)
+	}
+	var forms [2]url.Values
+	var bs [2]*pgBrowser
+	for i := range bs {
+		bs[i] = e.browser(uaWeChatIOS, "alice")
+		for _, ck := range first.c.Jar.Cookies(u) {
+			if !strings.HasPrefix(ck.Name, "pl_co_") {
+				bs[i].c.Jar.SetCookies(u, []*http.Cookie{ck})
+			}
+		}
+		p := bs[i].get("/l/" + l2.ID)
+		forms[i] = url.Values{"csrf": {attr(reLinkCSRF, p.body)}, "tap": {attr(reLinkTap, p.body)}}
+	}
+	got = taps(2, func(i int) pgResp {
+		return bs[i].do(false, "POST", "/l/"+l2.ID, []byte(forms[i].Encode()), hdr)
+	})
+	if n, held := made(l2); len(got) != 1 || got[c0] != 0 || n != 2 || held != 1 {
+		t.Fatalf("same wallet at once: redirects %v, %d checkouts (with the cancelled one), %d held; want one new", got, n, held)
+	}
+}
+
+var reLinkTerms = regexp.MustCompile(`name="terms" value="([^"]*)"`)
+
+// TestLinkTapOnChangedTerms: the merchant changes the link's description
+// (or, unused, its amount) between the payer's page and the tap: the tap
+// makes nothing and gets the page again (409) with the new terms and a
+// message in the payer's language; tapping that page pays the new terms.
+func TestLinkTapOnChangedTerms(t *testing.T) {
+	e := newPgEnv(t)
+	ctx := context.Background()
+	hdr := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	for i, tc := range []struct{ lang, msg string }{
+		{"zh-Hans", "商家刚刚修改了付款内容"},
+		{"zh-Hant", "商家剛剛修改了付款內容"},
+		{"en", "The merchant has just changed this payment"},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			l := e.newLink(checkout.LinkTerms{Amount: 1500, Description: "拿铁", MaxPayments: 5})
+			b := e.browser(uaDesktop, "stale"+tc.lang)
+			path := "/l/" + l.ID + "?lang=" + tc.lang
+			page := b.get(path).body
+			desc := "美式 " + tc.lang
+			newAmount := &checkout.PaymentLink{Amount: 2000 + int64(i)}
+			if _, err := e.repo.UpdateLink(ctx, "m_pages", l.ID, checkout.LinkUpdate{Description: &desc, Amounts: newAmount}, ""); err != nil {
+				t.Fatal(err)
+			}
+			form := url.Values{"csrf": {attr(reLinkCSRF, page)}, "tap": {attr(reLinkTap, page)}, "terms": {attr(reLinkTerms, page)}}
+			r := b.do(false, "POST", path, []byte(form.Encode()), hdr)
+			if r.status != http.StatusConflict || !strings.Contains(r.body, tc.msg) || !strings.Contains(r.body, desc) ||
+				!strings.Contains(r.body, `data-testid="link-changed"`) || !strings.Contains(r.body, templates.FormatFen(newAmount.Amount)) {
+				t.Fatalf("tap on changed terms: %d %s", r.status, r.body)
+			}
+			if cs, _, _ := e.repo.ListByLink(ctx, "m_pages", l.ID, checkout.ListQuery{}); len(cs) != 0 {
+				t.Fatalf("%d checkouts made on stale terms", len(cs))
+			}
+			again := url.Values{"csrf": {attr(reLinkCSRF, r.body)}, "tap": {attr(reLinkTap, r.body)}, "terms": {attr(reLinkTerms, r.body)}}
+			id := checkoutOf(t, b.do(false, "POST", path, []byte(again.Encode()), hdr))
+			if co, err := e.repo.Get(ctx, strings.SplitN(id, "?", 2)[0]); err != nil || co.Amounts.Trade != newAmount.Amount || co.Description != desc {
+				t.Fatalf("tap on the new page: %+v %v", co, err)
+			}
+		})
+	}
+}
+
+// TestLinkRefusalsByType: each way a link stops taking payers, applied
+// after the payer's page was shown: the tap gets the page that says so
+// (the merchant's inactive message, or the catalogue's; the gone page for
+// a deleted link), the page itself says so too, and nothing is made or
+// held.
+func TestLinkRefusalsByType(t *testing.T) {
+	e := newPgEnv(t)
+	ctx := context.Background()
+	hdr := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	for _, tc := range []struct {
+		name   string
+		terms  checkout.LinkTerms
+		refuse func(l *checkout.PaymentLink)
+		status int
+		want   string
+	}{
+		{"inactive by merchant", checkout.LinkTerms{Amount: 900, InactiveMessage: "今日休息"}, func(l *checkout.PaymentLink) {
+			off := false
+			if _, err := e.repo.UpdateLink(ctx, "m_pages", l.ID, checkout.LinkUpdate{Active: &off}, ""); err != nil {
+				t.Fatal(err)
+			}
+		}, http.StatusConflict, "今日休息"},
+		{"past active_until", checkout.LinkTerms{Amount: 900, ActiveUntil: time.Now().Add(time.Hour)}, func(l *checkout.PaymentLink) {
+			past := time.Now().Add(-time.Second)
+			if _, err := e.repo.UpdateLink(ctx, "m_pages", l.ID, checkout.LinkUpdate{ActiveUntil: &past}, ""); err != nil {
+				t.Fatal(err)
+			}
+		}, http.StatusConflict, "此收款链接暂不可用"},
+		{"limit reached", checkout.LinkTerms{Amount: 900, MaxPayments: 1, InactiveMessage: "已售罄"}, func(l *checkout.PaymentLink) {
+			co, err := e.repo.CreateFromLink(ctx, l, 900, "", checkout.LinkTap{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u, err := e.repo.ConsumeLinkSlot(ctx, l.ID, co.ID, false); err != nil || !u.Deactivated {
+				t.Fatalf("pay the one payment: %+v %v", u, err)
+			}
+		}, http.StatusConflict, "已售罄"},
+		{"deleted", checkout.LinkTerms{Amount: 900}, func(l *checkout.PaymentLink) {
+			if _, err := e.app.Payments.DeleteLink(ctx, "m_pages", l.ID); err != nil {
+				t.Fatal(err)
+			}
+		}, http.StatusNotFound, "该收款码已失效"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := e.newLink(tc.terms)
+			b := e.browser(uaDesktop, "refused")
+			page := b.get("/l/" + l.ID).body
+			tc.refuse(l)
+			before := e.dbKeys()
+			form := url.Values{"csrf": {attr(reLinkCSRF, page)}, "tap": {attr(reLinkTap, page)}, "terms": {attr(reLinkTerms, page)}}
+			r := b.do(false, "POST", "/l/"+l.ID, []byte(form.Encode()), hdr)
+			if r.status != tc.status || !strings.Contains(r.body, tc.want) || strings.Contains(r.body, `data-testid="link-form"`) {
+				t.Fatalf("tap: %d, want %d with %q: %s", r.status, tc.status, tc.want, r.body)
+			}
+			if len(r.header.Values("Set-Cookie")) != 0 || e.dbKeys() != before {
+				t.Fatal("a refused tap stored something")
+			}
+			if g := b.get("/l/" + l.ID); !strings.Contains(g.body, tc.want) || strings.Contains(g.body, `data-testid="link-form"`) {
+				t.Fatalf("the page: %d %s", g.status, g.body)
+			}
+			if n, _ := e.repo.LinkHeld(ctx, l.ID); n != 0 {
+				t.Fatalf("%d slots held", n)
+			}
+		})
+	}
+}

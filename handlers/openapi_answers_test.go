@@ -89,7 +89,7 @@ func TestOpenAPIAnswers(t *testing.T) {
 	do(404, "POST", "/v1/payment-links/pl_000000000000000000000000", e.keyA, `{"active":false}`)
 	if l, err := e.repo.GetLink(t.Context(), link); err != nil {
 		t.Fatal(err)
-	} else if _, err := e.repo.CreateFromLink(t.Context(), l, 700, ""); err != nil {
+	} else if _, err := e.repo.CreateFromLink(t.Context(), l, 700, "", checkout.LinkTap{}); err != nil {
 		t.Fatal(err)
 	}
 	do(409, "POST", "/v1/payment-links/"+link, e.keyA, `{"min_amount":1,"max_amount":2}`)

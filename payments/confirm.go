@@ -304,14 +304,17 @@ func (s *Service) afterPaid(ctx context.Context, st *store, c *checkout.Checkout
 	if c.PaidAttempt == a.Seq {
 		return s.waitEffectFrom(ctx, c.ID, name, wait, claim, func(ctx context.Context) error {
 			refundLate := c.Late && checkout.EffectiveLatePolicy(c.LatePolicy, st.LatePolicy) == checkout.LatePolicyRefund
+			linkFull := false
 			if !refundLate {
 				// A checkout of a payment link counts among its payments;
-				// a late one the link has no room for goes back.
+				// one the link has no room for goes back, late or in time
+				// (its slot was released and retaken: max_payments holds).
 				takes, err := s.linkTakes(ctx, c, c.Late)
 				if err != nil {
 					return err
 				}
-				refundLate = c.Late && !takes
+				linkFull = !takes
+				refundLate = linkFull
 			}
 			if refundLate {
 				s.flushTail(ctx, t)
@@ -322,16 +325,19 @@ func (s *Service) afterPaid(ctx context.Context, st *store, c *checkout.Checkout
 					return fmt.Errorf("late payment of %s: %w", c.ID, err)
 				}
 				inTime := false
-				if !made {
+				if !made && !linkFull {
 					if inTime, err = s.paidInTime(ctx, st, c, a, o, from); err != nil {
 						return err
 					}
 				}
 				if inTime {
-					// Paid in time after all: it counts on its link.
-					if _, err := s.linkTakes(ctx, c, false); err != nil {
+					// Paid in time after all: it counts on its link, if
+					// the link has room for it.
+					takes, err := s.linkTakes(ctx, c, false)
+					if err != nil {
 						return err
 					}
+					inTime = takes
 				}
 				if !inTime {
 					s.log.Warn("Late payment: refunding it (late policy refund, or its payment link ran out)", "checkout_id", c.ID, "out_no", a.OutNo)

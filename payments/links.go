@@ -15,13 +15,14 @@ import (
 // for amount fen (checkout.Repo.CreateFromLink: a slot reserved, then the
 // checkout stored with the link's terms and the merchant's webhook URL).
 // checkout.ErrLinkInactive when the link takes no payer now; an
-// *checkout.AmountError when fen breaks the link's amount terms.
-func (s *Service) CheckoutFromLink(ctx context.Context, l *checkout.PaymentLink, fen int64) (*checkout.Checkout, error) {
+// *checkout.AmountError when fen breaks the link's amount terms. The taps
+// tap names (the page, the payer) make one checkout while it is open.
+func (s *Service) CheckoutFromLink(ctx context.Context, l *checkout.PaymentLink, fen int64, tap checkout.LinkTap) (*checkout.Checkout, error) {
 	m, ok := s.dir.Merchant(l.MerchantID)
 	if !ok {
 		return nil, fmt.Errorf("checkout from link %s: merchant %s: %w", l.ID, l.MerchantID, checkout.ErrNotFound)
 	}
-	c, err := s.repo.CreateFromLink(ctx, l, fen, m.WebhookURL)
+	c, err := s.repo.CreateFromLink(ctx, l, fen, m.WebhookURL, tap)
 	if err != nil {
 		return nil, fmt.Errorf("checkout from link %s: %w", l.ID, err)
 	}
@@ -190,7 +191,8 @@ func (s *Service) releaseLinkSlot(ctx context.Context, c *checkout.Checkout) err
 
 // linkTakes counts paid checkout c among its link's payments
 // (checkout.Repo.ConsumeLinkSlot) and reports whether the link takes the
-// money: false for a late payment that found the link ran out, which is
+// money: false for a payment (late, or in time on a slot released and
+// retaken) that found the link ran out, which is
 // then refunded whatever the late policy. The payment that reaches the
 // link's max_payments deactivates it and emits payment_link.deactivated.
 //

@@ -50,14 +50,14 @@ func TestLinkSlotLifecycle(t *testing.T) {
 	e := newEnv(t, envConfig{latePolicy: checkout.LatePolicyAccept, sandbox: sandbox.Config{DropNotifies: true}})
 	ctx := context.Background()
 	l := e.newLink(1200, 1)
-	c1, err := e.svc.CheckoutFromLink(ctx, l, 1200)
+	c1, err := e.svc.CheckoutFromLink(ctx, l, 1200, checkout.LinkTap{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c1.PaymentLink != l.ID || c1.Amounts.Trade != 1200 || c1.Description != "门店收款" {
 		t.Fatalf("checkout from link %+v", c1)
 	}
-	if _, err := e.svc.CheckoutFromLink(ctx, l, 1200); !errors.Is(err, checkout.ErrLinkInactive) {
+	if _, err := e.svc.CheckoutFromLink(ctx, l, 1200, checkout.LinkTap{}); !errors.Is(err, checkout.ErrLinkInactive) {
 		t.Fatalf("second payer while the slot is held: %v", err)
 	}
 	a1 := e.order(c1, checkout.ScenarioJump, "")
@@ -68,7 +68,7 @@ func TestLinkSlotLifecycle(t *testing.T) {
 	if got := e.get(c1.ID); got.Status != checkout.StatusExpired {
 		t.Fatalf("first checkout %s", got.Status)
 	}
-	c2, err := e.svc.CheckoutFromLink(ctx, l, 1200)
+	c2, err := e.svc.CheckoutFromLink(ctx, l, 1200, checkout.LinkTap{})
 	if err != nil {
 		t.Fatalf("after the expiry released the slot: %v", err)
 	}
@@ -110,7 +110,7 @@ func TestLinkSlotLifecycle(t *testing.T) {
 	if evs := e.events.linkEvents(l.ID, webhook.TypePaymentLinkDeactivated); len(evs) != 1 || evs[0].Data.PaymentLink.DeactivatedBy != "limit" {
 		t.Fatalf("deactivated events %+v", evs)
 	}
-	if _, err := e.svc.CheckoutFromLink(ctx, l, 1200); !errors.Is(err, checkout.ErrLinkInactive) {
+	if _, err := e.svc.CheckoutFromLink(ctx, l, 1200, checkout.LinkTap{}); !errors.Is(err, checkout.ErrLinkInactive) {
 		t.Fatalf("a payer after the limit: %v", err)
 	}
 }
@@ -122,7 +122,7 @@ func TestLinkCancelReleasesSlot(t *testing.T) {
 	e := newEnv(t, envConfig{latePolicy: checkout.LatePolicyAccept, sandbox: sandbox.Config{DropNotifies: true}})
 	ctx := context.Background()
 	l := e.newLink(800, 1)
-	c, err := e.svc.CheckoutFromLink(ctx, l, 800)
+	c, err := e.svc.CheckoutFromLink(ctx, l, 800, checkout.LinkTap{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestLinkLimitEventRetried(t *testing.T) {
 	e := newEnv(t, envConfig{sandbox: sandbox.Config{DropNotifies: true}})
 	ctx := context.Background()
 	l := e.newLink(800, 1)
-	c, err := e.svc.CheckoutFromLink(ctx, l, 800)
+	c, err := e.svc.CheckoutFromLink(ctx, l, 800, checkout.LinkTap{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,5 +189,45 @@ func TestLinkLimitEventRetried(t *testing.T) {
 	evs := e.events.linkEvents(l.ID, webhook.TypePaymentLinkDeactivated)
 	if len(evs) != 1 || evs[0].Data.PaymentLink.DeactivatedBy != "limit" || evs[0].Data.PaymentLink.Payments != 1 {
 		t.Fatalf("deactivated events after the reconciler: %+v", evs)
+	}
+}
+
+// TestLinkInTimePaymentOnRetakenSlotRefunded: a payment that comes in
+// time for a checkout whose slot was released and retaken by another payer
+// (its reservation lapsed) is refunded, although the late policy is
+// "accept" and the payment is not late: the link never keeps more than
+// max_payments.
+func TestLinkInTimePaymentOnRetakenSlotRefunded(t *testing.T) {
+	e := newEnv(t, envConfig{latePolicy: checkout.LatePolicyAccept, sandbox: sandbox.Config{DropNotifies: true}})
+	ctx := context.Background()
+	l := e.newLink(1200, 1)
+	c1, err := e.svc.CheckoutFromLink(ctx, l, 1200, checkout.LinkTap{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a1 := e.order(c1, checkout.ScenarioJump, "")
+	if _, err := e.repo.ReleaseLinkSlot(ctx, l.ID, c1.ID); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := e.svc.CheckoutFromLink(ctx, l, 1200, checkout.LinkTap{})
+	if err != nil {
+		t.Fatalf("retake: %v", err)
+	}
+	a2 := e.order(c2, checkout.ScenarioJump, "")
+	e.pay(a2)
+	if code, _ := e.sendNotify(e.notifyQuery(a2, gateway.StatusPaid).Encode()); code != 200 {
+		t.Fatalf("notify: %d", code)
+	}
+	e.pay(a1)
+	if code, _ := e.sendNotify(e.notifyQuery(a1, gateway.StatusPaid).Encode()); code != 200 {
+		t.Fatalf("notify: %d", code)
+	}
+	got := e.get(c1.ID)
+	o, _ := e.sb.Order(e.sbStore.OpenID, a1.OrdNo)
+	if got.Late || got.Status != checkout.StatusRefunded || o.Refunded != 1200 {
+		t.Fatalf("in-time payment beyond the limit: %s late=%v upstream refunded %d", got.Status, got.Late, o.Refunded)
+	}
+	if link, _ := e.repo.GetLink(ctx, l.ID); link.Payments != 1 {
+		t.Fatalf("link counts %d payments", link.Payments)
 	}
 }

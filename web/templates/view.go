@@ -271,6 +271,14 @@ type LinkView struct {
 	// PostURL and CSRFToken are the form's.
 	PostURL   string
 	CSRFToken string
+	// TapToken is random for each render: the taps of one page (a double
+	// tap, a resent form) name the same one, so they make one checkout.
+	TapToken string
+	// Terms is the digest of the terms the page shows
+	// (checkout.LinkTermsDigest): a tap on terms the merchant has changed
+	// since is refused and the page shown again with Changed set.
+	Terms   string
+	Changed bool
 	// Inactive is set when the link takes no payment now; InactiveMessage
 	// is the merchant's text for it (the catalogue's when empty).
 	Inactive        bool
