@@ -100,7 +100,8 @@ local amount = tonumber(ARGV[3])
 if done + amount > trade then return {-3, st} end
 local to = 'partially_refunded'
 if done + amount == trade then to = 'refunded' end
-redis.call('HSET', KEYS[1], 'status', to, 'refunded', tostring(done + amount), 'updated_at', ARGV[1], mark, ARGV[3])
+redis.call('HSET', KEYS[1], 'status', to, 'refunded', tostring(done + amount), 'updated_at', ARGV[1], mark, ARGV[3],
+  'refund_at:' .. ARGV[4], ARGV[1])
 keep(now, ret)
 return {1, st, redis.call('HGETALL', KEYS[1])}
 `)
