@@ -366,7 +366,9 @@ type tail struct {
 }
 
 // empty reports whether t has nothing to send.
-func (t *tail) empty() bool { return t == nil || (t.publish == nil && t.index == nil && t.window == "") }
+func (t *tail) empty() bool {
+	return t == nil || (t.publish == nil && t.index == nil && t.window == "")
+}
 
 // addTail queues t's writes on p and empties t. The window's end comes
 // after whatever p carries before it, so a notify that sees it ended sees
