@@ -8,6 +8,9 @@ type ConsolePaymentsView struct {
 	// ord_no or out_no; From and To are dates (YYYY-MM-DD, UTC+8);
 	// MinAmount and MaxAmount are in yuan.
 	Query, Status, From, To, Store, Wallet, MinAmount, MaxAmount, Link string
+	// Only is the overview's list shown ("paid", "late", "duplicate",
+	// "refunds"; a query parameter set to 1), or "".
+	Only string
 	// Statuses, Stores and Wallets are what the selects offer.
 	Statuses []string
 	Stores   []ConsoleOption
