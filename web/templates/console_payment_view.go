@@ -218,3 +218,18 @@ func walletName(p Page, m string) string {
 	}
 	return m
 }
+
+// onlyNote says which of the overview's lists the page shows.
+func (v ConsolePaymentsView) onlyNote() string {
+	switch v.Only {
+	case "paid":
+		return v.T("console.pay.only.paid")
+	case "late":
+		return v.T("console.pay.only.late")
+	case "duplicate":
+		return v.T("console.pay.only.duplicate")
+	case "refunds":
+		return v.T("console.pay.only.refunds")
+	}
+	return ""
+}
