@@ -968,13 +968,16 @@ const listScanMax = 1000
 // page ("" at the end). With a status filter a page may be short while
 // a cursor is still returned: at most listScanMax entries are read per call.
 func (r *Repo) List(ctx context.Context, merchantID string, q ListQuery) ([]*Checkout, string, error) {
-	key := r.listKey(merchantID, q)
-	indexed := q.Status != "" && key == r.keyStatus(merchantID, q.Status)
+	keys := []string{r.listKey(merchantID, q)}
+	indexed := q.Status != "" && keys[0] == r.keyStatus(merchantID, q.Status)
+	if indexed {
+		keys = append(keys, r.keyList(merchantID))
+	}
 	return r.listPage(ctx, merchantID, q, indexed, func(after string, n int) ([]string, error) {
-		if !q.From.IsZero() || !q.To.IsZero() {
-			return r.pageRange(ctx, key, after, q.From, q.To, n)
+		if indexed || !q.From.IsZero() || !q.To.IsZero() {
+			return r.pageRange(ctx, keys, after, q.From, q.To, n)
 		}
-		return r.listIDs(ctx, key, after, n)
+		return r.listIDs(ctx, keys[0], after, n)
 	})
 }
 

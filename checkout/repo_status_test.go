@@ -2,6 +2,7 @@ package checkout
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -231,5 +232,38 @@ func TestRebuildStatusIndex(t *testing.T) {
 	}
 	if n, err := r.RebuildStatusIndex(ctx, "m1"); err != nil || n != 0 {
 		t.Fatalf("second rebuild: %d, %v", n, err)
+	}
+}
+
+// TestStatusIndexCursorMoves: the next page of a status list continues
+// after the previous page's last checkout even when that one has left
+// the status since (paid between two pages), with dates or without.
+func TestStatusIndexCursorMoves(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	var open []string
+	for range 5 {
+		open = append([]string{create(t, r, clk, "m1").ID}, open...)
+		clk.Advance(time.Millisecond)
+	}
+	for _, q := range []ListQuery{
+		{Status: StatusOpen, Limit: 2},
+		{Status: StatusOpen, Limit: 2, From: clk.Now().Add(-time.Hour), To: clk.Now()},
+	} {
+		page, next, err := r.List(ctx, "m1", q)
+		if err != nil || !slices.Equal(ids(page), open[:2]) || next != open[1] {
+			t.Fatalf("first page: %v next %q, %v", ids(page), next, err)
+		}
+		pay(t, r, open[1])
+		q.After = next
+		page, _, err = r.List(ctx, "m1", q)
+		if err != nil || !slices.Equal(ids(page), open[2:4]) {
+			t.Fatalf("after a paid cursor: %v, %v; want %v", ids(page), err, open[2:4])
+		}
+		open = slices.Delete(open, 1, 2)
+	}
+	// A cursor that is no checkout of the merchant is still refused.
+	if _, _, err := r.List(ctx, "m1", ListQuery{Status: StatusOpen, After: "co_notinthelist0000000000000"}); !errors.Is(err, ErrBadCursor) {
+		t.Fatalf("unknown cursor: %v", err)
 	}
 }
