@@ -81,7 +81,8 @@ var scriptPay = payScript("")
 // scriptRefund adds ARGV[3] fen to the refunded amount for refund ARGV[4],
 // once: the field 'refund:' .. ARGV[4] of the checkout hash marks it
 // applied, in the same step as the total, so a refund recorded again (after
-// a crash) changes nothing. Returns {-1} missing, {2, status, fields}
+// a crash) changes nothing; 'refund_at:' .. ARGV[4] keeps when (the day
+// sums count the refund on that day, repo_status.go). Returns {-1} missing, {2, status, fields}
 // applied already, {0, status, fields} refused by state, {-3, status} more
 // than was paid, {1, previous, fields} recorded.
 var scriptRefund = redis.NewScript(luaPrelude + `
