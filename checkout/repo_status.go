@@ -203,8 +203,8 @@ func (r *Repo) RebuildStatusIndex(ctx context.Context, merchantID string) (int, 
 		return 0, nil
 	}
 	n := 0
-	far := r.now().Add(MaxTTL + 24*time.Hour)
-	err = r.eachCreatedIDs(ctx, merchantID, time.UnixMilli(0), far, func(ids []string) error {
+	// The whole list, whatever the clocks say.
+	err = r.eachCreatedIDs(ctx, merchantID, time.UnixMilli(0), time.UnixMilli(1<<52), func(ids []string) error {
 		cs, err := r.getMany(ctx, ids)
 		if err != nil {
 			return err
