@@ -369,14 +369,20 @@ func (a *App) Admin(draining func() bool) http.Handler {
 	})
 }
 
-// Migration counts what Migrate moved from the earlier key layout.
+// Migration counts what Migrate moved from the earlier key layout, and the
+// checkouts it indexed by status (StatusIndexed).
 type Migration struct {
 	Expiry, Watch, Events int
+	// StatusIndexed counts the stored checkouts put in their merchant's
+	// status index and day sums, once per merchant
+	// (checkout.Repo.RebuildStatusIndex).
+	StatusIndexed int
 }
 
 // Migrate moves data of the earlier key layout (the checkouts' expiry
 // queue, the reconciler's watch list and the webhook events, each once one
-// key or one hash slot) into the sharded one. The binary runs it at every
+// key or one hash slot) into the sharded one, and builds each merchant's
+// status index and day sums from its stored checkouts the first time. The binary runs it at every
 // start, before the loops: each owner's move is idempotent and safe with
 // several replicas starting at once, and finds nothing once done.
 func (a *App) Migrate(ctx context.Context) (Migration, error) {
@@ -390,6 +396,13 @@ func (a *App) Migrate(ctx context.Context) (Migration, error) {
 	}
 	if m.Events, err = a.Webhooks.MigrateLegacy(ctx, a.merchantIDs); err != nil {
 		return m, err
+	}
+	for _, id := range a.merchantIDs {
+		n, err := a.Repo.RebuildStatusIndex(ctx, id)
+		m.StatusIndexed += n
+		if err != nil {
+			return m, err
+		}
 	}
 	return m, nil
 }

@@ -110,4 +110,33 @@ func repoOnCluster(t *testing.T, rdb *redis.ClusterClient, prefix string) {
 	if _, err := r.Get(ctx, "co_AAAAAAAAAAAAAAAAAAAAAAAA"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing: %v", err)
 	}
+
+	// The status index, the other indexes and the day sums: each script
+	// in the merchant's slot (the payment's write is best effort, so its
+	// result is checked here).
+	for st, want := range map[Status]string{StatusRefunded: c.ID, StatusExpired: c2.ID, StatusCancelled: c3.ID} {
+		page, _, err := r.List(ctx, "m1", ListQuery{Status: st})
+		if err != nil || len(page) != 1 || page[0].ID != want {
+			t.Fatalf("%s list: %d %v", st, len(page), err)
+		}
+	}
+	for _, by := range []ListBy{ByPaid, ByRefund} {
+		page, _, err := r.List(ctx, "m1", ListQuery{By: by, From: c.CreatedAt, To: clk.Now()})
+		if err != nil || len(page) != 1 || page[0].ID != c.ID {
+			t.Fatalf("%s list: %d %v", by, len(page), err)
+		}
+	}
+	sums, err := r.DaySums(ctx, "m1", []time.Time{c.CreatedAt})
+	if err != nil || sums[0] != (DaySums{Paid: 1, PaidFen: 1000, Refunds: 1, RefundFen: 1000}) {
+		t.Fatalf("day sums: %+v %v", sums, err)
+	}
+	if n, err := r.CountDuplicates(ctx, "m1", c.CreatedAt, clk.Now()); err != nil || n != 0 {
+		t.Fatalf("duplicates: %d %v", n, err)
+	}
+	if n, err := r.RebuildStatusIndex(ctx, "m1"); err != nil || n != 3 {
+		t.Fatalf("rebuild: %d %v", n, err)
+	}
+	if n, err := r.RebuildStatusIndex(ctx, "m1"); err != nil || n != 0 {
+		t.Fatalf("second rebuild: %d %v", n, err)
+	}
 }

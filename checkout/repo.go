@@ -162,8 +162,19 @@ func (r *Repo) Create(ctx context.Context, c *Checkout, idem *IdempotentResponse
 		p.PExpireAt(ctx, kc, c.ExpiresAt.Add(r.retention))
 		p.ZAdd(ctx, r.keyExpiry(c.ID), redis.Z{Score: float64(ms(c.ExpiresAt)), Member: c.ID})
 		p.ZAdd(ctx, list, redis.Z{Score: float64(ms(c.CreatedAt)), Member: c.ID})
+		// Same hash slot as list (repo_status.go).
+		p.ZAdd(ctx, r.keyStatus(c.MerchantID, StatusOpen), redis.Z{Score: float64(ms(c.CreatedAt)), Member: c.ID})
 		if trim {
-			p.ZRemRangeByScore(ctx, list, "-inf", strconv.FormatInt(ms(c.CreatedAt.Add(-r.retention-MaxTTL)), 10))
+			old := strconv.FormatInt(ms(c.CreatedAt.Add(-r.retention-MaxTTL)), 10)
+			p.ZRemRangeByScore(ctx, list, "-inf", old)
+			for _, s := range indexStatuses {
+				p.ZRemRangeByScore(ctx, r.keyStatus(c.MerchantID, s), "-inf", old)
+			}
+			// Scored by later times than creation: what they hold is
+			// older still.
+			for _, k := range []ListBy{ByPaid, ByLate, ByDuplicate, ByRefund} {
+				p.ZRemRangeByScore(ctx, r.keyMerchant(c.MerchantID, string(k)), "-inf", old)
+			}
 		}
 		if c.Reference != "" {
 			// Same hash slot as list (repo_search.go).
@@ -533,6 +544,14 @@ func (r *Repo) move(ctx context.Context, id string, to Status, from []Status, du
 		return nil, err
 	}
 	t := r.moved(&Transition{Changed: code(v) == 1, From: Status(str(v, 1)), To: c.Status, Checkout: c})
+	if t.Changed || !c.Status.Active() {
+		// Indexed before it leaves the expiry queue: the poller's Expire
+		// of a checkout paid in time (refused) indexes it too, which
+		// closes the gap of a payment whose index write was lost.
+		if err := r.indexStatus(ctx, c, statusIndexed{}); err != nil {
+			return t, err
+		}
+	}
 	if !c.Status.Active() {
 		// Finished checkouts leave the expiry queue.
 		if err := r.rdb.ZRem(ctx, r.keyExpiry(id), id).Err(); err != nil {
@@ -659,6 +678,10 @@ func (r *Repo) markPaid(ctx context.Context, id string, seq int, ordNo string, s
 		DoublePaid:     code(v) == 1,
 	}
 	r.moved(&p.Transition)
+	if s == scriptPay {
+		// MarkPaidThen's caller indexes it itself (QueueIndexPayment).
+		_ = r.IndexPayment(ctx, p)
+	}
 	var hook any
 	if len(v) > 3 {
 		hook = v[3]
@@ -698,7 +721,16 @@ func (r *Repo) RecordRefund(ctx context.Context, id, refundKey string, amount in
 	if err != nil {
 		return nil, fmt.Errorf("refund %s: %w", id, err)
 	}
-	return r.moved(&Transition{Changed: code(v) == 1, From: Status(str(v, 1)), To: c.Status, Checkout: c}), nil
+	t := r.moved(&Transition{Changed: code(v) == 1, From: Status(str(v, 1)), To: c.Status, Checkout: c})
+	if code(v) == 1 || code(v) == 2 {
+		// Recorded now or before: indexed (again) either way, so that the
+		// effect that records it, run again after a crash, closes the gap.
+		x := statusIndexed{refund: refundKey, refundFen: amount, refundAt: refundTime(v, refundKey)}
+		if err := r.indexStatus(ctx, c, x); err != nil {
+			return t, fmt.Errorf("refund %s: %w", id, err)
+		}
+	}
+	return t, nil
 }
 
 // validRefundKey reports whether k can name a refund in a checkout's hash.
@@ -751,7 +783,13 @@ func (r *Repo) AddAttempt(ctx context.Context, id string, m Method, s Scenario) 
 		Status: AttemptPending, Amount: c.Amounts.Trade, CreatedAt: now, UpdatedAt: now,
 	}
 	from := Status(str(v, 1))
-	return a, r.moved(&Transition{Changed: from != c.Status, From: from, To: c.Status, Checkout: c}), nil
+	t := r.moved(&Transition{Changed: from != c.Status, From: from, To: c.Status, Checkout: c})
+	if t.Changed {
+		// Best effort: the checkout is in the expiry queue, whose poller
+		// indexes it again (repo_status.go).
+		_ = r.indexStatus(ctx, c, statusIndexed{})
+	}
+	return a, t, nil
 }
 
 // UpdateAttempt records the gateway's ord_no (once; a different one later is
@@ -914,6 +952,9 @@ type ListQuery struct {
 	// Filter keeps only the checkouts it matches: read and filtered, at
 	// most listScanMax index entries per call.
 	Filter Filter
+	// By is the index read (ByCreated by default): From and To bound its
+	// times. With Status (and ByCreated) the status's own index is read.
+	By ListBy
 }
 
 // ErrBadCursor means the cursor is not a checkout of this list.
@@ -927,18 +968,27 @@ const listScanMax = 1000
 // page ("" at the end). With a status filter a page may be short while
 // a cursor is still returned: at most listScanMax entries are read per call.
 func (r *Repo) List(ctx context.Context, merchantID string, q ListQuery) ([]*Checkout, string, error) {
-	return r.listPage(ctx, merchantID, q, func(after string, n int) ([]string, error) {
-		if !q.From.IsZero() || !q.To.IsZero() {
-			return r.pageRange(ctx, r.keyList(merchantID), after, q.From, q.To, n)
+	keys := []string{r.listKey(merchantID, q)}
+	indexed := q.Status != "" && keys[0] == r.keyStatus(merchantID, q.Status)
+	if indexed {
+		keys = append(keys, r.keyList(merchantID))
+	}
+	return r.listPage(ctx, merchantID, q, indexed, func(after string, n int) ([]string, error) {
+		if indexed || !q.From.IsZero() || !q.To.IsZero() {
+			return r.pageRange(ctx, keys, after, q.From, q.To, n)
 		}
-		return r.listIDs(ctx, merchantID, after, n)
+		return r.listIDs(ctx, keys[0], after, n)
 	})
 }
 
 // listPage is a page of merchantID's checkouts as List answers it, from an
 // index fetch reads newest first (at most n ids after a cursor): List's
 // and ListByLink's one loop of filtering and paging.
-func (r *Repo) listPage(ctx context.Context, merchantID string, q ListQuery, fetch func(after string, n int) ([]string, error)) ([]*Checkout, string, error) {
+//
+// indexed says the index is q.Status's own: its pages are read as they
+// are, not over a window (an entry of another status, left by a crash, is
+// skipped).
+func (r *Repo) listPage(ctx context.Context, merchantID string, q ListQuery, indexed bool, fetch func(after string, n int) ([]string, error)) ([]*Checkout, string, error) {
 	if q.Limit <= 0 {
 		q.Limit = 20
 	}
@@ -951,7 +1001,7 @@ func (r *Repo) listPage(ctx context.Context, merchantID string, q ListQuery, fet
 	scanned := 0
 	for {
 		batch := q.Limit - len(out)
-		if q.Status != "" || !q.Filter.Empty() {
+		if !q.Filter.Empty() || (q.Status != "" && !indexed) {
 			batch = 100
 		}
 		ids, err := fetch(cursor, batch+1)
@@ -1004,8 +1054,8 @@ func (r *Repo) listPage(ctx context.Context, merchantID string, q ListQuery, fet
 	}
 }
 
-func (r *Repo) listIDs(ctx context.Context, merchantID, after string, n int) ([]string, error) {
-	ids, err := PageNewestFirst(ctx, r.rdb, r.keyList(merchantID), after, n)
+func (r *Repo) listIDs(ctx context.Context, key, after string, n int) ([]string, error) {
+	ids, err := PageNewestFirst(ctx, r.rdb, key, after, n)
 	if err != nil && !errors.Is(err, ErrBadCursor) {
 		return nil, fmt.Errorf("list checkouts: %w", err)
 	}

@@ -572,7 +572,7 @@ func (r *Repo) ListByLink(ctx context.Context, merchantID, linkID string, q List
 	if _, err := r.GetLinkFor(ctx, merchantID, linkID); err != nil {
 		return nil, "", err
 	}
-	return r.listPage(ctx, merchantID, q, func(after string, n int) ([]string, error) {
+	return r.listPage(ctx, merchantID, q, false, func(after string, n int) ([]string, error) {
 		ids, err := PageNewestFirst(ctx, r.rdb, r.keyLinkCos(linkID), after, n)
 		if err != nil {
 			return nil, fmt.Errorf("list checkouts of %s: %w", linkID, err)

@@ -186,14 +186,25 @@ func (f Filter) Matches(c *Checkout, attempts []*Attempt) bool {
 // scriptListRange is scriptList bounded by score: up to ARGV[2] ids of
 // KEYS[1] with ARGV[3] <= score <= ARGV[4] (ms), newest first, after the
 // member ARGV[1] ("" for the first page). -1 when the cursor is not in the
-// index. One ZCOUNT or ZREVRANK to find where to start, then one
+// index, nor in KEYS[2] when given (the merchant's list, for a status
+// index whose cursor changed status: scored alike, by creation). One ZCOUNT or ZREVRANK to find where to start, then one
 // ZREVRANGE: O(log N + n) whatever the index's size.
 var scriptListRange = redis.NewScript(`
 local start
 if ARGV[1] ~= '' then
   local r = redis.call('ZREVRANK', KEYS[1], ARGV[1])
-  if not r then return -1 end
-  start = r + 1
+  if r then
+    start = r + 1
+  else
+    -- A status index's cursor may have changed status since: continue
+    -- from its place by creation time, read from the list (KEYS[2]).
+    local s = KEYS[2] and redis.call('ZSCORE', KEYS[2], ARGV[1])
+    if not s then return -1 end
+    start = redis.call('ZCOUNT', KEYS[1], '(' .. s, '+inf')
+    for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], s, s)) do
+      if m > ARGV[1] then start = start + 1 end
+    end
+  end
 else
   start = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[4], '+inf')
 end
@@ -207,9 +218,10 @@ end
 return out
 `)
 
-// pageRange reads up to n members of the index key created in [from, to],
-// newest first, after the member after.
-func (r *Repo) pageRange(ctx context.Context, key, after string, from, to time.Time, n int) ([]string, error) {
+// pageRange reads up to n members of the index keys[0] created in [from,
+// to], newest first, after the member after (found in keys[1] when it
+// left keys[0]).
+func (r *Repo) pageRange(ctx context.Context, keys []string, after string, from, to time.Time, n int) ([]string, error) {
 	lo, hi := int64(0), int64(1)<<53
 	if !from.IsZero() {
 		lo = ms(from)
@@ -217,7 +229,7 @@ func (r *Repo) pageRange(ctx context.Context, key, after string, from, to time.T
 	if !to.IsZero() {
 		hi = ms(to)
 	}
-	v, err := scriptListRange.Run(ctx, r.rdb, []string{key}, after, n, strconv.FormatInt(lo, 10), strconv.FormatInt(hi, 10)).Result()
+	v, err := scriptListRange.Run(ctx, r.rdb, keys, after, n, strconv.FormatInt(lo, 10), strconv.FormatInt(hi, 10)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("list checkouts: %w", err)
 	}

@@ -81,7 +81,8 @@ var scriptPay = payScript("")
 // scriptRefund adds ARGV[3] fen to the refunded amount for refund ARGV[4],
 // once: the field 'refund:' .. ARGV[4] of the checkout hash marks it
 // applied, in the same step as the total, so a refund recorded again (after
-// a crash) changes nothing. Returns {-1} missing, {2, status, fields}
+// a crash) changes nothing; 'refund_at:' .. ARGV[4] keeps when (the day
+// sums count the refund on that day, repo_status.go). Returns {-1} missing, {2, status, fields}
 // applied already, {0, status, fields} refused by state, {-3, status} more
 // than was paid, {1, previous, fields} recorded.
 var scriptRefund = redis.NewScript(luaPrelude + `
@@ -100,7 +101,8 @@ local amount = tonumber(ARGV[3])
 if done + amount > trade then return {-3, st} end
 local to = 'partially_refunded'
 if done + amount == trade then to = 'refunded' end
-redis.call('HSET', KEYS[1], 'status', to, 'refunded', tostring(done + amount), 'updated_at', ARGV[1], mark, ARGV[3])
+redis.call('HSET', KEYS[1], 'status', to, 'refunded', tostring(done + amount), 'updated_at', ARGV[1], mark, ARGV[3],
+  'refund_at:' .. ARGV[4], ARGV[1])
 keep(now, ret)
 return {1, st, redis.call('HGETALL', KEYS[1])}
 `)

@@ -20,8 +20,8 @@ Object.defineProperty(window, "speechSynthesis", {configurable: true, value: {
 Object.defineProperty(window, "SpeechSynthesisUtterance", {configurable: true, writable: true,
   value: function (text) { this.text = text; this.lang = ""; }});`
 
-// TestConsoleOpsPages: an admin signs in and opens the overview, the
-// payment links (creates one), the developers page, the export form and
+// TestConsoleOpsPages: an admin signs in and opens the overview (and the
+// list of its payments figure), the payment links (creates one), the developers page, the export form and
 // the counter screen, on a phone (390×844) and a desktop (1280×800); no
 // script or CSP error, no serious or critical axe violation; the counter
 // shows a payment made while it is open and says it aloud in Chinese.
@@ -64,6 +64,9 @@ func TestConsoleOpsPages(t *testing.T) {
 			}
 			tb.open(s.url+"/console/overview", `[data-testid=console-overview]`)
 			axe("overview")
+			// The list its payments figure links to says which list it is.
+			tb.open(s.url+"/console/payments?paid=1", `[data-testid=payments-only]`)
+			axe("payments-paid")
 
 			// A link: the form, then its page.
 			tb.open(s.url+"/console/links/new", `[data-testid=link-form]`)

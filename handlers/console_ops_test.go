@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,48 +85,137 @@ func figureOf(t *testing.T, body, testid string) (value, href string) {
 	return strings.TrimSpace(m[2] + " " + m[3]), strings.ReplaceAll(m[1], "&amp;", "&")
 }
 
+// refund records a refund of fen on checkout id (as a succeeded refund
+// does), at the env's clock.
+func (e *consoleEnv) refund(id, key string, fen int64) {
+	e.t.Helper()
+	if _, err := e.app.Repo.RecordRefund(e.t.Context(), id, key, fen); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// payTwice pays checkout id through two attempts: the second is a double
+// payment.
+func (e *consoleEnv) payTwice(id string) {
+	e.t.Helper()
+	ctx := e.t.Context()
+	var seqs []int
+	for range 2 {
+		a, _, err := e.app.Repo.AddAttempt(ctx, id, checkout.MethodWeChat, checkout.ScenarioJSAPI)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		seqs = append(seqs, a.Seq)
+	}
+	for _, seq := range seqs {
+		if _, err := e.app.Repo.MarkPaid(ctx, id, seq, ""); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// payLate expires checkout id and then pays it.
+func (e *consoleEnv) payLate(id string) {
+	e.t.Helper()
+	ctx := e.t.Context()
+	a, _, err := e.app.Repo.AddAttempt(ctx, id, checkout.MethodAlipay, checkout.ScenarioQR)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.app.Repo.Cancel(ctx, id); err != nil {
+		e.t.Fatal(err)
+	}
+	if p, err := e.app.Repo.MarkPaid(ctx, id, a.Seq, ""); err != nil || !p.Checkout.Late {
+		e.t.Fatalf("late payment: %+v, %v", p, err)
+	}
+}
+
+var rowIDRe = regexp.MustCompile(`data-testid="payment-row" data-checkout-id="([^"]+)"`)
+
+// listed is the checkout ids a payments page lists, in order.
+func listed(body string) []string {
+	var out []string
+	for _, m := range rowIDRe.FindAllStringSubmatch(body, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
 // TestConsoleOverview: today's and the week's payments (by the day they
 // were paid, UTC+8), refunds, late and duplicate payments, each linking
-// to the list behind it; another merchant's money is not counted.
+// to the list behind it, which lists exactly the checkouts counted;
+// another merchant's money is not counted.
 func TestConsoleOverview(t *testing.T) {
 	e := newConsoleEnv(t) // 2026-12-02 17:00 UTC+8
-	// Three days ago: paid 30.00; yesterday 23:59 UTC+8: paid 5.00 (the
-	// week, not today); today: 12.34 and 0.66 paid, the first refunded
-	// 2.34, and a duplicate payment refunded.
+	// Three days ago: paid 30.00, refunded 10.00 today; yesterday 23:59
+	// UTC+8: paid 5.00 (the week, not today); today: 12.34 and 0.66
+	// paid, the first refunded 2.34 (recorded twice: a retry), a late
+	// payment of 1.00, and 2.00 paid twice.
 	e.now.Store(time.Date(2026, 11, 29, 2, 0, 0, 0, time.UTC).UnixNano())
-	e.pay(e.mkCheckout("shop", "old", 3000))
+	old := e.pay(e.mkCheckout("shop", "old", 3000))
 	e.now.Store(time.Date(2026, 12, 1, 15, 59, 0, 0, time.UTC).UnixNano())
-	e.pay(e.mkCheckout("shop", "yesterday", 500))
-	e.now.Store(time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC).UnixNano())
-	a := e.pay(e.mkCheckout("shop", "today-a", 1234))
-	e.pay(e.mkCheckout("shop", "today-b", 66))
-	e.emitRefund(webhook.TypeRefundSucceeded, a, 234)
-	e.emitRefund(webhook.TypeDuplicatePaymentRefunded, a, 1234)
-	e.pay(e.mkCheckout("other", "foreign", 99999))
-	e.mkCheckout("shop", "unpaid", 700)
+	yesterday := e.pay(e.mkCheckout("shop", "yesterday", 500))
 	// Eight days ago is out of the week.
 	e.now.Store(time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC).UnixNano())
 	e.pay(e.mkCheckout("shop", "too-old", 100))
+	e.now.Store(time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC).UnixNano())
+	a := e.pay(e.mkCheckout("shop", "today-a", 1234))
+	e.advance(time.Second)
+	b := e.pay(e.mkCheckout("shop", "today-b", 66))
+	e.refund(a.ID, "rf_a", 234)
+	e.refund(a.ID, "rf_a", 234)
+	e.advance(time.Second)
+	e.refund(old.ID, "rf_old", 1000)
+	e.advance(time.Second)
+	late := e.mkCheckout("shop", "late", 100)
+	e.payLate(late)
+	e.advance(time.Second)
+	twice := e.mkCheckout("shop", "twice", 200)
+	e.payTwice(twice)
+	e.pay(e.mkCheckout("other", "foreign", 99999))
+	e.mkCheckout("shop", "unpaid", 700)
 	e.now.Store(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC).UnixNano())
 
-	b := e.loginViewer()
-	page := e.do(b, "GET", "/console/overview", nil)
+	br := e.loginViewer()
+	page := e.do(br, "GET", "/console/overview", nil)
 	if page.status != http.StatusOK {
 		t.Fatalf("overview: %d\n%s", page.status, page.body)
 	}
-	for _, c := range []struct{ id, value, href string }{
-		{"today-paid", "2 ¥13.00", "/console/payments?from=2026-12-02&status=paid&to=2026-12-02"},
-		{"today-refunds", "2 ¥14.68", "/console/payments?from=2026-12-02&status=refunded&to=2026-12-02"},
-		{"today-duplicates", "1", "/console/payments?duplicate=1&from=2026-12-02&to=2026-12-02"},
-		{"today-late", "0", "/console/payments?from=2026-12-02&late=1&to=2026-12-02"},
-		{"week-paid", "4 ¥48.00", "/console/payments?from=2026-11-26&status=paid&to=2026-12-02"},
-		{"week-refunds", "2 ¥14.68", "/console/payments?from=2026-11-26&status=refunded&to=2026-12-02"},
-		{"week-failing", "0", "/console/developers#deliveries"},
-		{"mismatches", "0", "/console/reconciliation?open=1"},
+	for _, c := range []struct {
+		id, value, href string
+		// rows: what the link lists, newest first; nil for links
+		// elsewhere.
+		rows []string
+	}{
+		{"today-paid", "4 ¥16.00", "/console/payments?from=2026-12-02&paid=1&to=2026-12-02", []string{twice, late, b.ID, a.ID}},
+		{"today-refunds", "2 ¥12.34", "/console/payments?from=2026-12-02&refunds=1&to=2026-12-02", []string{old.ID, a.ID}},
+		{"today-duplicates", "1", "/console/payments?duplicate=1&from=2026-12-02&to=2026-12-02", []string{twice}},
+		{"today-late", "1", "/console/payments?from=2026-12-02&late=1&to=2026-12-02", []string{late}},
+		{"week-paid", "6 ¥51.00", "/console/payments?from=2026-11-26&paid=1&to=2026-12-02", []string{twice, late, b.ID, a.ID, yesterday.ID, old.ID}},
+		{"week-refunds", "2 ¥12.34", "/console/payments?from=2026-11-26&refunds=1&to=2026-12-02", []string{old.ID, a.ID}},
+		{"week-failing", "0", "/console/developers#deliveries", nil},
+		{"mismatches", "0", "/console/reconciliation?open=1", nil},
 	} {
 		value, href := figureOf(t, page.body, c.id)
 		if value != c.value || href != c.href {
 			t.Errorf("%s: %q %q, want %q %q", c.id, value, href, c.value, c.href)
+		}
+		if c.rows == nil {
+			continue
+		}
+		list := e.do(br, "GET", href, nil)
+		if got := listed(list.body); list.status != http.StatusOK || !slices.Equal(got, c.rows) {
+			t.Errorf("%s lists %d %v, want %v", c.id, list.status, got, c.rows)
+		}
+	}
+	// The lists keep their filter in the form and in the next page's link;
+	// two at once, or one with a payment link, are refused.
+	if a := e.do(br, "GET", "/console/payments?late=1", nil); !strings.Contains(a.body, `name="late" value="1"`) || !strings.Contains(a.body, `data-testid="payments-only"`) {
+		t.Errorf("late list without its filter in the form:\n%s", a.body)
+	}
+	for _, q := range []string{"late=1&paid=1", "refunds=2", "duplicate=1&link=pl_x"} {
+		if a := e.do(br, "GET", "/console/payments?"+q, nil); a.status != http.StatusBadRequest || len(listed(a.body)) != 0 {
+			t.Errorf("%s: %d, %d rows", q, a.status, len(listed(a.body)))
 		}
 	}
 	if a := e.do(e.browser(), "GET", "/console/overview", nil); a.status != http.StatusSeeOther {
@@ -133,7 +223,7 @@ func TestConsoleOverview(t *testing.T) {
 	}
 	// zh-Hant and en render too.
 	for _, lang := range []string{"zh-Hant", "en"} {
-		if a := e.do(b, "GET", "/console/overview?lang="+lang, nil); a.status != http.StatusOK || !strings.Contains(a.body, `lang="`+lang) {
+		if a := e.do(br, "GET", "/console/overview?lang="+lang, nil); a.status != http.StatusOK || !strings.Contains(a.body, `lang="`+lang) {
 			t.Errorf("%s: %d", lang, a.status)
 		}
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/notify/webhook"
 	"github.com/wallet-checkout/checkout/reconciliation"
 	"github.com/wallet-checkout/checkout/web/templates"
@@ -81,36 +80,41 @@ func (o *consoleOps) showOverview(c *gin.Context) {
 			f(&day)
 		}
 	}
-	// A checkout is paid up to its TTL after it was created (later only
-	// when late): reading from the week's start minus the longest TTL
-	// finds the week's payments.
-	err := o.repo.EachPaidCreated(ctx, u.merchant.ID, week.Add(-checkout.MaxTTL), now.Add(time.Millisecond), func(p checkout.PaidSummary) error {
-		add(p.PaidAt, func(f *periodFigures) {
-			f.paid++
-			f.paidFen += int(p.Trade)
-			if p.Late {
-				f.late++
+	// Payments, late payments and refunds from the day sums kept as they
+	// are recorded (checkout.Repo.DaySums): seven keys read, whatever the
+	// number of checkouts.
+	days := make([]time.Time, 7)
+	for i := range days {
+		days[i] = week.AddDate(0, 0, i)
+	}
+	sums, err := o.repo.DaySums(ctx, u.merchant.ID, days)
+	if err == nil {
+		for i, s := range sums {
+			f := func(p *periodFigures) {
+				p.paid += int(s.Paid)
+				p.paidFen += int(s.PaidFen)
+				p.late += int(s.Late)
+				p.refunds += int(s.Refunds)
+				p.refundFen += int(s.RefundFen)
 			}
-		})
-		return nil
-	})
+			f(&seven)
+			if i == len(days)-1 {
+				f(&day)
+			}
+		}
+	}
+	for _, p := range []struct {
+		f    *periodFigures
+		from time.Time
+	}{{&day, today}, {&seven, week}} {
+		if err == nil {
+			var n int64
+			n, err = o.repo.CountDuplicates(ctx, u.merchant.ID, p.from, now)
+			p.f.duplicates = int(n)
+		}
+	}
 	if err == nil {
 		err = o.eachEventSince(ctx, u.merchant.ID, "", week, func(r *webhook.Record) {
-			switch r.Type {
-			case webhook.TypeRefundSucceeded, webhook.TypeDuplicatePaymentRefunded, webhook.TypeLatePaymentRefunded:
-				add(r.CreatedAt, func(p *periodFigures) {
-					p.refunds++
-					if r.Data.Refund != nil {
-						p.refundFen += int(r.Data.Refund.Amount)
-					}
-				})
-			}
-			switch r.Type {
-			case webhook.TypeDuplicatePaymentRefunded:
-				add(r.CreatedAt, func(p *periodFigures) { p.duplicates++ })
-			case webhook.TypeLatePaymentRefunded:
-				add(r.CreatedAt, func(p *periodFigures) { p.late++ })
-			}
 			if failing(r) {
 				add(r.CreatedAt, func(p *periodFigures) { p.failing++ })
 			}
@@ -147,8 +151,9 @@ func failing(r *webhook.Record) bool {
 }
 
 // figuresView renders one period's figures, each with the link to the
-// list behind it: the payments list's plain query parameters status,
-// from and to (YYYY-MM-DD, UTC+8, inclusive).
+// list behind it: the payments list's plain query parameters from and to
+// (YYYY-MM-DD, UTC+8, inclusive) with paid, refunds, late or duplicate
+// set to 1, which list exactly what the figure counts.
 func figuresView(p periodFigures, from, to time.Time) templates.ConsoleFigures {
 	q := func(kv ...string) string {
 		v := url.Values{"from": {from.Format(dayLayout)}, "to": {to.Format(dayLayout)}}
@@ -159,8 +164,8 @@ func figuresView(p periodFigures, from, to time.Time) templates.ConsoleFigures {
 	}
 	return templates.ConsoleFigures{
 		From: from.Format(dayLayout), To: to.Format(dayLayout),
-		Paid: p.paid, PaidAmount: templates.FormatFen(int64(p.paidFen)), PaidURL: q("status", "paid"),
-		Refunds: p.refunds, RefundAmount: templates.FormatFen(int64(p.refundFen)), RefundsURL: q("status", "refunded"),
+		Paid: p.paid, PaidAmount: templates.FormatFen(int64(p.paidFen)), PaidURL: q("paid", "1"),
+		Refunds: p.refunds, RefundAmount: templates.FormatFen(int64(p.refundFen)), RefundsURL: q("refunds", "1"),
 		Late: p.late, LateURL: q("late", "1"),
 		Duplicates: p.duplicates, DuplicatesURL: q("duplicate", "1"),
 		Failing: p.failing, FailingURL: "/console/developers#deliveries",

@@ -28,14 +28,43 @@ type paymentFilters struct {
 	bad bool
 }
 
+// paymentLists are the lists the overview's figures link to, each a
+// query parameter set to 1 that reads its own index (checkout.ListBy):
+// from and to are then the days of the payment, the double payment or
+// the last refund, not of the checkout's creation.
+var paymentLists = []struct {
+	param string
+	by    checkout.ListBy
+}{
+	{"paid", checkout.ByPaid},
+	{"late", checkout.ByLate},
+	{"duplicate", checkout.ByDuplicate},
+	{"refunds", checkout.ByRefund},
+}
+
 // parsePaymentFilters reads the list's query: status, from/to (dates in
-// UTC+8, both days included), store, wallet, min/max (yuan), link, after.
+// UTC+8, both days included), store, wallet, min/max (yuan), link, after,
+// and one of paid, late, duplicate or refunds (=1).
 func parsePaymentFilters(c *gin.Context, m *checkout.Merchant, v *templates.ConsolePaymentsView) paymentFilters {
 	f := paymentFilters{q: checkout.ListQuery{Limit: consolePaymentsPage, After: c.Query("after")}}
 	get := func(k string) string { return strings.TrimSpace(c.Query(k)) }
 	v.Query, v.Status, v.From, v.To = get("q"), get("status"), get("from"), get("to")
 	v.Store, v.Wallet, v.MinAmount, v.MaxAmount, v.Link = get("store"), get("wallet"), get("min"), get("max"), get("link")
 	f.search, f.link = v.Query, v.Link
+	for _, o := range paymentLists {
+		switch c.Query(o.param) {
+		case "":
+		case "1":
+			if v.Only != "" {
+				f.bad = true // one list at a time
+			}
+			v.Only, f.q.By = o.param, o.by
+		default:
+			f.bad = true
+		}
+	}
+	// A payment link's list is its own index: not one of those.
+	f.bad = f.bad || (f.link != "" && f.q.By != checkout.ByCreated)
 	if len(f.search) > consoleSearchMax || len(f.link) > 64 {
 		f.bad = true
 	}
@@ -153,6 +182,9 @@ func (h *handler) showConsolePayments(c *gin.Context) {
 			if s != "" {
 				nq.Set(k, s)
 			}
+		}
+		if v.Only != "" {
+			nq.Set(v.Only, "1")
 		}
 		v.NextURL = "/console/payments?" + nq.Encode()
 		v.Further = len(v.Rows) < consolePaymentsPage

@@ -111,9 +111,10 @@ func (s *Service) confirm(ctx context.Context, st *store, c *checkout.Checkout, 
 		}
 		if p.AttemptChanged {
 			if t != nil {
-				t.publish = p.Checkout
+				t.publish, t.index = p.Checkout, p
 			} else {
 				s.publish(ctx, p.Checkout)
+				_ = s.repo.IndexPayment(ctx, p)
 			}
 		}
 		if p.Changed {
@@ -303,6 +304,14 @@ func (s *Service) afterPaid(ctx context.Context, st *store, c *checkout.Checkout
 	name := paidEffect(c, a)
 	if c.PaidAttempt == a.Seq {
 		return s.waitEffectFrom(ctx, c.ID, name, wait, claim, func(ctx context.Context) error {
+			if c.Late {
+				// A late checkout has left the expiry queue, whose poller
+				// indexes the others: this effect, run again until it is
+				// done, closes the gap of its index write instead.
+				if err := s.repo.IndexStatus(ctx, c.ID); err != nil {
+					return err
+				}
+			}
 			refundLate := c.Late && checkout.EffectiveLatePolicy(c.LatePolicy, st.LatePolicy) == checkout.LatePolicyRefund
 			linkFull := false
 			if !refundLate {

@@ -354,6 +354,9 @@ func (s *Service) waitEffectFrom(ctx context.Context, id, name string, wait time
 type tail struct {
 	// publish is the checkout whose update to send, or nil.
 	publish *checkout.Checkout
+	// index is the payment whose checkout to index (its status index
+	// and day sums), or nil.
+	index *checkout.Payment
 	// window is the paystatus window key to end if it still holds claim.
 	window, claim string
 	// failed ends the window as a check that failed (":fail"): its
@@ -363,7 +366,9 @@ type tail struct {
 }
 
 // empty reports whether t has nothing to send.
-func (t *tail) empty() bool { return t == nil || (t.publish == nil && t.window == "") }
+func (t *tail) empty() bool {
+	return t == nil || (t.publish == nil && t.index == nil && t.window == "")
+}
 
 // addTail queues t's writes on p and empties t. The window's end comes
 // after whatever p carries before it, so a notify that sees it ended sees
@@ -375,6 +380,9 @@ func (s *Service) addTail(ctx context.Context, p redis.Pipeliner, t *tail) {
 	if t.publish != nil {
 		c := t.publish
 		_ = notify.Publish(ctx, p, s.Channel(), notify.Update{CheckoutID: c.ID, Status: c.Status, Late: c.Late})
+	}
+	if t.index != nil {
+		s.repo.QueueIndexPayment(ctx, p, t.index)
 	}
 	if t.window != "" {
 		// EVAL rather than EVALSHA: inside a pipeline a script the server

@@ -134,7 +134,7 @@ func serve(ctx context.Context, getenv func(string) string, addrFile string, std
 			return exitFailed
 		}
 		if moved != (app.Migration{}) {
-			log.Info("Moved data to the sharded key layout", "expiry_entries", moved.Expiry, "watch_entries", moved.Watch, "webhook_events", moved.Events)
+			log.Info("Moved data to the sharded key layout", "expiry_entries", moved.Expiry, "watch_entries", moved.Watch, "webhook_events", moved.Events, "status_indexed", moved.StatusIndexed)
 		}
 	}
 

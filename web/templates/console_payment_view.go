@@ -8,6 +8,9 @@ type ConsolePaymentsView struct {
 	// ord_no or out_no; From and To are dates (YYYY-MM-DD, UTC+8);
 	// MinAmount and MaxAmount are in yuan.
 	Query, Status, From, To, Store, Wallet, MinAmount, MaxAmount, Link string
+	// Only is the overview's list shown ("paid", "late", "duplicate",
+	// "refunds"; a query parameter set to 1), or "".
+	Only string
 	// Statuses, Stores and Wallets are what the selects offer.
 	Statuses []string
 	Stores   []ConsoleOption
@@ -214,4 +217,19 @@ func walletName(p Page, m string) string {
 		return p.T("console.pay.w.alipay")
 	}
 	return m
+}
+
+// onlyNote says which of the overview's lists the page shows.
+func (v ConsolePaymentsView) onlyNote() string {
+	switch v.Only {
+	case "paid":
+		return v.T("console.pay.only.paid")
+	case "late":
+		return v.T("console.pay.only.late")
+	case "duplicate":
+		return v.T("console.pay.only.duplicate")
+	case "refunds":
+		return v.T("console.pay.only.refunds")
+	}
+	return ""
 }
