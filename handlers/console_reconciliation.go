@@ -61,8 +61,18 @@ func (o *consoleOps) showReconciliations(c *gin.Context) {
 			fail(err)
 			return
 		}
+		// A list leaves the differences out; our side's amounts are read
+		// from them, one report at a time (a page is 50).
 		for _, r := range runs {
-			v.Reports = append(v.Reports, reconRow(u.merchant, r))
+			full, err := o.recon.Get(ctx, u.merchant.ID, r.ID)
+			if errors.Is(err, reconciliation.ErrNotFound) {
+				continue // outlived its retention since the list
+			}
+			if err != nil {
+				fail(err)
+				return
+			}
+			v.Reports = append(v.Reports, reconRow(u.merchant, full))
 		}
 		if after != "" {
 			v.NextURL = next(after)
@@ -136,13 +146,17 @@ func (o *consoleOps) showReconciliation(c *gin.Context) {
 }
 
 // reconRow is a report as the console shows it: amounts in yuan, times in
-// UTC+8, the store by its name.
+// UTC+8, the store by its name, and our side's amounts from its
+// differences (r read with them).
 func reconRow(m *checkout.Merchant, r *reconciliation.Run) templates.ConsoleReconRow {
+	ourPaid, ourRefunded := reconciliation.OurAmounts(r.Gateway, r.Differences)
 	row := templates.ConsoleReconRow{
 		ID: r.ID, URL: "/console/reconciliation/" + r.ID, Date: r.Date, StoreID: r.StoreID, Store: r.StoreID,
 		Runs: r.Runs, Updated: r.UpdatedAt.In(chinaTime).Format("2006-01-02 15:04"),
 		Payments: r.Gateway.Payments, PaymentAmount: templates.FormatFen(r.Gateway.PaymentAmount),
 		Refunds: r.Gateway.Refunds, RefundAmount: templates.FormatFen(r.Gateway.RefundAmount),
+		OurPaymentAmount: templates.FormatFen(ourPaid), OurRefundAmount: templates.FormatFen(ourRefunded),
+		PaymentsDiffer: ourPaid != r.Gateway.PaymentAmount, RefundsDiffer: ourRefunded != r.Gateway.RefundAmount,
 		Sent: r.Sent, InFlight: r.InFlight,
 		Open: r.Counts.Open, AutoFixed: r.Counts.AutoFixed, Acknowledged: r.Counts.Acknowledged, Resolved: r.Counts.Resolved,
 	}

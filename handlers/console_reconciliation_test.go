@@ -124,7 +124,9 @@ func TestConsoleReconciliation(t *testing.T) {
 		if len(ids) != 2 || ids[0] != run2.ID || ids[1] != run1.ID {
 			t.Errorf("%s: reports %v, want [%s %s]", name, ids, run2.ID, run1.ID)
 		}
-		for _, want := range []string{"2026-12-01", "2026-12-02", "¥54.00", "¥7.00", `href="/console/reconciliation/` + run1.ID + `"`, `data-testid="recon-open-count">2<`} {
+		for _, want := range []string{"2026-12-01", "2026-12-02", "¥54.00", "¥7.00",
+			// Ours: x 10.00, z 5.00 and the agreeing 3.00; not the POS's 42.00.
+			`data-testid="recon-ours">¥18.00<`, `href="/console/reconciliation/` + run1.ID + `"`, `data-testid="recon-open-count">2<`} {
 			if !strings.Contains(list.body, want) {
 				t.Errorf("%s: list lacks %s", name, want)
 			}
@@ -154,7 +156,7 @@ func TestConsoleReconciliation(t *testing.T) {
 			t.Fatalf("%s: report: %d, %d rows\n%s", name, one.status, strings.Count(one.body, `data-testid="mismatch-row"`), one.body)
 		}
 		for _, want := range []string{`href="/console/payments/` + x.ID + `"`, `href="/console/payments/` + z.ID + `"`, "¥10.00", "¥9.00",
-			"POS20261201001", "9001", "cancelled", "amount_differs", "state_differs"} {
+			"POS20261201001", "9001", "cancelled", "amount_differs", "state_differs", `data-testid="recon-ours">¥18.00<`} {
 			if !strings.Contains(one.body, want) {
 				t.Errorf("%s: report lacks %s", name, want)
 			}

@@ -19,6 +19,11 @@ type ConsoleReconRow struct {
 	PaymentAmount string
 	Refunds       int
 	RefundAmount  string
+	// Ours: what our records add up to in the same terms
+	// (reconciliation.OurAmounts); PaymentsDiffer and RefundsDiffer mark a
+	// side that disagrees.
+	OurPaymentAmount, OurRefundAmount string
+	PaymentsDiffer, RefundsDiffer     bool
 	// Sent is how many numbers the service sent that day; InFlight how
 	// many were too recent to compare.
 	Sent, InFlight int
