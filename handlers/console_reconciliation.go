@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"sort"
 
 	"github.com/gin-gonic/gin"
 
@@ -74,6 +75,16 @@ func (o *consoleOps) showReconciliations(c *gin.Context) {
 			}
 			v.Reports = append(v.Reports, reconRow(u.merchant, full))
 		}
+		// The list is by when a report was first made; the daily run
+		// makes them day by day, but one made by hand for an older day
+		// comes later: a page reads by day, newest first, then by store.
+		sort.SliceStable(v.Reports, func(i, j int) bool {
+			a, b := v.Reports[i], v.Reports[j]
+			if a.Date != b.Date {
+				return a.Date > b.Date
+			}
+			return a.StoreID < b.StoreID
+		})
 		if after != "" {
 			v.NextURL = next(after)
 		}

@@ -85,20 +85,21 @@ func TestConsoleReconciliation(t *testing.T) {
 	r.list(w.ID, 700, gateway.StatusPaid)
 
 	r.now.Store(day2.Add(30 * time.Hour).UnixNano())
-	run1, err := r.app.Reconciliation.Reconcile(ctx, "shop", "main", "2026-12-01")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if run1.Counts.Open != 2 || run1.Counts.Acknowledged != 1 {
-		t.Fatalf("day 1: %+v", run1.Counts)
-	}
-	r.advance(time.Minute)
+	// The later day first: the list goes by day, not by which ran first.
 	run2, err := r.app.Reconciliation.Reconcile(ctx, "shop", "main", "2026-12-02")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if run2.Counts.Open != 0 {
 		t.Fatalf("day 2: %+v", run2.Counts)
+	}
+	r.advance(time.Minute)
+	run1, err := r.app.Reconciliation.Reconcile(ctx, "shop", "main", "2026-12-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run1.Counts.Open != 2 || run1.Counts.Acknowledged != 1 {
+		t.Fatalf("day 1: %+v", run1.Counts)
 	}
 	otherRun, err := r.app.Reconciliation.Reconcile(ctx, "other", "main", "2026-11-30")
 	if err != nil || otherRun.Counts.Open != 1 {
