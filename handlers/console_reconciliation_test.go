@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -193,5 +194,74 @@ func TestConsoleReconciliation(t *testing.T) {
 	}
 	if a := r.do(r.browser(), "GET", "/console/reconciliation", nil); a.status != http.StatusSeeOther {
 		t.Errorf("signed out: %d", a.status)
+	}
+}
+
+// TestConsoleReconciliationPaging: 51 days with two open differences
+// each. The reports list pages by 50 and the open list by whole reports
+// of about 100 differences; over their pages every report and every open
+// difference shows once, and the overview counts as many as the open
+// list's pages hold.
+func TestConsoleReconciliationPaging(t *testing.T) {
+	gw := &listedGateway{Gateway: gateway.NewClient(gateway.WithRetries(0, 0, 0))}
+	r := &reconEnv{consoleEnv: newOpsEnvWith(t, "", gw), gw: gw}
+	ctx := t.Context()
+	const days = 51
+	first := time.Date(2026, 12, 2, 16, 0, 0, 0, time.UTC).AddDate(0, 0, -days) // a midnight UTC+8
+	for i := range days {
+		r.now.Store(first.AddDate(0, 0, i).Add(2 * time.Hour).UnixNano())
+		for j := range 2 {
+			co := r.pay(r.mkCheckout("shop", "page-"+strconv.Itoa(i)+"-"+strconv.Itoa(j), 1000))
+			r.list(co.ID, 999, gateway.StatusPaid) // amount_differs
+		}
+	}
+	r.now.Store(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC).UnixNano())
+	for i := range days {
+		run, err := r.app.Reconciliation.Reconcile(ctx, "shop", "main", first.AddDate(0, 0, i).In(gateway.ChinaTime()).Format("2006-01-02"))
+		if err != nil || run.Counts.Open != 2 {
+			t.Fatalf("day %d: %v %+v", i, err, run)
+		}
+	}
+	b := r.loginViewer()
+	walk := func(path, rowRe string) (rows []string, pages int) {
+		t.Helper()
+		re := regexp.MustCompile(rowRe)
+		more := regexp.MustCompile(`href="(/console/reconciliation\?[^"]*)" data-testid="recon-more"`)
+		for path != "" {
+			pages++
+			if pages > 10 {
+				t.Fatalf("%s: no end to the pages", path)
+			}
+			a := r.do(b, "GET", path, nil)
+			if a.status != http.StatusOK {
+				t.Fatalf("%s: %d", path, a.status)
+			}
+			for _, m := range re.FindAllStringSubmatch(a.body, -1) {
+				rows = append(rows, m[1])
+			}
+			path = ""
+			if m := more.FindStringSubmatch(a.body); m != nil {
+				path = strings.ReplaceAll(m[1], "&amp;", "&")
+			}
+		}
+		return rows, pages
+	}
+	distinct := func(ids []string) int {
+		seen := map[string]bool{}
+		for _, id := range ids {
+			seen[id] = true
+		}
+		return len(seen)
+	}
+	reports, pages := walk("/console/reconciliation", `data-testid="recon-row" data-recon-id="([^"]+)"`)
+	if len(reports) != days || distinct(reports) != days || pages != 2 {
+		t.Errorf("reports: %d (%d distinct) over %d pages, want %d over 2", len(reports), distinct(reports), pages, days)
+	}
+	diffs, pages := walk("/console/reconciliation?open=1", `data-testid="mismatch-row" data-difference-id="([^"]+)"`)
+	if len(diffs) != 2*days || distinct(diffs) != 2*days || pages != 2 {
+		t.Errorf("open differences: %d (%d distinct) over %d pages, want %d over 2", len(diffs), distinct(diffs), pages, 2*days)
+	}
+	if figure, _ := figureOf(t, r.do(b, "GET", "/console/overview", nil).body, "mismatches"); figure != strconv.Itoa(len(diffs)) {
+		t.Errorf("the overview counts %s, the open list has %d", figure, len(diffs))
 	}
 }
