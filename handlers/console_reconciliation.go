@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -91,46 +92,54 @@ func (o *consoleOps) showReconciliations(c *gin.Context) {
 		o.render(c, http.StatusOK, templates.ConsoleReconPage(v))
 		return
 	}
+	rows, after, err := o.openMismatches(ctx, u.merchant, c.Query("after"))
+	if err != nil {
+		fail(err)
+		return
+	}
+	v.Mismatches = rows
+	if after != "" {
+		v.NextURL = next(after)
+	}
+	o.render(c, http.StatusOK, templates.ConsoleReconPage(v))
+}
+
+// openMismatches reads a page of the open differences of m's reports
+// after report cursor: whole reports, until about reconOpenRows
+// differences or reconOpenScan reports read, and the report to continue
+// after ("" at the end).
+func (o *consoleOps) openMismatches(ctx context.Context, m *checkout.Merchant, cursor string) ([]templates.ConsoleMismatchRow, string, error) {
+	var rows []templates.ConsoleMismatchRow
 	yes := true
-	cursor, scanned := c.Query("after"), 0
-	for {
-		runs, after, err := o.recon.List(ctx, u.merchant.ID, reconciliation.ListQuery{Open: &yes, After: cursor, Limit: 20})
+	for scanned := 0; ; {
+		runs, after, err := o.recon.List(ctx, m.ID, reconciliation.ListQuery{Open: &yes, After: cursor, Limit: 20})
 		if err != nil {
-			fail(err)
-			return
+			return nil, "", err
 		}
 		for i, r := range runs {
-			full, err := o.recon.Get(ctx, u.merchant.ID, r.ID)
+			full, err := o.recon.Get(ctx, m.ID, r.ID)
 			if errors.Is(err, reconciliation.ErrNotFound) {
 				continue // outlived its retention since the list
 			}
 			if err != nil {
-				fail(err)
-				return
+				return nil, "", err
 			}
-			report := reconRow(u.merchant, full)
+			report := reconRow(m, full)
 			for _, d := range full.Differences {
 				if d.Status == reconciliation.StatusOpen {
-					v.Mismatches = append(v.Mismatches, mismatchRow(report, d))
+					rows = append(rows, mismatchRow(report, d))
 				}
 			}
-			if len(v.Mismatches) >= reconOpenRows && (i < len(runs)-1 || after != "") {
-				v.NextURL = next(r.ID)
-				o.render(c, http.StatusOK, templates.ConsoleReconPage(v))
-				return
+			if len(rows) >= reconOpenRows && (i < len(runs)-1 || after != "") {
+				return rows, r.ID, nil
 			}
 		}
 		scanned += len(runs)
-		if after == "" {
-			break
+		if after == "" || scanned >= reconOpenScan {
+			return rows, after, nil
 		}
 		cursor = after
-		if scanned >= reconOpenScan {
-			v.NextURL = next(after)
-			break
-		}
 	}
-	o.render(c, http.StatusOK, templates.ConsoleReconPage(v))
 }
 
 // showReconciliation is GET /console/reconciliation/:id: one report with
