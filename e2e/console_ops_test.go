@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/console"
+	"github.com/wallet-checkout/checkout/gateway"
 	"github.com/wallet-checkout/checkout/notify/webhook"
 )
 
@@ -21,8 +23,10 @@ Object.defineProperty(window, "SpeechSynthesisUtterance", {configurable: true, w
   value: function (text) { this.text = text; this.lang = ""; }});`
 
 // TestConsoleOpsPages: an admin signs in and opens the overview (and the
-// list of its payments figure), the payment links (creates one), the developers page, the export form and
-// the counter screen, on a phone (390×844) and a desktop (1280×800); no
+// list of its payments figure), the payment links (creates one), the
+// developers page, the export form, the reconciliation pages (and from a
+// difference its payment) and the counter screen, on a phone (390×844) and
+// a desktop (1280×800); no
 // script or CSP error, no serious or critical axe violation; the counter
 // shows a payment made while it is open and says it aloud in Chinese.
 func TestConsoleOpsPages(t *testing.T) {
@@ -33,6 +37,34 @@ func TestConsoleOpsPages(t *testing.T) {
 	}
 	s := newStack(t, sandboxOptions{consoleUsers: []*checkout.ConsoleUser{{Email: email, PasswordHash: hash, Role: checkout.RoleAdmin}}})
 	ctx := t.Context()
+	// A reconciliation report with an open difference: a payment our
+	// records hold, sent a quarter of an hour ago, that the gateway never
+	// saw (unknown_to_gateway).
+	sentAt := s.clock.Now().Add(-15 * time.Minute)
+	missing, err := checkout.NewCheckout(&checkout.Draft{
+		MerchantID: merchantID, StoreID: storeNative, Amounts: checkout.Amounts{Original: 2300, Trade: 2300},
+		Description: "对账差异", Reference: "recon-missing", LatePolicy: checkout.LatePolicyAccept,
+	}, s.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.app.Repo.Create(ctx, missing, nil); err != nil {
+		t.Fatal(err)
+	}
+	matt, _, err := s.app.Repo.AddAttempt(ctx, missing.ID, checkout.MethodWeChat, checkout.ScenarioJSAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.app.Repo.RecordSent(ctx, merchantID, storeNative, matt.OutNo, sentAt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.app.Repo.MarkPaid(ctx, missing.ID, matt.Seq, "ord"+missing.ID[3:13]); err != nil {
+		t.Fatal(err)
+	}
+	run, err := s.app.Reconciliation.Reconcile(ctx, merchantID, storeNative, sentAt.In(gateway.ChinaTime()).Format("2006-01-02"))
+	if err != nil || run.Counts.Open < 1 {
+		t.Fatalf("reconciliation: %v %+v", err, run)
+	}
 	phone390 := device{ua: uaPhoneBrowser, width: 390, height: 844, mobile: true, lang: "zh-CN,zh;q=0.9"}
 	for _, dev := range []struct {
 		name string
@@ -89,6 +121,17 @@ func TestConsoleOpsPages(t *testing.T) {
 
 			tb.open(s.url+"/console/export", `[data-testid=export-form]`)
 			axe("export")
+
+			// Reconciliation: the reports, the open differences, a report,
+			// and from its difference the payment.
+			tb.open(s.url+"/console/reconciliation", `[data-testid=recon-row]`)
+			axe("reconciliation")
+			tb.open(s.url+"/console/reconciliation?open=1", `[data-testid=mismatch-row]`)
+			axe("reconciliation-open")
+			tb.open(s.url+"/console/reconciliation/"+run.ID, `[data-testid=console-reconciliation-report]`)
+			axe("reconciliation-report")
+			tb.click(`[data-difference-id] [data-testid=mismatch-payment][href="/console/payments/` + missing.ID + `"]`)
+			tb.visible(`[data-testid=console-payment]`)
 
 			// The counter: switched on, then a payment arrives.
 			tb.open(s.url+"/console/counter", `[data-testid=counter-speak]`)

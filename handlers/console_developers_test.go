@@ -34,6 +34,12 @@ func newOpsEnv(t *testing.T, hook string) *consoleEnv {
 // newOpsEnvWith is newOpsEnv on gateway gw (nil: the real client).
 func newOpsEnvWith(t *testing.T, hook string, gw app.Gateway) *consoleEnv {
 	t.Helper()
+	return newOpsEnvUsers(t, hook, gw, shopUsers())
+}
+
+// newOpsEnvUsers is newOpsEnvWith with shop's console users as given.
+func newOpsEnvUsers(t *testing.T, hook string, gw app.Gateway, users string) *consoleEnv {
+	t.Helper()
 	e := &consoleEnv{t: t}
 	e.now.Store(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC).UnixNano())
 	settings, err := config.FromEnv(func(string) string { return "" })
@@ -41,7 +47,7 @@ func newOpsEnvWith(t *testing.T, hook string, gw app.Gateway) *consoleEnv {
 		t.Fatal(err)
 	}
 	settings.AllowPrivateWebhooks = true
-	src := consoleMerchants(shopUsers())
+	src := consoleMerchants(users)
 	key := config.HashAPIKeyLine("sk_live_ConsoleShopKey0123456789abcdefghi")
 	src = strings.Replace(src, "api_keys: ["+key+"]", `api_keys: [{hash: "`+key+`", label: "前台收银", hint: "sk_live_…fghi"}]
     webhook: {url: "`+hook+`", secrets: ["`+opsWebhookSecret+`"]}`, 1)

@@ -16,8 +16,9 @@ import (
 )
 
 // consoleOps serves the console's overview, payment links, developers,
-// export and counter pages (console_overview.go, console_links.go,
-// console_developers.go, console_export.go, console_counter.go).
+// reconciliation, export and counter pages (console_overview.go,
+// console_links.go, console_developers.go, console_reconciliation.go,
+// console_export.go, console_counter.go).
 type consoleOps struct {
 	*handler
 	recon Reconciliations
@@ -34,6 +35,7 @@ func (h *handler) consoleOpsRoutes(r *gin.Engine, d Deps) {
 	g.GET("/overview", o.showOverview)
 	o.linkRoutes(g)
 	o.developerRoutes(g)
+	o.reconciliationRoutes(g)
 	g.GET("/export", o.showExport)
 	g.GET("/export.csv", o.exportCSV)
 	g.GET("/counter", o.showCounter)
