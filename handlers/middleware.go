@@ -27,20 +27,43 @@ const (
 	ctxCreated = "created_checkout"
 )
 
-// requestID takes a sane X-Request-Id from the caller or makes one, and
-// echoes it, so a merchant can quote it to support. The request's context
-// carries the id (logFrom gives a logger with it): every log line of the
-// request names it, and nothing else is added (never a header, key or
-// secret).
-func (h *handler) requestID(c *gin.Context) {
+// serve is the one middleware every request passes, in place of a chain
+// of five (each a gin frame, and the request id's context a value and a
+// logger of its own): it takes a sane X-Request-Id from the caller or
+// makes one, and echoes it, so a merchant can quote it to support; the
+// request's context carries the id (logFrom gives a logger with it), and
+// every log line of the request names it, nothing else (never a header,
+// key or secret). It asks browsers for https only when the service is
+// served over https (HSTS), keeps every merchant API answer out of caches
+// (some carry a client_secret, none is worth keeping), turns a panic into
+// a JSON 500 and a log line with the stack, and logs one access line per
+// request, in that order.
+func (h *handler) serve(c *gin.Context) {
+	start := time.Now()
 	id := c.GetHeader(headerRequestID)
 	if !validRequestID(id) {
 		id = newRequestID()
 	}
-	c.Writer.Header()[headerRequestID] = []string{id}
-	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), loggerKey{}, &requestLog{id: id, base: h.log}))
-	c.Next()
+	r := &requestLog{Context: c.Request.Context(), id: id, base: h.log}
+	r.idHeader[0] = id
+	hd := c.Writer.Header()
+	// Slices of the request's own state or shared constants, not a copy
+	// per header: nothing appends to or changes a header's slice in place
+	// (Header.Add would reallocate).
+	hd[headerRequestID] = r.idHeader[:]
+	c.Request = c.Request.WithContext(r)
+	if h.https {
+		hd["Strict-Transport-Security"] = hdrHSTS
+	}
+	if p := c.Request.URL.Path; p == "/v1" || strings.HasPrefix(p, "/v1/") {
+		hd["Cache-Control"] = hdrNoStore
+	}
+	h.recovering(c)
+	h.accessLine(c, r, start)
 }
+
+// hdrHSTS is one year, the common preload-free setting.
+var hdrHSTS = []string{"max-age=31536000"}
 
 // requestIDs makes the ids of requests that bring none: a random prefix
 // per process and a counter, so that ids stay unique across replicas and
@@ -73,10 +96,36 @@ func newRequestID() string {
 // logger, and that logger with the id, made on first use. Most requests log only their access line,
 // which names the id itself: a logger per request (slog's With formats
 // the id ahead) would be made for nothing.
+//
+// It is the request's context itself (the one allocation for both), and
+// holds what the page routes load and make per request (pageState), which
+// gin's c.Set would keep in a map made per request, behind a lock.
 type requestLog struct {
-	id   string
-	base *slog.Logger
-	log  atomic.Pointer[slog.Logger]
+	context.Context
+	id       string
+	base     *slog.Logger
+	log      atomic.Pointer[slog.Logger]
+	idHeader [1]string
+	page     pageState
+}
+
+// Value is the request's logging context for loggerKey, else the
+// request's own values.
+func (r *requestLog) Value(key any) any {
+	if key == (loggerKey{}) {
+		return r
+	}
+	return r.Context.Value(key)
+}
+
+// requestOf is the state serve made for c's request, nil outside serve.
+func requestOf(c *gin.Context) *requestLog {
+	ctx := c.Request.Context()
+	if r, ok := ctx.(*requestLog); ok {
+		return r
+	}
+	r, _ := ctx.Value(loggerKey{}).(*requestLog)
+	return r
 }
 
 // logger is the service's logger with the request's id, made once (a
@@ -140,24 +189,6 @@ func encodedSeparator(req *http.Request) bool {
 	return false
 }
 
-// transportSecurity asks browsers to use https only (HSTS) when the service
-// is served over https: one year, the common preload-free setting.
-func (h *handler) transportSecurity(c *gin.Context) {
-	if h.https {
-		c.Header("Strict-Transport-Security", "max-age=31536000")
-	}
-	c.Next()
-}
-
-// apiNoStore keeps every merchant API answer out of caches: some carry a
-// client_secret, and none is worth keeping.
-func apiNoStore(c *gin.Context) {
-	if p := c.Request.URL.Path; p == "/v1" || strings.HasPrefix(p, "/v1/") {
-		c.Header("Cache-Control", "no-store")
-	}
-	c.Next()
-}
-
 // loggerKey is the context key of the request's logger.
 type loggerKey struct{}
 
@@ -213,11 +244,10 @@ func validRequestID(s string) bool {
 	return true
 }
 
-// accessLog logs one line per request. It logs the path, never the query
-// string or headers (the Authorization header carries the API key).
-func (h *handler) accessLog(c *gin.Context) {
-	start := time.Now()
-	c.Next()
+// accessLine logs one line for the request serve began at start. It logs
+// the path, never the query string or headers (the Authorization header
+// carries the API key).
+func (h *handler) accessLine(c *gin.Context, r *requestLog, start time.Time) {
 	ctx := c.Request.Context()
 	level := slog.LevelInfo
 	if c.Writer.Status() >= 500 {
@@ -233,10 +263,8 @@ func (h *handler) accessLog(c *gin.Context) {
 	rec := slog.NewRecord(end, level, "Request", 0)
 	// The request's id as the line's first attribute, where a logger
 	// made With it would put it, without making one.
-	if r, ok := ctx.Value(loggerKey{}).(*requestLog); ok {
-		rec.AddAttrs(slog.String("request_id", r.id))
-	}
 	rec.AddAttrs(
+		slog.String("request_id", r.id),
 		slog.String("method", c.Request.Method),
 		slog.String("path", c.Request.URL.Path),
 		slog.String("route", c.FullPath()),
@@ -255,8 +283,9 @@ func (h *handler) accessLog(c *gin.Context) {
 	_ = h.log.Handler().Handle(ctx, rec)
 }
 
-// recovery turns a panic into a JSON 500 and a log line with the stack.
-func (h *handler) recovery(c *gin.Context) {
+// recovering runs the rest of the chain, turning a panic into a JSON 500
+// and a log line with the stack (serve).
+func (h *handler) recovering(c *gin.Context) {
 	defer func() {
 		v := recover()
 		if v == nil {

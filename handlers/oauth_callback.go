@@ -158,8 +158,8 @@ func (h *handler) oauthFailed(c *gin.Context, walletName, appID string, badCode 
 // oauthPage names, for the logs, the page whose OAuth round trip this
 // is: a checkout's (loaded by the /c/:id group), else a payment link's.
 func oauthPage(c *gin.Context) slog.Attr {
-	if ck, ok := c.Get(ctxPageCheckout); ok {
-		return slog.String("checkout_id", ck.(*checkout.Checkout).ID)
+	if ck, ok := loadedCheckout(c); ok {
+		return slog.String("checkout_id", ck.ID)
 	}
 	return slog.String("payment_link", c.Param("id"))
 }

@@ -57,17 +57,39 @@ var (
 // the CSP that allows the page's own scripts and styles by it. Call it
 // before the answer is written.
 func pageNonce(c *gin.Context) string {
-	if n := c.GetString(ctxNonce); n != "" {
-		return n
+	r := requestOf(c)
+	if r != nil && r.page.nonce != "" {
+		return r.page.nonce
+	}
+	if r == nil {
+		if n := c.GetString(ctxNonce); n != "" {
+			return n
+		}
 	}
 	var b [18]byte
 	_, _ = rand.Read(b[:])
-	nonce := base64.RawURLEncoding.EncodeToString(b[:])
-	c.Set(ctxNonce, nonce)
-	c.Writer.Header()["Content-Security-Policy"] = []string{"default-src 'none'; script-src 'self' 'nonce-" + nonce + "'; style-src 'self' 'nonce-" + nonce +
-		"'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"}
+	var n [24]byte // base64 of 18 bytes, unpadded
+	base64.RawURLEncoding.Encode(n[:], b[:])
+	// One string for the header, the nonce a part of it.
+	csp := cspNonceA + string(n[:]) + cspNonceB + string(n[:]) + cspNonceC
+	nonce := csp[len(cspNonceA) : len(cspNonceA)+len(n)]
+	hd := c.Writer.Header()
+	if r == nil {
+		c.Set(ctxNonce, nonce)
+		hd["Content-Security-Policy"] = []string{csp}
+		return nonce
+	}
+	r.page.nonce, r.page.csp[0] = nonce, csp
+	hd["Content-Security-Policy"] = r.page.csp[:]
 	return nonce
 }
+
+// The CSP of an HTML answer, around its nonce (pageNonce).
+const (
+	cspNonceA = "default-src 'none'; script-src 'self' 'nonce-"
+	cspNonceB = "'; style-src 'self' 'nonce-"
+	cspNonceC = "'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 
 // sameOrigin refuses cross-origin state-changing requests (Sec-Fetch-Site
 // or Origin say another site sent them): the CSRF token is the second lock.
@@ -81,8 +103,7 @@ func (h *handler) sameOrigin(c *gin.Context) {
 
 // page is the request's common page data: language and nonce.
 func (h *handler) page(c *gin.Context) templates.Page {
-	lang := templates.Negotiate(c.GetHeader("Accept-Language"), c.Query("lang"))
-	return templates.Page{Lang: lang, Nonce: pageNonce(c)}
+	return templates.Page{Lang: payerLang(c), Nonce: pageNonce(c)}
 }
 
 // pageBuffers hold rendered pages until they are written: a page goes out
@@ -128,7 +149,12 @@ func (h *handler) writePage(c *gin.Context, status int, fill func(*bytes.Buffer)
 	}
 	hd := c.Writer.Header()
 	hd["Content-Type"] = hdrContentHTML
-	hd["Content-Length"] = []string{strconv.Itoa(buf.Len())}
+	if r := requestOf(c); r != nil {
+		r.page.contentLength[0] = strconv.Itoa(buf.Len())
+		hd["Content-Length"] = r.page.contentLength[:]
+	} else {
+		hd["Content-Length"] = []string{strconv.Itoa(buf.Len())}
+	}
 	// Straight to the writer: gin's Data would set both headers again,
 	// four allocations per page for nothing.
 	c.Writer.WriteHeader(status)
@@ -173,14 +199,23 @@ var errStoreGone = errors.New("store not in the merchants file")
 
 // payerLang is the language of the payer's answers.
 func payerLang(c *gin.Context) string {
-	return templates.Negotiate(c.GetHeader("Accept-Language"), c.Query("lang"))
+	return templates.Negotiate(c.GetHeader("Accept-Language"), queryLang(c))
+}
+
+// queryLang is the request's ?lang=, "" without a query string (without
+// parsing one: gin would make its query map for nothing).
+func queryLang(c *gin.Context) string {
+	if c.Request.URL.RawQuery == "" {
+		return ""
+	}
+	return c.Query("lang")
 }
 
 // explicitLang is the language the request asks for with ?lang=, in its
 // catalogue form, "" when it names none (the Accept-Language header then
 // decides, as on every request).
 func explicitLang(c *gin.Context) string {
-	l, _ := templates.ExplicitLang(c.Query("lang"))
+	l, _ := templates.ExplicitLang(queryLang(c))
 	return l
 }
 
@@ -277,11 +312,16 @@ func displayStatus(ck *checkout.Checkout, now time.Time) checkout.Status {
 // walletsOffered lists the wallets the payer may use: allowed by the
 // checkout and enabled for the store, WeChat first.
 func walletsOffered(ck *checkout.Checkout, st *checkout.Store) []string {
-	var out []string
-	if st.WeChat.Enabled && ck.Allows(checkout.MethodWeChat) {
+	wechat := st.WeChat.Enabled && ck.Allows(checkout.MethodWeChat)
+	alipay := st.Alipay.Enabled && ck.Allows(checkout.MethodAlipay)
+	if !wechat && !alipay {
+		return nil
+	}
+	out := make([]string, 0, 2) // one allocation, not one per wallet
+	if wechat {
 		out = append(out, string(checkout.MethodWeChat))
 	}
-	if st.Alipay.Enabled && ck.Allows(checkout.MethodAlipay) {
+	if alipay {
 		out = append(out, string(checkout.MethodAlipay))
 	}
 	return out
@@ -302,6 +342,25 @@ func pagePath(id, sub string) string {
 		return "/c/" + id
 	}
 	return "/c/" + id + "/" + sub
+}
+
+// pagePaths are the paths of the pages a checkout page links to.
+type pagePaths struct{ pay, status, events, result, check string }
+
+// pagePathsOf is pagePath of each of the checkout page's links, made in
+// one allocation (parts of one string), not five.
+func pagePathsOf(id string) pagePaths {
+	s := "/c/" + id + "/pay" + "/c/" + id + "/status" + "/c/" + id + "/events" +
+		"/c/" + id + "/result" + "/c/" + id + "/check"
+	n := len("/c/") + len(id) + 1
+	var p pagePaths
+	next := func(sub string) string {
+		part := s[:n+len(sub)]
+		s = s[len(part):]
+		return part
+	}
+	p.pay, p.status, p.events, p.result, p.check = next("pay"), next("status"), next("events"), next("result"), next("check")
+	return p
 }
 
 // detach gives background work the request's values but not its

@@ -49,6 +49,11 @@ func (h *handler) loadPage(as answerAs, withPayer bool) gin.HandlerFunc {
 			c.Abort()
 			return
 		}
+		if r := requestOf(c); r != nil {
+			r.page.checkout, r.page.merchant, r.page.store, r.page.payer = ck, m, st, payer
+			c.Next()
+			return
+		}
 		c.Set(ctxPageCheckout, ck)
 		c.Set(ctxPageMerchant, m)
 		c.Set(ctxPageStore, st)
@@ -75,22 +80,64 @@ func (h *handler) csrfToken(ck *checkout.Checkout, payer *sessions.Payer) string
 	return h.pages.CSRF.Token(ck.ID, payer.SessionID(), h.now())
 }
 
+// pageState is what a page route loads and makes once per request, kept
+// in the request's state (requestLog) rather than gin's c.Set, which
+// would make a map per request and take a lock on every read. Outside
+// serve (a test's bare engine) the page routes fall back to c.Set.
+type pageState struct {
+	checkout *checkout.Checkout
+	merchant *checkout.Merchant
+	store    *checkout.Store
+	payer    *sessions.Payer
+	// nonce is the CSP nonce (pageNonce), a part of csp[0], the CSP
+	// header's value that allows the page's own scripts and styles.
+	nonce string
+	csp   [1]string
+	// contentLength is the Content-Length header's value (writePage).
+	contentLength [1]string
+}
+
 // pageCheckoutOf is the checkout requireCheckout loaded.
 func pageCheckoutOf(c *gin.Context) *checkout.Checkout {
+	if r := requestOf(c); r != nil && r.page.checkout != nil {
+		return r.page.checkout
+	}
 	return c.MustGet(ctxPageCheckout).(*checkout.Checkout)
+}
+
+// loadedCheckout is the checkout requireCheckout loaded, if this route
+// loads one.
+func loadedCheckout(c *gin.Context) (*checkout.Checkout, bool) {
+	if r := requestOf(c); r != nil && r.page.checkout != nil {
+		return r.page.checkout, true
+	}
+	ck, ok := c.Get(ctxPageCheckout)
+	if !ok {
+		return nil, false
+	}
+	return ck.(*checkout.Checkout), true
 }
 
 // pageMerchantOf is the checkout's merchant requireCheckout loaded.
 func pageMerchantOf(c *gin.Context) *checkout.Merchant {
+	if r := requestOf(c); r != nil && r.page.merchant != nil {
+		return r.page.merchant
+	}
 	return c.MustGet(ctxPageMerchant).(*checkout.Merchant)
 }
 
 // pageStoreOf is the checkout's store requireCheckout loaded.
 func pageStoreOf(c *gin.Context) *checkout.Store {
+	if r := requestOf(c); r != nil && r.page.store != nil {
+		return r.page.store
+	}
 	return c.MustGet(ctxPageStore).(*checkout.Store)
 }
 
 // pagePayerOf is the payer requireCheckoutPayer loaded.
 func pagePayerOf(c *gin.Context) *sessions.Payer {
+	if r := requestOf(c); r != nil && r.page.payer != nil {
+		return r.page.payer
+	}
 	return c.MustGet(ctxPagePayer).(*sessions.Payer)
 }

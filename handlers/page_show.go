@@ -48,6 +48,7 @@ func (h *handler) showCheckoutPage(c *gin.Context) {
 // checkoutPageView fills what every variant of the checkout page shows.
 func (h *handler) checkoutPageView(c *gin.Context, cl client, ck *checkout.Checkout, m *checkout.Merchant, st *checkout.Store, payer *sessions.Payer) templates.CheckoutView {
 	id, lang := ck.ID, explicitLang(c)
+	paths := pagePathsOf(id)
 	v := templates.CheckoutView{
 		Page:         h.page(c),
 		ID:           id,
@@ -59,12 +60,12 @@ func (h *handler) checkoutPageView(c *gin.Context, cl client, ck *checkout.Check
 		Now:          h.now(),
 		Status:       string(displayStatus(ck, h.now())),
 		Wallet:       cl.Wallet,
-		PayURL:       withLang(pagePath(id, "pay"), lang),
+		PayURL:       withLang(paths.pay, lang),
 		CSRFToken:    h.csrfToken(ck, payer),
-		StatusURL:    pagePath(id, "status"),
-		EventsURL:    pagePath(id, "events"),
-		ResultURL:    withLang(pagePath(id, "result"), lang),
-		CheckURL:     withLang(pagePath(id, "check"), lang),
+		StatusURL:    paths.status,
+		EventsURL:    paths.events,
+		ResultURL:    withLang(paths.result, lang),
+		CheckURL:     withLang(paths.check, lang),
 		CancelURL:    ck.CancelURL,
 		Wallets:      walletsOffered(ck, st),
 		PageURL:      h.publicURL + pagePath(id, ""),

@@ -16,7 +16,7 @@ func TestRecovery(t *testing.T) {
 	h := &handler{log: slog.New(slog.NewJSONHandler(logs, nil))}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.Use(h.requestID, h.recovery)
+	r.Use(h.serve)
 	r.GET("/boom", func(c *gin.Context) { panic("boom") })
 	srv := httptest.NewServer(r)
 	defer srv.Close()

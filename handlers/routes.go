@@ -24,7 +24,7 @@ func (h *handler) routes(d Deps) (*gin.Engine, error) {
 	if d.Observer != nil {
 		r.Use(h.observeRequest)
 	}
-	r.Use(h.requestID, h.accessLog, h.recovery, h.transportSecurity, apiNoStore)
+	r.Use(h.serve)
 	r.NoRoute(func(c *gin.Context) { h.fail(c, errNoRoute) })
 	r.NoMethod(func(c *gin.Context) { h.fail(c, errNoMethod) })
 

@@ -28,8 +28,23 @@ const MinSigningSecret = 32
 // one purpose, so that a token of one kind never verifies as another.
 type signer struct {
 	key  []byte
-	pool sync.Pool // hash.Hash: a page view signs once, without allocating a new HMAC
+	pool sync.Pool // *macState: a page view signs once, without allocating
 }
+
+// macState is a signer's HMAC and a buffer its input is gathered in:
+// one Write of a buffer kept with the hash, where a Write per field would
+// allocate each field's bytes (a []byte of a string passed to an
+// interface's method escapes).
+type macState struct {
+	h   hash.Hash
+	buf []byte
+	// sum takes the hash's Sum: a caller's array given to an interface's
+	// method would escape to the heap.
+	sum [sha256.Size]byte
+}
+
+// maxPooledMACInput is the largest input buffer kept for reuse.
+const maxPooledMACInput = 4 << 10
 
 func newSigner(secret []byte, purpose string) (*signer, error) {
 	if len(secret) < MinSigningSecret {
@@ -38,21 +53,36 @@ func newSigner(secret []byte, purpose string) (*signer, error) {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte(purpose))
 	s := &signer{key: m.Sum(nil)}
-	s.pool.New = func() any { return hmac.New(sha256.New, s.key) }
+	s.pool.New = func() any { return &macState{h: hmac.New(sha256.New, s.key), buf: make([]byte, 0, 256)} }
 	return s, nil
 }
 
 // mac appends to dst the MAC of the fields, each followed by a NUL (no
 // field of ours holds one, so the encoding is unambiguous).
 func (s *signer) mac(dst []byte, fields ...string) []byte {
-	h := s.pool.Get().(hash.Hash)
-	h.Reset()
+	return s.macThen(dst, nil, fields...)
+}
+
+// macThen is mac of the fields and then, when it is not nil, of last (a
+// field the caller has as bytes: no string made for it).
+func (s *signer) macThen(dst, last []byte, fields ...string) []byte {
+	m := s.pool.Get().(*macState)
+	b := m.buf[:0]
 	for _, f := range fields {
-		h.Write([]byte(f))
-		h.Write([]byte{0})
+		b = append(b, f...)
+		b = append(b, 0)
 	}
-	dst = h.Sum(dst)
-	s.pool.Put(h)
+	if last != nil {
+		b = append(b, last...)
+		b = append(b, 0)
+	}
+	m.h.Reset()
+	m.h.Write(b)
+	dst = append(dst, m.h.Sum(m.sum[:0])...)
+	if cap(b) <= maxPooledMACInput {
+		m.buf = b
+		s.pool.Put(m)
+	}
 	return dst
 }
 
@@ -96,12 +126,12 @@ func (c *CSRF) String() string { return "sessions.CSRF{[key redacted]}" }
 // sessionID ("" for none), good for CSRFLifetime from now: the expiry in
 // seconds (base 36), a dot, the MAC (base64url).
 func (c *CSRF) Token(checkoutID, sessionID string, now time.Time) string {
-	exp := strconv.FormatInt(now.Add(CSRFLifetime).Unix(), 36)
 	var buf [96]byte
-	out := append(buf[:0], exp...)
+	out := strconv.AppendInt(buf[:0], now.Add(CSRFLifetime).Unix(), 36)
+	exp := out[:len(out):len(out)]
 	out = append(out, '.')
 	var sum [sha256.Size]byte
-	mac := c.s.mac(sum[:0], "csrf", checkoutID, sessionID, exp)
+	mac := c.s.macThen(sum[:0], exp, "csrf", checkoutID, sessionID)
 	out = base64.RawURLEncoding.AppendEncode(out, mac)
 	return string(out)
 }
@@ -121,8 +151,9 @@ func (c *CSRF) Check(token, checkoutID, sessionID string, now time.Time) bool {
 	if n, err := base64.RawURLEncoding.Decode(got[:], []byte(sig)); err != nil || n != sha256.Size {
 		return false
 	}
+	var expb [13]byte
 	var sum [sha256.Size]byte
-	return hmac.Equal(got[:], c.s.mac(sum[:0], "csrf", checkoutID, sessionID, exp))
+	return hmac.Equal(got[:], c.s.macThen(sum[:0], append(expb[:0], exp...), "csrf", checkoutID, sessionID))
 }
 
 // WalletOKToken stamps the moment checkoutID's page learnt that the

@@ -2,10 +2,14 @@ package sessions
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -293,5 +297,52 @@ func TestWalletOKToken(t *testing.T) {
 	}
 	if c.Check(tok, ck, "", at) {
 		t.Error("a wallet-OK stamp passes as a CSRF token")
+	}
+}
+
+// TestCSRFAllocations pins what a page view's token costs: the token's
+// string and nothing else (the MAC's hash is pooled, its input written
+// once from a pooled buffer), and nothing at all to check one.
+func TestCSRFAllocations(t *testing.T) {
+	if raceBuild {
+		t.Skip("sync.Pool drops at random under -race")
+	}
+	c, err := NewCSRF(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	tok := c.Token("co_0123456789abcdef", "sess_0123456789", now)
+	if got := testing.AllocsPerRun(100, func() { tok = c.Token("co_0123456789abcdef", "sess_0123456789", now) }); got > 1 {
+		t.Errorf("Token: %.0f allocations, want 1 (the token)", got)
+	}
+	if got := testing.AllocsPerRun(100, func() {
+		if !c.Check(tok, "co_0123456789abcdef", "sess_0123456789", now) {
+			t.Fatal("own token refused")
+		}
+	}); got > 0 {
+		t.Errorf("Check: %.0f allocations, want 0", got)
+	}
+}
+
+// TestCSRFTokenEncoding pins the MAC's input (each field followed by a
+// NUL, under the purpose's key), so that tokens of pages already open
+// keep verifying across a change of how it is computed.
+func TestCSRFTokenEncoding(t *testing.T) {
+	c, err := NewCSRF(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	k := hmac.New(sha256.New, secret)
+	k.Write([]byte("checkout page csrf token"))
+	for _, sid := range []string{"", "sess_1"} {
+		exp := strconv.FormatInt(now.Add(CSRFLifetime).Unix(), 36)
+		m := hmac.New(sha256.New, k.Sum(nil))
+		m.Write([]byte("csrf\x00co_1\x00" + sid + "\x00" + exp + "\x00"))
+		want := exp + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+		if got := c.Token("co_1", sid, now); got != want {
+			t.Errorf("session %q: token %q, want %q", sid, got, want)
+		}
 	}
 }

@@ -20,7 +20,11 @@ func Negotiate(acceptLanguage, override string) string {
 		return l
 	}
 	best, bestQ := "", -1.0
-	for _, part := range strings.Split(acceptLanguage, ",") {
+	// Cut, not Split: every page view negotiates, and a slice of the
+	// parts would be made for each.
+	for rest, more := acceptLanguage, true; more; {
+		var part string
+		part, rest, more = strings.Cut(rest, ",")
 		tag, q := parseRange(part)
 		if q <= 0 || q <= bestQ {
 			continue
@@ -58,7 +62,9 @@ func match(tag string) (string, bool) {
 func parseRange(s string) (string, float64) {
 	tag, params, _ := strings.Cut(s, ";")
 	q := 1.0
-	for _, p := range strings.Split(params, ";") {
+	for more := true; more; {
+		var p string
+		p, params, more = strings.Cut(params, ";")
 		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
 		if !ok || strings.TrimSpace(k) != "q" {
 			continue
