@@ -582,3 +582,42 @@ func TestLinkRefusalsByType(t *testing.T) {
 		})
 	}
 }
+
+// TestLinkTapTokenReplayed: payer A's page token, posted by another
+// payer (bob's wallet, or a desktop browser with no identity) while A's
+// checkout is open, makes that payer's own checkout: a page's token
+// copied or replayed never hands out another payer's checkout.
+func TestLinkTapTokenReplayed(t *testing.T) {
+	e := newPgEnv(t)
+	l := e.newLink(checkout.LinkTerms{Amount: 1200, MaxPayments: 10})
+	u, _ := url.Parse(e.srv.URL)
+	// wallet is a browser of payer's wallet past the OAuth (its session,
+	// no link cookie, its first checkout cancelled), and the tap token of
+	// a fresh page of the link.
+	wallet := func(payer string) (*pgBrowser, url.Values) {
+		b := e.browser(uaWeChatIOS, payer)
+		first := checkoutOf(t, b.tapLink(l.ID, nil))
+		if r := b.get("/c/" + first); r.status != 200 {
+			t.Fatalf("checkout page after OAuth: %d", r.status)
+		}
+		// Ended, so that the next tap claims its page token afresh.
+		if _, err := e.repo.Cancel(context.Background(), first); err != nil {
+			t.Fatal(err)
+		}
+		fresh := e.browser(uaWeChatIOS, payer)
+		for _, ck := range b.c.Jar.Cookies(u) {
+			if !strings.HasPrefix(ck.Name, "pl_co_") {
+				fresh.c.Jar.SetCookies(u, []*http.Cookie{ck})
+			}
+		}
+		return fresh, url.Values{"tap": {attr(reLinkTap, fresh.get("/l/"+l.ID).body)}}
+	}
+	alice, aliceForm := wallet("alice")
+	bob, _ := wallet("bob")
+	a := checkoutOf(t, alice.tapLink(l.ID, url.Values{"tap": aliceForm["tap"]}))
+	for name, b := range map[string]*pgBrowser{"bob": bob, "desktop": e.browser(uaDesktop, "d")} {
+		if got := checkoutOf(t, b.tapLink(l.ID, url.Values{"tap": aliceForm["tap"]})); got == a {
+			t.Fatalf("%s replaying alice's page token got her checkout %s", name, a)
+		}
+	}
+}
