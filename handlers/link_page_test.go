@@ -621,3 +621,36 @@ func TestLinkTapTokenReplayed(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkRetapAfterDeactivation: the merchant switches a link off while
+// a payer's checkout from it is open: a new payer gets the inactive
+// message, but the payer's second tap (or a refresh of the tap) in the
+// same browser still goes back to their open checkout, which finishes.
+func TestLinkRetapAfterDeactivation(t *testing.T) {
+	e := newPgEnv(t)
+	hdr := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	for _, terms := range []checkout.LinkTerms{
+		{Amount: 1500, InactiveMessage: "今日售罄"},
+		{MinAmount: 100, MaxAmount: 5000, InactiveMessage: "今日售罄"},
+	} {
+		l := e.newLink(terms)
+		b := e.browser(uaDesktop, "payer")
+		page := b.get("/l/" + l.ID).body
+		form := url.Values{"csrf": {attr(reLinkCSRF, page)}, "tap": {attr(reLinkTap, page)}, "terms": {attr(reLinkTerms, page)}}
+		if l.EnteredAmount() {
+			form.Set("amount", "12.50")
+		}
+		tap := func() pgResp { return b.do(false, "POST", "/l/"+l.ID, []byte(form.Encode()), hdr) }
+		first := checkoutOf(t, tap())
+		off := false
+		if _, err := e.repo.UpdateLink(context.Background(), "m_pages", l.ID, checkout.LinkUpdate{Active: &off}, ""); err != nil {
+			t.Fatal(err)
+		}
+		if r := e.browser(uaDesktop, "new").get("/l/" + l.ID); !strings.Contains(r.body, "今日售罄") || strings.Contains(r.body, `name="tap"`) {
+			t.Fatalf("a new payer after the deactivation: %d, no inactive message or a pay form", r.status)
+		}
+		if again := checkoutOf(t, tap()); again != first {
+			t.Fatalf("the payer's second tap got %s, want their open checkout %s", again, first)
+		}
+	}
+}
