@@ -453,15 +453,23 @@ func (r *Repo) Reserve(ctx context.Context, l *PaymentLink, c *Checkout, tap Lin
 }
 
 // tapKeys are the claim keys of a tap on linkID for fen: the page's token
-// and the payer's digest, when valid (anything else claims nothing).
+// and the payer's digest, when valid (anything else claims nothing). The
+// token's claim is scoped by the payer's digest too: a page's token is
+// sent back by whoever holds the page, so a token copied or replayed from
+// another wallet identity (or from none) claims a key of its own and
+// never gets the first payer's checkout.
 func (r *Repo) tapKeys(linkID string, tap LinkTap, fen int64) []string {
 	amount := ":" + strconv.FormatInt(fen, 10)
+	who := ""
+	if validWho(tap.Who) {
+		who = tap.Who
+	}
 	var keys []string
 	if validWho(tap.Token) {
-		keys = append(keys, r.prefix+"pl:{"+linkID+"}:tap:"+tap.Token+amount)
+		keys = append(keys, r.prefix+"pl:{"+linkID+"}:tap:"+tap.Token+":"+who+amount)
 	}
-	if validWho(tap.Who) {
-		keys = append(keys, r.keyLinkPayer(linkID, tap.Who)+amount)
+	if who != "" {
+		keys = append(keys, r.keyLinkPayer(linkID, who)+amount)
 	}
 	return keys
 }
@@ -741,7 +749,9 @@ func (r *Repo) CreateFromLink(ctx context.Context, l *PaymentLink, fen int64, we
 		if err != nil {
 			return nil, fmt.Errorf("checkout from link %s: tap claimed by %s: %w", l.ID, claimed, err)
 		}
-		if prev != nil && prev.PaymentLink == l.ID && prev.Status.Active() && prev.ExpiresAt.After(r.now()) {
+		// Only a checkout of this link for this amount is this tap's: a
+		// claim naming anything else is dropped, never handed out.
+		if prev != nil && prev.PaymentLink == l.ID && prev.Amounts.Trade == fen && prev.Status.Active() && prev.ExpiresAt.After(r.now()) {
 			return prev, nil
 		}
 		if err := r.dropTap(ctx, l.ID, tap, fen, claimed); err != nil {

@@ -3,6 +3,7 @@ package checkout
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -689,5 +690,53 @@ func TestLinkReservationLapsesAfterCrash(t *testing.T) {
 	}
 	if n, _ := r.LinkHeld(ctx, l.ID); n != 1 {
 		t.Fatalf("held %d", n)
+	}
+}
+
+// TestLinkTapNotAnotherPayers: a page's tap token posted by another
+// wallet identity (copied or replayed) gets a checkout of its own, never
+// the first payer's; and a claim that names a checkout of another amount
+// or another link (a key written by anything else) is never handed out.
+func TestLinkTapNotAnotherPayers(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	l := newLink(t, r, clk, LinkTerms{MinAmount: 100, MaxAmount: 5000, MaxPayments: 5})
+	a, err := r.CreateFromLink(ctx, l, 1500, "", LinkTap{Token: "PAGEA", Who: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tap := range []LinkTap{{Token: "PAGEA", Who: "bob"}, {Token: "PAGEA"}} {
+		b, err := r.CreateFromLink(ctx, l, 1500, "", tap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.ID == a.ID {
+			t.Fatalf("tap %+v got the first payer's checkout %s", tap, a.ID)
+		}
+	}
+
+	// Claims planted on checkouts that are not this tap's terms.
+	other := newLink(t, r, clk, LinkTerms{MinAmount: 100, MaxAmount: 5000})
+	foreign, err := r.CreateFromLink(ctx, other, 1500, "", LinkTap{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		target string
+	}{{"another amount", a.ID}, {"another link", foreign.ID}} {
+		tap := LinkTap{Token: "PLANT" + strconv.Itoa(len(tc.name))}
+		for _, k := range r.tapKeys(l.ID, tap, 2000) {
+			if err := r.rdb.Set(ctx, k, tc.target, time.Hour).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c, err := r.CreateFromLink(ctx, l, 2000, "", tap)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if c.ID == tc.target || c.Amounts.Trade != 2000 || c.PaymentLink != l.ID {
+			t.Fatalf("%s: got %s (%d fen, link %s)", tc.name, c.ID, c.Amounts.Trade, c.PaymentLink)
+		}
 	}
 }

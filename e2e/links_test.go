@@ -198,3 +198,55 @@ func (s *stack) deleteLink(id string) {
 		s.t.Fatalf("delete link %s: %d", id, res.StatusCode)
 	}
 }
+
+// TestPaymentLinkOtherKinds completes the grid of link kinds and
+// browsers with the two the tests above leave out: a fixed-amount link in
+// WeChat (OAuth, then the bridge stand-in) and an entered-amount link in
+// a desktop browser (typed on the keypad page, then the checkout's QR
+// paid at the sandbox).
+func TestPaymentLinkOtherKinds(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, sandboxOptions{})
+	t.Run("wechat fixed", func(t *testing.T) {
+		link, u := s.createLink(map[string]any{"amount": 1800, "description": "美式", "store": storeNative})
+		tb := newTab(t, s, wechatPhone, wechatBridge("ok"))
+		tb.open(u, "[data-testid=link-pay]")
+		if got := tb.text("[data-testid=amount]"); got != "¥18.00" {
+			t.Errorf("link page amount %q", got)
+		}
+		tb.click("[data-testid=link-pay]")
+		tb.visible("[data-testid=pay-button]")
+		id := linkCheckout(t, tb)
+		assertCheckoutPage(t, tb, "¥18.00", "wechat_jsapi", "美式")
+		tb.click("[data-testid=pay-button]")
+		tb.visible("[data-testid=result-paid]")
+		assertPaidOnce(t, s, storeNative, id)
+		if c := s.checkout(id); c.PaymentLink != link || c.Amounts.Trade != 1800 {
+			t.Errorf("checkout %s of link %q, %d fen", id, c.PaymentLink, c.Amounts.Trade)
+		}
+	})
+	t.Run("desktop entered", func(t *testing.T) {
+		link, u := s.createLink(map[string]any{"min_amount": 100, "max_amount": 50000, "description": "随心付", "store": storeNative})
+		tb := newTab(t, s, desktop)
+		tb.open(u, "[data-testid=amount-input]")
+		tb.run("type the amount", chromedp.SendKeys("[data-testid=amount-input]", "12.30"), chromedp.Click("[data-testid=link-pay]"))
+		tb.visible("[data-testid=qr-image-wechat]")
+		id := linkCheckout(t, tb)
+		assertCheckoutPage(t, tb, "¥12.30", "qr", "随心付")
+		png := get(tb, "capture the QR code", chromedp.Screenshot(chromedp.CSS("[data-testid=qr-image-wechat]")))
+		img, _, err := image.Decode(bytes.NewReader(png))
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, err := qr.Decode(img)
+		if err != nil {
+			t.Fatalf("the QR code does not decode: %v", err)
+		}
+		scan(t, s, code)
+		tb.waitFor("the page follows to the result", `location.pathname.endsWith("/result") && !!document.querySelector("[data-view=paid]")`)
+		assertPaidOnce(t, s, storeNative, id)
+		if c := s.checkout(id); c.PaymentLink != link || c.Amounts.Trade != 1230 {
+			t.Errorf("checkout %s of link %q, %d fen", id, c.PaymentLink, c.Amounts.Trade)
+		}
+	})
+}

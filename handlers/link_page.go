@@ -118,7 +118,8 @@ func (h *handler) showLinkPage(c *gin.Context) {
 // payLink is POST /l/:id, the payer's tap: it checks origin and CSRF
 // token, reads the amount (the link's fixed one, or the payer's in yuan,
 // parsed to fen without floats), reuses the checkout this browser's last
-// tap made while it is open and for the same amount, or makes one with
+// tap made while it is open and for the same amount (even on a link
+// switched off since: open checkouts finish), or makes one with
 // the link's terms (Payments.CheckoutFromLink: a slot reserved; the taps
 // of one page or one wallet identity make one), and sends the payer to
 // /c/:id.
@@ -147,6 +148,28 @@ func (h *handler) payLink(c *gin.Context) {
 		h.render(c, http.StatusForbidden, templates.LinkPage(v))
 		return
 	}
+	fen, raw := l.Amount, ""
+	var amountErr error
+	if l.EnteredAmount() {
+		raw = c.PostForm("preset")
+		if raw == "" {
+			raw = c.PostForm("amount")
+		}
+		if fen, amountErr = checkout.ParseYuan(raw); amountErr == nil {
+			amountErr = l.CheckAmount(fen)
+		}
+	}
+	ctx := c.Request.Context()
+	// Before the link's switch and terms: a second tap or a refresh by the
+	// payer whose checkout is open goes back to it even after the merchant
+	// switched the link off or changed its description; open checkouts
+	// finish.
+	if amountErr == nil {
+		if co := h.openLinkCheckout(c, l, fen); co != nil {
+			c.Redirect(http.StatusSeeOther, withLang(pagePath(co.ID, ""), explicitLang(c)))
+			return
+		}
+	}
 	if v.Inactive {
 		h.render(c, http.StatusConflict, templates.LinkPage(v))
 		return
@@ -159,25 +182,9 @@ func (h *handler) payLink(c *gin.Context) {
 		h.render(c, http.StatusConflict, templates.LinkPage(v))
 		return
 	}
-	fen := l.Amount
-	if l.EnteredAmount() {
-		raw := c.PostForm("preset")
-		if raw == "" {
-			raw = c.PostForm("amount")
-		}
-		var err error
-		if fen, err = checkout.ParseYuan(raw); err == nil {
-			err = l.CheckAmount(fen)
-		}
-		if err != nil {
-			v.Value, v.Error = limitText(raw, 32), amountMessage(v.Page, err)
-			h.render(c, http.StatusBadRequest, templates.LinkPage(v))
-			return
-		}
-	}
-	ctx := c.Request.Context()
-	if co := h.openLinkCheckout(c, l, fen); co != nil {
-		c.Redirect(http.StatusSeeOther, withLang(pagePath(co.ID, ""), explicitLang(c)))
+	if amountErr != nil {
+		v.Value, v.Error = limitText(raw, 32), amountMessage(v.Page, amountErr)
+		h.render(c, http.StatusBadRequest, templates.LinkPage(v))
 		return
 	}
 	// The page's tap token and the payer's wallet identity claim the tap

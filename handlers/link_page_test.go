@@ -582,3 +582,75 @@ func TestLinkRefusalsByType(t *testing.T) {
 		})
 	}
 }
+
+// TestLinkTapTokenReplayed: payer A's page token, posted by another
+// payer (bob's wallet, or a desktop browser with no identity) while A's
+// checkout is open, makes that payer's own checkout: a page's token
+// copied or replayed never hands out another payer's checkout.
+func TestLinkTapTokenReplayed(t *testing.T) {
+	e := newPgEnv(t)
+	l := e.newLink(checkout.LinkTerms{Amount: 1200, MaxPayments: 10})
+	u, _ := url.Parse(e.srv.URL)
+	// wallet is a browser of payer's wallet past the OAuth (its session,
+	// no link cookie, its first checkout cancelled), and the tap token of
+	// a fresh page of the link.
+	wallet := func(payer string) (*pgBrowser, url.Values) {
+		b := e.browser(uaWeChatIOS, payer)
+		first := checkoutOf(t, b.tapLink(l.ID, nil))
+		if r := b.get("/c/" + first); r.status != 200 {
+			t.Fatalf("checkout page after OAuth: %d", r.status)
+		}
+		// Ended, so that the next tap claims its page token afresh.
+		if _, err := e.repo.Cancel(context.Background(), first); err != nil {
+			t.Fatal(err)
+		}
+		fresh := e.browser(uaWeChatIOS, payer)
+		for _, ck := range b.c.Jar.Cookies(u) {
+			if !strings.HasPrefix(ck.Name, "pl_co_") {
+				fresh.c.Jar.SetCookies(u, []*http.Cookie{ck})
+			}
+		}
+		return fresh, url.Values{"tap": {attr(reLinkTap, fresh.get("/l/"+l.ID).body)}}
+	}
+	alice, aliceForm := wallet("alice")
+	bob, _ := wallet("bob")
+	a := checkoutOf(t, alice.tapLink(l.ID, url.Values{"tap": aliceForm["tap"]}))
+	for name, b := range map[string]*pgBrowser{"bob": bob, "desktop": e.browser(uaDesktop, "d")} {
+		if got := checkoutOf(t, b.tapLink(l.ID, url.Values{"tap": aliceForm["tap"]})); got == a {
+			t.Fatalf("%s replaying alice's page token got her checkout %s", name, a)
+		}
+	}
+}
+
+// TestLinkRetapAfterDeactivation: the merchant switches a link off while
+// a payer's checkout from it is open: a new payer gets the inactive
+// message, but the payer's second tap (or a refresh of the tap) in the
+// same browser still goes back to their open checkout, which finishes.
+func TestLinkRetapAfterDeactivation(t *testing.T) {
+	e := newPgEnv(t)
+	hdr := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	for _, terms := range []checkout.LinkTerms{
+		{Amount: 1500, InactiveMessage: "今日售罄"},
+		{MinAmount: 100, MaxAmount: 5000, InactiveMessage: "今日售罄"},
+	} {
+		l := e.newLink(terms)
+		b := e.browser(uaDesktop, "payer")
+		page := b.get("/l/" + l.ID).body
+		form := url.Values{"csrf": {attr(reLinkCSRF, page)}, "tap": {attr(reLinkTap, page)}, "terms": {attr(reLinkTerms, page)}}
+		if l.EnteredAmount() {
+			form.Set("amount", "12.50")
+		}
+		tap := func() pgResp { return b.do(false, "POST", "/l/"+l.ID, []byte(form.Encode()), hdr) }
+		first := checkoutOf(t, tap())
+		off := false
+		if _, err := e.repo.UpdateLink(context.Background(), "m_pages", l.ID, checkout.LinkUpdate{Active: &off}, ""); err != nil {
+			t.Fatal(err)
+		}
+		if r := e.browser(uaDesktop, "new").get("/l/" + l.ID); !strings.Contains(r.body, "今日售罄") || strings.Contains(r.body, `name="tap"`) {
+			t.Fatalf("a new payer after the deactivation: %d, no inactive message or a pay form", r.status)
+		}
+		if again := checkoutOf(t, tap()); again != first {
+			t.Fatalf("the payer's second tap got %s, want their open checkout %s", again, first)
+		}
+	}
+}

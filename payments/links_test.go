@@ -231,3 +231,36 @@ func TestLinkInTimePaymentOnRetakenSlotRefunded(t *testing.T) {
 		t.Fatalf("link counts %d payments", link.Payments)
 	}
 }
+
+// TestLinkDeactivatedOpenCheckoutFinishes: the merchant switches a
+// limited link off while a payer's checkout from it is open: new payers
+// are refused at once, but the open checkout is paid in time, kept (not
+// refunded) and counted.
+func TestLinkDeactivatedOpenCheckoutFinishes(t *testing.T) {
+	e := newEnv(t, envConfig{latePolicy: checkout.LatePolicyRefund, sandbox: sandbox.Config{DropNotifies: true}})
+	ctx := context.Background()
+	l := e.newLink(900, 3)
+	c, err := e.svc.CheckoutFromLink(ctx, l, 900, checkout.LinkTap{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := e.order(c, checkout.ScenarioJump, "")
+	off := false
+	if ch, err := e.repo.UpdateLink(ctx, e.merchant.ID, l.ID, checkout.LinkUpdate{Active: &off}, ""); err != nil || !ch.Deactivated {
+		t.Fatalf("deactivate: %+v %v", ch, err)
+	}
+	if _, err := e.svc.CheckoutFromLink(ctx, l, 900, checkout.LinkTap{}); !errors.Is(err, checkout.ErrLinkInactive) {
+		t.Fatalf("a new payer after the deactivation: %v", err)
+	}
+	e.pay(a)
+	if code, body := e.sendNotify(e.notifyQuery(a, gateway.StatusPaid).Encode()); code != 200 || body != gateway.NotifySuccess {
+		t.Fatalf("notify: %d %q", code, body)
+	}
+	o, _ := e.sb.Order(e.sbStore.OpenID, a.OrdNo)
+	if got := e.get(c.ID); got.Status != checkout.StatusPaid || got.Late || o.Refunded != 0 {
+		t.Fatalf("the open checkout after the deactivation: %s late=%v refunded %d", got.Status, got.Late, o.Refunded)
+	}
+	if link, _ := e.repo.GetLink(ctx, l.ID); link.Payments != 1 || link.Active || link.DeactivatedBy != checkout.DeactivatedByMerchant {
+		t.Fatalf("link %+v", link)
+	}
+}
