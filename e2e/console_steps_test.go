@@ -68,24 +68,10 @@ func TestConsoleExportPosterIsolation(t *testing.T) {
 	if ok := eval[bool](tb, `(function(){var i=document.querySelector("[data-testid=poster-qr]");return i.complete && i.naturalWidth > 0})()`); !ok {
 		t.Error("the poster's code image did not load")
 	}
-	// Everything on the sheet shows whole: the description is not squeezed
-	// to nothing, and nothing is cut at the sheet's bottom.
-	if clipped := eval[string](tb, `(function(){
-		var sheet = document.querySelector("[data-testid=poster]").getBoundingClientRect(), out = [];
-		document.querySelectorAll("[data-testid=poster] > *").forEach(function (el) {
-			var r = el.getBoundingClientRect();
-			if ((getComputedStyle(el).overflowY !== "visible" && el.scrollHeight > el.clientHeight + 1) || r.bottom > sheet.bottom + 0.5) {
-				out.push((el.getAttribute("data-testid") || el.className) + " " + el.clientHeight + "/" + el.scrollHeight + " bottom " + Math.round(r.bottom) + "/" + Math.round(sheet.bottom));
-			}
-		});
-		return out.join("; ");
-	})()`); clipped != "" {
-		t.Errorf("the poster cuts: %s", clipped)
-	}
-	if wh := eval[[]float64](tb, `(function(){var r=document.querySelector("[data-testid=poster-qr]").getBoundingClientRect();return [r.width, r.height]})()`); wh[0] != wh[1] || wh[0] < 60*96/25.4 {
-		t.Errorf("the poster's code is %v px, want square and at least 60 mm", wh)
-	}
+	posterWhole(tb, "A5")
 	tb.screenshot("desktop-link-poster")
+	tb.open(tb.location()+"?paper=a4", "[data-testid=poster-qr]")
+	posterWhole(tb, "A4")
 
 	// The audit log shows the link created (and the export below).
 	tb.open(s.url+"/console/audit", "[data-testid=console-audit]")
@@ -185,4 +171,27 @@ func TestConsoleExportPosterIsolation(t *testing.T) {
 		t.Errorf("the other merchant's list shows %d rows for the first merchant's reference", n)
 	}
 	ot.screenshot("desktop-other-merchant-by-url")
+}
+
+// posterWhole fails when anything on the open poster's sheet is cut:
+// everything on the sheet shows whole (the description is not squeezed
+// to nothing, nothing is cut at the sheet's bottom), and its code is
+// square and at least 60 mm.
+func posterWhole(tb *tab, what string) {
+	tb.t.Helper()
+	if clipped := eval[string](tb, `(function(){
+		var sheet = document.querySelector("[data-testid=poster]").getBoundingClientRect(), out = [];
+		document.querySelectorAll("[data-testid=poster] > *").forEach(function (el) {
+			var r = el.getBoundingClientRect();
+			if ((getComputedStyle(el).overflowY !== "visible" && el.scrollHeight > el.clientHeight + 1) || r.bottom > sheet.bottom + 0.5) {
+				out.push((el.getAttribute("data-testid") || el.className) + " " + el.clientHeight + "/" + el.scrollHeight + " bottom " + Math.round(r.bottom) + "/" + Math.round(sheet.bottom));
+			}
+		});
+		return out.join("; ");
+	})()`); clipped != "" {
+		tb.t.Errorf(what+": the poster cuts: %s", clipped)
+	}
+	if wh := eval[[]float64](tb, `(function(){var r=document.querySelector("[data-testid=poster-qr]").getBoundingClientRect();return [r.width, r.height]})()`); wh[0] != wh[1] || wh[0] < 60*96/25.4 {
+		tb.t.Errorf(what+": the poster's code is %v px, want square and at least 60 mm", wh)
+	}
 }
