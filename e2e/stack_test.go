@@ -134,7 +134,13 @@ type sandboxOptions struct {
 	// consoleUsers are more console users of the merchant, besides
 	// console's.
 	consoleUsers []*checkout.ConsoleUser
+	// otherMerchantUsers, when set, adds a second merchant (otherMerchantID,
+	// one sandbox store of its own) whose console users they are.
+	otherMerchantUsers []*checkout.ConsoleUser
 }
+
+// otherMerchantID is the second merchant of sandboxOptions.otherMerchantUsers.
+const otherMerchantID = "m_e2e_other"
 
 // newStack builds and starts everything; it all stops when the test ends.
 func newStack(t *testing.T, opt sandboxOptions) *stack {
@@ -232,7 +238,28 @@ func newStack(t *testing.T, opt sandboxOptions) *stack {
 		m.Console = consoleUsers(t)
 	}
 	m.Console.Users = append(m.Console.Users, opt.consoleUsers...)
-	dir, err := checkout.NewDirectory([]*checkout.Merchant{m})
+	merchants := []*checkout.Merchant{m}
+	if len(opt.otherMerchantUsers) > 0 {
+		gs := sandbox.GenerateStore()
+		gs.Name = "另一家店"
+		if err := sb.AddStore(gs); err != nil {
+			t.Fatal(err)
+		}
+		gw, err := gateway.NewStore(base+"/sandbox"+sb.Prefix(), gs.OpenID, gs.OpenKey, gs.ShopPass)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := accounts.Add(otherMerchantID, "other", gw); err != nil {
+			t.Fatal(err)
+		}
+		other := *stores[0]
+		other.ID, other.Name = "other", gs.Name
+		merchants = append(merchants, &checkout.Merchant{
+			ID: otherMerchantID, Name: "另一家店", Stores: []*checkout.Store{&other},
+			Console: checkout.Console{Users: opt.otherMerchantUsers},
+		})
+	}
+	dir, err := checkout.NewDirectory(merchants)
 	if err != nil {
 		t.Fatal(err)
 	}

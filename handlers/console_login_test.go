@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -455,5 +456,27 @@ func TestConsolePaymentDetail(t *testing.T) {
 	}
 	if a := e.do(e.browser(), "GET", "/console/payments/"+own, nil); a.status != http.StatusSeeOther {
 		t.Errorf("signed out: %d", a.status)
+	}
+}
+
+// TestConsoleLoginLockoutPerAddress: one address that tries 30 emails,
+// none more than the per-account limit, is locked itself (an hour's 30),
+// even for a real user with the right password, and the page says so.
+func TestConsoleLoginLockoutPerAddress(t *testing.T) {
+	e := newConsoleEnv(t)
+	for i := range 30 {
+		email := "guess" + strconv.Itoa(i) + "@shop.example"
+		if a := e.login(e.browser(), email, "wrong-password-123", ""); a.status != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d, want 401", i+1, a.status)
+		}
+	}
+	a := e.login(e.browser(), "viewer@shop.example", consolePassword, "")
+	if a.status != http.StatusTooManyRequests || !strings.Contains(a.body, `data-testid="login-locked"`) {
+		t.Fatalf("the 31st attempt from the address: %d, want 429 and the lock message\n%s", a.status, a.body)
+	}
+	// Locked, a known and an unknown email get the same page.
+	u := e.login(e.browser(), "nobody@shop.example", consolePassword, "")
+	if u.status != a.status || strings.ReplaceAll(scrub(u.body), "nobody@shop.example", "viewer@shop.example") != scrub(a.body) {
+		t.Errorf("locked, an unknown email answers differently: %d", u.status)
 	}
 }
