@@ -209,20 +209,36 @@ func (r *Repo) RebuildStatusIndex(ctx context.Context, merchantID string) (int, 
 		if err != nil {
 			return err
 		}
-		_, err = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, c := range cs {
-				if c == nil || c.MerchantID != merchantID {
-					continue
+		batch := func() (int, error) {
+			m := 0
+			_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, c := range cs {
+					if c == nil || c.MerchantID != merchantID {
+						continue
+					}
+					keys, args := r.indexArgs(c, statusIndexed{})
+					scriptIndexStatus.EvalSha(ctx, p, keys, args...)
+					m++
 				}
-				keys, args := r.indexArgs(c, statusIndexed{})
-				scriptIndexStatus.Run(ctx, p, keys, args...)
-				n++
+				return nil
+			})
+			if errors.Is(err, redis.Nil) {
+				err = nil
 			}
-			return nil
-		})
-		if errors.Is(err, redis.Nil) {
-			err = nil
+			return m, err
 		}
+		m, err := batch()
+		// In a pipeline a script cannot fall back to EVAL by itself: on a
+		// Redis that has not seen it yet (a fresh or restarted server, a
+		// new Cluster node) load it where it is missing and run the batch
+		// again (indexing twice changes nothing).
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			if err := scriptIndexStatus.Load(ctx, r.rdb).Err(); err != nil {
+				return err
+			}
+			m, err = batch()
+		}
+		n += m
 		return err
 	})
 	if err != nil {

@@ -270,3 +270,27 @@ func TestStatusIndexCursorMoves(t *testing.T) {
 		t.Fatalf("unknown cursor: %v", err)
 	}
 }
+
+// TestRebuildStatusIndexScriptNotLoaded: the rebuild pipelines its script,
+// and a pipelined script cannot fall back to EVAL; on a Redis that has not
+// seen it (a fresh or restarted server, miniredis in CI) the rebuild
+// failed with NOSCRIPT and the service did not start.
+func TestRebuildStatusIndexScriptNotLoaded(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	for range 3 {
+		create(t, r, clk, "m1")
+		clk.Advance(time.Millisecond)
+	}
+	if err := r.rdb.Del(ctx, r.statusIndexMarker("m1")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Every script goes; other tests on the same server do not mind, as
+	// Run falls back to EVAL.
+	if err := r.rdb.Do(ctx, "SCRIPT", "FLUSH").Err(); err != nil {
+		t.Skipf("SCRIPT FLUSH: %v", err)
+	}
+	if n, err := r.RebuildStatusIndex(ctx, "m1"); err != nil || n != 3 {
+		t.Fatalf("rebuild on a server without the script: %d, %v", n, err)
+	}
+}
