@@ -323,6 +323,10 @@ func TestAccessibility(t *testing.T) {
 	states := payerStates(t, s)
 	for _, lang := range a11yLangs {
 		t.Run(lang.name, func(t *testing.T) {
+			// The languages share the states and change none of them (the
+			// clock moved in payerStates): each opens its pages in its own
+			// tab, beside the others.
+			t.Parallel()
 			for _, st := range states {
 				t.Run(st.name, func(t *testing.T) {
 					tb := openState(t, s, st, lang.accept)

@@ -3,11 +3,14 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	goruntime "runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -69,6 +72,15 @@ var (
 func TestMain(m *testing.M) {
 	// Quiet: no gin debug banner and route list in the output.
 	gin.SetMode(gin.TestMode)
+	// The browser tests wait (on Chromium, on the pages' timers) far more
+	// than they compute: run up to four at a time, even on two cores,
+	// unless -parallel says otherwise.
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", strconv.Itoa(max(4, goruntime.GOMAXPROCS(0))))
+	}
 	code := m.Run()
 	browserCancel()
 	os.Exit(code)

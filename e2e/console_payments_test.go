@@ -112,8 +112,11 @@ func TestConsolePayments(t *testing.T) {
 	tb.open(s.url+"/console/payments", "[data-testid=payments-search]")
 	tb.run("search the reference",
 		chromedp.SendKeys("[data-testid=payments-search]", "E2E-CONSOLE-42"),
-		chromedp.Click("[data-testid=payments-apply]"),
-		chromedp.WaitVisible(chromedp.CSS("[data-testid=payment-row]")))
+		chromedp.Click("[data-testid=payments-apply]"))
+	// The list before the search shows the row too: wait for the page the
+	// search loads (its query in the address) before counting.
+	tb.waitFor("the search's answer", `new URLSearchParams(location.search).get("q") === "E2E-CONSOLE-42" &&
+		document.readyState === "complete" && !!document.querySelector("[data-testid=payment-row]")`)
 	if n := eval[int](tb, `document.querySelectorAll("[data-testid=payment-row]").length`); n != 1 {
 		t.Fatalf("search by reference: %d rows", n)
 	}

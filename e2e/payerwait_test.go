@@ -37,7 +37,6 @@ const walletSaysOK = `(function () {
 // minute rather than waited for.
 func TestWalletOKNeverInvitesSecondPayment(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, sandboxOptions{})
 	for _, tc := range []struct {
 		name, query, lang, want string
 		dev                     device
@@ -47,6 +46,10 @@ func TestWalletOKNeverInvitesSecondPayment(t *testing.T) {
 		{"wechat zh-Hant", "?lang=zh-TW", "zh-Hant", "如果您尚未付款", wechatPhone},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// A stack each, so that each moves its own clock: the cases
+			// wait on the page's timers side by side.
+			t.Parallel()
+			s := newStack(t, sandboxOptions{})
 			id, u := s.createCheckout(map[string]any{"store": storeNative})
 			tb := newTab(t, s, tc.dev, walletSaysOK)
 			tb.open(u+tc.query, "[data-testid=pay-button]")

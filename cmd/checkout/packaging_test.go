@@ -102,7 +102,7 @@ func TestCIScript(t *testing.T) {
 	// client/ is a module of its own, which ./... does not enter: the
 	// command runs its tests too. The miniredis pass is the service's only
 	// (the client uses no Redis).
-	const serviceCmd = "go test -race -count=1 ./..."
+	const serviceCmd = "go test -race -count=1 -p 4 ./..."
 	const testCmd = serviceCmd + " && (cd client && go test -race -count=1 ./...)"
 	if !strings.Contains(readme, "```sh\n"+testCmd+"\n```") {
 		t.Errorf("README does not give the test command %q in its own block", testCmd)
@@ -205,7 +205,7 @@ func TestProjectFiles(t *testing.T) {
 		t.Error("LICENSE is not the Apache License 2.0 text")
 	}
 	contributing := readRepoFile(t, "CONTRIBUTING.md")
-	for _, want := range []string{"](docs/architecture.md", "go run ./cmd/checkout", "go test -race -count=1 ./...", "handlers/routes.go", "CHANGELOG.md"} {
+	for _, want := range []string{"](docs/architecture.md", "go run ./cmd/checkout", "go test -race -count=1 -p 4 ./...", "handlers/routes.go", "CHANGELOG.md"} {
 		if !strings.Contains(contributing, want) {
 			t.Errorf("CONTRIBUTING.md lacks %q", want)
 		}
