@@ -180,13 +180,15 @@ func (r *Repo) Create(ctx context.Context, c *Checkout, idem *IdempotentResponse
 	list := r.keyList(c.MerchantID)
 	// Entries older than any checkout still stored are dropped as we go.
 	trim := r.creates.Add(1)%listTrimEvery == 0
+	// The id boxed once for its three or four index entries.
+	id, created := any(c.ID), float64(ms(c.CreatedAt))
 	_, err = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, kc, fields...)
 		p.PExpireAt(ctx, kc, c.ExpiresAt.Add(r.retention))
-		p.ZAdd(ctx, r.keyExpiry(c.ID), redis.Z{Score: float64(ms(c.ExpiresAt)), Member: c.ID})
-		p.ZAdd(ctx, list, redis.Z{Score: float64(ms(c.CreatedAt)), Member: c.ID})
+		p.ZAdd(ctx, r.keyExpiry(c.ID), redis.Z{Score: float64(ms(c.ExpiresAt)), Member: id})
+		p.ZAdd(ctx, list, redis.Z{Score: created, Member: id})
 		// Same hash slot as list (repo_status.go).
-		p.ZAdd(ctx, r.keyStatus(c.MerchantID, StatusOpen), redis.Z{Score: float64(ms(c.CreatedAt)), Member: c.ID})
+		p.ZAdd(ctx, r.keyStatus(c.MerchantID, StatusOpen), redis.Z{Score: created, Member: id})
 		if trim {
 			old := strconv.FormatInt(ms(c.CreatedAt.Add(-r.retention-MaxTTL)), 10)
 			p.ZRemRangeByScore(ctx, list, "-inf", old)
@@ -202,7 +204,7 @@ func (r *Repo) Create(ctx context.Context, c *Checkout, idem *IdempotentResponse
 		if c.Reference != "" {
 			// Same hash slot as list (repo_search.go).
 			kr := r.keyRef(c.MerchantID, c.Reference)
-			p.ZAdd(ctx, kr, redis.Z{Score: float64(ms(c.CreatedAt)), Member: c.ID})
+			p.ZAdd(ctx, kr, redis.Z{Score: created, Member: id})
 			p.PExpireAt(ctx, kr, c.CreatedAt.Add(r.indexTTL()))
 		}
 		if idem != nil {

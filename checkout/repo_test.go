@@ -997,9 +997,12 @@ func TestCreateOnePipeline(t *testing.T) {
 		t.Fatalf("sent %v, want one pipeline %v", h.sends, want)
 	}
 	// Everything landed: the indexes, and the answer with its day's TTL.
-	for _, k := range []string{r.keyExpiry(c.ID), r.keyList("m1"), r.keyStatus("m1", StatusOpen), r.keyRef("m1", c.Reference)} {
-		if _, err := r.rdb.ZScore(ctx, k, c.ID).Result(); err != nil {
-			t.Fatalf("%s: %v", k, err)
+	for k, want := range map[string]time.Time{
+		r.keyExpiry(c.ID): c.ExpiresAt, r.keyList("m1"): c.CreatedAt,
+		r.keyStatus("m1", StatusOpen): c.CreatedAt, r.keyRef("m1", c.Reference): c.CreatedAt,
+	} {
+		if got, err := r.rdb.ZScore(ctx, k, c.ID).Result(); err != nil || int64(got) != want.UnixMilli() {
+			t.Fatalf("%s: score %v %v, want %d", k, got, err, want.UnixMilli())
 		}
 	}
 	if ttl := r.rdb.PTTL(ctx, r.keyIdem("m1", "k1")).Val(); ttl <= IdempotencyTTL-time.Minute {
