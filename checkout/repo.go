@@ -133,14 +133,41 @@ type IdempotentResponse struct {
 }
 
 // Create stores a new checkout (from NewCheckout) and indexes it for expiry
-// and listing, in one round trip (MULTI/EXEC). With idem set, the stored
-// answer of the reserved Idempotency-Key is written in the same transaction.
+// and listing, in one round trip (one pipeline; a round trip per node on a
+// Cluster). With idem set, the stored answer of the reserved
+// Idempotency-Key is written in the same pipeline, last.
 //
-// On Redis Cluster the keys are in several slots, which one transaction
-// cannot span, so the same commands go as one pipeline instead (still one
-// round trip per node). A failure part-way can then store the checkout
-// without its indexes or idempotent answer: the checkout still expires by
-// its expires_at check and TTL, and the key's reservation lapses (30 s).
+// It is a plain pipeline, not MULTI/EXEC, on every topology. On a Cluster
+// the keys are in several slots, which one transaction cannot span, so
+// nothing may depend on the atomicity; on a single Redis it only cost
+// commands (MULTI, EXEC and a QUEUED reply per command, for Redis and the
+// client to handle). What each reader sees without it:
+//
+//   - One connection's commands run in order, each whole. The hash's HSET
+//     goes first with all its fields, so whoever finds the id in the list,
+//     a status or reference index or the expiry queue finds the checkout
+//     (on a Cluster they may not yet, and skip it: getMany, Expire).
+//   - The idempotent answer goes last: a replay names a checkout stored
+//     and indexed.
+//   - Nobody acts on the id before Create returns, but for a payment link's
+//     tap (CreateFromLink), which may hand the id to a second payer once
+//     Get finds it. Should that payer start a payment before this
+//     pipeline's status ZADD lands (a pipeline split across reads), the
+//     checkout is in the open and pending sets until its next status
+//     change indexes it again; list reads skip an entry of another status
+//     (repo_status.go). A Cluster had this already.
+//   - A failure part-way (a connection torn mid-pipeline; OOM under
+//     noeviction, which refuses HSET and ZADD but not PEXPIREAT) can store
+//     the checkout without some of its indexes or its idempotent answer,
+//     as on a Cluster. Create then fails, the handler releases the key,
+//     and the merchant's retry makes a new checkout; the partial one was
+//     never answered, expires by its expires_at check and, its PEXPIREAT
+//     being next to the HSET, its TTL. Only a connection torn exactly
+//     between those two leaves the hash without TTL (a Cluster too).
+//   - go-redis sends a pipeline again after a network error: every command
+//     here is idempotent (HSET and ZADD of the same values, PEXPIREAT of
+//     the same time, trims by a fixed score), so a second run changes
+//     nothing.
 func (r *Repo) Create(ctx context.Context, c *Checkout, idem *IdempotentResponse) error {
 	if c == nil || !ValidID(c.ID) || c.Status != StatusOpen {
 		return fmt.Errorf("create checkout: %w: not a new checkout", ErrInvalid)
@@ -153,17 +180,15 @@ func (r *Repo) Create(ctx context.Context, c *Checkout, idem *IdempotentResponse
 	list := r.keyList(c.MerchantID)
 	// Entries older than any checkout still stored are dropped as we go.
 	trim := r.creates.Add(1)%listTrimEvery == 0
-	pipelined := r.rdb.TxPipelined
-	if r.cluster {
-		pipelined = r.rdb.Pipelined
-	}
-	_, err = pipelined(ctx, func(p redis.Pipeliner) error {
+	// The id boxed once for its three or four index entries.
+	id, created := any(c.ID), float64(ms(c.CreatedAt))
+	_, err = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, kc, fields...)
 		p.PExpireAt(ctx, kc, c.ExpiresAt.Add(r.retention))
-		p.ZAdd(ctx, r.keyExpiry(c.ID), redis.Z{Score: float64(ms(c.ExpiresAt)), Member: c.ID})
-		p.ZAdd(ctx, list, redis.Z{Score: float64(ms(c.CreatedAt)), Member: c.ID})
+		p.ZAdd(ctx, r.keyExpiry(c.ID), redis.Z{Score: float64(ms(c.ExpiresAt)), Member: id})
+		p.ZAdd(ctx, list, redis.Z{Score: created, Member: id})
 		// Same hash slot as list (repo_status.go).
-		p.ZAdd(ctx, r.keyStatus(c.MerchantID, StatusOpen), redis.Z{Score: float64(ms(c.CreatedAt)), Member: c.ID})
+		p.ZAdd(ctx, r.keyStatus(c.MerchantID, StatusOpen), redis.Z{Score: created, Member: id})
 		if trim {
 			old := strconv.FormatInt(ms(c.CreatedAt.Add(-r.retention-MaxTTL)), 10)
 			p.ZRemRangeByScore(ctx, list, "-inf", old)
@@ -179,7 +204,7 @@ func (r *Repo) Create(ctx context.Context, c *Checkout, idem *IdempotentResponse
 		if c.Reference != "" {
 			// Same hash slot as list (repo_search.go).
 			kr := r.keyRef(c.MerchantID, c.Reference)
-			p.ZAdd(ctx, kr, redis.Z{Score: float64(ms(c.CreatedAt)), Member: c.ID})
+			p.ZAdd(ctx, kr, redis.Z{Score: created, Member: id})
 			p.PExpireAt(ctx, kr, c.CreatedAt.Add(r.indexTTL()))
 		}
 		if idem != nil {
@@ -195,49 +220,81 @@ func (r *Repo) Create(ctx context.Context, c *Checkout, idem *IdempotentResponse
 	return nil
 }
 
+// encodedCheckout holds the values of a checkout's hash fields, copied,
+// so that encodeCheckout's arguments can point into it: a string or an
+// int64 put in an interface is copied to the heap, one allocation per
+// field, while a pointer is not (go-redis writes *string and *int64 as
+// their values). One allocation instead of about twenty.
+type encodedCheckout struct {
+	id, merchant, store, description, reference, successURL, cancelURL string
+	latePolicy, webhookURL, meta, wallets, clientSecret, status        string
+	late, paymentLink                                                  string
+	original, discount, ignore, trade, refunded, seq                   int64
+	expires, created, updated                                          int64
+	args                                                               [48]any
+}
+
 func encodeCheckout(c *Checkout) ([]any, error) {
-	meta := ""
+	e := &encodedCheckout{
+		id: c.ID, merchant: c.MerchantID, store: c.StoreID,
+		description: c.Description, reference: c.Reference,
+		successURL: c.SuccessURL, cancelURL: c.CancelURL,
+		latePolicy: string(c.LatePolicy), webhookURL: c.WebhookURL,
+		clientSecret: c.ClientSecret, status: string(c.Status),
+		late: "0", paymentLink: c.PaymentLink,
+		original: c.Amounts.Original, discount: c.Amounts.Discount,
+		ignore: c.Amounts.Ignore, trade: c.Amounts.Trade,
+		refunded: c.Refunded, seq: int64(c.Attempts),
+		expires: ms(c.ExpiresAt), created: ms(c.CreatedAt), updated: ms(c.UpdatedAt),
+	}
 	if len(c.Metadata) > 0 {
 		b, err := json.Marshal(c.Metadata)
 		if err != nil {
 			return nil, err
 		}
-		meta = string(b)
+		e.meta = string(b)
 	}
-	wallets := make([]string, len(c.Wallets))
-	for i, w := range c.Wallets {
-		wallets[i] = string(w)
+	switch len(c.Wallets) {
+	case 0:
+	case 1:
+		e.wallets = string(c.Wallets[0])
+	default:
+		wallets := make([]string, len(c.Wallets))
+		for i, w := range c.Wallets {
+			wallets[i] = string(w)
+		}
+		e.wallets = strings.Join(wallets, ",")
 	}
-	late := "0"
 	if c.Late {
-		late = "1"
+		e.late = "1"
 	}
-	return []any{
-		"id", c.ID,
-		"merchant", c.MerchantID,
-		"store", c.StoreID,
-		"original", c.Amounts.Original,
-		"discount", c.Amounts.Discount,
-		"ignore", c.Amounts.Ignore,
-		"trade", c.Amounts.Trade,
-		"description", c.Description,
-		"reference", c.Reference,
-		"success_url", c.SuccessURL,
-		"cancel_url", c.CancelURL,
-		"late_policy", string(c.LatePolicy),
-		"webhook_url", c.WebhookURL,
-		"metadata", meta,
-		"wallets", strings.Join(wallets, ","),
-		"expires_at", ms(c.ExpiresAt),
-		"created_at", ms(c.CreatedAt),
-		"updated_at", ms(c.UpdatedAt),
-		"client_secret", c.ClientSecret,
-		"status", string(c.Status),
-		"late", late,
-		"refunded", c.Refunded,
-		"seq", c.Attempts,
-		"payment_link", c.PaymentLink,
-	}, nil
+	e.args = [...]any{
+		"id", &e.id,
+		"merchant", &e.merchant,
+		"store", &e.store,
+		"original", &e.original,
+		"discount", &e.discount,
+		"ignore", &e.ignore,
+		"trade", &e.trade,
+		"description", &e.description,
+		"reference", &e.reference,
+		"success_url", &e.successURL,
+		"cancel_url", &e.cancelURL,
+		"late_policy", &e.latePolicy,
+		"webhook_url", &e.webhookURL,
+		"metadata", &e.meta,
+		"wallets", &e.wallets,
+		"expires_at", &e.expires,
+		"created_at", &e.created,
+		"updated_at", &e.updated,
+		"client_secret", &e.clientSecret,
+		"status", &e.status,
+		"late", &e.late,
+		"refunded", &e.refunded,
+		"seq", &e.seq,
+		"payment_link", &e.paymentLink,
+	}
+	return e.args[:], nil
 }
 
 // errCorrupt marks a stored record we cannot read back.

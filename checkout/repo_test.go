@@ -12,6 +12,7 @@ import (
 
 	"crypto/rand"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/wallet-checkout/checkout/internal/redistest"
 )
 
@@ -881,5 +882,130 @@ func TestMarkReturnedUnpaid(t *testing.T) {
 	}
 	if a, err := r.Attempts(ctx, c.ID); err != nil || !a[0].ReturnedUnpaid.IsZero() {
 		t.Errorf("after clearing: %+v %v", a[0], err)
+	}
+}
+
+// TestCreateStoresFields pins what Create writes, field by field, as the
+// values' own strings (encodeCheckout passes pointers to go-redis rather
+// than boxed values), and the hash's TTL: retention after expiry.
+func TestCreateStoresFields(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	for _, wallets := range [][]Method{nil, {MethodAlipay}, {MethodWeChat, MethodAlipay}} {
+		d := draft("m1")
+		d.Wallets = wallets
+		c, err := NewCheckout(d, clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Late, c.Refunded, c.Attempts, c.PaymentLink = true, 70, 3, "lnk_x"
+		if err := r.Create(ctx, c, nil); err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.rdb.HGetAll(ctx, r.keyCheckout(c.ID)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		msOf := func(tm time.Time) string { return fmt.Sprint(tm.UnixMilli()) }
+		ws := ""
+		for i, w := range wallets {
+			if i > 0 {
+				ws += ","
+			}
+			ws += string(w)
+		}
+		want := map[string]string{
+			"id": c.ID, "merchant": "m1", "store": "main",
+			"original": "1200", "discount": "100", "ignore": "100", "trade": "1000",
+			"description": "两杯咖啡", "reference": "order-42",
+			"success_url": "https://shop.example/ok?c=" + c.ID, "cancel_url": "https://shop.example/cancel",
+			"late_policy": string(LatePolicyAccept), "webhook_url": c.WebhookURL,
+			"metadata": `{"table":"7"}`, "wallets": ws,
+			"expires_at": msOf(c.ExpiresAt), "created_at": msOf(c.CreatedAt), "updated_at": msOf(c.UpdatedAt),
+			"client_secret": c.ClientSecret, "status": "open", "late": "1",
+			"refunded": "70", "seq": "3", "payment_link": "lnk_x",
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("wallets %v: stored\n%v\nwant\n%v", wallets, got, want)
+		}
+		if c.ClientSecret == "" || c.ExpiresAt.IsZero() {
+			t.Fatalf("checkout not filled: %+v", c)
+		}
+		exp, err := r.rdb.PExpireTime(ctx, r.keyCheckout(c.ID)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := c.ExpiresAt.Add(r.retention).UnixMilli(); exp.Milliseconds() != want {
+			t.Fatalf("expires at %d ms, want %d", exp.Milliseconds(), want)
+		}
+	}
+}
+
+// createCmds records the commands of each pipeline sent.
+type createCmds struct {
+	mu    sync.Mutex
+	sends [][]string
+}
+
+func (h *createCmds) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *createCmds) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if n := cmd.Name(); n == "hello" || n == "client" {
+			return next(ctx, cmd) // a new connection's handshake
+		}
+		h.mu.Lock()
+		h.sends = append(h.sends, []string{cmd.Name()})
+		h.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+func (h *createCmds) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		names := make([]string, len(cmds))
+		for i, c := range cmds {
+			names[i] = c.Name()
+		}
+		if names[0] == "client" {
+			return next(ctx, cmds) // a new connection's handshake
+		}
+		h.mu.Lock()
+		h.sends = append(h.sends, names)
+		h.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// TestCreateOnePipeline: Create is one round trip of plain commands (no
+// MULTI/EXEC, on every topology: the reasons are on Create), the hash's
+// HSET and its PEXPIREAT first, so every index entry names a stored
+// checkout, and the idempotent answer last, so a replay names a checkout
+// stored and indexed.
+func TestCreateOnePipeline(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	h := &createCmds{}
+	r.rdb.AddHook(h)
+	c, err := NewCheckout(draft("m1"), clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Create(ctx, c, &IdempotentResponse{MerchantID: "m1", Key: "k1", Status: 201, Body: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"hset", "pexpireat", "zadd", "zadd", "zadd", "zadd", "pexpireat", "hset", "pexpire"}
+	if len(h.sends) != 1 || !reflect.DeepEqual(h.sends[0], want) {
+		t.Fatalf("sent %v, want one pipeline %v", h.sends, want)
+	}
+	// Everything landed: the indexes, and the answer with its day's TTL.
+	for k, want := range map[string]time.Time{
+		r.keyExpiry(c.ID): c.ExpiresAt, r.keyList("m1"): c.CreatedAt,
+		r.keyStatus("m1", StatusOpen): c.CreatedAt, r.keyRef("m1", c.Reference): c.CreatedAt,
+	} {
+		if got, err := r.rdb.ZScore(ctx, k, c.ID).Result(); err != nil || int64(got) != want.UnixMilli() {
+			t.Fatalf("%s: score %v %v, want %d", k, got, err, want.UnixMilli())
+		}
+	}
+	if ttl := r.rdb.PTTL(ctx, r.keyIdem("m1", "k1")).Val(); ttl <= IdempotencyTTL-time.Minute {
+		t.Fatalf("idempotent answer's TTL %v", ttl)
 	}
 }

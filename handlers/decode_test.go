@@ -57,6 +57,17 @@ func TestReadJSONCharset(t *testing.T) {
 		{"application/json; charset=utf-16", false},
 		{"application/json; charset=iso-8859-1", false},
 		{"text/plain", false},
+		// Around the exact values readJSON takes without parsing.
+		{"Application/JSON", true},
+		{"application/json;charset=utf-8", true},
+		{"application/json; charset=\"utf-8\"", true},
+		{"application/json; charset=utf-8; charset=utf-8", true},
+		{"application/json;", true},
+		{"application/json ", true},
+		{"application/jsonx", false},
+		{"application/json; charset=utf-8x", false},
+		{"application/json, text/plain", false},
+		{"application/json; charset=utf-8, application/json", false},
 	} {
 		rec := httptest.NewRecorder()
 		c, _ := gin.CreateTestContext(rec)
