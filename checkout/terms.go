@@ -238,14 +238,13 @@ func (r *Repo) GetCurrentWithAttempts(ctx context.Context, id string) (*Checkout
 		}
 		return c, atts, err
 	}
-	var st *redis.Cmd
-	var att *redis.MapStringStringCmd
-	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		st = hmgetState(ctx, p.Do, r.keyCheckout(id))
-		att = p.HGetAll(ctx, r.keyAttempts(id))
-		return nil
-	})
-	if err != nil {
+	// A pipeline queued here, not through Pipelined: its callback would
+	// move both commands' variables to the heap, with the closure, on the
+	// status poll's path.
+	p := r.rdb.Pipeline()
+	st := hmgetState(ctx, p.Do, r.keyCheckout(id))
+	att := p.HGetAll(ctx, r.keyAttempts(id))
+	if _, err := p.Exec(ctx); err != nil {
 		return nil, nil, fmt.Errorf("checkout %s: %w", id, err)
 	}
 	vals, err := st.Slice()

@@ -333,7 +333,7 @@ func (h *handler) createCheckout(c *gin.Context) {
 		fail(perr)
 		return
 	}
-	d, perr := h.draftFrom(m, c.GetBool(ctxLiveKey), req)
+	d, perr := h.draftFrom(m, liveKeyOf(c), req)
 	if perr != nil {
 		fail(perr)
 		return
@@ -364,7 +364,7 @@ func (h *handler) insert(c *gin.Context, m *checkout.Merchant, d *checkout.Draft
 	}
 	// The access line says what was made (checkout_id, amount, besides
 	// the merchant): one line per create instead of a line of its own.
-	c.Set(ctxCreated, co)
+	requestOf(c).api.created = co
 	c.Writer.Header()["Location"] = []string{"/v1/checkouts/" + co.ID}
 	writeJSON(c, http.StatusCreated, body)
 }

@@ -25,8 +25,9 @@ type failed struct {
 	retryAfter, cacheCtrl string
 }
 
-// answerOf runs fail (or, with lang set, failPage) on err in a bare gin
-// context and returns the answer and what was logged.
+// answerOf runs fail (or, with lang set, failPage) on err in a gin
+// context with the request's state serve would give it, and returns the
+// answer and what was logged.
 func answerOf(t *testing.T, err error, lang string, rules ...errorRule) (failed, string) {
 	t.Helper()
 	logs := &SyncBuffer{}
@@ -34,6 +35,7 @@ func answerOf(t *testing.T, err error, lang string, rules ...errorRule) (failed,
 	w := httptest.NewRecorder()
 	c, _ := gin.CreateTestContext(w)
 	c.Request = httptest.NewRequest("GET", "/x", nil)
+	h.withRequestState(c, "req_errors_test")
 	if lang == "" {
 		h.fail(c, err, rules...)
 	} else {

@@ -37,7 +37,8 @@ func TestMerchantStreamReadSlots(t *testing.T) {
 	h := &handler{log: slog.New(slog.DiscardHandler), events: log, merchantStreams: newStreamCounts(merchantStreamLimits),
 		pages: &pages{slots: make(readSlots, 1), PagesDeps: PagesDeps{Heartbeat: time.Hour}}}
 	r := gin.New()
-	r.GET("/v1/events/stream", func(c *gin.Context) { c.Set(ctxMerchant, &checkout.Merchant{ID: "m"}) }, h.streamEvents)
+	r.Use(h.serve)
+	r.GET("/v1/events/stream", func(c *gin.Context) { requestOf(c).api.merchant = &checkout.Merchant{ID: "m"} }, h.streamEvents)
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 

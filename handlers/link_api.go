@@ -246,7 +246,7 @@ func (h *handler) createLink(c *gin.Context) {
 		fail(perr)
 		return
 	}
-	l, perr := h.linkFrom(m, c.GetBool(ctxLiveKey), &req)
+	l, perr := h.linkFrom(m, liveKeyOf(c), &req)
 	if perr != nil {
 		fail(perr)
 		return

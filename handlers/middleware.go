@@ -17,15 +17,7 @@ import (
 	"github.com/wallet-checkout/checkout/checkout"
 )
 
-const (
-	headerRequestID = "X-Request-Id"
-	ctxMerchant     = "merchant"
-	ctxLiveKey      = "live_key"
-	ctxKeyID        = "key_id"
-	// ctxCreated is the checkout a create made (createdLine): its access
-	// line names it, so that a create logs one line, not two.
-	ctxCreated = "created_checkout"
-)
+const headerRequestID = "X-Request-Id"
 
 // serve is the one middleware every request passes, in place of a chain
 // of five (each a gin frame, and the request id's context a value and a
@@ -44,14 +36,12 @@ func (h *handler) serve(c *gin.Context) {
 	if !validRequestID(id) {
 		id = newRequestID()
 	}
-	r := &requestLog{Context: c.Request.Context(), id: id, base: h.log}
-	r.idHeader[0] = id
+	r := h.withRequestState(c, id)
 	hd := c.Writer.Header()
 	// Slices of the request's own state or shared constants, not a copy
 	// per header: nothing appends to or changes a header's slice in place
 	// (Header.Add would reallocate).
 	hd[headerRequestID] = r.idHeader[:]
-	c.Request = c.Request.WithContext(r)
 	if h.https {
 		hd["Strict-Transport-Security"] = hdrHSTS
 	}
@@ -60,6 +50,16 @@ func (h *handler) serve(c *gin.Context) {
 	}
 	h.recovering(c)
 	h.accessLine(c, r, start)
+}
+
+// withRequestState makes the request's own state (requestLog) with id and
+// puts it in c's request as its context (serve; a test that calls a
+// handler on a bare gin context).
+func (h *handler) withRequestState(c *gin.Context, id string) *requestLog {
+	r := &requestLog{Context: c.Request.Context(), id: id, base: h.log}
+	r.idHeader[0] = id
+	c.Request = c.Request.WithContext(r)
+	return r
 }
 
 // hdrHSTS is one year, the common preload-free setting.
@@ -98,15 +98,32 @@ func newRequestID() string {
 // the id ahead) would be made for nothing.
 //
 // It is the request's context itself (the one allocation for both), and
-// holds what the page routes load and make per request (pageState), which
-// gin's c.Set would keep in a map made per request, behind a lock.
+// holds what the merchant API's authentication (apiState) and the page
+// routes (pageState) load and make per request, which gin's c.Set would
+// keep in a map made per request, behind a lock.
 type requestLog struct {
 	context.Context
 	id       string
 	base     *slog.Logger
 	log      atomic.Pointer[slog.Logger]
 	idHeader [1]string
+	api      apiState
 	page     pageState
+}
+
+// apiState is what authenticate learns of a merchant API request, and
+// what a create made: the access line names both.
+type apiState struct {
+	// merchant is the authenticated merchant, nil before authenticate.
+	merchant *checkout.Merchant
+	// keyID is the API key's public id (APIKeyFor), which names its rate
+	// limit; never the key.
+	keyID string
+	// live is whether the key is a live one (not a sandbox key).
+	live bool
+	// created is the checkout a create made (createCheckout): its access
+	// line names it, so that a create logs one line, not two.
+	created *checkout.Checkout
 }
 
 // Value is the request's logging context for loggerKey, else the
@@ -118,7 +135,9 @@ func (r *requestLog) Value(key any) any {
 	return r.Context.Value(key)
 }
 
-// requestOf is the state serve made for c's request, nil outside serve.
+// requestOf is the state serve made for c's request. Every route of the
+// service passes serve (routes); outside it (a bare engine) it is nil, and
+// the accessors of what the state holds would panic.
 func requestOf(c *gin.Context) *requestLog {
 	ctx := c.Request.Context()
 	if r, ok := ctx.(*requestLog); ok {
@@ -273,11 +292,10 @@ func (h *handler) accessLine(c *gin.Context, r *requestLog, start time.Time) {
 		slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
 		slog.String("client_ip", c.ClientIP()),
 	)
-	if m, ok := c.Get(ctxMerchant); ok {
-		rec.AddAttrs(slog.String("merchant_id", m.(*checkout.Merchant).ID))
+	if m := r.api.merchant; m != nil {
+		rec.AddAttrs(slog.String("merchant_id", m.ID))
 	}
-	if v, ok := c.Get(ctxCreated); ok {
-		co := v.(*checkout.Checkout)
+	if co := r.api.created; co != nil {
 		rec.AddAttrs(slog.String("checkout_id", co.ID), slog.Int64("amount", co.Amounts.Trade))
 	}
 	_ = h.log.Handler().Handle(ctx, rec)
@@ -320,14 +338,21 @@ func (h *handler) authenticate(c *gin.Context) {
 		h.authFailed(c, errBadKey, `Bearer realm="checkout", error="invalid_token"`)
 		return
 	}
-	c.Set(ctxMerchant, m)
+	a := &requestOf(c).api
+	a.merchant = m
 	// The key's public id, never the key, names its rate limit (the id
 	// APIKeyFor gives, without hashing the key a second time).
-	c.Set(ctxKeyID, key[:min(len(key), checkout.APIKeyIDLen)])
-	c.Set(ctxLiveKey, strings.HasPrefix(key, checkout.LiveKeyPrefix))
+	a.keyID = key[:min(len(key), checkout.APIKeyIDLen)]
+	a.live = strings.HasPrefix(key, checkout.LiveKeyPrefix)
 	c.Next()
 }
 
-func merchantOf(c *gin.Context) *checkout.Merchant {
-	return c.MustGet(ctxMerchant).(*checkout.Merchant)
-}
+// merchantOf is the merchant authenticate authenticated.
+func merchantOf(c *gin.Context) *checkout.Merchant { return requestOf(c).api.merchant }
+
+// liveKeyOf reports whether the request's API key is a live one
+// (authenticate).
+func liveKeyOf(c *gin.Context) bool { return requestOf(c).api.live }
+
+// keyIDOf is the request's API key's public id (authenticate).
+func keyIDOf(c *gin.Context) string { return requestOf(c).api.keyID }

@@ -65,6 +65,8 @@ func (h *handler) offerFor(cl client, wallets []string, st *checkout.Store, paye
 	if cl.Mobile {
 		o.action = templates.ActionOpenInWallet
 	}
+	// One allocation for the ways, not one per append.
+	o.ways = make([]payWay, 0, len(wallets))
 	for _, w := range wallets {
 		o.ways = append(o.ways, payWay{checkout.Method(w), checkout.ScenarioQR})
 	}

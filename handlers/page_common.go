@@ -23,8 +23,6 @@ import (
 	"github.com/wallet-checkout/checkout/web/templates"
 )
 
-const ctxNonce = "csp_nonce"
-
 // pageHeaders sets what every payer-facing answer carries: never cached
 // (the back button must not show a stale unpaid page), a strict CSP, no
 // framing, no sniffing, no referrer to third parties. The CSP allows
@@ -58,13 +56,8 @@ var (
 // before the answer is written.
 func pageNonce(c *gin.Context) string {
 	r := requestOf(c)
-	if r != nil && r.page.nonce != "" {
+	if r.page.nonce != "" {
 		return r.page.nonce
-	}
-	if r == nil {
-		if n := c.GetString(ctxNonce); n != "" {
-			return n
-		}
 	}
 	var b [18]byte
 	_, _ = rand.Read(b[:])
@@ -73,14 +66,8 @@ func pageNonce(c *gin.Context) string {
 	// One string for the header, the nonce a part of it.
 	csp := cspNonceA + string(n[:]) + cspNonceB + string(n[:]) + cspNonceC
 	nonce := csp[len(cspNonceA) : len(cspNonceA)+len(n)]
-	hd := c.Writer.Header()
-	if r == nil {
-		c.Set(ctxNonce, nonce)
-		hd["Content-Security-Policy"] = []string{csp}
-		return nonce
-	}
 	r.page.nonce, r.page.csp[0] = nonce, csp
-	hd["Content-Security-Policy"] = r.page.csp[:]
+	c.Writer.Header()["Content-Security-Policy"] = r.page.csp[:]
 	return nonce
 }
 
@@ -149,12 +136,9 @@ func (h *handler) writePage(c *gin.Context, status int, fill func(*bytes.Buffer)
 	}
 	hd := c.Writer.Header()
 	hd["Content-Type"] = hdrContentHTML
-	if r := requestOf(c); r != nil {
-		r.page.contentLength[0] = strconv.Itoa(buf.Len())
-		hd["Content-Length"] = r.page.contentLength[:]
-	} else {
-		hd["Content-Length"] = []string{strconv.Itoa(buf.Len())}
-	}
+	r := requestOf(c)
+	r.page.contentLength[0] = strconv.Itoa(buf.Len())
+	hd["Content-Length"] = r.page.contentLength[:]
 	// Straight to the writer: gin's Data would set both headers again,
 	// four allocations per page for nothing.
 	c.Writer.WriteHeader(status)

@@ -7,17 +7,6 @@ import (
 	"github.com/wallet-checkout/checkout/sessions"
 )
 
-// The /c/:id group's middleware loads what its handlers start from, once,
-// into the gin context; the handlers read it back with the typed accessors
-// below. The keys are the pages' own: ctxMerchant is the merchant API's
-// (the access log names the authenticated merchant), not the page's.
-const (
-	ctxPageCheckout = "page_checkout"
-	ctxPageMerchant = "page_merchant"
-	ctxPageStore    = "page_store"
-	ctxPagePayer    = "page_payer"
-)
-
 // answerAs is how a page route answers a failure of its opening steps:
 // the pages (and the OAuth callbacks, the gateway's return) with an HTML
 // error page, the page script's fetch endpoints (pay, status, events,
@@ -49,16 +38,10 @@ func (h *handler) loadPage(as answerAs, withPayer bool) gin.HandlerFunc {
 			c.Abort()
 			return
 		}
-		if r := requestOf(c); r != nil {
-			r.page.checkout, r.page.merchant, r.page.store, r.page.payer = ck, m, st, payer
-			c.Next()
-			return
-		}
-		c.Set(ctxPageCheckout, ck)
-		c.Set(ctxPageMerchant, m)
-		c.Set(ctxPageStore, st)
+		r := requestOf(c)
+		r.page.checkout, r.page.merchant, r.page.store = ck, m, st
 		if withPayer {
-			c.Set(ctxPagePayer, payer)
+			r.page.payer = payer
 		}
 		c.Next()
 	}
@@ -81,9 +64,8 @@ func (h *handler) csrfToken(ck *checkout.Checkout, payer *sessions.Payer) string
 }
 
 // pageState is what a page route loads and makes once per request, kept
-// in the request's state (requestLog) rather than gin's c.Set, which
-// would make a map per request and take a lock on every read. Outside
-// serve (a test's bare engine) the page routes fall back to c.Set.
+// in the request's state (requestLog, which serve makes) rather than gin's
+// c.Set, which would make a map per request and take a lock on every read.
 type pageState struct {
 	checkout *checkout.Checkout
 	merchant *checkout.Merchant
@@ -98,46 +80,20 @@ type pageState struct {
 }
 
 // pageCheckoutOf is the checkout requireCheckout loaded.
-func pageCheckoutOf(c *gin.Context) *checkout.Checkout {
-	if r := requestOf(c); r != nil && r.page.checkout != nil {
-		return r.page.checkout
-	}
-	return c.MustGet(ctxPageCheckout).(*checkout.Checkout)
-}
+func pageCheckoutOf(c *gin.Context) *checkout.Checkout { return requestOf(c).page.checkout }
 
 // loadedCheckout is the checkout requireCheckout loaded, if this route
 // loads one.
 func loadedCheckout(c *gin.Context) (*checkout.Checkout, bool) {
-	if r := requestOf(c); r != nil && r.page.checkout != nil {
-		return r.page.checkout, true
-	}
-	ck, ok := c.Get(ctxPageCheckout)
-	if !ok {
-		return nil, false
-	}
-	return ck.(*checkout.Checkout), true
+	ck := requestOf(c).page.checkout
+	return ck, ck != nil
 }
 
 // pageMerchantOf is the checkout's merchant requireCheckout loaded.
-func pageMerchantOf(c *gin.Context) *checkout.Merchant {
-	if r := requestOf(c); r != nil && r.page.merchant != nil {
-		return r.page.merchant
-	}
-	return c.MustGet(ctxPageMerchant).(*checkout.Merchant)
-}
+func pageMerchantOf(c *gin.Context) *checkout.Merchant { return requestOf(c).page.merchant }
 
 // pageStoreOf is the checkout's store requireCheckout loaded.
-func pageStoreOf(c *gin.Context) *checkout.Store {
-	if r := requestOf(c); r != nil && r.page.store != nil {
-		return r.page.store
-	}
-	return c.MustGet(ctxPageStore).(*checkout.Store)
-}
+func pageStoreOf(c *gin.Context) *checkout.Store { return requestOf(c).page.store }
 
 // pagePayerOf is the payer requireCheckoutPayer loaded.
-func pagePayerOf(c *gin.Context) *sessions.Payer {
-	if r := requestOf(c); r != nil && r.page.payer != nil {
-		return r.page.payer
-	}
-	return c.MustGet(ctxPagePayer).(*sessions.Payer)
-}
+func pagePayerOf(c *gin.Context) *sessions.Payer { return requestOf(c).page.payer }

@@ -124,7 +124,7 @@ func (l *limiter) failedOpen(ctx context.Context, what string, err error) {
 // limitAPI is the per-key limit of the merchant API (after authenticate).
 func (h *handler) limitAPI(c *gin.Context) {
 	m := merchantOf(c)
-	if !h.limiter.allow(c, "api", "api:"+m.ID+":"+c.GetString(ctxKeyID), h.limiter.limits.API) {
+	if !h.limiter.allow(c, "api", "api:"+m.ID+":"+keyIDOf(c), h.limiter.limits.API) {
 		h.fail(c, errRateLimited)
 		return
 	}

@@ -97,7 +97,7 @@ func (r *reconciliationHandlers) create(c *gin.Context) {
 		r.fail(c, invalid("store_id", "unknown store"))
 		return
 	}
-	if live := c.GetBool(ctxLiveKey); live == st.Sandbox {
+	if live := liveKeyOf(c); live == st.Sandbox {
 		msg := "a test API key (sk_test_) can only use sandbox stores"
 		if live {
 			msg = "a live API key cannot use a sandbox store"

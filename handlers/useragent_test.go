@@ -1,6 +1,9 @@
 package handlers
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestDetectClient(t *testing.T) {
 	tests := []struct {
@@ -37,5 +40,60 @@ func TestDetectClient(t *testing.T) {
 func BenchmarkDetectClient(b *testing.B) {
 	for b.Loop() {
 		detectClient(UAWeChatAndroid)
+	}
+}
+
+// TestDetectClientAsLowered: detectClient, which lowers an ASCII
+// User-Agent in place, reads every agent as the plain rule does (lower it
+// with strings.ToLower, then look for the names): in any case, with
+// non-ASCII letters (U+212A KELVIN SIGN lowers to an ASCII 'k', U+0130 to
+// two runes), invalid UTF-8, and agents longer than its buffer.
+func TestDetectClientAsLowered(t *testing.T) {
+	plain := func(ua string) client {
+		l := strings.ToLower(ua)
+		c := client{Mobile: strings.Contains(l, "mobile") || strings.Contains(l, "android") ||
+			strings.Contains(l, "iphone") || strings.Contains(l, "ipad")}
+		switch {
+		case strings.Contains(l, "micromessenger"):
+			c.Wallet = "wechat"
+			if strings.Contains(l, "miniprogram") {
+				c.Wallet = "miniprogram"
+			}
+		case strings.Contains(l, "alipayclient"):
+			c.Wallet = "alipay"
+		default:
+			c.Wallet = "browser"
+		}
+		return c
+	}
+	names := []string{"MicroMessenger", "miniProgram", "AlipayClient", "Mobile", "Android", "iPhone", "iPad"}
+	agents := []string{"", UAWeChatIOS, UAWeChatAndroid, UAWeChatMini, UAAlipay, UADesktop, UAPhone,
+		"MICROMESSENGER/8.0 MINIPROGRAM", "aLiPaYcLiEnT/10 IPAD", "\x00\xff<script>",
+		"Mıcromessenger/8.0", "MİCROMESSENGER/8.0 İPHONE", "Mozilla/5.0 (\u212Aindle) AlipayClient/1",
+		"Ünïcödé MicroMessenger/8.0 Mobile", "invalid \xc3\x28 AlipayClient/10.5 Android"}
+	for _, n := range names {
+		// A name just inside and just past the buffer, in both cases.
+		for _, pad := range []int{512 - len(n), 513 - len(n), 600} {
+			agents = append(agents, strings.Repeat("x", pad)+n, strings.Repeat("X", pad)+strings.ToUpper(n))
+		}
+		agents = append(agents, strings.Repeat("é", 100)+n)
+	}
+	for _, ua := range agents {
+		if got, want := detectClient(ua), plain(ua); got != want {
+			t.Errorf("%.60q (%d bytes): %+v, want %+v", ua, len(ua), got, want)
+		}
+	}
+	// The rule is not vacuous here: the corpus has every kind of client.
+	seen := map[client]bool{}
+	for _, ua := range agents {
+		seen[plain(ua)] = true
+	}
+	for _, w := range []string{"wechat", "miniprogram", "alipay", "browser"} {
+		if !seen[client{Wallet: w, Mobile: true}] && !seen[client{Wallet: w}] {
+			t.Errorf("no agent in the corpus is a %s", w)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { detectClient(UAWeChatAndroid) }); n != 0 {
+		t.Errorf("an ASCII agent costs %v allocations, want 0", n)
 	}
 }
