@@ -227,9 +227,20 @@ func openState(t *testing.T, s *stack, st pageState, accept string) *tab {
 		}
 	}
 	if st.before != nil {
-		st.before(t)
+		// What before sets up may not last (a payer limit refills within
+		// seconds, longer than a loaded machine may take between the last
+		// refusal and the page's request): set it up again until the
+		// page shows it, then wait as for any state.
+		for range 20 {
+			st.before(t)
+			if _, err := chromedp.Run(tb.ctx, chromedp.Navigate(st.url)); err == nil && tb.isVisible(st.wait) {
+				break
+			}
+		}
+		tb.visible(st.wait)
+	} else {
+		tb.open(st.url, st.wait)
 	}
-	tb.open(st.url, st.wait)
 	if st.then != "" {
 		tb.exec(st.then)
 	}
