@@ -18,6 +18,7 @@ import (
 	"html"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -301,10 +302,11 @@ func runExample(t *testing.T, node string, s *service, expire func(id string)) {
 	}))
 	t.Cleanup(merchant.Close)
 
-	// Where nothing listens: a server's address, once it has closed.
-	gone := httptest.NewServer(http.NotFoundHandler())
-	unreachable := gone.URL
-	gone.Close()
+	// Where no service answers: a port this test holds, whose every
+	// connection is reset at once. (A closed server's port was given to
+	// another test's server when packages ran side by side, which
+	// answered 404.)
+	unreachable := resettingAddr(t)
 
 	casesJSON, err := json.Marshal(cases)
 	if err != nil {
@@ -368,4 +370,29 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// resettingAddr is the URL of a loopback port held until t ends, which
+// resets every connection as soon as it is accepted: the network error a
+// mini-program meets when the service cannot be reached.
+func resettingAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0) // RST, not FIN
+			}
+			_ = c.Close()
+		}
+	}()
+	return "http://" + ln.Addr().String()
 }
