@@ -33,10 +33,20 @@ func TestConsoleCounterReconnects(t *testing.T) {
 	tb.waitFor("offline, then live again", `(function(){var s = window.__states, o = s.indexOf("offline");
 		return o >= 0 && s.lastIndexOf("live") > o && s[s.length-1] === "live"})()`)
 
+	co := payAtCounter(t, s, "counter-reconnect")
+	tb.waitFor("the payment after the drop shows", `document.querySelector('[data-checkout-id="`+co.ID+`"]')`)
+	tb.waitFor("and is said", `window.__spoken.indexOf("微信收款 15 元|zh-CN") >= 0`)
+}
+
+// payAtCounter records a 15 yuan WeChat payment of a new checkout
+// (reference ref) and emits its paid event, as a notify would: what a
+// counter screen shows and says.
+func payAtCounter(t *testing.T, s *stack, ref string) *checkout.Checkout {
+	t.Helper()
 	ctx := t.Context()
 	co, err := checkout.NewCheckout(&checkout.Draft{
 		MerchantID: merchantID, StoreID: storeNative, Amounts: checkout.Amounts{Original: 1500, Trade: 1500},
-		Description: "咖啡", Reference: "counter-reconnect", LatePolicy: checkout.LatePolicyAccept,
+		Description: "咖啡", Reference: ref, LatePolicy: checkout.LatePolicyAccept,
 	}, s.clock.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +72,5 @@ func TestConsoleCounterReconnects(t *testing.T) {
 	if err := s.app.Webhooks.Emit(ctx, ev); err != nil {
 		t.Fatal(err)
 	}
-	tb.waitFor("the payment after the drop shows", `document.querySelector('[data-checkout-id="`+co.ID+`"]')`)
-	tb.waitFor("and is said", `window.__spoken.indexOf("微信收款 15 元|zh-CN") >= 0`)
+	return co
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/console"
 	"github.com/wallet-checkout/checkout/gateway"
-	"github.com/wallet-checkout/checkout/notify/webhook"
 )
 
 // speechStub stands in for the browser's speech synthesis (headless
@@ -137,31 +136,7 @@ func TestConsoleOpsPages(t *testing.T) {
 			tb.open(s.url+"/console/counter", `[data-testid=counter-speak]`)
 			tb.waitFor("the stream opened", `document.querySelector("[data-testid=counter-state]").getAttribute("data-state") === "live"`)
 			tb.click(`[data-testid=counter-speak]`)
-			co, err := checkout.NewCheckout(&checkout.Draft{
-				MerchantID: merchantID, StoreID: storeNative, Amounts: checkout.Amounts{Original: 1500, Trade: 1500},
-				Description: "咖啡", Reference: "counter-" + dev.name, LatePolicy: checkout.LatePolicyAccept,
-			}, s.clock.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := s.app.Repo.Create(ctx, co, nil); err != nil {
-				t.Fatal(err)
-			}
-			att, _, err := s.app.Repo.AddAttempt(ctx, co.ID, checkout.MethodWeChat, checkout.ScenarioJSAPI)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.app.Repo.MarkPaid(ctx, co.ID, att.Seq, "ord"+co.ID[3:13]); err != nil {
-				t.Fatal(err)
-			}
-			paid, _ := s.app.Repo.Get(ctx, co.ID)
-			ev, err := webhook.NewEvent(webhook.TypePaid, paid, s.url, s.clock.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := s.app.Webhooks.Emit(ctx, ev); err != nil {
-				t.Fatal(err)
-			}
+			co := payAtCounter(t, s, "counter-"+dev.name)
 			tb.waitFor("the payment shows", `document.querySelector('[data-checkout-id="`+co.ID+`"]')`)
 			tb.waitFor("it is said", `window.__spoken.indexOf("微信收款 15 元|zh-CN") >= 0`)
 			axe("counter")

@@ -99,13 +99,7 @@ func TestConsolePayments(t *testing.T) {
 	s := newStack(t, sandboxOptions{console: true})
 	id, _ := s.createCheckout(map[string]any{"amount": 1000, "reference": "E2E-CONSOLE-42", "metadata": map[string]string{"table": "7"}})
 	payQR(t, s, id)
-	deadline := time.Now().Add(20 * time.Second)
-	for s.checkout(id).Status != checkout.StatusPaid {
-		if time.Now().After(deadline) {
-			t.Fatalf("checkout %s not paid", id)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitStatus(t, s, id, checkout.StatusPaid)
 
 	tb := newTab(t, s, desktop)
 	signInConsole(tb, s, consoleAdmin)
@@ -159,7 +153,7 @@ func TestConsolePayments(t *testing.T) {
 	before := s.eventDeliveries(id)
 	tb.click(`[data-event-type="checkout.paid"] [data-testid=event-resend]`)
 	tb.visible("[data-testid=action-done]")
-	deadline = time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for s.eventDeliveries(id) <= before {
 		if time.Now().After(deadline) {
 			t.Fatal("the resent event was not delivered again")

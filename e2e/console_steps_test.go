@@ -33,13 +33,7 @@ func TestConsoleExportPosterIsolation(t *testing.T) {
 	}})
 	id, _ := s.createCheckout(map[string]any{"amount": 1000, "reference": "E2E-EXPORT-7", "description": "拿铁"})
 	payQR(t, s, id)
-	deadline := time.Now().Add(20 * time.Second)
-	for s.checkout(id).Status != checkout.StatusPaid {
-		if time.Now().After(deadline) {
-			t.Fatalf("checkout %s not paid", id)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitStatus(t, s, id, checkout.StatusPaid)
 	refund(t, s, id, 300)
 
 	tb := newTab(t, s, desktop)
