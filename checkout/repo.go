@@ -44,6 +44,8 @@ type Repo struct {
 	observe func(from, to Status, merchantID string)
 	// terms keeps checkouts' terms for GetCurrent (WithTermsCache).
 	terms *termsCache
+	// batch shares pipelines between concurrent hot-path calls (batch.go).
+	batch batcher
 }
 
 // listTrimEvery is how often Create drops the merchant list's entries
@@ -97,6 +99,7 @@ func (r *Repo) moved(t *Transition) *Transition {
 // NewRepo returns a repository on rdb.
 func NewRepo(rdb redis.UniversalClient, opts ...Option) *Repo {
 	r := &Repo{rdb: rdb, retention: DefaultRetention, now: time.Now, terms: newTermsCache(DefaultTermsCacheBytes)}
+	r.batch.rdb = rdb
 	for _, o := range opts {
 		o(r)
 	}
@@ -133,9 +136,10 @@ type IdempotentResponse struct {
 }
 
 // Create stores a new checkout (from NewCheckout) and indexes it for expiry
-// and listing, in one round trip (one pipeline; a round trip per node on a
-// Cluster). With idem set, the stored answer of the reserved
-// Idempotency-Key is written in the same pipeline, last.
+// and listing, in one round trip (one pipeline, which concurrent creates
+// and reads may share, batch.go; a round trip per node on a Cluster).
+// With idem set, the stored answer of the reserved Idempotency-Key is
+// written in the same pipeline, last.
 //
 // It is a plain pipeline, not MULTI/EXEC, on every topology. On a Cluster
 // the keys are in several slots, which one transaction cannot span, so
@@ -182,7 +186,11 @@ func (r *Repo) Create(ctx context.Context, c *Checkout, idem *IdempotentResponse
 	trim := r.creates.Add(1)%listTrimEvery == 0
 	// The id boxed once for its three or four index entries.
 	id, created := any(c.ID), float64(ms(c.CreatedAt))
-	_, err = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	// Its commands, read back once the shared pipeline ran (batch.go).
+	var sent []redis.Cmder
+	r.batch.do(ctx, func(p redis.Pipeliner) {
+		n := p.Len()
+		defer func() { sent = pipelineTail(p, n) }()
 		p.HSet(ctx, kc, fields...)
 		p.PExpireAt(ctx, kc, c.ExpiresAt.Add(r.retention))
 		p.ZAdd(ctx, r.keyExpiry(c.ID), redis.Z{Score: float64(ms(c.ExpiresAt)), Member: id})
@@ -212,10 +220,11 @@ func (r *Repo) Create(ctx context.Context, c *Checkout, idem *IdempotentResponse
 			p.HSet(ctx, k, "status", strconv.Itoa(idem.Status), "body", idem.Body)
 			p.PExpire(ctx, k, IdempotencyTTL)
 		}
-		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("create checkout %s: %w", c.ID, err)
+	for _, cmd := range sent {
+		if err := cmd.Err(); err != nil {
+			return fmt.Errorf("create checkout %s: %w", c.ID, err)
+		}
 	}
 	return nil
 }

@@ -183,7 +183,10 @@ func (r *Repo) GetCurrent(ctx context.Context, id string) (*Checkout, error) {
 	if terms == nil {
 		return r.getAndKeep(ctx, id)
 	}
-	vals, err := hmgetState(ctx, r.rdb.Do, r.keyCheckout(id)).Slice()
+	// Page views share pipelines under load (batch.go).
+	var cmd *redis.Cmd
+	r.batch.do(ctx, func(p redis.Pipeliner) { cmd = hmgetState(ctx, p.Do, r.keyCheckout(id)) })
+	vals, err := cmd.Slice()
 	if err != nil {
 		return nil, fmt.Errorf("checkout %s: %w", id, err)
 	}
@@ -197,6 +200,14 @@ func (r *Repo) getAndKeep(ctx context.Context, id string) (*Checkout, error) {
 		r.terms.put(c)
 	}
 	return c, err
+}
+
+// Share runs the commands queue adds to a pipeline shared with other
+// concurrent calls of the Repo's hot paths, and returns once it has run
+// (batch.go); queue only queues commands, and the caller reads them
+// after. A page reads the checkout and the payer's session so.
+func (r *Repo) Share(ctx context.Context, queue func(redis.Pipeliner)) {
+	r.batch.do(ctx, queue)
 }
 
 // QueueGetCurrent is GetCurrent queued on pipe (QueueGet's way): the read
@@ -238,17 +249,18 @@ func (r *Repo) GetCurrentWithAttempts(ctx context.Context, id string) (*Checkout
 		}
 		return c, atts, err
 	}
-	// A pipeline queued here, not through Pipelined: its callback would
-	// move both commands' variables to the heap, with the closure, on the
-	// status poll's path.
-	p := r.rdb.Pipeline()
-	st := hmgetState(ctx, p.Do, r.keyCheckout(id))
-	att := p.HGetAll(ctx, r.keyAttempts(id))
-	if _, err := p.Exec(ctx); err != nil {
-		return nil, nil, fmt.Errorf("checkout %s: %w", id, err)
-	}
+	// Status polls share pipelines under load (batch.go).
+	var st *redis.Cmd
+	var att *redis.MapStringStringCmd
+	r.batch.do(ctx, func(p redis.Pipeliner) {
+		st = hmgetState(ctx, p.Do, r.keyCheckout(id))
+		att = p.HGetAll(ctx, r.keyAttempts(id))
+	})
 	vals, err := st.Slice()
 	if err != nil {
+		return nil, nil, fmt.Errorf("checkout %s: %w", id, err)
+	}
+	if err := att.Err(); err != nil {
 		return nil, nil, fmt.Errorf("checkout %s: %w", id, err)
 	}
 	c, err := r.withState(terms, vals)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/sessions"
@@ -237,10 +238,11 @@ func (h *handler) pageCheckout(c *gin.Context, asJSON, withPayer bool) (*checkou
 		loadPayer = freshPayer
 	)
 	if withPayer && h.pages.Sessions.HasCookie(c.Request) {
-		pipe := h.rdb.Pipeline()
-		getCheckout := h.repo.QueueGetCurrent(ctx, pipe, id)
-		_, loadPayer = h.pages.Sessions.Queue(ctx, pipe, c.Request)
-		_, _ = pipe.Exec(ctx) // each command keeps its own error
+		var getCheckout func() (*checkout.Checkout, error)
+		h.repo.Share(ctx, func(pipe redis.Pipeliner) { // each command keeps its own error
+			getCheckout = h.repo.QueueGetCurrent(ctx, pipe, id)
+			_, loadPayer = h.pages.Sessions.Queue(ctx, pipe, c.Request)
+		})
 		ck, err = getCheckout()
 	} else {
 		ck, err = h.repo.GetCurrent(ctx, id)

@@ -32,12 +32,12 @@ var firstNotifies int
 //
 // A first notify can be sent once only, so this kind runs a fixed number
 // of requests per side, not a duration.
-func runFirstNotifies(w io.Writer, svc *service, floorURL string, rounds, conns int) error {
+func runFirstNotifies(w io.Writer, rdb *redis.Client, svc *service, floorURL string, rounds, conns int) error {
 	if firstNotifies < 1 {
 		return fmt.Errorf("-notifies %d: want at least 1", firstNotifies)
 	}
 	ctx := context.Background()
-	var ratios, fp50, sp50, fp99, sp99, frps, srps, fcpu, scpu []float64
+	var rows roundRows
 	for r := range rounds {
 		queries, err := paidOrders(ctx, svc, firstNotifies, conns)
 		if err != nil {
@@ -65,22 +65,16 @@ func runFirstNotifies(w io.Writer, svc *service, floorURL string, rounds, conns 
 			if err != nil {
 				return err
 			}
-			out, err := load("", mk, http.StatusOK, time.Hour, conns)
+			out, err := measured(rdb, func() (result, error) { return load("", mk, http.StatusOK, time.Hour, conns) })
 			stop()
 			if err != nil {
 				return fmt.Errorf("notify-first, %s: %w", side, err)
 			}
 			res[side] = out
 		}
-		f, s := res["floor"], res["service"]
-		ratios = append(ratios, s.rps/f.rps)
-		frps, srps = append(frps, f.rps), append(srps, s.rps)
-		fp50, sp50 = append(fp50, f.p50), append(sp50, s.p50)
-		fp99, sp99 = append(fp99, f.p99), append(sp99, s.p99)
-		fcpu, scpu = append(fcpu, f.cpu), append(scpu, s.cpu)
+		rows.add(res["floor"], res["service"])
 	}
-	fmt.Fprintf(w, rowFormat, "notify-first (a paid order's first)",
-		median(frps), median(srps), 100*median(ratios), median(fp50), median(sp50), median(fp99), median(sp99), median(fcpu), median(scpu))
+	rows.print(w, "notify-first (a paid order's first)")
 	return nil
 }
 

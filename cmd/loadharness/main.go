@@ -147,9 +147,9 @@ func runHTTP(w io.Writer, rdb *redis.Client, addr, prefix string, rounds int, d 
 
 	fmt.Fprintf(w, "loadharness: %d rounds × %s per side, %d connections, Redis %s, %d CPUs, page %d bytes\n\n",
 		rounds, d, conns, addr, runtime.GOMAXPROCS(0), svc.pageSize)
-	fmt.Fprintf(w, "%-38s %12s %12s %7s %9s %9s %9s %9s %10s %10s\n", "kind", "floor req/s", "svc req/s", "ratio", "floor p50", "svc p50", "floor p99", "svc p99", "floor cpu", "svc cpu")
+	fmt.Fprintf(w, "%-38s %12s %12s %7s %9s %9s %9s %9s %10s %10s %10s %10s %6s %6s\n", "kind", "floor req/s", "svc req/s", "ratio", "floor p50", "svc p50", "floor p99", "svc p99", "floor cpu", "svc cpu", "floor rcpu", "svc rcpu", "f idle", "s idle")
 	for _, k := range kinds {
-		var ratios, fp50, sp50, fp99, sp99, frps, srps, fcpu, scpu []float64
+		var rows roundRows
 		for r := range rounds {
 			// Alternate which side goes first, so neither always runs on a
 			// machine warmed (or loaded) by the other.
@@ -167,25 +167,19 @@ func runHTTP(w io.Writer, rdb *redis.Client, addr, prefix string, rounds int, d 
 				if err != nil {
 					return err
 				}
-				out, err := load(base, mk, k.want, d, conns)
+				out, err := measured(rdb, func() (result, error) { return load(base, mk, k.want, d, conns) })
 				stop()
 				if err != nil {
 					return fmt.Errorf("%s, %s: %w", k.name, side, err)
 				}
 				res[side] = out
 			}
-			f, s := res["floor"], res["service"]
-			ratios = append(ratios, s.rps/f.rps)
-			frps, srps = append(frps, f.rps), append(srps, s.rps)
-			fp50, sp50 = append(fp50, f.p50), append(sp50, s.p50)
-			fp99, sp99 = append(fp99, f.p99), append(sp99, s.p99)
-			fcpu, scpu = append(fcpu, f.cpu), append(scpu, s.cpu)
+			rows.add(res["floor"], res["service"])
 		}
-		fmt.Fprintf(w, rowFormat, k.name,
-			median(frps), median(srps), 100*median(ratios), median(fp50), median(sp50), median(fp99), median(sp99), median(fcpu), median(scpu))
+		rows.print(w, k.name)
 	}
 	if selected("notify-first") {
-		return runFirstNotifies(w, svc, floor.URL, rounds, conns)
+		return runFirstNotifies(w, rdb, svc, floor.URL, rounds, conns)
 	}
 	return nil
 }
@@ -214,8 +208,42 @@ func profileSide(kind, side string, round int) (stop func(), err error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
-// rowFormat prints a kind's medians; cpu is µs of this process per answer.
-const rowFormat = "%-38s %12.0f %12.0f %6.0f%% %8.2fms %8.2fms %8.2fms %8.2fms %8.1fµs %8.1fµs\n"
+// roundRows collects a kind's rounds, floor and service side by side.
+type roundRows struct {
+	ratios                                 []float64
+	frps, srps, fp50, sp50, fp99, sp99     []float64
+	fcpu, scpu, frcpu, srcpu, fidle, sidle []float64
+}
+
+func (r *roundRows) add(f, s result) {
+	r.ratios = append(r.ratios, s.rps/f.rps)
+	r.frps, r.srps = append(r.frps, f.rps), append(r.srps, s.rps)
+	r.fp50, r.sp50 = append(r.fp50, f.p50), append(r.sp50, s.p50)
+	r.fp99, r.sp99 = append(r.fp99, f.p99), append(r.sp99, s.p99)
+	r.fcpu, r.scpu = append(r.fcpu, f.cpu), append(r.scpu, s.cpu)
+	r.frcpu, r.srcpu = append(r.frcpu, f.redisCPU), append(r.srcpu, s.redisCPU)
+	r.fidle, r.sidle = append(r.fidle, 100*f.idle), append(r.sidle, 100*s.idle)
+}
+
+// print prints the medians of the rounds; cpu is µs of this process per
+// answer, rcpu Redis's, idle the machine's idle share during the side.
+func (r *roundRows) print(w io.Writer, name string) {
+	fmt.Fprintf(w, "%-38s %12.0f %12.0f %6.0f%% %8.2fms %8.2fms %8.2fms %8.2fms %8.1fµs %8.1fµs %8.1fµs %8.1fµs %5.0f%% %5.0f%%\n", name,
+		median(r.frps), median(r.srps), 100*median(r.ratios), median(r.fp50), median(r.sp50), median(r.fp99), median(r.sp99),
+		median(r.fcpu), median(r.scpu), median(r.frcpu), median(r.srcpu), median(r.fidle), median(r.sidle))
+}
+
+// measured runs one side's load and adds to its result Redis's CPU time
+// per answer and the machine's idle share meanwhile.
+func measured(rdb *redis.Client, run func() (result, error)) (result, error) {
+	r0, i0 := redisCPU(rdb), machineIdle()
+	out, err := run()
+	if err == nil && out.rps > 0 {
+		out.redisCPU = float64((redisCPU(rdb) - r0).Microseconds()) / (out.rps * out.elapsed.Seconds())
+		out.idle = machineIdle().since(i0)
+	}
+	return out, err
+}
 
 // result is one side of one round.
 type result struct {
@@ -226,6 +254,60 @@ type result struct {
 	// Redis's. Unlike rps, it barely moves when other jobs load the
 	// machine, so it shows what a change saved.
 	cpu float64
+	// redisCPU is Redis's CPU time (user and system, every thread) per
+	// answer, in microseconds; idle is the share of the machine's CPU
+	// time left idle during the side. Together with cpu they tell a side
+	// bound by the CPU (idle near 0) from one bound by waiting.
+	redisCPU, idle float64
+	elapsed        time.Duration
+}
+
+// redisCPU is the CPU time the Redis server has used (INFO cpu); 0 when
+// it cannot be read.
+func redisCPU(rdb *redis.Client) time.Duration {
+	info, err := rdb.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		return 0
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		name, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (name == "used_cpu_sys" || name == "used_cpu_user") {
+			f, _ := strconv.ParseFloat(v, 64)
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
+}
+
+// cpuTimes is the machine's CPU time from /proc/stat: idle (with iowait)
+// and all, in clock ticks.
+type cpuTimes struct{ idle, all uint64 }
+
+// machineIdle reads /proc/stat's first line; zero where there is none.
+func machineIdle() cpuTimes {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuTimes{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	var t cpuTimes
+	for i, f := range strings.Fields(line)[1:] {
+		n, _ := strconv.ParseUint(f, 10, 64)
+		t.all += n
+		if i == 3 || i == 4 { // idle, iowait
+			t.idle += n
+		}
+	}
+	return t
+}
+
+// since is the idle share of the CPU time between t0 and t.
+func (t cpuTimes) since(t0 cpuTimes) float64 {
+	if t.all <= t0.all {
+		return 0
+	}
+	return float64(t.idle-t0.idle) / float64(t.all-t0.all)
 }
 
 // processCPU is the CPU time this process has used.
@@ -292,7 +374,7 @@ func load(base string, mk func(string) *http.Request, want int, d time.Duration,
 	slices.Sort(lat)
 	ms := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))]) / float64(time.Millisecond) }
 	return result{rps: float64(len(lat)) / elapsed.Seconds(), p50: ms(0.50), p99: ms(0.99),
-		cpu: float64(cpu.Microseconds()) / float64(len(lat))}, nil
+		cpu: float64(cpu.Microseconds()) / float64(len(lat)), elapsed: elapsed}, nil
 }
 
 func get(u, ua string) *http.Request {
