@@ -310,9 +310,8 @@ func encodeCheckout(c *Checkout) ([]any, error) {
 // (NewCheckout); the hash keeps the random part only. Whole it is 67
 // bytes, over the 64 up to which Redis keeps a hash's values packed in
 // one allocation (hash-max-listpack-value): with it every checkout's hash
-// took Redis's table encoding, about 2 KB where the packed one takes
-// under 1 KB, and the create's HSET cost Redis twice its time
-// (docs/performance.md, "Create"). Checkouts stored with the whole secret
+// took Redis's table encoding, about 2 KB where the packed one takes 760
+// bytes (TestCheckoutHashPacked). Checkouts stored with the whole secret
 // read back the same (secretOf).
 
 // storedSecret is what the hash keeps of checkout id's client secret.

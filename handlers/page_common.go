@@ -238,10 +238,12 @@ func (h *handler) pageCheckout(c *gin.Context, asJSON, withPayer bool) (*checkou
 		loadPayer = freshPayer
 	)
 	if withPayer && h.pages.Sessions.HasCookie(c.Request) {
+		// The cookie verified here: the shared pipeline's queue only queues.
+		read := h.pages.Sessions.Read(c.Request)
 		var getCheckout func() (*checkout.Checkout, error)
 		h.repo.Share(ctx, func(pipe redis.Pipeliner) { // each command keeps its own error
 			getCheckout = h.repo.QueueGetCurrent(ctx, pipe, id)
-			_, loadPayer = h.pages.Sessions.Queue(ctx, pipe, c.Request)
+			_, loadPayer = read.Queue(ctx, pipe)
 		})
 		ck, err = getCheckout()
 	} else {
