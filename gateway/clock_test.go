@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/wallet-checkout/checkout/internal/porttest"
 )
 
 // TestClock reads the gateway's time from every kind of answer: a success,
@@ -67,15 +68,13 @@ func TestClock(t *testing.T) {
 
 // TestClockUnreachable fails with the transport's error, quickly.
 func TestClockUnreachable(t *testing.T) {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	url := srv.URL
-	srv.Close()
+	url := "http://" + porttest.Refusing(t) // nothing listens: the dial is refused
 	st, err := NewStore(url+"/mct1", testOpenID, docKey, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := NewClient().Clock(context.Background(), st); err == nil {
-		t.Fatal("no error from a closed server")
+		t.Fatal("no error from a refusing port")
 	}
 }
 

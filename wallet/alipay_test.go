@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wallet-checkout/checkout/internal/porttest"
 )
 
 // testKeys are committed 2048-bit keys with "TESTING KEY" PEM headers, so
@@ -326,9 +328,7 @@ func TestAlipayExchangeCodeRefusesBadInput(t *testing.T) {
 
 func TestAlipayTransportErrorHidesNothingSecret(t *testing.T) {
 	k := loadKeys(t)
-	srv := httptest.NewServer(http.NotFoundHandler())
-	base := srv.URL
-	srv.Close()
+	base := "http://" + porttest.Refusing(t) // nothing listens: the dial fails
 	c := &Alipay{GatewayURL: base + "/gateway.do"}
 	_, err := c.ExchangeCode(context.Background(), k.appConfig(), "auth-code-1")
 	if err == nil {

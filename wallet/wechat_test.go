@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wallet-checkout/checkout/internal/porttest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -269,9 +271,7 @@ func checkResult[T comparable](t *testing.T, got, want T, err error, wantErr fun
 }
 
 func TestWeChatTransportErrorsHideSecret(t *testing.T) {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	base := srv.URL
-	srv.Close() // nothing listens any more: the dial fails
+	base := "http://" + porttest.Refusing(t) // nothing listens: the dial fails
 	c := &WeChat{APIBase: base}
 	_, err := c.ExchangeCode(context.Background(), "wxapp", testSecret, "the-code")
 	if err == nil {

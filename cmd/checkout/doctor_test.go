@@ -24,6 +24,7 @@ import (
 
 	"github.com/wallet-checkout/checkout/config"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
+	"github.com/wallet-checkout/checkout/internal/porttest"
 	"github.com/wallet-checkout/checkout/internal/redistest"
 )
 
@@ -483,9 +484,7 @@ func checkOffset(t *testing.T, l string, want time.Duration) {
 // TestDoctorGatewayUnreachable: a closed port and a server that is not the
 // gateway fail cleanly, naming the base URL's setting.
 func TestDoctorGatewayUnreachable(t *testing.T) {
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closedURL := closed.URL
-	closed.Close()
+	closedURL := "http://" + porttest.Refusing(t)
 	notGateway := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "<html>welcome to nginx</html>")
 	}))

@@ -29,6 +29,7 @@ var allowed = map[string][]string{
 	"gateway/sandbox":    {"gateway"},
 	"internal/hostclass": {},
 	"internal/redistest": {},
+	"internal/porttest":  {},
 	"internal/archtest":  {},
 	// metrics owns the registry; the packages it counts for declare
 	// observers of their own, which app wires to it.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wallet-checkout/checkout/checkout"
+	"github.com/wallet-checkout/checkout/internal/porttest"
 )
 
 // A receiver that fails for a while gets the event later, with the same id,
@@ -293,8 +294,7 @@ func TestDeliveryFailures(t *testing.T) {
 		_, _ = w.Write([]byte(strings.Repeat("x", 1<<20)))
 	}))
 	t.Cleanup(big.Close)
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closed.Close()
+	refusing := porttest.Refusing(t)
 
 	cases := []struct {
 		name, url  string
@@ -305,7 +305,7 @@ func TestDeliveryFailures(t *testing.T) {
 		{"redirect", redirect.URL, http.StatusFound, "", -1},
 		{"timeout", slow.URL, 0, "timeout", -1},
 		{"large answer", big.URL, http.StatusBadRequest, "", maxResponseKept},
-		{"connection refused", "http://user:pw@" + strings.TrimPrefix(closed.URL, "http://"), 0, "refused", -1},
+		{"connection refused", "http://user:pw@" + refusing, 0, "refused", -1},
 		{"not http", "ftp://user:pw@example.com/x", 0, "not an absolute http(s) URL", -1},
 		{"garbage", "http://user:pw@%zz", 0, "not an absolute http(s) URL", -1},
 	}
