@@ -2,7 +2,6 @@ package checkout
 
 import (
 	"context"
-	"slices"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
@@ -14,29 +13,39 @@ import (
 // page view's or a status poll's read) therefore share pipelines, the way
 // a database commits a group of transactions with one log write:
 //
-//   - Fewer than maxInFlight pipelines in flight: the caller's commands go
-//     at once, alone, as before. A lone request costs what it did.
-//   - Otherwise the caller's commands join the next pipeline, which goes
-//     as soon as one in flight is back. Every caller waits for its own
-//     pipeline, so a create still answers only once its writes are done
-//     (or have failed), and a read sees what Redis held when it ran.
+//   - Every caller queues its commands on its own goroutine, on a
+//     pipeline of its own; a panic there stays the caller's.
+//   - Fewer than maxInFlight pipelines in flight: that pipeline goes at
+//     once, alone, as before. A lone request costs what it did.
+//   - Otherwise the caller's commands join the next shared pipeline, which
+//     goes as soon as one in flight is back. The caller waits for it, so
+//     a create still answers only once its writes are done (or have
+//     failed), and a read sees what Redis held when it ran; a caller whose
+//     context ends meanwhile leaves with its context's error, and its
+//     commands still run (a create then is one never answered, as one cut
+//     off mid-pipeline was: Repo.Create).
 //
 // A shared pipeline is not a transaction, as a pipeline was not before:
 // each caller's commands stay together and in order, and another
 // caller's may run before or after them, as they could between two round
 // trips. Every caller reads its own commands' results and errors (a
-// network failure fails them all). A gathered pipeline runs with the
-// values of its first caller's context but no deadline: it decides for
-// several requests and must not end with one that gives up. go-redis's
-// read and write timeouts bound it, and a caller waits for it even when
-// its own context ends.
+// network failure fails them all). A shared pipeline runs with the values
+// of its first caller's context but no deadline: it decides for several
+// requests and must not end with one that gives up; go-redis's read and
+// write timeouts bound it.
+//
+// On a Redis Cluster every caller's pipeline goes alone: a shared one
+// would wait for every node it touches, so one slow node would hold up
+// the requests for all the others.
 type batcher struct {
 	rdb redis.UniversalClient
+	// alone sends every caller's pipeline by itself (a Cluster).
+	alone bool
 
 	mu       sync.Mutex
 	inflight int
-	// next gathers the callers that came while maxInFlight pipelines were
-	// in flight.
+	// next gathers the commands of the callers that came while
+	// maxInFlight pipelines were in flight.
 	next *batch
 }
 
@@ -45,43 +54,57 @@ type batcher struct {
 // caller waits behind more than one.
 const maxInFlight = 2
 
-// batch is the callers of one gathered pipeline.
+// batch is the commands of one shared pipeline.
 type batch struct {
-	ctx   context.Context
-	queue []func(redis.Pipeliner)
-	done  chan struct{}
+	ctx     context.Context
+	cmds    []redis.Cmder
+	callers int
+	done    chan struct{}
 }
 
 // do has queue add its commands to a pipeline and returns once that
-// pipeline has run; the caller then reads the commands it queued. queue
-// must only queue commands: it may run on another goroutine (the caller
-// waits meanwhile).
-func (b *batcher) do(ctx context.Context, queue func(redis.Pipeliner)) {
-	b.mu.Lock()
-	if b.inflight >= maxInFlight {
-		n := b.next
-		if n == nil {
-			n = &batch{ctx: context.WithoutCancel(ctx), done: make(chan struct{})}
-			b.next = n
-		}
-		n.queue = append(n.queue, queue)
-		b.mu.Unlock()
-		<-n.done
-		return
-	}
-	b.inflight++
-	b.mu.Unlock()
-	// Deferred: a panic in queue (a bug) must not keep the slot taken.
-	defer b.release()
+// pipeline has run; the caller then reads the commands it queued. The
+// error is the caller's context's when it ended before the pipeline ran
+// (its commands were not run yet); otherwise each command holds its own.
+func (b *batcher) do(ctx context.Context, queue func(redis.Pipeliner)) error {
 	p := b.rdb.Pipeline()
 	queue(p)
-	_, _ = p.Exec(ctx) // each command keeps its own error
+	if p.Len() == 0 {
+		return nil
+	}
+	b.mu.Lock()
+	if b.alone || b.inflight < maxInFlight {
+		if !b.alone {
+			b.inflight++
+		}
+		b.mu.Unlock()
+		defer b.release()
+		_, _ = p.Exec(ctx) // each command keeps its own error
+		return nil
+	}
+	n := b.next
+	if n == nil {
+		n = &batch{ctx: context.WithoutCancel(ctx), done: make(chan struct{})}
+		b.next = n
+	}
+	n.cmds = append(n.cmds, p.Cmds()...)
+	n.callers++
+	b.mu.Unlock()
+	select {
+	case <-n.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // release gives up a pipeline's slot: to the callers that gathered
 // meanwhile, whose pipelines then run one after the other on a goroutine
 // of their own, or back to the batcher when nobody waits.
 func (b *batcher) release() {
+	if b.alone {
+		return
+	}
 	if n := b.handOver(); n != nil {
 		go b.chain(n)
 	}
@@ -91,21 +114,14 @@ func (b *batcher) release() {
 // waits.
 func (b *batcher) chain(n *batch) {
 	for n != nil {
-		b.run(n)
+		p := b.rdb.Pipeline()
+		for _, c := range n.cmds {
+			_ = p.Process(n.ctx, c) // queues c
+		}
+		_, _ = p.Exec(n.ctx)
+		close(n.done)
 		n = b.handOver()
 	}
-}
-
-// run runs n's pipeline and lets its callers go. A panic in a queue
-// (a bug) ends the process, as on any goroutine without a request: the
-// callers must not read commands that never ran.
-func (b *batcher) run(n *batch) {
-	p := b.rdb.Pipeline()
-	for _, q := range n.queue {
-		q(p)
-	}
-	_, _ = p.Exec(n.ctx)
-	close(n.done)
 }
 
 // handOver takes the callers that gathered, if any; without any the slot
@@ -121,8 +137,8 @@ func (b *batcher) handOver() *batch {
 	return n
 }
 
-// pipelineTail is what was queued on p after its first n commands: the
-// commands of one caller of a shared pipeline.
-func pipelineTail(p redis.Pipeliner, n int) []redis.Cmder {
-	return slices.Clone(p.Cmds()[n:])
+// queued is what was queued on p: at the end of a queue function, the
+// commands of that caller (Exec hands the slice on without changing it).
+func queued(p redis.Pipeliner) []redis.Cmder {
+	return p.Cmds()
 }

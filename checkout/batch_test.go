@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/wallet-checkout/checkout/internal/redistest"
 )
 
 // heldPipelines records each pipeline sent and, while holding, keeps
@@ -53,7 +55,33 @@ func (b *batcher) gathered() int {
 	if b.next == nil {
 		return 0
 	}
-	return len(b.next.queue)
+	return b.next.callers
+}
+
+// holdBoth has maxInFlight creates go alone and be held by h, and returns
+// what lets them finish and reports their errors.
+func holdBoth(t *testing.T, r *Repo, clk *clock, h *heldPipelines) (alone []*Checkout, finish func() []error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, maxInFlight)
+	for i := range maxInFlight {
+		c, err := NewCheckout(draft("m1"), clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		alone = append(alone, c)
+		wg.Go(func() { errs[i] = r.Create(context.Background(), c, nil) })
+		<-h.entered
+	}
+	return alone, func() []error { h.release(); wg.Wait(); return errs }
+}
+
+// sharing skips a test of shared pipelines on a Cluster, where each goes
+// alone (TestClusterPipelinesAlone).
+func sharing(t *testing.T, r *Repo) {
+	if r.batch.alone {
+		t.Skip("on a Cluster every caller's pipeline goes alone")
+	}
 }
 
 // TestSharedPipelines: while maxInFlight pipelines are in flight, the
@@ -61,6 +89,7 @@ func (b *batcher) gathered() int {
 // each gets its own answer, its own error included.
 func TestSharedPipelines(t *testing.T) {
 	r, clk := newTestRepo(t)
+	sharing(t, r)
 	ctx := context.Background()
 	var read []*Checkout
 	for range 6 {
@@ -89,15 +118,9 @@ func TestSharedPipelines(t *testing.T) {
 		}
 		return c
 	}
-	var wg sync.WaitGroup
 	// The first maxInFlight callers go alone, and are held.
-	alone := make([]*Checkout, maxInFlight)
-	aloneErr := make([]error, maxInFlight)
-	for i := range alone {
-		alone[i] = newCheckout("m1")
-		wg.Go(func() { aloneErr[i] = r.Create(ctx, alone[i], nil) })
-		<-h.entered
-	}
+	alone, finish := holdBoth(t, r, clk, h)
+	var wg sync.WaitGroup
 	// Everyone after them gathers.
 	got := make([]*Checkout, len(read))
 	gotErr := make([]error, len(read))
@@ -120,7 +143,7 @@ func TestSharedPipelines(t *testing.T) {
 	for r.batch.gathered() < want {
 		time.Sleep(time.Millisecond) // nothing they wait for can go: the two in flight are held
 	}
-	h.release()
+	aloneErr := finish()
 	wg.Wait()
 
 	for i, err := range aloneErr {
@@ -167,39 +190,155 @@ func TestSharedPipelines(t *testing.T) {
 	}
 }
 
-// TestSharedPipelineAfterPanic: a caller whose queue panics (a bug) gives
-// its slot back; the next callers are not left waiting for a pipeline
-// nobody runs.
+// TestSharedPipelineAfterPanic: a caller whose queue panics (a bug), alone
+// or while pipelines are in flight, panics on its own goroutine, where
+// the request's recovery catches it; it takes no slot and leaves nothing
+// behind, and the callers after it go on.
 func TestSharedPipelineAfterPanic(t *testing.T) {
 	r, clk := newTestRepo(t)
+	sharing(t, r)
 	ctx := context.Background()
 	c := create(t, r, clk, "m1")
-	for range maxInFlight + 1 {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Fatal("no panic")
-				}
-			}()
-			r.Share(ctx, func(redis.Pipeliner) { panic("bug") })
+	if _, err := r.GetCurrent(ctx, c.ID); err != nil { // its terms now cached
+		t.Fatal(err)
+	}
+	panics := func() {
+		t.Helper()
+		defer func() {
+			if recover() == nil {
+				t.Fatal("no panic")
+			}
 		}()
+		_ = r.Share(ctx, func(p redis.Pipeliner) { p.Get(ctx, "x"); panic("bug") })
+	}
+	for range maxInFlight + 1 {
+		panics()
+	}
+	h := newHeldPipelines()
+	r.rdb.AddHook(h)
+	_, finish := holdBoth(t, r, clk, h)
+	panics() // while both are in flight
+	if n := r.batch.gathered(); n != 0 {
+		t.Fatalf("%d callers gathered after a panic", n)
 	}
 	done := make(chan error, 1)
 	go func() {
 		_, err := r.GetCurrent(ctx, c.ID)
 		done <- err
 	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("a read after the panics never ran: the slots stayed taken")
+	for r.batch.gathered() < 1 {
+		time.Sleep(time.Millisecond)
 	}
+	for i, err := range finish() {
+		if err != nil {
+			t.Fatalf("create %d: %v", i, err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	r.batch.mu.Lock()
+	defer r.batch.mu.Unlock()
 	if r.batch.inflight != 0 {
 		t.Fatalf("%d slots still taken", r.batch.inflight)
 	}
+}
+
+// TestSharedPipelineCallerGivesUp: a gathered caller whose context ends
+// leaves at once with its context's error; its commands run with the
+// pipeline all the same.
+func TestSharedPipelineCallerGivesUp(t *testing.T) {
+	r, clk := newTestRepo(t)
+	sharing(t, r)
+	h := newHeldPipelines()
+	r.rdb.AddHook(h)
+	_, finish := holdBoth(t, r, clk, h)
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := NewCheckout(draft("m1"), clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Create(ctx, c, nil) }()
+	for r.batch.gathered() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), c.ID) {
+		t.Fatalf("create given up: %v", err)
+	}
+	for i, err := range finish() {
+		if err != nil {
+			t.Fatalf("create %d: %v", i, err)
+		}
+	}
+	// The shared pipeline ran after the held ones; its create landed.
+	for {
+		r.batch.mu.Lock()
+		idle := r.batch.inflight == 0
+		r.batch.mu.Unlock()
+		if idle {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got, err := r.Get(context.Background(), c.ID); err != nil || got.Amounts != c.Amounts {
+		t.Fatalf("the given-up create: %+v %v", got, err)
+	}
+}
+
+// TestClusterPipelinesAlone: on a Cluster each caller's pipeline goes
+// alone, so a pipeline held up (a slow node) holds up nobody else.
+func TestClusterPipelinesAlone(t *testing.T) {
+	_, cc := redistest.MiniCluster(t)
+	if !NewRepo(cc).batch.alone {
+		t.Fatal("a Repo on a cluster client shares pipelines")
+	}
+	r, clk := newTestRepo(t)
+	r.batch.alone = true
+	ctx := context.Background()
+	c := create(t, r, clk, "m1")
+	if _, err := r.GetCurrent(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	h := newHeldPipelines()
+	r.rdb.AddHook(h)
+	held := make(chan error, 1)
+	go func() { held <- r.Create(ctx, create2(t, clk), nil) }()
+	<-h.entered
+	// Everything after it is held too (the hook holds every pipeline),
+	// but each one reaches Redis by itself: none waits for the first.
+	results := make(chan error, 4)
+	for range 4 {
+		go func() {
+			_, err := r.GetCurrent(ctx, c.ID)
+			results <- err
+		}()
+	}
+	for range 4 {
+		<-h.entered
+	}
+	if n := r.batch.gathered(); n != 0 {
+		t.Fatalf("%d callers gathered on a Cluster", n)
+	}
+	h.release()
+	for range 4 {
+		if err := <-results; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func create2(t *testing.T, clk *clock) *Checkout {
+	t.Helper()
+	c, err := NewCheckout(draft("m1"), clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // TestSharedPipelineRedisDown: with Redis gone every caller gets its

@@ -105,6 +105,7 @@ func NewRepo(rdb redis.UniversalClient, opts ...Option) *Repo {
 	}
 	r.prefix = strings.NewReplacer("{", "", "}", "").Replace(r.prefix)
 	_, r.cluster = rdb.(*redis.ClusterClient)
+	r.batch.alone = r.cluster
 	return r
 }
 
@@ -188,9 +189,8 @@ func (r *Repo) Create(ctx context.Context, c *Checkout, idem *IdempotentResponse
 	id, created := any(c.ID), float64(ms(c.CreatedAt))
 	// Its commands, read back once the shared pipeline ran (batch.go).
 	var sent []redis.Cmder
-	r.batch.do(ctx, func(p redis.Pipeliner) {
-		n := p.Len()
-		defer func() { sent = pipelineTail(p, n) }()
+	err = r.batch.do(ctx, func(p redis.Pipeliner) {
+		defer func() { sent = queued(p) }()
 		p.HSet(ctx, kc, fields...)
 		p.PExpireAt(ctx, kc, c.ExpiresAt.Add(r.retention))
 		p.ZAdd(ctx, r.keyExpiry(c.ID), redis.Z{Score: float64(ms(c.ExpiresAt)), Member: id})
@@ -221,6 +221,9 @@ func (r *Repo) Create(ctx context.Context, c *Checkout, idem *IdempotentResponse
 			p.PExpire(ctx, k, IdempotencyTTL)
 		}
 	})
+	if err != nil {
+		return fmt.Errorf("create checkout %s: %w", c.ID, err)
+	}
 	for _, cmd := range sent {
 		if err := cmd.Err(); err != nil {
 			return fmt.Errorf("create checkout %s: %w", c.ID, err)

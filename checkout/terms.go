@@ -185,7 +185,10 @@ func (r *Repo) GetCurrent(ctx context.Context, id string) (*Checkout, error) {
 	}
 	// Page views share pipelines under load (batch.go).
 	var cmd *redis.Cmd
-	r.batch.do(ctx, func(p redis.Pipeliner) { cmd = hmgetState(ctx, p.Do, r.keyCheckout(id)) })
+	err := r.batch.do(ctx, func(p redis.Pipeliner) { cmd = hmgetState(ctx, p.Do, r.keyCheckout(id)) })
+	if err != nil {
+		return nil, fmt.Errorf("checkout %s: %w", id, err)
+	}
 	vals, err := cmd.Slice()
 	if err != nil {
 		return nil, fmt.Errorf("checkout %s: %w", id, err)
@@ -204,10 +207,11 @@ func (r *Repo) getAndKeep(ctx context.Context, id string) (*Checkout, error) {
 
 // Share runs the commands queue adds to a pipeline shared with other
 // concurrent calls of the Repo's hot paths, and returns once it has run
-// (batch.go); queue only queues commands, and the caller reads them
-// after. A page reads the checkout and the payer's session so.
-func (r *Repo) Share(ctx context.Context, queue func(redis.Pipeliner)) {
-	r.batch.do(ctx, queue)
+// (batch.go); the caller then reads the commands it queued. The error is
+// ctx's when it ended before the pipeline ran; otherwise each command
+// holds its own. A page reads the checkout and the payer's session so.
+func (r *Repo) Share(ctx context.Context, queue func(redis.Pipeliner)) error {
+	return r.batch.do(ctx, queue)
 }
 
 // QueueGetCurrent is GetCurrent queued on pipe (QueueGet's way): the read
@@ -252,10 +256,13 @@ func (r *Repo) GetCurrentWithAttempts(ctx context.Context, id string) (*Checkout
 	// Status polls share pipelines under load (batch.go).
 	var st *redis.Cmd
 	var att *redis.MapStringStringCmd
-	r.batch.do(ctx, func(p redis.Pipeliner) {
+	err := r.batch.do(ctx, func(p redis.Pipeliner) {
 		st = hmgetState(ctx, p.Do, r.keyCheckout(id))
 		att = p.HGetAll(ctx, r.keyAttempts(id))
 	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("checkout %s: %w", id, err)
+	}
 	vals, err := st.Slice()
 	if err != nil {
 		return nil, nil, fmt.Errorf("checkout %s: %w", id, err)

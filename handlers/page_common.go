@@ -238,14 +238,14 @@ func (h *handler) pageCheckout(c *gin.Context, asJSON, withPayer bool) (*checkou
 		loadPayer = freshPayer
 	)
 	if withPayer && h.pages.Sessions.HasCookie(c.Request) {
-		// The cookie verified here: the shared pipeline's queue only queues.
-		read := h.pages.Sessions.Read(c.Request)
 		var getCheckout func() (*checkout.Checkout, error)
-		h.repo.Share(ctx, func(pipe redis.Pipeliner) { // each command keeps its own error
+		err = h.repo.Share(ctx, func(pipe redis.Pipeliner) { // each command keeps its own error
 			getCheckout = h.repo.QueueGetCurrent(ctx, pipe, id)
-			_, loadPayer = read.Queue(ctx, pipe)
+			_, loadPayer = h.pages.Sessions.Queue(ctx, pipe, c.Request)
 		})
-		ck, err = getCheckout()
+		if err == nil {
+			ck, err = getCheckout()
+		}
 	} else {
 		ck, err = h.repo.GetCurrent(ctx, id)
 	}

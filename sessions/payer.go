@@ -88,31 +88,9 @@ type Payers struct {
 // payer: a plain view costs Redis nothing. load's only error is Redis
 // failing. A loaded session due for renewal is renewed by load (one more
 // Redis call, about once a day for an active payer) and its cookie set
-// again on w. It is Read and then PayerRead.Queue.
+// again on w.
 func (ps *Payers) Queue(ctx context.Context, pipe redis.Pipeliner, r *http.Request) (queued bool, load func(w http.ResponseWriter) (*Payer, error)) {
-	return ps.Read(r).Queue(ctx, pipe)
-}
-
-// PayerRead is a request's session read with its cookie verified, ready
-// to be queued (Payers.Read).
-type PayerRead struct {
-	ps *Payers
-	id string // empty: no cookie that verifies
-}
-
-// Read verifies the request's session cookie, the CPU work of reading a
-// session, apart from queuing the Redis read: a pipeline shared with
-// other requests (checkout.Repo.Share) is queued by whichever request
-// runs it, which should then only queue.
-func (ps *Payers) Read(r *http.Request) PayerRead {
-	id, _ := ps.Store.cookieID(r, ps.Store.name) // a cookie that does not verify: a fresh payer
-	return PayerRead{ps: ps, id: id}
-}
-
-// Queue is Payers.Queue for the request pr was read from.
-func (pr PayerRead) Queue(ctx context.Context, pipe redis.Pipeliner) (queued bool, load func(w http.ResponseWriter) (*Payer, error)) {
-	ps := pr.ps
-	queued, read := pr.queue(ctx, pipe)
+	queued, read := ps.queue(ctx, pipe, r)
 	return queued, func(w http.ResponseWriter) (*Payer, error) {
 		p, err := read()
 		if err != nil || !p.renewDue {
@@ -126,11 +104,13 @@ func (pr PayerRead) Queue(ctx context.Context, pipe redis.Pipeliner) (queued boo
 }
 
 // queue is Queue without the renewal.
-func (pr PayerRead) queue(ctx context.Context, pipe redis.Pipeliner) (bool, func() (*Payer, error)) {
-	if pr.id == "" {
+func (ps *Payers) queue(ctx context.Context, pipe redis.Pipeliner, r *http.Request) (bool, func() (*Payer, error)) {
+	s := ps.Store
+	id, _ := s.cookieID(r, s.name) // a cookie that does not verify: a fresh payer
+	if id == "" {
 		return false, func() (*Payer, error) { return &Payer{}, nil }
 	}
-	l := pr.ps.Store.queue(ctx, pipe, pr.id)
+	l := s.queue(ctx, pipe, id)
 	return true, func() (*Payer, error) {
 		p, err := l.result(ctx)
 		if err != nil {
@@ -157,7 +137,7 @@ func (ps *Payers) HasCookie(r *http.Request) bool {
 func (ps *Payers) Load(r *http.Request) (*Payer, error) {
 	ctx := r.Context()
 	pipe := ps.Store.client.Pipeline()
-	queued, read := ps.Read(r).queue(ctx, pipe)
+	queued, read := ps.queue(ctx, pipe, r)
 	if queued {
 		_, _ = pipe.Exec(ctx) // each command keeps its own error
 	}

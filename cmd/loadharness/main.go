@@ -239,7 +239,10 @@ func measured(rdb *redis.Client, run func() (result, error)) (result, error) {
 	r0, i0 := redisCPU(rdb), machineIdle()
 	out, err := run()
 	if err == nil && out.rps > 0 {
-		out.redisCPU = float64((redisCPU(rdb) - r0).Microseconds()) / (out.rps * out.elapsed.Seconds())
+		// A figure that could not be read (0) leaves its column at 0.
+		if r1 := redisCPU(rdb); r0 > 0 && r1 > r0 {
+			out.redisCPU = float64((r1 - r0).Microseconds()) / (out.rps * out.elapsed.Seconds())
+		}
 		out.idle = machineIdle().since(i0)
 	}
 	return out, err
@@ -292,7 +295,10 @@ func machineIdle() cpuTimes {
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	var t cpuTimes
-	for i, f := range strings.Fields(line)[1:] {
+	// user nice system idle iowait irq softirq steal; the guest columns
+	// after them are counted in user and nice already.
+	fields := strings.Fields(line)[1:]
+	for i, f := range fields[:min(len(fields), 8)] {
 		n, _ := strconv.ParseUint(f, 10, 64)
 		t.all += n
 		if i == 3 || i == 4 { // idle, iowait
