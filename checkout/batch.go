@@ -20,10 +20,12 @@ import (
 //   - Otherwise the caller's commands join the next shared pipeline, which
 //     goes as soon as one in flight is back. The caller waits for it, so
 //     a create still answers only once its writes are done (or have
-//     failed), and a read sees what Redis held when it ran; a caller whose
-//     context ends meanwhile leaves with its context's error, and its
-//     commands still run (a create then is one never answered, as one cut
-//     off mid-pipeline was: Repo.Create).
+//     failed), and a read sees what Redis held when it ran. A caller whose
+//     context ends before its pipeline has gone leaves with its context's
+//     error, and its commands are dropped: nothing it queued runs after it
+//     answered (a create whose answer is an error may not land later, once
+//     its Idempotency-Key is released). Once its pipeline has gone, it
+//     waits for the answer.
 //
 // A shared pipeline is not a transaction, as a pipeline was not before:
 // each caller's commands stay together and in order, and another
@@ -54,18 +56,25 @@ type batcher struct {
 // caller waits behind more than one.
 const maxInFlight = 2
 
-// batch is the commands of one shared pipeline.
+// batch is the callers of one shared pipeline.
 type batch struct {
 	ctx     context.Context
-	cmds    []redis.Cmder
-	callers int
+	callers []*caller
 	done    chan struct{}
+}
+
+// caller is one caller's commands in a batch.
+type caller struct {
+	cmds []redis.Cmder
+	// left is set when the caller gave up before the batch went (under
+	// the batcher's lock, while the batch is still its next).
+	left bool
 }
 
 // do has queue add its commands to a pipeline and returns once that
 // pipeline has run; the caller then reads the commands it queued. The
-// error is the caller's context's when it ended before the pipeline ran
-// (its commands were not run yet); otherwise each command holds its own.
+// error is the caller's context's when it ended before the pipeline went
+// (its commands are dropped); otherwise each command holds its own.
 func (b *batcher) do(ctx context.Context, queue func(redis.Pipeliner)) error {
 	p := b.rdb.Pipeline()
 	queue(p)
@@ -79,22 +88,56 @@ func (b *batcher) do(ctx context.Context, queue func(redis.Pipeliner)) error {
 		}
 		b.mu.Unlock()
 		defer b.release()
-		_, _ = p.Exec(ctx) // each command keeps its own error
+		exec(ctx, p)
 		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		b.mu.Unlock()
+		return err
 	}
 	n := b.next
 	if n == nil {
 		n = &batch{ctx: context.WithoutCancel(ctx), done: make(chan struct{})}
 		b.next = n
 	}
-	n.cmds = append(n.cmds, p.Cmds()...)
-	n.callers++
+	me := &caller{cmds: p.Cmds()}
+	n.callers = append(n.callers, me)
 	b.mu.Unlock()
 	select {
 	case <-n.done:
 		return nil
 	case <-ctx.Done():
+	}
+	b.mu.Lock()
+	if b.next == n {
+		me.left = true
+		b.mu.Unlock()
 		return ctx.Err()
+	}
+	b.mu.Unlock()
+	// Gone already: its answer is on its way.
+	<-n.done
+	return nil
+}
+
+// exec runs p. A failure of the whole pipeline that go-redis leaves off
+// the commands (a Redis error while a new connection logs in, such as a
+// wrong password) is set on each of them: a caller that reads only its
+// own commands must not take an empty reply for success. A failure that
+// some command carries is that command's reply, and the others' stand.
+func exec(ctx context.Context, p redis.Pipeliner) {
+	cmds := p.Cmds()
+	_, err := p.Exec(ctx)
+	if err == nil {
+		return
+	}
+	for _, c := range cmds {
+		if c.Err() != nil {
+			return
+		}
+	}
+	for _, c := range cmds {
+		c.SetErr(err)
 	}
 }
 
@@ -115,10 +158,15 @@ func (b *batcher) release() {
 func (b *batcher) chain(n *batch) {
 	for n != nil {
 		p := b.rdb.Pipeline()
-		for _, c := range n.cmds {
-			_ = p.Process(n.ctx, c) // queues c
+		for _, c := range n.callers {
+			if c.left {
+				continue
+			}
+			for _, cmd := range c.cmds {
+				_ = p.Process(n.ctx, cmd) // queues cmd
+			}
 		}
-		_, _ = p.Exec(n.ctx)
+		exec(n.ctx, p)
 		close(n.done)
 		n = b.handOver()
 	}

@@ -55,7 +55,13 @@ func (b *batcher) gathered() int {
 	if b.next == nil {
 		return 0
 	}
-	return b.next.callers
+	n := 0
+	for _, c := range b.next.callers {
+		if !c.left {
+			n++
+		}
+	}
+	return n
 }
 
 // holdBoth has maxInFlight creates go alone and be held by h, and returns
@@ -245,8 +251,9 @@ func TestSharedPipelineAfterPanic(t *testing.T) {
 }
 
 // TestSharedPipelineCallerGivesUp: a gathered caller whose context ends
-// leaves at once with its context's error; its commands run with the
-// pipeline all the same.
+// before its pipeline goes leaves at once with its context's error, and
+// its commands are dropped: a create that answered an error, whose
+// Idempotency-Key the handler then released, does not land afterwards.
 func TestSharedPipelineCallerGivesUp(t *testing.T) {
 	r, clk := newTestRepo(t)
 	sharing(t, r)
@@ -258,32 +265,121 @@ func TestSharedPipelineCallerGivesUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	idem := &IdempotentResponse{MerchantID: "m1", Key: "k-given-up", Status: 201, Body: []byte(`{}`)}
 	done := make(chan error, 1)
-	go func() { done <- r.Create(ctx, c, nil) }()
+	go func() { done <- r.Create(ctx, c, idem) }()
 	for r.batch.gathered() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	// Another caller gathers behind it and stays.
+	other := create2(t, clk)
+	otherDone := make(chan error, 1)
+	go func() { otherDone <- r.Create(context.Background(), other, nil) }()
+	for r.batch.gathered() < 2 {
 		time.Sleep(time.Millisecond)
 	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), c.ID) {
 		t.Fatalf("create given up: %v", err)
 	}
+	if n := r.batch.gathered(); n != 1 {
+		t.Fatalf("%d callers still gathered, want the other one", n)
+	}
 	for i, err := range finish() {
 		if err != nil {
 			t.Fatalf("create %d: %v", i, err)
 		}
 	}
-	// The shared pipeline ran after the held ones; its create landed.
-	for {
-		r.batch.mu.Lock()
-		idle := r.batch.inflight == 0
-		r.batch.mu.Unlock()
-		if idle {
-			break
-		}
-		time.Sleep(time.Millisecond)
+	if err := <-otherDone; err != nil {
+		t.Fatalf("the create gathered beside it: %v", err)
 	}
-	if got, err := r.Get(context.Background(), c.ID); err != nil || got.Amounts != c.Amounts {
-		t.Fatalf("the given-up create: %+v %v", got, err)
+	bg := context.Background()
+	if _, err := r.Get(bg, other.ID); err != nil {
+		t.Fatalf("the other create: %v", err)
+	}
+	if _, err := r.Get(bg, c.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the given-up create landed: %v", err)
+	}
+	if n := r.rdb.Exists(bg, r.keyIdem("m1", "k-given-up")).Val(); n != 0 {
+		t.Fatal("the given-up create's idempotent answer landed")
+	}
+}
+
+// refusePipelines fails every pipeline without sending it, as go-redis
+// does when a new connection's login fails: the commands carry no error
+// of their own.
+type refusePipelines struct{}
+
+func (refusePipelines) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (refusePipelines) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (refusePipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if cmds[0].Name() == "client" || cmds[0].Name() == "hello" {
+			return next(ctx, cmds)
+		}
+		return errors.New("refused before sending")
+	}
+}
+
+// TestSharedPipelineFailsEveryCaller: a pipeline that fails as a whole
+// without an error on its commands fails every caller's call, alone or
+// gathered: no create answers success for a checkout never stored.
+func TestSharedPipelineFailsEveryCaller(t *testing.T) {
+	r, clk := newTestRepo(t)
+	ctx := context.Background()
+	c := create(t, r, clk, "m1")
+	if _, err := r.GetCurrent(ctx, c.ID); err != nil { // its terms now cached
+		t.Fatal(err)
+	}
+	var h *heldPipelines
+	if !r.batch.alone {
+		h = newHeldPipelines()
+		r.rdb.AddHook(h)
+	}
+	r.rdb.AddHook(refusePipelines{})
+	var finish func() []error
+	if h != nil {
+		_, finish = holdBoth(t, r, clk, h)
+	}
+	var wg sync.WaitGroup
+	var createErr, readErr error
+	fresh := create2(t, clk)
+	wg.Go(func() { createErr = r.Create(ctx, fresh, nil) })
+	wg.Go(func() { _, readErr = r.GetCurrent(ctx, c.ID) })
+	if h != nil {
+		for r.batch.gathered() < 2 {
+			time.Sleep(time.Millisecond)
+		}
+		for i, err := range finish() {
+			if err == nil || !strings.Contains(err.Error(), "refused before sending") {
+				t.Fatalf("create %d alone: %v", i, err)
+			}
+		}
+	}
+	wg.Wait()
+	if createErr == nil || !strings.Contains(createErr.Error(), "refused before sending") {
+		t.Fatalf("create: %v", createErr)
+	}
+	if readErr == nil || !strings.Contains(readErr.Error(), "refused before sending") {
+		t.Fatalf("read: %v", readErr)
+	}
+}
+
+// TestCreateWrongPassword: a client whose login Redis refuses fails the
+// create (go-redis leaves that error off the pipeline's commands).
+func TestCreateWrongPassword(t *testing.T) {
+	r, clk := newTestRepo(t)
+	cl, ok := r.rdb.(*redis.Client)
+	if !ok {
+		t.Skip("not a single-node client")
+	}
+	o := *cl.Options()
+	o.Username, o.Password, o.MaxRetries = "nobody", "wrong", -1
+	bad := redis.NewClient(&o)
+	t.Cleanup(func() { _ = bad.Close() })
+	err := NewRepo(bad, WithPrefix(r.prefix)).Create(context.Background(), create2(t, clk), nil)
+	if err == nil {
+		t.Fatal("create with a refused login answered success")
 	}
 }
 
