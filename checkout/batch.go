@@ -46,8 +46,8 @@ type batcher struct {
 
 	mu       sync.Mutex
 	inflight int
-	// next gathers the commands of the callers that came while
-	// maxInFlight pipelines were in flight.
+	// next gathers the callers that came while maxInFlight pipelines
+	// were in flight.
 	next *batch
 }
 
@@ -122,9 +122,10 @@ func (b *batcher) do(ctx context.Context, queue func(redis.Pipeliner)) error {
 
 // exec runs p. A failure of the whole pipeline that go-redis leaves off
 // the commands (a Redis error while a new connection logs in, such as a
-// wrong password) is set on each of them: a caller that reads only its
-// own commands must not take an empty reply for success. A failure that
-// some command carries is that command's reply, and the others' stand.
+// wrong password, or a hook's) is set on each command without an error of
+// its own: a caller that reads only its own commands must not take an
+// empty reply for success. When Exec's error is a command's own reply
+// (the first one's: a WRONGTYPE, a redis.Nil), the others' replies stand.
 func exec(ctx context.Context, p redis.Pipeliner) {
 	cmds := p.Cmds()
 	_, err := p.Exec(ctx)
@@ -132,12 +133,14 @@ func exec(ctx context.Context, p redis.Pipeliner) {
 		return
 	}
 	for _, c := range cmds {
-		if c.Err() != nil {
+		if c.Err() == err {
 			return
 		}
 	}
 	for _, c := range cmds {
-		c.SetErr(err)
+		if c.Err() == nil {
+			c.SetErr(err)
+		}
 	}
 }
 

@@ -365,6 +365,45 @@ func TestSharedPipelineFailsEveryCaller(t *testing.T) {
 	}
 }
 
+// denyAfter sends every pipeline, then reports an error of its own.
+type denyAfter struct{}
+
+func (denyAfter) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (denyAfter) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (denyAfter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		if cmds[0].Name() == "client" || cmds[0].Name() == "hello" {
+			return err
+		}
+		return errors.New("denied after sending")
+	}
+}
+
+// TestSharedPipelineErrorBesideANil: a pipeline-wide error reaches the
+// commands without one of their own even when another command in the
+// pipeline carries a reply error (a missing key's redis.Nil), which
+// stays as it is.
+func TestSharedPipelineErrorBesideANil(t *testing.T) {
+	r, _ := newTestRepo(t)
+	r.rdb.AddHook(denyAfter{})
+	ctx := context.Background()
+	var missing *redis.StringCmd
+	var set *redis.StatusCmd
+	if err := r.Share(ctx, func(p redis.Pipeliner) {
+		missing = p.Get(ctx, r.prefix+"missing")
+		set = p.Set(ctx, r.prefix+"set", "v", time.Minute)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(missing.Err(), redis.Nil) {
+		t.Fatalf("missing key: %v, want redis.Nil", missing.Err())
+	}
+	if err := set.Err(); err == nil || err.Error() != "denied after sending" {
+		t.Fatalf("set beside it: %v", err)
+	}
+}
+
 // TestCreateWrongPassword: a client whose login Redis refuses fails the
 // create (go-redis leaves that error off the pipeline's commands).
 func TestCreateWrongPassword(t *testing.T) {
