@@ -32,8 +32,8 @@ func (h *heldPipelines) DialHook(next redis.DialHook) redis.DialHook          { 
 func (h *heldPipelines) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
 func (h *heldPipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if cmds[0].Name() == "client" || cmds[0].Name() == "hello" {
-			return next(ctx, cmds) // a new connection's handshake
+		if handshake(cmds) {
+			return next(ctx, cmds)
 		}
 		names := make([]string, len(cmds))
 		for i, c := range cmds {
@@ -46,6 +46,12 @@ func (h *heldPipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) redi
 		<-h.gate
 		return next(ctx, cmds)
 	}
+}
+
+// handshake reports whether cmds are a new connection's handshake, which
+// the hooks here let through untouched.
+func handshake(cmds []redis.Cmder) bool {
+	return cmds[0].Name() == "client" || cmds[0].Name() == "hello"
 }
 
 // gathered is how many callers wait for the next shared pipeline.
@@ -71,10 +77,7 @@ func holdBoth(t *testing.T, r *Repo, clk *clock, h *heldPipelines) (alone []*Che
 	var wg sync.WaitGroup
 	errs := make([]error, maxInFlight)
 	for i := range maxInFlight {
-		c, err := NewCheckout(draft("m1"), clk.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := newCheckout(t, clk, "m1")
 		alone = append(alone, c)
 		wg.Go(func() { errs[i] = r.Create(context.Background(), c, nil) })
 		<-h.entered
@@ -117,13 +120,6 @@ func TestSharedPipelines(t *testing.T) {
 
 	h := newHeldPipelines()
 	r.rdb.AddHook(h)
-	newCheckout := func(merchant string) *Checkout {
-		c, err := NewCheckout(draft(merchant), clk.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
 	// The first maxInFlight callers go alone, and are held.
 	alone, finish := holdBoth(t, r, clk, h)
 	var wg sync.WaitGroup
@@ -133,7 +129,7 @@ func TestSharedPipelines(t *testing.T) {
 	for i, c := range read {
 		wg.Go(func() { got[i], gotErr[i] = r.GetCurrent(ctx, c.ID) })
 	}
-	good, bad := newCheckout("m2"), newCheckout("m_bad")
+	good, bad := newCheckout(t, clk, "m2"), newCheckout(t, clk, "m_bad")
 	var goodErr, badErr error
 	wg.Go(func() { goodErr = r.Create(ctx, good, nil) })
 	wg.Go(func() { badErr = r.Create(ctx, bad, nil) })
@@ -261,10 +257,7 @@ func TestSharedPipelineCallerGivesUp(t *testing.T) {
 	r.rdb.AddHook(h)
 	_, finish := holdBoth(t, r, clk, h)
 	ctx, cancel := context.WithCancel(context.Background())
-	c, err := NewCheckout(draft("m1"), clk.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newCheckout(t, clk, "m1")
 	idem := &IdempotentResponse{MerchantID: "m1", Key: "k-given-up", Status: 201, Body: []byte(`{}`)}
 	done := make(chan error, 1)
 	go func() { done <- r.Create(ctx, c, idem) }()
@@ -272,7 +265,7 @@ func TestSharedPipelineCallerGivesUp(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	// Another caller gathers behind it and stays.
-	other := create2(t, clk)
+	other := newCheckout(t, clk, "m1")
 	otherDone := make(chan error, 1)
 	go func() { otherDone <- r.Create(context.Background(), other, nil) }()
 	for r.batch.gathered() < 2 {
@@ -314,7 +307,7 @@ func (refusePipelines) DialHook(next redis.DialHook) redis.DialHook          { r
 func (refusePipelines) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
 func (refusePipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if cmds[0].Name() == "client" || cmds[0].Name() == "hello" {
+		if handshake(cmds) {
 			return next(ctx, cmds)
 		}
 		return errors.New("refused before sending")
@@ -343,7 +336,7 @@ func TestSharedPipelineFailsEveryCaller(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	var createErr, readErr error
-	fresh := create2(t, clk)
+	fresh := newCheckout(t, clk, "m1")
 	wg.Go(func() { createErr = r.Create(ctx, fresh, nil) })
 	wg.Go(func() { _, readErr = r.GetCurrent(ctx, c.ID) })
 	if h != nil {
@@ -373,7 +366,7 @@ func (denyAfter) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return 
 func (denyAfter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		err := next(ctx, cmds)
-		if cmds[0].Name() == "client" || cmds[0].Name() == "hello" {
+		if handshake(cmds) {
 			return err
 		}
 		return errors.New("denied after sending")
@@ -416,7 +409,7 @@ func TestCreateWrongPassword(t *testing.T) {
 	o.Username, o.Password, o.MaxRetries = "nobody", "wrong", -1
 	bad := redis.NewClient(&o)
 	t.Cleanup(func() { _ = bad.Close() })
-	err := NewRepo(bad, WithPrefix(r.prefix)).Create(context.Background(), create2(t, clk), nil)
+	err := NewRepo(bad, WithPrefix(r.prefix)).Create(context.Background(), newCheckout(t, clk, "m1"), nil)
 	if err == nil {
 		t.Fatal("create with a refused login answered success")
 	}
@@ -439,7 +432,7 @@ func TestClusterPipelinesAlone(t *testing.T) {
 	h := newHeldPipelines()
 	r.rdb.AddHook(h)
 	held := make(chan error, 1)
-	go func() { held <- r.Create(ctx, create2(t, clk), nil) }()
+	go func() { held <- r.Create(ctx, newCheckout(t, clk, "m1"), nil) }()
 	<-h.entered
 	// Everything after it is held too (the hook holds every pipeline),
 	// but each one reaches Redis by itself: none waits for the first.
@@ -467,9 +460,10 @@ func TestClusterPipelinesAlone(t *testing.T) {
 	}
 }
 
-func create2(t *testing.T, clk *clock) *Checkout {
+// newCheckout is a new checkout of merchant, not stored yet.
+func newCheckout(t *testing.T, clk *clock, merchant string) *Checkout {
 	t.Helper()
-	c, err := NewCheckout(draft("m1"), clk.Now())
+	c, err := NewCheckout(draft(merchant), clk.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,6 @@ import (
 	"html"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -36,6 +35,7 @@ import (
 	"github.com/wallet-checkout/checkout/checkout"
 	"github.com/wallet-checkout/checkout/config"
 	"github.com/wallet-checkout/checkout/gateway/sandbox"
+	"github.com/wallet-checkout/checkout/internal/porttest"
 	"github.com/wallet-checkout/checkout/internal/redistest"
 )
 
@@ -302,11 +302,10 @@ func runExample(t *testing.T, node string, s *service, expire func(id string)) {
 	}))
 	t.Cleanup(merchant.Close)
 
-	// Where no service answers: a port this test holds, whose every
-	// connection is reset at once. (A closed server's port was given to
-	// another test's server when packages ran side by side, which
-	// answered 404.)
-	unreachable := resettingAddr(t)
+	// Where no service answers: a port this test holds, which refuses
+	// every connection. (A closed server's port was given to another
+	// test's server when packages ran side by side, which answered 404.)
+	unreachable := "http://" + porttest.Refusing(t)
 
 	casesJSON, err := json.Marshal(cases)
 	if err != nil {
@@ -370,29 +369,4 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
-}
-
-// resettingAddr is the URL of a loopback port held until t ends, which
-// resets every connection as soon as it is accepted: the network error a
-// mini-program meets when the service cannot be reached.
-func resettingAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if tc, ok := c.(*net.TCPConn); ok {
-				_ = tc.SetLinger(0) // RST, not FIN
-			}
-			_ = c.Close()
-		}
-	}()
-	return "http://" + ln.Addr().String()
 }
